@@ -1,0 +1,46 @@
+# Unstoppable Models. The two commands: `make demo` and `make test`.
+# Every target sets up what it needs first; setup steps skip themselves when done.
+
+SHELL := /bin/bash
+CARGO ?= cargo
+# Two busy cores and OpenMP's spinning threads slow everything down ~10x.
+export OMP_WAIT_POLICY ?= PASSIVE
+
+.PHONY: setup setup-cometbft setup-wasm setup-venv setup-mnist contracts build test demo fmt clippy clean-state
+
+setup: setup-cometbft setup-wasm setup-venv setup-mnist
+
+setup-cometbft:
+	@scripts/setup-cometbft.sh
+
+setup-wasm:
+	@scripts/setup-wasm-toolchain.sh
+
+setup-venv:
+	@scripts/setup-venv.sh
+
+setup-mnist:
+	@scripts/setup-mnist.sh
+
+# Every contract to artifacts/*.wasm plus artifacts/checksums.txt.
+contracts: setup-wasm
+	@scripts/build-contracts.sh
+
+build: setup contracts
+	$(CARGO) build --workspace --bins
+
+fmt:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# fmt, clippy and the whole suite, end-to-end tests on real CometBFT included.
+test: setup contracts
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) test --workspace
+
+# A single-validator chain on loopback that deploys NRN and shows transfers.
+demo: build
+	@scripts/demo.sh

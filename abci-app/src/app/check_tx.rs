@@ -1,0 +1,47 @@
+use tendermint_proto::v0_38::abci as pb;
+
+use super::Node;
+use crate::auth::{self, AuthParams, Mode};
+use crate::codes::{Code, CODESPACE};
+use crate::context::GasMeter;
+
+/// Admits a tx to the mempool after the ante checks.
+///
+/// Messages are not executed here: that would make the mempool as costly as
+/// block execution. Sequences advance in the mempool view so one account can
+/// queue several txs in a block.
+pub fn check_tx(node: &mut Node, request: pb::RequestCheckTx) -> pb::ResponseCheckTx {
+    let chain_id = node.last_block.chain_id.clone();
+    let params = match AuthParams::load(&node.check_state) {
+        Ok(params) => params,
+        Err(err) => return response(err.code, err.log, 0, 0),
+    };
+    let tx = match auth::decode(&request.tx, &params, Mode::Deliver) {
+        Ok(tx) => tx,
+        Err(err) => return response(err.code, err.log, 0, 0),
+    };
+    let mut gas = GasMeter::new(tx.gas_limit);
+    let state = &mut node.check_state;
+    state.checkpoint();
+    match auth::authenticate(state, &tx, &chain_id, &params, &mut gas, Mode::Deliver) {
+        Ok(_) => {
+            state.keep_checkpoint();
+            response(Code::Ok, String::new(), tx.gas_limit, gas.used())
+        }
+        Err(err) => {
+            state.discard_checkpoint();
+            response(err.code, err.log, tx.gas_limit, gas.used())
+        }
+    }
+}
+
+fn response(code: Code, log: String, gas_wanted: u64, gas_used: u64) -> pb::ResponseCheckTx {
+    pb::ResponseCheckTx {
+        code: code.value(),
+        log,
+        gas_wanted: gas_wanted as i64,
+        gas_used: gas_used as i64,
+        codespace: if code == Code::Ok { String::new() } else { CODESPACE.to_string() },
+        ..Default::default()
+    }
+}

@@ -1,0 +1,23 @@
+use tendermint_proto::v0_38::abci as pb;
+
+use super::Node;
+
+/// Persists the block FinalizeBlock executed, in one atomic batch.
+///
+/// If the write fails the node stops rather than run on with memory and disk
+/// disagreeing; nothing partial reached disk, and CometBFT replays the block
+/// on restart.
+pub fn commit(node: &mut Node) -> pb::ResponseCommit {
+    let Some(block) = node.pending.take() else {
+        tracing::warn!("Commit without a finalized block");
+        return pb::ResponseCommit::default();
+    };
+    if let Err(err) = node.store.commit(&block.view.into_changes(), &block.info) {
+        tracing::error!("cannot persist block {}: {err}", block.info.height);
+        eprintln!("umd: cannot persist block {}: {err}; stopping", block.info.height);
+        std::process::exit(2);
+    }
+    node.last_commit = block.info;
+    node.check_state = node.store.view();
+    pb::ResponseCommit { retain_height: 0 }
+}

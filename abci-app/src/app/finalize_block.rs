@@ -1,0 +1,73 @@
+use tendermint_proto::v0_38::abci as pb;
+
+use super::{to_abci_events, Node, PendingBlock};
+use crate::auth::{AuthParams, Mode};
+use crate::codes::{Code, CODESPACE};
+use crate::context::BlockInfo;
+use crate::store::{next_app_hash, CommitInfo};
+use crate::tx;
+
+pub fn timestamp_nanos(time: &tendermint_proto::google::protobuf::Timestamp) -> u64 {
+    let seconds = u64::try_from(time.seconds).unwrap_or(0);
+    let nanos = u64::try_from(time.nanos).unwrap_or(0);
+    seconds.saturating_mul(1_000_000_000).saturating_add(nanos)
+}
+
+/// Executes every tx of the decided block and computes the app hash; the
+/// result stays in memory until Commit.
+pub fn finalize_block(node: &mut Node, request: pb::RequestFinalizeBlock) -> pb::ResponseFinalizeBlock {
+    let height = u64::try_from(request.height).unwrap_or(0);
+    let (mut view, previous_hash) = match node.genesis.take() {
+        Some(genesis) => (genesis.view, genesis.info.app_hash),
+        None => (node.store.view(), node.last_commit.app_hash.clone()),
+    };
+    let block = BlockInfo {
+        chain_id: crate::auth::ante::chain_id(&view).unwrap_or_default(),
+        height,
+        time_nanos: request.time.as_ref().map(timestamp_nanos).unwrap_or(0),
+    };
+    let params = AuthParams::load(&view).unwrap_or_default();
+    let mut tx_results = Vec::with_capacity(request.txs.len());
+    for (index, tx_bytes) in request.txs.iter().enumerate() {
+        let outcome = tx::execute(
+            &node.modules,
+            &mut view,
+            &block,
+            &params,
+            tx_bytes,
+            index as u32,
+            Mode::Deliver,
+        );
+        tx_results.push(pb::ExecTxResult {
+            code: outcome.code.value(),
+            data: outcome.data.into(),
+            log: outcome.log,
+            info: String::new(),
+            gas_wanted: outcome.gas_wanted as i64,
+            gas_used: outcome.gas_used as i64,
+            events: to_abci_events(outcome.events),
+            codespace: if outcome.code == Code::Ok {
+                String::new()
+            } else {
+                CODESPACE.to_string()
+            },
+        });
+    }
+    super::query::save_last_block(&mut view, &block);
+    let app_hash = next_app_hash(&previous_hash, height, &view.pending_changes());
+    node.last_block = block;
+    node.pending = Some(PendingBlock {
+        view,
+        info: CommitInfo {
+            height,
+            app_hash: app_hash.clone(),
+        },
+    });
+    pb::ResponseFinalizeBlock {
+        events: Vec::new(),
+        tx_results,
+        validator_updates: Vec::new(),
+        consensus_param_updates: None,
+        app_hash: app_hash.into(),
+    }
+}

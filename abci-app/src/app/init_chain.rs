@@ -1,0 +1,57 @@
+use tendermint_proto::v0_38::abci as pb;
+
+use super::{Node, PendingBlock};
+use crate::context::BlockInfo;
+use crate::genesis::AppGenesis;
+use crate::store::{next_app_hash, CommitInfo};
+
+/// Applies `app_state`. Nothing is written to disk here: the genesis state
+/// is committed together with the first block, so a crash before that makes
+/// CometBFT call InitChain again on a clean store.
+pub fn init_chain(node: &mut Node, request: pb::RequestInitChain) -> pb::ResponseInitChain {
+    let genesis = match AppGenesis::from_json(&request.app_state_bytes) {
+        Ok(genesis) => genesis,
+        Err(err) => fatal(&err),
+    };
+    let block = BlockInfo {
+        chain_id: request.chain_id.clone(),
+        height: request.initial_height.max(1) as u64 - 1,
+        time_nanos: request
+            .time
+            .as_ref()
+            .map(super::finalize_block::timestamp_nanos)
+            .unwrap_or(0),
+    };
+    let mut view = node.store.view();
+    if let Err(err) = genesis.apply_auth(&mut view, &request.chain_id) {
+        fatal(&format!("genesis auth: {}", err.log));
+    }
+    if let Err(err) = node.modules.wasm.init_genesis(&mut view, &block, &genesis.wasm) {
+        fatal(&format!("genesis wasm: {}", err.log));
+    }
+    super::query::save_last_block(&mut view, &block);
+    let app_hash = next_app_hash(&[], block.height, &view.pending_changes());
+    node.check_state = node.store.view_with(&view.pending_changes());
+    node.last_block = block.clone();
+    node.genesis = Some(PendingBlock {
+        view,
+        info: CommitInfo {
+            height: block.height,
+            app_hash: app_hash.clone(),
+        },
+    });
+    tracing::info!(chain_id = %request.chain_id, app_hash = %hex::encode(&app_hash), "genesis applied");
+    pb::ResponseInitChain {
+        consensus_params: None,
+        validators: request.validators,
+        app_hash: app_hash.into(),
+    }
+}
+
+/// Genesis is operator configuration: a node cannot start from a broken one,
+/// and ABCI gives InitChain no error result.
+fn fatal(message: &str) -> ! {
+    tracing::error!("{message}");
+    eprintln!("umd: {message}");
+    std::process::exit(1);
+}

@@ -1,0 +1,155 @@
+//! The ABCI 2.0 application: one file per method, all sharing [`Node`].
+
+mod check_tx;
+mod commit;
+mod finalize_block;
+mod info;
+mod init_chain;
+mod proposal;
+mod query;
+mod vote_extension;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tendermint_abci::Application;
+use tendermint_proto::v0_38::abci as pb;
+
+use crate::context::BlockInfo;
+use crate::modules::Modules;
+use crate::store::{CommitInfo, StateView, Store, StoreError};
+use crate::wasm::WasmModule;
+
+/// The block executed by FinalizeBlock and not yet committed.
+struct PendingBlock {
+    view: StateView,
+    info: CommitInfo,
+}
+
+/// Everything the node keeps between ABCI calls.
+pub struct Node {
+    store: Store,
+    modules: Modules,
+    last_commit: CommitInfo,
+    /// Genesis state between InitChain and the first block, which commits it.
+    genesis: Option<PendingBlock>,
+    pending: Option<PendingBlock>,
+    /// Mempool view: committed state plus the effects of txs CheckTx let in.
+    check_state: StateView,
+    /// Block info that queries and CheckTx run against.
+    last_block: BlockInfo,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("wasm: {0}")]
+    Wasm(String),
+}
+
+impl Node {
+    pub fn open(home: &Path) -> Result<Self, AppError> {
+        let store = Store::open(&home.join("umd.db"))?;
+        let wasm = WasmModule::new(&home.join("wasm-cache")).map_err(|e| AppError::Wasm(e.to_string()))?;
+        Self::with_parts(store, wasm)
+    }
+
+    pub fn with_parts(store: Store, wasm: WasmModule) -> Result<Self, AppError> {
+        let last_commit = store.last_commit()?;
+        let check_state = store.view();
+        let last_block = query::load_last_block(&check_state).unwrap_or_default();
+        Ok(Self {
+            store,
+            modules: Modules { wasm },
+            last_commit,
+            genesis: None,
+            pending: None,
+            check_state,
+            last_block,
+        })
+    }
+}
+
+/// The ABCI application handed to the server; clones share one [`Node`].
+#[derive(Clone)]
+pub struct App {
+    node: Arc<Mutex<Node>>,
+}
+
+impl App {
+    pub fn new(node: Node) -> Self {
+        Self {
+            node: Arc::new(Mutex::new(node)),
+        }
+    }
+
+    fn node(&self) -> MutexGuard<'_, Node> {
+        // A panic while holding the lock leaves the node as it was before the
+        // call (state changes are buffered), so its data stays usable.
+        self.node.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Application for App {
+    fn info(&self, request: pb::RequestInfo) -> pb::ResponseInfo {
+        info::info(&self.node(), request)
+    }
+
+    fn init_chain(&self, request: pb::RequestInitChain) -> pb::ResponseInitChain {
+        init_chain::init_chain(&mut self.node(), request)
+    }
+
+    fn query(&self, request: pb::RequestQuery) -> pb::ResponseQuery {
+        query::query(&self.node(), request)
+    }
+
+    fn check_tx(&self, request: pb::RequestCheckTx) -> pb::ResponseCheckTx {
+        check_tx::check_tx(&mut self.node(), request)
+    }
+
+    fn commit(&self) -> pb::ResponseCommit {
+        commit::commit(&mut self.node())
+    }
+
+    fn prepare_proposal(&self, request: pb::RequestPrepareProposal) -> pb::ResponsePrepareProposal {
+        proposal::prepare(&self.node(), request)
+    }
+
+    fn process_proposal(&self, request: pb::RequestProcessProposal) -> pb::ResponseProcessProposal {
+        proposal::process(&self.node(), request)
+    }
+
+    fn extend_vote(&self, request: pb::RequestExtendVote) -> pb::ResponseExtendVote {
+        vote_extension::extend(&self.node(), request)
+    }
+
+    fn verify_vote_extension(
+        &self,
+        request: pb::RequestVerifyVoteExtension,
+    ) -> pb::ResponseVerifyVoteExtension {
+        vote_extension::verify(&self.node(), request)
+    }
+
+    fn finalize_block(&self, request: pb::RequestFinalizeBlock) -> pb::ResponseFinalizeBlock {
+        finalize_block::finalize_block(&mut self.node(), request)
+    }
+}
+
+fn to_abci_events(events: Vec<crate::context::Event>) -> Vec<pb::Event> {
+    events
+        .into_iter()
+        .map(|event| pb::Event {
+            r#type: event.kind,
+            attributes: event
+                .attributes
+                .into_iter()
+                .map(|(key, value)| pb::EventAttribute {
+                    key,
+                    value,
+                    index: true,
+                })
+                .collect(),
+        })
+        .collect()
+}

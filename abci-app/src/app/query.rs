@@ -1,0 +1,129 @@
+//! ABCI Query: gRPC-style paths with protobuf requests, answered from the
+//! last committed state.
+
+use cosmos_sdk_proto::cosmos::base::abci::v1beta1::{GasInfo, Result as SdkResult};
+use cosmos_sdk_proto::cosmos::tx::v1beta1::{SimulateRequest, SimulateResponse};
+use prost::Message;
+use tendermint_proto::v0_38::abci as pb;
+
+use super::Node;
+use crate::auth::{self, AuthParams, Mode};
+use crate::codes::{Code, TxError, CODESPACE};
+use crate::context::BlockInfo;
+use crate::store::StateView;
+use crate::tx;
+
+pub const SIMULATE_PATH: &str = "/cosmos.tx.v1beta1.Service/Simulate";
+const LAST_BLOCK_KEY: &[u8] = b"app/last_block";
+
+pub fn query(node: &Node, request: pb::RequestQuery) -> pb::ResponseQuery {
+    let height = node.last_commit.height;
+    if request.height != 0 && request.height as u64 != height {
+        return error(
+            TxError::new(
+                Code::InvalidRequest,
+                format!("only the latest height ({height}) can be queried, not {}", request.height),
+            ),
+            height,
+        );
+    }
+    let state = node.store.view();
+    let block = load_last_block(&state).unwrap_or_else(|_| node.last_block.clone());
+    let result = match request.path.as_str() {
+        auth::query::ACCOUNT_PATH => auth::query::account(&state, &request.data),
+        SIMULATE_PATH => simulate(node, state, &block, &request.data),
+        path => node
+            .modules
+            .wasm
+            .abci_query(&state, &block, path, &request.data)
+            .unwrap_or_else(|| {
+                Err(TxError::new(
+                    Code::UnknownMessage,
+                    format!("unknown query path {path:?}"),
+                ))
+            }),
+    };
+    match result {
+        Ok(value) => pb::ResponseQuery {
+            code: 0,
+            value: value.into(),
+            height: height as i64,
+            ..Default::default()
+        },
+        Err(err) => error(err, height),
+    }
+}
+
+fn error(err: TxError, height: u64) -> pb::ResponseQuery {
+    pb::ResponseQuery {
+        code: err.code.value(),
+        log: err.log,
+        codespace: CODESPACE.to_string(),
+        height: height as i64,
+        ..Default::default()
+    }
+}
+
+/// Runs a tx on a throwaway copy of the state and reports its gas.
+fn simulate(
+    node: &Node,
+    mut state: StateView,
+    block: &BlockInfo,
+    request: &[u8],
+) -> Result<Vec<u8>, TxError> {
+    let request = SimulateRequest::decode(request)
+        .map_err(|e| TxError::new(Code::InvalidRequest, format!("SimulateRequest: {e}")))?;
+    let params = AuthParams::load(&state)?;
+    let next_block = BlockInfo {
+        height: block.height + 1,
+        ..block.clone()
+    };
+    let outcome = tx::execute(
+        &node.modules,
+        &mut state,
+        &next_block,
+        &params,
+        &request.tx_bytes,
+        0,
+        Mode::Simulate,
+    );
+    if outcome.code != Code::Ok {
+        return Err(TxError::new(outcome.code, outcome.log));
+    }
+    #[allow(deprecated)]
+    let response = SimulateResponse {
+        gas_info: Some(GasInfo {
+            gas_wanted: outcome.gas_wanted,
+            gas_used: outcome.gas_used,
+        }),
+        result: Some(SdkResult {
+            data: outcome.data,
+            log: outcome.log,
+            events: Vec::new(),
+            msg_responses: outcome.msg_responses,
+        }),
+    };
+    Ok(response.encode_to_vec())
+}
+
+pub fn save_last_block(state: &mut StateView, block: &BlockInfo) {
+    let encoded = serde_json::json!({
+        "chain_id": block.chain_id,
+        "height": block.height,
+        "time_nanos": block.time_nanos,
+    });
+    state.set(LAST_BLOCK_KEY, encoded.to_string().into_bytes());
+}
+
+pub fn load_last_block(state: &StateView) -> Result<BlockInfo, TxError> {
+    let Some(bytes) = state.get(LAST_BLOCK_KEY)? else {
+        return Ok(BlockInfo::default());
+    };
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| TxError::new(Code::Internal, format!("stored last block: {e}")))?;
+    Ok(BlockInfo {
+        chain_id: value["chain_id"].as_str().unwrap_or_default().to_string(),
+        height: value["height"].as_u64().unwrap_or(0),
+        time_nanos: value["time_nanos"].as_u64().unwrap_or(0),
+    })
+}

@@ -1,0 +1,24 @@
+use tendermint_proto::v0_38::abci as pb;
+
+use super::Node;
+
+/// No extension yet: verifier verdicts arrive with the training module.
+pub fn extend(_node: &Node, _request: pb::RequestExtendVote) -> pb::ResponseExtendVote {
+    pb::ResponseExtendVote::default()
+}
+
+/// Checks form only; until extensions carry verdicts, only empty ones are valid.
+pub fn verify(
+    _node: &Node,
+    request: pb::RequestVerifyVoteExtension,
+) -> pb::ResponseVerifyVoteExtension {
+    use pb::response_verify_vote_extension::VerifyStatus;
+    let status = if request.vote_extension.is_empty() {
+        VerifyStatus::Accept
+    } else {
+        VerifyStatus::Reject
+    };
+    pb::ResponseVerifyVoteExtension {
+        status: status as i32,
+    }
+}

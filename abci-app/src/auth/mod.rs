@@ -1,0 +1,10 @@
+//! Accounts, tx decoding and signature checks (Cosmos SDK's x/auth).
+
+pub mod account;
+pub mod ante;
+pub mod params;
+pub mod query;
+pub mod state_key;
+
+pub use ante::{authenticate, decode, DecodedTx, Mode, Signer};
+pub use params::AuthParams;

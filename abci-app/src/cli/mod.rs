@@ -1,0 +1,78 @@
+//! The `umd` command line.
+
+mod config_edit;
+mod init;
+mod keys;
+mod query;
+mod start;
+mod tx;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "umd", version, about = "Unstoppable Models node: ABCI app, CometBFT launcher and client")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a node home: CometBFT config, keys and a genesis with app_state.
+    Init(init::InitArgs),
+    /// Run the ABCI app and the CometBFT node; Ctrl-C stops both.
+    Start(start::StartArgs),
+    /// Manage the file keyring (BIP39 mnemonics, secp256k1).
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Sign and broadcast transactions.
+    #[command(subcommand)]
+    Tx(tx::TxCommand),
+    /// Query chain state through CometBFT's ABCI query.
+    #[command(subcommand)]
+    Query(query::QueryCommand),
+}
+
+/// Where the node or client keeps its files.
+#[derive(clap::Args, Clone, Debug)]
+pub struct HomeArgs {
+    /// Node and keyring directory.
+    #[arg(long, env = "UMD_HOME", default_value = "~/.umd")]
+    pub home: String,
+}
+
+impl HomeArgs {
+    pub fn path(&self) -> PathBuf {
+        expand_home(&self.home)
+    }
+}
+
+/// How a client reaches the chain.
+#[derive(clap::Args, Clone, Debug)]
+pub struct NodeArgs {
+    /// CometBFT RPC address.
+    #[arg(long, env = "UMD_NODE", default_value = "http://127.0.0.1:26657")]
+    pub node: String,
+}
+
+pub fn expand_home(path: &str) -> PathBuf {
+    match path.strip_prefix("~/") {
+        Some(rest) => std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_default()
+            .join(rest),
+        None => PathBuf::from(path),
+    }
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Init(args) => init::run(args),
+        Command::Start(args) => start::run(args),
+        Command::Keys(command) => keys::run(command),
+        Command::Tx(command) => tx::run(command),
+        Command::Query(command) => query::run(command),
+    }
+}

@@ -1,0 +1,94 @@
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Subcommand;
+use cosmos_sdk_proto::cosmwasm::wasm::v1::{
+    QueryCodeRequest, QueryCodeResponse, QuerySmartContractStateRequest,
+    QuerySmartContractStateResponse,
+};
+use prost::Message;
+
+use crate::client::rpc::RpcClient;
+use crate::client::tx_builder;
+
+#[derive(Subcommand, Debug)]
+pub enum QueryCommand {
+    /// An account's number, sequence and public key.
+    Account {
+        address: String,
+        #[command(flatten)]
+        node: super::NodeArgs,
+    },
+    #[command(subcommand)]
+    Wasm(WasmQuery),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WasmQuery {
+    /// Run a contract's JSON query.
+    Smart {
+        contract: String,
+        msg: String,
+        #[command(flatten)]
+        node: super::NodeArgs,
+    },
+    /// Show stored code (and save its bytes with --output).
+    Code {
+        code_id: u64,
+        #[arg(long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        node: super::NodeArgs,
+    },
+}
+
+pub fn run(command: QueryCommand) -> anyhow::Result<()> {
+    match command {
+        QueryCommand::Account { address, node } => {
+            let rpc = RpcClient::new(&node.node);
+            match tx_builder::query_account(&rpc, &address)? {
+                Some(account) => {
+                    println!("address: {}", account.address);
+                    println!("account_number: {}", account.account_number);
+                    println!("sequence: {}", account.sequence);
+                    if let Some(key) = account.pub_key {
+                        println!("pub_key: {} {}", key.type_url, hex::encode(key.value));
+                    }
+                }
+                None => anyhow::bail!("account {address} not found"),
+            }
+        }
+        QueryCommand::Wasm(WasmQuery::Smart { contract, msg, node }) => {
+            let rpc = RpcClient::new(&node.node);
+            let request = QuerySmartContractStateRequest {
+                address: contract,
+                query_data: super::tx::json_bytes(&msg)?,
+            };
+            let value = rpc.query_ok(
+                "/cosmwasm.wasm.v1.Query/SmartContractState",
+                &request.encode_to_vec(),
+            )?;
+            let response = QuerySmartContractStateResponse::decode(value.as_slice())?;
+            println!("{}", String::from_utf8_lossy(&response.data));
+        }
+        QueryCommand::Wasm(WasmQuery::Code { code_id, output, node }) => {
+            let rpc = RpcClient::new(&node.node);
+            let value = rpc.query_ok(
+                "/cosmwasm.wasm.v1.Query/Code",
+                &QueryCodeRequest { code_id }.encode_to_vec(),
+            )?;
+            let response = QueryCodeResponse::decode(value.as_slice())?;
+            if let Some(info) = &response.code_info {
+                println!("code_id: {}", info.code_id);
+                println!("creator: {}", info.creator);
+                println!("checksum: {}", hex::encode(&info.data_hash));
+            }
+            println!("size: {} bytes", response.data.len());
+            if let Some(path) = output {
+                std::fs::write(&path, &response.data).with_context(|| format!("writing {}", path.display()))?;
+                println!("saved to {}", path.display());
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,121 @@
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+use super::config_edit;
+use super::init::cometbft_binary;
+use crate::app::{App, Node};
+
+#[derive(clap::Args, Debug)]
+pub struct StartArgs {
+    #[command(flatten)]
+    pub home: super::HomeArgs,
+    /// The CometBFT v0.38 binary.
+    #[arg(long, env = "UMD_COMETBFT")]
+    pub cometbft: Option<PathBuf>,
+    /// Serve ABCI only; CometBFT is started by someone else.
+    #[arg(long)]
+    pub abci_only: bool,
+}
+
+pub fn run(args: StartArgs) -> anyhow::Result<()> {
+    let home = args.home.path();
+    let config = fs::read_to_string(home.join("config/config.toml"))
+        .with_context(|| format!("no node in {} (run `umd init` first)", home.display()))?;
+    let proxy = config_edit::get(&config, "", "proxy_app")
+        .unwrap_or_else(|| "tcp://127.0.0.1:26658".to_string());
+    let Some(abci_addr) = proxy.strip_prefix("tcp://") else {
+        bail!("proxy_app {proxy:?} must be a tcp:// address");
+    };
+
+    let data = home.join("data/umd");
+    fs::create_dir_all(&data)?;
+    let node = Node::open(&data).with_context(|| format!("opening state in {}", data.display()))?;
+    let server = tendermint_abci::ServerBuilder::default()
+        .bind(abci_addr, App::new(node))
+        .with_context(|| format!("binding ABCI on {abci_addr}"))?;
+    println!("umd: ABCI listening on {abci_addr}, state in {}", data.display());
+    std::thread::spawn(move || {
+        if let Err(err) = server.listen() {
+            eprintln!("umd: ABCI server stopped: {err}");
+            std::process::exit(3);
+        }
+    });
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))?;
+
+    let mut cometbft = if args.abci_only {
+        None
+    } else {
+        Some(spawn_cometbft(&home, args.cometbft.as_deref())?)
+    };
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        if let Some(child) = cometbft.as_mut() {
+            if let Some(status) = child.try_wait()? {
+                bail!("CometBFT exited ({status}); see {}", home.join("cometbft.log").display());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    if let Some(child) = cometbft.as_mut() {
+        stop_child(child);
+    }
+    println!("umd: stopped");
+    Ok(())
+}
+
+fn spawn_cometbft(home: &std::path::Path, explicit: Option<&std::path::Path>) -> anyhow::Result<Child> {
+    let binary = cometbft_binary(explicit);
+    let log_path = home.join("cometbft.log");
+    let log = fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
+    let mut command = Command::new(&binary);
+    command
+        .args(["start", "--home"])
+        .arg(home)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        // If umd dies (even by SIGKILL) its CometBFT goes too, so a restart
+        // never finds the old one holding the ports and the block store.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+    }
+    let child = command
+        .spawn()
+        .with_context(|| format!("starting {} (is CometBFT installed? `make setup`)", binary.display()))?;
+    println!("umd: CometBFT started (pid {}), log in {}", child.id(), log_path.display());
+    Ok(child)
+}
+
+/// SIGTERM first so CometBFT closes its databases, SIGKILL if it hangs.
+fn stop_child(child: &mut Child) {
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

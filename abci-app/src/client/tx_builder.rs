@@ -1,0 +1,145 @@
+//! Builds and signs `TxRaw` bytes (SIGN_MODE_DIRECT, zero fee).
+
+use cosmos_sdk_proto::cosmos::auth::v1beta1::{BaseAccount, QueryAccountRequest, QueryAccountResponse};
+use cosmos_sdk_proto::cosmos::tx::signing::v1beta1::SignMode;
+use cosmos_sdk_proto::cosmos::tx::v1beta1::{
+    mode_info, AuthInfo, Fee, ModeInfo, SignDoc, SignerInfo, TxBody, TxRaw,
+};
+use cosmos_sdk_proto::Any;
+use prost::Message;
+
+use super::keys::Key;
+use super::rpc::RpcClient;
+use super::ClientError;
+use crate::auth::account::pubkey_any;
+use crate::auth::ante::{ChainIdHint, CHAIN_ID_HINT_TYPE_URL};
+use crate::codes::Code;
+
+/// What goes into the SignDoc besides the messages.
+#[derive(Clone, Debug)]
+pub struct SignerData {
+    pub chain_id: String,
+    pub account_number: u64,
+    pub sequence: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct TxOptions {
+    pub gas_limit: u64,
+    pub memo: String,
+    /// States the chain id in a non-critical extension so a chain with
+    /// another id refuses the tx by name rather than as a bad signature.
+    pub chain_id_hint: bool,
+}
+
+impl Default for TxOptions {
+    fn default() -> Self {
+        Self {
+            gas_limit: 2_000_000,
+            memo: String::new(),
+            chain_id_hint: true,
+        }
+    }
+}
+
+pub fn sign_tx(
+    key: &Key,
+    messages: Vec<Any>,
+    signer: &SignerData,
+    options: &TxOptions,
+) -> Result<Vec<u8>, ClientError> {
+    let mut non_critical_extension_options = Vec::new();
+    if options.chain_id_hint {
+        non_critical_extension_options.push(Any {
+            type_url: CHAIN_ID_HINT_TYPE_URL.to_string(),
+            value: ChainIdHint {
+                chain_id: signer.chain_id.clone(),
+            }
+            .encode_to_vec(),
+        });
+    }
+    let body = TxBody {
+        messages,
+        memo: options.memo.clone(),
+        timeout_height: 0,
+        extension_options: Vec::new(),
+        non_critical_extension_options,
+    };
+    #[allow(deprecated)]
+    let auth_info = AuthInfo {
+        signer_infos: vec![SignerInfo {
+            public_key: Some(pubkey_any(&key.public_key_bytes())),
+            mode_info: Some(ModeInfo {
+                sum: Some(mode_info::Sum::Single(mode_info::Single {
+                    mode: SignMode::Direct as i32,
+                })),
+            }),
+            sequence: signer.sequence,
+        }],
+        fee: Some(Fee {
+            amount: Vec::new(),
+            gas_limit: options.gas_limit,
+            payer: String::new(),
+            granter: String::new(),
+        }),
+        tip: None,
+    };
+    let body_bytes = body.encode_to_vec();
+    let auth_info_bytes = auth_info.encode_to_vec();
+    let sign_doc = SignDoc {
+        body_bytes: body_bytes.clone(),
+        auth_info_bytes: auth_info_bytes.clone(),
+        chain_id: signer.chain_id.clone(),
+        account_number: signer.account_number,
+    };
+    let signature = key
+        .signing_key
+        .sign(&sign_doc.encode_to_vec())
+        .map_err(|e| ClientError::Signing(e.to_string()))?;
+    Ok(TxRaw {
+        body_bytes,
+        auth_info_bytes,
+        signatures: vec![signature.to_vec()],
+    }
+    .encode_to_vec())
+}
+
+/// The account as the chain knows it, or `None` before its first tx.
+pub fn query_account(rpc: &RpcClient, address: &str) -> Result<Option<BaseAccount>, ClientError> {
+    let request = QueryAccountRequest {
+        address: address.to_string(),
+    }
+    .encode_to_vec();
+    let result = rpc.abci_query(crate::auth::query::ACCOUNT_PATH, &request)?;
+    if result.code == Code::NotFound.value() {
+        return Ok(None);
+    }
+    if result.code != 0 {
+        return Err(ClientError::Query {
+            path: crate::auth::query::ACCOUNT_PATH.to_string(),
+            code: result.code,
+            log: result.log,
+        });
+    }
+    let response = QueryAccountResponse::decode(result.value.as_slice())
+        .map_err(|e| ClientError::Response(e.to_string()))?;
+    let any = response
+        .account
+        .ok_or_else(|| ClientError::Response("account response without account".into()))?;
+    BaseAccount::decode(any.value.as_slice())
+        .map(Some)
+        .map_err(|e| ClientError::Response(e.to_string()))
+}
+
+/// Account number and sequence to sign with; a new account signs with 0/0.
+pub fn signer_data(rpc: &RpcClient, chain_id: &str, address: &str) -> Result<SignerData, ClientError> {
+    let (account_number, sequence) = match query_account(rpc, address)? {
+        Some(account) => (account.account_number, account.sequence),
+        None => (0, 0),
+    };
+    Ok(SignerData {
+        chain_id: chain_id.to_string(),
+        account_number,
+        sequence,
+    })
+}

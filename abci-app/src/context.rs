@@ -1,0 +1,109 @@
+//! What a message handler sees: the state, the block, the gas meter.
+
+use crate::codes::{Code, TxError};
+use crate::store::StateView;
+
+/// The block being executed, as CometBFT reported it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BlockInfo {
+    pub chain_id: String,
+    pub height: u64,
+    /// Block time in nanoseconds since the Unix epoch (consensus time, not the
+    /// node's clock).
+    pub time_nanos: u64,
+}
+
+/// Gas in Cosmos SDK units.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GasMeter {
+    limit: u64,
+    used: u64,
+}
+
+impl GasMeter {
+    pub fn new(limit: u64) -> Self {
+        Self { limit, used: 0 }
+    }
+
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    pub fn used(&self) -> u64 {
+        self.used
+    }
+
+    pub fn remaining(&self) -> u64 {
+        self.limit.saturating_sub(self.used)
+    }
+
+    /// Charges `amount`; past the limit the meter stays full and the tx fails.
+    pub fn consume(&mut self, amount: u64, what: &str) -> Result<(), TxError> {
+        let used = self.used.saturating_add(amount);
+        if used > self.limit {
+            self.used = self.limit;
+            return Err(TxError::new(
+                Code::OutOfGas,
+                format!(
+                    "out of gas in {what}: limit {}, needed {used}",
+                    self.limit
+                ),
+            ));
+        }
+        self.used = used;
+        Ok(())
+    }
+}
+
+/// An ABCI event before conversion to CometBFT's type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub kind: String,
+    pub attributes: Vec<(String, String)>,
+}
+
+impl Event {
+    pub fn new(kind: impl Into<String>) -> Self {
+        Self {
+            kind: kind.into(),
+            attributes: Vec::new(),
+        }
+    }
+
+    pub fn attr(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.attributes.push((key.into(), value.into()));
+        self
+    }
+}
+
+/// What a successful message leaves behind.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MsgResult {
+    /// The message's `Msg…Response`, packed as `Any` in `TxMsgData`.
+    pub response: Option<cosmos_sdk_proto::Any>,
+    pub events: Vec<Event>,
+}
+
+/// Everything a message handler may touch while executing one tx.
+pub struct TxContext<'a> {
+    pub state: &'a mut StateView,
+    pub block: &'a BlockInfo,
+    pub gas: &'a mut GasMeter,
+    /// Position of the tx in its block, for contracts' `env.transaction`.
+    pub tx_index: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gas_meter_refuses_past_limit() {
+        let mut gas = GasMeter::new(100);
+        gas.consume(60, "a").unwrap();
+        let err = gas.consume(41, "b").unwrap_err();
+        assert_eq!(err.code, Code::OutOfGas);
+        assert_eq!(gas.used(), 100);
+        assert_eq!(gas.remaining(), 0);
+    }
+}

@@ -1,0 +1,48 @@
+//! The `app_state` of genesis.json.
+
+use serde::{Deserialize, Serialize};
+
+use crate::address;
+use crate::auth::{self, AuthParams};
+use crate::codes::TxError;
+use crate::store::StateView;
+use crate::wasm::WasmGenesis;
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AppGenesis {
+    pub auth: AuthGenesis,
+    pub wasm: WasmGenesis,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthGenesis {
+    pub params: AuthParams,
+    /// Accounts created at genesis, numbered in this order from 0.
+    pub accounts: Vec<String>,
+}
+
+impl AppGenesis {
+    /// Parses `app_state`; empty bytes mean all defaults.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
+        if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+            return Ok(Self::default());
+        }
+        serde_json::from_slice(bytes).map_err(|e| format!("invalid app_state in genesis: {e}"))
+    }
+
+    /// Writes the auth part of genesis; wasm is applied by the caller since
+    /// it needs the VM.
+    pub fn apply_auth(&self, state: &mut StateView, chain_id: &str) -> Result<(), TxError> {
+        state.set(auth::state_key::CHAIN_ID, chain_id.as_bytes().to_vec());
+        self.auth.params.save(state);
+        for account in &self.auth.accounts {
+            let bytes = address::decode(account)?;
+            if auth::account::load(state, &bytes)?.is_none() {
+                auth::account::create(state, &bytes)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,31 @@
+//! The chain's modules and the message router between them.
+
+use cosmos_sdk_proto::Any;
+
+use crate::codes::{Code, TxError};
+use crate::context::{MsgResult, TxContext};
+use crate::wasm::WasmModule;
+
+pub struct Modules {
+    pub wasm: WasmModule,
+}
+
+impl Modules {
+    pub fn route(&self, ctx: &mut TxContext<'_>, signer: &str, msg: &Any) -> Result<MsgResult, TxError> {
+        if WasmModule::handles(&msg.type_url) {
+            return self.wasm.handle_msg(ctx, signer, msg);
+        }
+        Err(TxError::new(
+            Code::UnknownMessage,
+            format!("unknown message type {:?}", msg.type_url),
+        ))
+    }
+
+    pub fn module_name(&self, type_url: &str) -> &'static str {
+        if WasmModule::handles(type_url) {
+            "wasm"
+        } else {
+            "unknown"
+        }
+    }
+}

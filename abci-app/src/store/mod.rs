@@ -1,0 +1,157 @@
+//! Committed state on sled, with the block's pending changes kept in memory.
+//!
+//! Every key that enters the app hash lives in one sled tree. A block's
+//! writes are buffered in a [`StateView`] and reach disk in one atomic batch
+//! at `Commit`, together with the height and app hash, so a crash either
+//! keeps the whole block or none of it and `Info` can tell CometBFT exactly
+//! which height to replay from.
+
+mod app_hash;
+mod view;
+
+pub use app_hash::next_app_hash;
+pub use view::{Changes, StateView};
+
+use thiserror::Error;
+
+/// Keys under this prefix are bookkeeping of the store itself and are not
+/// part of the application state that the app hash commits to.
+const META_PREFIX: u8 = 0x00;
+const META_HEIGHT: &[u8] = b"\x00meta/height";
+const META_APP_HASH: &[u8] = b"\x00meta/app_hash";
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("storage backend: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("corrupted store metadata: {0}")]
+    Corrupted(&'static str),
+    #[error("state key {0:?} uses the reserved metadata prefix")]
+    ReservedKey(Vec<u8>),
+}
+
+/// The last state written by `Commit`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CommitInfo {
+    pub height: u64,
+    pub app_hash: Vec<u8>,
+}
+
+/// Handle on the node's sled database. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    state: sled::Tree,
+}
+
+impl Store {
+    pub fn open(path: &std::path::Path) -> Result<Self, StoreError> {
+        let db = sled::open(path)?;
+        let state = db.open_tree("state")?;
+        Ok(Self { db, state })
+    }
+
+    /// A throwaway store for tests; removed when dropped.
+    pub fn temporary() -> Result<Self, StoreError> {
+        let db = sled::Config::new().temporary(true).open()?;
+        let state = db.open_tree("state")?;
+        Ok(Self { db, state })
+    }
+
+    pub fn last_commit(&self) -> Result<CommitInfo, StoreError> {
+        let height = match self.state.get(META_HEIGHT)? {
+            None => 0,
+            Some(bytes) => {
+                let array: [u8; 8] = bytes
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupted("height is not 8 bytes"))?;
+                u64::from_be_bytes(array)
+            }
+        };
+        let app_hash = self
+            .state
+            .get(META_APP_HASH)?
+            .map(|v| v.to_vec())
+            .unwrap_or_default();
+        Ok(CommitInfo { height, app_hash })
+    }
+
+    /// A view of the committed state that buffers writes in memory.
+    pub fn view(&self) -> StateView {
+        StateView::new(self.state.clone())
+    }
+
+    /// A view of the committed state with `changes` already applied.
+    pub fn view_with(&self, changes: &Changes) -> StateView {
+        let mut view = self.view();
+        for (key, value) in changes {
+            match value {
+                Some(value) => view.set(key, value.clone()),
+                None => view.remove(key),
+            }
+        }
+        view
+    }
+
+    /// Writes a block's changes, its height and its app hash in one atomic
+    /// batch and waits until they are durable.
+    pub fn commit(&self, changes: &Changes, info: &CommitInfo) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (key, value) in changes {
+            if key.first() == Some(&META_PREFIX) {
+                return Err(StoreError::ReservedKey(key.clone()));
+            }
+            match value {
+                Some(value) => batch.insert(key.as_slice(), value.as_slice()),
+                None => batch.remove(key.as_slice()),
+            }
+        }
+        batch.insert(META_HEIGHT, &info.height.to_be_bytes());
+        batch.insert(META_APP_HASH, info.app_hash.as_slice());
+        self.state.apply_batch(batch)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Size of the database on disk, for operators and benchmarks.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_persists_changes_and_metadata_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let info = CommitInfo { height: 7, app_hash: vec![1, 2, 3] };
+        {
+            let store = Store::open(dir.path()).unwrap();
+            let mut view = store.view();
+            view.set(b"a/1", b"one".to_vec());
+            view.set(b"a/2", b"two".to_vec());
+            view.remove(b"a/2");
+            store.commit(&view.into_changes(), &info).unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.last_commit().unwrap(), info);
+        let view = store.view();
+        assert_eq!(view.get(b"a/1"), Some(b"one".to_vec()));
+        assert_eq!(view.get(b"a/2"), None);
+    }
+
+    #[test]
+    fn state_keys_cannot_overwrite_metadata() {
+        let store = Store::temporary().unwrap();
+        let mut view = store.view();
+        view.set(META_HEIGHT, vec![0; 8]);
+        let err = store
+            .commit(&view.into_changes(), &CommitInfo::default())
+            .unwrap_err();
+        assert!(matches!(err, StoreError::ReservedKey(_)));
+        assert_eq!(store.last_commit().unwrap().height, 0);
+    }
+}

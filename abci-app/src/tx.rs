@@ -1,0 +1,116 @@
+//! Running one tx: ante checks, then its messages, each tx atomic.
+
+use cosmos_sdk_proto::cosmos::base::abci::v1beta1::TxMsgData;
+use prost::Message;
+
+use crate::auth::{self, AuthParams, Mode};
+use crate::codes::{Code, TxError};
+use crate::context::{BlockInfo, Event, GasMeter, MsgResult, TxContext};
+use crate::modules::Modules;
+use crate::store::StateView;
+
+/// The result of a tx, ready to become an `ExecTxResult` or a simulation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxOutcome {
+    pub code: Code,
+    pub log: String,
+    pub gas_wanted: u64,
+    pub gas_used: u64,
+    pub events: Vec<Event>,
+    /// `TxMsgData` with one response per message.
+    pub data: Vec<u8>,
+    pub msg_responses: Vec<cosmos_sdk_proto::Any>,
+}
+
+impl TxOutcome {
+    fn failed(err: TxError, gas_wanted: u64, gas_used: u64) -> Self {
+        Self {
+            code: err.code,
+            log: err.log,
+            gas_wanted,
+            gas_used,
+            events: Vec::new(),
+            data: Vec::new(),
+            msg_responses: Vec::new(),
+        }
+    }
+}
+
+/// Executes `tx_bytes` against `state`.
+///
+/// The signer's sequence moves even when a message fails (as in the Cosmos
+/// SDK), so a failed tx cannot be replayed; everything the messages wrote is
+/// dropped on failure.
+pub fn execute(
+    modules: &Modules,
+    state: &mut StateView,
+    block: &BlockInfo,
+    params: &AuthParams,
+    tx_bytes: &[u8],
+    tx_index: u32,
+    mode: Mode,
+) -> TxOutcome {
+    let tx = match auth::decode(tx_bytes, params, mode) {
+        Ok(tx) => tx,
+        Err(err) => return TxOutcome::failed(err, 0, 0),
+    };
+    let mut gas = GasMeter::new(tx.gas_limit);
+
+    state.checkpoint();
+    let signer = match auth::authenticate(state, &tx, &block.chain_id, params, &mut gas, mode) {
+        Ok(signer) => {
+            state.keep_checkpoint();
+            signer
+        }
+        Err(err) => {
+            state.discard_checkpoint();
+            return TxOutcome::failed(err, tx.gas_limit, gas.used());
+        }
+    };
+
+    state.checkpoint();
+    let mut events = vec![Event::new("tx").attr("acc_seq", &signer.address)];
+    let mut msg_responses = Vec::new();
+    for (index, msg) in tx.messages().iter().enumerate() {
+        let mut ctx = TxContext {
+            state,
+            block,
+            gas: &mut gas,
+            tx_index,
+        };
+        match modules.route(&mut ctx, &signer.address, msg) {
+            Ok(MsgResult { response, events: msg_events }) => {
+                events.push(
+                    Event::new("message")
+                        .attr("action", &msg.type_url)
+                        .attr("sender", &signer.address)
+                        .attr("module", modules.module_name(&msg.type_url))
+                        .attr("msg_index", index.to_string()),
+                );
+                events.extend(msg_events);
+                msg_responses.extend(response);
+            }
+            Err(err) => {
+                state.discard_checkpoint();
+                let log = format!("failed to execute message; message index: {index}: {}", err.log);
+                return TxOutcome::failed(TxError::new(err.code, log), tx.gas_limit, gas.used());
+            }
+        }
+    }
+    state.keep_checkpoint();
+    #[allow(deprecated)]
+    let data = TxMsgData {
+        data: Vec::new(),
+        msg_responses: msg_responses.clone(),
+    }
+    .encode_to_vec();
+    TxOutcome {
+        code: Code::Ok,
+        log: String::new(),
+        gas_wanted: tx.gas_limit,
+        gas_used: gas.used(),
+        events,
+        data,
+        msg_responses,
+    }
+}

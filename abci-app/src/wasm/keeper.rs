@@ -1,0 +1,834 @@
+//! The wasm keeper: storing code, creating and running contracts, and
+//! applying what contracts return (events, sub-messages, replies), with
+//! wasmd's semantics.
+//!
+//! Every state change goes through the [`Host`]; the tx's checkpoint (or the
+//! caller's) is what undoes a failed message. Sub-messages get their own
+//! checkpoint, so a failing sub-message that the contract handles in `reply`
+//! leaves no trace.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use cosmos_sdk_proto::cosmwasm::wasm::v1::{
+    AccessConfig, AccessType, CodeInfo, ContractCodeHistoryEntry,
+    ContractCodeHistoryOperationType, ContractInfo, MsgClearAdminResponse,
+    MsgExecuteContractResponse, MsgInstantiateContract2Response, MsgInstantiateContractResponse,
+    MsgMigrateContractResponse, MsgStoreCodeResponse, MsgUpdateAdminResponse,
+};
+use cosmos_sdk_proto::Any;
+use cosmwasm_std_vm::{
+    Addr, Checksum, CosmosMsg, MessageInfo, MigrateInfo, MsgResponse, Reply, ReplyOn, SubMsg,
+    SubMsgResponse, SubMsgResult, WasmMsg,
+};
+use cosmwasm_vm::{
+    call_execute, call_instantiate, call_migrate, call_migrate_with_info, call_query, call_reply,
+    VmError, VmResult,
+};
+use prost::{Message, Name};
+
+use super::address;
+use super::events;
+use super::gas;
+use super::host::Host;
+use super::limits::{MAX_DISPATCH_DEPTH, MAX_LABEL_LEN, MAX_SALT_LEN, MAX_WASM_SIZE};
+use super::state;
+use super::vm::{self, ContractResponse, CustomJson, Failure, Target, VmInstance};
+use crate::codes::{Code, TxError, CODESPACE};
+use crate::context::{Event, GasMeter};
+
+/// One wasm action, from a tx message or from a contract's `WasmMsg`.
+#[derive(Clone, Debug)]
+pub(crate) enum Action {
+    StoreCode {
+        wasm: Vec<u8>,
+    },
+    Instantiate {
+        admin: Option<String>,
+        code_id: u64,
+        label: String,
+        msg: Vec<u8>,
+        /// `Some` for `Instantiate2` (predictable address).
+        salt: Option<Salt>,
+    },
+    Execute {
+        contract: String,
+        msg: Vec<u8>,
+    },
+    Migrate {
+        contract: String,
+        code_id: u64,
+        msg: Vec<u8>,
+    },
+    /// `new_admin: None` clears the admin.
+    UpdateAdmin {
+        contract: String,
+        new_admin: Option<String>,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Salt {
+    pub salt: Vec<u8>,
+    pub fix_msg: bool,
+}
+
+/// What a successful action leaves behind: its `Msg…Response` and events.
+#[derive(Clone, Debug)]
+pub(crate) struct Done {
+    pub response: Any,
+    pub events: Vec<Event>,
+}
+
+pub(crate) struct Keeper<'h> {
+    host: &'h Arc<Host>,
+}
+
+impl<'h> Keeper<'h> {
+    pub fn new(host: &'h Arc<Host>) -> Self {
+        Self { host }
+    }
+
+    /// Performs `action` for `sender` (an account, or a contract for its
+    /// sub-messages) at sub-message depth `depth` (0 for a tx message).
+    pub fn run(
+        &self,
+        gas: &mut GasMeter,
+        depth: u32,
+        sender: &str,
+        action: Action,
+    ) -> Result<Done, TxError> {
+        address::decode_field("sender", sender)?;
+        match action {
+            Action::StoreCode { wasm } => self.store_code(gas, sender, &wasm),
+            Action::Instantiate {
+                admin,
+                code_id,
+                label,
+                msg,
+                salt,
+            } => self.instantiate(gas, depth, sender, admin, code_id, label, msg, salt),
+            Action::Execute { contract, msg } => self.execute(gas, depth, sender, &contract, &msg),
+            Action::Migrate {
+                contract,
+                code_id,
+                msg,
+            } => self.migrate(gas, depth, sender, &contract, code_id, &msg),
+            Action::UpdateAdmin {
+                contract,
+                new_admin,
+            } => self.update_admin(sender, &contract, new_admin),
+        }
+    }
+
+    /// A smart query from outside a tx (ABCI), metered by `gas`.
+    pub fn query_smart(
+        &self,
+        gas: &mut GasMeter,
+        contract: &str,
+        msg: &[u8],
+    ) -> Result<Vec<u8>, TxError> {
+        require_json("query data", msg)?;
+        let (target, _) = self.contract(contract)?;
+        let env = self.host.env(contract);
+        let data = self.call(gas, &target, "query", |instance| {
+            call_query(instance, &env, msg)
+        })?;
+        Ok(data.to_vec())
+    }
+
+    fn store_code(&self, gas: &mut GasMeter, sender: &str, wasm: &[u8]) -> Result<Done, TxError> {
+        let wasm = unzip(wasm)?;
+        gas.consume(
+            gas::COMPILE_COST_PER_BYTE.saturating_mul(wasm.len() as u64),
+            "compiling wasm code",
+        )?;
+        let checksum = self
+            .host
+            .cache
+            .store_code(&wasm, true, true)
+            .map_err(|err| match err {
+                VmError::CacheErr { .. } => {
+                    TxError::new(Code::Internal, format!("cannot store wasm code: {err}"))
+                }
+                _ => TxError::new(Code::InvalidWasm, format!("invalid wasm code: {err}")),
+            })?;
+        let info = CodeInfo {
+            code_hash: checksum.as_slice().to_vec(),
+            creator: sender.to_string(),
+            instantiate_config: Some(AccessConfig {
+                permission: AccessType::Everybody as i32,
+                addresses: Vec::new(),
+            }),
+        };
+        let code_id = self.host.write(|s| -> Result<u64, TxError> {
+            let code_id = state::next_code_id(s)?;
+            state::save_code(s, code_id, &info, &wasm);
+            Ok(code_id)
+        })??;
+        Ok(Done {
+            response: pack(&MsgStoreCodeResponse {
+                code_id,
+                checksum: checksum.as_slice().to_vec(),
+            }),
+            events: vec![events::store_code(&checksum.to_hex(), code_id)],
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn instantiate(
+        &self,
+        gas: &mut GasMeter,
+        depth: u32,
+        sender: &str,
+        admin: Option<String>,
+        code_id: u64,
+        label: String,
+        msg: Vec<u8>,
+        salt: Option<Salt>,
+    ) -> Result<Done, TxError> {
+        require_label(&label)?;
+        require_json("init msg", &msg)?;
+        let admin = admin.filter(|admin| !admin.is_empty());
+        if let Some(admin) = &admin {
+            address::decode_field("admin", admin)?;
+        }
+        let code = self
+            .host
+            .read(|s| state::require_code_info(s, code_id))??;
+        let canonical = match &salt {
+            None => {
+                let instance_id = self.host.write(state::next_instance_id)??;
+                address::classic_contract_address(code_id, instance_id)
+            }
+            Some(Salt { salt, fix_msg }) => {
+                if salt.is_empty() || salt.len() > MAX_SALT_LEN {
+                    return Err(TxError::new(
+                        Code::InvalidRequest,
+                        format!("salt must be 1 to {MAX_SALT_LEN} bytes"),
+                    ));
+                }
+                let creator = address::decode_field("sender", sender)?;
+                address::predictable_contract_address(
+                    &code.code_hash,
+                    &creator,
+                    salt,
+                    &msg,
+                    *fix_msg,
+                )?
+            }
+        };
+        let contract = address::encode_derived(&canonical)?;
+        if self
+            .host
+            .read(|s| state::contract_info(s, &canonical))??
+            .is_some()
+        {
+            return Err(TxError::new(
+                Code::InvalidRequest,
+                format!("contract address {contract} already exists"),
+            ));
+        }
+        let target = Target {
+            address: contract.clone(),
+            canonical: canonical.clone(),
+            code_id,
+            checksum: code.code_hash,
+        };
+        let env = self.host.env(&contract);
+        let info = message_info(sender);
+        let response = self.call(gas, &target, "instantiate", |instance| {
+            call_instantiate(instance, &env, &info, &msg)
+        })?;
+
+        // Stored before the sub-messages run, so that they can call back.
+        let created = state::position(self.host.block.height, self.host.tx_index);
+        let contract_info = ContractInfo {
+            code_id,
+            creator: sender.to_string(),
+            admin: admin.unwrap_or_default(),
+            label,
+            created: Some(created.clone()),
+            ibc_port_id: String::new(),
+            extension: None,
+        };
+        let entry = ContractCodeHistoryEntry {
+            operation: ContractCodeHistoryOperationType::Init as i32,
+            code_id,
+            updated: Some(created),
+            msg,
+        };
+        self.host.write(|s| -> Result<(), TxError> {
+            state::append_history(s, &canonical, &entry)?;
+            state::save_contract_info(s, &canonical, &contract_info);
+            Ok(())
+        })??;
+
+        let initial = vec![events::instantiate(&contract, code_id)];
+        let (data, events) = self.finish(gas, depth, &contract, response, initial)?;
+        let data = data.unwrap_or_default();
+        let response = match salt {
+            None => pack(&MsgInstantiateContractResponse {
+                address: contract,
+                data,
+            }),
+            Some(_) => pack(&MsgInstantiateContract2Response {
+                address: contract,
+                data,
+            }),
+        };
+        Ok(Done { response, events })
+    }
+
+    fn execute(
+        &self,
+        gas: &mut GasMeter,
+        depth: u32,
+        sender: &str,
+        contract: &str,
+        msg: &[u8],
+    ) -> Result<Done, TxError> {
+        require_json("msg", msg)?;
+        let (target, _) = self.contract(contract)?;
+        let env = self.host.env(contract);
+        let info = message_info(sender);
+        let response = self.call(gas, &target, "execute", |instance| {
+            call_execute(instance, &env, &info, msg)
+        })?;
+        let initial = vec![events::execute(contract)];
+        let (data, events) = self.finish(gas, depth, contract, response, initial)?;
+        Ok(Done {
+            response: pack(&MsgExecuteContractResponse {
+                data: data.unwrap_or_default(),
+            }),
+            events,
+        })
+    }
+
+    fn migrate(
+        &self,
+        gas: &mut GasMeter,
+        depth: u32,
+        sender: &str,
+        contract: &str,
+        code_id: u64,
+        msg: &[u8],
+    ) -> Result<Done, TxError> {
+        require_json("migrate msg", msg)?;
+        let (old, mut info) = self.contract(contract)?;
+        require_admin(&info, sender, contract)?;
+        let code = self
+            .host
+            .read(|s| state::require_code_info(s, code_id))??;
+        let target = Target {
+            code_id,
+            checksum: code.code_hash,
+            ..old.clone()
+        };
+        // Code built for CosmWasm 2.2+ may declare a migrate version; its
+        // `migrate` then takes a `MigrateInfo` as well.
+        let migrate_info = match self.migrate_version(&target)? {
+            None => None,
+            Some(_) => Some(MigrateInfo {
+                sender: Addr::unchecked(sender),
+                old_migrate_version: self.migrate_version(&old)?,
+            }),
+        };
+        let env = self.host.env(contract);
+        let response = self.call(gas, &target, "migrate", |instance| match &migrate_info {
+            Some(migrate_info) => call_migrate_with_info(instance, &env, msg, migrate_info),
+            None => call_migrate(instance, &env, msg),
+        })?;
+
+        info.code_id = code_id;
+        let entry = ContractCodeHistoryEntry {
+            operation: ContractCodeHistoryOperationType::Migrate as i32,
+            code_id,
+            updated: Some(state::position(self.host.block.height, self.host.tx_index)),
+            msg: msg.to_vec(),
+        };
+        self.host.write(|s| -> Result<(), TxError> {
+            state::append_history(s, &target.canonical, &entry)?;
+            state::save_contract_info(s, &target.canonical, &info);
+            Ok(())
+        })??;
+
+        let initial = vec![events::migrate(contract, code_id)];
+        let (data, events) = self.finish(gas, depth, contract, response, initial)?;
+        Ok(Done {
+            response: pack(&MsgMigrateContractResponse {
+                data: data.unwrap_or_default(),
+            }),
+            events,
+        })
+    }
+
+    fn update_admin(
+        &self,
+        sender: &str,
+        contract: &str,
+        new_admin: Option<String>,
+    ) -> Result<Done, TxError> {
+        let (target, mut info) = self.contract(contract)?;
+        require_admin(&info, sender, contract)?;
+        let response = match &new_admin {
+            Some(new_admin) => {
+                address::decode_field("new_admin", new_admin)?;
+                pack(&MsgUpdateAdminResponse {})
+            }
+            None => pack(&MsgClearAdminResponse {}),
+        };
+        info.admin = new_admin.unwrap_or_default();
+        self.host
+            .write(|s| state::save_contract_info(s, &target.canonical, &info))?;
+        Ok(Done {
+            response,
+            events: vec![events::update_admin(contract, &info.admin)],
+        })
+    }
+
+    /// The contract at `contract` and its info; `NotFound` if there is none.
+    fn contract(&self, contract: &str) -> Result<(Target, ContractInfo), TxError> {
+        let canonical = address::decode_field("contract", contract)?;
+        self.host.read(|s| -> Result<_, TxError> {
+            let info = state::contract_info(s, &canonical)?.ok_or_else(|| {
+                TxError::new(Code::NotFound, format!("contract {contract} not found"))
+            })?;
+            let code = state::require_code_info(s, info.code_id)?;
+            let target = Target {
+                address: contract.to_string(),
+                canonical: canonical.clone(),
+                code_id: info.code_id,
+                checksum: code.code_hash,
+            };
+            Ok((target, info))
+        })?
+    }
+
+    /// The migrate version `target`'s code declares, if any.
+    fn migrate_version(&self, target: &Target) -> Result<Option<u64>, TxError> {
+        let checksum = Checksum::try_from(target.checksum.as_slice()).map_err(|e| {
+            TxError::new(Code::Internal, format!("bad checksum of code {}: {e}", target.code_id))
+        })?;
+        let report = match self.host.cache.analyze(&checksum) {
+            Ok(report) => report,
+            Err(_) => {
+                vm::restore_code(self.host, target.code_id, &checksum)
+                    .map_err(|f| f.into_tx_error("migrate"))?;
+                self.host.cache.analyze(&checksum).map_err(|e| {
+                    TxError::new(Code::Internal, format!("cannot analyze code {}: {e}", target.code_id))
+                })?
+            }
+        };
+        Ok(report.contract_migrate_version)
+    }
+
+    /// Runs one entry point: charges the instance cost, offers the VM all
+    /// remaining gas and charges what it used.
+    fn call<T>(
+        &self,
+        gas: &mut GasMeter,
+        target: &Target,
+        action: &str,
+        entry_point: impl FnOnce(&mut VmInstance) -> VmResult<cosmwasm_std_vm::ContractResult<T>>,
+    ) -> Result<T, TxError> {
+        gas.consume(gas::INSTANCE_COST, "loading a wasm instance")?;
+        let (outcome, used) = vm::run(self.host, target, 0, gas::to_cw(gas.remaining()), entry_point);
+        let charged = gas.consume(gas::to_sdk(used), "wasm contract execution");
+        match outcome {
+            Err(failure @ Failure::Internal(_)) => Err(failure.into_tx_error(action)),
+            Err(Failure::OutOfGas) => Err(exhaust(gas, action)),
+            Err(failure) => {
+                charged?;
+                Err(failure.into_tx_error(action))
+            }
+            Ok(value) => {
+                charged?;
+                Ok(value)
+            }
+        }
+    }
+
+    /// Applies a contract's response: emits its events, dispatches its
+    /// sub-messages in order and returns the resulting data (a reply's data
+    /// overrides the contract's) with all events.
+    fn finish(
+        &self,
+        gas: &mut GasMeter,
+        depth: u32,
+        contract: &str,
+        response: ContractResponse,
+        mut events: Vec<Event>,
+    ) -> Result<(Option<Vec<u8>>, Vec<Event>), TxError> {
+        let (emitted, cost) =
+            events::from_response(contract, &response.attributes, &response.events)?;
+        gas.consume(cost, "contract events")?;
+        events.extend(emitted);
+        let mut data = response.data.map(|data| data.to_vec());
+        for sub_msg in response.messages {
+            if let Some(reply_data) = self.dispatch(gas, depth, contract, sub_msg, &mut events)? {
+                data = Some(reply_data);
+            }
+        }
+        Ok((data, events))
+    }
+
+    /// Runs one sub-message of `contract` in its own checkpoint and calls
+    /// `reply` as `reply_on` asks, like wasmd's `DispatchSubmessages`.
+    fn dispatch(
+        &self,
+        gas: &mut GasMeter,
+        depth: u32,
+        contract: &str,
+        sub_msg: SubMsg<CustomJson>,
+        events: &mut Vec<Event>,
+    ) -> Result<Option<Vec<u8>>, TxError> {
+        let SubMsg {
+            id,
+            payload,
+            msg,
+            gas_limit,
+            reply_on,
+        } = sub_msg;
+        let used_before = gas.used();
+        // A gas limit only matters below what is left anyway.
+        let limit = gas_limit.filter(|limit| *limit < gas.remaining());
+        self.host.write(|s| s.checkpoint())?;
+        let result = match limit {
+            None => self.dispatch_msg(gas, depth + 1, contract, msg),
+            Some(limit) => {
+                let mut limited = GasMeter::new(limit);
+                let result = self.dispatch_msg(&mut limited, depth + 1, contract, msg);
+                match gas.consume(limited.used(), "sub-message") {
+                    Ok(()) => result,
+                    Err(parent_out_of_gas) => {
+                        self.host.write(|s| s.discard_checkpoint())?;
+                        return Err(parent_out_of_gas);
+                    }
+                }
+            }
+        };
+        let gas_used = gas.used().saturating_sub(used_before);
+
+        let done = match result {
+            Ok(done) => {
+                self.host.write(|s| s.keep_checkpoint())?;
+                done
+            }
+            Err(err) => {
+                self.host.write(|s| s.discard_checkpoint())?;
+                // Running out of the tx's own gas, or the node failing, ends
+                // the whole tx; only a sub-message's own gas limit is the
+                // contract's business.
+                let fatal = err.code == Code::Internal
+                    || (err.code == Code::OutOfGas && limit.is_none());
+                if fatal || !matches!(reply_on, ReplyOn::Always | ReplyOn::Error) {
+                    return Err(err);
+                }
+                let reply = Reply {
+                    id,
+                    payload,
+                    gas_used,
+                    result: SubMsgResult::Err(reply_error(&err)),
+                };
+                return self.reply(gas, depth, contract, reply, events);
+            }
+        };
+
+        events.extend(done.events.iter().cloned());
+        if !matches!(reply_on, ReplyOn::Always | ReplyOn::Success) {
+            return Ok(None);
+        }
+        #[allow(deprecated)] // `data` is what contracts built for CosmWasm 1.x read.
+        let response = SubMsgResponse {
+            events: events::to_vm(&done.events),
+            data: Some(done.response.value.clone().into()),
+            msg_responses: vec![MsgResponse {
+                type_url: done.response.type_url.clone(),
+                value: done.response.value.into(),
+            }],
+        };
+        let reply = Reply {
+            id,
+            payload,
+            gas_used,
+            result: SubMsgResult::Ok(response),
+        };
+        self.reply(gas, depth, contract, reply, events)
+    }
+
+    /// Turns a contract's message into an action with the contract as sender.
+    fn dispatch_msg(
+        &self,
+        gas: &mut GasMeter,
+        depth: u32,
+        contract: &str,
+        msg: CosmosMsg<CustomJson>,
+    ) -> Result<Done, TxError> {
+        if depth > MAX_DISPATCH_DEPTH {
+            return Err(TxError::new(
+                Code::InvalidRequest,
+                format!("sub-message depth limit of {MAX_DISPATCH_DEPTH} exceeded"),
+            ));
+        }
+        let action = match msg {
+            CosmosMsg::Wasm(msg) => wasm_action(msg)?,
+            CosmosMsg::Bank(_) => return Err(unsupported("bank messages (the chain has no native coins)")),
+            CosmosMsg::Custom(_) => return Err(unsupported("custom messages")),
+            CosmosMsg::Staking(_) => return Err(unsupported("staking messages")),
+            CosmosMsg::Distribution(_) => return Err(unsupported("distribution messages")),
+            CosmosMsg::Any(any) => {
+                return Err(unsupported(&format!("Any messages ({})", any.type_url)))
+            }
+            _ => return Err(unsupported("this message type")),
+        };
+        self.run(gas, depth, contract, action)
+    }
+
+    fn reply(
+        &self,
+        gas: &mut GasMeter,
+        depth: u32,
+        contract: &str,
+        reply: Reply,
+        events: &mut Vec<Event>,
+    ) -> Result<Option<Vec<u8>>, TxError> {
+        let (target, _) = self.contract(contract)?;
+        let env = self.host.env(contract);
+        let response = self.call(gas, &target, "reply", |instance| {
+            call_reply(instance, &env, &reply)
+        })?;
+        let initial = vec![events::reply(contract)];
+        let (data, reply_events) = self.finish(gas, depth, contract, response, initial)?;
+        events.extend(reply_events);
+        Ok(data)
+    }
+}
+
+fn wasm_action(msg: WasmMsg) -> Result<Action, TxError> {
+    Ok(match msg {
+        WasmMsg::Execute {
+            contract_addr,
+            msg,
+            funds,
+        } => {
+            require_no_funds(funds.is_empty())?;
+            Action::Execute {
+                contract: contract_addr,
+                msg: msg.to_vec(),
+            }
+        }
+        WasmMsg::Instantiate {
+            admin,
+            code_id,
+            msg,
+            funds,
+            label,
+        } => {
+            require_no_funds(funds.is_empty())?;
+            Action::Instantiate {
+                admin,
+                code_id,
+                label,
+                msg: msg.to_vec(),
+                salt: None,
+            }
+        }
+        WasmMsg::Instantiate2 {
+            admin,
+            code_id,
+            label,
+            msg,
+            funds,
+            salt,
+        } => {
+            require_no_funds(funds.is_empty())?;
+            Action::Instantiate {
+                admin,
+                code_id,
+                label,
+                msg: msg.to_vec(),
+                salt: Some(Salt {
+                    salt: salt.to_vec(),
+                    fix_msg: false,
+                }),
+            }
+        }
+        WasmMsg::Migrate {
+            contract_addr,
+            new_code_id,
+            msg,
+        } => Action::Migrate {
+            contract: contract_addr,
+            code_id: new_code_id,
+            msg: msg.to_vec(),
+        },
+        WasmMsg::UpdateAdmin {
+            contract_addr,
+            admin,
+        } => Action::UpdateAdmin {
+            contract: contract_addr,
+            new_admin: Some(admin),
+        },
+        WasmMsg::ClearAdmin { contract_addr } => Action::UpdateAdmin {
+            contract: contract_addr,
+            new_admin: None,
+        },
+        _ => return Err(unsupported("this wasm message")),
+    })
+}
+
+/// The string a `reply` gets for a failed sub-message. VM failures are
+/// reduced to their code (as wasmd redacts them): their wording comes from
+/// the VM and may change between versions, and replies enter consensus.
+fn reply_error(err: &TxError) -> String {
+    match err.code {
+        Code::VmError => format!("codespace: {CODESPACE}, code: {}", err.code.value()),
+        _ => err.log.clone(),
+    }
+}
+
+pub(crate) fn require_no_funds(no_funds: bool) -> Result<(), TxError> {
+    if no_funds {
+        Ok(())
+    } else {
+        Err(TxError::new(
+            Code::FundsNotSupported,
+            "funds are not supported: this chain has no native coins (NRN is a cw20 token)",
+        ))
+    }
+}
+
+fn require_json(what: &str, bytes: &[u8]) -> Result<(), TxError> {
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+        .map(|_| ())
+        .map_err(|e| TxError::new(Code::InvalidRequest, format!("{what} is not valid JSON: {e}")))
+}
+
+/// wasmd's label rules: present, at most 128 bytes, no outer whitespace.
+fn require_label(label: &str) -> Result<(), TxError> {
+    let problem = if label.is_empty() {
+        "label must not be empty"
+    } else if label.len() > MAX_LABEL_LEN {
+        "label must be at most 128 bytes"
+    } else if label.trim() != label {
+        "label must not start or end with whitespace"
+    } else {
+        return Ok(());
+    };
+    Err(TxError::new(Code::InvalidRequest, problem))
+}
+
+fn require_admin(info: &ContractInfo, sender: &str, contract: &str) -> Result<(), TxError> {
+    if info.admin.is_empty() {
+        return Err(TxError::new(
+            Code::NotPermitted,
+            format!("contract {contract} has no admin"),
+        ));
+    }
+    if info.admin != sender {
+        return Err(TxError::new(
+            Code::NotPermitted,
+            format!("{sender} is not the admin of contract {contract}"),
+        ));
+    }
+    Ok(())
+}
+
+fn message_info(sender: &str) -> MessageInfo {
+    MessageInfo {
+        sender: Addr::unchecked(sender),
+        funds: Vec::new(),
+    }
+}
+
+fn unsupported(what: &str) -> TxError {
+    TxError::new(
+        Code::UnknownMessage,
+        format!("{what} are not supported by this chain"),
+    )
+}
+
+/// Empties the meter and returns the out-of-gas error.
+fn exhaust(gas: &mut GasMeter, action: &str) -> TxError {
+    let what = format!("wasm contract ({action})");
+    match gas.consume(gas.remaining().saturating_add(1), &what) {
+        Err(err) => err,
+        Ok(()) => TxError::new(Code::OutOfGas, format!("out of gas in {what}")),
+    }
+}
+
+pub(crate) fn pack<M: Message + Name>(msg: &M) -> Any {
+    Any {
+        type_url: M::type_url(),
+        value: msg.encode_to_vec(),
+    }
+}
+
+/// Wasm code as stored: gzip (magic `1f 8b`) is inflated, and neither the
+/// upload nor the result may exceed [`MAX_WASM_SIZE`].
+fn unzip(wasm: &[u8]) -> Result<Vec<u8>, TxError> {
+    if wasm.is_empty() {
+        return Err(TxError::new(Code::InvalidWasm, "wasm code is empty"));
+    }
+    let too_large = || {
+        TxError::new(
+            Code::InvalidWasm,
+            format!("wasm code is larger than {MAX_WASM_SIZE} bytes"),
+        )
+    };
+    if wasm.len() > MAX_WASM_SIZE {
+        return Err(too_large());
+    }
+    if !wasm.starts_with(&[0x1f, 0x8b]) {
+        return Ok(wasm.to_vec());
+    }
+    let mut inflated = Vec::new();
+    flate2::read::GzDecoder::new(wasm)
+        .take(MAX_WASM_SIZE as u64 + 1)
+        .read_to_end(&mut inflated)
+        .map_err(|e| TxError::new(Code::InvalidWasm, format!("cannot gunzip wasm code: {e}")))?;
+    if inflated.len() > MAX_WASM_SIZE {
+        return Err(too_large());
+    }
+    Ok(inflated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn unzip_inflates_gzip_and_enforces_the_size_limit() {
+        let plain = b"\0asm\x01\0\0\0".to_vec();
+        assert_eq!(unzip(&plain).unwrap(), plain);
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(&plain).unwrap();
+        assert_eq!(unzip(&encoder.finish().unwrap()).unwrap(), plain);
+
+        let mut bomb = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        bomb.write_all(&vec![0u8; MAX_WASM_SIZE + 1]).unwrap();
+        let err = unzip(&bomb.finish().unwrap()).unwrap_err();
+        assert_eq!(err.code, Code::InvalidWasm);
+        assert!(err.log.contains("larger"));
+        assert_eq!(unzip(&[0x1f, 0x8b, 1, 2]).unwrap_err().code, Code::InvalidWasm);
+        assert_eq!(unzip(&[]).unwrap_err().code, Code::InvalidWasm);
+    }
+
+    #[test]
+    fn labels_follow_wasmd_rules() {
+        assert!(require_label("nrn").is_ok());
+        for bad in ["", " nrn", "nrn\n", &"x".repeat(129)] {
+            assert_eq!(require_label(bad).unwrap_err().code, Code::InvalidRequest);
+        }
+    }
+
+    #[test]
+    fn vm_errors_are_redacted_in_replies() {
+        let vm = TxError::new(Code::VmError, "wasmer said something");
+        assert_eq!(reply_error(&vm), "codespace: um, code: 24");
+        let contract = TxError::new(Code::ContractError, "contract error: no");
+        assert_eq!(reply_error(&contract), "contract error: no");
+    }
+}

@@ -1,0 +1,176 @@
+//! The wasm module: a CosmWasm host on `cosmwasm-vm`, compatible with
+//! wasmd's `x/wasm` where clients can tell (messages, queries, events,
+//! contract addresses), so CosmJS's `SigningCosmWasmClient` works unchanged.
+//!
+//! - [`msg_server`] decodes `cosmwasm.wasm.v1.Msg…` and checks the signer;
+//! - [`keeper`] stores code, runs contracts and applies their responses
+//!   (events, sub-messages, replies);
+//! - [`vm`], [`host`], [`backend`] and [`querier`] connect `cosmwasm-vm` to
+//!   the tx's state view;
+//! - [`query`] answers the `cosmwasm.wasm.v1.Query` ABCI queries;
+//! - [`state`] and [`state_key`] own the module's records under `wasm/`.
+//!
+//! The VM cache on disk is derived data: every code's bytes are also kept in
+//! state, and an instance whose code is missing from the cache is restored
+//! from there, so a node can wipe its cache (or sync from scratch) safely.
+//!
+//! A failed message leaves partial writes in the tx's state; the tx runner
+//! discards them with its checkpoint (as it does for every module).
+
+mod address;
+mod backend;
+mod events;
+mod gas;
+mod genesis;
+mod host;
+mod keeper;
+mod msg_server;
+mod querier;
+mod query;
+mod state;
+mod state_key;
+mod vm;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use cosmwasm_vm::{Cache, CacheOptions, Size};
+
+pub use self::address::HRP as ADDRESS_PREFIX;
+pub use self::genesis::{GenesisCode, GenesisContract, WasmGenesis};
+pub use self::gas::{GAS_MULTIPLIER, INSTANCE_COST, QUERY_GAS_LIMIT};
+use self::host::{Host, VmCache};
+use self::keeper::Keeper;
+use crate::codes::TxError;
+use crate::context::{BlockInfo, MsgResult, TxContext};
+use crate::store::StateView;
+
+/// Limits that keep a contract from exhausting the node.
+pub(crate) mod limits {
+    /// Largest Wasm code accepted, zipped or unzipped.
+    pub const MAX_WASM_SIZE: usize = 3 * 1024 * 1024;
+    /// Nested smart queries (contract → contract → …).
+    pub const MAX_QUERY_DEPTH: u32 = 10;
+    /// Nested sub-messages (a contract's message making a message …).
+    pub const MAX_DISPATCH_DEPTH: u32 = 10;
+    pub const MAX_LABEL_LEN: usize = 128;
+    pub const MAX_SALT_LEN: usize = 64;
+    /// Linear memory of one instance.
+    pub const INSTANCE_MEMORY_MIB: usize = 32;
+    /// Compiled modules kept in memory, across all codes.
+    pub const MEMORY_CACHE_MIB: usize = 100;
+}
+
+/// What the VM offers to contracts; a contract that needs more is refused at
+/// upload. No `stargate`: the chain does not route protobuf messages or
+/// queries from contracts.
+pub const CAPABILITIES: [&str; 9] = [
+    "iterator",
+    "staking",
+    "cosmwasm_1_1",
+    "cosmwasm_1_2",
+    "cosmwasm_1_3",
+    "cosmwasm_1_4",
+    "cosmwasm_2_0",
+    "cosmwasm_2_1",
+    "cosmwasm_2_2",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum WasmError {
+    #[error("cannot open the wasm VM cache in {path}: {message}")]
+    Cache { path: PathBuf, message: String },
+}
+
+/// The wasm module. Cheap to share: the VM cache is internally locked.
+pub struct WasmModule {
+    cache: Arc<VmCache>,
+}
+
+impl WasmModule {
+    /// Opens (or creates) the VM cache in `cache_dir`.
+    pub fn new(cache_dir: &Path) -> Result<Self, WasmError> {
+        let options = CacheOptions::new(
+            cache_dir,
+            CAPABILITIES
+                .iter()
+                .map(|c| c.to_string())
+                .collect::<HashSet<_>>(),
+            Size::mebi(limits::MEMORY_CACHE_MIB),
+            Size::mebi(limits::INSTANCE_MEMORY_MIB),
+        );
+        // SAFETY: `Cache::new` trusts the compiled modules it finds on disk.
+        // The directory belongs to this node (nobody else writes there) and
+        // only holds what this cache compiled itself.
+        let cache = unsafe { Cache::new(options) }.map_err(|e| WasmError::Cache {
+            path: cache_dir.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        Ok(Self {
+            cache: Arc::new(cache),
+        })
+    }
+
+    /// Type URLs this module handles in txs.
+    pub fn handles(type_url: &str) -> bool {
+        msg_server::TYPE_URLS.contains(&type_url)
+    }
+
+    /// Executes one tx message. `signer` is the bech32 address that signed
+    /// the tx; the message's `sender` must equal it.
+    ///
+    /// On error, writes made before the failure may remain in `ctx.state`:
+    /// the caller discards the tx's checkpoint.
+    pub fn handle_msg(
+        &self,
+        ctx: &mut TxContext<'_>,
+        signer: &str,
+        msg: &cosmos_sdk_proto::Any,
+    ) -> Result<MsgResult, TxError> {
+        let gas = &mut *ctx.gas;
+        let done = Host::with_owned_state(
+            &self.cache,
+            ctx.state,
+            ctx.block,
+            Some(ctx.tx_index),
+            |host| msg_server::handle(&Keeper::new(host), gas, signer, msg),
+        )?;
+        Ok(MsgResult {
+            response: Some(done.response),
+            events: done.events,
+        })
+    }
+
+    /// ABCI query: `None` if `path` is not a wasm path, else the
+    /// protobuf-encoded response or an error.
+    pub fn abci_query(
+        &self,
+        state: &StateView,
+        block: &BlockInfo,
+        path: &str,
+        data: &[u8],
+    ) -> Option<Result<Vec<u8>, TxError>> {
+        query::handle(&self.cache, state, block, path, data)
+    }
+
+    /// Stores the genesis codes and instantiates the genesis contracts.
+    pub fn init_genesis(
+        &self,
+        state: &mut StateView,
+        block: &BlockInfo,
+        genesis: &WasmGenesis,
+    ) -> Result<(), TxError> {
+        Host::with_owned_state(&self.cache, state, block, Some(0), |host| {
+            genesis::run(host, genesis)
+        })
+    }
+
+    #[cfg(test)]
+    pub(crate) fn cache(&self) -> Arc<VmCache> {
+        Arc::clone(&self.cache)
+    }
+}

@@ -1,0 +1,274 @@
+//! ABCI queries of the `cosmwasm.wasm.v1.Query` service (what CosmJS's
+//! `CosmWasmClient` calls), protobuf in and out.
+
+use std::sync::Arc;
+
+use cosmos_sdk_proto::cosmos::base::query::v1beta1::{PageRequest, PageResponse};
+use cosmos_sdk_proto::cosmwasm::wasm::v1::{
+    AccessConfig, AccessType, CodeInfoResponse, Model, Params, QueryAllContractStateRequest,
+    QueryAllContractStateResponse, QueryCodeRequest, QueryCodeResponse, QueryCodesRequest,
+    QueryCodesResponse, QueryContractHistoryRequest, QueryContractHistoryResponse,
+    QueryContractInfoRequest, QueryContractInfoResponse, QueryContractsByCodeRequest,
+    QueryContractsByCodeResponse, QueryParamsResponse, QueryRawContractStateRequest,
+    QueryRawContractStateResponse, QuerySmartContractStateRequest,
+    QuerySmartContractStateResponse,
+};
+use prost::Message;
+
+use super::address;
+use super::gas::QUERY_GAS_LIMIT;
+use super::host::{Host, VmCache};
+use super::keeper::Keeper;
+use super::state;
+use super::state_key;
+use crate::codes::{Code, TxError};
+use crate::context::{BlockInfo, GasMeter};
+use crate::store::StateView;
+
+/// Prefix of every path this module answers.
+pub const PATH_PREFIX: &str = "/cosmwasm.wasm.v1.Query/";
+
+/// Page size when the request names none, and the largest page served.
+const DEFAULT_PAGE_LIMIT: u64 = 100;
+const MAX_PAGE_LIMIT: u64 = 1_000;
+
+pub(crate) fn handle(
+    cache: &Arc<VmCache>,
+    state: &StateView,
+    block: &BlockInfo,
+    path: &str,
+    data: &[u8],
+) -> Option<Result<Vec<u8>, TxError>> {
+    let method = path.strip_prefix(PATH_PREFIX)?;
+    Some(match method {
+        "SmartContractState" => smart(cache, state, block, data),
+        "RawContractState" => raw(state, data),
+        "ContractInfo" => contract_info(state, data),
+        "ContractHistory" => contract_history(state, data),
+        "ContractsByCode" => contracts_by_code(state, data),
+        "AllContractState" => all_contract_state(state, data),
+        "Code" => code(state, data),
+        "Codes" => codes(state, data),
+        "Params" => Ok(params()),
+        _ => Err(TxError::new(
+            Code::InvalidRequest,
+            format!("unknown wasm query path {path}"),
+        )),
+    })
+}
+
+fn request<M: Message + Default>(data: &[u8]) -> Result<M, TxError> {
+    M::decode(data).map_err(|e| TxError::new(Code::InvalidRequest, format!("bad query request: {e}")))
+}
+
+fn smart(
+    cache: &Arc<VmCache>,
+    state: &StateView,
+    block: &BlockInfo,
+    data: &[u8],
+) -> Result<Vec<u8>, TxError> {
+    let req: QuerySmartContractStateRequest = request(data)?;
+    let data = Host::with_lent_state(cache, state, block, |host| {
+        let mut gas = GasMeter::new(QUERY_GAS_LIMIT);
+        Keeper::new(host).query_smart(&mut gas, &req.address, &req.query_data)
+    })?;
+    Ok(QuerySmartContractStateResponse { data }.encode_to_vec())
+}
+
+fn raw(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
+    let req: QueryRawContractStateRequest = request(data)?;
+    let contract = existing_contract(state, &req.address)?;
+    let mut key = state_key::contract_store_prefix(&contract);
+    key.extend_from_slice(&req.query_data);
+    let data = state.get(&key)?.unwrap_or_default();
+    Ok(QueryRawContractStateResponse { data }.encode_to_vec())
+}
+
+fn contract_info(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
+    let req: QueryContractInfoRequest = request(data)?;
+    let contract = address::decode_field("address", &req.address)?;
+    let info = state::contract_info(state, &contract)?.ok_or_else(|| not_found(&req.address))?;
+    Ok(QueryContractInfoResponse {
+        address: req.address,
+        contract_info: Some(info),
+    }
+    .encode_to_vec())
+}
+
+fn contract_history(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
+    let req: QueryContractHistoryRequest = request(data)?;
+    let contract = existing_contract(state, &req.address)?;
+    let prefix = state_key::contract_history_prefix(&contract);
+    let (records, pagination) = page(state, &prefix, req.pagination)?;
+    let entries = records
+        .iter()
+        .map(|(_, value)| decode_stored(value))
+        .collect::<Result<_, _>>()?;
+    Ok(QueryContractHistoryResponse {
+        entries,
+        pagination: Some(pagination),
+    }
+    .encode_to_vec())
+}
+
+fn contracts_by_code(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
+    let req: QueryContractsByCodeRequest = request(data)?;
+    let prefix = state_key::contracts_by_code_prefix(req.code_id);
+    let (records, pagination) = page(state, &prefix, req.pagination)?;
+    let contracts = records
+        .iter()
+        .map(|(_, contract)| address::encode_derived(contract))
+        .collect::<Result<_, _>>()?;
+    Ok(QueryContractsByCodeResponse {
+        contracts,
+        pagination: Some(pagination),
+    }
+    .encode_to_vec())
+}
+
+fn all_contract_state(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
+    let req: QueryAllContractStateRequest = request(data)?;
+    let contract = existing_contract(state, &req.address)?;
+    let prefix = state_key::contract_store_prefix(&contract);
+    let (records, pagination) = page(state, &prefix, req.pagination)?;
+    let models = records
+        .into_iter()
+        .map(|(key, value)| Model { key, value })
+        .collect();
+    Ok(QueryAllContractStateResponse {
+        models,
+        pagination: Some(pagination),
+    }
+    .encode_to_vec())
+}
+
+fn code(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
+    let req: QueryCodeRequest = request(data)?;
+    let info = state::require_code_info(state, req.code_id)?;
+    let bytes = state::code_bytes(state, req.code_id)?.ok_or_else(|| {
+        TxError::new(Code::Internal, format!("bytes of code {} missing", req.code_id))
+    })?;
+    Ok(QueryCodeResponse {
+        code_info: Some(code_info_response(req.code_id, info)),
+        data: bytes,
+    }
+    .encode_to_vec())
+}
+
+fn codes(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
+    let req: QueryCodesRequest = request(data)?;
+    let prefix = state_key::code_info_prefix();
+    let (records, pagination) = page(state, prefix, req.pagination)?;
+    let code_infos = records
+        .iter()
+        .map(|(key, value)| {
+            let id: [u8; 8] = key
+                .as_slice()
+                .try_into()
+                .map_err(|_| TxError::new(Code::Internal, "corrupt code key in state"))?;
+            Ok(code_info_response(u64::from_be_bytes(id), decode_stored(value)?))
+        })
+        .collect::<Result<_, TxError>>()?;
+    Ok(QueryCodesResponse {
+        code_infos,
+        pagination: Some(pagination),
+    }
+    .encode_to_vec())
+}
+
+/// Anyone may upload and instantiate code on this chain.
+fn params() -> Vec<u8> {
+    let everybody = AccessType::Everybody as i32;
+    QueryParamsResponse {
+        params: Some(Params {
+            code_upload_access: Some(AccessConfig {
+                permission: everybody,
+                addresses: Vec::new(),
+            }),
+            instantiate_default_permission: everybody,
+        }),
+    }
+    .encode_to_vec()
+}
+
+fn code_info_response(
+    code_id: u64,
+    info: cosmos_sdk_proto::cosmwasm::wasm::v1::CodeInfo,
+) -> CodeInfoResponse {
+    CodeInfoResponse {
+        code_id,
+        creator: info.creator,
+        data_hash: info.code_hash,
+        instantiate_permission: info.instantiate_config,
+    }
+}
+
+/// The bytes of `address`, which must be an existing contract.
+fn existing_contract(state: &StateView, address: &str) -> Result<Vec<u8>, TxError> {
+    let contract = address::decode_field("address", address)?;
+    match state::contract_info(state, &contract)? {
+        Some(_) => Ok(contract),
+        None => Err(not_found(address)),
+    }
+}
+
+fn not_found(address: &str) -> TxError {
+    TxError::new(Code::NotFound, format!("contract {address} not found"))
+}
+
+fn decode_stored<M: Message + Default>(bytes: &[u8]) -> Result<M, TxError> {
+    M::decode(bytes).map_err(|e| TxError::new(Code::Internal, format!("corrupt record in state: {e}")))
+}
+
+/// One page of the records under `prefix`, keys without the prefix, with the
+/// Cosmos SDK's pagination: start after a previous page's `next_key` or skip
+/// `offset` records; at most `limit` records; optionally in reverse and with
+/// the total count (only on the first page, as the SDK does).
+fn page(
+    state: &StateView,
+    prefix: &[u8],
+    request: Option<PageRequest>,
+) -> Result<(Vec<(Vec<u8>, Vec<u8>)>, PageResponse), TxError> {
+    let request = request.unwrap_or_default();
+    let limit = match request.limit {
+        0 => DEFAULT_PAGE_LIMIT,
+        limit => limit.min(MAX_PAGE_LIMIT),
+    };
+    let end = state_key::prefix_end(prefix);
+    let records = if request.key.is_empty() {
+        state.range(Some(prefix), end.as_deref(), request.reverse)?
+    } else {
+        let mut key = prefix.to_vec();
+        key.extend_from_slice(&request.key);
+        if request.reverse {
+            // `next_key` is the first record of the next page: inclusive.
+            key.push(0);
+            state.range(Some(prefix), Some(&key), true)?
+        } else {
+            state.range(Some(&key), end.as_deref(), false)?
+        }
+    };
+    let first_page = request.key.is_empty();
+    let total = if request.count_total && first_page {
+        records.len() as u64
+    } else {
+        0
+    };
+    let skip = if first_page {
+        usize::try_from(request.offset).unwrap_or(usize::MAX)
+    } else {
+        0
+    };
+    let strip = |(mut key, value): (Vec<u8>, Vec<u8>)| {
+        let suffix = key.split_off(prefix.len().min(key.len()));
+        (suffix, value)
+    };
+    let mut rest = records.into_iter().skip(skip);
+    let page: Vec<_> = rest
+        .by_ref()
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .map(strip)
+        .collect();
+    let next_key = rest.next().map(|record| strip(record).0).unwrap_or_default();
+    Ok((page, PageResponse { next_key, total }))
+}

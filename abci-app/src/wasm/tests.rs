@@ -1,0 +1,1 @@
+//! End-to-end tests of the wasm module through the real VM.

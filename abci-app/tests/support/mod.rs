@@ -1,0 +1,295 @@
+//! A real node for end-to-end tests: `umd start` running its CometBFT on
+//! loopback ports of its own, in a temporary home.
+
+#![allow(dead_code)]
+
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cosmos_sdk_proto::cosmwasm::wasm::v1::{
+    MsgExecuteContract, MsgInstantiateContract, MsgStoreCode, QuerySmartContractStateRequest,
+    QuerySmartContractStateResponse,
+};
+use cosmos_sdk_proto::Any;
+use prost::Message;
+use serde_json::Value;
+use um_app::client::keys::{Key, Keyring};
+use um_app::client::rpc::{RpcClient, TxResult};
+use um_app::client::tx_builder::{self, SignerData, TxOptions};
+
+pub const CHAIN_ID: &str = "um-test-1";
+
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub fn umd_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_umd"))
+}
+
+pub fn artifact(name: &str) -> Vec<u8> {
+    let path = workspace_root().join("artifacts").join(name);
+    fs::read(&path).unwrap_or_else(|e| {
+        panic!("{}: {e} (run `make contracts` first)", path.display())
+    })
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+pub struct TestNode {
+    pub home: PathBuf,
+    _dir: tempfile::TempDir,
+    pub rpc: RpcClient,
+    process: Option<Child>,
+}
+
+impl TestNode {
+    /// `umd init` in a fresh home with fast blocks; not started yet.
+    pub fn init() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let home = dir.path().join("node");
+        let rpc_port = free_port();
+        let status = Command::new(umd_binary())
+            .args(["init", "--chain-id", CHAIN_ID, "--timeout-commit", "300ms", "--home"])
+            .arg(&home)
+            .arg("--rpc-laddr")
+            .arg(format!("tcp://127.0.0.1:{rpc_port}"))
+            .arg("--p2p-laddr")
+            .arg(format!("tcp://127.0.0.1:{}", free_port()))
+            .arg("--abci-laddr")
+            .arg(format!("tcp://127.0.0.1:{}", free_port()))
+            .stdout(Stdio::null())
+            .status()
+            .expect("umd init runs");
+        assert!(status.success(), "umd init failed");
+        Self {
+            home,
+            _dir: dir,
+            rpc: RpcClient::new(&format!("http://127.0.0.1:{rpc_port}")),
+            process: None,
+        }
+    }
+
+    pub fn genesis(&self) -> Value {
+        let bytes = fs::read(self.home.join("config/genesis.json")).expect("genesis.json");
+        serde_json::from_slice(&bytes).expect("genesis is JSON")
+    }
+
+    pub fn set_genesis(&self, genesis: &Value) {
+        fs::write(
+            self.home.join("config/genesis.json"),
+            serde_json::to_vec_pretty(genesis).expect("genesis serializes"),
+        )
+        .expect("genesis written");
+    }
+
+    /// Starts `umd start` and waits for the first block.
+    pub fn start(&mut self) {
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.home.join("umd.log"))
+            .expect("log file");
+        let child = Command::new(umd_binary())
+            .arg("start")
+            .arg("--home")
+            .arg(&self.home)
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("umd start runs");
+        self.process = Some(child);
+        if let Err(err) = self.rpc.wait_for_height(1, Duration::from_secs(60)) {
+            panic!("node did not produce a block: {err}\n{}", self.logs());
+        }
+    }
+
+    /// SIGKILL, as a crash would: nothing gets to clean up.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.process.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        // CometBFT follows its parent (PR_SET_PDEATHSIG); wait until its RPC is gone.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.rpc.status().is_ok() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// SIGTERM: the clean shutdown an operator does with Ctrl-C.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.process.take() {
+            unsafe_sigterm(child.id());
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.rpc.status().is_ok() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn logs(&self) -> String {
+        let read = |name: &str| fs::read_to_string(self.home.join(name)).unwrap_or_default();
+        let tail = |s: String| s.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+        format!("--- umd.log\n{}\n--- cometbft.log\n{}", tail(read("umd.log")), tail(read("cometbft.log")))
+    }
+
+    pub fn keyring(&self) -> Keyring {
+        Keyring::new(&self.home.join("keys"))
+    }
+
+    pub fn new_key(&self, name: &str) -> Key {
+        self.keyring().add(name, None).expect("key added");
+        self.keyring().get(name).expect("key read")
+    }
+
+    pub fn signer(&self, key: &Key) -> SignerData {
+        tx_builder::signer_data(&self.rpc, CHAIN_ID, &key.address).expect("signer data")
+    }
+
+    pub fn sign(&self, key: &Key, msgs: Vec<Any>, gas_limit: u64) -> Vec<u8> {
+        let options = TxOptions {
+            gas_limit,
+            ..TxOptions::default()
+        };
+        tx_builder::sign_tx(key, msgs, &self.signer(key), &options).expect("tx signed")
+    }
+
+    /// Signs, broadcasts and waits for the block; the result may be a failure.
+    pub fn submit(&self, key: &Key, msgs: Vec<Any>, gas_limit: u64) -> TxResult {
+        let tx = self.sign(key, msgs, gas_limit);
+        self.rpc
+            .broadcast_and_wait(&tx, Duration::from_secs(60))
+            .expect("tx broadcast")
+    }
+
+    pub fn submit_ok(&self, key: &Key, msgs: Vec<Any>) -> TxResult {
+        let result = self.submit(key, msgs, 3_000_000);
+        assert_eq!(result.code, 0, "tx failed: {}", result.log);
+        result
+    }
+
+    pub fn store_code(&self, key: &Key, wasm: Vec<u8>) -> u64 {
+        let msg = MsgStoreCode {
+            sender: key.address.clone(),
+            wasm_byte_code: wasm,
+            instantiate_permission: None,
+        };
+        let result = self.submit(key, vec![any("/cosmwasm.wasm.v1.MsgStoreCode", &msg)], 50_000_000);
+        assert_eq!(result.code, 0, "store failed: {}", result.log);
+        result
+            .event_value("store_code", "code_id")
+            .expect("store_code.code_id event")
+            .parse()
+            .expect("numeric code id")
+    }
+
+    pub fn instantiate(&self, key: &Key, code_id: u64, msg: Value, label: &str) -> String {
+        let msg = MsgInstantiateContract {
+            sender: key.address.clone(),
+            admin: key.address.clone(),
+            code_id,
+            label: label.to_string(),
+            msg: msg.to_string().into_bytes(),
+            funds: Vec::new(),
+        };
+        let result = self.submit_ok(key, vec![any("/cosmwasm.wasm.v1.MsgInstantiateContract", &msg)]);
+        result
+            .event_value("instantiate", "_contract_address")
+            .expect("instantiate._contract_address event")
+            .to_string()
+    }
+
+    pub fn smart_query(&self, contract: &str, query: Value) -> Value {
+        let request = QuerySmartContractStateRequest {
+            address: contract.to_string(),
+            query_data: query.to_string().into_bytes(),
+        };
+        let value = self
+            .rpc
+            .query_ok("/cosmwasm.wasm.v1.Query/SmartContractState", &request.encode_to_vec())
+            .expect("smart query");
+        let response = QuerySmartContractStateResponse::decode(value.as_slice()).expect("response");
+        serde_json::from_slice(&response.data).expect("query result is JSON")
+    }
+
+    pub fn cw20_balance(&self, token: &str, address: &str) -> u128 {
+        let value = self.smart_query(token, serde_json::json!({"balance": {"address": address}}));
+        value["balance"]
+            .as_str()
+            .expect("balance string")
+            .parse()
+            .expect("numeric balance")
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn unsafe_sigterm(pid: u32) {
+    let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+}
+
+pub fn any<M: Message>(type_url: &str, msg: &M) -> Any {
+    Any {
+        type_url: type_url.to_string(),
+        value: msg.encode_to_vec(),
+    }
+}
+
+pub fn execute_msg(sender: &str, contract: &str, msg: Value) -> Any {
+    any(
+        "/cosmwasm.wasm.v1.MsgExecuteContract",
+        &MsgExecuteContract {
+            sender: sender.to_string(),
+            contract: contract.to_string(),
+            msg: msg.to_string().into_bytes(),
+            funds: Vec::new(),
+        },
+    )
+}
+
+pub fn token_instantiate_msg(holders: &[(&str, u128)], minter: &str) -> Value {
+    serde_json::json!({
+        "name": "Neuron",
+        "symbol": "NRN",
+        "decimals": 6,
+        "initial_balances": holders
+            .iter()
+            .map(|(address, amount)| serde_json::json!({"address": address, "amount": amount.to_string()}))
+            .collect::<Vec<_>>(),
+        "mint": {"minter": minter, "cap": "1000000000000"},
+        "marketing": null,
+    })
+}
+
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).expect("gzip");
+    encoder.finish().expect("gzip")
+}
+
+pub fn path_exists(path: &Path) -> bool {
+    path.exists()
+}

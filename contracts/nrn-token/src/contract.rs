@@ -1,0 +1,731 @@
+//! Entry points of the NRN token. The cw20 logic is cw20-base's; this module
+//! only adds NRN's own cw2 identity and a guarded migration.
+
+#[cfg(not(feature = "library"))]
+use cosmwasm_std::entry_point;
+use cosmwasm_std::{Binary, Deps, DepsMut, Env, MessageInfo, Response, StdResult};
+use cw2::{get_contract_version, set_contract_version};
+use semver::Version;
+
+use crate::error::ContractError;
+use crate::msg::{ExecuteMsg, InstantiateMsg, MigrateMsg, QueryMsg};
+
+/// cw2 name of this contract; `migrate` only accepts code stored under it.
+pub const CONTRACT_NAME: &str = "crates.io:nrn-token";
+/// cw2 version: the crate version.
+pub const CONTRACT_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Creates the token. Name, symbol, decimals, initial balances, the minter
+/// (with an optional cap on the total supply) and marketing info all come
+/// from `msg`; NRN's defaults are "Neuron" / "NRN" / 6 decimals (see
+/// [`crate::msg::nrn_instantiate_msg`]). Validation is cw20-base's: name 3-50
+/// bytes, symbol `[a-zA-Z-]{3,12}`, decimals <= 18, no duplicate initial
+/// accounts, initial supply not above the cap.
+#[cfg_attr(not(feature = "library"), entry_point)]
+pub fn instantiate(
+    mut deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    msg: InstantiateMsg,
+) -> Result<Response, ContractError> {
+    let name = msg.name.clone();
+    let symbol = msg.symbol.clone();
+    let decimals = msg.decimals;
+    let res = cw20_base::contract::instantiate(deps.branch(), env, info, msg)?;
+    // cw20-base records itself as `crates.io:cw20-base`; NRN is its own contract.
+    set_contract_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION)?;
+    Ok(res
+        .add_attribute("action", "instantiate")
+        .add_attribute("name", name)
+        .add_attribute("symbol", symbol)
+        .add_attribute("decimals", decimals.to_string()))
+}
+
+/// The whole cw20 interface: transfer, send, burn, allowances
+/// (increase/decrease, transfer_from, send_from, burn_from), mint and
+/// update_minter, update_marketing and upload_logo.
+#[cfg_attr(not(feature = "library"), entry_point)]
+pub fn execute(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    msg: ExecuteMsg,
+) -> Result<Response, ContractError> {
+    Ok(cw20_base::contract::execute(deps, env, info, msg)?)
+}
+
+/// The cw20 queries: balance, token_info, minter, allowance, all_allowances,
+/// all_spender_allowances, all_accounts, marketing_info, download_logo.
+#[cfg_attr(not(feature = "library"), entry_point)]
+pub fn query(deps: Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
+    cw20_base::contract::query(deps, env, msg)
+}
+
+/// Accepts only code that was stored as `crates.io:nrn-token`, never moves the
+/// version backwards, and records the new version.
+#[cfg_attr(not(feature = "library"), entry_point)]
+pub fn migrate(deps: DepsMut, _env: Env, _msg: MigrateMsg) -> Result<Response, ContractError> {
+    let stored = get_contract_version(deps.storage)?;
+    if stored.contract != CONTRACT_NAME {
+        return Err(ContractError::WrongContract {
+            expected: CONTRACT_NAME.to_string(),
+            found: stored.contract,
+        });
+    }
+    let stored_version = parse_version(&stored.version)?;
+    let new_version = parse_version(CONTRACT_VERSION)?;
+    if stored_version > new_version {
+        return Err(ContractError::CannotDowngrade {
+            stored: stored.version,
+            new: CONTRACT_VERSION.to_string(),
+        });
+    }
+    if stored_version < new_version {
+        set_contract_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION)?;
+    }
+    Ok(Response::new()
+        .add_attribute("action", "migrate")
+        .add_attribute("from_version", stored.version)
+        .add_attribute("to_version", CONTRACT_VERSION))
+}
+
+fn parse_version(version: &str) -> Result<Version, ContractError> {
+    version
+        .parse()
+        .map_err(|e: semver::Error| ContractError::InvalidVersion {
+            version: version.to_string(),
+            reason: e.to_string(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::msg::{
+        nrn_instantiate_msg, Cw20Coin, Cw20ReceiveMsg, InstantiateMarketingInfo, Logo,
+        MinterResponse,
+    };
+    use cosmwasm_std::testing::{
+        message_info, mock_dependencies, mock_env, MockApi, MockQuerier, MockStorage,
+    };
+    use cosmwasm_std::{
+        attr, from_json, to_json_binary, Addr, CosmosMsg, OverflowError, OverflowOperation,
+        OwnedDeps, StdError, SubMsg, Uint128, WasmMsg,
+    };
+    use cw20::{
+        AllowanceResponse, BalanceResponse, LogoInfo, MarketingInfoResponse, TokenInfoResponse,
+    };
+    use cw20_base::ContractError as Cw20Error;
+
+    type Deps_ = OwnedDeps<MockStorage, MockApi, MockQuerier>;
+
+    const CAP: u128 = 2_000_000;
+
+    struct Users {
+        alice: Addr,
+        bob: Addr,
+        carol: Addr,
+        minter: Addr,
+    }
+
+    fn users(deps: &Deps_) -> Users {
+        Users {
+            alice: deps.api.addr_make("alice"),
+            bob: deps.api.addr_make("bob"),
+            carol: deps.api.addr_make("carol"),
+            minter: deps.api.addr_make("minter"),
+        }
+    }
+
+    /// alice 1_000_000, bob 500_000, minter `minter` with cap 2_000_000.
+    fn setup() -> (Deps_, Users) {
+        let mut deps = mock_dependencies();
+        let u = users(&deps);
+        let msg = nrn_instantiate_msg(
+            vec![
+                Cw20Coin {
+                    address: u.alice.to_string(),
+                    amount: Uint128::new(1_000_000),
+                },
+                Cw20Coin {
+                    address: u.bob.to_string(),
+                    amount: Uint128::new(500_000),
+                },
+            ],
+            Some(MinterResponse {
+                minter: u.minter.to_string(),
+                cap: Some(Uint128::new(CAP)),
+            }),
+        );
+        let creator = deps.api.addr_make("creator");
+        instantiate(deps.as_mut(), mock_env(), message_info(&creator, &[]), msg).unwrap();
+        (deps, u)
+    }
+
+    fn balance(deps: &Deps_, addr: &Addr) -> u128 {
+        let res: BalanceResponse = from_json(
+            query(
+                deps.as_ref(),
+                mock_env(),
+                QueryMsg::Balance {
+                    address: addr.to_string(),
+                },
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        res.balance.u128()
+    }
+
+    fn token_info(deps: &Deps_) -> TokenInfoResponse {
+        from_json(query(deps.as_ref(), mock_env(), QueryMsg::TokenInfo {}).unwrap()).unwrap()
+    }
+
+    fn exec(deps: &mut Deps_, sender: &Addr, msg: ExecuteMsg) -> Result<Response, ContractError> {
+        execute(deps.as_mut(), mock_env(), message_info(sender, &[]), msg)
+    }
+
+    /// The error of spending more than a balance or an allowance.
+    fn overflow() -> ContractError {
+        ContractError::Cw20(Cw20Error::Std(StdError::overflow(OverflowError::new(
+            OverflowOperation::Sub,
+        ))))
+    }
+
+    #[test]
+    fn instantiate_stores_token_info_balances_minter_and_cw2() {
+        let (deps, u) = setup();
+        let info = token_info(&deps);
+        assert_eq!(
+            info,
+            TokenInfoResponse {
+                name: "Neuron".to_string(),
+                symbol: "NRN".to_string(),
+                decimals: 6,
+                total_supply: Uint128::new(1_500_000),
+            }
+        );
+        assert_eq!(balance(&deps, &u.alice), 1_000_000);
+        assert_eq!(balance(&deps, &u.bob), 500_000);
+        assert_eq!(balance(&deps, &u.carol), 0);
+
+        let minter: Option<MinterResponse> =
+            from_json(query(deps.as_ref(), mock_env(), QueryMsg::Minter {}).unwrap()).unwrap();
+        assert_eq!(
+            minter,
+            Some(MinterResponse {
+                minter: u.minter.to_string(),
+                cap: Some(Uint128::new(CAP)),
+            })
+        );
+
+        let version = get_contract_version(&deps.storage).unwrap();
+        assert_eq!(version.contract, "crates.io:nrn-token");
+        assert_eq!(version.version, env!("CARGO_PKG_VERSION"));
+    }
+
+    #[test]
+    fn instantiate_reports_attributes() {
+        let mut deps = mock_dependencies();
+        let creator = deps.api.addr_make("creator");
+        let res = instantiate(
+            deps.as_mut(),
+            mock_env(),
+            message_info(&creator, &[]),
+            nrn_instantiate_msg(vec![], None),
+        )
+        .unwrap();
+        assert_eq!(
+            res.attributes,
+            vec![
+                attr("action", "instantiate"),
+                attr("name", "Neuron"),
+                attr("symbol", "NRN"),
+                attr("decimals", "6"),
+            ]
+        );
+        assert_eq!(token_info(&deps).total_supply, Uint128::zero());
+    }
+
+    #[test]
+    fn instantiate_rejects_initial_supply_above_cap() {
+        let mut deps = mock_dependencies();
+        let alice = deps.api.addr_make("alice");
+        let msg = nrn_instantiate_msg(
+            vec![Cw20Coin {
+                address: alice.to_string(),
+                amount: Uint128::new(CAP + 1),
+            }],
+            Some(MinterResponse {
+                minter: alice.to_string(),
+                cap: Some(Uint128::new(CAP)),
+            }),
+        );
+        let err =
+            instantiate(deps.as_mut(), mock_env(), message_info(&alice, &[]), msg).unwrap_err();
+        assert_eq!(
+            err,
+            ContractError::Cw20(Cw20Error::Std(StdError::generic_err(
+                "Initial supply greater than cap"
+            )))
+        );
+    }
+
+    #[test]
+    fn instantiate_rejects_invalid_token_info() {
+        let mut deps = mock_dependencies();
+        let alice = deps.api.addr_make("alice");
+
+        let mut bad_symbol = nrn_instantiate_msg(vec![], None);
+        bad_symbol.symbol = "N1".to_string();
+        let err = instantiate(
+            deps.as_mut(),
+            mock_env(),
+            message_info(&alice, &[]),
+            bad_symbol,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, ContractError::Cw20(Cw20Error::Std(StdError::GenericErr { ref msg, .. })) if msg.starts_with("Ticker symbol")),
+            "{err:?}"
+        );
+
+        let mut bad_decimals = nrn_instantiate_msg(vec![], None);
+        bad_decimals.decimals = 19;
+        let err = instantiate(
+            deps.as_mut(),
+            mock_env(),
+            message_info(&alice, &[]),
+            bad_decimals,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            ContractError::Cw20(Cw20Error::Std(StdError::generic_err(
+                "Decimals must not exceed 18"
+            )))
+        );
+
+        let dup = nrn_instantiate_msg(
+            vec![
+                Cw20Coin {
+                    address: alice.to_string(),
+                    amount: Uint128::new(1),
+                },
+                Cw20Coin {
+                    address: alice.to_string(),
+                    amount: Uint128::new(2),
+                },
+            ],
+            None,
+        );
+        let err =
+            instantiate(deps.as_mut(), mock_env(), message_info(&alice, &[]), dup).unwrap_err();
+        assert_eq!(
+            err,
+            ContractError::Cw20(Cw20Error::DuplicateInitialBalanceAddresses {})
+        );
+    }
+
+    #[test]
+    fn transfer_moves_tokens_and_keeps_supply() {
+        let (mut deps, u) = setup();
+        let res = exec(
+            &mut deps,
+            &u.alice,
+            ExecuteMsg::Transfer {
+                recipient: u.carol.to_string(),
+                amount: Uint128::new(250_000),
+            },
+        )
+        .unwrap();
+        assert_eq!(res.attributes[0], attr("action", "transfer"));
+        assert_eq!(balance(&deps, &u.alice), 750_000);
+        assert_eq!(balance(&deps, &u.carol), 250_000);
+        assert_eq!(token_info(&deps).total_supply, Uint128::new(1_500_000));
+
+        // More than the balance: refused, nothing moves.
+        let err = exec(
+            &mut deps,
+            &u.alice,
+            ExecuteMsg::Transfer {
+                recipient: u.carol.to_string(),
+                amount: Uint128::new(750_001),
+            },
+        )
+        .unwrap_err();
+        assert_eq!(err, overflow());
+        assert_eq!(balance(&deps, &u.alice), 750_000);
+        assert_eq!(balance(&deps, &u.carol), 250_000);
+
+        // A bad recipient address is refused.
+        let err = exec(
+            &mut deps,
+            &u.alice,
+            ExecuteMsg::Transfer {
+                recipient: "not-an-address".to_string(),
+                amount: Uint128::new(1),
+            },
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, ContractError::Cw20(Cw20Error::Std(_))),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn burn_lowers_balance_and_supply() {
+        let (mut deps, u) = setup();
+        exec(
+            &mut deps,
+            &u.bob,
+            ExecuteMsg::Burn {
+                amount: Uint128::new(200_000),
+            },
+        )
+        .unwrap();
+        assert_eq!(balance(&deps, &u.bob), 300_000);
+        assert_eq!(token_info(&deps).total_supply, Uint128::new(1_300_000));
+
+        let err = exec(
+            &mut deps,
+            &u.bob,
+            ExecuteMsg::Burn {
+                amount: Uint128::new(300_001),
+            },
+        )
+        .unwrap_err();
+        assert_eq!(err, overflow());
+        assert_eq!(token_info(&deps).total_supply, Uint128::new(1_300_000));
+    }
+
+    #[test]
+    fn mint_up_to_cap_then_fails_past_it() {
+        let (mut deps, u) = setup();
+        // Supply 1_500_000, cap 2_000_000: exactly 500_000 can still be minted.
+        exec(
+            &mut deps,
+            &u.minter,
+            ExecuteMsg::Mint {
+                recipient: u.carol.to_string(),
+                amount: Uint128::new(400_000),
+            },
+        )
+        .unwrap();
+        assert_eq!(balance(&deps, &u.carol), 400_000);
+        assert_eq!(token_info(&deps).total_supply, Uint128::new(1_900_000));
+
+        let err = exec(
+            &mut deps,
+            &u.minter,
+            ExecuteMsg::Mint {
+                recipient: u.carol.to_string(),
+                amount: Uint128::new(100_001),
+            },
+        )
+        .unwrap_err();
+        assert_eq!(err, ContractError::Cw20(Cw20Error::CannotExceedCap {}));
+        assert_eq!(token_info(&deps).total_supply, Uint128::new(1_900_000));
+
+        exec(
+            &mut deps,
+            &u.minter,
+            ExecuteMsg::Mint {
+                recipient: u.carol.to_string(),
+                amount: Uint128::new(100_000),
+            },
+        )
+        .unwrap();
+        assert_eq!(token_info(&deps).total_supply, Uint128::new(CAP));
+
+        // Only the minter mints.
+        let err = exec(
+            &mut deps,
+            &u.alice,
+            ExecuteMsg::Mint {
+                recipient: u.alice.to_string(),
+                amount: Uint128::new(1),
+            },
+        )
+        .unwrap_err();
+        assert_eq!(err, ContractError::Cw20(Cw20Error::Unauthorized {}));
+    }
+
+    #[test]
+    fn update_minter_hands_over_and_can_remove_minting() {
+        let (mut deps, u) = setup();
+        exec(
+            &mut deps,
+            &u.minter,
+            ExecuteMsg::UpdateMinter {
+                new_minter: Some(u.bob.to_string()),
+            },
+        )
+        .unwrap();
+        let mint = |to: &Addr| ExecuteMsg::Mint {
+            recipient: to.to_string(),
+            amount: Uint128::new(10),
+        };
+        let err = exec(&mut deps, &u.minter, mint(&u.carol)).unwrap_err();
+        assert_eq!(err, ContractError::Cw20(Cw20Error::Unauthorized {}));
+        exec(&mut deps, &u.bob, mint(&u.carol)).unwrap();
+        assert_eq!(balance(&deps, &u.carol), 10);
+
+        // The cap stays with the minter role.
+        let minter: Option<MinterResponse> =
+            from_json(query(deps.as_ref(), mock_env(), QueryMsg::Minter {}).unwrap()).unwrap();
+        assert_eq!(
+            minter,
+            Some(MinterResponse {
+                minter: u.bob.to_string(),
+                cap: Some(Uint128::new(CAP)),
+            })
+        );
+
+        exec(
+            &mut deps,
+            &u.bob,
+            ExecuteMsg::UpdateMinter { new_minter: None },
+        )
+        .unwrap();
+        let minter: Option<MinterResponse> =
+            from_json(query(deps.as_ref(), mock_env(), QueryMsg::Minter {}).unwrap()).unwrap();
+        assert_eq!(minter, None);
+        let err = exec(&mut deps, &u.bob, mint(&u.carol)).unwrap_err();
+        assert_eq!(err, ContractError::Cw20(Cw20Error::Unauthorized {}));
+    }
+
+    #[test]
+    fn allowance_and_transfer_from() {
+        let (mut deps, u) = setup();
+        let allowance = |deps: &Deps_| -> u128 {
+            let res: AllowanceResponse = from_json(
+                query(
+                    deps.as_ref(),
+                    mock_env(),
+                    QueryMsg::Allowance {
+                        owner: u.alice.to_string(),
+                        spender: u.bob.to_string(),
+                    },
+                )
+                .unwrap(),
+            )
+            .unwrap();
+            res.allowance.u128()
+        };
+
+        // Without an allowance, transfer_from is refused.
+        let err = exec(
+            &mut deps,
+            &u.bob,
+            ExecuteMsg::TransferFrom {
+                owner: u.alice.to_string(),
+                recipient: u.carol.to_string(),
+                amount: Uint128::new(1),
+            },
+        )
+        .unwrap_err();
+        assert_eq!(err, ContractError::Cw20(Cw20Error::NoAllowance {}));
+
+        exec(
+            &mut deps,
+            &u.alice,
+            ExecuteMsg::IncreaseAllowance {
+                spender: u.bob.to_string(),
+                amount: Uint128::new(300_000),
+                expires: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(allowance(&deps), 300_000);
+
+        exec(
+            &mut deps,
+            &u.bob,
+            ExecuteMsg::TransferFrom {
+                owner: u.alice.to_string(),
+                recipient: u.carol.to_string(),
+                amount: Uint128::new(200_000),
+            },
+        )
+        .unwrap();
+        assert_eq!(balance(&deps, &u.alice), 800_000);
+        assert_eq!(balance(&deps, &u.carol), 200_000);
+        assert_eq!(balance(&deps, &u.bob), 500_000);
+        assert_eq!(allowance(&deps), 100_000);
+
+        // Beyond the remaining allowance.
+        let err = exec(
+            &mut deps,
+            &u.bob,
+            ExecuteMsg::TransferFrom {
+                owner: u.alice.to_string(),
+                recipient: u.carol.to_string(),
+                amount: Uint128::new(100_001),
+            },
+        )
+        .unwrap_err();
+        assert_eq!(err, overflow());
+        assert_eq!(balance(&deps, &u.alice), 800_000);
+
+        // Decrease, then burn_from the rest.
+        exec(
+            &mut deps,
+            &u.alice,
+            ExecuteMsg::DecreaseAllowance {
+                spender: u.bob.to_string(),
+                amount: Uint128::new(40_000),
+                expires: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(allowance(&deps), 60_000);
+        exec(
+            &mut deps,
+            &u.bob,
+            ExecuteMsg::BurnFrom {
+                owner: u.alice.to_string(),
+                amount: Uint128::new(60_000),
+            },
+        )
+        .unwrap();
+        assert_eq!(balance(&deps, &u.alice), 740_000);
+        assert_eq!(token_info(&deps).total_supply, Uint128::new(1_440_000));
+        assert_eq!(allowance(&deps), 0);
+    }
+
+    #[test]
+    fn send_to_contract_moves_tokens_and_calls_receive() {
+        let (mut deps, u) = setup();
+        let staking = deps.api.addr_make("staking-contract");
+        let payload = to_json_binary(&"stake").unwrap();
+        let res = exec(
+            &mut deps,
+            &u.alice,
+            ExecuteMsg::Send {
+                contract: staking.to_string(),
+                amount: Uint128::new(100_000),
+                msg: payload.clone(),
+            },
+        )
+        .unwrap();
+        assert_eq!(balance(&deps, &u.alice), 900_000);
+        assert_eq!(balance(&deps, &staking), 100_000);
+
+        let receive = Cw20ReceiveMsg {
+            sender: u.alice.to_string(),
+            amount: Uint128::new(100_000),
+            msg: payload,
+        };
+        assert_eq!(
+            res.messages,
+            vec![SubMsg::new(CosmosMsg::Wasm(WasmMsg::Execute {
+                contract_addr: staking.to_string(),
+                msg: receive.into_json_binary().unwrap(),
+                funds: vec![],
+            }))]
+        );
+    }
+
+    #[test]
+    fn marketing_can_be_updated_by_marketing_address_only() {
+        let mut deps = mock_dependencies();
+        let u = users(&deps);
+        let mut msg = nrn_instantiate_msg(vec![], None);
+        msg.marketing = Some(InstantiateMarketingInfo {
+            project: Some("Unstoppable Models".to_string()),
+            description: Some("Neuron".to_string()),
+            marketing: Some(u.alice.to_string()),
+            logo: None,
+        });
+        instantiate(deps.as_mut(), mock_env(), message_info(&u.alice, &[]), msg).unwrap();
+
+        let update = ExecuteMsg::UpdateMarketing {
+            project: None,
+            description: Some("stake NRN to train models".to_string()),
+            marketing: None,
+        };
+        let err = exec(&mut deps, &u.bob, update.clone()).unwrap_err();
+        assert_eq!(err, ContractError::Cw20(Cw20Error::Unauthorized {}));
+        exec(&mut deps, &u.alice, update).unwrap();
+        exec(
+            &mut deps,
+            &u.alice,
+            ExecuteMsg::UploadLogo(Logo::Url("https://example.com/nrn.png".to_string())),
+        )
+        .unwrap();
+
+        let info: MarketingInfoResponse =
+            from_json(query(deps.as_ref(), mock_env(), QueryMsg::MarketingInfo {}).unwrap())
+                .unwrap();
+        assert_eq!(
+            info,
+            MarketingInfoResponse {
+                project: Some("Unstoppable Models".to_string()),
+                description: Some("stake NRN to train models".to_string()),
+                marketing: Some(u.alice.clone()),
+                logo: Some(LogoInfo::Url("https://example.com/nrn.png".to_string())),
+            }
+        );
+    }
+
+    #[test]
+    fn migrate_bumps_version_and_refuses_other_contracts_and_downgrades() {
+        let (mut deps, _) = setup();
+        let env = mock_env();
+
+        // Same version: allowed, nothing changes.
+        let res = migrate(deps.as_mut(), env.clone(), MigrateMsg {}).unwrap();
+        assert_eq!(
+            res.attributes,
+            vec![
+                attr("action", "migrate"),
+                attr("from_version", CONTRACT_VERSION),
+                attr("to_version", CONTRACT_VERSION),
+            ]
+        );
+
+        // From an older version: bumped.
+        set_contract_version(&mut deps.storage, CONTRACT_NAME, "0.0.1").unwrap();
+        migrate(deps.as_mut(), env.clone(), MigrateMsg {}).unwrap();
+        assert_eq!(
+            get_contract_version(&deps.storage).unwrap().version,
+            CONTRACT_VERSION
+        );
+
+        // From a newer version: refused, version kept.
+        set_contract_version(&mut deps.storage, CONTRACT_NAME, "99.0.0").unwrap();
+        let err = migrate(deps.as_mut(), env.clone(), MigrateMsg {}).unwrap_err();
+        assert_eq!(
+            err,
+            ContractError::CannotDowngrade {
+                stored: "99.0.0".to_string(),
+                new: CONTRACT_VERSION.to_string(),
+            }
+        );
+        assert_eq!(
+            get_contract_version(&deps.storage).unwrap().version,
+            "99.0.0"
+        );
+
+        // Another contract (even plain cw20-base): refused.
+        set_contract_version(&mut deps.storage, "crates.io:cw20-base", "0.0.1").unwrap();
+        let err = migrate(deps.as_mut(), env.clone(), MigrateMsg {}).unwrap_err();
+        assert_eq!(
+            err,
+            ContractError::WrongContract {
+                expected: "crates.io:nrn-token".to_string(),
+                found: "crates.io:cw20-base".to_string(),
+            }
+        );
+
+        // A version that is not semver: refused.
+        set_contract_version(&mut deps.storage, CONTRACT_NAME, "v1").unwrap();
+        let err = migrate(deps.as_mut(), env, MigrateMsg {}).unwrap_err();
+        assert!(
+            matches!(err, ContractError::InvalidVersion { ref version, .. } if version == "v1"),
+            "{err:?}"
+        );
+    }
+}
