@@ -9,6 +9,9 @@ mod proposal;
 mod query;
 mod vote_extension;
 
+#[cfg(test)]
+mod tests;
+
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 

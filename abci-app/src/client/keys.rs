@@ -6,9 +6,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use bip32::{Language, Mnemonic};
+use bip39::Mnemonic;
 use cosmrs::crypto::secp256k1::SigningKey;
-use rand_core::OsRng;
+use rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
 
 use super::ClientError;
@@ -32,7 +32,7 @@ pub struct Key {
 
 impl Key {
     pub fn from_mnemonic(name: &str, phrase: &str) -> Result<Self, ClientError> {
-        let mnemonic = Mnemonic::new(phrase.trim(), Language::English)
+        let mnemonic = Mnemonic::parse_normalized(phrase.trim())
             .map_err(|e| ClientError::Mnemonic(e.to_string()))?;
         let seed = mnemonic.to_seed("");
         let path = HD_PATH
@@ -85,7 +85,13 @@ impl Keyring {
         }
         let phrase = match mnemonic {
             Some(phrase) => phrase.trim().to_string(),
-            None => Mnemonic::random(OsRng, Language::English).phrase().to_string(),
+            None => {
+                let mut entropy = [0u8; 32];
+                OsRng.fill_bytes(&mut entropy);
+                Mnemonic::from_entropy(&entropy)
+                    .map_err(|e| ClientError::Mnemonic(e.to_string()))?
+                    .to_string()
+            }
         };
         let key = Key::from_mnemonic(name, &phrase)?;
         let file = KeyFile {
@@ -143,9 +149,9 @@ mod tests {
 
     #[test]
     fn known_mnemonic_derives_the_cosmos_address() {
-        // The well-known test mnemonic of CosmJS's docs; its cosmos1 address
+        // The faucet mnemonic of CosmJS's test chains; its cosmos1 address
         // is cosmos1pkptre7fdkl6gfrzlesjjvhxhlc3r4gmmk8rs6.
-        let phrase = "surround miss nominee dream gap cross assault thank captain prosper drop duty group candy wealth weather scale put";
+        let phrase = "economy stock theory fatal elder harbor betray wasp final emotion task crumble siren bottom lizard educate guess current outdoor pair theory focus wife stone";
         let key = Key::from_mnemonic("a", phrase).unwrap();
         let (_, data) = bech32::decode(&key.address).unwrap();
         let (_, expected) = bech32::decode("cosmos1pkptre7fdkl6gfrzlesjjvhxhlc3r4gmmk8rs6").unwrap();

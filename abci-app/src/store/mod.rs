@@ -139,8 +139,8 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.last_commit().unwrap(), info);
         let view = store.view();
-        assert_eq!(view.get(b"a/1"), Some(b"one".to_vec()));
-        assert_eq!(view.get(b"a/2"), None);
+        assert_eq!(view.get(b"a/1").unwrap(), Some(b"one".to_vec()));
+        assert_eq!(view.get(b"a/2").unwrap(), None);
     }
 
     #[test]
