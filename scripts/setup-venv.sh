@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Creates .venv with the PyPI torch wheel whose libtorch matches `tch`
 # (tch 0.26 expects torch 2.13.0), plus safetensors for checking exported
-# weights from Python. CPU-only variant: the wheel without its CUDA stack,
-# except the two runtime libraries libtorch links against.
+# weights from Python. The full wheel with its nvidia-* dependencies (about
+# 2.7 GB download): `import torch` needs them even on a machine without a
+# GPU, and the same libtorch serves CUDA where there is one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 torch_version=2.13.0
@@ -13,7 +14,6 @@ fi
 echo "setup: creating .venv with torch==$torch_version (CPU libtorch for tch)"
 python3 -m venv .venv
 .venv/bin/pip install --quiet --upgrade pip
-.venv/bin/pip install --quiet --no-deps "torch==$torch_version" nvidia-cuda-runtime nvidia-cuda-cupti
-.venv/bin/pip install --quiet numpy safetensors
+.venv/bin/pip install --quiet "torch==$torch_version" numpy safetensors
 .venv/bin/python -c 'import torch; print("setup: torch", torch.__version__)'
 touch "$stamp"

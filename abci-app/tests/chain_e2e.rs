@@ -259,3 +259,54 @@ fn replay_from_genesis_reaches_the_same_app_hash_at_every_height() {
     assert_eq!(node.cw20_balance(&token, &bob.address), 6);
     assert_eq!(node.cw20_balance(&token, &alice.address), 999_994);
 }
+
+#[test]
+fn genesis_app_state_creates_accounts_and_deploys_the_token() {
+    use base64::Engine;
+    use cosmos_sdk_proto::cosmwasm::wasm::v1::{
+        QueryContractsByCodeRequest, QueryContractsByCodeResponse,
+    };
+    use prost::Message;
+
+    let mut node = TestNode::init();
+    let alice = node.new_key("alice");
+    let bob = node.new_key("bob");
+    let mut genesis = node.genesis();
+    genesis["app_state"]["auth"]["accounts"] = json!([alice.address, bob.address]);
+    genesis["app_state"]["wasm"] = json!({
+        "codes": [{
+            "creator": alice.address,
+            "wasm_base64": base64::engine::general_purpose::STANDARD.encode(artifact("nrn_token.wasm")),
+        }],
+        "contracts": [{
+            "code_id": 1,
+            "creator": alice.address,
+            "admin": alice.address,
+            "label": "nrn",
+            "msg": token_instantiate_msg(&[(&bob.address, 5_000)], &alice.address),
+        }],
+    });
+    node.set_genesis(&genesis);
+    node.start();
+
+    let bob_account = tx_builder::query_account(&node.rpc, &bob.address).unwrap().expect("bob exists");
+    assert_eq!(bob_account.account_number, 1, "genesis accounts are numbered in order");
+    let contracts = node
+        .rpc
+        .query_ok(
+            "/cosmwasm.wasm.v1.Query/ContractsByCode",
+            &QueryContractsByCodeRequest { code_id: 1, pagination: None }.encode_to_vec(),
+        )
+        .unwrap();
+    let token = QueryContractsByCodeResponse::decode(contracts.as_slice()).unwrap().contracts[0].clone();
+    assert_eq!(node.cw20_balance(&token, &bob.address), 5_000);
+    node.submit_ok(
+        &bob,
+        vec![execute_msg(
+            &bob.address,
+            &token,
+            json!({"transfer": {"recipient": alice.address, "amount": "1234"}}),
+        )],
+    );
+    assert_eq!(node.cw20_balance(&token, &alice.address), 1_234);
+}
