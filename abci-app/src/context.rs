@@ -44,10 +44,7 @@ impl GasMeter {
             self.used = self.limit;
             return Err(TxError::new(
                 Code::OutOfGas,
-                format!(
-                    "out of gas in {what}: limit {}, needed {used}",
-                    self.limit
-                ),
+                format!("out of gas in {what}: limit {}, needed {used}", self.limit),
             ));
         }
         self.used = used;

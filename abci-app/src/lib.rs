@@ -1,14 +1,14 @@
 //! umd: the Unstoppable Models ABCI application.
 
+pub mod address;
+pub mod app;
+pub mod auth;
+pub mod cli;
+
 pub mod codes;
 pub mod context;
-pub mod store;
-pub mod wasm;
-pub mod address;
-pub mod auth;
-pub mod app;
 pub mod genesis;
 pub mod modules;
+pub mod store;
 pub mod tx;
-pub mod client;
-pub mod cli;
+pub mod wasm;

@@ -11,7 +11,12 @@ pub struct Modules {
 }
 
 impl Modules {
-    pub fn route(&self, ctx: &mut TxContext<'_>, signer: &str, msg: &Any) -> Result<MsgResult, TxError> {
+    pub fn route(
+        &self,
+        ctx: &mut TxContext<'_>,
+        signer: &str,
+        msg: &Any,
+    ) -> Result<MsgResult, TxError> {
         if WasmModule::handles(&msg.type_url) {
             return self.wasm.handle_msg(ctx, signer, msg);
         }

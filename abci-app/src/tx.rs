@@ -79,7 +79,10 @@ pub fn execute(
             tx_index,
         };
         match modules.route(&mut ctx, &signer.address, msg) {
-            Ok(MsgResult { response, events: msg_events }) => {
+            Ok(MsgResult {
+                response,
+                events: msg_events,
+            }) => {
                 events.push(
                     Event::new("message")
                         .attr("action", &msg.type_url)
@@ -92,7 +95,10 @@ pub fn execute(
             }
             Err(err) => {
                 state.discard_checkpoint();
-                let log = format!("failed to execute message; message index: {index}: {}", err.log);
+                let log = format!(
+                    "failed to execute message; message index: {index}: {}",
+                    err.log
+                );
                 return TxOutcome::failed(TxError::new(err.code, log), tx.gas_limit, gas.used());
             }
         }

@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use serde_json::json;
 use support::*;
+use um_client::tx_builder::{self, SignerData, TxOptions};
 use um_app::codes::Code;
-use um_app::client::tx_builder::{self, SignerData, TxOptions};
 
 /// Stores the token (gzipped, as clients usually upload), instantiates it
 /// with `holder` owning 1,000,000 and returns the contract address.
-fn deploy_token(node: &TestNode, holder: &um_app::client::keys::Key) -> String {
+fn deploy_token(node: &TestNode, holder: &um_client::keys::Key) -> String {
     let code_id = node.store_code(holder, gzip(&artifact("nrn_token.wasm")));
     assert_eq!(code_id, 1);
     node.instantiate(
@@ -85,11 +85,15 @@ fn token_transfers_allowances_and_refusals() {
         )],
         3_000_000,
     );
-    assert_eq!(overspend.code, Code::ContractError.value(), "{}", overspend.log);
+    assert_eq!(
+        overspend.code,
+        Code::ContractError.value(),
+        "{}",
+        overspend.log
+    );
 
-    let balances = |node: &TestNode| {
-        [&alice, &bob, &carol].map(|k| node.cw20_balance(&token, &k.address))
-    };
+    let balances =
+        |node: &TestNode| [&alice, &bob, &carol].map(|k| node.cw20_balance(&token, &k.address));
     let before = balances(&node);
     let height_before = node.rpc.latest_height().unwrap();
 
@@ -113,18 +117,40 @@ fn token_transfers_allowances_and_refusals() {
     // A sequence that was already used.
     let mut stale = node.signer(&alice);
     stale.sequence -= 1;
-    let replay = tx_builder::sign_tx(&alice, vec![transfer.clone()], &stale, &TxOptions::default()).unwrap();
+    let replay = tx_builder::sign_tx(
+        &alice,
+        vec![transfer.clone()],
+        &stale,
+        &TxOptions::default(),
+    )
+    .unwrap();
     let replayed = node.rpc.broadcast_sync(&replay).unwrap();
-    assert_eq!(replayed.code, Code::WrongSequence.value(), "{}", replayed.log);
+    assert_eq!(
+        replayed.code,
+        Code::WrongSequence.value(),
+        "{}",
+        replayed.log
+    );
 
     // Signed for another chain.
     let other_chain = SignerData {
         chain_id: "some-other-chain".into(),
         ..node.signer(&alice)
     };
-    let foreign = tx_builder::sign_tx(&alice, vec![transfer.clone()], &other_chain, &TxOptions::default()).unwrap();
+    let foreign = tx_builder::sign_tx(
+        &alice,
+        vec![transfer.clone()],
+        &other_chain,
+        &TxOptions::default(),
+    )
+    .unwrap();
     let wrong_chain = node.rpc.broadcast_sync(&foreign).unwrap();
-    assert_eq!(wrong_chain.code, Code::WrongChainId.value(), "{}", wrong_chain.log);
+    assert_eq!(
+        wrong_chain.code,
+        Code::WrongChainId.value(),
+        "{}",
+        wrong_chain.log
+    );
 
     // Code that is not wasm passes the mempool but fails in the block.
     let invalid_wasm = any(
@@ -146,7 +172,10 @@ fn token_transfers_allowances_and_refusals() {
     assert!(starved.height > 0);
 
     assert_eq!(balances(&node), before, "refused txs must not move tokens");
-    let later = node.rpc.wait_for_height(height_before + 3, Duration::from_secs(30)).unwrap();
+    let later = node
+        .rpc
+        .wait_for_height(height_before + 3, Duration::from_secs(30))
+        .unwrap();
     assert!(later >= height_before + 3, "the chain keeps making blocks");
 
     // The CLI reads the same state.
@@ -157,8 +186,15 @@ fn token_transfers_allowances_and_refusals() {
         .arg(node.rpc.url())
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), r#"{"balance":"200"}"#);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        r#"{"balance":"200"}"#
+    );
 }
 
 #[test]
@@ -173,7 +209,7 @@ fn sigkill_while_txs_flow_then_restart_agrees_on_app_hash() {
     let stop = Arc::new(AtomicBool::new(false));
     let flow = {
         let stop = stop.clone();
-        let rpc = um_app::client::rpc::RpcClient::new(node.rpc.url());
+        let rpc = um_client::rpc::RpcClient::new(node.rpc.url());
         let alice = node.keyring().get("alice").unwrap();
         let (bob, token) = (bob.address.clone(), token.clone());
         std::thread::spawn(move || {
@@ -188,7 +224,9 @@ fn sigkill_while_txs_flow_then_restart_agrees_on_app_hash() {
                     &token,
                     json!({"transfer": {"recipient": bob, "amount": "1"}}),
                 );
-                if let Ok(tx) = tx_builder::sign_tx(&alice, vec![msg], &signer, &TxOptions::default()) {
+                if let Ok(tx) =
+                    tx_builder::sign_tx(&alice, vec![msg], &signer, &TxOptions::default())
+                {
                     if let Ok(result) = rpc.broadcast_and_wait(&tx, Duration::from_secs(5)) {
                         if result.code == 0 {
                             sent += 1;
@@ -199,9 +237,16 @@ fn sigkill_while_txs_flow_then_restart_agrees_on_app_hash() {
             sent
         })
     };
-    node.rpc.wait_for_height(node.rpc.latest_height().unwrap() + 4, Duration::from_secs(30)).unwrap();
+    node.rpc
+        .wait_for_height(
+            node.rpc.latest_height().unwrap() + 4,
+            Duration::from_secs(30),
+        )
+        .unwrap();
     let crashed_at = node.rpc.latest_height().unwrap();
-    let hashes_before: Vec<String> = (2..=crashed_at).map(|h| node.rpc.block_app_hash(h).unwrap()).collect();
+    let hashes_before: Vec<String> = (2..=crashed_at)
+        .map(|h| node.rpc.block_app_hash(h).unwrap())
+        .collect();
     node.kill();
 
     node.start();
@@ -214,7 +259,9 @@ fn sigkill_while_txs_flow_then_restart_agrees_on_app_hash() {
     assert!(sent > 0, "transfers went through around the crash");
     assert!(resumed > crashed_at);
 
-    let hashes_after: Vec<String> = (2..=crashed_at).map(|h| node.rpc.block_app_hash(h).unwrap()).collect();
+    let hashes_after: Vec<String> = (2..=crashed_at)
+        .map(|h| node.rpc.block_app_hash(h).unwrap())
+        .collect();
     assert_eq!(hashes_before, hashes_after);
     // Every delivered transfer is in the state: the supply is conserved and
     // bob holds exactly what alice lost.
@@ -252,7 +299,9 @@ fn replay_from_genesis_reaches_the_same_app_hash_at_every_height() {
     // at the handshake, replays every one of them from genesis.
     std::fs::remove_dir_all(node.home.join("data/umd")).unwrap();
     node.start();
-    node.rpc.wait_for_height(last.height + 2, Duration::from_secs(60)).unwrap();
+    node.rpc
+        .wait_for_height(last.height + 2, Duration::from_secs(60))
+        .unwrap();
     // The header of block H+1 carries the app hash after H.
     let replayed_hash = node.rpc.block_app_hash(last.height + 1).unwrap();
     assert_eq!(replayed_hash, hex::encode_upper(&last.app_hash));
@@ -289,16 +338,28 @@ fn genesis_app_state_creates_accounts_and_deploys_the_token() {
     node.set_genesis(&genesis);
     node.start();
 
-    let bob_account = tx_builder::query_account(&node.rpc, &bob.address).unwrap().expect("bob exists");
-    assert_eq!(bob_account.account_number, 1, "genesis accounts are numbered in order");
+    let bob_account = tx_builder::query_account(&node.rpc, &bob.address)
+        .unwrap()
+        .expect("bob exists");
+    assert_eq!(
+        bob_account.account_number, 1,
+        "genesis accounts are numbered in order"
+    );
     let contracts = node
         .rpc
         .query_ok(
             "/cosmwasm.wasm.v1.Query/ContractsByCode",
-            &QueryContractsByCodeRequest { code_id: 1, pagination: None }.encode_to_vec(),
+            &QueryContractsByCodeRequest {
+                code_id: 1,
+                pagination: None,
+            }
+            .encode_to_vec(),
         )
         .unwrap();
-    let token = QueryContractsByCodeResponse::decode(contracts.as_slice()).unwrap().contracts[0].clone();
+    let token = QueryContractsByCodeResponse::decode(contracts.as_slice())
+        .unwrap()
+        .contracts[0]
+        .clone();
     assert_eq!(node.cw20_balance(&token, &bob.address), 5_000);
     node.submit_ok(
         &bob,

@@ -41,7 +41,11 @@ fn response(code: Code, log: String, gas_wanted: u64, gas_used: u64) -> pb::Resp
         log,
         gas_wanted: gas_wanted as i64,
         gas_used: gas_used as i64,
-        codespace: if code == Code::Ok { String::new() } else { CODESPACE.to_string() },
+        codespace: if code == Code::Ok {
+            String::new()
+        } else {
+            CODESPACE.to_string()
+        },
         ..Default::default()
     }
 }

@@ -14,7 +14,10 @@ pub fn commit(node: &mut Node) -> pb::ResponseCommit {
     };
     if let Err(err) = node.store.commit(&block.view.into_changes(), &block.info) {
         tracing::error!("cannot persist block {}: {err}", block.info.height);
-        eprintln!("umd: cannot persist block {}: {err}; stopping", block.info.height);
+        eprintln!(
+            "umd: cannot persist block {}: {err}; stopping",
+            block.info.height
+        );
         std::process::exit(2);
     }
     node.last_commit = block.info;

@@ -15,7 +15,10 @@ pub fn timestamp_nanos(time: &tendermint_proto::google::protobuf::Timestamp) -> 
 
 /// Executes every tx of the decided block and computes the app hash; the
 /// result stays in memory until Commit.
-pub fn finalize_block(node: &mut Node, request: pb::RequestFinalizeBlock) -> pb::ResponseFinalizeBlock {
+pub fn finalize_block(
+    node: &mut Node,
+    request: pb::RequestFinalizeBlock,
+) -> pb::ResponseFinalizeBlock {
     let height = u64::try_from(request.height).unwrap_or(0);
     let (mut view, previous_hash) = match node.genesis.take() {
         Some(genesis) => (genesis.view, genesis.info.app_hash),

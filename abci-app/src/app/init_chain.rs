@@ -26,7 +26,11 @@ pub fn init_chain(node: &mut Node, request: pb::RequestInitChain) -> pb::Respons
     if let Err(err) = genesis.apply_auth(&mut view, &request.chain_id) {
         fatal(&format!("genesis auth: {}", err.log));
     }
-    if let Err(err) = node.modules.wasm.init_genesis(&mut view, &block, &genesis.wasm) {
+    if let Err(err) = node
+        .modules
+        .wasm
+        .init_genesis(&mut view, &block, &genesis.wasm)
+    {
         fatal(&format!("genesis wasm: {}", err.log));
     }
     super::query::save_last_block(&mut view, &block);

@@ -54,7 +54,8 @@ pub enum AppError {
 impl Node {
     pub fn open(home: &Path) -> Result<Self, AppError> {
         let store = Store::open(&home.join("umd.db"))?;
-        let wasm = WasmModule::new(&home.join("wasm-cache")).map_err(|e| AppError::Wasm(e.to_string()))?;
+        let wasm =
+            WasmModule::new(&home.join("wasm-cache")).map_err(|e| AppError::Wasm(e.to_string()))?;
         Self::with_parts(store, wasm)
     }
 
@@ -90,7 +91,9 @@ impl App {
     fn node(&self) -> MutexGuard<'_, Node> {
         // A panic while holding the lock leaves the node as it was before the
         // call (state changes are buffered), so its data stays usable.
-        self.node.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.node
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

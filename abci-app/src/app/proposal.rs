@@ -45,7 +45,11 @@ pub fn process(node: &Node, request: pb::RequestProcessProposal) -> pb::Response
         }
     }
     if gas > params.max_block_gas {
-        tracing::warn!(height = request.height, gas, "rejecting proposal over the block gas limit");
+        tracing::warn!(
+            height = request.height,
+            gas,
+            "rejecting proposal over the block gas limit"
+        );
         return status(ProposalStatus::Reject);
     }
     status(ProposalStatus::Accept)

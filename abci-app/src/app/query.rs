@@ -22,7 +22,10 @@ pub fn query(node: &Node, request: pb::RequestQuery) -> pb::ResponseQuery {
         return error(
             TxError::new(
                 Code::InvalidRequest,
-                format!("only the latest height ({height}) can be queried, not {}", request.height),
+                format!(
+                    "only the latest height ({height}) can be queried, not {}",
+                    request.height
+                ),
             ),
             height,
         );

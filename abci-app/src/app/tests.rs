@@ -6,8 +6,8 @@ use tendermint_proto::google::protobuf::Timestamp;
 use tendermint_proto::v0_38::abci as pb;
 
 use super::{App, Node};
-use crate::client::keys::Key;
-use crate::client::tx_builder::{sign_tx, SignerData, TxOptions};
+use um_client::keys::Key;
+use um_client::tx_builder::{sign_tx, SignerData, TxOptions};
 use crate::codes::Code;
 use crate::store::Store;
 use crate::wasm::WasmModule;
@@ -33,7 +33,10 @@ fn genesis(app: &App) -> Vec<u8> {
     app.init_chain(pb::RequestInitChain {
         chain_id: CHAIN.into(),
         initial_height: 1,
-        time: Some(Timestamp { seconds: 1_700_000_000, nanos: 0 }),
+        time: Some(Timestamp {
+            seconds: 1_700_000_000,
+            nanos: 0,
+        }),
         app_state_bytes: br#"{"auth":{"accounts":[]}}"#.to_vec().into(),
         ..Default::default()
     })
@@ -45,7 +48,10 @@ fn finalize(app: &App, height: i64, txs: Vec<Vec<u8>>) -> pb::ResponseFinalizeBl
     let response = app.finalize_block(pb::RequestFinalizeBlock {
         txs: txs.into_iter().map(Into::into).collect(),
         height,
-        time: Some(Timestamp { seconds: 1_700_000_000 + height, nanos: 0 }),
+        time: Some(Timestamp {
+            seconds: 1_700_000_000 + height,
+            nanos: 0,
+        }),
         ..Default::default()
     });
     app.commit();
@@ -55,8 +61,15 @@ fn finalize(app: &App, height: i64, txs: Vec<Vec<u8>>) -> pb::ResponseFinalizeBl
 /// A tx whose message no module handles: it fails, but its ante effects
 /// (account creation, sequence) are state changes all the same.
 fn unknown_msg_tx(key: &Key, sequence: u64, account_number: u64) -> Vec<u8> {
-    let msg = Any { type_url: "/um.test.Nothing".into(), value: vec![] };
-    let signer = SignerData { chain_id: CHAIN.into(), account_number, sequence };
+    let msg = Any {
+        type_url: "/um.test.Nothing".into(),
+        value: vec![],
+    };
+    let signer = SignerData {
+        chain_id: CHAIN.into(),
+        account_number,
+        sequence,
+    };
     sign_tx(key, vec![msg], &signer, &TxOptions::default()).unwrap()
 }
 
@@ -71,7 +84,9 @@ fn info_reports_the_last_commit_across_a_restart() {
         let node = app_on(Store::open(dir.path()).unwrap());
         genesis(&node.app);
         finalize(&node.app, 1, vec![]);
-        finalize(&node.app, 2, vec![unknown_msg_tx(&key(), 0, 0)]).app_hash.to_vec()
+        finalize(&node.app, 2, vec![unknown_msg_tx(&key(), 0, 0)])
+            .app_hash
+            .to_vec()
     };
     let restarted = app_on(Store::open(dir.path()).unwrap());
     let info = restarted.app.info(pb::RequestInfo::default());
@@ -96,7 +111,10 @@ fn same_blocks_give_same_app_hashes_and_different_blocks_do_not() {
     let hc1 = finalize(&c.app, 1, vec![tx0]).app_hash;
     let hc2 = finalize(&c.app, 2, vec![]).app_hash;
     let info_a = a.app.info(pb::RequestInfo::default());
-    assert_ne!(hc2, info_a.last_block_app_hash, "a missing tx changes the hash");
+    assert_ne!(
+        hc2, info_a.last_block_app_hash,
+        "a missing tx changes the hash"
+    );
     assert_ne!(hc1, hc2, "every height changes the hash");
 }
 
@@ -104,7 +122,11 @@ fn same_blocks_give_same_app_hashes_and_different_blocks_do_not() {
 fn failed_message_keeps_the_sequence_bump_but_reports_its_code() {
     let node = app_on(Store::temporary().unwrap());
     genesis(&node.app);
-    let response = finalize(&node.app, 1, vec![unknown_msg_tx(&key(), 0, 0), b"junk".to_vec()]);
+    let response = finalize(
+        &node.app,
+        1,
+        vec![unknown_msg_tx(&key(), 0, 0), b"junk".to_vec()],
+    );
     assert_eq!(response.tx_results[0].code, Code::UnknownMessage.value());
     assert_eq!(response.tx_results[0].codespace, "um");
     assert_eq!(response.tx_results[1].code, Code::TxDecode.value());
@@ -118,11 +140,21 @@ fn check_tx_tracks_sequences_in_the_mempool_until_commit() {
     let node = app_on(Store::temporary().unwrap());
     genesis(&node.app);
     finalize(&node.app, 1, vec![]);
-    let check = |tx: Vec<u8>| node.app.check_tx(pb::RequestCheckTx { tx: tx.into(), r#type: 0 }).code;
+    let check = |tx: Vec<u8>| {
+        node.app
+            .check_tx(pb::RequestCheckTx {
+                tx: tx.into(),
+                r#type: 0,
+            })
+            .code
+    };
     assert_eq!(check(unknown_msg_tx(&key(), 0, 0)), 0);
     // The account now exists in the mempool view with number 0, sequence 1.
     assert_eq!(check(unknown_msg_tx(&key(), 1, 0)), 0);
-    assert_eq!(check(unknown_msg_tx(&key(), 1, 0)), Code::WrongSequence.value());
+    assert_eq!(
+        check(unknown_msg_tx(&key(), 1, 0)),
+        Code::WrongSequence.value()
+    );
     // Commit resets the mempool view to the committed state.
     finalize(&node.app, 2, vec![]);
     assert_eq!(check(unknown_msg_tx(&key(), 0, 0)), 0);
@@ -134,9 +166,19 @@ fn proposals_respect_decoding_and_the_block_gas_limit() {
     genesis(&node.app);
     finalize(&node.app, 1, vec![]);
     let big = |sequence| {
-        let msg = Any { type_url: "/um.test.Nothing".into(), value: vec![] };
-        let signer = SignerData { chain_id: CHAIN.into(), account_number: 0, sequence };
-        let options = TxOptions { gas_limit: 100_000_000, ..TxOptions::default() };
+        let msg = Any {
+            type_url: "/um.test.Nothing".into(),
+            value: vec![],
+        };
+        let signer = SignerData {
+            chain_id: CHAIN.into(),
+            account_number: 0,
+            sequence,
+        };
+        let options = TxOptions {
+            gas_limit: 100_000_000,
+            ..TxOptions::default()
+        };
         sign_tx(&key(), vec![msg], &signer, &options).unwrap()
     };
     // Five txs of 100M gas against a 400M block limit, plus junk.
@@ -158,8 +200,15 @@ fn proposals_respect_decoding_and_the_block_gas_limit() {
             })
             .status
     };
-    assert_eq!(process(prepared.txs.iter().map(|t| t.to_vec()).collect()), accept);
-    assert_ne!(process(txs[..5].to_vec()), accept, "over the block gas limit");
+    assert_eq!(
+        process(prepared.txs.iter().map(|t| t.to_vec()).collect()),
+        accept
+    );
+    assert_ne!(
+        process(txs[..5].to_vec()),
+        accept,
+        "over the block gas limit"
+    );
     assert_ne!(process(vec![b"junk".to_vec()]), accept, "undecodable tx");
 }
 
@@ -173,35 +222,68 @@ fn queries_answer_at_the_last_height_with_clear_errors() {
     genesis(&node.app);
     finalize(&node.app, 1, vec![]);
     let query = |path: &str, data: Vec<u8>, height: i64| {
-        node.app.query(pb::RequestQuery { path: path.into(), data: data.into(), height, prove: false })
+        node.app.query(pb::RequestQuery {
+            path: path.into(),
+            data: data.into(),
+            height,
+            prove: false,
+        })
     };
     let missing = query(
         "/cosmos.auth.v1beta1.Query/Account",
-        QueryAccountRequest { address: key().address }.encode_to_vec(),
+        QueryAccountRequest {
+            address: key().address,
+        }
+        .encode_to_vec(),
         0,
     );
     assert_eq!(missing.code, Code::NotFound.value());
-    assert!(missing.log.contains("rpc error: code = NotFound"), "{}", missing.log);
+    assert!(
+        missing.log.contains("rpc error: code = NotFound"),
+        "{}",
+        missing.log
+    );
     assert_eq!(missing.height, 1);
 
     let bad_address = query(
         "/cosmos.auth.v1beta1.Query/Account",
-        QueryAccountRequest { address: "cosmos1xyz".into() }.encode_to_vec(),
+        QueryAccountRequest {
+            address: "cosmos1xyz".into(),
+        }
+        .encode_to_vec(),
         0,
     );
     assert_eq!(bad_address.code, Code::InvalidAddress.value());
-    assert_eq!(query("/no/such/path", vec![], 0).code, Code::UnknownMessage.value());
-    assert_eq!(query("/cosmos.auth.v1beta1.Query/Account", vec![0xff], 0).code, Code::InvalidRequest.value());
-    assert_eq!(query("/cosmos.auth.v1beta1.Query/Account", vec![], 7).code, Code::InvalidRequest.value());
+    assert_eq!(
+        query("/no/such/path", vec![], 0).code,
+        Code::UnknownMessage.value()
+    );
+    assert_eq!(
+        query("/cosmos.auth.v1beta1.Query/Account", vec![0xff], 0).code,
+        Code::InvalidRequest.value()
+    );
+    assert_eq!(
+        query("/cosmos.auth.v1beta1.Query/Account", vec![], 7).code,
+        Code::InvalidRequest.value()
+    );
 
     // Simulation of an unsigned tx that creates the account reports its
     // gas; the unknown message makes it fail with that message's code.
     let simulated = query(
         "/cosmos.tx.v1beta1.Service/Simulate",
         #[allow(deprecated)]
-        SimulateRequest { tx: None, tx_bytes: unknown_msg_tx(&key(), 0, 0) }.encode_to_vec(),
+        SimulateRequest {
+            tx: None,
+            tx_bytes: unknown_msg_tx(&key(), 0, 0),
+        }
+        .encode_to_vec(),
         0,
     );
-    assert_eq!(simulated.code, Code::UnknownMessage.value(), "{}", simulated.log);
+    assert_eq!(
+        simulated.code,
+        Code::UnknownMessage.value(),
+        "{}",
+        simulated.log
+    );
     assert!(SimulateResponse::decode(simulated.value.as_ref()).is_ok());
 }

@@ -1,5 +1,4 @@
 use cosmos_sdk_proto::cosmos::auth::v1beta1::BaseAccount;
-use cosmos_sdk_proto::cosmos::crypto::secp256k1::PubKey;
 use cosmos_sdk_proto::Any;
 use prost::Message;
 
@@ -8,7 +7,7 @@ use crate::address;
 use crate::codes::{Code, TxError};
 use crate::store::StateView;
 
-pub const SECP256K1_PUBKEY_TYPE_URL: &str = "/cosmos.crypto.secp256k1.PubKey";
+pub use um_client::tx_builder::SECP256K1_PUBKEY_TYPE_URL;
 pub const BASE_ACCOUNT_TYPE_URL: &str = "/cosmos.auth.v1beta1.BaseAccount";
 
 pub fn load(state: &StateView, address_bytes: &[u8]) -> Result<Option<BaseAccount>, TxError> {
@@ -32,7 +31,10 @@ pub fn create(state: &mut StateView, address_bytes: &[u8]) -> Result<BaseAccount
         })?),
         None => 0,
     };
-    state.set(state_key::NEXT_ACCOUNT_NUMBER, (number + 1).to_be_bytes().to_vec());
+    state.set(
+        state_key::NEXT_ACCOUNT_NUMBER,
+        (number + 1).to_be_bytes().to_vec(),
+    );
     let account = BaseAccount {
         address: address::encode(address_bytes),
         pub_key: None,
@@ -43,15 +45,7 @@ pub fn create(state: &mut StateView, address_bytes: &[u8]) -> Result<BaseAccount
     Ok(account)
 }
 
-pub fn pubkey_any(compressed: &[u8]) -> Any {
-    Any {
-        type_url: SECP256K1_PUBKEY_TYPE_URL.to_string(),
-        value: PubKey {
-            key: compressed.to_vec(),
-        }
-        .encode_to_vec(),
-    }
-}
+pub use um_client::tx_builder::pubkey_any;
 
 pub fn to_any(account: &BaseAccount) -> Any {
     Any {

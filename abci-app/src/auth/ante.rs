@@ -4,9 +4,7 @@
 
 use cosmos_sdk_proto::cosmos::crypto::secp256k1::PubKey;
 use cosmos_sdk_proto::cosmos::tx::signing::v1beta1::SignMode;
-use cosmos_sdk_proto::cosmos::tx::v1beta1::{
-    mode_info, AuthInfo, SignDoc, TxBody, TxRaw,
-};
+use cosmos_sdk_proto::cosmos::tx::v1beta1::{mode_info, AuthInfo, SignDoc, TxBody, TxRaw};
 use cosmos_sdk_proto::Any;
 use k256::ecdsa::signature::Verifier;
 use k256::ecdsa::{Signature, VerifyingKey};
@@ -20,16 +18,7 @@ use crate::codes::{Code, TxError};
 use crate::context::GasMeter;
 use crate::store::StateView;
 
-/// Type URL of the optional non-critical extension in which a client states
-/// the chain id it signed for. The chain id is otherwise only inside the
-/// signed bytes, where a mismatch is indistinguishable from a bad signature.
-pub const CHAIN_ID_HINT_TYPE_URL: &str = "/um.auth.v1.ChainIdHint";
-
-#[derive(Clone, PartialEq, Message)]
-pub struct ChainIdHint {
-    #[prost(string, tag = "1")]
-    pub chain_id: String,
-}
+pub use um_client::tx_builder::{ChainIdHint, CHAIN_ID_HINT_TYPE_URL};
 
 /// A decoded tx whose structure and limits have been checked.
 #[derive(Clone, Debug)]
@@ -67,11 +56,19 @@ pub fn decode(tx_bytes: &[u8], params: &AuthParams, mode: Mode) -> Result<Decode
     if tx_bytes.len() as u64 > params.max_tx_bytes {
         return Err(TxError::new(
             Code::TxTooLarge,
-            format!("tx is {} bytes, the limit is {}", tx_bytes.len(), params.max_tx_bytes),
+            format!(
+                "tx is {} bytes, the limit is {}",
+                tx_bytes.len(),
+                params.max_tx_bytes
+            ),
         ));
     }
-    let raw = TxRaw::decode(tx_bytes)
-        .map_err(|e| TxError::new(Code::TxDecode, format!("tx is not a cosmos.tx.v1beta1.TxRaw: {e}")))?;
+    let raw = TxRaw::decode(tx_bytes).map_err(|e| {
+        TxError::new(
+            Code::TxDecode,
+            format!("tx is not a cosmos.tx.v1beta1.TxRaw: {e}"),
+        )
+    })?;
     let body = TxBody::decode(raw.body_bytes.as_slice())
         .map_err(|e| TxError::new(Code::TxDecode, format!("tx body: {e}")))?;
     let auth_info = AuthInfo::decode(raw.auth_info_bytes.as_slice())
@@ -86,7 +83,10 @@ pub fn decode(tx_bytes: &[u8], params: &AuthParams, mode: Mode) -> Result<Decode
         ));
     }
     if !body.extension_options.is_empty() {
-        return Err(TxError::new(Code::UnknownMessage, "critical extension options are not supported"));
+        return Err(TxError::new(
+            Code::UnknownMessage,
+            "critical extension options are not supported",
+        ));
     }
     if auth_info.signer_infos.len() != 1 || raw.signatures.len() != 1 {
         return Err(TxError::new(
@@ -105,10 +105,18 @@ pub fn decode(tx_bytes: &[u8], params: &AuthParams, mode: Mode) -> Result<Decode
     if gas_limit == 0 || gas_limit > params.max_tx_gas {
         return Err(TxError::new(
             Code::InvalidGasLimit,
-            format!("gas limit {gas_limit} must be between 1 and {}", params.max_tx_gas),
+            format!(
+                "gas limit {gas_limit} must be between 1 and {}",
+                params.max_tx_gas
+            ),
         ));
     }
-    Ok(DecodedTx { raw, body, auth_info, gas_limit })
+    Ok(DecodedTx {
+        raw,
+        body,
+        auth_info,
+        gas_limit,
+    })
 }
 
 /// Checks the chain id, signature and sequence against `state`, then bumps
@@ -122,7 +130,9 @@ pub fn authenticate(
     mode: Mode,
 ) -> Result<Signer, TxError> {
     gas.consume(
-        params.tx_size_cost_per_byte.saturating_mul(tx.raw.encoded_len() as u64),
+        params
+            .tx_size_cost_per_byte
+            .saturating_mul(tx.raw.encoded_len() as u64),
         "tx size",
     )?;
     for option in &tx.body.non_critical_extension_options {
@@ -132,7 +142,10 @@ pub fn authenticate(
             if hint.chain_id != chain_id {
                 return Err(TxError::new(
                     Code::WrongChainId,
-                    format!("tx was signed for chain {:?}, this is {chain_id:?}", hint.chain_id),
+                    format!(
+                        "tx was signed for chain {:?}, this is {chain_id:?}",
+                        hint.chain_id
+                    ),
                 ));
             }
         }
@@ -149,9 +162,8 @@ pub fn authenticate(
     let (mut account, sign_account_number) = match existing {
         Some(account) => {
             if let Some(stored) = &account.pub_key {
-                let stored = PubKey::decode(stored.value.as_slice()).map_err(|e| {
-                    TxError::new(Code::Internal, format!("stored public key: {e}"))
-                })?;
+                let stored = PubKey::decode(stored.value.as_slice())
+                    .map_err(|e| TxError::new(Code::Internal, format!("stored public key: {e}")))?;
                 if stored.key != pubkey {
                     return Err(TxError::new(
                         Code::Unauthorized,
@@ -199,13 +211,15 @@ pub fn authenticate(
     }
     account.sequence += 1;
     account::save(state, &address_bytes, &account);
-    Ok(Signer { address, address_bytes })
+    Ok(Signer {
+        address,
+        address_bytes,
+    })
 }
 
 fn signer_pubkey(any: Option<&Any>) -> Result<Vec<u8>, TxError> {
-    let any = any.ok_or_else(|| {
-        TxError::new(Code::InvalidSignature, "signer info carries no public key")
-    })?;
+    let any = any
+        .ok_or_else(|| TxError::new(Code::InvalidSignature, "signer info carries no public key"))?;
     if any.type_url != SECP256K1_PUBKEY_TYPE_URL {
         return Err(TxError::new(
             Code::InvalidSignature,
@@ -215,19 +229,25 @@ fn signer_pubkey(any: Option<&Any>) -> Result<Vec<u8>, TxError> {
     let key = PubKey::decode(any.value.as_slice())
         .map_err(|e| TxError::new(Code::InvalidSignature, format!("public key: {e}")))?
         .key;
-    VerifyingKey::from_sec1_bytes(&key)
-        .map_err(|_| TxError::new(Code::InvalidSignature, "public key is not a secp256k1 point"))?;
+    VerifyingKey::from_sec1_bytes(&key).map_err(|_| {
+        TxError::new(
+            Code::InvalidSignature,
+            "public key is not a secp256k1 point",
+        )
+    })?;
     if key.len() != 33 {
-        return Err(TxError::new(Code::InvalidSignature, "public key must be compressed (33 bytes)"));
+        return Err(TxError::new(
+            Code::InvalidSignature,
+            "public key must be compressed (33 bytes)",
+        ));
     }
     Ok(key)
 }
 
-fn check_sign_mode(signer_info: &cosmos_sdk_proto::cosmos::tx::v1beta1::SignerInfo) -> Result<(), TxError> {
-    let mode = signer_info
-        .mode_info
-        .as_ref()
-        .and_then(|m| m.sum.as_ref());
+fn check_sign_mode(
+    signer_info: &cosmos_sdk_proto::cosmos::tx::v1beta1::SignerInfo,
+) -> Result<(), TxError> {
+    let mode = signer_info.mode_info.as_ref().and_then(|m| m.sum.as_ref());
     match mode {
         Some(mode_info::Sum::Single(single)) if single.mode == SignMode::Direct as i32 => Ok(()),
         _ => Err(TxError::new(
@@ -239,8 +259,12 @@ fn check_sign_mode(signer_info: &cosmos_sdk_proto::cosmos::tx::v1beta1::SignerIn
 
 fn verify_signature(pubkey: &[u8], sign_bytes: &[u8], signature: &[u8]) -> Result<(), String> {
     let key = VerifyingKey::from_sec1_bytes(pubkey).map_err(|_| "bad public key".to_string())?;
-    let signature = Signature::from_slice(signature)
-        .map_err(|_| format!("signature must be 64 bytes (r ‖ s), got {}", signature.len()))?;
+    let signature = Signature::from_slice(signature).map_err(|_| {
+        format!(
+            "signature must be 64 bytes (r ‖ s), got {}",
+            signature.len()
+        )
+    })?;
     // Cosmos accepts only low-S signatures, so a signature has one encoding.
     if signature.normalize_s().is_some() {
         return Err("signature is not in low-S form".into());

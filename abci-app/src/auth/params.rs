@@ -38,7 +38,10 @@ impl AuthParams {
     pub fn load(state: &StateView) -> Result<Self, TxError> {
         match state.get(state_key::PARAMS)? {
             Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                TxError::new(crate::codes::Code::Internal, format!("stored auth params: {e}"))
+                TxError::new(
+                    crate::codes::Code::Internal,
+                    format!("stored auth params: {e}"),
+                )
             }),
             None => Ok(Self::default()),
         }
@@ -46,6 +49,9 @@ impl AuthParams {
 
     pub fn save(&self, state: &mut StateView) {
         // Serializing a struct of integers cannot fail.
-        state.set(state_key::PARAMS, serde_json::to_vec(self).unwrap_or_default());
+        state.set(
+            state_key::PARAMS,
+            serde_json::to_vec(self).unwrap_or_default(),
+        );
     }
 }

@@ -6,7 +6,7 @@ use crate::address;
 use crate::codes::{Code, TxError};
 use crate::store::StateView;
 
-pub const ACCOUNT_PATH: &str = "/cosmos.auth.v1beta1.Query/Account";
+pub use um_client::tx_builder::ACCOUNT_QUERY_PATH as ACCOUNT_PATH;
 
 /// `Query/Account`. A missing account fails with gRPC's NotFound wording,
 /// which CosmJS matches to return "no account" instead of an error.

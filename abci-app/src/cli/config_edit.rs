@@ -24,7 +24,9 @@ pub fn set(config: &str, section: &str, key: &str, value: &str) -> Result<String
         }
     }
     if !found {
-        return Err(format!("config.toml has no key {key:?} in section [{section}]"));
+        return Err(format!(
+            "config.toml has no key {key:?} in section [{section}]"
+        ));
     }
     Ok(out.join("\n") + "\n")
 }
@@ -59,9 +61,18 @@ mod tests {
     #[test]
     fn edits_only_the_named_section() {
         let edited = set(SAMPLE, "p2p", "laddr", "\"tcp://127.0.0.2:26656\"").unwrap();
-        assert_eq!(get(&edited, "p2p", "laddr").unwrap(), "tcp://127.0.0.2:26656");
-        assert_eq!(get(&edited, "rpc", "laddr").unwrap(), "tcp://127.0.0.1:26657");
-        assert_eq!(get(&edited, "", "proxy_app").unwrap(), "tcp://127.0.0.1:26658");
+        assert_eq!(
+            get(&edited, "p2p", "laddr").unwrap(),
+            "tcp://127.0.0.2:26656"
+        );
+        assert_eq!(
+            get(&edited, "rpc", "laddr").unwrap(),
+            "tcp://127.0.0.1:26657"
+        );
+        assert_eq!(
+            get(&edited, "", "proxy_app").unwrap(),
+            "tcp://127.0.0.1:26658"
+        );
         assert!(set(SAMPLE, "rpc", "missing", "1").is_err());
     }
 }

@@ -41,7 +41,10 @@ pub fn run(args: InitArgs) -> anyhow::Result<()> {
     }
     if home.join("config/genesis.json").exists() {
         if !args.overwrite {
-            bail!("{} already holds a node; pass --overwrite to replace it", home.display());
+            bail!(
+                "{} already holds a node; pass --overwrite to replace it",
+                home.display()
+            );
         }
         fs::remove_dir_all(&home).with_context(|| format!("removing {}", home.display()))?;
     }
@@ -51,13 +54,23 @@ pub fn run(args: InitArgs) -> anyhow::Result<()> {
         .arg(&home)
         .stdout(std::process::Stdio::null())
         .status()
-        .with_context(|| format!("running {} init (is CometBFT installed? `make setup`)", cometbft.display()))?;
+        .with_context(|| {
+            format!(
+                "running {} init (is CometBFT installed? `make setup`)",
+                cometbft.display()
+            )
+        })?;
     if !status.success() {
         bail!("{} init failed", cometbft.display());
     }
     write_genesis(&home, &args.chain_id)?;
     edit_config(&home, &args)?;
-    println!("initialized node {:?} of chain {:?} in {}", args.moniker, args.chain_id, home.display());
+    println!(
+        "initialized node {:?} of chain {:?} in {}",
+        args.moniker,
+        args.chain_id,
+        home.display()
+    );
     Ok(())
 }
 

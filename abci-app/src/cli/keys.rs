@@ -2,7 +2,7 @@ use std::io::BufRead;
 
 use clap::Subcommand;
 
-use crate::client::keys::Keyring;
+use um_client::keys::Keyring;
 
 #[derive(Subcommand, Debug)]
 pub enum KeysCommand {
@@ -35,7 +35,11 @@ pub fn keyring(home: &super::HomeArgs) -> Keyring {
 
 pub fn run(command: KeysCommand) -> anyhow::Result<()> {
     match command {
-        KeysCommand::Add { name, recover, home } => {
+        KeysCommand::Add {
+            name,
+            recover,
+            home,
+        } => {
             let mnemonic = if recover {
                 eprintln!("enter the mnemonic:");
                 let mut line = String::new();
@@ -47,7 +51,10 @@ pub fn run(command: KeysCommand) -> anyhow::Result<()> {
             let key = keyring(&home).add(&name, mnemonic.as_deref())?;
             println!("name: {}\naddress: {}", key.name, key.address);
             if !recover {
-                println!("\nmnemonic (write it down; it is the only way to recover this key):\n{}", key.mnemonic);
+                println!(
+                    "\nmnemonic (write it down; it is the only way to recover this key):\n{}",
+                    key.mnemonic
+                );
             }
         }
         KeysCommand::List { home } => {
@@ -55,7 +62,11 @@ pub fn run(command: KeysCommand) -> anyhow::Result<()> {
                 println!("{}\t{}", key.name, key.address);
             }
         }
-        KeysCommand::Show { name, address, home } => {
+        KeysCommand::Show {
+            name,
+            address,
+            home,
+        } => {
             let key = keyring(&home).file(&name)?;
             if address {
                 println!("{}", key.address);

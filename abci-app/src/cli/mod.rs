@@ -12,7 +12,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "umd", version, about = "Unstoppable Models node: ABCI app, CometBFT launcher and client")]
+#[command(
+    name = "umd",
+    version,
+    about = "Unstoppable Models node: ABCI app, CometBFT launcher and client"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

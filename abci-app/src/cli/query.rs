@@ -8,8 +8,8 @@ use cosmos_sdk_proto::cosmwasm::wasm::v1::{
 };
 use prost::Message;
 
-use crate::client::rpc::RpcClient;
-use crate::client::tx_builder;
+use um_client::rpc::RpcClient;
+use um_client::tx_builder;
 
 #[derive(Subcommand, Debug)]
 pub enum QueryCommand {
@@ -58,7 +58,11 @@ pub fn run(command: QueryCommand) -> anyhow::Result<()> {
                 None => anyhow::bail!("account {address} not found"),
             }
         }
-        QueryCommand::Wasm(WasmQuery::Smart { contract, msg, node }) => {
+        QueryCommand::Wasm(WasmQuery::Smart {
+            contract,
+            msg,
+            node,
+        }) => {
             let rpc = RpcClient::new(&node.node);
             let request = QuerySmartContractStateRequest {
                 address: contract,
@@ -71,7 +75,11 @@ pub fn run(command: QueryCommand) -> anyhow::Result<()> {
             let response = QuerySmartContractStateResponse::decode(value.as_slice())?;
             println!("{}", String::from_utf8_lossy(&response.data));
         }
-        QueryCommand::Wasm(WasmQuery::Code { code_id, output, node }) => {
+        QueryCommand::Wasm(WasmQuery::Code {
+            code_id,
+            output,
+            node,
+        }) => {
             let rpc = RpcClient::new(&node.node);
             let value = rpc.query_ok(
                 "/cosmwasm.wasm.v1.Query/Code",
@@ -85,7 +93,8 @@ pub fn run(command: QueryCommand) -> anyhow::Result<()> {
             }
             println!("size: {} bytes", response.data.len());
             if let Some(path) = output {
-                std::fs::write(&path, &response.data).with_context(|| format!("writing {}", path.display()))?;
+                std::fs::write(&path, &response.data)
+                    .with_context(|| format!("writing {}", path.display()))?;
                 println!("saved to {}", path.display());
             }
         }

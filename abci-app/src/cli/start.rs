@@ -39,7 +39,10 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
     let server = tendermint_abci::ServerBuilder::default()
         .bind(abci_addr, App::new(node))
         .with_context(|| format!("binding ABCI on {abci_addr}"))?;
-    println!("umd: ABCI listening on {abci_addr}, state in {}", data.display());
+    println!(
+        "umd: ABCI listening on {abci_addr}, state in {}",
+        data.display()
+    );
     std::thread::spawn(move || {
         if let Err(err) = server.listen() {
             eprintln!("umd: ABCI server stopped: {err}");
@@ -62,7 +65,10 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
         }
         if let Some(child) = cometbft.as_mut() {
             if let Some(status) = child.try_wait()? {
-                bail!("CometBFT exited ({status}); see {}", home.join("cometbft.log").display());
+                bail!(
+                    "CometBFT exited ({status}); see {}",
+                    home.join("cometbft.log").display()
+                );
             }
         }
         std::thread::sleep(Duration::from_millis(200));
@@ -74,10 +80,16 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn spawn_cometbft(home: &std::path::Path, explicit: Option<&std::path::Path>) -> anyhow::Result<Child> {
+fn spawn_cometbft(
+    home: &std::path::Path,
+    explicit: Option<&std::path::Path>,
+) -> anyhow::Result<Child> {
     let binary = cometbft_binary(explicit);
     let log_path = home.join("cometbft.log");
-    let log = fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)?;
     let mut command = Command::new(&binary);
     command
         .args(["start", "--home"])
@@ -97,10 +109,17 @@ fn spawn_cometbft(home: &std::path::Path, explicit: Option<&std::path::Path>) ->
             });
         }
     }
-    let child = command
-        .spawn()
-        .with_context(|| format!("starting {} (is CometBFT installed? `make setup`)", binary.display()))?;
-    println!("umd: CometBFT started (pid {}), log in {}", child.id(), log_path.display());
+    let child = command.spawn().with_context(|| {
+        format!(
+            "starting {} (is CometBFT installed? `make setup`)",
+            binary.display()
+        )
+    })?;
+    println!(
+        "umd: CometBFT started (pid {}), log in {}",
+        child.id(),
+        log_path.display()
+    );
     Ok(child)
 }
 

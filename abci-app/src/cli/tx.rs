@@ -10,8 +10,8 @@ use cosmos_sdk_proto::cosmwasm::wasm::v1::{
 use cosmos_sdk_proto::Any;
 use prost::Message;
 
-use crate::client::rpc::RpcClient;
-use crate::client::tx_builder::{self, TxOptions};
+use um_client::rpc::RpcClient;
+use um_client::tx_builder::{self, TxOptions};
 
 #[derive(clap::Args, Debug)]
 pub struct TxArgs {
@@ -87,7 +87,13 @@ pub fn run(command: TxCommand) -> anyhow::Result<()> {
             };
             broadcast(&tx, any("/cosmwasm.wasm.v1.MsgStoreCode", &msg))
         }
-        WasmTx::Instantiate { code_id, msg, label, admin, tx } => {
+        WasmTx::Instantiate {
+            code_id,
+            msg,
+            label,
+            admin,
+            tx,
+        } => {
             let msg = MsgInstantiateContract {
                 sender: sender(&tx)?,
                 admin: admin.unwrap_or_default(),
@@ -107,7 +113,12 @@ pub fn run(command: TxCommand) -> anyhow::Result<()> {
             };
             broadcast(&tx, any("/cosmwasm.wasm.v1.MsgExecuteContract", &msg))
         }
-        WasmTx::Migrate { contract, code_id, msg, tx } => {
+        WasmTx::Migrate {
+            contract,
+            code_id,
+            msg,
+            tx,
+        } => {
             let msg = MsgMigrateContract {
                 sender: sender(&tx)?,
                 contract,
@@ -128,7 +139,8 @@ pub fn any<M: Message>(type_url: &str, msg: &M) -> Any {
 
 /// Checks the argument is JSON and returns its bytes unchanged.
 pub fn json_bytes(text: &str) -> anyhow::Result<Vec<u8>> {
-    serde_json::from_str::<serde_json::Value>(text).with_context(|| format!("message is not valid JSON: {text}"))?;
+    serde_json::from_str::<serde_json::Value>(text)
+        .with_context(|| format!("message is not valid JSON: {text}"))?;
     Ok(text.as_bytes().to_vec())
 }
 
@@ -159,7 +171,12 @@ fn broadcast(args: &TxArgs, msg: Any) -> anyhow::Result<()> {
         println!("event {kind}.{key} = {value}");
     }
     if !result.is_ok() {
-        bail!("tx failed with code {} ({}): {}", result.code, result.codespace, result.log);
+        bail!(
+            "tx failed with code {} ({}): {}",
+            result.code,
+            result.codespace,
+            result.log
+        );
     }
     Ok(())
 }

@@ -52,6 +52,9 @@ mod tests {
         split1.insert(b"ab".to_vec(), Some(b"c".to_vec()));
         let mut split2 = Changes::new();
         split2.insert(b"a".to_vec(), Some(b"bc".to_vec()));
-        assert_ne!(next_app_hash(b"", 1, &split1), next_app_hash(b"", 1, &split2));
+        assert_ne!(
+            next_app_hash(b"", 1, &split1),
+            next_app_hash(b"", 1, &split2)
+        );
     }
 }

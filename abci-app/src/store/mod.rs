@@ -127,7 +127,10 @@ mod tests {
     #[test]
     fn commit_persists_changes_and_metadata_atomically() {
         let dir = tempfile::tempdir().unwrap();
-        let info = CommitInfo { height: 7, app_hash: vec![1, 2, 3] };
+        let info = CommitInfo {
+            height: 7,
+            app_hash: vec![1, 2, 3],
+        };
         {
             let store = Store::open(dir.path()).unwrap();
             let mut view = store.view();

@@ -182,7 +182,13 @@ mod tests {
             view.set(k, v.to_vec());
         }
         store
-            .commit(&view.into_changes(), &CommitInfo { height: 1, app_hash: vec![] })
+            .commit(
+                &view.into_changes(),
+                &CommitInfo {
+                    height: 1,
+                    app_hash: vec![],
+                },
+            )
             .unwrap();
         store
     }
@@ -208,7 +214,12 @@ mod tests {
 
     #[test]
     fn range_merges_pending_over_committed_in_order() {
-        let store = store_with(&[(b"p/1", b"a"), (b"p/2", b"b"), (b"p/3", b"c"), (b"q/1", b"x")]);
+        let store = store_with(&[
+            (b"p/1", b"a"),
+            (b"p/2", b"b"),
+            (b"p/3", b"c"),
+            (b"q/1", b"x"),
+        ]);
         let mut view = store.view();
         view.remove(b"p/2");
         view.set(b"p/25", b"new".to_vec());
@@ -217,13 +228,21 @@ mod tests {
         let keys = |records: Records| records.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
         assert_eq!(
             keys(view.prefixed(b"p/").unwrap()),
-            vec![b"p/0".to_vec(), b"p/1".to_vec(), b"p/25".to_vec(), b"p/3".to_vec()]
+            vec![
+                b"p/0".to_vec(),
+                b"p/1".to_vec(),
+                b"p/25".to_vec(),
+                b"p/3".to_vec()
+            ]
         );
         assert_eq!(
             keys(view.range(Some(b"p/1"), Some(b"p/3"), true).unwrap()),
             vec![b"p/25".to_vec(), b"p/1".to_vec()]
         );
-        assert!(view.range(Some(b"p/3"), Some(b"p/1"), false).unwrap().is_empty());
+        assert!(view
+            .range(Some(b"p/3"), Some(b"p/1"), false)
+            .unwrap()
+            .is_empty());
         // Metadata never shows up in a range over the whole state.
         assert!(view
             .range(None, None, false)

@@ -132,7 +132,7 @@ mod tests {
         let wasm = bech32::encode::<Bech32>(Hrp::parse("wasm").unwrap(), &bytes).unwrap();
         assert_eq!(
             wasm,
-            "wasm14hj2tavq8fpesdwxxcu44rty3hh90vhujrvcmstl4zr3txmfvw9s4hmalr"
+            "wasm14hj2tavq8fpesdwxxcu44rty3hh90vhujrvcmstl4zr3txmfvw9s0phg4d"
         );
         assert_ne!(classic_contract_address(1, 2), bytes);
     }

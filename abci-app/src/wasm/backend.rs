@@ -39,12 +39,18 @@ impl BackendApi for ChainApi {
 
     fn addr_canonicalize(&self, human: &str) -> BackendResult<Vec<u8>> {
         let gas_info = GasInfo::with_cost(gas::to_cw(gas::CANONICALIZE_COST));
-        (address::decode(human).map_err(BackendError::user_err), gas_info)
+        (
+            address::decode(human).map_err(BackendError::user_err),
+            gas_info,
+        )
     }
 
     fn addr_humanize(&self, canonical: &[u8]) -> BackendResult<String> {
         let gas_info = GasInfo::with_cost(gas::to_cw(gas::HUMANIZE_COST));
-        (address::encode(canonical).map_err(BackendError::user_err), gas_info)
+        (
+            address::encode(canonical).map_err(BackendError::user_err),
+            gas_info,
+        )
     }
 }
 
@@ -121,7 +127,12 @@ impl Storage for ContractStorage {
             .read(|state| state.range(Some(&start), end.as_deref(), descending))
         {
             Ok(Ok(records)) => records,
-            Ok(Err(err)) => return (Err(self.fail(format!("contract storage scan: {err}"))), gas_info),
+            Ok(Err(err)) => {
+                return (
+                    Err(self.fail(format!("contract storage scan: {err}"))),
+                    gas_info,
+                )
+            }
             Err(err) => return (Err(self.fail(err.log)), gas_info),
         };
         let prefix_len = self.prefix.len();
@@ -196,7 +207,11 @@ mod tests {
             gas_info.cost,
             gas::to_cw(gas::CANONICALIZE_COST + gas::HUMANIZE_COST)
         );
-        for bad in [human.to_uppercase(), "cosmos1qqqq".to_string(), String::new()] {
+        for bad in [
+            human.to_uppercase(),
+            "cosmos1qqqq".to_string(),
+            String::new(),
+        ] {
             assert!(matches!(
                 api.addr_validate(&bad).0,
                 Err(BackendError::UserErr { .. })
@@ -213,34 +228,58 @@ mod tests {
         let mut view = store.view();
         let other = state_key::contract_store_prefix(&[2u8; 32]);
         view.set(&[other.as_slice(), b"b"].concat(), b"foreign".to_vec());
-        Host::with_owned_state(&module.cache(), &mut view, &BlockInfo::default(), Some(0), |host| {
-            let mut storage = ContractStorage::new(Arc::clone(host), &[1u8; 32]);
-            let (result, gas_info) = storage.set(b"b", b"1");
-            result.unwrap();
-            assert!(gas_info.externally_used > 0);
-            storage.set(b"a", b"2").0.unwrap();
-            storage.set(b"c", b"3").0.unwrap();
-            storage.remove(b"c").0.unwrap();
-            assert_eq!(storage.get(b"b").0.unwrap(), Some(b"1".to_vec()));
-            assert_eq!(storage.get(b"zz").0.unwrap(), None);
+        Host::with_owned_state(
+            &module.cache(),
+            &mut view,
+            &BlockInfo::default(),
+            Some(0),
+            |host| {
+                let mut storage = ContractStorage::new(Arc::clone(host), &[1u8; 32]);
+                let (result, gas_info) = storage.set(b"b", b"1");
+                result.unwrap();
+                assert!(gas_info.externally_used > 0);
+                storage.set(b"a", b"2").0.unwrap();
+                storage.set(b"c", b"3").0.unwrap();
+                storage.remove(b"c").0.unwrap();
+                assert_eq!(storage.get(b"b").0.unwrap(), Some(b"1".to_vec()));
+                assert_eq!(storage.get(b"zz").0.unwrap(), None);
 
-            let id = storage.scan(None, None, Order::Descending).0.unwrap();
-            assert_eq!(id, 1);
-            assert_eq!(storage.next(id).0.unwrap(), Some((b"b".to_vec(), b"1".to_vec())));
-            assert_eq!(storage.next(id).0.unwrap(), Some((b"a".to_vec(), b"2".to_vec())));
-            assert_eq!(storage.next(id).0.unwrap(), None);
-            let id = storage.scan(Some(b"b"), Some(b"c"), Order::Ascending).0.unwrap();
-            assert_eq!(id, 2);
-            assert_eq!(storage.next(id).0.unwrap().map(|r| r.0), Some(b"b".to_vec()));
-            assert_eq!(storage.next(id).0.unwrap(), None);
-            assert!(matches!(
-                storage.next(9).0,
-                Err(BackendError::IteratorDoesNotExist { id: 9 })
-            ));
-        });
+                let id = storage.scan(None, None, Order::Descending).0.unwrap();
+                assert_eq!(id, 1);
+                assert_eq!(
+                    storage.next(id).0.unwrap(),
+                    Some((b"b".to_vec(), b"1".to_vec()))
+                );
+                assert_eq!(
+                    storage.next(id).0.unwrap(),
+                    Some((b"a".to_vec(), b"2".to_vec()))
+                );
+                assert_eq!(storage.next(id).0.unwrap(), None);
+                let id = storage
+                    .scan(Some(b"b"), Some(b"c"), Order::Ascending)
+                    .0
+                    .unwrap();
+                assert_eq!(id, 2);
+                assert_eq!(
+                    storage.next(id).0.unwrap().map(|r| r.0),
+                    Some(b"b".to_vec())
+                );
+                assert_eq!(storage.next(id).0.unwrap(), None);
+                assert!(matches!(
+                    storage.next(9).0,
+                    Err(BackendError::IteratorDoesNotExist { id: 9 })
+                ));
+            },
+        );
         assert_eq!(
-            view.get(&[state_key::contract_store_prefix(&[1u8; 32]).as_slice(), b"a"].concat())
-                .unwrap(),
+            view.get(
+                &[
+                    state_key::contract_store_prefix(&[1u8; 32]).as_slice(),
+                    b"a"
+                ]
+                .concat()
+            )
+            .unwrap(),
             Some(b"2".to_vec())
         );
     }

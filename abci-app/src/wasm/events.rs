@@ -58,7 +58,12 @@ pub fn from_response(
     let mut events = Vec::with_capacity(1 + custom.len());
     let mut attribute_bytes = 0usize;
     if !attributes.is_empty() {
-        events.push(contract_event("wasm".to_string(), contract, attributes, &mut attribute_bytes)?);
+        events.push(contract_event(
+            "wasm".to_string(),
+            contract,
+            attributes,
+            &mut attribute_bytes,
+        )?);
     }
     for event in custom {
         let kind = event.ty.trim();
@@ -86,7 +91,9 @@ fn contract_event(
         let key = attribute.key.trim();
         let value = attribute.value.trim();
         if key.is_empty() {
-            return Err(invalid(format!("empty event attribute key (value: '{value}')")));
+            return Err(invalid(format!(
+                "empty event attribute key (value: '{value}')"
+            )));
         }
         if key.starts_with(RESERVED_PREFIX) {
             return Err(invalid(format!("event attribute key '{key}' is reserved")));
@@ -98,20 +105,26 @@ fn contract_event(
 }
 
 fn invalid(message: String) -> TxError {
-    TxError::new(Code::ContractError, format!("invalid event from contract: {message}"))
+    TxError::new(
+        Code::ContractError,
+        format!("invalid event from contract: {message}"),
+    )
 }
 
 /// Our events in the form a `reply` entry point receives them.
+///
+/// Attributes are built as struct literals: `Attribute::new` panics on the
+/// reserved `_` keys that every contract event carries.
 pub fn to_vm(events: &[Event]) -> Vec<VmEvent> {
     events
         .iter()
         .map(|event| {
-            VmEvent::new(event.kind.clone()).add_attributes(
-                event
-                    .attributes
-                    .iter()
-                    .map(|(key, value)| Attribute::new(key.clone(), value.clone())),
-            )
+            VmEvent::new(event.kind.clone()).add_attributes(event.attributes.iter().map(
+                |(key, value)| Attribute {
+                    key: key.clone(),
+                    value: value.clone(),
+                },
+            ))
         })
         .collect()
 }
@@ -142,7 +155,10 @@ mod tests {
         assert!(none.is_empty());
         assert_eq!(cost, 0);
 
-        let reserved = vec![Attribute::new("_contract_address", "fake")];
+        let reserved = vec![Attribute {
+            key: "_contract_address".to_string(),
+            value: "fake".to_string(),
+        }];
         assert_eq!(
             from_response("um1c", &reserved, &[]).unwrap_err().code,
             Code::ContractError

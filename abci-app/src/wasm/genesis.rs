@@ -6,8 +6,8 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use super::gas::GENESIS_GAS_LIMIT;
-use super::keeper::{Action, Keeper};
 use super::host::Host;
+use super::keeper::{Action, Keeper};
 use crate::codes::{Code, TxError};
 use crate::context::GasMeter;
 
@@ -50,7 +50,12 @@ pub(crate) fn run(host: &std::sync::Arc<Host>, genesis: &WasmGenesis) -> Result<
         let mut gas = GasMeter::new(GENESIS_GAS_LIMIT);
         keeper
             .run(&mut gas, 0, &code.creator, Action::StoreCode { wasm })
-            .map_err(|e| TxError::new(e.code, format!("wasm genesis: code #{}: {}", index + 1, e.log)))?;
+            .map_err(|e| {
+                TxError::new(
+                    e.code,
+                    format!("wasm genesis: code #{}: {}", index + 1, e.log),
+                )
+            })?;
     }
     for (index, contract) in genesis.contracts.iter().enumerate() {
         let msg = serde_json::to_vec(&contract.msg)
@@ -68,7 +73,12 @@ pub(crate) fn run(host: &std::sync::Arc<Host>, genesis: &WasmGenesis) -> Result<
             .map_err(|e| {
                 TxError::new(
                     e.code,
-                    format!("wasm genesis: contract #{} ({}): {}", index + 1, contract.label, e.log),
+                    format!(
+                        "wasm genesis: contract #{} ({}): {}",
+                        index + 1,
+                        contract.label,
+                        e.log
+                    ),
                 )
             })?;
     }

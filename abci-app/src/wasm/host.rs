@@ -12,8 +12,8 @@
 use std::ptr::NonNull;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use cosmwasm_std_vm::{Addr, Binary, BlockInfo as VmBlockInfo, ContractInfo, Env, Timestamp};
 use cosmwasm_std_vm::TransactionInfo;
+use cosmwasm_std_vm::{Addr, Binary, BlockInfo as VmBlockInfo, ContractInfo, Env, Timestamp};
 use cosmwasm_vm::Cache;
 
 use super::backend::{ChainApi, ContractStorage};
@@ -216,20 +216,30 @@ mod tests {
         let mut view = store.view();
         view.set(b"k", b"v".to_vec());
         let block = BlockInfo::default();
-        let result: Result<(), TxError> = Host::with_owned_state(&cache, &mut view, &block, Some(3), |host| {
-            // Inside, the slot is empty and the host has the data.
-            assert_eq!(host.read(|s| s.get(b"k").unwrap()).unwrap(), Some(b"v".to_vec()));
-            host.write(|s| s.set(b"k2", b"v2".to_vec()))?;
-            assert_eq!(host.env("c").transaction.map(|t| t.index), Some(3));
-            Err(TxError::new(Code::ContractError, "boom"))
-        });
+        let result: Result<(), TxError> =
+            Host::with_owned_state(&cache, &mut view, &block, Some(3), |host| {
+                // Inside, the slot is empty and the host has the data.
+                assert_eq!(
+                    host.read(|s| s.get(b"k").unwrap()).unwrap(),
+                    Some(b"v".to_vec())
+                );
+                host.write(|s| s.set(b"k2", b"v2".to_vec()))?;
+                assert_eq!(host.env("c").transaction.map(|t| t.index), Some(3));
+                Err(TxError::new(Code::ContractError, "boom"))
+            });
         assert!(result.is_err());
         assert_eq!(view.get(b"k").unwrap(), Some(b"v".to_vec()));
         assert_eq!(view.get(b"k2").unwrap(), Some(b"v2".to_vec()));
 
         let escaped = Host::with_lent_state(&cache, &view, &block, |host| {
-            assert_eq!(host.read(|s| s.get(b"k2").unwrap()).unwrap(), Some(b"v2".to_vec()));
-            assert_eq!(host.write(|s| s.remove(b"k")).unwrap_err().code, Code::Internal);
+            assert_eq!(
+                host.read(|s| s.get(b"k2").unwrap()).unwrap(),
+                Some(b"v2".to_vec())
+            );
+            assert_eq!(
+                host.write(|s| s.remove(b"k")).unwrap_err().code,
+                Code::Internal
+            );
             assert!(host.env("c").transaction.is_none());
             Arc::clone(host)
         });

@@ -11,10 +11,10 @@ use std::io::Read;
 use std::sync::Arc;
 
 use cosmos_sdk_proto::cosmwasm::wasm::v1::{
-    AccessConfig, AccessType, CodeInfo, ContractCodeHistoryEntry,
-    ContractCodeHistoryOperationType, ContractInfo, MsgClearAdminResponse,
-    MsgExecuteContractResponse, MsgInstantiateContract2Response, MsgInstantiateContractResponse,
-    MsgMigrateContractResponse, MsgStoreCodeResponse, MsgUpdateAdminResponse,
+    AccessConfig, AccessType, CodeInfo, ContractCodeHistoryEntry, ContractCodeHistoryOperationType,
+    ContractInfo, MsgClearAdminResponse, MsgExecuteContractResponse,
+    MsgInstantiateContract2Response, MsgInstantiateContractResponse, MsgMigrateContractResponse,
+    MsgStoreCodeResponse, MsgUpdateAdminResponse,
 };
 use cosmos_sdk_proto::Any;
 use cosmwasm_std_vm::{
@@ -193,9 +193,7 @@ impl<'h> Keeper<'h> {
         if let Some(admin) = &admin {
             address::decode_field("admin", admin)?;
         }
-        let code = self
-            .host
-            .read(|s| state::require_code_info(s, code_id))??;
+        let code = self.host.read(|s| state::require_code_info(s, code_id))??;
         let canonical = match &salt {
             None => {
                 let instance_id = self.host.write(state::next_instance_id)??;
@@ -230,7 +228,6 @@ impl<'h> Keeper<'h> {
             ));
         }
         let target = Target {
-            address: contract.clone(),
             canonical: canonical.clone(),
             code_id,
             checksum: code.code_hash,
@@ -317,9 +314,7 @@ impl<'h> Keeper<'h> {
         require_json("migrate msg", msg)?;
         let (old, mut info) = self.contract(contract)?;
         require_admin(&info, sender, contract)?;
-        let code = self
-            .host
-            .read(|s| state::require_code_info(s, code_id))??;
+        let code = self.host.read(|s| state::require_code_info(s, code_id))??;
         let target = Target {
             code_id,
             checksum: code.code_hash,
@@ -396,7 +391,6 @@ impl<'h> Keeper<'h> {
             })?;
             let code = state::require_code_info(s, info.code_id)?;
             let target = Target {
-                address: contract.to_string(),
                 canonical: canonical.clone(),
                 code_id: info.code_id,
                 checksum: code.code_hash,
@@ -408,7 +402,10 @@ impl<'h> Keeper<'h> {
     /// The migrate version `target`'s code declares, if any.
     fn migrate_version(&self, target: &Target) -> Result<Option<u64>, TxError> {
         let checksum = Checksum::try_from(target.checksum.as_slice()).map_err(|e| {
-            TxError::new(Code::Internal, format!("bad checksum of code {}: {e}", target.code_id))
+            TxError::new(
+                Code::Internal,
+                format!("bad checksum of code {}: {e}", target.code_id),
+            )
         })?;
         let report = match self.host.cache.analyze(&checksum) {
             Ok(report) => report,
@@ -416,7 +413,10 @@ impl<'h> Keeper<'h> {
                 vm::restore_code(self.host, target.code_id, &checksum)
                     .map_err(|f| f.into_tx_error("migrate"))?;
                 self.host.cache.analyze(&checksum).map_err(|e| {
-                    TxError::new(Code::Internal, format!("cannot analyze code {}: {e}", target.code_id))
+                    TxError::new(
+                        Code::Internal,
+                        format!("cannot analyze code {}: {e}", target.code_id),
+                    )
                 })?
             }
         };
@@ -433,7 +433,13 @@ impl<'h> Keeper<'h> {
         entry_point: impl FnOnce(&mut VmInstance) -> VmResult<cosmwasm_std_vm::ContractResult<T>>,
     ) -> Result<T, TxError> {
         gas.consume(gas::INSTANCE_COST, "loading a wasm instance")?;
-        let (outcome, used) = vm::run(self.host, target, 0, gas::to_cw(gas.remaining()), entry_point);
+        let (outcome, used) = vm::run(
+            self.host,
+            target,
+            0,
+            gas::to_cw(gas.remaining()),
+            entry_point,
+        );
         let charged = gas.consume(gas::to_sdk(used), "wasm contract execution");
         match outcome {
             Err(failure @ Failure::Internal(_)) => Err(failure.into_tx_error(action)),
@@ -520,8 +526,8 @@ impl<'h> Keeper<'h> {
                 // Running out of the tx's own gas, or the node failing, ends
                 // the whole tx; only a sub-message's own gas limit is the
                 // contract's business.
-                let fatal = err.code == Code::Internal
-                    || (err.code == Code::OutOfGas && limit.is_none());
+                let fatal =
+                    err.code == Code::Internal || (err.code == Code::OutOfGas && limit.is_none());
                 if fatal || !matches!(reply_on, ReplyOn::Always | ReplyOn::Error) {
                     return Err(err);
                 }
@@ -573,7 +579,9 @@ impl<'h> Keeper<'h> {
         }
         let action = match msg {
             CosmosMsg::Wasm(msg) => wasm_action(msg)?,
-            CosmosMsg::Bank(_) => return Err(unsupported("bank messages (the chain has no native coins)")),
+            CosmosMsg::Bank(_) => {
+                return Err(unsupported("bank messages (the chain has no native coins)"))
+            }
             CosmosMsg::Custom(_) => return Err(unsupported("custom messages")),
             CosmosMsg::Staking(_) => return Err(unsupported("staking messages")),
             CosmosMsg::Distribution(_) => return Err(unsupported("distribution messages")),
@@ -702,7 +710,12 @@ pub(crate) fn require_no_funds(no_funds: bool) -> Result<(), TxError> {
 fn require_json(what: &str, bytes: &[u8]) -> Result<(), TxError> {
     serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
         .map(|_| ())
-        .map_err(|e| TxError::new(Code::InvalidRequest, format!("{what} is not valid JSON: {e}")))
+        .map_err(|e| {
+            TxError::new(
+                Code::InvalidRequest,
+                format!("{what} is not valid JSON: {e}"),
+            )
+        })
 }
 
 /// wasmd's label rules: present, at most 128 bytes, no outer whitespace.
@@ -812,7 +825,10 @@ mod tests {
         let err = unzip(&bomb.finish().unwrap()).unwrap_err();
         assert_eq!(err.code, Code::InvalidWasm);
         assert!(err.log.contains("larger"));
-        assert_eq!(unzip(&[0x1f, 0x8b, 1, 2]).unwrap_err().code, Code::InvalidWasm);
+        assert_eq!(
+            unzip(&[0x1f, 0x8b, 1, 2]).unwrap_err().code,
+            Code::InvalidWasm
+        );
         assert_eq!(unzip(&[]).unwrap_err().code, Code::InvalidWasm);
     }
 

@@ -17,6 +17,17 @@
 //! A failed message leaves partial writes in the tx's state; the tx runner
 //! discards them with its checkpoint (as it does for every module).
 
+// Consensus code that runs untrusted contracts: no input may make it panic.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
 mod address;
 mod backend;
 mod events;
@@ -41,10 +52,12 @@ use std::sync::Arc;
 use cosmwasm_vm::{Cache, CacheOptions, Size};
 
 pub use self::address::HRP as ADDRESS_PREFIX;
-pub use self::genesis::{GenesisCode, GenesisContract, WasmGenesis};
 pub use self::gas::{GAS_MULTIPLIER, INSTANCE_COST, QUERY_GAS_LIMIT};
+pub use self::genesis::{GenesisCode, GenesisContract, WasmGenesis};
 use self::host::{Host, VmCache};
 use self::keeper::Keeper;
+/// Prefix of every state key the module writes.
+pub use self::state_key::MODULE_PREFIX as STATE_PREFIX;
 use crate::codes::TxError;
 use crate::context::{BlockInfo, MsgResult, TxContext};
 use crate::store::StateView;

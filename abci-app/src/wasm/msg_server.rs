@@ -163,11 +163,17 @@ mod tests {
             type_url: MsgExecuteContract::type_url(),
             value: vec![0xff, 0xff, 0xff],
         };
-        assert_eq!(decode(&garbage).err().map(|e| e.code), Some(Code::InvalidRequest));
+        assert_eq!(
+            decode(&garbage).err().map(|e| e.code),
+            Some(Code::InvalidRequest)
+        );
         let unknown = Any {
             type_url: "/cosmwasm.wasm.v1.MsgSudoContract".to_string(),
             value: Vec::new(),
         };
-        assert_eq!(decode(&unknown).err().map(|e| e.code), Some(Code::UnknownMessage));
+        assert_eq!(
+            decode(&unknown).err().map(|e| e.code),
+            Some(Code::UnknownMessage)
+        );
     }
 }

@@ -80,7 +80,9 @@ impl ChainQuerier {
                 (Ok(SystemResult::Ok(ContractResult::Err(msg))), gas_info)
             }
             Err(Failure::Vm(msg)) => (
-                Ok(SystemResult::Ok(ContractResult::Err(format!("vm error: {msg}")))),
+                Ok(SystemResult::Ok(ContractResult::Err(format!(
+                    "vm error: {msg}"
+                )))),
                 gas_info,
             ),
             Err(Failure::OutOfGas) => (Err(BackendError::out_of_gas()), gas_info),
@@ -106,7 +108,10 @@ impl ChainQuerier {
             Ok((true, value)) => {
                 let value = value.unwrap_or_default();
                 let gas_info = read_gas(full.len(), value.len());
-                (Ok(SystemResult::Ok(ContractResult::Ok(value.into()))), gas_info)
+                (
+                    Ok(SystemResult::Ok(ContractResult::Ok(value.into()))),
+                    gas_info,
+                )
             }
             Err(err) => self.internal(err),
         }
@@ -137,7 +142,12 @@ impl ChainQuerier {
     fn code_info(&self, code_id: u64) -> QueryOutcome {
         let info = match self.host.read(|s| state::code_info(s, code_id)) {
             Ok(Ok(Some(info))) => info,
-            Ok(Ok(None)) => return (Ok(SystemResult::Err(SystemError::NoSuchCode { code_id })), GasInfo::free()),
+            Ok(Ok(None)) => {
+                return (
+                    Ok(SystemResult::Err(SystemError::NoSuchCode { code_id })),
+                    GasInfo::free(),
+                )
+            }
             Ok(Err(err)) | Err(err) => return self.internal(err),
         };
         let Ok(checksum) = Checksum::try_from(info.code_hash.as_slice()) else {
@@ -162,7 +172,6 @@ impl ChainQuerier {
             };
             let code = state::require_code_info(s, info.code_id)?;
             Ok(Some(Target {
-                address: contract_addr.to_string(),
                 canonical: canonical.clone(),
                 code_id: info.code_id,
                 checksum: code.code_hash,
@@ -237,11 +246,17 @@ fn answer(data: cosmwasm_std_vm::StdResult<Binary>, gas_info: GasInfo) -> QueryO
 }
 
 fn answer_err(message: String) -> QueryOutcome {
-    (Ok(SystemResult::Ok(ContractResult::Err(message))), GasInfo::free())
+    (
+        Ok(SystemResult::Ok(ContractResult::Err(message))),
+        GasInfo::free(),
+    )
 }
 
 fn no_such_contract(addr: String) -> QueryOutcome {
-    (Ok(SystemResult::Err(SystemError::NoSuchContract { addr })), GasInfo::free())
+    (
+        Ok(SystemResult::Err(SystemError::NoSuchContract { addr })),
+        GasInfo::free(),
+    )
 }
 
 fn unsupported(kind: &str) -> QueryOutcome {

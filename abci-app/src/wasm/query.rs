@@ -10,8 +10,7 @@ use cosmos_sdk_proto::cosmwasm::wasm::v1::{
     QueryCodesResponse, QueryContractHistoryRequest, QueryContractHistoryResponse,
     QueryContractInfoRequest, QueryContractInfoResponse, QueryContractsByCodeRequest,
     QueryContractsByCodeResponse, QueryParamsResponse, QueryRawContractStateRequest,
-    QueryRawContractStateResponse, QuerySmartContractStateRequest,
-    QuerySmartContractStateResponse,
+    QueryRawContractStateResponse, QuerySmartContractStateRequest, QuerySmartContractStateResponse,
 };
 use prost::Message;
 
@@ -27,6 +26,9 @@ use crate::store::StateView;
 
 /// Prefix of every path this module answers.
 pub const PATH_PREFIX: &str = "/cosmwasm.wasm.v1.Query/";
+
+/// Key/value pairs of one page.
+type Records = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// Page size when the request names none, and the largest page served.
 const DEFAULT_PAGE_LIMIT: u64 = 100;
@@ -58,7 +60,8 @@ pub(crate) fn handle(
 }
 
 fn request<M: Message + Default>(data: &[u8]) -> Result<M, TxError> {
-    M::decode(data).map_err(|e| TxError::new(Code::InvalidRequest, format!("bad query request: {e}")))
+    M::decode(data)
+        .map_err(|e| TxError::new(Code::InvalidRequest, format!("bad query request: {e}")))
 }
 
 fn smart(
@@ -146,7 +149,10 @@ fn code(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
     let req: QueryCodeRequest = request(data)?;
     let info = state::require_code_info(state, req.code_id)?;
     let bytes = state::code_bytes(state, req.code_id)?.ok_or_else(|| {
-        TxError::new(Code::Internal, format!("bytes of code {} missing", req.code_id))
+        TxError::new(
+            Code::Internal,
+            format!("bytes of code {} missing", req.code_id),
+        )
     })?;
     Ok(QueryCodeResponse {
         code_info: Some(code_info_response(req.code_id, info)),
@@ -166,7 +172,10 @@ fn codes(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
                 .as_slice()
                 .try_into()
                 .map_err(|_| TxError::new(Code::Internal, "corrupt code key in state"))?;
-            Ok(code_info_response(u64::from_be_bytes(id), decode_stored(value)?))
+            Ok(code_info_response(
+                u64::from_be_bytes(id),
+                decode_stored(value)?,
+            ))
         })
         .collect::<Result<_, TxError>>()?;
     Ok(QueryCodesResponse {
@@ -217,7 +226,8 @@ fn not_found(address: &str) -> TxError {
 }
 
 fn decode_stored<M: Message + Default>(bytes: &[u8]) -> Result<M, TxError> {
-    M::decode(bytes).map_err(|e| TxError::new(Code::Internal, format!("corrupt record in state: {e}")))
+    M::decode(bytes)
+        .map_err(|e| TxError::new(Code::Internal, format!("corrupt record in state: {e}")))
 }
 
 /// One page of the records under `prefix`, keys without the prefix, with the
@@ -228,7 +238,7 @@ fn page(
     state: &StateView,
     prefix: &[u8],
     request: Option<PageRequest>,
-) -> Result<(Vec<(Vec<u8>, Vec<u8>)>, PageResponse), TxError> {
+) -> Result<(Records, PageResponse), TxError> {
     let request = request.unwrap_or_default();
     let limit = match request.limit {
         0 => DEFAULT_PAGE_LIMIT,
@@ -269,6 +279,9 @@ fn page(
         .take(usize::try_from(limit).unwrap_or(usize::MAX))
         .map(strip)
         .collect();
-    let next_key = rest.next().map(|record| strip(record).0).unwrap_or_default();
+    let next_key = rest
+        .next()
+        .map(|record| strip(record).0)
+        .unwrap_or_default();
     Ok((page, PageResponse { next_key, total }))
 }

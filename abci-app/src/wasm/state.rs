@@ -12,7 +12,8 @@ use crate::codes::{Code, TxError};
 use crate::store::StateView;
 
 fn decode<T: Message + Default>(what: &str, bytes: &[u8]) -> Result<T, TxError> {
-    T::decode(bytes).map_err(|e| TxError::new(Code::Internal, format!("corrupt {what} in state: {e}")))
+    T::decode(bytes)
+        .map_err(|e| TxError::new(Code::Internal, format!("corrupt {what} in state: {e}")))
 }
 
 fn read_u64(state: &StateView, key: &[u8]) -> Result<u64, TxError> {

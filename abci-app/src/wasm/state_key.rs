@@ -96,7 +96,7 @@ fn len_prefixed(bytes: &[u8]) -> Vec<u8> {
     let len = u8::try_from(bytes.len()).unwrap_or(u8::MAX);
     let mut out = Vec::with_capacity(1 + usize::from(len));
     out.push(len);
-    out.extend_from_slice(&bytes[..usize::from(len)]);
+    out.extend(bytes.iter().take(usize::from(len)));
     out
 }
 

@@ -1,1 +1,1257 @@
 //! End-to-end tests of the wasm module through the real VM.
+//!
+//! Two contracts are used: the NRN token (`artifacts/nrn_token.wasm`, a
+//! cw20-base wrapper built by `scripts/build-contracts.sh`) and "reflect", a
+//! tiny contract hand-written in WAT below whose entry points return the
+//! message they were given, so a test can make a contract answer anything
+//! (sub-messages, errors, events) without a contract toolchain.
+
+use std::io::Write;
+use std::sync::{Arc, LazyLock};
+
+use base64::Engine;
+use cosmos_sdk_proto::cosmos::base::query::v1beta1::PageRequest;
+use cosmos_sdk_proto::cosmos::base::v1beta1::Coin;
+use cosmos_sdk_proto::cosmwasm::wasm::v1::{
+    MsgClearAdmin, MsgExecuteContract, MsgExecuteContractResponse, MsgInstantiateContract,
+    MsgInstantiateContract2, MsgInstantiateContract2Response, MsgInstantiateContractResponse,
+    MsgMigrateContract, MsgStoreCode, MsgStoreCodeResponse, MsgUpdateAdmin,
+};
+use cosmos_sdk_proto::cosmwasm::wasm::v1::{
+    QueryCodeRequest, QueryCodeResponse, QueryCodesRequest, QueryCodesResponse,
+    QueryContractHistoryRequest, QueryContractHistoryResponse, QueryContractInfoRequest,
+    QueryContractInfoResponse, QueryContractsByCodeRequest, QueryContractsByCodeResponse,
+    QueryRawContractStateRequest, QueryRawContractStateResponse, QuerySmartContractStateRequest,
+    QuerySmartContractStateResponse,
+};
+use cosmos_sdk_proto::Any;
+use cosmwasm_std_vm::{ContractResult, SystemError, SystemResult};
+use cosmwasm_vm::{BackendError, Querier};
+use prost::{Message, Name};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::address;
+use super::gas;
+use super::host::Host;
+use super::keeper::pack;
+use super::limits::MAX_QUERY_DEPTH;
+use super::querier::ChainQuerier;
+use super::*;
+use crate::codes::Code;
+use crate::context::{Event, GasMeter};
+use crate::store::Store;
+
+const GAS: u64 = 10_000_000;
+
+/// One VM cache for the whole test process: compiled modules are shared
+/// between tests (each test still has its own state).
+static MODULE: LazyLock<(tempfile::TempDir, WasmModule)> = LazyLock::new(|| {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let module = WasmModule::new(dir.path()).expect("wasm module");
+    (dir, module)
+});
+
+static NRN_TOKEN: LazyLock<Vec<u8>> = LazyLock::new(|| {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../artifacts/nrn_token.wasm");
+    std::fs::read(path).unwrap_or_else(|e| {
+        panic!("{path}: {e}; build the contracts first (scripts/build-contracts.sh)")
+    })
+});
+
+/// `{"ok":{...,"data":"replied"}}`: what reflect's `reply` returns.
+const REPLY_RESPONSE: &str =
+    r#"{"ok":{"messages":[],"attributes":[],"events":[],"data":"cmVwbGllZA=="}}"#;
+
+/// instantiate/execute/migrate: store the message under `last` and return
+/// it as the result; query: return the message; reply: store the `Reply`
+/// under `reply` and return [`REPLY_RESPONSE`]. A bump allocator that never
+/// frees is enough for one call.
+static REFLECT: LazyLock<Vec<u8>> = LazyLock::new(|| {
+    let wat = format!(
+        r#"(module
+  (import "env" "db_write" (func $db_write (param i32 i32)))
+  (memory (export "memory") 1)
+  (global $heap (mut i32) (i32.const 4096))
+  (data (i32.const 16) "last")
+  (data (i32.const 32) "reply")
+  (data (i32.const 64) "{reply}")
+  (func (export "interface_version_8"))
+  (func $allocate (export "allocate") (param $size i32) (result i32)
+    (local $region i32)
+    (local.set $region (global.get $heap))
+    (global.set $heap
+      (i32.and
+        (i32.add (i32.add (i32.add (local.get $region) (i32.const 12)) (local.get $size))
+                 (i32.const 7))
+        (i32.const -8)))
+    (block $enough
+      (loop $grow
+        (br_if $enough (i32.le_u (global.get $heap) (i32.shl (memory.size) (i32.const 16))))
+        (if (i32.eq (memory.grow (i32.const 1)) (i32.const -1)) (then unreachable))
+        (br $grow)))
+    (i32.store (local.get $region) (i32.add (local.get $region) (i32.const 12)))
+    (i32.store offset=4 (local.get $region) (local.get $size))
+    (i32.store offset=8 (local.get $region) (i32.const 0))
+    (local.get $region))
+  (func (export "deallocate") (param i32))
+  (func $static (param $ptr i32) (param $len i32) (result i32)
+    (local $region i32)
+    (local.set $region (call $allocate (i32.const 0)))
+    (i32.store (local.get $region) (local.get $ptr))
+    (i32.store offset=4 (local.get $region) (local.get $len))
+    (i32.store offset=8 (local.get $region) (local.get $len))
+    (local.get $region))
+  (func $echo (param $msg i32) (result i32)
+    (call $db_write (call $static (i32.const 16) (i32.const 4)) (local.get $msg))
+    (local.get $msg))
+  (func (export "instantiate") (param i32 i32 i32) (result i32) (call $echo (local.get 2)))
+  (func (export "execute") (param i32 i32 i32) (result i32) (call $echo (local.get 2)))
+  (func (export "migrate") (param i32 i32) (result i32) (call $echo (local.get 1)))
+  (func (export "query") (param i32 i32) (result i32) (local.get 1))
+  (func (export "reply") (param i32 i32) (result i32)
+    (call $db_write (call $static (i32.const 32) (i32.const 5)) (local.get 1))
+    (call $static (i32.const 64) (i32.const {reply_len}))))"#,
+        reply = REPLY_RESPONSE.replace('"', "\\\""),
+        reply_len = REPLY_RESPONSE.len(),
+    );
+    wat::parse_str(wat).expect("reflect contract assembles")
+});
+
+fn account(n: u8) -> String {
+    address::encode(&[n; 20]).expect("account address")
+}
+
+fn b64(bytes: impl AsRef<[u8]>) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(bytes).expect("gzip");
+    encoder.finish().expect("gzip")
+}
+
+fn attr<'a>(events: &'a [Event], kind: &str, key: &str) -> Option<&'a str> {
+    events
+        .iter()
+        .filter(|e| e.kind == kind)
+        .flat_map(|e| e.attributes.iter())
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+fn kinds(events: &[Event]) -> Vec<&str> {
+    events.iter().map(|e| e.kind.as_str()).collect()
+}
+
+/// A chain with its own state, run like the tx runner runs messages: each in
+/// a checkpoint that is kept on success and discarded on error.
+struct Chain<'m> {
+    _store: Store,
+    state: StateView,
+    block: BlockInfo,
+    module: &'m WasmModule,
+}
+
+impl<'m> Chain<'m> {
+    fn new() -> Self {
+        Self::with_module(&MODULE.1)
+    }
+
+    fn with_module(module: &'m WasmModule) -> Self {
+        let store = Store::temporary().expect("store");
+        let state = store.view();
+        Self {
+            _store: store,
+            state,
+            block: BlockInfo {
+                chain_id: "um-test".to_string(),
+                height: 7,
+                time_nanos: 1_700_000_000_000_000_000,
+            },
+            module,
+        }
+    }
+
+    /// Runs one message; returns its result and the gas it used.
+    fn tx(&mut self, signer: &str, msg: Any, gas_limit: u64) -> (Result<MsgResult, TxError>, u64) {
+        assert!(WasmModule::handles(&msg.type_url), "{}", msg.type_url);
+        let mut gas = GasMeter::new(gas_limit);
+        self.state.checkpoint();
+        let result = {
+            let mut ctx = TxContext {
+                state: &mut self.state,
+                block: &self.block,
+                gas: &mut gas,
+                tx_index: 2,
+            };
+            self.module.handle_msg(&mut ctx, signer, &msg)
+        };
+        if result.is_ok() {
+            self.state.keep_checkpoint();
+        } else {
+            self.state.discard_checkpoint();
+        }
+        (result, gas.used())
+    }
+
+    fn ok(&mut self, signer: &str, msg: Any) -> MsgResult {
+        let (result, _) = self.tx(signer, msg, GAS);
+        result.unwrap_or_else(|e| panic!("tx failed: {e:?}"))
+    }
+
+    fn store_code(&mut self, wasm: &[u8]) -> u64 {
+        let msg = MsgStoreCode {
+            sender: account(1),
+            wasm_byte_code: wasm.to_vec(),
+            instantiate_permission: None,
+        };
+        let result = self.ok(&account(1), pack(&msg));
+        response::<MsgStoreCodeResponse>(&result).code_id
+    }
+
+    fn instantiate(&mut self, code_id: u64, msg: &Value, admin: &str) -> String {
+        let result = self.ok(&account(1), instantiate_msg(code_id, msg, admin));
+        response::<MsgInstantiateContractResponse>(&result).address
+    }
+
+    fn execute(
+        &mut self,
+        signer: &str,
+        contract: &str,
+        msg: &Value,
+    ) -> (Result<MsgResult, TxError>, u64) {
+        self.execute_with_gas(signer, contract, msg, GAS)
+    }
+
+    fn execute_with_gas(
+        &mut self,
+        signer: &str,
+        contract: &str,
+        msg: &Value,
+        gas_limit: u64,
+    ) -> (Result<MsgResult, TxError>, u64) {
+        let msg = MsgExecuteContract {
+            sender: signer.to_string(),
+            contract: contract.to_string(),
+            msg: msg.to_string().into_bytes(),
+            funds: Vec::new(),
+        };
+        self.tx(signer, pack(&msg), gas_limit)
+    }
+
+    fn query<Req: Message + Name, Resp: Message + Default>(
+        &self,
+        req: &Req,
+    ) -> Result<Resp, TxError> {
+        let path = format!(
+            "/cosmwasm.wasm.v1.Query/{}",
+            Req::NAME
+                .trim_start_matches("Query")
+                .trim_end_matches("Request")
+        );
+        let bytes = self
+            .module
+            .abci_query(&self.state, &self.block, &path, &req.encode_to_vec())
+            .expect("a wasm path")?;
+        Ok(Resp::decode(bytes.as_slice()).expect("response decodes"))
+    }
+
+    fn smart(&self, contract: &str, msg: &Value) -> Result<Value, TxError> {
+        let resp: QuerySmartContractStateResponse =
+            self.query(&QuerySmartContractStateRequest {
+                address: contract.to_string(),
+                query_data: msg.to_string().into_bytes(),
+            })?;
+        Ok(serde_json::from_slice(&resp.data).expect("query answer is JSON"))
+    }
+
+    fn raw(&self, contract: &str, key: &[u8]) -> Vec<u8> {
+        let resp: QueryRawContractStateResponse = self
+            .query(&QueryRawContractStateRequest {
+                address: contract.to_string(),
+                query_data: key.to_vec(),
+            })
+            .expect("raw query");
+        resp.data
+    }
+
+    fn balance(&self, token: &str, owner: &str) -> u128 {
+        let answer = self
+            .smart(token, &json!({ "balance": { "address": owner } }))
+            .expect("balance query");
+        answer["balance"]
+            .as_str()
+            .expect("balance")
+            .parse()
+            .expect("number")
+    }
+
+    /// A NRN token (code `code_id`) with the given initial balances.
+    fn token(&mut self, code_id: u64, balances: &[(&str, u128)]) -> String {
+        self.instantiate(code_id, &token_init(balances), "")
+    }
+}
+
+fn token_init(balances: &[(&str, u128)]) -> Value {
+    let initial: Vec<Value> = balances
+        .iter()
+        .map(|(address, amount)| json!({ "address": address, "amount": amount.to_string() }))
+        .collect();
+    json!({ "name": "Neuron", "symbol": "NRN", "decimals": 6, "initial_balances": initial })
+}
+
+fn instantiate_proto(code_id: u64, msg: &Value, admin: &str) -> MsgInstantiateContract {
+    MsgInstantiateContract {
+        sender: account(1),
+        admin: admin.to_string(),
+        code_id,
+        label: "test contract".to_string(),
+        msg: msg.to_string().into_bytes(),
+        funds: Vec::new(),
+    }
+}
+
+fn instantiate_msg(code_id: u64, msg: &Value, admin: &str) -> Any {
+    pack(&instantiate_proto(code_id, msg, admin))
+}
+
+fn response<M: Message + Name + Default>(result: &MsgResult) -> M {
+    let any = result.response.as_ref().expect("a response");
+    assert_eq!(any.type_url, M::type_url());
+    M::decode(any.value.as_slice()).expect("response decodes")
+}
+
+/// A reflect answer: `{"ok": Response}`.
+fn reflect_ok(messages: Value, attributes: Value, data: Option<&str>) -> Value {
+    json!({ "ok": {
+        "messages": messages,
+        "attributes": attributes,
+        "events": [],
+        "data": data.map(b64),
+    }})
+}
+
+/// A sub-message executing `contract` with `msg`.
+fn sub_execute(
+    id: u64,
+    contract: &str,
+    msg: &Value,
+    reply_on: &str,
+    gas_limit: Option<u64>,
+) -> Value {
+    json!({
+        "id": id,
+        "payload": b64("pay"),
+        "msg": { "wasm": { "execute": {
+            "contract_addr": contract,
+            "msg": b64(msg.to_string()),
+            "funds": [],
+        }}},
+        "gas_limit": gas_limit,
+        "reply_on": reply_on,
+    })
+}
+
+/// The `Reply` the reflect contract at `contract` last received, if any.
+fn last_reply(chain: &Chain, contract: &str) -> Option<Value> {
+    let raw = chain.raw(contract, b"reply");
+    (!raw.is_empty()).then(|| serde_json::from_slice(&raw).expect("reply JSON"))
+}
+
+fn reflect_pair(chain: &mut Chain) -> (String, String) {
+    let code = chain.store_code(&REFLECT);
+    let init = reflect_ok(json!([]), json!([]), None);
+    (
+        chain.instantiate(code, &init, ""),
+        chain.instantiate(code, &init, ""),
+    )
+}
+
+#[test]
+fn store_code_accepts_plain_and_gzip_and_keeps_the_bytes() {
+    let mut chain = Chain::new();
+    let wasm: &[u8] = &NRN_TOKEN;
+    let checksum = Sha256::digest(wasm).to_vec();
+
+    let msg = MsgStoreCode {
+        sender: account(1),
+        wasm_byte_code: wasm.to_vec(),
+        instantiate_permission: None,
+    };
+    let (result, gas_used) = chain.tx(&account(1), pack(&msg), GAS);
+    let result = result.expect("store code");
+    let stored: MsgStoreCodeResponse = response(&result);
+    assert_eq!(stored.code_id, 1);
+    assert_eq!(stored.checksum, checksum);
+    assert!(gas_used >= gas::COMPILE_COST_PER_BYTE * wasm.len() as u64);
+    assert_eq!(attr(&result.events, "store_code", "code_id"), Some("1"));
+    assert_eq!(
+        attr(&result.events, "store_code", "code_checksum"),
+        Some(hex::encode(&checksum).as_str())
+    );
+
+    let zipped = MsgStoreCode {
+        wasm_byte_code: gzip(wasm),
+        ..msg
+    };
+    let stored: MsgStoreCodeResponse = response(&chain.ok(&account(1), pack(&zipped)));
+    assert_eq!(stored.code_id, 2);
+    assert_eq!(stored.checksum, checksum);
+
+    // Both codes keep the unzipped bytes, which is what `Code` returns.
+    for code_id in [1, 2] {
+        let code: QueryCodeResponse = chain.query(&QueryCodeRequest { code_id }).unwrap();
+        assert_eq!(code.data, wasm);
+        let info = code.code_info.expect("code info");
+        assert_eq!(
+            (info.code_id, info.data_hash.as_slice()),
+            (code_id, checksum.as_slice())
+        );
+        assert_eq!(info.creator, account(1));
+    }
+}
+
+#[test]
+fn invalid_wasm_is_rejected_without_using_a_code_id() {
+    let mut chain = Chain::new();
+    // A valid Wasm module that is no contract (no memory, no exports).
+    let empty_module = b"\0asm\x01\0\0\0".to_vec();
+    for bad in [
+        empty_module,
+        b"not wasm at all".to_vec(),
+        gzip(b"\0asm garbage"),
+    ] {
+        let msg = MsgStoreCode {
+            sender: account(1),
+            wasm_byte_code: bad,
+            instantiate_permission: None,
+        };
+        let err = chain.tx(&account(1), pack(&msg), GAS).0.unwrap_err();
+        assert_eq!(err.code, Code::InvalidWasm, "{}", err.log);
+    }
+    assert_eq!(chain.store_code(&REFLECT), 1);
+}
+
+#[test]
+fn instantiate_uses_the_classic_address_and_records_the_contract() {
+    let mut chain = Chain::new();
+    let code_id = chain.store_code(&NRN_TOKEN);
+    let result = chain.ok(
+        &account(1),
+        instantiate_msg(code_id, &token_init(&[]), &account(9)),
+    );
+    let address = response::<MsgInstantiateContractResponse>(&result).address;
+    assert_eq!(
+        address,
+        address::encode(&address::classic_contract_address(1, 1)).unwrap()
+    );
+    assert_eq!(
+        attr(&result.events, "instantiate", "_contract_address"),
+        Some(address.as_str())
+    );
+    assert_eq!(attr(&result.events, "instantiate", "code_id"), Some("1"));
+    assert_eq!(kinds(&result.events), ["instantiate", "wasm"]);
+    assert_eq!(
+        attr(&result.events, "wasm", "_contract_address"),
+        Some(address.as_str())
+    );
+    assert_eq!(attr(&result.events, "wasm", "symbol"), Some("NRN"));
+
+    let info: QueryContractInfoResponse = chain
+        .query(&QueryContractInfoRequest {
+            address: address.clone(),
+        })
+        .unwrap();
+    let info = info.contract_info.expect("contract info");
+    assert_eq!(info.code_id, code_id);
+    assert_eq!(info.creator, account(1));
+    assert_eq!(info.admin, account(9));
+    assert_eq!(info.label, "test contract");
+    assert_eq!(
+        info.created.map(|c| (c.block_height, c.tx_index)),
+        Some((7, 2))
+    );
+
+    // The second instance gets the next instance id.
+    let second = chain.token(code_id, &[]);
+    assert_eq!(
+        second,
+        address::encode(&address::classic_contract_address(1, 2)).unwrap()
+    );
+    let by_code: QueryContractsByCodeResponse = chain
+        .query(&QueryContractsByCodeRequest {
+            code_id,
+            pagination: None,
+        })
+        .unwrap();
+    assert_eq!(by_code.contracts.len(), 2);
+    assert!(by_code.contracts.contains(&address) && by_code.contracts.contains(&second));
+
+    // Unknown code, bad label, bad JSON, bad admin.
+    for (msg, code) in [
+        (instantiate_msg(99, &token_init(&[]), ""), Code::NotFound),
+        (
+            pack(&MsgInstantiateContract {
+                label: String::new(),
+                ..instantiate_proto(code_id, &json!({}), "")
+            }),
+            Code::InvalidRequest,
+        ),
+        (
+            pack(&MsgInstantiateContract {
+                msg: b"{not json".to_vec(),
+                ..instantiate_proto(code_id, &json!({}), "")
+            }),
+            Code::InvalidRequest,
+        ),
+        (
+            instantiate_msg(code_id, &token_init(&[]), "cosmos1xyz"),
+            Code::InvalidAddress,
+        ),
+    ] {
+        let err = chain.tx(&account(1), msg, GAS).0.unwrap_err();
+        assert_eq!(err.code, code, "{}", err.log);
+    }
+}
+
+#[test]
+fn cw20_transfer_moves_balances_and_queries_see_them() {
+    let mut chain = Chain::new();
+    let code_id = chain.store_code(&NRN_TOKEN);
+    let (alice, bob) = (account(10), account(11));
+    let token = chain.token(code_id, &[(&alice, 1_000)]);
+
+    let transfer = json!({ "transfer": { "recipient": bob, "amount": "300" } });
+    let (result, gas_used) = chain.execute(&alice, &token, &transfer);
+    let result = result.expect("transfer");
+    assert_eq!(kinds(&result.events), ["execute", "wasm"]);
+    assert_eq!(
+        attr(&result.events, "execute", "_contract_address"),
+        Some(token.as_str())
+    );
+    assert_eq!(attr(&result.events, "wasm", "action"), Some("transfer"));
+    assert_eq!(attr(&result.events, "wasm", "amount"), Some("300"));
+    let data: MsgExecuteContractResponse = response(&result);
+    assert!(data.data.is_empty());
+    assert!(
+        gas_used > gas::INSTANCE_COST && gas_used < 1_000_000,
+        "gas used: {gas_used}"
+    );
+
+    assert_eq!(chain.balance(&token, &alice), 700);
+    assert_eq!(chain.balance(&token, &bob), 300);
+    let info = chain.smart(&token, &json!({ "token_info": {} })).unwrap();
+    assert_eq!(info["total_supply"], "1000");
+    assert_eq!(info["symbol"], "NRN");
+
+    // cw20-base keeps balances in the map "balance" keyed by address.
+    let key = [&[0u8, 7][..], b"balance", bob.as_bytes()].concat();
+    assert_eq!(chain.raw(&token, &key), b"\"300\"");
+    assert!(chain.raw(&token, b"no such key").is_empty());
+
+    // Overspending is the contract's error, and changes nothing.
+    let too_much = json!({ "transfer": { "recipient": bob, "amount": "701" } });
+    let err = chain.execute(&alice, &token, &too_much).0.unwrap_err();
+    assert_eq!(err.code, Code::ContractError);
+    assert!(err.log.starts_with("contract error: "), "{}", err.log);
+    assert!(
+        err.log.contains("execute wasm contract failed"),
+        "{}",
+        err.log
+    );
+    assert_eq!(chain.balance(&token, &alice), 700);
+}
+
+#[test]
+fn running_out_of_gas_fails_with_out_of_gas_and_changes_nothing() {
+    let mut chain = Chain::new();
+    let code_id = chain.store_code(&NRN_TOKEN);
+    let (alice, bob) = (account(10), account(11));
+    let token = chain.token(code_id, &[(&alice, 1_000)]);
+    let transfer = json!({ "transfer": { "recipient": bob, "amount": "5" } });
+
+    // Not even enough for the instance; then enough for the instance but not
+    // for the contract's storage writes.
+    for limit in [gas::INSTANCE_COST - 1, gas::INSTANCE_COST + 2_000] {
+        let (result, used) = chain.execute_with_gas(&alice, &token, &transfer, limit);
+        let err = result.unwrap_err();
+        assert_eq!(err.code, Code::OutOfGas, "{}", err.log);
+        assert_eq!(used, limit);
+        assert_eq!(chain.balance(&token, &alice), 1_000);
+        assert_eq!(chain.balance(&token, &bob), 0);
+    }
+    // The same message with enough gas goes through.
+    chain
+        .execute(&alice, &token, &transfer)
+        .0
+        .expect("transfer");
+    assert_eq!(chain.balance(&token, &bob), 5);
+}
+
+#[test]
+fn funds_and_foreign_senders_are_refused() {
+    let mut chain = Chain::new();
+    let code_id = chain.store_code(&NRN_TOKEN);
+    let alice = account(10);
+    let token = chain.token(code_id, &[(&alice, 1_000)]);
+    let transfer = json!({ "transfer": { "recipient": account(11), "amount": "5" } });
+    let with_funds = MsgExecuteContract {
+        sender: alice.clone(),
+        contract: token.clone(),
+        msg: transfer.to_string().into_bytes(),
+        funds: vec![Coin {
+            denom: "unrn".to_string(),
+            amount: "1".to_string(),
+        }],
+    };
+    let err = chain.tx(&alice, pack(&with_funds), GAS).0.unwrap_err();
+    assert_eq!(err.code, Code::FundsNotSupported);
+
+    let init = MsgInstantiateContract {
+        funds: with_funds.funds.clone(),
+        ..instantiate_proto(code_id, &token_init(&[]), "")
+    };
+    assert_eq!(
+        chain.tx(&account(1), pack(&init), GAS).0.unwrap_err().code,
+        Code::FundsNotSupported
+    );
+
+    // Alice's message, signed by Bob.
+    let alices = MsgExecuteContract {
+        funds: Vec::new(),
+        ..with_funds
+    };
+    let err = chain.tx(&account(11), pack(&alices), GAS).0.unwrap_err();
+    assert_eq!(err.code, Code::WrongSigner);
+    assert_eq!(chain.balance(&token, &alice), 1_000);
+    chain
+        .tx(&alice, pack(&alices), GAS)
+        .0
+        .expect("signed by the sender");
+    assert_eq!(chain.balance(&token, &alice), 995);
+}
+
+#[test]
+fn only_the_admin_migrates_and_changes_the_admin() {
+    let mut chain = Chain::new();
+    let v1 = chain.store_code(&NRN_TOKEN);
+    let v2 = chain.store_code(&gzip(&NRN_TOKEN));
+    let (admin, other) = (account(20), account(21));
+    let token = {
+        let result = chain.ok(
+            &account(1),
+            instantiate_msg(v1, &token_init(&[(&admin, 5)]), &admin),
+        );
+        response::<MsgInstantiateContractResponse>(&result).address
+    };
+    let migrate = |sender: &str| MsgMigrateContract {
+        sender: sender.to_string(),
+        contract: token.clone(),
+        code_id: v2,
+        msg: b"{}".to_vec(),
+    };
+
+    let err = chain.tx(&other, pack(&migrate(&other)), GAS).0.unwrap_err();
+    assert_eq!(err.code, Code::NotPermitted);
+    let result = chain.ok(&admin, pack(&migrate(&admin)));
+    assert_eq!(attr(&result.events, "migrate", "code_id"), Some("2"));
+    assert_eq!(
+        attr(&result.events, "migrate", "_contract_address"),
+        Some(token.as_str())
+    );
+    assert_eq!(attr(&result.events, "wasm", "action"), Some("migrate"));
+
+    let info: QueryContractInfoResponse = chain
+        .query(&QueryContractInfoRequest {
+            address: token.clone(),
+        })
+        .unwrap();
+    assert_eq!(info.contract_info.unwrap().code_id, v2);
+    let history: QueryContractHistoryResponse = chain
+        .query(&QueryContractHistoryRequest {
+            address: token.clone(),
+            pagination: None,
+        })
+        .unwrap();
+    assert_eq!(
+        history
+            .entries
+            .iter()
+            .map(|e| e.code_id)
+            .collect::<Vec<_>>(),
+        [v1, v2]
+    );
+    let on = |code_id| -> Vec<String> {
+        let resp: QueryContractsByCodeResponse = chain
+            .query(&QueryContractsByCodeRequest {
+                code_id,
+                pagination: None,
+            })
+            .unwrap();
+        resp.contracts
+    };
+    assert!(on(v1).is_empty());
+    assert_eq!(on(v2), std::slice::from_ref(&token));
+    assert_eq!(chain.balance(&token, &admin), 5);
+
+    // Admin changes: only by the admin; after clearing, nobody migrates.
+    let update = |sender: &str, new_admin: &str| MsgUpdateAdmin {
+        sender: sender.to_string(),
+        new_admin: new_admin.to_string(),
+        contract: token.clone(),
+    };
+    let err = chain
+        .tx(&other, pack(&update(&other, &other)), GAS)
+        .0
+        .unwrap_err();
+    assert_eq!(err.code, Code::NotPermitted);
+    let result = chain.ok(&admin, pack(&update(&admin, &other)));
+    assert_eq!(
+        attr(&result.events, "update_contract_admin", "new_admin_address"),
+        Some(other.as_str())
+    );
+    assert_eq!(
+        chain
+            .tx(&admin, pack(&migrate(&admin)), GAS)
+            .0
+            .unwrap_err()
+            .code,
+        Code::NotPermitted
+    );
+    let clear = MsgClearAdmin {
+        sender: other.clone(),
+        contract: token.clone(),
+    };
+    chain.ok(&other, pack(&clear));
+    let err = chain.tx(&other, pack(&migrate(&other)), GAS).0.unwrap_err();
+    assert_eq!(err.code, Code::NotPermitted);
+    assert!(err.log.contains("no admin"), "{}", err.log);
+}
+
+#[test]
+fn cw20_send_to_a_contract_that_cannot_receive_rolls_everything_back() {
+    let mut chain = Chain::new();
+    let code_id = chain.store_code(&NRN_TOKEN);
+    let alice = account(10);
+    let token = chain.token(code_id, &[(&alice, 1_000)]);
+    // Another token as "receiver": it has no `receive` message.
+    let receiver = chain.token(code_id, &[]);
+
+    let send = json!({ "send": { "contract": receiver, "amount": "100", "msg": b64("{}") } });
+    let err = chain.execute(&alice, &token, &send).0.unwrap_err();
+    assert_eq!(err.code, Code::ContractError, "{}", err.log);
+    assert!(
+        err.log.contains("execute wasm contract failed"),
+        "{}",
+        err.log
+    );
+    // The receiver's own error (it has no `receive` message) is what failed.
+    assert!(err.log.contains("receive"), "{}", err.log);
+    assert_eq!(chain.balance(&token, &alice), 1_000);
+    assert_eq!(chain.balance(&token, &receiver), 0);
+}
+
+#[test]
+fn abci_queries_refuse_bad_input() {
+    let mut chain = Chain::new();
+    let code_id = chain.store_code(&NRN_TOKEN);
+    let token = chain.token(code_id, &[(&account(10), 1)]);
+    let nobody = address::encode(&[5u8; 32]).unwrap();
+    let query = |path: &str, data: &[u8]| {
+        chain
+            .module
+            .abci_query(&chain.state, &chain.block, path, data)
+    };
+
+    assert!(query("/cosmos.bank.v1beta1.Query/Balance", b"").is_none());
+    assert_eq!(
+        query("/cosmwasm.wasm.v1.Query/Nope", b"")
+            .unwrap()
+            .unwrap_err()
+            .code,
+        Code::InvalidRequest
+    );
+    for path in [
+        "SmartContractState",
+        "RawContractState",
+        "ContractInfo",
+        "Code",
+    ] {
+        let err = query(&format!("/cosmwasm.wasm.v1.Query/{path}"), &[0xff, 0xff])
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(err.code, Code::InvalidRequest, "{path}");
+    }
+
+    let smart = |address: &str, data: &[u8]| {
+        chain
+            .query::<_, QuerySmartContractStateResponse>(&QuerySmartContractStateRequest {
+                address: address.to_string(),
+                query_data: data.to_vec(),
+            })
+            .map(|r| r.data)
+    };
+    let err = smart(&nobody, b"{}").unwrap_err();
+    assert_eq!(err.code, Code::NotFound);
+    assert!(err.log.contains("not found"));
+    assert_eq!(
+        smart("um1bad", b"{}").unwrap_err().code,
+        Code::InvalidAddress
+    );
+    assert_eq!(
+        smart(&token, b"{oops").unwrap_err().code,
+        Code::InvalidRequest
+    );
+    let err = smart(&token, br#"{"no_such_query":{}}"#).unwrap_err();
+    assert_eq!(err.code, Code::ContractError, "{}", err.log);
+    assert!(smart(&token, br#"{"token_info":{}}"#).is_ok());
+
+    let raw = chain.query::<_, QueryRawContractStateResponse>(&QueryRawContractStateRequest {
+        address: nobody.clone(),
+        query_data: b"k".to_vec(),
+    });
+    assert_eq!(raw.unwrap_err().code, Code::NotFound);
+    let info =
+        chain.query::<_, QueryContractInfoResponse>(&QueryContractInfoRequest { address: nobody });
+    assert!(info.unwrap_err().log.contains("not found"));
+    let code = chain.query::<_, QueryCodeResponse>(&QueryCodeRequest { code_id: 42 });
+    assert_eq!(code.unwrap_err().code, Code::NotFound);
+}
+
+#[test]
+fn codes_query_pages_by_key_and_limit() {
+    let mut chain = Chain::new();
+    for _ in 0..3 {
+        chain.store_code(&REFLECT);
+    }
+    let page = |key: Vec<u8>, limit: u64, reverse: bool| -> QueryCodesResponse {
+        chain
+            .query(&QueryCodesRequest {
+                pagination: Some(PageRequest {
+                    key,
+                    offset: 0,
+                    limit,
+                    count_total: true,
+                    reverse,
+                }),
+            })
+            .unwrap()
+    };
+    let ids = |resp: &QueryCodesResponse| {
+        resp.code_infos
+            .iter()
+            .map(|c| c.code_id)
+            .collect::<Vec<_>>()
+    };
+
+    let all = page(Vec::new(), 0, false);
+    assert_eq!(ids(&all), [1, 2, 3]);
+    assert_eq!(all.pagination.as_ref().unwrap().total, 3);
+    assert!(all.pagination.unwrap().next_key.is_empty());
+
+    let first = page(Vec::new(), 2, false);
+    assert_eq!(ids(&first), [1, 2]);
+    let next_key = first.pagination.unwrap().next_key;
+    assert_eq!(next_key, 3u64.to_be_bytes());
+    assert_eq!(ids(&page(next_key, 2, false)), [3]);
+
+    let backwards = page(Vec::new(), 2, true);
+    assert_eq!(ids(&backwards), [3, 2]);
+    assert_eq!(
+        ids(&page(backwards.pagination.unwrap().next_key, 5, true)),
+        [1]
+    );
+}
+
+#[test]
+fn sub_message_success_replies_with_the_response_and_reply_data_wins() {
+    let mut chain = Chain::new();
+    let (caller, callee) = reflect_pair(&mut chain);
+    let inner = reflect_ok(
+        json!([]),
+        json!([{ "key": "inner", "value": "yes" }]),
+        Some("inner"),
+    );
+    let outer = reflect_ok(
+        json!([sub_execute(7, &callee, &inner, "success", None)]),
+        json!([{ "key": "outer", "value": "yes" }]),
+        Some("outer"),
+    );
+    let result = chain
+        .execute(&account(1), &caller, &outer)
+        .0
+        .expect("execute");
+    assert_eq!(
+        kinds(&result.events),
+        ["execute", "wasm", "execute", "wasm", "reply"]
+    );
+    // The callee's events carry its own address.
+    assert_eq!(result.events[2].attributes[0].1, callee);
+    assert_eq!(
+        result.events[3].attributes[1],
+        ("inner".to_string(), "yes".to_string())
+    );
+    assert_eq!(result.events[4].attributes[0].1, caller);
+
+    // The reply's data ("replied") replaces the caller's own ("outer").
+    let data: MsgExecuteContractResponse = response(&result);
+    assert_eq!(data.data, b"replied");
+
+    let reply = last_reply(&chain, &caller).expect("reply was called");
+    assert_eq!(reply["id"], 7);
+    assert_eq!(reply["payload"], b64("pay"));
+    assert!(reply["gas_used"].as_u64().unwrap() > gas::INSTANCE_COST);
+    let ok = &reply["result"]["ok"];
+    let inner_response = MsgExecuteContractResponse {
+        data: b"inner".to_vec(),
+    }
+    .encode_to_vec();
+    assert_eq!(
+        ok["msg_responses"][0]["type_url"],
+        MsgExecuteContractResponse::type_url()
+    );
+    assert_eq!(ok["msg_responses"][0]["value"], b64(&inner_response));
+    assert_eq!(ok["data"], b64(&inner_response));
+    assert_eq!(ok["events"][0]["type"], "execute");
+    // Both contracts' writes are kept.
+    assert_eq!(chain.raw(&callee, b"last"), inner.to_string().into_bytes());
+    assert_eq!(chain.raw(&caller, b"last"), outer.to_string().into_bytes());
+}
+
+#[test]
+fn failed_sub_message_with_reply_on_error_is_undone_and_reported() {
+    let mut chain = Chain::new();
+    let (caller, callee) = reflect_pair(&mut chain);
+    let before = chain.raw(&callee, b"last");
+    let failing = json!({ "error": "boom" });
+    let outer = reflect_ok(
+        json!([sub_execute(3, &callee, &failing, "error", None)]),
+        json!([]),
+        None,
+    );
+    let result = chain
+        .execute(&account(1), &caller, &outer)
+        .0
+        .expect("execute");
+    // Nothing of the callee: its write and events are gone.
+    assert_eq!(chain.raw(&callee, b"last"), before);
+    assert_eq!(kinds(&result.events), ["execute", "reply"]);
+    let reply = last_reply(&chain, &caller).expect("reply was called");
+    assert_eq!(reply["id"], 3);
+    let error = reply["result"]["error"].as_str().expect("an error result");
+    assert!(
+        error.contains("boom") && error.contains("contract error"),
+        "{error}"
+    );
+
+    // On success, reply_on = error does not call reply.
+    let (caller2, _) = reflect_pair(&mut chain);
+    let fine = reflect_ok(json!([]), json!([]), None);
+    let outer = reflect_ok(
+        json!([sub_execute(4, &callee, &fine, "error", None)]),
+        json!([]),
+        None,
+    );
+    chain
+        .execute(&account(1), &caller2, &outer)
+        .0
+        .expect("execute");
+    assert!(last_reply(&chain, &caller2).is_none());
+}
+
+#[test]
+fn failed_sub_message_without_reply_fails_the_whole_message() {
+    let mut chain = Chain::new();
+    let (caller, callee) = reflect_pair(&mut chain);
+    let caller_before = chain.raw(&caller, b"last");
+    for reply_on in ["success", "never"] {
+        let outer = reflect_ok(
+            json!([sub_execute(
+                1,
+                &callee,
+                &json!({ "error": "nope" }),
+                reply_on,
+                None
+            )]),
+            json!([]),
+            None,
+        );
+        let err = chain.execute(&account(1), &caller, &outer).0.unwrap_err();
+        assert_eq!(err.code, Code::ContractError, "{}", err.log);
+        assert!(err.log.contains("nope"));
+        assert_eq!(chain.raw(&caller, b"last"), caller_before);
+        assert!(last_reply(&chain, &caller).is_none());
+    }
+}
+
+#[test]
+fn a_sub_message_gas_limit_is_the_contracts_to_handle() {
+    let mut chain = Chain::new();
+    let (caller, callee) = reflect_pair(&mut chain);
+    let fine = reflect_ok(json!([]), json!([]), None);
+    // Below the instance cost: the sub-message runs out of its own gas.
+    let outer = reflect_ok(
+        json!([sub_execute(5, &callee, &fine, "always", Some(1_000))]),
+        json!([]),
+        None,
+    );
+    let (result, used) = chain.execute(&account(1), &caller, &outer);
+    result.expect("the caller handles the failure");
+    let reply = last_reply(&chain, &caller).expect("reply was called");
+    let error = reply["result"]["error"].as_str().expect("an error result");
+    assert!(error.contains("out of gas"), "{error}");
+    assert_eq!(reply["gas_used"], 1_000);
+    assert!(used > 1_000);
+
+    // Without a limit, running out of the tx's gas ends the tx, reply or not.
+    let outer = reflect_ok(
+        json!([sub_execute(6, &callee, &fine, "always", None)]),
+        json!([]),
+        None,
+    );
+    let (result, _) = chain.execute_with_gas(&account(1), &caller, &outer, gas::INSTANCE_COST * 2);
+    assert_eq!(result.unwrap_err().code, Code::OutOfGas);
+}
+
+#[test]
+fn unsupported_messages_and_bad_events_are_refused() {
+    let mut chain = Chain::new();
+    let (caller, callee) = reflect_pair(&mut chain);
+    let bank = json!({ "id": 0, "msg": { "bank": { "send": {
+        "to_address": account(3), "amount": [{ "denom": "u", "amount": "1" }] } } },
+        "gas_limit": null, "reply_on": "never" });
+    let custom = json!({ "id": 0, "msg": { "custom": { "set_hyperparams": {} } },
+        "gas_limit": null, "reply_on": "never" });
+    for message in [bank, custom] {
+        let outer = reflect_ok(json!([message]), json!([]), None);
+        let err = chain.execute(&account(1), &caller, &outer).0.unwrap_err();
+        assert_eq!(err.code, Code::UnknownMessage, "{}", err.log);
+        assert!(err.log.contains("not supported"));
+    }
+    let paid = json!({ "id": 0, "msg": { "wasm": { "execute": {
+        "contract_addr": callee, "msg": b64("{}"), "funds": [{ "denom": "u", "amount": "1" }] } } },
+        "gas_limit": null, "reply_on": "never" });
+    let outer = reflect_ok(json!([paid]), json!([]), None);
+    assert_eq!(
+        chain
+            .execute(&account(1), &caller, &outer)
+            .0
+            .unwrap_err()
+            .code,
+        Code::FundsNotSupported
+    );
+    let reserved = reflect_ok(
+        json!([]),
+        json!([{ "key": "_contract_address", "value": "x" }]),
+        None,
+    );
+    assert_eq!(
+        chain
+            .execute(&account(1), &caller, &reserved)
+            .0
+            .unwrap_err()
+            .code,
+        Code::ContractError
+    );
+}
+
+#[test]
+fn nested_sub_messages_are_limited_in_depth() {
+    let mut chain = Chain::new();
+    let (caller, _) = reflect_pair(&mut chain);
+    // The caller calls itself `levels` times.
+    let nested = |levels: u32| {
+        let mut msg = reflect_ok(json!([]), json!([]), None);
+        for _ in 0..levels {
+            msg = reflect_ok(
+                json!([sub_execute(0, &caller, &msg, "never", None)]),
+                json!([]),
+                None,
+            );
+        }
+        msg
+    };
+    chain
+        .execute(&account(1), &caller, &nested(limits::MAX_DISPATCH_DEPTH))
+        .0
+        .expect("at the limit");
+    let err = chain
+        .execute(
+            &account(1),
+            &caller,
+            &nested(limits::MAX_DISPATCH_DEPTH + 1),
+        )
+        .0
+        .unwrap_err();
+    assert!(err.log.contains("depth"), "{}", err.log);
+}
+
+#[test]
+fn instantiate2_address_is_predictable_and_taken_once() {
+    let mut chain = Chain::new();
+    let code_id = chain.store_code(&REFLECT);
+    let msg = MsgInstantiateContract2 {
+        sender: account(1),
+        admin: String::new(),
+        code_id,
+        label: "predictable".to_string(),
+        msg: reflect_ok(json!([]), json!([]), Some("hi"))
+            .to_string()
+            .into_bytes(),
+        funds: Vec::new(),
+        salt: b"salt".to_vec(),
+        fix_msg: false,
+    };
+    let result = chain.ok(&account(1), pack(&msg));
+    let created: MsgInstantiateContract2Response = response(&result);
+    let expected = address::predictable_contract_address(
+        &Sha256::digest(&*REFLECT),
+        &[1u8; 20],
+        b"salt",
+        b"",
+        false,
+    )
+    .unwrap();
+    assert_eq!(created.address, address::encode(&expected).unwrap());
+    assert_eq!(created.data, b"hi");
+    let err = chain.tx(&account(1), pack(&msg), GAS).0.unwrap_err();
+    assert_eq!(err.code, Code::InvalidRequest);
+    assert!(err.log.contains("already exists"));
+}
+
+#[test]
+fn contracts_query_the_chain_through_the_querier() {
+    let mut chain = Chain::new();
+    let (reflect, _) = reflect_pair(&mut chain);
+    let code_id = chain.store_code(&NRN_TOKEN);
+    let token = chain.token(code_id, &[(&account(10), 42)]);
+    let cache = chain.module.cache();
+    let block = chain.block.clone();
+    Host::with_owned_state(&cache, &mut chain.state, &block, Some(0), |host| {
+        let querier = ChainQuerier::new(Arc::clone(host), 0);
+        let ask = |request: Value, gas_limit: u64| {
+            querier.query_raw(request.to_string().as_bytes(), gas_limit)
+        };
+        let answer = |request: Value| -> Value {
+            match ask(request, u64::MAX).0 {
+                Ok(SystemResult::Ok(ContractResult::Ok(data))) => {
+                    serde_json::from_slice(&data).unwrap()
+                }
+                other => panic!("unexpected answer: {other:?}"),
+            }
+        };
+
+        let smart = json!({ "wasm": { "smart": { "contract_addr": token,
+            "msg": b64(json!({ "balance": { "address": account(10) } }).to_string()) } } });
+        assert_eq!(answer(smart.clone())["balance"], "42");
+        let (_, gas_info) = ask(smart.clone(), u64::MAX);
+        assert!(gas_info.externally_used > gas::to_cw(gas::INSTANCE_COST));
+        assert!(matches!(
+            ask(smart, 1_000).0,
+            Err(BackendError::OutOfGas {})
+        ));
+
+        let echo = json!({ "wasm": { "smart": { "contract_addr": reflect,
+            "msg": b64(json!({ "error": "no" }).to_string()) } } });
+        assert!(
+            matches!(ask(echo, u64::MAX).0, Ok(SystemResult::Ok(ContractResult::Err(e))) if e == "no")
+        );
+
+        let info = answer(json!({ "wasm": { "contract_info": { "contract_addr": token } } }));
+        assert_eq!(info["code_id"], code_id);
+        assert_eq!(info["creator"], account(1));
+        let code = answer(json!({ "wasm": { "code_info": { "code_id": code_id } } }));
+        assert_eq!(code["checksum"], hex::encode(Sha256::digest(&*NRN_TOKEN)));
+        let raw = json!({ "wasm": { "raw": { "contract_addr": reflect, "key": b64("last") } } });
+        assert!(
+            matches!(ask(raw, u64::MAX).0, Ok(SystemResult::Ok(ContractResult::Ok(d))) if !d.is_empty())
+        );
+        let balance =
+            answer(json!({ "bank": { "balance": { "address": account(10), "denom": "u" } } }));
+        assert_eq!(balance["amount"]["amount"], "0");
+
+        let nobody = address::encode(&[5u8; 32]).unwrap();
+        assert!(matches!(
+            ask(
+                json!({ "wasm": { "contract_info": { "contract_addr": nobody } } }),
+                u64::MAX
+            )
+            .0,
+            Ok(SystemResult::Err(SystemError::NoSuchContract { .. }))
+        ));
+        assert!(matches!(
+            ask(json!({ "custom": {} }), u64::MAX).0,
+            Ok(SystemResult::Err(SystemError::UnsupportedRequest { .. }))
+        ));
+        assert!(matches!(
+            querier.query_raw(b"{nope", u64::MAX).0,
+            Ok(SystemResult::Err(SystemError::InvalidRequest { .. }))
+        ));
+
+        let deep = ChainQuerier::new(Arc::clone(host), MAX_QUERY_DEPTH);
+        let smart = json!({ "wasm": { "smart": { "contract_addr": reflect, "msg": b64("{}") } } });
+        let outcome = deep.query_raw(smart.to_string().as_bytes(), u64::MAX).0;
+        assert!(
+            matches!(outcome, Ok(SystemResult::Ok(ContractResult::Err(e))) if e.contains("depth"))
+        );
+    });
+}
+
+#[test]
+fn a_node_without_the_code_in_its_cache_restores_it_from_state() {
+    let mut chain = Chain::new();
+    let code_id = chain.store_code(&NRN_TOKEN);
+    let alice = account(10);
+    let token = chain.token(code_id, &[(&alice, 1_000)]);
+
+    // Same state, a brand-new (empty) cache directory.
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = WasmModule::new(dir.path()).unwrap();
+    chain.module = &fresh;
+    assert_eq!(chain.balance(&token, &alice), 1_000);
+    let transfer = json!({ "transfer": { "recipient": account(11), "amount": "1" } });
+    chain
+        .execute(&alice, &token, &transfer)
+        .0
+        .expect("transfer on the fresh node");
+    assert_eq!(chain.balance(&token, &account(11)), 1);
+}
+
+#[test]
+fn genesis_stores_and_instantiates_like_messages() {
+    let alice = account(10);
+    let genesis: WasmGenesis = serde_json::from_value(json!({
+        "codes": [{ "creator": account(1), "wasm_base64": b64(&*NRN_TOKEN) }],
+        "contracts": [{
+            "code_id": 1, "creator": account(1), "admin": account(2), "label": "nrn",
+            "msg": token_init(&[(&alice, 77)]),
+        }],
+    }))
+    .unwrap();
+    let mut chain = Chain::new();
+    let block = chain.block.clone();
+    chain
+        .module
+        .init_genesis(&mut chain.state, &block, &genesis)
+        .expect("genesis");
+    let token = address::encode(&address::classic_contract_address(1, 1)).unwrap();
+    assert_eq!(chain.balance(&token, &alice), 77);
+    // The next message-made contract continues the sequences.
+    assert_eq!(chain.store_code(&REFLECT), 2);
+
+    let broken = WasmGenesis {
+        contracts: vec![GenesisContract {
+            code_id: 9,
+            ..genesis.contracts[0].clone()
+        }],
+        codes: Vec::new(),
+    };
+    let err = chain
+        .module
+        .init_genesis(&mut chain.state, &block, &broken)
+        .unwrap_err();
+    assert_eq!(err.code, Code::NotFound);
+    assert!(err.log.contains("genesis"));
+}

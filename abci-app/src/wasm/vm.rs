@@ -29,7 +29,6 @@ pub(crate) type ContractResponse = Response<CustomJson>;
 /// Which contract and code a call runs.
 #[derive(Clone, Debug)]
 pub(crate) struct Target {
-    pub address: String,
     pub canonical: Vec<u8>,
     pub code_id: u64,
     pub checksum: Vec<u8>,
@@ -87,7 +86,9 @@ pub(crate) fn run<T>(
     let result = call(&mut instance);
     let report = instance.create_gas_report();
     drop(instance);
-    let used = report.used_internally.saturating_add(report.used_externally);
+    let used = report
+        .used_internally
+        .saturating_add(report.used_externally);
     if let Some(message) = host.take_failure() {
         return (Err(Failure::Internal(message)), used);
     }

@@ -16,9 +16,9 @@ use cosmos_sdk_proto::cosmwasm::wasm::v1::{
 use cosmos_sdk_proto::Any;
 use prost::Message;
 use serde_json::Value;
-use um_app::client::keys::{Key, Keyring};
-use um_app::client::rpc::{RpcClient, TxResult};
-use um_app::client::tx_builder::{self, SignerData, TxOptions};
+use um_client::keys::{Key, Keyring};
+use um_client::rpc::{RpcClient, TxResult};
+use um_client::tx_builder::{self, SignerData, TxOptions};
 
 pub const CHAIN_ID: &str = "um-test-1";
 
@@ -32,9 +32,8 @@ pub fn umd_binary() -> PathBuf {
 
 pub fn artifact(name: &str) -> Vec<u8> {
     let path = workspace_root().join("artifacts").join(name);
-    fs::read(&path).unwrap_or_else(|e| {
-        panic!("{}: {e} (run `make contracts` first)", path.display())
-    })
+    fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run `make contracts` first)", path.display()))
 }
 
 fn free_port() -> u16 {
@@ -58,7 +57,14 @@ impl TestNode {
         let home = dir.path().join("node");
         let rpc_port = free_port();
         let status = Command::new(umd_binary())
-            .args(["init", "--chain-id", CHAIN_ID, "--timeout-commit", "300ms", "--home"])
+            .args([
+                "init",
+                "--chain-id",
+                CHAIN_ID,
+                "--timeout-commit",
+                "300ms",
+                "--home",
+            ])
             .arg(&home)
             .arg("--rpc-laddr")
             .arg(format!("tcp://127.0.0.1:{rpc_port}"))
@@ -147,8 +153,21 @@ impl TestNode {
 
     pub fn logs(&self) -> String {
         let read = |name: &str| fs::read_to_string(self.home.join(name)).unwrap_or_default();
-        let tail = |s: String| s.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
-        format!("--- umd.log\n{}\n--- cometbft.log\n{}", tail(read("umd.log")), tail(read("cometbft.log")))
+        let tail = |s: String| {
+            s.lines()
+                .rev()
+                .take(40)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        format!(
+            "--- umd.log\n{}\n--- cometbft.log\n{}",
+            tail(read("umd.log")),
+            tail(read("cometbft.log"))
+        )
     }
 
     pub fn keyring(&self) -> Keyring {
@@ -192,7 +211,11 @@ impl TestNode {
             wasm_byte_code: wasm,
             instantiate_permission: None,
         };
-        let result = self.submit(key, vec![any("/cosmwasm.wasm.v1.MsgStoreCode", &msg)], 50_000_000);
+        let result = self.submit(
+            key,
+            vec![any("/cosmwasm.wasm.v1.MsgStoreCode", &msg)],
+            50_000_000,
+        );
         assert_eq!(result.code, 0, "store failed: {}", result.log);
         result
             .event_value("store_code", "code_id")
@@ -210,7 +233,10 @@ impl TestNode {
             msg: msg.to_string().into_bytes(),
             funds: Vec::new(),
         };
-        let result = self.submit_ok(key, vec![any("/cosmwasm.wasm.v1.MsgInstantiateContract", &msg)]);
+        let result = self.submit_ok(
+            key,
+            vec![any("/cosmwasm.wasm.v1.MsgInstantiateContract", &msg)],
+        );
         result
             .event_value("instantiate", "_contract_address")
             .expect("instantiate._contract_address event")
@@ -224,7 +250,10 @@ impl TestNode {
         };
         let value = self
             .rpc
-            .query_ok("/cosmwasm.wasm.v1.Query/SmartContractState", &request.encode_to_vec())
+            .query_ok(
+                "/cosmwasm.wasm.v1.Query/SmartContractState",
+                &request.encode_to_vec(),
+            )
             .expect("smart query");
         let response = QuerySmartContractStateResponse::decode(value.as_slice()).expect("response");
         serde_json::from_slice(&response.data).expect("query result is JSON")
@@ -247,7 +276,10 @@ impl Drop for TestNode {
 }
 
 fn unsafe_sigterm(pid: u32) {
-    let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status();
 }
 
 pub fn any<M: Message>(type_url: &str, msg: &M) -> Any {

@@ -7,7 +7,7 @@ use base64::Engine;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::ClientError;
+use crate::ClientError;
 
 #[derive(Clone, Debug)]
 pub struct RpcClient {
@@ -73,7 +73,9 @@ impl RpcClient {
         let request = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
         let response = self.agent.post(&self.url).send_json(request);
         let body: Value = match response {
-            Ok(response) => response.into_json().map_err(|e| ClientError::Response(e.to_string()))?,
+            Ok(response) => response
+                .into_json()
+                .map_err(|e| ClientError::Response(e.to_string()))?,
             // CometBFT answers JSON-RPC errors with HTTP 500 and a JSON body.
             Err(ureq::Error::Status(_, response)) => response
                 .into_json()
@@ -204,7 +206,10 @@ impl RpcClient {
             hash: result["hash"].as_str().unwrap_or(hash_hex).to_string(),
             height: parse_u64(&result["height"])?,
             code: tx_result["code"].as_u64().unwrap_or(0) as u32,
-            codespace: tx_result["codespace"].as_str().unwrap_or_default().to_string(),
+            codespace: tx_result["codespace"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
             log: tx_result["log"].as_str().unwrap_or_default().to_string(),
             gas_wanted: parse_u64(&tx_result["gas_wanted"]).unwrap_or(0),
             gas_used: parse_u64(&tx_result["gas_used"]).unwrap_or(0),
@@ -215,7 +220,11 @@ impl RpcClient {
 
     /// Broadcasts and waits until the tx is in a block. A tx refused by
     /// CheckTx comes back at once with its code and height 0.
-    pub fn broadcast_and_wait(&self, tx: &[u8], timeout: Duration) -> Result<TxResult, ClientError> {
+    pub fn broadcast_and_wait(
+        &self,
+        tx: &[u8],
+        timeout: Duration,
+    ) -> Result<TxResult, ClientError> {
         let checked = self.broadcast_sync(tx)?;
         if !checked.is_ok() {
             return Ok(checked);
@@ -266,15 +275,23 @@ pub fn tx_hash(tx: &[u8]) -> String {
 
 fn parse_u64(value: &Value) -> Result<u64, ClientError> {
     match value {
-        Value::String(s) => s.parse().map_err(|_| ClientError::Response(format!("not a number: {s:?}"))),
-        Value::Number(n) => n.as_u64().ok_or_else(|| ClientError::Response(format!("not a u64: {n}"))),
-        other => Err(ClientError::Response(format!("expected a number, got {other}"))),
+        Value::String(s) => s
+            .parse()
+            .map_err(|_| ClientError::Response(format!("not a number: {s:?}"))),
+        Value::Number(n) => n
+            .as_u64()
+            .ok_or_else(|| ClientError::Response(format!("not a u64: {n}"))),
+        other => Err(ClientError::Response(format!(
+            "expected a number, got {other}"
+        ))),
     }
 }
 
 fn decode_b64(value: &Value) -> Result<Vec<u8>, ClientError> {
     match value.as_str() {
         None | Some("") => Ok(Vec::new()),
-        Some(s) => B64.decode(s).map_err(|e| ClientError::Response(format!("base64: {e}"))),
+        Some(s) => B64
+            .decode(s)
+            .map_err(|e| ClientError::Response(format!("base64: {e}"))),
     }
 }

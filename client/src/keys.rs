@@ -11,8 +11,8 @@ use cosmrs::crypto::secp256k1::SigningKey;
 use rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
 
-use super::ClientError;
 use crate::address;
+use crate::ClientError;
 
 /// Cosmos's BIP44 path (coin type 118), account 0, first address.
 pub const HD_PATH: &str = "m/44'/118'/0'/0/0";
@@ -37,7 +37,7 @@ impl Key {
         let seed = mnemonic.to_seed("");
         let path = HD_PATH
             .parse()
-            .map_err(|e: bip32::Error| ClientError::Mnemonic(e.to_string()))?;
+            .map_err(|e: cosmrs::bip32::Error| ClientError::Mnemonic(e.to_string()))?;
         let signing_key = SigningKey::derive_from_path(seed, &path)
             .map_err(|e| ClientError::Mnemonic(e.to_string()))?;
         let pubkey = signing_key.public_key().to_bytes();
@@ -100,7 +100,8 @@ impl Keyring {
             mnemonic: phrase,
         };
         fs::create_dir_all(&self.dir).map_err(|e| ClientError::Keyring(e.to_string()))?;
-        let json = serde_json::to_vec_pretty(&file).map_err(|e| ClientError::Keyring(e.to_string()))?;
+        let json =
+            serde_json::to_vec_pretty(&file).map_err(|e| ClientError::Keyring(e.to_string()))?;
         fs::write(&path, json).map_err(|e| ClientError::Keyring(e.to_string()))?;
         restrict_permissions(&path);
         Ok(file)
@@ -154,7 +155,8 @@ mod tests {
         let phrase = "economy stock theory fatal elder harbor betray wasp final emotion task crumble siren bottom lizard educate guess current outdoor pair theory focus wife stone";
         let key = Key::from_mnemonic("a", phrase).unwrap();
         let (_, data) = bech32::decode(&key.address).unwrap();
-        let (_, expected) = bech32::decode("cosmos1pkptre7fdkl6gfrzlesjjvhxhlc3r4gmmk8rs6").unwrap();
+        let (_, expected) =
+            bech32::decode("cosmos1pkptre7fdkl6gfrzlesjjvhxhlc3r4gmmk8rs6").unwrap();
         assert_eq!(data, expected);
     }
 
@@ -165,11 +167,28 @@ mod tests {
         let alice = keyring.add("alice", None).unwrap();
         assert_eq!(alice.mnemonic.split_whitespace().count(), 24);
         assert_eq!(keyring.get("alice").unwrap().address, alice.address);
-        assert!(matches!(keyring.add("alice", None), Err(ClientError::KeyExists(_))));
-        assert!(matches!(keyring.add("../x", None), Err(ClientError::Keyring(_))));
-        assert!(matches!(keyring.add("bob", Some("not a mnemonic")), Err(ClientError::Mnemonic(_))));
-        assert!(matches!(keyring.get("carol"), Err(ClientError::KeyNotFound(_))));
-        let names: Vec<_> = keyring.list().unwrap().into_iter().map(|k| k.name).collect();
+        assert!(matches!(
+            keyring.add("alice", None),
+            Err(ClientError::KeyExists(_))
+        ));
+        assert!(matches!(
+            keyring.add("../x", None),
+            Err(ClientError::Keyring(_))
+        ));
+        assert!(matches!(
+            keyring.add("bob", Some("not a mnemonic")),
+            Err(ClientError::Mnemonic(_))
+        ));
+        assert!(matches!(
+            keyring.get("carol"),
+            Err(ClientError::KeyNotFound(_))
+        ));
+        let names: Vec<_> = keyring
+            .list()
+            .unwrap()
+            .into_iter()
+            .map(|k| k.name)
+            .collect();
         assert_eq!(names, vec!["alice"]);
     }
 }

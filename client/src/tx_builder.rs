@@ -1,6 +1,8 @@
 //! Builds and signs `TxRaw` bytes (SIGN_MODE_DIRECT, zero fee).
 
-use cosmos_sdk_proto::cosmos::auth::v1beta1::{BaseAccount, QueryAccountRequest, QueryAccountResponse};
+use cosmos_sdk_proto::cosmos::auth::v1beta1::{
+    BaseAccount, QueryAccountRequest, QueryAccountResponse,
+};
 use cosmos_sdk_proto::cosmos::tx::signing::v1beta1::SignMode;
 use cosmos_sdk_proto::cosmos::tx::v1beta1::{
     mode_info, AuthInfo, Fee, ModeInfo, SignDoc, SignerInfo, TxBody, TxRaw,
@@ -8,12 +10,39 @@ use cosmos_sdk_proto::cosmos::tx::v1beta1::{
 use cosmos_sdk_proto::Any;
 use prost::Message;
 
-use super::keys::Key;
-use super::rpc::RpcClient;
-use super::ClientError;
-use crate::auth::account::pubkey_any;
-use crate::auth::ante::{ChainIdHint, CHAIN_ID_HINT_TYPE_URL};
+use cosmos_sdk_proto::cosmos::crypto::secp256k1::PubKey;
+
 use crate::codes::Code;
+use crate::keys::Key;
+use crate::rpc::RpcClient;
+use crate::ClientError;
+
+pub const SECP256K1_PUBKEY_TYPE_URL: &str = "/cosmos.crypto.secp256k1.PubKey";
+
+/// Path of the auth module's account query.
+pub const ACCOUNT_QUERY_PATH: &str = "/cosmos.auth.v1beta1.Query/Account";
+
+/// Type URL of the optional non-critical extension in which a client states
+/// the chain id it signed for. The chain id is otherwise only inside the
+/// signed bytes, where a mismatch is indistinguishable from a bad signature.
+pub const CHAIN_ID_HINT_TYPE_URL: &str = "/um.auth.v1.ChainIdHint";
+
+#[derive(Clone, PartialEq, Message)]
+pub struct ChainIdHint {
+    #[prost(string, tag = "1")]
+    pub chain_id: String,
+}
+
+/// A compressed secp256k1 public key as `Any`.
+pub fn pubkey_any(compressed: &[u8]) -> Any {
+    Any {
+        type_url: SECP256K1_PUBKEY_TYPE_URL.to_string(),
+        value: PubKey {
+            key: compressed.to_vec(),
+        }
+        .encode_to_vec(),
+    }
+}
 
 /// What goes into the SignDoc besides the messages.
 #[derive(Clone, Debug)]
@@ -110,13 +139,13 @@ pub fn query_account(rpc: &RpcClient, address: &str) -> Result<Option<BaseAccoun
         address: address.to_string(),
     }
     .encode_to_vec();
-    let result = rpc.abci_query(crate::auth::query::ACCOUNT_PATH, &request)?;
+    let result = rpc.abci_query(ACCOUNT_QUERY_PATH, &request)?;
     if result.code == Code::NotFound.value() {
         return Ok(None);
     }
     if result.code != 0 {
         return Err(ClientError::Query {
-            path: crate::auth::query::ACCOUNT_PATH.to_string(),
+            path: ACCOUNT_QUERY_PATH.to_string(),
             code: result.code,
             log: result.log,
         });
@@ -132,7 +161,11 @@ pub fn query_account(rpc: &RpcClient, address: &str) -> Result<Option<BaseAccoun
 }
 
 /// Account number and sequence to sign with; a new account signs with 0/0.
-pub fn signer_data(rpc: &RpcClient, chain_id: &str, address: &str) -> Result<SignerData, ClientError> {
+pub fn signer_data(
+    rpc: &RpcClient,
+    chain_id: &str,
+    address: &str,
+) -> Result<SignerData, ClientError> {
     let (account_number, sequence) = match query_account(rpc, address)? {
         Some(account) => (account.account_number, account.sequence),
         None => (0, 0),

@@ -1,6 +1,9 @@
-//! Client side of umd: keys, signed txs and CometBFT RPC. The CLI, the
-//! end-to-end tests and later the trainer use the same code.
+//! Client side of the chain: addresses, keys, signed txs, CometBFT RPC and
+//! the result codes. umd's CLI, the governance tooling, the tests and the
+//! trainer all use this crate; umd itself uses its wire definitions.
 
+pub mod address;
+pub mod codes;
 pub mod keys;
 pub mod rpc;
 pub mod tx_builder;
@@ -22,7 +25,11 @@ pub enum ClientError {
     #[error("unexpected RPC response: {0}")]
     Response(String),
     #[error("query {path} failed with code {code}: {log}")]
-    Query { path: String, code: u32, log: String },
+    Query {
+        path: String,
+        code: u32,
+        log: String,
+    },
     #[error("signing: {0}")]
     Signing(String),
     #[error("tx {hash} was not included within {seconds} s")]

@@ -1,0 +1,53 @@
+use cosmwasm_std::{OverflowError, StdError, Uint128};
+use cw_utils::PaymentError;
+use thiserror::Error;
+
+#[derive(Error, Debug, PartialEq)]
+pub enum ContractError {
+    #[error("{0}")]
+    Std(#[from] StdError),
+
+    #[error("{0}")]
+    Overflow(#[from] OverflowError),
+
+    /// Native coins sent along with a message; only cw20 NRN is bonded.
+    #[error("{0}")]
+    Payment(#[from] PaymentError),
+
+    #[error("unauthorized")]
+    Unauthorized {},
+
+    /// `Receive` called by a contract other than the configured token.
+    #[error("only {expected} can be bonded, got a Receive from {found}")]
+    WrongToken { expected: String, found: String },
+
+    #[error("amount must be greater than zero")]
+    ZeroAmount {},
+
+    #[error("validator consensus pubkey must be 32 bytes (ed25519), got {len}")]
+    InvalidPubkeyLength { len: usize },
+
+    #[error("consensus pubkey already used by {owner}")]
+    PubkeyInUse { owner: String },
+
+    #[error("cannot unbond {requested}: only {bonded} bonded")]
+    InsufficientStake { bonded: Uint128, requested: Uint128 },
+
+    #[error("no matured claims")]
+    NothingToClaim {},
+
+    #[error("slash fraction must be in (0, 1], got {fraction}")]
+    InvalidFraction { fraction: String },
+
+    #[error("{address} has no stake and no pending claims")]
+    NoStake { address: String },
+
+    #[error("cannot migrate from contract `{found}`: expected `{expected}`")]
+    WrongContract { expected: String, found: String },
+
+    #[error("cannot migrate from version {stored} to older version {new}")]
+    CannotDowngrade { stored: String, new: String },
+
+    #[error("invalid contract version `{version}`: {reason}")]
+    InvalidVersion { version: String, reason: String },
+}

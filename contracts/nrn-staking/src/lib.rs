@@ -1,0 +1,22 @@
+//! `nrn-staking`: trainers and validators bond NRN here.
+//!
+//! - Bonding is a cw20 `Send` of NRN to this contract with a
+//!   [`msg::ReceiveMsg::Bond`] payload; the bond sets (or replaces) the
+//!   staker's [`msg::Role`].
+//! - Stake is kept in snapshots (every block), so the DAO reads voting power
+//!   *at the start of* a proposal's block and stake bonded later never counts.
+//! - `Unbond` moves stake into a claim that `Claim` pays out after
+//!   `unbonding_period_blocks`.
+//! - The chain (`sudo`, never `execute`) slashes fraudulent stakers: a
+//!   fraction of their bonded stake and of their pending claims is burned.
+//! - The chain reads the bonded validators (`Validators {}`) at the end of
+//!   each epoch to set CometBFT voting power.
+//!
+//! The interface is `um_bindings::staking`, re-exported in [`msg`].
+
+pub mod contract;
+pub mod error;
+pub mod msg;
+pub mod state;
+
+pub use crate::error::ContractError;
