@@ -104,3 +104,39 @@ mod tests {
         assert_eq!(gas.remaining(), 0);
     }
 }
+
+/// The chain side of CosmWasm custom messages (`CosmosMsg::Custom`) and
+/// queries (`QueryRequest::Custom`): the wasm module hands them over as
+/// JSON and the chain's modules decide.
+pub trait CustomBindings: Send + Sync {
+    /// Runs a custom message emitted by `contract`.
+    fn execute(
+        &self,
+        state: &mut StateView,
+        block: &BlockInfo,
+        contract: &str,
+        msg: &[u8],
+    ) -> Result<Vec<Event>, TxError>;
+
+    /// Answers a custom query with the JSON of its response.
+    fn query(&self, state: &StateView, request: &[u8]) -> Result<Vec<u8>, TxError>;
+}
+
+/// Bindings for a chain without custom messages (unit tests of the VM).
+pub struct NoCustomBindings;
+
+impl CustomBindings for NoCustomBindings {
+    fn execute(
+        &self,
+        _state: &mut StateView,
+        _block: &BlockInfo,
+        _contract: &str,
+        _msg: &[u8],
+    ) -> Result<Vec<Event>, TxError> {
+        Err(TxError::new(Code::UnknownMessage, "this chain handles no custom messages"))
+    }
+
+    fn query(&self, _state: &StateView, _request: &[u8]) -> Result<Vec<u8>, TxError> {
+        Err(TxError::new(Code::UnknownMessage, "this chain answers no custom queries"))
+    }
+}

@@ -6,6 +6,7 @@ use crate::address;
 use crate::auth::{self, AuthParams};
 use crate::codes::TxError;
 use crate::store::StateView;
+use crate::gov::{self, GovGenesis};
 use crate::wasm::WasmGenesis;
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -13,6 +14,7 @@ use crate::wasm::WasmGenesis;
 pub struct AppGenesis {
     pub auth: AuthGenesis,
     pub wasm: WasmGenesis,
+    pub gov: GovGenesis,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -42,6 +44,16 @@ impl AppGenesis {
             if auth::account::load(state, &bytes)?.is_none() {
                 auth::account::create(state, &bytes)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Writes the gov part; runs after the wasm part so a registry can
+    /// name contracts deployed at genesis.
+    pub fn apply_gov(&self, state: &mut StateView) -> Result<(), TxError> {
+        gov::set_params(state, &self.gov.params)?;
+        if let Some(registry) = &self.gov.registry {
+            gov::register(state, registry)?;
         }
         Ok(())
     }

@@ -12,3 +12,6 @@ pub mod modules;
 pub mod store;
 pub mod tx;
 pub mod wasm;
+pub mod bindings;
+pub mod gov;
+pub mod training;

@@ -4,6 +4,7 @@ use cosmos_sdk_proto::Any;
 
 use crate::codes::{Code, TxError};
 use crate::context::{MsgResult, TxContext};
+use crate::gov;
 use crate::wasm::WasmModule;
 
 pub struct Modules {
@@ -20,6 +21,9 @@ impl Modules {
         if WasmModule::handles(&msg.type_url) {
             return self.wasm.handle_msg(ctx, signer, msg);
         }
+        if gov::msg_server::handles(&msg.type_url) {
+            return gov::msg_server::handle(&self.wasm, ctx, signer, msg);
+        }
         Err(TxError::new(
             Code::UnknownMessage,
             format!("unknown message type {:?}", msg.type_url),
@@ -29,6 +33,8 @@ impl Modules {
     pub fn module_name(&self, type_url: &str) -> &'static str {
         if WasmModule::handles(type_url) {
             "wasm"
+        } else if gov::msg_server::handles(type_url) {
+            "gov"
         } else {
             "unknown"
         }

@@ -14,6 +14,28 @@ pub fn account_bytes_of_pubkey(compressed_pubkey: &[u8]) -> Vec<u8> {
     Ripemd160::digest(sha).to_vec()
 }
 
+/// A module account's address, as the Cosmos SDK derives it:
+/// the first 20 bytes of `sha256(name)`.
+pub fn module_address(name: &str) -> String {
+    encode(&Sha256::digest(name.as_bytes())[..20])
+}
+
+/// wasmd's classic contract address for the `instance_id`-th instance
+/// (counting from 1 over all codes) of `code_id`:
+/// `sha256(sha256("module") ‖ "wasm" ‖ 0 ‖ code_id ‖ instance_id)`.
+pub fn contract_address(code_id: u64, instance_id: u64) -> String {
+    let mut key = Vec::with_capacity(16);
+    key.extend_from_slice(&code_id.to_be_bytes());
+    key.extend_from_slice(&instance_id.to_be_bytes());
+    let type_hash = Sha256::digest(b"module");
+    let mut hasher = Sha256::new();
+    hasher.update(type_hash);
+    hasher.update(b"wasm");
+    hasher.update([0u8]);
+    hasher.update(&key);
+    encode(&hasher.finalize())
+}
+
 pub fn encode(bytes: &[u8]) -> String {
     let hrp = Hrp::parse_unchecked(ACCOUNT_PREFIX);
     // Encoding only fails past bech32's length limit, far above 32 bytes.
@@ -50,6 +72,15 @@ pub fn decode(address: &str) -> Result<Vec<u8>, AddressError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn contract_address_matches_wasmd_first_contract() {
+        // wasmd's first contract is wasm14hj2tavq8fpesdwxxcu44rty3hh90vhujrvcmstl4zr3txmfvw9s4hmalr;
+        // the same bytes under our prefix:
+        let (_, wasmd) = bech32::decode("wasm14hj2tavq8fpesdwxxcu44rty3hh90vhujrvcmstl4zr3txmfvw9s4hmalr").unwrap();
+        assert_eq!(decode(&contract_address(1, 1)).unwrap(), wasmd);
+        assert_ne!(contract_address(1, 2), contract_address(1, 1));
+    }
 
     #[test]
     fn round_trip_and_refusals() {

@@ -5,6 +5,7 @@
 pub mod address;
 pub mod codes;
 pub mod keys;
+pub mod msgs;
 pub mod rpc;
 pub mod tx_builder;
 

@@ -7,6 +7,16 @@ use crate::context::BlockInfo;
 use crate::store::{next_app_hash, CommitInfo};
 use crate::tx;
 
+fn validator_update((pubkey, power): (Vec<u8>, u64)) -> pb::ValidatorUpdate {
+    use tendermint_proto::v0_38::crypto::{public_key::Sum, PublicKey};
+    pb::ValidatorUpdate {
+        pub_key: Some(PublicKey {
+            sum: Some(Sum::Ed25519(pubkey)),
+        }),
+        power: i64::try_from(power).unwrap_or(i64::MAX),
+    }
+}
+
 pub fn timestamp_nanos(time: &tendermint_proto::google::protobuf::Timestamp) -> u64 {
     let seconds = u64::try_from(time.seconds).unwrap_or(0);
     let nanos = u64::try_from(time.nanos).unwrap_or(0);
@@ -56,6 +66,15 @@ pub fn finalize_block(
             },
         });
     }
+    let validator_updates = match crate::gov::epoch::end_block(&node.modules.wasm, &mut view, &block) {
+        Ok(updates) => updates.into_iter().map(validator_update).collect(),
+        Err(err) => {
+            // Every node meets the same error, so skipping the update keeps
+            // them in agreement; the operator sees why.
+            tracing::error!(height, "validator set not updated: {}", err.log);
+            Vec::new()
+        }
+    };
     super::query::save_last_block(&mut view, &block);
     let app_hash = next_app_hash(&previous_hash, height, &view.pending_changes());
     node.last_block = block;
@@ -69,7 +88,7 @@ pub fn finalize_block(
     pb::ResponseFinalizeBlock {
         events: Vec::new(),
         tx_results,
-        validator_updates: Vec::new(),
+        validator_updates,
         consensus_param_updates: None,
         app_hash: app_hash.into(),
     }

@@ -33,6 +33,13 @@ pub fn init_chain(node: &mut Node, request: pb::RequestInitChain) -> pb::Respons
     {
         fatal(&format!("genesis wasm: {}", err.log));
     }
+    if let Err(err) = genesis.apply_gov(&mut view) {
+        fatal(&format!("genesis gov: {}", err.log));
+    }
+    match genesis_validators(&request.validators) {
+        Ok(validators) => crate::gov::validators::apply(&mut view, &validators),
+        Err(err) => fatal(&err),
+    }
     super::query::save_last_block(&mut view, &block);
     let app_hash = next_app_hash(&[], block.height, &view.pending_changes());
     node.check_state = node.store.view_with(&view.pending_changes());
@@ -50,6 +57,18 @@ pub fn init_chain(node: &mut Node, request: pb::RequestInitChain) -> pb::Respons
         validators: request.validators,
         app_hash: app_hash.into(),
     }
+}
+
+/// The genesis validator set, which the gov module tracks from here on.
+fn genesis_validators(validators: &[pb::ValidatorUpdate]) -> Result<Vec<(Vec<u8>, u64)>, String> {
+    use tendermint_proto::v0_38::crypto::public_key::Sum;
+    validators
+        .iter()
+        .map(|validator| match validator.pub_key.as_ref().and_then(|k| k.sum.as_ref()) {
+            Some(Sum::Ed25519(key)) => Ok((key.to_vec(), u64::try_from(validator.power).unwrap_or(0))),
+            _ => Err("genesis validators must have ed25519 keys".to_string()),
+        })
+        .collect()
 }
 
 /// Genesis is operator configuration: a node cannot start from a broken one,

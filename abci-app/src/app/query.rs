@@ -35,10 +35,9 @@ pub fn query(node: &Node, request: pb::RequestQuery) -> pb::ResponseQuery {
     let result = match request.path.as_str() {
         auth::query::ACCOUNT_PATH => auth::query::account(&state, &request.data),
         SIMULATE_PATH => simulate(node, state, &block, &request.data),
-        path => node
-            .modules
-            .wasm
-            .abci_query(&state, &block, path, &request.data)
+        path => crate::gov::query::handle(&state, path)
+            .or_else(|| crate::training::query::handle(&state, path, &request.data))
+            .or_else(|| node.modules.wasm.abci_query(&state, &block, path, &request.data))
             .unwrap_or_else(|| {
                 Err(TxError::new(
                     Code::UnknownMessage,

@@ -230,6 +230,7 @@ mod tests {
         view.set(&[other.as_slice(), b"b"].concat(), b"foreign".to_vec());
         Host::with_owned_state(
             &module.cache(),
+            &super::super::host::no_bindings(),
             &mut view,
             &BlockInfo::default(),
             Some(0),

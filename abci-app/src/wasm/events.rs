@@ -36,6 +36,10 @@ pub fn migrate(contract: &str, code_id: u64) -> Event {
         .attr("code_id", code_id.to_string())
 }
 
+pub fn sudo(contract: &str) -> Event {
+    Event::new("sudo").attr(CONTRACT_ADDRESS, contract)
+}
+
 pub fn reply(contract: &str) -> Event {
     Event::new("reply").attr(CONTRACT_ADDRESS, contract)
 }

@@ -19,7 +19,7 @@ use cosmwasm_vm::Cache;
 use super::backend::{ChainApi, ContractStorage};
 use super::querier::ChainQuerier;
 use crate::codes::{Code, TxError};
-use crate::context::BlockInfo;
+use crate::context::{BlockInfo, CustomBindings};
 use crate::store::StateView;
 
 /// The VM cache with this chain's backend types.
@@ -27,6 +27,8 @@ pub(crate) type VmCache = Cache<ChainApi, ContractStorage, ChainQuerier>;
 
 pub(crate) struct Host {
     pub cache: Arc<VmCache>,
+    /// The chain's answer to `CosmosMsg::Custom` and `QueryRequest::Custom`.
+    pub bindings: Arc<dyn CustomBindings>,
     pub block: BlockInfo,
     /// `None` outside a tx (ABCI queries): contracts then see no
     /// `env.transaction`, as on wasmd.
@@ -48,6 +50,7 @@ impl Host {
     /// back, whatever `run` returns (or if it panics).
     pub fn with_owned_state<R>(
         cache: &Arc<VmCache>,
+        bindings: &Arc<dyn CustomBindings>,
         slot: &mut StateView,
         block: &BlockInfo,
         tx_index: Option<u32>,
@@ -55,6 +58,7 @@ impl Host {
     ) -> R {
         let host = Arc::new(Host {
             cache: Arc::clone(cache),
+            bindings: Arc::clone(bindings),
             block: block.clone(),
             tx_index,
             state: StateHandle::Owned(Mutex::new(std::mem::take(slot))),
@@ -67,12 +71,14 @@ impl Host {
     /// Lends `state` read-only to a host for the duration of `run`.
     pub fn with_lent_state<R>(
         cache: &Arc<VmCache>,
+        bindings: &Arc<dyn CustomBindings>,
         state: &StateView,
         block: &BlockInfo,
         run: impl FnOnce(&Arc<Host>) -> R,
     ) -> R {
         let host = Arc::new(Host {
             cache: Arc::clone(cache),
+            bindings: Arc::clone(bindings),
             block: block.clone(),
             tx_index: None,
             state: StateHandle::Lent(LentView::new(state)),
@@ -175,9 +181,14 @@ struct LentView {
 
 // SAFETY: the pointer is only dereferenced as a shared reference, under the
 // mutex, while the borrow it came from is alive (see above); `StateView` is
-// `Sync`, so reading it from another thread would be fine as well.
+// `Sync` (checked below), so reading it from another thread is fine as well.
 unsafe impl Send for LentView {}
 unsafe impl Sync for LentView {}
+
+const _: () = {
+    const fn assert_sync<T: Sync>() {}
+    assert_sync::<StateView>();
+};
 
 impl LentView {
     fn new(view: &StateView) -> Self {
@@ -217,7 +228,7 @@ mod tests {
         view.set(b"k", b"v".to_vec());
         let block = BlockInfo::default();
         let result: Result<(), TxError> =
-            Host::with_owned_state(&cache, &mut view, &block, Some(3), |host| {
+            Host::with_owned_state(&cache, &no_bindings(), &mut view, &block, Some(3), |host| {
                 // Inside, the slot is empty and the host has the data.
                 assert_eq!(
                     host.read(|s| s.get(b"k").unwrap()).unwrap(),
@@ -231,7 +242,7 @@ mod tests {
         assert_eq!(view.get(b"k").unwrap(), Some(b"v".to_vec()));
         assert_eq!(view.get(b"k2").unwrap(), Some(b"v2".to_vec()));
 
-        let escaped = Host::with_lent_state(&cache, &view, &block, |host| {
+        let escaped = Host::with_lent_state(&cache, &no_bindings(), &view, &block, |host| {
             assert_eq!(
                 host.read(|s| s.get(b"k2").unwrap()).unwrap(),
                 Some(b"v2".to_vec())
@@ -246,4 +257,10 @@ mod tests {
         // A host that outlives its loan reads nothing.
         assert_eq!(escaped.read(|_| ()).unwrap_err().code, Code::Internal);
     }
+}
+
+/// Bindings for VM unit tests: the chain answers no custom message or query.
+#[cfg(test)]
+pub(crate) fn no_bindings() -> Arc<dyn CustomBindings> {
+    Arc::new(crate::context::NoCustomBindings)
 }

@@ -1,6 +1,5 @@
-//! The wasm keeper: storing code, creating and running contracts, and
-//! applying what contracts return (events, sub-messages, replies), with
-//! wasmd's semantics.
+//! The wasm keeper: storing code, creating and running contracts, with
+//! wasmd's semantics. What contracts return is applied in [`super::dispatch`].
 //!
 //! Every state change goes through the [`Host`]; the tx's checkpoint (or the
 //! caller's) is what undoes a failed message. Sub-messages get their own
@@ -14,15 +13,12 @@ use cosmos_sdk_proto::cosmwasm::wasm::v1::{
     AccessConfig, AccessType, CodeInfo, ContractCodeHistoryEntry, ContractCodeHistoryOperationType,
     ContractInfo, MsgClearAdminResponse, MsgExecuteContractResponse,
     MsgInstantiateContract2Response, MsgInstantiateContractResponse, MsgMigrateContractResponse,
-    MsgStoreCodeResponse, MsgUpdateAdminResponse,
+    MsgStoreCodeResponse, MsgSudoContractResponse, MsgUpdateAdminResponse,
 };
 use cosmos_sdk_proto::Any;
-use cosmwasm_std_vm::{
-    Addr, Checksum, CosmosMsg, MessageInfo, MigrateInfo, MsgResponse, Reply, ReplyOn, SubMsg,
-    SubMsgResponse, SubMsgResult, WasmMsg,
-};
+use cosmwasm_std_vm::{Addr, Checksum, MessageInfo, MigrateInfo};
 use cosmwasm_vm::{
-    call_execute, call_instantiate, call_migrate, call_migrate_with_info, call_query, call_reply,
+    call_execute, call_instantiate, call_migrate, call_migrate_with_info, call_query, call_sudo,
     VmError, VmResult,
 };
 use prost::{Message, Name};
@@ -31,10 +27,10 @@ use super::address;
 use super::events;
 use super::gas;
 use super::host::Host;
-use super::limits::{MAX_DISPATCH_DEPTH, MAX_LABEL_LEN, MAX_SALT_LEN, MAX_WASM_SIZE};
+use super::limits::{MAX_LABEL_LEN, MAX_SALT_LEN, MAX_WASM_SIZE};
 use super::state;
-use super::vm::{self, ContractResponse, CustomJson, Failure, Target, VmInstance};
-use crate::codes::{Code, TxError, CODESPACE};
+use super::vm::{self, Failure, Target, VmInstance};
+use crate::codes::{Code, TxError};
 use crate::context::{Event, GasMeter};
 
 /// One wasm action, from a tx message or from a contract's `WasmMsg`.
@@ -81,7 +77,7 @@ pub(crate) struct Done {
 }
 
 pub(crate) struct Keeper<'h> {
-    host: &'h Arc<Host>,
+    pub(super) host: &'h Arc<Host>,
 }
 
 impl<'h> Keeper<'h> {
@@ -135,6 +131,26 @@ impl<'h> Keeper<'h> {
             call_query(instance, &env, msg)
         })?;
         Ok(data.to_vec())
+    }
+
+    /// Calls `contract`'s `sudo` entry point on behalf of the chain itself
+    /// (no sender, no signature): how modules reach contracts (slashing,
+    /// minting rewards). Sub-messages run with the contract as sender.
+    pub fn sudo(&self, gas: &mut GasMeter, contract: &str, msg: &[u8]) -> Result<Done, TxError> {
+        require_json("sudo msg", msg)?;
+        let (target, _) = self.contract(contract)?;
+        let env = self.host.env(contract);
+        let response = self.call(gas, &target, "sudo", |instance| {
+            call_sudo(instance, &env, msg)
+        })?;
+        let initial = vec![events::sudo(contract)];
+        let (data, events) = self.finish(gas, 0, contract, response, initial)?;
+        Ok(Done {
+            response: pack(&MsgSudoContractResponse {
+                data: data.unwrap_or_default(),
+            }),
+            events,
+        })
     }
 
     fn store_code(&self, gas: &mut GasMeter, sender: &str, wasm: &[u8]) -> Result<Done, TxError> {
@@ -383,7 +399,7 @@ impl<'h> Keeper<'h> {
     }
 
     /// The contract at `contract` and its info; `NotFound` if there is none.
-    fn contract(&self, contract: &str) -> Result<(Target, ContractInfo), TxError> {
+    pub(super) fn contract(&self, contract: &str) -> Result<(Target, ContractInfo), TxError> {
         let canonical = address::decode_field("contract", contract)?;
         self.host.read(|s| -> Result<_, TxError> {
             let info = state::contract_info(s, &canonical)?.ok_or_else(|| {
@@ -425,7 +441,7 @@ impl<'h> Keeper<'h> {
 
     /// Runs one entry point: charges the instance cost, offers the VM all
     /// remaining gas and charges what it used.
-    fn call<T>(
+    pub(super) fn call<T>(
         &self,
         gas: &mut GasMeter,
         target: &Target,
@@ -453,246 +469,6 @@ impl<'h> Keeper<'h> {
                 Ok(value)
             }
         }
-    }
-
-    /// Applies a contract's response: emits its events, dispatches its
-    /// sub-messages in order and returns the resulting data (a reply's data
-    /// overrides the contract's) with all events.
-    fn finish(
-        &self,
-        gas: &mut GasMeter,
-        depth: u32,
-        contract: &str,
-        response: ContractResponse,
-        mut events: Vec<Event>,
-    ) -> Result<(Option<Vec<u8>>, Vec<Event>), TxError> {
-        let (emitted, cost) =
-            events::from_response(contract, &response.attributes, &response.events)?;
-        gas.consume(cost, "contract events")?;
-        events.extend(emitted);
-        let mut data = response.data.map(|data| data.to_vec());
-        for sub_msg in response.messages {
-            if let Some(reply_data) = self.dispatch(gas, depth, contract, sub_msg, &mut events)? {
-                data = Some(reply_data);
-            }
-        }
-        Ok((data, events))
-    }
-
-    /// Runs one sub-message of `contract` in its own checkpoint and calls
-    /// `reply` as `reply_on` asks, like wasmd's `DispatchSubmessages`.
-    fn dispatch(
-        &self,
-        gas: &mut GasMeter,
-        depth: u32,
-        contract: &str,
-        sub_msg: SubMsg<CustomJson>,
-        events: &mut Vec<Event>,
-    ) -> Result<Option<Vec<u8>>, TxError> {
-        let SubMsg {
-            id,
-            payload,
-            msg,
-            gas_limit,
-            reply_on,
-        } = sub_msg;
-        let used_before = gas.used();
-        // A gas limit only matters below what is left anyway.
-        let limit = gas_limit.filter(|limit| *limit < gas.remaining());
-        self.host.write(|s| s.checkpoint())?;
-        let result = match limit {
-            None => self.dispatch_msg(gas, depth + 1, contract, msg),
-            Some(limit) => {
-                let mut limited = GasMeter::new(limit);
-                let result = self.dispatch_msg(&mut limited, depth + 1, contract, msg);
-                match gas.consume(limited.used(), "sub-message") {
-                    Ok(()) => result,
-                    Err(parent_out_of_gas) => {
-                        self.host.write(|s| s.discard_checkpoint())?;
-                        return Err(parent_out_of_gas);
-                    }
-                }
-            }
-        };
-        let gas_used = gas.used().saturating_sub(used_before);
-
-        let done = match result {
-            Ok(done) => {
-                self.host.write(|s| s.keep_checkpoint())?;
-                done
-            }
-            Err(err) => {
-                self.host.write(|s| s.discard_checkpoint())?;
-                // Running out of the tx's own gas, or the node failing, ends
-                // the whole tx; only a sub-message's own gas limit is the
-                // contract's business.
-                let fatal =
-                    err.code == Code::Internal || (err.code == Code::OutOfGas && limit.is_none());
-                if fatal || !matches!(reply_on, ReplyOn::Always | ReplyOn::Error) {
-                    return Err(err);
-                }
-                let reply = Reply {
-                    id,
-                    payload,
-                    gas_used,
-                    result: SubMsgResult::Err(reply_error(&err)),
-                };
-                return self.reply(gas, depth, contract, reply, events);
-            }
-        };
-
-        events.extend(done.events.iter().cloned());
-        if !matches!(reply_on, ReplyOn::Always | ReplyOn::Success) {
-            return Ok(None);
-        }
-        #[allow(deprecated)] // `data` is what contracts built for CosmWasm 1.x read.
-        let response = SubMsgResponse {
-            events: events::to_vm(&done.events),
-            data: Some(done.response.value.clone().into()),
-            msg_responses: vec![MsgResponse {
-                type_url: done.response.type_url.clone(),
-                value: done.response.value.into(),
-            }],
-        };
-        let reply = Reply {
-            id,
-            payload,
-            gas_used,
-            result: SubMsgResult::Ok(response),
-        };
-        self.reply(gas, depth, contract, reply, events)
-    }
-
-    /// Turns a contract's message into an action with the contract as sender.
-    fn dispatch_msg(
-        &self,
-        gas: &mut GasMeter,
-        depth: u32,
-        contract: &str,
-        msg: CosmosMsg<CustomJson>,
-    ) -> Result<Done, TxError> {
-        if depth > MAX_DISPATCH_DEPTH {
-            return Err(TxError::new(
-                Code::InvalidRequest,
-                format!("sub-message depth limit of {MAX_DISPATCH_DEPTH} exceeded"),
-            ));
-        }
-        let action = match msg {
-            CosmosMsg::Wasm(msg) => wasm_action(msg)?,
-            CosmosMsg::Bank(_) => {
-                return Err(unsupported("bank messages (the chain has no native coins)"))
-            }
-            CosmosMsg::Custom(_) => return Err(unsupported("custom messages")),
-            CosmosMsg::Staking(_) => return Err(unsupported("staking messages")),
-            CosmosMsg::Distribution(_) => return Err(unsupported("distribution messages")),
-            CosmosMsg::Any(any) => {
-                return Err(unsupported(&format!("Any messages ({})", any.type_url)))
-            }
-            _ => return Err(unsupported("this message type")),
-        };
-        self.run(gas, depth, contract, action)
-    }
-
-    fn reply(
-        &self,
-        gas: &mut GasMeter,
-        depth: u32,
-        contract: &str,
-        reply: Reply,
-        events: &mut Vec<Event>,
-    ) -> Result<Option<Vec<u8>>, TxError> {
-        let (target, _) = self.contract(contract)?;
-        let env = self.host.env(contract);
-        let response = self.call(gas, &target, "reply", |instance| {
-            call_reply(instance, &env, &reply)
-        })?;
-        let initial = vec![events::reply(contract)];
-        let (data, reply_events) = self.finish(gas, depth, contract, response, initial)?;
-        events.extend(reply_events);
-        Ok(data)
-    }
-}
-
-fn wasm_action(msg: WasmMsg) -> Result<Action, TxError> {
-    Ok(match msg {
-        WasmMsg::Execute {
-            contract_addr,
-            msg,
-            funds,
-        } => {
-            require_no_funds(funds.is_empty())?;
-            Action::Execute {
-                contract: contract_addr,
-                msg: msg.to_vec(),
-            }
-        }
-        WasmMsg::Instantiate {
-            admin,
-            code_id,
-            msg,
-            funds,
-            label,
-        } => {
-            require_no_funds(funds.is_empty())?;
-            Action::Instantiate {
-                admin,
-                code_id,
-                label,
-                msg: msg.to_vec(),
-                salt: None,
-            }
-        }
-        WasmMsg::Instantiate2 {
-            admin,
-            code_id,
-            label,
-            msg,
-            funds,
-            salt,
-        } => {
-            require_no_funds(funds.is_empty())?;
-            Action::Instantiate {
-                admin,
-                code_id,
-                label,
-                msg: msg.to_vec(),
-                salt: Some(Salt {
-                    salt: salt.to_vec(),
-                    fix_msg: false,
-                }),
-            }
-        }
-        WasmMsg::Migrate {
-            contract_addr,
-            new_code_id,
-            msg,
-        } => Action::Migrate {
-            contract: contract_addr,
-            code_id: new_code_id,
-            msg: msg.to_vec(),
-        },
-        WasmMsg::UpdateAdmin {
-            contract_addr,
-            admin,
-        } => Action::UpdateAdmin {
-            contract: contract_addr,
-            new_admin: Some(admin),
-        },
-        WasmMsg::ClearAdmin { contract_addr } => Action::UpdateAdmin {
-            contract: contract_addr,
-            new_admin: None,
-        },
-        _ => return Err(unsupported("this wasm message")),
-    })
-}
-
-/// The string a `reply` gets for a failed sub-message. VM failures are
-/// reduced to their code (as wasmd redacts them): their wording comes from
-/// the VM and may change between versions, and replies enter consensus.
-fn reply_error(err: &TxError) -> String {
-    match err.code {
-        Code::VmError => format!("codespace: {CODESPACE}, code: {}", err.code.value()),
-        _ => err.log.clone(),
     }
 }
 
@@ -753,13 +529,6 @@ fn message_info(sender: &str) -> MessageInfo {
         sender: Addr::unchecked(sender),
         funds: Vec::new(),
     }
-}
-
-fn unsupported(what: &str) -> TxError {
-    TxError::new(
-        Code::UnknownMessage,
-        format!("{what} are not supported by this chain"),
-    )
 }
 
 /// Empties the meter and returns the out-of-gas error.
@@ -838,13 +607,5 @@ mod tests {
         for bad in ["", " nrn", "nrn\n", &"x".repeat(129)] {
             assert_eq!(require_label(bad).unwrap_err().code, Code::InvalidRequest);
         }
-    }
-
-    #[test]
-    fn vm_errors_are_redacted_in_replies() {
-        let vm = TxError::new(Code::VmError, "wasmer said something");
-        assert_eq!(reply_error(&vm), "codespace: um, code: 24");
-        let contract = TxError::new(Code::ContractError, "contract error: no");
-        assert_eq!(reply_error(&contract), "contract error: no");
     }
 }

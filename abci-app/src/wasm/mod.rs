@@ -2,13 +2,13 @@
 //! wasmd's `x/wasm` where clients can tell (messages, queries, events,
 //! contract addresses), so CosmJS's `SigningCosmWasmClient` works unchanged.
 //!
-//! - [`msg_server`] decodes `cosmwasm.wasm.v1.Msg…` and checks the signer;
-//! - [`keeper`] stores code, runs contracts and applies their responses
-//!   (events, sub-messages, replies);
-//! - [`vm`], [`host`], [`backend`] and [`querier`] connect `cosmwasm-vm` to
+//! - `msg_server` decodes `cosmwasm.wasm.v1.Msg…` and checks the signer;
+//! - `keeper` stores code and runs contracts, `dispatch` applies their
+//!   responses (events, sub-messages, replies);
+//! - `vm`, `host`, `backend` and `querier` connect `cosmwasm-vm` to
 //!   the tx's state view;
-//! - [`query`] answers the `cosmwasm.wasm.v1.Query` ABCI queries;
-//! - [`state`] and [`state_key`] own the module's records under `wasm/`.
+//! - `query` answers the `cosmwasm.wasm.v1.Query` ABCI queries;
+//! - `state` and `state_key` own the module's records under `wasm/`.
 //!
 //! The VM cache on disk is derived data: every code's bytes are also kept in
 //! state, and an instance whose code is missing from the cache is restored
@@ -30,6 +30,7 @@
 
 mod address;
 mod backend;
+mod dispatch;
 mod events;
 mod gas;
 mod genesis;
@@ -49,6 +50,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use cosmos_sdk_proto::cosmwasm::wasm::v1::ContractInfo;
 use cosmwasm_vm::{Cache, CacheOptions, Size};
 
 pub use self::address::HRP as ADDRESS_PREFIX;
@@ -59,7 +61,7 @@ use self::keeper::Keeper;
 /// Prefix of every state key the module writes.
 pub use self::state_key::MODULE_PREFIX as STATE_PREFIX;
 use crate::codes::TxError;
-use crate::context::{BlockInfo, MsgResult, TxContext};
+use crate::context::{BlockInfo, CustomBindings, MsgResult, NoCustomBindings, TxContext};
 use crate::store::StateView;
 
 /// Limits that keep a contract from exhausting the node.
@@ -102,6 +104,7 @@ pub enum WasmError {
 /// The wasm module. Cheap to share: the VM cache is internally locked.
 pub struct WasmModule {
     cache: Arc<VmCache>,
+    bindings: Arc<dyn CustomBindings>,
 }
 
 impl WasmModule {
@@ -125,7 +128,14 @@ impl WasmModule {
         })?;
         Ok(Self {
             cache: Arc::new(cache),
+            bindings: Arc::new(NoCustomBindings),
         })
+    }
+
+    /// Routes contracts' custom messages and queries to `bindings`.
+    pub fn with_bindings(mut self, bindings: Arc<dyn CustomBindings>) -> Self {
+        self.bindings = bindings;
+        self
     }
 
     /// Type URLs this module handles in txs.
@@ -147,6 +157,7 @@ impl WasmModule {
         let gas = &mut *ctx.gas;
         let done = Host::with_owned_state(
             &self.cache,
+            &self.bindings,
             ctx.state,
             ctx.block,
             Some(ctx.tx_index),
@@ -167,7 +178,7 @@ impl WasmModule {
         path: &str,
         data: &[u8],
     ) -> Option<Result<Vec<u8>, TxError>> {
-        query::handle(&self.cache, state, block, path, data)
+        query::handle(&self.cache, &self.bindings, state, block, path, data)
     }
 
     /// Stores the genesis codes and instantiates the genesis contracts.
@@ -177,9 +188,68 @@ impl WasmModule {
         block: &BlockInfo,
         genesis: &WasmGenesis,
     ) -> Result<(), TxError> {
-        Host::with_owned_state(&self.cache, state, block, Some(0), |host| {
+        Host::with_owned_state(&self.cache, &self.bindings, state, block, Some(0), |host| {
             genesis::run(host, genesis)
         })
+    }
+
+    /// Calls `contract`'s `sudo` entry point as the chain (for other
+    /// modules: slashing, minting rewards), metered by `ctx.gas`. Same
+    /// contract as [`Self::handle_msg`] for errors and partial writes; the
+    /// response is a `MsgSudoContractResponse`.
+    pub fn sudo(
+        &self,
+        ctx: &mut TxContext<'_>,
+        contract: &str,
+        msg: &[u8],
+    ) -> Result<MsgResult, TxError> {
+        let gas = &mut *ctx.gas;
+        let done = Host::with_owned_state(
+            &self.cache,
+            &self.bindings,
+            ctx.state,
+            ctx.block,
+            Some(ctx.tx_index),
+            |host| Keeper::new(host).sudo(gas, contract, msg),
+        )?;
+        Ok(MsgResult {
+            response: Some(done.response),
+            events: done.events,
+        })
+    }
+
+    /// A smart query of `contract` against `state` (for other modules and
+    /// the node's own services), with [`QUERY_GAS_LIMIT`]; returns the
+    /// contract's JSON answer.
+    pub fn query_smart(
+        &self,
+        state: &StateView,
+        block: &BlockInfo,
+        contract: &str,
+        msg: &[u8],
+    ) -> Result<Vec<u8>, TxError> {
+        query::smart_query(&self.cache, &self.bindings, state, block, contract, msg)
+    }
+
+    /// The stored info of `contract` (`None` if there is no such contract).
+    pub fn contract_info(
+        &self,
+        state: &StateView,
+        contract: &str,
+    ) -> Result<Option<ContractInfo>, TxError> {
+        let canonical = address::decode_field("contract", contract)?;
+        state::contract_info(state, &canonical)
+    }
+
+    /// Who instantiated `contract` (`None` if there is no such contract).
+    pub fn contract_creator(
+        &self,
+        state: &StateView,
+        contract: &str,
+    ) -> Result<Option<String>, TxError> {
+        Ok(self
+            .contract_info(state, contract)?
+            .map(|info| info.creator))
     }
 
     #[cfg(test)]

@@ -27,6 +27,8 @@ pub const TYPE_URLS: [&str; 7] = [
 struct Decoded {
     sender: String,
     action: Action,
+    /// Native coins attached; refused after the signer check.
+    has_funds: bool,
 }
 
 pub(crate) fn handle(
@@ -35,13 +37,18 @@ pub(crate) fn handle(
     signer: &str,
     msg: &Any,
 ) -> Result<Done, TxError> {
-    let Decoded { sender, action } = decode(msg)?;
+    let Decoded {
+        sender,
+        action,
+        has_funds,
+    } = decode(msg)?;
     if sender != signer {
         return Err(TxError::new(
             Code::WrongSigner,
             format!("message sender {sender} is not the tx signer {signer}"),
         ));
     }
+    require_no_funds(!has_funds)?;
     keeper.run(gas, 0, &sender, action)
 }
 
@@ -51,15 +58,16 @@ fn decode(msg: &Any) -> Result<Decoded, TxError> {
         let m: MsgStoreCode = parse(msg)?;
         Decoded {
             sender: m.sender,
+            has_funds: false,
             action: Action::StoreCode {
                 wasm: m.wasm_byte_code,
             },
         }
     } else if url == MsgInstantiateContract::type_url() {
         let m: MsgInstantiateContract = parse(msg)?;
-        require_no_funds(m.funds.is_empty())?;
         Decoded {
             sender: m.sender,
+            has_funds: !m.funds.is_empty(),
             action: Action::Instantiate {
                 admin: Some(m.admin),
                 code_id: m.code_id,
@@ -70,9 +78,9 @@ fn decode(msg: &Any) -> Result<Decoded, TxError> {
         }
     } else if url == MsgInstantiateContract2::type_url() {
         let m: MsgInstantiateContract2 = parse(msg)?;
-        require_no_funds(m.funds.is_empty())?;
         Decoded {
             sender: m.sender,
+            has_funds: !m.funds.is_empty(),
             action: Action::Instantiate {
                 admin: Some(m.admin),
                 code_id: m.code_id,
@@ -86,9 +94,9 @@ fn decode(msg: &Any) -> Result<Decoded, TxError> {
         }
     } else if url == MsgExecuteContract::type_url() {
         let m: MsgExecuteContract = parse(msg)?;
-        require_no_funds(m.funds.is_empty())?;
         Decoded {
             sender: m.sender,
+            has_funds: !m.funds.is_empty(),
             action: Action::Execute {
                 contract: m.contract,
                 msg: m.msg,
@@ -98,6 +106,7 @@ fn decode(msg: &Any) -> Result<Decoded, TxError> {
         let m: MsgMigrateContract = parse(msg)?;
         Decoded {
             sender: m.sender,
+            has_funds: false,
             action: Action::Migrate {
                 contract: m.contract,
                 code_id: m.code_id,
@@ -114,6 +123,7 @@ fn decode(msg: &Any) -> Result<Decoded, TxError> {
         }
         Decoded {
             sender: m.sender,
+            has_funds: false,
             action: Action::UpdateAdmin {
                 contract: m.contract,
                 new_admin: Some(m.new_admin),
@@ -123,6 +133,7 @@ fn decode(msg: &Any) -> Result<Decoded, TxError> {
         let m: MsgClearAdmin = parse(msg)?;
         Decoded {
             sender: m.sender,
+            has_funds: false,
             action: Action::UpdateAdmin {
                 contract: m.contract,
                 new_admin: None,

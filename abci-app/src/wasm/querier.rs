@@ -12,6 +12,7 @@ use cosmwasm_std_vm::{
     ContractInfoResponse, ContractResult, QueryRequest, SystemError, SystemResult, WasmQuery,
 };
 use cosmwasm_vm::{call_query, BackendError, BackendResult, GasInfo, Querier};
+use prost::Message;
 use serde_json::json;
 
 use super::address;
@@ -21,7 +22,7 @@ use super::limits::MAX_QUERY_DEPTH;
 use super::state;
 use super::state_key;
 use super::vm::{self, CustomJson, Failure, Target};
-use crate::codes::TxError;
+use crate::codes::{Code, TxError};
 
 type QueryOutcome = BackendResult<SystemResult<ContractResult<Binary>>>;
 
@@ -135,7 +136,10 @@ impl ChainQuerier {
             None,
             None,
         );
-        let gas_info = read_gas(state_key::contract_info(&canonical).len(), 100);
+        let gas_info = read_gas(
+            state_key::contract_info(&canonical).len(),
+            info.encoded_len(),
+        );
         answer(to_json_binary(&response), gas_info)
     }
 
@@ -158,7 +162,10 @@ impl ChainQuerier {
         };
         let response =
             CodeInfoResponse::new(code_id, Addr::unchecked(info.creator.clone()), checksum);
-        answer(to_json_binary(&response), read_gas(16, 100))
+        answer(
+            to_json_binary(&response),
+            read_gas(state_key::code_info(code_id).len(), info.encoded_len()),
+        )
     }
 
     /// The contract at `contract_addr`, if there is one.
@@ -177,6 +184,24 @@ impl ChainQuerier {
                 checksum: code.code_hash,
             }))
         })?
+    }
+
+    /// Answers `QueryRequest::Custom` from the chain's modules.
+    fn custom(&self, custom: &serde_json::Value) -> QueryOutcome {
+        let request = match serde_json::to_vec(custom) {
+            Ok(request) => request,
+            Err(err) => return self.internal(TxError::new(Code::Internal, err.to_string())),
+        };
+        let host = &self.host;
+        let answer = match host.read(|state| host.bindings.query(state, &request)) {
+            Ok(answer) => answer,
+            Err(err) => return self.internal(err),
+        };
+        let result = match answer {
+            Ok(data) => ContractResult::Ok(Binary::from(data)),
+            Err(err) => ContractResult::Err(err.log),
+        };
+        (Ok(SystemResult::Ok(result)), GasInfo::with_externally_used(CUSTOM_QUERY_GAS))
     }
 
     fn internal(&self, err: TxError) -> QueryOutcome {
@@ -205,7 +230,7 @@ impl Querier for ChainQuerier {
         match parsed {
             QueryRequest::Wasm(query) => self.wasm(query, gas_limit),
             QueryRequest::Bank(query) => bank(query),
-            QueryRequest::Custom(_) => unsupported("custom"),
+            QueryRequest::Custom(CustomJson(custom)) => self.custom(&custom),
             QueryRequest::Staking(_) => unsupported("staking"),
             QueryRequest::Distribution(_) => unsupported("distribution"),
             QueryRequest::Grpc(_) => unsupported("grpc"),
@@ -213,6 +238,9 @@ impl Querier for ChainQuerier {
         }
     }
 }
+
+/// VM gas for one custom query (1,000 SDK gas).
+const CUSTOM_QUERY_GAS: u64 = 1_000 * super::gas::GAS_MULTIPLIER;
 
 /// The chain has no native coins: every balance and supply is zero.
 fn bank(query: BankQuery) -> QueryOutcome {

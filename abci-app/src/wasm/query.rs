@@ -21,7 +21,7 @@ use super::keeper::Keeper;
 use super::state;
 use super::state_key;
 use crate::codes::{Code, TxError};
-use crate::context::{BlockInfo, GasMeter};
+use crate::context::{BlockInfo, CustomBindings, GasMeter};
 use crate::store::StateView;
 
 /// Prefix of every path this module answers.
@@ -36,6 +36,7 @@ const MAX_PAGE_LIMIT: u64 = 1_000;
 
 pub(crate) fn handle(
     cache: &Arc<VmCache>,
+    bindings: &Arc<dyn CustomBindings>,
     state: &StateView,
     block: &BlockInfo,
     path: &str,
@@ -43,7 +44,7 @@ pub(crate) fn handle(
 ) -> Option<Result<Vec<u8>, TxError>> {
     let method = path.strip_prefix(PATH_PREFIX)?;
     Some(match method {
-        "SmartContractState" => smart(cache, state, block, data),
+        "SmartContractState" => smart(cache, bindings, state, block, data),
         "RawContractState" => raw(state, data),
         "ContractInfo" => contract_info(state, data),
         "ContractHistory" => contract_history(state, data),
@@ -66,16 +67,29 @@ fn request<M: Message + Default>(data: &[u8]) -> Result<M, TxError> {
 
 fn smart(
     cache: &Arc<VmCache>,
+    bindings: &Arc<dyn CustomBindings>,
     state: &StateView,
     block: &BlockInfo,
     data: &[u8],
 ) -> Result<Vec<u8>, TxError> {
     let req: QuerySmartContractStateRequest = request(data)?;
-    let data = Host::with_lent_state(cache, state, block, |host| {
-        let mut gas = GasMeter::new(QUERY_GAS_LIMIT);
-        Keeper::new(host).query_smart(&mut gas, &req.address, &req.query_data)
-    })?;
+    let data = smart_query(cache, bindings, state, block, &req.address, &req.query_data)?;
     Ok(QuerySmartContractStateResponse { data }.encode_to_vec())
+}
+
+/// Runs a smart query against a read-only `state` with [`QUERY_GAS_LIMIT`].
+pub(crate) fn smart_query(
+    cache: &Arc<VmCache>,
+    bindings: &Arc<dyn CustomBindings>,
+    state: &StateView,
+    block: &BlockInfo,
+    contract: &str,
+    msg: &[u8],
+) -> Result<Vec<u8>, TxError> {
+    Host::with_lent_state(cache, bindings, state, block, |host| {
+        let mut gas = GasMeter::new(QUERY_GAS_LIMIT);
+        Keeper::new(host).query_smart(&mut gas, contract, msg)
+    })
 }
 
 fn raw(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {

@@ -63,7 +63,7 @@ static NRN_TOKEN: LazyLock<Vec<u8>> = LazyLock::new(|| {
 const REPLY_RESPONSE: &str =
     r#"{"ok":{"messages":[],"attributes":[],"events":[],"data":"cmVwbGllZA=="}}"#;
 
-/// instantiate/execute/migrate: store the message under `last` and return
+/// instantiate/execute/migrate/sudo: store the message under `last` and return
 /// it as the result; query: return the message; reply: store the `Reply`
 /// under `reply` and return [`REPLY_RESPONSE`]. A bump allocator that never
 /// frees is enough for one call.
@@ -108,6 +108,7 @@ static REFLECT: LazyLock<Vec<u8>> = LazyLock::new(|| {
   (func (export "instantiate") (param i32 i32 i32) (result i32) (call $echo (local.get 2)))
   (func (export "execute") (param i32 i32 i32) (result i32) (call $echo (local.get 2)))
   (func (export "migrate") (param i32 i32) (result i32) (call $echo (local.get 1)))
+  (func (export "sudo") (param i32 i32) (result i32) (call $echo (local.get 1)))
   (func (export "query") (param i32 i32) (result i32) (local.get 1))
   (func (export "reply") (param i32 i32) (result i32)
     (call $db_write (call $static (i32.const 32) (i32.const 5)) (local.get 1))
@@ -1024,12 +1025,15 @@ fn unsupported_messages_and_bad_events_are_refused() {
         "gas_limit": null, "reply_on": "never" });
     let custom = json!({ "id": 0, "msg": { "custom": { "set_hyperparams": {} } },
         "gas_limit": null, "reply_on": "never" });
-    for message in [bank, custom] {
-        let outer = reflect_ok(json!([message]), json!([]), None);
-        let err = chain.execute(&account(1), &caller, &outer).0.unwrap_err();
-        assert_eq!(err.code, Code::UnknownMessage, "{}", err.log);
-        assert!(err.log.contains("not supported"));
-    }
+    let outer = reflect_ok(json!([bank]), json!([]), None);
+    let err = chain.execute(&account(1), &caller, &outer).0.unwrap_err();
+    assert_eq!(err.code, Code::UnknownMessage, "{}", err.log);
+    assert!(err.log.contains("not supported"));
+    // Custom messages go to the chain's bindings, which here take none.
+    let outer = reflect_ok(json!([custom]), json!([]), None);
+    let err = chain.execute(&account(1), &caller, &outer).0.unwrap_err();
+    assert_eq!(err.code, Code::UnknownMessage, "{}", err.log);
+    assert!(err.log.contains("no custom messages"), "{}", err.log);
     let paid = json!({ "id": 0, "msg": { "wasm": { "execute": {
         "contract_addr": callee, "msg": b64("{}"), "funds": [{ "denom": "u", "amount": "1" }] } } },
         "gas_limit": null, "reply_on": "never" });
@@ -1129,7 +1133,7 @@ fn contracts_query_the_chain_through_the_querier() {
     let token = chain.token(code_id, &[(&account(10), 42)]);
     let cache = chain.module.cache();
     let block = chain.block.clone();
-    Host::with_owned_state(&cache, &mut chain.state, &block, Some(0), |host| {
+    Host::with_owned_state(&cache, &crate::wasm::host::no_bindings(), &mut chain.state, &block, Some(0), |host| {
         let querier = ChainQuerier::new(Arc::clone(host), 0);
         let ask = |request: Value, gas_limit: u64| {
             querier.query_raw(request.to_string().as_bytes(), gas_limit)
@@ -1181,9 +1185,10 @@ fn contracts_query_the_chain_through_the_querier() {
             .0,
             Ok(SystemResult::Err(SystemError::NoSuchContract { .. }))
         ));
+        // Custom queries go to the chain's bindings, which here answer none.
         assert!(matches!(
             ask(json!({ "custom": {} }), u64::MAX).0,
-            Ok(SystemResult::Err(SystemError::UnsupportedRequest { .. }))
+            Ok(SystemResult::Ok(ContractResult::Err(_)))
         ));
         assert!(matches!(
             querier.query_raw(b"{nope", u64::MAX).0,
@@ -1254,4 +1259,79 @@ fn genesis_stores_and_instantiates_like_messages() {
         .unwrap_err();
     assert_eq!(err.code, Code::NotFound);
     assert!(err.log.contains("genesis"));
+}
+
+#[test]
+fn the_module_can_live_in_shared_node_state() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<WasmModule>();
+    assert!(WasmModule::handles("/cosmwasm.wasm.v1.MsgExecuteContract"));
+    assert!(!WasmModule::handles("/cosmos.bank.v1beta1.MsgSend"));
+}
+
+#[test]
+fn other_modules_reach_contracts_through_sudo_and_queries() {
+    let mut chain = Chain::new();
+    let (reflect, callee) = reflect_pair(&mut chain);
+    let inner = reflect_ok(json!([]), json!([]), None);
+    let msg = reflect_ok(
+        json!([sub_execute(1, &callee, &inner, "never", None)]),
+        json!([{ "key": "slashed", "value": "1" }]),
+        Some("done"),
+    );
+    let mut gas = GasMeter::new(GAS);
+    chain.state.checkpoint();
+    let result = {
+        let mut ctx = TxContext {
+            state: &mut chain.state,
+            block: &chain.block,
+            gas: &mut gas,
+            tx_index: 0,
+        };
+        chain
+            .module
+            .sudo(&mut ctx, &reflect, msg.to_string().as_bytes())
+    }
+    .expect("sudo");
+    chain.state.keep_checkpoint();
+    assert_eq!(kinds(&result.events), ["sudo", "wasm", "execute"]);
+    assert_eq!(attr(&result.events, "wasm", "slashed"), Some("1"));
+    let any = result.response.expect("response");
+    assert_eq!(any.type_url, "/cosmwasm.wasm.v1.MsgSudoContractResponse");
+    assert!(gas.used() > 2 * gas::INSTANCE_COST);
+    assert_eq!(chain.raw(&callee, b"last"), inner.to_string().into_bytes());
+
+    let answer = chain
+        .module
+        .query_smart(
+            &chain.state,
+            &chain.block,
+            &reflect,
+            br#"{"ok":"eyJ4IjoxfQ=="}"#,
+        )
+        .expect("query");
+    assert_eq!(answer, br#"{"x":1}"#);
+    assert_eq!(
+        chain
+            .module
+            .contract_creator(&chain.state, &reflect)
+            .unwrap(),
+        Some(account(1))
+    );
+    let nobody = address::encode(&[5u8; 32]).unwrap();
+    assert_eq!(
+        chain
+            .module
+            .contract_creator(&chain.state, &nobody)
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        chain
+            .module
+            .contract_creator(&chain.state, "um1bad")
+            .unwrap_err()
+            .code,
+        Code::InvalidAddress
+    );
 }

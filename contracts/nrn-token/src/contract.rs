@@ -3,12 +3,15 @@
 
 #[cfg(not(feature = "library"))]
 use cosmwasm_std::entry_point;
-use cosmwasm_std::{Binary, Deps, DepsMut, Env, MessageInfo, Response, StdResult};
+use cosmwasm_std::{
+    Binary, Deps, DepsMut, Env, MessageInfo, Response, StdError, StdResult, Uint128,
+};
 use cw2::{get_contract_version, set_contract_version};
+use cw20_base::state::{BALANCES, TOKEN_INFO};
 use semver::Version;
 
 use crate::error::ContractError;
-use crate::msg::{ExecuteMsg, InstantiateMsg, MigrateMsg, QueryMsg};
+use crate::msg::{ExecuteMsg, InstantiateMsg, MigrateMsg, QueryMsg, SudoMsg};
 
 /// cw2 name of this contract; `migrate` only accepts code stored under it.
 pub const CONTRACT_NAME: &str = "crates.io:nrn-token";
@@ -59,6 +62,48 @@ pub fn execute(
 #[cfg_attr(not(feature = "library"), entry_point)]
 pub fn query(deps: Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
     cw20_base::contract::query(deps, env, msg)
+}
+
+/// Entry points only the chain can call (sudo is unreachable from a
+/// transaction): the chain's module account mints training rewards.
+#[cfg_attr(not(feature = "library"), entry_point)]
+pub fn sudo(deps: DepsMut, _env: Env, msg: SudoMsg) -> Result<Response, ContractError> {
+    match msg {
+        SudoMsg::MintReward { recipient, amount } => sudo_mint_reward(deps, recipient, amount),
+    }
+}
+
+/// Mints like cw20-base's `Mint` without its minter check: the total supply
+/// still may not pass the cap (the cap of the minter data; no minter data
+/// means no cap). A zero amount is accepted and changes nothing, as in
+/// cw20-base 2.
+fn sudo_mint_reward(
+    deps: DepsMut,
+    recipient: String,
+    amount: Uint128,
+) -> Result<Response, ContractError> {
+    let mut config = TOKEN_INFO.load(deps.storage)?;
+    config.total_supply = config
+        .total_supply
+        .checked_add(amount)
+        .map_err(StdError::from)?;
+    if let Some(cap) = config.get_cap() {
+        if config.total_supply > cap {
+            return Err(cw20_base::ContractError::CannotExceedCap {}.into());
+        }
+    }
+    let rcpt_addr = deps.api.addr_validate(&recipient)?;
+    TOKEN_INFO.save(deps.storage, &config)?;
+    let balance = BALANCES
+        .may_load(deps.storage, &rcpt_addr)?
+        .unwrap_or_default()
+        .checked_add(amount)
+        .map_err(StdError::from)?;
+    BALANCES.save(deps.storage, &rcpt_addr, &balance)?;
+    Ok(Response::new()
+        .add_attribute("action", "mint_reward")
+        .add_attribute("to", rcpt_addr)
+        .add_attribute("amount", amount))
 }
 
 /// Accepts only code that was stored as `crates.io:nrn-token`, never moves the
@@ -727,5 +772,80 @@ mod tests {
             matches!(err, ContractError::InvalidVersion { ref version, .. } if version == "v1"),
             "{err:?}"
         );
+    }
+
+    fn mint_reward(deps: &mut Deps_, to: &Addr, amount: u128) -> Result<Response, ContractError> {
+        sudo(
+            deps.as_mut(),
+            mock_env(),
+            SudoMsg::MintReward {
+                recipient: to.to_string(),
+                amount: Uint128::new(amount),
+            },
+        )
+    }
+
+    #[test]
+    fn sudo_mint_reward_raises_balance_and_supply() {
+        let (mut deps, u) = setup();
+        let res = mint_reward(&mut deps, &u.carol, 300_000).unwrap();
+        assert!(res.messages.is_empty());
+        assert_eq!(
+            res.attributes,
+            vec![
+                attr("action", "mint_reward"),
+                attr("to", u.carol.as_str()),
+                attr("amount", "300000"),
+            ]
+        );
+        assert_eq!(balance(&deps, &u.carol), 300_000);
+        assert_eq!(token_info(&deps).total_supply, Uint128::new(1_800_000));
+
+        // Onto an existing balance.
+        mint_reward(&mut deps, &u.alice, 5).unwrap();
+        assert_eq!(balance(&deps, &u.alice), 1_000_005);
+        assert_eq!(token_info(&deps).total_supply, Uint128::new(1_800_005));
+
+        // The minter role is untouched: the cw20 minter still mints, nobody else does.
+        let err = exec(
+            &mut deps,
+            &u.alice,
+            ExecuteMsg::Mint {
+                recipient: u.alice.to_string(),
+                amount: Uint128::new(1),
+            },
+        )
+        .unwrap_err();
+        assert_eq!(err, ContractError::Cw20(Cw20Error::Unauthorized {}));
+    }
+
+    #[test]
+    fn sudo_mint_reward_respects_the_cap() {
+        let (mut deps, u) = setup();
+        // Supply 1_500_000, cap 2_000_000: exactly up to the cap is fine.
+        mint_reward(&mut deps, &u.carol, 499_999).unwrap();
+        let err = mint_reward(&mut deps, &u.carol, 2).unwrap_err();
+        assert_eq!(err, ContractError::Cw20(Cw20Error::CannotExceedCap {}));
+        assert_eq!(balance(&deps, &u.carol), 499_999);
+        assert_eq!(token_info(&deps).total_supply, Uint128::new(1_999_999));
+        mint_reward(&mut deps, &u.carol, 1).unwrap();
+        assert_eq!(token_info(&deps).total_supply, Uint128::new(CAP));
+        let err = mint_reward(&mut deps, &u.bob, 1).unwrap_err();
+        assert_eq!(err, ContractError::Cw20(Cw20Error::CannotExceedCap {}));
+        assert_eq!(balance(&deps, &u.bob), 500_000);
+
+        // An invalid recipient changes nothing.
+        let (mut deps, _) = setup();
+        let err = sudo(
+            deps.as_mut(),
+            mock_env(),
+            SudoMsg::MintReward {
+                recipient: "not-an-address".to_string(),
+                amount: Uint128::new(1),
+            },
+        )
+        .unwrap_err();
+        assert!(matches!(err, ContractError::Std(_)), "{err:?}");
+        assert_eq!(token_info(&deps).total_supply, Uint128::new(1_500_000));
     }
 }

@@ -1,0 +1,157 @@
+//! What contracts may ask of the chain: [`UmMsg`] from the registered DAO,
+//! and [`UmQuery`] from anyone.
+
+use um_bindings::{HeadVersionResponse, HyperparamsResponse, UmMsg, UmQuery};
+
+use crate::codes::{Code, TxError};
+use crate::context::{BlockInfo, CustomBindings, Event};
+use crate::store::StateView;
+use crate::{gov, training};
+
+pub struct ChainBindings;
+
+impl CustomBindings for ChainBindings {
+    fn execute(
+        &self,
+        state: &mut StateView,
+        block: &BlockInfo,
+        contract: &str,
+        msg: &[u8],
+    ) -> Result<Vec<Event>, TxError> {
+        let Some(registry) = gov::registry(state)? else {
+            return Err(TxError::new(
+                Code::NotPermitted,
+                "chain messages are refused: no governance contracts are registered",
+            ));
+        };
+        if contract != registry.dao {
+            return Err(TxError::new(
+                Code::NotPermitted,
+                format!(
+                    "only the registered DAO {} may send chain messages, not {contract}",
+                    registry.dao
+                ),
+            ));
+        }
+        let msg: UmMsg = serde_json::from_slice(msg)
+            .map_err(|e| TxError::new(Code::InvalidRequest, format!("not a UmMsg: {e}")))?;
+        let event = Event::new("um_governance").attr("dao", contract);
+        match msg {
+            UmMsg::SetHyperparams { model_id, hyperparams } => {
+                training::set_hyperparams(state, block.height, &model_id, &hyperparams)?;
+                Ok(vec![event.attr("action", "set_hyperparams").attr("model_id", model_id)])
+            }
+            UmMsg::CreateModelLineage { model_id, spec, hyperparams } => {
+                training::create_lineage(state, block.height, &model_id, &spec, &hyperparams)?;
+                Ok(vec![event.attr("action", "create_model_lineage").attr("model_id", model_id)])
+            }
+            // Deltas are proposed with the dataset module; until a delta
+            // exists there is nothing a vote could accept or reject.
+            UmMsg::AcceptDatasetDelta { delta_id } | UmMsg::RejectDatasetDelta { delta_id } => {
+                Err(TxError::new(
+                    Code::NotFound,
+                    format!("dataset delta {delta_id} not found"),
+                ))
+            }
+        }
+    }
+
+    fn query(&self, state: &StateView, request: &[u8]) -> Result<Vec<u8>, TxError> {
+        let request: UmQuery = serde_json::from_slice(request)
+            .map_err(|e| TxError::new(Code::InvalidRequest, format!("not a UmQuery: {e}")))?;
+        let response = match request {
+            UmQuery::Hyperparams { model_id } => {
+                let hyperparams = training::lineage(state, &model_id)?.map(|l| l.hyperparams);
+                serde_json::to_vec(&HyperparamsResponse { model_id, hyperparams })
+            }
+            UmQuery::HeadVersion { model_id } => serde_json::to_vec(&HeadVersionResponse {
+                model_id,
+                version: None,
+                weights_hash: None,
+            }),
+        };
+        response.map_err(|e| TxError::new(Code::Internal, e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cosmwasm_std::{Decimal, Uint128};
+    use um_bindings::Hyperparams;
+
+    use super::*;
+    use crate::gov::Registry;
+    use crate::store::Store;
+
+    fn hyperparams(batch_size: u32) -> Hyperparams {
+        Hyperparams {
+            learning_rate: Decimal::percent(10),
+            batch_size,
+            local_steps: 4,
+            verification_tolerance: Decimal::permille(1),
+            min_improvement: Decimal::zero(),
+            reward_per_update: Uint128::new(1_000_000),
+            reward_halving_interval: 0,
+        }
+    }
+
+    #[test]
+    fn only_the_registered_dao_changes_hyperparameters() {
+        let store = Store::temporary().unwrap();
+        let mut state = store.view();
+        let block = BlockInfo { height: 5, ..BlockInfo::default() };
+        let dao = crate::address::encode(&[9; 32]);
+        let other = crate::address::encode(&[8; 32]);
+        let create = serde_json::to_vec(&UmMsg::CreateModelLineage {
+            model_id: "mnist-mlp".into(),
+            spec: "{}".into(),
+            hyperparams: hyperparams(32),
+        })
+        .unwrap();
+        let refused = ChainBindings.execute(&mut state, &block, &dao, &create).unwrap_err();
+        assert_eq!(refused.code, Code::NotPermitted, "nothing registered yet");
+
+        gov::register(
+            &mut state,
+            &Registry { token: other.clone(), staking: other.clone(), dao: dao.clone() },
+        )
+        .unwrap();
+        assert_eq!(
+            ChainBindings.execute(&mut state, &block, &other, &create).unwrap_err().code,
+            Code::NotPermitted
+        );
+        ChainBindings.execute(&mut state, &block, &dao, &create).unwrap();
+        let set = serde_json::to_vec(&UmMsg::SetHyperparams {
+            model_id: "mnist-mlp".into(),
+            hyperparams: hyperparams(64),
+        })
+        .unwrap();
+        ChainBindings.execute(&mut state, &block, &dao, &set).unwrap();
+
+        let query = serde_json::to_vec(&UmQuery::Hyperparams { model_id: "mnist-mlp".into() }).unwrap();
+        let answer: HyperparamsResponse =
+            serde_json::from_slice(&ChainBindings.query(&state, &query).unwrap()).unwrap();
+        assert_eq!(answer.hyperparams.unwrap().batch_size, 64);
+
+        let bad = serde_json::to_vec(&UmMsg::SetHyperparams {
+            model_id: "mnist-mlp".into(),
+            hyperparams: hyperparams(0),
+        })
+        .unwrap();
+        assert_eq!(
+            ChainBindings.execute(&mut state, &block, &dao, &bad).unwrap_err().code,
+            Code::InvalidRequest
+        );
+        let delta = serde_json::to_vec(&UmMsg::AcceptDatasetDelta { delta_id: 1 }).unwrap();
+        assert_eq!(
+            ChainBindings.execute(&mut state, &block, &dao, &delta).unwrap_err().code,
+            Code::NotFound
+        );
+        // A second registration is refused.
+        assert!(gov::register(
+            &mut state,
+            &Registry { token: other.clone(), staking: other.clone(), dao: other }
+        )
+        .is_err());
+    }
+}

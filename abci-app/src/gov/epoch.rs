@@ -1,0 +1,35 @@
+//! End of epoch: the validator set follows bonded stake.
+
+use um_bindings::staking::ValidatorsResponse;
+
+use super::validators;
+use crate::codes::{Code, TxError};
+use crate::context::BlockInfo;
+use crate::store::StateView;
+use crate::wasm::WasmModule;
+
+/// At the last block of an epoch, reads the bonded validators from
+/// `nrn-staking` and returns the power changes for CometBFT (recorded in
+/// state as the set CometBFT now has).
+pub fn end_block(
+    wasm: &WasmModule,
+    state: &mut StateView,
+    block: &BlockInfo,
+) -> Result<Vec<(Vec<u8>, u64)>, TxError> {
+    let params = super::params(state)?;
+    if params.epoch_blocks == 0 || block.height % params.epoch_blocks != 0 {
+        return Ok(Vec::new());
+    }
+    let Some(registry) = super::registry(state)? else {
+        return Ok(Vec::new());
+    };
+    let answer = wasm.query_smart(state, block, &registry.staking, br#"{"validators":{}}"#)?;
+    let response: ValidatorsResponse = serde_json::from_slice(&answer).map_err(|e| {
+        TxError::new(Code::ContractError, format!("staking validators response: {e}"))
+    })?;
+    let desired = validators::desired(&response, params.stake_per_power);
+    let current = validators::current(state)?;
+    let updates = validators::updates(&current, &desired);
+    validators::apply(state, &updates);
+    Ok(updates)
+}

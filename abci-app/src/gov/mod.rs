@@ -1,0 +1,110 @@
+//! Governance glue on the chain side: which contracts are the token, the
+//! staking and the DAO, and the validator set that follows stake.
+
+pub mod epoch;
+pub mod msg_server;
+pub mod query;
+pub mod state_key;
+pub mod validators;
+
+use serde::{Deserialize, Serialize};
+
+use crate::codes::{Code, TxError};
+use crate::store::StateView;
+
+/// The governance suite's contracts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Registry {
+    pub token: String,
+    pub staking: String,
+    pub dao: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GovParams {
+    /// Blocks per epoch; the validator set is refreshed from stake at the
+    /// last block of each epoch.
+    pub epoch_blocks: u64,
+    /// Bonded micro-NRN per unit of CometBFT voting power.
+    pub stake_per_power: u64,
+    /// The only account that may register the suite by tx; `None` lets
+    /// the creator of the three contracts do it (fine for dev chains; a
+    /// public chain registers at genesis or names its registrar).
+    pub registrar: Option<String>,
+}
+
+impl Default for GovParams {
+    fn default() -> Self {
+        Self {
+            epoch_blocks: 10,
+            stake_per_power: 1_000_000,
+            registrar: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GovGenesis {
+    pub params: GovParams,
+    /// Set when the suite is deployed at genesis.
+    pub registry: Option<Registry>,
+}
+
+pub fn registry(state: &StateView) -> Result<Option<Registry>, TxError> {
+    load_json(state, state_key::REGISTRY, "registry")
+}
+
+pub fn params(state: &StateView) -> Result<GovParams, TxError> {
+    Ok(load_json(state, state_key::PARAMS, "gov params")?.unwrap_or_default())
+}
+
+pub fn set_params(state: &mut StateView, params: &GovParams) -> Result<(), TxError> {
+    if params.epoch_blocks == 0 || params.stake_per_power == 0 {
+        return Err(TxError::new(
+            Code::InvalidRequest,
+            "epoch_blocks and stake_per_power must be positive",
+        ));
+    }
+    save_json(state, state_key::PARAMS, params);
+    Ok(())
+}
+
+/// Registers the suite. Allowed once: afterwards the registry is part of
+/// what only governance itself may change.
+pub fn register(state: &mut StateView, registry: &Registry) -> Result<(), TxError> {
+    if let Some(existing) = self::registry(state)? {
+        return Err(TxError::new(
+            Code::NotPermitted,
+            format!(
+                "governance contracts are already registered (dao {}); only the DAO may change them",
+                existing.dao
+            ),
+        ));
+    }
+    for address in [&registry.token, &registry.staking, &registry.dao] {
+        crate::address::decode(address)?;
+    }
+    save_json(state, state_key::REGISTRY, registry);
+    Ok(())
+}
+
+fn load_json<T: serde::de::DeserializeOwned>(
+    state: &StateView,
+    key: &[u8],
+    what: &str,
+) -> Result<Option<T>, TxError> {
+    match state.get(key)? {
+        None => Ok(None),
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| TxError::new(Code::Internal, format!("stored {what}: {e}"))),
+    }
+}
+
+fn save_json<T: Serialize>(state: &mut StateView, key: &[u8], value: &T) {
+    // Serializing these plain structs cannot fail.
+    state.set(key, serde_json::to_vec(value).unwrap_or_default());
+}

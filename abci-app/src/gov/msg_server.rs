@@ -1,0 +1,66 @@
+//! `MsgRegisterGovernance`: the one tx the gov module takes.
+
+use cosmos_sdk_proto::Any;
+use prost::Message;
+use um_client::msgs::{MsgRegisterGovernance, MSG_REGISTER_GOVERNANCE};
+
+use super::Registry;
+use crate::codes::{Code, TxError};
+use crate::context::{Event, MsgResult, TxContext};
+use crate::wasm::WasmModule;
+
+pub fn handles(type_url: &str) -> bool {
+    type_url == MSG_REGISTER_GOVERNANCE
+}
+
+pub fn handle(
+    wasm: &WasmModule,
+    ctx: &mut TxContext<'_>,
+    signer: &str,
+    msg: &Any,
+) -> Result<MsgResult, TxError> {
+    let msg = MsgRegisterGovernance::decode(msg.value.as_slice())
+        .map_err(|e| TxError::new(Code::TxDecode, format!("MsgRegisterGovernance: {e}")))?;
+    if msg.sender != signer {
+        return Err(TxError::new(
+            Code::WrongSigner,
+            format!("message sender {} did not sign the tx", msg.sender),
+        ));
+    }
+    let params = super::params(ctx.state)?;
+    if let Some(registrar) = &params.registrar {
+        if registrar != &msg.sender {
+            return Err(TxError::new(
+                Code::NotPermitted,
+                format!("only the registrar {registrar} may register governance contracts"),
+            ));
+        }
+    }
+    for (role, address) in [("token", &msg.token), ("staking", &msg.staking), ("dao", &msg.dao)] {
+        let creator = wasm
+            .contract_creator(ctx.state, address)?
+            .ok_or_else(|| TxError::new(Code::NotFound, format!("{role} contract {address} not found")))?;
+        if creator != msg.sender {
+            return Err(TxError::new(
+                Code::NotPermitted,
+                format!("{role} contract {address} was created by {creator}, not by the sender"),
+            ));
+        }
+    }
+    let registry = Registry {
+        token: msg.token,
+        staking: msg.staking,
+        dao: msg.dao,
+    };
+    super::register(ctx.state, &registry)?;
+    Ok(MsgResult {
+        response: Some(Any {
+            type_url: "/um.gov.v1.MsgRegisterGovernanceResponse".into(),
+            value: Vec::new(),
+        }),
+        events: vec![Event::new("register_governance")
+            .attr("token", &registry.token)
+            .attr("staking", &registry.staking)
+            .attr("dao", &registry.dao)],
+    })
+}

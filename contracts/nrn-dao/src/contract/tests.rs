@@ -1,0 +1,1482 @@
+//! Unit tests with mock dependencies; the staking contract is a mocked wasm
+//! querier that answers `TotalStake` and `VotingPower` from a list of bonds.
+
+use std::marker::PhantomData;
+
+use cosmwasm_std::testing::{message_info, mock_env, MockApi, MockQuerier, MockStorage};
+use cosmwasm_std::{
+    attr, coins, from_json, to_json_binary, ContractResult as QueryContractResult, OwnedDeps,
+    QuerierResult, StdError, SubMsg, SystemError, SystemResult, WasmQuery,
+};
+
+use super::*;
+use crate::state::compare_ratio;
+
+type TestDeps = OwnedDeps<MockStorage, MockApi, MockQuerier<UmQuery>, UmQuery>;
+
+const PERIOD: u64 = 100;
+const DEPOSIT: u128 = 1_000;
+/// Height at which the tests create their proposals.
+const START: u64 = 1_000;
+/// Height at which the default stakes were bonded.
+const BONDED_AT: u64 = 10;
+
+struct Users {
+    token: Addr,
+    staking: Addr,
+    /// 400 staked.
+    alice: Addr,
+    /// 300 staked.
+    bob: Addr,
+    /// 200 staked.
+    carol: Addr,
+    /// 100 staked.
+    erin: Addr,
+    /// Proposer, no stake.
+    dave: Addr,
+}
+
+/// A bond of `amount` by `address` made in block `height` (so it counts
+/// from the start of block `height + 1` on).
+#[derive(Clone)]
+struct Bond {
+    address: String,
+    amount: u128,
+    height: u64,
+}
+
+/// Mocks the staking contract at `staking` with `bonds`. `TotalStake` without
+/// a height is refused, so a DAO that asks for the current stake fails.
+fn set_bonds(deps: &mut TestDeps, staking: &Addr, bonds: Vec<Bond>) {
+    let staking = staking.to_string();
+    deps.querier
+        .update_wasm(move |query: &WasmQuery| -> QuerierResult {
+            let (contract_addr, msg) = match query {
+                WasmQuery::Smart { contract_addr, msg } => (contract_addr, msg),
+                _ => {
+                    return SystemResult::Err(SystemError::UnsupportedRequest {
+                        kind: "only smart queries".to_string(),
+                    })
+                }
+            };
+            if *contract_addr != staking {
+                return SystemResult::Err(SystemError::NoSuchContract {
+                    addr: contract_addr.clone(),
+                });
+            }
+            let stake_at = |address: Option<&str>, height: u64| -> Uint128 {
+                Uint128::new(
+                    bonds
+                        .iter()
+                        .filter(|b| b.height < height && address.is_none_or(|a| a == b.address))
+                        .map(|b| b.amount)
+                        .sum(),
+                )
+            };
+            let answer = match from_json::<StakingQueryMsg>(msg) {
+                Ok(StakingQueryMsg::TotalStake {
+                    height: Some(height),
+                }) => to_json_binary(&TotalStakeResponse {
+                    total: stake_at(None, height),
+                }),
+                Ok(StakingQueryMsg::VotingPower { address, height }) => {
+                    to_json_binary(&VotingPowerResponse {
+                        power: stake_at(Some(&address), height),
+                        address,
+                        height,
+                    })
+                }
+                other => {
+                    return SystemResult::Ok(QueryContractResult::Err(format!(
+                        "mock staking does not answer {other:?}"
+                    )))
+                }
+            };
+            SystemResult::Ok(answer.into())
+        });
+}
+
+fn default_bonds(u: &Users) -> Vec<Bond> {
+    [
+        (&u.alice, 400),
+        (&u.bob, 300),
+        (&u.carol, 200),
+        (&u.erin, 100),
+    ]
+    .into_iter()
+    .map(|(addr, amount)| Bond {
+        address: addr.to_string(),
+        amount,
+        height: BONDED_AT,
+    })
+    .collect()
+}
+
+fn instantiate_msg(u: &Users, deposit: u128) -> InstantiateMsg {
+    InstantiateMsg {
+        token: u.token.to_string(),
+        staking: u.staking.to_string(),
+        quorum: Decimal::percent(30),
+        threshold: Decimal::percent(50),
+        veto_threshold: Decimal::permille(334),
+        voting_period_blocks: PERIOD,
+        proposal_deposit: Uint128::new(deposit),
+    }
+}
+
+fn new_deps() -> (TestDeps, Users) {
+    let deps = OwnedDeps {
+        storage: MockStorage::default(),
+        api: MockApi::default(),
+        querier: MockQuerier::<UmQuery>::new(&[]),
+        custom_query_type: PhantomData,
+    };
+    let api = deps.api;
+    let u = Users {
+        token: api.addr_make("nrn-token"),
+        staking: api.addr_make("nrn-staking"),
+        alice: api.addr_make("alice"),
+        bob: api.addr_make("bob"),
+        carol: api.addr_make("carol"),
+        erin: api.addr_make("erin"),
+        dave: api.addr_make("dave"),
+    };
+    (deps, u)
+}
+
+fn setup_with_deposit(deposit: u128) -> (TestDeps, Users) {
+    let (mut deps, u) = new_deps();
+    let creator = deps.api.addr_make("creator");
+    instantiate(
+        deps.as_mut(),
+        env_at(1),
+        message_info(&creator, &[]),
+        instantiate_msg(&u, deposit),
+    )
+    .unwrap();
+    let bonds = default_bonds(&u);
+    set_bonds(&mut deps, &u.staking, bonds);
+    (deps, u)
+}
+
+fn setup() -> (TestDeps, Users) {
+    setup_with_deposit(DEPOSIT)
+}
+
+fn env_at(height: u64) -> Env {
+    let mut env = mock_env();
+    env.block.height = height;
+    env
+}
+
+fn hyperparams() -> Hyperparams {
+    Hyperparams {
+        learning_rate: Decimal::permille(5),
+        batch_size: 64,
+        local_steps: 20,
+        verification_tolerance: Decimal::percent(1),
+        min_improvement: Decimal::permille(2),
+        reward_per_update: Uint128::new(5_000_000),
+        reward_halving_interval: 1_000,
+    }
+}
+
+fn set_hyperparams() -> ProposalAction {
+    ProposalAction::SetHyperparams {
+        model_id: "mnist-mlp".to_string(),
+        hyperparams: hyperparams(),
+    }
+}
+
+/// The token's `Receive` for a deposit of `amount` by `proposer`.
+fn receive_msg(proposer: &Addr, amount: u128, action: ProposalAction) -> ExecuteMsg {
+    ExecuteMsg::Receive(Cw20ReceiveMsg {
+        sender: proposer.to_string(),
+        amount: Uint128::new(amount),
+        msg: to_json_binary(&ReceiveMsg::Propose {
+            title: "Tune mnist".to_string(),
+            description: "Smaller learning rate".to_string(),
+            action,
+        })
+        .unwrap(),
+    })
+}
+
+fn exec(deps: &mut TestDeps, sender: &Addr, msg: ExecuteMsg, height: u64) -> ContractResult {
+    execute(
+        deps.as_mut(),
+        env_at(height),
+        message_info(sender, &[]),
+        msg,
+    )
+}
+
+/// dave proposes `action` at `START` with the right deposit; returns the id.
+fn propose_ok(deps: &mut TestDeps, u: &Users, action: ProposalAction) -> u64 {
+    let res = exec(
+        deps,
+        &u.token.clone(),
+        receive_msg(&u.dave, DEPOSIT, action),
+        START,
+    )
+    .unwrap();
+    let id = res
+        .attributes
+        .iter()
+        .find(|a| a.key == "proposal_id")
+        .map(|a| a.value.parse().unwrap())
+        .unwrap();
+    id
+}
+
+fn vote(
+    deps: &mut TestDeps,
+    voter: &Addr,
+    proposal_id: u64,
+    vote: VoteOption,
+    height: u64,
+) -> ContractResult {
+    exec(deps, voter, ExecuteMsg::Vote { proposal_id, vote }, height)
+}
+
+fn proposal(deps: &TestDeps, proposal_id: u64, height: u64) -> ProposalResponse {
+    from_json(
+        query(
+            deps.as_ref(),
+            env_at(height),
+            QueryMsg::Proposal { proposal_id },
+        )
+        .unwrap(),
+    )
+    .unwrap()
+}
+
+fn config(deps: &TestDeps) -> Config {
+    from_json(query(deps.as_ref(), env_at(START), QueryMsg::Config {}).unwrap()).unwrap()
+}
+
+fn token_msg_of(u: &Users, msg: Cw20ExecuteMsg) -> SubMsg<UmMsg> {
+    SubMsg::new(CosmosMsg::Wasm(WasmMsg::Execute {
+        contract_addr: u.token.to_string(),
+        msg: to_json_binary(&msg).unwrap(),
+        funds: vec![],
+    }))
+}
+
+fn refund(u: &Users) -> SubMsg<UmMsg> {
+    token_msg_of(
+        u,
+        Cw20ExecuteMsg::Transfer {
+            recipient: u.dave.to_string(),
+            amount: Uint128::new(DEPOSIT),
+        },
+    )
+}
+
+const END: u64 = START + PERIOD;
+
+// ---------------------------------------------------------------- instantiate
+
+#[test]
+fn instantiate_stores_config_and_cw2() {
+    let (deps, u) = setup();
+    assert_eq!(
+        config(&deps),
+        Config {
+            token: u.token.clone(),
+            staking: u.staking.clone(),
+            quorum: Decimal::percent(30),
+            threshold: Decimal::percent(50),
+            veto_threshold: Decimal::permille(334),
+            voting_period_blocks: PERIOD,
+            proposal_deposit: Uint128::new(DEPOSIT),
+        }
+    );
+    let version = get_contract_version(&deps.storage).unwrap();
+    assert_eq!(version.contract, "crates.io:nrn-dao");
+    assert_eq!(version.version, CONTRACT_VERSION);
+}
+
+#[test]
+fn instantiate_refuses_invalid_config_and_funds() {
+    let (mut deps, u) = new_deps();
+    let creator = deps.api.addr_make("creator");
+    type Edit = Box<dyn Fn(&mut InstantiateMsg)>;
+    let cases: Vec<(&str, Edit)> = vec![
+        ("quorum", Box::new(|m| m.quorum = Decimal::zero())),
+        ("quorum", Box::new(|m| m.quorum = Decimal::percent(101))),
+        ("threshold", Box::new(|m| m.threshold = Decimal::zero())),
+        ("threshold", Box::new(|m| m.threshold = Decimal::one())),
+        (
+            "veto_threshold",
+            Box::new(|m| m.veto_threshold = Decimal::zero()),
+        ),
+        (
+            "veto_threshold",
+            Box::new(|m| m.veto_threshold = Decimal::percent(150)),
+        ),
+        (
+            "voting_period_blocks",
+            Box::new(|m| m.voting_period_blocks = 0),
+        ),
+    ];
+    for (field, edit) in cases {
+        let mut msg = instantiate_msg(&u, DEPOSIT);
+        edit(&mut msg);
+        let err =
+            instantiate(deps.as_mut(), env_at(1), message_info(&creator, &[]), msg).unwrap_err();
+        assert!(
+            matches!(&err, ContractError::InvalidConfig { field: f, .. } if f == field),
+            "{field}: {err:?}"
+        );
+    }
+
+    let mut msg = instantiate_msg(&u, DEPOSIT);
+    msg.staking = "not-an-address".to_string();
+    let err = instantiate(deps.as_mut(), env_at(1), message_info(&creator, &[]), msg).unwrap_err();
+    assert!(matches!(err, ContractError::Std(_)), "{err:?}");
+
+    let err = instantiate(
+        deps.as_mut(),
+        env_at(1),
+        message_info(&creator, &coins(5, "unrn")),
+        instantiate_msg(&u, DEPOSIT),
+    )
+    .unwrap_err();
+    assert!(matches!(err, ContractError::Payment(_)), "{err:?}");
+
+    // Bounds themselves are accepted: quorum 1, veto threshold 1.
+    let mut msg = instantiate_msg(&u, DEPOSIT);
+    msg.quorum = Decimal::one();
+    msg.veto_threshold = Decimal::one();
+    instantiate(deps.as_mut(), env_at(1), message_info(&creator, &[]), msg).unwrap();
+}
+
+// ---------------------------------------------------------------- propose
+
+#[test]
+fn propose_with_exact_deposit_records_snapshot() {
+    let (mut deps, u) = setup();
+    let token = u.token.clone();
+    let res = exec(
+        &mut deps,
+        &token,
+        receive_msg(&u.dave, DEPOSIT, set_hyperparams()),
+        START,
+    )
+    .unwrap();
+    assert!(res.messages.is_empty());
+    assert_eq!(
+        res.attributes,
+        vec![
+            attr("action", "propose"),
+            attr("proposal_id", "1"),
+            attr("sender", u.dave.to_string()),
+            attr("proposal_action", "set_hyperparams"),
+            attr("status", "open"),
+            attr("start_height", START.to_string()),
+            attr("end_height", END.to_string()),
+            attr("total_stake", "1000"),
+            attr("deposit", DEPOSIT.to_string()),
+        ]
+    );
+    assert_eq!(
+        proposal(&deps, 1, START),
+        ProposalResponse {
+            id: 1,
+            title: "Tune mnist".to_string(),
+            description: "Smaller learning rate".to_string(),
+            proposer: u.dave.clone(),
+            action: set_hyperparams(),
+            status: Status::Open,
+            start_height: START,
+            end_height: END,
+            total_stake: Uint128::new(1_000),
+            deposit: Uint128::new(DEPOSIT),
+            quorum: Decimal::percent(30),
+            threshold: Decimal::percent(50),
+            veto_threshold: Decimal::permille(334),
+            votes: Tally::default(),
+            closed: false,
+        }
+    );
+    // Ids count up.
+    assert_eq!(propose_ok(&mut deps, &u, set_hyperparams()), 2);
+}
+
+#[test]
+fn total_stake_is_taken_at_the_start_of_the_start_block() {
+    let (mut deps, u) = setup();
+    let mut bonds = default_bonds(&u);
+    // Bonded in the proposal's block and after: not in the snapshot.
+    for height in [START, START + 1] {
+        bonds.push(Bond {
+            address: u.dave.to_string(),
+            amount: 5_000,
+            height,
+        });
+    }
+    // Bonded the block before: in the snapshot.
+    bonds.push(Bond {
+        address: u.dave.to_string(),
+        amount: 7,
+        height: START - 1,
+    });
+    set_bonds(&mut deps, &u.staking, bonds);
+    let id = propose_ok(&mut deps, &u, set_hyperparams());
+    assert_eq!(proposal(&deps, id, START).total_stake, Uint128::new(1_007));
+}
+
+#[test]
+fn propose_refuses_wrong_token_and_wrong_amount() {
+    let (mut deps, u) = setup();
+    let fake = deps.api.addr_make("fake-token");
+    let err = exec(
+        &mut deps,
+        &fake,
+        receive_msg(&u.dave, DEPOSIT, set_hyperparams()),
+        START,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        ContractError::WrongToken {
+            expected: u.token.to_string(),
+            found: fake.to_string(),
+        }
+    );
+
+    let token = u.token.clone();
+    for amount in [DEPOSIT - 1, DEPOSIT + 1] {
+        let err = exec(
+            &mut deps,
+            &token,
+            receive_msg(&u.dave, amount, set_hyperparams()),
+            START,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            ContractError::WrongDeposit {
+                expected: Uint128::new(DEPOSIT),
+                received: Uint128::new(amount),
+            }
+        );
+    }
+
+    // A hook that is not a ReceiveMsg.
+    let err = exec(
+        &mut deps,
+        &token,
+        ExecuteMsg::Receive(Cw20ReceiveMsg {
+            sender: u.dave.to_string(),
+            amount: Uint128::new(DEPOSIT),
+            msg: to_json_binary(&"bond").unwrap(),
+        }),
+        START,
+    )
+    .unwrap_err();
+    assert!(matches!(err, ContractError::Std(_)), "{err:?}");
+
+    // Without a deposit while one is required.
+    let err = exec(
+        &mut deps,
+        &u.dave.clone(),
+        ExecuteMsg::Propose {
+            title: "t".to_string(),
+            description: String::new(),
+            action: set_hyperparams(),
+        },
+        START,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        ContractError::DepositRequired {
+            deposit: Uint128::new(DEPOSIT)
+        }
+    );
+
+    // Native funds are refused.
+    let err = execute(
+        deps.as_mut(),
+        env_at(START),
+        message_info(&token, &coins(1, "unrn")),
+        receive_msg(&u.dave, DEPOSIT, set_hyperparams()),
+    )
+    .unwrap_err();
+    assert!(matches!(err, ContractError::Payment(_)), "{err:?}");
+
+    // Nothing was stored.
+    let list: ProposalListResponse = from_json(
+        query(
+            deps.as_ref(),
+            env_at(START),
+            QueryMsg::ListProposals {
+                start_after: None,
+                limit: None,
+            },
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(list.proposals.is_empty());
+}
+
+#[test]
+fn propose_refuses_invalid_actions() {
+    let (mut deps, u) = setup();
+    let token = u.token.clone();
+    let mut try_propose = |action: ProposalAction| {
+        exec(
+            &mut deps,
+            &token,
+            receive_msg(&u.dave, DEPOSIT, action),
+            START,
+        )
+        .unwrap_err()
+    };
+
+    let mut bad = hyperparams();
+    bad.batch_size = 0;
+    assert_eq!(
+        try_propose(ProposalAction::SetHyperparams {
+            model_id: "mnist-mlp".to_string(),
+            hyperparams: bad.clone(),
+        }),
+        ContractError::InvalidHyperparams {
+            reason: "batch_size must be between 1 and 65536".to_string()
+        }
+    );
+    let mut zero_lr = hyperparams();
+    zero_lr.learning_rate = Decimal::zero();
+    assert_eq!(
+        try_propose(ProposalAction::NewModelLineage {
+            model_id: "mnist-cnn".to_string(),
+            spec: "{\"layers\":[]}".to_string(),
+            hyperparams: zero_lr,
+        }),
+        ContractError::InvalidHyperparams {
+            reason: "learning_rate must be positive".to_string()
+        }
+    );
+    assert!(matches!(
+        try_propose(ProposalAction::SetHyperparams {
+            model_id: " ".to_string(),
+            hyperparams: hyperparams(),
+        }),
+        ContractError::InvalidProposal { .. }
+    ));
+    assert!(matches!(
+        try_propose(ProposalAction::SetHyperparams {
+            model_id: "mnist mlp".to_string(),
+            hyperparams: hyperparams(),
+        }),
+        ContractError::InvalidProposal { .. }
+    ));
+    assert!(matches!(
+        try_propose(ProposalAction::NewModelLineage {
+            model_id: "mnist-cnn".to_string(),
+            spec: String::new(),
+            hyperparams: hyperparams(),
+        }),
+        ContractError::InvalidProposal { .. }
+    ));
+    assert_eq!(
+        try_propose(ProposalAction::UpdateDaoConfig {
+            quorum: None,
+            threshold: None,
+            veto_threshold: None,
+            voting_period_blocks: None,
+            proposal_deposit: None,
+        }),
+        ContractError::EmptyUpdate {}
+    );
+    assert_eq!(
+        try_propose(ProposalAction::UpdateDaoConfig {
+            quorum: None,
+            threshold: Some(Decimal::percent(100)),
+            veto_threshold: None,
+            voting_period_blocks: None,
+            proposal_deposit: None,
+        }),
+        ContractError::InvalidConfig {
+            field: "threshold".to_string(),
+            reason: "must be above 0 and below 1".to_string(),
+        }
+    );
+    assert!(matches!(
+        try_propose(ProposalAction::UpdateDaoConfig {
+            quorum: Some(Decimal::percent(120)),
+            threshold: None,
+            veto_threshold: None,
+            voting_period_blocks: None,
+            proposal_deposit: None,
+        }),
+        ContractError::InvalidConfig { .. }
+    ));
+    assert_eq!(
+        try_propose(ProposalAction::UpdateStakingConfig {
+            min_trainer_stake: None,
+            min_validator_stake: None,
+            unbonding_period_blocks: None,
+        }),
+        ContractError::EmptyUpdate {}
+    );
+
+    // An empty title.
+    let err = exec(
+        &mut deps,
+        &u.token.clone(),
+        ExecuteMsg::Receive(Cw20ReceiveMsg {
+            sender: u.dave.to_string(),
+            amount: Uint128::new(DEPOSIT),
+            msg: to_json_binary(&ReceiveMsg::Propose {
+                title: "  ".to_string(),
+                description: String::new(),
+                action: set_hyperparams(),
+            })
+            .unwrap(),
+        }),
+        START,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        ContractError::InvalidProposal {
+            reason: "title must not be empty".to_string()
+        }
+    );
+}
+
+#[test]
+fn propose_refuses_when_nothing_is_staked() {
+    let (mut deps, u) = setup();
+    set_bonds(&mut deps, &u.staking, vec![]);
+    let err = exec(
+        &mut deps,
+        &u.token.clone(),
+        receive_msg(&u.dave, DEPOSIT, set_hyperparams()),
+        START,
+    )
+    .unwrap_err();
+    assert_eq!(err, ContractError::NoStake {});
+}
+
+#[test]
+fn direct_propose_only_without_deposit() {
+    let (mut deps, u) = setup_with_deposit(0);
+    let res = exec(
+        &mut deps,
+        &u.erin.clone(),
+        ExecuteMsg::Propose {
+            title: "Accept delta 7".to_string(),
+            description: String::new(),
+            action: ProposalAction::AcceptDatasetDelta { delta_id: 7 },
+        },
+        START,
+    )
+    .unwrap();
+    assert!(res.attributes.contains(&attr("deposit", "0")));
+    let p = proposal(&deps, 1, START);
+    assert_eq!(p.proposer, u.erin);
+    assert_eq!(p.deposit, Uint128::zero());
+
+    // Passed and executed: the chain message, and no zero-amount refund.
+    let erin = u.erin.clone();
+    vote(&mut deps, &erin, 1, VoteOption::Yes, START).unwrap();
+    vote(&mut deps, &u.alice.clone(), 1, VoteOption::Yes, START).unwrap();
+    let res = exec(
+        &mut deps,
+        &erin,
+        ExecuteMsg::Execute { proposal_id: 1 },
+        END,
+    )
+    .unwrap();
+    assert_eq!(
+        res.messages,
+        vec![SubMsg::new(CosmosMsg::Custom(UmMsg::AcceptDatasetDelta {
+            delta_id: 7
+        }))]
+    );
+}
+
+// ---------------------------------------------------------------- vote
+
+#[test]
+fn votes_are_weighted_by_stake_at_the_start() {
+    let (mut deps, u) = setup();
+    let id = propose_ok(&mut deps, &u, set_hyperparams());
+    let res = vote(&mut deps, &u.alice.clone(), id, VoteOption::Yes, START).unwrap();
+    assert_eq!(
+        res.attributes,
+        vec![
+            attr("action", "vote"),
+            attr("proposal_id", "1"),
+            attr("sender", u.alice.to_string()),
+            attr("vote", "yes"),
+            attr("weight", "400"),
+            attr("status", "open"),
+        ]
+    );
+    vote(&mut deps, &u.bob.clone(), id, VoteOption::No, START + 1).unwrap();
+    vote(
+        &mut deps,
+        &u.carol.clone(),
+        id,
+        VoteOption::Abstain,
+        START + 2,
+    )
+    .unwrap();
+    // The last block of the voting period still counts.
+    vote(&mut deps, &u.erin.clone(), id, VoteOption::Veto, END - 1).unwrap();
+
+    let p = proposal(&deps, id, END - 1);
+    assert_eq!(p.status, Status::Open);
+    assert_eq!(
+        p.votes,
+        Tally {
+            yes: Uint128::new(400),
+            no: Uint128::new(300),
+            abstain: Uint128::new(200),
+            veto: Uint128::new(100),
+        }
+    );
+
+    let res: VoteResponse = from_json(
+        query(
+            deps.as_ref(),
+            env_at(START),
+            QueryMsg::Vote {
+                proposal_id: id,
+                voter: u.bob.to_string(),
+            },
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        res.vote,
+        Some(VoteInfo {
+            voter: u.bob.clone(),
+            vote: VoteOption::No,
+            weight: Uint128::new(300),
+        })
+    );
+    let res: VoteResponse = from_json(
+        query(
+            deps.as_ref(),
+            env_at(START),
+            QueryMsg::Vote {
+                proposal_id: id,
+                voter: u.dave.to_string(),
+            },
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(res.vote, None);
+
+    // ListVotes: ascending by address, paginated.
+    let mut expected: Vec<(Addr, VoteOption, u128)> = vec![
+        (u.alice.clone(), VoteOption::Yes, 400),
+        (u.bob.clone(), VoteOption::No, 300),
+        (u.carol.clone(), VoteOption::Abstain, 200),
+        (u.erin.clone(), VoteOption::Veto, 100),
+    ];
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    let list_votes = |start_after: Option<String>, limit: Option<u32>| -> Vec<VoteInfo> {
+        let res: VoteListResponse = from_json(
+            query(
+                deps.as_ref(),
+                env_at(START),
+                QueryMsg::ListVotes {
+                    proposal_id: id,
+                    start_after,
+                    limit,
+                },
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        res.votes
+    };
+    let all = list_votes(None, None);
+    assert_eq!(
+        all,
+        expected
+            .iter()
+            .map(|(voter, vote, weight)| VoteInfo {
+                voter: voter.clone(),
+                vote: *vote,
+                weight: Uint128::new(*weight),
+            })
+            .collect::<Vec<_>>()
+    );
+    let first = list_votes(None, Some(2));
+    assert_eq!(first, all[..2].to_vec());
+    let rest = list_votes(Some(first[1].voter.to_string()), Some(2));
+    assert_eq!(rest, all[2..].to_vec());
+}
+
+#[test]
+fn voting_twice_is_refused() {
+    let (mut deps, u) = setup();
+    let id = propose_ok(&mut deps, &u, set_hyperparams());
+    let alice = u.alice.clone();
+    vote(&mut deps, &alice, id, VoteOption::Yes, START).unwrap();
+    for option in [VoteOption::Yes, VoteOption::No] {
+        let err = vote(&mut deps, &alice, id, option, START + 1).unwrap_err();
+        assert_eq!(
+            err,
+            ContractError::AlreadyVoted {
+                id,
+                voter: alice.to_string()
+            }
+        );
+    }
+    let p = proposal(&deps, id, START);
+    assert_eq!(p.votes.yes, Uint128::new(400));
+    assert_eq!(p.votes.no, Uint128::zero());
+}
+
+#[test]
+fn stake_bonded_at_or_after_the_start_gives_no_power() {
+    let (mut deps, u) = setup();
+    let mut bonds = default_bonds(&u);
+    bonds.push(Bond {
+        address: u.dave.to_string(),
+        amount: 10_000,
+        height: START,
+    });
+    bonds.push(Bond {
+        address: u.alice.to_string(),
+        amount: 10_000,
+        height: START + 1,
+    });
+    set_bonds(&mut deps, &u.staking, bonds);
+    let id = propose_ok(&mut deps, &u, set_hyperparams());
+
+    // dave bonded in the proposal's own block: no power.
+    let err = vote(&mut deps, &u.dave.clone(), id, VoteOption::Yes, START + 2).unwrap_err();
+    assert_eq!(
+        err,
+        ContractError::NoVotingPower {
+            voter: u.dave.to_string(),
+            height: START
+        }
+    );
+    // Nobody-at-all: no power either.
+    let stranger = deps.api.addr_make("stranger");
+    let err = vote(&mut deps, &stranger, id, VoteOption::Yes, START).unwrap_err();
+    assert!(matches!(err, ContractError::NoVotingPower { .. }));
+    // alice's later bond does not add to her weight.
+    vote(&mut deps, &u.alice.clone(), id, VoteOption::Yes, START + 2).unwrap();
+    assert_eq!(proposal(&deps, id, START).votes.yes, Uint128::new(400));
+}
+
+#[test]
+fn voting_after_the_period_or_on_unknown_proposals_is_refused() {
+    let (mut deps, u) = setup();
+    let id = propose_ok(&mut deps, &u, set_hyperparams());
+    let err = vote(&mut deps, &u.alice.clone(), id, VoteOption::Yes, END).unwrap_err();
+    assert_eq!(
+        err,
+        ContractError::VotingClosed {
+            id,
+            end_height: END
+        }
+    );
+    let err = vote(&mut deps, &u.alice.clone(), 9, VoteOption::Yes, START).unwrap_err();
+    assert_eq!(err, ContractError::ProposalNotFound { id: 9 });
+    let err = query(
+        deps.as_ref(),
+        env_at(START),
+        QueryMsg::Proposal { proposal_id: 9 },
+    )
+    .unwrap_err();
+    assert_eq!(err, ContractError::ProposalNotFound { id: 9 });
+}
+
+// ---------------------------------------------------------------- outcomes
+
+/// Stakes: alice 400, bob 300, carol 200, erin 100 (total 1000); quorum 30%,
+/// threshold 50% (strictly above), veto 33.4%.
+#[test]
+fn outcomes_at_the_end_of_the_period() {
+    use VoteOption::*;
+    let (_, u) = new_deps();
+    type Case<'a> = (&'a str, Vec<(&'a Addr, VoteOption)>, Status);
+    let cases: Vec<Case> = vec![
+        ("all yes", vec![(&u.alice, Yes)], Status::Passed),
+        ("no votes", vec![], Status::Rejected),
+        (
+            "below quorum though unanimous",
+            vec![(&u.carol, Yes)],
+            Status::Rejected,
+        ),
+        ("quorum exactly met", vec![(&u.bob, Yes)], Status::Passed),
+        (
+            "abstain counts for quorum only",
+            vec![(&u.carol, Abstain), (&u.erin, Yes)],
+            Status::Passed,
+        ),
+        ("only abstain", vec![(&u.alice, Abstain)], Status::Rejected),
+        (
+            "yes exactly half: not above the threshold",
+            vec![(&u.alice, Yes), (&u.bob, No), (&u.erin, No)],
+            Status::Rejected,
+        ),
+        (
+            "majority no",
+            vec![(&u.alice, No), (&u.bob, Yes)],
+            Status::Rejected,
+        ),
+        (
+            "vetoed despite a yes majority",
+            vec![(&u.alice, Yes), (&u.bob, Veto), (&u.erin, Yes)],
+            Status::Vetoed,
+        ),
+        (
+            "veto below its threshold",
+            vec![
+                (&u.alice, Yes),
+                (&u.bob, Yes),
+                (&u.carol, No),
+                (&u.erin, Veto),
+            ],
+            Status::Passed,
+        ),
+        (
+            "veto votes count against the yes share",
+            // veto 100 / cast 800 < 33.4%; yes 400 / (400 + 300 + 100) = 50%:
+            // not above (it would be without the veto votes).
+            vec![(&u.alice, Yes), (&u.bob, No), (&u.erin, Veto)],
+            Status::Rejected,
+        ),
+    ];
+    for (name, votes, expected) in cases {
+        let (mut deps, u2) = setup();
+        let id = propose_ok(&mut deps, &u2, set_hyperparams());
+        for (voter, option) in votes {
+            vote(&mut deps, voter, id, option, START + 1).unwrap();
+        }
+        assert_eq!(proposal(&deps, id, END - 1).status, Status::Open, "{name}");
+        assert_eq!(proposal(&deps, id, END).status, expected, "{name}");
+        assert_eq!(proposal(&deps, id, END + 1_000).status, expected, "{name}");
+    }
+}
+
+#[test]
+fn ratio_comparison_is_exact() {
+    use std::cmp::Ordering::*;
+    let n = Uint128::new;
+    assert_eq!(compare_ratio(n(1), n(2), Decimal::percent(50)), Equal);
+    assert_eq!(
+        compare_ratio(n(501), n(1000), Decimal::percent(50)),
+        Greater
+    );
+    assert_eq!(
+        compare_ratio(n(334), n(1000), Decimal::permille(334)),
+        Equal
+    );
+    assert_eq!(compare_ratio(n(333), n(1000), Decimal::permille(334)), Less);
+    // No overflow with the largest amounts.
+    assert_eq!(
+        compare_ratio(Uint128::MAX, Uint128::MAX, Decimal::one()),
+        Equal
+    );
+    assert_eq!(
+        compare_ratio(Uint128::MAX - n(1), Uint128::MAX, Decimal::one()),
+        Less
+    );
+    // A zero denominator is a zero ratio.
+    assert_eq!(compare_ratio(n(0), n(0), Decimal::percent(1)), Less);
+    assert_eq!(compare_ratio(n(0), n(0), Decimal::zero()), Equal);
+}
+
+// ---------------------------------------------------------------- execute
+
+fn passed_proposal(deps: &mut TestDeps, u: &Users, action: ProposalAction) -> u64 {
+    let id = propose_ok(deps, u, action);
+    vote(deps, &u.alice.clone(), id, VoteOption::Yes, START + 1).unwrap();
+    vote(deps, &u.bob.clone(), id, VoteOption::Yes, START + 1).unwrap();
+    id
+}
+
+#[test]
+fn execute_emits_set_hyperparams_and_refunds_the_deposit() {
+    let (mut deps, u) = setup();
+    let id = passed_proposal(&mut deps, &u, set_hyperparams());
+    assert_eq!(proposal(&deps, id, END).status, Status::Passed);
+
+    let keeper = deps.api.addr_make("keeper");
+    let res = exec(
+        &mut deps,
+        &keeper,
+        ExecuteMsg::Execute { proposal_id: id },
+        END,
+    )
+    .unwrap();
+    assert_eq!(
+        res.messages,
+        vec![
+            SubMsg::new(CosmosMsg::Custom(UmMsg::SetHyperparams {
+                model_id: "mnist-mlp".to_string(),
+                hyperparams: hyperparams(),
+            })),
+            refund(&u),
+        ]
+    );
+    assert_eq!(
+        res.attributes,
+        vec![
+            attr("action", "execute"),
+            attr("proposal_id", id.to_string()),
+            attr("sender", keeper.to_string()),
+            attr("proposal_action", "set_hyperparams"),
+            attr("status", "executed"),
+            attr("deposit_refunded", DEPOSIT.to_string()),
+        ]
+    );
+    assert_eq!(proposal(&deps, id, END).status, Status::Executed);
+
+    // Only once.
+    let err = exec(
+        &mut deps,
+        &keeper,
+        ExecuteMsg::Execute { proposal_id: id },
+        END + 1,
+    )
+    .unwrap_err();
+    assert_eq!(err, ContractError::AlreadyExecuted { id });
+    // And it cannot be closed afterwards.
+    let err = exec(
+        &mut deps,
+        &keeper,
+        ExecuteMsg::Close { proposal_id: id },
+        END + 1,
+    )
+    .unwrap_err();
+    assert_eq!(err, ContractError::AlreadyExecuted { id });
+}
+
+#[test]
+fn execute_refuses_open_rejected_vetoed_and_unknown() {
+    let (mut deps, u) = setup();
+    let keeper = deps.api.addr_make("keeper");
+    let passed = passed_proposal(&mut deps, &u, set_hyperparams());
+    let err = exec(
+        &mut deps,
+        &keeper,
+        ExecuteMsg::Execute {
+            proposal_id: passed,
+        },
+        END - 1,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        ContractError::VotingOpen {
+            id: passed,
+            end_height: END
+        }
+    );
+
+    let rejected = propose_ok(&mut deps, &u, set_hyperparams());
+    vote(&mut deps, &u.alice.clone(), rejected, VoteOption::No, START).unwrap();
+    let err = exec(
+        &mut deps,
+        &keeper,
+        ExecuteMsg::Execute {
+            proposal_id: rejected,
+        },
+        END,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        ContractError::NotPassed {
+            id: rejected,
+            status: "rejected".to_string()
+        }
+    );
+
+    let vetoed = propose_ok(&mut deps, &u, set_hyperparams());
+    vote(&mut deps, &u.alice.clone(), vetoed, VoteOption::Veto, START).unwrap();
+    let err = exec(
+        &mut deps,
+        &keeper,
+        ExecuteMsg::Execute {
+            proposal_id: vetoed,
+        },
+        END,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        ContractError::NotPassed {
+            id: vetoed,
+            status: "vetoed".to_string()
+        }
+    );
+
+    let err = exec(
+        &mut deps,
+        &keeper,
+        ExecuteMsg::Execute { proposal_id: 42 },
+        END,
+    )
+    .unwrap_err();
+    assert_eq!(err, ContractError::ProposalNotFound { id: 42 });
+
+    // Nothing above marked the passed proposal executed.
+    assert_eq!(proposal(&deps, passed, END).status, Status::Passed);
+}
+
+#[test]
+fn execute_emits_the_other_chain_messages() {
+    let (mut deps, u) = setup();
+    let keeper = deps.api.addr_make("keeper");
+    let cases = vec![
+        (
+            ProposalAction::AcceptDatasetDelta { delta_id: 3 },
+            CosmosMsg::Custom(UmMsg::AcceptDatasetDelta { delta_id: 3 }),
+        ),
+        (
+            ProposalAction::RejectDatasetDelta { delta_id: 4 },
+            CosmosMsg::Custom(UmMsg::RejectDatasetDelta { delta_id: 4 }),
+        ),
+        (
+            ProposalAction::NewModelLineage {
+                model_id: "mnist-cnn".to_string(),
+                spec: "{\"conv\":[8,16]}".to_string(),
+                hyperparams: hyperparams(),
+            },
+            CosmosMsg::Custom(UmMsg::CreateModelLineage {
+                model_id: "mnist-cnn".to_string(),
+                spec: "{\"conv\":[8,16]}".to_string(),
+                hyperparams: hyperparams(),
+            }),
+        ),
+        (
+            ProposalAction::UpdateStakingConfig {
+                min_trainer_stake: Some(Uint128::new(77)),
+                min_validator_stake: None,
+                unbonding_period_blocks: Some(5),
+            },
+            CosmosMsg::Wasm(WasmMsg::Execute {
+                contract_addr: u.staking.to_string(),
+                msg: to_json_binary(&StakingExecuteMsg::UpdateConfig {
+                    owner: None,
+                    min_trainer_stake: Some(Uint128::new(77)),
+                    min_validator_stake: None,
+                    unbonding_period_blocks: Some(5),
+                })
+                .unwrap(),
+                funds: vec![],
+            }),
+        ),
+    ];
+    for (action, expected) in cases {
+        let id = passed_proposal(&mut deps, &u, action);
+        let res = exec(
+            &mut deps,
+            &keeper,
+            ExecuteMsg::Execute { proposal_id: id },
+            END,
+        )
+        .unwrap();
+        assert_eq!(res.messages, vec![SubMsg::new(expected), refund(&u)]);
+    }
+}
+
+#[test]
+fn update_dao_config_applies_to_later_proposals() {
+    let (mut deps, u) = setup();
+    let keeper = deps.api.addr_make("keeper");
+    let update = passed_proposal(
+        &mut deps,
+        &u,
+        ProposalAction::UpdateDaoConfig {
+            quorum: Some(Decimal::percent(50)),
+            threshold: None,
+            veto_threshold: None,
+            voting_period_blocks: Some(10),
+            proposal_deposit: Some(Uint128::new(5_000)),
+        },
+    );
+    // Open while the config changes: keeps its own rules.
+    let older = propose_ok(&mut deps, &u, set_hyperparams());
+
+    let res = exec(
+        &mut deps,
+        &keeper,
+        ExecuteMsg::Execute {
+            proposal_id: update,
+        },
+        END,
+    )
+    .unwrap();
+    // Applied inside the DAO: only the refund goes out.
+    assert_eq!(res.messages, vec![refund(&u)]);
+    let cfg = config(&deps);
+    assert_eq!(cfg.quorum, Decimal::percent(50));
+    assert_eq!(cfg.threshold, Decimal::percent(50));
+    assert_eq!(cfg.veto_threshold, Decimal::permille(334));
+    assert_eq!(cfg.voting_period_blocks, 10);
+    assert_eq!(cfg.proposal_deposit, Uint128::new(5_000));
+
+    // The old deposit is now refused, the new one accepted with the new period.
+    let token = u.token.clone();
+    let err = exec(
+        &mut deps,
+        &token,
+        receive_msg(&u.dave, DEPOSIT, set_hyperparams()),
+        END,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        ContractError::WrongDeposit {
+            expected: Uint128::new(5_000),
+            received: Uint128::new(DEPOSIT),
+        }
+    );
+    exec(
+        &mut deps,
+        &token,
+        receive_msg(&u.dave, 5_000, set_hyperparams()),
+        END,
+    )
+    .unwrap();
+    let newer = proposal(&deps, 3, END);
+    assert_eq!(newer.end_height, END + 10);
+    assert_eq!(newer.quorum, Decimal::percent(50));
+    assert_eq!(newer.deposit, Uint128::new(5_000));
+
+    // The older proposal kept quorum 30%: bob's 300 of 1000 still passes it.
+    assert_eq!(proposal(&deps, older, START).quorum, Decimal::percent(30));
+    vote(&mut deps, &u.bob.clone(), older, VoteOption::Yes, START + 1).unwrap();
+    assert_eq!(proposal(&deps, older, END).status, Status::Passed);
+}
+
+// ---------------------------------------------------------------- close
+
+#[test]
+fn close_refunds_rejected_and_burns_vetoed() {
+    let (mut deps, u) = setup();
+    let keeper = deps.api.addr_make("keeper");
+    let rejected = propose_ok(&mut deps, &u, set_hyperparams());
+    let vetoed = propose_ok(&mut deps, &u, set_hyperparams());
+    vote(&mut deps, &u.alice.clone(), vetoed, VoteOption::Veto, START).unwrap();
+
+    // Not before the end.
+    let err = exec(
+        &mut deps,
+        &keeper,
+        ExecuteMsg::Close {
+            proposal_id: rejected,
+        },
+        END - 1,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        ContractError::VotingOpen {
+            id: rejected,
+            end_height: END
+        }
+    );
+
+    let res = exec(
+        &mut deps,
+        &keeper,
+        ExecuteMsg::Close {
+            proposal_id: rejected,
+        },
+        END,
+    )
+    .unwrap();
+    assert_eq!(res.messages, vec![refund(&u)]);
+    assert_eq!(
+        res.attributes,
+        vec![
+            attr("action", "close"),
+            attr("proposal_id", rejected.to_string()),
+            attr("sender", keeper.to_string()),
+            attr("status", "rejected"),
+            attr("deposit", DEPOSIT.to_string()),
+            attr("deposit_outcome", "refunded"),
+        ]
+    );
+    let p = proposal(&deps, rejected, END);
+    assert_eq!((p.status, p.closed), (Status::Rejected, true));
+
+    let res = exec(
+        &mut deps,
+        &keeper,
+        ExecuteMsg::Close {
+            proposal_id: vetoed,
+        },
+        END,
+    )
+    .unwrap();
+    assert_eq!(
+        res.messages,
+        vec![token_msg_of(
+            &u,
+            Cw20ExecuteMsg::Burn {
+                amount: Uint128::new(DEPOSIT)
+            }
+        )]
+    );
+    assert!(res.attributes.contains(&attr("status", "vetoed")));
+    assert!(res.attributes.contains(&attr("deposit_outcome", "burned")));
+
+    // Once only.
+    for id in [rejected, vetoed] {
+        let err = exec(
+            &mut deps,
+            &keeper,
+            ExecuteMsg::Close { proposal_id: id },
+            END + 5,
+        )
+        .unwrap_err();
+        assert_eq!(err, ContractError::AlreadyClosed { id });
+    }
+    // A rejected, closed proposal still cannot be executed.
+    let err = exec(
+        &mut deps,
+        &keeper,
+        ExecuteMsg::Execute {
+            proposal_id: rejected,
+        },
+        END + 5,
+    )
+    .unwrap_err();
+    assert!(matches!(err, ContractError::NotPassed { .. }));
+}
+
+#[test]
+fn close_refuses_a_passed_proposal() {
+    let (mut deps, u) = setup();
+    let keeper = deps.api.addr_make("keeper");
+    let id = passed_proposal(&mut deps, &u, set_hyperparams());
+    let err = exec(
+        &mut deps,
+        &keeper,
+        ExecuteMsg::Close { proposal_id: id },
+        END,
+    )
+    .unwrap_err();
+    assert_eq!(err, ContractError::CannotClosePassed { id });
+}
+
+// ---------------------------------------------------------------- queries
+
+#[test]
+fn list_proposals_paginates_ascending() {
+    let (mut deps, u) = setup();
+    for _ in 0..35 {
+        propose_ok(&mut deps, &u, set_hyperparams());
+    }
+    let list = |start_after: Option<u64>, limit: Option<u32>| -> Vec<u64> {
+        let res: ProposalListResponse = from_json(
+            query(
+                deps.as_ref(),
+                env_at(START),
+                QueryMsg::ListProposals { start_after, limit },
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        res.proposals.into_iter().map(|p| p.id).collect()
+    };
+    assert_eq!(list(None, None), (1..=10).collect::<Vec<_>>());
+    assert_eq!(list(None, Some(100)), (1..=30).collect::<Vec<_>>());
+    assert_eq!(list(Some(30), Some(100)), (31..=35).collect::<Vec<_>>());
+    assert_eq!(list(Some(3), Some(2)), vec![4, 5]);
+    assert!(list(Some(35), None).is_empty());
+}
+
+#[test]
+fn vote_queries_validate_inputs() {
+    let (mut deps, u) = setup();
+    let id = propose_ok(&mut deps, &u, set_hyperparams());
+    let err = query(
+        deps.as_ref(),
+        env_at(START),
+        QueryMsg::Vote {
+            proposal_id: id,
+            voter: "not-an-address".to_string(),
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, ContractError::Std(StdError::GenericErr { .. })),
+        "{err:?}"
+    );
+    let err = query(
+        deps.as_ref(),
+        env_at(START),
+        QueryMsg::ListVotes {
+            proposal_id: 5,
+            start_after: None,
+            limit: None,
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err, ContractError::ProposalNotFound { id: 5 });
+}
+
+// ---------------------------------------------------------------- migrate
+
+#[test]
+fn migrate_bumps_version_and_refuses_other_contracts_and_downgrades() {
+    let (mut deps, _) = setup();
+    let env = mock_env();
+    let res = migrate(deps.as_mut(), env.clone(), MigrateMsg {}).unwrap();
+    assert_eq!(
+        res.attributes,
+        vec![
+            attr("action", "migrate"),
+            attr("from_version", CONTRACT_VERSION),
+            attr("to_version", CONTRACT_VERSION),
+        ]
+    );
+
+    set_contract_version(&mut deps.storage, CONTRACT_NAME, "0.0.1").unwrap();
+    migrate(deps.as_mut(), env.clone(), MigrateMsg {}).unwrap();
+    assert_eq!(
+        get_contract_version(&deps.storage).unwrap().version,
+        CONTRACT_VERSION
+    );
+
+    set_contract_version(&mut deps.storage, CONTRACT_NAME, "99.0.0").unwrap();
+    let err = migrate(deps.as_mut(), env.clone(), MigrateMsg {}).unwrap_err();
+    assert_eq!(
+        err,
+        ContractError::CannotDowngrade {
+            stored: "99.0.0".to_string(),
+            new: CONTRACT_VERSION.to_string(),
+        }
+    );
+
+    set_contract_version(&mut deps.storage, "crates.io:cw3-flex-multisig", "0.0.1").unwrap();
+    let err = migrate(deps.as_mut(), env.clone(), MigrateMsg {}).unwrap_err();
+    assert_eq!(
+        err,
+        ContractError::WrongContract {
+            expected: "crates.io:nrn-dao".to_string(),
+            found: "crates.io:cw3-flex-multisig".to_string(),
+        }
+    );
+
+    set_contract_version(&mut deps.storage, CONTRACT_NAME, "v1").unwrap();
+    let err = migrate(deps.as_mut(), env, MigrateMsg {}).unwrap_err();
+    assert!(
+        matches!(err, ContractError::InvalidVersion { .. }),
+        "{err:?}"
+    );
+}

@@ -1,0 +1,77 @@
+use cosmwasm_std::{StdError, Uint128};
+use cw_utils::PaymentError;
+use thiserror::Error;
+
+#[derive(Error, Debug, PartialEq)]
+pub enum ContractError {
+    #[error("{0}")]
+    Std(#[from] StdError),
+
+    #[error("{0}")]
+    Payment(#[from] PaymentError),
+
+    #[error("invalid {field}: {reason}")]
+    InvalidConfig { field: String, reason: String },
+
+    #[error("invalid hyperparameters: {reason}")]
+    InvalidHyperparams { reason: String },
+
+    #[error("invalid proposal: {reason}")]
+    InvalidProposal { reason: String },
+
+    #[error("the proposal changes nothing: set at least one field")]
+    EmptyUpdate {},
+
+    #[error(
+        "proposing needs a deposit of {deposit}: send it through the token with a Propose hook"
+    )]
+    DepositRequired { deposit: Uint128 },
+
+    #[error("only the configured token {expected} is accepted, not {found}")]
+    WrongToken { expected: String, found: String },
+
+    #[error("the proposal deposit is exactly {expected}, not {received}")]
+    WrongDeposit {
+        expected: Uint128,
+        received: Uint128,
+    },
+
+    #[error("no stake is bonded: nobody could vote on a proposal")]
+    NoStake {},
+
+    #[error("proposal {id} not found")]
+    ProposalNotFound { id: u64 },
+
+    #[error("voting on proposal {id} ended at height {end_height}")]
+    VotingClosed { id: u64, end_height: u64 },
+
+    #[error("{voter} already voted on proposal {id}")]
+    AlreadyVoted { id: u64, voter: String },
+
+    #[error("{voter} has no voting power at height {height} (stake bonded at or after the proposal's start does not count)")]
+    NoVotingPower { voter: String, height: u64 },
+
+    #[error("voting on proposal {id} is open until height {end_height}")]
+    VotingOpen { id: u64, end_height: u64 },
+
+    #[error("proposal {id} did not pass (status: {status})")]
+    NotPassed { id: u64, status: String },
+
+    #[error("proposal {id} was already executed")]
+    AlreadyExecuted { id: u64 },
+
+    #[error("proposal {id} was already closed")]
+    AlreadyClosed { id: u64 },
+
+    #[error("proposal {id} passed: execute it instead of closing it")]
+    CannotClosePassed { id: u64 },
+
+    #[error("cannot migrate from contract `{found}`: expected `{expected}`")]
+    WrongContract { expected: String, found: String },
+
+    #[error("cannot migrate from version {stored} to older version {new}")]
+    CannotDowngrade { stored: String, new: String },
+
+    #[error("invalid contract version `{version}`: {reason}")]
+    InvalidVersion { version: String, reason: String },
+}

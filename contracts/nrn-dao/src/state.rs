@@ -1,0 +1,130 @@
+//! Storage of the DAO and the tally rules.
+
+use std::cmp::Ordering;
+
+use cosmwasm_schema::cw_serde;
+use cosmwasm_std::{Addr, Decimal, StdResult, Uint128};
+use cw_storage_plus::{Item, Map};
+
+use crate::msg::{ProposalAction, Status, Tally, VoteOption};
+
+#[cw_serde]
+pub struct Config {
+    pub token: Addr,
+    pub staking: Addr,
+    pub quorum: Decimal,
+    pub threshold: Decimal,
+    pub veto_threshold: Decimal,
+    pub voting_period_blocks: u64,
+    pub proposal_deposit: Uint128,
+}
+
+/// The rules a proposal is decided by, copied from the config at creation.
+#[cw_serde]
+pub struct VotingRules {
+    pub quorum: Decimal,
+    pub threshold: Decimal,
+    pub veto_threshold: Decimal,
+}
+
+#[cw_serde]
+pub struct Proposal {
+    pub id: u64,
+    pub title: String,
+    pub description: String,
+    pub proposer: Addr,
+    pub action: ProposalAction,
+    pub start_height: u64,
+    pub end_height: u64,
+    pub total_stake: Uint128,
+    pub deposit: Uint128,
+    pub rules: VotingRules,
+    pub votes: Tally,
+    pub executed: bool,
+    pub closed: bool,
+}
+
+#[cw_serde]
+pub struct Ballot {
+    pub vote: VoteOption,
+    pub weight: Uint128,
+}
+
+pub const CONFIG: Item<Config> = Item::new("config");
+/// The id of the last proposal; ids start at 1.
+pub const PROPOSAL_COUNT: Item<u64> = Item::new("proposal_count");
+pub const PROPOSALS: Map<u64, Proposal> = Map::new("proposals");
+pub const BALLOTS: Map<(u64, &Addr), Ballot> = Map::new("ballots");
+
+impl Tally {
+    /// Adds `weight` to the option's count.
+    pub fn add(&mut self, vote: VoteOption, weight: Uint128) -> StdResult<()> {
+        let count = match vote {
+            VoteOption::Yes => &mut self.yes,
+            VoteOption::No => &mut self.no,
+            VoteOption::Abstain => &mut self.abstain,
+            VoteOption::Veto => &mut self.veto,
+        };
+        *count = count.checked_add(weight)?;
+        Ok(())
+    }
+
+    /// All votes cast, abstain included.
+    pub fn cast(&self) -> StdResult<Uint128> {
+        Ok(self
+            .yes
+            .checked_add(self.no)?
+            .checked_add(self.abstain)?
+            .checked_add(self.veto)?)
+    }
+}
+
+/// Compares `numerator / denominator` with `fraction` exactly (in 256 bits,
+/// so no overflow and no rounding). A zero denominator compares as zero.
+pub fn compare_ratio(numerator: Uint128, denominator: Uint128, fraction: Decimal) -> Ordering {
+    if denominator.is_zero() {
+        return if fraction.is_zero() {
+            Ordering::Equal
+        } else {
+            Ordering::Less
+        };
+    }
+    numerator
+        .full_mul(Decimal::one().atomics())
+        .cmp(&fraction.atomics().full_mul(denominator))
+}
+
+impl Proposal {
+    /// The status at `height`: Open before `end_height`, then the final
+    /// outcome (or Executed once executed).
+    pub fn status(&self, height: u64) -> StdResult<Status> {
+        if self.executed {
+            return Ok(Status::Executed);
+        }
+        if height < self.end_height {
+            return Ok(Status::Open);
+        }
+        self.outcome()
+    }
+
+    /// The outcome of the votes as they stand.
+    pub fn outcome(&self) -> StdResult<Status> {
+        let votes = &self.votes;
+        let cast = votes.cast()?;
+        if cast.is_zero()
+            || compare_ratio(cast, self.total_stake, self.rules.quorum) == Ordering::Less
+        {
+            return Ok(Status::Rejected);
+        }
+        if compare_ratio(votes.veto, cast, self.rules.veto_threshold) != Ordering::Less {
+            return Ok(Status::Vetoed);
+        }
+        let decisive = votes.yes.checked_add(votes.no)?.checked_add(votes.veto)?;
+        if !decisive.is_zero()
+            && compare_ratio(votes.yes, decisive, self.rules.threshold) == Ordering::Greater
+        {
+            return Ok(Status::Passed);
+        }
+        Ok(Status::Rejected)
+    }
+}

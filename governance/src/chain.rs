@@ -1,0 +1,145 @@
+use std::time::Duration;
+
+use base64::Engine;
+use cosmos_sdk_proto::cosmwasm::wasm::v1::{
+    MsgExecuteContract, MsgInstantiateContract, MsgStoreCode, QuerySmartContractStateRequest,
+    QuerySmartContractStateResponse,
+};
+use cosmos_sdk_proto::Any;
+use prost::Message;
+use serde_json::Value;
+use um_client::keys::Key;
+use um_client::rpc::{RpcClient, TxResult};
+use um_client::tx_builder::{self, TxOptions};
+use um_client::ClientError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GovError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("tx failed with code {code}: {log}")]
+    TxFailed { code: u32, log: String },
+    #[error("tx result has no {0} event")]
+    MissingEvent(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("reading {path}: {message}")]
+    Io { path: String, message: String },
+}
+
+/// A signer on a chain: what every governance step needs.
+pub struct Chain<'a> {
+    pub rpc: &'a RpcClient,
+    pub chain_id: String,
+    pub key: &'a Key,
+    pub timeout: Duration,
+}
+
+impl<'a> Chain<'a> {
+    pub fn new(rpc: &'a RpcClient, key: &'a Key) -> Result<Self, GovError> {
+        Ok(Self {
+            rpc,
+            chain_id: rpc.chain_id()?,
+            key,
+            timeout: Duration::from_secs(60),
+        })
+    }
+
+    pub fn address(&self) -> &str {
+        &self.key.address
+    }
+
+    /// Signs, broadcasts, waits for the block; a failed tx is an error.
+    pub fn submit(&self, messages: Vec<Any>, gas_limit: u64) -> Result<TxResult, GovError> {
+        let signer = tx_builder::signer_data(self.rpc, &self.chain_id, &self.key.address)?;
+        let options = TxOptions {
+            gas_limit,
+            ..TxOptions::default()
+        };
+        let tx = tx_builder::sign_tx(self.key, messages, &signer, &options)?;
+        let result = self.rpc.broadcast_and_wait(&tx, self.timeout)?;
+        if !result.is_ok() {
+            return Err(GovError::TxFailed {
+                code: result.code,
+                log: result.log,
+            });
+        }
+        Ok(result)
+    }
+
+    pub fn store_code(&self, wasm: Vec<u8>) -> Result<u64, GovError> {
+        let msg = MsgStoreCode {
+            sender: self.key.address.clone(),
+            wasm_byte_code: wasm,
+            instantiate_permission: None,
+        };
+        let result = self.submit(vec![any("/cosmwasm.wasm.v1.MsgStoreCode", &msg)], 60_000_000)?;
+        let code_id = event(&result, "store_code", "code_id")?;
+        code_id
+            .parse()
+            .map_err(|_| GovError::Invalid(format!("code id {code_id:?} is not a number")))
+    }
+
+    pub fn instantiate(&self, code_id: u64, label: &str, msg: &Value, admin: Option<&str>) -> Result<String, GovError> {
+        let msg = MsgInstantiateContract {
+            sender: self.key.address.clone(),
+            admin: admin.unwrap_or_default().to_string(),
+            code_id,
+            label: label.to_string(),
+            msg: msg.to_string().into_bytes(),
+            funds: Vec::new(),
+        };
+        let result = self.submit(vec![any("/cosmwasm.wasm.v1.MsgInstantiateContract", &msg)], 5_000_000)?;
+        event(&result, "instantiate", "_contract_address")
+    }
+
+    pub fn execute(&self, contract: &str, msg: &Value) -> Result<TxResult, GovError> {
+        self.submit(vec![execute_msg(&self.key.address, contract, msg)], 5_000_000)
+    }
+
+    /// cw20 `Send` of `amount` to `contract` with `hook` as its message.
+    pub fn cw20_send(&self, token: &str, contract: &str, amount: u128, hook: &Value) -> Result<TxResult, GovError> {
+        let hook = base64::engine::general_purpose::STANDARD.encode(hook.to_string());
+        self.execute(
+            token,
+            &serde_json::json!({"send": {"contract": contract, "amount": amount.to_string(), "msg": hook}}),
+        )
+    }
+}
+
+pub fn smart_query(rpc: &RpcClient, contract: &str, query: &Value) -> Result<Value, GovError> {
+    let request = QuerySmartContractStateRequest {
+        address: contract.to_string(),
+        query_data: query.to_string().into_bytes(),
+    };
+    let value = rpc.query_ok("/cosmwasm.wasm.v1.Query/SmartContractState", &request.encode_to_vec())?;
+    let response = QuerySmartContractStateResponse::decode(value.as_slice())
+        .map_err(|e| GovError::Invalid(e.to_string()))?;
+    serde_json::from_slice(&response.data).map_err(|e| GovError::Invalid(e.to_string()))
+}
+
+pub fn execute_msg(sender: &str, contract: &str, msg: &Value) -> Any {
+    any(
+        "/cosmwasm.wasm.v1.MsgExecuteContract",
+        &MsgExecuteContract {
+            sender: sender.to_string(),
+            contract: contract.to_string(),
+            msg: msg.to_string().into_bytes(),
+            funds: Vec::new(),
+        },
+    )
+}
+
+pub fn any<M: Message>(type_url: &str, msg: &M) -> Any {
+    Any {
+        type_url: type_url.to_string(),
+        value: msg.encode_to_vec(),
+    }
+}
+
+pub fn event(result: &TxResult, kind: &str, key: &str) -> Result<String, GovError> {
+    result
+        .event_value(kind, key)
+        .map(str::to_string)
+        .ok_or_else(|| GovError::MissingEvent(format!("{kind}.{key}")))
+}
