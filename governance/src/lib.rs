@@ -4,6 +4,7 @@
 
 mod chain;
 pub mod deploy;
+pub mod genesis;
 pub mod proposals;
 pub mod staking;
 

@@ -1,9 +1,12 @@
 //! The `umd` command line.
 
 mod config_edit;
+mod genesis;
+mod gov;
 mod init;
 mod keys;
 mod query;
+mod staking;
 mod start;
 mod tx;
 
@@ -37,6 +40,12 @@ enum Command {
     /// Query chain state through CometBFT's ABCI query.
     #[command(subcommand)]
     Query(query::QueryCommand),
+    /// Governance: deploy the suite, propose, vote, execute.
+    #[command(subcommand)]
+    Gov(gov::GovCommand),
+    /// Edit genesis.json before the first start.
+    #[command(subcommand)]
+    Genesis(genesis::GenesisCommand),
 }
 
 /// Where the node or client keeps its files.
@@ -78,5 +87,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(command) => keys::run(command),
         Command::Tx(command) => tx::run(command),
         Command::Query(command) => query::run(command),
+        Command::Gov(command) => gov::run(command),
+        Command::Genesis(command) => genesis::run(command),
     }
 }

@@ -21,6 +21,12 @@ pub enum QueryCommand {
     },
     #[command(subcommand)]
     Wasm(WasmQuery),
+    /// A model lineage with its DAO-set hyperparameters.
+    Lineage {
+        model_id: String,
+        #[command(flatten)]
+        node: super::NodeArgs,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -57,6 +63,13 @@ pub fn run(command: QueryCommand) -> anyhow::Result<()> {
                 }
                 None => anyhow::bail!("account {address} not found"),
             }
+        }
+        QueryCommand::Lineage { model_id, node } => {
+            let rpc = RpcClient::new(&node.node);
+            let request = serde_json::json!({"model_id": model_id}).to_string();
+            let value = rpc.query_ok("custom/training/lineage", request.as_bytes())?;
+            let lineage: serde_json::Value = serde_json::from_slice(&value)?;
+            println!("{}", serde_json::to_string_pretty(&lineage)?);
         }
         QueryCommand::Wasm(WasmQuery::Smart {
             contract,

@@ -35,6 +35,8 @@ pub struct TxArgs {
 pub enum TxCommand {
     #[command(subcommand)]
     Wasm(WasmTx),
+    #[command(subcommand)]
+    Staking(super::staking::StakingTx),
 }
 
 #[derive(Subcommand, Debug)]
@@ -75,7 +77,10 @@ pub enum WasmTx {
 }
 
 pub fn run(command: TxCommand) -> anyhow::Result<()> {
-    let TxCommand::Wasm(wasm) = command;
+    let wasm = match command {
+        TxCommand::Wasm(wasm) => wasm,
+        TxCommand::Staking(staking) => return super::staking::run(staking),
+    };
     match wasm {
         WasmTx::Store { file, tx } => {
             let code = fs::read(&file).with_context(|| format!("reading {}", file.display()))?;

@@ -18,6 +18,19 @@ pub struct WasmGenesis {
     pub codes: Vec<GenesisCode>,
     #[serde(default)]
     pub contracts: Vec<GenesisContract>,
+    /// Run in order after the contracts exist, e.g. validators bonding
+    /// their genesis stake.
+    #[serde(default)]
+    pub executions: Vec<GenesisExecution>,
+}
+
+/// A contract call made at genesis as if `sender` had sent it.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisExecution {
+    pub sender: String,
+    pub contract: String,
+    pub msg: serde_json::Value,
 }
 
 /// Stored in order: the first code gets id 1.
@@ -79,6 +92,23 @@ pub(crate) fn run(host: &std::sync::Arc<Host>, genesis: &WasmGenesis) -> Result<
                         contract.label,
                         e.log
                     ),
+                )
+            })?;
+    }
+    for (index, execution) in genesis.executions.iter().enumerate() {
+        let msg = serde_json::to_vec(&execution.msg)
+            .map_err(|e| genesis_error(format!("execution #{}: {e}", index + 1)))?;
+        let action = Action::Execute {
+            contract: execution.contract.clone(),
+            msg,
+        };
+        let mut gas = GasMeter::new(GENESIS_GAS_LIMIT);
+        keeper
+            .run(&mut gas, 0, &execution.sender, action)
+            .map_err(|e| {
+                TxError::new(
+                    e.code,
+                    format!("wasm genesis: execution #{}: {}", index + 1, e.log),
                 )
             })?;
     }

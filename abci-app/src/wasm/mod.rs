@@ -55,7 +55,7 @@ use cosmwasm_vm::{Cache, CacheOptions, Size};
 
 pub use self::address::HRP as ADDRESS_PREFIX;
 pub use self::gas::{GAS_MULTIPLIER, INSTANCE_COST, QUERY_GAS_LIMIT};
-pub use self::genesis::{GenesisCode, GenesisContract, WasmGenesis};
+pub use self::genesis::{GenesisCode, GenesisContract, GenesisExecution, WasmGenesis};
 use self::host::{Host, VmCache};
 use self::keeper::Keeper;
 /// Prefix of every state key the module writes.
