@@ -54,8 +54,9 @@ pub enum AppError {
 impl Node {
     pub fn open(home: &Path) -> Result<Self, AppError> {
         let store = Store::open(&home.join("umd.db"))?;
-        let wasm =
-            WasmModule::new(&home.join("wasm-cache")).map_err(|e| AppError::Wasm(e.to_string()))?;
+        let wasm = WasmModule::new(&home.join("wasm-cache"))
+            .map_err(|e| AppError::Wasm(e.to_string()))?
+            .with_bindings(Arc::new(crate::bindings::ChainBindings));
         Self::with_parts(store, wasm)
     }
 

@@ -97,7 +97,9 @@ impl TestNode {
         .expect("genesis written");
     }
 
-    /// Starts `umd start` and waits for the first block.
+    /// Starts `umd start` and waits until the app has committed a block
+    /// (CometBFT reports a height once the block is stored, which can be
+    /// before the app has committed it).
     pub fn start(&mut self) {
         let log = fs::OpenOptions::new()
             .create(true)
@@ -113,7 +115,7 @@ impl TestNode {
             .spawn()
             .expect("umd start runs");
         self.process = Some(child);
-        if let Err(err) = self.rpc.wait_for_height(1, Duration::from_secs(60)) {
+        if let Err(err) = self.rpc.wait_for_height(2, Duration::from_secs(60)) {
             panic!("node did not produce a block: {err}\n{}", self.logs());
         }
     }
