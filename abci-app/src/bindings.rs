@@ -37,13 +37,24 @@ impl CustomBindings for ChainBindings {
             .map_err(|e| TxError::new(Code::InvalidRequest, format!("not a UmMsg: {e}")))?;
         let event = Event::new("um_governance").attr("dao", contract);
         match msg {
-            UmMsg::SetHyperparams { model_id, hyperparams } => {
+            UmMsg::SetHyperparams {
+                model_id,
+                hyperparams,
+            } => {
                 training::set_hyperparams(state, block.height, &model_id, &hyperparams)?;
-                Ok(vec![event.attr("action", "set_hyperparams").attr("model_id", model_id)])
+                Ok(vec![event
+                    .attr("action", "set_hyperparams")
+                    .attr("model_id", model_id)])
             }
-            UmMsg::CreateModelLineage { model_id, spec, hyperparams } => {
+            UmMsg::CreateModelLineage {
+                model_id,
+                spec,
+                hyperparams,
+            } => {
                 training::create_lineage(state, block.height, &model_id, &spec, &hyperparams)?;
-                Ok(vec![event.attr("action", "create_model_lineage").attr("model_id", model_id)])
+                Ok(vec![event
+                    .attr("action", "create_model_lineage")
+                    .attr("model_id", model_id)])
             }
             // Deltas are proposed with the dataset module; until a delta
             // exists there is nothing a vote could accept or reject.
@@ -62,7 +73,10 @@ impl CustomBindings for ChainBindings {
         let response = match request {
             UmQuery::Hyperparams { model_id } => {
                 let hyperparams = training::lineage(state, &model_id)?.map(|l| l.hyperparams);
-                serde_json::to_vec(&HyperparamsResponse { model_id, hyperparams })
+                serde_json::to_vec(&HyperparamsResponse {
+                    model_id,
+                    hyperparams,
+                })
             }
             UmQuery::HeadVersion { model_id } => serde_json::to_vec(&HeadVersionResponse {
                 model_id,
@@ -99,7 +113,10 @@ mod tests {
     fn only_the_registered_dao_changes_hyperparameters() {
         let store = Store::temporary().unwrap();
         let mut state = store.view();
-        let block = BlockInfo { height: 5, ..BlockInfo::default() };
+        let block = BlockInfo {
+            height: 5,
+            ..BlockInfo::default()
+        };
         let dao = crate::address::encode(&[9; 32]);
         let other = crate::address::encode(&[8; 32]);
         let create = serde_json::to_vec(&UmMsg::CreateModelLineage {
@@ -108,27 +125,43 @@ mod tests {
             hyperparams: hyperparams(32),
         })
         .unwrap();
-        let refused = ChainBindings.execute(&mut state, &block, &dao, &create).unwrap_err();
+        let refused = ChainBindings
+            .execute(&mut state, &block, &dao, &create)
+            .unwrap_err();
         assert_eq!(refused.code, Code::NotPermitted, "nothing registered yet");
 
         gov::register(
             &mut state,
-            &Registry { token: other.clone(), staking: other.clone(), dao: dao.clone() },
+            &Registry {
+                token: other.clone(),
+                staking: other.clone(),
+                dao: dao.clone(),
+            },
         )
         .unwrap();
         assert_eq!(
-            ChainBindings.execute(&mut state, &block, &other, &create).unwrap_err().code,
+            ChainBindings
+                .execute(&mut state, &block, &other, &create)
+                .unwrap_err()
+                .code,
             Code::NotPermitted
         );
-        ChainBindings.execute(&mut state, &block, &dao, &create).unwrap();
+        ChainBindings
+            .execute(&mut state, &block, &dao, &create)
+            .unwrap();
         let set = serde_json::to_vec(&UmMsg::SetHyperparams {
             model_id: "mnist-mlp".into(),
             hyperparams: hyperparams(64),
         })
         .unwrap();
-        ChainBindings.execute(&mut state, &block, &dao, &set).unwrap();
+        ChainBindings
+            .execute(&mut state, &block, &dao, &set)
+            .unwrap();
 
-        let query = serde_json::to_vec(&UmQuery::Hyperparams { model_id: "mnist-mlp".into() }).unwrap();
+        let query = serde_json::to_vec(&UmQuery::Hyperparams {
+            model_id: "mnist-mlp".into(),
+        })
+        .unwrap();
         let answer: HyperparamsResponse =
             serde_json::from_slice(&ChainBindings.query(&state, &query).unwrap()).unwrap();
         assert_eq!(answer.hyperparams.unwrap().batch_size, 64);
@@ -139,18 +172,28 @@ mod tests {
         })
         .unwrap();
         assert_eq!(
-            ChainBindings.execute(&mut state, &block, &dao, &bad).unwrap_err().code,
+            ChainBindings
+                .execute(&mut state, &block, &dao, &bad)
+                .unwrap_err()
+                .code,
             Code::InvalidRequest
         );
         let delta = serde_json::to_vec(&UmMsg::AcceptDatasetDelta { delta_id: 1 }).unwrap();
         assert_eq!(
-            ChainBindings.execute(&mut state, &block, &dao, &delta).unwrap_err().code,
+            ChainBindings
+                .execute(&mut state, &block, &dao, &delta)
+                .unwrap_err()
+                .code,
             Code::NotFound
         );
         // A second registration is refused.
         assert!(gov::register(
             &mut state,
-            &Registry { token: other.clone(), staking: other.clone(), dao: other }
+            &Registry {
+                token: other.clone(),
+                staking: other.clone(),
+                dao: other
+            }
         )
         .is_err());
     }

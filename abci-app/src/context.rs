@@ -90,21 +90,6 @@ pub struct TxContext<'a> {
     pub tx_index: u32,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn gas_meter_refuses_past_limit() {
-        let mut gas = GasMeter::new(100);
-        gas.consume(60, "a").unwrap();
-        let err = gas.consume(41, "b").unwrap_err();
-        assert_eq!(err.code, Code::OutOfGas);
-        assert_eq!(gas.used(), 100);
-        assert_eq!(gas.remaining(), 0);
-    }
-}
-
 /// The chain side of CosmWasm custom messages (`CosmosMsg::Custom`) and
 /// queries (`QueryRequest::Custom`): the wasm module hands them over as
 /// JSON and the chain's modules decide.
@@ -133,10 +118,31 @@ impl CustomBindings for NoCustomBindings {
         _contract: &str,
         _msg: &[u8],
     ) -> Result<Vec<Event>, TxError> {
-        Err(TxError::new(Code::UnknownMessage, "this chain handles no custom messages"))
+        Err(TxError::new(
+            Code::UnknownMessage,
+            "this chain handles no custom messages",
+        ))
     }
 
     fn query(&self, _state: &StateView, _request: &[u8]) -> Result<Vec<u8>, TxError> {
-        Err(TxError::new(Code::UnknownMessage, "this chain answers no custom queries"))
+        Err(TxError::new(
+            Code::UnknownMessage,
+            "this chain answers no custom queries",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gas_meter_refuses_past_limit() {
+        let mut gas = GasMeter::new(100);
+        gas.consume(60, "a").unwrap();
+        let err = gas.consume(41, "b").unwrap_err();
+        assert_eq!(err.code, Code::OutOfGas);
+        assert_eq!(gas.used(), 100);
+        assert_eq!(gas.remaining(), 0);
     }
 }

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use crate::address;
 use crate::auth::{self, AuthParams};
 use crate::codes::TxError;
-use crate::store::StateView;
 use crate::gov::{self, GovGenesis};
+use crate::store::StateView;
 use crate::wasm::WasmGenesis;
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

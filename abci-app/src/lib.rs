@@ -5,13 +5,13 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 
+pub mod bindings;
 pub mod codes;
 pub mod context;
 pub mod genesis;
+pub mod gov;
 pub mod modules;
 pub mod store;
+pub mod training;
 pub mod tx;
 pub mod wasm;
-pub mod bindings;
-pub mod gov;
-pub mod training;

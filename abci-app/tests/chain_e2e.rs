@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use serde_json::json;
 use support::*;
-use um_client::tx_builder::{self, SignerData, TxOptions};
 use um_app::codes::Code;
+use um_client::tx_builder::{self, SignerData, TxOptions};
 
 /// Stores the token (gzipped, as clients usually upload), instantiates it
 /// with `holder` owning 1,000,000 and returns the contract address.

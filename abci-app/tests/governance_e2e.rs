@@ -29,17 +29,24 @@ fn hyperparams(batch_size: u32, learning_rate: &str) -> Value {
 
 fn lineage(rpc: &RpcClient, model_id: &str) -> Option<Value> {
     let request = json!({"model_id": model_id}).to_string();
-    let result = rpc.abci_query("custom/training/lineage", request.as_bytes()).unwrap();
+    let result = rpc
+        .abci_query("custom/training/lineage", request.as_bytes())
+        .unwrap();
     (result.code == 0).then(|| serde_json::from_slice(&result.value).unwrap())
 }
 
 fn wait_blocks(node: &TestNode, blocks: u64) {
     let now = node.rpc.latest_height().unwrap();
-    node.rpc.wait_for_height(now + blocks, Duration::from_secs(60)).unwrap();
+    node.rpc
+        .wait_for_height(now + blocks, Duration::from_secs(60))
+        .unwrap();
 }
 
 fn status(node: &TestNode, suite: &Deployment, id: u64) -> String {
-    proposals::show(&node.rpc, suite, id).unwrap()["status"].as_str().unwrap().to_string()
+    proposals::show(&node.rpc, suite, id).unwrap()["status"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 fn tx_code(err: GovError) -> (u32, String) {
@@ -78,7 +85,8 @@ fn dao_proposals_change_hyperparameters_and_abuse_is_refused() {
     let create = json!({"new_model_lineage": {"model_id": "mnist-mlp", "spec": "{\"kind\":\"mlp\"}",
         "hyperparams": hyperparams(32, "0.1")}});
     let change = json!({"set_hyperparams": {"model_id": "mnist-mlp", "hyperparams": hyperparams(64, "0.05")}});
-    let first = proposals::propose(&as_alice, &suite, "MNIST MLP", "a first lineage", &create).unwrap();
+    let first =
+        proposals::propose(&as_alice, &suite, "MNIST MLP", "a first lineage", &create).unwrap();
     let second = proposals::propose(&as_alice, &suite, "bigger batches", "", &change).unwrap();
     for id in [first, second] {
         proposals::vote(&as_alice, &suite, id, VoteOption::Yes).unwrap();
@@ -94,14 +102,18 @@ fn dao_proposals_change_hyperparameters_and_abuse_is_refused() {
 
     // A third proposal, opened now: stake bonded after it started has no
     // voice, and only a "no" vote comes in, so it fails.
-    let reject = json!({"set_hyperparams": {"model_id": "mnist-mlp", "hyperparams": hyperparams(8, "0.9")}});
+    let reject =
+        json!({"set_hyperparams": {"model_id": "mnist-mlp", "hyperparams": hyperparams(8, "0.9")}});
     let third = proposals::propose(&as_bob, &suite, "tiny batches", "", &reject).unwrap();
     staking::bond(&as_carol, &suite, 500 * NRN, &BondRole::Trainer).unwrap();
     let (_, log) = tx_code(proposals::vote(&as_carol, &suite, third, VoteOption::Yes).unwrap_err());
     assert!(log.to_lowercase().contains("voting power"), "{log}");
     proposals::vote(&as_bob, &suite, third, VoteOption::No).unwrap();
 
-    assert!(lineage(rpc, "mnist-mlp").is_none(), "nothing changes before execution");
+    assert!(
+        lineage(rpc, "mnist-mlp").is_none(),
+        "nothing changes before execution"
+    );
     while status(&node, &suite, third) == "open" {
         wait_blocks(&node, 1);
     }
@@ -124,7 +136,12 @@ fn dao_proposals_change_hyperparameters_and_abuse_is_refused() {
     let slash = json!({"slash": {"address": bob.address, "fraction": "0.5", "reason": "spite"}});
     let (code, _) = tx_code(as_alice.execute(&suite.staking, &slash).unwrap_err());
     assert_eq!(code, um_client::codes::Code::ContractError.value());
-    let bob_stake = um_governance::smart_query(rpc, &suite.staking, &json!({"stake": {"address": bob.address, "height": null}})).unwrap();
+    let bob_stake = um_governance::smart_query(
+        rpc,
+        &suite.staking,
+        &json!({"stake": {"address": bob.address, "height": null}}),
+    )
+    .unwrap();
     assert_eq!(bob_stake["stake"], (200 * NRN).to_string());
 
     // A DAO that is not the registered one cannot reach the chain: its
@@ -134,7 +151,12 @@ fn dao_proposals_change_hyperparameters_and_abuse_is_refused() {
     rogue_config.voting_period_blocks = 3;
     let rogue = Deployment {
         dao: as_alice
-            .instantiate(dao_code, "rogue-dao", &rogue_config.dao_msg(&suite.token, &suite.staking), None)
+            .instantiate(
+                dao_code,
+                "rogue-dao",
+                &rogue_config.dao_msg(&suite.token, &suite.staking),
+                None,
+            )
             .unwrap(),
         ..suite.clone()
     };
@@ -151,12 +173,17 @@ fn dao_proposals_change_hyperparameters_and_abuse_is_refused() {
 }
 
 fn code_id_of(rpc: &RpcClient, contract: &str) -> u64 {
-    use cosmos_sdk_proto::cosmwasm::wasm::v1::{QueryContractInfoRequest, QueryContractInfoResponse};
+    use cosmos_sdk_proto::cosmwasm::wasm::v1::{
+        QueryContractInfoRequest, QueryContractInfoResponse,
+    };
     use prost::Message;
     let value = rpc
         .query_ok(
             "/cosmwasm.wasm.v1.Query/ContractInfo",
-            &QueryContractInfoRequest { address: contract.to_string() }.encode_to_vec(),
+            &QueryContractInfoRequest {
+                address: contract.to_string(),
+            }
+            .encode_to_vec(),
         )
         .unwrap();
     QueryContractInfoResponse::decode(value.as_slice())
@@ -181,14 +208,21 @@ fn validator_keys(rpc: &RpcClient) -> Vec<(String, u64)> {
         .collect()
 }
 
-fn wait_for_validators(node: &TestNode, want: impl Fn(&[(String, u64)]) -> bool) -> Vec<(String, u64)> {
+fn wait_for_validators(
+    node: &TestNode,
+    want: impl Fn(&[(String, u64)]) -> bool,
+) -> Vec<(String, u64)> {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         let set = validator_keys(&node.rpc);
         if want(&set) {
             return set;
         }
-        assert!(std::time::Instant::now() < deadline, "validator set stuck at {set:?}\n{}", node.logs());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "validator set stuck at {set:?}\n{}",
+            node.logs()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -208,16 +242,27 @@ fn genesis_suite_and_validators_follow_stake() {
     let node_pubkey = node_key["pub_key"]["value"].as_str().unwrap().to_string();
 
     let mut config = DeployConfig::new(&workspace_root().join("artifacts"));
-    config.initial_balances = vec![(operator.address.clone(), 1_000 * NRN), (bob.address.clone(), 100 * NRN)];
+    config.initial_balances = vec![
+        (operator.address.clone(), 1_000 * NRN),
+        (bob.address.clone(), 100 * NRN),
+    ];
     let mut genesis = node.genesis();
     let bond = um_governance::genesis::GenesisBond {
         operator: operator.address.clone(),
         amount: 100 * NRN,
         role: BondRole::Validator {
-            consensus_pubkey: base64::engine::general_purpose::STANDARD.decode(&node_pubkey).unwrap(),
+            consensus_pubkey: base64::engine::general_purpose::STANDARD
+                .decode(&node_pubkey)
+                .unwrap(),
         },
     };
-    let suite = um_governance::genesis::add_suite(&mut genesis["app_state"], &config, &operator.address, &[bond]).unwrap();
+    let suite = um_governance::genesis::add_suite(
+        &mut genesis["app_state"],
+        &config,
+        &operator.address,
+        &[bond],
+    )
+    .unwrap();
     genesis["app_state"]["gov"]["params"]["epoch_blocks"] = json!(3);
     node.set_genesis(&genesis);
     node.start();
@@ -229,7 +274,15 @@ fn genesis_suite_and_validators_follow_stake() {
     let new_validator = ed25519_consensus::SigningKey::from([7u8; 32]);
     let new_pubkey = new_validator.verification_key().to_bytes().to_vec();
     let as_bob = Chain::new(&node.rpc, &bob).unwrap();
-    staking::bond(&as_bob, &suite, 10 * NRN, &BondRole::Validator { consensus_pubkey: new_pubkey.clone() }).unwrap();
+    staking::bond(
+        &as_bob,
+        &suite,
+        10 * NRN,
+        &BondRole::Validator {
+            consensus_pubkey: new_pubkey.clone(),
+        },
+    )
+    .unwrap();
     let set = wait_for_validators(&node, |set| set.len() == 2);
     assert!(set.contains(&(b64(&new_pubkey), 10)), "{set:?}");
 

@@ -4,7 +4,6 @@ use bech32::{Bech32, Hrp};
 use ripemd::Ripemd160;
 use sha2::{Digest, Sha256};
 
-
 pub const ACCOUNT_PREFIX: &str = "um";
 
 /// The Cosmos address of a compressed secp256k1 public key:
@@ -75,9 +74,11 @@ mod tests {
 
     #[test]
     fn contract_address_matches_wasmd_first_contract() {
-        // wasmd's first contract is wasm14hj2tavq8fpesdwxxcu44rty3hh90vhujrvcmstl4zr3txmfvw9s4hmalr;
+        // wasmd's first contract is wasm14hj2tavq8fpesdwxxcu44rty3hh90vhujrvcmstl4zr3txmfvw9s0phg4d;
         // the same bytes under our prefix:
-        let (_, wasmd) = bech32::decode("wasm14hj2tavq8fpesdwxxcu44rty3hh90vhujrvcmstl4zr3txmfvw9s4hmalr").unwrap();
+        let (_, wasmd) =
+            bech32::decode("wasm14hj2tavq8fpesdwxxcu44rty3hh90vhujrvcmstl4zr3txmfvw9s0phg4d")
+                .unwrap();
         assert_eq!(decode(&contract_address(1, 1)).unwrap(), wasmd);
         assert_ne!(contract_address(1, 2), contract_address(1, 1));
     }

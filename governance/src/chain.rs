@@ -73,14 +73,23 @@ impl<'a> Chain<'a> {
             wasm_byte_code: wasm,
             instantiate_permission: None,
         };
-        let result = self.submit(vec![any("/cosmwasm.wasm.v1.MsgStoreCode", &msg)], 60_000_000)?;
+        let result = self.submit(
+            vec![any("/cosmwasm.wasm.v1.MsgStoreCode", &msg)],
+            60_000_000,
+        )?;
         let code_id = event(&result, "store_code", "code_id")?;
         code_id
             .parse()
             .map_err(|_| GovError::Invalid(format!("code id {code_id:?} is not a number")))
     }
 
-    pub fn instantiate(&self, code_id: u64, label: &str, msg: &Value, admin: Option<&str>) -> Result<String, GovError> {
+    pub fn instantiate(
+        &self,
+        code_id: u64,
+        label: &str,
+        msg: &Value,
+        admin: Option<&str>,
+    ) -> Result<String, GovError> {
         let msg = MsgInstantiateContract {
             sender: self.key.address.clone(),
             admin: admin.unwrap_or_default().to_string(),
@@ -89,16 +98,28 @@ impl<'a> Chain<'a> {
             msg: msg.to_string().into_bytes(),
             funds: Vec::new(),
         };
-        let result = self.submit(vec![any("/cosmwasm.wasm.v1.MsgInstantiateContract", &msg)], 5_000_000)?;
+        let result = self.submit(
+            vec![any("/cosmwasm.wasm.v1.MsgInstantiateContract", &msg)],
+            5_000_000,
+        )?;
         event(&result, "instantiate", "_contract_address")
     }
 
     pub fn execute(&self, contract: &str, msg: &Value) -> Result<TxResult, GovError> {
-        self.submit(vec![execute_msg(&self.key.address, contract, msg)], 5_000_000)
+        self.submit(
+            vec![execute_msg(&self.key.address, contract, msg)],
+            5_000_000,
+        )
     }
 
     /// cw20 `Send` of `amount` to `contract` with `hook` as its message.
-    pub fn cw20_send(&self, token: &str, contract: &str, amount: u128, hook: &Value) -> Result<TxResult, GovError> {
+    pub fn cw20_send(
+        &self,
+        token: &str,
+        contract: &str,
+        amount: u128,
+        hook: &Value,
+    ) -> Result<TxResult, GovError> {
         let hook = base64::engine::general_purpose::STANDARD.encode(hook.to_string());
         self.execute(
             token,
@@ -112,7 +133,10 @@ pub fn smart_query(rpc: &RpcClient, contract: &str, query: &Value) -> Result<Val
         address: contract.to_string(),
         query_data: query.to_string().into_bytes(),
     };
-    let value = rpc.query_ok("/cosmwasm.wasm.v1.Query/SmartContractState", &request.encode_to_vec())?;
+    let value = rpc.query_ok(
+        "/cosmwasm.wasm.v1.Query/SmartContractState",
+        &request.encode_to_vec(),
+    )?;
     let response = QuerySmartContractStateResponse::decode(value.as_slice())
         .map_err(|e| GovError::Invalid(e.to_string()))?;
     serde_json::from_slice(&response.data).map_err(|e| GovError::Invalid(e.to_string()))

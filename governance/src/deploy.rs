@@ -107,8 +107,18 @@ pub fn deploy(chain: &Chain<'_>, config: &DeployConfig) -> Result<Deployment, Go
     let dao_code = chain.store_code(config.read_artifact("nrn_dao.wasm")?)?;
     let admin = Some(chain.address());
     let token = chain.instantiate(token_code, "nrn-token", &config.token_msg(), admin)?;
-    let staking = chain.instantiate(staking_code, "nrn-staking", &config.staking_msg(&token, chain.address()), admin)?;
-    let dao = chain.instantiate(dao_code, "nrn-dao", &config.dao_msg(&token, &staking), admin)?;
+    let staking = chain.instantiate(
+        staking_code,
+        "nrn-staking",
+        &config.staking_msg(&token, chain.address()),
+        admin,
+    )?;
+    let dao = chain.instantiate(
+        dao_code,
+        "nrn-dao",
+        &config.dao_msg(&token, &staking),
+        admin,
+    )?;
     chain.execute(
         &staking,
         &json!({"update_config": {"owner": dao, "min_trainer_stake": null, "min_validator_stake": null, "unbonding_period_blocks": null}}),
@@ -120,5 +130,9 @@ pub fn deploy(chain: &Chain<'_>, config: &DeployConfig) -> Result<Deployment, Go
         dao: dao.clone(),
     };
     chain.submit(vec![any(MSG_REGISTER_GOVERNANCE, &register)], 1_000_000)?;
-    Ok(Deployment { token, staking, dao })
+    Ok(Deployment {
+        token,
+        staking,
+        dao,
+    })
 }

@@ -52,7 +52,10 @@ pub fn add_suite(
         config.read_artifact("nrn_dao.wasm")?,
     ];
     for code in codes {
-        push(&mut wasm["codes"], json!({"creator": deployer, "wasm_base64": b64(code)}));
+        push(
+            &mut wasm["codes"],
+            json!({"creator": deployer, "wasm_base64": b64(code)}),
+        );
     }
     let contracts = [
         (code_id(1), "nrn-token", config.token_msg()),
@@ -82,7 +85,11 @@ pub fn add_suite(
         .entry("gov")
         .or_insert_with(|| json!({}));
     gov["registry"] = json!({"token": token, "staking": staking, "dao": dao});
-    Ok(Deployment { token, staking, dao })
+    Ok(Deployment {
+        token,
+        staking,
+        dao,
+    })
 }
 
 fn push(list: &mut Value, item: Value) {

@@ -22,7 +22,9 @@ impl std::str::FromStr for VoteOption {
             "no" => Ok(Self::No),
             "abstain" => Ok(Self::Abstain),
             "veto" => Ok(Self::Veto),
-            other => Err(GovError::Invalid(format!("vote must be yes, no, abstain or veto, not {other:?}"))),
+            other => Err(GovError::Invalid(format!(
+                "vote must be yes, no, abstain or veto, not {other:?}"
+            ))),
         }
     }
 }
@@ -41,7 +43,13 @@ impl VoteOption {
 /// Posts the DAO's deposit with the proposal (a cw20 `Send`) and returns
 /// the new proposal's id. `action` is a `ProposalAction` as JSON, e.g.
 /// `{"set_hyperparams": {"model_id": "…", "hyperparams": {…}}}`.
-pub fn propose(chain: &Chain<'_>, suite: &Deployment, title: &str, description: &str, action: &Value) -> Result<u64, GovError> {
+pub fn propose(
+    chain: &Chain<'_>,
+    suite: &Deployment,
+    title: &str,
+    description: &str,
+    action: &Value,
+) -> Result<u64, GovError> {
     let config = smart_query(chain.rpc, &suite.dao, &json!({"config": {}}))?;
     let deposit: u128 = config["proposal_deposit"]
         .as_str()
@@ -51,31 +59,52 @@ pub fn propose(chain: &Chain<'_>, suite: &Deployment, title: &str, description: 
     let result = if deposit == 0 {
         chain.execute(&suite.dao, &json!({"propose": proposal}))?
     } else {
-        chain.cw20_send(&suite.token, &suite.dao, deposit, &json!({"propose": proposal}))?
+        chain.cw20_send(
+            &suite.token,
+            &suite.dao,
+            deposit,
+            &json!({"propose": proposal}),
+        )?
     };
     let id = event(&result, "wasm", "proposal_id")?;
     id.parse()
         .map_err(|_| GovError::Invalid(format!("proposal id {id:?} is not a number")))
 }
 
-pub fn vote(chain: &Chain<'_>, suite: &Deployment, proposal_id: u64, option: VoteOption) -> Result<(), GovError> {
-    chain.execute(&suite.dao, &json!({"vote": {"proposal_id": proposal_id, "vote": option.as_str()}}))?;
+pub fn vote(
+    chain: &Chain<'_>,
+    suite: &Deployment,
+    proposal_id: u64,
+    option: VoteOption,
+) -> Result<(), GovError> {
+    chain.execute(
+        &suite.dao,
+        &json!({"vote": {"proposal_id": proposal_id, "vote": option.as_str()}}),
+    )?;
     Ok(())
 }
 
 pub fn execute(chain: &Chain<'_>, suite: &Deployment, proposal_id: u64) -> Result<(), GovError> {
-    chain.execute(&suite.dao, &json!({"execute": {"proposal_id": proposal_id}}))?;
+    chain.execute(
+        &suite.dao,
+        &json!({"execute": {"proposal_id": proposal_id}}),
+    )?;
     Ok(())
 }
 
 pub fn show(rpc: &RpcClient, suite: &Deployment, proposal_id: u64) -> Result<Value, GovError> {
-    smart_query(rpc, &suite.dao, &json!({"proposal": {"proposal_id": proposal_id}}))
+    smart_query(
+        rpc,
+        &suite.dao,
+        &json!({"proposal": {"proposal_id": proposal_id}}),
+    )
 }
 
 /// The suite the chain has registered.
 pub fn registered_suite(rpc: &RpcClient) -> Result<Deployment, GovError> {
     let value = rpc.query_ok("custom/gov/registry", b"")?;
-    let registry: Value = serde_json::from_slice(&value).map_err(|e| GovError::Invalid(e.to_string()))?;
+    let registry: Value =
+        serde_json::from_slice(&value).map_err(|e| GovError::Invalid(e.to_string()))?;
     let field = |name: &str| {
         registry[name]
             .as_str()

@@ -11,7 +11,9 @@ use crate::deploy::Deployment;
 pub enum BondRole {
     Trainer,
     /// The 32-byte ed25519 consensus key of the validator's CometBFT node.
-    Validator { consensus_pubkey: Vec<u8> },
+    Validator {
+        consensus_pubkey: Vec<u8>,
+    },
 }
 
 pub fn role_json(role: &BondRole) -> serde_json::Value {
@@ -23,7 +25,12 @@ pub fn role_json(role: &BondRole) -> serde_json::Value {
     }
 }
 
-pub fn bond(chain: &Chain<'_>, suite: &Deployment, amount: u128, role: &BondRole) -> Result<TxResult, GovError> {
+pub fn bond(
+    chain: &Chain<'_>,
+    suite: &Deployment,
+    amount: u128,
+    role: &BondRole,
+) -> Result<TxResult, GovError> {
     if let BondRole::Validator { consensus_pubkey } = role {
         if consensus_pubkey.len() != 32 {
             return Err(GovError::Invalid(format!(
@@ -32,11 +39,19 @@ pub fn bond(chain: &Chain<'_>, suite: &Deployment, amount: u128, role: &BondRole
             )));
         }
     }
-    chain.cw20_send(&suite.token, &suite.staking, amount, &json!({"bond": {"role": role_json(role)}}))
+    chain.cw20_send(
+        &suite.token,
+        &suite.staking,
+        amount,
+        &json!({"bond": {"role": role_json(role)}}),
+    )
 }
 
 pub fn unbond(chain: &Chain<'_>, suite: &Deployment, amount: u128) -> Result<TxResult, GovError> {
-    chain.execute(&suite.staking, &json!({"unbond": {"amount": amount.to_string()}}))
+    chain.execute(
+        &suite.staking,
+        &json!({"unbond": {"amount": amount.to_string()}}),
+    )
 }
 
 pub fn claim(chain: &Chain<'_>, suite: &Deployment) -> Result<TxResult, GovError> {

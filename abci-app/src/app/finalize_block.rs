@@ -66,15 +66,16 @@ pub fn finalize_block(
             },
         });
     }
-    let validator_updates = match crate::gov::epoch::end_block(&node.modules.wasm, &mut view, &block) {
-        Ok(updates) => updates.into_iter().map(validator_update).collect(),
-        Err(err) => {
-            // Every node meets the same error, so skipping the update keeps
-            // them in agreement; the operator sees why.
-            tracing::error!(height, "validator set not updated: {}", err.log);
-            Vec::new()
-        }
-    };
+    let validator_updates =
+        match crate::gov::epoch::end_block(&node.modules.wasm, &mut view, &block) {
+            Ok(updates) => updates.into_iter().map(validator_update).collect(),
+            Err(err) => {
+                // Every node meets the same error, so skipping the update keeps
+                // them in agreement; the operator sees why.
+                tracing::error!(height, "validator set not updated: {}", err.log);
+                Vec::new()
+            }
+        };
     super::query::save_last_block(&mut view, &block);
     let app_hash = next_app_hash(&previous_hash, height, &view.pending_changes());
     node.last_block = block;

@@ -64,10 +64,14 @@ fn genesis_validators(validators: &[pb::ValidatorUpdate]) -> Result<Vec<(Vec<u8>
     use tendermint_proto::v0_38::crypto::public_key::Sum;
     validators
         .iter()
-        .map(|validator| match validator.pub_key.as_ref().and_then(|k| k.sum.as_ref()) {
-            Some(Sum::Ed25519(key)) => Ok((key.to_vec(), u64::try_from(validator.power).unwrap_or(0))),
-            _ => Err("genesis validators must have ed25519 keys".to_string()),
-        })
+        .map(
+            |validator| match validator.pub_key.as_ref().and_then(|k| k.sum.as_ref()) {
+                Some(Sum::Ed25519(key)) => {
+                    Ok((key.to_vec(), u64::try_from(validator.power).unwrap_or(0)))
+                }
+                _ => Err("genesis validators must have ed25519 keys".to_string()),
+            },
+        )
         .collect()
 }
 

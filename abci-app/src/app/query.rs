@@ -37,7 +37,11 @@ pub fn query(node: &Node, request: pb::RequestQuery) -> pb::ResponseQuery {
         SIMULATE_PATH => simulate(node, state, &block, &request.data),
         path => crate::gov::query::handle(&state, path)
             .or_else(|| crate::training::query::handle(&state, path, &request.data))
-            .or_else(|| node.modules.wasm.abci_query(&state, &block, path, &request.data))
+            .or_else(|| {
+                node.modules
+                    .wasm
+                    .abci_query(&state, &block, path, &request.data)
+            })
             .unwrap_or_else(|| {
                 Err(TxError::new(
                     Code::UnknownMessage,

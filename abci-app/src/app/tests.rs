@@ -6,11 +6,11 @@ use tendermint_proto::google::protobuf::Timestamp;
 use tendermint_proto::v0_38::abci as pb;
 
 use super::{App, Node};
-use um_client::keys::Key;
-use um_client::tx_builder::{sign_tx, SignerData, TxOptions};
 use crate::codes::Code;
 use crate::store::Store;
 use crate::wasm::WasmModule;
+use um_client::keys::Key;
+use um_client::tx_builder::{sign_tx, SignerData, TxOptions};
 
 const CHAIN: &str = "um-unit-1";
 const MNEMONIC: &str = "surround miss nominee dream gap cross assault thank captain prosper drop duty group candy wealth weather scale put";

@@ -33,19 +33,32 @@ pub enum GenesisCommand {
 }
 
 pub fn run(command: GenesisCommand) -> anyhow::Result<()> {
-    let GenesisCommand::DeployGovernance { operator, self_bond, epoch_blocks, settings, home } = command;
+    let GenesisCommand::DeployGovernance {
+        operator,
+        self_bond,
+        epoch_blocks,
+        settings,
+        home,
+    } = command;
     let home_path = home.path();
     let operator = super::keys::keyring(&home).file(&operator)?.address;
     let pubkey = super::staking::node_consensus_pubkey(&home_path)?;
     let consensus_pubkey = base64::engine::general_purpose::STANDARD.decode(&pubkey)?;
 
     let mut config = settings.config();
-    if !config.initial_balances.iter().any(|(address, _)| address == &operator) {
-        config.initial_balances.push((operator.clone(), self_bond.saturating_mul(10)));
+    if !config
+        .initial_balances
+        .iter()
+        .any(|(address, _)| address == &operator)
+    {
+        config
+            .initial_balances
+            .push((operator.clone(), self_bond.saturating_mul(10)));
     }
     let path = home_path.join("config/genesis.json");
-    let mut genesis: serde_json::Value =
-        serde_json::from_slice(&fs::read(&path).with_context(|| format!("reading {}", path.display()))?)?;
+    let mut genesis: serde_json::Value = serde_json::from_slice(
+        &fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
+    )?;
     let bond = GenesisBond {
         operator: operator.clone(),
         amount: self_bond,
@@ -54,6 +67,9 @@ pub fn run(command: GenesisCommand) -> anyhow::Result<()> {
     let suite = add_suite(&mut genesis["app_state"], &config, &operator, &[bond])?;
     genesis["app_state"]["gov"]["params"]["epoch_blocks"] = serde_json::json!(epoch_blocks);
     fs::write(&path, serde_json::to_vec_pretty(&genesis)?)?;
-    println!("token: {}\nstaking: {}\ndao: {}", suite.token, suite.staking, suite.dao);
+    println!(
+        "token: {}\nstaking: {}\ndao: {}",
+        suite.token, suite.staking, suite.dao
+    );
     Ok(())
 }

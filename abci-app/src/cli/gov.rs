@@ -121,10 +121,18 @@ pub fn run(command: GovCommand) -> anyhow::Result<()> {
     match command {
         GovCommand::Deploy { signer, settings } => with_chain(&signer, |chain| {
             let suite = um_governance::deploy(chain, &settings.config())?;
-            println!("token: {}\nstaking: {}\ndao: {}", suite.token, suite.staking, suite.dao);
+            println!(
+                "token: {}\nstaking: {}\ndao: {}",
+                suite.token, suite.staking, suite.dao
+            );
             Ok(())
         }),
-        GovCommand::Propose { title, description, action, signer } => with_chain(&signer, |chain| {
+        GovCommand::Propose {
+            title,
+            description,
+            action,
+            signer,
+        } => with_chain(&signer, |chain| {
             let action: serde_json::Value =
                 serde_json::from_str(&action).context("--action must be JSON")?;
             let suite = proposals::registered_suite(chain.rpc)?;
@@ -132,14 +140,21 @@ pub fn run(command: GovCommand) -> anyhow::Result<()> {
             println!("proposal_id: {id}");
             Ok(())
         }),
-        GovCommand::Vote { proposal_id, option, signer } => with_chain(&signer, |chain| {
+        GovCommand::Vote {
+            proposal_id,
+            option,
+            signer,
+        } => with_chain(&signer, |chain| {
             let option: VoteOption = option.parse()?;
             let suite = proposals::registered_suite(chain.rpc)?;
             proposals::vote(chain, &suite, proposal_id, option)?;
             println!("voted {option:?} on proposal {proposal_id}");
             Ok(())
         }),
-        GovCommand::Execute { proposal_id, signer } => with_chain(&signer, |chain| {
+        GovCommand::Execute {
+            proposal_id,
+            signer,
+        } => with_chain(&signer, |chain| {
             let suite = proposals::registered_suite(chain.rpc)?;
             proposals::execute(chain, &suite, proposal_id)?;
             println!("executed proposal {proposal_id}");
@@ -155,13 +170,19 @@ pub fn run(command: GovCommand) -> anyhow::Result<()> {
         GovCommand::Registry { node } => {
             let rpc = RpcClient::new(&node.node);
             let suite = proposals::registered_suite(&rpc)?;
-            println!("token: {}\nstaking: {}\ndao: {}", suite.token, suite.staking, suite.dao);
+            println!(
+                "token: {}\nstaking: {}\ndao: {}",
+                suite.token, suite.staking, suite.dao
+            );
             Ok(())
         }
     }
 }
 
-pub fn with_chain(signer: &Signer, run: impl FnOnce(&Chain<'_>) -> anyhow::Result<()>) -> anyhow::Result<()> {
+pub fn with_chain(
+    signer: &Signer,
+    run: impl FnOnce(&Chain<'_>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let key = super::keys::keyring(&signer.home).get(&signer.from)?;
     let rpc = RpcClient::new(&signer.node.node);
     let chain = Chain::new(&rpc, &key)?;

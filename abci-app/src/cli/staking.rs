@@ -40,7 +40,12 @@ pub enum StakingTx {
 
 pub fn run(command: StakingTx) -> anyhow::Result<()> {
     match command {
-        StakingTx::Bond { amount, role, consensus_pubkey, signer } => {
+        StakingTx::Bond {
+            amount,
+            role,
+            consensus_pubkey,
+            signer,
+        } => {
             let role = match role.as_str() {
                 "trainer" => BondRole::Trainer,
                 "validator" => {
@@ -58,7 +63,10 @@ pub fn run(command: StakingTx) -> anyhow::Result<()> {
             with_chain(&signer, |chain| {
                 let suite = registered_suite(chain.rpc)?;
                 let result = staking::bond(chain, &suite, amount, &role)?;
-                println!("bonded {amount} uNRN as {role:?} at height {}", result.height);
+                println!(
+                    "bonded {amount} uNRN as {role:?} at height {}",
+                    result.height
+                );
                 Ok(())
             })
         }

@@ -17,7 +17,7 @@ pub fn end_block(
     block: &BlockInfo,
 ) -> Result<Vec<(Vec<u8>, u64)>, TxError> {
     let params = super::params(state)?;
-    if params.epoch_blocks == 0 || block.height % params.epoch_blocks != 0 {
+    if params.epoch_blocks == 0 || !block.height.is_multiple_of(params.epoch_blocks) {
         return Ok(Vec::new());
     }
     let Some(registry) = super::registry(state)? else {
@@ -25,7 +25,10 @@ pub fn end_block(
     };
     let answer = wasm.query_smart(state, block, &registry.staking, br#"{"validators":{}}"#)?;
     let response: ValidatorsResponse = serde_json::from_slice(&answer).map_err(|e| {
-        TxError::new(Code::ContractError, format!("staking validators response: {e}"))
+        TxError::new(
+            Code::ContractError,
+            format!("staking validators response: {e}"),
+        )
     })?;
     let desired = validators::desired(&response, params.stake_per_power);
     let current = validators::current(state)?;

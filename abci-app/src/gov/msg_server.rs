@@ -36,10 +36,17 @@ pub fn handle(
             ));
         }
     }
-    for (role, address) in [("token", &msg.token), ("staking", &msg.staking), ("dao", &msg.dao)] {
-        let creator = wasm
-            .contract_creator(ctx.state, address)?
-            .ok_or_else(|| TxError::new(Code::NotFound, format!("{role} contract {address} not found")))?;
+    for (role, address) in [
+        ("token", &msg.token),
+        ("staking", &msg.staking),
+        ("dao", &msg.dao),
+    ] {
+        let creator = wasm.contract_creator(ctx.state, address)?.ok_or_else(|| {
+            TxError::new(
+                Code::NotFound,
+                format!("{role} contract {address} not found"),
+            )
+        })?;
         if creator != msg.sender {
             return Err(TxError::new(
                 Code::NotPermitted,

@@ -21,7 +21,9 @@ pub fn current(state: &StateView) -> Result<PowerMap, TxError> {
                 .as_slice()
                 .try_into()
                 .map(u64::from_be_bytes)
-                .map_err(|_| TxError::new(Code::Internal, "stored validator power is not 8 bytes"))?;
+                .map_err(|_| {
+                    TxError::new(Code::Internal, "stored validator power is not 8 bytes")
+                })?;
             Ok((key[prefix_len..].to_vec(), power))
         })
         .collect()
@@ -97,7 +99,10 @@ mod tests {
             validators: vec![
                 info(1, 5_500_000),
                 info(2, 999_999),
-                ValidatorInfo { consensus_pubkey: Binary::from(vec![3; 31]), ..info(3, 9_000_000) },
+                ValidatorInfo {
+                    consensus_pubkey: Binary::from(vec![3; 31]),
+                    ..info(3, 9_000_000)
+                },
             ],
         };
         let set = desired(&response, 1_000_000);

@@ -69,9 +69,12 @@ fn validate_model_id(model_id: &str) -> Result<(), TxError> {
 }
 
 fn validate_hyperparams(hyperparams: &Hyperparams) -> Result<(), TxError> {
-    hyperparams
-        .validate()
-        .map_err(|e| TxError::new(Code::InvalidRequest, format!("invalid hyperparameters: {e}")))
+    hyperparams.validate().map_err(|e| {
+        TxError::new(
+            Code::InvalidRequest,
+            format!("invalid hyperparameters: {e}"),
+        )
+    })
 }
 
 pub fn create_lineage(
@@ -84,7 +87,10 @@ pub fn create_lineage(
     validate_model_id(model_id)?;
     validate_hyperparams(hyperparams)?;
     if serde_json::from_str::<serde_json::Value>(spec).is_err() {
-        return Err(TxError::new(Code::InvalidRequest, "model spec must be JSON"));
+        return Err(TxError::new(
+            Code::InvalidRequest,
+            "model spec must be JSON",
+        ));
     }
     if lineage(state, model_id)?.is_some() {
         return Err(TxError::new(
@@ -113,7 +119,10 @@ pub fn set_hyperparams(
 ) -> Result<(), TxError> {
     validate_hyperparams(hyperparams)?;
     let Some(mut existing) = lineage(state, model_id)? else {
-        return Err(TxError::new(Code::NotFound, format!("model lineage {model_id:?} not found")));
+        return Err(TxError::new(
+            Code::NotFound,
+            format!("model lineage {model_id:?} not found"),
+        ));
     };
     existing.hyperparams = hyperparams.clone();
     existing.updated_height = height;

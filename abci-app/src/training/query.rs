@@ -27,7 +27,10 @@ pub fn handle(state: &StateView, path: &str, data: &[u8]) -> Option<Result<Vec<u
 
 fn lineage(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
     let request: LineageRequest = serde_json::from_slice(data).map_err(|e| {
-        TxError::new(Code::InvalidRequest, format!("expected {{\"model_id\": …}}: {e}"))
+        TxError::new(
+            Code::InvalidRequest,
+            format!("expected {{\"model_id\": …}}: {e}"),
+        )
     })?;
     match super::lineage(state, &request.model_id)? {
         Some(lineage) => to_json(&lineage),

@@ -169,7 +169,8 @@ impl Keeper<'_> {
             .map_err(|e| TxError::new(Code::InvalidRequest, format!("custom message: {e}")))?;
         gas.consume(CUSTOM_MSG_COST, "custom chain message")?;
         let host = self.host;
-        let events = host.write(|state| host.bindings.execute(state, &host.block, contract, &msg))??;
+        let events =
+            host.write(|state| host.bindings.execute(state, &host.block, contract, &msg))??;
         Ok(Done {
             response: cosmos_sdk_proto::Any {
                 type_url: "/um.bindings.UmMsgResponse".to_string(),

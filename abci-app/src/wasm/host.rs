@@ -208,6 +208,12 @@ impl LentView {
     }
 }
 
+/// Bindings for VM unit tests: the chain answers no custom message or query.
+#[cfg(test)]
+pub(crate) fn no_bindings() -> Arc<dyn CustomBindings> {
+    Arc::new(crate::context::NoCustomBindings)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,10 +263,4 @@ mod tests {
         // A host that outlives its loan reads nothing.
         assert_eq!(escaped.read(|_| ()).unwrap_err().code, Code::Internal);
     }
-}
-
-/// Bindings for VM unit tests: the chain answers no custom message or query.
-#[cfg(test)]
-pub(crate) fn no_bindings() -> Arc<dyn CustomBindings> {
-    Arc::new(crate::context::NoCustomBindings)
 }

@@ -201,7 +201,10 @@ impl ChainQuerier {
             Ok(data) => ContractResult::Ok(Binary::from(data)),
             Err(err) => ContractResult::Err(err.log),
         };
-        (Ok(SystemResult::Ok(result)), GasInfo::with_externally_used(CUSTOM_QUERY_GAS))
+        (
+            Ok(SystemResult::Ok(result)),
+            GasInfo::with_externally_used(CUSTOM_QUERY_GAS),
+        )
     }
 
     fn internal(&self, err: TxError) -> QueryOutcome {

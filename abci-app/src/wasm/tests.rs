@@ -1133,75 +1133,84 @@ fn contracts_query_the_chain_through_the_querier() {
     let token = chain.token(code_id, &[(&account(10), 42)]);
     let cache = chain.module.cache();
     let block = chain.block.clone();
-    Host::with_owned_state(&cache, &crate::wasm::host::no_bindings(), &mut chain.state, &block, Some(0), |host| {
-        let querier = ChainQuerier::new(Arc::clone(host), 0);
-        let ask = |request: Value, gas_limit: u64| {
-            querier.query_raw(request.to_string().as_bytes(), gas_limit)
-        };
-        let answer = |request: Value| -> Value {
-            match ask(request, u64::MAX).0 {
-                Ok(SystemResult::Ok(ContractResult::Ok(data))) => {
-                    serde_json::from_slice(&data).unwrap()
+    Host::with_owned_state(
+        &cache,
+        &crate::wasm::host::no_bindings(),
+        &mut chain.state,
+        &block,
+        Some(0),
+        |host| {
+            let querier = ChainQuerier::new(Arc::clone(host), 0);
+            let ask = |request: Value, gas_limit: u64| {
+                querier.query_raw(request.to_string().as_bytes(), gas_limit)
+            };
+            let answer = |request: Value| -> Value {
+                match ask(request, u64::MAX).0 {
+                    Ok(SystemResult::Ok(ContractResult::Ok(data))) => {
+                        serde_json::from_slice(&data).unwrap()
+                    }
+                    other => panic!("unexpected answer: {other:?}"),
                 }
-                other => panic!("unexpected answer: {other:?}"),
-            }
-        };
+            };
 
-        let smart = json!({ "wasm": { "smart": { "contract_addr": token,
+            let smart = json!({ "wasm": { "smart": { "contract_addr": token,
             "msg": b64(json!({ "balance": { "address": account(10) } }).to_string()) } } });
-        assert_eq!(answer(smart.clone())["balance"], "42");
-        let (_, gas_info) = ask(smart.clone(), u64::MAX);
-        assert!(gas_info.externally_used > gas::to_cw(gas::INSTANCE_COST));
-        assert!(matches!(
-            ask(smart, 1_000).0,
-            Err(BackendError::OutOfGas {})
-        ));
+            assert_eq!(answer(smart.clone())["balance"], "42");
+            let (_, gas_info) = ask(smart.clone(), u64::MAX);
+            assert!(gas_info.externally_used > gas::to_cw(gas::INSTANCE_COST));
+            assert!(matches!(
+                ask(smart, 1_000).0,
+                Err(BackendError::OutOfGas {})
+            ));
 
-        let echo = json!({ "wasm": { "smart": { "contract_addr": reflect,
+            let echo = json!({ "wasm": { "smart": { "contract_addr": reflect,
             "msg": b64(json!({ "error": "no" }).to_string()) } } });
-        assert!(
-            matches!(ask(echo, u64::MAX).0, Ok(SystemResult::Ok(ContractResult::Err(e))) if e == "no")
-        );
+            assert!(
+                matches!(ask(echo, u64::MAX).0, Ok(SystemResult::Ok(ContractResult::Err(e))) if e == "no")
+            );
 
-        let info = answer(json!({ "wasm": { "contract_info": { "contract_addr": token } } }));
-        assert_eq!(info["code_id"], code_id);
-        assert_eq!(info["creator"], account(1));
-        let code = answer(json!({ "wasm": { "code_info": { "code_id": code_id } } }));
-        assert_eq!(code["checksum"], hex::encode(Sha256::digest(&*NRN_TOKEN)));
-        let raw = json!({ "wasm": { "raw": { "contract_addr": reflect, "key": b64("last") } } });
-        assert!(
-            matches!(ask(raw, u64::MAX).0, Ok(SystemResult::Ok(ContractResult::Ok(d))) if !d.is_empty())
-        );
-        let balance =
-            answer(json!({ "bank": { "balance": { "address": account(10), "denom": "u" } } }));
-        assert_eq!(balance["amount"]["amount"], "0");
+            let info = answer(json!({ "wasm": { "contract_info": { "contract_addr": token } } }));
+            assert_eq!(info["code_id"], code_id);
+            assert_eq!(info["creator"], account(1));
+            let code = answer(json!({ "wasm": { "code_info": { "code_id": code_id } } }));
+            assert_eq!(code["checksum"], hex::encode(Sha256::digest(&*NRN_TOKEN)));
+            let raw =
+                json!({ "wasm": { "raw": { "contract_addr": reflect, "key": b64("last") } } });
+            assert!(
+                matches!(ask(raw, u64::MAX).0, Ok(SystemResult::Ok(ContractResult::Ok(d))) if !d.is_empty())
+            );
+            let balance =
+                answer(json!({ "bank": { "balance": { "address": account(10), "denom": "u" } } }));
+            assert_eq!(balance["amount"]["amount"], "0");
 
-        let nobody = address::encode(&[5u8; 32]).unwrap();
-        assert!(matches!(
-            ask(
-                json!({ "wasm": { "contract_info": { "contract_addr": nobody } } }),
-                u64::MAX
-            )
-            .0,
-            Ok(SystemResult::Err(SystemError::NoSuchContract { .. }))
-        ));
-        // Custom queries go to the chain's bindings, which here answer none.
-        assert!(matches!(
-            ask(json!({ "custom": {} }), u64::MAX).0,
-            Ok(SystemResult::Ok(ContractResult::Err(_)))
-        ));
-        assert!(matches!(
-            querier.query_raw(b"{nope", u64::MAX).0,
-            Ok(SystemResult::Err(SystemError::InvalidRequest { .. }))
-        ));
+            let nobody = address::encode(&[5u8; 32]).unwrap();
+            assert!(matches!(
+                ask(
+                    json!({ "wasm": { "contract_info": { "contract_addr": nobody } } }),
+                    u64::MAX
+                )
+                .0,
+                Ok(SystemResult::Err(SystemError::NoSuchContract { .. }))
+            ));
+            // Custom queries go to the chain's bindings, which here answer none.
+            assert!(matches!(
+                ask(json!({ "custom": {} }), u64::MAX).0,
+                Ok(SystemResult::Ok(ContractResult::Err(_)))
+            ));
+            assert!(matches!(
+                querier.query_raw(b"{nope", u64::MAX).0,
+                Ok(SystemResult::Err(SystemError::InvalidRequest { .. }))
+            ));
 
-        let deep = ChainQuerier::new(Arc::clone(host), MAX_QUERY_DEPTH);
-        let smart = json!({ "wasm": { "smart": { "contract_addr": reflect, "msg": b64("{}") } } });
-        let outcome = deep.query_raw(smart.to_string().as_bytes(), u64::MAX).0;
-        assert!(
-            matches!(outcome, Ok(SystemResult::Ok(ContractResult::Err(e))) if e.contains("depth"))
-        );
-    });
+            let deep = ChainQuerier::new(Arc::clone(host), MAX_QUERY_DEPTH);
+            let smart =
+                json!({ "wasm": { "smart": { "contract_addr": reflect, "msg": b64("{}") } } });
+            let outcome = deep.query_raw(smart.to_string().as_bytes(), u64::MAX).0;
+            assert!(
+                matches!(outcome, Ok(SystemResult::Ok(ContractResult::Err(e))) if e.contains("depth"))
+            );
+        },
+    );
 }
 
 #[test]
@@ -1252,6 +1261,7 @@ fn genesis_stores_and_instantiates_like_messages() {
             ..genesis.contracts[0].clone()
         }],
         codes: Vec::new(),
+        executions: Vec::new(),
     };
     let err = chain
         .module

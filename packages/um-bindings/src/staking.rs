@@ -21,7 +21,9 @@ pub struct InstantiateMsg {
 pub enum Role {
     Trainer,
     /// `consensus_pubkey`: the validator's 32-byte ed25519 CometBFT key.
-    Validator { consensus_pubkey: Binary },
+    Validator {
+        consensus_pubkey: Binary,
+    },
 }
 
 #[cw_serde]
@@ -68,7 +70,10 @@ pub enum QueryMsg {
     /// Bonded stake at the start of block `height` (before that block's
     /// bonds), or now.
     #[returns(StakeResponse)]
-    Stake { address: String, height: Option<u64> },
+    Stake {
+        address: String,
+        height: Option<u64>,
+    },
     #[returns(TotalStakeResponse)]
     TotalStake { height: Option<u64> },
     #[returns(RoleResponse)]
