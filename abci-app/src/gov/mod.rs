@@ -5,6 +5,7 @@ pub mod epoch;
 pub mod msg_server;
 pub mod query;
 pub mod state_key;
+pub mod sudo;
 pub mod validators;
 
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,175 @@
+//! The chain's calls into the governance suite: minting rewards on the
+//! token and slashing on staking, through the contracts' `sudo` entries,
+//! which no account can reach.
+
+use cosmwasm_std::{Decimal, Uint128};
+use um_bindings::staking::SudoMsg as StakingSudo;
+use um_bindings::token::SudoMsg as TokenSudo;
+
+use crate::codes::{Code, TxError};
+use crate::context::{MsgResult, TxContext};
+use crate::wasm::WasmModule;
+
+/// Mints `amount` micro-NRN to `recipient` (bounded by the token's cap).
+pub fn mint_reward(
+    wasm: &WasmModule,
+    ctx: &mut TxContext<'_>,
+    recipient: &str,
+    amount: u128,
+) -> Result<MsgResult, TxError> {
+    let registry = registered(ctx)?;
+    let msg = TokenSudo::MintReward {
+        recipient: recipient.to_string(),
+        amount: Uint128::new(amount),
+    };
+    call(wasm, ctx, &registry.token, &msg)
+}
+
+/// Burns `fraction` of `address`'s stake (and pending claims).
+pub fn slash(
+    wasm: &WasmModule,
+    ctx: &mut TxContext<'_>,
+    address: &str,
+    fraction: Decimal,
+    reason: &str,
+) -> Result<MsgResult, TxError> {
+    let registry = registered(ctx)?;
+    let msg = StakingSudo::Slash {
+        address: address.to_string(),
+        fraction,
+        reason: reason.to_string(),
+    };
+    call(wasm, ctx, &registry.staking, &msg)
+}
+
+fn registered(ctx: &TxContext<'_>) -> Result<super::Registry, TxError> {
+    super::registry(ctx.state)?
+        .ok_or_else(|| TxError::new(Code::NotFound, "no governance contracts are registered"))
+}
+
+/// Runs the sudo call in its own checkpoint: a refused call leaves nothing.
+fn call<M: serde::Serialize>(
+    wasm: &WasmModule,
+    ctx: &mut TxContext<'_>,
+    contract: &str,
+    msg: &M,
+) -> Result<MsgResult, TxError> {
+    let msg = serde_json::to_vec(msg).map_err(|e| TxError::new(Code::Internal, e.to_string()))?;
+    ctx.state.checkpoint();
+    match wasm.sudo(ctx, contract, &msg) {
+        Ok(result) => {
+            ctx.state.keep_checkpoint();
+            Ok(result)
+        }
+        Err(err) => {
+            ctx.state.discard_checkpoint();
+            Err(err)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::context::{BlockInfo, GasMeter};
+    use crate::genesis::AppGenesis;
+    use crate::store::{StateView, Store};
+
+    const NRN: u128 = 1_000_000;
+
+    fn artifacts() -> std::path::PathBuf {
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../artifacts")
+    }
+
+    fn balance(
+        wasm: &WasmModule,
+        state: &StateView,
+        block: &BlockInfo,
+        token: &str,
+        who: &str,
+    ) -> String {
+        let answer = wasm
+            .query_smart(
+                state,
+                block,
+                token,
+                json!({"balance": {"address": who}}).to_string().as_bytes(),
+            )
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&answer).unwrap()["balance"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn chain_mints_rewards_and_slashes_through_sudo_only() {
+        let cache = tempfile::tempdir().unwrap();
+        let wasm = WasmModule::new(cache.path()).unwrap();
+        let store = Store::temporary().unwrap();
+        let mut state = store.view();
+        let block = BlockInfo {
+            chain_id: "t".into(),
+            height: 1,
+            time_nanos: 1,
+        };
+        let deployer = crate::address::encode(&[1; 20]);
+        let trainer = crate::address::encode(&[2; 20]);
+
+        let mut config = um_governance::DeployConfig::new(&artifacts());
+        config.initial_balances = vec![(trainer.clone(), 100 * NRN)];
+        config.token_cap = 1_000 * NRN;
+        let bond = um_governance::genesis::GenesisBond {
+            operator: trainer.clone(),
+            amount: 40 * NRN,
+            role: um_governance::staking::BondRole::Trainer,
+        };
+        let mut app_state = serde_json::to_value(AppGenesis::default()).unwrap();
+        let suite =
+            um_governance::genesis::add_suite(&mut app_state, &config, &deployer, &[bond]).unwrap();
+        let genesis: AppGenesis = serde_json::from_value(app_state).unwrap();
+        wasm.init_genesis(&mut state, &block, &genesis.wasm)
+            .unwrap();
+        genesis.apply_gov(&mut state).unwrap();
+
+        let mut gas = GasMeter::new(50_000_000);
+        let mut ctx = TxContext {
+            state: &mut state,
+            block: &block,
+            gas: &mut gas,
+            tx_index: 0,
+        };
+        mint_reward(&wasm, &mut ctx, &trainer, 5 * NRN).unwrap();
+        // Past the cap the token refuses, and nothing is minted.
+        let err = mint_reward(&wasm, &mut ctx, &trainer, 10_000 * NRN).unwrap_err();
+        assert_eq!(err.code, Code::ContractError, "{}", err.log);
+        slash(&wasm, &mut ctx, &trainer, Decimal::percent(50), "fraud").unwrap();
+        let err = slash(&wasm, &mut ctx, &deployer, Decimal::percent(50), "no stake").unwrap_err();
+        assert_eq!(err.code, Code::ContractError);
+
+        assert_eq!(
+            balance(&wasm, &state, &block, &suite.token, &trainer),
+            (65 * NRN).to_string()
+        );
+        let stake = wasm
+            .query_smart(
+                &state,
+                &block,
+                &suite.staking,
+                json!({"stake": {"address": trainer, "height": null}})
+                    .to_string()
+                    .as_bytes(),
+            )
+            .unwrap();
+        let stake: serde_json::Value = serde_json::from_slice(&stake).unwrap();
+        assert_eq!(stake["stake"], (20 * NRN).to_string());
+        let info = wasm
+            .query_smart(&state, &block, &suite.token, br#"{"token_info":{}}"#)
+            .unwrap();
+        let info: serde_json::Value = serde_json::from_slice(&info).unwrap();
+        // 100 at genesis + 5 minted - 20 slashed and burned.
+        assert_eq!(info["total_supply"], (85 * NRN).to_string());
+    }
+}
