@@ -2,12 +2,14 @@
 
 mod check_tx;
 mod commit;
+mod extend_vote;
 mod finalize_block;
 mod info;
 mod init_chain;
-mod proposal;
+mod prepare_proposal;
+mod process_proposal;
 mod query;
-mod vote_extension;
+mod verify_vote_extension;
 
 #[cfg(test)]
 mod tests;
@@ -120,22 +122,22 @@ impl Application for App {
     }
 
     fn prepare_proposal(&self, request: pb::RequestPrepareProposal) -> pb::ResponsePrepareProposal {
-        proposal::prepare(&self.node(), request)
+        prepare_proposal::prepare_proposal(&self.node(), request)
     }
 
     fn process_proposal(&self, request: pb::RequestProcessProposal) -> pb::ResponseProcessProposal {
-        proposal::process(&self.node(), request)
+        process_proposal::process_proposal(&self.node(), request)
     }
 
     fn extend_vote(&self, request: pb::RequestExtendVote) -> pb::ResponseExtendVote {
-        vote_extension::extend(&self.node(), request)
+        extend_vote::extend_vote(&self.node(), request)
     }
 
     fn verify_vote_extension(
         &self,
         request: pb::RequestVerifyVoteExtension,
     ) -> pb::ResponseVerifyVoteExtension {
-        vote_extension::verify(&self.node(), request)
+        verify_vote_extension::verify_vote_extension(&self.node(), request)
     }
 
     fn finalize_block(&self, request: pb::RequestFinalizeBlock) -> pb::ResponseFinalizeBlock {

@@ -2,13 +2,8 @@ use tendermint_proto::v0_38::abci as pb;
 
 use super::Node;
 
-/// No extension yet: verifier verdicts arrive with the training module.
-pub fn extend(_node: &Node, _request: pb::RequestExtendVote) -> pb::ResponseExtendVote {
-    pb::ResponseExtendVote::default()
-}
-
 /// Checks form only; until extensions carry verdicts, only empty ones are valid.
-pub fn verify(
+pub fn verify_vote_extension(
     _node: &Node,
     request: pb::RequestVerifyVoteExtension,
 ) -> pb::ResponseVerifyVoteExtension {
