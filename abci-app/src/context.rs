@@ -4,7 +4,7 @@ use crate::codes::{Code, TxError};
 use crate::store::StateView;
 
 /// The block being executed, as CometBFT reported it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BlockInfo {
     pub chain_id: String,
     pub height: u64,

@@ -3,9 +3,8 @@
 pub mod address;
 pub mod app;
 pub mod auth;
-pub mod cli;
-
 pub mod bindings;
+pub mod cli;
 pub mod codes;
 pub mod context;
 pub mod genesis;
