@@ -56,6 +56,21 @@ impl CustomBindings for ChainBindings {
                     .attr("action", "create_model_lineage")
                     .attr("model_id", model_id)])
             }
+            UmMsg::UpdateRegistry {
+                token,
+                staking,
+                dao,
+            } => {
+                gov::replace_registry(
+                    state,
+                    &gov::Registry {
+                        token,
+                        staking,
+                        dao,
+                    },
+                )?;
+                Ok(vec![event.attr("action", "update_registry")])
+            }
             // Deltas are proposed with the dataset module; until a delta
             // exists there is nothing a vote could accept or reject.
             UmMsg::AcceptDatasetDelta { delta_id } | UmMsg::RejectDatasetDelta { delta_id } => {

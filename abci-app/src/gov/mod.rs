@@ -92,6 +92,16 @@ pub fn register(state: &mut StateView, registry: &Registry) -> Result<(), TxErro
     Ok(())
 }
 
+/// Replaces the registry; reached only through a `UmMsg` of the
+/// registered DAO.
+pub fn replace_registry(state: &mut StateView, registry: &Registry) -> Result<(), TxError> {
+    for address in [&registry.token, &registry.staking, &registry.dao] {
+        crate::address::decode(address)?;
+    }
+    save_json(state, state_key::REGISTRY, registry);
+    Ok(())
+}
+
 fn load_json<T: serde::de::DeserializeOwned>(
     state: &StateView,
     key: &[u8],

@@ -392,6 +392,15 @@ fn action_messages(
             })?,
             funds: vec![],
         }),
+        ProposalAction::UpdateChainRegistry {
+            token,
+            staking,
+            dao,
+        } => CosmosMsg::Custom(UmMsg::UpdateRegistry {
+            token,
+            staking,
+            dao,
+        }),
     };
     Ok(vec![msg])
 }
@@ -601,6 +610,20 @@ pub fn validate_action(action: &ProposalAction, config: &Config) -> Result<(), C
                 && unbonding_period_blocks.is_none()
             {
                 return Err(ContractError::EmptyUpdate {});
+            }
+            Ok(())
+        }
+        ProposalAction::UpdateChainRegistry {
+            token,
+            staking,
+            dao,
+        } => {
+            for (field, address) in [("token", token), ("staking", staking), ("dao", dao)] {
+                if address.trim().is_empty() {
+                    return Err(ContractError::InvalidProposal {
+                        reason: format!("{field} address is empty"),
+                    });
+                }
             }
             Ok(())
         }

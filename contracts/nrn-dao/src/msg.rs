@@ -92,6 +92,12 @@ pub enum ProposalAction {
         min_validator_stake: Option<Uint128>,
         unbonding_period_blocks: Option<u64>,
     },
+    /// Chain: registers another governance suite (e.g. after a migration).
+    UpdateChainRegistry {
+        token: String,
+        staking: String,
+        dao: String,
+    },
 }
 
 impl ProposalAction {
@@ -104,6 +110,7 @@ impl ProposalAction {
             ProposalAction::NewModelLineage { .. } => "new_model_lineage",
             ProposalAction::UpdateDaoConfig { .. } => "update_dao_config",
             ProposalAction::UpdateStakingConfig { .. } => "update_staking_config",
+            ProposalAction::UpdateChainRegistry { .. } => "update_chain_registry",
         }
     }
 }

@@ -76,6 +76,13 @@ pub enum UmMsg {
         spec: String,
         hyperparams: Hyperparams,
     },
+    /// Points the chain at other governance contracts (e.g. a migrated
+    /// suite). Once the suite is registered, only the DAO can do this.
+    UpdateRegistry {
+        token: String,
+        staking: String,
+        dao: String,
+    },
 }
 
 impl CustomMsg for UmMsg {}
