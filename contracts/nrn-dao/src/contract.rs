@@ -6,11 +6,11 @@ use cosmwasm_std::{
     from_json, to_json_binary, Addr, Binary, CosmosMsg, Decimal, Deps, DepsMut, Env, MessageInfo,
     Order, Response, StdResult, Storage, Uint128, WasmMsg,
 };
-use cw2::{get_contract_version, set_contract_version};
+use cw2::set_contract_version;
 use cw20::{Cw20ExecuteMsg, Cw20ReceiveMsg};
 use cw_storage_plus::Bound;
 use cw_utils::nonpayable;
-use semver::Version;
+use um_bindings::migrate::check_and_record;
 use um_bindings::staking::{
     ExecuteMsg as StakingExecuteMsg, QueryMsg as StakingQueryMsg, TotalStakeResponse,
     VotingPowerResponse,
@@ -723,37 +723,11 @@ fn proposal_response(proposal: Proposal, height: u64) -> StdResult<ProposalRespo
 /// version backwards, and records the new version.
 #[cfg_attr(not(feature = "library"), entry_point)]
 pub fn migrate(deps: DepsMut<UmQuery>, _env: Env, _msg: MigrateMsg) -> ContractResult {
-    let stored = get_contract_version(deps.storage)?;
-    if stored.contract != CONTRACT_NAME {
-        return Err(ContractError::WrongContract {
-            expected: CONTRACT_NAME.to_string(),
-            found: stored.contract,
-        });
-    }
-    let stored_version = parse_version(&stored.version)?;
-    let new_version = parse_version(CONTRACT_VERSION)?;
-    if stored_version > new_version {
-        return Err(ContractError::CannotDowngrade {
-            stored: stored.version,
-            new: CONTRACT_VERSION.to_string(),
-        });
-    }
-    if stored_version < new_version {
-        set_contract_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION)?;
-    }
+    let outcome = check_and_record(deps.storage, CONTRACT_NAME, CONTRACT_VERSION)?;
     Ok(Response::new()
         .add_attribute("action", "migrate")
-        .add_attribute("from_version", stored.version)
-        .add_attribute("to_version", CONTRACT_VERSION))
-}
-
-fn parse_version(version: &str) -> Result<Version, ContractError> {
-    version
-        .parse()
-        .map_err(|e: semver::Error| ContractError::InvalidVersion {
-            version: version.to_string(),
-            reason: e.to_string(),
-        })
+        .add_attribute("from_version", outcome.from_version)
+        .add_attribute("to_version", outcome.to_version))
 }
 
 #[cfg(test)]

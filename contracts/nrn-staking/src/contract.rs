@@ -6,10 +6,10 @@ use cosmwasm_std::{
     from_json, to_json_binary, Addr, Binary, Decimal, Deps, DepsMut, Env, MessageInfo, Order,
     OverflowError, OverflowOperation, Response, StdError, StdResult, Storage, Uint128, WasmMsg,
 };
-use cw2::{get_contract_version, set_contract_version};
+use cw2::set_contract_version;
 use cw20::Cw20ExecuteMsg;
 use cw_utils::nonpayable;
-use semver::Version;
+use um_bindings::migrate::check_and_record;
 
 use crate::error::ContractError;
 use crate::msg::{
@@ -456,37 +456,11 @@ fn query_claims(deps: Deps, address: String) -> StdResult<ClaimsResponse> {
 /// the version backwards, and records the new version.
 #[cfg_attr(not(feature = "library"), entry_point)]
 pub fn migrate(deps: DepsMut, _env: Env, _msg: MigrateMsg) -> Result<Response, ContractError> {
-    let stored = get_contract_version(deps.storage)?;
-    if stored.contract != CONTRACT_NAME {
-        return Err(ContractError::WrongContract {
-            expected: CONTRACT_NAME.to_string(),
-            found: stored.contract,
-        });
-    }
-    let stored_version = parse_version(&stored.version)?;
-    let new_version = parse_version(CONTRACT_VERSION)?;
-    if stored_version > new_version {
-        return Err(ContractError::CannotDowngrade {
-            stored: stored.version,
-            new: CONTRACT_VERSION.to_string(),
-        });
-    }
-    if stored_version < new_version {
-        set_contract_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION)?;
-    }
+    let outcome = check_and_record(deps.storage, CONTRACT_NAME, CONTRACT_VERSION)?;
     Ok(Response::new()
         .add_attribute("action", "migrate")
-        .add_attribute("from_version", stored.version)
-        .add_attribute("to_version", CONTRACT_VERSION))
-}
-
-fn parse_version(version: &str) -> Result<Version, ContractError> {
-    version
-        .parse()
-        .map_err(|e: semver::Error| ContractError::InvalidVersion {
-            version: version.to_string(),
-            reason: e.to_string(),
-        })
+        .add_attribute("from_version", outcome.from_version)
+        .add_attribute("to_version", outcome.to_version))
 }
 
 /// Sets `role` for `staker`: checks a validator's pubkey (32 bytes, not used
@@ -580,7 +554,9 @@ mod tests {
         message_info, mock_dependencies, mock_env, MockApi, MockQuerier, MockStorage,
     };
     use cosmwasm_std::{attr, coins, from_json, CosmosMsg, OwnedDeps, SubMsg};
+    use cw2::get_contract_version;
     use cw_utils::PaymentError;
+    use um_bindings::migrate::MigrateError;
 
     type Deps_ = OwnedDeps<MockStorage, MockApi, MockQuerier>;
 
@@ -1489,26 +1465,29 @@ mod tests {
         let err = migrate(deps.as_mut(), env.clone(), MigrateMsg {}).unwrap_err();
         assert_eq!(
             err,
-            ContractError::CannotDowngrade {
+            ContractError::Migrate(MigrateError::CannotDowngrade {
                 stored: "99.0.0".to_string(),
                 new: CONTRACT_VERSION.to_string(),
-            }
+            })
         );
 
         set_contract_version(&mut deps.storage, "crates.io:nrn-token", CONTRACT_VERSION).unwrap();
         let err = migrate(deps.as_mut(), env.clone(), MigrateMsg {}).unwrap_err();
         assert_eq!(
             err,
-            ContractError::WrongContract {
+            ContractError::Migrate(MigrateError::WrongContract {
                 expected: CONTRACT_NAME.to_string(),
                 found: "crates.io:nrn-token".to_string(),
-            }
+            })
         );
 
         set_contract_version(&mut deps.storage, CONTRACT_NAME, "not-semver").unwrap();
         let err = migrate(deps.as_mut(), env, MigrateMsg {}).unwrap_err();
         assert!(
-            matches!(err, ContractError::InvalidVersion { .. }),
+            matches!(
+                err,
+                ContractError::Migrate(MigrateError::InvalidVersion { .. })
+            ),
             "{err:?}"
         );
     }

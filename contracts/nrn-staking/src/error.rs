@@ -42,12 +42,7 @@ pub enum ContractError {
     #[error("{address} has no stake and no pending claims")]
     NoStake { address: String },
 
-    #[error("cannot migrate from contract `{found}`: expected `{expected}`")]
-    WrongContract { expected: String, found: String },
-
-    #[error("cannot migrate from version {stored} to older version {new}")]
-    CannotDowngrade { stored: String, new: String },
-
-    #[error("invalid contract version `{version}`: {reason}")]
-    InvalidVersion { version: String, reason: String },
+    /// A refused migration: another contract, a downgrade or a non-semver version.
+    #[error(transparent)]
+    Migrate(#[from] um_bindings::migrate::MigrateError),
 }

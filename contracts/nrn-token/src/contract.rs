@@ -6,9 +6,9 @@ use cosmwasm_std::entry_point;
 use cosmwasm_std::{
     Binary, Deps, DepsMut, Env, MessageInfo, Response, StdError, StdResult, Uint128,
 };
-use cw2::{get_contract_version, set_contract_version};
+use cw2::set_contract_version;
 use cw20_base::state::{BALANCES, TOKEN_INFO};
-use semver::Version;
+use um_bindings::migrate::check_and_record;
 
 use crate::error::ContractError;
 use crate::msg::{ExecuteMsg, InstantiateMsg, MigrateMsg, QueryMsg, SudoMsg};
@@ -110,37 +110,11 @@ fn sudo_mint_reward(
 /// version backwards, and records the new version.
 #[cfg_attr(not(feature = "library"), entry_point)]
 pub fn migrate(deps: DepsMut, _env: Env, _msg: MigrateMsg) -> Result<Response, ContractError> {
-    let stored = get_contract_version(deps.storage)?;
-    if stored.contract != CONTRACT_NAME {
-        return Err(ContractError::WrongContract {
-            expected: CONTRACT_NAME.to_string(),
-            found: stored.contract,
-        });
-    }
-    let stored_version = parse_version(&stored.version)?;
-    let new_version = parse_version(CONTRACT_VERSION)?;
-    if stored_version > new_version {
-        return Err(ContractError::CannotDowngrade {
-            stored: stored.version,
-            new: CONTRACT_VERSION.to_string(),
-        });
-    }
-    if stored_version < new_version {
-        set_contract_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION)?;
-    }
+    let outcome = check_and_record(deps.storage, CONTRACT_NAME, CONTRACT_VERSION)?;
     Ok(Response::new()
         .add_attribute("action", "migrate")
-        .add_attribute("from_version", stored.version)
-        .add_attribute("to_version", CONTRACT_VERSION))
-}
-
-fn parse_version(version: &str) -> Result<Version, ContractError> {
-    version
-        .parse()
-        .map_err(|e: semver::Error| ContractError::InvalidVersion {
-            version: version.to_string(),
-            reason: e.to_string(),
-        })
+        .add_attribute("from_version", outcome.from_version)
+        .add_attribute("to_version", outcome.to_version))
 }
 
 #[cfg(test)]
@@ -157,10 +131,12 @@ mod tests {
         attr, from_json, to_json_binary, Addr, CosmosMsg, OverflowError, OverflowOperation,
         OwnedDeps, StdError, SubMsg, Uint128, WasmMsg,
     };
+    use cw2::get_contract_version;
     use cw20::{
         AllowanceResponse, BalanceResponse, LogoInfo, MarketingInfoResponse, TokenInfoResponse,
     };
     use cw20_base::ContractError as Cw20Error;
+    use um_bindings::migrate::MigrateError;
 
     type Deps_ = OwnedDeps<MockStorage, MockApi, MockQuerier>;
 
@@ -744,10 +720,10 @@ mod tests {
         let err = migrate(deps.as_mut(), env.clone(), MigrateMsg {}).unwrap_err();
         assert_eq!(
             err,
-            ContractError::CannotDowngrade {
+            ContractError::Migrate(MigrateError::CannotDowngrade {
                 stored: "99.0.0".to_string(),
                 new: CONTRACT_VERSION.to_string(),
-            }
+            })
         );
         assert_eq!(
             get_contract_version(&deps.storage).unwrap().version,
@@ -759,17 +735,17 @@ mod tests {
         let err = migrate(deps.as_mut(), env.clone(), MigrateMsg {}).unwrap_err();
         assert_eq!(
             err,
-            ContractError::WrongContract {
+            ContractError::Migrate(MigrateError::WrongContract {
                 expected: "crates.io:nrn-token".to_string(),
                 found: "crates.io:cw20-base".to_string(),
-            }
+            })
         );
 
         // A version that is not semver: refused.
         set_contract_version(&mut deps.storage, CONTRACT_NAME, "v1").unwrap();
         let err = migrate(deps.as_mut(), env, MigrateMsg {}).unwrap_err();
         assert!(
-            matches!(err, ContractError::InvalidVersion { ref version, .. } if version == "v1"),
+            matches!(err, ContractError::Migrate(MigrateError::InvalidVersion { ref version, .. }) if version == "v1"),
             "{err:?}"
         );
     }

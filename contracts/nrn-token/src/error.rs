@@ -10,12 +10,7 @@ pub enum ContractError {
     #[error("{0}")]
     Cw20(#[from] cw20_base::ContractError),
 
-    #[error("cannot migrate from contract `{found}`: expected `{expected}`")]
-    WrongContract { expected: String, found: String },
-
-    #[error("cannot migrate from version {stored} to older version {new}")]
-    CannotDowngrade { stored: String, new: String },
-
-    #[error("invalid contract version `{version}`: {reason}")]
-    InvalidVersion { version: String, reason: String },
+    /// A refused migration: another contract, a downgrade or a non-semver version.
+    #[error(transparent)]
+    Migrate(#[from] um_bindings::migrate::MigrateError),
 }

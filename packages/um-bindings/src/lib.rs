@@ -5,10 +5,13 @@
 //! - [`UmQuery`]: what contracts may ask the chain.
 //! - [`staking`]: the `nrn-staking` interface the DAO and the chain use.
 //! - [`token`]: the `nrn-token` entry the chain uses to mint rewards.
+//! - [`migrate`]: the guarded cw2 version check that the contracts'
+//!   `migrate` entry points share.
 //!
 //! All numbers are integers or `Decimal`: contracts run in a VM that
 //! refuses floating point.
 
+pub mod migrate;
 pub mod staking;
 pub mod token;
 

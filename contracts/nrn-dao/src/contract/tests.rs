@@ -8,6 +8,8 @@ use cosmwasm_std::{
     attr, coins, from_json, to_json_binary, ContractResult as QueryContractResult, OwnedDeps,
     QuerierResult, StdError, SubMsg, SystemError, SystemResult, WasmQuery,
 };
+use cw2::get_contract_version;
+use um_bindings::migrate::MigrateError;
 
 use super::*;
 use crate::state::compare_ratio;
@@ -1457,26 +1459,29 @@ fn migrate_bumps_version_and_refuses_other_contracts_and_downgrades() {
     let err = migrate(deps.as_mut(), env.clone(), MigrateMsg {}).unwrap_err();
     assert_eq!(
         err,
-        ContractError::CannotDowngrade {
+        ContractError::Migrate(MigrateError::CannotDowngrade {
             stored: "99.0.0".to_string(),
             new: CONTRACT_VERSION.to_string(),
-        }
+        })
     );
 
     set_contract_version(&mut deps.storage, "crates.io:cw3-flex-multisig", "0.0.1").unwrap();
     let err = migrate(deps.as_mut(), env.clone(), MigrateMsg {}).unwrap_err();
     assert_eq!(
         err,
-        ContractError::WrongContract {
+        ContractError::Migrate(MigrateError::WrongContract {
             expected: "crates.io:nrn-dao".to_string(),
             found: "crates.io:cw3-flex-multisig".to_string(),
-        }
+        })
     );
 
     set_contract_version(&mut deps.storage, CONTRACT_NAME, "v1").unwrap();
     let err = migrate(deps.as_mut(), env, MigrateMsg {}).unwrap_err();
     assert!(
-        matches!(err, ContractError::InvalidVersion { .. }),
+        matches!(
+            err,
+            ContractError::Migrate(MigrateError::InvalidVersion { .. })
+        ),
         "{err:?}"
     );
 }
