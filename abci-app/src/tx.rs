@@ -69,7 +69,8 @@ pub fn execute(
     };
 
     state.checkpoint();
-    let mut events = vec![Event::new("tx").attr("acc_seq", &signer.address)];
+    let mut events =
+        vec![Event::new("tx").attr("acc_seq", format!("{}/{}", signer.address, signer.sequence))];
     let mut msg_responses = Vec::new();
     for (index, msg) in tx.messages().iter().enumerate() {
         let mut ctx = TxContext {

@@ -48,6 +48,9 @@ fn token_transfers_allowances_and_refusals() {
     assert!(result.height > 0);
     let transfer_gas = result.gas_used;
     assert_eq!(result.event_value("wasm", "action"), Some("transfer"));
+    // Alice's third tx (after store and instantiate) used sequence 2.
+    let acc_seq = format!("{}/2", alice.address);
+    assert_eq!(result.event_value("tx", "acc_seq"), Some(acc_seq.as_str()));
     assert_eq!(node.cw20_balance(&token, &alice.address), 999_000);
     assert_eq!(node.cw20_balance(&token, &bob.address), 1_000);
 

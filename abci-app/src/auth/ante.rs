@@ -40,6 +40,8 @@ impl DecodedTx {
 pub struct Signer {
     pub address: String,
     pub address_bytes: Vec<u8>,
+    /// The sequence this tx used (the account's is now one higher).
+    pub sequence: u64,
 }
 
 /// Whether a tx is about to run for real or only to estimate its gas.
@@ -209,11 +211,13 @@ pub fn authenticate(
     if account.pub_key.is_none() {
         account.pub_key = Some(account::pubkey_any(&pubkey));
     }
+    let sequence = account.sequence;
     account.sequence += 1;
     account::save(state, &address_bytes, &account);
     Ok(Signer {
         address,
         address_bytes,
+        sequence,
     })
 }
 
