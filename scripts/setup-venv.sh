@@ -11,7 +11,7 @@ stamp=.venv/.torch-$torch_version
 if [ -f "$stamp" ]; then
   exit 0
 fi
-echo "setup: creating .venv with torch==$torch_version (CPU libtorch for tch)"
+echo "setup: creating .venv with torch==$torch_version (libtorch for tch, PyTorch for checks)"
 python3 -m venv .venv
 .venv/bin/pip install --quiet --upgrade pip
 .venv/bin/pip install --quiet "torch==$torch_version" numpy safetensors
