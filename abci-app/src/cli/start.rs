@@ -57,6 +57,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
     let mut cometbft = if args.abci_only {
         None
     } else {
+        wait_for_previous_cometbft(&home);
         Some(spawn_cometbft(&home, args.cometbft.as_deref())?)
     };
     loop {
@@ -75,9 +76,48 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
     }
     if let Some(child) = cometbft.as_mut() {
         stop_child(child);
+        let _ = fs::remove_file(home.join(COMETBFT_PID_FILE));
     }
     println!("umd: stopped");
     Ok(())
+}
+
+/// Where `umd start` records the CometBFT it spawned.
+const COMETBFT_PID_FILE: &str = "cometbft.pid";
+
+/// After umd dies hard, its CometBFT gets SIGTERM (PR_SET_PDEATHSIG) but may
+/// still be closing its databases; a new CometBFT started then fails on the
+/// database lock. So wait, bounded, for the one umd started last time.
+fn wait_for_previous_cometbft(home: &std::path::Path) {
+    let Ok(text) = fs::read_to_string(home.join(COMETBFT_PID_FILE)) else {
+        return;
+    };
+    let Ok(pid) = text.trim().parse::<u32>() else {
+        return;
+    };
+    if !is_live_cometbft(pid) {
+        return;
+    }
+    println!("umd: waiting for the previous CometBFT (pid {pid}) to exit");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while is_live_cometbft(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A running (not zombie) process named cometbft; a pid reused by anything
+/// else does not count.
+fn is_live_cometbft(pid: u32) -> bool {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // stat is "pid (comm) state ...": comm may hold spaces, so split at ')'.
+    let Some((head, tail)) = stat.rsplit_once(')') else {
+        return false;
+    };
+    let named_cometbft = head.contains("(cometbft");
+    let state = tail.trim_start().chars().next();
+    named_cometbft && !matches!(state, Some('Z') | Some('X') | None)
 }
 
 fn spawn_cometbft(
@@ -115,6 +155,8 @@ fn spawn_cometbft(
             binary.display()
         )
     })?;
+    fs::write(home.join(COMETBFT_PID_FILE), child.id().to_string())
+        .context("recording CometBFT's pid")?;
     println!(
         "umd: CometBFT started (pid {}), log in {}",
         child.id(),
