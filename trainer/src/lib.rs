@@ -22,10 +22,11 @@ pub mod eval;
 pub mod hyperparams;
 pub mod model;
 pub mod runtime;
-pub mod spec;
 pub mod step;
 pub mod verify;
-pub mod weights;
+
+/// Shared with the chain through `um-formats`.
+pub use um_formats::{spec, weights};
 
 #[cfg(test)]
 mod testutil;

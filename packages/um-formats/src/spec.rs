@@ -6,7 +6,7 @@
 //! ```
 //!
 //! The spec fixes the parameter names and shapes ([`ModelSpec::parameters`]);
-//! [`crate::model`] builds the network from it.
+//! `um-trainer`'s `model` builds the network from it.
 //!
 //! - `mlp`: the input is flattened; one `Linear → ReLU` per entry of `hidden`,
 //!   then a `Linear` to `classes` logits. Parameters `layers.{i}.weight`
