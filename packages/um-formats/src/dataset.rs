@@ -396,7 +396,10 @@ mod tests {
         assert_eq!(a.validation(), b.validation());
         assert_eq!(a.len(), 200);
         assert_eq!(a.root(), b.root(), "the root ignores order and duplicates");
-        assert_ne!(a.root(), Dataset::from_records(records[1..].to_vec()).root());
+        assert_ne!(
+            a.root(),
+            Dataset::from_records(records[1..].to_vec()).root()
+        );
         assert_ne!(a.root(), a.truncated(10, 3).root());
         let t = a.truncated(10, 3);
         assert_eq!(t.train(), &a.train()[..10]);
