@@ -51,7 +51,13 @@ impl CustomBindings for ChainBindings {
                 spec,
                 hyperparams,
             } => {
-                training::create_lineage(state, block.height, &model_id, &spec, &hyperparams)?;
+                training::create_lineage_from_dao(
+                    state,
+                    block.height,
+                    &model_id,
+                    &spec,
+                    &hyperparams,
+                )?;
                 Ok(vec![event
                     .attr("action", "create_model_lineage")
                     .attr("model_id", model_id)])
@@ -93,11 +99,19 @@ impl CustomBindings for ChainBindings {
                     hyperparams,
                 })
             }
-            UmQuery::HeadVersion { model_id } => serde_json::to_vec(&HeadVersionResponse {
-                model_id,
-                version: None,
-                weights_hash: None,
-            }),
+            UmQuery::HeadVersion { model_id } => {
+                let head = match training::lineage(state, &model_id)? {
+                    Some(lineage) => {
+                        training::records::version(state, &model_id, lineage.head_version)?
+                    }
+                    None => None,
+                };
+                serde_json::to_vec(&HeadVersionResponse {
+                    model_id,
+                    version: head.as_ref().map(|v| v.version),
+                    weights_hash: head.map(|v| hex::encode(v.weights_sha256)),
+                })
+            }
         };
         response.map_err(|e| TxError::new(Code::Internal, e.to_string()))
     }
@@ -136,7 +150,7 @@ mod tests {
         let other = crate::address::encode(&[8; 32]);
         let create = serde_json::to_vec(&UmMsg::CreateModelLineage {
             model_id: "mnist-mlp".into(),
-            spec: "{}".into(),
+            spec: r#"{"kind":"mlp","input":[1,28,28],"hidden":[8],"classes":10}"#.into(),
             hyperparams: hyperparams(32),
         })
         .unwrap();

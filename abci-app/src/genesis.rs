@@ -15,6 +15,7 @@ pub struct AppGenesis {
     pub auth: AuthGenesis,
     pub wasm: WasmGenesis,
     pub gov: GovGenesis,
+    pub training: crate::training::genesis::TrainingGenesis,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

@@ -7,6 +7,7 @@ pub mod bindings;
 pub mod cli;
 pub mod codes;
 pub mod context;
+pub mod dataset;
 pub mod genesis;
 pub mod gov;
 pub mod modules;

@@ -5,6 +5,7 @@ use cosmos_sdk_proto::Any;
 use crate::codes::{Code, TxError};
 use crate::context::{MsgResult, TxContext};
 use crate::gov;
+use crate::training;
 use crate::wasm::WasmModule;
 
 pub struct Modules {
@@ -24,6 +25,9 @@ impl Modules {
         if gov::msg_server::handles(&msg.type_url) {
             return gov::msg_server::handle(&self.wasm, ctx, signer, msg);
         }
+        if training::submit::handles(&msg.type_url) {
+            return training::submit::handle(&self.wasm, ctx, signer, msg);
+        }
         Err(TxError::new(
             Code::UnknownMessage,
             format!("unknown message type {:?}", msg.type_url),
@@ -35,6 +39,8 @@ impl Modules {
             "wasm"
         } else if gov::msg_server::handles(type_url) {
             "gov"
+        } else if training::submit::handles(type_url) {
+            "training"
         } else {
             "unknown"
         }

@@ -82,7 +82,7 @@ fn dao_proposals_change_hyperparameters_and_abuse_is_refused() {
     staking::bond(&as_bob, &suite, 200 * NRN, &BondRole::Trainer).unwrap();
     wait_blocks(&node, 1);
 
-    let create = json!({"new_model_lineage": {"model_id": "mnist-mlp", "spec": "{\"kind\":\"mlp\"}",
+    let create = json!({"new_model_lineage": {"model_id": "mnist-mlp", "spec": r#"{"kind":"mlp","input":[1,28,28],"hidden":[16],"classes":10}"#,
         "hyperparams": hyperparams(32, "0.1")}});
     let change = json!({"set_hyperparams": {"model_id": "mnist-mlp", "hyperparams": hyperparams(64, "0.05")}});
     let first =
@@ -121,6 +121,9 @@ fn dao_proposals_change_hyperparameters_and_abuse_is_refused() {
     proposals::execute(&as_carol, &suite, first).unwrap();
     let created = lineage(rpc, "mnist-mlp").expect("lineage created by the DAO");
     assert_eq!(created["hyperparams"]["batch_size"], 32);
+    // A new lineage starts at version 0 on the chain's default dataset.
+    assert_eq!(created["head_version"], 0);
+    assert_eq!(created["dataset_id"], "mnist");
     proposals::execute(&as_carol, &suite, second).unwrap();
     let changed = lineage(rpc, "mnist-mlp").unwrap();
     assert_eq!(changed["hyperparams"]["batch_size"], 64);

@@ -16,6 +16,14 @@ pub fn check_tx(node: &mut Node, request: pb::RequestCheckTx) -> pb::ResponseChe
         Ok(params) => params,
         Err(err) => return response(err.code, err.log, 0, 0),
     };
+    if um_proto::um::abci::v1::InjectedVerdicts::has_prefix(&request.tx) {
+        return response(
+            Code::Unauthorized,
+            "verdict txs come only from the block proposer, never through the mempool".into(),
+            0,
+            0,
+        );
+    }
     let tx = match auth::decode(&request.tx, &params, Mode::Deliver) {
         Ok(tx) => tx,
         Err(err) => return response(err.code, err.log, 0, 0),

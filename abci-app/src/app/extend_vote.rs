@@ -1,8 +1,44 @@
+//! ExtendVote: this validator's verdicts on pending updates.
+
+use prost::Message;
 use tendermint_proto::v0_38::abci as pb;
+use um_proto::um::abci::v1::VoteExtension;
 
 use super::Node;
+use crate::training::{extension::MAX_VERDICTS, records};
 
-/// No extension yet: verifier verdicts arrive with the training module.
-pub fn extend_vote(_node: &Node, _request: pb::RequestExtendVote) -> pb::ResponseExtendVote {
-    pb::ResponseExtendVote::default()
+/// Returns the verdicts the verifier has finished on updates pending in the
+/// committed state (the verdict tx of a later block records them), and
+/// starts checks for pending updates it has not seen. Empty without a
+/// verifier: the validator abstains.
+pub fn extend_vote(node: &Node, request: pb::RequestExtendVote) -> pb::ResponseExtendVote {
+    let Some(verifier) = node.verifier.as_ref() else {
+        return pb::ResponseExtendVote::default();
+    };
+    let state = node.store.view();
+    let pending = match records::pending_updates(&state) {
+        Ok(pending) => pending,
+        Err(err) => {
+            tracing::error!(
+                height = request.height,
+                "reading pending updates: {}",
+                err.log
+            );
+            return pb::ResponseExtendVote::default();
+        }
+    };
+    verifier.retain(&pending);
+    verifier.catch_up(&state, &pending);
+    let verdicts = verifier.verdicts(&pending, MAX_VERDICTS);
+    if verdicts.is_empty() {
+        return pb::ResponseExtendVote::default();
+    }
+    tracing::info!(
+        height = request.height,
+        verdicts = verdicts.len(),
+        "extending vote"
+    );
+    pb::ResponseExtendVote {
+        vote_extension: VoteExtension { verdicts }.encode_to_vec().into(),
+    }
 }

@@ -5,7 +5,9 @@ use crate::auth::{AuthParams, Mode};
 use crate::codes::{Code, CODESPACE};
 use crate::context::BlockInfo;
 use crate::store::{next_app_hash, CommitInfo};
+use crate::training::{self, extension};
 use crate::tx;
+use um_proto::um::abci::v1::InjectedVerdicts;
 
 fn validator_update((pubkey, power): (Vec<u8>, u64)) -> pb::ValidatorUpdate {
     use tendermint_proto::v0_38::crypto::{public_key::Sum, PublicKey};
@@ -42,6 +44,10 @@ pub fn finalize_block(
     let params = AuthParams::load(&view).unwrap_or_default();
     let mut tx_results = Vec::with_capacity(request.txs.len());
     for (index, tx_bytes) in request.txs.iter().enumerate() {
+        if InjectedVerdicts::has_prefix(tx_bytes) {
+            tx_results.push(record_verdicts(&mut view, &block, index, tx_bytes));
+            continue;
+        }
         let outcome = tx::execute(
             &node.modules,
             &mut view,
@@ -66,6 +72,15 @@ pub fn finalize_block(
             },
         });
     }
+    let block_events = match training::decide::end_block(&node.modules.wasm, &mut view, &block) {
+        Ok(events) => to_abci_events(events),
+        Err(err) => {
+            // Every node meets the same error; updates stay pending and the
+            // operator sees why.
+            tracing::error!(height, "training decisions skipped: {}", err.log);
+            Vec::new()
+        }
+    };
     let validator_updates =
         match crate::gov::epoch::end_block(&node.modules.wasm, &mut view, &block) {
             Ok(updates) => updates.into_iter().map(validator_update).collect(),
@@ -87,10 +102,51 @@ pub fn finalize_block(
         },
     });
     pb::ResponseFinalizeBlock {
-        events: Vec::new(),
+        events: block_events,
         tx_results,
         validator_updates,
         consensus_param_updates: None,
         app_hash: app_hash.into(),
+    }
+}
+
+/// The verdict tx: checked again (a node that syncs blocks never ran
+/// ProcessProposal, and the check depends only on committed state), then
+/// its verdicts recorded.
+fn record_verdicts(
+    view: &mut crate::store::StateView,
+    block: &BlockInfo,
+    index: usize,
+    tx_bytes: &[u8],
+) -> pb::ExecTxResult {
+    let checked = if index == 0 {
+        InjectedVerdicts::decode_tx(tx_bytes)
+            .map_err(|e| e.to_string())
+            .and_then(|injected| {
+                extension::check_injected(
+                    view,
+                    &block.chain_id,
+                    &injected,
+                    block.height.saturating_sub(1),
+                )
+                .map(|()| injected)
+            })
+    } else {
+        Err(format!("verdict tx at position {index}; only first"))
+    };
+    let outcome = checked
+        .and_then(|injected| training::decide::record_verdicts(view, &injected).map_err(|e| e.log));
+    match outcome {
+        Ok(events) => pb::ExecTxResult {
+            code: 0,
+            events: to_abci_events(events),
+            ..Default::default()
+        },
+        Err(log) => pb::ExecTxResult {
+            code: Code::Unauthorized.value(),
+            log: format!("verdict tx ignored: {log}"),
+            codespace: CODESPACE.to_string(),
+            ..Default::default()
+        },
     }
 }

@@ -36,8 +36,15 @@ pub fn init_chain(node: &mut Node, request: pb::RequestInitChain) -> pb::Respons
     if let Err(err) = genesis.apply_gov(&mut view) {
         fatal(&format!("genesis gov: {}", err.log));
     }
+    if let Err(err) = genesis.training.apply(&mut view, block.height) {
+        fatal(&format!("genesis training: {}", err.log));
+    }
     match genesis_validators(&request.validators) {
-        Ok(validators) => crate::gov::validators::apply(&mut view, &validators),
+        Ok(validators) => {
+            crate::gov::validators::apply(&mut view, &validators);
+            let set = validators.iter().cloned().collect();
+            crate::gov::validators::record_set_from(&mut view, block.height + 1, &set);
+        }
         Err(err) => fatal(&err),
     }
     super::query::save_last_block(&mut view, &block);

@@ -23,6 +23,7 @@ use tendermint_proto::v0_38::abci as pb;
 use crate::context::BlockInfo;
 use crate::modules::Modules;
 use crate::store::{CommitInfo, StateView, Store, StoreError};
+use crate::training::verifier::Verifier;
 use crate::wasm::WasmModule;
 
 /// The block executed by FinalizeBlock and not yet committed.
@@ -43,6 +44,9 @@ pub struct Node {
     check_state: StateView,
     /// Block info that queries and CheckTx run against.
     last_block: BlockInfo,
+    /// This validator's own `um-trainer`; `None` makes it abstain from
+    /// every verdict (a full node, or an operator without a verifier).
+    verifier: Option<Arc<Verifier>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +78,14 @@ impl Node {
             pending: None,
             check_state,
             last_block,
+            verifier: None,
         })
+    }
+
+    /// Verifies submitted updates with the `um-trainer` at `endpoint`.
+    pub fn with_verifier(mut self, endpoint: &str) -> std::io::Result<Self> {
+        self.verifier = Some(Arc::new(Verifier::start(endpoint)?));
+        Ok(self)
     }
 }
 

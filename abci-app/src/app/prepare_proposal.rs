@@ -1,22 +1,37 @@
 //! PrepareProposal: what the proposer puts into a block.
 
+use prost::Message;
 use tendermint_proto::v0_38::abci as pb;
+use um_proto::um::abci::v1::InjectedVerdicts;
 
 use super::Node;
 use crate::auth::{self, AuthParams, Mode};
+use crate::training::extension;
 
-/// Keeps txs in mempool order while they fit the byte and gas limits, and
-/// drops txs that cannot be decoded (they could never succeed).
+/// Puts the verdict tx first when the previous height's extensions carry
+/// verdicts, then keeps mempool txs in order while they fit the byte and
+/// gas limits, dropping txs that cannot be decoded (they could never
+/// succeed).
 pub fn prepare_proposal(
     node: &Node,
     request: pb::RequestPrepareProposal,
 ) -> pb::ResponsePrepareProposal {
-    let params = AuthParams::load(&node.store.view()).unwrap_or_default();
+    let state = node.store.view();
+    let params = AuthParams::load(&state).unwrap_or_default();
     let max_bytes = u64::try_from(request.max_tx_bytes).unwrap_or(0);
     let mut bytes = 0u64;
     let mut gas = 0u64;
     let mut txs = Vec::new();
+    if let Some(verdicts) = verdict_tx(node, &request) {
+        if (verdicts.len() as u64) <= max_bytes {
+            bytes = verdicts.len() as u64;
+            txs.push(verdicts.into());
+        }
+    }
     for tx in request.txs {
+        if InjectedVerdicts::has_prefix(&tx) {
+            continue;
+        }
         let Ok(decoded) = auth::decode(&tx, &params, Mode::Deliver) else {
             continue;
         };
@@ -30,4 +45,29 @@ pub fn prepare_proposal(
         txs.push(tx);
     }
     pb::ResponsePrepareProposal { txs }
+}
+
+/// The extended commit of the previous height as a verdict tx, when any
+/// extension says something and the tx passes the check every validator
+/// will run on it.
+fn verdict_tx(node: &Node, request: &pb::RequestPrepareProposal) -> Option<Vec<u8>> {
+    let commit = request.local_last_commit.as_ref()?;
+    if commit.votes.iter().all(|v| v.vote_extension.is_empty()) {
+        return None;
+    }
+    let previous = request.height.checked_sub(1)?;
+    let injected = extension::build_injected(previous, commit);
+    let state = node.store.view();
+    match extension::check_injected(
+        &state,
+        &node.last_block.chain_id,
+        &injected,
+        u64::try_from(previous).ok()?,
+    ) {
+        Ok(()) => Some(injected.encode_to_vec()),
+        Err(reason) => {
+            tracing::warn!(height = request.height, "not injecting verdicts: {reason}");
+            None
+        }
+    }
 }

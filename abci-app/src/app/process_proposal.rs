@@ -1,22 +1,46 @@
 //! ProcessProposal: which proposed blocks a validator accepts.
 
+use prost::Message;
 use tendermint_proto::v0_38::abci as pb;
+use um_proto::um::abci::v1::InjectedVerdicts;
+use um_proto::um::training::v1::MsgSubmitUpdate;
 
 use super::Node;
 use crate::auth::{self, AuthParams, Mode};
+use crate::training::{extension, submit};
 
-/// Refuses a block with an undecodable tx or more gas than a block may use;
-/// an honest proposer never builds one.
+/// Refuses a block with an undecodable tx, more gas than a block may use,
+/// or a verdict tx that is misplaced or fails its checks; an honest
+/// proposer never builds one. Starts verifying the updates it carries.
 pub fn process_proposal(
     node: &Node,
     request: pb::RequestProcessProposal,
 ) -> pb::ResponseProcessProposal {
     use pb::response_process_proposal::ProposalStatus;
-    let params = AuthParams::load(&node.store.view()).unwrap_or_default();
+    let state = node.store.view();
+    let params = AuthParams::load(&state).unwrap_or_default();
     let mut gas = 0u64;
-    for tx in &request.txs {
+    for (index, tx) in request.txs.iter().enumerate() {
+        if InjectedVerdicts::has_prefix(tx) {
+            if let Err(reason) = check_verdict_tx(node, &request, index, tx) {
+                tracing::warn!(height = request.height, "rejecting proposal: {reason}");
+                return status(ProposalStatus::Reject);
+            }
+            continue;
+        }
         match auth::decode(tx, &params, Mode::Deliver) {
-            Ok(decoded) => gas = gas.saturating_add(decoded.gas_limit),
+            Ok(decoded) => {
+                gas = gas.saturating_add(decoded.gas_limit);
+                if let Some(verifier) = node.verifier.as_ref() {
+                    for msg in decoded.messages() {
+                        if submit::handles(&msg.type_url) {
+                            if let Ok(update) = MsgSubmitUpdate::decode(msg.value.as_slice()) {
+                                verifier.on_proposed(&state, &update);
+                            }
+                        }
+                    }
+                }
+            }
             Err(err) => {
                 tracing::warn!(height = request.height, "rejecting proposal: {}", err.log);
                 return status(ProposalStatus::Reject);
@@ -32,6 +56,25 @@ pub fn process_proposal(
         return status(ProposalStatus::Reject);
     }
     status(ProposalStatus::Accept)
+}
+
+fn check_verdict_tx(
+    node: &Node,
+    request: &pb::RequestProcessProposal,
+    index: usize,
+    tx: &[u8],
+) -> Result<(), String> {
+    if index != 0 {
+        return Err(format!("verdict tx at position {index}; only first"));
+    }
+    let injected = InjectedVerdicts::decode_tx(tx).map_err(|e| e.to_string())?;
+    let previous = u64::try_from(request.height.saturating_sub(1)).unwrap_or(0);
+    extension::check_injected(
+        &node.store.view(),
+        &node.last_block.chain_id,
+        &injected,
+        previous,
+    )
 }
 
 fn status(status: pb::response_process_proposal::ProposalStatus) -> pb::ResponseProcessProposal {

@@ -1,17 +1,26 @@
 use tendermint_proto::v0_38::abci as pb;
 
 use super::Node;
+use crate::training::extension::check_form;
 
-/// Checks form only; until extensions carry verdicts, only empty ones are valid.
+/// Checks form only (decodable, ordered, consistent, bounded); whether a
+/// verdict is right is for the tally, and refusing a vote here for its
+/// opinion would only cost the network liveness.
 pub fn verify_vote_extension(
     _node: &Node,
     request: pb::RequestVerifyVoteExtension,
 ) -> pb::ResponseVerifyVoteExtension {
     use pb::response_verify_vote_extension::VerifyStatus;
-    let status = if request.vote_extension.is_empty() {
-        VerifyStatus::Accept
-    } else {
-        VerifyStatus::Reject
+    let status = match check_form(&request.vote_extension) {
+        Ok(_) => VerifyStatus::Accept,
+        Err(reason) => {
+            tracing::warn!(
+                height = request.height,
+                validator = %hex::encode_upper(&request.validator_address),
+                "refusing vote extension: {reason}"
+            );
+            VerifyStatus::Reject
+        }
     };
     pb::ResponseVerifyVoteExtension {
         status: status as i32,

@@ -80,6 +80,9 @@ fn write_genesis(home: &Path, chain_id: &str) -> anyhow::Result<()> {
         .with_context(|| format!("parsing {}", path.display()))?;
     genesis["chain_id"] = Value::String(chain_id.to_string());
     genesis["app_state"] = serde_json::to_value(AppGenesis::default())?;
+    // Validators return verdicts in vote extensions from the first block.
+    genesis["consensus_params"]["abci"]["vote_extensions_enable_height"] =
+        Value::String("1".to_string());
     fs::write(&path, serde_json::to_vec_pretty(&genesis)?)?;
     Ok(())
 }

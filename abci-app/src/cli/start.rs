@@ -21,6 +21,11 @@ pub struct StartArgs {
     /// Serve ABCI only; CometBFT is started by someone else.
     #[arg(long)]
     pub abci_only: bool,
+    /// This validator's `um-trainer serve` (e.g. http://127.0.0.1:9091),
+    /// which re-checks submitted updates; without one the validator
+    /// abstains from every verdict.
+    #[arg(long, env = "UMD_VERIFIER")]
+    pub verifier: Option<String>,
 }
 
 pub fn run(args: StartArgs) -> anyhow::Result<()> {
@@ -35,7 +40,14 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
 
     let data = home.join("data/umd");
     fs::create_dir_all(&data)?;
-    let node = Node::open(&data).with_context(|| format!("opening state in {}", data.display()))?;
+    let mut node =
+        Node::open(&data).with_context(|| format!("opening state in {}", data.display()))?;
+    if let Some(endpoint) = &args.verifier {
+        node = node
+            .with_verifier(endpoint)
+            .context("starting the verifier worker")?;
+        println!("umd: verifying updates with {endpoint}");
+    }
     let server = tendermint_abci::ServerBuilder::default()
         .bind(abci_addr, App::new(node))
         .with_context(|| format!("binding ABCI on {abci_addr}"))?;

@@ -34,5 +34,9 @@ pub fn end_block(
     let current = validators::current(state)?;
     let updates = validators::updates(&current, &desired);
     validators::apply(state, &updates);
+    if !updates.is_empty() {
+        let next = validators::current(state)?;
+        validators::record_set_from(state, block.height.saturating_add(2), &next);
+    }
     Ok(updates)
 }

@@ -12,3 +12,12 @@ pub const VALIDATOR_PREFIX: &[u8] = b"gov/validator/";
 pub fn validator(ed25519_pubkey: &[u8]) -> Vec<u8> {
     [VALIDATOR_PREFIX, ed25519_pubkey].concat()
 }
+
+/// `valset/<height>` → the whole set (JSON `[[pubkey hex, power], …]`) that
+/// signs blocks from that height on, written whenever it changes; the set
+/// of height H is the entry with the greatest height ≤ H.
+pub const VALSET_PREFIX: &[u8] = b"gov/valset/";
+
+pub fn valset(height: u64) -> Vec<u8> {
+    [VALSET_PREFIX, &height.to_be_bytes()].concat()
+}

@@ -79,6 +79,42 @@ pub fn updates(current: &PowerMap, desired: &PowerMap) -> Vec<(Vec<u8>, u64)> {
     changes.into_iter().collect()
 }
 
+/// Notes that `set` signs the blocks from `height` on. CometBFT applies the
+/// updates returned by block E from block E+2, so the end-of-epoch code
+/// records them at E+2, and genesis at the initial height.
+pub fn record_set_from(state: &mut StateView, height: u64, set: &PowerMap) {
+    let entries: Vec<(String, u64)> = set
+        .iter()
+        .map(|(pubkey, power)| (hex::encode(pubkey), *power))
+        .collect();
+    // A list of strings and integers always serializes.
+    state.set(
+        &state_key::valset(height),
+        serde_json::to_vec(&entries).unwrap_or_default(),
+    );
+}
+
+/// The set that signed height `height`, as recorded by [`record_set_from`];
+/// `None` before the first record (a chain from before the history).
+pub fn set_at(state: &StateView, height: u64) -> Result<Option<PowerMap>, TxError> {
+    let end = state_key::valset(height.saturating_add(1));
+    let newest_first = state.range(Some(state_key::VALSET_PREFIX), Some(&end), true)?;
+    let Some((_, bytes)) = newest_first.into_iter().next() else {
+        return Ok(None);
+    };
+    let entries: Vec<(String, u64)> = serde_json::from_slice(&bytes)
+        .map_err(|e| TxError::new(Code::Internal, format!("stored validator set: {e}")))?;
+    entries
+        .into_iter()
+        .map(|(pubkey, power)| {
+            hex::decode(&pubkey)
+                .map(|pubkey| (pubkey, power))
+                .map_err(|e| TxError::new(Code::Internal, format!("stored validator key: {e}")))
+        })
+        .collect::<Result<PowerMap, TxError>>()
+        .map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

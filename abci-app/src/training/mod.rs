@@ -1,18 +1,37 @@
-//! Model lineages and their DAO-set hyperparameters.
+//! The training module: model lineages with their DAO-set hyperparameters,
+//! accepted versions (weights content-addressed in a blob tree), the updates
+//! trainers submit, the verdicts validators return on them in vote
+//! extensions, and the decisions (accept and reward, reject and slash,
+//! expire) taken from those verdicts.
 //!
-//! Versions, pending updates and verdicts join this module with the
-//! decentralized-training work; today it holds what governance decides.
+//! - [`submit`]: `MsgSubmitUpdate` and its cheap, deterministic checks.
+//! - [`extension`]: vote extensions and the injected verdict tx.
+//! - [`decide`]: tallying verdicts and acting on the outcome.
+//! - [`verifier`]: the validator's own (non-consensus) link to `um-trainer`.
+//! - [`records`]: versions, blobs, updates and verdicts in the state.
 
+pub mod decide;
+pub mod extension;
+pub mod genesis;
+pub mod params;
 pub mod query;
+pub mod records;
 pub mod state_key;
+pub mod submit;
+pub mod verifier;
 
 use serde::{Deserialize, Serialize};
 use um_bindings::Hyperparams;
+use um_formats::{ModelSpec, Weights};
+use um_proto::um::training::v1 as proto;
 
 use crate::codes::{Code, TxError};
 use crate::store::StateView;
 
-/// One model lineage: an architecture and how it is trained.
+pub use params::TrainingParams;
+
+/// One model lineage: an architecture, the dataset it trains on, and how it
+/// is trained.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Lineage {
     pub model_id: String,
@@ -22,6 +41,22 @@ pub struct Lineage {
     pub created_height: u64,
     /// Height of the last hyperparameter change.
     pub updated_height: u64,
+    /// The dataset lineage this model trains and is validated on.
+    #[serde(default)]
+    pub dataset_id: String,
+    /// Number of the newest accepted version.
+    #[serde(default)]
+    pub head_version: u64,
+}
+
+/// What it takes to start a lineage.
+pub struct NewLineage<'a> {
+    pub model_id: &'a str,
+    pub spec: &'a str,
+    pub hyperparams: &'a Hyperparams,
+    pub dataset_id: &'a str,
+    /// Seed of the deterministic initial weights (version 0).
+    pub init_seed: u64,
 }
 
 pub fn lineage(state: &StateView, model_id: &str) -> Result<Option<Lineage>, TxError> {
@@ -77,38 +112,85 @@ fn validate_hyperparams(hyperparams: &Hyperparams) -> Result<(), TxError> {
     })
 }
 
+pub fn parse_spec(spec: &str) -> Result<ModelSpec, TxError> {
+    ModelSpec::parse(spec)
+        .map_err(|e| TxError::new(Code::InvalidRequest, format!("invalid model spec: {e}")))
+}
+
+/// Creates the lineage and its version 0: deterministic initial weights
+/// from the spec and the seed, so every node stores the same bytes.
 pub fn create_lineage(
+    state: &mut StateView,
+    height: u64,
+    new: &NewLineage<'_>,
+) -> Result<(), TxError> {
+    validate_model_id(new.model_id)?;
+    validate_hyperparams(new.hyperparams)?;
+    let spec = parse_spec(new.spec)?;
+    if lineage(state, new.model_id)?.is_some() {
+        return Err(TxError::new(
+            Code::InvalidRequest,
+            format!(
+                "model lineage {:?} already exists; an architecture change is a new lineage",
+                new.model_id
+            ),
+        ));
+    }
+    let weights = Weights::init(&spec, new.init_seed).encode();
+    let sha = records::put_blob(state, &weights);
+    records::save_version(
+        state,
+        &proto::ModelVersion {
+            model_id: new.model_id.to_string(),
+            version: 0,
+            parent_version: 0,
+            weights_sha256: sha.to_vec(),
+            height,
+            weights_size: weights.len() as u64,
+            ..Default::default()
+        },
+    );
+    save(
+        state,
+        &Lineage {
+            model_id: new.model_id.to_string(),
+            spec: new.spec.to_string(),
+            hyperparams: new.hyperparams.clone(),
+            created_height: height,
+            updated_height: height,
+            dataset_id: new.dataset_id.to_string(),
+            head_version: 0,
+        },
+    );
+    Ok(())
+}
+
+/// A lineage the DAO starts: trains on the chain's default dataset, initial
+/// weights seeded by the model id.
+pub fn create_lineage_from_dao(
     state: &mut StateView,
     height: u64,
     model_id: &str,
     spec: &str,
     hyperparams: &Hyperparams,
 ) -> Result<(), TxError> {
-    validate_model_id(model_id)?;
-    validate_hyperparams(hyperparams)?;
-    if serde_json::from_str::<serde_json::Value>(spec).is_err() {
-        return Err(TxError::new(
-            Code::InvalidRequest,
-            "model spec must be JSON",
-        ));
-    }
-    if lineage(state, model_id)?.is_some() {
-        return Err(TxError::new(
-            Code::InvalidRequest,
-            format!("model lineage {model_id:?} already exists; an architecture change is a new lineage"),
-        ));
-    }
-    save(
-        state,
-        &Lineage {
-            model_id: model_id.to_string(),
-            spec: spec.to_string(),
-            hyperparams: hyperparams.clone(),
-            created_height: height,
-            updated_height: height,
-        },
+    let params = TrainingParams::load(state)?;
+    let seed = u64::from_be_bytes(
+        records::sha256(model_id.as_bytes())[..8]
+            .try_into()
+            .unwrap_or_default(),
     );
-    Ok(())
+    create_lineage(
+        state,
+        height,
+        &NewLineage {
+            model_id,
+            spec,
+            hyperparams,
+            dataset_id: &params.default_dataset_id,
+            init_seed: seed,
+        },
+    )
 }
 
 pub fn set_hyperparams(
@@ -128,4 +210,36 @@ pub fn set_hyperparams(
     existing.updated_height = height;
     save(state, &existing);
     Ok(())
+}
+
+/// Moves the head of a lineage to a newly accepted version.
+fn set_head(state: &mut StateView, lineage: &Lineage, version: u64) {
+    let mut moved = lineage.clone();
+    moved.head_version = version;
+    save(state, &moved);
+}
+
+/// The proto view of a lineage, for queries and the verifier.
+pub fn lineage_proto(lineage: &Lineage) -> proto::ModelLineage {
+    proto::ModelLineage {
+        model_id: lineage.model_id.clone(),
+        spec_json: lineage.spec.clone(),
+        hyperparams: Some(hyperparams_proto(&lineage.hyperparams)),
+        created_height: lineage.created_height,
+        updated_height: lineage.updated_height,
+        dataset_id: lineage.dataset_id.clone(),
+        head_version: lineage.head_version,
+    }
+}
+
+pub fn hyperparams_proto(h: &Hyperparams) -> proto::Hyperparams {
+    proto::Hyperparams {
+        learning_rate: h.learning_rate.to_string(),
+        batch_size: h.batch_size,
+        local_steps: h.local_steps,
+        verification_tolerance: h.verification_tolerance.to_string(),
+        min_improvement: h.min_improvement.to_string(),
+        reward_per_update: h.reward_per_update.to_string(),
+        reward_halving_interval: h.reward_halving_interval,
+    }
 }

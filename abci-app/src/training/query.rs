@@ -1,15 +1,22 @@
-//! ABCI queries of the training module.
-//!
-//! JSON in and out under `custom/training/…` until the `um.training.v1`
-//! protobuf services exist.
+//! ABCI queries of the training module: the `um.training.v1.Query` service
+//! as gRPC-style paths (protobuf request in `data`, response in `value`),
+//! and the older JSON paths under `custom/training/…`.
 
+use prost::Message;
 use serde::Deserialize;
+use um_proto::um::common::v1::{PageRequest, PageResponse};
+use um_proto::um::training::v1::{self as proto, UpdateStatus};
 
+use super::{lineage_proto, records};
 use crate::codes::{Code, TxError};
 use crate::store::StateView;
 
 pub const LINEAGE_PATH: &str = "custom/training/lineage";
 pub const LINEAGES_PATH: &str = "custom/training/lineages";
+
+/// Largest page any list query returns.
+const MAX_PAGE: u64 = 1000;
+const DEFAULT_PAGE: u64 = 100;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -18,14 +25,178 @@ struct LineageRequest {
 }
 
 pub fn handle(state: &StateView, path: &str, data: &[u8]) -> Option<Result<Vec<u8>, TxError>> {
-    match path {
-        LINEAGE_PATH => Some(lineage(state, data)),
-        LINEAGES_PATH => Some(super::lineages(state).and_then(|all| to_json(&all))),
-        _ => None,
+    let result = match path {
+        LINEAGE_PATH => lineage_json(state, data),
+        LINEAGES_PATH => super::lineages(state).and_then(|all| to_json(&all)),
+        "/um.training.v1.Query/Lineages" => lineages(state, data),
+        "/um.training.v1.Query/Lineage" => lineage(state, data),
+        "/um.training.v1.Query/Head" => head(state, data),
+        "/um.training.v1.Query/Versions" => versions(state, data),
+        "/um.training.v1.Query/Version" => version(state, data),
+        "/um.training.v1.Query/Update" => update(state, data),
+        "/um.training.v1.Query/Updates" => updates(state, data),
+        "/um.training.v1.Query/Weights" => weights(state, data),
+        _ => return None,
+    };
+    Some(result)
+}
+
+fn request<M: Message + Default>(data: &[u8]) -> Result<M, TxError> {
+    M::decode(data).map_err(|e| {
+        TxError::new(
+            Code::InvalidRequest,
+            format!("undecodable {}: {e}", std::any::type_name::<M>()),
+        )
+    })
+}
+
+fn not_found(what: String) -> TxError {
+    TxError::new(Code::NotFound, format!("{what} not found"))
+}
+
+/// Offset and limit of a page request (keys are decimal offsets).
+fn page(pagination: Option<&PageRequest>) -> Result<(u64, u64), TxError> {
+    let Some(page) = pagination else {
+        return Ok((0, DEFAULT_PAGE));
+    };
+    let offset = if page.key.is_empty() {
+        page.offset
+    } else {
+        std::str::from_utf8(&page.key)
+            .ok()
+            .and_then(|k| k.parse().ok())
+            .ok_or_else(|| TxError::new(Code::InvalidRequest, "malformed page key"))?
+    };
+    let limit = match page.limit {
+        0 => DEFAULT_PAGE,
+        n => n.min(MAX_PAGE),
+    };
+    Ok((offset, limit))
+}
+
+fn page_response(offset: u64, returned: u64, total: u64) -> PageResponse {
+    let next = offset + returned;
+    PageResponse {
+        next_key: if next < total {
+            next.to_string().into_bytes()
+        } else {
+            Vec::new()
+        },
+        total,
     }
 }
 
+fn lineages(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
+    let req: proto::QueryLineagesRequest = request(data)?;
+    let (offset, limit) = page(req.pagination.as_ref())?;
+    let all = super::lineages(state)?;
+    let total = all.len() as u64;
+    let page: Vec<_> = all
+        .iter()
+        .skip(offset as usize)
+        .take(limit as usize)
+        .map(lineage_proto)
+        .collect();
+    let returned = page.len() as u64;
+    Ok(proto::QueryLineagesResponse {
+        lineages: page,
+        pagination: Some(page_response(offset, returned, total)),
+    }
+    .encode_to_vec())
+}
+
 fn lineage(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
+    let req: proto::QueryLineageRequest = request(data)?;
+    let lineage = super::lineage(state, &req.model_id)?
+        .ok_or_else(|| not_found(format!("model lineage {:?}", req.model_id)))?;
+    Ok(proto::QueryLineageResponse {
+        lineage: Some(lineage_proto(&lineage)),
+    }
+    .encode_to_vec())
+}
+
+fn head(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
+    let req: proto::QueryHeadRequest = request(data)?;
+    let lineage = super::lineage(state, &req.model_id)?
+        .ok_or_else(|| not_found(format!("model lineage {:?}", req.model_id)))?;
+    let version = records::version(state, &req.model_id, lineage.head_version)?
+        .ok_or_else(|| TxError::new(Code::Internal, "head version record missing"))?;
+    Ok(proto::QueryHeadResponse {
+        version: Some(version),
+    }
+    .encode_to_vec())
+}
+
+fn versions(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
+    let req: proto::QueryVersionsRequest = request(data)?;
+    if super::lineage(state, &req.model_id)?.is_none() {
+        return Err(not_found(format!("model lineage {:?}", req.model_id)));
+    }
+    let (offset, limit) = page(req.pagination.as_ref())?;
+    let (versions, total) =
+        records::versions(state, &req.model_id, offset as usize, limit as usize)?;
+    let returned = versions.len() as u64;
+    Ok(proto::QueryVersionsResponse {
+        versions,
+        pagination: Some(page_response(offset, returned, total)),
+    }
+    .encode_to_vec())
+}
+
+fn version(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
+    let req: proto::QueryVersionRequest = request(data)?;
+    let version = records::version(state, &req.model_id, req.version)?
+        .ok_or_else(|| not_found(format!("version {} of {:?}", req.version, req.model_id)))?;
+    Ok(proto::QueryVersionResponse {
+        version: Some(version),
+    }
+    .encode_to_vec())
+}
+
+fn update(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
+    let req: proto::QueryUpdateRequest = request(data)?;
+    let update = records::update(state, req.update_id)?
+        .ok_or_else(|| not_found(format!("update {}", req.update_id)))?;
+    Ok(proto::QueryUpdateResponse {
+        verdicts: records::verdicts(state, update.id)?,
+        update: Some(update),
+    }
+    .encode_to_vec())
+}
+
+fn updates(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
+    let req: proto::QueryUpdatesRequest = request(data)?;
+    let (offset, limit) = page(req.pagination.as_ref())?;
+    let mut all = records::all_updates(state)?;
+    all.reverse();
+    let matching: Vec<_> = all
+        .into_iter()
+        .filter(|u| req.model_id.is_empty() || u.model_id == req.model_id)
+        .filter(|u| req.trainer.is_empty() || u.trainer == req.trainer)
+        .filter(|u| req.status == UpdateStatus::Unspecified as i32 || u.status == req.status)
+        .collect();
+    let total = matching.len() as u64;
+    let page: Vec<_> = matching
+        .into_iter()
+        .skip(offset as usize)
+        .take(limit as usize)
+        .collect();
+    let returned = page.len() as u64;
+    Ok(proto::QueryUpdatesResponse {
+        updates: page,
+        pagination: Some(page_response(offset, returned, total)),
+    }
+    .encode_to_vec())
+}
+
+fn weights(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
+    let req: proto::QueryWeightsRequest = request(data)?;
+    let weights = records::blob(state, &req.weights_sha256)?
+        .ok_or_else(|| not_found(format!("weights {}", hex::encode(&req.weights_sha256))))?;
+    Ok(proto::QueryWeightsResponse { weights }.encode_to_vec())
+}
+
+fn lineage_json(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
     let request: LineageRequest = serde_json::from_slice(data).map_err(|e| {
         TxError::new(
             Code::InvalidRequest,
@@ -34,10 +205,7 @@ fn lineage(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
     })?;
     match super::lineage(state, &request.model_id)? {
         Some(lineage) => to_json(&lineage),
-        None => Err(TxError::new(
-            Code::NotFound,
-            format!("model lineage {:?} not found", request.model_id),
-        )),
+        None => Err(not_found(format!("model lineage {:?}", request.model_id))),
     }
 }
 

@@ -1,7 +1,58 @@
 //! Every storage path of the training module.
+//!
+//! Numbers inside keys are big-endian so that prefix scans return them in
+//! ascending order.
 
 pub const LINEAGE_PREFIX: &[u8] = b"training/lineage/";
+pub const PARAMS: &[u8] = b"training/params";
+pub const NEXT_UPDATE_ID: &[u8] = b"training/next_update_id";
+/// `pending/<update id>`: the updates still collecting verdicts.
+pub const PENDING_PREFIX: &[u8] = b"training/pending/";
 
 pub fn lineage(model_id: &str) -> Vec<u8> {
     [LINEAGE_PREFIX, model_id.as_bytes()].concat()
+}
+
+/// `version/<model id>/<version>` → encoded `um.training.v1.ModelVersion`.
+pub fn version(model_id: &str, version: u64) -> Vec<u8> {
+    [&versions_of(model_id)[..], &version.to_be_bytes()].concat()
+}
+
+pub fn versions_of(model_id: &str) -> Vec<u8> {
+    [b"training/version/", model_id.as_bytes(), b"/"].concat()
+}
+
+/// `blob/<sha256>` → safetensors bytes: the content-addressed weights.
+pub fn blob(sha256: &[u8]) -> Vec<u8> {
+    [b"training/blob/", sha256].concat()
+}
+
+/// `seen/<sha256>` → id of the update that first submitted these weights.
+pub fn seen_weights(sha256: &[u8]) -> Vec<u8> {
+    [b"training/seen/", sha256].concat()
+}
+
+pub const UPDATE_PREFIX: &[u8] = b"training/update/";
+
+/// `update/<id>` → encoded `um.training.v1.Update`.
+pub fn update(id: u64) -> Vec<u8> {
+    [UPDATE_PREFIX, &id.to_be_bytes()].concat()
+}
+
+pub fn pending(id: u64) -> Vec<u8> {
+    [PENDING_PREFIX, &id.to_be_bytes()].concat()
+}
+
+/// `verdict/<update id>/<validator address>` → encoded `um.training.v1.Verdict`.
+pub fn verdict(update_id: u64, validator: &[u8]) -> Vec<u8> {
+    [&verdicts_of(update_id)[..], validator].concat()
+}
+
+pub fn verdicts_of(update_id: u64) -> Vec<u8> {
+    [b"training/verdict/", &update_id.to_be_bytes()[..], b"/"].concat()
+}
+
+/// Accepted updates per lineage, for the reward halving.
+pub fn accepted_count(model_id: &str) -> Vec<u8> {
+    [b"training/accepted/", model_id.as_bytes()].concat()
 }

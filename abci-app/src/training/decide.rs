@@ -1,0 +1,405 @@
+//! Verdicts in, decisions out.
+//!
+//! The verdict tx of block H+1 records each signed verdict once per
+//! validator and update; then every pending update is tallied against the
+//! voting power of the set that signed H: more than 2/3 accepting makes it
+//! the next version and mints the trainer's reward; more than 1/3 calling
+//! it fraud slashes the trainer; more than 1/3 rejecting for other reasons
+//! rejects it unslashed; no decision within `expiry_blocks` expires it.
+
+use cosmwasm_std::Decimal;
+use um_proto::um::abci::v1::InjectedVerdicts;
+use um_proto::um::training::v1::{ModelVersion, Update, UpdateStatus, Verdict, VerdictReason};
+
+use super::extension::signed_verdicts;
+use super::{lineage, records, set_head, TrainingParams};
+use crate::codes::{Code, TxError};
+use crate::context::{BlockInfo, Event, GasMeter, TxContext};
+use crate::gov::validators;
+use crate::store::StateView;
+use crate::wasm::WasmModule;
+
+/// Gas for the chain's own calls into the governance contracts (reward
+/// mint, slash); bounded so a broken contract cannot stall a block.
+const CHAIN_CALL_GAS: u64 = 50_000_000;
+
+/// How the voting power stands on one update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Tally {
+    pub accept: i64,
+    pub reject: i64,
+    /// The part of `reject` that called the update fraud.
+    pub fraud: i64,
+    pub total: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Accept,
+    Fraud,
+    Reject,
+}
+
+impl Tally {
+    pub fn outcome(&self) -> Option<Outcome> {
+        if self.total <= 0 {
+            None
+        } else if self.accept.saturating_mul(3) > self.total.saturating_mul(2) {
+            Some(Outcome::Accept)
+        } else if self.fraud.saturating_mul(3) > self.total {
+            Some(Outcome::Fraud)
+        } else if self.reject.saturating_mul(3) > self.total {
+            Some(Outcome::Reject)
+        } else {
+            None
+        }
+    }
+}
+
+/// Records the verdicts of a checked verdict tx. A validator's first
+/// verdict on an update counts; verdicts on updates no longer pending are
+/// dropped.
+pub fn record_verdicts(
+    state: &mut StateView,
+    injected: &InjectedVerdicts,
+) -> Result<Vec<Event>, TxError> {
+    let height = u64::try_from(injected.height).unwrap_or(0);
+    let mut recorded = 0u64;
+    for (vote, extension) in signed_verdicts(injected) {
+        for entry in extension.verdicts {
+            let Some(update) = records::update(state, entry.update_id)? else {
+                continue;
+            };
+            if update.status != UpdateStatus::Pending as i32
+                || records::verdict(state, update.id, &vote.validator_address)?.is_some()
+            {
+                continue;
+            }
+            records::save_verdict(
+                state,
+                update.id,
+                &Verdict {
+                    validator: vote.validator_address.clone(),
+                    accept: entry.accept,
+                    reason: entry.reason,
+                    detail: entry.detail,
+                    measured_validation_loss: entry.measured_validation_loss,
+                    relative_distance: entry.relative_distance,
+                    measured_validation_accuracy: entry.measured_validation_accuracy,
+                    power: vote.power,
+                    height,
+                },
+            );
+            recorded += 1;
+        }
+    }
+    Ok(vec![Event::new("verdicts")
+        .attr("height", height.to_string())
+        .attr("recorded", recorded.to_string())])
+}
+
+pub fn tally(state: &StateView, update_id: u64, total: i64) -> Result<Tally, TxError> {
+    let mut tally = Tally {
+        total,
+        ..Tally::default()
+    };
+    for verdict in records::verdicts(state, update_id)? {
+        if verdict.accept {
+            tally.accept = tally.accept.saturating_add(verdict.power);
+        } else {
+            tally.reject = tally.reject.saturating_add(verdict.power);
+            // An unknown reason is a non-fraud rejection.
+            let fraud = VerdictReason::try_from(verdict.reason)
+                .map(VerdictReason::is_fraud)
+                .unwrap_or(false);
+            if fraud {
+                tally.fraud = tally.fraud.saturating_add(verdict.power);
+            }
+        }
+    }
+    Ok(tally)
+}
+
+/// Decides every pending update at the end of a block, ascending id, and
+/// returns the block events.
+pub fn end_block(
+    wasm: &WasmModule,
+    state: &mut StateView,
+    block: &BlockInfo,
+) -> Result<Vec<Event>, TxError> {
+    let pending = records::pending_updates(state)?;
+    if pending.is_empty() {
+        return Ok(Vec::new());
+    }
+    let params = TrainingParams::load(state)?;
+    // Verdicts were signed at the previous height; measure them against the
+    // set that signed it.
+    let set = validators::set_at(state, block.height.saturating_sub(1))?
+        .map(Ok)
+        .unwrap_or_else(|| validators::current(state))?;
+    let total: i64 = set
+        .values()
+        .map(|p| i64::try_from(*p).unwrap_or(i64::MAX))
+        .fold(0i64, i64::saturating_add);
+    let mut events = Vec::new();
+    for mut update in pending {
+        let current = tally(state, update.id, total)?;
+        update.accept_power = current.accept;
+        update.reject_power = current.reject;
+        let head = lineage(state, &update.model_id)?.map(|l| l.head_version);
+        match current.outcome() {
+            Some(Outcome::Accept) if head == Some(update.base_version) => {
+                events.extend(accept(wasm, state, block, &mut update, current)?);
+            }
+            Some(Outcome::Fraud) => {
+                update.status = UpdateStatus::Rejected as i32;
+                update.reason = majority_reason(state, update.id, true)?;
+                update.decided_height = block.height;
+                let mut gas = GasMeter::new(CHAIN_CALL_GAS);
+                let mut ctx = TxContext {
+                    state,
+                    block,
+                    gas: &mut gas,
+                    tx_index: 0,
+                };
+                events.extend(slash_for_fraud(wasm, &mut ctx, &params, &mut update)?);
+            }
+            Some(Outcome::Reject) => {
+                update.status = UpdateStatus::Rejected as i32;
+                update.reason = majority_reason(state, update.id, false)?;
+                update.decided_height = block.height;
+            }
+            _ if head != Some(update.base_version) => {
+                update.status = UpdateStatus::Rejected as i32;
+                update.reason = format!(
+                    "obsolete: version {} is no longer the head",
+                    update.base_version
+                );
+                update.decided_height = block.height;
+            }
+            _ if block.height > update.expires_height => {
+                update.status = UpdateStatus::Expired as i32;
+                update.reason = "no decision within the expiry window".to_string();
+                update.decided_height = block.height;
+            }
+            _ => {}
+        }
+        records::save_update(state, &update);
+        if update.status != UpdateStatus::Pending as i32 {
+            events.push(decided_event(&update));
+        }
+    }
+    Ok(events)
+}
+
+fn decided_event(update: &Update) -> Event {
+    Event::new("update_decided")
+        .attr("update_id", update.id.to_string())
+        .attr("model_id", &update.model_id)
+        .attr("trainer", &update.trainer)
+        .attr(
+            "status",
+            UpdateStatus::try_from(update.status)
+                .map(|s| s.as_str_name())
+                .unwrap_or("UPDATE_STATUS_UNSPECIFIED"),
+        )
+        .attr("version", update.version.to_string())
+        .attr("reason", &update.reason)
+        .attr("accept_power", update.accept_power.to_string())
+        .attr("reject_power", update.reject_power.to_string())
+        .attr("slashed", update.slashed.to_string())
+}
+
+/// The reason most rejecting power gave (ties: the lower reason number),
+/// fraud reasons only when `fraud`.
+fn majority_reason(state: &StateView, update_id: u64, fraud: bool) -> Result<String, TxError> {
+    let mut by_reason: std::collections::BTreeMap<i32, i64> = Default::default();
+    for verdict in records::verdicts(state, update_id)? {
+        let is_fraud = VerdictReason::try_from(verdict.reason)
+            .map(VerdictReason::is_fraud)
+            .unwrap_or(false);
+        if !verdict.accept && (!fraud || is_fraud) {
+            *by_reason.entry(verdict.reason).or_default() += verdict.power;
+        }
+    }
+    let best = by_reason
+        .iter()
+        .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+        .map(|(reason, _)| *reason)
+        .unwrap_or(VerdictReason::Other as i32);
+    Ok(VerdictReason::try_from(best)
+        .map(|r| r.as_str_name().to_string())
+        .unwrap_or_else(|_| format!("reason {best}")))
+}
+
+/// Makes the update the lineage's next version and mints the reward.
+fn accept(
+    wasm: &WasmModule,
+    state: &mut StateView,
+    block: &BlockInfo,
+    update: &mut Update,
+    tally: Tally,
+) -> Result<Vec<Event>, TxError> {
+    let Some(lineage) = lineage(state, &update.model_id)? else {
+        return Err(TxError::new(
+            Code::Internal,
+            format!("update {} of a missing lineage", update.id),
+        ));
+    };
+    let (loss, accuracy) = median_measurement(&records::verdicts(state, update.id)?);
+    let number = lineage.head_version + 1;
+    records::save_version(
+        state,
+        &ModelVersion {
+            model_id: update.model_id.clone(),
+            version: number,
+            parent_version: update.base_version,
+            weights_sha256: update.weights_sha256.clone(),
+            trainer: update.trainer.clone(),
+            train_loss: update.claimed_train_loss,
+            validation_loss: loss,
+            validation_accuracy: accuracy,
+            height: block.height,
+            dataset_version: update.dataset_version,
+            accept_power: tally.accept,
+            reject_power: tally.reject,
+            total_power: tally.total,
+            update_ids: vec![update.id],
+            weights_size: update.weights_size,
+        },
+    );
+    set_head(state, &lineage, number);
+    update.status = UpdateStatus::Accepted as i32;
+    update.version = number;
+    update.decided_height = block.height;
+
+    let accepted_before = records::accepted_count(state, &update.model_id)?;
+    records::set_accepted_count(state, &update.model_id, accepted_before + 1);
+    let reward = reward_after(
+        lineage.hyperparams.reward_per_update.u128(),
+        lineage.hyperparams.reward_halving_interval,
+        accepted_before,
+    );
+    let mut event = Event::new("reward")
+        .attr("update_id", update.id.to_string())
+        .attr("trainer", &update.trainer)
+        .attr("amount", reward.to_string());
+    if reward > 0 {
+        let mut gas = GasMeter::new(CHAIN_CALL_GAS);
+        let mut ctx = TxContext {
+            state,
+            block,
+            gas: &mut gas,
+            tx_index: 0,
+        };
+        // The version stands even if the token refuses (e.g. its cap is
+        // reached): the model improved either way.
+        if let Err(err) = crate::gov::sudo::mint_reward(wasm, &mut ctx, &update.trainer, reward) {
+            event = event.attr("error", err.log);
+        }
+    }
+    Ok(vec![event])
+}
+
+/// `reward_per_update`, halved once per `halving_interval` updates already
+/// accepted; an interval of 0 never halves.
+pub fn reward_after(reward_per_update: u128, halving_interval: u64, accepted_before: u64) -> u128 {
+    if halving_interval == 0 {
+        return reward_per_update;
+    }
+    let halvings = accepted_before / halving_interval;
+    if halvings >= 128 {
+        0
+    } else {
+        reward_per_update >> halvings
+    }
+}
+
+/// The accepting verdicts' measurement at the lower median of their losses:
+/// one validator's (loss, accuracy) pair, so the two stay consistent.
+fn median_measurement(verdicts: &[Verdict]) -> (f32, f32) {
+    let mut accepting: Vec<(f32, f32)> = verdicts
+        .iter()
+        .filter(|v| v.accept)
+        .map(|v| (v.measured_validation_loss, v.measured_validation_accuracy))
+        .collect();
+    accepting.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    match accepting.len() {
+        0 => (0.0, 0.0),
+        n => accepting[(n - 1) / 2],
+    }
+}
+
+/// Slashes the trainer of a fraudulent update; a slash the staking contract
+/// refuses (nothing left to slash) is reported, not fatal.
+pub fn slash_for_fraud(
+    wasm: &WasmModule,
+    ctx: &mut TxContext<'_>,
+    params: &TrainingParams,
+    update: &mut Update,
+) -> Result<Vec<Event>, TxError> {
+    let fraction: Decimal = params.fraud_slash_fraction;
+    let reason = format!("fraudulent update {}: {}", update.id, update.reason);
+    let mut event = Event::new("slash")
+        .attr("update_id", update.id.to_string())
+        .attr("trainer", &update.trainer)
+        .attr("fraction", fraction.to_string());
+    match crate::gov::sudo::slash(wasm, ctx, &update.trainer, fraction, &reason) {
+        Ok(_) => update.slashed = true,
+        Err(err) => event = event.attr("error", err.log),
+    }
+    Ok(vec![event])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tally(accept: i64, reject: i64, fraud: i64) -> Tally {
+        Tally {
+            accept,
+            reject,
+            fraud,
+            total: 100,
+        }
+    }
+
+    #[test]
+    fn thresholds_are_strict() {
+        assert_eq!(tally(67, 0, 0).outcome(), Some(Outcome::Accept));
+        assert_eq!(tally(66, 0, 0).outcome(), None, "exactly 2/3 is not enough");
+        assert_eq!(tally(0, 34, 34).outcome(), Some(Outcome::Fraud));
+        assert_eq!(tally(0, 33, 33).outcome(), None);
+        assert_eq!(tally(0, 34, 10).outcome(), Some(Outcome::Reject));
+        assert_eq!(tally(50, 40, 40).outcome(), Some(Outcome::Fraud));
+        let empty = Tally::default();
+        assert_eq!(empty.outcome(), None, "no power, no decision");
+    }
+
+    #[test]
+    fn rewards_halve_per_interval() {
+        assert_eq!(reward_after(1000, 0, 99), 1000);
+        assert_eq!(reward_after(1000, 10, 9), 1000);
+        assert_eq!(reward_after(1000, 10, 10), 500);
+        assert_eq!(reward_after(1000, 10, 25), 250);
+        assert_eq!(reward_after(1000, 1, 200), 0);
+    }
+
+    #[test]
+    fn median_pairs_loss_with_its_accuracy() {
+        let verdict = |loss: f32, acc: f32, accept: bool| Verdict {
+            accept,
+            measured_validation_loss: loss,
+            measured_validation_accuracy: acc,
+            ..Default::default()
+        };
+        let verdicts = [
+            verdict(0.5, 0.8, true),
+            verdict(0.3, 0.9, true),
+            verdict(9.0, 0.1, false),
+            verdict(0.4, 0.85, true),
+        ];
+        assert_eq!(median_measurement(&verdicts), (0.4, 0.85));
+        assert_eq!(median_measurement(&[]), (0.0, 0.0));
+    }
+}

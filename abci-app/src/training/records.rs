@@ -1,0 +1,176 @@
+//! The training module's records in the state: weights blobs, versions,
+//! updates (with the pending index) and verdicts, stored as protobuf.
+
+use prost::Message;
+use sha2::{Digest, Sha256};
+use um_proto::um::training::v1::{ModelVersion, Update, Verdict};
+
+use super::state_key;
+use crate::codes::{Code, TxError};
+use crate::store::StateView;
+
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+fn decode<M: Message + Default>(bytes: &[u8], what: &str) -> Result<M, TxError> {
+    M::decode(bytes).map_err(|e| TxError::new(Code::Internal, format!("stored {what}: {e}")))
+}
+
+/// Stores weights under their SHA-256 and returns it; storing the same bytes
+/// twice is a no-op.
+pub fn put_blob(state: &mut StateView, bytes: &[u8]) -> [u8; 32] {
+    let sha = sha256(bytes);
+    state.set(&state_key::blob(&sha), bytes.to_vec());
+    sha
+}
+
+pub fn blob(state: &StateView, sha: &[u8]) -> Result<Option<Vec<u8>>, TxError> {
+    Ok(state.get(&state_key::blob(sha))?)
+}
+
+pub fn save_version(state: &mut StateView, version: &ModelVersion) {
+    state.set(
+        &state_key::version(&version.model_id, version.version),
+        version.encode_to_vec(),
+    );
+}
+
+pub fn version(
+    state: &StateView,
+    model_id: &str,
+    version: u64,
+) -> Result<Option<ModelVersion>, TxError> {
+    state
+        .get(&state_key::version(model_id, version))?
+        .map(|bytes| decode(&bytes, "model version"))
+        .transpose()
+}
+
+/// Versions of a lineage in ascending order, `offset`/`limit` paged.
+pub fn versions(
+    state: &StateView,
+    model_id: &str,
+    offset: usize,
+    limit: usize,
+) -> Result<(Vec<ModelVersion>, u64), TxError> {
+    let all = state.prefixed(&state_key::versions_of(model_id))?;
+    let total = all.len() as u64;
+    let page = all
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|(_, bytes)| decode(&bytes, "model version"))
+        .collect::<Result<_, _>>()?;
+    Ok((page, total))
+}
+
+pub fn next_update_id(state: &mut StateView) -> Result<u64, TxError> {
+    let next =
+        match state.get(state_key::NEXT_UPDATE_ID)? {
+            Some(bytes) => u64::from_be_bytes(bytes.as_slice().try_into().map_err(|_| {
+                TxError::new(Code::Internal, "stored next update id is not 8 bytes")
+            })?),
+            None => 1,
+        };
+    state.set(state_key::NEXT_UPDATE_ID, (next + 1).to_be_bytes().to_vec());
+    Ok(next)
+}
+
+/// Saves an update and keeps the pending index in step with its status.
+pub fn save_update(state: &mut StateView, update: &Update) {
+    state.set(&state_key::update(update.id), update.encode_to_vec());
+    if update.status == um_proto::um::training::v1::UpdateStatus::Pending as i32 {
+        state.set(&state_key::pending(update.id), Vec::new());
+    } else {
+        state.remove(&state_key::pending(update.id));
+    }
+}
+
+pub fn update(state: &StateView, id: u64) -> Result<Option<Update>, TxError> {
+    state
+        .get(&state_key::update(id))?
+        .map(|bytes| decode(&bytes, "update"))
+        .transpose()
+}
+
+/// Every update, ascending id (queries filter and page it).
+pub fn all_updates(state: &StateView) -> Result<Vec<Update>, TxError> {
+    state
+        .prefixed(state_key::UPDATE_PREFIX)?
+        .into_iter()
+        .map(|(_, bytes)| decode(&bytes, "update"))
+        .collect()
+}
+
+/// Pending updates, ascending id.
+pub fn pending_updates(state: &StateView) -> Result<Vec<Update>, TxError> {
+    let mut out = Vec::new();
+    for (key, _) in state.prefixed(state_key::PENDING_PREFIX)? {
+        let id_bytes = &key[state_key::PENDING_PREFIX.len()..];
+        let id = u64::from_be_bytes(
+            id_bytes
+                .try_into()
+                .map_err(|_| TxError::new(Code::Internal, "malformed pending index key"))?,
+        );
+        if let Some(update) = update(state, id)? {
+            out.push(update);
+        }
+    }
+    Ok(out)
+}
+
+/// The id of the update that first submitted these weights, if any.
+pub fn seen_weights(state: &StateView, sha: &[u8]) -> Result<Option<u64>, TxError> {
+    Ok(state
+        .get(&state_key::seen_weights(sha))?
+        .and_then(|bytes| bytes.as_slice().try_into().ok().map(u64::from_be_bytes)))
+}
+
+pub fn mark_weights_seen(state: &mut StateView, sha: &[u8], update_id: u64) {
+    state.set(
+        &state_key::seen_weights(sha),
+        update_id.to_be_bytes().to_vec(),
+    );
+}
+
+pub fn verdict(
+    state: &StateView,
+    update_id: u64,
+    validator: &[u8],
+) -> Result<Option<Verdict>, TxError> {
+    state
+        .get(&state_key::verdict(update_id, validator))?
+        .map(|bytes| decode(&bytes, "verdict"))
+        .transpose()
+}
+
+pub fn save_verdict(state: &mut StateView, update_id: u64, verdict: &Verdict) {
+    state.set(
+        &state_key::verdict(update_id, &verdict.validator),
+        verdict.encode_to_vec(),
+    );
+}
+
+/// Verdicts on an update, ordered by validator address.
+pub fn verdicts(state: &StateView, update_id: u64) -> Result<Vec<Verdict>, TxError> {
+    state
+        .prefixed(&state_key::verdicts_of(update_id))?
+        .into_iter()
+        .map(|(_, bytes)| decode(&bytes, "verdict"))
+        .collect()
+}
+
+pub fn accepted_count(state: &StateView, model_id: &str) -> Result<u64, TxError> {
+    Ok(state
+        .get(&state_key::accepted_count(model_id))?
+        .and_then(|bytes| bytes.as_slice().try_into().ok().map(u64::from_be_bytes))
+        .unwrap_or(0))
+}
+
+pub fn set_accepted_count(state: &mut StateView, model_id: &str, count: u64) {
+    state.set(
+        &state_key::accepted_count(model_id),
+        count.to_be_bytes().to_vec(),
+    );
+}

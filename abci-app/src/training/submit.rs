@@ -1,0 +1,208 @@
+//! `MsgSubmitUpdate`: what is checked when an update is delivered.
+//!
+//! Everything here is cheap and deterministic. A stale base, a wrong dataset
+//! version, a replayed weights hash or a trainer without stake refuse the tx.
+//! Weights that are not valid safetensors of the lineage's shapes, or that
+//! hold NaN/Inf, are fraud anyone can see: the tx succeeds, the update is
+//! recorded as rejected and the trainer is slashed at once. Everything else
+//! waits as pending for the validators' verdicts.
+
+use cosmos_sdk_proto::Any;
+use prost::{Message, Name};
+use um_bindings::staking::{Role, RoleResponse};
+use um_formats::weights::WeightsError;
+use um_formats::Weights;
+use um_proto::um::training::v1::{
+    MsgSubmitUpdate, MsgSubmitUpdateResponse, Update, UpdateStatus, VerdictReason,
+};
+
+use super::{decide, lineage, parse_spec, records, TrainingParams};
+use crate::codes::{Code, TxError};
+use crate::context::{Event, MsgResult, TxContext};
+use crate::wasm::WasmModule;
+
+pub fn handles(type_url: &str) -> bool {
+    type_url == MsgSubmitUpdate::type_url()
+}
+
+pub fn handle(
+    wasm: &WasmModule,
+    ctx: &mut TxContext<'_>,
+    signer: &str,
+    msg: &Any,
+) -> Result<MsgResult, TxError> {
+    let msg = MsgSubmitUpdate::decode(msg.value.as_slice())
+        .map_err(|e| TxError::new(Code::TxDecode, format!("MsgSubmitUpdate: {e}")))?;
+    if msg.trainer != signer {
+        return Err(TxError::new(
+            Code::WrongSigner,
+            format!("trainer {} did not sign the tx", msg.trainer),
+        ));
+    }
+    let params = TrainingParams::load(ctx.state)?;
+    let Some(lineage) = lineage(ctx.state, &msg.model_id)? else {
+        return Err(TxError::new(
+            Code::NotFound,
+            format!("model lineage {:?} not found", msg.model_id),
+        ));
+    };
+    if msg.base_version != lineage.head_version {
+        return Err(TxError::new(
+            Code::InvalidRequest,
+            format!(
+                "stale base: update trained from version {} but the head of {} is version {}",
+                msg.base_version, lineage.model_id, lineage.head_version
+            ),
+        ));
+    }
+    let dataset = crate::dataset::current(ctx.state, &lineage.dataset_id)?.ok_or_else(|| {
+        TxError::new(
+            Code::NotFound,
+            format!(
+                "dataset {:?} of {} not found",
+                lineage.dataset_id, lineage.model_id
+            ),
+        )
+    })?;
+    if msg.dataset_version != dataset.version {
+        return Err(TxError::new(
+            Code::InvalidRequest,
+            format!(
+                "update trained on dataset version {} but {} is at version {}",
+                msg.dataset_version, lineage.dataset_id, dataset.version
+            ),
+        ));
+    }
+    let size = msg.weights.len() as u64;
+    if size > params.max_weights_bytes {
+        return Err(TxError::new(
+            Code::TxTooLarge,
+            format!(
+                "weights of {size} bytes exceed the limit of {}",
+                params.max_weights_bytes
+            ),
+        ));
+    }
+    if !msg.claimed_train_loss.is_finite() || !msg.claimed_validation_loss.is_finite() {
+        return Err(TxError::new(
+            Code::InvalidRequest,
+            "claimed losses must be finite numbers",
+        ));
+    }
+    ctx.gas.consume(
+        params.weights_cost_per_byte.saturating_mul(size),
+        "storing weights",
+    )?;
+    let sha = records::sha256(&msg.weights);
+    if let Some(first) = records::seen_weights(ctx.state, &sha)? {
+        return Err(TxError::new(
+            Code::InvalidRequest,
+            format!(
+                "replay: these weights ({}) were already submitted by update {first}",
+                hex::encode(sha)
+            ),
+        ));
+    }
+    require_active_trainer(wasm, ctx, signer)?;
+
+    let id = records::next_update_id(ctx.state)?;
+    records::mark_weights_seen(ctx.state, &sha, id);
+    let mut update = Update {
+        id,
+        model_id: msg.model_id.clone(),
+        base_version: msg.base_version,
+        dataset_version: msg.dataset_version,
+        nonce: msg.nonce,
+        trainer: msg.trainer.clone(),
+        weights_sha256: sha.to_vec(),
+        claimed_train_loss: msg.claimed_train_loss,
+        claimed_validation_loss: msg.claimed_validation_loss,
+        submitted_height: ctx.block.height,
+        status: UpdateStatus::Pending as i32,
+        weights_size: size,
+        expires_height: ctx.block.height.saturating_add(params.expiry_blocks),
+        ..Default::default()
+    };
+    let spec = parse_spec(&lineage.spec)?;
+    let mut events = Vec::new();
+    match evident_fraud(&spec, &msg.weights) {
+        None => {
+            records::put_blob(ctx.state, &msg.weights);
+            records::save_update(ctx.state, &update);
+        }
+        Some((reason, detail)) => {
+            // Nothing to verify: store the record, not the bytes.
+            update.status = UpdateStatus::Rejected as i32;
+            update.reason = format!("{}: {detail}", reason.as_str_name());
+            update.decided_height = ctx.block.height;
+            records::save_update(ctx.state, &update);
+            events.extend(decide::slash_for_fraud(wasm, ctx, &params, &mut update)?);
+            records::save_update(ctx.state, &update);
+        }
+    }
+    events.insert(
+        0,
+        Event::new("submit_update")
+            .attr("update_id", id.to_string())
+            .attr("model_id", &msg.model_id)
+            .attr("trainer", &msg.trainer)
+            .attr("base_version", msg.base_version.to_string())
+            .attr("weights_sha256", hex::encode(sha))
+            .attr(
+                "status",
+                UpdateStatus::try_from(update.status)
+                    .map(|s| s.as_str_name())
+                    .unwrap_or("UPDATE_STATUS_UNSPECIFIED"),
+            ),
+    );
+    Ok(MsgResult {
+        response: Some(Any {
+            type_url: MsgSubmitUpdateResponse::type_url(),
+            value: MsgSubmitUpdateResponse { update_id: id }.encode_to_vec(),
+        }),
+        events,
+    })
+}
+
+/// Fraud that needs no re-execution: bytes that are not the lineage's
+/// tensors, or tensors that are not finite.
+fn evident_fraud(spec: &um_formats::ModelSpec, weights: &[u8]) -> Option<(VerdictReason, String)> {
+    match Weights::decode(spec, weights) {
+        Ok(_) => None,
+        Err(err @ WeightsError::Undecodable(_)) => {
+            Some((VerdictReason::MalformedWeights, err.to_string()))
+        }
+        Err(err @ WeightsError::NonFinite { .. }) => {
+            Some((VerdictReason::NonFinite, err.to_string()))
+        }
+        Err(err) => Some((VerdictReason::ShapeMismatch, err.to_string())),
+    }
+}
+
+fn require_active_trainer(
+    wasm: &WasmModule,
+    ctx: &mut TxContext<'_>,
+    trainer: &str,
+) -> Result<(), TxError> {
+    let registry = crate::gov::registry(ctx.state)?.ok_or_else(|| {
+        TxError::new(
+            Code::NotPermitted,
+            "no governance contracts are registered: trainers stake in nrn-staking first",
+        )
+    })?;
+    let query = serde_json::json!({"role": {"address": trainer}}).to_string();
+    let answer = wasm.query_smart(ctx.state, ctx.block, &registry.staking, query.as_bytes())?;
+    let role: RoleResponse = serde_json::from_slice(&answer)
+        .map_err(|e| TxError::new(Code::ContractError, format!("staking role response: {e}")))?;
+    match role.role {
+        Some(Role::Trainer) if role.active => Ok(()),
+        Some(Role::Trainer) => Err(TxError::new(
+            Code::NotPermitted,
+            format!("{trainer} has less than the minimum trainer stake bonded"),
+        )),
+        _ => Err(TxError::new(
+            Code::NotPermitted,
+            format!("{trainer} is not bonded as a trainer in nrn-staking"),
+        )),
+    }
+}

@@ -1,0 +1,335 @@
+//! The validator's link to its own `um-trainer` (`um.trainer.v1.Trainer/Verify`).
+//!
+//! Not consensus code: results depend on timing and on whether the verifier
+//! is up, and they reach the chain only as this validator's signed verdicts.
+//! Jobs start as soon as an update is seen (ProcessProposal) and again for
+//! any pending update without a result (a restart, a block missed while
+//! catching up); one job runs at a time on a background thread. A verifier
+//! that is down or errs yields no verdict: the validator abstains.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use um_proto::um::abci::v1::VerdictEntry;
+use um_proto::um::trainer::v1::trainer_client::TrainerClient;
+use um_proto::um::trainer::v1::{TrainingStep, VerifyRequest};
+use um_proto::um::training::v1::{MsgSubmitUpdate, Update, VerdictReason};
+
+use super::{hyperparams_proto, lineage, records};
+use crate::codes::TxError;
+use crate::store::StateView;
+
+/// Attempts per update before the validator gives up and abstains.
+const MAX_ATTEMPTS: u32 = 3;
+/// Longest a single Verify call may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(300);
+/// Largest gRPC message either way (weights travel in both directions).
+const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
+
+/// A finished check, keyed by the claimed weights' SHA-256.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finding {
+    pub accept: bool,
+    pub reason: VerdictReason,
+    pub detail: String,
+    pub measured_validation_loss: f32,
+    pub measured_validation_accuracy: f32,
+    pub relative_distance: f32,
+}
+
+#[derive(Default)]
+struct Progress {
+    findings: BTreeMap<[u8; 32], Finding>,
+    queued: BTreeSet<[u8; 32]>,
+    attempts: BTreeMap<[u8; 32], u32>,
+}
+
+pub struct Verifier {
+    endpoint: String,
+    progress: Arc<Mutex<Progress>>,
+    jobs: Mutex<mpsc::Sender<([u8; 32], VerifyRequest)>>,
+}
+
+impl Verifier {
+    /// Starts the background worker for the verifier at `endpoint`
+    /// (e.g. `http://127.0.0.1:9091`); nothing connects until a job comes.
+    pub fn start(endpoint: &str) -> std::io::Result<Self> {
+        let (sender, receiver) = mpsc::channel::<([u8; 32], VerifyRequest)>();
+        let progress = Arc::new(Mutex::new(Progress::default()));
+        let worker_progress = progress.clone();
+        let worker_endpoint = endpoint.to_string();
+        std::thread::Builder::new()
+            .name("verifier".into())
+            .spawn(move || run_worker(&worker_endpoint, receiver, &worker_progress))?;
+        Ok(Self {
+            endpoint: endpoint.to_string(),
+            progress,
+            jobs: Mutex::new(sender),
+        })
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    fn progress(&self) -> MutexGuard<'_, Progress> {
+        self.progress
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Queues a check unless one is queued, done, or out of attempts.
+    fn enqueue(&self, sha: [u8; 32], request: VerifyRequest) {
+        {
+            let mut progress = self.progress();
+            let attempts = progress.attempts.get(&sha).copied().unwrap_or(0);
+            if progress.findings.contains_key(&sha)
+                || progress.queued.contains(&sha)
+                || attempts >= MAX_ATTEMPTS
+            {
+                return;
+            }
+            progress.queued.insert(sha);
+            progress.attempts.insert(sha, attempts + 1);
+        }
+        let sent = self
+            .jobs
+            .lock()
+            .map(|jobs| jobs.send((sha, request)).is_ok())
+            .unwrap_or(false);
+        if !sent {
+            self.progress().queued.remove(&sha);
+        }
+    }
+
+    /// Starts checking an update seen in a proposal, before it is delivered.
+    pub fn on_proposed(&self, state: &StateView, msg: &MsgSubmitUpdate) {
+        let sha = records::sha256(&msg.weights);
+        if self.is_known(&sha) {
+            return;
+        }
+        match request_for(state, msg, 0) {
+            Ok(Some(request)) => self.enqueue(sha, request),
+            Ok(None) => {}
+            Err(err) => tracing::debug!("not verifying a proposed update: {}", err.log),
+        }
+    }
+
+    /// Starts checking pending updates that have neither a finding nor a job.
+    pub fn catch_up(&self, state: &StateView, pending: &[Update]) {
+        for update in pending {
+            let Ok(sha) = <[u8; 32]>::try_from(update.weights_sha256.as_slice()) else {
+                continue;
+            };
+            if self.is_known(&sha) {
+                continue;
+            }
+            let Ok(Some(weights)) = records::blob(state, &sha) else {
+                continue;
+            };
+            let msg = MsgSubmitUpdate {
+                trainer: update.trainer.clone(),
+                model_id: update.model_id.clone(),
+                base_version: update.base_version,
+                dataset_version: update.dataset_version,
+                nonce: update.nonce,
+                weights,
+                claimed_train_loss: update.claimed_train_loss,
+                claimed_validation_loss: update.claimed_validation_loss,
+            };
+            match request_for(state, &msg, update.id) {
+                Ok(Some(request)) => self.enqueue(sha, request),
+                Ok(None) => {}
+                Err(err) => tracing::warn!(update = update.id, "cannot verify: {}", err.log),
+            }
+        }
+    }
+
+    fn is_known(&self, sha: &[u8; 32]) -> bool {
+        let progress = self.progress();
+        progress.findings.contains_key(sha)
+            || progress.queued.contains(sha)
+            || progress.attempts.get(sha).copied().unwrap_or(0) >= MAX_ATTEMPTS
+    }
+
+    /// This validator's verdicts on the pending updates it has checked,
+    /// ascending update id, at most `limit`.
+    pub fn verdicts(&self, pending: &[Update], limit: usize) -> Vec<VerdictEntry> {
+        let progress = self.progress();
+        pending
+            .iter()
+            .filter_map(|update| {
+                let sha = <[u8; 32]>::try_from(update.weights_sha256.as_slice()).ok()?;
+                let finding = progress.findings.get(&sha)?;
+                Some(VerdictEntry {
+                    update_id: update.id,
+                    accept: finding.accept,
+                    reason: finding.reason as i32,
+                    measured_validation_loss: finding.measured_validation_loss,
+                    relative_distance: finding.relative_distance,
+                    measured_validation_accuracy: finding.measured_validation_accuracy,
+                    detail: finding.detail.clone(),
+                })
+            })
+            .take(limit)
+            .collect()
+    }
+
+    /// Forgets findings for weights no longer pending, so memory stays bounded.
+    pub fn retain(&self, pending: &[Update]) {
+        let live: BTreeSet<Vec<u8>> = pending.iter().map(|u| u.weights_sha256.clone()).collect();
+        let mut progress = self.progress();
+        progress
+            .findings
+            .retain(|sha, _| live.contains(sha.as_slice()));
+        let findings: BTreeSet<[u8; 32]> = progress.findings.keys().copied().collect();
+        let queued = progress.queued.clone();
+        progress.attempts.retain(|sha, _| {
+            live.contains(sha.as_slice()) || findings.contains(sha) || queued.contains(sha)
+        });
+    }
+}
+
+/// Everything the verifier needs, from the committed state; `None` when the
+/// update can never be accepted anyway (unknown lineage, stale base).
+fn request_for(
+    state: &StateView,
+    msg: &MsgSubmitUpdate,
+    update_id: u64,
+) -> Result<Option<VerifyRequest>, TxError> {
+    let Some(lineage) = lineage(state, &msg.model_id)? else {
+        return Ok(None);
+    };
+    if lineage.head_version != msg.base_version {
+        return Ok(None);
+    }
+    let Some(base) = records::version(state, &msg.model_id, msg.base_version)? else {
+        return Ok(None);
+    };
+    let Some(base_weights) = records::blob(state, &base.weights_sha256)? else {
+        return Ok(None);
+    };
+    let Some(dataset) = crate::dataset::current(state, &lineage.dataset_id)? else {
+        return Ok(None);
+    };
+    if dataset.version != msg.dataset_version {
+        return Ok(None);
+    }
+    Ok(Some(VerifyRequest {
+        update_id,
+        step: Some(TrainingStep {
+            model_id: lineage.model_id.clone(),
+            spec_json: lineage.spec.clone(),
+            hyperparams: Some(hyperparams_proto(&lineage.hyperparams)),
+            base_version: base.version,
+            base_weights_sha256: base.weights_sha256.clone(),
+            base_weights,
+            dataset_id: lineage.dataset_id.clone(),
+            dataset_version: dataset.version,
+            dataset_root: dataset.root.clone(),
+            trainer: msg.trainer.clone(),
+            nonce: msg.nonce,
+        }),
+        claimed_weights_sha256: records::sha256(&msg.weights).to_vec(),
+        claimed_weights: msg.weights.clone(),
+        claimed_train_loss: msg.claimed_train_loss,
+        claimed_validation_loss: msg.claimed_validation_loss,
+        // Version 0 was never measured; the verifier measures it then.
+        base_validation_loss: (base.version > 0).then_some(base.validation_loss),
+    }))
+}
+
+fn run_worker(
+    endpoint: &str,
+    jobs: mpsc::Receiver<([u8; 32], VerifyRequest)>,
+    progress: &Mutex<Progress>,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            tracing::error!("verifier worker cannot start: {err}");
+            return;
+        }
+    };
+    let mut client = None;
+    while let Ok((sha, request)) = jobs.recv() {
+        let update_id = request.update_id;
+        let result = runtime.block_on(call(endpoint, &mut client, request));
+        let mut progress = progress
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        progress.queued.remove(&sha);
+        match result {
+            Ok(finding) => {
+                tracing::info!(
+                    update = update_id,
+                    accept = finding.accept,
+                    reason = finding.reason.as_str_name(),
+                    loss = finding.measured_validation_loss,
+                    "verified"
+                );
+                progress.findings.insert(sha, finding);
+            }
+            Err(err) => {
+                // Dropping the client makes the next job reconnect.
+                client = None;
+                tracing::warn!(
+                    update = update_id,
+                    "verifier unavailable, abstaining: {err}"
+                );
+            }
+        }
+    }
+}
+
+async fn call(
+    endpoint: &str,
+    client: &mut Option<TrainerClient<um_proto::tonic::transport::Channel>>,
+    request: VerifyRequest,
+) -> Result<Finding, String> {
+    if client.is_none() {
+        let channel = um_proto::tonic::transport::Endpoint::from_shared(endpoint.to_string())
+            .map_err(|e| format!("bad verifier endpoint {endpoint}: {e}"))?
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(CALL_TIMEOUT)
+            .connect()
+            .await
+            .map_err(|e| format!("connecting to {endpoint}: {e}"))?;
+        *client = Some(
+            TrainerClient::new(channel)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        );
+    }
+    let Some(connected) = client.as_mut() else {
+        return Err("no verifier connection".into());
+    };
+    let response = connected
+        .verify(request)
+        .await
+        .map_err(|status| format!("{}: {}", status.code(), status.message()))?
+        .into_inner();
+    let reason = VerdictReason::try_from(response.reason)
+        .ok()
+        .filter(|r| *r != VerdictReason::Unspecified)
+        .ok_or_else(|| format!("verifier answered unknown reason {}", response.reason))?;
+    let finite = |x: f32| if x.is_finite() { x } else { 0.0 };
+    let mut detail = response.detail;
+    let mut cut = detail.len().min(super::extension::MAX_DETAIL_BYTES);
+    while !detail.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    detail.truncate(cut);
+    Ok(Finding {
+        accept: reason.is_accept(),
+        reason,
+        detail,
+        measured_validation_loss: finite(response.measured_validation_loss),
+        measured_validation_accuracy: finite(response.measured_validation_accuracy),
+        relative_distance: finite(response.relative_distance),
+    })
+}
