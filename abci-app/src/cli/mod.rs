@@ -6,6 +6,7 @@ mod gov;
 mod init;
 mod keys;
 mod query;
+mod query_training;
 mod staking;
 mod start;
 mod tx;

@@ -21,6 +21,9 @@ pub enum QueryCommand {
     },
     #[command(subcommand)]
     Wasm(WasmQuery),
+    /// Model history, updates and weights.
+    #[command(subcommand)]
+    Training(super::query_training::TrainingQuery),
     /// A model lineage with its DAO-set hyperparameters.
     Lineage {
         model_id: String,
@@ -64,6 +67,7 @@ pub fn run(command: QueryCommand) -> anyhow::Result<()> {
                 None => anyhow::bail!("account {address} not found"),
             }
         }
+        QueryCommand::Training(command) => super::query_training::run(command)?,
         QueryCommand::Lineage { model_id, node } => {
             let rpc = RpcClient::new(&node.node);
             let request = serde_json::json!({"model_id": model_id}).to_string();

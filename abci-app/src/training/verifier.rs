@@ -20,8 +20,10 @@ use super::{hyperparams_proto, lineage, records};
 use crate::codes::TxError;
 use crate::store::StateView;
 
-/// Attempts per update before the validator gives up and abstains.
-const MAX_ATTEMPTS: u32 = 3;
+/// Attempts per update before the validator gives up and abstains. A dead
+/// verifier costs one attempt per height, so this leaves an operator some
+/// blocks to restart it.
+const MAX_ATTEMPTS: u32 = 10;
 /// Longest a single Verify call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(300);
 /// Largest gRPC message either way (weights travel in both directions).

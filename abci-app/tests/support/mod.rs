@@ -53,6 +53,11 @@ pub struct TestNode {
 impl TestNode {
     /// `umd init` in a fresh home with fast blocks; not started yet.
     pub fn init() -> Self {
+        Self::init_with(&[])
+    }
+
+    /// [`Self::init`] with more `umd init` arguments.
+    pub fn init_with(extra_args: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let home = dir.path().join("node");
         let rpc_port = free_port();
@@ -72,6 +77,7 @@ impl TestNode {
             .arg(format!("tcp://127.0.0.1:{}", free_port()))
             .arg("--abci-laddr")
             .arg(format!("tcp://127.0.0.1:{}", free_port()))
+            .args(extra_args)
             .stdout(Stdio::null())
             .status()
             .expect("umd init runs");
@@ -101,6 +107,11 @@ impl TestNode {
     /// (CometBFT reports a height once the block is stored, which can be
     /// before the app has committed it).
     pub fn start(&mut self) {
+        self.start_with(&[]);
+    }
+
+    /// [`Self::start`] with more `umd start` arguments.
+    pub fn start_with(&mut self, extra_args: &[&str]) {
         let log = fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -110,6 +121,7 @@ impl TestNode {
             .arg("start")
             .arg("--home")
             .arg(&self.home)
+            .args(extra_args)
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
             .spawn()

@@ -1,0 +1,189 @@
+//! `umd query training …`: model history, updates and weights.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::Subcommand;
+use prost::Message;
+use um_client::rpc::RpcClient;
+use um_proto::um::common::v1::PageRequest;
+use um_proto::um::training::v1::{
+    QueryHeadRequest, QueryHeadResponse, QueryUpdateRequest, QueryUpdateResponse,
+    QueryVersionRequest, QueryVersionResponse, QueryVersionsRequest, QueryVersionsResponse,
+    QueryWeightsRequest, QueryWeightsResponse, UpdateStatus, VerdictReason,
+};
+
+#[derive(Subcommand, Debug)]
+pub enum TrainingQuery {
+    /// The accepted versions of a model, oldest first: its history.
+    Versions {
+        model_id: String,
+        #[command(flatten)]
+        node: super::NodeArgs,
+    },
+    /// One submitted update with its status and the verdicts on it.
+    Update {
+        update_id: u64,
+        #[command(flatten)]
+        node: super::NodeArgs,
+    },
+    /// Save a version's weights (the head unless --version) as safetensors.
+    Weights {
+        model_id: String,
+        #[arg(long)]
+        version: Option<u64>,
+        #[arg(long)]
+        output: PathBuf,
+        #[command(flatten)]
+        node: super::NodeArgs,
+    },
+}
+
+fn query<Resp: Message + Default>(
+    rpc: &RpcClient,
+    path: &str,
+    request: &impl Message,
+) -> anyhow::Result<Resp> {
+    let value = rpc.query_ok(path, &request.encode_to_vec())?;
+    Resp::decode(value.as_slice()).with_context(|| format!("decoding the answer of {path}"))
+}
+
+pub fn run(command: TrainingQuery) -> anyhow::Result<()> {
+    match command {
+        TrainingQuery::Versions { model_id, node } => {
+            let rpc = RpcClient::new(&node.node);
+            println!(
+                "{:>7} {:>7} {:>9} {:>8} {:>8}  {:<16}  trainer",
+                "version", "parent", "val_loss", "val_acc", "height", "weights"
+            );
+            let mut next_key = Vec::new();
+            loop {
+                let page: QueryVersionsResponse = query(
+                    &rpc,
+                    "/um.training.v1.Query/Versions",
+                    &QueryVersionsRequest {
+                        model_id: model_id.clone(),
+                        pagination: Some(PageRequest {
+                            key: next_key.clone(),
+                            limit: 1000,
+                            ..Default::default()
+                        }),
+                    },
+                )?;
+                for v in &page.versions {
+                    println!(
+                        "{:>7} {:>7} {:>9.4} {:>8.4} {:>8}  {:<16}  {}",
+                        v.version,
+                        v.parent_version,
+                        v.validation_loss,
+                        v.validation_accuracy,
+                        v.height,
+                        &hex::encode(&v.weights_sha256)[..16],
+                        v.trainer
+                    );
+                }
+                next_key = page.pagination.map(|p| p.next_key).unwrap_or_default();
+                if next_key.is_empty() {
+                    break;
+                }
+            }
+        }
+        TrainingQuery::Update { update_id, node } => {
+            let rpc = RpcClient::new(&node.node);
+            let answer: QueryUpdateResponse = query(
+                &rpc,
+                "/um.training.v1.Query/Update",
+                &QueryUpdateRequest { update_id },
+            )?;
+            let Some(update) = answer.update else {
+                bail!("update {update_id} not found");
+            };
+            let status = UpdateStatus::try_from(update.status)
+                .map(|s| s.as_str_name())
+                .unwrap_or("?");
+            println!(
+                "update {} of {} by {}",
+                update.id, update.model_id, update.trainer
+            );
+            println!(
+                "  base version {}, nonce {}",
+                update.base_version, update.nonce
+            );
+            println!("  status {status} {}", update.reason);
+            println!(
+                "  accept power {}, reject power {}, slashed {}",
+                update.accept_power, update.reject_power, update.slashed
+            );
+            for verdict in answer.verdicts {
+                let reason = VerdictReason::try_from(verdict.reason)
+                    .map(|r| r.as_str_name())
+                    .unwrap_or("?");
+                println!(
+                    "  validator {} (power {}): {reason}, loss {:.4}, distance {:.2e}",
+                    hex::encode_upper(&verdict.validator),
+                    verdict.power,
+                    verdict.measured_validation_loss,
+                    verdict.relative_distance
+                );
+            }
+        }
+        TrainingQuery::Weights {
+            model_id,
+            version,
+            output,
+            node,
+        } => {
+            let rpc = RpcClient::new(&node.node);
+            let version = match version {
+                Some(number) => {
+                    query::<QueryVersionResponse>(
+                        &rpc,
+                        "/um.training.v1.Query/Version",
+                        &QueryVersionRequest {
+                            model_id: model_id.clone(),
+                            version: number,
+                        },
+                    )?
+                    .version
+                }
+                None => {
+                    query::<QueryHeadResponse>(
+                        &rpc,
+                        "/um.training.v1.Query/Head",
+                        &QueryHeadRequest {
+                            model_id: model_id.clone(),
+                        },
+                    )?
+                    .version
+                }
+            };
+            let Some(version) = version else {
+                bail!("no such version of {model_id}");
+            };
+            let weights: QueryWeightsResponse = query(
+                &rpc,
+                "/um.training.v1.Query/Weights",
+                &QueryWeightsRequest {
+                    weights_sha256: version.weights_sha256.clone(),
+                },
+            )?;
+            let digest = crate::training::records::sha256(&weights.weights);
+            if digest.as_slice() != version.weights_sha256.as_slice() {
+                bail!(
+                    "the node sent weights whose hash does not match version {}",
+                    version.version
+                );
+            }
+            std::fs::write(&output, &weights.weights)
+                .with_context(|| format!("writing {}", output.display()))?;
+            println!(
+                "version {} of {model_id} ({} bytes, sha256 {}) saved to {}",
+                version.version,
+                weights.weights.len(),
+                hex::encode(&version.weights_sha256),
+                output.display()
+            );
+        }
+    }
+    Ok(())
+}
