@@ -25,21 +25,113 @@ pub enum GenesisCommand {
         /// Blocks per epoch (validator set refresh).
         #[arg(long, default_value_t = 10)]
         epoch_blocks: u64,
+        /// Also bond a trainer at genesis: `<key name>=<micro-NRN>`
+        /// (repeatable); the key is funded with twice the bond.
+        #[arg(long = "trainer", value_name = "KEY=AMOUNT")]
+        trainers: Vec<String>,
         #[command(flatten)]
         settings: SuiteSettings,
+        #[command(flatten)]
+        home: super::HomeArgs,
+    },
+    /// Start a model lineage at genesis (version 0 = deterministic initial
+    /// weights from the spec and the seed).
+    AddLineage {
+        /// Lineage id, 1-64 of [a-z0-9_-].
+        #[arg(long)]
+        model_id: String,
+        /// The model spec JSON, e.g.
+        /// {"kind":"mlp","input":[1,28,28],"hidden":[128,64],"classes":10}
+        #[arg(long)]
+        spec: String,
+        /// The hyperparameters JSON (um_bindings::Hyperparams: decimals as strings).
+        #[arg(long)]
+        hyperparams: String,
+        /// Dataset the lineage trains and is validated on.
+        #[arg(long, default_value = "mnist")]
+        dataset: String,
+        /// Seed of the initial weights.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
         #[command(flatten)]
         home: super::HomeArgs,
     },
 }
 
 pub fn run(command: GenesisCommand) -> anyhow::Result<()> {
-    let GenesisCommand::DeployGovernance {
-        operator,
-        self_bond,
-        epoch_blocks,
-        settings,
-        home,
-    } = command;
+    match command {
+        GenesisCommand::DeployGovernance {
+            operator,
+            self_bond,
+            epoch_blocks,
+            trainers,
+            settings,
+            home,
+        } => deploy_governance(operator, self_bond, epoch_blocks, &trainers, settings, home),
+        GenesisCommand::AddLineage {
+            model_id,
+            spec,
+            hyperparams,
+            dataset,
+            seed,
+            home,
+        } => add_lineage(&model_id, &spec, &hyperparams, &dataset, seed, home),
+    }
+}
+
+fn read_genesis(path: &std::path::Path) -> anyhow::Result<serde_json::Value> {
+    serde_json::from_slice(&fs::read(path).with_context(|| format!("reading {}", path.display()))?)
+        .with_context(|| format!("{} is not JSON", path.display()))
+}
+
+fn add_lineage(
+    model_id: &str,
+    spec: &str,
+    hyperparams: &str,
+    dataset: &str,
+    seed: u64,
+    home: super::HomeArgs,
+) -> anyhow::Result<()> {
+    let spec_checked = crate::training::parse_spec(spec).map_err(|e| anyhow::anyhow!(e.log))?;
+    let hyperparams: um_bindings::Hyperparams = serde_json::from_str(hyperparams)
+        .context("--hyperparams is not valid hyperparameters JSON")?;
+    hyperparams
+        .validate()
+        .map_err(|e| anyhow::anyhow!("invalid hyperparameters: {e}"))?;
+    let path = home.path().join("config/genesis.json");
+    let mut genesis = read_genesis(&path)?;
+    let lineages = genesis["app_state"]["training"]["lineages"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if lineages.iter().any(|l| l["model_id"] == model_id) {
+        anyhow::bail!("genesis already has a lineage {model_id:?}");
+    }
+    let mut lineages = lineages;
+    lineages.push(serde_json::json!({
+        "model_id": model_id,
+        "spec": spec,
+        "hyperparams": hyperparams,
+        "dataset_id": dataset,
+        "init_seed": seed,
+    }));
+    genesis["app_state"]["training"]["lineages"] = serde_json::Value::Array(lineages);
+    fs::write(&path, serde_json::to_vec_pretty(&genesis)?)?;
+    println!(
+        "lineage {model_id}: {} parameters, trains on {dataset}",
+        spec_checked.parameter_count()
+    );
+    Ok(())
+}
+
+fn deploy_governance(
+    operator: String,
+    self_bond: u128,
+    epoch_blocks: u64,
+    trainers: &[String],
+    settings: SuiteSettings,
+    home: super::HomeArgs,
+) -> anyhow::Result<()> {
     let home_path = home.path();
     let operator = super::keys::keyring(&home).file(&operator)?.address;
     let pubkey = super::staking::node_consensus_pubkey(&home_path)?;
@@ -55,16 +147,33 @@ pub fn run(command: GenesisCommand) -> anyhow::Result<()> {
             .initial_balances
             .push((operator.clone(), self_bond.saturating_mul(10)));
     }
-    let path = home_path.join("config/genesis.json");
-    let mut genesis: serde_json::Value = serde_json::from_slice(
-        &fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
-    )?;
-    let bond = GenesisBond {
+    let mut bonds = vec![GenesisBond {
         operator: operator.clone(),
         amount: self_bond,
         role: BondRole::Validator { consensus_pubkey },
-    };
-    let suite = add_suite(&mut genesis["app_state"], &config, &operator, &[bond])?;
+    }];
+    for trainer in trainers {
+        let Some((name, amount)) = trainer.split_once('=') else {
+            anyhow::bail!("--trainer {trainer:?}: expected KEY=AMOUNT");
+        };
+        let amount: u128 = amount
+            .parse()
+            .with_context(|| format!("--trainer {trainer:?}: amount is not an integer"))?;
+        let address = super::keys::keyring(&home).file(name)?.address;
+        if !config.initial_balances.iter().any(|(a, _)| a == &address) {
+            config
+                .initial_balances
+                .push((address.clone(), amount.saturating_mul(2)));
+        }
+        bonds.push(GenesisBond {
+            operator: address,
+            amount,
+            role: BondRole::Trainer,
+        });
+    }
+    let path = home_path.join("config/genesis.json");
+    let mut genesis = read_genesis(&path)?;
+    let suite = add_suite(&mut genesis["app_state"], &config, &operator, &bonds)?;
     genesis["app_state"]["gov"]["params"]["epoch_blocks"] = serde_json::json!(epoch_blocks);
     fs::write(&path, serde_json::to_vec_pretty(&genesis)?)?;
     println!(
