@@ -4,9 +4,9 @@
 use um_bindings::{HeadVersionResponse, HyperparamsResponse, UmMsg, UmQuery};
 
 use crate::codes::{Code, TxError};
-use crate::context::{BlockInfo, CustomBindings, Event};
+use crate::context::{BlockInfo, CustomBindings, CustomOutcome, Event};
 use crate::store::StateView;
-use crate::{gov, training};
+use crate::{dataset, gov, training};
 
 pub struct ChainBindings;
 
@@ -17,7 +17,7 @@ impl CustomBindings for ChainBindings {
         block: &BlockInfo,
         contract: &str,
         msg: &[u8],
-    ) -> Result<Vec<Event>, TxError> {
+    ) -> Result<CustomOutcome, TxError> {
         let Some(registry) = gov::registry(state)? else {
             return Err(TxError::new(
                 Code::NotPermitted,
@@ -44,7 +44,8 @@ impl CustomBindings for ChainBindings {
                 training::set_hyperparams(state, block.height, &model_id, &hyperparams)?;
                 Ok(vec![event
                     .attr("action", "set_hyperparams")
-                    .attr("model_id", model_id)])
+                    .attr("model_id", model_id)]
+                .into())
             }
             UmMsg::CreateModelLineage {
                 model_id,
@@ -60,7 +61,8 @@ impl CustomBindings for ChainBindings {
                 )?;
                 Ok(vec![event
                     .attr("action", "create_model_lineage")
-                    .attr("model_id", model_id)])
+                    .attr("model_id", model_id)]
+                .into())
             }
             UmMsg::UpdateRegistry {
                 token,
@@ -75,15 +77,27 @@ impl CustomBindings for ChainBindings {
                         dao,
                     },
                 )?;
-                Ok(vec![event.attr("action", "update_registry")])
+                Ok(vec![event.attr("action", "update_registry")].into())
             }
-            // Deltas are proposed with the dataset module; until a delta
-            // exists there is nothing a vote could accept or reject.
-            UmMsg::AcceptDatasetDelta { delta_id } | UmMsg::RejectDatasetDelta { delta_id } => {
-                Err(TxError::new(
-                    Code::NotFound,
-                    format!("dataset delta {delta_id} not found"),
-                ))
+            UmMsg::AcceptDatasetDelta { delta_id } => {
+                let mut outcome = dataset::decide::accept(state, block.height, delta_id)?;
+                outcome.events.insert(
+                    0,
+                    event
+                        .attr("action", "accept_dataset_delta")
+                        .attr("delta_id", delta_id.to_string()),
+                );
+                Ok(outcome)
+            }
+            UmMsg::RejectDatasetDelta { delta_id } => {
+                let mut outcome = dataset::decide::reject(state, block.height, delta_id)?;
+                outcome.events.insert(
+                    0,
+                    event
+                        .attr("action", "reject_dataset_delta")
+                        .attr("delta_id", delta_id.to_string()),
+                );
+                Ok(outcome)
             }
         }
     }

@@ -90,6 +90,37 @@ pub struct TxContext<'a> {
     pub tx_index: u32,
 }
 
+/// A contract execution a module asks for as its own module account, e.g.
+/// paying back a cw20 deposit it holds in escrow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModuleCall {
+    /// The module account that sends the execute message.
+    pub sender: String,
+    pub contract: String,
+    /// The JSON execute message.
+    pub msg: Vec<u8>,
+}
+
+/// What a custom message did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CustomOutcome {
+    pub events: Vec<Event>,
+    /// Run by the wasm module right after the custom message, in order, as
+    /// part of it: the state is already moved into the VM host while the
+    /// bindings run, so they cannot call contracts themselves. If one call
+    /// fails, the custom message fails.
+    pub calls: Vec<ModuleCall>,
+}
+
+impl From<Vec<Event>> for CustomOutcome {
+    fn from(events: Vec<Event>) -> Self {
+        Self {
+            events,
+            calls: Vec::new(),
+        }
+    }
+}
+
 /// The chain side of CosmWasm custom messages (`CosmosMsg::Custom`) and
 /// queries (`QueryRequest::Custom`): the wasm module hands them over as
 /// JSON and the chain's modules decide.
@@ -101,7 +132,7 @@ pub trait CustomBindings: Send + Sync {
         block: &BlockInfo,
         contract: &str,
         msg: &[u8],
-    ) -> Result<Vec<Event>, TxError>;
+    ) -> Result<CustomOutcome, TxError>;
 
     /// Answers a custom query with the JSON of its response.
     fn query(&self, state: &StateView, request: &[u8]) -> Result<Vec<u8>, TxError>;
@@ -117,7 +148,7 @@ impl CustomBindings for NoCustomBindings {
         _block: &BlockInfo,
         _contract: &str,
         _msg: &[u8],
-    ) -> Result<Vec<Event>, TxError> {
+    ) -> Result<CustomOutcome, TxError> {
         Err(TxError::new(
             Code::UnknownMessage,
             "this chain handles no custom messages",

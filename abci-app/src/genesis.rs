@@ -16,6 +16,8 @@ pub struct AppGenesis {
     pub wasm: WasmGenesis,
     pub gov: GovGenesis,
     pub training: crate::training::genesis::TrainingGenesis,
+    #[serde(default)]
+    pub dataset: crate::dataset::genesis::DatasetGenesis,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

@@ -28,6 +28,9 @@ impl Modules {
         if training::submit::handles(&msg.type_url) {
             return training::submit::handle(&self.wasm, ctx, signer, msg);
         }
+        if crate::dataset::msg_server::handles(&msg.type_url) {
+            return crate::dataset::msg_server::handle(&self.wasm, ctx, signer, msg);
+        }
         Err(TxError::new(
             Code::UnknownMessage,
             format!("unknown message type {:?}", msg.type_url),
@@ -41,6 +44,8 @@ impl Modules {
             "gov"
         } else if training::submit::handles(type_url) {
             "training"
+        } else if crate::dataset::msg_server::handles(type_url) {
+            "dataset"
         } else {
             "unknown"
         }

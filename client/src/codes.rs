@@ -48,6 +48,17 @@ pub enum Code {
     NotPermitted = 23,
     /// The VM failed for a reason other than the contract's own error.
     VmError = 24,
+    /// A dataset record does not fit its dataset: pixel count, label, or a
+    /// hash that is not the record's.
+    InvalidRecord = 25,
+    /// A record to add is already in the dataset (or twice in the delta).
+    DuplicateRecord = 26,
+    /// A record to remove is not in the dataset's current version.
+    RecordNotFound = 27,
+    /// The deposit offered is below the module's minimum.
+    InsufficientDeposit = 28,
+    /// The dataset delta was already accepted or rejected.
+    DeltaDecided = 29,
     /// The node could not read or write its own state.
     Internal = 99,
 }

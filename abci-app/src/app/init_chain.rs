@@ -36,6 +36,10 @@ pub fn init_chain(node: &mut Node, request: pb::RequestInitChain) -> pb::Respons
     if let Err(err) = genesis.apply_gov(&mut view) {
         fatal(&format!("genesis gov: {}", err.log));
     }
+    // Datasets first: model lineages name the dataset they train on.
+    if let Err(err) = genesis.dataset.apply(&mut view, block.height) {
+        fatal(&format!("genesis dataset: {}", err.log));
+    }
     if let Err(err) = genesis.training.apply(&mut view, block.height) {
         fatal(&format!("genesis training: {}", err.log));
     }

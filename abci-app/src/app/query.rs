@@ -37,6 +37,7 @@ pub fn query(node: &Node, request: pb::RequestQuery) -> pb::ResponseQuery {
         SIMULATE_PATH => simulate(node, state, &block, &request.data),
         path => crate::gov::query::handle(&state, path)
             .or_else(|| crate::training::query::handle(&state, path, &request.data))
+            .or_else(|| crate::dataset::query::handle(&state, path, &request.data))
             .or_else(|| {
                 node.modules
                     .wasm

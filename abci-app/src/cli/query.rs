@@ -24,6 +24,9 @@ pub enum QueryCommand {
     /// Model history, updates and weights.
     #[command(subcommand)]
     Training(super::query_training::TrainingQuery),
+    /// Datasets, their versions, records and proposed deltas.
+    #[command(subcommand)]
+    Dataset(super::dataset::DatasetQuery),
     /// A model lineage with its DAO-set hyperparameters.
     Lineage {
         model_id: String,
@@ -68,6 +71,7 @@ pub fn run(command: QueryCommand) -> anyhow::Result<()> {
             }
         }
         QueryCommand::Training(command) => super::query_training::run(command)?,
+        QueryCommand::Dataset(command) => super::dataset::run_query(command)?,
         QueryCommand::Lineage { model_id, node } => {
             let rpc = RpcClient::new(&node.node);
             let request = serde_json::json!({"model_id": model_id}).to_string();

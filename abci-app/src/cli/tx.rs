@@ -37,6 +37,9 @@ pub enum TxCommand {
     Wasm(WasmTx),
     #[command(subcommand)]
     Staking(super::staking::StakingTx),
+    /// Propose dataset deltas.
+    #[command(subcommand)]
+    Dataset(super::dataset::DatasetTx),
 }
 
 #[derive(Subcommand, Debug)]
@@ -80,6 +83,7 @@ pub fn run(command: TxCommand) -> anyhow::Result<()> {
     let wasm = match command {
         TxCommand::Wasm(wasm) => wasm,
         TxCommand::Staking(staking) => return super::staking::run(staking),
+        TxCommand::Dataset(dataset) => return super::dataset::run_tx(dataset),
     };
     match wasm {
         WasmTx::Store { file, tx } => {

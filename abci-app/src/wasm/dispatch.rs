@@ -146,7 +146,9 @@ impl Keeper<'_> {
             CosmosMsg::Bank(_) => {
                 return Err(unsupported("bank messages (the chain has no native coins)"))
             }
-            CosmosMsg::Custom(CustomJson(custom)) => return self.custom(gas, contract, &custom),
+            CosmosMsg::Custom(CustomJson(custom)) => {
+                return self.custom(gas, depth, contract, &custom)
+            }
             CosmosMsg::Staking(_) => return Err(unsupported("staking messages")),
             CosmosMsg::Distribution(_) => return Err(unsupported("distribution messages")),
             CosmosMsg::Any(any) => {
@@ -158,10 +160,12 @@ impl Keeper<'_> {
     }
 
     /// Hands a contract's `CosmosMsg::Custom` to the chain's modules,
-    /// which decide whether this contract may send it.
+    /// which decide whether this contract may send it, then runs the
+    /// contract calls they ask for as their module accounts.
     fn custom(
         &self,
         gas: &mut GasMeter,
+        depth: u32,
         contract: &str,
         custom: &serde_json::Value,
     ) -> Result<Done, TxError> {
@@ -169,8 +173,16 @@ impl Keeper<'_> {
             .map_err(|e| TxError::new(Code::InvalidRequest, format!("custom message: {e}")))?;
         gas.consume(CUSTOM_MSG_COST, "custom chain message")?;
         let host = self.host;
-        let events =
+        let outcome =
             host.write(|state| host.bindings.execute(state, &host.block, contract, &msg))??;
+        let mut events = outcome.events;
+        for call in outcome.calls {
+            let action = Action::Execute {
+                contract: call.contract,
+                msg: call.msg,
+            };
+            events.extend(self.run(gas, depth, &call.sender, action)?.events);
+        }
         Ok(Done {
             response: cosmos_sdk_proto::Any {
                 type_url: "/um.bindings.UmMsgResponse".to_string(),

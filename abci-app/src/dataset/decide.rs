@@ -1,0 +1,433 @@
+//! The DAO's decision on a delta, reached only through a passed proposal of
+//! the registered DAO (`UmMsg::AcceptDatasetDelta` / `RejectDatasetDelta`,
+//! see `bindings`).
+//!
+//! Acceptance applies the delta with set semantics to the newest version,
+//! not to the version it was proposed on: a record another accepted delta
+//! already added or removed is simply left as it is, so a passed proposal
+//! can always be carried out.
+
+use um_proto::um::dataset::v1::{Dataset, DatasetDelta, DeltaStatus};
+
+use super::module_address;
+use super::records::{self, Hash};
+use crate::codes::{Code, TxError};
+use crate::context::{CustomOutcome, Event, ModuleCall};
+use crate::store::StateView;
+
+/// Makes the next version of the delta's dataset and refunds the deposit
+/// (a cw20 transfer from the module account, run by the wasm module).
+pub fn accept(state: &mut StateView, height: u64, delta_id: u64) -> Result<CustomOutcome, TxError> {
+    let mut delta = proposed(state, delta_id)?;
+    let current = super::current(state, &delta.dataset_id)?.ok_or_else(|| {
+        TxError::new(
+            Code::Internal,
+            format!(
+                "dataset {} of delta {delta_id} is not stored",
+                delta.dataset_id
+            ),
+        )
+    })?;
+    let next = current.version.checked_add(1).ok_or_else(|| {
+        TxError::new(
+            Code::Internal,
+            format!("dataset {} has no next version", current.dataset_id),
+        )
+    })?;
+    let id = &delta.dataset_id;
+    for record in &delta.add {
+        let label = u8::try_from(record.label)
+            .map_err(|_| TxError::new(Code::Internal, format!("delta {delta_id}: stored label")))?;
+        let hash = records::put_record(state, label, &record.pixels);
+        if !records::is_member(state, id, current.version, &hash)? {
+            records::join(state, id, next, &hash)?;
+        }
+    }
+    for bytes in &delta.remove {
+        let hash: Hash = records::as_hash(bytes).ok_or_else(|| {
+            TxError::new(Code::Internal, format!("delta {delta_id}: stored hash"))
+        })?;
+        records::leave(state, id, next, &hash)?;
+    }
+    let members = records::all_members(state, id, next)?;
+    let mut dataset = Dataset {
+        version: next,
+        height,
+        delta_id,
+        ..current
+    };
+    records::summarize(&mut dataset, &members);
+    records::save_version(state, &dataset);
+
+    delta.status = DeltaStatus::Accepted as i32;
+    delta.decided_height = height;
+    delta.result_version = next;
+    records::save_delta(state, &delta);
+
+    let calls = match records::escrow_token(state, delta_id)? {
+        Some(token) => {
+            records::clear_escrow(state, delta_id);
+            let refund = serde_json::json!({"transfer": {
+                "recipient": delta.proposer,
+                "amount": delta.deposit,
+            }});
+            vec![ModuleCall {
+                sender: module_address(),
+                contract: token,
+                msg: refund.to_string().into_bytes(),
+            }]
+        }
+        None => Vec::new(),
+    };
+    let refunded = if calls.is_empty() {
+        "0"
+    } else {
+        delta.deposit.as_str()
+    };
+    let event = Event::new("dataset_delta_accepted")
+        .attr("delta_id", delta_id.to_string())
+        .attr("dataset_id", &dataset.dataset_id)
+        .attr("version", next.to_string())
+        .attr("root", hex::encode(&dataset.root))
+        .attr("record_count", dataset.record_count.to_string())
+        .attr("refunded", refunded);
+    Ok(CustomOutcome {
+        events: vec![event],
+        calls,
+    })
+}
+
+/// Marks the delta rejected; the module keeps the deposit (a cost on
+/// proposals the token holders did not want).
+pub fn reject(state: &mut StateView, height: u64, delta_id: u64) -> Result<CustomOutcome, TxError> {
+    let mut delta = proposed(state, delta_id)?;
+    delta.status = DeltaStatus::Rejected as i32;
+    delta.decided_height = height;
+    records::save_delta(state, &delta);
+    records::clear_escrow(state, delta_id);
+    let event = Event::new("dataset_delta_rejected")
+        .attr("delta_id", delta_id.to_string())
+        .attr("dataset_id", &delta.dataset_id)
+        .attr("deposit_kept", &delta.deposit);
+    Ok(vec![event].into())
+}
+
+fn proposed(state: &StateView, delta_id: u64) -> Result<DatasetDelta, TxError> {
+    let delta = records::delta(state, delta_id)?.ok_or_else(|| {
+        TxError::new(
+            Code::NotFound,
+            format!("dataset delta {delta_id} not found"),
+        )
+    })?;
+    if delta.status != DeltaStatus::Proposed as i32 {
+        let status = DeltaStatus::try_from(delta.status)
+            .map(|s| s.as_str_name())
+            .unwrap_or("DELTA_STATUS_UNSPECIFIED");
+        return Err(TxError::new(
+            Code::DeltaDecided,
+            format!(
+                "dataset delta {delta_id} was already decided ({status} at height {}); only a \
+                 PROPOSED delta can be accepted or rejected",
+                delta.decided_height
+            ),
+        ));
+    }
+    Ok(delta)
+}
+
+#[cfg(test)]
+mod tests {
+    use cosmos_sdk_proto::cosmwasm::wasm::v1::MsgExecuteContract;
+    use cosmos_sdk_proto::Any;
+    use prost::{Message, Name};
+    use serde_json::json;
+    use um_proto::um::dataset::v1::{MsgProposeDatasetDelta, Record};
+
+    use super::*;
+    use crate::context::{BlockInfo, GasMeter, MsgResult, TxContext};
+    use crate::dataset::testutil::{digit, digits, state_with};
+    use crate::dataset::{msg_server, DatasetParams};
+    use crate::genesis::AppGenesis;
+    use crate::store::Store;
+    use crate::wasm::WasmModule;
+
+    const NRN: u128 = 1_000_000;
+
+    fn proposer() -> String {
+        crate::address::encode(&[5; 20])
+    }
+
+    fn record(r: &um_formats::Record) -> Record {
+        Record {
+            hash: Vec::new(),
+            label: u32::from(r.label),
+            pixels: r.pixels.to_vec(),
+        }
+    }
+
+    fn propose(
+        wasm: &WasmModule,
+        state: &mut StateView,
+        add: &[um_formats::Record],
+        remove: &[&um_formats::Record],
+        deposit: u128,
+    ) -> Result<MsgResult, TxError> {
+        let msg = MsgProposeDatasetDelta {
+            proposer: proposer(),
+            dataset_id: "mnist".into(),
+            add: add.iter().map(record).collect(),
+            remove: remove.iter().map(|r| r.hash().to_vec()).collect(),
+            deposit: deposit.to_string(),
+        };
+        let any = Any {
+            type_url: MsgProposeDatasetDelta::type_url(),
+            value: msg.encode_to_vec(),
+        };
+        run(wasm, state, |wasm, ctx| {
+            msg_server::handle(wasm, ctx, &proposer(), &any)
+        })
+    }
+
+    fn run<R>(
+        wasm: &WasmModule,
+        state: &mut StateView,
+        f: impl FnOnce(&WasmModule, &mut TxContext<'_>) -> R,
+    ) -> R {
+        let block = BlockInfo {
+            chain_id: "t".into(),
+            height: 3,
+            time_nanos: 1,
+        };
+        let mut gas = GasMeter::new(100_000_000);
+        let mut ctx = TxContext {
+            state,
+            block: &block,
+            gas: &mut gas,
+            tx_index: 0,
+        };
+        f(wasm, &mut ctx)
+    }
+
+    fn root_of(records: &[um_formats::Record]) -> Vec<u8> {
+        um_formats::Dataset::from_records(records.to_vec())
+            .root()
+            .to_vec()
+    }
+
+    #[test]
+    fn accepting_makes_the_next_version_with_set_semantics() {
+        let cache = tempfile::tempdir().unwrap();
+        let wasm = WasmModule::new(cache.path()).unwrap();
+        let store = Store::temporary().unwrap();
+        let mut state = store.view();
+        let genesis = digits(20);
+        state_with(&mut state, &genesis);
+        DatasetParams {
+            min_deposit: 0u128.into(),
+            ..DatasetParams::default()
+        }
+        .save(&mut state)
+        .unwrap();
+        let (x, y) = (digit(100), digit(101));
+        // Both deltas are proposed on version 0 and overlap.
+        propose(
+            &wasm,
+            &mut state,
+            std::slice::from_ref(&x),
+            &[&genesis[3]],
+            0,
+        )
+        .unwrap();
+        propose(
+            &wasm,
+            &mut state,
+            &[x.clone(), y.clone()],
+            &[&genesis[3], &genesis[4]],
+            0,
+        )
+        .unwrap();
+
+        let outcome = accept(&mut state, 9, 1).unwrap();
+        assert!(outcome.calls.is_empty(), "no deposit, no refund");
+        assert_eq!(outcome.events[0].kind, "dataset_delta_accepted");
+        let mut v1: Vec<_> = genesis.clone();
+        v1.remove(3);
+        v1.push(x.clone());
+        let dataset = crate::dataset::current(&state, "mnist").unwrap().unwrap();
+        assert_eq!(
+            (dataset.version, dataset.height, dataset.delta_id),
+            (1, 9, 1)
+        );
+        assert_eq!(dataset.record_count, 20);
+        assert_eq!(dataset.root, root_of(&v1));
+        let delta = records::delta(&state, 1).unwrap().unwrap();
+        assert_eq!(delta.status, DeltaStatus::Accepted as i32);
+        assert_eq!((delta.decided_height, delta.result_version), (9, 1));
+
+        // The second applies to version 1: x and the removal of genesis[3]
+        // are already done, y and the removal of genesis[4] are new.
+        accept(&mut state, 10, 2).unwrap();
+        let mut v2 = v1.clone();
+        v2.retain(|r| r != &genesis[4]);
+        v2.push(y);
+        let dataset = crate::dataset::current(&state, "mnist").unwrap().unwrap();
+        assert_eq!((dataset.version, dataset.record_count), (2, 20));
+        assert_eq!(dataset.root, root_of(&v2));
+        let mut hashes: Vec<_> = v2.iter().map(um_formats::Record::hash).collect();
+        hashes.sort_unstable();
+        assert_eq!(records::all_members(&state, "mnist", 2).unwrap(), hashes);
+        // Older versions keep their members and roots.
+        let v0 = crate::dataset::version(&state, "mnist", 0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(v0.root, root_of(&genesis));
+        assert_eq!(records::all_members(&state, "mnist", 0).unwrap().len(), 20);
+
+        // A decided delta cannot be decided again; an unknown one is not found.
+        for result in [accept(&mut state, 11, 1), reject(&mut state, 11, 2)] {
+            let err = result.unwrap_err();
+            assert_eq!(err.code, Code::DeltaDecided);
+            assert!(err.log.contains("DELTA_STATUS_ACCEPTED"), "{}", err.log);
+        }
+        assert_eq!(accept(&mut state, 11, 3).unwrap_err().code, Code::NotFound);
+        assert_eq!(
+            crate::dataset::current(&state, "mnist")
+                .unwrap()
+                .unwrap()
+                .version,
+            2
+        );
+    }
+
+    /// A state with the governance suite, the proposer holding 100 NRN and
+    /// (optionally) allowing the dataset module to spend 10 NRN.
+    fn with_token(wasm: &WasmModule, state: &mut StateView, allowance: bool) -> String {
+        let block = BlockInfo {
+            chain_id: "t".into(),
+            height: 1,
+            time_nanos: 1,
+        };
+        let artifacts = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../artifacts");
+        let mut config = um_governance::DeployConfig::new(&artifacts);
+        config.initial_balances = vec![(proposer(), 100 * NRN)];
+        let mut app_state = serde_json::to_value(AppGenesis::default()).unwrap();
+        let deployer = crate::address::encode(&[1; 20]);
+        let suite =
+            um_governance::genesis::add_suite(&mut app_state, &config, &deployer, &[]).unwrap();
+        if allowance {
+            let allow = json!({"sender": proposer(), "contract": suite.token,
+                "msg": {"increase_allowance": {"spender": crate::dataset::module_address(), "amount": (10 * NRN).to_string()}}});
+            app_state["wasm"]["executions"]
+                .as_array_mut()
+                .unwrap()
+                .push(allow);
+        }
+        let genesis: AppGenesis = serde_json::from_value(app_state).unwrap();
+        wasm.init_genesis(state, &block, &genesis.wasm).unwrap();
+        genesis.apply_gov(state).unwrap();
+        suite.token
+    }
+
+    fn balance(wasm: &WasmModule, state: &StateView, token: &str, who: &str) -> u128 {
+        let answer = wasm
+            .query_smart(
+                state,
+                &BlockInfo::default(),
+                token,
+                json!({"balance": {"address": who}}).to_string().as_bytes(),
+            )
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&answer).unwrap()["balance"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    #[test]
+    fn deposits_are_escrowed_refunded_on_acceptance_and_kept_on_rejection() {
+        let cache = tempfile::tempdir().unwrap();
+        let wasm = WasmModule::new(cache.path()).unwrap();
+        let store = Store::temporary().unwrap();
+        let mut state = store.view();
+        let token = with_token(&wasm, &mut state, true);
+        state_with(&mut state, &digits(20));
+        let module = crate::dataset::module_address();
+
+        let proposed = propose(&wasm, &mut state, &[digit(100)], &[], 4 * NRN).unwrap();
+        assert!(
+            proposed.events.iter().any(|e| e.kind == "wasm"),
+            "the token's transfer_from events come with the proposal"
+        );
+        propose(&wasm, &mut state, &[digit(101)], &[], 5 * NRN).unwrap();
+        assert_eq!(balance(&wasm, &state, &token, &proposer()), 91 * NRN);
+        assert_eq!(balance(&wasm, &state, &token, &module), 9 * NRN);
+        // The allowance of 10 NRN has 1 left.
+        let err = propose(&wasm, &mut state, &[digit(102)], &[], 2 * NRN).unwrap_err();
+        assert_eq!(err.code, Code::ContractError);
+        assert!(err.log.contains("increase_allowance"), "{}", err.log);
+        assert_eq!(
+            records::escrow_token(&state, 1).unwrap(),
+            Some(token.clone())
+        );
+
+        let outcome = accept(&mut state, 5, 1).unwrap();
+        let [call] = outcome.calls.as_slice() else {
+            panic!("one refund expected: {:?}", outcome.calls)
+        };
+        assert_eq!(
+            (call.sender.as_str(), call.contract.as_str()),
+            (module.as_str(), token.as_str())
+        );
+        assert!(records::escrow_token(&state, 1).unwrap().is_none());
+        // What the wasm module does with the call (as it does after a DAO's
+        // custom message).
+        let refund = Any {
+            type_url: MsgExecuteContract::type_url(),
+            value: MsgExecuteContract {
+                sender: call.sender.clone(),
+                contract: call.contract.clone(),
+                msg: call.msg.clone(),
+                funds: vec![],
+            }
+            .encode_to_vec(),
+        };
+        run(&wasm, &mut state, |wasm, ctx| {
+            wasm.handle_msg(ctx, &module, &refund)
+        })
+        .unwrap();
+        assert_eq!(balance(&wasm, &state, &token, &proposer()), 95 * NRN);
+        assert_eq!(balance(&wasm, &state, &token, &module), 5 * NRN);
+
+        let outcome = reject(&mut state, 6, 2).unwrap();
+        assert!(outcome.calls.is_empty());
+        assert_eq!(
+            outcome.events[0].attributes[2],
+            ("deposit_kept".into(), (5 * NRN).to_string())
+        );
+        assert!(records::escrow_token(&state, 2).unwrap().is_none());
+        let delta = records::delta(&state, 2).unwrap().unwrap();
+        assert_eq!(delta.status, DeltaStatus::Rejected as i32);
+        assert_eq!((delta.decided_height, delta.result_version), (6, 0));
+        assert_eq!(
+            crate::dataset::current(&state, "mnist")
+                .unwrap()
+                .unwrap()
+                .version,
+            1
+        );
+    }
+
+    #[test]
+    fn without_an_allowance_nothing_is_proposed() {
+        let cache = tempfile::tempdir().unwrap();
+        let wasm = WasmModule::new(cache.path()).unwrap();
+        let store = Store::temporary().unwrap();
+        let mut state = store.view();
+        with_token(&wasm, &mut state, false);
+        state_with(&mut state, &digits(5));
+        let err = propose(&wasm, &mut state, &[digit(100)], &[], NRN).unwrap_err();
+        assert_eq!(err.code, Code::ContractError);
+        assert!(err.log.contains("No allowance"), "{}", err.log);
+    }
+}
