@@ -11,18 +11,27 @@
 //! - [`eval`]: validation loss and accuracy.
 //! - [`verify`]: re-execution and acceptance of someone else's update.
 //! - [`runtime`]: process-wide libtorch settings for reproducible CPU results.
+//! - [`device`]: `--device auto|cpu|cuda` and device names.
+//! - [`chain`]: a blocking client of the chain (lineages, heads, weights,
+//!   datasets and records, updates; `MsgSubmitUpdate`).
+//! - [`service`]: the `um.trainer.v1.Trainer` gRPC service (`um-trainer serve`).
+//! - [`train_loop`]: the trainer loop (`um-trainer train`).
 //!
 //! CPU training with the same inputs is bitwise reproducible across runs and
 //! intra-op thread counts (with `MKL_CBWR=AUTO,STRICT`, see [`runtime`]);
 //! other CPU families and CUDA, selected by [`default_device`] when present,
 //! agree within the DAO's verification tolerance.
 
+pub mod chain;
 pub mod dataset;
+pub mod device;
 pub mod eval;
 pub mod hyperparams;
 pub mod model;
 pub mod runtime;
+pub mod service;
 pub mod step;
+pub mod train_loop;
 pub mod verify;
 
 /// Shared with the chain through `um-formats`.
@@ -37,10 +46,16 @@ pub use hyperparams::{Hyperparams, TrainParams, VerifyParams};
 pub use model::Model;
 pub use spec::ModelSpec;
 pub use step::{batch_indices, run_step, StepOutcome, StepRequest};
-pub use verify::{verify, Reason, Verdict, VerifyRequest};
+pub use verify::{verify, verify_timed, Reason, Verdict, VerifyRequest, VerifyTimings};
 pub use weights::{weights_hash, Weights};
 
 /// CUDA device 0 when libtorch sees a GPU, the CPU otherwise.
 pub fn default_device() -> tch::Device {
     tch::Device::cuda_if_available()
+}
+
+/// Raw SHA-256 of some bytes (a weights content address is its hex).
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
 }

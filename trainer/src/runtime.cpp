@@ -1,5 +1,6 @@
 // Process-wide libtorch switches that tch does not expose.
 #include <ATen/Context.h>
+#include <torch/headeronly/version.h>
 
 // Same as `torch.backends.mkldnn.enabled = False`: CPU convolutions use
 // PyTorch's native kernels (im2col + BLAS), whose results do not depend on
@@ -11,3 +12,7 @@ extern "C" void um_trainer_disable_mkldnn() {
 extern "C" int um_trainer_mkldnn_enabled() {
   return at::globalContext().userEnabledMkldnn() ? 1 : 0;
 }
+
+// The libtorch version these bindings were compiled against (a literal from
+// its headers; torch-sys refuses to build against any other version).
+extern "C" const char* um_trainer_torch_version() { return TORCH_VERSION; }

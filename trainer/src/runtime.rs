@@ -22,6 +22,7 @@ use std::sync::Once;
 extern "C" {
     fn um_trainer_disable_mkldnn();
     fn um_trainer_mkldnn_enabled() -> std::os::raw::c_int;
+    fn um_trainer_torch_version() -> *const std::os::raw::c_char;
 }
 
 /// The `MKL_CBWR` value that makes MKL results independent of the thread count.
@@ -41,16 +42,31 @@ pub fn mkldnn_enabled() -> bool {
     unsafe { um_trainer_mkldnn_enabled() != 0 }
 }
 
+/// The libtorch version, e.g. `"2.13.0"`.
+pub fn torch_version() -> &'static str {
+    // SAFETY: returns a pointer to a NUL-terminated string literal of the
+    // shim (static storage, never freed or written).
+    let version = unsafe { std::ffi::CStr::from_ptr(um_trainer_torch_version()) };
+    version.to_str().unwrap_or("unknown")
+}
+
 /// Whether `MKL_CBWR` asks for strict reproducibility in this process.
 pub fn mkl_strict() -> bool {
     std::env::var("MKL_CBWR").is_ok_and(|v| v.to_ascii_uppercase().contains("STRICT"))
 }
 
-/// Sets `MKL_CBWR` to [`MKL_CBWR`] unless it is already set. Call it at the
-/// very start of `main`, before other threads exist and before any libtorch
-/// call (changing the environment races with threads reading it).
+/// Sets `MKL_CBWR` to [`MKL_CBWR`] and `OMP_WAIT_POLICY` to `PASSIVE`,
+/// each unless already set. Call it at the very start of `main`, before other
+/// threads exist and before any libtorch call (changing the environment races
+/// with threads reading it, and OpenMP reads it once when it starts).
+///
+/// `PASSIVE`: the trainer shares its host with umd and CometBFT; OpenMP
+/// threads that spin while waiting slowed training ~10x on two busy cores.
 pub fn prepare_process_env() {
     if std::env::var_os("MKL_CBWR").is_none() {
         std::env::set_var("MKL_CBWR", MKL_CBWR);
+    }
+    if std::env::var_os("OMP_WAIT_POLICY").is_none() {
+        std::env::set_var("OMP_WAIT_POLICY", "PASSIVE");
     }
 }

@@ -8,7 +8,10 @@
 //!    encoding ([`Weights::decode_canonical`]);
 //! 2. re-executes the step from the base ([`crate::step`]) and measures
 //!    `relative_distance = ||claimed − recomputed|| / ||recomputed||`;
-//! 3. evaluates the base and the claimed weights on the validation split;
+//! 3. evaluates the claimed weights on the validation split, and the base
+//!    too unless the caller passes the base's validation loss (the chain
+//!    records it for every version after 0, so all validators compare against
+//!    the same number);
 //! 4. accepts when `relative_distance ≤ tolerance` and
 //!    `val_loss_claimed ≤ val_loss_base · (1 − min_improvement)`.
 //!
@@ -17,6 +20,7 @@
 //! malformed hyperparameters, an empty split) are errors.
 
 use std::fmt;
+use std::time::{Duration, Instant};
 
 use tch::Device;
 use thiserror::Error;
@@ -46,6 +50,9 @@ pub struct VerifyRequest<'a> {
     pub hyperparams: &'a Hyperparams,
     /// The dataset version the update claims to train on.
     pub dataset: &'a Dataset,
+    /// Validation loss of the base as the chain recorded it; `None` (or a
+    /// value that is not finite) measures it here.
+    pub base_val_loss: Option<f64>,
 }
 
 /// Why an update was accepted or rejected.
@@ -130,11 +137,12 @@ pub struct Verdict {
     pub reason: Reason,
     /// Validation loss of the claimed weights (when they could be loaded).
     pub measured_val_loss: Option<f64>,
-    /// Validation loss of the base weights (when measured).
+    /// Validation loss of the base weights (measured, or the recorded value
+    /// the request passed).
     pub base_val_loss: Option<f64>,
     /// Validation accuracy of the claimed weights.
     pub accuracy: Option<f64>,
-    /// Validation accuracy of the base weights.
+    /// Validation accuracy of the base weights (when measured here).
     pub base_accuracy: Option<f64>,
     /// `||claimed − recomputed|| / ||recomputed||`.
     pub relative_distance: Option<f64>,
@@ -173,8 +181,26 @@ pub enum VerifyError {
     Eval(#[from] EvalError),
 }
 
+/// Where the time of a verification went.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VerifyTimings {
+    /// Re-executing the step.
+    pub reexecute: Duration,
+    /// Measuring validation loss and accuracy.
+    pub evaluate: Duration,
+}
+
 /// Verifies an update on `device` (see the module docs).
 pub fn verify(req: &VerifyRequest<'_>, device: Device) -> Result<Verdict, VerifyError> {
+    verify_timed(req, device).map(|(verdict, _)| verdict)
+}
+
+/// [`verify`], also reporting where the time went.
+pub fn verify_timed(
+    req: &VerifyRequest<'_>,
+    device: Device,
+) -> Result<(Verdict, VerifyTimings), VerifyError> {
+    let mut timings = VerifyTimings::default();
     let train = req.hyperparams.train_params()?;
     let params = req.hyperparams.verify_params()?;
     req.spec.validate().map_err(ModelError::from)?;
@@ -193,10 +219,11 @@ pub fn verify(req: &VerifyRequest<'_>, device: Device) -> Result<Verdict, Verify
                 WeightsError::NonCanonical => Reason::NonCanonical,
                 other => Reason::WrongParameters(other.to_string()),
             };
-            return Ok(Verdict::reject(reason));
+            return Ok((Verdict::reject(reason), timings));
         }
     };
 
+    let started = Instant::now();
     let recomputed = run_step(
         &StepRequest {
             spec: req.spec,
@@ -213,14 +240,23 @@ pub fn verify(req: &VerifyRequest<'_>, device: Device) -> Result<Verdict, Verify
     let distance = claimed
         .relative_distance(&recomputed_weights)
         .expect("both decoded against the same spec");
+    timings.reexecute = started.elapsed();
 
     let mut claimed_model = Model::zeros(req.spec, device).map_err(ModelError::from)?;
     claimed_model
         .load_weights(&claimed)
         .map_err(ModelError::from)?;
-    let base_eval: Evaluation = evaluate(&base, req.dataset.validation())?;
+    let started = Instant::now();
+    let (base_loss, base_accuracy) = match req.base_val_loss.filter(|l| l.is_finite()) {
+        Some(recorded) => (recorded, None),
+        None => {
+            let e: Evaluation = evaluate(&base, req.dataset.validation())?;
+            (e.loss, Some(e.accuracy))
+        }
+    };
     let claimed_eval: Evaluation = evaluate(&claimed_model, req.dataset.validation())?;
-    let required = base_eval.loss * (1.0 - params.min_improvement);
+    timings.evaluate = started.elapsed();
+    let required = base_loss * (1.0 - params.min_improvement);
 
     // Written so that a NaN anywhere rejects.
     let reproduced = distance <= params.tolerance;
@@ -232,24 +268,25 @@ pub fn verify(req: &VerifyRequest<'_>, device: Device) -> Result<Verdict, Verify
         }
     } else if !improved {
         Reason::NoImprovement {
-            base_loss: base_eval.loss,
+            base_loss,
             claimed_loss: claimed_eval.loss,
             required_at_most: required,
         }
     } else {
         Reason::Accepted
     };
-    Ok(Verdict {
+    let verdict = Verdict {
         accept: reason == Reason::Accepted,
         reason,
         measured_val_loss: Some(claimed_eval.loss),
-        base_val_loss: Some(base_eval.loss),
+        base_val_loss: Some(base_loss),
         accuracy: Some(claimed_eval.accuracy),
-        base_accuracy: Some(base_eval.accuracy),
+        base_accuracy,
         relative_distance: Some(distance),
         recomputed_train_loss: Some(recomputed.mean_train_loss),
         recomputed_weights_hash: Some(recomputed.weights_hash),
-    })
+    };
+    Ok((verdict, timings))
 }
 
 #[cfg(test)]
@@ -315,6 +352,7 @@ mod tests {
                 nonce,
                 hyperparams: h,
                 dataset: testutil::small_mnist(),
+                base_val_loss: None,
             },
             Device::Cpu,
         )
@@ -454,6 +492,38 @@ mod tests {
     }
 
     #[test]
+    fn a_recorded_base_loss_replaces_the_measured_one() {
+        let f = fixture();
+        let req = |base_val_loss| VerifyRequest {
+            spec: &f.spec,
+            base_weights: &f.base,
+            claimed_weights: &f.honest,
+            trainer: HONEST,
+            nonce: 1,
+            hyperparams: &HYPER_1PCT,
+            dataset: testutil::small_mnist(),
+            base_val_loss,
+        };
+        let (measured, timings) = verify_timed(&req(None), Device::Cpu).unwrap();
+        assert!(measured.accept, "{measured:?}");
+        assert!(measured.base_accuracy.is_some());
+        assert!(timings.reexecute > Duration::ZERO && timings.evaluate > Duration::ZERO);
+        // The chain says the base was already better than the claim: no improvement.
+        let claimed = measured.measured_val_loss.unwrap();
+        let v = verify(&req(Some(claimed * 0.5)), Device::Cpu).unwrap();
+        assert_eq!(v.reason.code(), "no_improvement", "{v:?}");
+        assert_eq!(v.base_val_loss, Some(claimed * 0.5));
+        assert_eq!(v.base_accuracy, None, "the base was not evaluated");
+        // A recorded value that is not a number is ignored.
+        let v = verify(&req(Some(f64::NAN)), Device::Cpu).unwrap();
+        assert!(v.accept);
+        assert_eq!(v.base_val_loss, measured.base_val_loss);
+    }
+
+    static HYPER_1PCT: std::sync::LazyLock<Hyperparams> =
+        std::sync::LazyLock::new(|| hyper("0.01"));
+
+    #[test]
     fn verifier_side_problems_are_errors() {
         let f = fixture();
         let bad_hyper = Hyperparams {
@@ -468,6 +538,7 @@ mod tests {
             nonce: 1,
             hyperparams: &bad_hyper,
             dataset: testutil::small_mnist(),
+            base_val_loss: None,
         };
         assert!(matches!(
             verify(&req, Device::Cpu),

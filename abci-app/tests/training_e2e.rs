@@ -1,0 +1,522 @@
+//! Decentralized training end to end on real CometBFT + umd + um-trainer
+//! (CPU): an honest trainer's updates are verified by the validator's own
+//! `um-trainer serve`, accepted in a row with falling validation loss and
+//! rewarded in NRN; cheaters are refused or rejected, and slashed for
+//! fraud; a validator whose verifier is down abstains and the update
+//! expires unslashed.
+
+mod support;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use prost::Message;
+use serde_json::{json, Value};
+use support::*;
+use um_client::keys::Key;
+use um_client::rpc::TxResult;
+use um_formats::{ModelSpec, Weights};
+use um_governance::staking::BondRole;
+use um_governance::{DeployConfig, Deployment};
+use um_proto::um::dataset::v1::{QueryDatasetRequest, QueryDatasetResponse};
+use um_proto::um::training::v1::{
+    MsgSubmitUpdate, QueryHeadRequest, QueryHeadResponse, QueryUpdateRequest, QueryUpdateResponse,
+    QueryVersionsRequest, QueryVersionsResponse, QueryWeightsRequest, QueryWeightsResponse, Update,
+    UpdateStatus,
+};
+
+const NRN: u128 = 1_000_000;
+const MODEL: &str = "mnist-mlp";
+const SPEC: &str = r#"{"kind":"mlp","input":[1,28,28],"hidden":[32],"classes":10}"#;
+/// Digits in the test chain's genesis dataset (the first ones by hash).
+const DIGITS: &str = "2000";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
+
+/// The um-trainer binary next to umd (cargo builds both for the workspace's tests).
+fn trainer_binary() -> PathBuf {
+    let path = umd_binary().with_file_name("um-trainer");
+    if !path.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-p", "um-trainer", "--bin", "um-trainer"])
+            .current_dir(workspace_root())
+            .status()
+            .unwrap();
+        assert!(status.success(), "building um-trainer");
+    }
+    path
+}
+
+/// `um-trainer serve` for the node, killed on drop.
+struct Verifier {
+    child: Child,
+    endpoint: String,
+}
+
+impl Verifier {
+    fn start(node: &TestNode) -> Self {
+        let port = free_port();
+        let log = std::fs::File::create(node.home.join("verifier.log")).unwrap();
+        let child = Command::new(trainer_binary())
+            .args(["serve", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--node")
+            .arg(node.rpc.url())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "verifier did not listen");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Verifier {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn hyperparams() -> Value {
+    json!({
+        "learning_rate": "0.1",
+        "batch_size": 32,
+        "local_steps": 5,
+        "verification_tolerance": "0.001",
+        "min_improvement": "0.0001",
+        "reward_per_update": NRN.to_string(),
+        "reward_halving_interval": 0,
+    })
+}
+
+/// A one-validator chain with the MNIST subset, the governance suite, the
+/// lineage at version 0 and the given trainers bonded with 100 NRN each.
+fn training_chain(trainers: &[&str], expiry_blocks: u64) -> (TestNode, Vec<Key>, Deployment) {
+    let digits = workspace_root().join("data/mnist");
+    let dataset = format!("mnist={}", digits.display());
+    let node = TestNode::init_with(&["--dataset", &dataset, "--dataset-limit", DIGITS]);
+    let deployer = node.new_key("deployer");
+    let keys: Vec<Key> = trainers.iter().map(|name| node.new_key(name)).collect();
+    let mut config = DeployConfig::new(&workspace_root().join("artifacts"));
+    config.initial_balances = keys
+        .iter()
+        .map(|k| (k.address.clone(), 200 * NRN))
+        .collect();
+    config.token_cap = 1_000_000 * NRN;
+    // Short votes, for the dataset delta test.
+    config.voting_period_blocks = 6;
+    let bonds: Vec<_> = keys
+        .iter()
+        .map(|k| um_governance::genesis::GenesisBond {
+            operator: k.address.clone(),
+            amount: 100 * NRN,
+            role: BondRole::Trainer,
+        })
+        .collect();
+    let mut genesis = node.genesis();
+    let suite = um_governance::genesis::add_suite(
+        &mut genesis["app_state"],
+        &config,
+        &deployer.address,
+        &bonds,
+    )
+    .unwrap();
+    genesis["app_state"]["training"] = json!({
+        "params": {"expiry_blocks": expiry_blocks},
+        "lineages": [{
+            "model_id": MODEL,
+            "spec": SPEC,
+            "hyperparams": hyperparams(),
+            "dataset_id": "mnist",
+            "init_seed": 7,
+        }],
+    });
+    node.set_genesis(&genesis);
+    (node, keys, suite)
+}
+
+fn query<Req: Message, Resp: Message + Default>(node: &TestNode, path: &str, req: &Req) -> Resp {
+    let value = node.rpc.query_ok(path, &req.encode_to_vec()).unwrap();
+    Resp::decode(value.as_slice()).unwrap()
+}
+
+fn head(node: &TestNode) -> (u64, Vec<u8>) {
+    let resp: QueryHeadResponse = query(
+        node,
+        "/um.training.v1.Query/Head",
+        &QueryHeadRequest {
+            model_id: MODEL.into(),
+        },
+    );
+    let version = resp.version.unwrap();
+    let weights: QueryWeightsResponse = query(
+        node,
+        "/um.training.v1.Query/Weights",
+        &QueryWeightsRequest {
+            weights_sha256: version.weights_sha256,
+        },
+    );
+    (version.version, weights.weights)
+}
+
+fn dataset_version(node: &TestNode) -> u64 {
+    current_dataset(node).version
+}
+
+fn current_dataset(node: &TestNode) -> um_proto::um::dataset::v1::Dataset {
+    let resp: QueryDatasetResponse = query(
+        node,
+        "/um.dataset.v1.Query/Dataset",
+        &QueryDatasetRequest {
+            dataset_id: "mnist".into(),
+            version: None,
+        },
+    );
+    resp.dataset.unwrap()
+}
+
+fn update(node: &TestNode, id: u64) -> QueryUpdateResponse {
+    query(
+        node,
+        "/um.training.v1.Query/Update",
+        &QueryUpdateRequest { update_id: id },
+    )
+}
+
+fn wait_decided(node: &TestNode, id: u64) -> Update {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let current = update(node, id).update.unwrap();
+        if current.status != UpdateStatus::Pending as i32 {
+            return current;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "update {id} still pending\n{}",
+            node.logs()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn submit_weights(
+    node: &TestNode,
+    key: &Key,
+    base_version: u64,
+    nonce: u64,
+    weights: Vec<u8>,
+) -> TxResult {
+    let msg = MsgSubmitUpdate {
+        trainer: key.address.clone(),
+        model_id: MODEL.into(),
+        base_version,
+        dataset_version: dataset_version(node),
+        nonce,
+        weights,
+        claimed_train_loss: 1.0,
+        claimed_validation_loss: 1.0,
+    };
+    node.submit(
+        key,
+        vec![any("/um.training.v1.MsgSubmitUpdate", &msg)],
+        30_000_000,
+    )
+}
+
+fn update_id(result: &TxResult) -> u64 {
+    result
+        .event_value("submit_update", "update_id")
+        .unwrap_or_else(|| panic!("no update id in {result:?}"))
+        .parse()
+        .unwrap()
+}
+
+/// The head's weights moved a little everywhere: not what any batch gives.
+fn tampered(weights: &[u8]) -> Vec<u8> {
+    let spec = ModelSpec::parse(SPEC).unwrap();
+    let mut decoded = Weights::decode(&spec, weights).unwrap();
+    for tensor in &mut decoded.tensors {
+        for value in &mut tensor.data {
+            *value += 0.01;
+        }
+    }
+    decoded.encode()
+}
+
+fn with_nan(weights: &[u8]) -> Vec<u8> {
+    let spec = ModelSpec::parse(SPEC).unwrap();
+    let mut decoded = Weights::decode(&spec, weights).unwrap();
+    decoded.tensors[0].data[3] = f32::NAN;
+    // Weights::encode writes what it is given; the chain must catch it.
+    decoded.encode()
+}
+
+fn stake(node: &TestNode, suite: &Deployment, address: &str) -> u128 {
+    let answer = node.smart_query(
+        &suite.staking,
+        json!({"stake": {"address": address, "height": null}}),
+    );
+    answer["stake"].as_str().unwrap().parse().unwrap()
+}
+
+/// A version-1 lineage head started from verified training; returns the
+/// node (running with its verifier), the keys and the suite.
+fn started_with_verifier(
+    trainers: &[&str],
+    expiry_blocks: u64,
+) -> (TestNode, Vec<Key>, Deployment, Verifier) {
+    let (mut node, keys, suite) = training_chain(trainers, expiry_blocks);
+    // The verifier reads the dataset from the node, so the node's RPC must
+    // be up first; until the verifier listens, the validator abstains.
+    node.start();
+    let verifier = Verifier::start(&node);
+    node.stop();
+    node.start_with(&["--verifier", &verifier.endpoint]);
+    (node, keys, suite, verifier)
+}
+
+fn run_trainer(node: &TestNode, key: &str, updates: u32) {
+    let output = Command::new(trainer_binary())
+        .args(["train", "--node", node.rpc.url(), "--home"])
+        .arg(&node.home)
+        .args(["--key", key, "--model", MODEL, "--updates"])
+        .arg(updates.to_string())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "um-trainer train failed:\n{}\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+        node.logs()
+    );
+}
+
+#[test]
+fn honest_updates_are_accepted_and_rewarded_and_cheaters_are_slashed() {
+    let (node, keys, suite, _verifier) = started_with_verifier(&["alice", "mallory"], 30);
+    let (alice, mallory) = (&keys[0], &keys[1]);
+
+    let balance_before = node.cw20_balance(&suite.token, &alice.address);
+    run_trainer(&node, "alice", 5);
+
+    let versions: QueryVersionsResponse = query(
+        &node,
+        "/um.training.v1.Query/Versions",
+        &QueryVersionsRequest {
+            model_id: MODEL.into(),
+            pagination: None,
+        },
+    );
+    let accepted = &versions.versions[1..];
+    assert!(accepted.len() >= 5, "{} versions", accepted.len());
+    for pair in accepted.windows(2) {
+        assert_eq!(pair[1].parent_version, pair[0].version);
+        assert!(
+            pair[1].validation_loss < pair[0].validation_loss,
+            "validation loss must fall: {} then {}",
+            pair[0].validation_loss,
+            pair[1].validation_loss
+        );
+    }
+    assert!(accepted.iter().all(|v| v.trainer == alice.address));
+    let earned = node.cw20_balance(&suite.token, &alice.address) - balance_before;
+    assert_eq!(
+        earned,
+        accepted.len() as u128 * NRN,
+        "one NRN per accepted update"
+    );
+
+    // Tampered weights: passes the cheap checks, fails re-execution: fraud.
+    let alice_stake = stake(&node, &suite, &alice.address);
+    let mallory_stake = stake(&node, &suite, &mallory.address);
+    let (head_version, head_weights) = head(&node);
+    let result = submit_weights(&node, mallory, head_version, 1, tampered(&head_weights));
+    assert_eq!(result.code, 0, "{}", result.log);
+    let decided = wait_decided(&node, update_id(&result));
+    assert_eq!(decided.status, UpdateStatus::Rejected as i32);
+    assert!(
+        decided.reason.contains("WEIGHTS_MISMATCH"),
+        "{}",
+        decided.reason
+    );
+    assert!(decided.slashed);
+    assert_eq!(stake(&node, &suite, &mallory.address), mallory_stake / 2);
+
+    // NaN: fraud anyone can see, rejected and slashed in the same block.
+    let result = submit_weights(&node, mallory, head_version, 2, with_nan(&head_weights));
+    assert_eq!(result.code, 0, "{}", result.log);
+    let nan = update(&node, update_id(&result)).update.unwrap();
+    assert_eq!(nan.status, UpdateStatus::Rejected as i32);
+    assert!(nan.reason.contains("NON_FINITE"), "{}", nan.reason);
+    assert!(nan.slashed);
+    assert_eq!(stake(&node, &suite, &mallory.address), mallory_stake / 4);
+
+    // Stale base and a replay of alice's accepted weights are refused outright.
+    let result = submit_weights(&node, mallory, head_version - 1, 3, tampered(&head_weights));
+    assert_eq!(result.code, um_client::codes::Code::InvalidRequest.value());
+    assert!(result.log.contains("stale base"), "{}", result.log);
+    let result = submit_weights(&node, mallory, head_version, 4, head_weights.clone());
+    assert_eq!(result.code, um_client::codes::Code::InvalidRequest.value());
+    assert!(result.log.contains("replay"), "{}", result.log);
+
+    // The honest trainer is untouched, and the head did not move.
+    assert_eq!(stake(&node, &suite, &alice.address), alice_stake);
+    assert_eq!(head(&node).0, head_version);
+}
+
+#[test]
+fn a_validator_without_its_verifier_abstains_and_the_update_expires() {
+    let (mut node, keys, suite) = training_chain(&["mallory"], 6);
+    let mallory = &keys[0];
+    // Nothing listens there: every Verify call fails.
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    node.start_with(&["--verifier", &dead]);
+    let before = stake(&node, &suite, &mallory.address);
+    let (head_version, head_weights) = head(&node);
+    let result = submit_weights(&node, mallory, head_version, 1, tampered(&head_weights));
+    assert_eq!(result.code, 0, "{}", result.log);
+    let decided = wait_decided(&node, update_id(&result));
+    assert_eq!(decided.status, UpdateStatus::Expired as i32, "{decided:?}");
+    assert!(!decided.slashed);
+    assert_eq!(
+        decided.accept_power + decided.reject_power,
+        0,
+        "nobody voted"
+    );
+    assert_eq!(stake(&node, &suite, &mallory.address), before);
+    let log = std::fs::read_to_string(node.home.join("umd.log")).unwrap();
+    assert!(log.contains("abstaining"), "umd says why it abstains");
+}
+
+#[test]
+fn a_dataset_delta_passed_by_the_dao_is_what_the_next_updates_train_on() {
+    use um_governance::proposals::{self, VoteOption};
+    use um_proto::um::dataset::v1::{
+        MsgProposeDatasetDelta, QueryRecordsRequest, QueryRecordsResponse, Record,
+    };
+
+    let (node, keys, suite, _verifier) = started_with_verifier(&["alice"], 30);
+    let alice = &keys[0];
+    run_trainer(&node, "alice", 1);
+    let (first, _) = head(&node);
+    let before = current_dataset(&node);
+    assert_eq!(before.version, 0);
+
+    // Remove the first digit (by hash) and add a new one.
+    let page: QueryRecordsResponse = query(
+        &node,
+        "/um.dataset.v1.Query/Records",
+        &QueryRecordsRequest {
+            dataset_id: "mnist".into(),
+            pagination: Some(um_proto::um::common::v1::PageRequest {
+                limit: 1,
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    );
+    let removed = page.records[0].hash.clone();
+    let mut pixels = vec![0u8; 784];
+    for row in 4..24 {
+        pixels[row * 28 + 14] = 255;
+    }
+    let added = Record {
+        hash: Vec::new(),
+        label: 1,
+        pixels,
+    };
+    let deposit = 1_000u128;
+    let propose = MsgProposeDatasetDelta {
+        proposer: alice.address.clone(),
+        dataset_id: "mnist".into(),
+        add: vec![added],
+        remove: vec![removed.clone()],
+        deposit: deposit.to_string(),
+    };
+    let allow = execute_msg(
+        &alice.address,
+        &suite.token,
+        json!({"increase_allowance": {
+            "spender": um_client::address::module_address("dataset"),
+            "amount": deposit.to_string()}}),
+    );
+    let result = node.submit(
+        alice,
+        vec![
+            allow,
+            any("/um.dataset.v1.MsgProposeDatasetDelta", &propose),
+        ],
+        10_000_000,
+    );
+    assert_eq!(result.code, 0, "{}", result.log);
+    let delta_id: u64 = result
+        .event_value("dataset_delta_proposed", "delta_id")
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    let as_alice = um_governance::Chain::new(&node.rpc, alice).unwrap();
+    let action = json!({"accept_dataset_delta": {"delta_id": delta_id}});
+    let proposal =
+        proposals::propose(&as_alice, &suite, "one digit fewer, one more", "", &action).unwrap();
+    proposals::vote(&as_alice, &suite, proposal, VoteOption::Yes).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while proposals::show(&node.rpc, &suite, proposal).unwrap()["status"] == "open" {
+        assert!(Instant::now() < deadline, "the vote did not end");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    proposals::execute(&as_alice, &suite, proposal).unwrap();
+    let after = current_dataset(&node);
+    assert_eq!(after.version, 1);
+    assert_ne!(after.root, before.root);
+    assert_eq!(after.record_count, before.record_count);
+
+    // An update trained on the old version is refused; the trainer moves on.
+    let msg = MsgSubmitUpdate {
+        trainer: alice.address.clone(),
+        model_id: MODEL.into(),
+        base_version: first,
+        dataset_version: 0,
+        nonce: 99,
+        weights: tampered(&head(&node).1),
+        claimed_train_loss: 1.0,
+        claimed_validation_loss: 1.0,
+    };
+    let refused = node.submit(
+        alice,
+        vec![any("/um.training.v1.MsgSubmitUpdate", &msg)],
+        30_000_000,
+    );
+    assert_eq!(refused.code, um_client::codes::Code::InvalidRequest.value());
+    assert!(refused.log.contains("dataset version"), "{}", refused.log);
+
+    run_trainer(&node, "alice", 1);
+    let (second, _) = head(&node);
+    assert_eq!(second, first + 1);
+    let version: um_proto::um::training::v1::QueryVersionResponse = query(
+        &node,
+        "/um.training.v1.Query/Version",
+        &um_proto::um::training::v1::QueryVersionRequest {
+            model_id: MODEL.into(),
+            version: second,
+        },
+    );
+    assert_eq!(version.version.unwrap().dataset_version, 1);
+}

@@ -1,0 +1,411 @@
+//! A fake chain for tests: CometBFT's JSON-RPC (`status`, `abci_query`,
+//! `broadcast_tx_sync`, `tx`) on 127.0.0.1 with a training and a dataset
+//! module in memory. It decides updates itself (accepts, or rejects the ids
+//! it is told to) after a few polls, and moves the head like umd does.
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use cosmos_sdk_proto::cosmos::base::abci::v1beta1::TxMsgData;
+use cosmos_sdk_proto::cosmos::tx::v1beta1::{TxBody, TxRaw};
+use cosmos_sdk_proto::Any;
+use serde_json::{json, Value};
+use um_proto::prost::Message;
+use um_proto::um::common::v1::PageResponse;
+use um_proto::um::dataset::v1 as ds;
+use um_proto::um::training::v1 as tr;
+
+use crate::dataset::Dataset;
+
+/// How the fake pages records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paging {
+    /// `next_key` = hash of the last record, like umd.
+    Cursor,
+    /// No cursor, only `total` on the first page and offsets.
+    OffsetOnly,
+}
+
+#[derive(Default)]
+pub struct State {
+    pub height: u64,
+    pub lineage: tr::ModelLineage,
+    pub versions: Vec<tr::ModelVersion>,
+    pub blobs: HashMap<Vec<u8>, Vec<u8>>,
+    pub dataset: ds::Dataset,
+    /// Ascending hash order.
+    pub records: Vec<ds::Record>,
+    /// Largest page the fake returns, whatever the client asks.
+    pub page_cap: usize,
+    pub paging: Option<Paging>,
+    pub updates: Vec<tr::Update>,
+    /// Update ids to reject.
+    pub reject: BTreeSet<u64>,
+    /// Polls of a pending update before it is decided.
+    pub polls_before_decision: u32,
+    pub polls: HashMap<u64, u32>,
+    pub submitted: Vec<tr::MsgSubmitUpdate>,
+    /// Delivered tx results by upper-case hex hash.
+    pub txs: HashMap<String, Value>,
+    /// ABCI query paths in the order asked.
+    pub queries: Vec<String>,
+    /// Serve weights that do not hash to their address.
+    pub corrupt_weights: bool,
+}
+
+/// A running fake chain.
+pub struct FakeChain {
+    pub url: String,
+    state: Arc<Mutex<State>>,
+}
+
+impl FakeChain {
+    /// A chain with `model_id` at version 0 (`base` weights) training on
+    /// `dataset` (version 2 of "mnist").
+    pub fn start(
+        model_id: &str,
+        spec_json: &str,
+        hyper: tr::Hyperparams,
+        base: Vec<u8>,
+        dataset: &Dataset,
+    ) -> Self {
+        let sha = crate::sha256(&base).to_vec();
+        let mut records: Vec<ds::Record> = dataset
+            .train()
+            .iter()
+            .chain(dataset.validation())
+            .map(|r| ds::Record {
+                hash: r.hash().to_vec(),
+                label: u32::from(r.label),
+                pixels: r.pixels.to_vec(),
+            })
+            .collect();
+        records.sort_by(|a, b| a.hash.cmp(&b.hash));
+        let state = State {
+            height: 10,
+            lineage: tr::ModelLineage {
+                model_id: model_id.into(),
+                spec_json: spec_json.into(),
+                hyperparams: Some(hyper),
+                dataset_id: "mnist".into(),
+                ..Default::default()
+            },
+            versions: vec![tr::ModelVersion {
+                model_id: model_id.into(),
+                weights_sha256: sha.clone(),
+                weights_size: base.len() as u64,
+                ..Default::default()
+            }],
+            blobs: HashMap::from([(sha, base)]),
+            dataset: ds::Dataset {
+                dataset_id: "mnist".into(),
+                version: 2,
+                record_count: records.len() as u64,
+                train_count: dataset.train().len() as u64,
+                validation_count: dataset.validation().len() as u64,
+                root: dataset.root().to_vec(),
+                ..Default::default()
+            },
+            records,
+            page_cap: 300,
+            paging: Some(Paging::Cursor),
+            polls_before_decision: 2,
+            ..Default::default()
+        };
+        let state = Arc::new(Mutex::new(state));
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let served = state.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                serve_one(stream, &served);
+            }
+        });
+        FakeChain { url, state }
+    }
+
+    pub fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap()
+    }
+
+    /// How many times `path` was queried.
+    pub fn count(&self, path: &str) -> usize {
+        self.state().queries.iter().filter(|p| *p == path).count()
+    }
+}
+
+fn serve_one(stream: TcpStream, state: &Mutex<State>) {
+    let mut reader = BufReader::new(stream);
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    if reader.read_exact(&mut body).is_err() {
+        return;
+    }
+    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let result = {
+        let mut state = state.lock().unwrap();
+        dispatch(&mut state, &request)
+    };
+    let answer =
+        json!({"jsonrpc": "2.0", "id": request["id"].clone(), "result": result}).to_string();
+    let mut stream = reader.into_inner();
+    let _ = write!(
+        stream,
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+        answer.len()
+    );
+}
+
+fn dispatch(state: &mut State, request: &Value) -> Value {
+    let params = &request["params"];
+    match request["method"].as_str().unwrap_or_default() {
+        "status" => {
+            // Every status call is a new block, so waiting for heights is quick.
+            state.height += 1;
+            json!({"node_info": {"network": "fake-chain"},
+                   "sync_info": {"latest_block_height": state.height.to_string(), "latest_app_hash": ""}})
+        }
+        "abci_query" => {
+            let path = params["path"].as_str().unwrap_or_default().to_string();
+            let data = hex::decode(params["data"].as_str().unwrap_or_default()).unwrap_or_default();
+            state.queries.push(path.clone());
+            let (code, log, value) = match query(state, &path, &data) {
+                Ok(value) => (0, String::new(), value),
+                Err((code, log)) => (code, log, Vec::new()),
+            };
+            json!({"response": {"code": code, "log": log, "value": B64.encode(value),
+                                "height": state.height.to_string()}})
+        }
+        "broadcast_tx_sync" => {
+            let tx = B64
+                .decode(params["tx"].as_str().unwrap_or_default())
+                .unwrap_or_default();
+            let hash = um_client::rpc::tx_hash(&tx);
+            let delivered = deliver(state, &tx);
+            state.txs.insert(hash.clone(), delivered);
+            json!({"code": 0, "data": "", "log": "", "hash": hash})
+        }
+        "tx" => {
+            let hash = B64
+                .decode(params["hash"].as_str().unwrap_or_default())
+                .unwrap_or_default();
+            state.txs[&hex::encode_upper(hash)].clone()
+        }
+        other => panic!("the fake chain has no method {other}"),
+    }
+}
+
+type QueryResult = Result<Vec<u8>, (u32, String)>;
+
+fn not_found(what: &str) -> (u32, String) {
+    (22, format!("{what} not found"))
+}
+
+fn query(state: &mut State, path: &str, data: &[u8]) -> QueryResult {
+    let model = state.lineage.model_id.clone();
+    let head = state.versions.last().cloned().unwrap_or_default();
+    match path {
+        "/cosmos.auth.v1beta1.Query/Account" => Err(not_found("account")),
+        "/um.training.v1.Query/Lineage" => {
+            let req = tr::QueryLineageRequest::decode(data).unwrap();
+            if req.model_id != model {
+                return Err(not_found(&format!("model lineage {:?}", req.model_id)));
+            }
+            let mut lineage = state.lineage.clone();
+            lineage.head_version = head.version;
+            Ok(tr::QueryLineageResponse {
+                lineage: Some(lineage),
+            }
+            .encode_to_vec())
+        }
+        "/um.training.v1.Query/Head" => Ok(tr::QueryHeadResponse {
+            version: Some(head),
+        }
+        .encode_to_vec()),
+        "/um.training.v1.Query/Version" => {
+            let req = tr::QueryVersionRequest::decode(data).unwrap();
+            let v = state
+                .versions
+                .get(req.version as usize)
+                .cloned()
+                .ok_or_else(|| not_found("version"))?;
+            Ok(tr::QueryVersionResponse { version: Some(v) }.encode_to_vec())
+        }
+        "/um.training.v1.Query/Weights" => {
+            let req = tr::QueryWeightsRequest::decode(data).unwrap();
+            let mut weights = state
+                .blobs
+                .get(&req.weights_sha256)
+                .cloned()
+                .ok_or_else(|| not_found("weights"))?;
+            if state.corrupt_weights {
+                weights.push(0);
+            }
+            Ok(tr::QueryWeightsResponse { weights }.encode_to_vec())
+        }
+        "/um.training.v1.Query/Update" => {
+            let req = tr::QueryUpdateRequest::decode(data).unwrap();
+            let update = decide(state, req.update_id).ok_or_else(|| not_found("update"))?;
+            Ok(tr::QueryUpdateResponse {
+                update: Some(update),
+                verdicts: Vec::new(),
+            }
+            .encode_to_vec())
+        }
+        "/um.dataset.v1.Query/Dataset" => {
+            let req = ds::QueryDatasetRequest::decode(data).unwrap();
+            if req.dataset_id != state.dataset.dataset_id
+                || req.version.is_some_and(|v| v != state.dataset.version)
+            {
+                return Err(not_found("dataset"));
+            }
+            Ok(ds::QueryDatasetResponse {
+                dataset: Some(state.dataset.clone()),
+            }
+            .encode_to_vec())
+        }
+        "/um.dataset.v1.Query/Records" => records(state, data),
+        other => Err((1, format!("unknown query path {other}"))),
+    }
+}
+
+fn records(state: &State, data: &[u8]) -> QueryResult {
+    let req = ds::QueryRecordsRequest::decode(data).unwrap();
+    if req.dataset_id != state.dataset.dataset_id || req.version != Some(state.dataset.version) {
+        return Err(not_found("dataset version"));
+    }
+    assert_eq!(
+        req.split,
+        ds::Split::Unspecified as i32,
+        "the trainer asks for both splits"
+    );
+    let page = req.pagination.unwrap_or_default();
+    let limit = (page.limit as usize).min(state.page_cap);
+    let start = if page.key.is_empty() {
+        page.offset as usize
+    } else {
+        state
+            .records
+            .iter()
+            .position(|r| r.hash == page.key)
+            .map_or(state.records.len(), |i| i + 1)
+    };
+    let chunk: Vec<ds::Record> = state
+        .records
+        .iter()
+        .skip(start)
+        .take(limit)
+        .cloned()
+        .collect();
+    let more = start + chunk.len() < state.records.len();
+    let next_key = match (state.paging, chunk.last()) {
+        (Some(Paging::Cursor), Some(last)) if more => last.hash.clone(),
+        _ => Vec::new(),
+    };
+    let total = if page.count_total && page.key.is_empty() {
+        state.records.len() as u64
+    } else {
+        0
+    };
+    Ok(ds::QueryRecordsResponse {
+        records: chunk,
+        pagination: Some(PageResponse { next_key, total }),
+    }
+    .encode_to_vec())
+}
+
+/// Records a `MsgSubmitUpdate` as a pending update, as umd's delivery does.
+fn deliver(state: &mut State, tx: &[u8]) -> Value {
+    let raw = TxRaw::decode(tx).unwrap();
+    let body = TxBody::decode(raw.body_bytes.as_slice()).unwrap();
+    assert_eq!(body.messages.len(), 1);
+    assert_eq!(body.messages[0].type_url, "/um.training.v1.MsgSubmitUpdate");
+    let msg = tr::MsgSubmitUpdate::decode(body.messages[0].value.as_slice()).unwrap();
+    let head = state.versions.last().map_or(0, |v| v.version);
+    let height = state.height;
+    state.submitted.push(msg.clone());
+    if msg.base_version != head {
+        return json!({"height": height.to_string(), "tx_result": {"code": 14, "log": "stale base", "data": ""}});
+    }
+    let id = state.updates.len() as u64 + 1;
+    let sha = crate::sha256(&msg.weights).to_vec();
+    state.blobs.insert(sha.clone(), msg.weights.clone());
+    state.updates.push(tr::Update {
+        id,
+        model_id: msg.model_id,
+        base_version: msg.base_version,
+        dataset_version: msg.dataset_version,
+        nonce: msg.nonce,
+        trainer: msg.trainer,
+        weights_sha256: sha,
+        claimed_train_loss: msg.claimed_train_loss,
+        claimed_validation_loss: msg.claimed_validation_loss,
+        submitted_height: height,
+        status: tr::UpdateStatus::Pending as i32,
+        ..Default::default()
+    });
+    let data = TxMsgData {
+        #[allow(deprecated)]
+        data: Vec::new(),
+        msg_responses: vec![Any {
+            type_url: "/um.training.v1.MsgSubmitUpdateResponse".into(),
+            value: tr::MsgSubmitUpdateResponse { update_id: id }.encode_to_vec(),
+        }],
+    };
+    json!({"height": height.to_string(),
+           "tx_result": {"code": 0, "log": "", "data": B64.encode(data.encode_to_vec()),
+                         "gas_wanted": "1", "gas_used": "1", "events": []}})
+}
+
+/// The update, decided once it has been polled often enough.
+fn decide(state: &mut State, id: u64) -> Option<tr::Update> {
+    let index = usize::try_from(id).ok()?.checked_sub(1)?;
+    let mut update = state.updates.get(index)?.clone();
+    let polls = state.polls.entry(id).or_default();
+    *polls += 1;
+    if update.status == tr::UpdateStatus::Pending as i32 && *polls > state.polls_before_decision {
+        update.decided_height = state.height;
+        if state.reject.contains(&id) {
+            update.status = tr::UpdateStatus::Rejected as i32;
+            update.reason = "VERDICT_REASON_WEIGHTS_MISMATCH: fake".into();
+        } else {
+            let version = state.versions.len() as u64;
+            update.status = tr::UpdateStatus::Accepted as i32;
+            update.version = version;
+            state.versions.push(tr::ModelVersion {
+                model_id: update.model_id.clone(),
+                version,
+                parent_version: update.base_version,
+                weights_sha256: update.weights_sha256.clone(),
+                trainer: update.trainer.clone(),
+                train_loss: update.claimed_train_loss,
+                validation_loss: update.claimed_validation_loss,
+                validation_accuracy: 0.5,
+                height: state.height,
+                update_ids: vec![id],
+                ..Default::default()
+            });
+        }
+        state.updates[index] = update.clone();
+    }
+    Some(update)
+}

@@ -1,0 +1,407 @@
+//! A blocking client of the chain for trainers and verifiers: the training
+//! and dataset queries as gRPC-style ABCI queries through CometBFT's RPC
+//! (protobuf request in `data`, protobuf response in `value`, answered by
+//! umd), and `MsgSubmitUpdate` signed and broadcast.
+//!
+//! Every answer that carries content is checked against its content
+//! address: weights against the SHA-256 they were asked by, records against
+//! their hashes, a dataset against its root.
+//!
+//! Blocking (ureq underneath): call it from a plain thread or inside
+//! `tokio::task::spawn_blocking`.
+
+#[cfg(test)]
+pub(crate) mod fake;
+mod records;
+mod submit;
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+use std::time::Duration;
+
+use thiserror::Error;
+use um_client::codes::Code;
+use um_client::keys::{Key, Keyring};
+use um_client::rpc::RpcClient;
+use um_client::ClientError;
+use um_proto::prost::Message;
+use um_proto::um::common::v1::PageRequest;
+use um_proto::um::dataset::v1 as dataset_proto;
+use um_proto::um::training::v1 as training_proto;
+
+use crate::dataset::{Dataset, Record};
+
+pub use records::{dataset_from_records, record_from_proto};
+pub use submit::{
+    submit_gas, update_id, SUBMIT_GAS_BASE, SUBMIT_GAS_PER_BYTE, SUBMIT_UPDATE_TYPE_URL,
+    UPDATE_EVENTS,
+};
+
+/// `um.training.v1.Query/Lineage`.
+pub const LINEAGE_PATH: &str = "/um.training.v1.Query/Lineage";
+/// `um.training.v1.Query/Head`.
+pub const HEAD_PATH: &str = "/um.training.v1.Query/Head";
+/// `um.training.v1.Query/Version`.
+pub const VERSION_PATH: &str = "/um.training.v1.Query/Version";
+/// `um.training.v1.Query/Weights`.
+pub const WEIGHTS_PATH: &str = "/um.training.v1.Query/Weights";
+/// `um.training.v1.Query/Update`.
+pub const UPDATE_PATH: &str = "/um.training.v1.Query/Update";
+/// `um.dataset.v1.Query/Dataset`.
+pub const DATASET_PATH: &str = "/um.dataset.v1.Query/Dataset";
+/// `um.dataset.v1.Query/Records`.
+pub const RECORDS_PATH: &str = "/um.dataset.v1.Query/Records";
+/// Records asked for per page (the chain caps pages at 1000).
+pub const RECORDS_PAGE: u64 = 1000;
+
+/// Something the chain client could not do.
+#[derive(Debug, Error)]
+pub enum ChainError {
+    #[error("chain unreachable: {0}")]
+    Unreachable(String),
+    #[error("{what} not found on chain ({path}: {log})")]
+    NotFound {
+        what: String,
+        path: &'static str,
+        log: String,
+    },
+    #[error("query {path} failed with code {code}: {log}")]
+    Query {
+        path: &'static str,
+        code: u32,
+        log: String,
+    },
+    #[error("{path}: undecodable answer: {message}")]
+    Decode { path: &'static str, message: String },
+    #[error("{path}: the answer has no {field}")]
+    Missing {
+        path: &'static str,
+        field: &'static str,
+    },
+    #[error("weights asked by sha256 {expected} hash to {got}")]
+    WeightsHash { expected: String, got: String },
+    #[error("dataset {dataset_id} v{version}: record {index}: {problem}")]
+    Record {
+        dataset_id: String,
+        version: u64,
+        index: usize,
+        problem: String,
+    },
+    #[error("dataset {dataset_id} v{version}: the records have root {got}, expected {expected}")]
+    RootMismatch {
+        dataset_id: String,
+        version: u64,
+        expected: String,
+        got: String,
+    },
+    #[error("dataset {dataset_id} v{version}: {problem}")]
+    Pagination {
+        dataset_id: String,
+        version: u64,
+        problem: String,
+    },
+    #[error("key {name:?} not found in the keyring {dir}")]
+    KeyMissing { name: String, dir: String },
+    #[error(transparent)]
+    Client(#[from] ClientError),
+}
+
+impl ChainError {
+    /// Whether the chain could not be reached at all (worth retrying later).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            ChainError::Unreachable(_)
+                | ChainError::Client(ClientError::Rpc { .. } | ClientError::Timeout { .. })
+        )
+    }
+
+    /// Whether the chain answered that the thing asked for does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ChainError::NotFound { .. })
+    }
+}
+
+/// How long [`ChainClient::submit_update`] waits for its tx to be in a block.
+pub const DEFAULT_TX_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The chain as a trainer and a verifier see it.
+#[derive(Clone, Debug)]
+pub struct ChainClient {
+    rpc: RpcClient,
+    tx_timeout: Duration,
+}
+
+impl ChainClient {
+    /// A client of the CometBFT RPC at `node` (e.g. `http://127.0.0.1:26657`).
+    pub fn new(node: &str) -> Self {
+        Self {
+            rpc: RpcClient::new(node),
+            tx_timeout: DEFAULT_TX_TIMEOUT,
+        }
+    }
+
+    /// Waits up to `timeout` for a submitted tx to be in a block.
+    pub fn with_tx_timeout(mut self, timeout: Duration) -> Self {
+        self.tx_timeout = timeout;
+        self
+    }
+
+    /// The underlying RPC client (status, heights, raw queries).
+    pub fn rpc(&self) -> &RpcClient {
+        &self.rpc
+    }
+
+    /// The latest committed height.
+    pub fn latest_height(&self) -> Result<u64, ChainError> {
+        self.rpc.latest_height().map_err(unreachable)
+    }
+
+    /// The chain id, from the node's status.
+    pub fn chain_id(&self) -> Result<String, ChainError> {
+        self.rpc.chain_id().map_err(unreachable)
+    }
+
+    /// A protobuf query at `path`; `what` names the object in a not-found error.
+    pub fn query<Req: Message, Resp: Message + Default>(
+        &self,
+        path: &'static str,
+        request: &Req,
+        what: impl FnOnce() -> String,
+    ) -> Result<Resp, ChainError> {
+        let result = self
+            .rpc
+            .abci_query(path, &request.encode_to_vec())
+            .map_err(unreachable)?;
+        if result.code == Code::NotFound.value() {
+            return Err(ChainError::NotFound {
+                what: what(),
+                path,
+                log: result.log,
+            });
+        }
+        if result.code != 0 {
+            return Err(ChainError::Query {
+                path,
+                code: result.code,
+                log: result.log,
+            });
+        }
+        Resp::decode(result.value.as_slice()).map_err(|e| ChainError::Decode {
+            path,
+            message: e.to_string(),
+        })
+    }
+
+    /// A model lineage (spec, hyperparameters, dataset, head number).
+    pub fn lineage(&self, model_id: &str) -> Result<training_proto::ModelLineage, ChainError> {
+        let response: training_proto::QueryLineageResponse = self.query(
+            LINEAGE_PATH,
+            &training_proto::QueryLineageRequest {
+                model_id: model_id.to_string(),
+            },
+            || format!("model {model_id:?}"),
+        )?;
+        response.lineage.ok_or(ChainError::Missing {
+            path: LINEAGE_PATH,
+            field: "lineage",
+        })
+    }
+
+    /// The head (newest accepted version) of a lineage.
+    pub fn head(&self, model_id: &str) -> Result<training_proto::ModelVersion, ChainError> {
+        let response: training_proto::QueryHeadResponse = self.query(
+            HEAD_PATH,
+            &training_proto::QueryHeadRequest {
+                model_id: model_id.to_string(),
+            },
+            || format!("model {model_id:?}"),
+        )?;
+        response.version.ok_or(ChainError::Missing {
+            path: HEAD_PATH,
+            field: "version",
+        })
+    }
+
+    /// One version of a lineage.
+    pub fn version(
+        &self,
+        model_id: &str,
+        version: u64,
+    ) -> Result<training_proto::ModelVersion, ChainError> {
+        let response: training_proto::QueryVersionResponse = self.query(
+            VERSION_PATH,
+            &training_proto::QueryVersionRequest {
+                model_id: model_id.to_string(),
+                version,
+            },
+            || format!("version {version} of {model_id:?}"),
+        )?;
+        response.version.ok_or(ChainError::Missing {
+            path: VERSION_PATH,
+            field: "version",
+        })
+    }
+
+    /// Safetensors bytes by their SHA-256, checked against it.
+    pub fn weights(&self, sha256: &[u8]) -> Result<Vec<u8>, ChainError> {
+        let response: training_proto::QueryWeightsResponse = self.query(
+            WEIGHTS_PATH,
+            &training_proto::QueryWeightsRequest {
+                weights_sha256: sha256.to_vec(),
+            },
+            || format!("weights {}", hex::encode(sha256)),
+        )?;
+        let got = crate::sha256(&response.weights);
+        if got.as_slice() != sha256 {
+            return Err(ChainError::WeightsHash {
+                expected: hex::encode(sha256),
+                got: hex::encode(got),
+            });
+        }
+        Ok(response.weights)
+    }
+
+    /// One version of a dataset (`None`: the current one).
+    pub fn dataset(
+        &self,
+        dataset_id: &str,
+        version: Option<u64>,
+    ) -> Result<dataset_proto::Dataset, ChainError> {
+        let response: dataset_proto::QueryDatasetResponse = self.query(
+            DATASET_PATH,
+            &dataset_proto::QueryDatasetRequest {
+                dataset_id: dataset_id.to_string(),
+                version,
+            },
+            || match version {
+                Some(v) => format!("dataset {dataset_id:?} version {v}"),
+                None => format!("dataset {dataset_id:?}"),
+            },
+        )?;
+        response.dataset.ok_or(ChainError::Missing {
+            path: DATASET_PATH,
+            field: "dataset",
+        })
+    }
+
+    /// Every record of a dataset version (both splits), each checked against
+    /// its hash, in the chain's order (ascending hash).
+    pub fn records(&self, dataset_id: &str, version: u64) -> Result<Vec<Record>, ChainError> {
+        let pagination_error = |problem: String| ChainError::Pagination {
+            dataset_id: dataset_id.to_string(),
+            version,
+            problem,
+        };
+        let mut out: Vec<Record> = Vec::new();
+        let mut key: Vec<u8> = Vec::new();
+        let mut total: Option<u64> = None;
+        loop {
+            let first = out.is_empty() && key.is_empty();
+            let request = dataset_proto::QueryRecordsRequest {
+                dataset_id: dataset_id.to_string(),
+                version: Some(version),
+                split: dataset_proto::Split::Unspecified as i32,
+                pagination: Some(PageRequest {
+                    key: key.clone(),
+                    // Used only while the server gives no cursor.
+                    offset: if key.is_empty() { out.len() as u64 } else { 0 },
+                    limit: RECORDS_PAGE,
+                    count_total: first,
+                    reverse: false,
+                }),
+            };
+            let response: dataset_proto::QueryRecordsResponse =
+                self.query(RECORDS_PATH, &request, || {
+                    format!("dataset {dataset_id:?} version {version}")
+                })?;
+            let page = response.pagination.unwrap_or_default();
+            if first && page.total > 0 {
+                total = Some(page.total);
+            }
+            let returned = response.records.len();
+            for r in response.records {
+                let index = out.len();
+                out.push(record_from_proto(&r).map_err(|problem| ChainError::Record {
+                    dataset_id: dataset_id.to_string(),
+                    version,
+                    index,
+                    problem,
+                })?);
+            }
+            if !page.next_key.is_empty() {
+                if returned == 0 || page.next_key == key {
+                    return Err(pagination_error(
+                        "the chain returned an empty page with a cursor".into(),
+                    ));
+                }
+                key = page.next_key;
+                continue;
+            }
+            // No cursor: the last page, unless the server pages by offset only
+            // and said how many there are.
+            match total {
+                Some(t) if (out.len() as u64) < t && returned > 0 => {
+                    key.clear();
+                    continue;
+                }
+                Some(t) if (out.len() as u64) != t => {
+                    return Err(pagination_error(format!(
+                        "the chain counted {t} records but returned {}",
+                        out.len()
+                    )));
+                }
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// A dataset version's records as a [`Dataset`], checked against `root`
+    /// (the `Dataset.root` the chain stores for that version).
+    pub fn load_dataset(
+        &self,
+        dataset_id: &str,
+        version: u64,
+        root: &[u8],
+    ) -> Result<Dataset, ChainError> {
+        let records = self.records(dataset_id, version)?;
+        dataset_from_records(dataset_id, version, records, root)
+    }
+
+    /// One update with its status and verdicts.
+    pub fn update(
+        &self,
+        update_id: u64,
+    ) -> Result<training_proto::QueryUpdateResponse, ChainError> {
+        self.query(
+            UPDATE_PATH,
+            &training_proto::QueryUpdateRequest { update_id },
+            || format!("update {update_id}"),
+        )
+    }
+}
+
+/// The key `name` of the file keyring under a umd home (`<home>/keys`,
+/// where `umd keys add` writes it).
+pub fn load_key(home: &Path, name: &str) -> Result<Key, ChainError> {
+    let dir = home.join("keys");
+    Keyring::new(&dir).get(name).map_err(|e| match e {
+        ClientError::KeyNotFound(_) => ChainError::KeyMissing {
+            name: name.to_string(),
+            dir: dir.display().to_string(),
+        },
+        other => ChainError::Client(other),
+    })
+}
+
+fn unreachable(e: ClientError) -> ChainError {
+    match e {
+        // ureq's messages usually name the URL already.
+        ClientError::Rpc { url, message } if message.contains(&url) => {
+            ChainError::Unreachable(message)
+        }
+        ClientError::Rpc { url, message } => ChainError::Unreachable(format!("{url}: {message}")),
+        other => ChainError::Client(other),
+    }
+}

@@ -1,0 +1,139 @@
+//! The chain client against the fake chain of [`super::fake`].
+
+use std::sync::Arc;
+
+use um_proto::um::training::v1 as tr;
+
+use super::fake::{FakeChain, Paging};
+use super::*;
+use crate::service::{ChainSource, DatasetSource, SourceError};
+use crate::testutil;
+use crate::weights::Weights;
+
+const SPEC: &str = r#"{"kind":"mlp","input":[784],"hidden":[8],"classes":10}"#;
+
+pub fn hyper() -> tr::Hyperparams {
+    tr::Hyperparams {
+        learning_rate: "0.1".into(),
+        batch_size: 32,
+        local_steps: 3,
+        verification_tolerance: "0.000001".into(),
+        min_improvement: "0".into(),
+        reward_per_update: "1000000".into(),
+        reward_halving_interval: 0,
+    }
+}
+
+/// 750 real digits: three pages of 300 at most.
+fn dataset() -> Dataset {
+    testutil::small_mnist().truncated(660, 90)
+}
+
+fn fake() -> FakeChain {
+    let spec = crate::spec::ModelSpec::parse(SPEC).unwrap();
+    FakeChain::start(
+        "mnist-mlp",
+        SPEC,
+        hyper(),
+        Weights::init(&spec, 1).encode(),
+        &dataset(),
+    )
+}
+
+#[test]
+fn queries_decode_and_name_what_is_missing() {
+    let fake = fake();
+    let chain = ChainClient::new(&fake.url);
+    assert_eq!(chain.chain_id().unwrap(), "fake-chain");
+    let lineage = chain.lineage("mnist-mlp").unwrap();
+    assert_eq!(lineage.dataset_id, "mnist");
+    assert_eq!(lineage.hyperparams.unwrap().local_steps, 3);
+    let head = chain.head("mnist-mlp").unwrap();
+    assert_eq!(head.version, 0);
+    let weights = chain.weights(&head.weights_sha256).unwrap();
+    assert_eq!(crate::sha256(&weights).to_vec(), head.weights_sha256);
+
+    let err = chain.lineage("nope").unwrap_err();
+    assert!(err.is_not_found(), "{err:?}");
+    assert!(err.to_string().contains("model \"nope\""), "{err}");
+    let err = chain.dataset("mnist", Some(7)).unwrap_err();
+    assert!(err.is_not_found(), "{err:?}");
+
+    fake.state().corrupt_weights = true;
+    let err = chain.weights(&head.weights_sha256).unwrap_err();
+    assert!(matches!(err, ChainError::WeightsHash { .. }), "{err:?}");
+
+    let down = ChainClient::new("http://127.0.0.1:9");
+    let err = down.lineage("mnist-mlp").unwrap_err();
+    assert!(err.is_unreachable(), "{err:?}");
+    assert!(err.to_string().contains("chain unreachable"), "{err}");
+}
+
+#[test]
+fn records_follow_cursors_or_offsets_and_must_match_the_root() {
+    let expected = dataset();
+    for paging in [Paging::Cursor, Paging::OffsetOnly] {
+        let fake = fake();
+        fake.state().paging = Some(paging);
+        let chain = ChainClient::new(&fake.url);
+        let meta = chain.dataset("mnist", None).unwrap();
+        assert_eq!(meta.version, 2);
+        let loaded = chain.load_dataset("mnist", 2, &meta.root).unwrap();
+        assert_eq!(loaded.train(), expected.train(), "{paging:?}");
+        assert_eq!(loaded.validation(), expected.validation(), "{paging:?}");
+        assert_eq!(fake.count(RECORDS_PATH), 3, "750 records in pages of 300");
+
+        let mut wrong = meta.root.clone();
+        wrong[0] ^= 1;
+        let err = chain.load_dataset("mnist", 2, &wrong).unwrap_err();
+        assert!(matches!(err, ChainError::RootMismatch { .. }), "{err:?}");
+    }
+
+    // A record whose content does not match its hash is refused by index.
+    let fake = fake();
+    fake.state().records[400].label ^= 1;
+    let err = ChainClient::new(&fake.url).records("mnist", 2).unwrap_err();
+    assert!(
+        matches!(err, ChainError::Record { index: 400, .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn chain_source_caches_by_root_and_refuses_other_roots() {
+    let fake = fake();
+    let source = ChainSource::new(ChainClient::new(&fake.url));
+    let root: [u8; 32] = dataset().root();
+    let first = source.dataset("mnist", 2, Some(&root)).unwrap();
+    let again = source.dataset("mnist", 2, None).unwrap();
+    assert!(Arc::ptr_eq(&first, &again), "served from the cache");
+    assert_eq!(fake.count(RECORDS_PATH), 3, "records fetched once");
+    assert_eq!(first.dataset.len(), 750);
+
+    let mut other = root;
+    other[31] ^= 1;
+    let err = source.dataset("mnist", 2, Some(&other)).unwrap_err();
+    assert!(matches!(err, SourceError::RootMismatch { .. }), "{err}");
+    assert!(matches!(
+        source.dataset("mnist", 5, None),
+        Err(SourceError::NotFound(_))
+    ));
+    let head = ChainClient::new(&fake.url).head("mnist-mlp").unwrap();
+    let sha: [u8; 32] = head.weights_sha256.as_slice().try_into().unwrap();
+    assert!(source.weights(&sha).is_ok());
+}
+
+#[test]
+fn keys_come_from_the_umd_home() {
+    let home = tempfile::tempdir().unwrap();
+    let added = Keyring::new(&home.path().join("keys"))
+        .add("alice", None)
+        .unwrap();
+    assert_eq!(
+        load_key(home.path(), "alice").unwrap().address,
+        added.address
+    );
+    let err = load_key(home.path(), "bob").err().unwrap();
+    assert!(matches!(err, ChainError::KeyMissing { .. }), "{err:?}");
+    assert!(err.to_string().contains("\"bob\""), "{err}");
+}

@@ -1,0 +1,171 @@
+//! `um-trainer`: the Trainer gRPC service of a validator (`serve`) and the
+//! trainer loop that submits updates (`train`).
+
+use std::error::Error;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::{Args, Parser, Subcommand};
+use um_trainer::chain::{self, ChainClient};
+use um_trainer::device::{device_name, DeviceChoice};
+use um_trainer::service::{ChainSource, TrainerService};
+use um_trainer::train_loop::{self, LoopConfig};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "um-trainer",
+    version,
+    about = "Training and verification for Unstoppable Models"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve um.trainer.v1.Trainer (Verify, Train, Evaluate, Status) for a validator's umd.
+    Serve(ServeArgs),
+    /// Train a model on chain: fetch the head, step, submit, wait for the verdict, repeat.
+    Train(TrainArgs),
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9091")]
+    listen: String,
+    /// CometBFT RPC of the node whose datasets and weights to use.
+    #[arg(long, env = "UMD_NODE", default_value = "http://127.0.0.1:26657")]
+    node: String,
+    /// Compute device: auto (CUDA when present), cpu or cuda.
+    #[arg(long, default_value = "auto")]
+    device: DeviceChoice,
+    /// libtorch intra-op threads (default: libtorch's choice).
+    #[arg(long)]
+    threads: Option<u16>,
+}
+
+#[derive(Args, Debug)]
+struct TrainArgs {
+    /// CometBFT RPC of a node of the chain.
+    #[arg(long, env = "UMD_NODE", default_value = "http://127.0.0.1:26657")]
+    node: String,
+    /// umd home whose file keyring (<home>/keys) holds the key.
+    #[arg(long, env = "UMD_HOME", default_value = "~/.umd")]
+    home: String,
+    /// Name of the trainer's key (bonded as a trainer in nrn-staking).
+    #[arg(long)]
+    key: String,
+    /// Model lineage to train.
+    #[arg(long)]
+    model: String,
+    /// Stop after this many accepted updates (0: run forever).
+    #[arg(long, default_value_t = 0)]
+    updates: u64,
+    /// First nonce (default: the current time in milliseconds, so a restart
+    /// does not repeat earlier batches).
+    #[arg(long)]
+    nonce_start: Option<u64>,
+    /// Blocks to wait for the validators' decision on an update before moving on.
+    #[arg(long, default_value_t = 20)]
+    timeout_blocks: u64,
+    /// Gas limit of a submit tx (default: 2,000,000 + 25 per byte of weights).
+    #[arg(long)]
+    gas: Option<u64>,
+    /// Give up after this many rounds in a row without an accepted update (0: never).
+    #[arg(long, default_value_t = 20)]
+    max_failures: u64,
+    /// Compute device: auto (CUDA when present), cpu or cuda.
+    #[arg(long, default_value = "auto")]
+    device: DeviceChoice,
+}
+
+fn main() -> ExitCode {
+    // Before anything can start libtorch's (MKL's) threads: see runtime.rs.
+    um_trainer::runtime::prepare_process_env();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Train(args) => train(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("um-trainer: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> Result<(), Box<dyn Error>> {
+    let device = args.device.resolve()?;
+    if let Some(threads) = args.threads {
+        tch::set_num_threads(i32::from(threads.max(1)));
+    }
+    let source = Arc::new(ChainSource::new(ChainClient::new(&args.node)));
+    let service = TrainerService::new(source, device);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        eprintln!(
+            "um-trainer {} serving um.trainer.v1.Trainer on {} (device {}, {} threads, libtorch {}), data from {}",
+            env!("CARGO_PKG_VERSION"),
+            listener.local_addr()?,
+            device_name(device),
+            tch::get_num_threads(),
+            um_trainer::runtime::torch_version(),
+            args.node
+        );
+        service.serve(listener, std::future::pending()).await?;
+        Ok(())
+    })
+}
+
+fn train(args: TrainArgs) -> Result<(), Box<dyn Error>> {
+    let device = args.device.resolve()?;
+    let key = chain::load_key(&expand_home(&args.home), &args.key)?;
+    let chain = ChainClient::new(&args.node);
+    let config = LoopConfig {
+        model_id: args.model,
+        updates: args.updates,
+        nonce_start: args.nonce_start.unwrap_or_else(time_nonce),
+        timeout_blocks: args.timeout_blocks,
+        gas_limit: args.gas,
+        max_failures: args.max_failures,
+        device,
+    };
+    let summary = train_loop::run(&chain, &key, &config, &mut |line| println!("{line}"))?;
+    println!(
+        "done: {} accepted, {} rejected, {} undecided, {} refused, {} not submitted; next nonce {}",
+        summary.accepted,
+        summary.rejected,
+        summary.undecided,
+        summary.refused,
+        summary.skipped,
+        summary.next_nonce
+    );
+    Ok(())
+}
+
+fn time_nonce() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// `~/x` under $HOME, like umd's `--home`.
+fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(path),
+    }
+}
