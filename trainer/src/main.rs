@@ -78,6 +78,10 @@ struct TrainArgs {
     /// Give up after this many rounds in a row without an accepted update (0: never).
     #[arg(long, default_value_t = 20)]
     max_failures: u64,
+    /// Stop once an accepted version reaches this held-out (validation)
+    /// accuracy, as the validators measured it, e.g. 0.9.
+    #[arg(long)]
+    target_accuracy: Option<f64>,
     /// Compute device: auto (CUDA when present), cpu or cuda.
     #[arg(long, default_value = "auto")]
     device: DeviceChoice,
@@ -141,8 +145,14 @@ fn train(args: TrainArgs) -> Result<(), Box<dyn Error>> {
         gas_limit: args.gas,
         max_failures: args.max_failures,
         device,
+        target_accuracy: args.target_accuracy,
     };
     let summary = train_loop::run(&chain, &key, &config, &mut |line| println!("{line}"))?;
+    if let (Some(target), Some(reached)) = (args.target_accuracy, summary.last_accuracy) {
+        if reached >= target {
+            println!("target reached: held-out accuracy {reached:.4} >= {target}");
+        }
+    }
     println!(
         "done: {} accepted, {} rejected, {} undecided, {} refused, {} not submitted; next nonce {}",
         summary.accepted,

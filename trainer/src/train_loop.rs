@@ -42,10 +42,13 @@ pub struct LoopConfig {
     pub max_failures: u64,
     /// Where the step runs.
     pub device: Device,
+    /// Stop once an accepted version's held-out accuracy (as the
+    /// validators measured it) reaches this.
+    pub target_accuracy: Option<f64>,
 }
 
 /// What the loop did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct LoopSummary {
     /// Updates the chain accepted.
     pub accepted: u64,
@@ -59,6 +62,8 @@ pub struct LoopSummary {
     pub skipped: u64,
     /// The nonce the next attempt would use.
     pub next_nonce: u64,
+    /// Validation accuracy of the last version this trainer got accepted.
+    pub last_accuracy: Option<f64>,
 }
 
 /// The loop stopped.
@@ -89,6 +94,8 @@ struct Cache {
     dataset: Option<(Vec<u8>, Dataset)>,
     /// (sha256, validation loss) of a base the chain has no loss for (v0).
     base_loss: Option<(Vec<u8>, f64)>,
+    /// The trainer's NRN balance when the loop started.
+    earnings: Option<Earnings>,
 }
 
 /// The state of the model when a round starts.
@@ -101,7 +108,10 @@ struct Round {
 
 /// How one attempt ended.
 enum Outcome {
-    Accepted,
+    /// With the held-out accuracy the validators measured.
+    Accepted {
+        accuracy: f64,
+    },
     Rejected,
     Undecided,
     Refused,
@@ -126,6 +136,7 @@ pub fn run(
     // The first lineage query names the problem plainly (no such model,
     // chain unreachable); later chain hiccups are retried as failed rounds.
     let lineage = chain.lineage(&config.model_id)?;
+    cache.earnings = Some(Earnings::start(chain, &key.address));
     report(&format!(
         "training {} (dataset {}) as {} on {}, from nonce {}",
         lineage.model_id,
@@ -147,9 +158,16 @@ pub fn run(
             Err(e) => return Err(e),
         };
         let last = match outcome {
-            Outcome::Accepted => {
+            Outcome::Accepted { accuracy } => {
                 summary.accepted += 1;
+                summary.last_accuracy = Some(accuracy);
                 failures = 0;
+                if config
+                    .target_accuracy
+                    .is_some_and(|target| accuracy >= target)
+                {
+                    break;
+                }
                 continue;
             }
             Outcome::Rejected => {
@@ -319,7 +337,10 @@ fn attempt(
     let update = wait_decided(chain, id, result.height, config.timeout_blocks)?;
     let status = UpdateStatus::try_from(update.status).unwrap_or(UpdateStatus::Unspecified);
     let (outcome, counts) = match status {
-        UpdateStatus::Accepted => (Outcome::Accepted, (summary.accepted + 1, summary.rejected)),
+        UpdateStatus::Accepted => (
+            Outcome::Accepted { accuracy: 0.0 },
+            (summary.accepted + 1, summary.rejected),
+        ),
         UpdateStatus::Rejected => (Outcome::Rejected, (summary.accepted, summary.rejected + 1)),
         _ => (Outcome::Undecided, (summary.accepted, summary.rejected)),
     };
@@ -341,15 +362,52 @@ fn attempt(
     } else {
         format!(" ({})", update.reason)
     };
+    let earned = cache
+        .earnings
+        .as_ref()
+        .and_then(|earnings| earnings.earned(chain))
+        .map(|micro| {
+            format!(
+                " | earned {}.{:06} NRN",
+                micro / 1_000_000,
+                micro % 1_000_000
+            )
+        })
+        .unwrap_or_default();
     report(&format!(
-        "height {height} | {} v{version} | update {id} {}{why}{} | val loss {loss:.4} | accuracy {accuracy:.4} | accepted {} rejected {}",
+        "height {height} | {} v{version} | update {id} {}{why}{} | val loss {loss:.4} | accuracy {accuracy:.4} | accepted {} rejected {}{earned}",
         round.lineage.model_id,
         status.as_str_name().trim_start_matches("UPDATE_STATUS_"),
         if update.slashed { ", slashed" } else { "" },
         counts.0,
         counts.1,
     ));
-    Ok(outcome)
+    Ok(match outcome {
+        Outcome::Accepted { .. } => Outcome::Accepted { accuracy },
+        other => other,
+    })
+}
+
+/// NRN the trainer gained since the loop started: its cw20 balance on the
+/// registered token now minus then. Absent when the chain has no
+/// governance suite (nothing is minted there either).
+struct Earnings {
+    address: String,
+    start: Option<u128>,
+}
+
+impl Earnings {
+    fn start(chain: &ChainClient, address: &str) -> Self {
+        Self {
+            address: address.to_string(),
+            start: chain.nrn_balance(address).ok().flatten(),
+        }
+    }
+
+    fn earned(&self, chain: &ChainClient) -> Option<u128> {
+        let now = chain.nrn_balance(&self.address).ok().flatten()?;
+        Some(now.saturating_sub(self.start?))
+    }
 }
 
 /// The base's validation loss as the validators take it: the chain's record
@@ -446,7 +504,26 @@ mod tests {
             gas_limit: None,
             max_failures,
             device: Device::Cpu,
+            target_accuracy: None,
         }
+    }
+
+    #[test]
+    fn stops_at_the_target_accuracy() {
+        let (fake, key, _, _) = setup();
+        let chain = ChainClient::new(&fake.url);
+        let mut config = config(5, 5);
+        config.target_accuracy = Some(0.0);
+        let summary = run(&chain, &key, &config, &mut |_| {}).unwrap();
+        assert_eq!(summary.accepted, 1, "any accuracy meets a target of 0");
+        assert!(summary.last_accuracy.is_some());
+        config.target_accuracy = Some(1.1);
+        config.updates = 2;
+        let summary = run(&chain, &key, &config, &mut |_| {}).unwrap();
+        assert_eq!(
+            summary.accepted, 2,
+            "an unreachable target leaves --updates in charge"
+        );
     }
 
     #[test]

@@ -153,6 +153,49 @@ impl ChainClient {
         &self.rpc
     }
 
+    /// `address`'s balance of the registered NRN token in micro-NRN;
+    /// `None` when the chain has no governance suite registered.
+    pub fn nrn_balance(&self, address: &str) -> Result<Option<u128>, ChainError> {
+        const REGISTRY: &str = "custom/gov/registry";
+        const SMART: &str = "/cosmwasm.wasm.v1.Query/SmartContractState";
+        let registry = self.rpc.abci_query(REGISTRY, &[]).map_err(unreachable)?;
+        if registry.code != 0 {
+            return Ok(None);
+        }
+        let decode = |path: &'static str, message: String| ChainError::Decode { path, message };
+        let registry: serde_json::Value =
+            serde_json::from_slice(&registry.value).map_err(|e| decode(REGISTRY, e.to_string()))?;
+        let Some(token) = registry["token"].as_str() else {
+            return Err(decode(REGISTRY, "no token".into()));
+        };
+        let request = cosmos_sdk_proto::cosmwasm::wasm::v1::QuerySmartContractStateRequest {
+            address: token.to_string(),
+            query_data: serde_json::json!({"balance": {"address": address}})
+                .to_string()
+                .into_bytes(),
+        };
+        let value = self
+            .rpc
+            .query_ok(SMART, &request.encode_to_vec())
+            .map_err(|e| ChainError::Query {
+                path: SMART,
+                code: 0,
+                log: e.to_string(),
+            })?;
+        let response =
+            cosmos_sdk_proto::cosmwasm::wasm::v1::QuerySmartContractStateResponse::decode(
+                value.as_slice(),
+            )
+            .map_err(|e| decode(SMART, e.to_string()))?;
+        let answer: serde_json::Value =
+            serde_json::from_slice(&response.data).map_err(|e| decode(SMART, e.to_string()))?;
+        answer["balance"]
+            .as_str()
+            .and_then(|b| b.parse().ok())
+            .map(Some)
+            .ok_or_else(|| decode(SMART, format!("not a cw20 balance: {answer}")))
+    }
+
     /// The latest committed height.
     pub fn latest_height(&self) -> Result<u64, ChainError> {
         self.rpc.latest_height().map_err(unreachable)
