@@ -29,6 +29,13 @@ pub enum GenesisCommand {
         /// (repeatable); the key is funded with twice the bond.
         #[arg(long = "trainer", value_name = "KEY=AMOUNT")]
         trainers: Vec<String>,
+        /// Also bond another validator at genesis (a localnet's other
+        /// nodes): `<operator>=<consensus pubkey, base64 ed25519>`
+        /// (repeatable). The operator is a key name in this keyring or a
+        /// `um1…` address; it is funded and bonded like this node's operator
+        /// (10 × and 1 × --self-bond).
+        #[arg(long = "validator", value_name = "OPERATOR=PUBKEY")]
+        validators: Vec<String>,
         #[command(flatten)]
         settings: SuiteSettings,
         #[command(flatten)]
@@ -65,9 +72,18 @@ pub fn run(command: GenesisCommand) -> anyhow::Result<()> {
             self_bond,
             epoch_blocks,
             trainers,
+            validators,
             settings,
             home,
-        } => deploy_governance(operator, self_bond, epoch_blocks, &trainers, settings, home),
+        } => deploy_governance(
+            operator,
+            self_bond,
+            epoch_blocks,
+            &trainers,
+            &validators,
+            settings,
+            home,
+        ),
         GenesisCommand::AddLineage {
             model_id,
             spec,
@@ -129,6 +145,7 @@ fn deploy_governance(
     self_bond: u128,
     epoch_blocks: u64,
     trainers: &[String],
+    validators: &[String],
     settings: SuiteSettings,
     home: super::HomeArgs,
 ) -> anyhow::Result<()> {
@@ -152,6 +169,38 @@ fn deploy_governance(
         amount: self_bond,
         role: BondRole::Validator { consensus_pubkey },
     }];
+    for validator in validators {
+        let Some((who, pubkey)) = validator.split_once('=') else {
+            anyhow::bail!("--validator {validator:?}: expected OPERATOR=PUBKEY");
+        };
+        let address = if who.starts_with("um1") {
+            um_client::address::decode(who)
+                .with_context(|| format!("--validator {validator:?}: bad operator address"))?;
+            who.to_string()
+        } else {
+            super::keys::keyring(&home).file(who)?.address
+        };
+        let consensus_pubkey = base64::engine::general_purpose::STANDARD
+            .decode(pubkey)
+            .ok()
+            .filter(|key| key.len() == 32)
+            .with_context(|| {
+                format!("--validator {validator:?}: the pubkey is not a base64 ed25519 key")
+            })?;
+        if bonds.iter().any(|b| b.operator == address) {
+            anyhow::bail!("--validator {validator:?}: {address} already bonds at genesis");
+        }
+        if !config.initial_balances.iter().any(|(a, _)| a == &address) {
+            config
+                .initial_balances
+                .push((address.clone(), self_bond.saturating_mul(10)));
+        }
+        bonds.push(GenesisBond {
+            operator: address,
+            amount: self_bond,
+            role: BondRole::Validator { consensus_pubkey },
+        });
+    }
     for trainer in trainers {
         let Some((name, amount)) = trainer.split_once('=') else {
             anyhow::bail!("--trainer {trainer:?}: expected KEY=AMOUNT");
