@@ -6,7 +6,7 @@ CARGO ?= cargo
 # Two busy cores and OpenMP's spinning threads slow everything down ~10x.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: setup setup-cometbft setup-wasm setup-venv setup-mnist contracts build test demo fmt clippy clean-state
+.PHONY: setup setup-cometbft setup-wasm setup-venv setup-mnist contracts build test demo fmt clippy clean-state localnet-up localnet-down localnet-status
 
 setup: setup-cometbft setup-wasm setup-venv setup-mnist
 
@@ -45,3 +45,18 @@ test: setup contracts
 # training an MLP on MNIST to 90 % held-out accuracy (DEMO_EXIT=1 stops there).
 demo: build
 	@scripts/demo.sh
+
+# N validators on loopback (127.0.0.2, .3, …), each with its CometBFT, umd
+# and verifier; homes and logs in localnet/.run (LOCALNET_DIR). An existing
+# network is restarted, not recreated (FRESH=1 recreates it).
+N ?=
+localnet-up: build
+	@localnet/up.sh $(N) $(if $(filter 1,$(FRESH)),--fresh)
+
+# Stops every node (and trainers started by localnet/train.sh); CLEAN=1 also deletes the chain.
+localnet-down:
+	@localnet/down.sh $(if $(filter 1,$(CLEAN)),--clean)
+
+# Each node's height, app hash, peers and verifier, and the model's head.
+localnet-status:
+	@localnet/status.sh

@@ -1,0 +1,513 @@
+//! The localnet end to end, through its own scripts: `localnet/up.sh 4`
+//! starts four validators on loopback addresses of their own (CometBFT +
+//! umd + `um-trainer serve` each); two trainers (`localnet/train.sh`) race
+//! to submit updates; a validator is killed (SIGKILL of its umd and its
+//! CometBFT) and the chain goes on accepting updates; restarted, it catches
+//! up and all four agree on the app hash. The model only improves and ends
+//! well above chance on the held-out digits.
+
+mod support;
+
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use cosmos_sdk_proto::cosmwasm::wasm::v1::{
+    QuerySmartContractStateRequest, QuerySmartContractStateResponse,
+};
+use prost::Message;
+use serde_json::json;
+use support::{umd_binary, workspace_root};
+use um_client::rpc::RpcClient;
+use um_proto::um::common::v1::PageRequest;
+use um_proto::um::training::v1::{
+    ModelVersion, QueryUpdateRequest, QueryUpdateResponse, QueryVersionsRequest,
+    QueryVersionsResponse,
+};
+
+const NODES: usize = 4;
+const MODEL: &str = "mnist-mlp";
+const SPEC: &str = r#"{"kind":"mlp","input":[1,28,28],"hidden":[32],"classes":10}"#;
+/// Versions to reach with every validator up, before one is killed.
+const FIRST_VERSIONS: u64 = 10;
+/// More versions to reach while the killed validator is down.
+const VERSIONS_WHILE_DOWN: u64 = 3;
+
+/// The um-trainer binary next to umd (cargo builds both for the workspace's tests).
+fn trainer_binary() -> PathBuf {
+    let path = umd_binary().with_file_name("um-trainer");
+    if !path.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-p", "um-trainer", "--bin", "um-trainer"])
+            .current_dir(workspace_root())
+            .status()
+            .unwrap();
+        assert!(status.success(), "building um-trainer");
+    }
+    path
+}
+
+/// A base address 127.0.K.2 whose four nodes' ports are all free, so the
+/// test neither meets an operator's localnet (127.0.0.2…) nor another run.
+fn free_base_ip() -> String {
+    let start = std::process::id() as usize % 200;
+    for k in (0..200).map(|j| 20 + (start + j) % 200) {
+        let free = (0..NODES).all(|i| {
+            [26656u16, 26657, 26658, 9091].iter().all(|port| {
+                TcpListener::bind((format!("127.0.{k}.{}", 2 + i).as_str(), *port)).is_ok()
+            })
+        });
+        if free {
+            return format!("127.0.{k}.2");
+        }
+    }
+    panic!("no free 127.0.K.2-5 block of addresses for the localnet");
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// The network of `localnet/up.sh` in a temporary folder; `localnet/down.sh`
+/// on drop.
+struct Localnet {
+    _dir: tempfile::TempDir,
+    run: PathBuf,
+    base_ip: String,
+    trainers: Vec<(String, Child)>,
+}
+
+impl Localnet {
+    fn up() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let net = Self {
+            run: dir.path().join("run"),
+            _dir: dir,
+            base_ip: free_base_ip(),
+            trainers: Vec::new(),
+        };
+        let output = net.script("up.sh", &[&NODES.to_string()]);
+        assert!(
+            output.status.success(),
+            "localnet/up.sh failed\n{}\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
+            net.logs()
+        );
+        net
+    }
+
+    fn command(&self, script: &str) -> Command {
+        let hyperparams = json!({
+            "learning_rate": "0.1",
+            "batch_size": 32,
+            "local_steps": 5,
+            "verification_tolerance": "0.001",
+            "min_improvement": "0.0001",
+            "reward_per_update": "1000000",
+            "reward_halving_interval": 0,
+        });
+        let mut command = Command::new(workspace_root().join("localnet").join(script));
+        command
+            .env("LOCALNET_DIR", &self.run)
+            .env("LOCALNET_BASE_IP", &self.base_ip)
+            .env("LOCALNET_DIGITS", "2000")
+            .env("LOCALNET_SPEC", SPEC)
+            .env("LOCALNET_HYPERPARAMS", hyperparams.to_string())
+            .env("UMD", umd_binary())
+            .env("UM_TRAINER", trainer_binary())
+            .stdin(Stdio::null());
+        command
+    }
+
+    fn script(&self, script: &str, args: &[&str]) -> Output {
+        self.command(script)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("running localnet/{script}: {e}"))
+    }
+
+    fn script_ok(&self, script: &str, args: &[&str]) -> String {
+        let output = self.script(script, args);
+        assert!(
+            output.status.success(),
+            "localnet/{script} {args:?} failed\n{}\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
+            self.logs()
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    fn rpc(&self, node: usize) -> RpcClient {
+        let (prefix, last) = self.base_ip.rsplit_once('.').unwrap();
+        let last: usize = last.parse().unwrap();
+        RpcClient::new(&format!("http://{prefix}.{}:26657", last + node))
+    }
+
+    /// `localnet/train.sh KEY` in the background, until the test ends.
+    fn start_trainer(&mut self, key: &str) {
+        let log = fs::File::create(self.run.join(format!("{key}.log"))).unwrap();
+        let child = self
+            .command("train.sh")
+            .args([key, "--max-failures", "0"])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.trainers.push((key.to_string(), child));
+    }
+
+    fn stop_trainers(&mut self) {
+        for (_, child) in &mut self.trainers {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.trainers.clear();
+    }
+
+    /// Panics (with the logs) when a trainer has exited: they run forever.
+    fn check_trainers(&mut self) {
+        let exited = self
+            .trainers
+            .iter_mut()
+            .find_map(|(key, child)| Some((key.clone(), child.try_wait().ok()??)));
+        if let Some((key, status)) = exited {
+            panic!("trainer {key} exited ({status})\n{}", self.logs());
+        }
+    }
+
+    fn logs(&self) -> String {
+        let mut out = String::new();
+        for node in 0..NODES {
+            let home = self.run.join(format!("node{node}"));
+            for (name, lines) in [("umd.log", 15), ("cometbft.log", 8), ("verifier.log", 5)] {
+                out += &format!("--- node{node}/{name}\n{}\n", tail(&home.join(name), lines));
+            }
+        }
+        for key in ["trainer1", "trainer2"] {
+            let path = self.run.join(format!("{key}.log"));
+            out += &format!("--- {key}.log\n{}\n", tail(&path, 8));
+        }
+        out
+    }
+
+    fn height(&self, node: usize) -> Option<u64> {
+        self.rpc(node).latest_height().ok()
+    }
+
+    /// Polls `done` every 300 ms (checking the trainers are alive) until it
+    /// holds; panics with `what` and the logs after `timeout`.
+    fn wait_until(&mut self, what: &str, timeout: Duration, mut done: impl FnMut(&Self) -> bool) {
+        let deadline = Instant::now() + timeout;
+        while !done(self) {
+            self.check_trainers();
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {} s waiting for {what}\n{}",
+                timeout.as_secs(),
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
+    /// Every accepted version (version 0 included), by version number.
+    fn versions(&self, node: usize) -> Vec<ModelVersion> {
+        let rpc = self.rpc(node);
+        let mut versions = Vec::new();
+        let mut key = Vec::new();
+        loop {
+            let request = QueryVersionsRequest {
+                model_id: MODEL.into(),
+                pagination: Some(PageRequest {
+                    key: key.clone(),
+                    limit: 1000,
+                    ..Default::default()
+                }),
+            };
+            let bytes = rpc
+                .query_ok("/um.training.v1.Query/Versions", &request.encode_to_vec())
+                .unwrap_or_else(|e| panic!("Versions query: {e}\n{}", self.logs()));
+            let page = QueryVersionsResponse::decode(bytes.as_slice()).unwrap();
+            versions.extend(page.versions);
+            key = page.pagination.map(|p| p.next_key).unwrap_or_default();
+            if key.is_empty() {
+                break;
+            }
+        }
+        versions.sort_by_key(|v| v.version);
+        versions
+    }
+
+    fn smart_query(
+        &self,
+        node: usize,
+        contract: &str,
+        query: serde_json::Value,
+    ) -> serde_json::Value {
+        let request = QuerySmartContractStateRequest {
+            address: contract.to_string(),
+            query_data: query.to_string().into_bytes(),
+        };
+        let bytes = self
+            .rpc(node)
+            .query_ok(
+                "/cosmwasm.wasm.v1.Query/SmartContractState",
+                &request.encode_to_vec(),
+            )
+            .unwrap_or_else(|e| panic!("smart query {query}: {e}"));
+        let response = QuerySmartContractStateResponse::decode(bytes.as_slice()).unwrap();
+        serde_json::from_slice(&response.data).unwrap()
+    }
+
+    fn head_version(&self, node: usize) -> u64 {
+        self.versions(node).last().map(|v| v.version).unwrap_or(0)
+    }
+
+    /// (last committed height, app hash) as node `node`'s umd reports them.
+    fn abci_info(&self, node: usize) -> Option<(u64, String)> {
+        let info = self.rpc(node).call("abci_info", json!({})).ok()?;
+        let response = &info["response"];
+        let height = response["last_block_height"].as_str()?.parse().ok()?;
+        let hash = response["last_block_app_hash"].as_str()?.to_string();
+        Some((height, hash))
+    }
+}
+
+impl Drop for Localnet {
+    fn drop(&mut self) {
+        self.stop_trainers();
+        let _ = self.script("down.sh", &[]);
+    }
+}
+
+#[test]
+fn four_validators_train_survive_a_crash_and_agree() {
+    let started = Instant::now();
+    let mut net = Localnet::up();
+    let up_took = started.elapsed();
+    for node in 0..NODES {
+        assert!(
+            net.height(node).unwrap_or(0) >= 1,
+            "node{node} has no block"
+        );
+    }
+    let status = net.script_ok("status.sh", &[]);
+    for node in 0..NODES {
+        let line = status
+            .lines()
+            .find(|l| l.starts_with(&format!("node{node} ")))
+            .unwrap_or_else(|| panic!("no node{node} in localnet/status.sh:\n{status}"));
+        assert!(
+            line.contains(" up ") && line.contains("up ("),
+            "node{node} not fully up:\n{status}"
+        );
+    }
+
+    // Two trainers race on the same head, each through a node of its own.
+    net.start_trainer("trainer1");
+    net.start_trainer("trainer2");
+    net.wait_until(
+        &format!("{FIRST_VERSIONS} accepted versions"),
+        Duration::from_secs(180),
+        |net| net.head_version(0) >= FIRST_VERSIONS,
+    );
+    let trained_until = started.elapsed();
+
+    // A crash: SIGKILL of node3's umd and CometBFT (no trainer talks to it).
+    let before_kill = net.head_version(0);
+    let height_at_kill = net.height(0).unwrap();
+    net.script_ok("node.sh", &["kill", "3"]);
+    assert!(net.height(3).is_none(), "node3's RPC still answers");
+    net.wait_until(
+        "blocks and accepted updates with node3 down",
+        Duration::from_secs(120),
+        |net| {
+            net.head_version(0) >= before_kill + VERSIONS_WHILE_DOWN
+                && (0..3).all(|n| net.height(n).unwrap_or(0) >= height_at_kill + 5)
+        },
+    );
+    let while_down = net.head_version(0) - before_kill;
+
+    // Restarted, it catches up with the others.
+    net.script_ok("node.sh", &["start", "3"]);
+    let target = net.height(0).unwrap();
+    net.wait_until("node3 to catch up", Duration::from_secs(120), |net| {
+        net.height(3).unwrap_or(0) >= target
+    });
+    let caught_up = started.elapsed();
+
+    // node2's verifier dies (SIGKILL): node2 abstains, and the other three
+    // (300 of 400 power) still accept updates.
+    let pid = fs::read_to_string(net.run.join("node2/verifier.pid")).unwrap();
+    let killed = Command::new("kill")
+        .args(["-KILL", pid.trim()])
+        .status()
+        .unwrap();
+    assert!(killed.success(), "killing node2's verifier (pid {pid})");
+    let before_verifier_kill = net.head_version(0);
+    net.wait_until(
+        "updates accepted without node2's verifier",
+        Duration::from_secs(120),
+        |net| net.head_version(0) >= before_verifier_kill + 2,
+    );
+    // The second version after the kill was trained from the first, so it
+    // was submitted after node2's verifier died.
+    let later = &net.versions(0)[before_verifier_kill as usize + 2];
+    let update_id = later.update_ids[0];
+    let answer = net.rpc(0).query_ok(
+        "/um.training.v1.Query/Update",
+        &QueryUpdateRequest { update_id }.encode_to_vec(),
+    );
+    let verdicts = QueryUpdateResponse::decode(answer.unwrap().as_slice())
+        .unwrap()
+        .verdicts;
+    assert_eq!(
+        verdicts.len(),
+        3,
+        "node2 abstained on update {update_id}: {verdicts:?}"
+    );
+    assert!(verdicts.iter().all(|v| v.accept && v.power == 100));
+    net.stop_trainers();
+
+    // All four apps report the same app hash at the same height.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let agreed = loop {
+        let infos: Vec<_> = (0..NODES).map(|n| net.abci_info(n)).collect();
+        if let Some(first) = infos[0].clone() {
+            if infos
+                .iter()
+                .all(|i| i.as_ref().map(|i| i.0) == Some(first.0))
+            {
+                for (node, info) in infos.iter().enumerate() {
+                    assert_eq!(
+                        info.as_ref().unwrap().1,
+                        first.1,
+                        "node{node} has another app hash at height {}\n{}",
+                        first.0,
+                        net.logs()
+                    );
+                }
+                break first;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the four nodes never reported the same height: {infos:?}\n{}",
+            net.logs()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        agreed.0 > target,
+        "agreed at {} before catching up",
+        agreed.0
+    );
+    // The same from the block headers: each node checked it against its own state.
+    let header_hashes: Vec<String> = (0..NODES)
+        .map(|n| net.rpc(n).block_app_hash(agreed.0).unwrap())
+        .collect();
+    assert!(
+        header_hashes.iter().all(|h| h == &header_hashes[0]),
+        "{header_hashes:?}"
+    );
+
+    // Each validator is bonded in nrn-staking with its own consensus key,
+    // the same stake each, and CometBFT's set has the power that stake gives.
+    let registry: serde_json::Value = serde_json::from_slice(
+        &net.rpc(0)
+            .query_ok("custom/gov/registry", &[])
+            .expect("gov registry"),
+    )
+    .unwrap();
+    let staking = registry["staking"].as_str().expect("registered staking");
+    let bonded = net.smart_query(0, staking, json!({"validators": {}}));
+    let mut bonded_keys: Vec<String> = bonded["validators"]
+        .as_array()
+        .expect("validators list")
+        .iter()
+        .map(|v| {
+            assert_eq!(v["stake"], "100000000", "{v}");
+            v["consensus_pubkey"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let cometbft_set = net.rpc(0).call("validators", json!({})).unwrap();
+    let mut node_keys: Vec<String> = cometbft_set["validators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            assert_eq!(v["voting_power"], "100", "{v}");
+            v["pub_key"]["value"].as_str().unwrap().to_string()
+        })
+        .collect();
+    bonded_keys.sort();
+    node_keys.sort();
+    assert_eq!(bonded_keys.len(), NODES, "{bonded}");
+    assert_eq!(bonded_keys, node_keys);
+
+    // The model's history: a chain of versions whose validation loss never
+    // rises, trained by both trainers, well above chance on held-out digits.
+    let versions = net.versions(3);
+    assert_eq!(
+        versions,
+        net.versions(0),
+        "node3 and node0 tell another history"
+    );
+    let accepted = &versions[1..];
+    assert!(
+        accepted.len() as u64 >= FIRST_VERSIONS + VERSIONS_WHILE_DOWN,
+        "{} versions",
+        accepted.len()
+    );
+    for pair in versions.windows(2) {
+        assert_eq!(pair[1].parent_version, pair[0].version, "{pair:?}");
+    }
+    for pair in accepted.windows(2) {
+        assert!(
+            pair[1].validation_loss <= pair[0].validation_loss,
+            "validation loss rose from v{} ({}) to v{} ({})",
+            pair[0].version,
+            pair[0].validation_loss,
+            pair[1].version,
+            pair[1].validation_loss
+        );
+    }
+    let trainers: std::collections::BTreeSet<_> = accepted.iter().map(|v| &v.trainer).collect();
+    assert_eq!(
+        trainers.len(),
+        2,
+        "both trainers got updates in: {trainers:?}"
+    );
+    let head = accepted.last().unwrap();
+    assert!(
+        head.validation_accuracy > 0.5,
+        "held-out accuracy {} after {} versions",
+        head.validation_accuracy,
+        accepted.len()
+    );
+
+    net.script_ok("down.sh", &[]);
+    for node in 0..NODES {
+        assert!(
+            net.height(node).is_none(),
+            "node{node} still answers after down.sh"
+        );
+    }
+    eprintln!(
+        "localnet: up in {:.0?}; {FIRST_VERSIONS} versions at {:.0?}; {while_down} versions with node3 down; \
+         caught up at {:.0?}; {} versions, held-out accuracy {:.3}, app hash agreed at height {}; total {:.0?}",
+        up_took,
+        trained_until,
+        caught_up,
+        accepted.len(),
+        head.validation_accuracy,
+        agreed.0,
+        started.elapsed()
+    );
+}

@@ -1,0 +1,154 @@
+# Shared by the localnet scripts (sourced, not run).
+#
+# Settings, each from the environment (the first run records N, the base
+# address, the chain id and the model in $LOCALNET_DIR/localnet.env, which
+# later runs read):
+#   LOCALNET_DIR           run folder: homes, logs, pid files   [localnet/.run]
+#   LOCALNET_N             validators                           [4]
+#   LOCALNET_BASE_IP       address of node0; node i gets base+i [127.0.0.2]
+#   LOCALNET_CHAIN_ID                                           [um-localnet-1]
+#   LOCALNET_TIMEOUT_COMMIT  CometBFT timeout_commit             [500ms]
+#   LOCALNET_EPOCH_BLOCKS  blocks per validator-set epoch       [10]
+#   LOCALNET_DIGITS        MNIST digits in the genesis dataset  [all 10,000]
+#   LOCALNET_MODEL / LOCALNET_SPEC / LOCALNET_HYPERPARAMS  the genesis lineage
+#   LOCALNET_VERIFIER_THREADS  libtorch threads per verifier     [1]
+# Every node listens on its own address with the same ports: P2P 26656,
+# RPC 26657, ABCI 26658 (umd), verifier 9091 (um-trainer serve).
+
+set -euo pipefail
+
+LOCALNET_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LOCALNET_DIR="${LOCALNET_DIR:-$LOCALNET_ROOT/localnet/.run}"
+mkdir -p "$(dirname "$LOCALNET_DIR")"
+LOCALNET_DIR="$(cd "$(dirname "$LOCALNET_DIR")" && pwd)/$(basename "$LOCALNET_DIR")"
+
+# A network that exists keeps the settings it was made with.
+if [ -f "$LOCALNET_DIR/localnet.env" ]; then
+  # shellcheck source=/dev/null
+  source "$LOCALNET_DIR/localnet.env"
+fi
+LOCALNET_N="${LOCALNET_N:-4}"
+LOCALNET_BASE_IP="${LOCALNET_BASE_IP:-127.0.0.2}"
+LOCALNET_CHAIN_ID="${LOCALNET_CHAIN_ID:-um-localnet-1}"
+LOCALNET_MODEL="${LOCALNET_MODEL:-mnist-mlp}"
+
+UMD="${UMD:-$LOCALNET_ROOT/target/debug/umd}"
+UM_TRAINER="${UM_TRAINER:-$LOCALNET_ROOT/target/debug/um-trainer}"
+COMETBFT="${UMD_COMETBFT:-$LOCALNET_ROOT/bin/cometbft}"
+export UMD_COMETBFT="$COMETBFT"
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
+
+P2P_PORT=26656
+RPC_PORT=26657
+ABCI_PORT=26658
+VERIFIER_PORT=9091
+
+# node_ip I: node I's loopback address (the base address plus I).
+node_ip() {
+  local a b c d
+  IFS=. read -r a b c d <<<"$LOCALNET_BASE_IP"
+  if [ $((d + $1)) -gt 254 ]; then
+    echo "localnet: $LOCALNET_BASE_IP + $1 leaves the /24; pick a lower LOCALNET_BASE_IP" >&2
+    return 1
+  fi
+  echo "$a.$b.$c.$((d + $1))"
+}
+
+node_home() { echo "$LOCALNET_DIR/node$1"; }
+node_rpc() { echo "http://$(node_ip "$1"):$RPC_PORT"; }
+node_verifier() { echo "$(node_ip "$1"):$VERIFIER_PORT"; }
+
+# alive PIDFILE NAME: the pid in PIDFILE runs a program called NAME
+# (a stale pid file, a pid reused by something else or a zombie does not count).
+alive() {
+  local pid stat comm
+  pid="$(cat "$1" 2>/dev/null)" || return 1
+  [ -n "$pid" ] || return 1
+  read -r stat comm < <(ps -p "$pid" -o stat=,comm= 2>/dev/null) || return 1
+  [ "$comm" = "$2" ] && [ "${stat#Z}" = "$stat" ]
+}
+
+# signal SIG PIDFILE NAME: sends SIG when the pid file names a live NAME.
+signal() {
+  if alive "$2" "$3"; then kill "-$1" "$(cat "$2")" 2>/dev/null || true; fi
+}
+
+# wait_gone PIDFILE NAME SECONDS: waits until it is not alive; fails on timeout.
+wait_gone() {
+  local deadline=$((SECONDS + $3))
+  while alive "$1" "$2"; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep 0.1
+  done
+}
+
+# start_node I: starts whatever of node I is not running: its verifier
+# (um-trainer serve), then umd, which starts its CometBFT. Each runs in a
+# session of its own (setsid), so it outlives the shell that started it.
+start_node() {
+  local home ip
+  home="$(node_home "$1")"
+  ip="$(node_ip "$1")"
+  if ! alive "$home/verifier.pid" um-trainer; then
+    setsid "$UM_TRAINER" serve --listen "$ip:$VERIFIER_PORT" --node "http://$ip:$RPC_PORT" \
+      --threads "${LOCALNET_VERIFIER_THREADS:-1}" </dev/null >>"$home/verifier.log" 2>&1 &
+    echo $! >"$home/verifier.pid"
+  fi
+  if ! alive "$home/umd.pid" umd; then
+    # umd waits for a CometBFT of its previous run that is still exiting.
+    setsid "$UMD" start --home "$home" --verifier "http://$ip:$VERIFIER_PORT" \
+      </dev/null >>"$home/umd.log" 2>&1 &
+    echo $! >"$home/umd.pid"
+  fi
+}
+
+# kill_node I: a crash: SIGKILL to node I's umd and its CometBFT (its
+# verifier keeps running).
+kill_node() {
+  local home
+  home="$(node_home "$1")"
+  signal KILL "$home/umd.pid" umd
+  signal KILL "$home/cometbft.pid" cometbft
+  wait_gone "$home/umd.pid" umd 10 && wait_gone "$home/cometbft.pid" cometbft 10
+}
+
+# stop_node I: the clean way: SIGTERM to umd (which stops its CometBFT) and
+# to the verifier; SIGKILL whatever is still there after 20 s.
+stop_node() {
+  local home
+  home="$(node_home "$1")"
+  signal TERM "$home/umd.pid" umd
+  signal TERM "$home/verifier.pid" um-trainer
+  if ! wait_gone "$home/umd.pid" umd 20; then kill_node "$1"; fi
+  if ! wait_gone "$home/cometbft.pid" cometbft 20; then signal KILL "$home/cometbft.pid" cometbft; fi
+  if ! wait_gone "$home/verifier.pid" um-trainer 10; then signal KILL "$home/verifier.pid" um-trainer; fi
+}
+
+# json_field JSON NAME: the first string or number value of "NAME" in JSON.
+json_field() {
+  sed -n "s/.*\"$2\": *\"\{0,1\}\([^\",}]*\).*/\1/p" <<<"$1" | head -n 1
+}
+
+# height I: node I's latest block height (empty when its RPC is down).
+height() {
+  local status
+  status="$(curl -sf --max-time 2 "$(node_rpc "$1")/status" 2>/dev/null)" || return 0
+  json_field "$status" latest_block_height
+}
+
+require_binaries() {
+  local missing=0
+  for bin in "$UMD" "$UM_TRAINER" "$COMETBFT"; do
+    if [ ! -x "$bin" ]; then
+      echo "localnet: $bin is missing (make build)" >&2
+      missing=1
+    fi
+  done
+  for tool in python3 curl setsid; do
+    if ! command -v "$tool" >/dev/null; then
+      echo "localnet: $tool is missing" >&2
+      missing=1
+    fi
+  done
+  return "$missing"
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs a trainer of the localnet in the foreground (Ctrl-C stops it):
+# trainer1 talks to node0, trainer2 to node1 (node0 when N = 1); the keys
+# are in node0's keyring. More arguments go to `um-trainer train`
+# (e.g. --updates 10); --max-failures is 0 (never give up) unless given.
+#
+#   localnet/train.sh trainer1|trainer2 [um-trainer train options]
+set -euo pipefail
+# shellcheck source=localnet/lib.sh
+source "$(dirname "$0")/lib.sh"
+key="${1:-}"
+case "$key" in
+  trainer1) node=0 ;;
+  trainer2) node=$((LOCALNET_N > 1 ? 1 : 0)) ;;
+  *) echo "usage: $0 trainer1|trainer2 [um-trainer train options]" >&2; exit 2 ;;
+esac
+shift
+[ -f "$LOCALNET_DIR/localnet.env" ] || { echo "localnet: no network in $LOCALNET_DIR (localnet/up.sh)" >&2; exit 1; }
+require_binaries
+# Two trainers racing for the same head lose many rounds: unless told
+# otherwise, keep trying instead of giving up after 20 lost rounds.
+options=("$@")
+case " $* " in
+  *" --max-failures"*) ;;
+  *) options+=(--max-failures 0) ;;
+esac
+# exec keeps the pid, so localnet/down.sh can stop the trainer too.
+echo $$ >"$LOCALNET_DIR/$key.pid"
+exec "$UM_TRAINER" train --node "$(node_rpc "$node")" --home "$(node_home 0)" \
+  --key "$key" --model "$LOCALNET_MODEL" "${options[@]}"
