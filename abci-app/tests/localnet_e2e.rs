@@ -19,7 +19,7 @@ use cosmos_sdk_proto::cosmwasm::wasm::v1::{
 };
 use prost::Message;
 use serde_json::json;
-use support::{umd_binary, workspace_root};
+use support::{trainer_binary, umd_binary, workspace_root};
 use um_client::rpc::RpcClient;
 use um_proto::um::common::v1::PageRequest;
 use um_proto::um::training::v1::{
@@ -34,20 +34,6 @@ const SPEC: &str = r#"{"kind":"mlp","input":[1,28,28],"hidden":[32],"classes":10
 const FIRST_VERSIONS: u64 = 10;
 /// More versions to reach while the killed validator is down.
 const VERSIONS_WHILE_DOWN: u64 = 3;
-
-/// The um-trainer binary next to umd (cargo builds both for the workspace's tests).
-fn trainer_binary() -> PathBuf {
-    let path = umd_binary().with_file_name("um-trainer");
-    if !path.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", "um-trainer", "--bin", "um-trainer"])
-            .current_dir(workspace_root())
-            .status()
-            .unwrap();
-        assert!(status.success(), "building um-trainer");
-    }
-    path
-}
 
 /// A base address 127.0.K.2 whose four nodes' ports are all free, so the
 /// test neither meets an operator's localnet (127.0.0.2…) nor another run.

@@ -3,12 +3,11 @@
 //! `um-trainer serve`, accepted in a row with falling validation loss and
 //! rewarded in NRN; cheaters are refused or rejected, and slashed for
 //! fraud; a validator whose verifier is down abstains and the update
-//! expires unslashed.
+//! expires unslashed; a dataset delta the DAO passes is the dataset the
+//! next update trains on.
 
 mod support;
 
-use std::net::TcpListener;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -32,27 +31,6 @@ const MODEL: &str = "mnist-mlp";
 const SPEC: &str = r#"{"kind":"mlp","input":[1,28,28],"hidden":[32],"classes":10}"#;
 /// Digits in the test chain's genesis dataset (the first ones by hash).
 const DIGITS: &str = "2000";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
-}
-
-/// The um-trainer binary next to umd (cargo builds both for the workspace's tests).
-fn trainer_binary() -> PathBuf {
-    let path = umd_binary().with_file_name("um-trainer");
-    if !path.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", "um-trainer", "--bin", "um-trainer"])
-            .current_dir(workspace_root())
-            .status()
-            .unwrap();
-        assert!(status.success(), "building um-trainer");
-    }
-    path
-}
 
 /// `um-trainer serve` for the node, killed on drop.
 struct Verifier {

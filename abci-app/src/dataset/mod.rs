@@ -72,19 +72,7 @@ pub fn version(
 }
 
 pub(crate) fn validate_dataset_id(dataset_id: &str) -> Result<(), TxError> {
-    let valid = !dataset_id.is_empty()
-        && dataset_id.len() <= 64
-        && dataset_id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    if valid {
-        Ok(())
-    } else {
-        Err(TxError::new(
-            Code::InvalidRequest,
-            format!("dataset id {dataset_id:?} must be 1-64 of [a-z0-9_-]"),
-        ))
-    }
+    crate::ids::validate("dataset id", dataset_id)
 }
 
 /// Labels are stored as one byte.

@@ -87,22 +87,6 @@ fn save(state: &mut StateView, lineage: &Lineage) {
     );
 }
 
-fn validate_model_id(model_id: &str) -> Result<(), TxError> {
-    let valid = !model_id.is_empty()
-        && model_id.len() <= 64
-        && model_id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    if valid {
-        Ok(())
-    } else {
-        Err(TxError::new(
-            Code::InvalidRequest,
-            format!("model id {model_id:?} must be 1-64 of [a-z0-9_-]"),
-        ))
-    }
-}
-
 fn validate_hyperparams(hyperparams: &Hyperparams) -> Result<(), TxError> {
     hyperparams.validate().map_err(|e| {
         TxError::new(
@@ -124,7 +108,7 @@ pub fn create_lineage(
     height: u64,
     new: &NewLineage<'_>,
 ) -> Result<(), TxError> {
-    validate_model_id(new.model_id)?;
+    crate::ids::validate("model id", new.model_id)?;
     validate_hyperparams(new.hyperparams)?;
     let spec = parse_spec(new.spec)?;
     if lineage(state, new.model_id)?.is_some() {

@@ -4,11 +4,11 @@
 
 use prost::Message;
 use serde::Deserialize;
-use um_proto::um::common::v1::{PageRequest, PageResponse};
 use um_proto::um::training::v1::{self as proto, UpdateStatus};
 
 use super::{lineage_proto, records};
 use crate::codes::{Code, TxError};
+use crate::query_page::{not_found, page, paginate, request};
 use crate::store::StateView;
 
 pub const LINEAGE_PATH: &str = "custom/training/lineage";
@@ -41,66 +41,13 @@ pub fn handle(state: &StateView, path: &str, data: &[u8]) -> Option<Result<Vec<u
     Some(result)
 }
 
-fn request<M: Message + Default>(data: &[u8]) -> Result<M, TxError> {
-    M::decode(data).map_err(|e| {
-        TxError::new(
-            Code::InvalidRequest,
-            format!("undecodable {}: {e}", std::any::type_name::<M>()),
-        )
-    })
-}
-
-fn not_found(what: String) -> TxError {
-    TxError::new(Code::NotFound, format!("{what} not found"))
-}
-
-/// Offset and limit of a page request (keys are decimal offsets).
-fn page(pagination: Option<&PageRequest>) -> Result<(u64, u64), TxError> {
-    let Some(page) = pagination else {
-        return Ok((0, DEFAULT_PAGE));
-    };
-    let offset = if page.key.is_empty() {
-        page.offset
-    } else {
-        std::str::from_utf8(&page.key)
-            .ok()
-            .and_then(|k| k.parse().ok())
-            .ok_or_else(|| TxError::new(Code::InvalidRequest, "malformed page key"))?
-    };
-    let limit = match page.limit {
-        0 => DEFAULT_PAGE,
-        n => n.min(MAX_PAGE),
-    };
-    Ok((offset, limit))
-}
-
-fn page_response(offset: u64, returned: u64, total: u64) -> PageResponse {
-    let next = offset + returned;
-    PageResponse {
-        next_key: if next < total {
-            next.to_string().into_bytes()
-        } else {
-            Vec::new()
-        },
-        total,
-    }
-}
-
 fn lineages(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
     let req: proto::QueryLineagesRequest = request(data)?;
-    let (offset, limit) = page(req.pagination.as_ref())?;
-    let all = super::lineages(state)?;
-    let total = all.len() as u64;
-    let page: Vec<_> = all
-        .iter()
-        .skip(offset as usize)
-        .take(limit as usize)
-        .map(lineage_proto)
-        .collect();
-    let returned = page.len() as u64;
+    let page = page(req.pagination.as_ref(), DEFAULT_PAGE, MAX_PAGE)?;
+    let (lineages, pagination) = paginate(super::lineages(state)?, &page);
     Ok(proto::QueryLineagesResponse {
-        lineages: page,
-        pagination: Some(page_response(offset, returned, total)),
+        lineages: lineages.iter().map(lineage_proto).collect(),
+        pagination: Some(pagination),
     }
     .encode_to_vec())
 }
@@ -132,13 +79,11 @@ fn versions(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
     if super::lineage(state, &req.model_id)?.is_none() {
         return Err(not_found(format!("model lineage {:?}", req.model_id)));
     }
-    let (offset, limit) = page(req.pagination.as_ref())?;
-    let (versions, total) =
-        records::versions(state, &req.model_id, offset as usize, limit as usize)?;
-    let returned = versions.len() as u64;
+    let page = page(req.pagination.as_ref(), DEFAULT_PAGE, MAX_PAGE)?;
+    let (versions, pagination) = paginate(records::versions(state, &req.model_id)?, &page);
     Ok(proto::QueryVersionsResponse {
         versions,
-        pagination: Some(page_response(offset, returned, total)),
+        pagination: Some(pagination),
     }
     .encode_to_vec())
 }
@@ -166,8 +111,9 @@ fn update(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
 
 fn updates(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
     let req: proto::QueryUpdatesRequest = request(data)?;
-    let (offset, limit) = page(req.pagination.as_ref())?;
+    let page = page(req.pagination.as_ref(), DEFAULT_PAGE, MAX_PAGE)?;
     let mut all = records::all_updates(state)?;
+    // Newest first, as the service documents.
     all.reverse();
     let matching: Vec<_> = all
         .into_iter()
@@ -175,16 +121,10 @@ fn updates(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
         .filter(|u| req.trainer.is_empty() || u.trainer == req.trainer)
         .filter(|u| req.status == UpdateStatus::Unspecified as i32 || u.status == req.status)
         .collect();
-    let total = matching.len() as u64;
-    let page: Vec<_> = matching
-        .into_iter()
-        .skip(offset as usize)
-        .take(limit as usize)
-        .collect();
-    let returned = page.len() as u64;
+    let (updates, pagination) = paginate(matching, &page);
     Ok(proto::QueryUpdatesResponse {
-        updates: page,
-        pagination: Some(page_response(offset, returned, total)),
+        updates,
+        pagination: Some(pagination),
     }
     .encode_to_vec())
 }

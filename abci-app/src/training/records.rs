@@ -47,22 +47,13 @@ pub fn version(
         .transpose()
 }
 
-/// Versions of a lineage in ascending order, `offset`/`limit` paged.
-pub fn versions(
-    state: &StateView,
-    model_id: &str,
-    offset: usize,
-    limit: usize,
-) -> Result<(Vec<ModelVersion>, u64), TxError> {
-    let all = state.prefixed(&state_key::versions_of(model_id))?;
-    let total = all.len() as u64;
-    let page = all
+/// Every version of a lineage, ascending.
+pub fn versions(state: &StateView, model_id: &str) -> Result<Vec<ModelVersion>, TxError> {
+    state
+        .prefixed(&state_key::versions_of(model_id))?
         .into_iter()
-        .skip(offset)
-        .take(limit)
         .map(|(_, bytes)| decode(&bytes, "model version"))
-        .collect::<Result<_, _>>()?;
-    Ok((page, total))
+        .collect()
 }
 
 pub fn next_update_id(state: &mut StateView) -> Result<u64, TxError> {

@@ -30,13 +30,28 @@ pub fn umd_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_umd"))
 }
 
+/// The um-trainer binary next to umd: `cargo test --workspace` builds both;
+/// a narrower `cargo test -p um-app` builds it here.
+pub fn trainer_binary() -> PathBuf {
+    let path = umd_binary().with_file_name("um-trainer");
+    if !path.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-p", "um-trainer", "--bin", "um-trainer"])
+            .current_dir(workspace_root())
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building um-trainer");
+    }
+    path
+}
+
 pub fn artifact(name: &str) -> Vec<u8> {
     let path = workspace_root().join("artifacts").join(name);
     fs::read(&path)
         .unwrap_or_else(|e| panic!("{}: {e} (run `make contracts` first)", path.display()))
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
