@@ -192,3 +192,38 @@ fn stop_child(child: &mut Child) {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_running_process_named_cometbft_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("cometbft");
+        fs::copy("/bin/sleep", &fake).unwrap();
+        let mut child = Command::new(&fake).arg("30").spawn().unwrap();
+        let pid = child.id();
+        assert!(is_live_cometbft(pid));
+        assert!(
+            !is_live_cometbft(std::process::id()),
+            "this test is not cometbft"
+        );
+        child.kill().unwrap();
+        // Killed but not yet reaped: a zombie holds no database lock.
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(!is_live_cometbft(pid));
+        child.wait().unwrap();
+        assert!(!is_live_cometbft(pid), "gone");
+
+        // A pid file naming something else is not waited for.
+        fs::write(
+            dir.path().join(COMETBFT_PID_FILE),
+            std::process::id().to_string(),
+        )
+        .unwrap();
+        let started = Instant::now();
+        wait_for_previous_cometbft(dir.path());
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+}
