@@ -6,7 +6,7 @@ CARGO ?= cargo
 # Two busy cores and OpenMP's spinning threads slow everything down ~10x.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: setup setup-cometbft setup-wasm setup-venv setup-mnist contracts build test demo fmt clippy clean-state localnet-up localnet-down localnet-status
+.PHONY: bench setup setup-cometbft setup-wasm setup-venv setup-mnist contracts build test demo fmt clippy clean-state localnet-up localnet-down localnet-status
 
 setup: setup-cometbft setup-wasm setup-venv setup-mnist
 
@@ -40,6 +40,11 @@ test: setup contracts
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) test --workspace
+
+# Benchmarks of issue 7 (items 2 and 3 so far) into BENCHMARKS.md; not part of `make test`.
+# BENCH_QUICK=1 shortens repetitions.
+bench: setup-venv setup-mnist
+	@scripts/bench/run.sh
 
 # A single-validator chain on loopback with its verifier and a trainer,
 # training an MLP on MNIST to 90 % held-out accuracy (DEMO_EXIT=1 stops there).
