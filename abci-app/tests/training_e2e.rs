@@ -224,6 +224,71 @@ fn update_id(result: &TxResult) -> u64 {
         .unwrap()
 }
 
+/// Weights honestly trained from the head for `trainer` and `nonce`, by
+/// the `Train` service of a running `um-trainer serve`.
+fn train_remotely(node: &TestNode, endpoint: &str, trainer: &Key, nonce: u64) -> Vec<u8> {
+    use um_proto::um::trainer::v1::train_progress::Event;
+    use um_proto::um::trainer::v1::trainer_client::TrainerClient;
+    use um_proto::um::trainer::v1::{TrainRequest, TrainingStep};
+    use um_proto::um::training::v1::{QueryLineageRequest, QueryLineageResponse};
+
+    let lineage: QueryLineageResponse = query(
+        node,
+        "/um.training.v1.Query/Lineage",
+        &QueryLineageRequest {
+            model_id: MODEL.into(),
+        },
+    );
+    let lineage = lineage.lineage.unwrap();
+    let head_version: QueryHeadResponse = query(
+        node,
+        "/um.training.v1.Query/Head",
+        &QueryHeadRequest {
+            model_id: MODEL.into(),
+        },
+    );
+    let head_version = head_version.version.unwrap();
+    let (_, base_weights) = head(node);
+    let dataset = current_dataset(node);
+    let step = TrainingStep {
+        model_id: MODEL.into(),
+        spec_json: lineage.spec_json,
+        hyperparams: lineage.hyperparams,
+        base_version: head_version.version,
+        base_weights_sha256: head_version.weights_sha256,
+        base_weights,
+        dataset_id: "mnist".into(),
+        dataset_version: dataset.version,
+        dataset_root: dataset.root,
+        trainer: trainer.address.clone(),
+        nonce,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut client = TrainerClient::connect(endpoint.to_string())
+            .await
+            .unwrap()
+            .max_decoding_message_size(64 << 20);
+        let mut stream = client
+            .train(TrainRequest {
+                step: Some(step),
+                omit_weights: false,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        while let Some(progress) = stream.message().await.unwrap() {
+            if let Some(Event::Result(result)) = progress.event {
+                return result.weights;
+            }
+        }
+        panic!("the Train stream ended without a result");
+    })
+}
+
 /// The head's weights moved a little everywhere: not what any batch gives.
 fn tampered(weights: &[u8]) -> Vec<u8> {
     let spec = ModelSpec::parse(SPEC).unwrap();
@@ -288,7 +353,7 @@ fn run_trainer(node: &TestNode, key: &str, updates: u32) {
 
 #[test]
 fn honest_updates_are_accepted_and_rewarded_and_cheaters_are_slashed() {
-    let (node, keys, suite, _verifier) = started_with_verifier(&["alice", "mallory"], 30);
+    let (node, keys, suite, verifier) = started_with_verifier(&["alice", "mallory"], 30);
     let (alice, mallory) = (&keys[0], &keys[1]);
 
     let balance_before = node.cw20_balance(&suite.token, &alice.address);
@@ -345,6 +410,21 @@ fn honest_updates_are_accepted_and_rewarded_and_cheaters_are_slashed() {
     assert!(nan.reason.contains("NON_FINITE"), "{}", nan.reason);
     assert!(nan.slashed);
     assert_eq!(stake(&node, &suite, &mallory.address), mallory_stake / 4);
+
+    // Honestly trained weights, but of another batch: trained with nonce 10
+    // (by the verifier's own Train service), claimed as nonce 11.
+    let other_batch = train_remotely(&node, &verifier.endpoint, mallory, 10);
+    let result = submit_weights(&node, mallory, head_version, 11, other_batch);
+    assert_eq!(result.code, 0, "{}", result.log);
+    let decided = wait_decided(&node, update_id(&result));
+    assert_eq!(decided.status, UpdateStatus::Rejected as i32);
+    assert!(
+        decided.reason.contains("WEIGHTS_MISMATCH"),
+        "{}",
+        decided.reason
+    );
+    assert!(decided.slashed);
+    assert_eq!(stake(&node, &suite, &mallory.address), mallory_stake / 8);
 
     // Stale base and a replay of alice's accepted weights are refused outright.
     let result = submit_weights(&node, mallory, head_version - 1, 3, tampered(&head_weights));
