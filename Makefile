@@ -36,9 +36,12 @@ clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # fmt, clippy and the whole suite, end-to-end tests on real CometBFT included.
+# The binaries are built first: the end-to-end tests run umd and um-trainer as
+# processes, and cargo test builds only umd (its package has integration tests).
 test: setup contracts
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace
 
 # Benchmarks of issue 7 (items 2 and 3 so far) into BENCHMARKS.md; not part of `make test`.
