@@ -6,7 +6,7 @@ CARGO ?= cargo
 # Two busy cores and OpenMP's spinning threads slow everything down ~10x.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: bench setup setup-cometbft setup-wasm setup-venv setup-mnist contracts build test demo fmt clippy clean-state localnet-up localnet-down localnet-status
+.PHONY: bench reliability setup setup-cometbft setup-wasm setup-venv setup-mnist contracts build test demo fmt clippy clean-state localnet-up localnet-down localnet-status
 
 setup: setup-cometbft setup-wasm setup-venv setup-mnist
 
@@ -48,6 +48,13 @@ test: setup contracts
 # BENCH_QUICK=1 shortens repetitions.
 bench: setup-venv setup-mnist
 	@scripts/bench/run.sh
+
+# Issue 8's scenarios, full length (crashes, churn, partitions in network
+# namespaces, disk trouble, byzantine actors, fuzzing) into RELIABILITY.md;
+# not part of `make test`, which runs their short versions. Needs root
+# (network namespaces, tmpfs). `scripts/reliability/run.sh 1 3` runs some.
+reliability: build
+	@scripts/reliability/run.sh
 
 # A single-validator chain on loopback with its verifier and a trainer,
 # training an MLP on MNIST to 90 % held-out accuracy (DEMO_EXIT=1 stops there).
