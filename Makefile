@@ -6,9 +6,9 @@ CARGO ?= cargo
 # Two busy cores and OpenMP's spinning threads slow everything down ~10x.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: bench reliability setup setup-cometbft setup-wasm setup-venv setup-mnist contracts build test demo fmt clippy clean-state localnet-up localnet-down localnet-status
+.PHONY: bench reliability setup setup-cometbft setup-wasm setup-venv setup-mnist setup-interop contracts build test demo fmt clippy clean-state localnet-up localnet-down localnet-status
 
-setup: setup-cometbft setup-wasm setup-venv setup-mnist
+setup: setup-cometbft setup-wasm setup-venv setup-mnist setup-interop
 
 setup-cometbft:
 	@scripts/setup-cometbft.sh
@@ -21,6 +21,10 @@ setup-venv:
 
 setup-mnist:
 	@scripts/setup-mnist.sh
+
+# CosmJS + playwright-core (npm), Debian's chromium, schemathesis (PyPI, into .venv).
+setup-interop: setup-venv
+	@scripts/setup-interop.sh
 
 # Every contract to artifacts/*.wasm plus artifacts/checksums.txt.
 contracts: setup-wasm
