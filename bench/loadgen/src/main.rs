@@ -40,7 +40,10 @@ enum Mode {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = "um-loadgen", about = "Loopback load generator: committed tx/s and latency")]
+#[command(
+    name = "um-loadgen",
+    about = "Loopback load generator: committed tx/s and latency"
+)]
 struct Args {
     #[arg(long, value_enum)]
     mode: Mode,
@@ -155,6 +158,30 @@ impl TxSource {
         }
     }
 
+    /// A sender without an account signs its first tx with account number
+    /// 0 and every later one with the number that tx gets: so that first tx
+    /// goes in (and is waited for) before the measurement.
+    fn create_account(&mut self, rpc: &RpcClient) -> anyhow::Result<()> {
+        let TxSource::Chain { key, .. } = self else {
+            return Ok(());
+        };
+        if tx_builder::query_account(rpc, &key.address)?.is_some() {
+            return Ok(());
+        }
+        let tx = self.next_tx()?;
+        let result = rpc.broadcast_and_wait(&tx, Duration::from_secs(60))?;
+        if result.code != 0 {
+            bail!(
+                "creating the sender's account: code {}: {}",
+                result.code,
+                result.log
+            );
+        }
+        // The next block's CheckTx state has it; sign from the chain's numbers.
+        rpc.wait_for_height(result.height + 1, Duration::from_secs(60))?;
+        self.resync(rpc)
+    }
+
     /// After a refused tx: the chain's sequence, once nothing is in flight.
     fn resync(&mut self, rpc: &RpcClient) -> anyhow::Result<()> {
         if let TxSource::Chain { key, signer, .. } = self {
@@ -221,23 +248,24 @@ fn run(args: &Args) -> anyhow::Result<Value> {
                 .to_string();
             let mut keys = Vec::new();
             for sender in &args.senders {
-                let (dir, name) = sender
-                    .rsplit_once(':')
-                    .with_context(|| format!("--sender {sender:?}: expected KEYRING_DIR:KEY_NAME"))?;
+                let (dir, name) = sender.rsplit_once(':').with_context(|| {
+                    format!("--sender {sender:?}: expected KEYRING_DIR:KEY_NAME")
+                })?;
                 keys.push(Keyring::new(&PathBuf::from(dir)).get(name)?);
             }
             let addresses: Vec<String> = keys.iter().map(|k| k.address.clone()).collect();
             for (i, key) in keys.into_iter().enumerate() {
                 let rpc = &rpcs[i % rpcs.len()];
-                let signer = tx_builder::signer_data(rpc, &chain_id, &key.address)?;
-                sources.push(TxSource::Chain {
+                let mut source = TxSource::Chain {
+                    signer: tx_builder::signer_data(rpc, &chain_id, &key.address)?,
                     key,
-                    signer,
                     token: token.clone(),
                     // Round robin among the senders: balances stay put.
                     recipient: addresses[(i + 1) % addresses.len()].clone(),
                     gas: args.gas,
-                });
+                };
+                source.create_account(rpc)?;
+                sources.push(source);
             }
         }
         Mode::Kvstore => {
@@ -268,8 +296,7 @@ fn run(args: &Args) -> anyhow::Result<Value> {
     let watcher = {
         let shared = shared.clone();
         let rpc = rpcs[0].clone();
-        let with_results = args.mode == Mode::Chain;
-        std::thread::spawn(move || watch(&rpc, start_height + 1, with_results, &shared))
+        std::thread::spawn(move || watch(&rpc, start_height + 1, &shared))
     };
 
     let started = Instant::now();
@@ -319,7 +346,9 @@ fn run(args: &Args) -> anyhow::Result<Value> {
                     // Later sequences would all be refused: wait until what
                     // is in flight is in, then sign from the chain's sequence.
                     let deadline = Instant::now() + Duration::from_secs(30);
-                    while shared.in_flight[i].load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+                    while shared.in_flight[i].load(Ordering::Acquire) > 0
+                        && Instant::now() < deadline
+                    {
                         std::thread::sleep(Duration::from_millis(20));
                     }
                     std::thread::sleep(Duration::from_millis(200));
@@ -397,8 +426,8 @@ fn run(args: &Args) -> anyhow::Result<Value> {
 }
 
 /// Reads every block from `height` on as soon as it exists and times the
-/// txs of this run in it; with `with_results`, also their result codes.
-fn watch(rpc: &RpcClient, mut height: u64, with_results: bool, shared: &Shared) -> anyhow::Result<()> {
+/// txs of this run in it, with their result codes.
+fn watch(rpc: &RpcClient, mut height: u64, shared: &Shared) -> anyhow::Result<()> {
     loop {
         if shared.stop_watching.load(Ordering::Acquire) {
             return Ok(());
@@ -413,15 +442,26 @@ fn watch(rpc: &RpcClient, mut height: u64, with_results: bool, shared: &Shared) 
             }
             Err(err) => return Err(err.into()),
         };
-        let seen = Instant::now();
         let txs: Vec<Vec<u8>> = block["block"]["data"]["txs"]
             .as_array()
             .into_iter()
             .flatten()
             .filter_map(|t| t.as_str().and_then(|s| B64.decode(s).ok()))
             .collect();
-        let codes: Vec<(u32, String)> = if with_results && !txs.is_empty() {
-            let results = rpc.call("block_results", json!({"height": height.to_string()}))?;
+        let codes: Vec<(u32, String)> = if !txs.is_empty() {
+            // The block is stored before the app has executed it: its
+            // results come a moment later.
+            let mut tries = 0;
+            let results = loop {
+                match rpc.call("block_results", json!({"height": height.to_string()})) {
+                    Ok(results) => break results,
+                    Err(um_client::ClientError::RpcError { .. }) if tries < 2000 => {
+                        tries += 1;
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Err(err) => return Err(err.into()),
+                }
+            };
             results["txs_results"]
                 .as_array()
                 .into_iter()
@@ -429,13 +469,20 @@ fn watch(rpc: &RpcClient, mut height: u64, with_results: bool, shared: &Shared) 
                 .map(|r| {
                     (
                         r["code"].as_u64().unwrap_or(0) as u32,
-                        r["log"].as_str().unwrap_or_default().chars().take(120).collect(),
+                        r["log"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .chars()
+                            .take(120)
+                            .collect(),
                     )
                 })
                 .collect()
         } else {
             Vec::new()
         };
+        // Committed: in a block whose results the app has returned.
+        let seen = Instant::now();
         let mut pending = lock(&shared.pending);
         let mut totals = lock(&shared.totals);
         totals.blocks += 1;
@@ -450,7 +497,10 @@ fn watch(rpc: &RpcClient, mut height: u64, with_results: bool, shared: &Shared) 
             match codes.get(i) {
                 Some((code, log)) if *code != 0 => {
                     totals.committed_failed += 1;
-                    *totals.failed_logs.entry(format!("code {code}: {log}")).or_default() += 1;
+                    *totals
+                        .failed_logs
+                        .entry(format!("code {code}: {log}"))
+                        .or_default() += 1;
                 }
                 _ => totals.committed_ok += 1,
             }
