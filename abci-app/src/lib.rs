@@ -1,6 +1,7 @@
 //! umd: the Unstoppable Models ABCI application.
 
 pub mod address;
+pub mod api;
 pub mod app;
 pub mod auth;
 pub mod bindings;

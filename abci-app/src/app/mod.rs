@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tendermint_abci::Application;
 use tendermint_proto::v0_38::abci as pb;
 
+use crate::api::metrics::{self, AbciMethod};
 use crate::context::BlockInfo;
 use crate::modules::Modules;
 use crate::store::{CommitInfo, StateView, Store, StoreError};
@@ -109,38 +110,63 @@ impl App {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    /// ABCI Query of `path` against the last committed state, for umd's own
+    /// gRPC and REST servers (not timed as an ABCI call in the metrics).
+    pub fn query_committed(&self, path: &str, data: Vec<u8>) -> pb::ResponseQuery {
+        let request = pb::RequestQuery {
+            data: data.into(),
+            path: path.to_string(),
+            height: 0,
+            prove: false,
+        };
+        query::query(&self.node(), request)
+    }
 }
 
 impl Application for App {
     fn info(&self, request: pb::RequestInfo) -> pb::ResponseInfo {
-        info::info(&self.node(), request)
+        let _timer = metrics::AbciTimer::start(AbciMethod::Info);
+        let response = info::info(&self.node(), request);
+        metrics::set_height(u64::try_from(response.last_block_height).unwrap_or(0));
+        response
     }
 
     fn init_chain(&self, request: pb::RequestInitChain) -> pb::ResponseInitChain {
+        let _timer = metrics::AbciTimer::start(AbciMethod::InitChain);
         init_chain::init_chain(&mut self.node(), request)
     }
 
     fn query(&self, request: pb::RequestQuery) -> pb::ResponseQuery {
+        let _timer = metrics::AbciTimer::start(AbciMethod::Query);
         query::query(&self.node(), request)
     }
 
     fn check_tx(&self, request: pb::RequestCheckTx) -> pb::ResponseCheckTx {
+        let _timer = metrics::AbciTimer::start(AbciMethod::CheckTx);
         check_tx::check_tx(&mut self.node(), request)
     }
 
     fn commit(&self) -> pb::ResponseCommit {
-        commit::commit(&mut self.node())
+        let _timer = metrics::AbciTimer::start(AbciMethod::Commit);
+        let mut node = self.node();
+        let response = commit::commit(&mut node);
+        metrics::set_height(node.last_commit.height);
+        response
     }
 
     fn prepare_proposal(&self, request: pb::RequestPrepareProposal) -> pb::ResponsePrepareProposal {
+        let _timer = metrics::AbciTimer::start(AbciMethod::PrepareProposal);
         prepare_proposal::prepare_proposal(&self.node(), request)
     }
 
     fn process_proposal(&self, request: pb::RequestProcessProposal) -> pb::ResponseProcessProposal {
+        let _timer = metrics::AbciTimer::start(AbciMethod::ProcessProposal);
         process_proposal::process_proposal(&self.node(), request)
     }
 
     fn extend_vote(&self, request: pb::RequestExtendVote) -> pb::ResponseExtendVote {
+        let _timer = metrics::AbciTimer::start(AbciMethod::ExtendVote);
         extend_vote::extend_vote(&self.node(), request)
     }
 
@@ -148,11 +174,36 @@ impl Application for App {
         &self,
         request: pb::RequestVerifyVoteExtension,
     ) -> pb::ResponseVerifyVoteExtension {
+        let _timer = metrics::AbciTimer::start(AbciMethod::VerifyVoteExtension);
         verify_vote_extension::verify_vote_extension(&self.node(), request)
     }
 
     fn finalize_block(&self, request: pb::RequestFinalizeBlock) -> pb::ResponseFinalizeBlock {
-        finalize_block::finalize_block(&mut self.node(), request)
+        let _timer = metrics::AbciTimer::start(AbciMethod::FinalizeBlock);
+        // The injected verdict tx is the chain's own, not a user's tx.
+        let user_txs = request
+            .txs
+            .iter()
+            .filter(|tx| !um_proto::um::abci::v1::InjectedVerdicts::has_prefix(tx))
+            .count();
+        let response = finalize_block::finalize_block(&mut self.node(), request);
+        metrics::add_txs(user_txs as u64);
+        count_updates(&response);
+        response
+    }
+}
+
+/// The updates a finalized block decided (its `update_decided` events), for
+/// the metrics.
+fn count_updates(response: &pb::ResponseFinalizeBlock) {
+    let events = response
+        .events
+        .iter()
+        .chain(response.tx_results.iter().flat_map(|r| r.events.iter()));
+    for event in events.filter(|e| e.r#type == "update_decided") {
+        if let Some(status) = event.attributes.iter().find(|a| a.key == "status") {
+            metrics::update_decided(&status.value);
+        }
     }
 }
 

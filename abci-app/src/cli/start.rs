@@ -26,6 +26,14 @@ pub struct StartArgs {
     /// abstains from every verdict.
     #[arg(long, env = "UMD_VERIFIER")]
     pub verifier: Option<String>,
+    /// gRPC server (cosmos.tx/auth, cosmwasm and um.* queries, reflection):
+    /// host:port, or "off".
+    #[arg(long, env = "UMD_GRPC_ADDRESS", default_value = "127.0.0.1:9090")]
+    pub grpc_address: String,
+    /// REST gateway (Cosmos-style routes, /openapi.json, /metrics, the
+    /// dashboard): host:port, or "off".
+    #[arg(long, env = "UMD_API_ADDRESS", default_value = "127.0.0.1:1317")]
+    pub api_address: String,
 }
 
 pub fn run(args: StartArgs) -> anyhow::Result<()> {
@@ -48,9 +56,18 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
             .context("starting the verifier worker")?;
         println!("umd: verifying updates with {endpoint}");
     }
+    let api = crate::api::ApiConfig {
+        grpc: crate::api::parse_address(&args.grpc_address)
+            .map_err(|e| anyhow::anyhow!("--grpc-address: {e}"))?,
+        rest: crate::api::parse_address(&args.api_address)
+            .map_err(|e| anyhow::anyhow!("--api-address: {e}"))?,
+        rpc_url: rpc_url(&config),
+    };
+    let app = App::new(node);
     let server = tendermint_abci::ServerBuilder::default()
-        .bind(abci_addr, App::new(node))
+        .bind(abci_addr, app.clone())
         .with_context(|| format!("binding ABCI on {abci_addr}"))?;
+    start_api(&api, app)?;
     println!(
         "umd: ABCI listening on {abci_addr}, state in {}",
         data.display()
@@ -91,6 +108,31 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
         let _ = fs::remove_file(home.join(COMETBFT_PID_FILE));
     }
     println!("umd: stopped");
+    Ok(())
+}
+
+/// The local CometBFT RPC as an http:// URL, from `[rpc] laddr`.
+fn rpc_url(config: &str) -> String {
+    let laddr = config_edit::get(config, "rpc", "laddr")
+        .unwrap_or_else(|| "tcp://127.0.0.1:26657".to_string());
+    let host_port = laddr.strip_prefix("tcp://").unwrap_or(&laddr);
+    // A wildcard listen address is reached on loopback.
+    let host_port = host_port.replace("0.0.0.0", "127.0.0.1");
+    format!("http://{host_port}")
+}
+
+/// Starts gRPC and REST. A port already in use is reported, not fatal:
+/// they serve clients, not consensus, and several nodes on one machine
+/// (tests, localnets) would otherwise all need distinct flags.
+fn start_api(config: &crate::api::ApiConfig, app: App) -> anyhow::Result<()> {
+    let started = crate::api::start(config, app).context("starting gRPC/REST")?;
+    for (what, result) in [("gRPC", started.grpc), ("REST", started.rest)] {
+        match result {
+            Ok(Some(addr)) => println!("umd: {what} listening on {addr}"),
+            Ok(None) => println!("umd: {what} off"),
+            Err(err) => eprintln!("umd: WARNING: {what} not served: {err}"),
+        }
+    }
     Ok(())
 }
 

@@ -260,6 +260,7 @@ fn run_worker(
     let mut client = None;
     while let Ok((sha, request)) = jobs.recv() {
         let update_id = request.update_id;
+        let started = std::time::Instant::now();
         let result = runtime.block_on(call(endpoint, &mut client, request));
         let mut progress = progress
             .lock()
@@ -267,6 +268,7 @@ fn run_worker(
         progress.queued.remove(&sha);
         match result {
             Ok(finding) => {
+                crate::api::metrics::observe_verification(started.elapsed());
                 tracing::info!(
                     update = update_id,
                     accept = finding.accept,
