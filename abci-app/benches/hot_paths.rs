@@ -1,0 +1,374 @@
+//! Issue 7, item 6: criterion micro-benchmarks of umd's hot paths.
+//!
+//! * `tx/decode_and_signature`: decode a signed cw20 transfer and run the
+//!   ante checks of FinalizeBlock (chain id, secp256k1 signature, sequence);
+//! * `finalize_block/cw20_transfer_x1` and `.../x1000`: FinalizeBlock with
+//!   1 and with 1,000 signed cw20 NRN transfers through the wasm VM (the real
+//!   nrn-token contract of artifacts/), and an empty block for reference;
+//! * `vote_extensions/check_injected/4` and `/100`: the check every
+//!   validator runs on the verdict tx in ProcessProposal (one ed25519
+//!   signature and a form check per validator).
+//!
+//! FinalizeBlock runs against the committed state and keeps its result in
+//! memory until Commit, so calling it again for the same height re-executes
+//! the same block from the same state: every iteration does the same work.
+//!
+//! `cargo bench -p um-app --bench hot_paths` (release); `make bench` runs it.
+
+use std::time::Duration;
+
+use cosmos_sdk_proto::cosmos::auth::v1beta1::{
+    BaseAccount, QueryAccountRequest, QueryAccountResponse,
+};
+use cosmos_sdk_proto::cosmwasm::wasm::v1::{
+    MsgExecuteContract, MsgInstantiateContract, MsgStoreCode,
+};
+use cosmos_sdk_proto::Any;
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use ed25519_consensus::SigningKey as EdKey;
+use prost::Message;
+use tendermint_abci::Application;
+use tendermint_proto::google::protobuf::Timestamp;
+use tendermint_proto::v0_38::abci as pb;
+use um_app::app::{App, Node};
+use um_app::auth::ante::{authenticate, decode, Mode};
+use um_app::auth::AuthParams;
+use um_app::context::GasMeter;
+use um_app::gov::validators::{record_set_from, PowerMap};
+use um_app::store::Store;
+use um_app::training::extension::{build_injected, check_injected, consensus_address};
+use um_app::wasm::WasmModule;
+use um_client::keys::Key;
+use um_client::tx_builder::{sign_tx, SignerData, TxOptions};
+use um_proto::um::abci::v1::{BlockIdFlag, CanonicalVoteExtension, VerdictEntry, VoteExtension};
+use um_proto::um::training::v1::VerdictReason;
+
+const CHAIN: &str = "um-bench-1";
+const MNEMONIC: &str = "surround miss nominee dream gap cross assault thank captain prosper drop duty group candy wealth weather scale put";
+
+fn any<M: Message>(type_url: &str, msg: &M) -> Any {
+    Any {
+        type_url: type_url.into(),
+        value: msg.encode_to_vec(),
+    }
+}
+
+fn time(height: i64) -> Option<Timestamp> {
+    Some(Timestamp {
+        seconds: 1_700_000_000 + height,
+        nanos: 0,
+    })
+}
+
+/// A node with the nrn-token contract instantiated, `key` holding NRN.
+struct Chain {
+    app: App,
+    _cache: tempfile::TempDir,
+    key: Key,
+    token: String,
+    height: i64,
+}
+
+impl Chain {
+    fn new() -> Self {
+        let cache = tempfile::tempdir().expect("temp dir");
+        let wasm = WasmModule::new(cache.path()).expect("wasm module");
+        let node = Node::with_parts(Store::temporary().expect("store"), wasm).expect("node");
+        let app = App::new(node);
+        app.init_chain(pb::RequestInitChain {
+            chain_id: CHAIN.into(),
+            initial_height: 1,
+            time: time(0),
+            app_state_bytes: br#"{"auth":{"accounts":[]}}"#.to_vec().into(),
+            ..Default::default()
+        });
+        let key = Key::from_mnemonic("bench", MNEMONIC).expect("key");
+        let mut chain = Chain {
+            app,
+            _cache: cache,
+            key,
+            token: String::new(),
+            height: 0,
+        };
+        let wasm = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../artifacts/nrn_token.wasm"),
+        )
+        .expect("artifacts/nrn_token.wasm (make contracts)");
+        let store = any(
+            "/cosmwasm.wasm.v1.MsgStoreCode",
+            &MsgStoreCode {
+                sender: chain.key.address.clone(),
+                wasm_byte_code: wasm,
+                instantiate_permission: None,
+            },
+        );
+        let result = chain.commit_one(store, 100_000_000);
+        let code_id = event(&result, "store_code", "code_id")
+            .parse::<u64>()
+            .expect("code id");
+        let init = serde_json::json!({
+            "name": "Neuron", "symbol": "NRN", "decimals": 6,
+            "initial_balances": [{"address": chain.key.address, "amount": "1000000000000"}],
+            "mint": null, "marketing": null,
+        });
+        let instantiate = any(
+            "/cosmwasm.wasm.v1.MsgInstantiateContract",
+            &MsgInstantiateContract {
+                sender: chain.key.address.clone(),
+                admin: chain.key.address.clone(),
+                code_id,
+                label: "nrn".into(),
+                msg: init.to_string().into_bytes(),
+                funds: Vec::new(),
+            },
+        );
+        let result = chain.commit_one(instantiate, 10_000_000);
+        chain.token = event(&result, "instantiate", "_contract_address").to_string();
+        chain
+    }
+
+    fn account(&self) -> Option<BaseAccount> {
+        let response = self.app.query(pb::RequestQuery {
+            path: "/cosmos.auth.v1beta1.Query/Account".into(),
+            data: QueryAccountRequest {
+                address: self.key.address.clone(),
+            }
+            .encode_to_vec()
+            .into(),
+            ..Default::default()
+        });
+        if response.code != 0 {
+            return None;
+        }
+        let any = QueryAccountResponse::decode(response.value.as_ref())
+            .ok()?
+            .account?;
+        BaseAccount::decode(any.value.as_slice()).ok()
+    }
+
+    fn signer(&self, offset: u64) -> SignerData {
+        let (account_number, sequence) = self
+            .account()
+            .map(|a| (a.account_number, a.sequence))
+            .unwrap_or((0, 0));
+        SignerData {
+            chain_id: CHAIN.into(),
+            account_number,
+            sequence: sequence + offset,
+        }
+    }
+
+    fn sign(&self, msg: Any, gas_limit: u64, offset: u64) -> Vec<u8> {
+        let options = TxOptions {
+            gas_limit,
+            ..TxOptions::default()
+        };
+        sign_tx(&self.key, vec![msg], &self.signer(offset), &options).expect("signed")
+    }
+
+    fn finalize(&self, height: i64, txs: &[Vec<u8>]) -> pb::ResponseFinalizeBlock {
+        self.app.finalize_block(pb::RequestFinalizeBlock {
+            txs: txs.iter().map(|t| t.clone().into()).collect(),
+            height,
+            time: time(height),
+            ..Default::default()
+        })
+    }
+
+    fn commit_one(&mut self, msg: Any, gas: u64) -> pb::ExecTxResult {
+        let tx = self.sign(msg, gas, 0);
+        self.height += 1;
+        let mut response = self.finalize(self.height, &[tx]);
+        self.app.commit();
+        let result = response.tx_results.remove(0);
+        assert_eq!(result.code, 0, "setup tx failed: {}", result.log);
+        result
+    }
+
+    /// `n` signed transfers with consecutive sequences, for the next height.
+    fn transfers(&self, n: u64) -> Vec<Vec<u8>> {
+        (0..n)
+            .map(|i| self.sign(self.transfer_msg(), 400_000, i))
+            .collect()
+    }
+
+    fn transfer_msg(&self) -> Any {
+        any(
+            "/cosmwasm.wasm.v1.MsgExecuteContract",
+            &MsgExecuteContract {
+                sender: self.key.address.clone(),
+                contract: self.token.clone(),
+                msg: serde_json::json!({"transfer": {"recipient": recipient(), "amount": "1"}})
+                    .to_string()
+                    .into_bytes(),
+                funds: Vec::new(),
+            },
+        )
+    }
+}
+
+/// Where the transfers go: an account of its own (20 bytes of 1).
+fn recipient() -> String {
+    um_client::address::encode(&[1u8; 20])
+}
+
+fn event<'a>(result: &'a pb::ExecTxResult, kind: &str, key: &str) -> &'a str {
+    result
+        .events
+        .iter()
+        .filter(|e| e.r#type == kind)
+        .flat_map(|e| e.attributes.iter())
+        .find(|a| a.key == key)
+        .map(|a| a.value.as_str())
+        .unwrap_or_else(|| panic!("no {kind}.{key} event"))
+}
+
+fn bench_tx(c: &mut Criterion) {
+    let chain = Chain::new();
+    // A store of its own with nothing in it: the signer is a new account,
+    // which signs with account number 0 and sequence 0; loading, creating
+    // and verifying is the same work as for an existing account.
+    let msg = chain.transfer_msg();
+    let signer = SignerData {
+        chain_id: CHAIN.into(),
+        account_number: 0,
+        sequence: 0,
+    };
+    let options = TxOptions {
+        gas_limit: 400_000,
+        ..TxOptions::default()
+    };
+    let tx = sign_tx(&chain.key, vec![msg], &signer, &options).expect("signed");
+    let store = Store::temporary().expect("store");
+    let params = AuthParams::default();
+    let check = |mut state| {
+        let decoded = decode(&tx, &params, Mode::Deliver)?;
+        let mut gas = GasMeter::new(400_000);
+        authenticate(
+            &mut state,
+            &decoded,
+            CHAIN,
+            &params,
+            &mut gas,
+            Mode::Deliver,
+        )
+    };
+    check(store.view()).expect("the tx passes the ante checks");
+    c.bench_function("tx/decode_and_signature", |b| {
+        b.iter_batched(|| store.view(), check, BatchSize::SmallInput)
+    });
+}
+
+fn bench_finalize(c: &mut Criterion) {
+    let chain = Chain::new();
+    let height = chain.height + 1;
+    let one = chain.transfers(1);
+    let thousand = chain.transfers(1000);
+    // Each block must be what it claims: every transfer succeeds.
+    for txs in [&one, &thousand] {
+        let response = chain.finalize(height, txs);
+        let failed = response.tx_results.iter().filter(|r| r.code != 0).count();
+        assert_eq!(
+            failed,
+            0,
+            "{:?}",
+            response.tx_results.iter().find(|r| r.code != 0)
+        );
+    }
+    let mut group = c.benchmark_group("finalize_block");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(5));
+    group.bench_function("empty", |b| b.iter(|| chain.finalize(height, &[])));
+    group.bench_function("cw20_transfer_x1", |b| {
+        b.iter(|| chain.finalize(height, &one))
+    });
+    group.measurement_time(Duration::from_secs(20));
+    group.bench_function("cw20_transfer_x1000", |b| {
+        b.iter(|| chain.finalize(height, &thousand))
+    });
+    group.finish();
+}
+
+/// The verdict tx for an extended commit of `n` equal validators, every one
+/// signing an extension with one verdict.
+fn injected(n: usize) -> (Store, um_proto::um::abci::v1::InjectedVerdicts) {
+    let height = 7;
+    let keys: Vec<EdKey> = (0..n)
+        .map(|i| {
+            let mut seed = [0u8; 32];
+            seed[..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
+            EdKey::from(seed)
+        })
+        .collect();
+    let extension = VoteExtension {
+        verdicts: vec![VerdictEntry {
+            update_id: 1,
+            accept: true,
+            reason: VerdictReason::Ok as i32,
+            measured_validation_loss: 0.5,
+            relative_distance: 0.0,
+            measured_validation_accuracy: 0.9,
+            detail: String::new(),
+        }],
+    }
+    .encode_to_vec();
+    let mut votes: Vec<pb::ExtendedVoteInfo> = keys
+        .iter()
+        .map(|key| {
+            let pubkey = key.verification_key().to_bytes();
+            let sign_bytes = CanonicalVoteExtension {
+                extension: extension.clone(),
+                height,
+                round: 0,
+                chain_id: CHAIN.into(),
+            }
+            .sign_bytes();
+            pb::ExtendedVoteInfo {
+                validator: Some(pb::Validator {
+                    address: consensus_address(&pubkey).into(),
+                    power: 10,
+                }),
+                vote_extension: extension.clone().into(),
+                extension_signature: key.sign(&sign_bytes).to_bytes().to_vec().into(),
+                block_id_flag: BlockIdFlag::Commit as i32,
+            }
+        })
+        .collect();
+    // CometBFT's order: power descending, then address.
+    votes.sort_by(|a, b| {
+        let (a, b) = (
+            a.validator.clone().unwrap_or_default(),
+            b.validator.clone().unwrap_or_default(),
+        );
+        b.power.cmp(&a.power).then(a.address.cmp(&b.address))
+    });
+    let store = Store::temporary().expect("store");
+    let mut state = store.view();
+    let set: PowerMap = keys
+        .iter()
+        .map(|k| (k.verification_key().to_bytes().to_vec(), 10))
+        .collect();
+    record_set_from(&mut state, 1, &set);
+    store
+        .commit(&state.pending_changes(), &Default::default())
+        .expect("set recorded");
+    let injected = build_injected(height, &pb::ExtendedCommitInfo { round: 0, votes });
+    (store, injected)
+}
+
+fn bench_vote_extensions(c: &mut Criterion) {
+    let mut group = c.benchmark_group("vote_extensions/check_injected");
+    for n in [4, 100] {
+        let (store, injected) = injected(n);
+        let state = store.view();
+        check_injected(&state, CHAIN, &injected, 7).expect("a genuine extended commit passes");
+        group.bench_function(n.to_string(), |b| {
+            b.iter(|| check_injected(&state, CHAIN, &injected, 7))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_tx, bench_finalize, bench_vote_extensions);
+criterion_main!(benches);

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Issue 7, item 1: committed tx/s and broadcast-to-commit latency of a umd
+# localnet under signed cw20 NRN transfers, against the same CometBFT
+# configuration running its built-in kvstore app; 4 validators and 1.
+# Both sides: the same generator (um-loadgen), the same senders per node,
+# window and duration, one network at a time, repetitions alternating
+# umd, kvstore. Appends JSON lines to RESULTS.
+#
+#   scripts/bench/chain.sh RESULTS PROFILE REPS DURATION_S
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+results="$1" profile="$2" reps="$3" duration="$4"
+root="$(pwd)"
+work="$root/target/bench"
+loadgen="$root/target/$profile/um-loadgen"
+window="${BENCH_WINDOW:-500}"
+max_txs="${BENCH_MAX_TXS:-40000}"
+# Addresses of their own, away from localnet/'s default 127.0.0.2+.
+umd_ip=127.0.0.40 kv_ip=127.0.0.60
+
+umd_net() { # up|down N
+  LOCALNET_DIR="$work/umd-net" LOCALNET_BASE_IP="$umd_ip" LOCALNET_DIGITS=1000 \
+    UMD="$root/target/$profile/umd" UM_TRAINER="$root/target/$profile/um-trainer" \
+    "$root/localnet/$1.sh" "${@:2}"
+}
+nodes() { # BASE_IP N: --node flags
+  local a b c d i
+  IFS=. read -r a b c d <<<"$1"
+  for ((i = 0; i < $2; i++)); do echo "--node http://$a.$b.$c.$((d + i)):26657"; done
+}
+record() { # side validators rep json
+  jq -c --arg side "$1" --argjson v "$2" --argjson rep "$3" \
+    '. + {bench: "chain", side: $side, validators: $v, rep: $rep}' <<<"$4" | tee -a "$results"
+}
+cleanup() {
+  umd_net down --clean >/dev/null 2>&1 || true
+  scripts/bench/kvnet.sh down "$work/kv-net" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+for n in 4 1; do
+  senders=()
+  if [ "$n" = 1 ]; then
+    senders=(--sender "$work/umd-net/node0/keys:operator" --sender "$work/umd-net/node0/keys:trainer1"
+      --sender "$work/umd-net/node0/keys:trainer2")
+  else
+    for ((i = 0; i < n; i++)); do senders+=(--sender "$work/umd-net/node$i/keys:operator"); done
+  fi
+  common=(--duration "$duration" --txs "$max_txs" --window "$window")
+  for r in $(seq 1 "$reps"); do
+    echo "== chain throughput, $n validator(s), round $r/$reps: umd (cw20 NRN transfers)"
+    umd_net up "$n" --fresh >/dev/null
+    # shellcheck disable=SC2046
+    out="$("$loadgen" --mode chain $(nodes "$umd_ip" "$n") "${senders[@]}" "${common[@]}")"
+    record umd "$n" "$r" "$out"
+    umd_net down --clean >/dev/null
+    echo "== chain throughput, $n validator(s), round $r/$reps: CometBFT kvstore"
+    scripts/bench/kvnet.sh up "$n" "$work/kv-net" "$kv_ip"
+    # shellcheck disable=SC2046
+    out="$("$loadgen" --mode kvstore --kv-senders $((${#senders[@]} / 2)) $(nodes "$kv_ip" "$n") "${common[@]}")"
+    record kvstore "$n" "$r" "$out"
+    scripts/bench/kvnet.sh down "$work/kv-net"
+  done
+done
