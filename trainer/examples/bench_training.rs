@@ -6,6 +6,9 @@
 //!                                    run for the PyTorch side (scripts/bench/torch_train.py)
 //! bench_training train REPS THREADS… training speed: REPS updates of `run_step` per thread count
 //! bench_training verify REPS THREADS verification cost for local_steps 1, 8 and 32
+//! bench_training alone BASE LOCAL_STEPS MIN_IMPROVEMENT CAP_S
+//!                                    time to accuracy without a chain (item 4): from the
+//!                                    weights in file BASE, the trainer's loop alone
 //! ```
 //!
 //! The model and hyperparameters are the demo's: MLP 784-128-64-10 (init seed
@@ -38,13 +41,22 @@ const VERIFY_STEPS: [u32; 3] = [1, 8, 32];
 fn main() -> Result<(), Box<dyn Error>> {
     um_trainer::runtime::prepare_process_env();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: bench_training export DIR | train REPS THREADS... | verify REPS THREADS";
+    let usage = "usage: bench_training export DIR | train REPS THREADS... | verify REPS THREADS \
+                 | alone BASE LOCAL_STEPS MIN_IMPROVEMENT CAP_S";
     let mode = args.first().ok_or(usage)?.as_str();
     let spec = ModelSpec::parse(SPEC)?;
     let dataset = load_dataset()?;
     let base = Model::init(&spec, 1, Device::Cpu)?.to_safetensors();
     match mode {
         "export" => export(Path::new(args.get(1).ok_or(usage)?), &spec, &dataset, &base),
+        "alone" => {
+            let base = std::fs::read(args.get(1).ok_or(usage)?)?;
+            let local_steps: u32 = args.get(2).ok_or(usage)?.parse()?;
+            let min_improvement: f64 = args.get(3).ok_or(usage)?.parse()?;
+            let cap: f64 = args.get(4).ok_or(usage)?.parse()?;
+            tch::set_num_threads(1);
+            alone(&spec, &dataset, base, local_steps, min_improvement, cap)
+        }
         "train" | "verify" => {
             let reps: usize = args.get(1).ok_or(usage)?.parse()?;
             let threads: Vec<i32> = args[2..]
@@ -268,5 +280,72 @@ fn verification(
             })
         );
     }
+    Ok(())
+}
+
+/// Item 4's reference: the loop of `um-trainer train` without the chain.
+/// Each round trains `local_steps` from the head with the next nonce and
+/// evaluates the result on the validation split; it becomes the head when
+/// the validation loss is at most the head's times (1 - min_improvement),
+/// the rule the validators apply. Stops at 95 % validation accuracy or
+/// after `cap` seconds; reports when 90 % and 95 % were reached.
+fn alone(
+    spec: &ModelSpec,
+    dataset: &Dataset,
+    mut head: Vec<u8>,
+    local_steps: u32,
+    min_improvement: f64,
+    cap: f64,
+) -> Result<(), Box<dyn Error>> {
+    let started = Instant::now();
+    let eval = |weights: &[u8]| -> Result<_, Box<dyn Error>> {
+        Ok(evaluate(
+            &Model::from_safetensors(spec, weights, Device::Cpu)?,
+            dataset.validation(),
+        )?)
+    };
+    let mut head_eval = eval(&head)?;
+    let (mut versions, mut rounds) = (0u64, 0u64);
+    let (mut at90, mut at95) = (None, None);
+    let mut nonce = 1u64;
+    while started.elapsed().as_secs_f64() < cap && at95.is_none() {
+        let out = run_step(
+            &request(spec, dataset, &head, nonce, local_steps),
+            Device::Cpu,
+        )?;
+        nonce += 1;
+        rounds += 1;
+        let e = eval(&out.weights)?;
+        if e.loss <= head_eval.loss * (1.0 - min_improvement) {
+            head = out.weights;
+            head_eval = e;
+            versions += 1;
+            let now = (started.elapsed().as_secs_f64(), versions);
+            if head_eval.accuracy >= 0.90 && at90.is_none() {
+                at90 = Some(now);
+            }
+            if head_eval.accuracy >= 0.95 {
+                at95 = Some(now);
+            }
+        }
+    }
+    println!(
+        "{}",
+        json!({
+            "bench": "accuracy",
+            "side": "alone",
+            "trainers": 1,
+            "local_steps": local_steps,
+            "secs_to_90": at90.map(|a| a.0),
+            "versions_to_90": at90.map(|a| a.1),
+            "secs_to_95": at95.map(|a| a.0),
+            "versions_to_95": at95.map(|a| a.1),
+            "final_accuracy": head_eval.accuracy,
+            "versions": versions,
+            "rounds": rounds,
+            "secs": started.elapsed().as_secs_f64(),
+            "cap_secs": cap,
+        })
+    );
     Ok(())
 }
