@@ -77,7 +77,7 @@ rpc = [float(x) for x in "${rpc_times[*]}".split()]
 accepted = $v1 - $v0
 row = {
     "bench": "history", "versions_target": $versions, "cap_secs": $cap, "secs": $secs,
-    "accepted_versions": accepted, "head_version": $v1, "parameters": $params,
+    "accepted_versions": accepted, "submitted": $(grep -c ' submitted at height' "$work/history-trainer.log" || true), "head_version": $v1, "parameters": $params,
     "raw_weights_bytes": 4 * $params, "served_bytes": $bytes,
     "umd_db_bytes": [$db0, $db1], "cometbft_data_bytes": [$data0, $data1],
     "umd_rss_kib": [$rss0, $rss1],

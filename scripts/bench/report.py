@@ -18,6 +18,10 @@ p.add_argument("--quick", default="0")
 p.add_argument("--rounds", type=int)
 p.add_argument("--train-reps", type=int)
 p.add_argument("--verify-reps", type=int)
+p.add_argument("--chain-profile", default="debug")
+p.add_argument("--chain-reps", type=int)
+p.add_argument("--chain-secs", type=int)
+p.add_argument("--elapsed", type=int)
 a = p.parse_args()
 
 rows = [json.loads(line) for line in open(a.results) if line.strip()]
@@ -83,6 +87,7 @@ L += [
     "  (bitwise-reproducible training, trainer/src/runtime.rs) and turns mkldnn off; stock PyTorch runs",
     "  without `MKL_CBWR`, and once more with it (`pytorch+MKL_CBWR`).",
     "- The machine is shared with other builds: absolute numbers are noisy, the ratios less so.",
+    *([f"- Wall time of this run of `scripts/bench/run.sh`, builds included: {a.elapsed // 60} min {a.elapsed % 60} s"] if a.elapsed else []),
     "",
     "## 2. Training speed (CPU)",
     "",
@@ -144,13 +149,168 @@ for r in verify:
 if verify:
     L.append("")
     L.append(f"Validation split: {verify[0]['validation_len']} digits. Ratios are medians of per-update ratios.")
+chain = [r for r in rows if r["bench"] == "chain"]
+hot = [r for r in rows if r["bench"] == "hot_path"]
+
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+if chain:
+    L += [
+        "",
+        "## 1. Chain throughput and latency",
+        "",
+        f"Localnet on loopback ({a.chain_profile} build of umd and um-trainer), timeout_commit 500ms, "
+        "one address per node, vote extensions on; each umd with its verifier. Load: "
+        "`target/" + a.chain_profile + "/um-loadgen` (bench/loadgen), one sender per node "
+        "(4 validators: each node's operator; 1 validator: 3 funded keys), each with at most "
+        f"{chain[0].get('window', '?')} txs in flight, {a.chain_secs} s of sending, then waiting for what is "
+        "in flight. umd: signed cw20 NRN transfers of 1 uNRN (`MsgExecuteContract` to the token). "
+        "kvstore: the same generator, senders, window and duration against CometBFT's "
+        "`--proxy_app=kvstore` on the same config (`scripts/bench/kvnet.sh`). Committed = in a "
+        "block whose results are out; tx/s = successful txs / (first broadcast to last commit); "
+        "latency = broadcast to commit, seen by polling node0. Each network fresh per round; "
+        f"{a.chain_reps} round(s), alternating umd, kvstore; medians over rounds.",
+        "",
+        "| validators | umd tx/s | kvstore tx/s | **umd/kvstore tx/s** | umd p50 ms | kvstore p50 ms | umd p99 ms | kvstore p99 ms | umd failed/refused | max txs/block umd / kvstore |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for v in sorted({r["validators"] for r in chain}, reverse=True):
+        u = [r for r in chain if r["validators"] == v and r["side"] == "umd"]
+        k = [r for r in chain if r["validators"] == v and r["side"] == "kvstore"]
+        ut, kt = med([r["committed_tx_per_s"] for r in u]), med([r["committed_tx_per_s"] for r in k])
+        f = lambda x, d=0: f"{x:,.{d}f}" if x is not None else "n/a"
+        lat = lambda rs, p: med([r["latency_ms"][p] for r in rs])
+        bad = sum(r["committed_failed"] + r["refused_at_broadcast"] + r["not_committed"] for r in u)
+        L.append(
+            f"| {v} | {f(ut)} | {f(kt)} | **{ut / kt:.3f}** | {f(lat(u, 'p50'))} | {f(lat(k, 'p50'))} | "
+            f"{f(lat(u, 'p99'))} | {f(lat(k, 'p99'))} | {bad} | "
+            f"{max(r['max_block_txs'] for r in u)} / {max(r['max_block_txs'] for r in k)} |"
+            if ut and kt else f"| {v} | {f(ut)} | {f(kt)} | n/a | | | | | {bad} | |"
+        )
+    L += ["", "Per round tx/s (umd; kvstore):", ""]
+    for v in sorted({r["validators"] for r in chain}, reverse=True):
+        per = lambda side: ", ".join(f"{r['committed_tx_per_s']:,.0f}" for r in chain if r["validators"] == v and r["side"] == side)
+        L.append(f"- {v} validator(s): {per('umd')}; {per('kvstore')}")
+    errs = sorted({e for r in chain for e in r.get("errors", [])} | {k for r in chain for k in r.get("failed_logs", {})}
+                  | {k for r in chain for k in r.get("refused_logs", {})})
+    if errs:
+        L += ["", "Errors and failed txs seen: " + "; ".join(f"`{e}`" for e in errs[:5])]
+
+acc = [r for r in rows if r["bench"] == "accuracy"]
+if acc:
+    alone = next((r for r in acc if r["side"] == "alone"), None)
+    L += [
+        "",
+        "## 4. Time to accuracy",
+        "",
+        "Held-out (validation split, 995 digits) accuracy of the head version as the validators "
+        "measured it. *Chain*: `scripts/bench/accuracy.sh`: a fresh 4-validator localnet "
+        f"({a.chain_profile} build), lineage MLP 784-128-64-10, SGD lr 0.1, batch 64, 20 local steps, "
+        "min_improvement 0.0001, 10,000 digits; K trainers (`um-trainer train`, trainer i on node i), "
+        "wall time from their start until the chain's best version reaches the accuracy. *Alone*: "
+        "`bench_training alone` (trainer/examples): the same loop without the chain (step, evaluate, "
+        "keep when the validation loss is at most the head's times (1 - min_improvement)) from the "
+        f"chain's version-0 weights, 1 thread. Capped at {acc[0].get('cap_secs', '?')} s each; "
+        "\"not reached\" means not within the cap.",
+        "",
+        "| run | to 90 % s | versions | to 95 % s | versions | **chain/alone to 90 %** | **chain/alone to 95 %** | best accuracy |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    nr = "not reached"
+    for r in acc:
+        name = "alone (1 trainer, no chain)" if r["side"] == "alone" else f"chain, 4 validators, {r['trainers']} trainer(s)"
+        s90, s95 = r.get("secs_to_90"), r.get("secs_to_95")
+        ratio = lambda x, y: f"{x / y:.1f}" if x and y else "n/a"
+        rat90 = ratio(s90, alone and alone.get("secs_to_90")) if r["side"] == "chain" else "1"
+        rat95 = ratio(s95, alone and alone.get("secs_to_95")) if r["side"] == "chain" else "1"
+        L.append(
+            f"| {name} | {f'{s90:.0f}' if s90 else nr} | {r.get('versions_to_90') or ''} | "
+            f"{f'{s95:.0f}' if s95 else nr} | {r.get('versions_to_95') or ''} | {rat90} | {rat95} | "
+            f"{r['final_accuracy']:.4f} ({r['versions']} versions) |"
+        )
+
+hist = [r for r in rows if r["bench"] == "history"]
+if hist:
+    h = hist[0]
+    n = h["accepted_versions"]
+    db = h["umd_db_bytes"][1] - h["umd_db_bytes"][0]
+    cb = h["cometbft_data_bytes"][1] - h["cometbft_data_bytes"][0]
+    raw = h["raw_weights_bytes"]
+    per = lambda x: x / n if n else float("nan")
+    rss0, rss1 = h["umd_rss_kib"]
+    L += [
+        "",
+        "## 5. Cost of history",
+        "",
+        f"`scripts/bench/history.sh`: 1 validator ({a.chain_profile} build), timeout_commit 100ms, "
+        f"a tiny lineage (MLP 784-16-10: {h['parameters']:,} parameters, raw f32 weights "
+        f"{raw:,} bytes, {h['served_bytes']:,} bytes as safetensors), 1 local step, min_improvement 0, "
+        f"one trainer. Target {h['versions_target']} versions, capped at {h['cap_secs']} s: "
+        f"**{n} versions accepted in {h['secs']} s**, {h.get('submitted', '?')} updates submitted (the "
+        "rejected ones are stored too, so the per-version figures include them; 1,000 did not fit in the time of `make bench`; "
+        "the 1,000-version figures below are extrapolated linearly and labelled so). Disk: `du -sb` of "
+        "umd's sled store (data/umd/umd.db) and of CometBFT's data (blocks, state, tx index; the "
+        "weights travel in the submit txs), before and after.",
+        "",
+        "| measure | value |",
+        "|---|---:|",
+        f"| umd store growth per accepted version | {per(db):,.0f} bytes (**{per(db) / raw:.2f}x** raw weights) |",
+        f"| CometBFT data growth per accepted version | {per(cb):,.0f} bytes ({per(cb) / raw:.2f}x raw weights) |",
+        f"| umd resident memory: start / after {n} versions | {rss0 / 1024:.0f} MiB / {rss1 / 1024:.0f} MiB |",
+        f"| umd resident memory after 1,000 versions (extrapolated) | {(rss0 + (rss1 - rss0) * 1000 / max(n, 1)) / 1024:.0f} MiB |",
+        f"| umd store after 1,000 versions (extrapolated) | {(h['umd_db_bytes'][0] + per(db) * 1000) / 1e6:.1f} MB |",
+        f"| head weights over umd REST (`/um/training/v1/models/{{id}}/versions/{{n}}/weights`), median of 30 | {h['rest_ms_median']:.2f} ms |",
+        f"| same bytes over CometBFT RPC `abci_query /um.training.v1.Query/Weights` (JSON, base64), median of 30 | {h['rpc_ms_median']:.2f} ms |",
+        f"| **REST / RPC** | **{h['rest_ms_median'] / h['rpc_ms_median']:.2f}** |",
+    ]
+
+if hot:
+    def t(ns):
+        if ns >= 1e9:
+            return f"{ns / 1e9:.2f} s"
+        if ns >= 1e6:
+            return f"{ns / 1e6:.2f} ms"
+        return f"{ns / 1e3:.1f} µs"
+    L += [
+        "",
+        "## 6. Hot paths (criterion)",
+        "",
+        "`cargo bench -p um-app --bench hot_paths` (abci-app/benches/hot_paths.rs; release profile): "
+        "median per iteration with criterion's 95 % interval. FinalizeBlock runs against committed "
+        "state, so each iteration re-executes the same block; transfers are signed cw20 NRN "
+        "transfers through the real nrn-token wasm; check_injected is ProcessProposal's check of the "
+        "verdict tx (one ed25519 signature and form check per validator).",
+        "",
+        "| benchmark | median | 95 % interval | per tx / per validator |",
+        "|---|---:|---:|---:|",
+    ]
+    for r in hot:
+        per = ""
+        if r["id"].endswith("x1000"):
+            per = t(r["median_ns"] / 1000) + " per tx"
+        elif r["id"].startswith("vote_extensions"):
+            n = int(r["id"].rsplit("/", 1)[1])
+            per = t(r["median_ns"] / n) + " per validator"
+        L.append(f"| `{r['id']}` | {t(r['median_ns'])} | {t(r['low_ns'])} – {t(r['high_ns'])} | {per} |")
+
+missing = []
+if not chain:
+    missing.append("1 (chain throughput and latency)")
+if not acc:
+    missing.append("4 (time to accuracy, chain vs alone)")
+if not hist:
+    missing.append("5 (cost of history)")
+if not hot:
+    missing.append("6 (criterion micro-benchmarks)")
 L += [
     "",
-    "## Not measured yet",
+    "## Not measured by this run",
     "",
-    "Items 1 (chain throughput and latency vs CometBFT kvstore), 4 (time to accuracy, chain vs alone),",
-    "5 (cost of history) and 6 (criterion micro-benchmarks of hot paths) of issue 7, training speed on",
-    "CUDA, and the profiling of poor ratios are not measured yet.",
+    ("Items " + ", ".join(missing) + " of issue 7, and t" if missing else "T") + "raining speed on CUDA (no GPU).",
     "",
 ]
 notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "NOTES.md")

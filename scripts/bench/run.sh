@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Benchmarks of issue 7, items 2 (training speed vs PyTorch eager) and 3
-# (verification cost), side by side in one run; writes BENCHMARKS.md.
+# Benchmarks of issue 7, side by side in one run; writes BENCHMARKS.md:
+# items 2 (training speed vs PyTorch eager), 3 (verification cost),
+# 1 (chain throughput and latency vs CometBFT kvstore, scripts/bench/chain.sh)
+# and 6 (criterion micro-benchmarks, abci-app/benches/hot_paths.rs).
 #
 #   scripts/bench/run.sh            (make bench)
 #   BENCH_QUICK=1 scripts/bench/run.sh   fewer repetitions (~2 minutes)
@@ -14,6 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 
+started=$SECONDS
 quick="${BENCH_QUICK:-0}"
 profile="${BENCH_PROFILE:-auto}"
 if [ "$profile" = auto ]; then
@@ -55,7 +58,51 @@ done
 echo "== verification cost ($verify_reps updates per local_steps, 1 thread)"
 run_ours verify "$verify_reps" 1 | tee -a "$results"
 
+# --- item 1: chain throughput and latency, umd vs CometBFT kvstore ----------
+if [ "$quick" = 1 ]; then chain_reps=1 chain_secs=10; else chain_reps=3 chain_secs=20; fi
+# Release umd when one is built (a release build of umd from scratch is long,
+# see BENCHMARKS.md); BENCH_CHAIN_PROFILE=release|debug picks one.
+chain_profile="${BENCH_CHAIN_PROFILE:-auto}"
+if [ "$chain_profile" = auto ]; then
+  if [ -x target/release/umd ]; then chain_profile=release; else chain_profile=debug; fi
+fi
+build=(cargo build -p um-app --bin umd -p um-trainer --bin um-trainer -p um-loadgen)
+[ "$chain_profile" = release ] && build+=(--release)
+echo "== ${build[*]}"
+"${build[@]}"
+scripts/bench/chain.sh "$results" "$chain_profile" "$chain_reps" "$chain_secs"
+
+# --- item 5: cost of history (tiny model, fast blocks, one trainer) ---------
+if [ "$quick" = 1 ]; then hist_versions=30 hist_cap=120; else hist_versions=100 hist_cap=300; fi
+scripts/bench/history.sh "$results" "$chain_profile" "$hist_versions" "$hist_cap"
+
+# --- item 4: time to accuracy, chain (4 validators, 1 and 2 trainers) vs alone
+if [ "$quick" = 1 ]; then acc_cap=180; else acc_cap=300; fi
+build=(cargo build -p um-trainer --example bench_training)
+[ "$chain_profile" = release ] && build+=(--release)
+"${build[@]}"
+scripts/bench/accuracy.sh "$results" "$chain_profile" "$acc_cap" 1 2
+
+# --- item 6: criterion micro-benchmarks of the hot paths --------------------
+# Always the bench profile (release): criterion figures of a debug build mean little.
+echo "== cargo bench -p um-app --bench hot_paths"
+rm -rf target/criterion
+cargo bench -p um-app --bench hot_paths 2>&1 | grep -E '^[a-z_/0-9]+ *$|time:' || true
+"$py" - "$results" <<'PY'
+import json, pathlib, sys
+out = open(sys.argv[1], "a")
+for estimates in sorted(pathlib.Path("target/criterion").glob("**/new/estimates.json")):
+    bench = json.load(open(estimates.parent / "benchmark.json"))
+    e = json.load(open(estimates))
+    out.write(json.dumps({"bench": "hot_path", "id": bench["full_id"],
+                          "median_ns": e["median"]["point_estimate"],
+                          "low_ns": e["median"]["confidence_interval"]["lower_bound"],
+                          "high_ns": e["median"]["confidence_interval"]["upper_bound"]}) + "\n")
+PY
+
 "$py" scripts/bench/report.py "$results" BENCHMARKS.md \
   --profile "$profile" --quick "$quick" --rounds "$rounds" \
-  --train-reps "$train_reps" --verify-reps "$verify_reps"
+  --train-reps "$train_reps" --verify-reps "$verify_reps" \
+  --chain-profile "$chain_profile" --chain-reps "$chain_reps" --chain-secs "$chain_secs" \
+  --elapsed $((SECONDS - started))
 echo "== BENCHMARKS.md written"
