@@ -1,22 +1,37 @@
 //! Standard clients against a real umd on real CometBFT: an unmodified
 //! CosmJS signs and broadcasts a cw20 transfer of NRN and reads the balances
-//! back through this chain's RPC.
+//! back through this chain's RPC; headless Chromium shows the dashboard of a
+//! chain that really trains (one chart point per version, refreshed without
+//! reloading); schemathesis fuzzes every REST route of /openapi.json and
+//! finds no server error and no answer off its schema.
 //!
-//! The clients run as Node.js processes from `interop/` (installed by
-//! `make setup-interop`); each prints one JSON line that the test checks
-//! against what the chain itself answers over ABCI.
+//! The clients run as processes from `interop/` (Node.js, installed by
+//! `make setup-interop` with Debian's chromium) and `.venv` (schemathesis);
+//! they print JSON lines that the tests check against what the chain itself
+//! answers over ABCI.
 
 mod support;
 
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
+use prost::Message;
 use serde_json::{json, Value};
 use support::*;
 use um_client::keys::KeyFile;
+use um_governance::staking::BondRole;
 use um_governance::DeployConfig;
+use um_proto::um::training::v1::{ModelVersion, QueryVersionsRequest, QueryVersionsResponse};
 
 const NRN: u128 = 1_000_000;
+const MODEL: &str = "mnist-mlp";
+/// A tiny MLP and few steps: the test is about what the page shows, not
+/// about learning.
+const SPEC: &str = r#"{"kind":"mlp","input":[1,28,28],"hidden":[32],"classes":10}"#;
+const DIGITS: &str = "2000";
 
 fn interop_dir() -> PathBuf {
     workspace_root().join("interop")
@@ -95,7 +110,8 @@ fn cosmjs_signs_and_broadcasts_a_cw20_transfer_and_reads_the_balances_back() {
     }
     accounts.as_array_mut().unwrap().push(json!(cosmjs.address));
     node.set_genesis(&genesis);
-    node.start();
+    // CosmJS needs only CometBFT's RPC.
+    node.start_with(&["--api-address", "off", "--grpc-address", "off"]);
 
     let sent = 1_234_567u128;
     let mnemonic = mnemonic_of(&node, "cosmjs");
@@ -164,4 +180,373 @@ fn cosmjs_signs_and_broadcasts_a_cw20_transfer_and_reads_the_balances_back() {
         .unwrap()
         .expect("tx indexed by hash");
     assert_eq!(tx.code, 0, "{}", tx.log);
+}
+
+/// `um-trainer serve` for the node, killed on drop.
+struct Verifier {
+    child: Child,
+    endpoint: String,
+}
+
+impl Verifier {
+    fn start(node: &TestNode) -> Self {
+        let port = free_port();
+        let log = std::fs::File::create(node.home.join("verifier.log")).unwrap();
+        let child = Command::new(trainer_binary())
+            .args(["serve", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--node")
+            .arg(node.rpc.url())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "verifier did not listen");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Verifier {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A one-validator training chain (MNIST subset, governance suite, trainer
+/// `alice` bonded, the lineage at version 0) running with its verifier and
+/// its REST API; returns the node, the verifier and the API's base URL.
+fn training_chain_with_api() -> (TestNode, Verifier, String) {
+    let digits = workspace_root().join("data/mnist");
+    let dataset = format!("mnist={}", digits.display());
+    let mut node = TestNode::init_with(&["--dataset", &dataset, "--dataset-limit", DIGITS]);
+    let deployer = node.new_key("deployer");
+    let alice = node.new_key("alice");
+    let mut config = DeployConfig::new(&workspace_root().join("artifacts"));
+    config.initial_balances = vec![(alice.address.clone(), 200 * NRN)];
+    let bonds = [um_governance::genesis::GenesisBond {
+        operator: alice.address.clone(),
+        amount: 100 * NRN,
+        role: BondRole::Trainer,
+    }];
+    let mut genesis = node.genesis();
+    um_governance::genesis::add_suite(
+        &mut genesis["app_state"],
+        &config,
+        &deployer.address,
+        &bonds,
+    )
+    .unwrap();
+    genesis["app_state"]["training"] = json!({
+        "lineages": [{
+            "model_id": MODEL,
+            "spec": SPEC,
+            "hyperparams": {
+                "learning_rate": "0.1",
+                "batch_size": 32,
+                "local_steps": 5,
+                "verification_tolerance": "0.001",
+                "min_improvement": "0",
+                "reward_per_update": NRN.to_string(),
+                "reward_halving_interval": 0,
+            },
+            "dataset_id": "mnist",
+            "init_seed": 7,
+        }],
+    });
+    node.set_genesis(&genesis);
+    // The verifier reads the dataset through the node's RPC, so the node
+    // comes up once without it.
+    node.start_with(&["--api-address", "off", "--grpc-address", "off"]);
+    let verifier = Verifier::start(&node);
+    node.stop();
+    let api_port = free_port();
+    let api_address = format!("127.0.0.1:{api_port}");
+    let grpc_address = format!("127.0.0.1:{}", free_port());
+    node.start_with(&[
+        "--verifier",
+        &verifier.endpoint,
+        "--api-address",
+        &api_address,
+        "--grpc-address",
+        &grpc_address,
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", api_port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "REST API did not listen\n{}",
+            node.logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (node, verifier, format!("http://{api_address}"))
+}
+
+fn train(node: &TestNode, updates: u32) {
+    let output = Command::new(trainer_binary())
+        .args(["train", "--node", node.rpc.url(), "--home"])
+        .arg(&node.home)
+        .args(["--key", "alice", "--model", MODEL, "--updates"])
+        .arg(updates.to_string())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "um-trainer train failed:\n{}\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+        node.logs()
+    );
+}
+
+/// Every version of the model as the chain reports it over ABCI, oldest first.
+fn chain_versions(node: &TestNode) -> Vec<ModelVersion> {
+    let request = QueryVersionsRequest {
+        model_id: MODEL.into(),
+        pagination: None,
+    };
+    let value = node
+        .rpc
+        .query_ok("/um.training.v1.Query/Versions", &request.encode_to_vec())
+        .unwrap();
+    let mut versions = QueryVersionsResponse::decode(value.as_slice())
+        .unwrap()
+        .versions;
+    versions.sort_by_key(|v| v.version);
+    versions
+}
+
+/// `node interop/dashboard.mjs` kept running: lines to its stdin, JSON lines
+/// from its stdout (read on a thread, so a stuck browser fails the test
+/// instead of hanging it).
+struct Browser {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+    stderr_path: PathBuf,
+}
+
+impl Browser {
+    fn open(url: &str, screenshot: &std::path::Path, stderr_path: PathBuf) -> Self {
+        let dir = interop_dir();
+        assert!(
+            dir.join("node_modules").exists() && std::path::Path::new("/usr/bin/chromium").exists(),
+            "interop/node_modules or /usr/bin/chromium is missing: run `make setup-interop` first"
+        );
+        let mut child = Command::new("node")
+            .arg(dir.join("dashboard.mjs"))
+            .arg(url)
+            .arg(screenshot)
+            .current_dir(&dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr_path).unwrap())
+            .spawn()
+            .unwrap_or_else(|e| panic!("node dashboard.mjs: {e} (is Node.js installed?)"));
+        let stdout = child.stdout.take().unwrap();
+        let (send, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            stderr_path,
+        }
+    }
+
+    /// The next JSON line the script prints, which must be `event`.
+    fn next(&mut self, event: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.starts_with('{') => {
+                    let value: Value = serde_json::from_str(&line).unwrap();
+                    assert_eq!(value["event"], event, "{value}");
+                    return value;
+                }
+                Ok(_) => {}
+                Err(e) => panic!(
+                    "dashboard.mjs printed no {event:?} ({e}):\n{}",
+                    std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+                ),
+            }
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().unwrap();
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Ends stdin: the script takes the screenshot and reports once more.
+    fn finish(&mut self) -> Value {
+        self.stdin = None;
+        let done = self.next("done");
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "dashboard.mjs exited with {status}");
+        done
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The page shows what the chain holds: one chart point and one table row
+/// per version, the same heights and trainers, and one accepting verdict
+/// (the only validator's) per accepted version; nothing failed on the page
+/// and it asked nothing of any other host.
+fn assert_page_matches_chain(facts: &Value, versions: &[ModelVersion]) {
+    assert_eq!(facts["statusOk"], true, "{}", facts["status"]);
+    for key in [
+        "consoleErrors",
+        "pageErrors",
+        "failedRequests",
+        "foreignRequests",
+    ] {
+        assert_eq!(facts[key], json!([]), "{key}: {}", facts[key]);
+    }
+    let models = facts["models"].as_array().unwrap();
+    assert_eq!(models.len(), 1, "{facts}");
+    let model = &models[0];
+    assert_eq!(model["model"], MODEL);
+    assert_eq!(
+        model["points"],
+        versions.len(),
+        "one chart point per version"
+    );
+    // Version 0 (the initial weights) has no measured loss.
+    assert_eq!(model["measured"], versions.len() - 1);
+    let canvas = &model["canvas"];
+    assert!(canvas["width"].as_u64().unwrap() > 100, "{canvas}");
+    assert!(canvas["height"].as_u64().unwrap() > 100, "{canvas}");
+    let rows = model["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), versions.len(), "one table row per version");
+    // The table is newest first.
+    for (row, version) in rows.iter().zip(versions.iter().rev()) {
+        assert_eq!(row["version"], version.version.to_string(), "{row}");
+        assert_eq!(row["height"], version.height.to_string(), "{row}");
+        if version.version > 0 {
+            assert_eq!(row["trainer"], version.trainer.as_str(), "{row}");
+            assert_eq!(row["verdicts"], "1 / 0", "{row}");
+            let loss: f32 = row["validationLoss"].as_str().unwrap().parse().unwrap();
+            assert!((loss - version.validation_loss).abs() < 1e-3, "{row}");
+        }
+    }
+    let datasets = facts["datasets"].as_array().unwrap();
+    assert_eq!(datasets.len(), 1, "{facts}");
+    assert_eq!(datasets[0]["dataset"], "mnist");
+    assert_eq!(datasets[0]["rows"], 1, "the genesis dataset version");
+}
+
+#[test]
+fn the_dashboard_charts_every_version_and_refreshes_itself_and_the_rest_api_survives_fuzzing() {
+    let (node, _verifier, api) = training_chain_with_api();
+    train(&node, 2);
+    let versions = chain_versions(&node);
+    assert_eq!(versions.len(), 3, "version 0 and two accepted updates");
+
+    let artifacts = workspace_root().join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let screenshot = artifacts.join("dashboard.png");
+    let _ = std::fs::remove_file(&screenshot);
+    let mut browser = Browser::open(
+        &format!("{api}/"),
+        &screenshot,
+        node.home.join("dashboard-mjs.log"),
+    );
+    let loaded = browser.next("loaded");
+    eprintln!("dashboard loaded: {loaded}");
+    assert_page_matches_chain(&loaded, &versions);
+
+    // One more version while the page stays open: its own refresh shows it.
+    train(&node, 1);
+    let versions = chain_versions(&node);
+    assert_eq!(versions.len(), 4);
+    browser.send(&format!("points {}", versions.len()));
+    let refreshed = browser.next("refreshed");
+    assert_page_matches_chain(&refreshed, &versions);
+    assert_eq!(refreshed["navigations"], 1, "the page was not reloaded");
+    assert!(refreshed["refreshes"].as_u64() > loaded["refreshes"].as_u64());
+
+    let done = browser.finish();
+    assert_page_matches_chain(&done, &versions);
+    let png = std::fs::read(&screenshot).unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+    eprintln!("screenshot: {} ({} bytes)", screenshot.display(), png.len());
+
+    fuzz_rest_api(&api, &artifacts);
+}
+
+/// schemathesis over every operation of /openapi.json (positive and negative
+/// inputs, a fixed seed so a failure reproduces): no 5xx, and every answer
+/// matches the schema the document gives for it.
+fn fuzz_rest_api(api: &str, artifacts: &std::path::Path) {
+    let schemathesis = workspace_root().join(".venv/bin/schemathesis");
+    assert!(
+        schemathesis.exists(),
+        "{} is missing: run `make setup-interop` first",
+        schemathesis.display()
+    );
+    let junit = artifacts.join("schemathesis-junit.xml");
+    let output = Command::new(&schemathesis)
+        .arg("run")
+        .arg(format!("{api}/openapi.json"))
+        .args([
+            "--checks",
+            "not_a_server_error,response_schema_conformance",
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--max-examples",
+            "20",
+            "--seed",
+            "1",
+            // One worker: with several, hypothesis parses lambdas' source on
+            // threads at once and CPython 3.11's parser fails on that
+            // ("AST constructor recursion depth mismatch"), a tool crash.
+            "--workers",
+            "1",
+            "--request-timeout",
+            "20",
+            "--no-color",
+            "--report",
+            "junit",
+            "--report-junit-path",
+        ])
+        .arg(&junit)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let summary: Vec<&str> = stdout.lines().rev().take(25).collect();
+    eprintln!(
+        "schemathesis: {}",
+        summary.into_iter().rev().collect::<Vec<_>>().join("\n")
+    );
+    assert!(
+        output.status.success(),
+        "schemathesis found failures ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
 }
