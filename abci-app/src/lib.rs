@@ -9,6 +9,7 @@ pub mod cli;
 pub mod codes;
 pub mod context;
 pub mod dataset;
+pub mod fault;
 pub mod genesis;
 pub mod gov;
 pub mod ids;

@@ -12,6 +12,7 @@ pub fn commit(node: &mut Node) -> pb::ResponseCommit {
         tracing::warn!("Commit without a finalized block");
         return pb::ResponseCommit::default();
     };
+    crate::fault::point("commit_before_write");
     if let Err(err) = node.store.commit(&block.view.into_changes(), &block.info) {
         tracing::error!("cannot persist block {}: {err}", block.info.height);
         eprintln!(
@@ -20,6 +21,7 @@ pub fn commit(node: &mut Node) -> pb::ResponseCommit {
         );
         std::process::exit(2);
     }
+    crate::fault::point("commit_after_write");
     node.last_commit = block.info;
     node.check_state = node.store.view();
     pb::ResponseCommit { retain_height: 0 }

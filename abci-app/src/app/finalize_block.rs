@@ -72,6 +72,7 @@ pub fn finalize_block(
             },
         });
     }
+    crate::fault::point("finalize_block");
     let block_events = match training::decide::end_block(&node.modules.wasm, &mut view, &block) {
         Ok(events) => to_abci_events(events),
         Err(err) => {

@@ -262,6 +262,7 @@ fn run_worker(
         let update_id = request.update_id;
         let started = std::time::Instant::now();
         let result = runtime.block_on(call(endpoint, &mut client, request));
+        crate::fault::point("verify");
         let mut progress = progress
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
