@@ -32,6 +32,7 @@ if [ -f "$LOCALNET_DIR/localnet.env" ]; then
 fi
 # Only ever delete a folder a localnet made (.localnet marks it).
 if [ "$clean" = 1 ] && [ -e "$LOCALNET_DIR/.localnet" ]; then
+  netns_down
   rm -rf "$LOCALNET_DIR"
   echo "localnet: deleted $LOCALNET_DIR"
 fi

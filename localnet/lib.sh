@@ -12,6 +12,9 @@
 #   LOCALNET_DIGITS        MNIST digits in the genesis dataset  [all 10,000]
 #   LOCALNET_MODEL / LOCALNET_SPEC / LOCALNET_HYPERPARAMS  the genesis lineage
 #   LOCALNET_VERIFIER_THREADS  libtorch threads per verifier     [1]
+#   LOCALNET_NETNS         K (1..254): every node in a network namespace of
+#                          its own (needs root), see "Network namespaces" in
+#                          localnet/README.md                   [off]
 # Every node listens on its own address with the same ports: P2P 26656,
 # RPC 26657, ABCI 26658 (umd), verifier 9091 (um-trainer serve).
 
@@ -28,6 +31,11 @@ if [ -f "$LOCALNET_DIR/localnet.env" ]; then
   source "$LOCALNET_DIR/localnet.env"
 fi
 LOCALNET_N="${LOCALNET_N:-4}"
+LOCALNET_NETNS="${LOCALNET_NETNS:-}"
+if [ -n "$LOCALNET_NETNS" ]; then
+  # Loopback addresses cannot leave a namespace: a private /24 instead.
+  LOCALNET_BASE_IP="${LOCALNET_BASE_IP:-10.212.$LOCALNET_NETNS.2}"
+fi
 LOCALNET_BASE_IP="${LOCALNET_BASE_IP:-127.0.0.2}"
 LOCALNET_CHAIN_ID="${LOCALNET_CHAIN_ID:-um-localnet-1}"
 LOCALNET_MODEL="${LOCALNET_MODEL:-mnist-mlp}"
@@ -55,8 +63,100 @@ node_ip() {
 }
 
 node_home() { echo "$LOCALNET_DIR/node$1"; }
-node_rpc() { echo "http://$(node_ip "$1"):$RPC_PORT"; }
+node_rpc() { echo "http://$(node_mgmt_ip "$1"):$RPC_PORT"; }
 node_verifier() { echo "$(node_ip "$1"):$VERIFIER_PORT"; }
+
+# --- network namespaces (LOCALNET_NETNS=K) -----------------------------------
+# Node i runs in namespace um<K>-n<i>. Its eth0 (node_ip: 10.212.K.2+i, the
+# P2P network) is a veth into bridge br0 of namespace um<K>-hub, where
+# partition_network moves nodes to br1 and back. Its mgmt0
+# (10.213.K.4i+2/30) is a veth to this (the host's) namespace, whose end is
+# 10.213.K.4i+1: the RPC listens on every address of the node, so the host
+# (scripts, trainers, tests) reaches it there whatever the partition.
+netns_hub() { echo "um$LOCALNET_NETNS-hub"; }
+netns_node() { echo "um$LOCALNET_NETNS-n$1"; }
+
+# node_mgmt_ip I: where the host reaches node I (its own address without namespaces).
+node_mgmt_ip() {
+  if [ -z "$LOCALNET_NETNS" ]; then
+    node_ip "$1"
+  else
+    echo "10.213.$LOCALNET_NETNS.$((4 * $1 + 2))"
+  fi
+}
+
+# in_node I CMD…: runs CMD in node I's namespace (here without namespaces).
+in_node() {
+  local node="$1"
+  shift
+  if [ -z "$LOCALNET_NETNS" ]; then "$@"; else ip netns exec "$(netns_node "$node")" "$@"; fi
+}
+
+# netns_up: makes whatever of the namespaces, bridges and veths is missing.
+netns_up() {
+  [ -n "$LOCALNET_NETNS" ] || return 0
+  if ! [[ "$LOCALNET_NETNS" =~ ^[0-9]+$ ]] || [ "$LOCALNET_NETNS" -lt 1 ] ||
+    [ "$LOCALNET_NETNS" -gt 254 ] || [ "$LOCALNET_N" -gt 63 ]; then
+    echo "localnet: LOCALNET_NETNS must be 1..254 (and N at most 63)" >&2
+    return 1
+  fi
+  local hub ns i k="$LOCALNET_NETNS"
+  hub="$(netns_hub)"
+  ip netns list | grep -qw "$hub" || ip netns add "$hub"
+  ip -n "$hub" link set lo up
+  for br in br0 br1; do
+    ip -n "$hub" link show "$br" >/dev/null 2>&1 || ip -n "$hub" link add "$br" type bridge
+    ip -n "$hub" link set "$br" up
+  done
+  for ((i = 0; i < LOCALNET_N; i++)); do
+    ns="$(netns_node "$i")"
+    ip netns list | grep -qw "$ns" || ip netns add "$ns"
+    ip -n "$ns" link set lo up
+    if ! ip -n "$hub" link show "um${k}d$i" >/dev/null 2>&1; then
+      ip -n "$hub" link add "um${k}d$i" type veth peer name eth0 netns "$ns"
+      ip -n "$ns" addr add "$(node_ip "$i")/24" dev eth0
+      ip -n "$hub" link set "um${k}d$i" master br0
+    fi
+    ip -n "$hub" link set "um${k}d$i" up
+    ip -n "$ns" link set eth0 up
+    if ! ip link show "um${k}m$i" >/dev/null 2>&1; then
+      ip link add "um${k}m$i" type veth peer name mgmt0 netns "$ns"
+      ip addr add "10.213.$k.$((4 * i + 1))/30" dev "um${k}m$i"
+      ip -n "$ns" addr add "$(node_mgmt_ip "$i")/30" dev mgmt0
+    fi
+    ip link set "um${k}m$i" up
+    ip -n "$ns" link set mgmt0 up
+  done
+}
+
+# netns_down: deletes the namespaces (their veths and bridges go with them).
+netns_down() {
+  [ -n "$LOCALNET_NETNS" ] || return 0
+  local i
+  for ((i = 0; i < LOCALNET_N; i++)); do
+    ip netns del "$(netns_node "$i")" 2>/dev/null || true
+  done
+  ip netns del "$(netns_hub)" 2>/dev/null || true
+}
+
+# partition_network GROUP…: each group (comma-separated node numbers) on a
+# bridge of its own (br0, br1); nodes named in no group stay on br0. No
+# arguments: every node back on br0 (healed).
+partition_network() {
+  [ -n "$LOCALNET_NETNS" ] || { echo "localnet: partitions need LOCALNET_NETNS" >&2; return 1; }
+  local hub i group b=0
+  hub="$(netns_hub)"
+  for ((i = 0; i < LOCALNET_N; i++)); do
+    ip -n "$hub" link set "um${LOCALNET_NETNS}d$i" master br0
+  done
+  for group in "$@"; do
+    [ "$b" -lt 2 ] || { echo "localnet: at most two groups" >&2; return 1; }
+    for i in ${group//,/ }; do
+      ip -n "$hub" link set "um${LOCALNET_NETNS}d$i" master "br$b"
+    done
+    b=$((b + 1))
+  done
+}
 
 # alive PIDFILE NAME: the pid in PIDFILE runs a program called NAME
 # (a stale pid file, a pid reused by something else or a zombie does not count).
@@ -90,15 +190,24 @@ start_node() {
   home="$(node_home "$1")"
   ip="$(node_ip "$1")"
   if ! alive "$home/verifier.pid" um-trainer; then
-    setsid "$UM_TRAINER" serve --listen "$ip:$VERIFIER_PORT" --node "http://$ip:$RPC_PORT" \
+    setsid ${LOCALNET_NETNS:+ip netns exec "$(netns_node "$1")"} "$UM_TRAINER" serve --listen "$ip:$VERIFIER_PORT" --node "http://$ip:$RPC_PORT" \
       --threads "${LOCALNET_VERIFIER_THREADS:-1}" </dev/null >>"$home/verifier.log" 2>&1 &
     echo $! >"$home/verifier.pid"
   fi
   if ! alive "$home/umd.pid" umd; then
     # umd waits for a CometBFT of its previous run that is still exiting.
-    setsid "$UMD" start --home "$home" --verifier "http://$ip:$VERIFIER_PORT" \
+    setsid ${LOCALNET_NETNS:+ip netns exec "$(netns_node "$1")"} "$UMD" start --home "$home" --verifier "http://$ip:$VERIFIER_PORT" \
       </dev/null >>"$home/umd.log" 2>&1 &
     echo $! >"$home/umd.pid"
+  fi
+  if [ -n "$LOCALNET_NETNS" ]; then
+    # `ip netns exec` becomes the program (same pid) a moment later; until
+    # then alive() would take the pid for something else.
+    local deadline=$((SECONDS + 5))
+    until alive "$home/umd.pid" umd && alive "$home/verifier.pid" um-trainer; do
+      [ "$SECONDS" -lt "$deadline" ] || break
+      sleep 0.05
+    done
   fi
 }
 

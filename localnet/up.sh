@@ -62,7 +62,7 @@ create() {
   "$COMETBFT" testnet --v "$LOCALNET_N" --o "$testnet" \
     --starting-ip-address "$LOCALNET_BASE_IP" --populate-persistent-peers >/dev/null
 
-  local i home ip peers
+  local i home ip peers rpc_ip
   for ((i = 0; i < LOCALNET_N; i++)); do
     home="$(node_home "$i")"
     ip="$(node_ip "$i")"
@@ -74,9 +74,13 @@ create() {
     fi
     # umd's home layout and config (proxy_app = its ABCI address, fast
     # blocks, kv tx index), on this node's address.
+    # In a namespace the RPC listens on every address of the node: the
+    # host reaches it on mgmt0.
+    rpc_ip="$ip"
+    [ -z "$LOCALNET_NETNS" ] || rpc_ip=0.0.0.0
     "$UMD" init --home "$home" --chain-id "$LOCALNET_CHAIN_ID" --moniker "node$i" \
       --timeout-commit "${LOCALNET_TIMEOUT_COMMIT:-500ms}" \
-      --rpc-laddr "tcp://$ip:$RPC_PORT" --p2p-laddr "tcp://$ip:$P2P_PORT" \
+      --rpc-laddr "tcp://$rpc_ip:$RPC_PORT" --p2p-laddr "tcp://$ip:$P2P_PORT" \
       --abci-laddr "tcp://$ip:$ABCI_PORT" "${dataset[@]}" >/dev/null
     # ... with the testnet's keys and peers.
     cp "$testnet/node$i/config/node_key.json" "$testnet/node$i/config/priv_validator_key.json" \
@@ -121,6 +125,7 @@ LOCALNET_N=$LOCALNET_N
 LOCALNET_BASE_IP=$LOCALNET_BASE_IP
 LOCALNET_CHAIN_ID=$LOCALNET_CHAIN_ID
 LOCALNET_MODEL=$LOCALNET_MODEL
+LOCALNET_NETNS=$LOCALNET_NETNS
 EOF
   echo "   genesis: MNIST dataset, NRN token + staking + DAO, $LOCALNET_N validator(s) bonded" \
     "with 100 NRN each, trainer1 and trainer2 (keys in $home0/keys) bonded, lineage $LOCALNET_MODEL"
@@ -137,6 +142,7 @@ if [ ! -f "$LOCALNET_DIR/localnet.env" ]; then
 fi
 
 # --- starting it ------------------------------------------------------------
+netns_up
 for ((i = 0; i < LOCALNET_N; i++)); do
   start_node "$i"
 done
