@@ -48,9 +48,10 @@ test: setup contracts
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace
 
-# Benchmarks of issue 7 (items 2 and 3 so far) into BENCHMARKS.md; not part of `make test`.
-# BENCH_QUICK=1 shortens repetitions.
-bench: setup-venv setup-mnist
+# Benchmarks of issue 7 (items 1 to 6) into BENCHMARKS.md; not part of `make test`.
+# BENCH_QUICK=1 shortens repetitions. The chain rows run CometBFT, the contracts
+# and localnets of release builds when there are some (see scripts/bench/run.sh).
+bench: setup-cometbft setup-venv setup-mnist contracts
 	@scripts/bench/run.sh
 
 # Issue 8's scenarios, full length (crashes, churn, partitions in network
