@@ -91,7 +91,8 @@ async function waitForPoints(page, minPoints) {
         chart !== null &&
         chart.querySelector("canvas") !== null &&
         Number(chart.getAttribute("data-points")) >= min &&
-        status.getAttribute("data-ok") === "true"
+        status.getAttribute("data-ok") === "true" &&
+        status.getAttribute("data-busy") === "false"
       );
     },
     minPoints,

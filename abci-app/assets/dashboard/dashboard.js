@@ -5,7 +5,9 @@
 // What is checkable from outside (interop/dashboard.mjs reads it): each
 // model's chart carries data-model and data-points (versions on the x axis)
 // and data-measured (versions with a measured validation loss); each version
-// table carries data-rows; #status carries data-refreshes and data-ok.
+// table carries data-rows; #status carries data-refreshes, data-ok and
+// data-busy (true while a refresh is under way: wait for false to read a
+// whole refresh).
 "use strict";
 
 (function () {
@@ -192,9 +194,9 @@
     view.chart.setAttribute("data-measured", String(data[1].filter((x) => x !== null).length));
   }
 
-  async function drawTable(view, lineage, ascending) {
-    const newest = ascending.slice().reverse().slice(0, MAX_TABLE_ROWS);
-    // Verdicts of updates not seen yet, a bounded number per refresh.
+  // Verdicts of the newest versions' updates, fetching a bounded number of
+  // not yet cached ones per refresh.
+  async function fetchVerdicts(newest) {
     let fetches = 0;
     const verdicts = new Map();
     for (const v of newest) {
@@ -211,6 +213,10 @@
         }
       }
     }
+    return verdicts;
+  }
+
+  function drawTable(view, lineage, ascending, newest, verdicts) {
     const rows = newest.map((v) => {
       const ids = v.update_ids || [];
       let verdictText = v.version === "0" ? "initial" : "…";
@@ -266,9 +272,13 @@
       );
       // The API lists newest first; the chart runs left to right.
       const ascending = versions.slice().sort((a, b) => Number(a.version) - Number(b.version));
+      const newest = ascending.slice().reverse().slice(0, MAX_TABLE_ROWS);
+      const verdicts = await fetchVerdicts(newest);
+      // Chart, summary and table change together, in one task, so the page
+      // never shows a chart and a table of different refreshes.
       drawChart(view, ascending);
       drawSummary(view, lineage, ascending);
-      await drawTable(view, lineage, ascending);
+      drawTable(view, lineage, ascending, newest, verdicts);
       for (const v of ascending) {
         top = Math.max(top, Number(v.height));
       }
@@ -332,6 +342,7 @@
 
   async function refresh() {
     const status = document.getElementById("status");
+    status.setAttribute("data-busy", "true");
     try {
       const height = await refreshModels();
       await refreshDatasets();
@@ -348,6 +359,7 @@
       status.textContent = `could not refresh: ${error.message}`;
     }
     status.setAttribute("data-refreshes", String(refreshes));
+    status.setAttribute("data-busy", "false");
     setTimeout(refresh, REFRESH_MS);
   }
 
