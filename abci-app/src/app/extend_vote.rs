@@ -12,6 +12,12 @@ use crate::training::{extension::MAX_VERDICTS, records};
 /// starts checks for pending updates it has not seen. Empty without a
 /// verifier: the validator abstains.
 pub fn extend_vote(node: &Node, request: pb::RequestExtendVote) -> pb::ResponseExtendVote {
+    if node.byzantine.lies_in_extensions() {
+        let pending = records::pending_updates(&node.store.view()).unwrap_or_default();
+        return pb::ResponseExtendVote {
+            vote_extension: node.byzantine.extension(&pending).into(),
+        };
+    }
     let Some(verifier) = node.verifier.as_ref() else {
         return pb::ResponseExtendVote::default();
     };

@@ -1,5 +1,6 @@
 //! The ABCI 2.0 application: one file per method, all sharing [`Node`].
 
+pub mod byzantine;
 mod check_tx;
 mod commit;
 mod extend_vote;
@@ -48,6 +49,8 @@ pub struct Node {
     /// This validator's own `um-trainer`; `None` makes it abstain from
     /// every verdict (a full node, or an operator without a verifier).
     verifier: Option<Arc<Verifier>>,
+    /// Test hook of the reliability scenarios; all off in a real node.
+    byzantine: byzantine::Byzantine,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +83,7 @@ impl Node {
             check_state,
             last_block,
             verifier: None,
+            byzantine: byzantine::Byzantine::default(),
         })
     }
 
@@ -87,6 +91,12 @@ impl Node {
     pub fn with_verifier(mut self, endpoint: &str) -> std::io::Result<Self> {
         self.verifier = Some(Arc::new(Verifier::start(endpoint)?));
         Ok(self)
+    }
+
+    /// Makes this validator misbehave as `modes` say (a test hook).
+    pub fn with_byzantine(mut self, modes: byzantine::Byzantine) -> Self {
+        self.byzantine = modes;
+        self
     }
 }
 

@@ -52,10 +52,18 @@ pub fn prepare_proposal(
 /// will run on it.
 fn verdict_tx(node: &Node, request: &pb::RequestPrepareProposal) -> Option<Vec<u8>> {
     let commit = request.local_last_commit.as_ref()?;
-    if commit.votes.iter().all(|v| v.vote_extension.is_empty()) {
+    let previous = request.height.checked_sub(1)?;
+    if node.byzantine.forge_verdicts {
+        let pending = crate::training::records::pending_updates(&node.store.view());
+        let injected = extension::build_injected(previous, commit);
+        return Some(
+            node.byzantine
+                .forged_verdict_tx(injected, &pending.unwrap_or_default()),
+        );
+    }
+    if node.byzantine.omit_verdicts || commit.votes.iter().all(|v| v.vote_extension.is_empty()) {
         return None;
     }
-    let previous = request.height.checked_sub(1)?;
     let injected = extension::build_injected(previous, commit);
     let state = node.store.view();
     match extension::check_injected(

@@ -34,6 +34,11 @@ pub struct StartArgs {
     /// dashboard): host:port, or "off".
     #[arg(long, env = "UMD_API_ADDRESS", default_value = "127.0.0.1:1317")]
     pub api_address: String,
+    /// Test hook of the reliability scenarios: misbehave as a byzantine
+    /// validator (comma-separated modes of `app::byzantine`). Never set on
+    /// a real node.
+    #[arg(long, env = "UMD_BYZANTINE", hide = true)]
+    pub byzantine: Option<String>,
 }
 
 pub fn run(args: StartArgs) -> anyhow::Result<()> {
@@ -55,6 +60,13 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
             .with_verifier(endpoint)
             .context("starting the verifier worker")?;
         println!("umd: verifying updates with {endpoint}");
+    }
+    if let Some(modes) = &args.byzantine {
+        let modes = modes
+            .parse::<crate::app::byzantine::Byzantine>()
+            .map_err(anyhow::Error::msg)?;
+        node = node.with_byzantine(modes);
+        println!("umd: BYZANTINE TEST MODE {modes:?}");
     }
     let api = crate::api::ApiConfig {
         grpc: crate::api::parse_address(&args.grpc_address)

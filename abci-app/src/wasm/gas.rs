@@ -5,10 +5,15 @@
 //! against wasmd chains are in the right ballpark here too. Changing any of
 //! them is consensus-breaking.
 
-/// CosmWasm gas per SDK gas: wasmd's `DefaultGasMultiplier` (140 million).
-/// The VM prices one Wasm operation at 115 CW gas, so ordinary contract code
-/// costs little SDK gas; storage and instance setup dominate, as on wasmd.
-pub const GAS_MULTIPLIER: u64 = 140_000_000;
+/// CosmWasm gas per SDK gas. Not wasmd's `DefaultGasMultiplier` (140
+/// million): there one SDK gas buys ~1.2 million Wasm operations (115 CW gas
+/// each), and a measured endless loop ran ~0.23 ms per SDK gas, so one
+/// 3M-gas tx (or a free ABCI smart query, which holds the node) stalled the
+/// chain for minutes and a block's 400M gas for a day. Here one SDK gas buys
+/// ~120 operations (25-100 ns measured): a 3M-gas endless loop ends out of
+/// gas in under a second (adversarial_e2e), while ordinary contract calls
+/// still cost mostly their storage.
+pub const GAS_MULTIPLIER: u64 = 14_000;
 
 /// Charged every time a contract instance is created (wasmd's
 /// `DefaultInstanceCost`); it also bounds recursion through gas.

@@ -1,0 +1,1256 @@
+//! Hostile parties against a real chain (CometBFT + umd + `um-trainer
+//! serve` on loopback), the short versions of the reliability scenarios 4
+//! and 6 (`make reliability` runs the long ones).
+//!
+//! Byzantine trainers: weights of the wrong shapes (slashed), an oversized
+//! update, an update without stake, a copy of another trainer's update
+//! (pending: refused as a replay; front-running: verified against the
+//! copier's own batch and slashed) and a mempool flood; the honest trainer
+//! keeps its stake and its updates land. Tampered, other-batch and NaN
+//! weights, stale bases and replays of accepted weights are in
+//! training_e2e.rs.
+//!
+//! Hostile contracts: an endless loop, unbounded memory growth, deep
+//! recursion, huge storage writes, huge events and a contract calling
+//! itself end in out-of-gas or a clear error, and the chain goes on.
+
+mod support;
+
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use prost::Message;
+use serde_json::{json, Value};
+use support::*;
+use um_client::codes::Code;
+use um_client::keys::Key;
+use um_client::rpc::{RpcClient, TxResult};
+use um_client::tx_builder::{self, TxOptions};
+use um_formats::{ModelSpec, Weights};
+use um_governance::staking::BondRole;
+use um_governance::{DeployConfig, Deployment};
+use um_proto::um::dataset::v1::{QueryDatasetRequest, QueryDatasetResponse};
+use um_proto::um::training::v1::{
+    MsgSubmitUpdate, QueryHeadRequest, QueryHeadResponse, QueryUpdateRequest, QueryUpdateResponse,
+    QueryWeightsRequest, QueryWeightsResponse, Update, UpdateStatus,
+};
+
+const NRN: u128 = 1_000_000;
+const MODEL: &str = "mnist-mlp";
+const SPEC: &str = r#"{"kind":"mlp","input":[1,28,28],"hidden":[32],"classes":10}"#;
+/// Same input and classes, another hidden width: tensors of other shapes.
+const OTHER_SPEC: &str = r#"{"kind":"mlp","input":[1,28,28],"hidden":[16],"classes":10}"#;
+const DIGITS: &str = "2000";
+/// Txs of the mempool flood: garbage, then validly signed ones; times
+/// UM_FLOOD_SCALE (`make reliability` floods harder).
+const FLOOD_GARBAGE: usize = 200;
+const FLOOD_SIGNED: u64 = 150;
+
+fn flood_scale() -> usize {
+    std::env::var("UM_FLOOD_SCALE")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
+        .clamp(1, 50)
+}
+
+/// `um-trainer serve` for the node, killed on drop.
+struct Verifier {
+    child: Child,
+    endpoint: String,
+}
+
+impl Verifier {
+    fn start(node: &TestNode) -> Self {
+        let port = free_port();
+        let log = std::fs::File::create(node.home.join("verifier.log")).unwrap();
+        let child = Command::new(trainer_binary())
+            .args(["serve", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--node")
+            .arg(node.rpc.url())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "verifier did not listen");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Verifier {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A one-validator chain with its verifier, the MNIST subset, the
+/// governance suite and a lineage at version 0; `bonded` trainers have 100
+/// NRN staked, `unbonded` keys only hold NRN.
+fn training_chain(
+    bonded: &[&str],
+    unbonded: &[&str],
+) -> (TestNode, Vec<Key>, Deployment, Verifier) {
+    let digits = workspace_root().join("data/mnist");
+    let dataset = format!("mnist={}", digits.display());
+    let mut node = TestNode::init_with(&["--dataset", &dataset, "--dataset-limit", DIGITS]);
+    let deployer = node.new_key("deployer");
+    let keys: Vec<Key> = bonded
+        .iter()
+        .chain(unbonded)
+        .map(|name| node.new_key(name))
+        .collect();
+    let mut config = DeployConfig::new(&workspace_root().join("artifacts"));
+    config.initial_balances = keys
+        .iter()
+        .map(|k| (k.address.clone(), 200 * NRN))
+        .collect();
+    config.token_cap = 1_000_000 * NRN;
+    let bonds: Vec<_> = keys[..bonded.len()]
+        .iter()
+        .map(|k| um_governance::genesis::GenesisBond {
+            operator: k.address.clone(),
+            amount: 100 * NRN,
+            role: BondRole::Trainer,
+        })
+        .collect();
+    let mut genesis = node.genesis();
+    let suite = um_governance::genesis::add_suite(
+        &mut genesis["app_state"],
+        &config,
+        &deployer.address,
+        &bonds,
+    )
+    .unwrap();
+    genesis["app_state"]["training"] = json!({
+        "params": {"expiry_blocks": 30},
+        "lineages": [{
+            "model_id": MODEL,
+            "spec": SPEC,
+            "hyperparams": {
+                "learning_rate": "0.1",
+                "batch_size": 32,
+                "local_steps": 5,
+                "verification_tolerance": "0.001",
+                "min_improvement": "0.0001",
+                "reward_per_update": NRN.to_string(),
+                "reward_halving_interval": 0,
+            },
+            "dataset_id": "mnist",
+            "init_seed": 7,
+        }],
+    });
+    node.set_genesis(&genesis);
+    // The verifier reads the dataset from the node: RPC first, then restart
+    // the node with the verifier.
+    node.start();
+    let verifier = Verifier::start(&node);
+    node.stop();
+    node.start_with(&["--verifier", &verifier.endpoint]);
+    (node, keys, suite, verifier)
+}
+
+fn query<Req: Message, Resp: Message + Default>(rpc: &RpcClient, path: &str, req: &Req) -> Resp {
+    let value = rpc.query_ok(path, &req.encode_to_vec()).unwrap();
+    Resp::decode(value.as_slice()).unwrap()
+}
+
+fn head(rpc: &RpcClient) -> (u64, Vec<u8>) {
+    let resp: QueryHeadResponse = query(
+        rpc,
+        "/um.training.v1.Query/Head",
+        &QueryHeadRequest {
+            model_id: MODEL.into(),
+        },
+    );
+    let version = resp.version.unwrap();
+    let weights: QueryWeightsResponse = query(
+        rpc,
+        "/um.training.v1.Query/Weights",
+        &QueryWeightsRequest {
+            weights_sha256: version.weights_sha256,
+        },
+    );
+    (version.version, weights.weights)
+}
+
+fn current_dataset(rpc: &RpcClient) -> um_proto::um::dataset::v1::Dataset {
+    let resp: QueryDatasetResponse = query(
+        rpc,
+        "/um.dataset.v1.Query/Dataset",
+        &QueryDatasetRequest {
+            dataset_id: "mnist".into(),
+            version: None,
+        },
+    );
+    resp.dataset.unwrap()
+}
+
+fn update(rpc: &RpcClient, id: u64) -> Update {
+    let resp: QueryUpdateResponse = query(
+        rpc,
+        "/um.training.v1.Query/Update",
+        &QueryUpdateRequest { update_id: id },
+    );
+    resp.update.unwrap()
+}
+
+fn wait_decided(rpc: &RpcClient, id: u64) -> Update {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let current = update(rpc, id);
+        if current.status != UpdateStatus::Pending as i32 {
+            return current;
+        }
+        assert!(Instant::now() < deadline, "update {id} still pending");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn submit_msg(rpc: &RpcClient, key: &Key, nonce: u64, weights: Vec<u8>) -> MsgSubmitUpdate {
+    MsgSubmitUpdate {
+        trainer: key.address.clone(),
+        model_id: MODEL.into(),
+        base_version: head(rpc).0,
+        dataset_version: current_dataset(rpc).version,
+        nonce,
+        weights,
+        claimed_train_loss: 1.0,
+        claimed_validation_loss: 1.0,
+    }
+}
+
+fn submit_weights(node: &TestNode, key: &Key, nonce: u64, weights: Vec<u8>) -> TxResult {
+    let msg = submit_msg(&node.rpc, key, nonce, weights);
+    node.submit(
+        key,
+        vec![any("/um.training.v1.MsgSubmitUpdate", &msg)],
+        30_000_000,
+    )
+}
+
+fn update_id(result: &TxResult) -> u64 {
+    result
+        .event_value("submit_update", "update_id")
+        .unwrap_or_else(|| panic!("no update id in {result:?}"))
+        .parse()
+        .unwrap()
+}
+
+/// Weights honestly trained from the head for `trainer` and `nonce`, by
+/// the `Train` service of a running `um-trainer serve`.
+fn train_remotely(node: &TestNode, endpoint: &str, trainer: &Key, nonce: u64) -> Vec<u8> {
+    use um_proto::um::trainer::v1::train_progress::Event;
+    use um_proto::um::trainer::v1::trainer_client::TrainerClient;
+    use um_proto::um::trainer::v1::{TrainRequest, TrainingStep};
+    use um_proto::um::training::v1::{QueryLineageRequest, QueryLineageResponse};
+
+    let lineage: QueryLineageResponse = query(
+        &node.rpc,
+        "/um.training.v1.Query/Lineage",
+        &QueryLineageRequest {
+            model_id: MODEL.into(),
+        },
+    );
+    let lineage = lineage.lineage.unwrap();
+    let head_version: QueryHeadResponse = query(
+        &node.rpc,
+        "/um.training.v1.Query/Head",
+        &QueryHeadRequest {
+            model_id: MODEL.into(),
+        },
+    );
+    let head_version = head_version.version.unwrap();
+    let (_, base_weights) = head(&node.rpc);
+    let dataset = current_dataset(&node.rpc);
+    let step = TrainingStep {
+        model_id: MODEL.into(),
+        spec_json: lineage.spec_json,
+        hyperparams: lineage.hyperparams,
+        base_version: head_version.version,
+        base_weights_sha256: head_version.weights_sha256,
+        base_weights,
+        dataset_id: "mnist".into(),
+        dataset_version: dataset.version,
+        dataset_root: dataset.root,
+        trainer: trainer.address.clone(),
+        nonce,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut client = TrainerClient::connect(endpoint.to_string())
+            .await
+            .unwrap()
+            .max_decoding_message_size(64 << 20);
+        let mut stream = client
+            .train(TrainRequest {
+                step: Some(step),
+                omit_weights: false,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        while let Some(progress) = stream.message().await.unwrap() {
+            if let Some(Event::Result(result)) = progress.event {
+                return result.weights;
+            }
+        }
+        panic!("the Train stream ended without a result");
+    })
+}
+
+fn stake(node: &TestNode, suite: &Deployment, address: &str) -> u128 {
+    let answer = node.smart_query(
+        &suite.staking,
+        json!({"stake": {"address": address, "height": null}}),
+    );
+    answer["stake"].as_str().unwrap().parse().unwrap()
+}
+
+/// Signs `count` txs of `key` with consecutive sequences from the current
+/// one, without waiting for any of them.
+fn signed_burst(
+    node: &TestNode,
+    key: &Key,
+    msg: &cosmos_sdk_proto::Any,
+    count: u64,
+) -> Vec<Vec<u8>> {
+    let mut signer = node.signer(key);
+    let options = TxOptions {
+        gas_limit: 200_000,
+        ..TxOptions::default()
+    };
+    (0..count)
+        .map(|_| {
+            let tx = tx_builder::sign_tx(key, vec![msg.clone()], &signer, &options).unwrap();
+            signer.sequence += 1;
+            tx
+        })
+        .collect()
+}
+
+#[test]
+fn byzantine_trainers_are_refused_or_slashed_and_the_honest_trainer_lands() {
+    let (node, keys, suite, verifier) =
+        training_chain(&["alice", "mallory"], &["nobody", "flooder"]);
+    let (alice, mallory, nobody, flooder) = (&keys[0], &keys[1], &keys[2], &keys[3]);
+    let alice_stake = stake(&node, &suite, &alice.address);
+    let mallory_stake = stake(&node, &suite, &mallory.address);
+    let alice_balance = node.cw20_balance(&suite.token, &alice.address);
+    let mallory_balance = node.cw20_balance(&suite.token, &mallory.address);
+    let (_, genesis_weights) = head(&node.rpc);
+
+    // Without stake: refused before anything is stored.
+    let honest_for_nobody = train_remotely(&node, &verifier.endpoint, nobody, 1);
+    let result = submit_weights(&node, nobody, 1, honest_for_nobody);
+    assert_eq!(result.code, Code::NotPermitted.value(), "{}", result.log);
+    assert!(
+        result.log.contains("not bonded as a trainer"),
+        "{}",
+        result.log
+    );
+
+    // Wrong shapes: valid safetensors of another model; fraud anyone can
+    // see, rejected and slashed in its own block.
+    let other = Weights::init(&ModelSpec::parse(OTHER_SPEC).unwrap(), 7).encode();
+    let result = submit_weights(&node, mallory, 1, other);
+    assert_eq!(result.code, 0, "{}", result.log);
+    let shapes = update(&node.rpc, update_id(&result));
+    assert_eq!(shapes.status, UpdateStatus::Rejected as i32);
+    assert!(
+        shapes.reason.contains("SHAPE_MISMATCH"),
+        "{}",
+        shapes.reason
+    );
+    assert!(shapes.slashed);
+    assert_eq!(stake(&node, &suite, &mallory.address), mallory_stake / 2);
+
+    // Oversized: well past CometBFT's 1 MiB mempool limit; never reaches
+    // a block, and the node answers with the reason.
+    let mut oversized = genesis_weights.clone();
+    oversized.resize(1_500_000, 0);
+    let msg = submit_msg(&node.rpc, mallory, 2, oversized);
+    let tx = node.sign(
+        mallory,
+        vec![any("/um.training.v1.MsgSubmitUpdate", &msg)],
+        30_000_000,
+    );
+    match node.rpc.broadcast_sync(&tx) {
+        Err(err) => assert!(err.to_string().contains("too large"), "{err}"),
+        Ok(result) => {
+            assert_eq!(result.code, Code::TxTooLarge.value(), "{}", result.log);
+        }
+    }
+
+    // A copy of alice's update, sent right behind hers: hers is recorded,
+    // the copy is refused as a replay and earns nothing.
+    let honest = train_remotely(&node, &verifier.endpoint, alice, 1);
+    let tx_alice = node.sign(
+        alice,
+        vec![any(
+            "/um.training.v1.MsgSubmitUpdate",
+            &submit_msg(&node.rpc, alice, 1, honest.clone()),
+        )],
+        30_000_000,
+    );
+    let tx_copy = node.sign(
+        mallory,
+        vec![any(
+            "/um.training.v1.MsgSubmitUpdate",
+            &submit_msg(&node.rpc, mallory, 3, honest),
+        )],
+        30_000_000,
+    );
+    let sent_alice = node.rpc.broadcast_sync(&tx_alice).unwrap();
+    let sent_copy = node.rpc.broadcast_sync(&tx_copy).unwrap();
+    assert_eq!(sent_alice.code, 0, "{}", sent_alice.log);
+    assert_eq!(sent_copy.code, 0, "{}", sent_copy.log);
+    let wait = Duration::from_secs(60);
+    let landed = node.rpc.wait_for_tx(&sent_alice.hash, wait).unwrap();
+    let copied = node.rpc.wait_for_tx(&sent_copy.hash, wait).unwrap();
+    assert_eq!(landed.code, 0, "{}", landed.log);
+    assert_eq!(copied.code, Code::InvalidRequest.value(), "{}", copied.log);
+    assert!(copied.log.contains("replay"), "{}", copied.log);
+    let decided = wait_decided(&node.rpc, update_id(&landed));
+    assert_eq!(decided.status, UpdateStatus::Accepted as i32, "{decided:?}");
+
+    // Front-running: the copy lands first. The verifier re-trains it with
+    // the copier's own batch, finds other weights and the copier is
+    // slashed; alice's identical bytes are then a replay, and she trains
+    // again with her next nonce.
+    let honest = train_remotely(&node, &verifier.endpoint, alice, 2);
+    let result = submit_weights(&node, mallory, 4, honest.clone());
+    assert_eq!(result.code, 0, "{}", result.log);
+    let decided = wait_decided(&node.rpc, update_id(&result));
+    assert_eq!(decided.status, UpdateStatus::Rejected as i32);
+    assert!(
+        decided.reason.contains("WEIGHTS_MISMATCH"),
+        "{}",
+        decided.reason
+    );
+    assert!(decided.slashed);
+    assert_eq!(stake(&node, &suite, &mallory.address), mallory_stake / 4);
+    let result = submit_weights(&node, alice, 2, honest);
+    assert_eq!(result.code, Code::InvalidRequest.value(), "{}", result.log);
+    assert!(result.log.contains("replay"), "{}", result.log);
+    let retrained = train_remotely(&node, &verifier.endpoint, alice, 3);
+    let result = submit_weights(&node, alice, 3, retrained);
+    assert_eq!(result.code, 0, "{}", result.log);
+    let decided = wait_decided(&node.rpc, update_id(&result));
+    assert_eq!(decided.status, UpdateStatus::Accepted as i32, "{decided:?}");
+
+    // Mempool flood: garbage and a burst of validly signed txs, then
+    // alice's next update, which must still land.
+    let scale = flood_scale();
+    for i in 0..FLOOD_GARBAGE * scale {
+        let garbage: Vec<u8> = (0..64 + i % 4096).map(|j| (i * 31 + j * 7) as u8).collect();
+        let sent = node.rpc.broadcast_sync(&garbage).unwrap();
+        assert_ne!(sent.code, 0, "garbage admitted to the mempool");
+    }
+    let spam = execute_msg(
+        &flooder.address,
+        &suite.token,
+        json!({"transfer": {"recipient": flooder.address, "amount": "1"}}),
+    );
+    // One tx first, so the flooder's account (and its number) exists.
+    let first = node.submit(flooder, vec![spam.clone()], 200_000);
+    assert_eq!(first.code, 0, "{}", first.log);
+    let burst = signed_burst(&node, flooder, &spam, FLOOD_SIGNED * scale as u64);
+    let mut hashes = Vec::new();
+    for tx in &burst {
+        let sent = node.rpc.broadcast_sync(tx).unwrap();
+        assert_eq!(sent.code, 0, "{}", sent.log);
+        hashes.push(sent.hash);
+    }
+    let honest = train_remotely(&node, &verifier.endpoint, alice, 4);
+    let result = submit_weights(&node, alice, 4, honest);
+    assert_eq!(result.code, 0, "{}", result.log);
+    let decided = wait_decided(&node.rpc, update_id(&result));
+    assert_eq!(decided.status, UpdateStatus::Accepted as i32, "{decided:?}");
+    let last = node.rpc.wait_for_tx(hashes.last().unwrap(), wait).unwrap();
+    assert!(last.height > 0);
+
+    // The honest trainer: stake untouched, one NRN per accepted update;
+    // the cheater earned nothing.
+    assert_eq!(stake(&node, &suite, &alice.address), alice_stake);
+    assert_eq!(
+        node.cw20_balance(&suite.token, &alice.address) - alice_balance,
+        3 * NRN
+    );
+    assert_eq!(
+        node.cw20_balance(&suite.token, &mallory.address),
+        mallory_balance
+    );
+    assert_eq!(head(&node.rpc).0, 3);
+    eprintln!(
+        "flood: {} garbage txs refused by CheckTx, {} signed txs delivered; alice's update {} accepted",
+        FLOOD_GARBAGE * scale,
+        FLOOD_SIGNED * scale as u64,
+        decided.id
+    );
+}
+
+/// Milliseconds of the day of an RFC 3339 UTC time ("…T12:34:56.789Z"),
+/// enough to subtract the times of consecutive blocks.
+fn rfc3339_millis(time: &str) -> i64 {
+    let clock = time.split('T').nth(1).unwrap_or("").trim_end_matches('Z');
+    let mut parts = clock.split(':');
+    let hours: i64 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let minutes: i64 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let seconds: f64 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0.0);
+    (hours * 3600 + minutes * 60) * 1000 + (seconds * 1000.0) as i64
+}
+
+/// The OK answer of a contract call with nothing in it.
+const EMPTY_RESPONSE: &str = r#"{"ok":{"messages":[],"attributes":[],"events":[],"data":null}}"#;
+
+/// A minimal CosmWasm contract in WAT: `instantiate` answers
+/// [`EMPTY_RESPONSE`], `execute` runs `body` (a function of the message
+/// region `$msg` returning a result region). Helpers: `$static` makes a
+/// region of bytes in memory, `$db_write`/`$db_read` reach storage; "last"
+/// lies at 16, the empty response at 64.
+fn contract(body: &str, extra: &str) -> Vec<u8> {
+    let wat = format!(
+        r#"(module
+  (import "env" "db_write" (func $db_write (param i32 i32)))
+  (import "env" "db_read" (func $db_read (param i32) (result i32)))
+  (memory (export "memory") 1)
+  (global $heap (mut i32) (i32.const 4096))
+  (data (i32.const 16) "last")
+  (data (i32.const 64) "{empty}")
+  (func (export "interface_version_8"))
+  (func $allocate (export "allocate") (param $size i32) (result i32)
+    (local $region i32)
+    (local.set $region (global.get $heap))
+    (global.set $heap
+      (i32.and
+        (i32.add (i32.add (i32.add (local.get $region) (i32.const 12)) (local.get $size))
+                 (i32.const 7))
+        (i32.const -8)))
+    (block $enough
+      (loop $grow
+        (br_if $enough (i32.le_u (global.get $heap) (i32.shl (memory.size) (i32.const 16))))
+        (if (i32.eq (memory.grow (i32.const 1)) (i32.const -1)) (then unreachable))
+        (br $grow)))
+    (i32.store (local.get $region) (i32.add (local.get $region) (i32.const 12)))
+    (i32.store offset=4 (local.get $region) (local.get $size))
+    (i32.store offset=8 (local.get $region) (i32.const 0))
+    (local.get $region))
+  (func (export "deallocate") (param i32))
+  (func $static (param $ptr i32) (param $len i32) (result i32)
+    (local $region i32)
+    (local.set $region (call $allocate (i32.const 0)))
+    (i32.store (local.get $region) (local.get $ptr))
+    (i32.store offset=4 (local.get $region) (local.get $len))
+    (i32.store offset=8 (local.get $region) (local.get $len))
+    (local.get $region))
+  (func $empty (result i32) (call $static (i32.const 64) (i32.const {empty_len})))
+  (func (export "instantiate") (param i32 i32 i32) (result i32) (call $empty))
+  {extra}
+  (func (export "execute") (param i32) (param i32) (param $msg i32) (result i32)
+    {body}))"#,
+        empty = EMPTY_RESPONSE.replace('"', "\\\""),
+        empty_len = EMPTY_RESPONSE.len(),
+    );
+    wat::parse_str(wat).expect("contract assembles")
+}
+
+/// Runs `msg` on a fresh instance of `wasm` with `gas` and returns the
+/// result (printed, for the reliability logs).
+fn hostile_call(node: &TestNode, key: &Key, wasm: Vec<u8>, msg: Value, gas: u64) -> TxResult {
+    let code_id = node.store_code(key, wasm);
+    let contract = node.instantiate(key, code_id, json!({}), "hostile");
+    let result = node.submit(key, vec![execute_msg(&key.address, &contract, msg)], gas);
+    eprintln!(
+        "hostile contract {code_id}: code {} gas {} at height {}: {}",
+        result.code,
+        result.gas_used,
+        result.height,
+        result.log.chars().take(300).collect::<String>()
+    );
+    result
+}
+
+#[test]
+fn hostile_contracts_run_out_of_gas_or_fail_clearly_and_the_chain_goes_on() {
+    let mut node = TestNode::init();
+    node.start();
+    let key = node.new_key("attacker");
+    let gas = 3_000_000;
+    let height = |node: &TestNode| node.rpc.latest_height().unwrap();
+
+    let endless = contract("(loop $forever (br $forever)) unreachable", "");
+    let result = hostile_call(&node, &key, endless, json!({}), gas);
+    assert_eq!(result.code, Code::OutOfGas.value(), "{}", result.log);
+
+    // Grows a page at a time until the VM's memory limit refuses, then traps.
+    let memory = contract(
+        "(loop $more
+           (if (i32.eq (memory.grow (i32.const 1)) (i32.const -1)) (then unreachable))
+           (br $more))
+         unreachable",
+        "",
+    );
+    let result = hostile_call(&node, &key, memory, json!({}), gas);
+    assert_eq!(result.code, Code::VmError.value(), "{}", result.log);
+    assert!(result.log.contains("unreachable"), "{}", result.log);
+
+    let recursion = contract(
+        "(call $deep (i32.const 0))",
+        "(func $deep (param $n i32) (result i32) (call $deep (i32.add (local.get $n) (i32.const 1))))",
+    );
+    let result = hostile_call(&node, &key, recursion, json!({}), gas);
+    assert_eq!(result.code, Code::VmError.value(), "{}", result.log);
+    assert!(
+        result.log.contains("call stack exhausted"),
+        "{}",
+        result.log
+    );
+
+    // 60 kB values under ever new keys, until the gas runs out.
+    let storage = contract(
+        "(local $i i32)
+         (loop $write
+           (i32.store (i32.const 16) (local.get $i))
+           (call $db_write (call $static (i32.const 16) (i32.const 4))
+                           (call $static (i32.const 128) (i32.const 60000)))
+           (local.set $i (i32.add (local.get $i) (i32.const 1)))
+           (br $write))
+         unreachable",
+        "",
+    );
+    let result = hostile_call(&node, &key, storage, json!({}), gas);
+    assert_eq!(result.code, Code::OutOfGas.value(), "{}", result.log);
+
+    // Builds a response with one 4 MB event attribute in its own memory
+    // (no tx could carry it): the VM refuses results over 256 KiB.
+    let prefix = r#"{"ok":{"messages":[],"attributes":[{"key":"huge","value":""#;
+    let suffix = r#""}],"events":[],"data":null}}"#;
+    let huge = 4 << 20;
+    let events = contract(
+        &format!(
+            "(local $i i32)
+             (drop (memory.grow (i32.const 66)))
+             (loop $fill
+               (i32.store (i32.add (i32.const 65536) (local.get $i)) (i32.const 0x78787878))
+               (local.set $i (i32.add (local.get $i) (i32.const 4)))
+               (br_if $fill (i32.lt_u (local.get $i) (i32.const {huge}))))
+             (local.set $i (i32.const 0))
+             (loop $copy
+               (i32.store8 (i32.add (i32.const {tail}) (local.get $i))
+                           (i32.load8_u (i32.add (i32.const 1024) (local.get $i))))
+               (local.set $i (i32.add (local.get $i) (i32.const 1)))
+               (br_if $copy (i32.lt_u (local.get $i) (i32.const {suffix_len}))))
+             (call $static (i32.const {start}) (i32.const {total}))",
+            tail = 65536 + huge,
+            suffix_len = suffix.len(),
+            start = 65536 - prefix.len(),
+            total = prefix.len() + huge + suffix.len(),
+        ),
+        &format!(
+            "(data (i32.const {start}) \"{prefix}\") (data (i32.const 1024) \"{suffix}\")",
+            start = 65536 - prefix.len(),
+            prefix = prefix.replace('"', "\\\""),
+            suffix = suffix.replace('"', "\\\""),
+        ),
+    );
+    let result = hostile_call(&node, &key, events, json!({}), 10_000_000);
+    assert_eq!(result.code, Code::VmError.value(), "{}", result.log);
+    assert!(result.log.contains("Data too long"), "{}", result.log);
+
+    // Calls itself: the first call stores a response whose sub-message runs
+    // the contract again with "go"; "go" answers with that response.
+    let replay = contract(
+        "(if (result i32) (i32.lt_u (i32.load offset=8 (local.get $msg)) (i32.const 8))
+           (then (call $db_read (call $static (i32.const 16) (i32.const 4))))
+           (else
+             (call $db_write (call $static (i32.const 16) (i32.const 4)) (local.get $msg))
+             (call $empty)))",
+        "",
+    );
+    let code_id = node.store_code(&key, replay);
+    let contract_address = node.instantiate(&key, code_id, json!({}), "self-caller");
+    let again = base64::engine::general_purpose::STANDARD.encode(r#""go""#);
+    let loop_response = json!({"ok": {"messages": [{
+        "id": 0, "payload": "", "gas_limit": null, "reply_on": "never",
+        "msg": {"wasm": {"execute": {"contract_addr": contract_address, "msg": again, "funds": []}}},
+    }], "attributes": [], "events": [], "data": null}});
+    let stored = node.submit(
+        &key,
+        vec![execute_msg(&key.address, &contract_address, loop_response)],
+        gas,
+    );
+    assert_eq!(stored.code, 0, "{}", stored.log);
+    let result = node.submit(
+        &key,
+        vec![execute_msg(&key.address, &contract_address, json!("go"))],
+        gas,
+    );
+    eprintln!("self-caller: code {}: {}", result.code, result.log);
+    assert_eq!(result.code, Code::InvalidRequest.value(), "{}", result.log);
+    assert!(result.log.contains("depth limit"), "{}", result.log);
+
+    // Block intervals while the hostile txs ran, for the reliability log
+    // (timings are reported, not asserted).
+    let last = height(&node);
+    let times: Vec<i64> = (2..=last)
+        .filter_map(|h| {
+            let block = node
+                .rpc
+                .call("block", json!({"height": h.to_string()}))
+                .ok()?;
+            let time = block["block"]["header"]["time"].as_str()?.to_string();
+            Some(rfc3339_millis(&time))
+        })
+        .collect();
+    let mut intervals: Vec<i64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    intervals.sort_unstable();
+    if let (Some(max), Some(median)) = (intervals.last(), intervals.get(intervals.len() / 2)) {
+        eprintln!(
+            "block intervals over {} blocks with hostile txs: median {median} ms, max {max} ms",
+            intervals.len()
+        );
+    }
+
+    // The node is unaffected: it keeps making blocks and running txs.
+    let before = height(&node);
+    node.rpc
+        .wait_for_height(before + 3, Duration::from_secs(30))
+        .unwrap();
+    let code_id = node.store_code(&key, contract("(call $empty)", ""));
+    let fine = node.instantiate(&key, code_id, json!({}), "fine");
+    let result = node.submit(&key, vec![execute_msg(&key.address, &fine, json!({}))], gas);
+    assert_eq!(result.code, 0, "{}", result.log);
+}
+
+/// Byzantine modes of node3, one round each: a lie in its vote extensions
+/// and a lie as proposer. `make test` runs the first two rounds, `make
+/// reliability` all (UM_BYZANTINE_ROUNDS).
+const BYZANTINE_ROUNDS: [&str; 8] = [
+    "always-accept,forge-verdicts",
+    "malformed-extensions,omit-verdicts",
+    "always-reject,forge-verdicts",
+    "oversized-extensions,omit-verdicts",
+    "always-reject,omit-verdicts",
+    "oversized-extensions,forge-verdicts",
+    "always-accept,omit-verdicts",
+    "malformed-extensions,forge-verdicts",
+];
+const VALIDATORS: usize = 4;
+
+/// A base address 127.0.K.2 whose four nodes' ports are all free, so the
+/// test meets neither an operator's localnet nor another test's.
+fn free_base_ip() -> String {
+    let start = (std::process::id() as usize + 97) % 200;
+    for k in (0..200).map(|j| 20 + (start + j) % 200) {
+        let free = (0..VALIDATORS).all(|i| {
+            [26656u16, 26657, 26658, 9091].iter().all(|port| {
+                std::net::TcpListener::bind((format!("127.0.{k}.{}", 2 + i).as_str(), *port))
+                    .is_ok()
+            })
+        });
+        if free {
+            return format!("127.0.{k}.2");
+        }
+    }
+    panic!("no free 127.0.K.2-5 block of addresses for the localnet");
+}
+
+/// Four validators of `localnet/up.sh` in a temporary folder (each with
+/// CometBFT, umd and its verifier); `localnet/down.sh` on drop.
+struct Localnet {
+    _dir: tempfile::TempDir,
+    run: std::path::PathBuf,
+    base_ip: String,
+}
+
+impl Localnet {
+    fn up() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let net = Self {
+            run: dir.path().join("run"),
+            _dir: dir,
+            base_ip: free_base_ip(),
+        };
+        net.script_ok("up.sh", &[&VALIDATORS.to_string()], None);
+        net
+    }
+
+    fn script_ok(&self, script: &str, args: &[&str], byzantine: Option<&str>) -> String {
+        let hyperparams = json!({
+            "learning_rate": "0.1",
+            "batch_size": 32,
+            "local_steps": 5,
+            "verification_tolerance": "0.001",
+            "min_improvement": "0.0001",
+            "reward_per_update": NRN.to_string(),
+            "reward_halving_interval": 0,
+        });
+        let mut command = Command::new(workspace_root().join("localnet").join(script));
+        command
+            .args(args)
+            .env("LOCALNET_DIR", &self.run)
+            .env("LOCALNET_BASE_IP", &self.base_ip)
+            .env("LOCALNET_DIGITS", DIGITS)
+            .env("LOCALNET_SPEC", SPEC)
+            .env("LOCALNET_HYPERPARAMS", hyperparams.to_string())
+            .env("UMD", umd_binary())
+            .env("UM_TRAINER", trainer_binary())
+            .env_remove("UMD_BYZANTINE")
+            .stdin(std::process::Stdio::null());
+        if let Some(modes) = byzantine {
+            command.env("UMD_BYZANTINE", modes);
+        }
+        let output = command.output().unwrap();
+        assert!(
+            output.status.success(),
+            "localnet/{script} {args:?} failed\n{}\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
+            self.logs()
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    fn rpc(&self, node: usize) -> RpcClient {
+        let (prefix, last) = self.base_ip.rsplit_once('.').unwrap();
+        let last: usize = last.parse().unwrap();
+        RpcClient::new(&format!("http://{prefix}.{}:26657", last + node))
+    }
+
+    fn log(&self, node: usize, name: &str) -> String {
+        std::fs::read_to_string(self.run.join(format!("node{node}")).join(name)).unwrap_or_default()
+    }
+
+    fn logs(&self) -> String {
+        let mut out = String::new();
+        for node in 0..VALIDATORS {
+            for name in ["umd.log", "cometbft.log", "verifier.log"] {
+                let text = self.log(node, name);
+                let lines: Vec<&str> = text.lines().collect();
+                let tail = lines[lines.len().saturating_sub(12)..].join("\n");
+                out += &format!("--- node{node}/{name}\n{tail}\n");
+            }
+        }
+        out
+    }
+
+    fn key(&self, name: &str) -> Key {
+        um_client::keys::Keyring::new(&self.run.join("node0/keys"))
+            .get(name)
+            .unwrap()
+    }
+
+    fn submit(&self, key: &Key, msg: &MsgSubmitUpdate) -> TxResult {
+        let rpc = self.rpc(0);
+        let chain_id = rpc.chain_id().unwrap();
+        let signer = tx_builder::signer_data(&rpc, &chain_id, &key.address).unwrap();
+        let options = TxOptions {
+            gas_limit: 30_000_000,
+            ..TxOptions::default()
+        };
+        let msgs = vec![any("/um.training.v1.MsgSubmitUpdate", msg)];
+        let tx = tx_builder::sign_tx(key, msgs, &signer, &options).unwrap();
+        rpc.broadcast_and_wait(&tx, Duration::from_secs(60))
+            .unwrap()
+    }
+
+    /// The staking contract of the genesis suite, from the registry.
+    fn stake(&self, address: &str) -> u128 {
+        let rpc = self.rpc(0);
+        let registry: Value =
+            serde_json::from_slice(&rpc.query_ok("custom/gov/registry", &[]).unwrap()).unwrap();
+        let request = cosmos_sdk_proto::cosmwasm::wasm::v1::QuerySmartContractStateRequest {
+            address: registry["staking"].as_str().unwrap().to_string(),
+            query_data: json!({"stake": {"address": address, "height": null}})
+                .to_string()
+                .into_bytes(),
+        };
+        let bytes = rpc
+            .query_ok(
+                "/cosmwasm.wasm.v1.Query/SmartContractState",
+                &request.encode_to_vec(),
+            )
+            .unwrap();
+        let response =
+            cosmos_sdk_proto::cosmwasm::wasm::v1::QuerySmartContractStateResponse::decode(
+                bytes.as_slice(),
+            )
+            .unwrap();
+        let answer: Value = serde_json::from_slice(&response.data).unwrap();
+        answer["stake"].as_str().unwrap().parse().unwrap()
+    }
+}
+
+impl Drop for Localnet {
+    fn drop(&mut self) {
+        let mut command = Command::new(workspace_root().join("localnet/down.sh"));
+        let _ = command
+            .env("LOCALNET_DIR", &self.run)
+            .env("LOCALNET_BASE_IP", &self.base_ip)
+            .stdin(std::process::Stdio::null())
+            .output();
+    }
+}
+
+/// The head's weights moved a little everywhere: not what any batch gives.
+fn tampered(weights: &[u8]) -> Vec<u8> {
+    let spec = ModelSpec::parse(SPEC).unwrap();
+    let mut decoded = Weights::decode(&spec, weights).unwrap();
+    for tensor in &mut decoded.tensors {
+        for value in &mut tensor.data {
+            *value += 0.01;
+        }
+    }
+    decoded.encode()
+}
+
+fn byzantine_rounds() -> usize {
+    std::env::var("UM_BYZANTINE_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2)
+        .clamp(1, BYZANTINE_ROUNDS.len())
+}
+
+#[test]
+fn byzantine_validators_are_outvoted_and_forged_verdict_blocks_refused() {
+    let net = Localnet::up();
+    let rpc = net.rpc(0);
+    let rounds = byzantine_rounds();
+    for (round, modes) in BYZANTINE_ROUNDS[..rounds].iter().enumerate() {
+        // node3 turns byzantine (its umd restarted with the test hook).
+        net.script_ok("node.sh", &["stop", "3"], None);
+        net.script_ok("node.sh", &["start", "3"], Some(modes));
+        let target = rpc.latest_height().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while net.rpc(3).latest_height().unwrap_or(0) < target {
+            assert!(
+                Instant::now() < deadline,
+                "node3 did not catch up\n{}",
+                net.logs()
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        assert!(
+            net.log(3, "umd.log").contains("BYZANTINE TEST MODE"),
+            "node3 runs with {modes}"
+        );
+        // The trainers take turns at cheating, so neither falls below the
+        // minimum stake in the long run.
+        let (honest, cheater) = if round % 2 == 0 {
+            ("trainer1", "trainer2")
+        } else {
+            ("trainer2", "trainer1")
+        };
+
+        // An honest update is accepted: three honest accepts outweigh
+        // whatever node3 says.
+        let before = head(&rpc).0;
+        net.script_ok("train.sh", &[honest, "--updates", "1"], None);
+        let (after, head_weights) = head(&rpc);
+        assert_eq!(after, before + 1, "round {round} ({modes}): honest update");
+
+        // Tampered weights are fraud for the honest majority: rejected
+        // and slashed, whatever node3 says.
+        let cheater_key = net.key(cheater);
+        let stake_before = net.stake(&cheater_key.address);
+        let msg = submit_msg(
+            &rpc,
+            &cheater_key,
+            1_000 + round as u64,
+            tampered(&head_weights),
+        );
+        let result = net.submit(&cheater_key, &msg);
+        assert_eq!(result.code, 0, "{}", result.log);
+        let decided = wait_decided(&rpc, update_id(&result));
+        assert_eq!(
+            decided.status,
+            UpdateStatus::Rejected as i32,
+            "round {round} ({modes}): {decided:?}\n{}",
+            net.logs()
+        );
+        assert!(
+            decided.reason.contains("WEIGHTS_MISMATCH"),
+            "{}",
+            decided.reason
+        );
+        assert!(decided.slashed);
+        assert_eq!(net.stake(&cheater_key.address), stake_before / 2);
+        assert_eq!(head(&rpc).0, after, "the head did not move");
+    }
+
+    // What the honest validators saw of node3's lies.
+    let honest_logs: String = (0..3).map(|n| net.log(n, "umd.log")).collect();
+    let ran = |mode: &str| BYZANTINE_ROUNDS[..rounds].iter().any(|m| m.contains(mode));
+    if ran("forge-verdicts") {
+        assert!(
+            honest_logs.contains("rejecting proposal")
+                && honest_logs.contains("bad extension signature"),
+            "the forged verdict tx was refused in ProcessProposal\n{}",
+            net.logs()
+        );
+    }
+    if ran("malformed-extensions") || ran("oversized-extensions") {
+        assert!(
+            honest_logs.contains("refusing vote extension"),
+            "node3's extensions were refused\n{}",
+            net.logs()
+        );
+    }
+
+    eprintln!(
+        "BYZANTINE {rounds} rounds ({}): each an honest update accepted and a tampered one slashed; \
+         honest nodes refused {} proposals and {} vote extensions of node3",
+        BYZANTINE_ROUNDS[..rounds].join(" | "),
+        honest_logs.matches("rejecting proposal").count(),
+        honest_logs.matches("refusing vote extension").count(),
+    );
+
+    // node3 lied, but executed every block as the others did.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let infos: Vec<Option<(u64, String)>> = (0..VALIDATORS)
+            .map(|n| {
+                let info = net.rpc(n).call("abci_info", json!({})).ok()?;
+                let response = &info["response"];
+                Some((
+                    response["last_block_height"].as_str()?.parse().ok()?,
+                    response["last_block_app_hash"].as_str()?.to_string(),
+                ))
+            })
+            .collect();
+        let first = infos[0].clone();
+        if first.is_some()
+            && infos
+                .iter()
+                .all(|i| i.as_ref().map(|i| i.0) == first.as_ref().map(|f| f.0))
+        {
+            for (node, info) in infos.iter().enumerate() {
+                assert_eq!(info, &first, "node{node} disagrees\n{}", net.logs());
+            }
+            break;
+        }
+        assert!(Instant::now() < deadline, "nodes never at one height");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Any bytes in field 1: a string field for the query requests, so bytes
+/// that are not UTF-8 make an undecodable request.
+#[derive(Clone, PartialEq, prost::Message)]
+struct Junk {
+    #[prost(bytes = "vec", tag = "1")]
+    data: Vec<u8>,
+}
+
+/// Sends `request` raw on a fresh TCP connection and returns what came back
+/// (possibly nothing: the server may just close).
+fn raw_http(address: &str, request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    // The server may close before reading everything; that is an answer.
+    let _ = stream.write_all(request);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// The HTTP status of `path`, through a real client.
+fn rest_status(rest: &str, method: &str, path: &str, body: Option<&[u8]>) -> u16 {
+    let request =
+        ureq::request(method, &format!("http://{rest}{path}")).timeout(Duration::from_secs(30));
+    let result = match body {
+        Some(body) => request
+            .set("Content-Type", "application/json")
+            .send_bytes(body),
+        None => request.call(),
+    };
+    match result {
+        Ok(response) => response.status(),
+        Err(ureq::Error::Status(status, _)) => status,
+        // The server answered (413) and closed while a huge body was still
+        // being sent: refused all the same.
+        Err(err) if body.is_some_and(|b| b.len() > 1 << 20) => {
+            eprintln!("{method} {}: closed: {err}", &path[..path.len().min(80)]);
+            413
+        }
+        Err(err) => panic!("{method} {}: {err}", &path[..path.len().min(80)]),
+    }
+}
+
+#[test]
+fn hostile_requests_to_grpc_and_rest_get_errors_and_the_node_serves_on() {
+    let mut node = TestNode::init();
+    let grpc = format!("127.0.0.1:{}", free_port());
+    let rest = format!("127.0.0.1:{}", free_port());
+    node.start_with(&["--grpc-address", &grpc, "--api-address", &rest]);
+    let healthy = |node: &TestNode| {
+        assert_eq!(
+            rest_status(&rest, "GET", "/openapi.json", None),
+            200,
+            "REST still answers\n{}",
+            node.logs()
+        );
+        node.rpc.status().expect("CometBFT and umd still up");
+    };
+    healthy(&node);
+
+    // REST: malformed and oversized requests are 4xx.
+    let bad = [
+        (
+            "POST",
+            "/cosmos/tx/v1beta1/txs".to_string(),
+            Some(b"{\"tx_bytes\":".to_vec()),
+        ),
+        (
+            "POST",
+            "/cosmos/tx/v1beta1/txs".to_string(),
+            Some(vec![0xff; 1000]),
+        ),
+        (
+            "POST",
+            "/cosmos/tx/v1beta1/txs".to_string(),
+            Some(vec![b'['; 100_000]),
+        ),
+        (
+            "POST",
+            "/cosmos/tx/v1beta1/simulate".to_string(),
+            Some(br#"{"tx_bytes":"%%%"}"#.to_vec()),
+        ),
+        (
+            "POST",
+            "/cosmos/tx/v1beta1/txs".to_string(),
+            Some(format!(r#"{{"tx_bytes":"{}"}}"#, "A".repeat(20 << 20)).into_bytes()),
+        ),
+        (
+            "GET",
+            format!("/um/training/v1/updates/{}", "9".repeat(40)),
+            None,
+        ),
+        ("GET", "/um/training/v1/updates/-1".to_string(), None),
+        ("GET", "/cosmos/tx/v1beta1/txs/%ZZ".to_string(), None),
+        (
+            "GET",
+            format!("/um/training/v1/models/{}/head", "m".repeat(100_000)),
+            None,
+        ),
+        (
+            "GET",
+            "/um/training/v1/models/mnist/versions?pagination.limit=99999999999999999999999"
+                .to_string(),
+            None,
+        ),
+        ("GET", "/no/such/route".to_string(), None),
+    ];
+    for (method, path, body) in &bad {
+        let status = rest_status(&rest, method, path, body.as_deref());
+        assert!(
+            (400..500).contains(&status),
+            "{method} {}: {status}",
+            &path[..path.len().min(80)]
+        );
+    }
+    // Not HTTP at all, a header of 1 MB, a request line of 1 MB: refused or
+    // closed, never a 5xx, and the server answers the next one.
+    for request in [
+        b"\x00\x01\x02 garbage \xff\xfe\r\n\r\n".to_vec(),
+        format!(
+            "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+            "h".repeat(1 << 20)
+        )
+        .into_bytes(),
+        format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "p".repeat(1 << 20)).into_bytes(),
+        b"POST /cosmos/tx/v1beta1/txs HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n{"
+            .to_vec(),
+    ] {
+        let answer = raw_http(&rest, &request);
+        assert!(
+            answer.is_empty() || answer.starts_with("HTTP/1.1 4"),
+            "{}",
+            &answer[..answer.len().min(200)]
+        );
+    }
+    healthy(&node);
+
+    // gRPC: undecodable and oversized requests are refused with a status.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let call = |path: &'static str, junk: Junk| -> tonic::Status {
+        runtime.block_on(async {
+            let channel = tonic::transport::Endpoint::from_shared(format!("http://{grpc}"))
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+            let mut client = tonic::client::Grpc::new(channel);
+            client.ready().await.unwrap();
+            let answer = client
+                .unary(
+                    tonic::Request::new(junk),
+                    tonic::codegen::http::uri::PathAndQuery::from_static(path),
+                    tonic::codec::ProstCodec::<Junk, Junk>::default(),
+                )
+                .await;
+            match answer {
+                Ok(_) => panic!("{path} accepted junk"),
+                Err(status) => status,
+            }
+        })
+    };
+    let status = call(
+        "/um.training.v1.Query/Head",
+        Junk {
+            data: vec![0xff, 0xfe, 0xfd],
+        },
+    );
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    let status = call(
+        "/um.training.v1.Query/Update",
+        Junk {
+            data: vec![0x08; 64],
+        },
+    );
+    assert!(
+        matches!(
+            status.code(),
+            tonic::Code::InvalidArgument | tonic::Code::NotFound
+        ),
+        "{status:?}"
+    );
+    let status = call(
+        "/um.training.v1.Query/Head",
+        Junk {
+            data: vec![b'a'; 20 << 20],
+        },
+    );
+    assert!(
+        matches!(
+            status.code(),
+            tonic::Code::InvalidArgument | tonic::Code::OutOfRange | tonic::Code::ResourceExhausted
+        ),
+        "{status:?}"
+    );
+    let status = call("/no.such.Service/Method", Junk { data: vec![1] });
+    assert_eq!(status.code(), tonic::Code::Unimplemented, "{status:?}");
+    // Not HTTP/2 at all on the gRPC port.
+    let _ = raw_http(&grpc, b"\x16\x03\x01 not a gRPC client \r\n\r\n");
+    healthy(&node);
+}
