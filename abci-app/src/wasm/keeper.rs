@@ -165,7 +165,7 @@ impl<'h> Keeper<'h> {
             .store_code(&wasm, true, true)
             .map_err(|err| match err {
                 VmError::CacheErr { .. } => {
-                    TxError::new(Code::Internal, format!("cannot store wasm code: {err}"))
+                    vm::stop_on_cache_failure("cannot store wasm code", &err)
                 }
                 _ => TxError::new(Code::InvalidWasm, format!("invalid wasm code: {err}")),
             })?;

@@ -131,6 +131,17 @@ fn instance(
         .map_err(|err| Failure::Vm(err.to_string()))
 }
 
+/// The VM cache on disk is this node's own derived data: failing to write
+/// it (a full disk, a read-only file system) says nothing about the tx, and
+/// failing the tx for it would give this node another app hash than every
+/// other node. So umd stops, as Commit does when the store fails: nothing of
+/// the block is committed and CometBFT replays it once the disk is fixed.
+pub(crate) fn stop_on_cache_failure(what: &str, err: &dyn std::fmt::Display) -> ! {
+    tracing::error!("{what}: {err}; stopping");
+    eprintln!("umd: {what}: {err}; stopping: the wasm VM cache cannot be written");
+    std::process::exit(2)
+}
+
 /// Puts a code's bytes from state back into the VM cache.
 pub(crate) fn restore_code(host: &Host, code_id: u64, checksum: &Checksum) -> Result<(), Failure> {
     let wasm = host
@@ -142,7 +153,12 @@ pub(crate) fn restore_code(host: &Host, code_id: u64, checksum: &Checksum) -> Re
     let stored = host
         .cache
         .store_code(&wasm, false, true)
-        .map_err(|e| Failure::Internal(format!("cannot restore code {code_id}: {e}")))?;
+        .map_err(|e| match e {
+            VmError::CacheErr { .. } => {
+                stop_on_cache_failure(&format!("cannot restore code {code_id}"), &e)
+            }
+            _ => Failure::Internal(format!("cannot restore code {code_id}: {e}")),
+        })?;
     if stored != *checksum {
         return Err(Failure::Internal(format!(
             "bytes of code {code_id} in state do not match its checksum"
