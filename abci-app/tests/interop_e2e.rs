@@ -499,8 +499,9 @@ fn the_dashboard_charts_every_version_and_refreshes_itself_and_the_rest_api_surv
 }
 
 /// schemathesis over every operation of /openapi.json (positive and negative
-/// inputs, a fixed seed so a failure reproduces): no 5xx, and every answer
-/// matches the schema the document gives for it.
+/// inputs, a fixed seed so a failure reproduces): no 5xx, every answer
+/// matches the status codes, content type and schema the document gives for
+/// it, malformed input is refused, unknown methods are refused.
 fn fuzz_rest_api(api: &str, artifacts: &std::path::Path) {
     let schemathesis = workspace_root().join(".venv/bin/schemathesis");
     assert!(
@@ -513,8 +514,14 @@ fn fuzz_rest_api(api: &str, artifacts: &std::path::Path) {
         .arg("run")
         .arg(format!("{api}/openapi.json"))
         .args([
+            // Every check but positive_data_acceptance: the document types
+            // ids, addresses, hashes and pagination numbers as plain strings
+            // without patterns, so schemathesis counts "0" as a valid
+            // address and expects it accepted; the server's 400 is right.
             "--checks",
-            "not_a_server_error,response_schema_conformance",
+            "all",
+            "--exclude-checks",
+            "positive_data_acceptance",
             "--phases",
             "examples,coverage,fuzzing",
             "--max-examples",
