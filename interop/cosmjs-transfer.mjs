@@ -8,14 +8,23 @@
 // indexer) and reads balances with queryContractSmart
 // (/cosmwasm.wasm.v1.Query/SmartContractState).
 //
+// Then, when UM_FRESH_MNEMONIC is set, a key whose account does not exist
+// yet sends its first tx: CosmJS cannot look up an account number and
+// sequence for it, so it signs with explicit signer data (account number 0,
+// sequence 0, as umd expects of a new account's first tx) and a fixed gas
+// limit, and broadcasts that; it transfers UM_AMOUNT too.
+//
 // Input (environment): UM_RPC (http://host:port), UM_MNEMONIC, UM_TOKEN (the
-// cw20 contract), UM_RECIPIENT, UM_AMOUNT (micro-NRN, a decimal string).
+// cw20 contract), UM_RECIPIENT, UM_AMOUNT (micro-NRN, a decimal string),
+// optionally UM_FRESH_MNEMONIC.
 // Output: one JSON line on stdout with what the chain answered; exit code 1
 // and the error on stderr when any step fails.
 
 import { SigningCosmWasmClient } from "@cosmjs/cosmwasm-stargate";
 import { DirectSecp256k1HdWallet } from "@cosmjs/proto-signing";
 import { GasPrice } from "@cosmjs/stargate";
+import { TxRaw } from "cosmjs-types/cosmos/tx/v1beta1/tx";
+import { MsgExecuteContract } from "cosmjs-types/cosmwasm/wasm/v1/tx";
 
 function required(name) {
   const value = process.env[name];
@@ -28,6 +37,46 @@ function required(name) {
 async function balance(client, token, address) {
   const answer = await client.queryContractSmart(token, { balance: { address } });
   return answer.balance;
+}
+
+// The first tx of an account that does not exist yet.
+async function firstTxOfNewAccount(rpc, chainId, mnemonic, token, recipient, amount) {
+  const wallet = await DirectSecp256k1HdWallet.fromMnemonic(mnemonic, { prefix: "um" });
+  const [{ address }] = await wallet.getAccounts();
+  const client = await SigningCosmWasmClient.connectWithSigner(rpc, wallet);
+  try {
+    const before = await client.getAccount(address);
+    const message = {
+      typeUrl: "/cosmwasm.wasm.v1.MsgExecuteContract",
+      value: MsgExecuteContract.fromPartial({
+        sender: address,
+        contract: token,
+        msg: new TextEncoder().encode(JSON.stringify({ transfer: { recipient, amount } })),
+        funds: [],
+      }),
+    };
+    const signed = await client.sign(
+      address,
+      [message],
+      { amount: [], gas: "1000000" },
+      "first tx of a new account",
+      { accountNumber: 0, sequence: 0, chainId },
+    );
+    const result = await client.broadcastTx(TxRaw.encode(signed).finish());
+    const after = await client.getAccount(address);
+    return {
+      address,
+      existedBefore: before !== null,
+      code: result.code,
+      rawLog: result.rawLog,
+      height: result.height,
+      accountNumberAfter: after === null ? null : after.accountNumber,
+      sequenceAfter: after === null ? null : after.sequence,
+      balanceAfter: await balance(client, token, address),
+    };
+  } finally {
+    client.disconnect();
+  }
 }
 
 async function main() {
@@ -67,6 +116,12 @@ async function main() {
         event.type === "wasm" &&
         event.attributes.some((a) => a.key === "action" && a.value === "transfer"),
     );
+    const senderAfter = await balance(client, token, sender);
+    const recipientAfter = await balance(client, token, recipient);
+    const freshMnemonic = process.env.UM_FRESH_MNEMONIC;
+    const fresh = freshMnemonic
+      ? await firstTxOfNewAccount(rpc, chainId, freshMnemonic, token, recipient, amount)
+      : null;
     console.log(
       JSON.stringify({
         chainId,
@@ -83,8 +138,9 @@ async function main() {
         transferEvent: transferEvent === undefined ? null : transferEvent.attributes,
         senderBefore,
         recipientBefore,
-        senderAfter: await balance(client, token, sender),
-        recipientAfter: await balance(client, token, recipient),
+        senderAfter,
+        recipientAfter,
+        fresh,
       }),
     );
   } finally {

@@ -87,8 +87,13 @@ fn cosmjs_signs_and_broadcasts_a_cw20_transfer_and_reads_the_balances_back() {
     // The CosmJS wallet derives this key again from the mnemonic alone.
     let cosmjs = node.new_key("cosmjs");
     let recipient = node.new_key("recipient");
+    // Holds NRN but has no account yet: its first tx creates it.
+    let fresh = node.new_key("fresh");
     let mut config = DeployConfig::new(&workspace_root().join("artifacts"));
-    config.initial_balances = vec![(cosmjs.address.clone(), 500 * NRN)];
+    config.initial_balances = vec![
+        (cosmjs.address.clone(), 500 * NRN),
+        (fresh.address.clone(), 10 * NRN),
+    ];
     let mut genesis = node.genesis();
     let suite = um_governance::genesis::add_suite(
         &mut genesis["app_state"],
@@ -125,6 +130,7 @@ fn cosmjs_signs_and_broadcasts_a_cw20_transfer_and_reads_the_balances_back() {
             ("UM_TOKEN", &suite.token),
             ("UM_RECIPIENT", &recipient.address),
             ("UM_AMOUNT", &sent_text),
+            ("UM_FRESH_MNEMONIC", &mnemonic_of(&node, "fresh")),
         ],
     );
 
@@ -173,13 +179,34 @@ fn cosmjs_signs_and_broadcasts_a_cw20_transfer_and_reads_the_balances_back() {
         node.cw20_balance(&suite.token, &cosmjs.address),
         500 * NRN - sent
     );
-    assert_eq!(node.cw20_balance(&suite.token, &recipient.address), sent);
+    // (The recipient's balance over ABCI is checked below, after the second
+    // transfer.)
     let tx = node
         .rpc
         .tx(result["txHash"].as_str().unwrap())
         .unwrap()
         .expect("tx indexed by hash");
     assert_eq!(tx.code, 0, "{}", tx.log);
+
+    // A new account's first tx, signed by CosmJS with explicit signer data
+    // (account number 0, sequence 0), creates the account with the next
+    // free number (genesis numbered the cosmjs account 0).
+    let first = &result["fresh"];
+    assert_eq!(first["address"], fresh.address.as_str());
+    assert_eq!(first["existedBefore"], false);
+    assert_eq!(first["code"], 0, "{}", first["rawLog"]);
+    assert_eq!(first["sequenceAfter"], 1);
+    assert!(first["accountNumberAfter"].as_u64().unwrap() > 0, "{first}");
+    assert_eq!(amount(&first["balanceAfter"]), 10 * NRN - sent);
+    assert_eq!(
+        node.cw20_balance(&suite.token, &fresh.address),
+        10 * NRN - sent
+    );
+    assert_eq!(
+        node.cw20_balance(&suite.token, &recipient.address),
+        2 * sent,
+        "both transfers arrived"
+    );
 }
 
 /// `um-trainer serve` for the node, killed on drop.
