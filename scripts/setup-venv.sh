@@ -9,6 +9,11 @@ cd "$(dirname "$0")/.."
 torch_version=2.13.0
 stamp=.venv/.torch-$torch_version
 if [ -f "$stamp" ]; then
+  # A .venv made before safetensors was on the list (the API test loads
+  # downloaded weights with safetensors.torch) gets it now.
+  if ! .venv/bin/python -c 'import safetensors' 2>/dev/null; then
+    .venv/bin/pip install --quiet safetensors
+  fi
   exit 0
 fi
 echo "setup: creating .venv with torch==$torch_version (libtorch for tch, PyTorch for checks)"

@@ -53,6 +53,10 @@ struct TrainArgs {
     /// CometBFT RPC of a node of the chain.
     #[arg(long, env = "UMD_NODE", default_value = "http://127.0.0.1:26657")]
     node: String,
+    /// Submit updates through umd's gRPC server (e.g. http://127.0.0.1:9090,
+    /// `cosmos.tx.v1beta1.Service/BroadcastTx`) instead of CometBFT's RPC.
+    #[arg(long, env = "UMD_GRPC")]
+    grpc: Option<String>,
     /// umd home whose file keyring (<home>/keys) holds the key.
     #[arg(long, env = "UMD_HOME", default_value = "~/.umd")]
     home: String,
@@ -136,7 +140,10 @@ fn serve(args: ServeArgs) -> Result<(), Box<dyn Error>> {
 fn train(args: TrainArgs) -> Result<(), Box<dyn Error>> {
     let device = args.device.resolve()?;
     let key = chain::load_key(&expand_home(&args.home), &args.key)?;
-    let chain = ChainClient::new(&args.node);
+    let mut chain = ChainClient::new(&args.node);
+    if let Some(endpoint) = &args.grpc {
+        chain = chain.with_grpc(endpoint);
+    }
     let config = LoopConfig {
         model_id: args.model,
         updates: args.updates,

@@ -12,6 +12,7 @@
 
 #[cfg(test)]
 pub(crate) mod fake;
+pub mod grpc;
 mod records;
 mod submit;
 #[cfg(test)]
@@ -131,6 +132,9 @@ pub const DEFAULT_TX_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct ChainClient {
     rpc: RpcClient,
     tx_timeout: Duration,
+    /// umd's gRPC server, when txs go through its `BroadcastTx` instead of
+    /// CometBFT's RPC.
+    grpc: Option<String>,
 }
 
 impl ChainClient {
@@ -139,7 +143,15 @@ impl ChainClient {
         Self {
             rpc: RpcClient::new(node),
             tx_timeout: DEFAULT_TX_TIMEOUT,
+            grpc: None,
         }
+    }
+
+    /// Submits txs through umd's gRPC `cosmos.tx.v1beta1.Service` at
+    /// `endpoint` (e.g. `http://127.0.0.1:9090`); queries still use the RPC.
+    pub fn with_grpc(mut self, endpoint: &str) -> Self {
+        self.grpc = Some(endpoint.to_string());
+        self
     }
 
     /// Waits up to `timeout` for a submitted tx to be in a block.

@@ -76,6 +76,9 @@ impl ChainClient {
             ..TxOptions::default()
         };
         let tx = sign_tx(key, vec![message], &signer, &options)?;
+        if let Some(endpoint) = &self.grpc {
+            return super::grpc::broadcast_and_wait(endpoint, tx, self.tx_timeout);
+        }
         self.rpc
             .broadcast_and_wait(&tx, self.tx_timeout)
             .map_err(unreachable)
