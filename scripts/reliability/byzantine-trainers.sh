@@ -7,11 +7,11 @@
 # a pending update, a front-running copy, the flood; the honest trainer's
 # stake untouched and its three updates accepted. Tampered, other-batch,
 # NaN, stale-base and replayed weights: training_e2e (in `make test`).
-#   RELIABILITY_TRAINER_RUNS (3), UM_FLOOD_SCALE (10)
+#   RELIABILITY_TRAINER_RUNS (2), UM_FLOOD_SCALE (4)
 # shellcheck source=scripts/reliability/lib.sh
 source "$(dirname "$0")/lib.sh"
-runs="${RELIABILITY_TRAINER_RUNS:-3}"
-export UM_FLOOD_SCALE="${UM_FLOOD_SCALE:-10}"
+runs="${RELIABILITY_TRAINER_RUNS:-2}"
+export UM_FLOOD_SCALE="${UM_FLOOD_SCALE:-4}"
 RELIABILITY_COMMAND="RELIABILITY_TRAINER_RUNS=$runs UM_FLOOD_SCALE=$UM_FLOOD_SCALE $0"
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
