@@ -364,7 +364,11 @@ fn honest_updates_are_accepted_and_rewarded_and_cheaters_are_slashed() {
         "/um.training.v1.Query/Versions",
         &QueryVersionsRequest {
             model_id: MODEL.into(),
-            pagination: None,
+            // Oldest first (the default is newest first).
+            pagination: Some(um_proto::um::common::v1::PageRequest {
+                reverse: true,
+                ..Default::default()
+            }),
         },
     );
     let accepted = &versions.versions[1..];

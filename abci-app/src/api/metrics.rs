@@ -98,6 +98,8 @@ static TXS: AtomicU64 = AtomicU64::new(0);
 static ACCEPTED: AtomicU64 = AtomicU64::new(0);
 static REJECTED: AtomicU64 = AtomicU64::new(0);
 static EXPIRED: AtomicU64 = AtomicU64::new(0);
+static BROADCASTS_GRPC: AtomicU64 = AtomicU64::new(0);
+static BROADCASTS_REST: AtomicU64 = AtomicU64::new(0);
 static VERIFICATION: Histogram = Histogram::new();
 static ABCI: [Histogram; METHODS.len()] = [const { Histogram::new() }; METHODS.len()];
 
@@ -146,6 +148,16 @@ pub fn update_decided(status: &str) {
     };
 }
 
+/// A tx broadcast through the gRPC server (`grpc: true`) or the REST gateway.
+pub fn broadcast(grpc: bool) {
+    let counter = if grpc {
+        &BROADCASTS_GRPC
+    } else {
+        &BROADCASTS_REST
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
 /// One verification by this validator's `um-trainer` that returned a finding.
 pub fn observe_verification(elapsed: Duration) {
     VERIFICATION.observe(elapsed);
@@ -186,6 +198,18 @@ pub fn render() -> String {
         let _ = writeln!(
             out,
             "umd_updates_total{{outcome=\"{outcome}\"}} {}",
+            counter.load(Ordering::Relaxed)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP umd_broadcast_tx_total Txs broadcast through this node's gRPC server or REST gateway."
+    );
+    let _ = writeln!(out, "# TYPE umd_broadcast_tx_total counter");
+    for (via, counter) in [("grpc", &BROADCASTS_GRPC), ("rest", &BROADCASTS_REST)] {
+        let _ = writeln!(
+            out,
+            "umd_broadcast_tx_total{{via=\"{via}\"}} {}",
             counter.load(Ordering::Relaxed)
         );
     }

@@ -539,6 +539,7 @@ async fn broadcast(ctx: Ctx) -> Result<Response, ApiError> {
             .ok_or_else(|| ApiError::invalid(format!("unknown broadcast mode {name:?}")))?,
         other => return Err(ApiError::invalid(format!("mode {other} is not a string"))),
     };
+    metrics::broadcast(false);
     let response = ctx
         .backend
         .broadcast(BroadcastTxRequest { tx_bytes, mode })
@@ -1054,6 +1055,22 @@ async fn dispatch(
                 "unknown query parameter {unknown:?} for {}",
                 route.path
             )));
+        }
+        let too_large = || {
+            ApiError::new(
+                Kind::TooLarge,
+                Code::TxTooLarge,
+                format!("the body exceeds {MAX_BODY} bytes"),
+            )
+        };
+        // A declared length over the limit is refused before reading a byte.
+        let declared = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > MAX_BODY as u64) {
+            return Err(too_large());
         }
         let body = if route.method == "post" {
             axum::body::to_bytes(request.into_body(), MAX_BODY)

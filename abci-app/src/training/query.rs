@@ -80,7 +80,10 @@ fn versions(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
         return Err(not_found(format!("model lineage {:?}", req.model_id)));
     }
     let page = page(req.pagination.as_ref(), DEFAULT_PAGE, MAX_PAGE)?;
-    let (versions, pagination) = paginate(records::versions(state, &req.model_id)?, &page);
+    // Stored in ascending version order; the service documents newest first.
+    let mut all = records::versions(state, &req.model_id)?;
+    all.reverse();
+    let (versions, pagination) = paginate(all, &page);
     Ok(proto::QueryVersionsResponse {
         versions,
         pagination: Some(pagination),
