@@ -19,6 +19,7 @@ p.add_argument("--rounds", type=int)
 p.add_argument("--train-reps", type=int)
 p.add_argument("--verify-reps", type=int)
 p.add_argument("--chain-profile", default="debug")
+p.add_argument("--hot-profile", default="release")
 p.add_argument("--chain-reps", type=int)
 p.add_argument("--chain-secs", type=int)
 p.add_argument("--elapsed", type=int)
@@ -279,7 +280,8 @@ if hot:
         "",
         "## 6. Hot paths (criterion)",
         "",
-        "`cargo bench -p um-app --bench hot_paths` (abci-app/benches/hot_paths.rs; release profile): "
+        "`cargo bench -p um-app --bench hot_paths" + (" --profile dev" if a.hot_profile == "dev" else "")
+        + f"` (abci-app/benches/hot_paths.rs; {'dev profile: our crates at opt-level 0, dependencies at 1' if a.hot_profile == 'dev' else 'release profile'}): "
         "median per iteration with criterion's 95 % interval. FinalizeBlock runs against committed "
         "state, so each iteration re-executes the same block; transfers are signed cw20 NRN "
         "transfers through the real nrn-token wasm; check_injected is ProcessProposal's check of the "

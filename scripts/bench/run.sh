@@ -59,7 +59,7 @@ echo "== verification cost ($verify_reps updates per local_steps, 1 thread)"
 run_ours verify "$verify_reps" 1 | tee -a "$results"
 
 # --- item 1: chain throughput and latency, umd vs CometBFT kvstore ----------
-if [ "$quick" = 1 ]; then chain_reps=1 chain_secs=10; else chain_reps=3 chain_secs=20; fi
+if [ "$quick" = 1 ]; then chain_reps=1 chain_secs=10; else chain_reps=3 chain_secs=12; fi
 # Release umd when one is built (a release build of umd from scratch is long,
 # see BENCHMARKS.md); BENCH_CHAIN_PROFILE=release|debug picks one.
 chain_profile="${BENCH_CHAIN_PROFILE:-auto}"
@@ -73,21 +73,29 @@ echo "== ${build[*]}"
 scripts/bench/chain.sh "$results" "$chain_profile" "$chain_reps" "$chain_secs"
 
 # --- item 5: cost of history (tiny model, fast blocks, one trainer) ---------
-if [ "$quick" = 1 ]; then hist_versions=30 hist_cap=120; else hist_versions=100 hist_cap=300; fi
+if [ "$quick" = 1 ]; then hist_versions=30 hist_cap=120; else hist_versions=100 hist_cap=180; fi
 scripts/bench/history.sh "$results" "$chain_profile" "$hist_versions" "$hist_cap"
 
 # --- item 4: time to accuracy, chain (4 validators, 1 and 2 trainers) vs alone
-if [ "$quick" = 1 ]; then acc_cap=180; else acc_cap=300; fi
+if [ "$quick" = 1 ]; then acc_cap=150; else acc_cap=200; fi
 build=(cargo build -p um-trainer --example bench_training)
 [ "$chain_profile" = release ] && build+=(--release)
 "${build[@]}"
 scripts/bench/accuracy.sh "$results" "$chain_profile" "$acc_cap" 1 2
 
 # --- item 6: criterion micro-benchmarks of the hot paths --------------------
-# Always the bench profile (release): criterion figures of a debug build mean little.
-echo "== cargo bench -p um-app --bench hot_paths"
+# The bench profile (release) when release builds are there, like the chain
+# rows; BENCH_HOT_PROFILE=release|dev picks one (dev figures mean less: our
+# crates at opt-level 0).
+hot_profile="${BENCH_HOT_PROFILE:-auto}"
+if [ "$hot_profile" = auto ]; then
+  if [ "$chain_profile" = release ]; then hot_profile=release; else hot_profile=dev; fi
+fi
+hot=(cargo bench -p um-app --bench hot_paths)
+[ "$hot_profile" = dev ] && hot+=(--profile dev)
+echo "== ${hot[*]}"
 rm -rf target/criterion
-cargo bench -p um-app --bench hot_paths 2>&1 | grep -E '^[a-z_/0-9]+ *$|time:' || true
+"${hot[@]}" 2>&1 | grep -E '^[a-z_/0-9]+ *$|time:' || true
 "$py" - "$results" <<'PY'
 import json, pathlib, sys
 out = open(sys.argv[1], "a")
@@ -103,6 +111,6 @@ PY
 "$py" scripts/bench/report.py "$results" BENCHMARKS.md \
   --profile "$profile" --quick "$quick" --rounds "$rounds" \
   --train-reps "$train_reps" --verify-reps "$verify_reps" \
-  --chain-profile "$chain_profile" --chain-reps "$chain_reps" --chain-secs "$chain_secs" \
+  --hot-profile "$hot_profile" --chain-profile "$chain_profile" --chain-reps "$chain_reps" --chain-secs "$chain_secs" \
   --elapsed $((SECONDS - started))
 echo "== BENCHMARKS.md written"
