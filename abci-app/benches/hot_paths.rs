@@ -302,6 +302,22 @@ fn bench_finalize(c: &mut Criterion) {
         }
         b.iter(|| measured_finalize(&chain, height, &thousand))
     });
+    // The same block after CheckTx let its txs into this node's mempool,
+    // which is how a validator meets them on a chain.
+    let mut checked = false;
+    group.bench_function("cw20_transfer_x1000_after_check_tx", |b| {
+        if !std::mem::replace(&mut checked, true) {
+            for tx in &thousand {
+                let response = chain.app.check_tx(pb::RequestCheckTx {
+                    tx: tx.clone().into(),
+                    r#type: pb::CheckTxType::New as i32,
+                });
+                assert_eq!(response.code, 0, "{}", response.log);
+            }
+            assert_all_ok(&chain, height, &thousand);
+        }
+        b.iter(|| measured_finalize(&chain, height, &thousand))
+    });
     group.finish();
 }
 
