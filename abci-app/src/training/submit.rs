@@ -1,7 +1,8 @@
 //! `MsgSubmitUpdate`: what is checked when an update is delivered.
 //!
 //! Everything here is cheap and deterministic. A stale base, a wrong dataset
-//! version, a replayed weights hash or a trainer without stake refuse the tx.
+//! version, a replayed weights hash (accepted weights, or the trainer's own
+//! again) or a trainer without stake refuse the tx.
 //! Weights that are not valid safetensors of the lineage's shapes, or that
 //! hold NaN/Inf, are fraud anyone can see: the tx succeeds, the update is
 //! recorded as rejected and the trainer is slashed at once. Everything else
@@ -94,19 +95,31 @@ pub fn handle(
         "storing weights",
     )?;
     let sha = records::sha256(&msg.weights);
-    if let Some(first) = records::seen_weights(ctx.state, &sha)? {
-        return Err(TxError::new(
-            Code::InvalidRequest,
-            format!(
-                "replay: these weights ({}) were already submitted by update {first}",
-                hex::encode(sha)
-            ),
-        ));
+    let first = records::seen_weights(ctx.state, &sha)?;
+    if let Some(first) = first {
+        // Another trainer's weights that are not (yet) a version are left
+        // to verification: re-trained with the copier's own batch they fail
+        // as fraud, and the original, even when a copy front-ran it, keeps
+        // its chance. Accepted weights and a trainer's own are replays.
+        let original = records::update(ctx.state, first)?;
+        let copy_of_unaccepted = original
+            .is_some_and(|u| u.trainer != msg.trainer && u.status != UpdateStatus::Accepted as i32);
+        if !copy_of_unaccepted {
+            return Err(TxError::new(
+                Code::InvalidRequest,
+                format!(
+                    "replay: these weights ({}) were already submitted by update {first}",
+                    hex::encode(sha)
+                ),
+            ));
+        }
     }
     require_active_trainer(wasm, ctx, signer)?;
 
     let id = records::next_update_id(ctx.state)?;
-    records::mark_weights_seen(ctx.state, &sha, id);
+    if first.is_none() {
+        records::mark_weights_seen(ctx.state, &sha, id);
+    }
     let mut update = Update {
         id,
         model_id: msg.model_id.clone(),

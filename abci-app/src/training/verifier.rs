@@ -29,7 +29,7 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(300);
 /// Largest gRPC message either way (weights travel in both directions).
 const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
 
-/// A finished check, keyed by the claimed weights' SHA-256.
+/// A finished check, keyed by [`job_key`] of the claim.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Finding {
     pub accept: bool,
@@ -82,37 +82,37 @@ impl Verifier {
     }
 
     /// Queues a check unless one is queued, done, or out of attempts.
-    fn enqueue(&self, sha: [u8; 32], request: VerifyRequest) {
+    fn enqueue(&self, key: [u8; 32], request: VerifyRequest) {
         {
             let mut progress = self.progress();
-            let attempts = progress.attempts.get(&sha).copied().unwrap_or(0);
-            if progress.findings.contains_key(&sha)
-                || progress.queued.contains(&sha)
+            let attempts = progress.attempts.get(&key).copied().unwrap_or(0);
+            if progress.findings.contains_key(&key)
+                || progress.queued.contains(&key)
                 || attempts >= MAX_ATTEMPTS
             {
                 return;
             }
-            progress.queued.insert(sha);
-            progress.attempts.insert(sha, attempts + 1);
+            progress.queued.insert(key);
+            progress.attempts.insert(key, attempts + 1);
         }
         let sent = self
             .jobs
             .lock()
-            .map(|jobs| jobs.send((sha, request)).is_ok())
+            .map(|jobs| jobs.send((key, request)).is_ok())
             .unwrap_or(false);
         if !sent {
-            self.progress().queued.remove(&sha);
+            self.progress().queued.remove(&key);
         }
     }
 
     /// Starts checking an update seen in a proposal, before it is delivered.
     pub fn on_proposed(&self, state: &StateView, msg: &MsgSubmitUpdate) {
-        let sha = records::sha256(&msg.weights);
-        if self.is_known(&sha) {
+        let key = job_key(&records::sha256(&msg.weights), &msg.trainer, msg.nonce);
+        if self.is_known(&key) {
             return;
         }
         match request_for(state, msg, 0) {
-            Ok(Some(request)) => self.enqueue(sha, request),
+            Ok(Some(request)) => self.enqueue(key, request),
             Ok(None) => {}
             Err(err) => tracing::debug!("not verifying a proposed update: {}", err.log),
         }
@@ -124,7 +124,8 @@ impl Verifier {
             let Ok(sha) = <[u8; 32]>::try_from(update.weights_sha256.as_slice()) else {
                 continue;
             };
-            if self.is_known(&sha) {
+            let key = job_key(&sha, &update.trainer, update.nonce);
+            if self.is_known(&key) {
                 continue;
             }
             let Ok(Some(weights)) = records::blob(state, &sha) else {
@@ -141,18 +142,18 @@ impl Verifier {
                 claimed_validation_loss: update.claimed_validation_loss,
             };
             match request_for(state, &msg, update.id) {
-                Ok(Some(request)) => self.enqueue(sha, request),
+                Ok(Some(request)) => self.enqueue(key, request),
                 Ok(None) => {}
                 Err(err) => tracing::warn!(update = update.id, "cannot verify: {}", err.log),
             }
         }
     }
 
-    fn is_known(&self, sha: &[u8; 32]) -> bool {
+    fn is_known(&self, key: &[u8; 32]) -> bool {
         let progress = self.progress();
-        progress.findings.contains_key(sha)
-            || progress.queued.contains(sha)
-            || progress.attempts.get(sha).copied().unwrap_or(0) >= MAX_ATTEMPTS
+        progress.findings.contains_key(key)
+            || progress.queued.contains(key)
+            || progress.attempts.get(key).copied().unwrap_or(0) >= MAX_ATTEMPTS
     }
 
     /// This validator's verdicts on the pending updates it has checked,
@@ -162,8 +163,7 @@ impl Verifier {
         pending
             .iter()
             .filter_map(|update| {
-                let sha = <[u8; 32]>::try_from(update.weights_sha256.as_slice()).ok()?;
-                let finding = progress.findings.get(&sha)?;
+                let finding = progress.findings.get(&update_key(update)?)?;
                 Some(VerdictEntry {
                     update_id: update.id,
                     accept: finding.accept,
@@ -180,17 +180,30 @@ impl Verifier {
 
     /// Forgets findings for weights no longer pending, so memory stays bounded.
     pub fn retain(&self, pending: &[Update]) {
-        let live: BTreeSet<Vec<u8>> = pending.iter().map(|u| u.weights_sha256.clone()).collect();
+        let live: BTreeSet<[u8; 32]> = pending.iter().filter_map(update_key).collect();
         let mut progress = self.progress();
-        progress
-            .findings
-            .retain(|sha, _| live.contains(sha.as_slice()));
+        progress.findings.retain(|key, _| live.contains(key));
         let findings: BTreeSet<[u8; 32]> = progress.findings.keys().copied().collect();
         let queued = progress.queued.clone();
-        progress.attempts.retain(|sha, _| {
-            live.contains(sha.as_slice()) || findings.contains(sha) || queued.contains(sha)
-        });
+        progress
+            .attempts
+            .retain(|key, _| live.contains(key) || findings.contains(key) || queued.contains(key));
     }
+}
+
+/// What a check is kept under: the weights *and* who claims them with which
+/// nonce, since a copy of another trainer's weights is its own claim (and
+/// fails where the original passes).
+fn job_key(weights_sha256: &[u8; 32], trainer: &str, nonce: u64) -> [u8; 32] {
+    let mut bytes = weights_sha256.to_vec();
+    bytes.extend_from_slice(&nonce.to_be_bytes());
+    bytes.extend_from_slice(trainer.as_bytes());
+    records::sha256(&bytes)
+}
+
+fn update_key(update: &Update) -> Option<[u8; 32]> {
+    let sha = <[u8; 32]>::try_from(update.weights_sha256.as_slice()).ok()?;
+    Some(job_key(&sha, &update.trainer, update.nonce))
 }
 
 /// Everything the verifier needs, from the committed state; `None` when the
@@ -258,7 +271,7 @@ fn run_worker(
         }
     };
     let mut client = None;
-    while let Ok((sha, request)) = jobs.recv() {
+    while let Ok((key, request)) = jobs.recv() {
         let update_id = request.update_id;
         let started = std::time::Instant::now();
         let result = runtime.block_on(call(endpoint, &mut client, request));
@@ -266,7 +279,7 @@ fn run_worker(
         let mut progress = progress
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        progress.queued.remove(&sha);
+        progress.queued.remove(&key);
         match result {
             Ok(finding) => {
                 crate::api::metrics::observe_verification(started.elapsed());
@@ -277,7 +290,7 @@ fn run_worker(
                     loss = finding.measured_validation_loss,
                     "verified"
                 );
-                progress.findings.insert(sha, finding);
+                progress.findings.insert(key, finding);
             }
             Err(err) => {
                 // Dropping the client makes the next job reconnect.
