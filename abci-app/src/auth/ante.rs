@@ -261,7 +261,82 @@ fn check_sign_mode(
     }
 }
 
+/// Signatures this process has verified, so FinalizeBlock does not verify
+/// again what CheckTx verified when the tx entered the mempool (the
+/// secp256k1 check was about half of a cw20 transfer's FinalizeBlock time,
+/// see BENCHMARKS.md). Verification is a pure function of (key, message,
+/// signature), so remembering a success changes no outcome, gas or state:
+/// only how long a node takes. Only successes are kept, keyed by the
+/// SHA-256 of all three inputs; a bounded FIFO (a few MB at most).
+mod verified_cache {
+    use std::collections::{BTreeSet, VecDeque};
+    use std::sync::Mutex;
+
+    use sha2::{Digest, Sha256};
+
+    /// About two full mempools' worth of txs (CometBFT's default size is 5,000).
+    const CAPACITY: usize = 10_000;
+
+    #[derive(Default)]
+    struct Cache {
+        set: BTreeSet<[u8; 32]>,
+        order: VecDeque<[u8; 32]>,
+    }
+
+    static CACHE: Mutex<Cache> = Mutex::new(Cache {
+        set: BTreeSet::new(),
+        order: VecDeque::new(),
+    });
+
+    pub fn key(pubkey: &[u8], sign_bytes: &[u8], signature: &[u8]) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        // Length-prefixed, so no two different triples hash the same input.
+        for part in [pubkey, sign_bytes, signature] {
+            hasher.update((part.len() as u64).to_be_bytes());
+            hasher.update(part);
+        }
+        hasher.finalize().into()
+    }
+
+    fn cache() -> std::sync::MutexGuard<'static, Cache> {
+        // The cache holds no invariant a panic could break halfway.
+        CACHE
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn contains(key: &[u8; 32]) -> bool {
+        cache().set.contains(key)
+    }
+
+    pub fn insert(key: [u8; 32]) {
+        let mut cache = cache();
+        if cache.set.insert(key) {
+            cache.order.push_back(key);
+            while cache.order.len() > CAPACITY {
+                if let Some(old) = cache.order.pop_front() {
+                    cache.set.remove(&old);
+                }
+            }
+        }
+    }
+}
+
 fn verify_signature(pubkey: &[u8], sign_bytes: &[u8], signature: &[u8]) -> Result<(), String> {
+    let cache_key = verified_cache::key(pubkey, sign_bytes, signature);
+    if verified_cache::contains(&cache_key) {
+        return Ok(());
+    }
+    verify_signature_uncached(pubkey, sign_bytes, signature)?;
+    verified_cache::insert(cache_key);
+    Ok(())
+}
+
+fn verify_signature_uncached(
+    pubkey: &[u8],
+    sign_bytes: &[u8],
+    signature: &[u8],
+) -> Result<(), String> {
     let key = VerifyingKey::from_sec1_bytes(pubkey).map_err(|_| "bad public key".to_string())?;
     let signature = Signature::from_slice(signature).map_err(|_| {
         format!(
@@ -283,4 +358,44 @@ pub fn chain_id(state: &StateView) -> Result<String, TxError> {
         .get(state_key::CHAIN_ID)?
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use k256::ecdsa::signature::Signer;
+    use k256::ecdsa::SigningKey;
+
+    use super::*;
+
+    fn signed(message: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        let key = SigningKey::from_slice(&[7u8; 32]).unwrap();
+        let signature: Signature = key.sign(message);
+        let signature = signature.normalize_s().unwrap_or(signature);
+        (
+            key.verifying_key().to_sec1_bytes().to_vec(),
+            signature.to_bytes().to_vec(),
+        )
+    }
+
+    #[test]
+    fn a_remembered_signature_verifies_only_its_own_message_and_key() {
+        let (pubkey, signature) = signed(b"sign doc");
+        verify_signature(&pubkey, b"sign doc", &signature).unwrap();
+        // Again, from the cache.
+        verify_signature(&pubkey, b"sign doc", &signature).unwrap();
+        // The cache never vouches for another message, key or signature.
+        let err = verify_signature(&pubkey, b"other doc", &signature).unwrap_err();
+        assert!(err.contains("does not match"), "{err}");
+        let (other_key, other_signature) = {
+            let key = SigningKey::from_slice(&[8u8; 32]).unwrap();
+            let sig: Signature = key.sign(b"sign doc");
+            (key.verifying_key().to_sec1_bytes().to_vec(), sig)
+        };
+        assert!(verify_signature(&other_key, b"sign doc", &signature).is_err());
+        let mut tampered = signature.clone();
+        tampered[10] ^= 1;
+        assert!(verify_signature(&pubkey, b"sign doc", &tampered).is_err());
+        let other = other_signature.normalize_s().unwrap_or(other_signature);
+        assert!(verify_signature(&pubkey, b"sign doc", &other.to_bytes()).is_err());
+    }
 }
