@@ -133,9 +133,9 @@ fn start_chain() -> Chain {
             "model_id": MODEL,
             "spec": SPEC,
             "hyperparams": {
-                "learning_rate": "0.05",
+                "learning_rate": "0.02",
                 "batch_size": 32,
-                "local_steps": 5,
+                "local_steps": 10,
                 "verification_tolerance": "0.001",
                 // Any update that does not make the held-out loss worse:
                 // the test needs many versions, not a good model.
