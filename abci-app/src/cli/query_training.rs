@@ -63,9 +63,12 @@ pub fn run(command: TrainingQuery) -> anyhow::Result<()> {
                     "/um.training.v1.Query/Versions",
                     &QueryVersionsRequest {
                         model_id: model_id.clone(),
+                        // Oldest first: a history read top to bottom
+                        // (scripts take the newest with `tail`).
                         pagination: Some(PageRequest {
                             key: next_key.clone(),
                             limit: 1000,
+                            reverse: true,
                             ..Default::default()
                         }),
                     },
