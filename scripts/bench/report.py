@@ -292,7 +292,7 @@ if hot:
     ]
     for r in hot:
         per = ""
-        if r["id"].endswith("x1000"):
+        if "x1000" in r["id"]:
             per = t(r["median_ns"] / 1000) + " per tx"
         elif r["id"].startswith("vote_extensions"):
             n = int(r["id"].rsplit("/", 1)[1])
