@@ -12,6 +12,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+# One { … } block, read whole before it runs: an edit of this file while
+# it runs (a scenario added) cannot derail the run.
+{
+
 # The scenarios: "number name time-limit-in-seconds script [args…]".
 # To add one, add a line; its script sources scripts/reliability/lib.sh and
 # calls reliability_result once. Limits add up to at most 45 minutes.
@@ -75,3 +79,4 @@ total=$((SECONDS - started))
 python3 scripts/reliability/report.py "$results" RELIABILITY.md --seconds "$total"
 echo "== ${total}s in all; results in RELIABILITY.md"
 exit "$failed"
+}
