@@ -249,7 +249,7 @@ if hist:
         "",
         f"`scripts/bench/history.sh`: 1 validator ({a.chain_profile} build), timeout_commit 100ms, "
         f"a tiny lineage (MLP 784-16-10: {h['parameters']:,} parameters, raw f32 weights "
-        f"{raw:,} bytes, {h['served_bytes']:,} bytes as safetensors), 1 local step, min_improvement 0, "
+        f"{raw:,} bytes, {h['served_bytes']:,} bytes as safetensors), lr 0.1, batch 64, 5 local steps, min_improvement 0, "
         f"one trainer. Target {h['versions_target']} versions, capped at {h['cap_secs']} s: "
         f"**{n} versions accepted in {h['secs']} s**, {h.get('submitted', '?')} updates submitted (the "
         "rejected ones are stored too, so the per-version figures include them; 1,000 did not fit in the time of `make bench`; "
