@@ -11,11 +11,11 @@
 # The fuzz crate is not part of the workspace: it needs nightly compiler
 # features, which RUSTC_BOOTSTRAP=1 unlocks on the stable toolchain, and
 # builds into fuzz/target. cargo-fuzz is installed into tools/cargo-fuzz.
-#   FUZZ_SECONDS (45 per target), FUZZ_TARGETS (all)
+#   FUZZ_SECONDS (40 per target), FUZZ_TARGETS (all)
 # shellcheck source=scripts/reliability/lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$RELIABILITY_ROOT"
-seconds="${FUZZ_SECONDS:-45}"
+seconds="${FUZZ_SECONDS:-40}"
 targets="${FUZZ_TARGETS:-tx_decode safetensors vote_extension injected_verdicts}"
 RELIABILITY_COMMAND="FUZZ_SECONDS=$seconds $0"
 cargo_fuzz="$RELIABILITY_ROOT/tools/cargo-fuzz/bin/cargo-fuzz"

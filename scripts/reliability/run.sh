@@ -23,10 +23,10 @@ SCENARIOS=(
   "1 crash-anywhere 720 scripts/reliability/crash.sh"
   "2 validator-churn 420 scripts/reliability/churn.sh"
   "3 partition 360 scripts/reliability/partition.sh"
-  "4 byzantine-trainers 300 scripts/reliability/byzantine-trainers.sh"
-  "5 byzantine-validators 300 scripts/reliability/byzantine-validators.sh"
+  "4 byzantine-trainers 240 scripts/reliability/byzantine-trainers.sh"
+  "5 byzantine-validators 240 scripts/reliability/byzantine-validators.sh"
   "6 hostile-contracts 90 scripts/reliability/hostile-contracts.sh"
-  "7 hostile-input 330 scripts/reliability/fuzz.sh"
+  "7 hostile-input 450 scripts/reliability/fuzz.sh"
   "8 disk-full 180 scripts/reliability/disk.sh"
 )
 
