@@ -50,7 +50,8 @@ pub fn broadcast_and_wait(
 }
 
 async fn submit(endpoint: &str, tx: Vec<u8>, timeout: Duration) -> Result<TxResult, ChainError> {
-    let unreachable = |e: &dyn std::fmt::Display| ChainError::Unreachable(format!("{endpoint}: {e}"));
+    let unreachable =
+        |e: &dyn std::fmt::Display| ChainError::Unreachable(format!("{endpoint}: {e}"));
     let channel = Endpoint::from_shared(endpoint.to_string())
         .map_err(|e| unreachable(&e))?
         .connect_timeout(Duration::from_secs(5))
@@ -80,8 +81,12 @@ async fn submit(endpoint: &str, tx: Vec<u8>, timeout: Duration) -> Result<TxResu
     let hash = checked.txhash.clone();
     let started = Instant::now();
     loop {
-        let answer: Result<GetTxResponse, tonic::Status> =
-            unary(&mut client, GET_TX_PATH, GetTxRequest { hash: hash.clone() }).await;
+        let answer: Result<GetTxResponse, tonic::Status> = unary(
+            &mut client,
+            GET_TX_PATH,
+            GetTxRequest { hash: hash.clone() },
+        )
+        .await;
         match answer {
             Ok(found) => {
                 return tx_result(found.tx_response.ok_or(ChainError::Missing {
@@ -203,8 +208,8 @@ mod tests {
 
     #[test]
     fn an_unreachable_server_is_unreachable() {
-        let err = broadcast_and_wait("http://127.0.0.1:9", vec![1], Duration::from_secs(1))
-            .unwrap_err();
+        let err =
+            broadcast_and_wait("http://127.0.0.1:9", vec![1], Duration::from_secs(1)).unwrap_err();
         assert!(err.is_unreachable(), "{err}");
     }
 }
