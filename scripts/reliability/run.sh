@@ -52,7 +52,6 @@ for entry in "${SCENARIOS[@]}"; do
   grep -v -P "^\Q$id\E\t\Q$name\E\t" "$results" >"$results.tmp" || true
   mv "$results.tmp" "$results"
   log="$work/$name.log"
-  rows_before=$(wc -l <"$results")
   echo "== scenario $id $name (limit ${limit}s, log $log)"
   t0=$SECONDS
   set +e
@@ -62,16 +61,18 @@ for entry in "${SCENARIOS[@]}"; do
   rc=$?
   set -e
   seconds=$((SECONDS - t0))
-  if [ "$(wc -l <"$results")" = "$rows_before" ]; then
+  # Whether this scenario left its row (another runner may write the file
+  # meanwhile, so rows are looked up, not counted).
+  if ! grep -q -P "^\Q$id\E\t\Q$name\E\t" "$results"; then
     why="exited $rc without a result"
     [ "$rc" = 124 ] || [ "$rc" = 137 ] && why="ran past its ${limit}s limit"
     printf '%s\t%s\t-\tFAIL\t%s\t%s\t%s\n' "$id" "$name" "$seconds" "$script${args:+ $args}" \
       "$why; see $log" >>"$results"
   elif [ "$rc" != 0 ]; then
     # A result line, but the script failed after it: say so.
-    sed -i "\$s/\tPASS\t/\tFAIL\t/" "$results"
+    sed -i "/^$id\t$name\t/s/\tPASS\t/\tFAIL\t/" "$results"
   fi
-  row="$(tail -n 1 "$results")"
+  row="$(grep -P "^\Q$id\E\t\Q$name\E\t" "$results" | tail -n 1)"
   echo "   $(cut -f4 <<<"$row") in ${seconds}s: $(cut -f3 <<<"$row") runs; $(cut -f7 <<<"$row")"
   [ "$(cut -f4 <<<"$row")" = PASS ] || failed=1
 done
