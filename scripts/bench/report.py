@@ -65,7 +65,12 @@ def pooled(side, t):
 
 
 quick = a.quick == "1"
-cmd = ("BENCH_QUICK=1 " if quick else "") + "make bench"
+cmd = (
+    ("BENCH_QUICK=1 " if quick else "")
+    + (f"BENCH_PROFILE={a.profile} " if a.profile == "debug" else "")
+    + (f"BENCH_CHAIN_PROFILE={a.chain_profile} " if a.chain_profile == "debug" else "")
+    + "make bench"
+)
 now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 L = []
 L += [
