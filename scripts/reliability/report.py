@@ -22,6 +22,7 @@ def main():
     parser.add_argument("results")
     parser.add_argument("markdown")
     parser.add_argument("--seconds", type=int, default=None)
+    parser.add_argument("--note", default=None, help="a line under the header, e.g. which runs the rows come from")
     args = parser.parse_args()
 
     rows = []
@@ -51,6 +52,7 @@ def main():
         f"Last run: {now}, commit {commit}, {os.cpu_count()} cores"
         + (f", {args.seconds} s in all" if args.seconds is not None else "")
         + " (`make reliability`).",
+        *([ "", args.note] if args.note else []),
         "",
         "| # | scenario | runs | outcome | seconds | command | what it measured |",
         "| --- | --- | --- | --- | --- | --- | --- |",
