@@ -110,12 +110,20 @@ pub enum ChainError {
 
 impl ChainError {
     /// Whether the chain could not be reached at all (worth retrying later).
+    /// That includes a CometBFT whose umd has just died (crashed, or being
+    /// restarted): its RPC still answers, but with an error reading from
+    /// the app ("read message: EOF", "connection reset by peer").
     pub fn is_unreachable(&self) -> bool {
-        matches!(
-            self,
+        match self {
             ChainError::Unreachable(_)
-                | ChainError::Client(ClientError::Rpc { .. } | ClientError::Timeout { .. })
-        )
+            | ChainError::Client(ClientError::Rpc { .. } | ClientError::Timeout { .. }) => true,
+            ChainError::Client(ClientError::RpcError { message, .. }) => {
+                ["read message:", "connection reset by peer", "broken pipe"]
+                    .iter()
+                    .any(|sign| message.contains(sign))
+            }
+            _ => false,
+        }
     }
 
     /// Whether the chain answered that the thing asked for does not exist.

@@ -137,3 +137,28 @@ fn keys_come_from_the_umd_home() {
     assert!(matches!(err, ChainError::KeyMissing { .. }), "{err:?}");
     assert!(err.to_string().contains("\"bob\""), "{err}");
 }
+
+/// Found by `make reliability` (crash anywhere): a trainer whose node's umd
+/// was SIGKILLed got "Internal error: read message: EOF" from CometBFT's
+/// RPC and gave up although told never to; that is the app being away, to
+/// wait out like an unreachable node.
+#[test]
+fn an_rpc_error_from_a_dead_app_is_unreachable_not_fatal() {
+    let rpc_error = |message: &str| {
+        ChainError::Client(ClientError::RpcError {
+            method: "abci_query".into(),
+            message: message.into(),
+        })
+    };
+    assert!(rpc_error("Internal error: read message: EOF").is_unreachable());
+    assert!(rpc_error(
+        "Internal error: read message: read tcp 10.212.62.2:38950->10.212.62.2:26658: read: connection reset by peer"
+    )
+    .is_unreachable());
+    assert!(!rpc_error("Invalid params: height must be greater than 0").is_unreachable());
+    assert!(!ChainError::KeyMissing {
+        name: "bob".into(),
+        dir: "keys".into()
+    }
+    .is_unreachable());
+}
