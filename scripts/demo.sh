@@ -16,6 +16,8 @@ model="mnist-mlp"
 export UMD_HOME="$home"
 export UMD_NODE="http://127.0.0.1:26657"
 verifier_addr="127.0.0.1:9091"
+api_addr="127.0.0.1:1317"
+grpc_addr="127.0.0.1:9090"
 
 pids=()
 cleanup() {
@@ -45,7 +47,7 @@ echo "   genesis: lineage $model (MLP 784-128-64-10), SGD lr 0.1, batch 64, 40 s
 
 "$trainer" serve --listen "$verifier_addr" --node "$UMD_NODE" >"$home/verifier.log" 2>&1 &
 pids+=($!)
-"$umd" start --verifier "http://$verifier_addr" >"$home/umd.log" 2>&1 &
+"$umd" start --verifier "http://$verifier_addr" --api-address "$api_addr" --grpc-address "$grpc_addr" >"$home/umd.log" 2>&1 &
 pids+=($!)
 height() { curl -sf "$UMD_NODE/status" | sed -n 's/.*"latest_block_height":"\([0-9]*\)".*/\1/p'; }
 for _ in $(seq 1 300); do
@@ -55,6 +57,7 @@ for _ in $(seq 1 300); do
 done
 echo "   CometBFT v0.38 + umd at height $(height), verifier um-trainer on $verifier_addr"
 echo "   logs: $home/umd.log  $home/cometbft.log  $home/verifier.log"
+echo "   dashboard: http://$api_addr/   REST: http://$api_addr/openapi.json   gRPC: $grpc_addr"
 trainer_addr=$("$umd" keys show trainer -a)
 echo "== training: the trainer submits updates, the validator re-checks each one (Ctrl-C to stop)"
 
