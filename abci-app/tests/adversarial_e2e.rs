@@ -16,7 +16,7 @@
 
 mod support;
 
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -53,44 +53,6 @@ fn flood_scale() -> usize {
         .and_then(|n| n.parse().ok())
         .unwrap_or(1)
         .clamp(1, 50)
-}
-
-/// `um-trainer serve` for the node, killed on drop.
-struct Verifier {
-    child: Child,
-    endpoint: String,
-}
-
-impl Verifier {
-    fn start(node: &TestNode) -> Self {
-        let port = free_port();
-        let log = std::fs::File::create(node.home.join("verifier.log")).unwrap();
-        let child = Command::new(trainer_binary())
-            .args(["serve", "--listen"])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--node")
-            .arg(node.rpc.url())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "verifier did not listen");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Self {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        }
-    }
-}
-
-impl Drop for Verifier {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A one-validator chain with its verifier, the MNIST subset, the

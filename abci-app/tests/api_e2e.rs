@@ -12,7 +12,7 @@ mod support;
 
 use std::collections::HashSet;
 use std::io::Read;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD};
@@ -47,44 +47,6 @@ const SPEC: &str = r#"{"kind":"mlp","input":[1,28,28],"hidden":[32],"classes":10
 const DIGITS: &str = "2000";
 /// Accepted updates the trainer makes: with version 0, 101 versions.
 const UPDATES: u64 = 100;
-
-/// `um-trainer serve` for the node, killed on drop.
-struct Verifier {
-    child: Child,
-    endpoint: String,
-}
-
-impl Verifier {
-    fn start(node: &TestNode) -> Self {
-        let port = free_port();
-        let log = std::fs::File::create(node.home.join("verifier.log")).unwrap();
-        let child = Command::new(trainer_binary())
-            .args(["serve", "--device", "cpu", "--listen"])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--node")
-            .arg(node.rpc.url())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "verifier did not listen");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Self {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        }
-    }
-}
-
-impl Drop for Verifier {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The running chain and how to reach its APIs.
 struct Chain {
@@ -152,7 +114,7 @@ fn start_chain() -> Chain {
     // The verifier reads the dataset from the node, so the node's RPC must
     // be up first.
     node.start_with(&["--grpc-address", "off", "--api-address", "off"]);
-    let verifier = Verifier::start(&node);
+    let verifier = Verifier::start_with(&node, &["--device", "cpu"]);
     node.stop();
     let grpc = format!("127.0.0.1:{}", free_port());
     let rest = format!("127.0.0.1:{}", free_port());

@@ -209,44 +209,6 @@ fn cosmjs_signs_and_broadcasts_a_cw20_transfer_and_reads_the_balances_back() {
     );
 }
 
-/// `um-trainer serve` for the node, killed on drop.
-struct Verifier {
-    child: Child,
-    endpoint: String,
-}
-
-impl Verifier {
-    fn start(node: &TestNode) -> Self {
-        let port = free_port();
-        let log = std::fs::File::create(node.home.join("verifier.log")).unwrap();
-        let child = Command::new(trainer_binary())
-            .args(["serve", "--listen"])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--node")
-            .arg(node.rpc.url())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "verifier did not listen");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Self {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        }
-    }
-}
-
-impl Drop for Verifier {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A one-validator training chain (MNIST subset, governance suite, trainer
 /// `alice` bonded, the lineage at version 0) running with its verifier and
 /// its REST API; returns the node, the verifier and the API's base URL.

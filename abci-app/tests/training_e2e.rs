@@ -8,7 +8,7 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use prost::Message;
@@ -31,44 +31,6 @@ const MODEL: &str = "mnist-mlp";
 const SPEC: &str = r#"{"kind":"mlp","input":[1,28,28],"hidden":[32],"classes":10}"#;
 /// Digits in the test chain's genesis dataset (the first ones by hash).
 const DIGITS: &str = "2000";
-
-/// `um-trainer serve` for the node, killed on drop.
-struct Verifier {
-    child: Child,
-    endpoint: String,
-}
-
-impl Verifier {
-    fn start(node: &TestNode) -> Self {
-        let port = free_port();
-        let log = std::fs::File::create(node.home.join("verifier.log")).unwrap();
-        let child = Command::new(trainer_binary())
-            .args(["serve", "--listen"])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--node")
-            .arg(node.rpc.url())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "verifier did not listen");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Self {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        }
-    }
-}
-
-impl Drop for Verifier {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn hyperparams() -> Value {
     json!({

@@ -354,3 +354,48 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
 pub fn path_exists(path: &Path) -> bool {
     path.exists()
 }
+
+/// `um-trainer serve` for the node, killed on drop.
+pub struct Verifier {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Verifier {
+    pub fn start(node: &TestNode) -> Self {
+        Self::start_with(node, &[])
+    }
+
+    /// With extra `serve` flags (e.g. `--device cpu`).
+    pub fn start_with(node: &TestNode, extra_args: &[&str]) -> Self {
+        let port = free_port();
+        let log = std::fs::File::create(node.home.join("verifier.log")).unwrap();
+        let child = Command::new(trainer_binary())
+            .arg("serve")
+            .args(extra_args)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--node")
+            .arg(node.rpc.url())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "verifier did not listen");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Verifier {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
