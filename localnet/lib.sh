@@ -119,6 +119,12 @@ netns_up() {
     fi
     ip -n "$hub" link set "um${k}d$i" up
     ip -n "$ns" link set eth0 up
+    # A host end without its mgmt0 is left over from a namespace of the same
+    # name being deleted (the kernel frees veths after `ip netns del`
+    # returns): remove it and make the pair again.
+    if ip link show "um${k}m$i" >/dev/null 2>&1 && ! ip -n "$ns" link show mgmt0 >/dev/null 2>&1; then
+      ip link del "um${k}m$i" 2>/dev/null || true
+    fi
     if ! ip link show "um${k}m$i" >/dev/null 2>&1; then
       ip link add "um${k}m$i" type veth peer name mgmt0 netns "$ns"
       ip addr add "10.213.$k.$((4 * i + 1))/30" dev "um${k}m$i"
@@ -130,13 +136,25 @@ netns_up() {
 }
 
 # netns_down: deletes the namespaces (their veths and bridges go with them).
+# The kernel frees the veths a moment after `ip netns del` returns, so it
+# waits (bounded) until the host ends are gone: a network made next with the
+# same K would otherwise find them and skip making its own.
 netns_down() {
   [ -n "$LOCALNET_NETNS" ] || return 0
-  local i
+  local i deadline=$((SECONDS + 15))
   for ((i = 0; i < LOCALNET_N; i++)); do
     ip netns del "$(netns_node "$i")" 2>/dev/null || true
   done
   ip netns del "$(netns_hub)" 2>/dev/null || true
+  for ((i = 0; i < LOCALNET_N; i++)); do
+    while ip link show "um${LOCALNET_NETNS}m$i" >/dev/null 2>&1; do
+      if [ "$SECONDS" -ge "$deadline" ]; then
+        ip link del "um${LOCALNET_NETNS}m$i" 2>/dev/null || true
+        break
+      fi
+      sleep 0.1
+    done
+  done
 }
 
 # partition_network GROUP…: each group (comma-separated node numbers) on a

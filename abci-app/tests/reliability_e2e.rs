@@ -121,17 +121,28 @@ fn rfc3339_seconds(text: &str) -> f64 {
     days as f64 * 86_400.0 + hms[0] * 3600.0 + hms[1] * 60.0 + hms[2]
 }
 
-/// A namespace number K (um<K>-…) no other run uses.
+/// How many networks this test process has made: each takes the next K, so
+/// a test never reuses the K of the one before it, whose veths the kernel
+/// may still be freeing.
+static NETWORKS_MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A namespace number K (um<K>-…) that no other run uses: no namespace and
+/// no host-side veth (um<K>m…) carries it.
 fn free_netns_id() -> u8 {
-    let list = Command::new("ip")
-        .args(["netns", "list"])
-        .output()
-        .expect("`ip netns list` runs (iproute2)");
-    let list = String::from_utf8_lossy(&list.stdout).into_owned();
-    let start = std::process::id() as usize % 200;
+    let listing = |args: &[&str]| {
+        let output = Command::new("ip")
+            .args(args)
+            .output()
+            .expect("`ip` runs (iproute2)");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let namespaces = listing(&["netns", "list"]);
+    let links = listing(&["-o", "link", "show"]);
+    let made = NETWORKS_MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let start = (std::process::id() as usize + 7 * made) % 200;
     (0..200)
         .map(|j| (20 + (start + j) % 200) as u8)
-        .find(|k| !list.contains(&format!("um{k}-")))
+        .find(|k| !namespaces.contains(&format!("um{k}-")) && !links.contains(&format!(": um{k}m")))
         .expect("a free namespace number")
 }
 

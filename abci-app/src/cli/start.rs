@@ -151,9 +151,16 @@ fn start_api(config: &crate::api::ApiConfig, app: App) -> anyhow::Result<()> {
 /// Where `umd start` records the CometBFT it spawned.
 const COMETBFT_PID_FILE: &str = "cometbft.pid";
 
+/// How long the CometBFT of a dead umd gets to finish its SIGTERM shutdown
+/// before it is killed.
+const PREVIOUS_COMETBFT_GRACE: Duration = Duration::from_secs(10);
+
 /// After umd dies hard, its CometBFT gets SIGTERM (PR_SET_PDEATHSIG) but may
 /// still be closing its databases; a new CometBFT started then fails on the
-/// database lock. So wait, bounded, for the one umd started last time.
+/// database lock. So wait, bounded, for the one umd started last time. Its
+/// shutdown can also hang for good with its app gone (seen in CI: still
+/// running two minutes on), so after the grace it gets SIGKILL: CometBFT's
+/// stores and WAL are made to survive that, as they survive a power cut.
 fn wait_for_previous_cometbft(home: &std::path::Path) {
     let Ok(text) = fs::read_to_string(home.join(COMETBFT_PID_FILE)) else {
         return;
@@ -165,10 +172,35 @@ fn wait_for_previous_cometbft(home: &std::path::Path) {
         return;
     }
     println!("umd: waiting for the previous CometBFT (pid {pid}) to exit");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while is_live_cometbft(pid) && Instant::now() < deadline {
+    if wait_until_gone(pid, PREVIOUS_COMETBFT_GRACE) {
+        return;
+    }
+    eprintln!(
+        "umd: the previous CometBFT (pid {pid}) is still running after {} s; killing it",
+        PREVIOUS_COMETBFT_GRACE.as_secs()
+    );
+    if let Ok(raw_pid) = libc::pid_t::try_from(pid) {
+        // The pid was just checked to be a live process named cometbft, the
+        // one this home's pid file names.
+        unsafe {
+            libc::kill(raw_pid, libc::SIGKILL);
+        }
+    }
+    if !wait_until_gone(pid, Duration::from_secs(10)) {
+        eprintln!("umd: WARNING: the previous CometBFT (pid {pid}) survived SIGKILL");
+    }
+}
+
+/// Polls until `pid` is no live CometBFT; false if it still is at `limit`.
+fn wait_until_gone(pid: u32, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while is_live_cometbft(pid) {
+        if Instant::now() >= deadline {
+            return false;
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
+    true
 }
 
 /// A running (not zombie) process named cometbft; a pid reused by anything
