@@ -312,4 +312,24 @@ mod tests {
         wait_for_previous_cometbft(dir.path());
         assert!(started.elapsed() < Duration::from_secs(5));
     }
+
+    /// CI saw a dead umd's CometBFT hang in its SIGTERM shutdown and the
+    /// restarted node fail on its database lock: one that will not go is
+    /// killed after the grace.
+    #[test]
+    fn a_previous_cometbft_that_will_not_exit_is_killed() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("cometbft");
+        fs::copy("/bin/sleep", &fake).unwrap();
+        let mut child = Command::new(&fake).arg("300").spawn().unwrap();
+        fs::write(dir.path().join(COMETBFT_PID_FILE), child.id().to_string()).unwrap();
+
+        let started = Instant::now();
+        wait_for_previous_cometbft(dir.path());
+        assert!(!is_live_cometbft(child.id()));
+        assert!(started.elapsed() >= PREVIOUS_COMETBFT_GRACE);
+        let status = child.wait().unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(libc::SIGKILL));
+    }
 }
