@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use prost::Message;
 use serde_json::{json, Value};
+use support::training::*;
 use support::*;
 use um_client::codes::Code;
 use um_client::keys::Key;
@@ -30,15 +31,9 @@ use um_client::tx_builder::{self, TxOptions};
 use um_formats::{ModelSpec, Weights};
 use um_governance::staking::BondRole;
 use um_governance::{DeployConfig, Deployment};
-use um_proto::um::dataset::v1::{QueryDatasetRequest, QueryDatasetResponse};
-use um_proto::um::training::v1::{
-    MsgSubmitUpdate, QueryHeadRequest, QueryHeadResponse, QueryUpdateRequest, QueryUpdateResponse,
-    QueryWeightsRequest, QueryWeightsResponse, Update, UpdateStatus,
-};
+use um_proto::um::training::v1::{MsgSubmitUpdate, UpdateStatus};
 
 const NRN: u128 = 1_000_000;
-const MODEL: &str = "mnist-mlp";
-const SPEC: &str = r#"{"kind":"mlp","input":[1,28,28],"hidden":[32],"classes":10}"#;
 /// Same input and classes, another hidden width: tensors of other shapes.
 const OTHER_SPEC: &str = r#"{"kind":"mlp","input":[1,28,28],"hidden":[16],"classes":10}"#;
 const DIGITS: &str = "2000";
@@ -121,63 +116,6 @@ fn training_chain(
     (node, keys, suite, verifier)
 }
 
-fn query<Req: Message, Resp: Message + Default>(rpc: &RpcClient, path: &str, req: &Req) -> Resp {
-    let value = rpc.query_ok(path, &req.encode_to_vec()).unwrap();
-    Resp::decode(value.as_slice()).unwrap()
-}
-
-fn head(rpc: &RpcClient) -> (u64, Vec<u8>) {
-    let resp: QueryHeadResponse = query(
-        rpc,
-        "/um.training.v1.Query/Head",
-        &QueryHeadRequest {
-            model_id: MODEL.into(),
-        },
-    );
-    let version = resp.version.unwrap();
-    let weights: QueryWeightsResponse = query(
-        rpc,
-        "/um.training.v1.Query/Weights",
-        &QueryWeightsRequest {
-            weights_sha256: version.weights_sha256,
-        },
-    );
-    (version.version, weights.weights)
-}
-
-fn current_dataset(rpc: &RpcClient) -> um_proto::um::dataset::v1::Dataset {
-    let resp: QueryDatasetResponse = query(
-        rpc,
-        "/um.dataset.v1.Query/Dataset",
-        &QueryDatasetRequest {
-            dataset_id: "mnist".into(),
-            version: None,
-        },
-    );
-    resp.dataset.unwrap()
-}
-
-fn update(rpc: &RpcClient, id: u64) -> Update {
-    let resp: QueryUpdateResponse = query(
-        rpc,
-        "/um.training.v1.Query/Update",
-        &QueryUpdateRequest { update_id: id },
-    );
-    resp.update.unwrap()
-}
-
-fn wait_decided(rpc: &RpcClient, id: u64) -> Update {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let current = update(rpc, id);
-        if current.status != UpdateStatus::Pending as i32 {
-            return current;
-        }
-        assert!(Instant::now() < deadline, "update {id} still pending");
-        std::thread::sleep(Duration::from_millis(300));
-    }
-}
-
 fn submit_msg(rpc: &RpcClient, key: &Key, nonce: u64, weights: Vec<u8>) -> MsgSubmitUpdate {
     MsgSubmitUpdate {
         trainer: key.address.clone(),
@@ -198,87 +136,6 @@ fn submit_weights(node: &TestNode, key: &Key, nonce: u64, weights: Vec<u8>) -> T
         vec![any("/um.training.v1.MsgSubmitUpdate", &msg)],
         30_000_000,
     )
-}
-
-fn update_id(result: &TxResult) -> u64 {
-    result
-        .event_value("submit_update", "update_id")
-        .unwrap_or_else(|| panic!("no update id in {result:?}"))
-        .parse()
-        .unwrap()
-}
-
-/// Weights honestly trained from the head for `trainer` and `nonce`, by
-/// the `Train` service of a running `um-trainer serve`.
-fn train_remotely(node: &TestNode, endpoint: &str, trainer: &Key, nonce: u64) -> Vec<u8> {
-    use um_proto::um::trainer::v1::train_progress::Event;
-    use um_proto::um::trainer::v1::trainer_client::TrainerClient;
-    use um_proto::um::trainer::v1::{TrainRequest, TrainingStep};
-    use um_proto::um::training::v1::{QueryLineageRequest, QueryLineageResponse};
-
-    let lineage: QueryLineageResponse = query(
-        &node.rpc,
-        "/um.training.v1.Query/Lineage",
-        &QueryLineageRequest {
-            model_id: MODEL.into(),
-        },
-    );
-    let lineage = lineage.lineage.unwrap();
-    let head_version: QueryHeadResponse = query(
-        &node.rpc,
-        "/um.training.v1.Query/Head",
-        &QueryHeadRequest {
-            model_id: MODEL.into(),
-        },
-    );
-    let head_version = head_version.version.unwrap();
-    let (_, base_weights) = head(&node.rpc);
-    let dataset = current_dataset(&node.rpc);
-    let step = TrainingStep {
-        model_id: MODEL.into(),
-        spec_json: lineage.spec_json,
-        hyperparams: lineage.hyperparams,
-        base_version: head_version.version,
-        base_weights_sha256: head_version.weights_sha256,
-        base_weights,
-        dataset_id: "mnist".into(),
-        dataset_version: dataset.version,
-        dataset_root: dataset.root,
-        trainer: trainer.address.clone(),
-        nonce,
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let mut client = TrainerClient::connect(endpoint.to_string())
-            .await
-            .unwrap()
-            .max_decoding_message_size(64 << 20);
-        let mut stream = client
-            .train(TrainRequest {
-                step: Some(step),
-                omit_weights: false,
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        while let Some(progress) = stream.message().await.unwrap() {
-            if let Some(Event::Result(result)) = progress.event {
-                return result.weights;
-            }
-        }
-        panic!("the Train stream ended without a result");
-    })
-}
-
-fn stake(node: &TestNode, suite: &Deployment, address: &str) -> u128 {
-    let answer = node.smart_query(
-        &suite.staking,
-        json!({"stake": {"address": address, "height": null}}),
-    );
-    answer["stake"].as_str().unwrap().parse().unwrap()
 }
 
 /// Signs `count` txs of `key` with consecutive sequences from the current
@@ -315,7 +172,7 @@ fn byzantine_trainers_are_refused_or_slashed_and_the_honest_trainer_lands() {
     let (_, genesis_weights) = head(&node.rpc);
 
     // Without stake: refused before anything is stored.
-    let honest_for_nobody = train_remotely(&node, &verifier.endpoint, nobody, 1);
+    let honest_for_nobody = train_remotely(&node.rpc, &verifier.endpoint, nobody, 1);
     let result = submit_weights(&node, nobody, 1, honest_for_nobody);
     assert_eq!(result.code, Code::NotPermitted.value(), "{}", result.log);
     assert!(
@@ -359,7 +216,7 @@ fn byzantine_trainers_are_refused_or_slashed_and_the_honest_trainer_lands() {
     // A copy of alice's update, sent right behind hers: alice's is
     // accepted; the copy is a replay once hers is accepted, and before that
     // a claim of its own, verified with mallory's batch: never accepted.
-    let honest = train_remotely(&node, &verifier.endpoint, alice, 1);
+    let honest = train_remotely(&node.rpc, &verifier.endpoint, alice, 1);
     let tx_alice = node.sign(
         alice,
         vec![any(
@@ -384,10 +241,10 @@ fn byzantine_trainers_are_refused_or_slashed_and_the_honest_trainer_lands() {
     let landed = node.rpc.wait_for_tx(&sent_alice.hash, wait).unwrap();
     let copied = node.rpc.wait_for_tx(&sent_copy.hash, wait).unwrap();
     assert_eq!(landed.code, 0, "{}", landed.log);
-    let decided = wait_decided(&node.rpc, update_id(&landed));
+    let decided = wait_decided(&node.rpc, update_id(&landed), || node.logs());
     assert_eq!(decided.status, UpdateStatus::Accepted as i32, "{decided:?}");
     if copied.code == 0 {
-        let copy = wait_decided(&node.rpc, update_id(&copied));
+        let copy = wait_decided(&node.rpc, update_id(&copied), || node.logs());
         assert_eq!(copy.status, UpdateStatus::Rejected as i32, "{copy:?}");
         // Fraud when its verdicts came first; obsolete (unslashed, never
         // verified) when alice's acceptance moved the head first.
@@ -405,13 +262,13 @@ fn byzantine_trainers_are_refused_or_slashed_and_the_honest_trainer_lands() {
     // the copier's own batch, finds other weights and the copier is
     // slashed; alice's identical bytes, submitted after, are her own claim
     // and accepted.
-    let honest = train_remotely(&node, &verifier.endpoint, alice, 2);
+    let honest = train_remotely(&node.rpc, &verifier.endpoint, alice, 2);
     let before_copy = stake(&node, &suite, &mallory.address);
     let copy = submit_weights(&node, mallory, 4, honest.clone());
     assert_eq!(copy.code, 0, "{}", copy.log);
     let original = submit_weights(&node, alice, 2, honest);
     assert_eq!(original.code, 0, "{}", original.log);
-    let decided = wait_decided(&node.rpc, update_id(&copy));
+    let decided = wait_decided(&node.rpc, update_id(&copy), || node.logs());
     assert_eq!(decided.status, UpdateStatus::Rejected as i32);
     assert!(
         decided.reason.contains("WEIGHTS_MISMATCH"),
@@ -420,7 +277,7 @@ fn byzantine_trainers_are_refused_or_slashed_and_the_honest_trainer_lands() {
     );
     assert!(decided.slashed);
     assert_eq!(stake(&node, &suite, &mallory.address), before_copy / 2);
-    let decided = wait_decided(&node.rpc, update_id(&original));
+    let decided = wait_decided(&node.rpc, update_id(&original), || node.logs());
     assert_eq!(decided.status, UpdateStatus::Accepted as i32, "{decided:?}");
 
     // Mempool flood: garbage and a burst of validly signed txs, then
@@ -446,10 +303,10 @@ fn byzantine_trainers_are_refused_or_slashed_and_the_honest_trainer_lands() {
         assert_eq!(sent.code, 0, "{}", sent.log);
         hashes.push(sent.hash);
     }
-    let honest = train_remotely(&node, &verifier.endpoint, alice, 4);
+    let honest = train_remotely(&node.rpc, &verifier.endpoint, alice, 4);
     let result = submit_weights(&node, alice, 4, honest);
     assert_eq!(result.code, 0, "{}", result.log);
-    let decided = wait_decided(&node.rpc, update_id(&result));
+    let decided = wait_decided(&node.rpc, update_id(&result), || node.logs());
     assert_eq!(decided.status, UpdateStatus::Accepted as i32, "{decided:?}");
     let last = node.rpc.wait_for_tx(hashes.last().unwrap(), wait).unwrap();
     assert!(last.height > 0);
@@ -877,18 +734,6 @@ impl Drop for Localnet {
     }
 }
 
-/// The head's weights moved a little everywhere: not what any batch gives.
-fn tampered(weights: &[u8]) -> Vec<u8> {
-    let spec = ModelSpec::parse(SPEC).unwrap();
-    let mut decoded = Weights::decode(&spec, weights).unwrap();
-    for tensor in &mut decoded.tensors {
-        for value in &mut tensor.data {
-            *value += 0.01;
-        }
-    }
-    decoded.encode()
-}
-
 fn byzantine_rounds() -> usize {
     std::env::var("UM_BYZANTINE_ROUNDS")
         .ok()
@@ -947,7 +792,7 @@ fn byzantine_validators_are_outvoted_and_forged_verdict_blocks_refused() {
         );
         let result = net.submit(&cheater_key, &msg);
         assert_eq!(result.code, 0, "{}", result.log);
-        let decided = wait_decided(&rpc, update_id(&result));
+        let decided = wait_decided(&rpc, update_id(&result), || net.logs());
         assert_eq!(
             decided.status,
             UpdateStatus::Rejected as i32,

@@ -11,24 +11,19 @@ mod support;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use prost::Message;
 use serde_json::{json, Value};
+use support::training::*;
 use support::*;
 use um_client::keys::Key;
 use um_client::rpc::TxResult;
 use um_formats::{ModelSpec, Weights};
 use um_governance::staking::BondRole;
 use um_governance::{DeployConfig, Deployment};
-use um_proto::um::dataset::v1::{QueryDatasetRequest, QueryDatasetResponse};
 use um_proto::um::training::v1::{
-    MsgSubmitUpdate, QueryHeadRequest, QueryHeadResponse, QueryUpdateRequest, QueryUpdateResponse,
-    QueryVersionsRequest, QueryVersionsResponse, QueryWeightsRequest, QueryWeightsResponse, Update,
-    UpdateStatus,
+    MsgSubmitUpdate, QueryVersionsRequest, QueryVersionsResponse, UpdateStatus,
 };
 
 const NRN: u128 = 1_000_000;
-const MODEL: &str = "mnist-mlp";
-const SPEC: &str = r#"{"kind":"mlp","input":[1,28,28],"hidden":[32],"classes":10}"#;
 /// Digits in the test chain's genesis dataset (the first ones by hash).
 const DIGITS: &str = "2000";
 
@@ -90,68 +85,8 @@ fn training_chain(trainers: &[&str], expiry_blocks: u64) -> (TestNode, Vec<Key>,
     (node, keys, suite)
 }
 
-fn query<Req: Message, Resp: Message + Default>(node: &TestNode, path: &str, req: &Req) -> Resp {
-    let value = node.rpc.query_ok(path, &req.encode_to_vec()).unwrap();
-    Resp::decode(value.as_slice()).unwrap()
-}
-
-fn head(node: &TestNode) -> (u64, Vec<u8>) {
-    let resp: QueryHeadResponse = query(
-        node,
-        "/um.training.v1.Query/Head",
-        &QueryHeadRequest {
-            model_id: MODEL.into(),
-        },
-    );
-    let version = resp.version.unwrap();
-    let weights: QueryWeightsResponse = query(
-        node,
-        "/um.training.v1.Query/Weights",
-        &QueryWeightsRequest {
-            weights_sha256: version.weights_sha256,
-        },
-    );
-    (version.version, weights.weights)
-}
-
 fn dataset_version(node: &TestNode) -> u64 {
-    current_dataset(node).version
-}
-
-fn current_dataset(node: &TestNode) -> um_proto::um::dataset::v1::Dataset {
-    let resp: QueryDatasetResponse = query(
-        node,
-        "/um.dataset.v1.Query/Dataset",
-        &QueryDatasetRequest {
-            dataset_id: "mnist".into(),
-            version: None,
-        },
-    );
-    resp.dataset.unwrap()
-}
-
-fn update(node: &TestNode, id: u64) -> QueryUpdateResponse {
-    query(
-        node,
-        "/um.training.v1.Query/Update",
-        &QueryUpdateRequest { update_id: id },
-    )
-}
-
-fn wait_decided(node: &TestNode, id: u64) -> Update {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let current = update(node, id).update.unwrap();
-        if current.status != UpdateStatus::Pending as i32 {
-            return current;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "update {id} still pending\n{}",
-            node.logs()
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    current_dataset(&node.rpc).version
 }
 
 fn submit_weights(
@@ -178,105 +113,12 @@ fn submit_weights(
     )
 }
 
-fn update_id(result: &TxResult) -> u64 {
-    result
-        .event_value("submit_update", "update_id")
-        .unwrap_or_else(|| panic!("no update id in {result:?}"))
-        .parse()
-        .unwrap()
-}
-
-/// Weights honestly trained from the head for `trainer` and `nonce`, by
-/// the `Train` service of a running `um-trainer serve`.
-fn train_remotely(node: &TestNode, endpoint: &str, trainer: &Key, nonce: u64) -> Vec<u8> {
-    use um_proto::um::trainer::v1::train_progress::Event;
-    use um_proto::um::trainer::v1::trainer_client::TrainerClient;
-    use um_proto::um::trainer::v1::{TrainRequest, TrainingStep};
-    use um_proto::um::training::v1::{QueryLineageRequest, QueryLineageResponse};
-
-    let lineage: QueryLineageResponse = query(
-        node,
-        "/um.training.v1.Query/Lineage",
-        &QueryLineageRequest {
-            model_id: MODEL.into(),
-        },
-    );
-    let lineage = lineage.lineage.unwrap();
-    let head_version: QueryHeadResponse = query(
-        node,
-        "/um.training.v1.Query/Head",
-        &QueryHeadRequest {
-            model_id: MODEL.into(),
-        },
-    );
-    let head_version = head_version.version.unwrap();
-    let (_, base_weights) = head(node);
-    let dataset = current_dataset(node);
-    let step = TrainingStep {
-        model_id: MODEL.into(),
-        spec_json: lineage.spec_json,
-        hyperparams: lineage.hyperparams,
-        base_version: head_version.version,
-        base_weights_sha256: head_version.weights_sha256,
-        base_weights,
-        dataset_id: "mnist".into(),
-        dataset_version: dataset.version,
-        dataset_root: dataset.root,
-        trainer: trainer.address.clone(),
-        nonce,
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let mut client = TrainerClient::connect(endpoint.to_string())
-            .await
-            .unwrap()
-            .max_decoding_message_size(64 << 20);
-        let mut stream = client
-            .train(TrainRequest {
-                step: Some(step),
-                omit_weights: false,
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        while let Some(progress) = stream.message().await.unwrap() {
-            if let Some(Event::Result(result)) = progress.event {
-                return result.weights;
-            }
-        }
-        panic!("the Train stream ended without a result");
-    })
-}
-
-/// The head's weights moved a little everywhere: not what any batch gives.
-fn tampered(weights: &[u8]) -> Vec<u8> {
-    let spec = ModelSpec::parse(SPEC).unwrap();
-    let mut decoded = Weights::decode(&spec, weights).unwrap();
-    for tensor in &mut decoded.tensors {
-        for value in &mut tensor.data {
-            *value += 0.01;
-        }
-    }
-    decoded.encode()
-}
-
 fn with_nan(weights: &[u8]) -> Vec<u8> {
     let spec = ModelSpec::parse(SPEC).unwrap();
     let mut decoded = Weights::decode(&spec, weights).unwrap();
     decoded.tensors[0].data[3] = f32::NAN;
     // Weights::encode writes what it is given; the chain must catch it.
     decoded.encode()
-}
-
-fn stake(node: &TestNode, suite: &Deployment, address: &str) -> u128 {
-    let answer = node.smart_query(
-        &suite.staking,
-        json!({"stake": {"address": address, "height": null}}),
-    );
-    answer["stake"].as_str().unwrap().parse().unwrap()
 }
 
 /// A version-1 lineage head started from verified training; returns the
@@ -322,7 +164,7 @@ fn honest_updates_are_accepted_and_rewarded_and_cheaters_are_slashed() {
     run_trainer(&node, "alice", 5);
 
     let versions: QueryVersionsResponse = query(
-        &node,
+        &node.rpc,
         "/um.training.v1.Query/Versions",
         &QueryVersionsRequest {
             model_id: MODEL.into(),
@@ -355,10 +197,10 @@ fn honest_updates_are_accepted_and_rewarded_and_cheaters_are_slashed() {
     // Tampered weights: passes the cheap checks, fails re-execution: fraud.
     let alice_stake = stake(&node, &suite, &alice.address);
     let mallory_stake = stake(&node, &suite, &mallory.address);
-    let (head_version, head_weights) = head(&node);
+    let (head_version, head_weights) = head(&node.rpc);
     let result = submit_weights(&node, mallory, head_version, 1, tampered(&head_weights));
     assert_eq!(result.code, 0, "{}", result.log);
-    let decided = wait_decided(&node, update_id(&result));
+    let decided = wait_decided(&node.rpc, update_id(&result), || node.logs());
     assert_eq!(decided.status, UpdateStatus::Rejected as i32);
     assert!(
         decided.reason.contains("WEIGHTS_MISMATCH"),
@@ -371,7 +213,7 @@ fn honest_updates_are_accepted_and_rewarded_and_cheaters_are_slashed() {
     // NaN: fraud anyone can see, rejected and slashed in the same block.
     let result = submit_weights(&node, mallory, head_version, 2, with_nan(&head_weights));
     assert_eq!(result.code, 0, "{}", result.log);
-    let nan = update(&node, update_id(&result)).update.unwrap();
+    let nan = update(&node.rpc, update_id(&result));
     assert_eq!(nan.status, UpdateStatus::Rejected as i32);
     assert!(nan.reason.contains("NON_FINITE"), "{}", nan.reason);
     assert!(nan.slashed);
@@ -379,10 +221,10 @@ fn honest_updates_are_accepted_and_rewarded_and_cheaters_are_slashed() {
 
     // Honestly trained weights, but of another batch: trained with nonce 10
     // (by the verifier's own Train service), claimed as nonce 11.
-    let other_batch = train_remotely(&node, &verifier.endpoint, mallory, 10);
+    let other_batch = train_remotely(&node.rpc, &verifier.endpoint, mallory, 10);
     let result = submit_weights(&node, mallory, head_version, 11, other_batch);
     assert_eq!(result.code, 0, "{}", result.log);
-    let decided = wait_decided(&node, update_id(&result));
+    let decided = wait_decided(&node.rpc, update_id(&result), || node.logs());
     assert_eq!(decided.status, UpdateStatus::Rejected as i32);
     assert!(
         decided.reason.contains("WEIGHTS_MISMATCH"),
@@ -402,7 +244,7 @@ fn honest_updates_are_accepted_and_rewarded_and_cheaters_are_slashed() {
 
     // The honest trainer is untouched, and the head did not move.
     assert_eq!(stake(&node, &suite, &alice.address), alice_stake);
-    assert_eq!(head(&node).0, head_version);
+    assert_eq!(head(&node.rpc).0, head_version);
 }
 
 #[test]
@@ -413,10 +255,10 @@ fn a_validator_without_its_verifier_abstains_and_the_update_expires() {
     let dead = format!("http://127.0.0.1:{}", free_port());
     node.start_with(&["--verifier", &dead]);
     let before = stake(&node, &suite, &mallory.address);
-    let (head_version, head_weights) = head(&node);
+    let (head_version, head_weights) = head(&node.rpc);
     let result = submit_weights(&node, mallory, head_version, 1, tampered(&head_weights));
     assert_eq!(result.code, 0, "{}", result.log);
-    let decided = wait_decided(&node, update_id(&result));
+    let decided = wait_decided(&node.rpc, update_id(&result), || node.logs());
     assert_eq!(decided.status, UpdateStatus::Expired as i32, "{decided:?}");
     assert!(!decided.slashed);
     assert_eq!(
@@ -439,13 +281,13 @@ fn a_dataset_delta_passed_by_the_dao_is_what_the_next_updates_train_on() {
     let (node, keys, suite, _verifier) = started_with_verifier(&["alice"], 30);
     let alice = &keys[0];
     run_trainer(&node, "alice", 1);
-    let (first, _) = head(&node);
-    let before = current_dataset(&node);
+    let (first, _) = head(&node.rpc);
+    let before = current_dataset(&node.rpc);
     assert_eq!(before.version, 0);
 
     // Remove the first digit (by hash) and add a new one.
     let page: QueryRecordsResponse = query(
-        &node,
+        &node.rpc,
         "/um.dataset.v1.Query/Records",
         &QueryRecordsRequest {
             dataset_id: "mnist".into(),
@@ -507,7 +349,7 @@ fn a_dataset_delta_passed_by_the_dao_is_what_the_next_updates_train_on() {
         std::thread::sleep(Duration::from_millis(300));
     }
     proposals::execute(&as_alice, &suite, proposal).unwrap();
-    let after = current_dataset(&node);
+    let after = current_dataset(&node.rpc);
     assert_eq!(after.version, 1);
     assert_ne!(after.root, before.root);
     assert_eq!(after.record_count, before.record_count);
@@ -519,7 +361,7 @@ fn a_dataset_delta_passed_by_the_dao_is_what_the_next_updates_train_on() {
         base_version: first,
         dataset_version: 0,
         nonce: 99,
-        weights: tampered(&head(&node).1),
+        weights: tampered(&head(&node.rpc).1),
         claimed_train_loss: 1.0,
         claimed_validation_loss: 1.0,
     };
@@ -532,10 +374,10 @@ fn a_dataset_delta_passed_by_the_dao_is_what_the_next_updates_train_on() {
     assert!(refused.log.contains("dataset version"), "{}", refused.log);
 
     run_trainer(&node, "alice", 1);
-    let (second, _) = head(&node);
+    let (second, _) = head(&node.rpc);
     assert_eq!(second, first + 1);
     let version: um_proto::um::training::v1::QueryVersionResponse = query(
-        &node,
+        &node.rpc,
         "/um.training.v1.Query/Version",
         &um_proto::um::training::v1::QueryVersionRequest {
             model_id: MODEL.into(),
