@@ -18,11 +18,47 @@ pub struct BlockInfo {
 pub struct GasMeter {
     limit: u64,
     used: u64,
+    /// Of `used`, the most that contract code may spend (a tx's
+    /// `max_tx_contract_gas`; unbounded for the chain's own calls).
+    contract_limit: u64,
+    contract_used: u64,
 }
 
 impl GasMeter {
     pub fn new(limit: u64) -> Self {
-        Self { limit, used: 0 }
+        Self {
+            limit,
+            used: 0,
+            contract_limit: u64::MAX,
+            contract_used: 0,
+        }
+    }
+
+    /// The same meter, of which contract code may spend at most `limit`.
+    pub fn with_contract_limit(mut self, limit: u64) -> Self {
+        self.contract_limit = limit;
+        self
+    }
+
+    pub fn contract_limit(&self) -> u64 {
+        self.contract_limit
+    }
+
+    pub fn contract_used(&self) -> u64 {
+        self.contract_used
+    }
+
+    /// What contract code may still spend: the contract allowance, within
+    /// what is left of the meter.
+    pub fn contract_remaining(&self) -> u64 {
+        self.contract_limit
+            .saturating_sub(self.contract_used)
+            .min(self.remaining())
+    }
+
+    /// Counts `amount` (charged with `consume`) as spent in contract code.
+    pub fn note_contract(&mut self, amount: u64) {
+        self.contract_used = self.contract_used.saturating_add(amount);
     }
 
     pub fn limit(&self) -> u64 {

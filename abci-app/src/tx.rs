@@ -54,7 +54,7 @@ pub fn execute(
         Ok(tx) => tx,
         Err(err) => return TxOutcome::failed(err, 0, 0),
     };
-    let mut gas = GasMeter::new(tx.gas_limit);
+    let mut gas = GasMeter::new(tx.gas_limit).with_contract_limit(params.max_tx_contract_gas);
 
     state.checkpoint();
     let signer = match auth::authenticate(state, &tx, &block.chain_id, params, &mut gas, mode) {

@@ -421,8 +421,15 @@ fn hostile_contracts_run_out_of_gas_or_fail_clearly_and_the_chain_goes_on() {
     let height = |node: &TestNode| node.rpc.latest_height().unwrap();
 
     let endless = contract("(loop $forever (br $forever)) unreachable", "");
-    let result = hostile_call(&node, &key, endless, json!({}), gas);
+    let result = hostile_call(&node, &key, endless.clone(), json!({}), gas);
     assert_eq!(result.code, Code::OutOfGas.value(), "{}", result.log);
+    // The same loop asking for the chain's whole max_tx_gas (100M, once
+    // ~12 s of compute on every node) gets only max_tx_contract_gas (3M) for
+    // contract code, and says so.
+    let result = hostile_call(&node, &key, endless, json!({}), 100_000_000);
+    assert_eq!(result.code, Code::OutOfGas.value(), "{}", result.log);
+    assert!(result.log.contains("max_tx_contract_gas"), "{}", result.log);
+    assert!(result.gas_used < 4_000_000, "gas used {}", result.gas_used);
 
     // Grows a page at a time until the VM's memory limit refuses, then traps.
     let memory = contract(
@@ -495,7 +502,7 @@ fn hostile_contracts_run_out_of_gas_or_fail_clearly_and_the_chain_goes_on() {
             suffix = suffix.replace('"', "\\\""),
         ),
     );
-    let result = hostile_call(&node, &key, events, json!({}), 10_000_000);
+    let result = hostile_call(&node, &key, events, json!({}), gas);
     assert_eq!(result.code, Code::VmError.value(), "{}", result.log);
     assert!(result.log.contains("Data too long"), "{}", result.log);
 

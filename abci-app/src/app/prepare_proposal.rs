@@ -10,7 +10,7 @@ use crate::training::extension;
 
 /// Puts the verdict tx first when the previous height's extensions carry
 /// verdicts, then keeps mempool txs in order while they fit the byte and
-/// gas limits, dropping txs that cannot be decoded (they could never
+/// gas limits (all txs', and contract-running txs'), dropping txs that cannot be decoded (they could never
 /// succeed).
 pub fn prepare_proposal(
     node: &Node,
@@ -21,6 +21,7 @@ pub fn prepare_proposal(
     let max_bytes = u64::try_from(request.max_tx_bytes).unwrap_or(0);
     let mut bytes = 0u64;
     let mut gas = 0u64;
+    let mut contract_gas = 0u64;
     let mut txs = Vec::new();
     if let Some(verdicts) = verdict_tx(node, &request) {
         if (verdicts.len() as u64) <= max_bytes {
@@ -37,11 +38,16 @@ pub fn prepare_proposal(
         };
         let next_bytes = bytes.saturating_add(tx.len() as u64);
         let next_gas = gas.saturating_add(decoded.gas_limit);
-        if next_bytes > max_bytes || next_gas > params.max_block_gas {
+        let next_contract_gas = contract_gas.saturating_add(decoded.contract_gas(&params));
+        if next_bytes > max_bytes
+            || next_gas > params.max_block_gas
+            || next_contract_gas > params.max_block_contract_gas
+        {
             continue;
         }
         bytes = next_bytes;
         gas = next_gas;
+        contract_gas = next_contract_gas;
         txs.push(tx);
     }
     pb::ResponsePrepareProposal { txs }

@@ -9,7 +9,8 @@ use super::Node;
 use crate::auth::{self, AuthParams, Mode};
 use crate::training::{extension, submit};
 
-/// Refuses a block with an undecodable tx, more gas than a block may use,
+/// Refuses a block with an undecodable tx, more gas (or contract gas) than a
+/// block may use,
 /// or a verdict tx that is misplaced or fails its checks; an honest
 /// proposer never builds one. Starts verifying the updates it carries.
 pub fn process_proposal(
@@ -20,6 +21,7 @@ pub fn process_proposal(
     let state = node.store.view();
     let params = AuthParams::load(&state).unwrap_or_default();
     let mut gas = 0u64;
+    let mut contract_gas = 0u64;
     for (index, tx) in request.txs.iter().enumerate() {
         if InjectedVerdicts::has_prefix(tx) {
             if let Err(reason) = check_verdict_tx(node, &request, index, tx) {
@@ -31,6 +33,7 @@ pub fn process_proposal(
         match auth::decode(tx, &params, Mode::Deliver) {
             Ok(decoded) => {
                 gas = gas.saturating_add(decoded.gas_limit);
+                contract_gas = contract_gas.saturating_add(decoded.contract_gas(&params));
                 if let Some(verifier) = node.verifier.as_ref() {
                     for msg in decoded.messages() {
                         if submit::handles(&msg.type_url) {
@@ -52,6 +55,14 @@ pub fn process_proposal(
             height = request.height,
             gas,
             "rejecting proposal over the block gas limit"
+        );
+        return status(ProposalStatus::Reject);
+    }
+    if contract_gas > params.max_block_contract_gas {
+        tracing::warn!(
+            height = request.height,
+            contract_gas,
+            "rejecting proposal over the block's contract gas limit"
         );
         return status(ProposalStatus::Reject);
     }

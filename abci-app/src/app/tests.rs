@@ -213,6 +213,69 @@ fn proposals_respect_decoding_and_the_block_gas_limit() {
 }
 
 #[test]
+fn proposals_respect_the_block_contract_gas_limit() {
+    let node = app_on(Store::temporary().unwrap());
+    genesis(&node.app);
+    finalize(&node.app, 1, vec![]);
+    let params = crate::auth::AuthParams::default();
+    let tx = |sequence, type_url: &str, gas_limit| {
+        let msg = Any {
+            type_url: type_url.into(),
+            value: vec![],
+        };
+        let signer = SignerData {
+            chain_id: CHAIN.into(),
+            account_number: 0,
+            sequence,
+        };
+        let options = TxOptions {
+            gas_limit,
+            ..TxOptions::default()
+        };
+        sign_tx(&key(), vec![msg], &signer, &options).unwrap()
+    };
+    let execute = "/cosmwasm.wasm.v1.MsgExecuteContract";
+    // Each contract tx counts its gas limit up to max_tx_contract_gas, so a
+    // 100M-gas one counts as much as one at the cap: two fill the block's
+    // contract budget, a third waits; a tx that runs no contract still fits.
+    let per_tx = params.max_tx_contract_gas;
+    assert_eq!(params.max_block_contract_gas / per_tx, 2);
+    let txs = [
+        tx(0, execute, per_tx),
+        tx(1, execute, 100_000_000),
+        tx(2, execute, per_tx),
+        tx(3, "/um.test.Nothing", 100_000_000),
+    ];
+    let prepared = node.app.prepare_proposal(pb::RequestPrepareProposal {
+        max_tx_bytes: 1 << 20,
+        txs: txs.iter().cloned().map(Into::into).collect(),
+        height: 2,
+        ..Default::default()
+    });
+    let prepared: Vec<Vec<u8>> = prepared.txs.iter().map(|t| t.to_vec()).collect();
+    assert_eq!(
+        prepared,
+        vec![txs[0].clone(), txs[1].clone(), txs[3].clone()]
+    );
+    let accept = pb::response_process_proposal::ProposalStatus::Accept as i32;
+    let process = |txs: Vec<Vec<u8>>| {
+        node.app
+            .process_proposal(pb::RequestProcessProposal {
+                txs: txs.into_iter().map(Into::into).collect(),
+                height: 2,
+                ..Default::default()
+            })
+            .status
+    };
+    assert_eq!(process(prepared), accept);
+    assert_ne!(
+        process(txs[..3].to_vec()),
+        accept,
+        "over the block contract gas limit"
+    );
+}
+
+#[test]
 fn queries_answer_at_the_last_height_with_clear_errors() {
     use cosmos_sdk_proto::cosmos::auth::v1beta1::QueryAccountRequest;
     use cosmos_sdk_proto::cosmos::tx::v1beta1::{SimulateRequest, SimulateResponse};

@@ -33,6 +33,37 @@ impl DecodedTx {
     pub fn messages(&self) -> &[Any] {
         &self.body.messages
     }
+
+    /// Whether a message of this tx runs contract code, so that its gas
+    /// counts against the contract limits of `AuthParams`.
+    pub fn runs_contracts(&self) -> bool {
+        runs_contracts(&self.body.messages)
+    }
+
+    /// The most gas this tx can spend in contract code, which counts
+    /// against a block's `max_block_contract_gas`.
+    pub fn contract_gas(&self, params: &AuthParams) -> u64 {
+        if self.runs_contracts() {
+            self.gas_limit.min(params.max_tx_contract_gas)
+        } else {
+            0
+        }
+    }
+}
+
+/// Messages whose handling runs a contract entry point (storing code or
+/// changing an admin runs none).
+const CONTRACT_RUNNING_TYPE_URLS: [&str; 4] = [
+    "/cosmwasm.wasm.v1.MsgInstantiateContract",
+    "/cosmwasm.wasm.v1.MsgInstantiateContract2",
+    "/cosmwasm.wasm.v1.MsgExecuteContract",
+    "/cosmwasm.wasm.v1.MsgMigrateContract",
+];
+
+fn runs_contracts(messages: &[Any]) -> bool {
+    messages
+        .iter()
+        .any(|msg| CONTRACT_RUNNING_TYPE_URLS.contains(&msg.type_url.as_str()))
 }
 
 /// The account that signed a tx that passed the ante checks.

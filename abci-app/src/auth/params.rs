@@ -14,6 +14,19 @@ pub struct AuthParams {
     pub max_tx_gas: u64,
     /// Sum of the gas limits of the txs in one block.
     pub max_block_gas: u64,
+    /// Most gas one tx may spend in contract code (every entry point it
+    /// runs, sub-messages included), whatever its gas limit. Wasm compute is
+    /// the one thing whose time per gas an attacker chooses: an endless loop
+    /// burns ~0.1 ms of CPU per 1,000 gas (scenario 6 of RELIABILITY.md), so
+    /// `max_tx_gas` would let one tx stall every node for ~10 s; 3M ends in
+    /// well under a second, while ordinary calls (a cw20 transfer, a DAO
+    /// vote) spend a few hundred thousand.
+    pub max_tx_contract_gas: u64,
+    /// Sum over the txs of a block that run contract code (instantiate,
+    /// execute, migrate) of their gas limits, each counted up to
+    /// `max_tx_contract_gas`: a block of hostile loops cannot stall the
+    /// chain either.
+    pub max_block_contract_gas: u64,
     /// Gas charged per byte of an encoded tx.
     pub tx_size_cost_per_byte: u64,
     /// Gas charged for one secp256k1 signature check.
@@ -27,6 +40,8 @@ impl Default for AuthParams {
             max_tx_bytes: 2 * 1024 * 1024,
             max_tx_gas: 100_000_000,
             max_block_gas: 400_000_000,
+            max_tx_contract_gas: 3_000_000,
+            max_block_contract_gas: 6_000_000,
             tx_size_cost_per_byte: 10,
             sig_verify_cost: 1_000,
             max_memo_chars: 256,

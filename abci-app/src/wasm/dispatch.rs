@@ -67,8 +67,11 @@ impl Keeper<'_> {
         let result = match limit {
             None => self.dispatch_msg(gas, depth + 1, contract, msg),
             Some(limit) => {
-                let mut limited = GasMeter::new(limit);
+                // The tx's contract allowance goes on in the sub-message.
+                let mut limited =
+                    GasMeter::new(limit).with_contract_limit(gas.contract_remaining());
                 let result = self.dispatch_msg(&mut limited, depth + 1, contract, msg);
+                gas.note_contract(limited.contract_used());
                 match gas.consume(limited.used(), "sub-message") {
                     Ok(()) => result,
                     Err(parent_out_of_gas) => {

@@ -449,16 +449,27 @@ impl<'h> Keeper<'h> {
         entry_point: impl FnOnce(&mut VmInstance) -> VmResult<cosmwasm_std_vm::ContractResult<T>>,
     ) -> Result<T, TxError> {
         gas.consume(gas::INSTANCE_COST, "loading a wasm instance")?;
-        let (outcome, used) = vm::run(
-            self.host,
-            target,
-            0,
-            gas::to_cw(gas.remaining()),
-            entry_point,
-        );
-        let charged = gas.consume(gas::to_sdk(used), "wasm contract execution");
+        // Contract code gets what is left of the tx's contract allowance
+        // (max_tx_contract_gas), not all of its gas: the time an endless
+        // loop can take is bounded whatever gas limit the tx asked for.
+        let offered = gas.contract_remaining();
+        let capped = offered < gas.remaining();
+        let (outcome, used) = vm::run(self.host, target, 0, gas::to_cw(offered), entry_point);
+        let sdk_used = gas::to_sdk(used);
+        let charged = gas.consume(sdk_used, "wasm contract execution");
+        gas.note_contract(sdk_used);
         match outcome {
             Err(failure @ Failure::Internal(_)) => Err(failure.into_tx_error(action)),
+            Err(Failure::OutOfGas) if capped => {
+                charged?;
+                Err(TxError::new(
+                    Code::OutOfGas,
+                    format!(
+                        "out of gas in {action}: the contract code of one tx may spend at most \
+                         max_tx_contract_gas gas; this call was offered the {offered} left"
+                    ),
+                ))
+            }
             Err(Failure::OutOfGas) => Err(exhaust(gas, action)),
             Err(failure) => {
                 charged?;

@@ -177,8 +177,20 @@ impl<'m> Chain<'m> {
 
     /// Runs one message; returns its result and the gas it used.
     fn tx(&mut self, signer: &str, msg: Any, gas_limit: u64) -> (Result<MsgResult, TxError>, u64) {
+        self.tx_capped(signer, msg, gas_limit, u64::MAX)
+    }
+
+    /// `tx` with contract code limited to `contract_limit` gas, as a
+    /// signed tx is (`max_tx_contract_gas`).
+    fn tx_capped(
+        &mut self,
+        signer: &str,
+        msg: Any,
+        gas_limit: u64,
+        contract_limit: u64,
+    ) -> (Result<MsgResult, TxError>, u64) {
         assert!(WasmModule::handles(&msg.type_url), "{}", msg.type_url);
-        let mut gas = GasMeter::new(gas_limit);
+        let mut gas = GasMeter::new(gas_limit).with_contract_limit(contract_limit);
         self.state.checkpoint();
         let result = {
             let mut ctx = TxContext {
@@ -1344,4 +1356,90 @@ fn other_modules_reach_contracts_through_sudo_and_queries() {
             .code,
         Code::InvalidAddress
     );
+}
+
+/// Instantiates to an empty response; its `execute` loops forever.
+static ENDLESS: LazyLock<Vec<u8>> = LazyLock::new(|| {
+    let empty = r#"{"ok":{"messages":[],"attributes":[],"events":[],"data":null}}"#;
+    let wat = format!(
+        r#"(module
+  (memory (export "memory") 1)
+  (data (i32.const 64) "{body}")
+  (func (export "interface_version_8"))
+  (global $heap (mut i32) (i32.const 4096))
+  (func (export "allocate") (param $size i32) (result i32)
+    (local $region i32)
+    (local.set $region (global.get $heap))
+    (global.set $heap (i32.add (i32.add (local.get $region) (i32.const 16)) (local.get $size)))
+    (if (i32.gt_u (global.get $heap) (i32.shl (memory.size) (i32.const 16)))
+      (then (drop (memory.grow (i32.const 16)))))
+    (i32.store (local.get $region) (i32.add (local.get $region) (i32.const 16)))
+    (i32.store offset=4 (local.get $region) (local.get $size))
+    (i32.store offset=8 (local.get $region) (i32.const 0))
+    (local.get $region))
+  (func (export "deallocate") (param i32))
+  (func (export "instantiate") (param i32 i32 i32) (result i32)
+    (i32.store (i32.const 16) (i32.const 64))
+    (i32.store (i32.const 20) (i32.const {len}))
+    (i32.store (i32.const 24) (i32.const {len}))
+    (i32.const 16))
+  (func (export "execute") (param i32 i32 i32) (result i32)
+    (loop $forever (br $forever))
+    unreachable))"#,
+        body = empty.replace('"', "\\\""),
+        len = empty.len(),
+    );
+    wat::parse_str(wat).expect("endless contract assembles")
+});
+
+#[test]
+fn contract_code_stops_at_the_contract_limit_whatever_the_gas_limit() {
+    let mut chain = Chain::new();
+    let code_id = chain.store_code(&ENDLESS);
+    let endless = chain.instantiate(code_id, &json!({}), "");
+    let cap = 200_000;
+    let execute = |contract: &str| {
+        pack(&MsgExecuteContract {
+            sender: account(1),
+            contract: contract.to_string(),
+            msg: b"{}".to_vec(),
+            funds: Vec::new(),
+        })
+    };
+    // 100M gas asked, but contract code gets only the cap: the loop ends
+    // there, with an error that names the limit, and the tx is charged what
+    // ran (not its whole gas limit).
+    let (result, used) = chain.tx_capped(&account(1), execute(&endless), 100_000_000, cap);
+    let err = result.unwrap_err();
+    assert_eq!(err.code, Code::OutOfGas, "{}", err.log);
+    assert!(err.log.contains("max_tx_contract_gas"), "{}", err.log);
+    assert!(used <= cap + gas::INSTANCE_COST, "used {used}");
+
+    // Through a sub-message with a gas limit of its own the allowance goes
+    // on: the callee gets what the caller left of it, and the caller's reply
+    // finds none left, so the tx fails having spent no more than the cap in
+    // contract code (plus the instances it loaded).
+    let (caller, _) = reflect_pair(&mut chain);
+    let outer = reflect_ok(
+        json!([sub_execute(
+            7,
+            &endless,
+            &json!({}),
+            "always",
+            Some(50_000_000)
+        )]),
+        json!([]),
+        None,
+    );
+    let msg = MsgExecuteContract {
+        sender: account(1),
+        contract: caller.clone(),
+        msg: outer.to_string().into_bytes(),
+        funds: Vec::new(),
+    };
+    let (result, used) = chain.tx_capped(&account(1), pack(&msg), 100_000_000, cap);
+    let err = result.unwrap_err();
+    assert_eq!(err.code, Code::OutOfGas, "{}", err.log);
+    assert!(err.log.contains("max_tx_contract_gas"), "{}", err.log);
+    assert!(used <= cap + 3 * gas::INSTANCE_COST, "used {used}");
 }
