@@ -350,6 +350,43 @@ impl Net {
         );
     }
 
+    /// Waits until node `node` votes again: its CometBFT has left block sync
+    /// (which a restarted node stays in for ~4-5 s after it reached the
+    /// others' height over RPC) and its precommit is in the commit of a block
+    /// above `above`. Killing the next validator before that takes two of
+    /// four out of consensus, and the other two cannot make a block.
+    fn wait_voting(&mut self, node: usize, above: u64) {
+        let status = self.rpc(node).call("status", json!({}));
+        let address = status
+            .ok()
+            .and_then(|s| s["validator_info"]["address"].as_str().map(String::from))
+            .unwrap_or_default();
+        self.wait_until(
+            &format!("node{node} to vote in a block above {above}"),
+            Duration::from_secs(120),
+            |net| {
+                let Some(height) = net.height((node + 1) % NODES) else {
+                    return false;
+                };
+                let Ok(commit) = net
+                    .rpc((node + 1) % NODES)
+                    .call("commit", json!({"height": height.to_string()}))
+                else {
+                    return false;
+                };
+                height > above
+                    && commit["signed_header"]["commit"]["signatures"]
+                        .as_array()
+                        .is_some_and(|sigs| {
+                            sigs.iter().any(|sig| {
+                                sig["validator_address"].as_str() == Some(address.as_str())
+                                    && sig["block_id_flag"].as_u64() == Some(2)
+                            })
+                        })
+            },
+        );
+    }
+
     /// Every accepted version (version 0 included), by version number;
     /// `None` when the node does not answer.
     fn versions(&self, node: usize) -> Option<Vec<ModelVersion>> {
@@ -724,8 +761,10 @@ fn validator_churn_keeps_one_chain() {
             },
         );
         std::thread::sleep(Duration::from_millis(rng.below(3000)));
+        let restarted_at = net.max_height();
         net.start_node(victim, None);
         net.wait_caught_up(victim);
+        net.wait_voting(victim, restarted_at);
     }
     net.stop_trainers();
     let height = net.agree();
@@ -733,6 +772,13 @@ fn validator_churn_keeps_one_chain() {
     // RPC answer on the two busy cores is not taken for a stall.
     let times = net.header_times(first..=height);
     let mut gaps: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    // The height whose header time ended the longest gap, to find it in the
+    // nodes' logs (a header's time is when the block before it was committed).
+    let worst_height = gaps
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map_or(0, |(i, _)| first + i as u64 + 1);
     net.assert_one_chain(height.saturating_sub(3)..=height);
     let head = net.assert_history(max_head);
     net.assert_no_panics();
@@ -741,7 +787,8 @@ fn validator_churn_keeps_one_chain() {
     let worst = gaps.last().copied().unwrap_or(0.0);
     println!(
         "SUMMARY rounds={rounds} seed={seed} blocks={} median_block_s={median:.2} \
-         max_stall_s={worst:.2} head_version={head} agreed_height={height} trainer_restarts={} seconds={}",
+         max_stall_s={worst:.2} max_stall_before_height={worst_height} head_version={head} \
+         agreed_height={height} trainer_restarts={} seconds={}",
         gaps.len(),
         net.trainer_restarts,
         started.elapsed().as_secs()
