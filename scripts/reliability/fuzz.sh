@@ -12,6 +12,7 @@
 # features, which RUSTC_BOOTSTRAP=1 unlocks on the stable toolchain, and
 # builds into fuzz/target. cargo-fuzz is installed into tools/cargo-fuzz.
 #   FUZZ_SECONDS (40 per target), FUZZ_TARGETS (all)
+#   fuzz.sh --build-only: only build the targets (run.sh does so first)
 # shellcheck source=scripts/reliability/lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$RELIABILITY_ROOT"
@@ -27,6 +28,8 @@ export RUSTC_BOOTSTRAP=1
 # without it the build is much smaller and faster.
 fuzz_flags=(--sanitizer none --release)
 (cd fuzz && "$cargo_fuzz" build "${fuzz_flags[@]}")
+# run.sh builds everything before the scenarios (their limits count runs).
+if [ "${1:-}" = --build-only ]; then exit 0; fi
 
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
