@@ -1,18 +1,17 @@
 #!/usr/bin/env bash
 # Runs a trainer of the localnet in the foreground (Ctrl-C stops it):
-# trainer1 talks to node0, trainer2 to node1 (node0 when N = 1); the keys
-# are in node0's keyring. More arguments go to `um-trainer train`
+# trainer<i> (1 to 4) talks to node i-1 (node (i-1) mod N on a smaller
+# network); the keys are in node0's keyring. More arguments go to `um-trainer train`
 # (e.g. --updates 10); --max-failures is 0 (never give up) unless given.
 #
-#   localnet/train.sh trainer1|trainer2 [um-trainer train options]
+#   localnet/train.sh trainer1|trainer2|trainer3|trainer4 [um-trainer train options]
 set -euo pipefail
 # shellcheck source=localnet/lib.sh
 source "$(dirname "$0")/lib.sh"
 key="${1:-}"
 case "$key" in
-  trainer1) node=0 ;;
-  trainer2) node=$((LOCALNET_N > 1 ? 1 : 0)) ;;
-  *) echo "usage: $0 trainer1|trainer2 [um-trainer train options]" >&2; exit 2 ;;
+  trainer[1-4]) node=$(((${key#trainer} - 1) % LOCALNET_N)) ;;
+  *) echo "usage: $0 trainer1|trainer2|trainer3|trainer4 [um-trainer train options]" >&2; exit 2 ;;
 esac
 shift
 [ -f "$LOCALNET_DIR/localnet.env" ] || { echo "localnet: no network in $LOCALNET_DIR (localnet/up.sh)" >&2; exit 1; }

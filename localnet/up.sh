@@ -96,12 +96,16 @@ create() {
     home="$(node_home "$i")"
     validators+=(--validator "$("$UMD" keys show operator -a --home "$home")=$(consensus_pubkey "$home")")
   done
-  "$UMD" keys add trainer1 --home "$home0" >/dev/null
-  "$UMD" keys add trainer2 --home "$home0" >/dev/null
+  # Four trainer keys, funded and bonded alike (the benchmark of time to
+  # accuracy runs up to four trainers at once).
+  local trainers=()
+  for t in trainer1 trainer2 trainer3 trainer4; do
+    "$UMD" keys add "$t" --home "$home0" >/dev/null
+    trainers+=(--trainer "$t=$trainer_bond")
+  done
   "$UMD" genesis deploy-governance --home "$home0" --artifacts "$LOCALNET_ROOT/artifacts" \
     --operator operator --self-bond "$validator_bond" "${validators[@]}" \
-    --epoch-blocks "${LOCALNET_EPOCH_BLOCKS:-10}" \
-    --trainer "trainer1=$trainer_bond" --trainer "trainer2=$trainer_bond" >/dev/null
+    --epoch-blocks "${LOCALNET_EPOCH_BLOCKS:-10}" "${trainers[@]}" >/dev/null
   "$UMD" genesis add-lineage --home "$home0" --model-id "$LOCALNET_MODEL" \
     --spec "${LOCALNET_SPEC:-$spec_default}" \
     --hyperparams "${LOCALNET_HYPERPARAMS:-$hyperparams_default}" --seed 1 >/dev/null
@@ -128,7 +132,7 @@ LOCALNET_MODEL=$LOCALNET_MODEL
 LOCALNET_NETNS=$LOCALNET_NETNS
 EOF
   echo "   genesis: MNIST dataset, NRN token + staking + DAO, $LOCALNET_N validator(s) bonded" \
-    "with 100 NRN each, trainer1 and trainer2 (keys in $home0/keys) bonded, lineage $LOCALNET_MODEL"
+    "with 100 NRN each, trainer1 to trainer4 (keys in $home0/keys) bonded, lineage $LOCALNET_MODEL"
 }
 
 # consensus_pubkey HOME: the node's ed25519 consensus key, base64.
