@@ -6,9 +6,11 @@
 //!                                    run for the PyTorch side (scripts/bench/torch_train.py)
 //! bench_training train REPS THREADS… training speed: REPS updates of `run_step` per thread count
 //! bench_training verify REPS THREADS verification cost for local_steps 1, 8 and 32
-//! bench_training alone BASE LOCAL_STEPS MIN_IMPROVEMENT CAP_S
+//! bench_training alone BASE LOCAL_STEPS MIN_IMPROVEMENT CAP_S [LR BATCH SPEC]
 //!                                    time to accuracy without a chain (item 4): from the
-//!                                    weights in file BASE, the trainer's loop alone
+//!                                    weights in file BASE (or `init:SEED`), the trainer's loop alone, with the
+//!                                    chain lineage's learning rate, batch size and model spec
+//!                                    (defaults: the demo's, below)
 //! ```
 //!
 //! The model and hyperparameters are the demo's: MLP 784-128-64-10 (init seed
@@ -42,7 +44,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     um_trainer::runtime::prepare_process_env();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = "usage: bench_training export DIR | train REPS THREADS... | verify REPS THREADS \
-                 | alone BASE LOCAL_STEPS MIN_IMPROVEMENT CAP_S";
+                 | alone BASE LOCAL_STEPS MIN_IMPROVEMENT CAP_S [LR BATCH SPEC]";
     let mode = args.first().ok_or(usage)?.as_str();
     let spec = ModelSpec::parse(SPEC)?;
     let dataset = load_dataset()?;
@@ -50,12 +52,31 @@ fn main() -> Result<(), Box<dyn Error>> {
     match mode {
         "export" => export(Path::new(args.get(1).ok_or(usage)?), &spec, &dataset, &base),
         "alone" => {
-            let base = std::fs::read(args.get(1).ok_or(usage)?)?;
+            let base_arg = args.get(1).ok_or(usage)?;
             let local_steps: u32 = args.get(2).ok_or(usage)?.parse()?;
             let min_improvement: f64 = args.get(3).ok_or(usage)?.parse()?;
             let cap: f64 = args.get(4).ok_or(usage)?.parse()?;
+            let learning_rate = args.get(5).map_or(LEARNING_RATE, String::as_str);
+            let batch_size: u32 = args.get(6).map_or(Ok(BATCH), |b| b.parse())?;
+            // The chain's lineage may differ from the demo's: the same spec
+            // as its genesis, so BASE (its version 0) decodes.
+            let spec = match args.get(7) {
+                Some(text) => ModelSpec::parse(text)?,
+                None => spec,
+            };
+            // `init:SEED`: the spec's initial weights from SEED (what
+            // `umd genesis add-lineage --seed` makes), to try a spec without a chain.
+            let base = match base_arg.strip_prefix("init:") {
+                Some(seed) => Model::init(&spec, seed.parse()?, Device::Cpu)?.to_safetensors(),
+                None => std::fs::read(base_arg)?,
+            };
+            let params = TrainParams {
+                learning_rate: learning_rate.parse()?,
+                batch_size,
+                local_steps,
+            };
             tch::set_num_threads(1);
-            alone(&spec, &dataset, base, local_steps, min_improvement, cap)
+            alone(&spec, &dataset, base, params, min_improvement, cap)
         }
         "train" | "verify" => {
             let reps: usize = args.get(1).ok_or(usage)?.parse()?;
@@ -293,7 +314,7 @@ fn alone(
     spec: &ModelSpec,
     dataset: &Dataset,
     mut head: Vec<u8>,
-    local_steps: u32,
+    params: TrainParams,
     min_improvement: f64,
     cap: f64,
 ) -> Result<(), Box<dyn Error>> {
@@ -309,10 +330,15 @@ fn alone(
     let (mut at90, mut at95) = (None, None);
     let mut nonce = 1u64;
     while started.elapsed().as_secs_f64() < cap && at95.is_none() {
-        let out = run_step(
-            &request(spec, dataset, &head, nonce, local_steps),
-            Device::Cpu,
-        )?;
+        let request = StepRequest {
+            spec,
+            base_weights: &head,
+            trainer: TRAINER,
+            nonce,
+            params,
+            dataset,
+        };
+        let out = run_step(&request, Device::Cpu)?;
         nonce += 1;
         rounds += 1;
         let e = eval(&out.weights)?;
@@ -335,7 +361,9 @@ fn alone(
             "bench": "accuracy",
             "side": "alone",
             "trainers": 1,
-            "local_steps": local_steps,
+            "local_steps": params.local_steps,
+            "learning_rate": params.learning_rate,
+            "batch_size": params.batch_size,
             "secs_to_90": at90.map(|a| a.0),
             "versions_to_90": at90.map(|a| a.1),
             "secs_to_95": at95.map(|a| a.0),
