@@ -11,6 +11,7 @@
 #   LOCALNET_EPOCH_BLOCKS  blocks per validator-set epoch       [10]
 #   LOCALNET_DIGITS        MNIST digits in the genesis dataset  [all 10,000]
 #   LOCALNET_MODEL / LOCALNET_SPEC / LOCALNET_HYPERPARAMS  the genesis lineage
+#   LOCALNET_LINEAGES      lineages of that spec: MODEL, MODEL-2…  [1]
 #   LOCALNET_VERIFIER_THREADS  libtorch threads per verifier     [1]
 #   LOCALNET_NETNS         K (1..254): every node in a network namespace of
 #                          its own (needs root), see "Network namespaces" in

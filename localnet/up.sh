@@ -109,6 +109,15 @@ create() {
   "$UMD" genesis add-lineage --home "$home0" --model-id "$LOCALNET_MODEL" \
     --spec "${LOCALNET_SPEC:-$spec_default}" \
     --hyperparams "${LOCALNET_HYPERPARAMS:-$hyperparams_default}" --seed 1 >/dev/null
+  # More lineages of the same spec (LOCALNET_LINEAGES=K: $LOCALNET_MODEL-2 to
+  # -K): versions of one lineage come one at a time, several lineages
+  # train side by side (the cost-of-history benchmark needs 1,000 versions).
+  local l
+  for ((l = 2; l <= ${LOCALNET_LINEAGES:-1}; l++)); do
+    "$UMD" genesis add-lineage --home "$home0" --model-id "$LOCALNET_MODEL-$l" \
+      --spec "${LOCALNET_SPEC:-$spec_default}" \
+      --hyperparams "${LOCALNET_HYPERPARAMS:-$hyperparams_default}" --seed "$l" >/dev/null
+  done
   # The validator set of `cometbft testnet`, with the power the stake gives.
   python3 - "$testnet/node0/config/genesis.json" "$home0/config/genesis.json" "$validator_bond" <<'EOF'
 import json, sys
