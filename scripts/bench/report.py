@@ -23,6 +23,10 @@ p.add_argument("--hot-profile", default="release")
 p.add_argument("--chain-reps", type=int)
 p.add_argument("--chain-secs", type=int)
 p.add_argument("--elapsed", type=int)
+# Lines for "Latest run" when RESULTS merges rows of more than one run (some
+# items re-run by their own scripts): which rows come from which command.
+p.add_argument("--note", action="append", default=[])
+p.add_argument("--date", help="the Date line, when not now")
 a = p.parse_args()
 
 rows = [json.loads(line) for line in open(a.results) if line.strip()]
@@ -82,7 +86,7 @@ L += [
     "",
     "## Latest run",
     "",
-    f"- Date: {now}",
+    f"- Date: {a.date or now}",
     f"- Machine: {os.cpu_count()} cores (`nproc` {os.sched_getaffinity(0).__len__()}), {cpu_model()}; GPU: {gpu()}",
     f"- Command: `{cmd}` (quick mode: {'yes' if quick else 'no'}; {a.rounds} round(s) x {a.train_reps} "
     f"updates per side and thread count; {a.verify_reps} updates per `local_steps` for verification)",
@@ -94,6 +98,7 @@ L += [
     "  without `MKL_CBWR`, and once more with it (`pytorch+MKL_CBWR`).",
     "- The machine is shared with other builds: absolute numbers are noisy, the ratios less so.",
     *([f"- Wall time of this run of `scripts/bench/run.sh`, builds included: {a.elapsed // 60} min {a.elapsed % 60} s"] if a.elapsed else []),
+    *[f"- {note}" for note in a.note],
     "",
     "## 2. Training speed (CPU)",
     "",
@@ -215,13 +220,17 @@ if acc:
         "",
         "Held-out (validation split, 995 digits) accuracy of the head version as the validators "
         "measured it. *Chain*: `scripts/bench/accuracy.sh`: a fresh 4-validator localnet "
-        f"({a.chain_profile} build), lineage MLP 784-128-64-10, SGD lr 0.1, batch 64, 20 local steps, "
-        "min_improvement 0.0001, 10,000 digits; K trainers (`um-trainer train`, trainer i on node i), "
+        f"({a.chain_profile} build), lineage CNN (conv 8 and 16 channels, kernel 3, dense 64; "
+        "`{\"kind\":\"cnn\",\"input\":[1,28,28],\"channels\":[8,16],\"kernel\":3,\"hidden\":64,\"classes\":10}`), "
+        "SGD lr 0.1, batch 64, 100 local steps, min_improvement 0.0001, 10,000 digits; K trainers "
+        "(`um-trainer train`, trainer i on node i-1, one libtorch thread each), "
         "wall time from their start until the chain's best version reaches the accuracy. *Alone*: "
         "`bench_training alone` (trainer/examples): the same loop without the chain (step, evaluate, "
         "keep when the validation loss is at most the head's times (1 - min_improvement)) from the "
-        f"chain's version-0 weights, 1 thread. Capped at {acc[0].get('cap_secs', '?')} s each; "
-        "\"not reached\" means not within the cap.",
+        f"chain's version-0 weights, same spec and hyperparameters, 1 thread. Capped at {acc[0].get('cap_secs', '?')} s each; "
+        "\"not reached\" means not within the cap. Every validator re-executes every submitted "
+        "update (also the ones that lose the race to the same head), and all processes (4 umd, 4 "
+        "verifiers, K trainers) share the 2 cores, so more trainers mean more work per version here.",
         "",
         "| run | to 90 % s | versions | to 95 % s | versions | **chain/alone to 90 %** | **chain/alone to 95 %** | best accuracy |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -252,13 +261,14 @@ if hist:
         "",
         "## 5. Cost of history",
         "",
-        f"`scripts/bench/history.sh`: 1 validator ({a.chain_profile} build), timeout_commit 100ms, "
-        f"a tiny lineage (MLP 784-16-10: {h['parameters']:,} parameters, raw f32 weights "
-        f"{raw:,} bytes, {h['served_bytes']:,} bytes as safetensors), lr 0.1, batch 64, 5 local steps, min_improvement 0, "
-        f"one trainer. Target {h['versions_target']} versions, capped at {h['cap_secs']} s: "
+        f"`scripts/bench/history.sh`: 1 validator ({a.chain_profile} build), timeout_commit 20ms, "
+        f"{h.get('lineages', 1)} lineage(s) of a tiny model (MLP 784-16-10: {h['parameters']:,} parameters, raw f32 weights "
+        f"{raw:,} bytes, {h['served_bytes']:,} bytes as safetensors), lr 0.01, batch 256, 1 local step, min_improvement 0, "
+        f"one trainer per lineage. Target {h['versions_target']} versions in all, capped at {h['cap_secs']} s: "
         f"**{n} versions accepted in {h['secs']} s**, {h.get('submitted', '?')} updates submitted (the "
-        "rejected ones are stored too, so the per-version figures include them; 1,000 did not fit in the time of `make bench`; "
-        "the 1,000-version figures below are extrapolated linearly and labelled so). Disk: `du -sb` of "
+        "rejected ones are stored too, so the per-version figures include them"
+        + ("" if n >= 1000 else "; the 1,000-version figures below are extrapolated linearly and labelled so")
+        + "). Disk: `du -sb` of "
         "umd's sled store (data/umd/umd.db) and of CometBFT's data (blocks, state, tx index; the "
         "weights travel in the submit txs), before and after.",
         "",
@@ -267,12 +277,21 @@ if hist:
         f"| umd store growth per accepted version | {per(db):,.0f} bytes (**{per(db) / raw:.2f}x** raw weights) |",
         f"| CometBFT data growth per accepted version | {per(cb):,.0f} bytes ({per(cb) / raw:.2f}x raw weights) |",
         f"| umd resident memory: start / after {n} versions | {rss0 / 1024:.0f} MiB / {rss1 / 1024:.0f} MiB |",
-        f"| umd resident memory after 1,000 versions (extrapolated) | {(rss0 + (rss1 - rss0) * 1000 / max(n, 1)) / 1024:.0f} MiB |",
-        f"| umd store after 1,000 versions (extrapolated) | {(h['umd_db_bytes'][0] + per(db) * 1000) / 1e6:.1f} MB |",
+    ]
+    if n < 1000:
+        L += [
+            f"| umd resident memory after 1,000 versions (extrapolated) | {(rss0 + (rss1 - rss0) * 1000 / max(n, 1)) / 1024:.0f} MiB |",
+            f"| umd store after 1,000 versions (extrapolated) | {(h['umd_db_bytes'][0] + per(db) * 1000) / 1e6:.1f} MB |",
+        ]
+    else:
+        L.append(f"| umd store after {n:,} versions | {h['umd_db_bytes'][1] / 1e6:.1f} MB |")
+    L += [
         f"| head weights over umd REST (`/um/training/v1/models/{{id}}/versions/{{n}}/weights`), median of 30 | {h['rest_ms_median']:.2f} ms |",
         f"| same bytes over CometBFT RPC `abci_query /um.training.v1.Query/Weights` (JSON, base64), median of 30 | {h['rpc_ms_median']:.2f} ms |",
         f"| **REST / RPC** | **{h['rest_ms_median'] / h['rpc_ms_median']:.2f}** |",
     ]
+    if "rest_v1_ms_median" in h:
+        L.append(f"| version 1's weights (the oldest after genesis) over umd REST, median of 30 | {h['rest_v1_ms_median']:.2f} ms |")
 
 if hot:
     def t(ns):
