@@ -4,7 +4,8 @@
 # 20 times. The nodes must agree at the end with every accepted version; the
 # longest time without a new block must stay within a few blocks: at most
 # RELIABILITY_MAX_STALL_BLOCKS (default 8) median block times, or one
-# CometBFT round with a dead proposer (timeout_propose 3 s) plus a block.
+# CometBFT round with a dead proposer (timeout_propose 2 s and the
+# prevote/precommit waits: ~4.4 s measured) plus a block.
 # Test: reliability_e2e::validator_churn_keeps_one_chain.
 # shellcheck source=scripts/reliability/lib.sh
 source "$(dirname "$0")/lib.sh"
