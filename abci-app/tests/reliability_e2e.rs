@@ -744,6 +744,14 @@ fn validator_churn_keeps_one_chain() {
     let mut net = Net::up();
     net.start_trainer("trainer1");
     net.start_trainer("trainer2");
+    // A trainer whose node is down at its first query exits (it names the
+    // problem instead of waiting): let both start before the first kill.
+    net.wait_until("both trainers to start", Duration::from_secs(120), |net| {
+        ["trainer1", "trainer2"].iter().all(|key| {
+            fs::read_to_string(net.run.join(format!("{key}.log")))
+                .is_ok_and(|log| log.contains("training "))
+        })
+    });
 
     let first = net.max_height().max(1);
 
