@@ -24,6 +24,7 @@ use anyhow::{bail, Context};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use clap::{Parser, ValueEnum};
+use cosmos_sdk_proto::cosmos::tx::v1beta1::{SimulateRequest, SimulateResponse};
 use cosmos_sdk_proto::cosmwasm::wasm::v1::MsgExecuteContract;
 use cosmos_sdk_proto::Any;
 use prost::Message;
@@ -69,10 +70,39 @@ struct Args {
     /// Most txs of one sender broadcast and not yet seen in a block.
     #[arg(long, default_value_t = 200)]
     window: usize,
-    /// chain mode: gas limit of each transfer.
-    #[arg(long, default_value_t = 400_000)]
-    gas: u64,
+    /// chain mode: gas limit of each transfer, or `auto`: what a wallet
+    /// sets (CosmJS's fee "auto"): one transfer simulated per sender, times
+    /// 1.4. The block's contract-gas budget counts limits, not use, so an
+    /// inflated limit lowers throughput.
+    #[arg(long, default_value = "auto")]
+    gas: GasLimit,
 }
+
+#[derive(Clone, Copy, Debug)]
+enum GasLimit {
+    Auto,
+    Fixed(u64),
+}
+
+impl std::str::FromStr for GasLimit {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, String> {
+        if value == "auto" {
+            return Ok(GasLimit::Auto);
+        }
+        value
+            .parse()
+            .map(GasLimit::Fixed)
+            .map_err(|_| format!("{value:?}: expected a gas amount or `auto`"))
+    }
+}
+
+/// CosmJS's default multiplier of the simulated gas for fee "auto".
+const AUTO_GAS_ADJUSTMENT: f64 = 1.4;
+
+/// umd answers a simulation as an ABCI query on the gRPC method's path.
+const SIMULATE_PATH: &str = "/cosmos.tx.v1beta1.Service/Simulate";
 
 fn main() {
     let args = Args::parse();
@@ -182,6 +212,35 @@ impl TxSource {
         self.resync(rpc)
     }
 
+    /// `--gas auto`: simulates the next transfer (not sent) and sets the
+    /// gas limit of every transfer to its gas used times the adjustment.
+    fn estimate_gas(&mut self, rpc: &RpcClient) -> anyhow::Result<()> {
+        if !matches!(self, TxSource::Chain { .. }) {
+            return Ok(());
+        }
+        let tx_bytes = self.next_tx()?;
+        let TxSource::Chain { signer, gas, .. } = self else {
+            return Ok(());
+        };
+        // Simulated, never broadcast: the next transfer reuses its sequence.
+        signer.sequence -= 1;
+        #[allow(deprecated)]
+        let request = SimulateRequest {
+            tx_bytes,
+            ..SimulateRequest::default()
+        };
+        let reply = rpc
+            .query_ok(SIMULATE_PATH, &request.encode_to_vec())
+            .context("simulating a transfer (--gas auto)")?;
+        let used = SimulateResponse::decode(reply.as_slice())
+            .context("decoding the simulation")?
+            .gas_info
+            .context("the simulation reports no gas")?
+            .gas_used;
+        *gas = (used as f64 * AUTO_GAS_ADJUSTMENT).ceil() as u64;
+        Ok(())
+    }
+
     /// After a refused tx: the chain's sequence, once nothing is in flight.
     fn resync(&mut self, rpc: &RpcClient) -> anyhow::Result<()> {
         if let TxSource::Chain { key, signer, .. } = self {
@@ -262,9 +321,16 @@ fn run(args: &Args) -> anyhow::Result<Value> {
                     token: token.clone(),
                     // Round robin among the senders: balances stay put.
                     recipient: addresses[(i + 1) % addresses.len()].clone(),
-                    gas: args.gas,
+                    gas: match args.gas {
+                        GasLimit::Fixed(gas) => gas,
+                        // Until simulated: enough for the account's first transfer.
+                        GasLimit::Auto => 400_000,
+                    },
                 };
                 source.create_account(rpc)?;
+                if matches!(args.gas, GasLimit::Auto) {
+                    source.estimate_gas(rpc)?;
+                }
                 sources.push(source);
             }
         }
@@ -281,6 +347,14 @@ fn run(args: &Args) -> anyhow::Result<Value> {
             }
         }
     }
+
+    let gas_limits: Vec<u64> = sources
+        .iter()
+        .filter_map(|source| match source {
+            TxSource::Chain { gas, .. } => Some(*gas),
+            TxSource::Kv { .. } => None,
+        })
+        .collect();
 
     let shared = Arc::new(Shared {
         pending: Mutex::new(HashMap::new()),
@@ -407,6 +481,7 @@ fn run(args: &Args) -> anyhow::Result<Value> {
         "nodes": args.nodes.len(),
         "senders": shared.in_flight.len(),
         "window": args.window,
+        "gas_limit": gas_limits,
         "sent": shared.sent.load(Ordering::Acquire),
         "refused_at_broadcast": shared.refused.load(Ordering::Acquire),
         "refused_logs": *lock(&shared.refused_logs),
