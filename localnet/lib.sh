@@ -13,6 +13,8 @@
 #   LOCALNET_MODEL / LOCALNET_SPEC / LOCALNET_HYPERPARAMS  the genesis lineage
 #   LOCALNET_LINEAGES      lineages of that spec: MODEL, MODEL-2…  [1]
 #   LOCALNET_VERIFIER_THREADS  libtorch threads per verifier     [1]
+#   LOCALNET_AUTH_PARAMS   JSON merged into the genesis auth params, e.g.
+#                          '{"max_block_contract_gas":400000000}'  [none]
 #   LOCALNET_NETNS         K (1..254): every node in a network namespace of
 #                          its own (needs root), see "Network namespaces" in
 #                          localnet/README.md                   [off]

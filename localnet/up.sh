@@ -119,10 +119,13 @@ create() {
       --hyperparams "${LOCALNET_HYPERPARAMS:-$hyperparams_default}" --seed "$l" >/dev/null
   done
   # The validator set of `cometbft testnet`, with the power the stake gives.
-  python3 - "$testnet/node0/config/genesis.json" "$home0/config/genesis.json" "$validator_bond" <<'EOF'
+  # Also any LOCALNET_AUTH_PARAMS (the benchmark lifts a cap with it).
+  python3 - "$testnet/node0/config/genesis.json" "$home0/config/genesis.json" "$validator_bond" \
+    "${LOCALNET_AUTH_PARAMS:-}" <<'EOF'
 import json, sys
-testnet, path, bond = sys.argv[1], sys.argv[2], int(sys.argv[3])
+testnet, path, bond, auth_params = sys.argv[1], sys.argv[2], int(sys.argv[3]), json.loads(sys.argv[4] or "{}")
 genesis = json.load(open(path))
+genesis["app_state"].setdefault("auth", {}).setdefault("params", {}).update(auth_params)
 per_power = int(genesis["app_state"]["gov"]["params"].get("stake_per_power", 1000000))
 validators = json.load(open(testnet))["validators"]
 for validator in validators:

@@ -4,7 +4,8 @@
 # configuration running its built-in kvstore app; 4 validators and 1.
 # Both sides: the same generator (um-loadgen), the same senders per node,
 # window and duration, one network at a time, repetitions alternating
-# umd, kvstore. Appends JSON lines to RESULTS.
+# umd, umd with max_block_contract_gas lifted, kvstore. Appends JSON lines
+# to RESULTS.
 #
 #   scripts/bench/chain.sh RESULTS PROFILE REPS DURATION_S
 set -euo pipefail
@@ -53,6 +54,14 @@ for n in 4 1; do
     # shellcheck disable=SC2046
     out="$("$loadgen" --mode chain $(nodes "$umd_ip" "$n") "${senders[@]}" "${common[@]}")"
     record umd "$n" "$r" "$out"
+    umd_net down --clean >/dev/null
+    # The same with the block's contract-gas budget lifted to the block gas
+    # limit: what the budget costs in throughput, and what the CPU allows.
+    echo "== chain throughput, $n validator(s), round $r/$reps: umd, max_block_contract_gas lifted"
+    LOCALNET_AUTH_PARAMS='{"max_block_contract_gas":400000000}' umd_net up "$n" --fresh >/dev/null
+    # shellcheck disable=SC2046
+    out="$("$loadgen" --mode chain $(nodes "$umd_ip" "$n") "${senders[@]}" "${common[@]}")"
+    record umd-lifted "$n" "$r" "$out"
     umd_net down --clean >/dev/null
     echo "== chain throughput, $n validator(s), round $r/$reps: CometBFT kvstore"
     scripts/bench/kvnet.sh up "$n" "$work/kv-net" "$kv_ip"
