@@ -96,7 +96,7 @@ L += [
     "- Environment: `OMP_WAIT_POLICY=PASSIVE` for both sides; ours sets `MKL_CBWR=AUTO,STRICT` itself",
     "  (bitwise-reproducible training, trainer/src/runtime.rs) and turns mkldnn off; stock PyTorch runs",
     "  without `MKL_CBWR`, and once more with it (`pytorch+MKL_CBWR`).",
-    "- The machine is shared with other builds: absolute numbers are noisy, the ratios less so.",
+    "- Other work on the machine makes absolute numbers noisy, the ratios less so.",
     *([f"- Wall time of this run of `scripts/bench/run.sh`, builds included: {a.elapsed // 60} min {a.elapsed % 60} s"] if a.elapsed else []),
     *[f"- {note}" for note in a.note],
     "",
