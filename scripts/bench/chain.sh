@@ -38,6 +38,14 @@ cleanup() {
   scripts/bench/kvnet.sh down "$work/kv-net" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
+umd_round() { # side auth-params-json validators rep (uses senders, common)
+  LOCALNET_AUTH_PARAMS="$2" umd_net up "$3" --fresh >/dev/null
+  local out
+  # shellcheck disable=SC2046
+  out="$("$loadgen" --mode chain $(nodes "$umd_ip" "$3") "${senders[@]}" "${common[@]}")"
+  record "$1" "$3" "$4" "$out"
+  umd_net down --clean >/dev/null
+}
 
 for n in 4 1; do
   senders=()
@@ -50,19 +58,11 @@ for n in 4 1; do
   common=(--duration "$duration" --txs "$max_txs" --window "$window")
   for r in $(seq 1 "$reps"); do
     echo "== chain throughput, $n validator(s), round $r/$reps: umd (cw20 NRN transfers)"
-    umd_net up "$n" --fresh >/dev/null
-    # shellcheck disable=SC2046
-    out="$("$loadgen" --mode chain $(nodes "$umd_ip" "$n") "${senders[@]}" "${common[@]}")"
-    record umd "$n" "$r" "$out"
-    umd_net down --clean >/dev/null
+    umd_round umd '' "$n" "$r"
     # The same with the block's contract-gas budget lifted to the block gas
     # limit: what the budget costs in throughput, and what the CPU allows.
     echo "== chain throughput, $n validator(s), round $r/$reps: umd, max_block_contract_gas lifted"
-    LOCALNET_AUTH_PARAMS='{"max_block_contract_gas":400000000}' umd_net up "$n" --fresh >/dev/null
-    # shellcheck disable=SC2046
-    out="$("$loadgen" --mode chain $(nodes "$umd_ip" "$n") "${senders[@]}" "${common[@]}")"
-    record umd-lifted "$n" "$r" "$out"
-    umd_net down --clean >/dev/null
+    umd_round umd-lifted '{"max_block_contract_gas":400000000}' "$n" "$r"
     echo "== chain throughput, $n validator(s), round $r/$reps: CometBFT kvstore"
     scripts/bench/kvnet.sh up "$n" "$work/kv-net" "$kv_ip"
     # shellcheck disable=SC2046

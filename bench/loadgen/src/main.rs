@@ -215,9 +215,6 @@ impl TxSource {
     /// `--gas auto`: simulates the next transfer (not sent) and sets the
     /// gas limit of every transfer to its gas used times the adjustment.
     fn estimate_gas(&mut self, rpc: &RpcClient) -> anyhow::Result<()> {
-        if !matches!(self, TxSource::Chain { .. }) {
-            return Ok(());
-        }
         let tx_bytes = self.next_tx()?;
         let TxSource::Chain { signer, gas, .. } = self else {
             return Ok(());
