@@ -283,11 +283,16 @@ fn stop_child(child: &mut Child) {
 mod tests {
     use super::*;
 
+    /// The fake CometBFT is a symlink, not a copy: a copy is a file this
+    /// process wrote, and a test in another thread that forks while the
+    /// copy's write descriptor is open makes exec fail with ETXTBSY (CI saw
+    /// it). The kernel names a process after the path it was started by, so
+    /// the link still runs as "cometbft".
     #[test]
     fn only_a_running_process_named_cometbft_counts() {
         let dir = tempfile::tempdir().unwrap();
         let fake = dir.path().join("cometbft");
-        fs::copy("/bin/sleep", &fake).unwrap();
+        std::os::unix::fs::symlink("/bin/sleep", &fake).unwrap();
         let mut child = Command::new(&fake).arg("30").spawn().unwrap();
         let pid = child.id();
         assert!(is_live_cometbft(pid));
@@ -320,7 +325,7 @@ mod tests {
     fn a_previous_cometbft_that_will_not_exit_is_killed() {
         let dir = tempfile::tempdir().unwrap();
         let fake = dir.path().join("cometbft");
-        fs::copy("/bin/sleep", &fake).unwrap();
+        std::os::unix::fs::symlink("/bin/sleep", &fake).unwrap();
         let mut child = Command::new(&fake).arg("300").spawn().unwrap();
         fs::write(dir.path().join(COMETBFT_PID_FILE), child.id().to_string()).unwrap();
 
