@@ -159,16 +159,7 @@ impl<'h> Keeper<'h> {
             gas::COMPILE_COST_PER_BYTE.saturating_mul(wasm.len() as u64),
             "compiling wasm code",
         )?;
-        let checksum = self
-            .host
-            .cache
-            .store_code(&wasm, true, true)
-            .map_err(|err| match err {
-                VmError::CacheErr { .. } => {
-                    vm::stop_on_cache_failure("cannot store wasm code", &err)
-                }
-                _ => TxError::new(Code::InvalidWasm, format!("invalid wasm code: {err}")),
-            })?;
+        let checksum = self.compile_unless_cached(&wasm)?;
         let info = CodeInfo {
             code_hash: checksum.as_slice().to_vec(),
             creator: sender.to_string(),
@@ -189,6 +180,31 @@ impl<'h> Keeper<'h> {
             }),
             events: vec![events::store_code(&checksum.to_hex(), code_id)],
         })
+    }
+
+    /// Checks and compiles `wasm` into the VM cache, unless the same bytes
+    /// are there already. Compiling them again would make cosmwasm-vm
+    /// rewrite the compiled module's file in place, and modules loaded from
+    /// that file are memory-mapped: an instance reading a page the rewrite
+    /// truncated dies of SIGBUS. Skipping is safe for consensus: the bytes
+    /// were checked when first stored, so every node gets the same result
+    /// whatever its cache holds, and the gas was charged above either way.
+    fn compile_unless_cached(&self, wasm: &[u8]) -> Result<Checksum, TxError> {
+        let checksum = Checksum::generate(wasm);
+        // load_wasm verifies the file against the checksum, so a damaged
+        // copy is compiled and written again.
+        if self.host.cache.load_wasm(&checksum).is_ok() {
+            return Ok(checksum);
+        }
+        self.host
+            .cache
+            .store_code(wasm, true, true)
+            .map_err(|err| match err {
+                VmError::CacheErr { .. } => {
+                    vm::stop_on_cache_failure("cannot store wasm code", &err)
+                }
+                _ => TxError::new(Code::InvalidWasm, format!("invalid wasm code: {err}")),
+            })
     }
 
     #[allow(clippy::too_many_arguments)]

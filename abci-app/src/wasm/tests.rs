@@ -7,7 +7,9 @@
 //! (sub-messages, errors, events) without a contract toolchain.
 
 use std::io::Write;
+use std::os::unix::fs::MetadataExt;
 use std::sync::{Arc, LazyLock};
+use std::time::SystemTime;
 
 use base64::Engine;
 use cosmos_sdk_proto::cosmos::base::query::v1beta1::PageRequest;
@@ -49,6 +51,16 @@ const GAS: u64 = 10_000_000;
 static MODULE: LazyLock<(tempfile::TempDir, WasmModule)> = LazyLock::new(|| {
     let dir = tempfile::tempdir().expect("temp dir");
     let module = WasmModule::new(dir.path()).expect("wasm module");
+    // Tests run in parallel on this one cache, which a node never does: two
+    // tests storing a fixture for the first time at once would both write
+    // its compiled module while one of them already runs it. Compiled here,
+    // once, every later store finds the fixtures cached.
+    for wasm in [&*NRN_TOKEN, &*REFLECT] {
+        module
+            .cache()
+            .store_code(wasm, true, true)
+            .expect("test fixture compiles");
+    }
     (dir, module)
 });
 
@@ -424,6 +436,66 @@ fn store_code_accepts_plain_and_gzip_and_keeps_the_bytes() {
         );
         assert_eq!(info.creator, account(1));
     }
+}
+
+/// Every file under `dir` with its inode, length and modification time.
+fn files_with_identity(dir: &std::path::Path) -> Vec<(std::path::PathBuf, u64, u64, SystemTime)> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        for entry in std::fs::read_dir(&next).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::metadata(&path).unwrap();
+            if meta.is_dir() {
+                pending.push(path);
+            } else {
+                files.push((path, meta.ino(), meta.len(), meta.modified().unwrap()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Storing bytes the cache already holds must leave their compiled module
+/// alone: running instances are memory-mapped from that file, and a
+/// rewrite under one killed this suite with SIGBUS. A node that has the
+/// code cached pays the same gas as one that compiles it.
+#[test]
+fn storing_cached_code_again_leaves_the_compiled_module_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let module = WasmModule::new(dir.path()).unwrap();
+    let mut chain = Chain::with_module(&module);
+    fn store(chain: &mut Chain) -> (u64, u64) {
+        let msg = MsgStoreCode {
+            sender: account(1),
+            wasm_byte_code: REFLECT.clone(),
+            instantiate_permission: None,
+        };
+        let (result, gas_used) = chain.tx(&account(1), pack(&msg), GAS);
+        let stored: MsgStoreCodeResponse = response(&result.expect("store code"));
+        (stored.code_id, gas_used)
+    }
+    let (first, first_gas) = store(&mut chain);
+    let init = reflect_ok(json!([]), json!([]), None);
+    let running = chain.instantiate(first, &init, "");
+    let compiled = files_with_identity(dir.path());
+    assert!(compiled.len() >= 2, "the wasm and its module: {compiled:?}");
+
+    let (second, second_gas) = store(&mut chain);
+    assert_eq!(second, first + 1);
+    assert_eq!(second_gas, first_gas);
+    assert_eq!(files_with_identity(dir.path()), compiled);
+
+    chain.instantiate(second, &init, "");
+    chain
+        .execute(
+            &account(1),
+            &running,
+            &reflect_ok(json!([]), json!([]), None),
+        )
+        .0
+        .expect("the first contract still runs");
 }
 
 #[test]
