@@ -30,6 +30,14 @@ pub enum StoreError {
     ReservedKey(Vec<u8>),
 }
 
+/// How long [`Store::open`] waits for another holder of the lock to go.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// sled 0.34 reports a held lock only as an `Other` I/O error with this text.
+fn is_lock_contention(err: &std::io::Error) -> bool {
+    err.to_string().contains("could not acquire lock")
+}
+
 /// The last state written by `Commit`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CommitInfo {
@@ -45,8 +53,22 @@ pub struct Store {
 }
 
 impl Store {
+    /// Opens the store, waiting up to [`LOCK_WAIT`] for its file lock. A
+    /// process forked while the lock was held keeps it until it execs, and
+    /// a umd restarted at once may find its predecessor still exiting; a
+    /// second live umd on the same home still gets the lock error.
     pub fn open(path: &std::path::Path) -> Result<Self, StoreError> {
-        let db = sled::open(path)?;
+        let waited_since = std::time::Instant::now();
+        let db = loop {
+            match sled::open(path) {
+                Err(sled::Error::Io(e))
+                    if is_lock_contention(&e) && waited_since.elapsed() < LOCK_WAIT =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                other => break other?,
+            }
+        };
         let state = db.open_tree("state")?;
         Ok(Self { db, state })
     }
@@ -144,6 +166,27 @@ mod tests {
         let view = store.view();
         assert_eq!(view.get(b"a/1").unwrap(), Some(b"one".to_vec()));
         assert_eq!(view.get(b"a/2").unwrap(), None);
+    }
+
+    #[test]
+    fn open_waits_for_a_lock_that_is_let_go_but_not_for_one_that_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = Store::open(dir.path()).unwrap();
+        let started = std::time::Instant::now();
+        let err = Store::open(dir.path()).err().expect("the lock is held");
+        assert!(is_lock_contention_error(&err), "{err}");
+        assert!(started.elapsed() >= LOCK_WAIT);
+
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            drop(held);
+        });
+        Store::open(dir.path()).expect("the lock was let go within the wait");
+        releaser.join().unwrap();
+    }
+
+    fn is_lock_contention_error(err: &StoreError) -> bool {
+        matches!(err, StoreError::Sled(sled::Error::Io(e)) if is_lock_contention(e))
     }
 
     #[test]
