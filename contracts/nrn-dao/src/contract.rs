@@ -3,27 +3,29 @@
 #[cfg(not(feature = "library"))]
 use cosmwasm_std::entry_point;
 use cosmwasm_std::{
-    from_json, to_json_binary, Addr, Binary, CosmosMsg, Decimal, Deps, DepsMut, Env, MessageInfo,
-    Order, Response, StdResult, Storage, Uint128, WasmMsg,
+    from_json, to_json_binary, Addr, Binary, CosmosMsg, Decimal, Deps, DepsMut, Empty, Env,
+    MessageInfo, Order, Reply, Response, StdResult, Storage, SubMsg, SubMsgResult, Uint128,
+    WasmMsg,
 };
 use cw2::set_contract_version;
-use cw20::{Cw20ExecuteMsg, Cw20ReceiveMsg};
+use cw20::{Cw20ExecuteMsg, Cw20QueryMsg, Cw20ReceiveMsg, TokenInfoResponse};
 use cw_storage_plus::Bound;
 use cw_utils::nonpayable;
 use um_bindings::migrate::check_and_record;
 use um_bindings::staking::{
-    ExecuteMsg as StakingExecuteMsg, QueryMsg as StakingQueryMsg, TotalStakeResponse,
-    VotingPowerResponse,
+    check_settings, ExecuteMsg as StakingExecuteMsg, QueryMsg as StakingQueryMsg,
+    TotalStakeResponse, VotingPowerResponse,
 };
 use um_bindings::{Hyperparams, UmMsg, UmQuery};
 
+use crate::bounds::{check_bounds, invalid, DEFAULT_EXECUTION_PERIOD_BLOCKS};
 use crate::error::ContractError;
 use crate::msg::{
     ExecuteMsg, InstantiateMsg, MigrateMsg, ProposalAction, ProposalListResponse, ProposalResponse,
     QueryMsg, ReceiveMsg, Status, Tally, VoteInfo, VoteListResponse, VoteOption, VoteResponse,
 };
 use crate::state::{
-    Ballot, Config, Proposal, VotingRules, BALLOTS, CONFIG, PROPOSALS, PROPOSAL_COUNT,
+    Ballot, Config, Proposal, VotingRules, BALLOTS, CONFIG, PROPOSALS, PROPOSAL_COUNT, UNSETTLED,
 };
 
 /// cw2 name of this contract; `migrate` only accepts code stored under it.
@@ -44,6 +46,8 @@ pub const MAX_DESCRIPTION_LEN: usize = 16 * 1024;
 pub const MAX_MODEL_ID_LEN: usize = 128;
 /// Longest model spec (JSON), in bytes.
 pub const MAX_SPEC_LEN: usize = 64 * 1024;
+/// Longest failure reason kept with an ExecutionFailed proposal, in bytes.
+pub const MAX_EXECUTION_ERROR_LEN: usize = 1024;
 
 type ContractResult = Result<Response<UmMsg>, ContractError>;
 
@@ -63,8 +67,11 @@ pub fn instantiate(
         veto_threshold: msg.veto_threshold,
         voting_period_blocks: msg.voting_period_blocks,
         proposal_deposit: msg.proposal_deposit,
+        execution_period_blocks: msg
+            .execution_period_blocks
+            .unwrap_or(DEFAULT_EXECUTION_PERIOD_BLOCKS),
     };
-    validate_config(&config)?;
+    validate_config(deps.as_ref(), &config)?;
     CONFIG.save(deps.storage, &config)?;
     PROPOSAL_COUNT.save(deps.storage, &0)?;
     set_contract_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION)?;
@@ -79,7 +86,11 @@ pub fn instantiate(
             "voting_period_blocks",
             config.voting_period_blocks.to_string(),
         )
-        .add_attribute("proposal_deposit", config.proposal_deposit))
+        .add_attribute("proposal_deposit", config.proposal_deposit)
+        .add_attribute(
+            "execution_period_blocks",
+            config.execution_period_blocks.to_string(),
+        ))
 }
 
 #[cfg_attr(not(feature = "library"), entry_point)]
@@ -175,7 +186,7 @@ fn propose(
             reason: format!("description is longer than {MAX_DESCRIPTION_LEN} bytes"),
         });
     }
-    validate_action(&action, &config)?;
+    validate_action(deps.as_ref(), &action, &config)?;
 
     let start_height = env.block.height;
     let end_height = start_height
@@ -211,12 +222,15 @@ fn propose(
             quorum: config.quorum,
             threshold: config.threshold,
             veto_threshold: config.veto_threshold,
+            execution_period_blocks: config.execution_period_blocks,
         },
         votes: Tally::default(),
         executed: false,
         closed: false,
+        execution_error: None,
     };
     PROPOSALS.save(deps.storage, id, &proposal)?;
+    UNSETTLED.save(deps.storage, id, &Empty {})?;
     Ok(Response::new()
         .add_attribute("action", "propose")
         .add_attribute("proposal_id", id.to_string())
@@ -282,20 +296,39 @@ fn execute_vote(
         .add_attribute("status", Status::Open.to_string()))
 }
 
+/// Runs a passed proposal once. The action goes out as a sub-message that
+/// replies only on error, so a failing action does not revert this tx: the
+/// reply marks the proposal ExecutionFailed, and the deposit is refunded
+/// either way (a failed action is no fault of the proposer's, and a deposit
+/// must never stay locked). The sub-message has no gas limit of its own, so
+/// an executor cannot make an action fail by sending too little gas: running
+/// out of gas reverts the whole tx.
+///
+/// A passed proposal must be executed before `execution_end_height`, and
+/// after every passed proposal with a lower id (see [`check_execution_order`]).
 fn execute_execute(
     deps: DepsMut<UmQuery>,
     env: Env,
     info: MessageInfo,
     proposal_id: u64,
 ) -> ContractResult {
+    let height = env.block.height;
     let mut proposal = load_proposal(deps.storage, proposal_id)?;
-    match proposal.status(env.block.height)? {
+    match proposal.status(height)? {
         Status::Passed => {}
-        Status::Executed => return Err(ContractError::AlreadyExecuted { id: proposal_id }),
+        Status::Executed | Status::ExecutionFailed => {
+            return Err(ContractError::AlreadyExecuted { id: proposal_id })
+        }
         Status::Open => {
             return Err(ContractError::VotingOpen {
                 id: proposal_id,
                 end_height: proposal.end_height,
+            })
+        }
+        Status::Expired => {
+            return Err(ContractError::ExecutionExpired {
+                id: proposal_id,
+                execution_end_height: proposal.execution_end_height(),
             })
         }
         status @ (Status::Rejected | Status::Vetoed) => {
@@ -305,13 +338,28 @@ fn execute_execute(
             })
         }
     }
-    proposal.executed = true;
-    PROPOSALS.save(deps.storage, proposal_id, &proposal)?;
+    check_execution_order(deps.storage, proposal_id, height)?;
 
     let config = CONFIG.load(deps.storage)?;
-    let mut messages = action_messages(deps.storage, &config, &proposal.action)?;
+    // Bounds are checked again: what was valid when proposed may not be now
+    // (the config or the token supply changed meanwhile).
+    let messages = validate_action(deps.as_ref(), &proposal.action, &config)
+        .and_then(|()| action_messages(deps.storage, &config, &proposal.action));
+    let mut response = Response::new();
+    match messages {
+        Ok(messages) => {
+            for msg in messages {
+                response = response.add_submessage(SubMsg::reply_on_error(msg, proposal_id));
+            }
+        }
+        Err(err) => proposal.execution_error = Some(execution_error(err.to_string())),
+    }
+    proposal.executed = true;
+    PROPOSALS.save(deps.storage, proposal_id, &proposal)?;
+    UNSETTLED.remove(deps.storage, proposal_id);
+
     if !proposal.deposit.is_zero() {
-        messages.push(token_msg(
+        response = response.add_message(token_msg(
             &config.token,
             &Cw20ExecuteMsg::Transfer {
                 recipient: proposal.proposer.to_string(),
@@ -319,14 +367,96 @@ fn execute_execute(
             },
         )?);
     }
-    Ok(Response::new()
-        .add_messages(messages)
+    let status = proposal.status(height)?;
+    response = response
         .add_attribute("action", "execute")
         .add_attribute("proposal_id", proposal_id.to_string())
         .add_attribute("sender", info.sender)
         .add_attribute("proposal_action", proposal.action.kind())
-        .add_attribute("status", Status::Executed.to_string())
-        .add_attribute("deposit_refunded", proposal.deposit))
+        .add_attribute("status", status.to_string())
+        .add_attribute("deposit_refunded", proposal.deposit);
+    if let Some(error) = &proposal.execution_error {
+        response = response.add_attribute("execution_error", error);
+    }
+    Ok(response)
+}
+
+/// Passed proposals execute in id order: `Execute` refuses while a proposal
+/// with a lower id is Passed (voting over, not executed, execution window
+/// still open). Otherwise an old proposal executed late could undo a newer
+/// decision on the same setting, or a newer action could run before the
+/// older one it depends on. Older proposals that are still Open do not
+/// block: they can only pass after this one and then run later, as the
+/// newer decision. Earlier entries of [`UNSETTLED`] that can never run any
+/// more (rejected, vetoed, expired) are dropped on the way, so the walk stays
+/// short.
+fn check_execution_order(
+    storage: &mut dyn Storage,
+    proposal_id: u64,
+    height: u64,
+) -> Result<(), ContractError> {
+    let earlier = UNSETTLED
+        .keys(
+            storage,
+            None,
+            Some(Bound::exclusive(proposal_id)),
+            Order::Ascending,
+        )
+        .collect::<StdResult<Vec<_>>>()?;
+    for earlier_id in earlier {
+        match load_proposal(storage, earlier_id)?.status(height)? {
+            Status::Passed => {
+                return Err(ContractError::EarlierProposalPending {
+                    id: proposal_id,
+                    earlier: earlier_id,
+                })
+            }
+            Status::Open => {}
+            Status::Rejected
+            | Status::Vetoed
+            | Status::Expired
+            | Status::Executed
+            | Status::ExecutionFailed => UNSETTLED.remove(storage, earlier_id),
+        }
+    }
+    Ok(())
+}
+
+/// The failure reason as stored: cut to [`MAX_EXECUTION_ERROR_LEN`] bytes
+/// (on a character boundary) so one long error cannot bloat the state.
+fn execution_error(mut error: String) -> String {
+    if error.len() > MAX_EXECUTION_ERROR_LEN {
+        let mut end = MAX_EXECUTION_ERROR_LEN;
+        while !error.is_char_boundary(end) {
+            end -= 1;
+        }
+        error.truncate(end);
+    }
+    error
+}
+
+/// Called only for a failed action sub-message (`reply_on_error`, id = the
+/// proposal id): the action's own changes were already rolled back; the
+/// proposal is recorded as ExecutionFailed, and the deposit refund that
+/// `Execute` queued still goes out.
+#[cfg_attr(not(feature = "library"), entry_point)]
+pub fn reply(deps: DepsMut<UmQuery>, _env: Env, msg: Reply) -> ContractResult {
+    let proposal_id = msg.id;
+    let SubMsgResult::Err(error) = msg.result else {
+        return Err(ContractError::UnexpectedReply { id: proposal_id });
+    };
+    let mut proposal = load_proposal(deps.storage, proposal_id)?;
+    if !proposal.executed || proposal.execution_error.is_some() {
+        return Err(ContractError::UnexpectedReply { id: proposal_id });
+    }
+    let error = execution_error(error);
+    proposal.execution_error = Some(error.clone());
+    PROPOSALS.save(deps.storage, proposal_id, &proposal)?;
+    Ok(Response::new()
+        .add_attribute("action", "execution_failed")
+        .add_attribute("proposal_id", proposal_id.to_string())
+        .add_attribute("status", Status::ExecutionFailed.to_string())
+        .add_attribute("execution_error", error))
 }
 
 /// The messages that carry out `action`; `UpdateDaoConfig` is applied here
@@ -365,7 +495,9 @@ fn action_messages(
             veto_threshold,
             voting_period_blocks,
             proposal_deposit,
+            execution_period_blocks,
         } => {
+            // Validated by the caller (`validate_action`) against this config.
             let updated = updated_config(
                 config,
                 quorum,
@@ -373,8 +505,8 @@ fn action_messages(
                 veto_threshold,
                 voting_period_blocks,
                 proposal_deposit,
+                execution_period_blocks,
             );
-            validate_config(&updated)?;
             CONFIG.save(storage, &updated)?;
             return Ok(vec![]);
         }
@@ -382,6 +514,7 @@ fn action_messages(
             min_trainer_stake,
             min_validator_stake,
             unbonding_period_blocks,
+            max_validators,
         } => CosmosMsg::Wasm(WasmMsg::Execute {
             contract_addr: config.staking.to_string(),
             msg: to_json_binary(&StakingExecuteMsg::UpdateConfig {
@@ -389,6 +522,7 @@ fn action_messages(
                 min_trainer_stake,
                 min_validator_stake,
                 unbonding_period_blocks,
+                max_validators,
             })?,
             funds: vec![],
         }),
@@ -405,6 +539,8 @@ fn action_messages(
     Ok(vec![msg])
 }
 
+/// Settles a proposal that will never run: rejected or expired (deposit
+/// refunded) or vetoed (deposit burned).
 fn execute_close(
     deps: DepsMut<UmQuery>,
     env: Env,
@@ -421,14 +557,17 @@ fn execute_close(
             })
         }
         Status::Passed => return Err(ContractError::CannotClosePassed { id: proposal_id }),
-        Status::Executed => return Err(ContractError::AlreadyExecuted { id: proposal_id }),
-        Status::Rejected | Status::Vetoed => {}
+        Status::Executed | Status::ExecutionFailed => {
+            return Err(ContractError::AlreadyExecuted { id: proposal_id })
+        }
+        Status::Rejected | Status::Vetoed | Status::Expired => {}
     }
     if proposal.closed {
         return Err(ContractError::AlreadyClosed { id: proposal_id });
     }
     proposal.closed = true;
     PROPOSALS.save(deps.storage, proposal_id, &proposal)?;
+    UNSETTLED.remove(deps.storage, proposal_id);
 
     let config = CONFIG.load(deps.storage)?;
     let (deposit_outcome, cw20_msg) = if status == Status::Vetoed {
@@ -481,6 +620,7 @@ fn updated_config(
     veto_threshold: Option<Decimal>,
     voting_period_blocks: Option<u64>,
     proposal_deposit: Option<Uint128>,
+    execution_period_blocks: Option<u64>,
 ) -> Config {
     Config {
         token: config.token.clone(),
@@ -490,35 +630,49 @@ fn updated_config(
         veto_threshold: veto_threshold.unwrap_or(config.veto_threshold),
         voting_period_blocks: voting_period_blocks.unwrap_or(config.voting_period_blocks),
         proposal_deposit: proposal_deposit.unwrap_or(config.proposal_deposit),
+        execution_period_blocks: execution_period_blocks.unwrap_or(config.execution_period_blocks),
     }
 }
 
-fn invalid_config(field: &str, reason: &str) -> ContractError {
-    ContractError::InvalidConfig {
-        field: field.to_string(),
-        reason: reason.to_string(),
-    }
+/// The token's total supply, read from the cw20 contract.
+fn token_supply(deps: Deps<UmQuery>, token: &Addr) -> StdResult<Uint128> {
+    let info: TokenInfoResponse = deps
+        .querier
+        .query_wasm_smart(token, &Cw20QueryMsg::TokenInfo {})?;
+    Ok(info.total_supply)
 }
 
-/// quorum in (0, 1], threshold in (0, 1), veto threshold in (0, 1], a
-/// voting period of at least one block.
-pub fn validate_config(config: &Config) -> Result<(), ContractError> {
-    if config.quorum.is_zero() || config.quorum > Decimal::one() {
-        return Err(invalid_config("quorum", "must be above 0 and at most 1"));
+/// Refuses `amount` (a deposit or a minimum stake) above the token's total
+/// supply: nobody could ever pay it. No query when it is zero.
+fn check_within_supply(
+    deps: Deps<UmQuery>,
+    token: &Addr,
+    field: &str,
+    amount: Uint128,
+) -> Result<(), ContractError> {
+    if amount.is_zero() {
+        return Ok(());
     }
-    if config.threshold.is_zero() || config.threshold >= Decimal::one() {
-        return Err(invalid_config("threshold", "must be above 0 and below 1"));
-    }
-    if config.veto_threshold.is_zero() || config.veto_threshold > Decimal::one() {
-        return Err(invalid_config(
-            "veto_threshold",
-            "must be above 0 and at most 1",
+    let supply = token_supply(deps, token)?;
+    if amount > supply {
+        return Err(invalid(
+            field,
+            format!("{amount} is above the token's total supply of {supply}"),
         ));
     }
-    if config.voting_period_blocks == 0 {
-        return Err(invalid_config("voting_period_blocks", "must be at least 1"));
-    }
     Ok(())
+}
+
+/// The bounds of [`crate::bounds`], and a proposal deposit no larger than
+/// the token's total supply.
+pub fn validate_config(deps: Deps<UmQuery>, config: &Config) -> Result<(), ContractError> {
+    check_bounds(config)?;
+    check_within_supply(
+        deps,
+        &config.token,
+        "proposal_deposit",
+        config.proposal_deposit,
+    )
 }
 
 fn validate_text(field: &str, value: &str, max_len: usize) -> Result<(), ContractError> {
@@ -554,8 +708,14 @@ fn validate_hyperparams(hyperparams: &Hyperparams) -> Result<(), ContractError> 
         .map_err(|reason| ContractError::InvalidHyperparams { reason })
 }
 
-/// Refuses, at proposal time, actions that could never be carried out.
-pub fn validate_action(action: &ProposalAction, config: &Config) -> Result<(), ContractError> {
+/// Refuses actions that could never be carried out or would set a setting
+/// out of bounds: at proposal time, so nobody votes on them, and again at
+/// execution.
+pub fn validate_action(
+    deps: Deps<UmQuery>,
+    action: &ProposalAction,
+    config: &Config,
+) -> Result<(), ContractError> {
     match action {
         ProposalAction::SetHyperparams {
             model_id,
@@ -582,34 +742,58 @@ pub fn validate_action(action: &ProposalAction, config: &Config) -> Result<(), C
             veto_threshold,
             voting_period_blocks,
             proposal_deposit,
+            execution_period_blocks,
         } => {
             if quorum.is_none()
                 && threshold.is_none()
                 && veto_threshold.is_none()
                 && voting_period_blocks.is_none()
                 && proposal_deposit.is_none()
+                && execution_period_blocks.is_none()
             {
                 return Err(ContractError::EmptyUpdate {});
             }
-            validate_config(&updated_config(
-                config,
-                *quorum,
-                *threshold,
-                *veto_threshold,
-                *voting_period_blocks,
-                *proposal_deposit,
-            ))
+            validate_config(
+                deps,
+                &updated_config(
+                    config,
+                    *quorum,
+                    *threshold,
+                    *veto_threshold,
+                    *voting_period_blocks,
+                    *proposal_deposit,
+                    *execution_period_blocks,
+                ),
+            )
         }
         ProposalAction::UpdateStakingConfig {
             min_trainer_stake,
             min_validator_stake,
             unbonding_period_blocks,
+            max_validators,
         } => {
             if min_trainer_stake.is_none()
                 && min_validator_stake.is_none()
                 && unbonding_period_blocks.is_none()
+                && max_validators.is_none()
             {
                 return Err(ContractError::EmptyUpdate {});
+            }
+            check_settings(
+                *min_trainer_stake,
+                *min_validator_stake,
+                *unbonding_period_blocks,
+                *max_validators,
+            )?;
+            // A minimum nobody can reach would empty the role for good (for
+            // validators: the chain's validator set).
+            for (field, minimum) in [
+                ("min_trainer_stake", min_trainer_stake),
+                ("min_validator_stake", min_validator_stake),
+            ] {
+                if let Some(minimum) = minimum {
+                    check_within_supply(deps, &config.token, field, *minimum)?;
+                }
             }
             Ok(())
         }
@@ -700,6 +884,7 @@ pub fn query(deps: Deps<UmQuery>, env: Env, msg: QueryMsg) -> Result<Binary, Con
 
 fn proposal_response(proposal: Proposal, height: u64) -> StdResult<ProposalResponse> {
     let status = proposal.status(height)?;
+    let execution_end_height = proposal.execution_end_height();
     Ok(ProposalResponse {
         id: proposal.id,
         title: proposal.title,
@@ -716,14 +901,30 @@ fn proposal_response(proposal: Proposal, height: u64) -> StdResult<ProposalRespo
         veto_threshold: proposal.rules.veto_threshold,
         votes: proposal.votes,
         closed: proposal.closed,
+        execution_end_height,
+        execution_error: proposal.execution_error,
     })
 }
 
 /// Accepts only code that was stored as `crates.io:nrn-dao`, never moves the
-/// version backwards, and records the new version.
+/// version backwards, and records the new version. Coming from a version
+/// without [`UNSETTLED`], lists the proposals still to execute or close in
+/// it (a walk over every proposal, while the list is empty).
 #[cfg_attr(not(feature = "library"), entry_point)]
 pub fn migrate(deps: DepsMut<UmQuery>, _env: Env, _msg: MigrateMsg) -> ContractResult {
     let outcome = check_and_record(deps.storage, CONTRACT_NAME, CONTRACT_VERSION)?;
+    if UNSETTLED.is_empty(deps.storage) {
+        let unsettled = PROPOSALS
+            .range(deps.storage, None, None, Order::Ascending)
+            .filter_map(|item| match item {
+                Ok((id, p)) => (!p.executed && !p.closed).then_some(Ok(id)),
+                Err(err) => Some(Err(err)),
+            })
+            .collect::<StdResult<Vec<_>>>()?;
+        for id in unsettled {
+            UNSETTLED.save(deps.storage, id, &Empty {})?;
+        }
+    }
     Ok(Response::new()
         .add_attribute("action", "migrate")
         .add_attribute("from_version", outcome.from_version)

@@ -66,7 +66,28 @@ pub enum ContractError {
     #[error("proposal {id} passed: execute it instead of closing it")]
     CannotClosePassed { id: u64 },
 
+    #[error("proposal {id} passed but could only be executed before height {execution_end_height}: close it to refund its deposit")]
+    ExecutionExpired { id: u64, execution_end_height: u64 },
+
+    /// Passed proposals execute in id order, so a late execution cannot
+    /// undo a newer decision.
+    #[error("proposal {earlier} passed before proposal {id} and is not executed yet: execute it first (or let its execution window end)")]
+    EarlierProposalPending { id: u64, earlier: u64 },
+
+    /// A `reply` the DAO never asked for.
+    #[error("unexpected reply {id}")]
+    UnexpectedReply { id: u64 },
+
     /// A refused migration: another contract, a downgrade or a non-semver version.
     #[error(transparent)]
     Migrate(#[from] um_bindings::migrate::MigrateError),
+}
+
+impl From<um_bindings::staking::InvalidSetting> for ContractError {
+    fn from(err: um_bindings::staking::InvalidSetting) -> Self {
+        ContractError::InvalidConfig {
+            field: err.field.to_string(),
+            reason: err.reason,
+        }
+    }
 }

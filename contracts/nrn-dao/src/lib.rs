@@ -20,13 +20,23 @@
 //! A Passed proposal is executed once by anyone (`Execute`): its chain
 //! messages ([`um_bindings::UmMsg`]) or the staking `UpdateConfig` are
 //! emitted, or the DAO config is updated, and the deposit goes back to the
-//! proposer. A Rejected proposal is closed by anyone (`Close`) and its deposit
-//! refunded; a Vetoed one is closed with its deposit burned.
+//! proposer. The action runs as a sub-message that replies on error: if it
+//! fails, the proposal becomes ExecutionFailed (with the error) and the
+//! deposit is refunded all the same. Execution must happen within
+//! `execution_period_blocks` after voting ends (afterwards the proposal is
+//! Expired), and passed proposals run in id order: `Execute` refuses while an
+//! older proposal is Passed and not yet executed or expired. A Rejected or
+//! Expired proposal is closed by anyone (`Close`) and its deposit refunded; a
+//! Vetoed one is closed with its deposit burned.
 //!
-//! The voting rules (quorum, threshold, veto threshold) are copied into each
-//! proposal when it is created: a later `UpdateDaoConfig` only affects
-//! proposals created after it was executed.
+//! Every setting is bounded ([`bounds`]), at instantiation, when an update is
+//! proposed and again when it is executed.
+//!
+//! The voting rules (quorum, threshold, veto threshold) and the execution
+//! window are copied into each proposal when it is created: a later
+//! `UpdateDaoConfig` only affects proposals created after it was executed.
 
+pub mod bounds;
 pub mod contract;
 pub mod error;
 pub mod msg;

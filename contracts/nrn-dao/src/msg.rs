@@ -16,17 +16,22 @@ pub struct InstantiateMsg {
     /// The `nrn-staking` contract whose stake is the voting power.
     pub staking: String,
     /// Fraction of the total stake at the proposal's start that must vote
-    /// (abstain included); in (0, 1].
+    /// (abstain included); in [0.05, 1].
     pub quorum: Decimal,
     /// A proposal passes when yes / (yes + no + veto) is strictly greater;
-    /// in (0, 1).
+    /// in [0.5, 1).
     pub threshold: Decimal,
-    /// veto / votes cast at or above this vetoes the proposal; in (0, 1].
+    /// veto / votes cast at or above this vetoes the proposal; in [0.1, 1].
     pub veto_threshold: Decimal,
-    /// Blocks a proposal is open for voting; at least 1.
+    /// Blocks a proposal is open for voting; in [1, 1_000_000].
     pub voting_period_blocks: u64,
-    /// NRN (micro-units) to send with a proposal; zero allows `Propose`.
+    /// NRN (micro-units) to send with a proposal; zero allows `Propose`; at
+    /// most the token's total supply.
     pub proposal_deposit: Uint128,
+    /// Blocks after the end of voting in which a passed proposal can be
+    /// executed; in [100, 1_000_000], 100_000 when absent.
+    #[serde(default)]
+    pub execution_period_blocks: Option<u64>,
 }
 
 #[cw_serde]
@@ -41,10 +46,13 @@ pub enum ExecuteMsg {
     },
     /// Votes with the stake bonded at the start of the proposal's start block.
     Vote { proposal_id: u64, vote: VoteOption },
-    /// Runs a passed proposal (anyone, once) and refunds its deposit.
+    /// Runs a passed proposal (anyone, once, within its execution window and
+    /// after every earlier passed proposal) and refunds its deposit. An
+    /// action that fails leaves the proposal ExecutionFailed, deposit
+    /// refunded all the same.
     Execute { proposal_id: u64 },
-    /// Settles a rejected (deposit refunded) or vetoed (deposit burned)
-    /// proposal once voting ended (anyone, once).
+    /// Settles a rejected or expired (deposit refunded) or vetoed (deposit
+    /// burned) proposal once voting ended (anyone, once).
     Close { proposal_id: u64 },
 }
 
@@ -85,12 +93,16 @@ pub enum ProposalAction {
         veto_threshold: Option<Decimal>,
         voting_period_blocks: Option<u64>,
         proposal_deposit: Option<Uint128>,
+        #[serde(default)]
+        execution_period_blocks: Option<u64>,
     },
     /// Changes the `nrn-staking` configuration (the DAO is its owner).
     UpdateStakingConfig {
         min_trainer_stake: Option<Uint128>,
         min_validator_stake: Option<Uint128>,
         unbonding_period_blocks: Option<u64>,
+        #[serde(default)]
+        max_validators: Option<u32>,
     },
     /// Chain: registers another governance suite (e.g. after a migration).
     UpdateChainRegistry {
@@ -149,6 +161,12 @@ pub enum Status {
     Vetoed,
     /// Passed and executed.
     Executed,
+    /// Passed and executed, but its action failed (see `execution_error`);
+    /// the deposit was refunded.
+    ExecutionFailed,
+    /// Passed, but not executed within its execution window; can only be
+    /// closed (deposit refunded).
+    Expired,
 }
 
 impl fmt::Display for Status {
@@ -159,6 +177,8 @@ impl fmt::Display for Status {
             Status::Rejected => "rejected",
             Status::Vetoed => "vetoed",
             Status::Executed => "executed",
+            Status::ExecutionFailed => "execution_failed",
+            Status::Expired => "expired",
         })
     }
 }
@@ -224,8 +244,13 @@ pub struct ProposalResponse {
     pub threshold: Decimal,
     pub veto_threshold: Decimal,
     pub votes: Tally,
-    /// Whether `Close` settled the proposal (rejected or vetoed).
+    /// Whether `Close` settled the proposal (rejected, vetoed or expired).
     pub closed: bool,
+    /// First block in which the proposal, if passed, can no longer be
+    /// executed.
+    pub execution_end_height: u64,
+    /// Why the action failed, for an ExecutionFailed proposal.
+    pub execution_error: Option<String>,
 }
 
 #[cw_serde]

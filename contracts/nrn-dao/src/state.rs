@@ -3,10 +3,15 @@
 use std::cmp::Ordering;
 
 use cosmwasm_schema::cw_serde;
-use cosmwasm_std::{Addr, Decimal, StdResult, Uint128};
+use cosmwasm_std::{Addr, Decimal, Empty, StdResult, Uint128};
 use cw_storage_plus::{Item, Map};
 
+use crate::bounds::DEFAULT_EXECUTION_PERIOD_BLOCKS;
 use crate::msg::{ProposalAction, Status, Tally, VoteOption};
+
+fn default_execution_period_blocks() -> u64 {
+    DEFAULT_EXECUTION_PERIOD_BLOCKS
+}
 
 #[cw_serde]
 pub struct Config {
@@ -17,6 +22,10 @@ pub struct Config {
     pub veto_threshold: Decimal,
     pub voting_period_blocks: u64,
     pub proposal_deposit: Uint128,
+    /// Blocks after the end of voting in which a passed proposal can be
+    /// executed. Absent from configs stored before it existed.
+    #[serde(default = "default_execution_period_blocks")]
+    pub execution_period_blocks: u64,
 }
 
 /// The rules a proposal is decided by, copied from the config at creation.
@@ -25,6 +34,10 @@ pub struct VotingRules {
     pub quorum: Decimal,
     pub threshold: Decimal,
     pub veto_threshold: Decimal,
+    /// The execution window after `end_height`. Absent from proposals stored
+    /// before it existed, which get the default.
+    #[serde(default = "default_execution_period_blocks")]
+    pub execution_period_blocks: u64,
 }
 
 #[cw_serde]
@@ -40,8 +53,13 @@ pub struct Proposal {
     pub deposit: Uint128,
     pub rules: VotingRules,
     pub votes: Tally,
+    /// Whether `Execute` ran (its action may still have failed).
     pub executed: bool,
     pub closed: bool,
+    /// Why the action of an executed proposal failed; `None` when it
+    /// succeeded or was not executed.
+    #[serde(default)]
+    pub execution_error: Option<String>,
 }
 
 #[cw_serde]
@@ -55,6 +73,11 @@ pub const CONFIG: Item<Config> = Item::new("config");
 pub const PROPOSAL_COUNT: Item<u64> = Item::new("proposal_count");
 pub const PROPOSALS: Map<u64, Proposal> = Map::new("proposals");
 pub const BALLOTS: Map<(u64, &Addr), Ballot> = Map::new("ballots");
+/// Ids of proposals that may still be executed or closed: added on creation,
+/// removed on execution or close (and pruned by `Execute` once they can no
+/// longer pass). `Execute` reads it to keep passed proposals in order without
+/// walking every proposal ever made.
+pub const UNSETTLED: Map<u64, Empty> = Map::new("unsettled");
 
 impl Tally {
     /// Adds `weight` to the option's count.
@@ -95,16 +118,30 @@ pub fn compare_ratio(numerator: Uint128, denominator: Uint128, fraction: Decimal
 }
 
 impl Proposal {
+    /// First block in which a passed proposal can no longer be executed.
+    pub fn execution_end_height(&self) -> u64 {
+        self.end_height
+            .saturating_add(self.rules.execution_period_blocks)
+    }
+
     /// The status at `height`: Open before `end_height`, then the final
-    /// outcome (or Executed once executed).
+    /// outcome; once executed, Executed or ExecutionFailed; a Passed one not
+    /// executed by `execution_end_height` is Expired.
     pub fn status(&self, height: u64) -> StdResult<Status> {
         if self.executed {
-            return Ok(Status::Executed);
+            return Ok(if self.execution_error.is_some() {
+                Status::ExecutionFailed
+            } else {
+                Status::Executed
+            });
         }
         if height < self.end_height {
             return Ok(Status::Open);
         }
-        self.outcome()
+        match self.outcome()? {
+            Status::Passed if height >= self.execution_end_height() => Ok(Status::Expired),
+            outcome => Ok(outcome),
+        }
     }
 
     /// The outcome of the votes as they stand.

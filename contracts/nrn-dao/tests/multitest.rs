@@ -31,7 +31,9 @@ use um_bindings::staking::{
 };
 use um_bindings::{Hyperparams, UmMsg, UmQuery};
 
-/// The chain side of `UmMsg`: remembers every message, in order.
+/// The chain side of `UmMsg`: remembers every message, in order. Refuses
+/// to accept the dataset delta [`MISSING_DELTA`], as the chain refuses an
+/// unknown delta.
 #[derive(Clone, Default)]
 struct ChainRecorder {
     received: Rc<RefCell<Vec<UmMsg>>>,
@@ -51,6 +53,13 @@ impl Module for ChainRecorder {
         _sender: Addr,
         msg: UmMsg,
     ) -> AnyResult<AppResponse> {
+        if msg
+            == (UmMsg::AcceptDatasetDelta {
+                delta_id: MISSING_DELTA,
+            })
+        {
+            bail!("dataset delta {MISSING_DELTA} not found");
+        }
         self.received.borrow_mut().push(msg);
         Ok(AppResponse::default())
     }
@@ -81,7 +90,10 @@ impl Module for ChainRecorder {
 type UmApp = App<BankKeeper, MockApi, MockStorage, ChainRecorder, WasmKeeper<UmMsg, UmQuery>>;
 
 const DEPOSIT: u128 = 10_000;
+/// A dataset delta the chain does not know.
+const MISSING_DELTA: u64 = 666;
 const PERIOD: u64 = 20;
+const EXECUTION_PERIOD: u64 = 200;
 const START_BALANCE: u128 = 1_000_000;
 
 struct Chain {
@@ -122,7 +134,8 @@ fn setup() -> Chain {
             nrn_dao::contract::instantiate,
             nrn_dao::contract::query,
         )
-        .with_migrate(nrn_dao::contract::migrate),
+        .with_migrate(nrn_dao::contract::migrate)
+        .with_reply(nrn_dao::contract::reply),
     ));
 
     let token = app
@@ -155,6 +168,7 @@ fn setup() -> Chain {
                 min_trainer_stake: Uint128::new(100),
                 min_validator_stake: Uint128::new(1_000),
                 unbonding_period_blocks: 10,
+                max_validators: None,
             },
             &[],
             "nrn-staking",
@@ -173,6 +187,7 @@ fn setup() -> Chain {
                 veto_threshold: Decimal::permille(334),
                 voting_period_blocks: PERIOD,
                 proposal_deposit: Uint128::new(DEPOSIT),
+                execution_period_blocks: Some(EXECUTION_PERIOD),
             },
             &[],
             "nrn-dao",
@@ -187,6 +202,7 @@ fn setup() -> Chain {
             min_trainer_stake: None,
             min_validator_stake: None,
             unbonding_period_blocks: None,
+            max_validators: None,
         },
         &[],
     )
@@ -530,6 +546,7 @@ fn update_staking_config_proposal_changes_the_minimum_stake() {
                 min_trainer_stake: Some(Uint128::new(1)),
                 min_validator_stake: None,
                 unbonding_period_blocks: None,
+                max_validators: None,
             },
             &[],
         )
@@ -542,6 +559,7 @@ fn update_staking_config_proposal_changes_the_minimum_stake() {
             min_trainer_stake: Some(Uint128::new(5_000)),
             min_validator_stake: None,
             unbonding_period_blocks: Some(30),
+            max_validators: Some(25),
         },
     );
     c.vote(&alice, id, VoteOption::Yes).unwrap();
@@ -555,7 +573,196 @@ fn update_staking_config_proposal_changes_the_minimum_stake() {
     assert_eq!(cfg.min_trainer_stake, Uint128::new(5_000));
     assert_eq!(cfg.min_validator_stake, Uint128::new(1_000));
     assert_eq!(cfg.unbonding_period_blocks, 30);
+    assert_eq!(cfg.max_validators, 25);
     assert_eq!(cfg.owner, Some(c.dao.clone()));
     assert_eq!(c.balance(&bob), START_BALANCE - 300_000);
     assert!(c.recorded().is_empty());
+}
+
+impl Chain {
+    /// alice and bob vote yes on `proposal_id`.
+    fn pass(&mut self, proposal_id: u64) {
+        let (alice, bob) = (self.alice.clone(), self.bob.clone());
+        self.vote(&alice, proposal_id, VoteOption::Yes).unwrap();
+        self.vote(&bob, proposal_id, VoteOption::Yes).unwrap();
+    }
+
+    fn execute(&mut self, proposal_id: u64) -> AnyResult<AppResponse> {
+        let carol = self.carol.clone();
+        self.dao_exec(&carol, ExecuteMsg::Execute { proposal_id })
+    }
+}
+
+fn event_attr<'a>(res: &'a AppResponse, key: &str) -> Option<&'a str> {
+    res.events
+        .iter()
+        .flat_map(|e| e.attributes.iter())
+        .find(|a| a.key == key)
+        .map(|a| a.value.as_str())
+}
+
+#[test]
+fn a_failing_action_settles_the_proposal_and_refunds_the_deposit() {
+    let mut c = setup();
+    let (alice, bob, carol) = (c.alice.clone(), c.bob.clone(), c.carol.clone());
+    c.bond(&alice, 600_000);
+    c.bond(&bob, 300_000);
+    c.advance(1);
+    let id = c.propose(
+        &carol,
+        ProposalAction::AcceptDatasetDelta {
+            delta_id: MISSING_DELTA,
+        },
+    );
+    c.pass(id);
+    c.advance(PERIOD);
+    assert_eq!(c.balance(&carol), START_BALANCE - DEPOSIT);
+
+    // The chain refuses the action, yet the Execute tx goes through.
+    let res = c.execute(id).unwrap();
+    assert_eq!(event_attr(&res, "status"), Some("executed"));
+    assert!(res.events.iter().any(|e| e
+        .attributes
+        .iter()
+        .any(|a| a.key == "action" && a.value == "execution_failed")));
+    let p = c.proposal(id);
+    assert_eq!(p.status, Status::ExecutionFailed);
+    assert!(
+        p.execution_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("not found"),
+        "{:?}",
+        p.execution_error
+    );
+    // The deposit is back, not locked in the DAO; nothing reached the chain.
+    assert_eq!(c.balance(&carol), START_BALANCE);
+    assert_eq!(c.balance(&c.dao), 0);
+    assert!(c.recorded().is_empty());
+    // At most once.
+    let err = c.execute(id).unwrap_err();
+    assert_eq!(*dao_error(&err), ContractError::AlreadyExecuted { id });
+    let err = c
+        .dao_exec(&carol, ExecuteMsg::Close { proposal_id: id })
+        .unwrap_err();
+    assert_eq!(*dao_error(&err), ContractError::AlreadyExecuted { id });
+    assert_eq!(c.balance(&carol), START_BALANCE);
+}
+
+#[test]
+fn passed_proposals_run_in_order_and_expire() {
+    let mut c = setup();
+    let (alice, bob, carol) = (c.alice.clone(), c.bob.clone(), c.carol.clone());
+    c.bond(&alice, 600_000);
+    c.bond(&bob, 300_000);
+    c.advance(1);
+    let lineage = ProposalAction::NewModelLineage {
+        model_id: "mnist-cnn".to_string(),
+        spec: "{}".to_string(),
+        hyperparams: hyperparams(),
+    };
+    let mut tuned = hyperparams();
+    tuned.batch_size = 256;
+    let tune = ProposalAction::SetHyperparams {
+        model_id: "mnist-cnn".to_string(),
+        hyperparams: tuned.clone(),
+    };
+    let first = c.propose(&carol, lineage);
+    let second = c.propose(&carol, tune);
+    c.pass(first);
+    c.pass(second);
+    c.advance(PERIOD);
+
+    // The newer one waits for the older one.
+    let err = c.execute(second).unwrap_err();
+    assert_eq!(
+        *dao_error(&err),
+        ContractError::EarlierProposalPending {
+            id: second,
+            earlier: first,
+        }
+    );
+    assert!(c.recorded().is_empty());
+    c.execute(first).unwrap();
+    c.execute(second).unwrap();
+    assert!(matches!(
+        c.recorded().as_slice(),
+        [UmMsg::CreateModelLineage { .. }, UmMsg::SetHyperparams { hyperparams, .. }]
+            if *hyperparams == tuned
+    ));
+
+    // A third passes but nobody executes it in time.
+    let third = c.propose(&carol, ProposalAction::RejectDatasetDelta { delta_id: 4 });
+    c.pass(third);
+    c.advance(PERIOD + EXECUTION_PERIOD);
+    assert_eq!(c.proposal(third).status, Status::Expired);
+    let err = c.execute(third).unwrap_err();
+    assert!(matches!(
+        dao_error(&err),
+        ContractError::ExecutionExpired { id, .. } if *id == third
+    ));
+    assert_eq!(c.balance(&carol), START_BALANCE - DEPOSIT);
+    c.dao_exec(&alice, ExecuteMsg::Close { proposal_id: third })
+        .unwrap();
+    assert_eq!(c.balance(&carol), START_BALANCE);
+    assert_eq!(c.recorded().len(), 2);
+}
+
+#[test]
+fn dao_settings_are_bounded_by_the_token_supply() {
+    let mut c = setup();
+    let (alice, bob) = (c.alice.clone(), c.bob.clone());
+    c.bond(&alice, 600_000);
+    c.bond(&bob, 300_000);
+    c.advance(1);
+    let supply = c.supply();
+    let err = c
+        .app
+        .execute_contract(
+            alice.clone(),
+            c.token.clone(),
+            &TokenExecuteMsg::Send {
+                contract: c.dao.to_string(),
+                amount: Uint128::new(DEPOSIT),
+                msg: to_json_binary(&ReceiveMsg::Propose {
+                    title: "lock everyone out".to_string(),
+                    description: String::new(),
+                    action: ProposalAction::UpdateDaoConfig {
+                        quorum: None,
+                        threshold: None,
+                        veto_threshold: None,
+                        voting_period_blocks: None,
+                        proposal_deposit: Some(Uint128::new(supply + 1)),
+                        execution_period_blocks: None,
+                    },
+                })
+                .unwrap(),
+            },
+            &[],
+        )
+        .unwrap_err();
+    assert!(matches!(
+        dao_error(&err),
+        ContractError::InvalidConfig { field, .. } if field == "proposal_deposit"
+    ));
+    // Rolled back: the deposit stayed with alice.
+    assert_eq!(c.balance(&alice), START_BALANCE - 600_000);
+
+    // The whole supply is the most a deposit can be.
+    let id = c.propose(
+        &alice,
+        ProposalAction::UpdateDaoConfig {
+            quorum: None,
+            threshold: None,
+            veto_threshold: None,
+            voting_period_blocks: None,
+            proposal_deposit: Some(Uint128::new(supply)),
+            execution_period_blocks: None,
+        },
+    );
+    c.pass(id);
+    c.advance(PERIOD);
+    c.execute(id).unwrap();
+    let config: nrn_dao::msg::ConfigResponse = c.query(&c.dao, &QueryMsg::Config {});
+    assert_eq!(config.proposal_deposit, Uint128::new(supply));
 }

@@ -10,6 +10,7 @@ use cw2::set_contract_version;
 use cw20::Cw20ExecuteMsg;
 use cw_utils::nonpayable;
 use um_bindings::migrate::check_and_record;
+use um_bindings::staking::{check_settings, DEFAULT_MAX_VALIDATORS};
 
 use crate::error::ContractError;
 use crate::msg::{
@@ -17,7 +18,10 @@ use crate::msg::{
     QueryMsg, ReceiveMsg, Role, RoleResponse, StakeResponse, SudoMsg, TotalStakeResponse,
     ValidatorInfo, ValidatorsResponse, VotingPowerResponse,
 };
-use crate::state::{Config, CLAIMS, CONFIG, PUBKEY_OWNERS, ROLES, STAKE, TOTAL_STAKE, VALIDATORS};
+use crate::state::{
+    Config, CLAIMS, CONFIG, PUBKEY_OWNERS, ROLES, STAKE, TOTAL_STAKE, VALIDATORS,
+    VALIDATORS_BY_STAKE,
+};
 
 /// cw2 name of this contract; `migrate` only accepts code stored under it.
 pub const CONTRACT_NAME: &str = "crates.io:nrn-staking";
@@ -26,8 +30,9 @@ pub const CONTRACT_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Length of an ed25519 CometBFT consensus public key.
 pub const CONSENSUS_PUBKEY_LEN: usize = 32;
 
-/// Stores the config and a total stake of zero. `owner: None` makes the
-/// config immutable: nobody can ever `UpdateConfig`. Native funds are refused.
+/// Stores the config (within the bounds of `check_settings`) and a total
+/// stake of zero. `owner: None` makes the config immutable: nobody can ever
+/// `UpdateConfig`. Native funds are refused.
 #[cfg_attr(not(feature = "library"), entry_point)]
 pub fn instantiate(
     deps: DepsMut,
@@ -44,7 +49,9 @@ pub fn instantiate(
         min_trainer_stake: msg.min_trainer_stake,
         min_validator_stake: msg.min_validator_stake,
         unbonding_period_blocks: msg.unbonding_period_blocks,
+        max_validators: msg.max_validators.unwrap_or(DEFAULT_MAX_VALIDATORS),
     };
+    validate_config(&config)?;
     CONFIG.save(deps.storage, &config)?;
     TOTAL_STAKE.save(deps.storage, &Uint128::zero(), env.block.height)?;
     set_contract_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION)?;
@@ -57,7 +64,8 @@ pub fn instantiate(
         .add_attribute(
             "unbonding_period_blocks",
             config.unbonding_period_blocks.to_string(),
-        ))
+        )
+        .add_attribute("max_validators", config.max_validators.to_string()))
 }
 
 #[cfg_attr(not(feature = "library"), entry_point)]
@@ -77,6 +85,7 @@ pub fn execute(
             min_trainer_stake,
             min_validator_stake,
             unbonding_period_blocks,
+            max_validators,
         } => execute_update_config(
             deps,
             info,
@@ -84,12 +93,15 @@ pub fn execute(
             min_trainer_stake,
             min_validator_stake,
             unbonding_period_blocks,
+            max_validators,
         ),
     }
 }
 
 /// The cw20 `Send` hook: only the configured token may call it. Bonds the
-/// sent amount for the cw20 sender and sets its role.
+/// sent amount for the cw20 sender and sets its role. The resulting stake
+/// must meet the role's minimum: otherwise dust registrations would cost
+/// nothing and could flood the validator set.
 fn execute_receive(
     deps: DepsMut,
     env: Env,
@@ -110,12 +122,22 @@ fn execute_receive(
     let staker = deps.api.addr_validate(&wrapper.sender)?;
     let height = env.block.height;
 
-    set_role(deps.storage, &staker, &role)?;
     let stake = STAKE
         .may_load(deps.storage, &staker)?
         .unwrap_or_default()
         .checked_add(wrapper.amount)?;
+    let minimum = min_stake(&config, &role);
+    if stake < minimum {
+        return Err(ContractError::BelowMinimumStake {
+            role: role_name(&role).to_string(),
+            stake,
+            minimum,
+        });
+    }
+    let indexed = indexed_validator(deps.storage, &staker)?;
+    set_role(deps.storage, &staker, &role)?;
     STAKE.save(deps.storage, &staker, &stake, height)?;
+    reindex_validator(deps.storage, &staker, indexed)?;
     let total = TOTAL_STAKE
         .may_load(deps.storage)?
         .unwrap_or_default()
@@ -136,7 +158,8 @@ fn execute_receive(
 
 /// Moves `amount` of the sender's bonded stake into a claim released after
 /// the unbonding period. Unbonding everything drops the role (and frees a
-/// validator's consensus pubkey).
+/// validator's consensus pubkey); a partial unbond must leave at least the
+/// role's minimum, so no dust stake stays registered.
 fn execute_unbond(
     deps: DepsMut,
     env: Env,
@@ -157,7 +180,21 @@ fn execute_unbond(
         });
     }
     let stake = bonded.checked_sub(amount)?;
+    if !stake.is_zero() {
+        if let Some(role) = ROLES.may_load(deps.storage, &staker)? {
+            let minimum = min_stake(&config, &role);
+            if stake < minimum {
+                return Err(ContractError::UnbondBelowMinimum {
+                    role: role_name(&role).to_string(),
+                    remaining: stake,
+                    minimum,
+                });
+            }
+        }
+    }
+    let indexed = indexed_validator(deps.storage, &staker)?;
     save_stake(deps.storage, &staker, stake, height)?;
+    reindex_validator(deps.storage, &staker, indexed)?;
     sub_total_stake(deps.storage, amount, height)?;
 
     let release_height = height
@@ -224,6 +261,9 @@ fn execute_claim(deps: DepsMut, env: Env, info: MessageInfo) -> Result<Response,
 
 /// Owner only. `None` fields stay as they are (so the owner can hand the
 /// role over, but not renounce it). With no owner the config is immutable.
+/// The result must stay within the bounds of `check_settings`. A raised
+/// minimum does not evict anyone: stakers below it turn inactive and may
+/// top up or unbond everything.
 fn execute_update_config(
     deps: DepsMut,
     info: MessageInfo,
@@ -231,6 +271,7 @@ fn execute_update_config(
     min_trainer_stake: Option<Uint128>,
     min_validator_stake: Option<Uint128>,
     unbonding_period_blocks: Option<u64>,
+    max_validators: Option<u32>,
 ) -> Result<Response, ContractError> {
     let mut config = CONFIG.load(deps.storage)?;
     if config.owner.as_ref() != Some(&info.sender) {
@@ -248,6 +289,10 @@ fn execute_update_config(
     if let Some(period) = unbonding_period_blocks {
         config.unbonding_period_blocks = period;
     }
+    if let Some(max) = max_validators {
+        config.max_validators = max;
+    }
+    validate_config(&config)?;
     CONFIG.save(deps.storage, &config)?;
     Ok(Response::new()
         .add_attribute("action", "update_config")
@@ -258,7 +303,18 @@ fn execute_update_config(
         .add_attribute(
             "unbonding_period_blocks",
             config.unbonding_period_blocks.to_string(),
-        ))
+        )
+        .add_attribute("max_validators", config.max_validators.to_string()))
+}
+
+fn validate_config(config: &Config) -> Result<(), ContractError> {
+    check_settings(
+        Some(config.min_trainer_stake),
+        Some(config.min_validator_stake),
+        Some(config.unbonding_period_blocks),
+        Some(config.max_validators),
+    )?;
+    Ok(())
 }
 
 /// Only the chain reaches this entry point; there is no `execute` variant
@@ -274,9 +330,11 @@ pub fn sudo(deps: DepsMut, env: Env, msg: SudoMsg) -> Result<Response, ContractE
     }
 }
 
-/// Burns `floor(fraction × amount)` of the staker's bonded stake and of each
-/// pending claim. A staker that already unbonded everything is still
-/// slashed through its claims; one with neither stake nor claims is an error.
+/// Burns `ceil(fraction × amount)` of the staker's bonded stake and of each
+/// pending claim: rounding up means a non-zero fraction of a non-zero amount
+/// always burns something, so small stakes cannot cheat for free. A staker
+/// that already unbonded everything is still slashed through its claims; one
+/// with neither stake nor claims is an error.
 fn sudo_slash(
     deps: DepsMut,
     env: Env,
@@ -298,21 +356,23 @@ fn sudo_slash(
         return Err(ContractError::NoStake { address });
     }
 
-    let stake_slashed = mul_floor(bonded, fraction)?;
+    let stake_slashed = mul_ceil(bonded, fraction)?;
     if !stake_slashed.is_zero() {
+        let indexed = indexed_validator(deps.storage, &staker)?;
         save_stake(
             deps.storage,
             &staker,
             bonded.checked_sub(stake_slashed)?,
             height,
         )?;
+        reindex_validator(deps.storage, &staker, indexed)?;
         sub_total_stake(deps.storage, stake_slashed, height)?;
     }
 
     let mut claims_slashed = Uint128::zero();
     let mut remaining = Vec::with_capacity(claims.len());
     for mut claim in claims {
-        let cut = mul_floor(claim.amount, fraction)?;
+        let cut = mul_ceil(claim.amount, fraction)?;
         claims_slashed = claims_slashed.checked_add(cut)?;
         claim.amount = claim.amount.checked_sub(cut)?;
         if !claim.amount.is_zero() {
@@ -367,6 +427,7 @@ fn query_config(deps: Deps) -> StdResult<ConfigResponse> {
         min_trainer_stake: config.min_trainer_stake,
         min_validator_stake: config.min_validator_stake,
         unbonding_period_blocks: config.unbonding_period_blocks,
+        max_validators: config.max_validators,
     })
 }
 
@@ -426,22 +487,29 @@ fn query_voting_power(deps: Deps, address: String, height: u64) -> StdResult<Vot
     })
 }
 
-/// Validators whose current stake meets `min_validator_stake` (and is not
-/// zero), in ascending address order.
+/// The `max_validators` highest-staked validators whose current stake meets
+/// `min_validator_stake` (equal stakes: lower address first), answered in
+/// ascending address order. Reads the config and at most `max_validators`
+/// index entries: the chain runs this query under a fixed gas limit at every
+/// epoch, so its cost must not grow with the number of registrations.
 fn query_validators(deps: Deps) -> StdResult<ValidatorsResponse> {
     let config = CONFIG.load(deps.storage)?;
     let mut validators = vec![];
-    for item in VALIDATORS.range(deps.storage, None, None, Order::Ascending) {
-        let (address, consensus_pubkey) = item?;
-        let stake = STAKE.may_load(deps.storage, &address)?.unwrap_or_default();
-        if !stake.is_zero() && stake >= config.min_validator_stake {
-            validators.push(ValidatorInfo {
-                address: address.into_string(),
-                consensus_pubkey,
-                stake,
-            });
+    let by_stake = VALIDATORS_BY_STAKE.range(deps.storage, None, None, Order::Ascending);
+    for item in by_stake.take(config.max_validators as usize) {
+        let ((inverted_stake, address), consensus_pubkey) = item?;
+        let stake = Uint128::new(u128::MAX - inverted_stake);
+        // Ordered by stake: every later entry is below the minimum too.
+        if stake < config.min_validator_stake {
+            break;
         }
+        validators.push(ValidatorInfo {
+            address: address.into_string(),
+            consensus_pubkey,
+            stake,
+        });
     }
+    validators.sort_by(|a, b| a.address.cmp(&b.address));
     Ok(ValidatorsResponse { validators })
 }
 
@@ -453,10 +521,29 @@ fn query_claims(deps: Deps, address: String) -> StdResult<ClaimsResponse> {
 }
 
 /// Accepts only code that was stored as `crates.io:nrn-staking`, never moves
-/// the version backwards, and records the new version.
+/// the version backwards, and records the new version. Builds the stake
+/// index of the validators when coming from a version without it (a
+/// one-time walk over every registered validator).
 #[cfg_attr(not(feature = "library"), entry_point)]
 pub fn migrate(deps: DepsMut, _env: Env, _msg: MigrateMsg) -> Result<Response, ContractError> {
     let outcome = check_and_record(deps.storage, CONTRACT_NAME, CONTRACT_VERSION)?;
+    if VALIDATORS_BY_STAKE.is_empty(deps.storage) {
+        let registered = VALIDATORS
+            .range(deps.storage, None, None, Order::Ascending)
+            .collect::<StdResult<Vec<_>>>()?;
+        for (validator, consensus_pubkey) in registered {
+            let stake = STAKE
+                .may_load(deps.storage, &validator)?
+                .unwrap_or_default();
+            if !stake.is_zero() {
+                VALIDATORS_BY_STAKE.save(
+                    deps.storage,
+                    (index_stake(stake), &validator),
+                    &consensus_pubkey,
+                )?;
+            }
+        }
+    }
     Ok(Response::new()
         .add_attribute("action", "migrate")
         .add_attribute("from_version", outcome.from_version)
@@ -528,10 +615,55 @@ fn sub_total_stake(
     Ok(())
 }
 
-fn mul_floor(amount: Uint128, fraction: Decimal) -> StdResult<Uint128> {
+fn mul_ceil(amount: Uint128, fraction: Decimal) -> StdResult<Uint128> {
     amount
-        .checked_mul_floor(fraction)
+        .checked_mul_ceil(fraction)
         .map_err(|e| StdError::generic_err(e.to_string()))
+}
+
+/// The minimum bonded stake of `role`.
+fn min_stake(config: &Config, role: &Role) -> Uint128 {
+    match role {
+        Role::Trainer => config.min_trainer_stake,
+        Role::Validator { .. } => config.min_validator_stake,
+    }
+}
+
+/// The [`VALIDATORS_BY_STAKE`] key part of `stake`: inverted so that an
+/// ascending range starts at the highest stake.
+fn index_stake(stake: Uint128) -> u128 {
+    u128::MAX - stake.u128()
+}
+
+/// The staker's entry in [`VALIDATORS_BY_STAKE`] as the current state
+/// implies it: a validator with non-zero stake has one.
+fn indexed_validator(storage: &dyn Storage, staker: &Addr) -> StdResult<Option<(u128, Binary)>> {
+    let Some(consensus_pubkey) = VALIDATORS.may_load(storage, staker)? else {
+        return Ok(None);
+    };
+    let stake = STAKE.may_load(storage, staker)?.unwrap_or_default();
+    Ok((!stake.is_zero()).then(|| (index_stake(stake), consensus_pubkey)))
+}
+
+/// Brings the staker's [`VALIDATORS_BY_STAKE`] entry in line with the state
+/// after a change; `before` is [`indexed_validator`] from before it. Called
+/// by every path that changes a stake or a role, so the index never drifts.
+fn reindex_validator(
+    storage: &mut dyn Storage,
+    staker: &Addr,
+    before: Option<(u128, Binary)>,
+) -> StdResult<()> {
+    let after = indexed_validator(storage, staker)?;
+    if before == after {
+        return Ok(());
+    }
+    if let Some((key, _)) = before {
+        VALIDATORS_BY_STAKE.remove(storage, (key, staker));
+    }
+    if let Some((key, consensus_pubkey)) = after {
+        VALIDATORS_BY_STAKE.save(storage, (key, staker), &consensus_pubkey)?;
+    }
+    Ok(())
 }
 
 fn role_name(role: &Role) -> &'static str {
@@ -594,6 +726,7 @@ mod tests {
             min_trainer_stake: Uint128::new(MIN_TRAINER),
             min_validator_stake: Uint128::new(MIN_VALIDATOR),
             unbonding_period_blocks: PERIOD,
+            max_validators: None,
         };
         let creator = deps.api.addr_make("creator");
         instantiate(
@@ -752,6 +885,7 @@ mod tests {
                 min_trainer_stake: Uint128::new(MIN_TRAINER),
                 min_validator_stake: Uint128::new(MIN_VALIDATOR),
                 unbonding_period_blocks: PERIOD,
+                max_validators: 100,
             }
         );
         assert_eq!(total(&deps, None), 0);
@@ -768,9 +902,10 @@ mod tests {
         let msg = InstantiateMsg {
             token: "not-an-address".to_string(),
             owner: None,
-            min_trainer_stake: Uint128::zero(),
-            min_validator_stake: Uint128::zero(),
+            min_trainer_stake: Uint128::one(),
+            min_validator_stake: Uint128::one(),
             unbonding_period_blocks: 1,
+            max_validators: None,
         };
         let err = instantiate(
             deps.as_mut(),
@@ -811,11 +946,11 @@ mod tests {
             ]
         );
         bond(&mut deps, &u, START + 2, &u.alice, 250, Role::Trainer).unwrap();
-        bond(&mut deps, &u, START + 2, &u.bob, 50, Role::Trainer).unwrap();
+        bond(&mut deps, &u, START + 2, &u.bob, 150, Role::Trainer).unwrap();
         assert_eq!(stake(&deps, &u.alice, None), 750);
-        assert_eq!(stake(&deps, &u.bob, None), 50);
+        assert_eq!(stake(&deps, &u.bob, None), 150);
         assert_eq!(stake(&deps, &u.carol, None), 0);
-        assert_eq!(total(&deps, None), 800);
+        assert_eq!(total(&deps, None), 900);
         assert_eq!(
             role(&deps, &u.alice),
             RoleResponse {
@@ -824,7 +959,20 @@ mod tests {
                 active: true,
             }
         );
-        // Below the trainer minimum: the role is kept but inactive.
+        // The minimum rises above bob's stake: the role is kept but inactive.
+        exec(
+            &mut deps,
+            START + 3,
+            &u.owner,
+            ExecuteMsg::UpdateConfig {
+                owner: None,
+                min_trainer_stake: Some(Uint128::new(200)),
+                min_validator_stake: None,
+                unbonding_period_blocks: None,
+                max_validators: None,
+            },
+        )
+        .unwrap();
         assert_eq!(
             role(&deps, &u.bob),
             RoleResponse {
@@ -1120,14 +1268,19 @@ mod tests {
             .map(|i| deps.api.addr_make(&format!("val{i}")))
             .collect();
         for (i, staker) in stakers.iter().enumerate() {
-            // val0 stays below the minimum.
-            let amount = if i == 0 {
-                MIN_VALIDATOR - 1
-            } else {
-                MIN_VALIDATOR
-            };
-            bond(&mut deps, &u, START + 1, staker, amount, validator(i as u8)).unwrap();
+            bond(
+                &mut deps,
+                &u,
+                START + 1,
+                staker,
+                MIN_VALIDATOR,
+                validator(i as u8),
+            )
+            .unwrap();
         }
+        // A slash takes val0 below the minimum.
+        slash(&mut deps, START + 1, &stakers[0], "0.001").unwrap();
+        assert_eq!(stake(&deps, &stakers[0], None), MIN_VALIDATOR - 1);
         bond(&mut deps, &u, START + 1, &u.alice, 50_000, Role::Trainer).unwrap();
         assert_eq!(
             role(&deps, &stakers[0]),
@@ -1175,6 +1328,7 @@ mod tests {
             min_trainer_stake: Some(Uint128::new(7)),
             min_validator_stake: None,
             unbonding_period_blocks: Some(3),
+            max_validators: None,
         };
         let err = exec(&mut deps, START + 1, &u.alice, update.clone()).unwrap_err();
         assert_eq!(err, ContractError::Unauthorized {});
@@ -1188,6 +1342,7 @@ mod tests {
                 attr("min_trainer_stake", "7"),
                 attr("min_validator_stake", MIN_VALIDATOR.to_string()),
                 attr("unbonding_period_blocks", "3"),
+                attr("max_validators", "100"),
             ]
         );
         let config: ConfigResponse = q(&deps, QueryMsg::Config {});
@@ -1205,6 +1360,7 @@ mod tests {
                 min_trainer_stake: None,
                 min_validator_stake: None,
                 unbonding_period_blocks: None,
+                max_validators: None,
             },
         )
         .unwrap();
@@ -1213,6 +1369,7 @@ mod tests {
             min_trainer_stake: None,
             min_validator_stake: Some(Uint128::new(9)),
             unbonding_period_blocks: None,
+            max_validators: None,
         };
         let err = exec(&mut deps, START + 3, &u.owner, again.clone()).unwrap_err();
         assert_eq!(err, ContractError::Unauthorized {});
@@ -1236,6 +1393,7 @@ mod tests {
                     min_trainer_stake: None,
                     min_validator_stake: None,
                     unbonding_period_blocks: None,
+                    max_validators: None,
                 },
             )
             .unwrap_err();
@@ -1271,13 +1429,13 @@ mod tests {
         .unwrap();
         // alice: 791 bonded, claims 205 and 9.
         let res = slash(&mut deps, h + 3, &u.alice, "0.1").unwrap();
-        // floor(79.1) + floor(20.5) + floor(0.9) = 79 + 20 + 0
+        // Rounded up, so no part escapes: ceil(79.1) + ceil(20.5) + ceil(0.9) = 80 + 21 + 1
         assert_eq!(
             res.messages,
             vec![cw20_msg(
                 &u,
                 Cw20ExecuteMsg::Burn {
-                    amount: Uint128::new(99)
+                    amount: Uint128::new(102)
                 }
             )]
         );
@@ -1286,34 +1444,34 @@ mod tests {
             vec![
                 attr("action", "slash"),
                 attr("address", u.alice.as_str()),
-                attr("amount", "99"),
+                attr("amount", "102"),
                 attr("reason", "fraud"),
                 attr("fraction", "0.1"),
-                attr("stake_slashed", "79"),
-                attr("claims_slashed", "20"),
+                attr("stake_slashed", "80"),
+                attr("claims_slashed", "22"),
             ]
         );
-        assert_eq!(stake(&deps, &u.alice, None), 712);
+        assert_eq!(stake(&deps, &u.alice, None), 711);
         assert_eq!(stake(&deps, &u.bob, None), 500);
-        assert_eq!(total(&deps, None), 1_212);
+        assert_eq!(total(&deps, None), 1_211);
         assert_eq!(
             claims(&deps, &u.alice),
             vec![
                 Claim {
-                    amount: Uint128::new(185),
+                    amount: Uint128::new(184),
                     release_height: h + 1 + PERIOD,
                 },
                 Claim {
-                    amount: Uint128::new(9),
+                    amount: Uint128::new(8),
                     release_height: h + 2 + PERIOD,
                 },
             ]
         );
         // Snapshots: the slash counts from the next block.
         assert_eq!(power(&deps, &u.alice, h + 3), 791);
-        assert_eq!(power(&deps, &u.alice, h + 4), 712);
+        assert_eq!(power(&deps, &u.alice, h + 4), 711);
         assert_eq!(total(&deps, Some(h + 3)), 1_291);
-        assert_eq!(total(&deps, Some(h + 4)), 1_212);
+        assert_eq!(total(&deps, Some(h + 4)), 1_211);
         assert_eq!(role(&deps, &u.alice).role, Some(Role::Trainer));
     }
 
@@ -1408,13 +1566,54 @@ mod tests {
     }
 
     #[test]
-    fn slash_rounding_to_zero_burns_nothing() {
+    fn a_non_zero_slash_of_a_non_zero_stake_never_rounds_to_zero() {
         let (mut deps, u) = setup();
-        bond(&mut deps, &u, START + 1, &u.alice, 9, Role::Trainer).unwrap();
+        // The smallest minimum there is: 1 micro-NRN.
+        exec(
+            &mut deps,
+            START,
+            &u.owner,
+            ExecuteMsg::UpdateConfig {
+                owner: None,
+                min_trainer_stake: Some(Uint128::one()),
+                min_validator_stake: None,
+                unbonding_period_blocks: None,
+                max_validators: None,
+            },
+        )
+        .unwrap();
+        bond(&mut deps, &u, START + 1, &u.alice, 1, Role::Trainer).unwrap();
         let res = slash(&mut deps, START + 2, &u.alice, "0.1").unwrap();
-        assert!(res.messages.is_empty());
-        assert!(res.attributes.contains(&attr("amount", "0")));
-        assert_eq!(stake(&deps, &u.alice, None), 9);
+        assert_eq!(
+            res.messages,
+            vec![cw20_msg(
+                &u,
+                Cw20ExecuteMsg::Burn {
+                    amount: Uint128::one()
+                }
+            )]
+        );
+        assert!(res.attributes.contains(&attr("stake_slashed", "1")));
+        assert_eq!(stake(&deps, &u.alice, None), 0);
+        assert_eq!(role(&deps, &u.alice).role, None);
+
+        // The smallest fraction there is still takes 1 of a large stake, and
+        // 1 of each pending claim.
+        bond(&mut deps, &u, START + 3, &u.bob, 1_000, Role::Trainer).unwrap();
+        exec(
+            &mut deps,
+            START + 4,
+            &u.bob,
+            ExecuteMsg::Unbond {
+                amount: Uint128::new(10),
+            },
+        )
+        .unwrap();
+        let res = slash(&mut deps, START + 5, &u.bob, "0.000000000000000001").unwrap();
+        assert!(res.attributes.contains(&attr("stake_slashed", "1")));
+        assert!(res.attributes.contains(&attr("claims_slashed", "1")));
+        assert_eq!(stake(&deps, &u.bob, None), 989);
+        assert_eq!(claims(&deps, &u.bob)[0].amount, Uint128::new(9));
     }
 
     #[test]
@@ -1438,6 +1637,485 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err, ContractError::Payment(PaymentError::NonPayable {}));
+    }
+
+    fn update_config(
+        deps: &mut Deps_,
+        u: &Users,
+        msg: ExecuteMsg,
+    ) -> Result<Response, ContractError> {
+        exec(deps, START, &u.owner, msg)
+    }
+
+    fn set_max_validators(deps: &mut Deps_, u: &Users, max: u32) {
+        update_config(
+            deps,
+            u,
+            ExecuteMsg::UpdateConfig {
+                owner: None,
+                min_trainer_stake: None,
+                min_validator_stake: None,
+                unbonding_period_blocks: None,
+                max_validators: Some(max),
+            },
+        )
+        .unwrap();
+    }
+
+    /// A 32-byte consensus pubkey unique to `i`.
+    fn pubkey_n(i: u32) -> Binary {
+        let mut key = vec![0xAB; CONSENSUS_PUBKEY_LEN];
+        key[..4].copy_from_slice(&i.to_be_bytes());
+        Binary::new(key)
+    }
+
+    fn validator_n(i: u32) -> Role {
+        Role::Validator {
+            consensus_pubkey: pubkey_n(i),
+        }
+    }
+
+    fn addresses(vals: &[ValidatorInfo]) -> Vec<String> {
+        vals.iter().map(|v| v.address.clone()).collect()
+    }
+
+    /// The addresses of `(address, stake)` pairs that should make the top
+    /// `n`: highest stake first, equal stakes by ascending address; returned
+    /// in address order like the query.
+    fn expected_top(mut all: Vec<(Addr, u128)>, n: usize) -> Vec<String> {
+        all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let mut top: Vec<String> = all
+            .into_iter()
+            .take(n)
+            .map(|(a, _)| a.to_string())
+            .collect();
+        top.sort();
+        top
+    }
+
+    #[test]
+    fn bond_below_the_role_minimum_is_refused() {
+        let (mut deps, u) = setup();
+        let err = bond(&mut deps, &u, START + 1, &u.alice, 1, Role::Trainer).unwrap_err();
+        assert_eq!(
+            err,
+            ContractError::BelowMinimumStake {
+                role: "trainer".to_string(),
+                stake: Uint128::one(),
+                minimum: Uint128::new(MIN_TRAINER),
+            }
+        );
+        let err = bond(
+            &mut deps,
+            &u,
+            START + 1,
+            &u.bob,
+            MIN_VALIDATOR - 1,
+            validator(1),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            ContractError::BelowMinimumStake {
+                role: "validator".to_string(),
+                stake: Uint128::new(MIN_VALIDATOR - 1),
+                minimum: Uint128::new(MIN_VALIDATOR),
+            }
+        );
+        // Nothing of the refused bonds stayed: no stake, no role, key free.
+        assert_eq!(total(&deps, None), 0);
+        assert_eq!(role(&deps, &u.bob).role, None);
+        assert!(validators(&deps).is_empty());
+        bond(
+            &mut deps,
+            &u,
+            START + 1,
+            &u.carol,
+            MIN_VALIDATOR,
+            validator(1),
+        )
+        .unwrap();
+
+        // Exactly the minimum is enough; later top-ups of any size are fine.
+        bond(
+            &mut deps,
+            &u,
+            START + 2,
+            &u.alice,
+            MIN_TRAINER,
+            Role::Trainer,
+        )
+        .unwrap();
+        bond(&mut deps, &u, START + 2, &u.alice, 1, Role::Trainer).unwrap();
+        assert_eq!(stake(&deps, &u.alice, None), MIN_TRAINER + 1);
+
+        // Switching role: the whole resulting stake must meet the new role's
+        // minimum; a refused switch keeps the old role.
+        let err = bond(&mut deps, &u, START + 3, &u.alice, 1, validator(2)).unwrap_err();
+        assert_eq!(
+            err,
+            ContractError::BelowMinimumStake {
+                role: "validator".to_string(),
+                stake: Uint128::new(MIN_TRAINER + 2),
+                minimum: Uint128::new(MIN_VALIDATOR),
+            }
+        );
+        assert_eq!(role(&deps, &u.alice).role, Some(Role::Trainer));
+        bond(
+            &mut deps,
+            &u,
+            START + 3,
+            &u.alice,
+            MIN_VALIDATOR - MIN_TRAINER - 1,
+            validator(2),
+        )
+        .unwrap();
+        assert_eq!(role(&deps, &u.alice).role, Some(validator(2)));
+        assert_eq!(validators(&deps).len(), 2);
+    }
+
+    #[test]
+    fn unbond_that_leaves_dust_is_refused() {
+        let (mut deps, u) = setup();
+        bond(&mut deps, &u, START + 1, &u.alice, 150, Role::Trainer).unwrap();
+        let unbond = |amount: u128| ExecuteMsg::Unbond {
+            amount: Uint128::new(amount),
+        };
+        let err = exec(&mut deps, START + 2, &u.alice, unbond(51)).unwrap_err();
+        assert_eq!(
+            err,
+            ContractError::UnbondBelowMinimum {
+                role: "trainer".to_string(),
+                remaining: Uint128::new(99),
+                minimum: Uint128::new(MIN_TRAINER),
+            }
+        );
+        assert_eq!(stake(&deps, &u.alice, None), 150);
+        assert!(claims(&deps, &u.alice).is_empty());
+        // Down to the minimum, then everything.
+        exec(&mut deps, START + 2, &u.alice, unbond(50)).unwrap();
+        exec(&mut deps, START + 3, &u.alice, unbond(100)).unwrap();
+        assert_eq!(stake(&deps, &u.alice, None), 0);
+
+        // A validator left below a raised minimum may only leave entirely.
+        bond(&mut deps, &u, START + 4, &u.bob, 3_000, validator(1)).unwrap();
+        update_config(
+            &mut deps,
+            &u,
+            ExecuteMsg::UpdateConfig {
+                owner: None,
+                min_trainer_stake: None,
+                min_validator_stake: Some(Uint128::new(5_000)),
+                unbonding_period_blocks: None,
+                max_validators: None,
+            },
+        )
+        .unwrap();
+        let err = exec(&mut deps, START + 5, &u.bob, unbond(1)).unwrap_err();
+        assert!(
+            matches!(err, ContractError::UnbondBelowMinimum { .. }),
+            "{err:?}"
+        );
+        exec(&mut deps, START + 5, &u.bob, unbond(3_000)).unwrap();
+        assert!(validators(&deps).is_empty());
+    }
+
+    #[test]
+    fn config_bounds_are_checked_at_instantiate_and_update() {
+        let (mut deps, u) = setup();
+        let creator = deps.api.addr_make("creator");
+        let valid = InstantiateMsg {
+            token: u.token.to_string(),
+            owner: None,
+            min_trainer_stake: Uint128::one(),
+            min_validator_stake: Uint128::one(),
+            unbonding_period_blocks: 1,
+            max_validators: None,
+        };
+        type Edit = Box<dyn Fn(&mut InstantiateMsg)>;
+        let cases: Vec<(&str, Edit)> = vec![
+            (
+                "min_trainer_stake",
+                Box::new(|m| m.min_trainer_stake = Uint128::zero()),
+            ),
+            (
+                "min_validator_stake",
+                Box::new(|m| m.min_validator_stake = Uint128::zero()),
+            ),
+            (
+                "unbonding_period_blocks",
+                Box::new(|m| m.unbonding_period_blocks = 0),
+            ),
+            (
+                "unbonding_period_blocks",
+                Box::new(|m| m.unbonding_period_blocks = 1_000_001),
+            ),
+            ("max_validators", Box::new(|m| m.max_validators = Some(0))),
+            (
+                "max_validators",
+                Box::new(|m| m.max_validators = Some(1_001)),
+            ),
+        ];
+        for (field, edit) in &cases {
+            let mut msg = valid.clone();
+            edit(&mut msg);
+            let err = instantiate(deps.as_mut(), mock_env(), message_info(&creator, &[]), msg)
+                .unwrap_err();
+            assert!(
+                matches!(&err, ContractError::InvalidConfig { field: f, .. } if f == field),
+                "{field}: {err:?}"
+            );
+        }
+        // The bounds themselves are accepted.
+        instantiate(
+            deps.as_mut(),
+            mock_env(),
+            message_info(&creator, &[]),
+            InstantiateMsg {
+                unbonding_period_blocks: 1_000_000,
+                max_validators: Some(1_000),
+                ..valid
+            },
+        )
+        .unwrap();
+        let config: ConfigResponse = q(&deps, QueryMsg::Config {});
+        assert_eq!(config.max_validators, 1_000);
+        assert_eq!(config.unbonding_period_blocks, 1_000_000);
+
+        let (mut deps, u) = setup();
+        let update = |min_trainer: Option<u128>,
+                      min_validator: Option<u128>,
+                      period: Option<u64>,
+                      max: Option<u32>| {
+            ExecuteMsg::UpdateConfig {
+                owner: None,
+                min_trainer_stake: min_trainer.map(Uint128::new),
+                min_validator_stake: min_validator.map(Uint128::new),
+                unbonding_period_blocks: period,
+                max_validators: max,
+            }
+        };
+        for (field, msg) in [
+            ("min_trainer_stake", update(Some(0), None, None, None)),
+            ("min_validator_stake", update(None, Some(0), None, None)),
+            ("unbonding_period_blocks", update(None, None, Some(0), None)),
+            (
+                "unbonding_period_blocks",
+                update(None, None, Some(u64::MAX), None),
+            ),
+            ("max_validators", update(None, None, None, Some(0))),
+            ("max_validators", update(None, None, None, Some(u32::MAX))),
+        ] {
+            let err = update_config(&mut deps, &u, msg).unwrap_err();
+            assert!(
+                matches!(&err, ContractError::InvalidConfig { field: f, .. } if f == field),
+                "{field}: {err:?}"
+            );
+        }
+        let config: ConfigResponse = q(&deps, QueryMsg::Config {});
+        assert_eq!(config.unbonding_period_blocks, PERIOD);
+        assert_eq!(config.max_validators, 100);
+        let res = update_config(&mut deps, &u, update(None, None, None, Some(7))).unwrap();
+        assert!(res.attributes.contains(&attr("max_validators", "7")));
+        let config: ConfigResponse = q(&deps, QueryMsg::Config {});
+        assert_eq!(config.max_validators, 7);
+    }
+
+    /// Counts every read a query makes: each `get` and each entry a range
+    /// yields.
+    struct CountingStorage<'a> {
+        inner: &'a MockStorage,
+        reads: std::cell::Cell<usize>,
+    }
+
+    impl Storage for CountingStorage<'_> {
+        fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+            self.reads.set(self.reads.get() + 1);
+            self.inner.get(key)
+        }
+
+        fn range<'b>(
+            &'b self,
+            start: Option<&[u8]>,
+            end: Option<&[u8]>,
+            order: Order,
+        ) -> Box<dyn Iterator<Item = cosmwasm_std::Record> + 'b> {
+            Box::new(
+                self.inner
+                    .range(start, end, order)
+                    .inspect(move |_| self.reads.set(self.reads.get() + 1)),
+            )
+        }
+
+        fn set(&mut self, _key: &[u8], _value: &[u8]) {
+            panic!("a query must not write");
+        }
+
+        fn remove(&mut self, _key: &[u8]) {
+            panic!("a query must not write");
+        }
+    }
+
+    /// The validators query and how many storage reads it took.
+    fn validators_counted(deps: &Deps_) -> (Vec<ValidatorInfo>, usize) {
+        let storage = CountingStorage {
+            inner: &deps.storage,
+            reads: std::cell::Cell::new(0),
+        };
+        let counted = Deps {
+            storage: &storage,
+            api: &deps.api,
+            querier: cosmwasm_std::QuerierWrapper::new(&deps.querier),
+        };
+        let res: ValidatorsResponse =
+            from_json(query(counted, mock_env(), QueryMsg::Validators {}).unwrap()).unwrap();
+        (res.validators, storage.reads.get())
+    }
+
+    #[test]
+    fn the_validators_query_reads_only_the_top_set_however_many_register() {
+        let (mut deps, u) = setup();
+        let count = 2_000u32;
+        let mut all = vec![];
+        for i in 0..count {
+            let staker = deps.api.addr_make(&format!("validator{i}"));
+            // Many equal stakes, so ties at the cut are decided by address.
+            let amount = MIN_VALIDATOR + u128::from(i % 150);
+            bond(&mut deps, &u, START + 1, &staker, amount, validator_n(i)).unwrap();
+            all.push((staker, amount));
+        }
+        let max = um_bindings::staking::DEFAULT_MAX_VALIDATORS as usize;
+        let (vals, reads) = validators_counted(&deps);
+        assert_eq!(vals.len(), max);
+        assert_eq!(addresses(&vals), expected_top(all.clone(), max));
+        assert!(vals.windows(2).all(|w| w[0].address < w[1].address));
+        for v in &vals {
+            let i = all
+                .iter()
+                .position(|(a, _)| a.as_str() == v.address)
+                .unwrap();
+            assert_eq!(v.stake, Uint128::new(all[i].1));
+            assert_eq!(v.consensus_pubkey, pubkey_n(i as u32));
+        }
+        // One read per member plus the config: nothing like 2,000.
+        assert!(reads <= max + 2, "{reads} reads");
+
+        // A smaller set reads less.
+        set_max_validators(&mut deps, &u, 10);
+        let (vals, reads) = validators_counted(&deps);
+        assert_eq!(addresses(&vals), expected_top(all, 10));
+        assert!(reads <= 12, "{reads} reads");
+    }
+
+    #[test]
+    fn slash_unbond_and_role_changes_move_validators_in_and_out_of_the_top_set() {
+        let (mut deps, u) = setup();
+        set_max_validators(&mut deps, &u, 3);
+        let vals: Vec<Addr> = (0..5)
+            .map(|i| deps.api.addr_make(&format!("top{i}")))
+            .collect();
+        let stakes = [5_000u128, 4_000, 3_000, 2_000, 1_500];
+        for (i, (staker, amount)) in vals.iter().zip(stakes).enumerate() {
+            bond(&mut deps, &u, START + 1, staker, amount, validator(i as u8)).unwrap();
+        }
+        let top = |deps: &Deps_| {
+            let mut members = addresses(&validators(deps));
+            members.sort();
+            members
+        };
+        let set_of = |idx: &[usize]| {
+            let mut members: Vec<String> = idx.iter().map(|&i| vals[i].to_string()).collect();
+            members.sort();
+            members
+        };
+        assert_eq!(top(&deps), set_of(&[0, 1, 2]));
+
+        // A slash below the next one's stake: top3 takes its place.
+        slash(&mut deps, START + 2, &vals[0], "0.7").unwrap();
+        assert_eq!(stake(&deps, &vals[0], None), 1_500);
+        assert_eq!(top(&deps), set_of(&[1, 2, 3]));
+        // Unbonding: top1 goes below top0's 1,500 and top4 ties with top0;
+        // the lower address of the two takes the last seat.
+        exec(
+            &mut deps,
+            START + 3,
+            &vals[1],
+            ExecuteMsg::Unbond {
+                amount: Uint128::new(2_600),
+            },
+        )
+        .unwrap();
+        let tie_winner = if vals[0] < vals[4] { 0 } else { 4 };
+        assert_eq!(top(&deps), set_of(&[2, 3, tie_winner]));
+        // Turning trainer leaves the set.
+        bond(&mut deps, &u, START + 4, &vals[2], 1, Role::Trainer).unwrap();
+        assert_eq!(top(&deps), set_of(&[0, 3, 4]));
+        // A top-up brings a validator back in, with its new stake.
+        bond(&mut deps, &u, START + 5, &vals[1], 10_000, validator(1)).unwrap();
+        assert_eq!(top(&deps), set_of(&[1, 3, tie_winner]));
+        let listed = validators(&deps);
+        let one = listed
+            .iter()
+            .find(|v| v.address == vals[1].as_str())
+            .unwrap();
+        assert_eq!(one.stake, Uint128::new(11_400));
+        assert_eq!(one.consensus_pubkey, pubkey(1));
+        // Slashing everything and unbonding everything leave it too.
+        slash(&mut deps, START + 6, &vals[1], "1").unwrap();
+        exec(
+            &mut deps,
+            START + 6,
+            &vals[3],
+            ExecuteMsg::Unbond {
+                amount: Uint128::new(2_000),
+            },
+        )
+        .unwrap();
+        assert_eq!(top(&deps), set_of(&[0, 4]));
+        // Below the minimum after it was raised: not listed, however few remain.
+        update_config(
+            &mut deps,
+            &u,
+            ExecuteMsg::UpdateConfig {
+                owner: None,
+                min_trainer_stake: None,
+                min_validator_stake: Some(Uint128::new(1_501)),
+                unbonding_period_blocks: None,
+                max_validators: None,
+            },
+        )
+        .unwrap();
+        assert!(validators(&deps).is_empty());
+    }
+
+    #[test]
+    fn migrate_indexes_validators_registered_before_the_index() {
+        let (mut deps, u) = setup();
+        // State as the previous version left it: stake and the validator map,
+        // no stake index.
+        let old: Vec<(Addr, u128)> = (0..4)
+            .map(|i| (deps.api.addr_make(&format!("old{i}")), 1_000 * (i + 1)))
+            .collect();
+        for (i, (staker, amount)) in old.iter().enumerate() {
+            let role = validator(i as u8);
+            STAKE
+                .save(&mut deps.storage, staker, &Uint128::new(*amount), START)
+                .unwrap();
+            ROLES.save(&mut deps.storage, staker, &role).unwrap();
+            VALIDATORS
+                .save(&mut deps.storage, staker, &pubkey(i as u8))
+                .unwrap();
+            PUBKEY_OWNERS
+                .save(&mut deps.storage, pubkey(i as u8).as_slice(), staker)
+                .unwrap();
+        }
+        assert!(validators(&deps).is_empty());
+        set_max_validators(&mut deps, &u, 3);
+        migrate(deps.as_mut(), mock_env(), MigrateMsg {}).unwrap();
+        assert_eq!(addresses(&validators(&deps)), expected_top(old.clone(), 3));
+        // Migrating again changes nothing.
+        migrate(deps.as_mut(), mock_env(), MigrateMsg {}).unwrap();
+        assert_eq!(addresses(&validators(&deps)), expected_top(old, 3));
     }
 
     #[test]

@@ -30,6 +30,27 @@ pub enum ContractError {
     #[error("consensus pubkey already used by {owner}")]
     PubkeyInUse { owner: String },
 
+    /// A setting outside its bounds (see `um_bindings::staking::check_settings`).
+    #[error("invalid {field}: {reason}")]
+    InvalidConfig { field: String, reason: String },
+
+    /// A bond that would leave the staker below its role's minimum: dust
+    /// registrations would otherwise flood the validator set for free.
+    #[error("a {role} must have at least {minimum} bonded; this bond would leave {stake}")]
+    BelowMinimumStake {
+        role: String,
+        stake: Uint128,
+        minimum: Uint128,
+    },
+
+    /// A partial unbond that would leave a dust stake behind.
+    #[error("unbonding would leave {remaining}, below the {role} minimum of {minimum}: unbond everything or keep at least the minimum")]
+    UnbondBelowMinimum {
+        role: String,
+        remaining: Uint128,
+        minimum: Uint128,
+    },
+
     #[error("cannot unbond {requested}: only {bonded} bonded")]
     InsufficientStake { bonded: Uint128, requested: Uint128 },
 
@@ -45,4 +66,13 @@ pub enum ContractError {
     /// A refused migration: another contract, a downgrade or a non-semver version.
     #[error(transparent)]
     Migrate(#[from] um_bindings::migrate::MigrateError),
+}
+
+impl From<um_bindings::staking::InvalidSetting> for ContractError {
+    fn from(err: um_bindings::staking::InvalidSetting) -> Self {
+        ContractError::InvalidConfig {
+            field: err.field.to_string(),
+            reason: err.reason,
+        }
+    }
 }

@@ -6,6 +6,10 @@ use cw_storage_plus::{Item, Map, SnapshotItem, SnapshotMap, Strategy};
 
 use crate::msg::{Claim, Role};
 
+fn default_max_validators() -> u32 {
+    um_bindings::staking::DEFAULT_MAX_VALIDATORS
+}
+
 #[cw_serde]
 pub struct Config {
     /// The bonded cw20 token (NRN); the only accepted sender of `Receive`.
@@ -15,6 +19,10 @@ pub struct Config {
     pub min_trainer_stake: Uint128,
     pub min_validator_stake: Uint128,
     pub unbonding_period_blocks: u64,
+    /// Most validators the `Validators` query returns. Absent from configs
+    /// stored before it existed.
+    #[serde(default = "default_max_validators")]
+    pub max_validators: u32,
 }
 
 pub const CONFIG: Item<Config> = Item::new("config");
@@ -40,9 +48,18 @@ pub const TOTAL_STAKE: SnapshotItem<Uint128> = SnapshotItem::new(
 /// reaches zero.
 pub const ROLES: Map<&Addr, Role> = Map::new("roles");
 
-/// Stakers whose role is `Validator`, with their consensus pubkey; iterated
-/// in address order by the `Validators` query.
+/// Stakers whose role is `Validator`, with their consensus pubkey. The
+/// `Validators` query reads [`VALIDATORS_BY_STAKE`] instead; `migrate`
+/// builds that index from this map.
 pub const VALIDATORS: Map<&Addr, Binary> = Map::new("validators");
+
+/// Every validator with non-zero stake, keyed by `(u128::MAX - stake,
+/// address)` so an ascending range yields the highest stakes first and equal
+/// stakes by ascending address; the value is the consensus pubkey. The
+/// `Validators` query reads only the first `max_validators` entries, so its
+/// cost does not grow with the number of registered validators. Kept in step
+/// with [`STAKE`] and [`VALIDATORS`] by every bond, unbond and slash.
+pub const VALIDATORS_BY_STAKE: Map<(u128, &Addr), Binary> = Map::new("validators_by_stake");
 
 /// Consensus pubkey → the staker using it (keeps pubkeys unique).
 pub const PUBKEY_OWNERS: Map<&[u8], Addr> = Map::new("pubkey_owners");

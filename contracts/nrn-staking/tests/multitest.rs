@@ -88,6 +88,7 @@ fn setup() -> Setup {
                 min_trainer_stake: Uint128::new(MIN_TRAINER),
                 min_validator_stake: Uint128::new(MIN_VALIDATOR),
                 unbonding_period_blocks: PERIOD,
+                max_validators: None,
             },
             &[],
             "staking",
@@ -348,9 +349,19 @@ fn validator_pubkey_must_be_ed25519_sized_and_unique() {
             owner: alice.to_string()
         }
     );
-    bond(&mut s, &bob, MIN_VALIDATOR - 1, role(32, 2)).unwrap();
+    // Below the minimum: refused and rolled back, the tokens stay with bob.
+    let err = bond(&mut s, &bob, MIN_VALIDATOR - 1, role(32, 2)).unwrap_err();
+    assert_eq!(
+        contract_err(err),
+        ContractError::BelowMinimumStake {
+            role: "validator".to_string(),
+            stake: Uint128::new(MIN_VALIDATOR - 1),
+            minimum: Uint128::new(MIN_VALIDATOR),
+        }
+    );
+    assert_eq!(balance(&s, &s.token, &bob), 50_000);
 
-    // bob is below the minimum: only alice is a validator.
+    // Only alice is a validator.
     let vals: ValidatorsResponse = s
         .app
         .wrap()
@@ -364,7 +375,7 @@ fn validator_pubkey_must_be_ed25519_sized_and_unique() {
             stake: Uint128::new(MIN_VALIDATOR),
         }]
     );
-    bond(&mut s, &bob, 1, role(32, 2)).unwrap();
+    bond(&mut s, &bob, MIN_VALIDATOR, role(32, 2)).unwrap();
     let vals: ValidatorsResponse = s
         .app
         .wrap()
@@ -575,6 +586,7 @@ fn only_the_owner_updates_the_config() {
         min_trainer_stake: Some(Uint128::new(50_000)),
         min_validator_stake: None,
         unbonding_period_blocks: Some(5),
+        max_validators: None,
     };
     let err = exec(&mut s, &alice, &update).unwrap_err();
     assert_eq!(contract_err(err), ContractError::Unauthorized {});
@@ -596,15 +608,182 @@ fn only_the_owner_updates_the_config() {
     assert_eq!(attr(&res, "wasm", "action"), Some("update_config"));
     // Below the new minimum.
     assert!(!role(&s).active);
-    // New unbonding period applies.
-    let h = height(&s);
-    exec(
+    // alice can no longer unbond part of her stake, only all of it.
+    let err = exec(
         &mut s,
         &alice,
         &ExecuteMsg::Unbond {
             amount: Uint128::new(1),
         },
     )
+    .unwrap_err();
+    assert!(matches!(
+        contract_err(err),
+        ContractError::UnbondBelowMinimum { .. }
+    ));
+    // New unbonding period applies.
+    let h = height(&s);
+    exec(
+        &mut s,
+        &alice,
+        &ExecuteMsg::Unbond {
+            amount: Uint128::new(40_000),
+        },
+    )
     .unwrap();
     assert_eq!(claims(&s, &alice)[0].release_height, h + 5);
+
+    // Out-of-bounds settings are refused.
+    for bad in [
+        ExecuteMsg::UpdateConfig {
+            owner: None,
+            min_trainer_stake: None,
+            min_validator_stake: None,
+            unbonding_period_blocks: Some(0),
+            max_validators: None,
+        },
+        ExecuteMsg::UpdateConfig {
+            owner: None,
+            min_trainer_stake: Some(Uint128::zero()),
+            min_validator_stake: None,
+            unbonding_period_blocks: None,
+            max_validators: None,
+        },
+        ExecuteMsg::UpdateConfig {
+            owner: None,
+            min_trainer_stake: None,
+            min_validator_stake: None,
+            unbonding_period_blocks: None,
+            max_validators: Some(0),
+        },
+    ] {
+        let err = exec(&mut s, &dao, &bad).unwrap_err();
+        assert!(matches!(
+            contract_err(err),
+            ContractError::InvalidConfig { .. }
+        ));
+    }
+}
+
+fn validators(s: &Setup) -> Vec<ValidatorInfo> {
+    let res: ValidatorsResponse = s
+        .app
+        .wrap()
+        .query_wasm_smart(&s.staking, &QueryMsg::Validators {})
+        .unwrap();
+    res.validators
+}
+
+#[test]
+fn dust_bonds_are_refused_and_the_chain_reads_a_bounded_top_set() {
+    let mut s = setup();
+    let dao = s.dao.clone();
+    let holders: Vec<Addr> = (0..12)
+        .map(|i| s.app.api().addr_make(&format!("validator{i}")))
+        .collect();
+    let minter = s.app.api().addr_make("admin");
+    for holder in &holders {
+        s.app
+            .execute_contract(
+                minter.clone(),
+                s.token.clone(),
+                &Cw20ExecuteMsg::Mint {
+                    recipient: holder.to_string(),
+                    amount: Uint128::new(2 * MIN_VALIDATOR + 100),
+                },
+                &[],
+            )
+            .unwrap();
+    }
+
+    // 1 micro-NRN registrations: refused, nothing bonded.
+    let err = bond(
+        &mut s,
+        &holders[0].clone(),
+        1,
+        Role::Validator {
+            consensus_pubkey: Binary::new(vec![100; 32]),
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(
+        contract_err(err),
+        ContractError::BelowMinimumStake { .. }
+    ));
+    assert_eq!(total(&s, None), 0);
+
+    exec(
+        &mut s,
+        &dao,
+        &ExecuteMsg::UpdateConfig {
+            owner: None,
+            min_trainer_stake: None,
+            min_validator_stake: None,
+            unbonding_period_blocks: None,
+            max_validators: Some(5),
+        },
+    )
+    .unwrap();
+    for (i, holder) in holders.iter().enumerate() {
+        // validator0 has the highest stake, validator11 the lowest.
+        let amount = MIN_VALIDATOR + 100 - i as u128;
+        bond(
+            &mut s,
+            &holder.clone(),
+            amount,
+            Role::Validator {
+                consensus_pubkey: Binary::new(vec![i as u8 + 1; 32]),
+            },
+        )
+        .unwrap();
+    }
+    let names = |vals: &[ValidatorInfo]| -> Vec<String> {
+        let mut names: Vec<String> = vals.iter().map(|v| v.address.clone()).collect();
+        names.sort();
+        names
+    };
+    let expected = |idx: &[usize]| -> Vec<String> {
+        let mut names: Vec<String> = idx.iter().map(|&i| holders[i].to_string()).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names(&validators(&s)), expected(&[0, 1, 2, 3, 4]));
+
+    // The chain slashes validator1 below the minimum: validator5 moves in.
+    s.app
+        .wasm_sudo(
+            s.staking.clone(),
+            &SudoMsg::Slash {
+                address: holders[1].to_string(),
+                fraction: Decimal::percent(50),
+                reason: "double sign".to_string(),
+            },
+        )
+        .unwrap();
+    assert_eq!(names(&validators(&s)), expected(&[0, 2, 3, 4, 5]));
+    // validator0 leaves: validator6 moves in.
+    exec(
+        &mut s,
+        &holders[0].clone(),
+        &ExecuteMsg::Unbond {
+            amount: Uint128::new(MIN_VALIDATOR + 100),
+        },
+    )
+    .unwrap();
+    assert_eq!(names(&validators(&s)), expected(&[2, 3, 4, 5, 6]));
+    // validator11 tops up past everyone: in, and validator6 out.
+    bond(
+        &mut s,
+        &holders[11].clone(),
+        MIN_VALIDATOR,
+        Role::Validator {
+            consensus_pubkey: Binary::new(vec![12; 32]),
+        },
+    )
+    .unwrap();
+    let vals = validators(&s);
+    assert_eq!(names(&vals), expected(&[2, 3, 4, 5, 11]));
+    let mut sorted = vals.clone();
+    sorted.sort_by(|a, b| a.address.cmp(&b.address));
+    assert_eq!(vals, sorted);
 }

@@ -14,6 +14,10 @@ pub struct InstantiateMsg {
     pub min_validator_stake: Uint128,
     /// Blocks between `Unbond` and the moment the claim can be collected.
     pub unbonding_period_blocks: u64,
+    /// Most validators `Validators {}` returns (the highest stakes);
+    /// [`DEFAULT_MAX_VALIDATORS`] when absent.
+    #[serde(default)]
+    pub max_validators: Option<u32>,
 }
 
 /// What a staker bonds for.
@@ -40,6 +44,8 @@ pub enum ExecuteMsg {
         min_trainer_stake: Option<Uint128>,
         min_validator_stake: Option<Uint128>,
         unbonding_period_blocks: Option<u64>,
+        #[serde(default)]
+        max_validators: Option<u32>,
     },
 }
 
@@ -82,7 +88,9 @@ pub enum QueryMsg {
     /// bonded in or after the block a proposal started does not count.
     #[returns(VotingPowerResponse)]
     VotingPower { address: String, height: u64 },
-    /// Validators whose stake meets the minimum, ordered by address.
+    /// The validators whose stake meets the minimum, at most
+    /// `max_validators` of them: the highest stakes, equal stakes by
+    /// ascending address. The answer is ordered by address.
     #[returns(ValidatorsResponse)]
     Validators {},
     #[returns(ClaimsResponse)]
@@ -96,6 +104,8 @@ pub struct ConfigResponse {
     pub min_trainer_stake: Uint128,
     pub min_validator_stake: Uint128,
     pub unbonding_period_blocks: u64,
+    #[serde(default = "default_max_validators")]
+    pub max_validators: u32,
 }
 
 #[cw_serde]
@@ -146,4 +156,147 @@ pub struct Claim {
 #[cw_serde]
 pub struct ClaimsResponse {
     pub claims: Vec<Claim>,
+}
+
+// Bounds of the staking settings, shared by the staking contract (which
+// enforces them) and the DAO (which refuses out-of-bound proposals before
+// anyone votes on them).
+
+/// Longest unbonding period: about two months at one block per 5 s. Longer
+/// would lock stake for no security gain; a typo could lock it for ever.
+pub const MAX_UNBONDING_PERIOD_BLOCKS: u64 = 1_000_000;
+/// The validator set the chain reads when the config names none. The chain
+/// runs the `Validators {}` query under a fixed gas limit, so the set must
+/// stay small however many stakers register.
+pub const DEFAULT_MAX_VALIDATORS: u32 = 100;
+/// Largest `max_validators`: what the chain's epoch query (3M gas) still
+/// reads with a wide margin, and more than CometBFT handles comfortably.
+pub const MAX_VALIDATORS_LIMIT: u32 = 1_000;
+
+fn default_max_validators() -> u32 {
+    DEFAULT_MAX_VALIDATORS
+}
+
+/// A staking setting outside its bounds.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {field}: {reason}")]
+pub struct InvalidSetting {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+impl InvalidSetting {
+    fn new(field: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            field,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Checks the staking settings that are given (`None` is not checked):
+/// minimum stakes above zero (a zero or dust minimum lets anyone register
+/// for free and makes a slash of it meaningless), an unbonding period in
+/// `1..=MAX_UNBONDING_PERIOD_BLOCKS` (zero would let a staker escape a
+/// slash by unbonding in the block it cheats), and `max_validators` in
+/// `1..=MAX_VALIDATORS_LIMIT`.
+pub fn check_settings(
+    min_trainer_stake: Option<Uint128>,
+    min_validator_stake: Option<Uint128>,
+    unbonding_period_blocks: Option<u64>,
+    max_validators: Option<u32>,
+) -> Result<(), InvalidSetting> {
+    if min_trainer_stake.is_some_and(|min| min.is_zero()) {
+        return Err(InvalidSetting::new("min_trainer_stake", "must be above 0"));
+    }
+    if min_validator_stake.is_some_and(|min| min.is_zero()) {
+        return Err(InvalidSetting::new(
+            "min_validator_stake",
+            "must be above 0",
+        ));
+    }
+    if let Some(period) = unbonding_period_blocks {
+        if period == 0 || period > MAX_UNBONDING_PERIOD_BLOCKS {
+            return Err(InvalidSetting::new(
+                "unbonding_period_blocks",
+                format!("must be between 1 and {MAX_UNBONDING_PERIOD_BLOCKS}"),
+            ));
+        }
+    }
+    if let Some(max) = max_validators {
+        if max == 0 || max > MAX_VALIDATORS_LIMIT {
+            return Err(InvalidSetting::new(
+                "max_validators",
+                format!("must be between 1 and {MAX_VALIDATORS_LIMIT}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_bounds() {
+        let one = Some(Uint128::one());
+        assert_eq!(check_settings(one, one, Some(1), Some(1)), Ok(()));
+        assert_eq!(
+            check_settings(
+                None,
+                None,
+                Some(MAX_UNBONDING_PERIOD_BLOCKS),
+                Some(MAX_VALIDATORS_LIMIT)
+            ),
+            Ok(())
+        );
+        assert_eq!(check_settings(None, None, None, None), Ok(()));
+        let field = |r: Result<(), InvalidSetting>| r.unwrap_err().field;
+        assert_eq!(
+            field(check_settings(Some(Uint128::zero()), None, None, None)),
+            "min_trainer_stake"
+        );
+        assert_eq!(
+            field(check_settings(None, Some(Uint128::zero()), None, None)),
+            "min_validator_stake"
+        );
+        for period in [0, MAX_UNBONDING_PERIOD_BLOCKS + 1, u64::MAX] {
+            assert_eq!(
+                field(check_settings(None, None, Some(period), None)),
+                "unbonding_period_blocks"
+            );
+        }
+        for max in [0, MAX_VALIDATORS_LIMIT + 1] {
+            assert_eq!(
+                field(check_settings(None, None, None, Some(max))),
+                "max_validators"
+            );
+        }
+    }
+
+    #[test]
+    fn old_json_still_parses() {
+        let instantiate: InstantiateMsg = cosmwasm_std::from_json(
+            br#"{"token":"t","owner":null,"min_trainer_stake":"1","min_validator_stake":"2","unbonding_period_blocks":3}"#,
+        )
+        .unwrap();
+        assert_eq!(instantiate.max_validators, None);
+        let update: ExecuteMsg = cosmwasm_std::from_json(
+            br#"{"update_config":{"owner":"dao","min_trainer_stake":null,"min_validator_stake":null,"unbonding_period_blocks":null}}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            update,
+            ExecuteMsg::UpdateConfig {
+                max_validators: None,
+                ..
+            }
+        ));
+        let config: ConfigResponse = cosmwasm_std::from_json(
+            br#"{"token":"t","owner":null,"min_trainer_stake":"1","min_validator_stake":"2","unbonding_period_blocks":3}"#,
+        )
+        .unwrap();
+        assert_eq!(config.max_validators, DEFAULT_MAX_VALIDATORS);
+    }
 }

@@ -18,6 +18,8 @@ type TestDeps = OwnedDeps<MockStorage, MockApi, MockQuerier<UmQuery>, UmQuery>;
 
 const PERIOD: u64 = 100;
 const DEPOSIT: u128 = 1_000;
+/// Total supply of the mocked token.
+const SUPPLY: u128 = 1_000_000;
 /// Height at which the tests create their proposals.
 const START: u64 = 1_000;
 /// Height at which the default stakes were bonded.
@@ -47,10 +49,18 @@ struct Bond {
     height: u64,
 }
 
-/// Mocks the staking contract at `staking` with `bonds`. `TotalStake` without
-/// a height is refused, so a DAO that asks for the current stake fails.
+/// Mocks the staking contract at `staking` with `bonds`, and the token with
+/// a total supply of [`SUPPLY`].
 fn set_bonds(deps: &mut TestDeps, staking: &Addr, bonds: Vec<Bond>) {
+    set_contracts(deps, staking, bonds, SUPPLY);
+}
+
+/// Mocks the staking contract at `staking` with `bonds`, and the token
+/// (`TokenInfo` only) with a total supply of `supply`. `TotalStake` without
+/// a height is refused, so a DAO that asks for the current stake fails.
+fn set_contracts(deps: &mut TestDeps, staking: &Addr, bonds: Vec<Bond>, supply: u128) {
     let staking = staking.to_string();
+    let token = deps.api.addr_make("nrn-token").to_string();
     deps.querier
         .update_wasm(move |query: &WasmQuery| -> QuerierResult {
             let (contract_addr, msg) = match query {
@@ -61,6 +71,22 @@ fn set_bonds(deps: &mut TestDeps, staking: &Addr, bonds: Vec<Bond>) {
                     })
                 }
             };
+            if *contract_addr == token {
+                return match from_json::<Cw20QueryMsg>(msg) {
+                    Ok(Cw20QueryMsg::TokenInfo {}) => SystemResult::Ok(
+                        to_json_binary(&TokenInfoResponse {
+                            name: "Neuron".to_string(),
+                            symbol: "NRN".to_string(),
+                            decimals: 6,
+                            total_supply: Uint128::new(supply),
+                        })
+                        .into(),
+                    ),
+                    other => SystemResult::Ok(QueryContractResult::Err(format!(
+                        "mock token does not answer {other:?}"
+                    ))),
+                };
+            }
             if *contract_addr != staking {
                 return SystemResult::Err(SystemError::NoSuchContract {
                     addr: contract_addr.clone(),
@@ -123,11 +149,12 @@ fn instantiate_msg(u: &Users, deposit: u128) -> InstantiateMsg {
         veto_threshold: Decimal::permille(334),
         voting_period_blocks: PERIOD,
         proposal_deposit: Uint128::new(deposit),
+        execution_period_blocks: None,
     }
 }
 
 fn new_deps() -> (TestDeps, Users) {
-    let deps = OwnedDeps {
+    let mut deps = OwnedDeps {
         storage: MockStorage::default(),
         api: MockApi::default(),
         querier: MockQuerier::<UmQuery>::new(&[]),
@@ -143,6 +170,8 @@ fn new_deps() -> (TestDeps, Users) {
         erin: api.addr_make("erin"),
         dave: api.addr_make("dave"),
     };
+    let bonds = default_bonds(&u);
+    set_bonds(&mut deps, &u.staking, bonds);
     (deps, u)
 }
 
@@ -292,6 +321,7 @@ fn instantiate_stores_config_and_cw2() {
             veto_threshold: Decimal::permille(334),
             voting_period_blocks: PERIOD,
             proposal_deposit: Uint128::new(DEPOSIT),
+            execution_period_blocks: crate::bounds::DEFAULT_EXECUTION_PERIOD_BLOCKS,
         }
     );
     let version = get_contract_version(&deps.storage).unwrap();
@@ -306,12 +336,21 @@ fn instantiate_refuses_invalid_config_and_funds() {
     type Edit = Box<dyn Fn(&mut InstantiateMsg)>;
     let cases: Vec<(&str, Edit)> = vec![
         ("quorum", Box::new(|m| m.quorum = Decimal::zero())),
+        ("quorum", Box::new(|m| m.quorum = Decimal::permille(49))),
         ("quorum", Box::new(|m| m.quorum = Decimal::percent(101))),
         ("threshold", Box::new(|m| m.threshold = Decimal::zero())),
+        (
+            "threshold",
+            Box::new(|m| m.threshold = Decimal::permille(499)),
+        ),
         ("threshold", Box::new(|m| m.threshold = Decimal::one())),
         (
             "veto_threshold",
             Box::new(|m| m.veto_threshold = Decimal::zero()),
+        ),
+        (
+            "veto_threshold",
+            Box::new(|m| m.veto_threshold = Decimal::permille(99)),
         ),
         (
             "veto_threshold",
@@ -320,6 +359,26 @@ fn instantiate_refuses_invalid_config_and_funds() {
         (
             "voting_period_blocks",
             Box::new(|m| m.voting_period_blocks = 0),
+        ),
+        (
+            "voting_period_blocks",
+            Box::new(|m| m.voting_period_blocks = 1_000_001),
+        ),
+        (
+            "voting_period_blocks",
+            Box::new(|m| m.voting_period_blocks = u64::MAX),
+        ),
+        (
+            "execution_period_blocks",
+            Box::new(|m| m.execution_period_blocks = Some(99)),
+        ),
+        (
+            "execution_period_blocks",
+            Box::new(|m| m.execution_period_blocks = Some(1_000_001)),
+        ),
+        (
+            "proposal_deposit",
+            Box::new(|m| m.proposal_deposit = Uint128::new(SUPPLY + 1)),
         ),
     ];
     for (field, edit) in cases {
@@ -347,11 +406,23 @@ fn instantiate_refuses_invalid_config_and_funds() {
     .unwrap_err();
     assert!(matches!(err, ContractError::Payment(_)), "{err:?}");
 
-    // Bounds themselves are accepted: quorum 1, veto threshold 1.
-    let mut msg = instantiate_msg(&u, DEPOSIT);
+    // Bounds themselves are accepted: quorum 1, veto threshold 1, the
+    // longest periods, the whole supply as deposit ...
+    let mut msg = instantiate_msg(&u, SUPPLY);
     msg.quorum = Decimal::one();
     msg.veto_threshold = Decimal::one();
+    msg.voting_period_blocks = 1_000_000;
+    msg.execution_period_blocks = Some(1_000_000);
     instantiate(deps.as_mut(), env_at(1), message_info(&creator, &[]), msg).unwrap();
+    // ... and the lowest ones.
+    let mut msg = instantiate_msg(&u, 0);
+    msg.quorum = Decimal::percent(5);
+    msg.threshold = Decimal::percent(50);
+    msg.veto_threshold = Decimal::percent(10);
+    msg.voting_period_blocks = 1;
+    msg.execution_period_blocks = Some(100);
+    instantiate(deps.as_mut(), env_at(1), message_info(&creator, &[]), msg).unwrap();
+    assert_eq!(config(&deps).execution_period_blocks, 100);
 }
 
 // ---------------------------------------------------------------- propose
@@ -400,6 +471,8 @@ fn propose_with_exact_deposit_records_snapshot() {
             veto_threshold: Decimal::permille(334),
             votes: Tally::default(),
             closed: false,
+            execution_end_height: END + crate::bounds::DEFAULT_EXECUTION_PERIOD_BLOCKS,
+            execution_error: None,
         }
     );
     // Ids count up.
@@ -591,6 +664,7 @@ fn propose_refuses_invalid_actions() {
             veto_threshold: None,
             voting_period_blocks: None,
             proposal_deposit: None,
+            execution_period_blocks: None,
         }),
         ContractError::EmptyUpdate {}
     );
@@ -601,10 +675,11 @@ fn propose_refuses_invalid_actions() {
             veto_threshold: None,
             voting_period_blocks: None,
             proposal_deposit: None,
+            execution_period_blocks: None,
         }),
         ContractError::InvalidConfig {
             field: "threshold".to_string(),
-            reason: "must be above 0 and below 1".to_string(),
+            reason: "must be at least 0.5 and below 1".to_string(),
         }
     );
     assert!(matches!(
@@ -614,6 +689,7 @@ fn propose_refuses_invalid_actions() {
             veto_threshold: None,
             voting_period_blocks: None,
             proposal_deposit: None,
+            execution_period_blocks: None,
         }),
         ContractError::InvalidConfig { .. }
     ));
@@ -622,6 +698,7 @@ fn propose_refuses_invalid_actions() {
             min_trainer_stake: None,
             min_validator_stake: None,
             unbonding_period_blocks: None,
+            max_validators: None,
         }),
         ContractError::EmptyUpdate {}
     );
@@ -697,9 +774,10 @@ fn direct_propose_only_without_deposit() {
     .unwrap();
     assert_eq!(
         res.messages,
-        vec![SubMsg::new(CosmosMsg::Custom(UmMsg::AcceptDatasetDelta {
-            delta_id: 7
-        }))]
+        vec![SubMsg::reply_on_error(
+            CosmosMsg::Custom(UmMsg::AcceptDatasetDelta { delta_id: 7 }),
+            1
+        )]
     );
 }
 
@@ -1023,10 +1101,13 @@ fn execute_emits_set_hyperparams_and_refunds_the_deposit() {
     assert_eq!(
         res.messages,
         vec![
-            SubMsg::new(CosmosMsg::Custom(UmMsg::SetHyperparams {
-                model_id: "mnist-mlp".to_string(),
-                hyperparams: hyperparams(),
-            })),
+            SubMsg::reply_on_error(
+                CosmosMsg::Custom(UmMsg::SetHyperparams {
+                    model_id: "mnist-mlp".to_string(),
+                    hyperparams: hyperparams(),
+                }),
+                id
+            ),
             refund(&u),
         ]
     );
@@ -1166,6 +1247,7 @@ fn execute_emits_the_other_chain_messages() {
                 min_trainer_stake: Some(Uint128::new(77)),
                 min_validator_stake: None,
                 unbonding_period_blocks: Some(5),
+                max_validators: Some(50),
             },
             CosmosMsg::Wasm(WasmMsg::Execute {
                 contract_addr: u.staking.to_string(),
@@ -1174,6 +1256,7 @@ fn execute_emits_the_other_chain_messages() {
                     min_trainer_stake: Some(Uint128::new(77)),
                     min_validator_stake: None,
                     unbonding_period_blocks: Some(5),
+                    max_validators: Some(50),
                 })
                 .unwrap(),
                 funds: vec![],
@@ -1189,7 +1272,10 @@ fn execute_emits_the_other_chain_messages() {
             END,
         )
         .unwrap();
-        assert_eq!(res.messages, vec![SubMsg::new(expected), refund(&u)]);
+        assert_eq!(
+            res.messages,
+            vec![SubMsg::reply_on_error(expected, id), refund(&u)]
+        );
     }
 }
 
@@ -1206,6 +1292,7 @@ fn update_dao_config_applies_to_later_proposals() {
             veto_threshold: None,
             voting_period_blocks: Some(10),
             proposal_deposit: Some(Uint128::new(5_000)),
+            execution_period_blocks: None,
         },
     );
     // Open while the config changes: keeps its own rules.
@@ -1261,6 +1348,499 @@ fn update_dao_config_applies_to_later_proposals() {
     assert_eq!(proposal(&deps, older, START).quorum, Decimal::percent(30));
     vote(&mut deps, &u.bob.clone(), older, VoteOption::Yes, START + 1).unwrap();
     assert_eq!(proposal(&deps, older, END).status, Status::Passed);
+}
+
+fn dao_update() -> ProposalAction {
+    ProposalAction::UpdateDaoConfig {
+        quorum: None,
+        threshold: None,
+        veto_threshold: None,
+        voting_period_blocks: None,
+        proposal_deposit: None,
+        execution_period_blocks: None,
+    }
+}
+
+fn staking_update() -> ProposalAction {
+    ProposalAction::UpdateStakingConfig {
+        min_trainer_stake: None,
+        min_validator_stake: None,
+        unbonding_period_blocks: None,
+        max_validators: None,
+    }
+}
+
+fn execute_at(deps: &mut TestDeps, proposal_id: u64, height: u64) -> ContractResult {
+    let keeper = deps.api.addr_make("keeper");
+    exec(deps, &keeper, ExecuteMsg::Execute { proposal_id }, height)
+}
+
+fn close_at(deps: &mut TestDeps, proposal_id: u64, height: u64) -> ContractResult {
+    let keeper = deps.api.addr_make("keeper");
+    exec(deps, &keeper, ExecuteMsg::Close { proposal_id }, height)
+}
+
+fn attr_of<'a>(res: &'a Response<UmMsg>, key: &str) -> Option<&'a str> {
+    res.attributes
+        .iter()
+        .find(|a| a.key == key)
+        .map(|a| a.value.as_str())
+}
+
+#[test]
+fn out_of_bounds_settings_are_refused_when_proposed() {
+    let (mut deps, u) = setup();
+    let token = u.token.clone();
+    let mut try_propose = |action: ProposalAction| {
+        exec(
+            &mut deps,
+            &token,
+            receive_msg(&u.dave, DEPOSIT, action),
+            START,
+        )
+    };
+    let dao = |edit: &dyn Fn(&mut ProposalAction)| {
+        let mut action = dao_update();
+        edit(&mut action);
+        action
+    };
+    macro_rules! dao_field {
+        ($field:ident = $value:expr) => {
+            dao(&|a| {
+                if let ProposalAction::UpdateDaoConfig { $field, .. } = a {
+                    *$field = Some($value);
+                }
+            })
+        };
+    }
+    macro_rules! staking_field {
+        ($field:ident = $value:expr) => {{
+            let mut action = staking_update();
+            if let ProposalAction::UpdateStakingConfig { $field, .. } = &mut action {
+                *$field = Some($value);
+            }
+            action
+        }};
+    }
+    let cases = vec![
+        ("quorum", dao_field!(quorum = Decimal::percent(1))),
+        ("quorum", dao_field!(quorum = Decimal::permille(1))),
+        ("threshold", dao_field!(threshold = Decimal::percent(10))),
+        (
+            "veto_threshold",
+            dao_field!(veto_threshold = Decimal::percent(1)),
+        ),
+        (
+            "voting_period_blocks",
+            dao_field!(voting_period_blocks = u64::MAX),
+        ),
+        ("voting_period_blocks", dao_field!(voting_period_blocks = 0)),
+        (
+            "proposal_deposit",
+            dao_field!(proposal_deposit = Uint128::new(SUPPLY + 1)),
+        ),
+        (
+            "execution_period_blocks",
+            dao_field!(execution_period_blocks = 0),
+        ),
+        (
+            "execution_period_blocks",
+            dao_field!(execution_period_blocks = u64::MAX),
+        ),
+        (
+            "unbonding_period_blocks",
+            staking_field!(unbonding_period_blocks = 0),
+        ),
+        (
+            "unbonding_period_blocks",
+            staking_field!(unbonding_period_blocks = 1_000_001),
+        ),
+        (
+            "min_trainer_stake",
+            staking_field!(min_trainer_stake = Uint128::zero()),
+        ),
+        (
+            "min_trainer_stake",
+            staking_field!(min_trainer_stake = Uint128::new(SUPPLY + 1)),
+        ),
+        (
+            "min_validator_stake",
+            staking_field!(min_validator_stake = Uint128::zero()),
+        ),
+        (
+            "min_validator_stake",
+            staking_field!(min_validator_stake = Uint128::new(SUPPLY + 1)),
+        ),
+        ("max_validators", staking_field!(max_validators = 0)),
+        ("max_validators", staking_field!(max_validators = 1_001)),
+    ];
+    for (field, action) in cases {
+        let err = try_propose(action.clone()).unwrap_err();
+        assert!(
+            matches!(&err, ContractError::InvalidConfig { field: f, .. } if f == field),
+            "{action:?}: {err:?}"
+        );
+    }
+    // In-bounds values are proposed.
+    let fine = [
+        dao_field!(quorum = Decimal::percent(5)),
+        dao_field!(proposal_deposit = Uint128::new(SUPPLY)),
+        dao_field!(execution_period_blocks = 100),
+        staking_field!(min_validator_stake = Uint128::new(SUPPLY)),
+        staking_field!(max_validators = 1_000),
+    ];
+    for action in fine {
+        try_propose(action).unwrap();
+    }
+    // Only those: none of the refused ones.
+    assert_eq!(PROPOSAL_COUNT.load(&deps.storage).unwrap(), 5);
+}
+
+#[test]
+fn an_update_out_of_bounds_by_execution_time_fails_and_refunds_the_deposit() {
+    let (mut deps, u) = setup();
+    // In bounds when proposed: the deposit is the whole supply.
+    let id = passed_proposal(&mut deps, &u, {
+        let mut a = dao_update();
+        if let ProposalAction::UpdateDaoConfig {
+            proposal_deposit, ..
+        } = &mut a
+        {
+            *proposal_deposit = Some(Uint128::new(SUPPLY));
+        }
+        a
+    });
+    // The supply shrinks (burns) before it is executed.
+    set_contracts(&mut deps, &u.staking, default_bonds(&u), SUPPLY - 1);
+    let res = execute_at(&mut deps, id, END).unwrap();
+    assert_eq!(res.messages, vec![refund(&u)]);
+    assert_eq!(attr_of(&res, "status"), Some("execution_failed"));
+    assert!(attr_of(&res, "execution_error")
+        .unwrap()
+        .contains("proposal_deposit"));
+    assert_eq!(config(&deps).proposal_deposit, Uint128::new(DEPOSIT));
+    let p = proposal(&deps, id, END);
+    assert_eq!(p.status, Status::ExecutionFailed);
+    assert!(p.execution_error.unwrap().contains("total supply"));
+    // Settled: neither executed nor closed again.
+    let err = execute_at(&mut deps, id, END + 1).unwrap_err();
+    assert_eq!(err, ContractError::AlreadyExecuted { id });
+    let err = close_at(&mut deps, id, END + 1).unwrap_err();
+    assert_eq!(err, ContractError::AlreadyExecuted { id });
+}
+
+#[test]
+fn a_failed_action_reply_marks_the_proposal_and_keeps_the_refund() {
+    let (mut deps, u) = setup();
+    let id = passed_proposal(
+        &mut deps,
+        &u,
+        ProposalAction::AcceptDatasetDelta { delta_id: 9 },
+    );
+    let res = execute_at(&mut deps, id, END).unwrap();
+    let action = SubMsg::reply_on_error(
+        CosmosMsg::Custom(UmMsg::AcceptDatasetDelta { delta_id: 9 }),
+        id,
+    );
+    // The action replies on error only; the refund does not depend on it.
+    assert_eq!(res.messages, vec![action, refund(&u)]);
+    assert_eq!(proposal(&deps, id, END).status, Status::Executed);
+
+    // What the chain does when the action fails.
+    let failed = |id: u64, error: &str| Reply {
+        id,
+        payload: Binary::default(),
+        gas_used: 0,
+        result: SubMsgResult::Err(error.to_string()),
+    };
+    let res = reply(deps.as_mut(), env_at(END), failed(id, "no such delta")).unwrap();
+    assert_eq!(
+        res.attributes,
+        vec![
+            attr("action", "execution_failed"),
+            attr("proposal_id", id.to_string()),
+            attr("status", "execution_failed"),
+            attr("execution_error", "no such delta"),
+        ]
+    );
+    let p = proposal(&deps, id, END);
+    assert_eq!(p.status, Status::ExecutionFailed);
+    assert_eq!(p.execution_error.as_deref(), Some("no such delta"));
+    // Executes at most once, failed or not.
+    let err = execute_at(&mut deps, id, END + 1).unwrap_err();
+    assert_eq!(err, ContractError::AlreadyExecuted { id });
+
+    // Replies the DAO never asked for are refused: a second one for the
+    // same proposal, one for a proposal not executed, a success.
+    let err = reply(deps.as_mut(), env_at(END), failed(id, "again")).unwrap_err();
+    assert_eq!(err, ContractError::UnexpectedReply { id });
+    let open = propose_ok(&mut deps, &u, set_hyperparams());
+    let err = reply(deps.as_mut(), env_at(END), failed(open, "x")).unwrap_err();
+    assert_eq!(err, ContractError::UnexpectedReply { id: open });
+    let ok = Reply {
+        result: SubMsgResult::Ok(cosmwasm_std::SubMsgResponse {
+            events: vec![],
+            #[allow(deprecated)]
+            data: None,
+            msg_responses: vec![],
+        }),
+        ..failed(id, "")
+    };
+    let err = reply(deps.as_mut(), env_at(END), ok).unwrap_err();
+    assert_eq!(err, ContractError::UnexpectedReply { id });
+    assert_eq!(
+        proposal(&deps, id, END).execution_error.as_deref(),
+        Some("no such delta")
+    );
+
+    // A very long error is cut before it is stored.
+    let id = passed_proposal(
+        &mut deps,
+        &u,
+        ProposalAction::AcceptDatasetDelta { delta_id: 10 },
+    );
+    let end = START + PERIOD;
+    // The earlier proposal nobody voted on was rejected: no block.
+    execute_at(&mut deps, id, end).unwrap();
+    let long = "é".repeat(MAX_EXECUTION_ERROR_LEN);
+    reply(deps.as_mut(), env_at(end), failed(id, &long)).unwrap();
+    let stored = proposal(&deps, id, end).execution_error.unwrap();
+    assert!(stored.len() <= MAX_EXECUTION_ERROR_LEN && stored.len() >= MAX_EXECUTION_ERROR_LEN - 1);
+}
+
+#[test]
+fn a_passed_proposal_expires_after_its_execution_window() {
+    let (mut deps, u) = setup();
+    let window = crate::bounds::DEFAULT_EXECUTION_PERIOD_BLOCKS;
+    let late = passed_proposal(&mut deps, &u, set_hyperparams());
+    let in_time = passed_proposal(
+        &mut deps,
+        &u,
+        ProposalAction::RejectDatasetDelta { delta_id: 2 },
+    );
+    assert_eq!(
+        proposal(&deps, late, END).execution_end_height,
+        END + window
+    );
+    assert_eq!(
+        proposal(&deps, late, END + window - 1).status,
+        Status::Passed
+    );
+    assert_eq!(proposal(&deps, late, END + window).status, Status::Expired);
+
+    // The last block of the window still executes ...
+    execute_at(&mut deps, late, END + window - 1).unwrap();
+    // ... the first after it does not.
+    let err = execute_at(&mut deps, in_time, END + window).unwrap_err();
+    assert_eq!(
+        err,
+        ContractError::ExecutionExpired {
+            id: in_time,
+            execution_end_height: END + window,
+        }
+    );
+    // An expired proposal is closed, its deposit refunded.
+    let res = close_at(&mut deps, in_time, END + window).unwrap();
+    assert_eq!(res.messages, vec![refund(&u)]);
+    assert_eq!(attr_of(&res, "status"), Some("expired"));
+    assert_eq!(attr_of(&res, "deposit_outcome"), Some("refunded"));
+    let p = proposal(&deps, in_time, END + window + 5);
+    assert_eq!((p.status, p.closed), (Status::Expired, true));
+    let err = close_at(&mut deps, in_time, END + window + 5).unwrap_err();
+    assert_eq!(err, ContractError::AlreadyClosed { id: in_time });
+    let err = execute_at(&mut deps, in_time, END + window + 5).unwrap_err();
+    assert!(
+        matches!(err, ContractError::ExecutionExpired { .. }),
+        "{err:?}"
+    );
+    // The window is copied into the proposal: a later config change does
+    // not move it.
+    assert_eq!(
+        proposal(&deps, late, END).execution_end_height,
+        END + window
+    );
+}
+
+#[test]
+fn passed_proposals_execute_in_id_order() {
+    let (mut deps, u) = setup();
+    let rejected = propose_ok(&mut deps, &u, set_hyperparams());
+    vote(&mut deps, &u.alice.clone(), rejected, VoteOption::No, START).unwrap();
+    let first = passed_proposal(&mut deps, &u, dao_update_quorum(40));
+    let second = passed_proposal(&mut deps, &u, dao_update_quorum(60));
+
+    // The newer decision cannot run before the older one ...
+    let err = execute_at(&mut deps, second, END).unwrap_err();
+    assert_eq!(
+        err,
+        ContractError::EarlierProposalPending {
+            id: second,
+            earlier: first,
+        }
+    );
+    assert_eq!(proposal(&deps, second, END).status, Status::Passed);
+    // ... so the older runs first and the newer one wins.
+    execute_at(&mut deps, first, END).unwrap();
+    execute_at(&mut deps, second, END).unwrap();
+    assert_eq!(config(&deps).quorum, Decimal::percent(60));
+    // The rejected proposal before them never blocked, and can still be closed.
+    close_at(&mut deps, rejected, END).unwrap();
+
+    // An older passed proposal blocks until it is executed or expires.
+    let window = crate::bounds::DEFAULT_EXECUTION_PERIOD_BLOCKS;
+    let old_start = START + 1_000;
+    let newer_start = old_start + 50_000;
+    let old = propose_at(&mut deps, &u, set_hyperparams(), old_start);
+    let newer = propose_at(&mut deps, &u, set_hyperparams(), newer_start);
+    // The new quorum of 60% needs alice and bob.
+    for voter in [u.alice.clone(), u.bob.clone()] {
+        vote(&mut deps, &voter, old, VoteOption::Yes, old_start).unwrap();
+        vote(&mut deps, &voter, newer, VoteOption::Yes, newer_start).unwrap();
+    }
+    let err = execute_at(&mut deps, newer, newer_start + PERIOD).unwrap_err();
+    assert_eq!(
+        err,
+        ContractError::EarlierProposalPending {
+            id: newer,
+            earlier: old,
+        }
+    );
+    let old_expired = old_start + PERIOD + window;
+    assert_eq!(proposal(&deps, old, old_expired).status, Status::Expired);
+    assert_eq!(proposal(&deps, newer, old_expired).status, Status::Passed);
+    execute_at(&mut deps, newer, old_expired).unwrap();
+    assert_eq!(proposal(&deps, newer, old_expired).status, Status::Executed);
+    // Settled entries left the pending list on the way; closing still
+    // refunds the expired one.
+    assert!(!UNSETTLED.has(&deps.storage, old));
+    assert!(!UNSETTLED.has(&deps.storage, newer));
+    let res = close_at(&mut deps, old, old_expired).unwrap();
+    assert_eq!(res.messages, vec![refund(&u)]);
+}
+
+fn dao_update_quorum(percent: u64) -> ProposalAction {
+    let mut action = dao_update();
+    if let ProposalAction::UpdateDaoConfig { quorum, .. } = &mut action {
+        *quorum = Some(Decimal::percent(percent));
+    }
+    action
+}
+
+/// dave proposes `action` at `height`; returns the id.
+fn propose_at(deps: &mut TestDeps, u: &Users, action: ProposalAction, height: u64) -> u64 {
+    let res = exec(
+        deps,
+        &u.token.clone(),
+        receive_msg(&u.dave, DEPOSIT, action),
+        height,
+    )
+    .unwrap();
+    attr_of(&res, "proposal_id").unwrap().parse().unwrap()
+}
+
+#[test]
+fn an_older_failed_execution_does_not_block_newer_proposals() {
+    let (mut deps, u) = setup();
+    let first = passed_proposal(
+        &mut deps,
+        &u,
+        ProposalAction::AcceptDatasetDelta { delta_id: 1 },
+    );
+    let second = passed_proposal(
+        &mut deps,
+        &u,
+        ProposalAction::AcceptDatasetDelta { delta_id: 2 },
+    );
+    execute_at(&mut deps, first, END).unwrap();
+    reply(
+        deps.as_mut(),
+        env_at(END),
+        Reply {
+            id: first,
+            payload: Binary::default(),
+            gas_used: 0,
+            result: SubMsgResult::Err("refused".to_string()),
+        },
+    )
+    .unwrap();
+    assert_eq!(proposal(&deps, first, END).status, Status::ExecutionFailed);
+    execute_at(&mut deps, second, END).unwrap();
+}
+
+#[test]
+fn migrate_lists_the_unsettled_proposals_of_an_older_version() {
+    let (mut deps, u) = setup();
+    let first = passed_proposal(&mut deps, &u, set_hyperparams());
+    let second = passed_proposal(&mut deps, &u, set_hyperparams());
+    let closed = propose_ok(&mut deps, &u, set_hyperparams());
+    close_at(&mut deps, closed, END).unwrap();
+    // The previous version kept no such list.
+    for id in [first, second, closed] {
+        UNSETTLED.remove(&mut deps.storage, id);
+    }
+    // Without the list, the order could not be kept.
+    migrate(deps.as_mut(), mock_env(), MigrateMsg {}).unwrap();
+    assert!(UNSETTLED.has(&deps.storage, first));
+    assert!(UNSETTLED.has(&deps.storage, second));
+    assert!(!UNSETTLED.has(&deps.storage, closed));
+    let err = execute_at(&mut deps, second, END).unwrap_err();
+    assert_eq!(
+        err,
+        ContractError::EarlierProposalPending {
+            id: second,
+            earlier: first,
+        }
+    );
+}
+
+#[test]
+fn stored_state_and_messages_of_the_previous_version_still_parse() {
+    // A config and a proposal as the previous version stored them.
+    let config: Config = from_json(
+        br#"{"token":"t","staking":"s","quorum":"0.3","threshold":"0.5","veto_threshold":"0.334","voting_period_blocks":10,"proposal_deposit":"5"}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        config.execution_period_blocks,
+        crate::bounds::DEFAULT_EXECUTION_PERIOD_BLOCKS
+    );
+    let proposal: Proposal = from_json(
+        br#"{"id":1,"title":"t","description":"","proposer":"p","action":{"accept_dataset_delta":{"delta_id":1}},"start_height":10,"end_height":20,"total_stake":"100","deposit":"5","rules":{"quorum":"0.3","threshold":"0.5","veto_threshold":"0.334"},"votes":{"yes":"0","no":"0","abstain":"0","veto":"0"},"executed":true,"closed":false}"#,
+    )
+    .unwrap();
+    assert_eq!(proposal.execution_error, None);
+    assert_eq!(proposal.status(100).unwrap(), Status::Executed);
+    assert_eq!(
+        proposal.execution_end_height(),
+        20 + crate::bounds::DEFAULT_EXECUTION_PERIOD_BLOCKS
+    );
+    // Messages written before the new fields.
+    let msg: InstantiateMsg = from_json(
+        br#"{"token":"t","staking":"s","quorum":"0.334","threshold":"0.5","veto_threshold":"0.334","voting_period_blocks":20,"proposal_deposit":"1000000"}"#,
+    )
+    .unwrap();
+    assert_eq!(msg.execution_period_blocks, None);
+    let action: ProposalAction =
+        from_json(br#"{"update_dao_config":{"quorum":"0.5","threshold":null,"veto_threshold":null,"voting_period_blocks":null,"proposal_deposit":null}}"#)
+            .unwrap();
+    assert!(matches!(
+        action,
+        ProposalAction::UpdateDaoConfig {
+            execution_period_blocks: None,
+            ..
+        }
+    ));
+    let action: ProposalAction = from_json(
+        br#"{"update_staking_config":{"min_trainer_stake":"5","min_validator_stake":null,"unbonding_period_blocks":null}}"#,
+    )
+    .unwrap();
+    assert!(matches!(
+        action,
+        ProposalAction::UpdateStakingConfig {
+            max_validators: None,
+            ..
+        }
+    ));
 }
 
 // ---------------------------------------------------------------- close
