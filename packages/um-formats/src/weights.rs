@@ -128,8 +128,12 @@ impl Weights {
     /// all values finite. The encoding need not be canonical (see
     /// [`Weights::decode_canonical`]).
     pub fn decode(spec: &ModelSpec, bytes: &[u8]) -> Result<Self, WeightsError> {
-        let st = SafeTensors::deserialize(bytes)
-            .map_err(|e| WeightsError::Undecodable(e.to_string()))?;
+        // The layout check first: the crate's own errors depend on the
+        // process's hash order (see `layout`), and these reach consensus.
+        crate::layout::check(bytes).map_err(WeightsError::Undecodable)?;
+        let st = SafeTensors::deserialize(bytes).map_err(|_| {
+            WeightsError::Undecodable("refused by the safetensors reader".to_string())
+        })?;
         let expected = spec.parameters();
         let wanted: HashMap<&str, ()> = expected.iter().map(|p| (p.name.as_str(), ())).collect();
         let mut present: Vec<&str> = st.names();
@@ -381,6 +385,32 @@ mod tests {
             Weights::decode_canonical(&spec, &bytes).unwrap_err(),
             WeightsError::NonCanonical
         );
+    }
+
+    /// Every `HashMap` gets its own hash seed, so the `safetensors` crate's
+    /// error for tensors sharing offsets changes from call to call; the
+    /// error of `decode` (which reaches consensus) must not.
+    #[test]
+    fn undecodable_weights_get_the_same_error_every_time() {
+        let entries: Vec<String> = (0..40)
+            .map(|i| format!(r#""t{i:02}":{{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#))
+            .collect();
+        let header = format!("{{{}}}", entries.join(","));
+        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(header.as_bytes());
+        bytes.extend_from_slice(&[0; 4]);
+
+        let crate_errors: std::collections::BTreeSet<String> = (0..50)
+            .map(|_| SafeTensors::deserialize(&bytes).unwrap_err().to_string())
+            .collect();
+        assert!(
+            crate_errors.len() > 1,
+            "the crate's error did not vary, so this test shows nothing: {crate_errors:?}"
+        );
+        let ours: std::collections::BTreeSet<String> = (0..50)
+            .map(|_| Weights::decode(&mlp(), &bytes).unwrap_err().to_string())
+            .collect();
+        assert_eq!(ours.len(), 1, "{ours:?}");
     }
 
     /// The little-endian bytes of f32 values without `unsafe`: leaked, test only.

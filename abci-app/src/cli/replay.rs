@@ -1,0 +1,249 @@
+//! `umd replay`: applies a chain's blocks from genesis in a fresh state and
+//! prints the app hash of every height next to the one the chain agreed on.
+//!
+//! For an operator whose node disagrees with the others (which height first
+//! differs?), and for the determinism tests: two replays in two processes,
+//! whose hash-map seeds, thread timing and allocations all differ, must print
+//! the same hashes as the chain did.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use base64::Engine;
+use serde_json::Value;
+use tendermint_abci::Application;
+use tendermint_proto::google::protobuf::Timestamp;
+use tendermint_proto::v0_38::abci as pb;
+use tendermint_proto::v0_38::crypto::{public_key::Sum, PublicKey};
+use um_client::rpc::RpcClient;
+
+use crate::app::{App, Node};
+
+#[derive(clap::Args, Debug)]
+pub struct ReplayArgs {
+    /// The chain's genesis.json.
+    #[arg(long)]
+    pub genesis: PathBuf,
+    #[command(flatten)]
+    pub node: super::NodeArgs,
+    /// Last height to replay (default: the node's latest).
+    #[arg(long)]
+    pub to: Option<u64>,
+    /// Where to keep the replayed state (default: a temporary folder).
+    #[arg(long)]
+    pub home: Option<PathBuf>,
+}
+
+pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
+    let genesis: Value = serde_json::from_slice(
+        &std::fs::read(&args.genesis)
+            .with_context(|| format!("reading {}", args.genesis.display()))?,
+    )
+    .with_context(|| format!("{} is not JSON", args.genesis.display()))?;
+    let init = init_chain_request(&genesis)?;
+    let rpc = RpcClient::new(&args.node.node);
+    let latest = rpc
+        .latest_height()
+        .context("asking the node for its height")?;
+    let to = args.to.unwrap_or(latest).min(latest);
+
+    let scratch = tempfile_dir()?;
+    let home = args.home.clone().unwrap_or_else(|| scratch.clone());
+    if home.join("umd.db").exists() {
+        bail!(
+            "{} already holds a state; replay starts from genesis",
+            home.display()
+        );
+    }
+    let node = Node::open(&home).map_err(|e| anyhow::anyhow!("opening {}: {e}", home.display()))?;
+    let app = App::new(node);
+    let initial = u64::try_from(init.initial_height.max(1)).unwrap_or(1);
+    let genesis_hash = app.init_chain(init).app_hash;
+    println!("genesis {}", hex::encode(&genesis_hash));
+
+    let mut mismatch = None;
+    for height in initial..=to {
+        let block = fetch_block(&rpc, height)?;
+        let ours = app.finalize_block(block).app_hash.to_vec();
+        app.commit();
+        // The header of the next block carries the hash the chain agreed on.
+        let agreed = if height < latest {
+            Some(header_app_hash(&rpc, height + 1)?)
+        } else {
+            None
+        };
+        let agreed_hex = agreed.as_deref().map(hex::encode).unwrap_or_default();
+        println!("{height} {} {agreed_hex}", hex::encode(&ours));
+        if mismatch.is_none() && agreed.as_ref().is_some_and(|a| *a != ours) {
+            mismatch = Some(height);
+        }
+    }
+    if args.home.is_none() {
+        let _ = std::fs::remove_dir_all(&scratch);
+    }
+    if let Some(height) = mismatch {
+        bail!("the replayed app hash of height {height} differs from the chain's");
+    }
+    Ok(())
+}
+
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("umd-replay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// InitChain as CometBFT sends it for this genesis.
+pub fn init_chain_request(genesis: &Value) -> anyhow::Result<pb::RequestInitChain> {
+    let chain_id = genesis["chain_id"]
+        .as_str()
+        .context("genesis has no chain_id")?;
+    let initial_height = match &genesis["initial_height"] {
+        Value::String(s) => s.parse().context("initial_height")?,
+        Value::Number(n) => n.as_i64().context("initial_height")?,
+        _ => 1,
+    };
+    let time = genesis["genesis_time"]
+        .as_str()
+        .context("genesis has no genesis_time")?;
+    let mut validators = Vec::new();
+    for validator in genesis["validators"].as_array().into_iter().flatten() {
+        let key = validator["pub_key"]["value"]
+            .as_str()
+            .context("genesis validator without pub_key")?;
+        let key = base64::engine::general_purpose::STANDARD
+            .decode(key)
+            .context("genesis validator key is not base64")?;
+        let power: i64 = validator["power"]
+            .as_str()
+            .context("genesis validator without power")?
+            .parse()
+            .context("genesis validator power")?;
+        validators.push(pb::ValidatorUpdate {
+            pub_key: Some(PublicKey {
+                sum: Some(Sum::Ed25519(key)),
+            }),
+            power,
+        });
+    }
+    Ok(pb::RequestInitChain {
+        time: Some(parse_rfc3339(time)?),
+        chain_id: chain_id.to_string(),
+        consensus_params: None,
+        validators,
+        app_state_bytes: serde_json::to_vec(&genesis["app_state"])?.into(),
+        initial_height,
+    })
+}
+
+fn block_json(rpc: &RpcClient, height: u64) -> anyhow::Result<Value> {
+    rpc.call("block", serde_json::json!({"height": height.to_string()}))
+        .with_context(|| format!("fetching block {height}"))
+}
+
+fn header_app_hash(rpc: &RpcClient, height: u64) -> anyhow::Result<Vec<u8>> {
+    let block = block_json(rpc, height)?;
+    let hash = block["block"]["header"]["app_hash"]
+        .as_str()
+        .context("block header without app_hash")?;
+    hex::decode(hash).context("app_hash is not hex")
+}
+
+/// FinalizeBlock as CometBFT sends it for a stored block (the parts the app
+/// reads: height, time and transactions).
+fn fetch_block(rpc: &RpcClient, height: u64) -> anyhow::Result<pb::RequestFinalizeBlock> {
+    let block = block_json(rpc, height)?;
+    let header = &block["block"]["header"];
+    let time = header["time"]
+        .as_str()
+        .context("block header without time")?;
+    let txs = block["block"]["data"]["txs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|tx| {
+            let text = tx.as_str().context("tx is not a string")?;
+            Ok(base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .context("tx is not base64")?
+                .into())
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let proposer = header["proposer_address"].as_str().unwrap_or_default();
+    Ok(pb::RequestFinalizeBlock {
+        txs,
+        height: i64::try_from(height)?,
+        time: Some(parse_rfc3339(time)?),
+        proposer_address: hex::decode(proposer).unwrap_or_default().into(),
+        ..Default::default()
+    })
+}
+
+/// An RFC 3339 UTC time as CometBFT writes it ("2026-12-02T10:00:00.123456789Z").
+pub fn parse_rfc3339(text: &str) -> anyhow::Result<Timestamp> {
+    let bad = || anyhow::anyhow!("{text:?} is not an RFC 3339 UTC time");
+    let rest = text.strip_suffix('Z').ok_or_else(bad)?;
+    let (date, clock) = rest.split_once('T').ok_or_else(bad)?;
+    let mut date_parts = date.splitn(3, '-');
+    let next = |parts: &mut std::str::SplitN<'_, char>| -> anyhow::Result<i64> {
+        parts.next().ok_or_else(bad)?.parse().map_err(|_| bad())
+    };
+    let (year, month, day) = (
+        next(&mut date_parts)?,
+        next(&mut date_parts)?,
+        next(&mut date_parts)?,
+    );
+    let (clock, fraction) = clock.split_once('.').unwrap_or((clock, ""));
+    let mut clock_parts = clock.splitn(3, ':');
+    let (hour, minute, second) = (
+        next(&mut clock_parts)?,
+        next(&mut clock_parts)?,
+        next(&mut clock_parts)?,
+    );
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || fraction.len() > 9 {
+        return Err(bad());
+    }
+    let nanos = if fraction.is_empty() {
+        0
+    } else {
+        let digits: i32 = fraction.parse().map_err(|_| bad())?;
+        digits * 10i32.pow(9 - fraction.len() as u32)
+    };
+    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second;
+    Ok(Timestamp { seconds, nanos })
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+/// algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month_index = (month + 9) % 12;
+    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_times_as_cometbft_writes_them() {
+        let t = parse_rfc3339("1970-01-01T00:00:00Z").unwrap();
+        assert_eq!((t.seconds, t.nanos), (0, 0));
+        let t = parse_rfc3339("2026-12-02T10:09:03.5Z").unwrap();
+        assert_eq!((t.seconds, t.nanos), (1_796_206_143, 500_000_000));
+        let t = parse_rfc3339("2000-02-29T23:59:59.000000001Z").unwrap();
+        assert_eq!((t.seconds, t.nanos), (951_868_799, 1));
+        for bad in [
+            "2026-12-02 10:00:00Z",
+            "2026-13-01T00:00:00Z",
+            "x",
+            "2026-12-02T10:00:00+01:00",
+        ] {
+            assert!(parse_rfc3339(bad).is_err(), "{bad}");
+        }
+    }
+}
