@@ -85,10 +85,6 @@ fn training_chain(trainers: &[&str], expiry_blocks: u64) -> (TestNode, Vec<Key>,
     (node, keys, suite)
 }
 
-fn dataset_version(node: &TestNode) -> u64 {
-    current_dataset(&node.rpc).version
-}
-
 fn submit_weights(
     node: &TestNode,
     key: &Key,
@@ -96,15 +92,18 @@ fn submit_weights(
     nonce: u64,
     weights: Vec<u8>,
 ) -> TxResult {
+    let dataset = current_dataset(&node.rpc);
     let msg = MsgSubmitUpdate {
         trainer: key.address.clone(),
         model_id: MODEL.into(),
         base_version,
-        dataset_version: dataset_version(node),
+        dataset_version: dataset.version,
         nonce,
         weights,
         claimed_train_loss: 1.0,
         claimed_validation_loss: 1.0,
+        hyperparams_sha256: hyperparams_sha256(&node.rpc),
+        dataset_root: dataset.root,
     };
     node.submit(
         key,
@@ -152,6 +151,109 @@ fn run_trainer(node: &TestNode, key: &str, updates: u32) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr),
         node.logs()
+    );
+}
+
+/// Proposes `action` as `voter` (the only staker), votes yes, waits for the
+/// vote to end and executes it.
+fn pass_proposal(node: &TestNode, suite: &Deployment, voter: &Key, title: &str, action: &Value) {
+    use um_governance::proposals::{self, VoteOption};
+    let chain = um_governance::Chain::new(&node.rpc, voter).unwrap();
+    let proposal = proposals::propose(&chain, suite, title, "", action).unwrap();
+    proposals::vote(&chain, suite, proposal, VoteOption::Yes).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while proposals::show(&node.rpc, suite, proposal).unwrap()["status"] == "open" {
+        assert!(Instant::now() < deadline, "the vote did not end");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    proposals::execute(&chain, suite, proposal).unwrap();
+}
+
+/// Issue 13, finding 4: an honest update trained just before the DAO
+/// changes the hyperparameters was re-executed with the new ones, judged
+/// WEIGHTS_MISMATCH and its trainer slashed. It names the hyperparameters it
+/// used, so it is refused at delivery and nothing is slashed.
+#[test]
+fn an_update_trained_before_a_hyperparameter_change_is_refused_not_slashed() {
+    let (node, keys, suite, verifier) = started_with_verifier(&["alice"], 30);
+    let alice = &keys[0];
+    let stake_before = stake(&node, &suite, &alice.address);
+    let trained_with = hyperparams_sha256(&node.rpc);
+    let honest = train_remotely(&node.rpc, &verifier.endpoint, alice, 1);
+
+    let mut changed = hyperparams();
+    changed["learning_rate"] = json!("0.05");
+    let action = json!({"set_hyperparams": {"model_id": MODEL, "hyperparams": changed}});
+    pass_proposal(&node, &suite, alice, "a smaller step", &action);
+    assert_ne!(hyperparams_sha256(&node.rpc), trained_with);
+
+    let dataset = current_dataset(&node.rpc);
+    let msg = MsgSubmitUpdate {
+        trainer: alice.address.clone(),
+        model_id: MODEL.into(),
+        base_version: head(&node.rpc).0,
+        dataset_version: dataset.version,
+        nonce: 1,
+        weights: honest,
+        claimed_train_loss: 1.0,
+        claimed_validation_loss: 1.0,
+        hyperparams_sha256: trained_with,
+        dataset_root: dataset.root,
+    };
+    let refused = node.submit(
+        alice,
+        vec![any("/um.training.v1.MsgSubmitUpdate", &msg)],
+        30_000_000,
+    );
+    assert_eq!(
+        refused.code,
+        um_client::codes::Code::InvalidRequest.value(),
+        "{}",
+        refused.log
+    );
+    assert!(refused.log.contains("hyperparameters"), "{}", refused.log);
+    assert_eq!(stake(&node, &suite, &alice.address), stake_before);
+
+    // The trainer picks up the new hyperparameters and lands an update.
+    run_trainer(&node, "alice", 1);
+    assert_eq!(head(&node.rpc).0, 1);
+    assert_eq!(stake(&node, &suite, &alice.address), stake_before);
+
+    // Finding 6: with an unbonding period no longer than the verdict window
+    // (30 + 1 blocks here) a cheater could unbond and withdraw before its
+    // verdicts; the chain takes no update until governance lengthens it.
+    let action = json!({"update_staking_config": {
+        "min_trainer_stake": null, "min_validator_stake": null, "unbonding_period_blocks": 31}});
+    pass_proposal(&node, &suite, alice, "shorter unbonding", &action);
+    let honest = train_remotely(&node.rpc, &verifier.endpoint, alice, 2);
+    let dataset = current_dataset(&node.rpc);
+    let msg = MsgSubmitUpdate {
+        trainer: alice.address.clone(),
+        model_id: MODEL.into(),
+        base_version: 1,
+        dataset_version: dataset.version,
+        nonce: 2,
+        weights: honest,
+        claimed_train_loss: 1.0,
+        claimed_validation_loss: 1.0,
+        hyperparams_sha256: hyperparams_sha256(&node.rpc),
+        dataset_root: dataset.root,
+    };
+    let refused = node.submit(
+        alice,
+        vec![any("/um.training.v1.MsgSubmitUpdate", &msg)],
+        30_000_000,
+    );
+    assert_eq!(
+        refused.code,
+        um_client::codes::Code::NotPermitted.value(),
+        "{}",
+        refused.log
+    );
+    assert!(
+        refused.log.contains("unbonding period (31 blocks)"),
+        "{}",
+        refused.log
     );
 }
 
@@ -273,7 +375,6 @@ fn a_validator_without_its_verifier_abstains_and_the_update_expires() {
 
 #[test]
 fn a_dataset_delta_passed_by_the_dao_is_what_the_next_updates_train_on() {
-    use um_governance::proposals::{self, VoteOption};
     use um_proto::um::dataset::v1::{
         MsgProposeDatasetDelta, QueryRecordsRequest, QueryRecordsResponse, Record,
     };
@@ -338,17 +439,8 @@ fn a_dataset_delta_passed_by_the_dao_is_what_the_next_updates_train_on() {
         .parse()
         .unwrap();
 
-    let as_alice = um_governance::Chain::new(&node.rpc, alice).unwrap();
     let action = json!({"accept_dataset_delta": {"delta_id": delta_id}});
-    let proposal =
-        proposals::propose(&as_alice, &suite, "one digit fewer, one more", "", &action).unwrap();
-    proposals::vote(&as_alice, &suite, proposal, VoteOption::Yes).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while proposals::show(&node.rpc, &suite, proposal).unwrap()["status"] == "open" {
-        assert!(Instant::now() < deadline, "the vote did not end");
-        std::thread::sleep(Duration::from_millis(300));
-    }
-    proposals::execute(&as_alice, &suite, proposal).unwrap();
+    pass_proposal(&node, &suite, alice, "one digit fewer, one more", &action);
     let after = current_dataset(&node.rpc);
     assert_eq!(after.version, 1);
     assert_ne!(after.root, before.root);
@@ -364,6 +456,8 @@ fn a_dataset_delta_passed_by_the_dao_is_what_the_next_updates_train_on() {
         weights: tampered(&head(&node.rpc).1),
         claimed_train_loss: 1.0,
         claimed_validation_loss: 1.0,
+        hyperparams_sha256: hyperparams_sha256(&node.rpc),
+        dataset_root: before.root.clone(),
     };
     let refused = node.submit(
         alice,

@@ -38,7 +38,9 @@ impl DeployConfig {
             token_cap: 21_000_000_000_000,
             min_trainer_stake: 1_000_000,
             min_validator_stake: 1_000_000,
-            unbonding_period_blocks: 20,
+            // Longer than the chain's verdict window (expiry_blocks, 20 by
+            // default, plus one): updates are refused otherwise.
+            unbonding_period_blocks: 100,
             quorum: "0.334".into(),
             threshold: "0.5".into(),
             veto_threshold: "0.334".into(),

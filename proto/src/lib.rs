@@ -130,7 +130,18 @@ mod abci_ext {
 }
 
 mod training_ext {
-    use crate::um::training::v1::VerdictReason;
+    use crate::um::training::v1::{Hyperparams, VerdictReason};
+    use prost::Message;
+    use sha2::{Digest, Sha256};
+
+    impl Hyperparams {
+        /// SHA-256 of the protobuf encoding: what `MsgSubmitUpdate` names.
+        /// prost encodes fields in number order and omits defaults, so equal
+        /// values always give equal bytes.
+        pub fn sha256(&self) -> Vec<u8> {
+            Sha256::digest(self.encode_to_vec()).to_vec()
+        }
+    }
 
     impl VerdictReason {
         /// Whether a rejection for this reason is fraud (the trainer's stake

@@ -49,6 +49,8 @@ fn messages_round_trip() {
         weights: vec![0xAB; 4096],
         claimed_train_loss: 0.42,
         claimed_validation_loss: f32::MIN_POSITIVE,
+        hyperparams_sha256: vec![3; 32],
+        dataset_root: vec![4; 32],
     });
     round_trip(&ModelVersion {
         model_id: "mnist-cnn".into(),

@@ -92,7 +92,8 @@ struct Cache {
     weights: Option<(Vec<u8>, Vec<u8>)>,
     /// (root, records) of the last dataset version.
     dataset: Option<(Vec<u8>, Dataset)>,
-    /// (sha256, validation loss) of a base the chain has no loss for (v0).
+    /// (base sha256 ‖ dataset root, validation loss) of a base measured here:
+    /// version 0, or a base accepted on another dataset version.
     base_loss: Option<(Vec<u8>, f64)>,
     /// The trainer's NRN balance when the loop started.
     earnings: Option<Earnings>,
@@ -104,6 +105,10 @@ struct Round {
     head: proto::ModelVersion,
     spec: ModelSpec,
     dataset_version: u64,
+    /// What the update names, so that the chain refuses it (rather than
+    /// slashing) if they are not the chain's when it is delivered.
+    hyperparams_sha256: Vec<u8>,
+    dataset_root: Vec<u8>,
 }
 
 /// How one attempt ended.
@@ -232,10 +237,16 @@ fn fetch_round(
         cache.dataset = Some((meta.root.clone(), dataset));
     }
     Ok(Round {
+        hyperparams_sha256: lineage
+            .hyperparams
+            .as_ref()
+            .map(|h| h.sha256())
+            .unwrap_or_default(),
         lineage,
         head,
         spec,
         dataset_version: meta.version,
+        dataset_root: meta.root.clone(),
     })
 }
 
@@ -309,6 +320,8 @@ fn attempt(
         claimed_train_loss: out.mean_train_loss as f32,
         claimed_validation_loss: new.loss as f32,
         weights: out.weights,
+        hyperparams_sha256: round.hyperparams_sha256.clone(),
+        dataset_root: round.dataset_root.clone(),
     };
     let gas = config
         .gas_limit
@@ -419,17 +432,23 @@ fn base_loss(
     device: Device,
     cached: &mut Option<(Vec<u8>, f64)>,
 ) -> Result<f64, LoopError> {
-    if round.head.version > 0 && round.head.validation_loss.is_finite() {
+    // The validators compare on the update's dataset version; the head's
+    // recorded loss is from the version it was accepted on.
+    if round.head.version > 0
+        && round.head.dataset_version == round.dataset_version
+        && round.head.validation_loss.is_finite()
+    {
         return Ok(f64::from(round.head.validation_loss));
     }
-    if let Some((sha, loss)) = cached {
-        if *sha == round.head.weights_sha256 {
+    let key = [round.head.weights_sha256.as_slice(), &round.dataset_root].concat();
+    if let Some((cached_key, loss)) = cached {
+        if *cached_key == key {
             return Ok(*loss);
         }
     }
     let model = Model::from_safetensors(&round.spec, base, device)?;
     let loss = evaluate(&model, dataset.validation())?.loss;
-    *cached = Some((round.head.weights_sha256.clone(), loss));
+    *cached = Some((key, loss));
     Ok(loss)
 }
 

@@ -39,7 +39,9 @@ pub struct SuiteSettings {
     pub min_validator_stake: u128,
     #[arg(long, default_value_t = 1_000_000)]
     pub min_trainer_stake: u128,
-    #[arg(long, default_value_t = 20)]
+    /// Must be longer than the chain's verdict window (expiry_blocks + 1),
+    /// or the chain refuses updates.
+    #[arg(long, default_value_t = 100)]
     pub unbonding_period_blocks: u64,
 }
 

@@ -1,11 +1,16 @@
 //! Verdicts in, decisions out.
 //!
 //! The verdict tx of block H+1 records each signed verdict once per
-//! validator and update; then every pending update is tallied against the
-//! voting power of the set that signed H: more than 2/3 accepting makes it
-//! the next version and mints the trainer's reward; more than 1/3 calling
-//! it fraud slashes the trainer; more than 1/3 rejecting for other reasons
-//! rejects it unslashed; no decision within `expiry_blocks` expires it.
+//! validator and update; then every pending update is tallied against one
+//! validator set, the set that signed H, each verdict counting with its
+//! validator's power in that set (verdicts of validators outside it count
+//! for nothing): more than 2/3 accepting makes it the next version and
+//! mints the trainer's reward; more than 2/3 calling it fraud slashes the
+//! trainer (re-execution is deterministic, so honest validators agree and no
+//! coalition under 2/3 can get an honest trainer slashed); once neither can
+//! happen any more, it is rejected unslashed; no decision within
+//! `expiry_blocks` expires it. A proposer that leaves verdicts out only
+//! delays them: validators repeat their verdicts until the update is decided.
 
 use cosmwasm_std::Decimal;
 use um_proto::um::abci::v1::InjectedVerdicts;
@@ -43,12 +48,22 @@ pub enum Outcome {
 impl Tally {
     pub fn outcome(&self) -> Option<Outcome> {
         if self.total <= 0 {
-            None
-        } else if self.accept.saturating_mul(3) > self.total.saturating_mul(2) {
+            return None;
+        }
+        let over_two_thirds = |power: i64| power.saturating_mul(3) > self.total.saturating_mul(2);
+        let undecided = self
+            .total
+            .saturating_sub(self.accept)
+            .saturating_sub(self.reject)
+            .max(0);
+        if over_two_thirds(self.accept) {
             Some(Outcome::Accept)
-        } else if self.fraud.saturating_mul(3) > self.total {
+        } else if over_two_thirds(self.fraud) {
             Some(Outcome::Fraud)
-        } else if self.reject.saturating_mul(3) > self.total {
+        } else if !over_two_thirds(self.accept.saturating_add(undecided))
+            && !over_two_thirds(self.fraud.saturating_add(undecided))
+        {
+            // Neither acceptance nor a fraud finding can still be reached.
             Some(Outcome::Reject)
         } else {
             None
@@ -98,22 +113,40 @@ pub fn record_verdicts(
         .attr("recorded", recorded.to_string())])
 }
 
-pub fn tally(state: &StateView, update_id: u64, total: i64) -> Result<Tally, TxError> {
+/// The power of each validator (by consensus address) in one set.
+pub type PowerByAddress = std::collections::BTreeMap<Vec<u8>, i64>;
+
+pub fn powers_by_address(set: &validators::PowerMap) -> PowerByAddress {
+    set.iter()
+        .map(|(pubkey, power)| {
+            (
+                super::extension::consensus_address(pubkey),
+                i64::try_from(*power).unwrap_or(i64::MAX),
+            )
+        })
+        .collect()
+}
+
+/// The verdicts on an update counted with the powers of one set.
+pub fn tally(state: &StateView, update_id: u64, set: &PowerByAddress) -> Result<Tally, TxError> {
     let mut tally = Tally {
-        total,
+        total: set.values().fold(0i64, |sum, p| sum.saturating_add(*p)),
         ..Tally::default()
     };
     for verdict in records::verdicts(state, update_id)? {
+        let Some(&power) = set.get(&verdict.validator) else {
+            continue;
+        };
         if verdict.accept {
-            tally.accept = tally.accept.saturating_add(verdict.power);
+            tally.accept = tally.accept.saturating_add(power);
         } else {
-            tally.reject = tally.reject.saturating_add(verdict.power);
+            tally.reject = tally.reject.saturating_add(power);
             // An unknown reason is a non-fraud rejection.
             let fraud = VerdictReason::try_from(verdict.reason)
                 .map(VerdictReason::is_fraud)
                 .unwrap_or(false);
             if fraud {
-                tally.fraud = tally.fraud.saturating_add(verdict.power);
+                tally.fraud = tally.fraud.saturating_add(power);
             }
         }
     }
@@ -137,13 +170,10 @@ pub fn end_block(
     let set = validators::set_at(state, block.height.saturating_sub(1))?
         .map(Ok)
         .unwrap_or_else(|| validators::current(state))?;
-    let total: i64 = set
-        .values()
-        .map(|p| i64::try_from(*p).unwrap_or(i64::MAX))
-        .fold(0i64, i64::saturating_add);
+    let set = powers_by_address(&set);
     let mut events = Vec::new();
     for mut update in pending {
-        let current = tally(state, update.id, total)?;
+        let current = tally(state, update.id, &set)?;
         update.accept_power = current.accept;
         update.reject_power = current.reject;
         let head = lineage(state, &update.model_id)?.map(|l| l.head_version);
@@ -171,15 +201,12 @@ pub fn end_block(
             }
             _ if head != Some(update.base_version) => {
                 update.status = UpdateStatus::Rejected as i32;
-                update.reason = format!(
-                    "obsolete: version {} is no longer the head",
-                    update.base_version
-                );
+                update.reason = super::REASON_OBSOLETE.to_string();
                 update.decided_height = block.height;
             }
             _ if block.height > update.expires_height => {
                 update.status = UpdateStatus::Expired as i32;
-                update.reason = "no decision within the expiry window".to_string();
+                update.reason = super::REASON_EXPIRED.to_string();
                 update.decided_height = block.height;
             }
             _ => {}
@@ -368,12 +395,73 @@ mod tests {
     fn thresholds_are_strict() {
         assert_eq!(tally(67, 0, 0).outcome(), Some(Outcome::Accept));
         assert_eq!(tally(66, 0, 0).outcome(), None, "exactly 2/3 is not enough");
-        assert_eq!(tally(0, 34, 34).outcome(), Some(Outcome::Fraud));
-        assert_eq!(tally(0, 33, 33).outcome(), None);
-        assert_eq!(tally(0, 34, 10).outcome(), Some(Outcome::Reject));
-        assert_eq!(tally(50, 40, 40).outcome(), Some(Outcome::Fraud));
+        assert_eq!(tally(0, 67, 67).outcome(), Some(Outcome::Fraud));
+        assert_eq!(
+            tally(0, 66, 66).outcome(),
+            None,
+            "the rest may still find fraud"
+        );
+        assert_eq!(tally(0, 34, 10).outcome(), None, "fraud still reachable");
+        assert_eq!(tally(0, 40, 10).outcome(), None, "fraud still reachable");
+        assert_eq!(tally(0, 50, 10).outcome(), Some(Outcome::Reject));
         let empty = Tally::default();
         assert_eq!(empty.outcome(), None, "no power, no decision");
+    }
+
+    /// Issue 13, finding 5: more than 1/3 of the power calling an update
+    /// fraud slashed its trainer, so a coalition of a third could slash an
+    /// honest one. A fraud finding needs more than 2/3; a minority can at
+    /// most get the update rejected unslashed.
+    #[test]
+    fn a_minority_cannot_slash() {
+        // Byzantine 50 % call fraud, honest 50 % accept: rejected, unslashed.
+        assert_eq!(tally(50, 50, 50).outcome(), Some(Outcome::Reject));
+        // A third plus one calls fraud while the rest are still verifying.
+        assert_eq!(tally(0, 34, 34).outcome(), None);
+        // Those still verifying accept: rejected, nobody slashed.
+        assert_eq!(tally(66, 34, 34).outcome(), Some(Outcome::Reject));
+    }
+
+    /// One validator set per decision: a verdict counts with its validator's
+    /// power in the set the tally uses; one from outside the set (a validator
+    /// that has left, or was never in it) counts for nothing, whatever power
+    /// it carried when it was signed.
+    #[test]
+    fn verdicts_count_with_the_powers_of_one_set() {
+        let store = crate::store::Store::temporary().unwrap();
+        let mut state = store.view();
+        let verdict = |validator: u8, accept: bool, reason: VerdictReason, power: i64| Verdict {
+            validator: vec![validator; 20],
+            accept,
+            reason: reason as i32,
+            power,
+            ..Default::default()
+        };
+        records::save_verdict(
+            &mut state,
+            1,
+            &verdict(1, false, VerdictReason::WeightsMismatch, 1_000),
+        );
+        records::save_verdict(&mut state, 1, &verdict(2, true, VerdictReason::Ok, 1));
+        records::save_verdict(
+            &mut state,
+            1,
+            &verdict(9, false, VerdictReason::WeightsMismatch, 1_000),
+        );
+        let set: PowerByAddress = [(vec![1; 20], 10), (vec![2; 20], 30), (vec![3; 20], 60)]
+            .into_iter()
+            .collect();
+        let counted = super::tally(&state, 1, &set).unwrap();
+        assert_eq!(
+            counted,
+            Tally {
+                accept: 30,
+                reject: 10,
+                fraud: 10,
+                total: 100
+            }
+        );
+        assert_eq!(counted.outcome(), None);
     }
 
     #[test]

@@ -30,6 +30,14 @@ use crate::store::StateView;
 
 pub use params::TrainingParams;
 
+/// `Update.reason` of an update decided by the chain itself, not by
+/// verdicts: its base stopped being the head before it was accepted.
+/// Reasons in state are codes (these, or a `VerdictReason` name), never
+/// text from elsewhere, so every node stores the same bytes.
+pub const REASON_OBSOLETE: &str = "OBSOLETE_BASE";
+/// `Update.reason` of an update that no verdict decided in time.
+pub const REASON_EXPIRED: &str = "EXPIRED";
+
 /// One model lineage: an architecture, the dataset it trains on, and how it
 /// is trained.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -103,14 +111,33 @@ pub fn parse_spec(spec: &str) -> Result<ModelSpec, TxError> {
 
 /// Creates the lineage and its version 0: deterministic initial weights
 /// from the spec and the seed, so every node stores the same bytes.
+/// Returns the size of those weights.
+///
+/// A lineage whose weights could not travel in an update is refused before
+/// anything is built: no trainer could ever move it past version 0, and its
+/// initial weights (up to the spec's limit of parameters) would be hundreds
+/// of megabytes written for a flat price.
 pub fn create_lineage(
     state: &mut StateView,
     height: u64,
     new: &NewLineage<'_>,
-) -> Result<(), TxError> {
+) -> Result<u64, TxError> {
     crate::ids::validate("model id", new.model_id)?;
     validate_hyperparams(new.hyperparams)?;
     let spec = parse_spec(new.spec)?;
+    let params = TrainingParams::load(state)?;
+    let tx_limit = crate::auth::AuthParams::load(state)?.max_tx_bytes;
+    let tensor_bytes = spec.parameter_count().saturating_mul(4);
+    let fits = params.max_weights_bytes.min(tx_limit);
+    if tensor_bytes > fits {
+        return Err(TxError::new(
+            Code::InvalidRequest,
+            format!(
+                "the spec has {} parameters ({tensor_bytes} bytes of weights); an update must fit in {fits} bytes",
+                spec.parameter_count()
+            ),
+        ));
+    }
     if lineage(state, new.model_id)?.is_some() {
         return Err(TxError::new(
             Code::InvalidRequest,
@@ -146,25 +173,26 @@ pub fn create_lineage(
             head_version: 0,
         },
     );
-    Ok(())
+    Ok(weights.len() as u64)
 }
 
 /// A lineage the DAO starts: trains on the chain's default dataset, initial
-/// weights seeded by the model id.
+/// weights seeded by the model id. Returns the gas of storing its weights,
+/// priced as a trainer's update pays for its own.
 pub fn create_lineage_from_dao(
     state: &mut StateView,
     height: u64,
     model_id: &str,
     spec: &str,
     hyperparams: &Hyperparams,
-) -> Result<(), TxError> {
+) -> Result<u64, TxError> {
     let params = TrainingParams::load(state)?;
     let seed = u64::from_be_bytes(
         records::sha256(model_id.as_bytes())[..8]
             .try_into()
             .unwrap_or_default(),
     );
-    create_lineage(
+    let weights_bytes = create_lineage(
         state,
         height,
         &NewLineage {
@@ -174,7 +202,8 @@ pub fn create_lineage_from_dao(
             dataset_id: &params.default_dataset_id,
             init_seed: seed,
         },
-    )
+    )?;
+    Ok(params.weights_cost_per_byte.saturating_mul(weights_bytes))
 }
 
 pub fn set_hyperparams(
@@ -225,5 +254,50 @@ pub fn hyperparams_proto(h: &Hyperparams) -> proto::Hyperparams {
         min_improvement: h.min_improvement.to_string(),
         reward_per_update: h.reward_per_update.to_string(),
         reward_halving_interval: h.reward_halving_interval,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cosmwasm_std::{Decimal, Uint128};
+
+    fn hyperparams() -> Hyperparams {
+        Hyperparams {
+            learning_rate: Decimal::percent(10),
+            batch_size: 32,
+            local_steps: 5,
+            verification_tolerance: Decimal::permille(1),
+            min_improvement: Decimal::zero(),
+            reward_per_update: Uint128::new(1),
+            reward_halving_interval: 0,
+        }
+    }
+
+    /// Issue 13, finding 11: a lineage of tens of millions of parameters
+    /// cost a flat 20,000 gas, wrote hundreds of megabytes of initial
+    /// weights and could never be updated (a submission is capped). It is
+    /// refused before anything is built; one that fits pays per byte.
+    #[test]
+    fn a_lineage_whose_updates_could_not_fit_a_tx_is_refused() {
+        let store = crate::store::Store::temporary().unwrap();
+        let mut state = store.view();
+        TrainingParams::default().save(&mut state).unwrap();
+        let huge = r#"{"kind":"mlp","input":[1,28,28],"hidden":[4096,4096],"classes":10}"#;
+        let err = create_lineage_from_dao(&mut state, 1, "huge", huge, &hyperparams()).unwrap_err();
+        assert_eq!(err.code, Code::InvalidRequest);
+        assert!(err.log.contains("must fit in"), "{}", err.log);
+        assert!(lineage(&state, "huge").unwrap().is_none());
+        assert!(state
+            .pending_changes()
+            .keys()
+            .all(|k| !k.starts_with(b"training/blob/")));
+
+        let small = r#"{"kind":"mlp","input":[1,28,28],"hidden":[32],"classes":10}"#;
+        let gas = create_lineage_from_dao(&mut state, 1, "small", small, &hyperparams()).unwrap();
+        let params = TrainingParams::default();
+        let version = records::version(&state, "small", 0).unwrap().unwrap();
+        assert_eq!(gas, params.weights_cost_per_byte * version.weights_size);
+        assert!(version.weights_size > 4 * (784 * 32 + 32 + 32 * 10 + 10));
     }
 }

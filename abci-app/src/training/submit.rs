@@ -74,6 +74,32 @@ pub fn handle(
             ),
         ));
     }
+    // What the update was trained with must be what the chain holds now;
+    // else it is refused here (never verified, so never judged as fraud).
+    let hyperparams_sha256 = super::hyperparams_proto(&lineage.hyperparams).sha256();
+    if msg.hyperparams_sha256 != hyperparams_sha256 {
+        return Err(TxError::new(
+            Code::InvalidRequest,
+            format!(
+                "update trained with hyperparameters {} but those of {} are now {} (changed by governance, or served by a lying node)",
+                hex::encode(&msg.hyperparams_sha256),
+                lineage.model_id,
+                hex::encode(&hyperparams_sha256)
+            ),
+        ));
+    }
+    if msg.dataset_root != dataset.root {
+        return Err(TxError::new(
+            Code::InvalidRequest,
+            format!(
+                "update trained on dataset root {} but version {} of {} has root {}",
+                hex::encode(&msg.dataset_root),
+                dataset.version,
+                lineage.dataset_id,
+                hex::encode(&dataset.root)
+            ),
+        ));
+    }
     let size = msg.weights.len() as u64;
     if size > params.max_weights_bytes {
         return Err(TxError::new(
@@ -115,6 +141,7 @@ pub fn handle(
         }
     }
     require_active_trainer(wasm, ctx, signer)?;
+    require_stake_outlasts_verdicts(wasm, ctx, &params)?;
 
     let id = records::next_update_id(ctx.state)?;
     if first.is_none() {
@@ -134,40 +161,49 @@ pub fn handle(
         status: UpdateStatus::Pending as i32,
         weights_size: size,
         expires_height: ctx.block.height.saturating_add(params.expiry_blocks),
+        hyperparams_sha256,
+        dataset_root: dataset.root.clone(),
         ..Default::default()
     };
     let spec = parse_spec(&lineage.spec)?;
     let mut events = Vec::new();
+    let mut fraud_detail = None;
     match evident_fraud(&spec, &msg.weights) {
         None => {
             records::put_blob(ctx.state, &msg.weights);
             records::save_update(ctx.state, &update);
         }
         Some((reason, detail)) => {
-            // Nothing to verify: store the record, not the bytes.
+            // Nothing to verify: store the record, not the bytes. State keeps
+            // the reason's code only; the detail goes to the event, which is
+            // not hashed into consensus.
             update.status = UpdateStatus::Rejected as i32;
-            update.reason = format!("{}: {detail}", reason.as_str_name());
+            update.reason = reason.as_str_name().to_string();
+            fraud_detail = Some(detail);
             update.decided_height = ctx.block.height;
             records::save_update(ctx.state, &update);
             events.extend(decide::slash_for_fraud(wasm, ctx, &params, &mut update)?);
             records::save_update(ctx.state, &update);
         }
     }
-    events.insert(
-        0,
-        Event::new("submit_update")
-            .attr("update_id", id.to_string())
-            .attr("model_id", &msg.model_id)
-            .attr("trainer", &msg.trainer)
-            .attr("base_version", msg.base_version.to_string())
-            .attr("weights_sha256", hex::encode(sha))
-            .attr(
-                "status",
-                UpdateStatus::try_from(update.status)
-                    .map(|s| s.as_str_name())
-                    .unwrap_or("UPDATE_STATUS_UNSPECIFIED"),
-            ),
-    );
+    let mut submitted = Event::new("submit_update")
+        .attr("update_id", id.to_string())
+        .attr("model_id", &msg.model_id)
+        .attr("trainer", &msg.trainer)
+        .attr("base_version", msg.base_version.to_string())
+        .attr("weights_sha256", hex::encode(sha))
+        .attr(
+            "status",
+            UpdateStatus::try_from(update.status)
+                .map(|s| s.as_str_name())
+                .unwrap_or("UPDATE_STATUS_UNSPECIFIED"),
+        );
+    if let Some(detail) = fraud_detail {
+        submitted = submitted
+            .attr("reason", &update.reason)
+            .attr("detail", detail);
+    }
+    events.insert(0, submitted);
     Ok(MsgResult {
         response: Some(Any {
             type_url: MsgSubmitUpdateResponse::type_url(),
@@ -190,6 +226,37 @@ fn evident_fraud(spec: &um_formats::ModelSpec, weights: &[u8]) -> Option<(Verdic
         }
         Err(err) => Some((VerdictReason::ShapeMismatch, err.to_string())),
     }
+}
+
+/// The trainer's bonded stake must still be there when the verdicts are in:
+/// a claim is slashable until it is withdrawn, so the unbonding period must
+/// be longer than the longest verdict window (the update expires after
+/// `expiry_blocks`; it is decided at the latest in the block after). The
+/// DAO sets the one and genesis the other, so the relation is enforced where
+/// it matters: an update whose trainer could withdraw before its verdicts
+/// is not taken.
+fn require_stake_outlasts_verdicts(
+    wasm: &WasmModule,
+    ctx: &mut TxContext<'_>,
+    params: &TrainingParams,
+) -> Result<(), TxError> {
+    let Some(registry) = crate::gov::registry(ctx.state)? else {
+        return Ok(());
+    };
+    let answer = wasm.query_smart(ctx.state, ctx.block, &registry.staking, br#"{"config":{}}"#)?;
+    let config: um_bindings::staking::ConfigResponse = serde_json::from_slice(&answer)
+        .map_err(|e| TxError::new(Code::ContractError, format!("staking config response: {e}")))?;
+    let window = params.expiry_blocks.saturating_add(1);
+    if config.unbonding_period_blocks <= window {
+        return Err(TxError::new(
+            Code::NotPermitted,
+            format!(
+                "updates are refused while the staking unbonding period ({} blocks) is not longer than the verdict window ({window} blocks): a cheater could withdraw before its slash; governance must lengthen it",
+                config.unbonding_period_blocks
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn require_active_trainer(

@@ -140,6 +140,8 @@ impl Verifier {
                 weights,
                 claimed_train_loss: update.claimed_train_loss,
                 claimed_validation_loss: update.claimed_validation_loss,
+                hyperparams_sha256: update.hyperparams_sha256.clone(),
+                dataset_root: update.dataset_root.clone(),
             };
             match request_for(state, &msg, update.id) {
                 Ok(Some(request)) => self.enqueue(key, request),
@@ -228,7 +230,14 @@ fn request_for(
     let Some(dataset) = crate::dataset::current(state, &lineage.dataset_id)? else {
         return Ok(None);
     };
-    if dataset.version != msg.dataset_version {
+    // Re-executed with what the update names, which delivery holds equal to
+    // the chain's; an update naming others is refused there, so it is not
+    // worth a verification here.
+    let hyperparams = hyperparams_proto(&lineage.hyperparams);
+    if dataset.version != msg.dataset_version
+        || dataset.root != msg.dataset_root
+        || hyperparams.sha256() != msg.hyperparams_sha256
+    {
         return Ok(None);
     }
     Ok(Some(VerifyRequest {
@@ -236,7 +245,7 @@ fn request_for(
         step: Some(TrainingStep {
             model_id: lineage.model_id.clone(),
             spec_json: lineage.spec.clone(),
-            hyperparams: Some(hyperparams_proto(&lineage.hyperparams)),
+            hyperparams: Some(hyperparams),
             base_version: base.version,
             base_weights_sha256: base.weights_sha256.clone(),
             base_weights,
@@ -250,8 +259,12 @@ fn request_for(
         claimed_weights: msg.weights.clone(),
         claimed_train_loss: msg.claimed_train_loss,
         claimed_validation_loss: msg.claimed_validation_loss,
-        // Version 0 was never measured; the verifier measures it then.
-        base_validation_loss: (base.version > 0).then_some(base.validation_loss),
+        // Version 0 was never measured, and a base measured on another
+        // dataset version's split says nothing about this one (a delta could
+        // add hard validation records and freeze the lineage): the verifier
+        // measures the base itself then, on the same split as the update.
+        base_validation_loss: (base.version > 0 && base.dataset_version == dataset.version)
+            .then_some(base.validation_loss),
     }))
 }
 

@@ -51,6 +51,19 @@ pub fn head(rpc: &RpcClient) -> (u64, Vec<u8>) {
     (version.version, weights.weights)
 }
 
+/// What `MsgSubmitUpdate.hyperparams_sha256` must name: the lineage's
+/// hyperparameters now.
+pub fn hyperparams_sha256(rpc: &RpcClient) -> Vec<u8> {
+    let resp: um_proto::um::training::v1::QueryLineageResponse = query(
+        rpc,
+        "/um.training.v1.Query/Lineage",
+        &um_proto::um::training::v1::QueryLineageRequest {
+            model_id: MODEL.into(),
+        },
+    );
+    resp.lineage.unwrap().hyperparams.unwrap().sha256()
+}
+
 pub fn current_dataset(rpc: &RpcClient) -> Dataset {
     let resp: QueryDatasetResponse = query(
         rpc,
