@@ -52,17 +52,18 @@ impl CustomBindings for ChainBindings {
                 spec,
                 hyperparams,
             } => {
-                training::create_lineage_from_dao(
+                let gas = training::create_lineage_from_dao(
                     state,
                     block.height,
                     &model_id,
                     &spec,
                     &hyperparams,
                 )?;
-                Ok(vec![event
+                let mut outcome = CustomOutcome::from(vec![event
                     .attr("action", "create_model_lineage")
-                    .attr("model_id", model_id)]
-                .into())
+                    .attr("model_id", model_id)]);
+                outcome.gas = gas;
+                Ok(outcome)
             }
             UmMsg::UpdateRegistry {
                 token,

@@ -146,6 +146,9 @@ pub struct CustomOutcome {
     /// bindings run, so they cannot call contracts themselves. If one call
     /// fails, the custom message fails.
     pub calls: Vec<ModuleCall>,
+    /// Gas for work that grows with the state or the message (keys read,
+    /// bytes written), on top of the flat price of a custom message.
+    pub gas: u64,
 }
 
 impl From<Vec<Event>> for CustomOutcome {
@@ -153,6 +156,7 @@ impl From<Vec<Event>> for CustomOutcome {
         Self {
             events,
             calls: Vec::new(),
+            gas: 0,
         }
     }
 }

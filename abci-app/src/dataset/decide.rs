@@ -49,7 +49,7 @@ pub fn accept(state: &mut StateView, height: u64, delta_id: u64) -> Result<Custo
         })?;
         records::leave(state, id, next, &hash)?;
     }
-    let members = records::all_members(state, id, next)?;
+    let (members, keys_read) = records::all_members_counted(state, id, next)?;
     let mut dataset = Dataset {
         version: next,
         height,
@@ -94,7 +94,21 @@ pub fn accept(state: &mut StateView, height: u64, delta_id: u64) -> Result<Custo
     Ok(CustomOutcome {
         events: vec![event],
         calls,
+        // The new root hashes every member: each key read is paid for, as a
+        // contract pays per iterator step.
+        gas: crate::wasm::gas::iter_next_cost(MEMBER_KEY_BYTES, SPANS_BYTES)
+            .saturating_mul(keys_read.saturating_add(delta_len(&delta))),
     })
+}
+
+/// A membership key's length (prefix, dataset id, hash) and its spans, as
+/// priced per key; dataset ids are short, so a fixed size keeps the price
+/// independent of the id.
+const MEMBER_KEY_BYTES: usize = 64;
+const SPANS_BYTES: usize = 16;
+
+fn delta_len(delta: &DatasetDelta) -> u64 {
+    (delta.add.len() + delta.remove.len()) as u64
 }
 
 /// Marks the delta rejected; the module keeps the deposit (a cost on
@@ -249,6 +263,11 @@ mod tests {
 
         let outcome = accept(&mut state, 9, 1).unwrap();
         assert!(outcome.calls.is_empty(), "no deposit, no refund");
+        // Issue 13, finding 11: the new root reads every membership key (21:
+        // 20 at genesis and x), and the price counts them with the delta's 2
+        // entries instead of a flat 20,000.
+        let per_key = crate::wasm::gas::iter_next_cost(MEMBER_KEY_BYTES, SPANS_BYTES);
+        assert_eq!(outcome.gas, per_key * (21 + 2));
         assert_eq!(outcome.events[0].kind, "dataset_delta_accepted");
         let mut v1: Vec<_> = genesis.clone();
         v1.remove(3);
@@ -265,8 +284,10 @@ mod tests {
         assert_eq!((delta.decided_height, delta.result_version), (9, 1));
 
         // The second applies to version 1: x and the removal of genesis[3]
-        // are already done, y and the removal of genesis[4] are new.
-        accept(&mut state, 10, 2).unwrap();
+        // are already done, y and the removal of genesis[4] are new. The
+        // removed genesis[3] keeps its key, which is read (and paid) too.
+        let outcome = accept(&mut state, 10, 2).unwrap();
+        assert_eq!(outcome.gas, per_key * (22 + 4));
         let mut v2 = v1.clone();
         v2.retain(|r| r != &genesis[4]);
         v2.push(y);

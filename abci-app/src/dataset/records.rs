@@ -174,31 +174,52 @@ pub fn members(
     version: u64,
     page: &MemberPage,
 ) -> Result<(Vec<Hash>, bool), TxError> {
+    members_counted(state, dataset_id, version, page).map(|(hashes, more, _)| (hashes, more))
+}
+
+/// [`members`], and how many membership keys were read to find them
+/// (removed records keep their keys, so this can exceed the result).
+///
+/// The keys are read one at a time and reading stops at the page's end, so
+/// a page costs what it returns plus the keys it passes over, never the
+/// whole history.
+pub fn members_counted(
+    state: &StateView,
+    dataset_id: &str,
+    version: u64,
+    page: &MemberPage,
+) -> Result<(Vec<Hash>, bool, u64), TxError> {
     let prefix = state_key::members_of(dataset_id);
     // The prefix ends in '/', so bumping that byte bounds every key under it.
     let mut prefix_end = prefix.clone();
     if let Some(last) = prefix_end.last_mut() {
         *last += 1;
     }
-    let end = Some(prefix_end);
-    let (start, end) = match (&page.after, page.descending) {
-        (None, _) => (prefix.clone(), end),
-        (Some(after), false) => {
-            // The smallest key after `after`: its key with a zero byte added.
-            let mut start = state_key::member(dataset_id, after);
-            start.push(0);
-            (start, end)
-        }
-        (Some(before), true) => (prefix.clone(), Some(state_key::member(dataset_id, before))),
-    };
-    let entries = state.range(Some(&start), end.as_deref(), page.descending)?;
+    let after = page
+        .after
+        .as_ref()
+        .map(|hash| state_key::member(dataset_id, hash));
+    let mut cursor = after;
     let mut out = Vec::new();
     let mut skipped = 0;
-    for (key, value) in entries {
+    let mut read = 0u64;
+    loop {
+        let (next, passed) = state.next_in_range(
+            Some(&prefix),
+            Some(&prefix_end),
+            cursor.as_deref(),
+            page.descending,
+        )?;
+        read = read.saturating_add(passed);
+        let Some((key, value)) = next else {
+            return Ok((out, false, read));
+        };
+        read = read.saturating_add(1);
         let hash = key
             .get(prefix.len()..)
             .and_then(as_hash)
             .ok_or_else(|| corrupt("membership key"))?;
+        cursor = Some(key);
         if !holds(&decode_spans(&value)?, version) {
             continue;
         }
@@ -210,11 +231,10 @@ pub fn members(
             continue;
         }
         if page.limit.is_some_and(|limit| out.len() as u64 >= limit) {
-            return Ok((out, true));
+            return Ok((out, true, read));
         }
         out.push(hash);
     }
-    Ok((out, false))
 }
 
 /// Every member of `version`, ascending: what its root commits to.
@@ -223,7 +243,17 @@ pub fn all_members(
     dataset_id: &str,
     version: u64,
 ) -> Result<Vec<Hash>, TxError> {
-    members(state, dataset_id, version, &MemberPage::default()).map(|(hashes, _)| hashes)
+    all_members_counted(state, dataset_id, version).map(|(hashes, _)| hashes)
+}
+
+/// [`all_members`], and the number of membership keys read to find them.
+pub fn all_members_counted(
+    state: &StateView,
+    dataset_id: &str,
+    version: u64,
+) -> Result<(Vec<Hash>, u64), TxError> {
+    members_counted(state, dataset_id, version, &MemberPage::default())
+        .map(|(hashes, _, read)| (hashes, read))
 }
 
 /// Fills in a version's counts and root from its members (ascending).

@@ -98,8 +98,11 @@ pub fn record_set_from(state: &mut StateView, height: u64, set: &PowerMap) {
 /// `None` before the first record (a chain from before the history).
 pub fn set_at(state: &StateView, height: u64) -> Result<Option<PowerMap>, TxError> {
     let end = state_key::valset(height.saturating_add(1));
-    let newest_first = state.range(Some(state_key::VALSET_PREFIX), Some(&end), true)?;
-    let Some((_, bytes)) = newest_first.into_iter().next() else {
+    // One step, not the range: the history grows by a record per epoch, and
+    // this runs at every block with a pending update.
+    let (newest, _) =
+        state.next_in_range(Some(state_key::VALSET_PREFIX), Some(&end), None, true)?;
+    let Some((_, bytes)) = newest else {
         return Ok(None);
     };
     let entries: Vec<(String, u64)> = serde_json::from_slice(&bytes)

@@ -124,6 +124,92 @@ impl StateView {
         })
     }
 
+    /// The first live pair strictly past `after` (or from the start when
+    /// `after` is `None`) in `[start, end)`, in the given direction, read
+    /// lazily: one seek into sled and into each pending layer per step, so
+    /// the work and memory of a step do not grow with the range.
+    ///
+    /// Also returns how many keys deleted in a pending layer were passed
+    /// over, so that a caller charging gas per step can charge them too.
+    pub fn next_in_range(
+        &self,
+        start: Option<&[u8]>,
+        end: Option<&[u8]>,
+        after: Option<&[u8]>,
+        descending: bool,
+    ) -> Result<(Option<(Vec<u8>, Vec<u8>)>, u64), StoreError> {
+        let floor = vec![META_PREFIX + 1];
+        let mut lower = match start {
+            Some(start) if start > floor.as_slice() => Bound::Included(start.to_vec()),
+            _ => Bound::Included(floor),
+        };
+        let mut upper = match end {
+            Some(end) => Bound::Excluded(end.to_vec()),
+            None => Bound::Unbounded,
+        };
+        let mut skipped = 0u64;
+        let mut past = after.map(<[u8]>::to_vec);
+        loop {
+            if let Some(key) = past.take() {
+                if descending {
+                    narrow_upper(&mut upper, key);
+                } else {
+                    narrow_lower(&mut lower, key);
+                }
+            }
+            if is_empty_range(&lower, &upper) {
+                return Ok((None, skipped));
+            }
+            let bounds = (
+                lower.as_ref().map(Vec::as_slice),
+                upper.as_ref().map(Vec::as_slice),
+            );
+            let mut best: Option<Vec<u8>> = None;
+            let mut consider = |key: &[u8]| {
+                let better = match &best {
+                    None => true,
+                    Some(b) if descending => key > b.as_slice(),
+                    Some(b) => key < b.as_slice(),
+                };
+                if better {
+                    best = Some(key.to_vec());
+                }
+            };
+            if let Some(tree) = &self.committed {
+                let mut range = tree.range::<&[u8], _>(bounds);
+                let found = if descending {
+                    range.next_back()
+                } else {
+                    range.next()
+                };
+                if let Some(entry) = found {
+                    consider(&entry?.0);
+                }
+            }
+            for layer in &self.layers {
+                let mut range = layer.range::<[u8], _>(bounds);
+                let found = if descending {
+                    range.next_back()
+                } else {
+                    range.next()
+                };
+                if let Some((key, _)) = found {
+                    consider(key);
+                }
+            }
+            let Some(key) = best else {
+                return Ok((None, skipped));
+            };
+            match self.get(&key)? {
+                Some(value) => return Ok((Some((key, value)), skipped)),
+                None => {
+                    skipped += 1;
+                    past = Some(key);
+                }
+            }
+        }
+    }
+
     /// Every pair whose key starts with `prefix`, ascending.
     pub fn prefixed(&self, prefix: &[u8]) -> Result<Records, StoreError> {
         let end = prefix_end(prefix);
@@ -154,6 +240,42 @@ impl StateView {
         }
         let last = self.layers.len() - 1;
         &mut self.layers[last]
+    }
+}
+
+/// `upper` narrowed to exclude `key` and everything above it.
+fn narrow_upper(upper: &mut Bound<Vec<u8>>, key: Vec<u8>) {
+    let inside = match upper {
+        Bound::Excluded(end) => key < *end,
+        Bound::Included(end) => key <= *end,
+        Bound::Unbounded => true,
+    };
+    if inside {
+        *upper = Bound::Excluded(key);
+    }
+}
+
+/// `lower` narrowed to exclude `key` and everything below it.
+fn narrow_lower(lower: &mut Bound<Vec<u8>>, key: Vec<u8>) {
+    let inside = match lower {
+        Bound::Included(start) => key >= *start,
+        Bound::Excluded(start) => key > *start,
+        Bound::Unbounded => true,
+    };
+    if inside {
+        *lower = Bound::Excluded(key);
+    }
+}
+
+/// Whether no key lies between the bounds (sled and BTreeMap panic on
+/// inverted ranges).
+fn is_empty_range(lower: &Bound<Vec<u8>>, upper: &Bound<Vec<u8>>) -> bool {
+    match (lower, upper) {
+        (Bound::Included(l), Bound::Excluded(u))
+        | (Bound::Excluded(l), Bound::Excluded(u))
+        | (Bound::Excluded(l), Bound::Included(u)) => l >= u,
+        (Bound::Included(l), Bound::Included(u)) => l > u,
+        _ => false,
     }
 }
 
@@ -249,6 +371,57 @@ mod tests {
             .unwrap()
             .iter()
             .all(|(k, _)| k[0] != META_PREFIX));
+    }
+
+    /// Stepping lazily gives exactly what the materialized range gives,
+    /// both ways, with pending writes and deletions over committed data.
+    #[test]
+    fn lazy_steps_match_the_range_and_count_skipped_deletions() {
+        let store = store_with(&[
+            (b"p/1", b"a"),
+            (b"p/2", b"b"),
+            (b"p/3", b"c"),
+            (b"p/4", b"d"),
+            (b"q/1", b"x"),
+        ]);
+        let mut view = store.view();
+        view.remove(b"p/2");
+        view.remove(b"p/3");
+        view.set(b"p/25", b"new".to_vec());
+        view.checkpoint();
+        view.set(b"p/0", b"top".to_vec());
+        view.remove(b"p/25");
+        view.set(b"p/3", b"back".to_vec());
+        for descending in [false, true] {
+            for (start, end) in [
+                (Some(&b"p/"[..]), Some(&b"p0"[..])),
+                (Some(&b"p/1"[..]), Some(&b"p/4"[..])),
+                (None, None),
+                (Some(&b"p/4"[..]), Some(&b"p/1"[..])),
+            ] {
+                let mut stepped = Vec::new();
+                let mut after: Option<Vec<u8>> = None;
+                loop {
+                    let (next, _) = view
+                        .next_in_range(start, end, after.as_deref(), descending)
+                        .unwrap();
+                    let Some((key, value)) = next else { break };
+                    after = Some(key.clone());
+                    stepped.push((key, value));
+                }
+                assert_eq!(
+                    stepped,
+                    view.range(start, end, descending).unwrap(),
+                    "{start:?}..{end:?} descending {descending}"
+                );
+            }
+        }
+        // p/2 (deleted) and p/25 (written, then deleted) lie between p/1 and p/3.
+        let (next, skipped) = view
+            .next_in_range(Some(b"p/"), Some(b"p0"), Some(b"p/1"), false)
+            .unwrap();
+        assert_eq!(next.unwrap().0, b"p/3".to_vec());
+        assert_eq!(skipped, 2);
     }
 
     #[test]

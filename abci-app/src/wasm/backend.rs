@@ -54,13 +54,28 @@ impl BackendApi for ChainApi {
     }
 }
 
+/// Open iterators one contract call may hold. An iterator is a cursor (its
+/// bounds and the last key it returned), never a copy of its range, so this
+/// bounds the memory of a call that opens ranges in a loop: at most this many
+/// cursors of keys the VM caps at 64 KiB each.
+pub(crate) const MAX_OPEN_ITERATORS: usize = 256;
+
+/// A range being walked: each `next` reads one record past `last`.
+struct Cursor {
+    start: Vec<u8>,
+    end: Option<Vec<u8>>,
+    descending: bool,
+    last: Option<Vec<u8>>,
+    done: bool,
+}
+
 /// One contract's storage: the tx's state under the contract's prefix.
 pub(crate) struct ContractStorage {
     host: Arc<Host>,
     prefix: Vec<u8>,
     /// Open iterators; the id of `iterators[i]` is `i + 1`, so ids are
     /// deterministic per instance.
-    iterators: Vec<std::vec::IntoIter<Record>>,
+    iterators: Vec<Cursor>,
 }
 
 impl ContractStorage {
@@ -107,65 +122,92 @@ impl Storage for ContractStorage {
         }
     }
 
-    /// Materializes the range (the state view offers no lazy iterator); the
-    /// contract pays per record as it calls `next`.
+    /// Opens a cursor; nothing is read until `next`. The bounds' bytes are
+    /// paid for, since the cursor keeps them.
     fn scan(
         &mut self,
         start: Option<&[u8]>,
         end: Option<&[u8]>,
         order: Order,
     ) -> BackendResult<u32> {
-        let gas_info = externally_used(gas::ITER_NEXT_COST_FLAT);
         let start = self.full_key(start.unwrap_or_default());
         let end = match end {
             Some(end) => Some(self.full_key(end)),
             None => state_key::prefix_end(&self.prefix),
         };
-        let descending = matches!(order, Order::Descending);
-        let records = match self
-            .host
-            .read(|state| state.range(Some(&start), end.as_deref(), descending))
-        {
-            Ok(Ok(records)) => records,
-            Ok(Err(err)) => {
-                return (
-                    Err(self.fail(format!("contract storage scan: {err}"))),
-                    gas_info,
-                )
-            }
-            Err(err) => return (Err(self.fail(err.log)), gas_info),
-        };
-        let prefix_len = self.prefix.len();
-        let records: Vec<Record> = records
-            .into_iter()
-            .filter(|(key, _)| key.len() >= prefix_len)
-            .map(|(mut key, value)| (key.split_off(prefix_len), value))
-            .collect();
-        self.iterators.push(records.into_iter());
+        let gas_info = externally_used(gas::iter_next_cost(
+            start.len(),
+            end.as_ref().map_or(0, Vec::len),
+        ));
+        if self.iterators.len() >= MAX_OPEN_ITERATORS {
+            return (
+                Err(BackendError::user_err(format!(
+                    "a contract call may open at most {MAX_OPEN_ITERATORS} iterators"
+                ))),
+                gas_info,
+            );
+        }
+        self.iterators.push(Cursor {
+            start,
+            end,
+            descending: matches!(order, Order::Descending),
+            last: None,
+            done: false,
+        });
         match u32::try_from(self.iterators.len()) {
             Ok(id) => (Ok(id), gas_info),
             Err(_) => (Err(BackendError::unknown("too many iterators")), gas_info),
         }
     }
 
+    /// Reads the next record lazily; the contract pays per record and per
+    /// byte, and for every pending deletion the step passed over.
     fn next(&mut self, iterator_id: u32) -> BackendResult<Option<Record>> {
         let prefix_len = self.prefix.len();
-        let Some(iterator) = usize::try_from(iterator_id)
+        let Some(index) = usize::try_from(iterator_id)
             .ok()
             .and_then(|id| id.checked_sub(1))
-            .and_then(|index| self.iterators.get_mut(index))
+            .filter(|index| *index < self.iterators.len())
         else {
             return (
                 Err(BackendError::iterator_does_not_exist(iterator_id)),
                 GasInfo::free(),
             );
         };
-        match iterator.next() {
-            Some((key, value)) => {
-                let cost = gas::iter_next_cost(prefix_len + key.len(), value.len());
-                (Ok(Some((key, value))), externally_used(cost))
+        let cursor = &self.iterators[index];
+        if cursor.done {
+            return (Ok(None), externally_used(gas::ITER_NEXT_COST_FLAT));
+        }
+        let step = self.host.read(|state| {
+            state.next_in_range(
+                Some(&cursor.start),
+                cursor.end.as_deref(),
+                cursor.last.as_deref(),
+                cursor.descending,
+            )
+        });
+        let (found, skipped) = match step {
+            Ok(Ok(step)) => step,
+            Ok(Err(err)) => {
+                let err = self.fail(format!("contract storage scan: {err}"));
+                return (Err(err), externally_used(gas::ITER_NEXT_COST_FLAT));
             }
-            None => (Ok(None), externally_used(gas::ITER_NEXT_COST_FLAT)),
+            Err(err) => return (Err(self.fail(err.log)), GasInfo::free()),
+        };
+        let skipped_cost = gas::ITER_NEXT_COST_FLAT.saturating_mul(skipped);
+        let cursor = &mut self.iterators[index];
+        match found {
+            Some((key, value)) if key.starts_with(&self.prefix) => {
+                let cost = gas::iter_next_cost(key.len(), value.len()).saturating_add(skipped_cost);
+                let record = (key[prefix_len..].to_vec(), value);
+                cursor.last = Some(key);
+                (Ok(Some(record)), externally_used(cost))
+            }
+            _ => {
+                cursor.done = true;
+                let cost = gas::ITER_NEXT_COST_FLAT.saturating_add(skipped_cost);
+                (Ok(None), externally_used(cost))
+            }
         }
     }
 

@@ -178,6 +178,7 @@ impl Keeper<'_> {
         let host = self.host;
         let outcome =
             host.write(|state| host.bindings.execute(state, &host.block, contract, &msg))??;
+        gas.consume(outcome.gas, "custom chain message work")?;
         let mut events = outcome.events;
         for call in outcome.calls {
             let action = Action::Execute {
@@ -288,12 +289,17 @@ fn wasm_action(msg: WasmMsg) -> Result<Action, TxError> {
     })
 }
 
-/// The string a `reply` gets for a failed sub-message. VM failures are
-/// reduced to their code (as wasmd redacts them): their wording comes from
-/// the VM and may change between versions, and replies enter consensus.
+/// The string a `reply` gets for a failed sub-message; a contract may
+/// store it (the DAO records why a proposal's action failed), so it enters
+/// consensus. VM failures and the node's own faults are reduced to their
+/// code, as wasmd redacts them: their wording comes from the VM or the store
+/// (a sled I/O error differs from node to node). The rest is the chain's own
+/// text or a contract's, both functions of the input.
 fn reply_error(err: &TxError) -> String {
     match err.code {
-        Code::VmError => format!("codespace: {CODESPACE}, code: {}", err.code.value()),
+        Code::VmError | Code::Internal => {
+            format!("codespace: {CODESPACE}, code: {}", err.code.value())
+        }
         _ => err.log.clone(),
     }
 }
@@ -310,10 +316,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn vm_errors_are_redacted_in_replies() {
+    fn vm_and_node_errors_are_redacted_in_replies() {
         let vm = TxError::new(Code::VmError, "wasmer said something");
         assert_eq!(reply_error(&vm), "codespace: um, code: 24");
         let contract = TxError::new(Code::ContractError, "contract error: no");
         assert_eq!(reply_error(&contract), "contract error: no");
+        let store = TxError::new(Code::Internal, "state access failed: disk on fire");
+        assert_eq!(reply_error(&store), "codespace: um, code: 99");
     }
 }

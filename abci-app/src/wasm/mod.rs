@@ -32,7 +32,7 @@ mod address;
 mod backend;
 mod dispatch;
 mod events;
-mod gas;
+pub mod gas;
 mod genesis;
 mod host;
 mod keeper;
