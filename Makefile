@@ -5,6 +5,9 @@ SHELL := /bin/bash
 CARGO ?= cargo
 # Two busy cores and OpenMP's spinning threads slow everything down ~10x.
 export OMP_WAIT_POLICY ?= PASSIVE
+# The fault hooks the tests drive (UMD_CRASH_AT, umd start --byzantine);
+# `make build` (demo, localnet, operators) leaves them out of umd.
+TEST_FEATURES := --features um-app/test-hooks
 
 .PHONY: bench reliability setup setup-cometbft setup-wasm setup-venv setup-mnist setup-interop contracts build test demo fmt clippy clean-state localnet-up localnet-down localnet-status
 
@@ -37,16 +40,18 @@ fmt:
 	$(CARGO) fmt --all -- --check
 
 clippy:
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets $(TEST_FEATURES) -- -D warnings
+	$(CARGO) clippy -p um-app -- -D warnings
 
 # fmt, clippy and the whole suite, end-to-end tests on real CometBFT included.
 # The binaries are built first: the end-to-end tests run umd and um-trainer as
 # processes, and cargo test builds only umd (its package has integration tests).
 test: setup contracts
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	$(CARGO) build --workspace --bins
-	$(CARGO) test --workspace
+	$(CARGO) clippy --workspace --all-targets $(TEST_FEATURES) -- -D warnings
+	$(CARGO) clippy -p um-app -- -D warnings
+	$(CARGO) build --workspace --bins $(TEST_FEATURES)
+	$(CARGO) test --workspace $(TEST_FEATURES)
 
 # Benchmarks of issue 7 (items 1 to 6) into BENCHMARKS.md; not part of `make test`.
 # BENCH_QUICK=1 shortens repetitions. The chain rows run CometBFT, the contracts

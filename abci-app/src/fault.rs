@@ -8,6 +8,10 @@
 //! costs one atomic load per point. An unparsable value is reported once on
 //! stderr and ignored.
 //!
+//! Compiled in only with the `test-hooks` cargo feature, which `make test`
+//! and `make reliability` enable; `make build`, `make demo` and release
+//! builds leave it out.
+//!
 //! Points: `finalize_block` (after the block's txs ran, before the
 //! response), `commit_before_write`, `commit_after_write` (the block is on
 //! disk, CometBFT has not heard back), `verify` (the verifier answered, its
@@ -23,12 +27,14 @@ pub const POINTS: [&str; 4] = [
     "verify",
 ];
 
+#[cfg_attr(not(feature = "test-hooks"), allow(dead_code))]
 struct Plan {
     point: String,
     nth: u64,
     seen: AtomicU64,
 }
 
+#[cfg_attr(not(feature = "test-hooks"), allow(dead_code))]
 fn plan() -> Option<&'static Plan> {
     static PLAN: OnceLock<Option<Plan>> = OnceLock::new();
     PLAN.get_or_init(|| {
@@ -48,6 +54,7 @@ fn plan() -> Option<&'static Plan> {
     .as_ref()
 }
 
+#[cfg_attr(not(feature = "test-hooks"), allow(dead_code))]
 fn parse(value: &str) -> Result<(String, u64), String> {
     let (point, nth) = value
         .split_once(':')
@@ -62,7 +69,15 @@ fn parse(value: &str) -> Result<(String, u64), String> {
     Ok((point.to_string(), nth))
 }
 
+/// Marks that umd reached `point`. Without the `test-hooks` feature (a
+/// shipped binary) this is nothing: no environment variable can make a
+/// validator kill itself.
+#[cfg(not(feature = "test-hooks"))]
+#[inline(always)]
+pub fn point(_name: &str) {}
+
 /// Marks that umd reached `point`; dies there when `UMD_CRASH_AT` says so.
+#[cfg(feature = "test-hooks")]
 pub fn point(name: &str) {
     let Some(plan) = plan() else { return };
     if plan.point != name {

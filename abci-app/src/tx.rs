@@ -54,6 +54,9 @@ pub fn execute(
         Ok(tx) => tx,
         Err(err) => return TxOutcome::failed(err, 0, 0),
     };
+    if let Err(err) = auth::check_timeout(&tx, block.height) {
+        return TxOutcome::failed(err, tx.gas_limit, 0);
+    }
     let mut gas = GasMeter::new(tx.gas_limit).with_contract_limit(params.max_tx_contract_gas);
 
     state.checkpoint();

@@ -37,6 +37,19 @@ const NRN: u128 = 1_000_000;
 /// Same input and classes, another hidden width: tensors of other shapes.
 const OTHER_SPEC: &str = r#"{"kind":"mlp","input":[1,28,28],"hidden":[16],"classes":10}"#;
 const DIGITS: &str = "2000";
+/// A safetensors file of `count` one-float tensors that all claim the
+/// same bytes.
+fn same_offset_weights(count: usize) -> Vec<u8> {
+    let entries: Vec<String> = (0..count)
+        .map(|i| format!(r#""t{i:02}":{{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#))
+        .collect();
+    let header = format!("{{{}}}", entries.join(","));
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(&[0; 4]);
+    bytes
+}
+
 /// Txs of the mempool flood: garbage, then validly signed ones; times
 /// UM_FLOOD_SCALE (`make reliability` floods harder).
 const FLOOD_GARBAGE: usize = 200;
@@ -117,15 +130,18 @@ fn training_chain(
 }
 
 fn submit_msg(rpc: &RpcClient, key: &Key, nonce: u64, weights: Vec<u8>) -> MsgSubmitUpdate {
+    let dataset = current_dataset(rpc);
     MsgSubmitUpdate {
         trainer: key.address.clone(),
         model_id: MODEL.into(),
         base_version: head(rpc).0,
-        dataset_version: current_dataset(rpc).version,
+        dataset_version: dataset.version,
         nonce,
         weights,
         claimed_train_loss: 1.0,
         claimed_validation_loss: 1.0,
+        hyperparams_sha256: hyperparams_sha256(rpc),
+        dataset_root: dataset.root,
     }
 }
 
@@ -196,6 +212,23 @@ fn byzantine_trainers_are_refused_or_slashed_and_the_honest_trainer_lands() {
     assert!(shapes.slashed);
     assert_eq!(stake(&node, &suite, &mallory.address), mallory_stake / 2);
 
+    // Forty tensors at the same offsets: the safetensors crate names one
+    // of them in its error by the process's hash order. The chain stores
+    // the reason's code only, and describes the layout in an order of its
+    // own (the replays at the end check that every process agrees).
+    let before = stake(&node, &suite, &mallory.address);
+    let result = submit_weights(&node, mallory, 5, same_offset_weights(40));
+    assert_eq!(result.code, 0, "{}", result.log);
+    let malformed = update(&node.rpc, update_id(&result));
+    assert_eq!(malformed.status, UpdateStatus::Rejected as i32);
+    assert_eq!(malformed.reason, "VERDICT_REASON_MALFORMED_WEIGHTS");
+    assert!(malformed.slashed);
+    assert_eq!(
+        result.event_value("submit_update", "detail"),
+        Some("weights are not decodable safetensors: tensor `t01` starts at 0, the previous tensor ends at 4")
+    );
+    assert_eq!(stake(&node, &suite, &mallory.address), before / 2);
+
     // Oversized: well past CometBFT's 1 MiB mempool limit; never reaches
     // a block, and the node answers with the reason.
     let mut oversized = genesis_weights.clone();
@@ -249,7 +282,7 @@ fn byzantine_trainers_are_refused_or_slashed_and_the_honest_trainer_lands() {
         // Fraud when its verdicts came first; obsolete (unslashed, never
         // verified) when alice's acceptance moved the head first.
         assert!(
-            copy.reason.contains("WEIGHTS_MISMATCH") || copy.reason.contains("obsolete"),
+            copy.reason.contains("WEIGHTS_MISMATCH") || copy.reason == "OBSOLETE_BASE",
             "{}",
             copy.reason
         );
@@ -323,6 +356,8 @@ fn byzantine_trainers_are_refused_or_slashed_and_the_honest_trainer_lands() {
         mallory_balance
     );
     assert_eq!(head(&node.rpc).0, 3);
+    let heights = support::replay::assert_replays_agree(&node);
+    eprintln!("determinism: two replays agreed with the chain at all {heights} heights");
     eprintln!(
         "flood: {} garbage txs refused by CheckTx, {} signed txs delivered; alice's update {} accepted",
         FLOOD_GARBAGE * scale,
@@ -355,6 +390,8 @@ fn contract(body: &str, extra: &str) -> Vec<u8> {
         r#"(module
   (import "env" "db_write" (func $db_write (param i32 i32)))
   (import "env" "db_read" (func $db_read (param i32) (result i32)))
+  (import "env" "db_scan" (func $db_scan (param i32 i32 i32) (result i32)))
+  (import "env" "db_next" (func $db_next (param i32) (result i32)))
   (memory (export "memory") 1)
   (global $heap (mut i32) (i32.const 4096))
   (data (i32.const 16) "last")
@@ -469,6 +506,65 @@ fn hostile_contracts_run_out_of_gas_or_fail_clearly_and_the_chain_goes_on() {
     );
     let result = hostile_call(&node, &key, storage, json!({}), gas);
     assert_eq!(result.code, Code::OutOfGas.value(), "{}", result.log);
+
+    // Range storms over 400 stored records. `{}` stores them; "storm"
+    // opens ranges in a loop (each range was once copied whole for 30 gas
+    // and kept until the call ended: gigabytes per tx, on every node);
+    // "stepping" walks range after range to the end.
+    let ranges = contract(
+        "(local $i i32) (local $id i32) (local $n i32)
+         (if (i32.eq (i32.load offset=8 (local.get $msg)) (i32.const 2)) (then
+           (loop $write
+             (i32.store (i32.const 16) (local.get $i))
+             (call $db_write (call $static (i32.const 16) (i32.const 4))
+                             (call $static (i32.const 128) (i32.const 100)))
+             (local.set $i (i32.add (local.get $i) (i32.const 1)))
+             (br_if $write (i32.lt_u (local.get $i) (i32.const 400))))))
+         (if (i32.eq (i32.load offset=8 (local.get $msg)) (i32.const 7)) (then
+           (loop $scan
+             (drop (call $db_scan (i32.const 0) (i32.const 0) (i32.const 1)))
+             (br $scan))))
+         (if (i32.eq (i32.load offset=8 (local.get $msg)) (i32.const 10)) (then
+           (loop $outer
+             (local.set $id (call $db_scan (i32.const 0) (i32.const 0) (i32.const 1)))
+             (local.set $n (i32.const 0))
+             (loop $inner
+               (drop (call $db_next (local.get $id)))
+               (local.set $n (i32.add (local.get $n) (i32.const 1)))
+               (br_if $inner (i32.lt_u (local.get $n) (i32.const 401))))
+             (br $outer))))
+         (call $empty)",
+        "",
+    );
+    let code_id = node.store_code(&key, ranges);
+    let ranges = node.instantiate(&key, code_id, json!({}), "range-storm");
+    let stored = node.submit(
+        &key,
+        vec![execute_msg(&key.address, &ranges, json!({}))],
+        gas,
+    );
+    assert_eq!(stored.code, 0, "{}", stored.log);
+    let storm = node.submit(
+        &key,
+        vec![execute_msg(&key.address, &ranges, json!("storm"))],
+        gas,
+    );
+    eprintln!(
+        "range storm: code {} gas {}: {}",
+        storm.code, storm.gas_used, storm.log
+    );
+    assert_eq!(storm.code, Code::VmError.value(), "{}", storm.log);
+    assert!(storm.log.contains("at most 256 iterators"), "{}", storm.log);
+    let stepping = node.submit(
+        &key,
+        vec![execute_msg(&key.address, &ranges, json!("stepping"))],
+        gas,
+    );
+    eprintln!(
+        "range stepping: code {} gas {}: {}",
+        stepping.code, stepping.gas_used, stepping.log
+    );
+    assert_eq!(stepping.code, Code::OutOfGas.value(), "{}", stepping.log);
 
     // Builds a response with one 4 MB event attribute in its own memory
     // (no tx could carry it): the VM refuses results over 256 KiB.

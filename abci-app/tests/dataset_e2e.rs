@@ -15,7 +15,7 @@ use um_client::codes::Code;
 use um_client::keys::Key;
 use um_governance::proposals::{self, VoteOption};
 use um_governance::staking::{self, BondRole};
-use um_governance::{Chain, DeployConfig, Deployment, GovError};
+use um_governance::{Chain, DeployConfig, Deployment};
 use um_proto::um::common::v1::PageRequest;
 use um_proto::um::dataset::v1::{
     Dataset, DatasetDelta, DeltaStatus, MsgProposeDatasetDelta, QueryDatasetRequest,
@@ -55,8 +55,11 @@ fn start_node() -> TestNode {
         "--dataset-limit",
         &GENESIS_RECORDS.to_string(),
     ]);
+    // alice deploys the governance suite by tx: genesis names her registrar.
+    let alice = node.new_key("alice");
     let mut genesis = node.genesis();
     genesis["app_state"]["dataset"]["params"]["min_deposit"] = json!(DEPOSIT.to_string());
+    genesis["app_state"]["gov"]["params"]["registrar"] = json!(alice.address);
     node.set_genesis(&genesis);
     node.start();
     node
@@ -219,7 +222,7 @@ fn genesis_dataset_is_served_whole_and_bad_deltas_are_refused() {
     assert_eq!(validation, expected.validation());
     assert_eq!(all_records(&node, Some(0), Split::Train), expected.train());
 
-    let alice = node.new_key("alice");
+    let alice = node.keyring().get("alice").unwrap();
     let dana = node.new_key("dana");
     let suite = deploy_suite(&node, &alice, &[&alice, &dana]);
     let new = record(&mnist[GENESIS_RECORDS]);
@@ -337,7 +340,7 @@ fn the_dao_accepts_and_rejects_deltas_and_deposits_follow() {
     let mnist = mnist_in_hash_order();
     let genesis = &mnist[..GENESIS_RECORDS];
     let home = node.home.display().to_string();
-    let alice = node.new_key("alice");
+    let alice = node.keyring().get("alice").unwrap();
     let bob = node.new_key("bob");
     let dana = node.new_key("dana");
     let erin = node.new_key("erin");
@@ -437,14 +440,17 @@ fn the_dao_accepts_and_rejects_deltas_and_deposits_follow() {
     }
     proposals::execute(&as_bob, &suite, ids[0]).unwrap();
     proposals::execute(&as_bob, &suite, ids[1]).unwrap();
-    match proposals::execute(&as_bob, &suite, ids[2]).unwrap_err() {
-        GovError::TxFailed { code, log } => {
-            assert_eq!(code, Code::DeltaDecided.value(), "{log}");
-            assert!(log.contains("dataset delta 2 was already decided"), "{log}");
-            assert!(log.contains("DELTA_STATUS_REJECTED"), "{log}");
-        }
-        other => panic!("expected a failed execution, got {other}"),
-    }
+    // The third proposal's action fails: the proposal is settled as
+    // failed, with the chain's reason, and its deposit is not locked.
+    proposals::execute(&as_bob, &suite, ids[2]).unwrap();
+    let shown = proposals::show(&node.rpc, &suite, ids[2]).unwrap();
+    assert_eq!(shown["status"], "execution_failed", "{shown}");
+    let why = shown["execution_error"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("dataset delta 2 was already decided"),
+        "{shown}"
+    );
+    assert!(why.contains("DELTA_STATUS_REJECTED"), "{shown}");
 
     // Version 1: the genesis digits − the removed one + the three added.
     let mut expected: Vec<um_formats::Record> = genesis[1..].to_vec();

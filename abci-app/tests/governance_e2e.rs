@@ -59,8 +59,13 @@ fn tx_code(err: GovError) -> (u32, String) {
 #[test]
 fn dao_proposals_change_hyperparameters_and_abuse_is_refused() {
     let mut node = TestNode::init();
-    node.start();
     let alice = node.new_key("alice");
+    // Issue 13, finding 8: without a registrar named at genesis nobody can
+    // register a suite by tx (the first one to try would own governance).
+    let mut genesis = node.genesis();
+    genesis["app_state"]["gov"]["params"]["registrar"] = json!(alice.address);
+    node.set_genesis(&genesis);
+    node.start();
     let bob = node.new_key("bob");
     let carol = node.new_key("carol");
     let rpc = &node.rpc;
@@ -169,9 +174,13 @@ fn dao_proposals_change_hyperparameters_and_abuse_is_refused() {
     while status(&node, &rogue, id) == "open" {
         wait_blocks(&node, 1);
     }
-    let (code, log) = tx_code(proposals::execute(&as_alice, &rogue, id).unwrap_err());
-    assert_eq!(code, um_client::codes::Code::NotPermitted.value(), "{log}");
-    assert!(log.contains("only the registered DAO"), "{log}");
+    // The execution settles the proposal as failed (its deposit is not
+    // locked forever) and records why.
+    proposals::execute(&as_alice, &rogue, id).unwrap();
+    let shown = proposals::show(rpc, &rogue, id).unwrap();
+    assert_eq!(shown["status"], "execution_failed", "{shown}");
+    let why = shown["execution_error"].as_str().unwrap_or_default();
+    assert!(why.contains("only the registered DAO"), "{shown}");
     assert_eq!(lineage(rpc, "mnist-mlp").unwrap(), changed);
 }
 
@@ -291,6 +300,12 @@ fn genesis_suite_and_validators_follow_stake() {
 
     staking::unbond(&as_bob, &suite, 10 * NRN).unwrap();
     wait_for_validators(&node, |set| set == [(node_pubkey.clone(), 100)]);
+
+    // Issue 13, finding 8: this genesis names no registrar, so no suite can
+    // be registered by tx, by anyone (bob deploys his own, it stays his).
+    let err = um_governance::deploy(&as_bob, &config).unwrap_err();
+    assert!(err.to_string().contains("named no registrar"), "{err}");
+    assert_eq!(proposals::registered_suite(&node.rpc).unwrap(), suite);
     // The chain goes on with the remaining validator.
     wait_blocks(&node, 2);
 }

@@ -59,6 +59,8 @@ pub enum Code {
     InsufficientDeposit = 28,
     /// The dataset delta was already accepted or rejected.
     DeltaDecided = 29,
+    /// The tx's `timeout_height` is below the block's height.
+    TxTimeout = 30,
     /// The node could not read or write its own state.
     Internal = 99,
 }

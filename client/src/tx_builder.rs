@@ -59,6 +59,8 @@ pub struct TxOptions {
     /// States the chain id in a non-critical extension so a chain with
     /// another id refuses the tx by name rather than as a bad signature.
     pub chain_id_hint: bool,
+    /// The last height whose block may include the tx (0: none).
+    pub timeout_height: u64,
 }
 
 impl Default for TxOptions {
@@ -67,6 +69,7 @@ impl Default for TxOptions {
             gas_limit: 2_000_000,
             memo: String::new(),
             chain_id_hint: true,
+            timeout_height: 0,
         }
     }
 }
@@ -90,7 +93,7 @@ pub fn sign_tx(
     let body = TxBody {
         messages,
         memo: options.memo.clone(),
-        timeout_height: 0,
+        timeout_height: options.timeout_height,
         extension_options: Vec::new(),
         non_critical_extension_options,
     };

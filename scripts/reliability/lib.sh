@@ -37,8 +37,8 @@ reliability_result() {
 reliability_cargo_test() {
   (
     cd "$RELIABILITY_ROOT"
-    cargo build --workspace --bins -q ||
+    cargo build --workspace --bins --features um-app/test-hooks -q ||
       echo "reliability: cargo build failed; going on with the binaries there are" >&2
-    cargo test -p um-app --test "$1" -- "$2" --exact --nocapture --test-threads 1
+    cargo test -p um-app --features test-hooks --test "$1" -- "$2" --exact --nocapture --test-threads 1
   )
 }

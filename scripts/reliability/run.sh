@@ -59,8 +59,8 @@ t0=$SECONDS
 set +e
 timeout --kill-after 30 "$build_limit" bash -c '
   set -e
-  cargo build --workspace --bins
-  cargo test -p um-app --no-run --test reliability_e2e --test adversarial_e2e
+  cargo build --workspace --bins --features um-app/test-hooks
+  cargo test -p um-app --features test-hooks --no-run --test reliability_e2e --test adversarial_e2e
   if [ "$1" = yes ]; then scripts/reliability/fuzz.sh --build-only; fi
 ' build "$(selected 7 && echo yes || echo no)" >"$build_log" 2>&1
 rc=$?

@@ -28,6 +28,10 @@ pub fn check_tx(node: &mut Node, request: pb::RequestCheckTx) -> pb::ResponseChe
         Ok(tx) => tx,
         Err(err) => return response(err.code, err.log, 0, 0),
     };
+    // The tx can be in the next block at the earliest.
+    if let Err(err) = auth::check_timeout(&tx, node.last_block.height.saturating_add(1)) {
+        return response(err.code, err.log, tx.gas_limit, 0);
+    }
     let mut gas = GasMeter::new(tx.gas_limit);
     let state = &mut node.check_state;
     state.checkpoint();

@@ -42,6 +42,28 @@ pub fn finalize_block(
         time_nanos: request.time.as_ref().map(timestamp_nanos).unwrap_or(0),
     };
     let params = AuthParams::load(&view).unwrap_or_default();
+    // Evidence first, as the Cosmos SDK's BeginBlock: a double signer is
+    // out before this block's txs and decisions run.
+    let mut block_events = Vec::new();
+    let mut removals = Vec::new();
+    view.checkpoint();
+    match crate::gov::misbehavior::begin_block(
+        &node.modules.wasm,
+        &mut view,
+        &block,
+        &request.misbehavior,
+    ) {
+        Ok((events, removed)) => {
+            view.keep_checkpoint();
+            block_events.extend(to_abci_events(events));
+            removals = removed;
+        }
+        Err(err) => {
+            view.discard_checkpoint();
+            tracing::error!(height, "evidence not handled: {}", err.log);
+            block_events.extend(to_abci_events(vec![phase_failed("evidence", &err)]));
+        }
+    }
     let mut tx_results = Vec::with_capacity(request.txs.len());
     for (index, tx_bytes) in request.txs.iter().enumerate() {
         if InjectedVerdicts::has_prefix(tx_bytes) {
@@ -73,23 +95,44 @@ pub fn finalize_block(
         });
     }
     crate::fault::point("finalize_block");
-    let block_events = match training::decide::end_block(&node.modules.wasm, &mut view, &block) {
-        Ok(events) => to_abci_events(events),
-        Err(err) => {
-            // Every node meets the same error; updates stay pending and the
-            // operator sees why.
-            tracing::error!(height, "training decisions skipped: {}", err.log);
-            Vec::new()
+    // Each end-of-block phase is all or nothing: a phase that fails midway
+    // leaves none of its writes (a slash without its update record, half a
+    // validator set). Every node meets the same error, so skipping keeps
+    // them in agreement; the event tells operators.
+    view.checkpoint();
+    match training::decide::end_block(&node.modules.wasm, &mut view, &block) {
+        Ok(events) => {
+            view.keep_checkpoint();
+            block_events.extend(to_abci_events(events));
         }
-    };
+        Err(err) => {
+            view.discard_checkpoint();
+            tracing::error!(height, "training decisions skipped: {}", err.log);
+            block_events.extend(to_abci_events(vec![phase_failed(
+                "training_decisions",
+                &err,
+            )]));
+        }
+    }
+    view.checkpoint();
     let validator_updates =
         match crate::gov::epoch::end_block(&node.modules.wasm, &mut view, &block) {
-            Ok(updates) => updates.into_iter().map(validator_update).collect(),
+            Ok(updates) => {
+                view.keep_checkpoint();
+                // A removed key is already out of the set the epoch starts
+                // from, so no key appears twice.
+                removals
+                    .into_iter()
+                    .chain(updates)
+                    .map(validator_update)
+                    .collect()
+            }
             Err(err) => {
-                // Every node meets the same error, so skipping the update keeps
-                // them in agreement; the operator sees why.
+                // The previous set stays in force.
+                view.discard_checkpoint();
                 tracing::error!(height, "validator set not updated: {}", err.log);
-                Vec::new()
+                block_events.extend(to_abci_events(vec![phase_failed("validator_set", &err)]));
+                removals.into_iter().map(validator_update).collect()
             }
         };
     super::query::save_last_block(&mut view, &block);
@@ -109,6 +152,14 @@ pub fn finalize_block(
         consensus_param_updates: None,
         app_hash: app_hash.into(),
     }
+}
+
+/// The block event of an end-of-block phase that failed and was undone.
+fn phase_failed(phase: &str, err: &crate::codes::TxError) -> crate::context::Event {
+    crate::context::Event::new("end_block_phase_failed")
+        .attr("phase", phase)
+        .attr("code", err.code.value().to_string())
+        .attr("log", &err.log)
 }
 
 /// The verdict tx: checked again (a node that syncs blocks never ran

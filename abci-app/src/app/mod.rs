@@ -93,6 +93,15 @@ impl Node {
         Ok(self)
     }
 
+    /// The state the next block starts from: committed state, or the
+    /// genesis state that the first block commits with it.
+    fn next_block_base(&self) -> StateView {
+        match &self.genesis {
+            Some(genesis) => self.store.view_with(&genesis.view.pending_changes()),
+            None => self.store.view(),
+        }
+    }
+
     /// Makes this validator misbehave as `modes` say (a test hook).
     pub fn with_byzantine(mut self, modes: byzantine::Byzantine) -> Self {
         self.byzantine = modes;

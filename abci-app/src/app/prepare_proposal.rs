@@ -10,14 +10,19 @@ use crate::training::extension;
 
 /// Puts the verdict tx first when the previous height's extensions carry
 /// verdicts, then keeps mempool txs in order while they fit the byte and
-/// gas limits (all txs', and contract-running txs'), dropping txs that cannot be decoded (they could never
-/// succeed).
+/// gas limits (all txs', and contract-running txs'), dropping txs that fail
+/// the ante checks against the state they will meet (ProcessProposal
+/// refuses a block with one).
 pub fn prepare_proposal(
     node: &Node,
     request: pb::RequestPrepareProposal,
 ) -> pb::ResponsePrepareProposal {
     let state = node.store.view();
     let params = AuthParams::load(&state).unwrap_or_default();
+    let height = u64::try_from(request.height).unwrap_or(0);
+    // Sequences advance here as the block's txs would advance them.
+    let mut ante_state = node.next_block_base();
+    let chain_id = auth::ante::chain_id(&ante_state).unwrap_or_default();
     let max_bytes = u64::try_from(request.max_tx_bytes).unwrap_or(0);
     let mut bytes = 0u64;
     let mut gas = 0u64;
@@ -43,6 +48,9 @@ pub fn prepare_proposal(
             || next_gas > params.max_block_gas
             || next_contract_gas > params.max_block_contract_gas
         {
+            continue;
+        }
+        if auth::ante_check(&mut ante_state, &tx, &chain_id, &params, height).is_err() {
             continue;
         }
         bytes = next_bytes;

@@ -6,13 +6,14 @@ use um_proto::um::abci::v1::InjectedVerdicts;
 use um_proto::um::training::v1::MsgSubmitUpdate;
 
 use super::Node;
-use crate::auth::{self, AuthParams, Mode};
+use crate::auth::{self, AuthParams};
 use crate::training::{extension, submit};
 
-/// Refuses a block with an undecodable tx, more gas (or contract gas) than a
-/// block may use,
-/// or a verdict tx that is misplaced or fails its checks; an honest
-/// proposer never builds one. Starts verifying the updates it carries.
+/// Refuses a block with a tx that fails the ante checks (undecodable,
+/// unsigned, badly signed, out of sequence, timed out: it would pay nothing
+/// for its place), more gas (or contract gas) than a block may use, or a
+/// verdict tx that is misplaced or fails its checks; an honest proposer
+/// never builds one. Starts verifying the updates it carries.
 pub fn process_proposal(
     node: &Node,
     request: pb::RequestProcessProposal,
@@ -20,6 +21,11 @@ pub fn process_proposal(
     use pb::response_process_proposal::ProposalStatus;
     let state = node.store.view();
     let params = AuthParams::load(&state).unwrap_or_default();
+    let height = u64::try_from(request.height).unwrap_or(0);
+    // The ante checks advance sequences here, not in `state`, which the
+    // verifier reads as committed.
+    let mut ante_state = node.next_block_base();
+    let chain_id = auth::ante::chain_id(&ante_state).unwrap_or_default();
     let mut gas = 0u64;
     let mut contract_gas = 0u64;
     for (index, tx) in request.txs.iter().enumerate() {
@@ -30,7 +36,7 @@ pub fn process_proposal(
             }
             continue;
         }
-        match auth::decode(tx, &params, Mode::Deliver) {
+        match auth::ante_check(&mut ante_state, tx, &chain_id, &params, height) {
             Ok(decoded) => {
                 gas = gas.saturating_add(decoded.gas_limit);
                 contract_gas = contract_gas.saturating_add(decoded.contract_gas(&params));

@@ -212,6 +212,101 @@ fn proposals_respect_decoding_and_the_block_gas_limit() {
     assert_ne!(process(vec![b"junk".to_vec()]), accept, "undecodable tx");
 }
 
+/// Issue 13: a proposal was only decoded, so a proposer could fill blocks
+/// with unsigned or badly signed txs that pay nothing. Every tx must pass
+/// the ante checks against the state it meets; an honest proposer drops
+/// those that do not.
+#[test]
+fn proposals_hold_every_tx_to_the_ante_checks() {
+    let node = app_on(Store::temporary().unwrap());
+    genesis(&node.app);
+    finalize(&node.app, 1, vec![]);
+    let signed = |sequence, timeout_height| {
+        let signer = SignerData {
+            chain_id: CHAIN.into(),
+            account_number: 0,
+            sequence,
+        };
+        let options = TxOptions {
+            timeout_height,
+            ..TxOptions::default()
+        };
+        let msg = Any {
+            type_url: "/um.test.Nothing".into(),
+            value: vec![],
+        };
+        sign_tx(&key(), vec![msg], &signer, &options).unwrap()
+    };
+    let good = signed(0, 0);
+    let mut forged = signed(1, 0);
+    let last = forged.len() - 1;
+    forged[last] ^= 1; // the signature's last byte
+    let replayed = signed(0, 0);
+    let wrong_chain = sign_tx(
+        &key(),
+        vec![Any {
+            type_url: "/um.test.Nothing".into(),
+            value: vec![],
+        }],
+        &SignerData {
+            chain_id: "another-chain".into(),
+            account_number: 0,
+            sequence: 1,
+        },
+        &TxOptions {
+            chain_id_hint: false,
+            ..TxOptions::default()
+        },
+    )
+    .unwrap();
+    let timed_out = signed(1, 1);
+    let in_time = signed(1, 2);
+
+    let accept = pb::response_process_proposal::ProposalStatus::Accept as i32;
+    let process = |txs: Vec<Vec<u8>>| {
+        node.app
+            .process_proposal(pb::RequestProcessProposal {
+                txs: txs.into_iter().map(Into::into).collect(),
+                height: 2,
+                ..Default::default()
+            })
+            .status
+    };
+    assert_eq!(process(vec![good.clone(), in_time.clone()]), accept);
+    for (bad, why) in [
+        (&forged, "a forged signature"),
+        (&replayed, "a replayed sequence"),
+        (&wrong_chain, "another chain's signature"),
+        (&timed_out, "a passed timeout height"),
+    ] {
+        assert_ne!(process(vec![good.clone(), bad.clone()]), accept, "{why}");
+    }
+    let all = [
+        &good,
+        &forged,
+        &replayed,
+        &wrong_chain,
+        &timed_out,
+        &in_time,
+    ];
+    let prepared = node.app.prepare_proposal(pb::RequestPrepareProposal {
+        max_tx_bytes: 1 << 20,
+        txs: all.iter().map(|t| t.to_vec().into()).collect(),
+        height: 2,
+        ..Default::default()
+    });
+    let prepared: Vec<Vec<u8>> = prepared.txs.iter().map(|t| t.to_vec()).collect();
+    assert_eq!(prepared, vec![good.clone(), in_time.clone()]);
+    assert_eq!(process(prepared), accept);
+
+    // Delivered late, a tx past its timeout height fails without a trace
+    // (the first fails in its message, which no module handles).
+    let response = finalize(&node.app, 2, vec![good, timed_out]);
+    assert_eq!(response.tx_results[0].code, Code::UnknownMessage.value());
+    assert_eq!(response.tx_results[1].code, Code::TxTimeout.value());
+    assert!(response.tx_results[1].log.contains("timeout height is 1"));
+}
+
 #[test]
 fn proposals_respect_the_block_contract_gas_limit() {
     let node = app_on(Store::temporary().unwrap());
@@ -237,14 +332,16 @@ fn proposals_respect_the_block_contract_gas_limit() {
     let execute = "/cosmwasm.wasm.v1.MsgExecuteContract";
     // Each contract tx counts its gas limit up to max_tx_contract_gas, so a
     // 100M-gas one counts as much as one at the cap: two fill the block's
-    // contract budget, a third waits; a tx that runs no contract still fits.
+    // contract budget, a third waits; a tx that runs no contract still fits
+    // (it takes the waiting one's sequence: txs must pass the ante checks in
+    // block order).
     let per_tx = params.max_tx_contract_gas;
     assert_eq!(params.max_block_contract_gas / per_tx, 2);
     let txs = [
         tx(0, execute, per_tx),
         tx(1, execute, 100_000_000),
         tx(2, execute, per_tx),
-        tx(3, "/um.test.Nothing", 100_000_000),
+        tx(2, "/um.test.Nothing", 100_000_000),
     ];
     let prepared = node.app.prepare_proposal(pb::RequestPrepareProposal {
         max_tx_bytes: 1 << 20,
@@ -349,4 +446,84 @@ fn queries_answer_at_the_last_height_with_clear_errors() {
         simulated.log
     );
     assert!(SimulateResponse::decode(simulated.value.as_ref()).is_ok());
+}
+
+/// Issue 13, finding 9: nothing read `misbehavior`, so equivocation was free.
+/// A double signer leaves the set in the block that carries the evidence
+/// (and is tombstoned: the same evidence again changes nothing); the last
+/// validator is never removed, since an empty set could not make the block
+/// that brings new ones.
+#[test]
+fn a_double_signer_is_removed_from_the_set_once() {
+    use tendermint_proto::v0_38::crypto::{public_key::Sum, PublicKey};
+    let node = app_on(Store::temporary().unwrap());
+    let validator = |key: u8| pb::ValidatorUpdate {
+        pub_key: Some(PublicKey {
+            sum: Some(Sum::Ed25519(vec![key; 32])),
+        }),
+        power: 10,
+    };
+    node.app.init_chain(pb::RequestInitChain {
+        chain_id: CHAIN.into(),
+        initial_height: 1,
+        validators: vec![validator(1), validator(2)],
+        app_state_bytes: br#"{"auth":{"accounts":[]}}"#.to_vec().into(),
+        ..Default::default()
+    });
+    finalize(&node.app, 1, vec![]);
+    let evidence = |key: u8| pb::Misbehavior {
+        r#type: pb::MisbehaviorType::DuplicateVote as i32,
+        validator: Some(pb::Validator {
+            address: crate::training::extension::consensus_address(&[key; 32]).into(),
+            power: 10,
+        }),
+        height: 1,
+        ..Default::default()
+    };
+    let with_evidence = |height: i64, keys: &[u8]| {
+        let response = node.app.finalize_block(pb::RequestFinalizeBlock {
+            height,
+            misbehavior: keys.iter().map(|k| evidence(*k)).collect(),
+            ..Default::default()
+        });
+        node.app.commit();
+        response
+    };
+    let response = with_evidence(2, &[1]);
+    assert_eq!(response.validator_updates.len(), 1);
+    let update = &response.validator_updates[0];
+    assert_eq!(update.power, 0);
+    assert_eq!(
+        update.pub_key.as_ref().and_then(|k| k.sum.clone()),
+        Some(Sum::Ed25519(vec![1; 32]))
+    );
+    let event = response
+        .events
+        .iter()
+        .find(|e| e.r#type == "double_sign")
+        .expect("a double_sign event");
+    let attr = |key: &str| {
+        event
+            .attributes
+            .iter()
+            .find(|a| a.key == key)
+            .map(|a| a.value.clone())
+    };
+    assert_eq!(attr("removed").as_deref(), Some("true"));
+    // No governance suite in this chain: nothing to slash, and it says so.
+    assert!(attr("error").is_some_and(|e| e.contains("no governance")));
+
+    // The same evidence again, and evidence against the last validator.
+    let response = with_evidence(3, &[1, 2]);
+    assert!(response.validator_updates.is_empty());
+    let removed: Vec<_> = response
+        .events
+        .iter()
+        .filter(|e| e.r#type == "double_sign")
+        .collect();
+    assert_eq!(removed.len(), 1, "key 1 was already tombstoned");
+    assert!(removed[0]
+        .attributes
+        .iter()
+        .any(|a| a.key == "removed" && a.value == "false"));
 }

@@ -152,6 +152,47 @@ pub fn decode(tx_bytes: &[u8], params: &AuthParams, mode: Mode) -> Result<Decode
     })
 }
 
+/// Refuses a tx whose `timeout_height` has passed: it may not be included
+/// in a block above that height (0: no timeout), as in the Cosmos SDK.
+pub fn check_timeout(tx: &DecodedTx, height: u64) -> Result<(), TxError> {
+    let timeout = tx.body.timeout_height;
+    if timeout != 0 && height > timeout {
+        return Err(TxError::new(
+            Code::TxTimeout,
+            format!("tx timed out: its timeout height is {timeout}, the block is {height}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Every check a tx must pass before its messages run (size, shape, gas
+/// limit, timeout, chain id, signature, sequence), applied to `state` as its
+/// delivery would (the signer's sequence moves). Block proposals are held
+/// to it: a tx that fails here would fail in the block without paying
+/// anything, so it may not fill a block.
+pub fn ante_check(
+    state: &mut StateView,
+    tx_bytes: &[u8],
+    chain_id: &str,
+    params: &AuthParams,
+    height: u64,
+) -> Result<DecodedTx, TxError> {
+    let tx = decode(tx_bytes, params, Mode::Deliver)?;
+    check_timeout(&tx, height)?;
+    let mut gas = GasMeter::new(tx.gas_limit);
+    state.checkpoint();
+    match authenticate(state, &tx, chain_id, params, &mut gas, Mode::Deliver) {
+        Ok(_) => {
+            state.keep_checkpoint();
+            Ok(tx)
+        }
+        Err(err) => {
+            state.discard_checkpoint();
+            Err(err)
+        }
+    }
+}
+
 /// Checks the chain id, signature and sequence against `state`, then bumps
 /// the signer's sequence there and charges the ante gas.
 pub fn authenticate(

@@ -6,5 +6,5 @@ pub mod params;
 pub mod query;
 pub mod state_key;
 
-pub use ante::{authenticate, decode, DecodedTx, Mode, Signer};
+pub use ante::{ante_check, authenticate, check_timeout, decode, DecodedTx, Mode, Signer};
 pub use params::AuthParams;

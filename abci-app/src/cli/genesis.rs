@@ -41,6 +41,16 @@ pub enum GenesisCommand {
         #[command(flatten)]
         home: super::HomeArgs,
     },
+    /// Name the one account that may register a governance suite by tx
+    /// (`umd gov deploy`); without one, only a suite deployed at genesis
+    /// governs the chain.
+    SetRegistrar {
+        /// A key name in this home's keyring, or a `um1…` address.
+        #[arg(long)]
+        registrar: String,
+        #[command(flatten)]
+        home: super::HomeArgs,
+    },
     /// Start a model lineage at genesis (version 0 = deterministic initial
     /// weights from the spec and the seed).
     AddLineage {
@@ -84,6 +94,7 @@ pub fn run(command: GenesisCommand) -> anyhow::Result<()> {
             settings,
             home,
         ),
+        GenesisCommand::SetRegistrar { registrar, home } => set_registrar(&registrar, home),
         GenesisCommand::AddLineage {
             model_id,
             spec,
@@ -93,6 +104,24 @@ pub fn run(command: GenesisCommand) -> anyhow::Result<()> {
             home,
         } => add_lineage(&model_id, &spec, &hyperparams, &dataset, seed, home),
     }
+}
+
+fn set_registrar(registrar: &str, home: super::HomeArgs) -> anyhow::Result<()> {
+    let address = if registrar.starts_with("um1") {
+        crate::address::decode(registrar).map_err(|e| anyhow::anyhow!(e.log))?;
+        registrar.to_string()
+    } else {
+        um_client::keys::Keyring::new(&home.path().join("keys"))
+            .get(registrar)
+            .with_context(|| format!("no key {registrar:?} in this home's keyring"))?
+            .address
+    };
+    let path = home.path().join("config/genesis.json");
+    let mut genesis = read_genesis(&path)?;
+    genesis["app_state"]["gov"]["params"]["registrar"] = serde_json::Value::String(address.clone());
+    fs::write(&path, serde_json::to_vec_pretty(&genesis)?)?;
+    println!("registrar: {address}");
+    Ok(())
 }
 
 fn read_genesis(path: &std::path::Path) -> anyhow::Result<serde_json::Value> {

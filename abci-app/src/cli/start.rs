@@ -35,8 +35,9 @@ pub struct StartArgs {
     #[arg(long, env = "UMD_API_ADDRESS", default_value = "127.0.0.1:1317")]
     pub api_address: String,
     /// Test hook of the reliability scenarios: misbehave as a byzantine
-    /// validator (comma-separated modes of `app::byzantine`). Never set on
-    /// a real node.
+    /// validator (comma-separated modes of `app::byzantine`). Only in
+    /// binaries built with the `test-hooks` feature (`make test`).
+    #[cfg(feature = "test-hooks")]
     #[arg(long, env = "UMD_BYZANTINE", hide = true)]
     pub byzantine: Option<String>,
 }
@@ -61,6 +62,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
             .context("starting the verifier worker")?;
         println!("umd: verifying updates with {endpoint}");
     }
+    #[cfg(feature = "test-hooks")]
     if let Some(modes) = &args.byzantine {
         let modes = modes
             .parse::<crate::app::byzantine::Byzantine>()

@@ -30,7 +30,16 @@ pub fn end_block(
             format!("staking validators response: {e}"),
         )
     })?;
-    let desired = validators::desired(&response, params.stake_per_power);
+    let mut desired = validators::desired(&response, params.stake_per_power);
+    let mut tombstoned = Vec::new();
+    for pubkey in desired.keys() {
+        if super::misbehavior::is_tombstoned(state, pubkey)? {
+            tombstoned.push(pubkey.clone());
+        }
+    }
+    for pubkey in tombstoned {
+        desired.remove(&pubkey);
+    }
     let current = validators::current(state)?;
     let updates = validators::updates(&current, &desired);
     validators::apply(state, &updates);

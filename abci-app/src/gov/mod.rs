@@ -2,6 +2,7 @@
 //! staking and the DAO, and the validator set that follows stake.
 
 pub mod epoch;
+pub mod misbehavior;
 pub mod msg_server;
 pub mod query;
 pub mod state_key;
@@ -30,10 +31,13 @@ pub struct GovParams {
     pub epoch_blocks: u64,
     /// Bonded micro-NRN per unit of CometBFT voting power.
     pub stake_per_power: u64,
-    /// The only account that may register the suite by tx; `None` lets
-    /// the creator of the three contracts do it (fine for dev chains; a
-    /// public chain registers at genesis or names its registrar).
+    /// The only account that may register the suite by tx (once, and only
+    /// contracts it created); `None` refuses every registration by tx, so
+    /// only a suite deployed at genesis governs.
     pub registrar: Option<String>,
+    /// Part of a validator's bond burned when CometBFT reports it signed two
+    /// blocks at one height (the Cosmos SDK's default is 5 %).
+    pub double_sign_slash_fraction: cosmwasm_std::Decimal,
 }
 
 impl Default for GovParams {
@@ -42,6 +46,7 @@ impl Default for GovParams {
             epoch_blocks: 10,
             stake_per_power: 1_000_000,
             registrar: None,
+            double_sign_slash_fraction: cosmwasm_std::Decimal::percent(5),
         }
     }
 }
@@ -67,6 +72,14 @@ pub fn set_params(state: &mut StateView, params: &GovParams) -> Result<(), TxErr
         return Err(TxError::new(
             Code::InvalidRequest,
             "epoch_blocks and stake_per_power must be positive",
+        ));
+    }
+    if params.double_sign_slash_fraction.is_zero()
+        || params.double_sign_slash_fraction > cosmwasm_std::Decimal::one()
+    {
+        return Err(TxError::new(
+            Code::InvalidRequest,
+            "double_sign_slash_fraction must be in (0, 1]",
         ));
     }
     save_json(state, state_key::PARAMS, params);

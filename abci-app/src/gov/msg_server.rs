@@ -27,13 +27,23 @@ pub fn handle(
             format!("message sender {} did not sign the tx", msg.sender),
         ));
     }
+    // Without a registrar named at genesis, whoever sent the first
+    // registration would own the chain's governance (its DAO decides what
+    // the chain mints and whom it slashes): only a genesis suite governs.
     let params = super::params(ctx.state)?;
-    if let Some(registrar) = &params.registrar {
-        if registrar != &msg.sender {
+    match &params.registrar {
+        Some(registrar) if registrar == &msg.sender => {}
+        Some(registrar) => {
             return Err(TxError::new(
                 Code::NotPermitted,
                 format!("only the registrar {registrar} may register governance contracts"),
-            ));
+            ))
+        }
+        None => {
+            return Err(TxError::new(
+                Code::NotPermitted,
+                "this chain named no registrar at genesis: governance is the suite deployed in genesis (`umd genesis deploy-governance`), or the one a registrar named there (`umd genesis set-registrar`) registers",
+            ))
         }
     }
     for (role, address) in [

@@ -18,6 +18,12 @@ pub fn validator(ed25519_pubkey: &[u8]) -> Vec<u8> {
 /// of height H is the entry with the greatest height ≤ H.
 pub const VALSET_PREFIX: &[u8] = b"gov/valset/";
 
+/// `tombstone/<ed25519 pubkey>` → the height at which the key was caught
+/// double signing; it never joins the set again.
+pub fn tombstone(ed25519_pubkey: &[u8]) -> Vec<u8> {
+    [b"gov/tombstone/", ed25519_pubkey].concat()
+}
+
 pub fn valset(height: u64) -> Vec<u8> {
     [VALSET_PREFIX, &height.to_be_bytes()].concat()
 }
