@@ -93,9 +93,17 @@ fn dataset_versions(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> 
         return Err(not_found(format!("dataset {:?}", req.dataset_id)));
     }
     let page = page(req.pagination.as_ref(), DEFAULT_PAGE, MAX_PAGE)?;
-    let mut versions = records::versions(state, &req.dataset_id)?;
-    versions.reverse();
-    let (versions, pagination) = paginate(versions, &page);
+    let (versions, pagination) = crate::query_page::page_of(
+        state,
+        &super::state_key::versions_of(&req.dataset_id),
+        true,
+        &page,
+        |bytes| {
+            Dataset::decode(bytes)
+                .map_err(|e| TxError::new(Code::Internal, format!("stored dataset version: {e}")))
+        },
+        |_| true,
+    )?;
     Ok(proto::QueryDatasetVersionsResponse {
         versions,
         pagination: Some(pagination),
@@ -110,14 +118,22 @@ fn deltas(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
         DEFAULT_DELTAS_PAGE,
         MAX_DELTAS_PAGE,
     )?;
-    let mut all = records::all_deltas(state)?;
-    all.reverse();
-    let matching: Vec<_> = all
-        .into_iter()
-        .filter(|d| req.dataset_id.is_empty() || d.dataset_id == req.dataset_id)
-        .filter(|d| req.status == DeltaStatus::Unspecified as i32 || d.status == req.status)
-        .collect();
-    let (deltas, pagination) = paginate(matching, &page);
+    // Newest first; read lazily, so that a page of deltas (each up to
+    // 1,000 records of 784 bytes) holds one page, not every delta ever.
+    let (deltas, pagination) = crate::query_page::page_of(
+        state,
+        super::state_key::DELTA_PREFIX,
+        true,
+        &page,
+        |bytes| {
+            proto::DatasetDelta::decode(bytes)
+                .map_err(|e| TxError::new(Code::Internal, format!("stored dataset delta: {e}")))
+        },
+        |d: &proto::DatasetDelta| {
+            (req.dataset_id.is_empty() || d.dataset_id == req.dataset_id)
+                && (req.status == DeltaStatus::Unspecified as i32 || d.status == req.status)
+        },
+    )?;
     Ok(proto::QueryDeltasResponse {
         deltas,
         pagination: Some(pagination),

@@ -353,15 +353,6 @@ pub fn save_delta(state: &mut StateView, delta: &DatasetDelta) {
     state.set(&state_key::delta(delta.id), delta.encode_to_vec());
 }
 
-/// Every delta, ascending id.
-pub fn all_deltas(state: &StateView) -> Result<Vec<DatasetDelta>, TxError> {
-    state
-        .prefixed(state_key::DELTA_PREFIX)?
-        .into_iter()
-        .map(|(_, bytes)| DatasetDelta::decode(bytes.as_slice()).map_err(|_| corrupt("delta")))
-        .collect()
-}
-
 pub fn escrow_token(state: &StateView, delta_id: u64) -> Result<Option<String>, TxError> {
     match state.get(&state_key::escrow(delta_id))? {
         None => Ok(None),

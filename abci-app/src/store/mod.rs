@@ -10,7 +10,7 @@ mod app_hash;
 mod view;
 
 pub use app_hash::next_app_hash;
-pub use view::{Changes, StateView};
+pub use view::{prefix_end, Changes, StateView};
 
 use thiserror::Error;
 

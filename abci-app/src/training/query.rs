@@ -80,10 +80,19 @@ fn versions(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
         return Err(not_found(format!("model lineage {:?}", req.model_id)));
     }
     let page = page(req.pagination.as_ref(), DEFAULT_PAGE, MAX_PAGE)?;
-    // Stored in ascending version order; the service documents newest first.
-    let mut all = records::versions(state, &req.model_id)?;
-    all.reverse();
-    let (versions, pagination) = paginate(all, &page);
+    // Stored in ascending version order; the service documents newest
+    // first. Read lazily: a lineage's history grows without bound.
+    let (versions, pagination) = crate::query_page::page_of(
+        state,
+        &super::state_key::versions_of(&req.model_id),
+        true,
+        &page,
+        |bytes| {
+            proto::ModelVersion::decode(bytes)
+                .map_err(|e| TxError::new(Code::Internal, format!("stored model version: {e}")))
+        },
+        |_| true,
+    )?;
     Ok(proto::QueryVersionsResponse {
         versions,
         pagination: Some(pagination),
@@ -115,16 +124,22 @@ fn update(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
 fn updates(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
     let req: proto::QueryUpdatesRequest = request(data)?;
     let page = page(req.pagination.as_ref(), DEFAULT_PAGE, MAX_PAGE)?;
-    let mut all = records::all_updates(state)?;
-    // Newest first, as the service documents.
-    all.reverse();
-    let matching: Vec<_> = all
-        .into_iter()
-        .filter(|u| req.model_id.is_empty() || u.model_id == req.model_id)
-        .filter(|u| req.trainer.is_empty() || u.trainer == req.trainer)
-        .filter(|u| req.status == UpdateStatus::Unspecified as i32 || u.status == req.status)
-        .collect();
-    let (updates, pagination) = paginate(matching, &page);
+    // Newest first, as the service documents; read lazily, one page held.
+    let (updates, pagination) = crate::query_page::page_of(
+        state,
+        super::state_key::UPDATE_PREFIX,
+        true,
+        &page,
+        |bytes| {
+            proto::Update::decode(bytes)
+                .map_err(|e| TxError::new(Code::Internal, format!("stored update: {e}")))
+        },
+        |u: &proto::Update| {
+            (req.model_id.is_empty() || u.model_id == req.model_id)
+                && (req.trainer.is_empty() || u.trainer == req.trainer)
+                && (req.status == UpdateStatus::Unspecified as i32 || u.status == req.status)
+        },
+    )?;
     Ok(proto::QueryUpdatesResponse {
         updates,
         pagination: Some(pagination),

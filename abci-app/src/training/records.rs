@@ -85,15 +85,6 @@ pub fn update(state: &StateView, id: u64) -> Result<Option<Update>, TxError> {
         .transpose()
 }
 
-/// Every update, ascending id (queries filter and page it).
-pub fn all_updates(state: &StateView) -> Result<Vec<Update>, TxError> {
-    state
-        .prefixed(state_key::UPDATE_PREFIX)?
-        .into_iter()
-        .map(|(_, bytes)| decode(&bytes, "update"))
-        .collect()
-}
-
 /// Pending updates, ascending id.
 pub fn pending_updates(state: &StateView) -> Result<Vec<Update>, TxError> {
     let mut out = Vec::new();

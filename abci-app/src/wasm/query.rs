@@ -258,44 +258,53 @@ fn page(
         0 => DEFAULT_PAGE_LIMIT,
         limit => limit.min(MAX_PAGE_LIMIT),
     };
-    let end = state_key::prefix_end(prefix);
-    let records = if request.key.is_empty() {
-        state.range(Some(prefix), end.as_deref(), request.reverse)?
+    // Read lazily: the page, then one more record for `next_key`; the rest
+    // of a contract's storage is not touched (only `count_total`, on a first
+    // page, walks it all, keeping nothing).
+    let prefix_end = state_key::prefix_end(prefix);
+    let (start, end) = if request.key.is_empty() {
+        (prefix.to_vec(), prefix_end)
     } else {
         let mut key = prefix.to_vec();
         key.extend_from_slice(&request.key);
         if request.reverse {
             // `next_key` is the first record of the next page: inclusive.
             key.push(0);
-            state.range(Some(prefix), Some(&key), true)?
+            (prefix.to_vec(), Some(key))
         } else {
-            state.range(Some(&key), end.as_deref(), false)?
+            (key, prefix_end)
         }
     };
     let first_page = request.key.is_empty();
+    let skip = if first_page { request.offset } else { 0 };
+    let strip = |key: &[u8]| key.get(prefix.len()..).unwrap_or_default().to_vec();
+    let mut cursor: Option<Vec<u8>> = None;
+    let mut seen = 0u64;
+    let mut page = Vec::new();
+    let mut next_key = Vec::new();
+    loop {
+        let (next, _) = state.next_in_range(
+            Some(&start),
+            end.as_deref(),
+            cursor.as_deref(),
+            request.reverse,
+        )?;
+        let Some((key, value)) = next else { break };
+        seen += 1;
+        if seen > skip && (page.len() as u64) < limit {
+            page.push((strip(&key), value));
+        } else if seen > skip && next_key.is_empty() {
+            next_key = strip(&key);
+            if !(request.count_total && first_page) {
+                break;
+            }
+        }
+        cursor = Some(key);
+    }
     let total = if request.count_total && first_page {
-        records.len() as u64
+        seen
     } else {
         0
     };
-    let skip = if first_page {
-        usize::try_from(request.offset).unwrap_or(usize::MAX)
-    } else {
-        0
-    };
-    let strip = |(mut key, value): (Vec<u8>, Vec<u8>)| {
-        let suffix = key.split_off(prefix.len().min(key.len()));
-        (suffix, value)
-    };
-    let mut rest = records.into_iter().skip(skip);
-    let page: Vec<_> = rest
-        .by_ref()
-        .take(usize::try_from(limit).unwrap_or(usize::MAX))
-        .map(strip)
-        .collect();
-    let next_key = rest
-        .next()
-        .map(|record| strip(record).0)
-        .unwrap_or_default();
     Ok((page, PageResponse { next_key, total }))
 }
