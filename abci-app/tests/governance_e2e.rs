@@ -185,6 +185,13 @@ fn dao_proposals_change_hyperparameters_and_abuse_is_refused() {
 }
 
 fn code_id_of(rpc: &RpcClient, contract: &str) -> u64 {
+    contract_info(rpc, contract).code_id
+}
+
+fn contract_info(
+    rpc: &RpcClient,
+    contract: &str,
+) -> cosmos_sdk_proto::cosmwasm::wasm::v1::ContractInfo {
     use cosmos_sdk_proto::cosmwasm::wasm::v1::{
         QueryContractInfoRequest, QueryContractInfoResponse,
     };
@@ -202,7 +209,6 @@ fn code_id_of(rpc: &RpcClient, contract: &str) -> u64 {
         .unwrap()
         .contract_info
         .unwrap()
-        .code_id
 }
 
 fn validator_keys(rpc: &RpcClient) -> Vec<(String, u64)> {
@@ -280,6 +286,28 @@ fn genesis_suite_and_validators_follow_stake() {
     node.start();
 
     assert_eq!(proposals::registered_suite(&node.rpc).unwrap(), suite);
+    // Issue 13, finding 8: the DAO is the admin of the genesis suite, so
+    // the deployer cannot migrate it (the version check inside `migrate`
+    // runs in the new code and could not have stopped it).
+    for contract in [&suite.token, &suite.staking, &suite.dao] {
+        assert_eq!(contract_info(&node.rpc, contract).admin, suite.dao);
+    }
+    let as_operator = Chain::new(&node.rpc, &operator).unwrap();
+    let migrate = cosmos_sdk_proto::cosmwasm::wasm::v1::MsgMigrateContract {
+        sender: operator.address.clone(),
+        contract: suite.staking.clone(),
+        code_id: code_id_of(&node.rpc, &suite.staking),
+        msg: b"{}".to_vec(),
+    };
+    let (code, log) = tx_code(
+        as_operator
+            .submit(
+                vec![any("/cosmwasm.wasm.v1.MsgMigrateContract", &migrate)],
+                1_000_000,
+            )
+            .unwrap_err(),
+    );
+    assert_eq!(code, um_client::codes::Code::NotPermitted.value(), "{log}");
     // At the first epoch the genesis validator's power becomes its stake.
     wait_for_validators(&node, |set| set == [(node_pubkey.clone(), 100)]);
 

@@ -101,8 +101,8 @@ pub struct Deployment {
 }
 
 /// Stores and instantiates token, staking and DAO, hands staking to the
-/// DAO, and registers the three with the chain. The deployer stays admin
-/// (may migrate) of the three contracts.
+/// DAO, makes the DAO the admin of all three (a migration is a proposal,
+/// never the deployer's decision) and registers them with the chain.
 pub fn deploy(chain: &Chain<'_>, config: &DeployConfig) -> Result<Deployment, GovError> {
     let token_code = chain.store_code(config.read_artifact("nrn_token.wasm")?)?;
     let staking_code = chain.store_code(config.read_artifact("nrn_staking.wasm")?)?;
@@ -125,6 +125,20 @@ pub fn deploy(chain: &Chain<'_>, config: &DeployConfig) -> Result<Deployment, Go
         &staking,
         &json!({"update_config": {"owner": dao, "min_trainer_stake": null, "min_validator_stake": null, "unbonding_period_blocks": null}}),
     )?;
+    let handover: Vec<_> = [&token, &staking, &dao]
+        .into_iter()
+        .map(|contract| {
+            any(
+                "/cosmwasm.wasm.v1.MsgUpdateAdmin",
+                &cosmos_sdk_proto::cosmwasm::wasm::v1::MsgUpdateAdmin {
+                    sender: chain.address().to_string(),
+                    new_admin: dao.clone(),
+                    contract: contract.clone(),
+                },
+            )
+        })
+        .collect();
+    chain.submit(handover, 1_000_000)?;
     let register = MsgRegisterGovernance {
         sender: chain.address().to_string(),
         token: token.clone(),

@@ -62,10 +62,13 @@ pub fn add_suite(
         (code_id(2), "nrn-staking", config.staking_msg(&token, &dao)),
         (code_id(3), "nrn-dao", config.dao_msg(&token, &staking)),
     ];
+    // The DAO is the admin of all three, itself included: a migration is a
+    // proposal, never one key's decision (the version check of `migrate`
+    // runs inside the new code, so it could not stop a deployer's).
     for (code_id, label, msg) in contracts {
         push(
             &mut wasm["contracts"],
-            json!({"code_id": code_id, "creator": deployer, "admin": deployer, "label": label, "msg": msg}),
+            json!({"code_id": code_id, "creator": deployer, "admin": dao, "label": label, "msg": msg}),
         );
     }
     for bond in bonds {

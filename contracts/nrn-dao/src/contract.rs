@@ -535,6 +535,15 @@ fn action_messages(
             staking,
             dao,
         }),
+        ProposalAction::MigrateContract {
+            contract,
+            new_code_id,
+            msg,
+        } => CosmosMsg::Wasm(WasmMsg::Migrate {
+            contract_addr: contract,
+            new_code_id,
+            msg,
+        }),
     };
     Ok(vec![msg])
 }
@@ -808,6 +817,28 @@ pub fn validate_action(
                         reason: format!("{field} address is empty"),
                     });
                 }
+            }
+            Ok(())
+        }
+        ProposalAction::MigrateContract {
+            contract,
+            new_code_id,
+            msg,
+        } => {
+            deps.api
+                .addr_validate(contract)
+                .map_err(|_| ContractError::InvalidProposal {
+                    reason: format!("{contract:?} is not a contract address"),
+                })?;
+            if *new_code_id == 0 {
+                return Err(ContractError::InvalidProposal {
+                    reason: "new_code_id must be a stored code".into(),
+                });
+            }
+            if msg.len() > MAX_SPEC_LEN {
+                return Err(ContractError::InvalidProposal {
+                    reason: format!("the migrate message is longer than {MAX_SPEC_LEN} bytes"),
+                });
             }
             Ok(())
         }

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use cosmwasm_schema::{cw_serde, QueryResponses};
-use cosmwasm_std::{Addr, Decimal, Uint128};
+use cosmwasm_std::{Addr, Binary, Decimal, Uint128};
 use cw20::Cw20ReceiveMsg;
 use um_bindings::Hyperparams;
 
@@ -110,6 +110,14 @@ pub enum ProposalAction {
         staking: String,
         dao: String,
     },
+    /// Migrates a contract whose admin is this DAO (the genesis suite's
+    /// three are) to another stored code: the only way their code changes.
+    MigrateContract {
+        contract: String,
+        new_code_id: u64,
+        /// The contract's `MigrateMsg`, as JSON.
+        msg: Binary,
+    },
 }
 
 impl ProposalAction {
@@ -123,6 +131,7 @@ impl ProposalAction {
             ProposalAction::UpdateDaoConfig { .. } => "update_dao_config",
             ProposalAction::UpdateStakingConfig { .. } => "update_staking_config",
             ProposalAction::UpdateChainRegistry { .. } => "update_chain_registry",
+            ProposalAction::MigrateContract { .. } => "migrate_contract",
         }
     }
 }

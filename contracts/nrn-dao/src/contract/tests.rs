@@ -5,8 +5,8 @@ use std::marker::PhantomData;
 
 use cosmwasm_std::testing::{message_info, mock_env, MockApi, MockQuerier, MockStorage};
 use cosmwasm_std::{
-    attr, coins, from_json, to_json_binary, ContractResult as QueryContractResult, OwnedDeps,
-    QuerierResult, StdError, SubMsg, SystemError, SystemResult, WasmQuery,
+    attr, coins, from_json, to_json_binary, Binary, ContractResult as QueryContractResult,
+    OwnedDeps, QuerierResult, StdError, SubMsg, SystemError, SystemResult, WasmQuery,
 };
 use cw2::get_contract_version;
 use um_bindings::migrate::MigrateError;
@@ -1260,6 +1260,20 @@ fn execute_emits_the_other_chain_messages() {
                 })
                 .unwrap(),
                 funds: vec![],
+            }),
+        ),
+        // Issue 13, finding 8: the genesis suite's admin is the DAO, so
+        // migrating one of its contracts is a proposal like any other.
+        (
+            ProposalAction::MigrateContract {
+                contract: u.staking.to_string(),
+                new_code_id: 9,
+                msg: Binary::from(b"{}".to_vec()),
+            },
+            CosmosMsg::Wasm(WasmMsg::Migrate {
+                contract_addr: u.staking.to_string(),
+                new_code_id: 9,
+                msg: Binary::from(b"{}".to_vec()),
             }),
         ),
     ];
