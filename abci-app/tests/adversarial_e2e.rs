@@ -779,6 +779,13 @@ impl Localnet {
         out
     }
 
+    /// The verifier (`um-trainer serve`) of `node`.
+    fn verifier(&self, node: usize) -> String {
+        let (prefix, last) = self.base_ip.rsplit_once('.').unwrap();
+        let last: usize = last.parse().unwrap();
+        format!("http://{prefix}.{}:9091", last + node)
+    }
+
     fn key(&self, name: &str) -> Key {
         um_client::keys::Keyring::new(&self.run.join("node0/keys"))
             .get(name)
@@ -911,6 +918,42 @@ fn byzantine_validators_are_outvoted_and_forged_verdict_blocks_refused() {
         assert_eq!(net.stake(&cheater_key.address), stake_before / 2);
         assert_eq!(head(&rpc).0, after, "the head did not move");
     }
+
+    // Issue 13, finding 5: half the power (node2 and node3) calls an honest
+    // update fraud. Fraud needs more than 2/3 of one set's power, so the
+    // update is rejected and nobody is slashed; more than 1/3 used to slash.
+    for node in ["2", "3"] {
+        net.script_ok("node.sh", &["stop", node], None);
+        net.script_ok("node.sh", &["start", node], Some("always-reject"));
+    }
+    let target = rpc.latest_height().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while (2..VALIDATORS).any(|n| net.rpc(n).latest_height().unwrap_or(0) < target) {
+        assert!(
+            Instant::now() < deadline,
+            "node2/3 did not catch up\n{}",
+            net.logs()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let honest = net.key("trainer1");
+    let stake_before = net.stake(&honest.address);
+    let weights = train_remotely(&rpc, &net.verifier(0), &honest, 7_000);
+    let result = net.submit(&honest, &submit_msg(&rpc, &honest, 7_000, weights));
+    assert_eq!(result.code, 0, "{}", result.log);
+    let decided = wait_decided(&rpc, update_id(&result), || net.logs());
+    assert_eq!(
+        decided.status,
+        UpdateStatus::Rejected as i32,
+        "two byzantine of four: {decided:?}\n{}",
+        net.logs()
+    );
+    assert!(!decided.slashed, "{decided:?}");
+    assert_eq!(net.stake(&honest.address), stake_before);
+    eprintln!(
+        "minority: an honest update called fraud by node2 and node3 (reject power {} of accept {} + reject): rejected, not slashed",
+        decided.reject_power, decided.accept_power
+    );
 
     // What the honest validators saw of node3's lies.
     let honest_logs: String = (0..3).map(|n| net.log(n, "umd.log")).collect();
