@@ -45,6 +45,11 @@ LOCALNET_MODEL="${LOCALNET_MODEL:-mnist-mlp}"
 
 UMD="${UMD:-$LOCALNET_ROOT/target/debug/umd}"
 UM_TRAINER="${UM_TRAINER:-$LOCALNET_ROOT/target/debug/um-trainer}"
+# A localnet's keys are throwaway: the plain-text test keyring, for every
+# umd and um-trainer these scripts run (they default to the encrypted file
+# backend). Set here, not taken from the caller, so an operator's own
+# UMD_KEYRING_BACKEND does not reach the localnet.
+export UMD_KEYRING_BACKEND=test
 COMETBFT="${UMD_COMETBFT:-$LOCALNET_ROOT/bin/cometbft}"
 export UMD_COMETBFT="$COMETBFT"
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"

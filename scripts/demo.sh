@@ -15,6 +15,9 @@ target="${DEMO_TARGET:-0.9}"
 model="mnist-mlp"
 export UMD_HOME="$home"
 export UMD_NODE="http://127.0.0.1:26657"
+# The demo's keys are throwaway: the plain-text test keyring, selected
+# explicitly (umd and um-trainer default to the encrypted file backend).
+export UMD_KEYRING_BACKEND=test
 verifier_addr="127.0.0.1:9091"
 api_addr="127.0.0.1:1317"
 grpc_addr="127.0.0.1:9090"

@@ -284,6 +284,8 @@ fn run_trainer_via_grpc(chain: &Chain) {
         .args(["--grpc", &chain.grpc, "--home"])
         .arg(&chain.node.home)
         .args(["--key", "alice", "--model", MODEL, "--nonce-start", "1"])
+        // TestNode's keys are plain text (see TestNode::keyring).
+        .env("UMD_KEYRING_BACKEND", "test")
         // Rounds that do not lower the held-out loss are retried locally.
         .args(["--max-failures", "200"])
         .args(["--updates", &UPDATES.to_string()])

@@ -190,6 +190,8 @@ fn umd(node: &TestNode, args: &[&str]) -> String {
         .args(args)
         .arg("--node")
         .arg(node.rpc.url())
+        // TestNode's keys are plain text (see TestNode::keyring).
+        .env("UMD_KEYRING_BACKEND", "test")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout).to_string();

@@ -284,6 +284,8 @@ fn train(node: &TestNode, updates: u32) {
         .args(["train", "--node", node.rpc.url(), "--home"])
         .arg(&node.home)
         .args(["--key", "alice", "--model", MODEL, "--updates"])
+        // TestNode's keys are plain text (see TestNode::keyring).
+        .env("UMD_KEYRING_BACKEND", "test")
         .arg(updates.to_string())
         .stdin(Stdio::null())
         .output()

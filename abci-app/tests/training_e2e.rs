@@ -141,6 +141,8 @@ fn run_trainer(node: &TestNode, key: &str, updates: u32) {
         .args(["train", "--node", node.rpc.url(), "--home"])
         .arg(&node.home)
         .args(["--key", key, "--model", MODEL, "--updates"])
+        // TestNode's keys are plain text (see TestNode::keyring).
+        .env("UMD_KEYRING_BACKEND", "test")
         .arg(updates.to_string())
         .stdin(Stdio::null())
         .output()

@@ -19,6 +19,31 @@ pub enum ClientError {
     Mnemonic(String),
     #[error("keyring: {0}")]
     Keyring(String),
+    /// The AEAD tag did not verify: either the passphrase is not the one
+    /// the key was sealed with, or the file was altered.
+    #[error("wrong passphrase or corrupted key file (key {0:?})")]
+    WrongPassphrase(String),
+    #[error(
+        "the file keyring needs a passphrase: set {env} or run on a terminal to be prompted \
+         (throwaway localnet keys: --keyring-backend test)",
+        env = keys::PASSPHRASE_ENV
+    )]
+    NoPassphrase,
+    #[error("no OS keyring on this host; use --keyring-backend file")]
+    OsKeyringUnavailable,
+    /// A key file of the other format than the selected backend's: the
+    /// backends never read each other's keys, so a plain-text key is only
+    /// ever used when the test backend was asked for.
+    #[error(
+        "key {name:?} is {stored}, not a key of the {selected} backend \
+         (select its backend with --keyring-backend or {env})",
+        env = keys::BACKEND_ENV
+    )]
+    WrongBackend {
+        name: String,
+        stored: &'static str,
+        selected: keys::Backend,
+    },
     #[error("cannot reach CometBFT RPC at {url}: {message}")]
     Rpc { url: String, message: String },
     #[error("RPC {method} returned an error: {message}")]

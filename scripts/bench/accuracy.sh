@@ -18,6 +18,8 @@ ip=127.0.0.80
 model=mnist-mlp
 export LOCALNET_DIR="$work/accuracy-net" LOCALNET_BASE_IP="$ip"
 export UMD="$root/target/$profile/umd" UM_TRAINER="$root/target/$profile/um-trainer"
+# The localnet's throwaway keys are in the plain-text test keyring.
+export UMD_KEYRING_BACKEND=test
 export UMD_API_ADDRESS=off UMD_GRPC_ADDRESS=off
 # Idle OpenMP threads sleep instead of spinning: with four trainers and four
 # verifiers on two cores, spinning threads slowed a 100-step update from ~2 s

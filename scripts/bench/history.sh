@@ -40,6 +40,8 @@ export LOCALNET_SPEC='{"kind":"mlp","input":[1,28,28],"hidden":[16],"classes":10
 export LOCALNET_HYPERPARAMS='{"learning_rate":"0.01","batch_size":256,"local_steps":1,"verification_tolerance":"0.001","min_improvement":"0","reward_per_update":"1000000","reward_halving_interval":100}'
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 export UMD="$root/target/$profile/umd" UM_TRAINER="$root/target/$profile/um-trainer"
+# The localnet's throwaway keys are in the plain-text test keyring.
+export UMD_KEYRING_BACKEND=test
 # umd's REST gateway on this node's address; no gRPC server needed.
 export UMD_API_ADDRESS="$ip:1317" UMD_GRPC_ADDRESS=off
 params=12730

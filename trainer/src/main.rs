@@ -57,9 +57,19 @@ struct TrainArgs {
     /// `cosmos.tx.v1beta1.Service/BroadcastTx`) instead of CometBFT's RPC.
     #[arg(long, env = "UMD_GRPC")]
     grpc: Option<String>,
-    /// umd home whose file keyring (<home>/keys) holds the key.
+    /// umd home whose keyring (<home>/keys) holds the key.
     #[arg(long, env = "UMD_HOME", default_value = "~/.umd")]
     home: String,
+    /// Keyring backend, as for umd: file (encrypted; passphrase from
+    /// UMD_KEYRING_PASSPHRASE or asked on the terminal), os (none on this
+    /// build) or test (plain text: throwaway localnet keys only).
+    #[arg(
+        long = "keyring-backend",
+        env = um_client::keys::BACKEND_ENV,
+        default_value = "file",
+        value_parser = parse_backend,
+    )]
+    keyring_backend: um_client::keys::Backend,
     /// Name of the trainer's key (bonded as a trainer in nrn-staking).
     #[arg(long)]
     key: String,
@@ -89,6 +99,11 @@ struct TrainArgs {
     /// Compute device: auto (CUDA when present), cpu or cuda.
     #[arg(long, default_value = "auto")]
     device: DeviceChoice,
+}
+
+fn parse_backend(name: &str) -> Result<um_client::keys::Backend, String> {
+    name.parse()
+        .map_err(|e: um_client::ClientError| e.to_string())
 }
 
 fn main() -> ExitCode {
@@ -139,7 +154,7 @@ fn serve(args: ServeArgs) -> Result<(), Box<dyn Error>> {
 
 fn train(args: TrainArgs) -> Result<(), Box<dyn Error>> {
     let device = args.device.resolve()?;
-    let key = chain::load_key(&expand_home(&args.home), &args.key)?;
+    let key = chain::load_key(&expand_home(&args.home), &args.key, args.keyring_backend)?;
     let mut chain = ChainClient::new(&args.node);
     if let Some(endpoint) = &args.grpc {
         chain = chain.with_grpc(endpoint);

@@ -10,37 +10,44 @@ use um_governance::staking::BondRole;
 
 use super::gov::SuiteSettings;
 
+/// `umd genesis deploy-governance`.
+#[derive(clap::Args, Debug)]
+pub struct DeployGovernanceArgs {
+    /// Key (in this home's keyring) that deploys the suite and operates
+    /// this node's validator stake.
+    #[arg(long)]
+    pub operator: String,
+    /// Micro-NRN the operator bonds for this node's consensus key.
+    #[arg(long, default_value_t = 100_000_000)]
+    pub self_bond: u128,
+    /// Blocks per epoch (validator set refresh).
+    #[arg(long, default_value_t = 10)]
+    pub epoch_blocks: u64,
+    /// Also bond a trainer at genesis: `<key name>=<micro-NRN>`
+    /// (repeatable); the key is funded with twice the bond.
+    #[arg(long = "trainer", value_name = "KEY=AMOUNT")]
+    pub trainers: Vec<String>,
+    /// Also bond another validator at genesis (a localnet's other
+    /// nodes): `<operator>=<consensus pubkey, base64 ed25519>`
+    /// (repeatable). The operator is a key name in this keyring or a
+    /// `um1…` address; it is funded and bonded like this node's operator
+    /// (10 × and 1 × --self-bond).
+    #[arg(long = "validator", value_name = "OPERATOR=PUBKEY")]
+    pub validators: Vec<String>,
+    #[command(flatten)]
+    pub settings: SuiteSettings,
+    #[command(flatten)]
+    pub home: super::HomeArgs,
+    // Only addresses are read: no passphrase is asked.
+    #[command(flatten)]
+    pub keyring: super::KeyringArgs,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum GenesisCommand {
     /// Deploy token, staking and DAO at InitChain, bond this node as a
     /// validator and register the suite.
-    DeployGovernance {
-        /// Key (in this home's keyring) that deploys the suite and operates
-        /// this node's validator stake.
-        #[arg(long)]
-        operator: String,
-        /// Micro-NRN the operator bonds for this node's consensus key.
-        #[arg(long, default_value_t = 100_000_000)]
-        self_bond: u128,
-        /// Blocks per epoch (validator set refresh).
-        #[arg(long, default_value_t = 10)]
-        epoch_blocks: u64,
-        /// Also bond a trainer at genesis: `<key name>=<micro-NRN>`
-        /// (repeatable); the key is funded with twice the bond.
-        #[arg(long = "trainer", value_name = "KEY=AMOUNT")]
-        trainers: Vec<String>,
-        /// Also bond another validator at genesis (a localnet's other
-        /// nodes): `<operator>=<consensus pubkey, base64 ed25519>`
-        /// (repeatable). The operator is a key name in this keyring or a
-        /// `um1…` address; it is funded and bonded like this node's operator
-        /// (10 × and 1 × --self-bond).
-        #[arg(long = "validator", value_name = "OPERATOR=PUBKEY")]
-        validators: Vec<String>,
-        #[command(flatten)]
-        settings: SuiteSettings,
-        #[command(flatten)]
-        home: super::HomeArgs,
-    },
+    DeployGovernance(DeployGovernanceArgs),
     /// Name the one account that may register a governance suite by tx
     /// (`umd gov deploy`); without one, only a suite deployed at genesis
     /// governs the chain.
@@ -50,6 +57,8 @@ pub enum GenesisCommand {
         registrar: String,
         #[command(flatten)]
         home: super::HomeArgs,
+        #[command(flatten)]
+        keyring: super::KeyringArgs,
     },
     /// Start a model lineage at genesis (version 0 = deterministic initial
     /// weights from the spec and the seed).
@@ -77,24 +86,12 @@ pub enum GenesisCommand {
 
 pub fn run(command: GenesisCommand) -> anyhow::Result<()> {
     match command {
-        GenesisCommand::DeployGovernance {
-            operator,
-            self_bond,
-            epoch_blocks,
-            trainers,
-            validators,
-            settings,
+        GenesisCommand::DeployGovernance(args) => deploy_governance(args),
+        GenesisCommand::SetRegistrar {
+            registrar,
             home,
-        } => deploy_governance(
-            operator,
-            self_bond,
-            epoch_blocks,
-            &trainers,
-            &validators,
-            settings,
-            home,
-        ),
-        GenesisCommand::SetRegistrar { registrar, home } => set_registrar(&registrar, home),
+            keyring,
+        } => set_registrar(&registrar, &home, &keyring),
         GenesisCommand::AddLineage {
             model_id,
             spec,
@@ -106,13 +103,17 @@ pub fn run(command: GenesisCommand) -> anyhow::Result<()> {
     }
 }
 
-fn set_registrar(registrar: &str, home: super::HomeArgs) -> anyhow::Result<()> {
+fn set_registrar(
+    registrar: &str,
+    home: &super::HomeArgs,
+    keyring: &super::KeyringArgs,
+) -> anyhow::Result<()> {
     let address = if registrar.starts_with("um1") {
         crate::address::decode(registrar).map_err(|e| anyhow::anyhow!(e.log))?;
         registrar.to_string()
     } else {
-        um_client::keys::Keyring::new(&home.path().join("keys"))
-            .get(registrar)
+        super::keys::keyring(home, keyring)?
+            .info(registrar)
             .with_context(|| format!("no key {registrar:?} in this home's keyring"))?
             .address
     };
@@ -169,17 +170,22 @@ fn add_lineage(
     Ok(())
 }
 
-fn deploy_governance(
-    operator: String,
-    self_bond: u128,
-    epoch_blocks: u64,
-    trainers: &[String],
-    validators: &[String],
-    settings: SuiteSettings,
-    home: super::HomeArgs,
-) -> anyhow::Result<()> {
+fn deploy_governance(args: DeployGovernanceArgs) -> anyhow::Result<()> {
+    let DeployGovernanceArgs {
+        operator,
+        self_bond,
+        epoch_blocks,
+        trainers,
+        validators,
+        settings,
+        home,
+        keyring,
+    } = args;
     let home_path = home.path();
-    let operator = super::keys::keyring(&home).file(&operator)?.address;
+    // Addresses only (`info`): a sealed key's address is readable without
+    // its passphrase.
+    let keyring = super::keys::keyring(&home, &keyring)?;
+    let operator = keyring.info(&operator)?.address;
     let pubkey = super::staking::node_consensus_pubkey(&home_path)?;
     let consensus_pubkey = base64::engine::general_purpose::STANDARD.decode(&pubkey)?;
 
@@ -207,7 +213,7 @@ fn deploy_governance(
                 .with_context(|| format!("--validator {validator:?}: bad operator address"))?;
             who.to_string()
         } else {
-            super::keys::keyring(&home).file(who)?.address
+            keyring.info(who)?.address
         };
         let consensus_pubkey = base64::engine::general_purpose::STANDARD
             .decode(pubkey)
@@ -237,7 +243,7 @@ fn deploy_governance(
         let amount: u128 = amount
             .parse()
             .with_context(|| format!("--trainer {trainer:?}: amount is not an integer"))?;
-        let address = super::keys::keyring(&home).file(name)?.address;
+        let address = keyring.info(name)?.address;
         if !config.initial_balances.iter().any(|(a, _)| a == &address) {
             config
                 .initial_balances

@@ -17,6 +17,8 @@ pub struct Signer {
     pub node: super::NodeArgs,
     #[command(flatten)]
     pub home: super::HomeArgs,
+    #[command(flatten)]
+    pub keyring: super::KeyringArgs,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -185,7 +187,7 @@ pub fn with_chain(
     signer: &Signer,
     run: impl FnOnce(&Chain<'_>) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let key = super::keys::keyring(&signer.home).get(&signer.from)?;
+    let key = super::keys::keyring(&signer.home, &signer.keyring)?.get(&signer.from)?;
     let rpc = RpcClient::new(&signer.node.node);
     let chain = Chain::new(&rpc, &key)?;
     run(&chain)

@@ -34,7 +34,7 @@ enum Command {
     Init(init::InitArgs),
     /// Run the ABCI app and the CometBFT node; Ctrl-C stops both.
     Start(start::StartArgs),
-    /// Manage the file keyring (BIP39 mnemonics, secp256k1).
+    /// Manage the keyring (BIP39 mnemonics, secp256k1): file, os or test backend.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
     /// Sign and broadcast transactions.
@@ -66,6 +66,26 @@ impl HomeArgs {
     pub fn path(&self) -> PathBuf {
         expand_home(&self.home)
     }
+}
+
+/// Which keyring backend holds the keys (see `um_client::keys`).
+#[derive(clap::Args, Clone, Debug)]
+pub struct KeyringArgs {
+    /// Keyring backend: file (encrypted with a passphrase, from
+    /// UMD_KEYRING_PASSPHRASE or asked on the terminal), os (the OS keyring;
+    /// none on this build) or test (plain text: throwaway localnet keys only).
+    #[arg(
+        long = "keyring-backend",
+        env = um_client::keys::BACKEND_ENV,
+        default_value = "file",
+        value_parser = parse_backend,
+    )]
+    pub keyring_backend: um_client::keys::Backend,
+}
+
+fn parse_backend(name: &str) -> Result<um_client::keys::Backend, String> {
+    name.parse()
+        .map_err(|e: um_client::ClientError| e.to_string())
 }
 
 /// How a client reaches the chain.

@@ -29,6 +29,8 @@ pub struct TxArgs {
     pub node: super::NodeArgs,
     #[command(flatten)]
     pub home: super::HomeArgs,
+    #[command(flatten)]
+    pub keyring: super::KeyringArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -154,11 +156,13 @@ pub fn json_bytes(text: &str) -> anyhow::Result<Vec<u8>> {
 }
 
 fn sender(tx: &TxArgs) -> anyhow::Result<String> {
-    Ok(super::keys::keyring(&tx.home).file(&tx.from)?.address)
+    Ok(super::keys::keyring(&tx.home, &tx.keyring)?
+        .info(&tx.from)?
+        .address)
 }
 
 fn broadcast(args: &TxArgs, msg: Any) -> anyhow::Result<()> {
-    let key = super::keys::keyring(&args.home).get(&args.from)?;
+    let key = super::keys::keyring(&args.home, &args.keyring)?.get(&args.from)?;
     let rpc = RpcClient::new(&args.node.node);
     let chain_id = match &args.chain_id {
         Some(id) => id.clone(),

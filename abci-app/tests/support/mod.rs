@@ -202,6 +202,9 @@ impl TestNode {
         )
     }
 
+    /// The home's keyring in the test backend (plain text): a umd or
+    /// um-trainer spawned to use these keys must select it too
+    /// (`UMD_KEYRING_BACKEND=test`), since the CLIs default to `file`.
     pub fn keyring(&self) -> Keyring {
         Keyring::new(&self.home.join("keys"))
     }

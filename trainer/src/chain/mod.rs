@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 use um_client::codes::Code;
-use um_client::keys::{Key, Keyring};
+use um_client::keys::{Backend, Key, Keyring, PassphraseSource};
 use um_client::rpc::RpcClient;
 use um_client::ClientError;
 use um_proto::prost::Message;
@@ -445,11 +445,13 @@ impl ChainClient {
     }
 }
 
-/// The key `name` of the file keyring under a umd home (`<home>/keys`,
-/// where `umd keys add` writes it).
-pub fn load_key(home: &Path, name: &str) -> Result<Key, ChainError> {
+/// The key `name` of the keyring under a umd home (`<home>/keys`, where
+/// `umd keys add` writes it) with `backend`; the `file` backend's
+/// passphrase comes from `UMD_KEYRING_PASSPHRASE` or the terminal.
+pub fn load_key(home: &Path, name: &str, backend: Backend) -> Result<Key, ChainError> {
     let dir = home.join("keys");
-    Keyring::new(&dir).get(name).map_err(|e| match e {
+    let keyring = Keyring::open(&dir, backend, PassphraseSource::EnvOrPrompt)?;
+    keyring.get(name).map_err(|e| match e {
         ClientError::KeyNotFound(_) => ChainError::KeyMissing {
             name: name.to_string(),
             dir: dir.display().to_string(),

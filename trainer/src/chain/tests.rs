@@ -130,10 +130,15 @@ fn keys_come_from_the_umd_home() {
         .add("alice", None)
         .unwrap();
     assert_eq!(
-        load_key(home.path(), "alice").unwrap().address,
+        load_key(home.path(), "alice", Backend::Test)
+            .unwrap()
+            .address,
         added.address
     );
-    let err = load_key(home.path(), "bob").err().unwrap();
+    // A plain-text key is used only when the test backend is asked for.
+    let err = load_key(home.path(), "alice", Backend::File).err().unwrap();
+    assert!(err.to_string().contains("--keyring-backend"), "{err}");
+    let err = load_key(home.path(), "bob", Backend::Test).err().unwrap();
     assert!(matches!(err, ChainError::KeyMissing { .. }), "{err:?}");
     assert!(err.to_string().contains("\"bob\""), "{err}");
 }
