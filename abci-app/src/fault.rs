@@ -17,7 +17,9 @@
 //! disk, CometBFT has not heard back), `verify` (the verifier answered, its
 //! finding not yet kept).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
+#[cfg(feature = "test-hooks")]
+use std::sync::atomic::Ordering;
 use std::sync::OnceLock;
 
 pub const POINTS: [&str; 4] = [

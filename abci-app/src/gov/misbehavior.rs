@@ -21,6 +21,9 @@ pub fn is_tombstoned(state: &StateView, pubkey: &[u8]) -> Result<bool, TxError> 
     Ok(state.get(&state_key::tombstone(pubkey))?.is_some())
 }
 
+/// A validator update for CometBFT: ed25519 key and power (0 removes).
+pub type PowerUpdate = (Vec<u8>, u64);
+
 /// Handles the block's evidence; returns the events and the validator
 /// updates (removals) for CometBFT, which the caller merges with the epoch's.
 pub fn begin_block(
@@ -28,7 +31,7 @@ pub fn begin_block(
     state: &mut StateView,
     block: &BlockInfo,
     misbehavior: &[pb::Misbehavior],
-) -> Result<(Vec<Event>, Vec<(Vec<u8>, u64)>), TxError> {
+) -> Result<(Vec<Event>, Vec<PowerUpdate>), TxError> {
     let mut events = Vec::new();
     let mut removals = Vec::new();
     for evidence in misbehavior {
@@ -82,7 +85,7 @@ fn remove_from_set(
     state: &mut StateView,
     block: &BlockInfo,
     pubkey: &[u8],
-) -> Result<Option<(Vec<u8>, u64)>, TxError> {
+) -> Result<Option<PowerUpdate>, TxError> {
     let mut set = validators::current(state)?;
     if !set.contains_key(pubkey) || set.len() == 1 {
         return Ok(None);

@@ -9,6 +9,10 @@ pub type Changes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 /// Key/value pairs in key order.
 pub type Records = Vec<(Vec<u8>, Vec<u8>)>;
 
+/// One step of a lazy walk: the pair found (if any) and how many keys
+/// deleted in a pending layer were passed over to find it.
+pub type Step = (Option<(Vec<u8>, Vec<u8>)>, u64);
+
 /// Committed state plus a stack of uncommitted layers.
 ///
 /// The bottom layer holds the block's writes; a checkpoint pushes a layer so
@@ -137,7 +141,7 @@ impl StateView {
         end: Option<&[u8]>,
         after: Option<&[u8]>,
         descending: bool,
-    ) -> Result<(Option<(Vec<u8>, Vec<u8>)>, u64), StoreError> {
+    ) -> Result<Step, StoreError> {
         let floor = vec![META_PREFIX + 1];
         let mut lower = match start {
             Some(start) if start > floor.as_slice() => Bound::Included(start.to_vec()),

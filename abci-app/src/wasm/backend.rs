@@ -164,17 +164,16 @@ impl Storage for ContractStorage {
     /// byte, and for every pending deletion the step passed over.
     fn next(&mut self, iterator_id: u32) -> BackendResult<Option<Record>> {
         let prefix_len = self.prefix.len();
-        let Some(index) = usize::try_from(iterator_id)
+        let Some((index, cursor)) = usize::try_from(iterator_id)
             .ok()
             .and_then(|id| id.checked_sub(1))
-            .filter(|index| *index < self.iterators.len())
+            .and_then(|index| Some((index, self.iterators.get(index)?)))
         else {
             return (
                 Err(BackendError::iterator_does_not_exist(iterator_id)),
                 GasInfo::free(),
             );
         };
-        let cursor = &self.iterators[index];
         if cursor.done {
             return (Ok(None), externally_used(gas::ITER_NEXT_COST_FLAT));
         }
@@ -195,15 +194,24 @@ impl Storage for ContractStorage {
             Err(err) => return (Err(self.fail(err.log)), GasInfo::free()),
         };
         let skipped_cost = gas::ITER_NEXT_COST_FLAT.saturating_mul(skipped);
-        let cursor = &mut self.iterators[index];
-        match found {
-            Some((key, value)) if key.starts_with(&self.prefix) => {
+        let Some(cursor) = self.iterators.get_mut(index) else {
+            return (
+                Err(BackendError::iterator_does_not_exist(iterator_id)),
+                GasInfo::free(),
+            );
+        };
+        let record = found.and_then(|(key, value)| {
+            let suffix = key.get(prefix_len..)?.to_vec();
+            key.starts_with(&self.prefix)
+                .then_some((key, suffix, value))
+        });
+        match record {
+            Some((key, suffix, value)) => {
                 let cost = gas::iter_next_cost(key.len(), value.len()).saturating_add(skipped_cost);
-                let record = (key[prefix_len..].to_vec(), value);
                 cursor.last = Some(key);
-                (Ok(Some(record)), externally_used(cost))
+                (Ok(Some((suffix, value))), externally_used(cost))
             }
-            _ => {
+            None => {
                 cursor.done = true;
                 let cost = gas::ITER_NEXT_COST_FLAT.saturating_add(skipped_cost);
                 (Ok(None), externally_used(cost))
