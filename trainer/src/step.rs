@@ -22,6 +22,8 @@
 //!    the reported training loss is the mean of the `local_steps` batch losses
 //!    (each taken before its update), summed in f64 in step order.
 
+use std::ops::ControlFlow;
+
 use sha2::{Digest, Sha256};
 use tch::{Device, Kind};
 use thiserror::Error;
@@ -45,7 +47,20 @@ pub enum StepError {
     LabelOutOfRange { label: u8, classes: u32 },
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
+    #[error("the step was cancelled after {done} of {total} local steps")]
+    Cancelled { done: u32, total: u32 },
+    #[error("the step ran past its time limit of {limit_secs} s ({done} of {total} local steps)")]
+    TimedOut {
+        limit_secs: u64,
+        done: u32,
+        total: u32,
+    },
 }
+
+/// The longest one step (a Train or a Verify request) may run: it holds the
+/// trainer's only job slot, and a verdict later than the chain's verdict
+/// window counts for nothing anyway.
+pub const MAX_STEP_TIME: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
 /// `sha256(base_hash ‖ trainer ‖ nonce_be_u64 ‖ step_be_u32)`: the seed of one step's batch.
 pub fn step_seed(base_hash: &[u8; 32], trainer: &str, nonce: u64, step: u32) -> [u8; 32] {
@@ -120,15 +135,29 @@ pub struct StepRequest<'a> {
 
 /// Runs the update on `device` (see the module docs).
 pub fn run_step(req: &StepRequest<'_>, device: Device) -> Result<StepOutcome, StepError> {
-    run_step_with_progress(req, device, |_, _| {})
+    run_step_with_progress(req, device, |_, _| ControlFlow::Continue(()))
 }
 
-/// [`run_step`], calling `progress(step, batch_loss)` after every step.
+/// [`run_step`], calling `progress(step, batch_loss)` after every step; the
+/// step stops with [`StepError::Cancelled`] when it answers `Break` (its
+/// client went away), and with [`StepError::TimedOut`] past
+/// [`MAX_STEP_TIME`].
 pub fn run_step_with_progress(
     req: &StepRequest<'_>,
     device: Device,
-    mut progress: impl FnMut(u32, f64),
+    progress: impl FnMut(u32, f64) -> ControlFlow<()>,
 ) -> Result<StepOutcome, StepError> {
+    run_step_within(req, device, MAX_STEP_TIME, progress)
+}
+
+/// [`run_step_with_progress`] with a time limit of its own.
+pub fn run_step_within(
+    req: &StepRequest<'_>,
+    device: Device,
+    limit: std::time::Duration,
+    mut progress: impl FnMut(u32, f64) -> ControlFlow<()>,
+) -> Result<StepOutcome, StepError> {
+    let started = std::time::Instant::now();
     let spec = req.spec;
     check_dataset(spec, req.dataset)?;
     let base_hash: [u8; 32] = Sha256::digest(req.base_weights).into();
@@ -154,7 +183,17 @@ pub fn run_step_with_progress(
         sgd_step(&mut model, &loss, lr)?;
         let value = loss.f_double_value(&[])?;
         step_losses.push(value);
-        progress(s, value);
+        let total = req.params.local_steps;
+        if progress(s, value).is_break() {
+            return Err(StepError::Cancelled { done: s + 1, total });
+        }
+        if started.elapsed() > limit && s + 1 < total {
+            return Err(StepError::TimedOut {
+                limit_secs: limit.as_secs(),
+                done: s + 1,
+                total,
+            });
+        }
     }
     let weights: Weights = model.weights();
     let bytes = weights.encode();
@@ -263,6 +302,55 @@ mod tests {
         }
     }
 
+    /// Issue 13, finding 14: a running step held the only job slot to the
+    /// end whatever happened. It stops when its client goes away and past
+    /// its time limit.
+    #[test]
+    fn a_step_stops_when_cancelled_or_out_of_time() {
+        let ds = testutil::small_mnist();
+        let spec = testutil::mlp_spec();
+        let base_bytes = Model::init(&spec, 1, Device::Cpu).unwrap().to_safetensors();
+        let req = StepRequest {
+            spec: &spec,
+            base_weights: &base_bytes,
+            trainer: TRAINER,
+            nonce: 1,
+            params: TrainParams {
+                learning_rate: 0.1,
+                batch_size: 8,
+                local_steps: 50,
+            },
+            dataset: ds,
+        };
+        let err = run_step_with_progress(&req, Device::Cpu, |s, _| {
+            if s == 2 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
+        .unwrap_err();
+        assert!(
+            matches!(err, StepError::Cancelled { done: 3, total: 50 }),
+            "{err:?}"
+        );
+        let err = run_step_within(&req, Device::Cpu, std::time::Duration::ZERO, |_, _| {
+            ControlFlow::Continue(())
+        })
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StepError::TimedOut {
+                    done: 1,
+                    total: 50,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
     #[test]
     fn sgd_reduces_loss_on_real_digits() {
         let ds = testutil::small_mnist();
@@ -285,7 +373,10 @@ mod tests {
                 dataset: ds,
             },
             Device::Cpu,
-            |s, l| seen.push((s, l)),
+            |s, l| {
+                seen.push((s, l));
+                ControlFlow::Continue(())
+            },
         )
         .unwrap();
         assert_eq!(seen.len(), 30);

@@ -233,7 +233,12 @@ fn fetch_round(
     }
     let meta = chain.dataset(&lineage.dataset_id, None)?;
     if cache.dataset.as_ref().map(|d| &d.0) != Some(&meta.root) {
-        let dataset = chain.load_dataset(&lineage.dataset_id, meta.version, &meta.root)?;
+        let dataset = chain.load_dataset(
+            &lineage.dataset_id,
+            meta.version,
+            &meta.root,
+            meta.record_count,
+        )?;
         cache.dataset = Some((meta.root.clone(), dataset));
     }
     Ok(Round {

@@ -55,6 +55,10 @@ pub const DATASET_PATH: &str = "/um.dataset.v1.Query/Dataset";
 pub const RECORDS_PATH: &str = "/um.dataset.v1.Query/Records";
 /// Records asked for per page (the chain caps pages at 1000).
 pub const RECORDS_PAGE: u64 = 1000;
+/// The most records a dataset may have for this trainer (about 1.6 GB of
+/// 28 × 28 digits): what a node's answers are bounded by before the root
+/// check can refuse them.
+pub const MAX_DATASET_RECORDS: u64 = 2_000_000;
 
 /// Something the chain client could not do.
 #[derive(Debug, Error)]
@@ -351,12 +355,26 @@ impl ChainClient {
 
     /// Every record of a dataset version (both splits), each checked against
     /// its hash, in the chain's order (ascending hash).
-    pub fn records(&self, dataset_id: &str, version: u64) -> Result<Vec<Record>, ChainError> {
+    /// At most `record_count` records (the count the dataset's metadata
+    /// states, itself at most [`MAX_DATASET_RECORDS`]) and at most
+    /// [`RECORDS_PAGE`] per page are taken before the root check: a node
+    /// that pages forever cannot fill this process's memory.
+    pub fn records(
+        &self,
+        dataset_id: &str,
+        version: u64,
+        record_count: u64,
+    ) -> Result<Vec<Record>, ChainError> {
         let pagination_error = |problem: String| ChainError::Pagination {
             dataset_id: dataset_id.to_string(),
             version,
             problem,
         };
+        if record_count > MAX_DATASET_RECORDS {
+            return Err(pagination_error(format!(
+                "the chain states {record_count} records, more than this trainer takes ({MAX_DATASET_RECORDS})"
+            )));
+        }
         let mut out: Vec<Record> = Vec::new();
         let mut key: Vec<u8> = Vec::new();
         let mut total: Option<u64> = None;
@@ -384,6 +402,16 @@ impl ChainClient {
                 total = Some(page.total);
             }
             let returned = response.records.len();
+            if returned as u64 > RECORDS_PAGE {
+                return Err(pagination_error(format!(
+                    "the chain returned {returned} records for a page of at most {RECORDS_PAGE}"
+                )));
+            }
+            if (out.len() + returned) as u64 > record_count {
+                return Err(pagination_error(format!(
+                    "the chain returned more than the {record_count} records it states"
+                )));
+            }
             for r in response.records {
                 let index = out.len();
                 out.push(record_from_proto(&r).map_err(|problem| ChainError::Record {
@@ -427,8 +455,9 @@ impl ChainClient {
         dataset_id: &str,
         version: u64,
         root: &[u8],
+        record_count: u64,
     ) -> Result<Dataset, ChainError> {
-        let records = self.records(dataset_id, version)?;
+        let records = self.records(dataset_id, version, record_count)?;
         dataset_from_records(dataset_id, version, records, root)
     }
 

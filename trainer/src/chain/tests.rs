@@ -78,21 +78,45 @@ fn records_follow_cursors_or_offsets_and_must_match_the_root() {
         let chain = ChainClient::new(&fake.url);
         let meta = chain.dataset("mnist", None).unwrap();
         assert_eq!(meta.version, 2);
-        let loaded = chain.load_dataset("mnist", 2, &meta.root).unwrap();
+        let loaded = chain
+            .load_dataset("mnist", 2, &meta.root, meta.record_count)
+            .unwrap();
         assert_eq!(loaded.train(), expected.train(), "{paging:?}");
         assert_eq!(loaded.validation(), expected.validation(), "{paging:?}");
         assert_eq!(fake.count(RECORDS_PATH), 3, "750 records in pages of 300");
 
         let mut wrong = meta.root.clone();
         wrong[0] ^= 1;
-        let err = chain.load_dataset("mnist", 2, &wrong).unwrap_err();
+        let err = chain
+            .load_dataset("mnist", 2, &wrong, meta.record_count)
+            .unwrap_err();
         assert!(matches!(err, ChainError::RootMismatch { .. }), "{err:?}");
+
+        // Issue 13, finding 14: a node that serves more than it states is
+        // cut off before the records pile up (and before the root check).
+        let err = chain
+            .load_dataset("mnist", 2, &meta.root, meta.record_count - 1)
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("more than the 749 records it states"),
+            "{err}"
+        );
+        let err = chain
+            .load_dataset("mnist", 2, &meta.root, MAX_DATASET_RECORDS + 1)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("more than this trainer takes"),
+            "{err}"
+        );
     }
 
     // A record whose content does not match its hash is refused by index.
     let fake = fake();
     fake.state().records[400].label ^= 1;
-    let err = ChainClient::new(&fake.url).records("mnist", 2).unwrap_err();
+    let err = ChainClient::new(&fake.url)
+        .records("mnist", 2, 750)
+        .unwrap_err();
     assert!(
         matches!(err, ChainError::Record { index: 400, .. }),
         "{err:?}"

@@ -81,6 +81,20 @@ pub fn spec_field(json: &str) -> Result<ModelSpec, Status> {
 
 /// Checks a `TrainingStep` for form. The hyperparameters must at least make
 /// a training step; `Verify` also checks its own part.
+/// The most work one Train or Verify request may ask for, in
+/// local_steps × batch_size × parameters (about the multiply-adds of the
+/// forward passes): 10^12 is minutes of CPU. Each factor alone is bounded
+/// (100,000 steps, batches of 65,536, 50M parameters), but their product
+/// was not: one request could have held the single job slot for years.
+pub const MAX_STEP_WORK: u64 = 1_000_000_000_000;
+
+/// The work of a step, saturating.
+pub fn step_work(spec: &um_formats::ModelSpec, local_steps: u32, batch_size: u32) -> u64 {
+    u64::from(local_steps)
+        .saturating_mul(u64::from(batch_size))
+        .saturating_mul(spec.parameter_count())
+}
+
 pub fn step_from_proto(step: Option<TrainingStep>) -> Result<Step, Status> {
     let step = step.ok_or_else(|| Status::invalid_argument("the request has no step"))?;
     let spec = spec_field(&step.spec_json)?;
@@ -92,6 +106,12 @@ pub fn step_from_proto(step: Option<TrainingStep>) -> Result<Step, Status> {
     hyperparams
         .train_params()
         .map_err(|e| Status::invalid_argument(format!("step.hyperparams: {e}")))?;
+    let work = step_work(&spec, hyperparams.local_steps, hyperparams.batch_size);
+    if work > MAX_STEP_WORK {
+        return Err(Status::invalid_argument(format!(
+            "the step asks for {work} units of work (local_steps × batch_size × parameters), more than the limit of {MAX_STEP_WORK}"
+        )));
+    }
     if step.trainer.is_empty() {
         return Err(Status::invalid_argument(
             "step.trainer is empty: it seeds the batches",

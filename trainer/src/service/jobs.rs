@@ -10,6 +10,11 @@ use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use um_proto::tonic::Status;
 
+/// Requests that may wait for the slot (or hold it) at once. Each holds its
+/// weights (up to the gRPC message limit) while it waits; past this, a new
+/// request is refused at once rather than queued behind hours of work.
+pub const MAX_QUEUED: u32 = 16;
+
 /// Which counter a finished request moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -91,9 +96,15 @@ impl Jobs {
         T: Send + 'static,
         F: FnOnce() -> Result<T, Status> + Send + 'static,
     {
-        self.queued.fetch_add(1, Ordering::Relaxed);
+        if self.queued.fetch_add(1, Ordering::Relaxed) >= MAX_QUEUED {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            return Err(Status::resource_exhausted(format!(
+                "{MAX_QUEUED} requests are already waiting for this trainer; try again later"
+            )));
+        }
         // Owned by the blocking task once it starts, so a cancelled request
-        // keeps counting while its computation finishes.
+        // keeps counting while its computation finishes; a request cancelled
+        // while it waits gives its place back without running.
         let queued = OwnedQueued(self.clone());
         let permit = self.slot().await?;
         tokio::task::spawn_blocking(move || {
@@ -151,5 +162,58 @@ mod tests {
         jobs.finish(Kind::Evaluate, &Ok(()));
         let c = jobs.counters();
         assert_eq!((c.failed, c.evaluated, c.verified), (1, 1, 0));
+    }
+
+    /// Issue 13, finding 14: the queue had no bound, and every waiting
+    /// request holds its weights. Past MAX_QUEUED a request is refused at
+    /// once; one cancelled while it waits never runs and gives its place back.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_queue_is_bounded_and_a_cancelled_wait_never_runs() {
+        let jobs = Arc::new(Jobs::default());
+        let release = Arc::new(Semaphore::new(0));
+        let ran = Arc::new(AtomicU32::new(0));
+        let mut waiting = Vec::new();
+        for index in 0..MAX_QUEUED {
+            let (queue, release, counter) = (jobs.clone(), release.clone(), ran.clone());
+            waiting.push(tokio::spawn(async move {
+                queue.run(move || {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    // Holds the slot until the test lets it go.
+                    let _ = futures_lite_block(release.acquire_owned());
+                    Ok(())
+                })
+                .await
+            }));
+            if index == 0 {
+                // The first one holds the slot; the rest wait behind it.
+                while ran.load(Ordering::SeqCst) == 0 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(jobs.counters().queued, MAX_QUEUED);
+        let refused: Result<(), Status> = jobs.run(|| Ok(())).await;
+        assert_eq!(
+            refused.unwrap_err().code(),
+            um_proto::tonic::Code::ResourceExhausted
+        );
+        // The last waiter gives up: it leaves the queue and never runs.
+        if let Some(last) = waiting.pop() {
+            last.abort();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(jobs.counters().queued, MAX_QUEUED - 1);
+        release.add_permits(MAX_QUEUED as usize);
+        for task in waiting {
+            task.await.unwrap().unwrap();
+        }
+        assert_eq!(ran.load(Ordering::SeqCst), MAX_QUEUED - 1);
+        assert_eq!(jobs.counters().queued, 0);
+    }
+
+    /// Blocks the (blocking-pool) thread on a future.
+    fn futures_lite_block<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Handle::current().block_on(future)
     }
 }

@@ -290,8 +290,12 @@ impl Inner {
                     loss: loss as f32,
                     elapsed_ms: millis(started.elapsed()),
                 });
-                // A client that went away does not stop the step; nobody reads on.
-                let _ = progress.blocking_send(Ok(proto::TrainProgress { event: Some(event) }));
+                // A client that went away stops the step: nobody reads on,
+                // and the slot is the only one.
+                match progress.blocking_send(Ok(proto::TrainProgress { event: Some(event) })) {
+                    Ok(()) => std::ops::ControlFlow::Continue(()),
+                    Err(_) => std::ops::ControlFlow::Break(()),
+                }
             },
         )
         .map_err(step_status)?;
@@ -331,6 +335,8 @@ fn step_status(e: StepError) -> Status {
     match e {
         StepError::Torch(t) => torch_status("training step", &t),
         StepError::Model(m) => Status::failed_precondition(format!("base weights: {m}")),
+        e @ StepError::Cancelled { .. } => Status::cancelled(e.to_string()),
+        e @ StepError::TimedOut { .. } => Status::deadline_exceeded(e.to_string()),
         other => Status::failed_precondition(other.to_string()),
     }
 }

@@ -254,7 +254,9 @@ impl DatasetSource for ChainSource {
         if let Some(hit) = self.cached(&chain_root) {
             return Ok(hit);
         }
-        let dataset = self.chain.load_dataset(dataset_id, version, &chain_root)?;
+        let dataset =
+            self.chain
+                .load_dataset(dataset_id, version, &chain_root, meta.record_count)?;
         let sourced = Arc::new(SourcedDataset {
             dataset_id: dataset_id.to_string(),
             version,

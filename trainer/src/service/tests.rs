@@ -251,6 +251,14 @@ async fn verify_gives_verdicts_on_claims_and_errors_on_everything_else() {
     let mut unclaimed = verify_request(&f.honest);
     unclaimed.claimed_weights.clear();
     unclaimed.claimed_weights_sha256.clear();
+    // Issue 13, finding 14: each factor within its bound, the product
+    // (100,000 steps of 65,536 samples) years of work for the one slot.
+    let mut endless = verify_request(&f.honest);
+    {
+        let hyperparams = endless.step.as_mut().unwrap().hyperparams.as_mut().unwrap();
+        hyperparams.local_steps = 100_000;
+        hyperparams.batch_size = 65_536;
+    }
     let cases = [
         (wrong_root, Code::FailedPrecondition, "root"),
         (unknown_version, Code::FailedPrecondition, "version 99"),
@@ -263,6 +271,7 @@ async fn verify_gives_verdicts_on_claims_and_errors_on_everything_else() {
             "verification_tolerance",
         ),
         (unclaimed, Code::InvalidArgument, "claimed_weights"),
+        (endless, Code::InvalidArgument, "units of work"),
     ];
     let errors = cases.len() as u64;
     for (req, code, needle) in cases {
