@@ -176,13 +176,14 @@ mod tests {
         for index in 0..MAX_QUEUED {
             let (queue, release, counter) = (jobs.clone(), release.clone(), ran.clone());
             waiting.push(tokio::spawn(async move {
-                queue.run(move || {
-                    counter.fetch_add(1, Ordering::SeqCst);
-                    // Holds the slot until the test lets it go.
-                    let _ = futures_lite_block(release.acquire_owned());
-                    Ok(())
-                })
-                .await
+                queue
+                    .run(move || {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        // Holds the slot until the test lets it go.
+                        let _ = futures_lite_block(release.acquire_owned());
+                        Ok(())
+                    })
+                    .await
             }));
             if index == 0 {
                 // The first one holds the slot; the rest wait behind it.
