@@ -1009,6 +1009,135 @@ fn byzantine_validators_are_outvoted_and_forged_verdict_blocks_refused() {
         assert!(Instant::now() < deadline, "nodes never at one height");
         std::thread::sleep(Duration::from_millis(100));
     }
+
+    double_signer_is_slashed_and_removed(&net);
+}
+
+/// Issue 13, finding 9, for real: a second node runs with a copy of node3's
+/// validator key (a fresh node key, state and address), so node3's key signs
+/// twice at some height; CometBFT turns that into evidence and the chain
+/// must slash node3's operator and take node3 out of the set.
+fn double_signer_is_slashed_and_removed(net: &Localnet) {
+    let rpc = net.rpc(0);
+    let node3 = net.run.join("node3");
+    let twin = net.run.join("node3-twin");
+    std::fs::create_dir_all(twin.join("config")).unwrap();
+    std::fs::create_dir_all(twin.join("data")).unwrap();
+    for file in ["genesis.json", "priv_validator_key.json"] {
+        std::fs::copy(
+            node3.join("config").join(file),
+            twin.join("config").join(file),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        twin.join("data/priv_validator_state.json"),
+        r#"{"height":"0","round":0,"step":0}"#,
+    )
+    .unwrap();
+    let ip = |node: usize| {
+        let (prefix, last) = net.base_ip.rsplit_once('.').unwrap();
+        format!("{prefix}.{}", last.parse::<usize>().unwrap() + node)
+    };
+    let config = std::fs::read_to_string(node3.join("config/config.toml")).unwrap();
+    std::fs::write(
+        twin.join("config/config.toml"),
+        config.replace(&format!("{}:", ip(3)), &format!("{}:", ip(4))),
+    )
+    .unwrap();
+    let key: Value = serde_json::from_slice(
+        &std::fs::read(node3.join("config/priv_validator_key.json")).unwrap(),
+    )
+    .unwrap();
+    let pubkey = key["pub_key"]["value"].as_str().unwrap().to_string();
+    let in_set = |rpc: &RpcClient| {
+        rpc.call("validators", json!({"per_page": "100"}))
+            .map(|v| {
+                v["validators"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|val| val["pub_key"]["value"] == pubkey.as_str())
+            })
+            .unwrap_or(true)
+    };
+    assert!(in_set(&rpc), "node3 signs before the twin starts");
+    let from = rpc.latest_height().unwrap();
+    let log = std::fs::File::create(twin.join("umd.log")).unwrap();
+    let mut child = Command::new(umd_binary())
+        .args([
+            "start",
+            "--grpc-address",
+            "off",
+            "--api-address",
+            "off",
+            "--home",
+        ])
+        .arg(&twin)
+        .env_remove("UMD_BYZANTINE")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+
+    // The evidence lands in a block; its double_sign event names the outcome.
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let mut checked = from;
+    let event = 'found: loop {
+        let latest = rpc.latest_height().unwrap();
+        while checked < latest {
+            // The newest block's results may not be stored yet: try again.
+            let Ok(results) = rpc.call(
+                "block_results",
+                json!({"height": (checked + 1).to_string()}),
+            ) else {
+                break;
+            };
+            checked += 1;
+            let events = results["finalize_block_events"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if let Some(event) = events.into_iter().find(|e| e["type"] == "double_sign") {
+                break 'found (checked, event);
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no double_sign evidence in blocks {from}..={checked}\n{}\n--- twin\n{}",
+            net.logs(),
+            std::fs::read_to_string(twin.join("umd.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let (height, event) = event;
+    let attr = |key: &str| {
+        event["attributes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|a| a["key"] == key)
+            .and_then(|a| a["value"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(attr("removed"), "true", "{event}");
+    assert_eq!(attr("slashed"), "true", "{event}");
+    // CometBFT applies the removal two blocks later; node3 stays out.
+    rpc.wait_for_height(height + 3, Duration::from_secs(30))
+        .unwrap();
+    assert!(
+        !in_set(&rpc),
+        "node3 is still in the set after its double sign"
+    );
+    eprintln!(
+        "double sign: evidence against node3 in block {height} ({} blocks after the twin started): operator {} slashed {}, removed from the set",
+        height - from,
+        attr("operator"),
+        attr("fraction")
+    );
 }
 
 /// Any bytes in field 1: a string field for the query requests, so bytes
