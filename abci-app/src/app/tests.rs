@@ -527,3 +527,57 @@ fn a_double_signer_is_removed_from_the_set_once() {
         .iter()
         .any(|a| a.key == "removed" && a.value == "false"));
 }
+
+/// Issue 13: an error inside `decide::end_block` left the writes it had
+/// made before the error in the block. Update 1 (its lineage is gone, so
+/// it is decided obsolete) is written before update 2's unreadable verdict
+/// fails the phase; the failed phase must leave update 1 as it was.
+#[test]
+fn a_failed_end_of_block_phase_leaves_no_trace() {
+    use crate::store::CommitInfo;
+    use crate::training::{records, state_key};
+    use um_proto::um::training::v1::{Update, UpdateStatus};
+
+    let node = app_on(Store::temporary().unwrap());
+    genesis(&node.app);
+    finalize(&node.app, 1, vec![]);
+    {
+        let guard = node.app.node();
+        let mut view = guard.store.view();
+        for id in [1, 2] {
+            records::save_update(
+                &mut view,
+                &Update {
+                    id,
+                    model_id: "gone".into(),
+                    status: UpdateStatus::Pending as i32,
+                    expires_height: 100,
+                    ..Default::default()
+                },
+            );
+        }
+        view.set(
+            &state_key::verdict(2, &[9; 20]),
+            b"\xff not a verdict".to_vec(),
+        );
+        let info = guard.store.last_commit().unwrap();
+        guard
+            .store
+            .commit(&view.into_changes(), &CommitInfo { ..info })
+            .unwrap();
+    }
+    let response = finalize(&node.app, 2, vec![]);
+    let failed = response
+        .events
+        .iter()
+        .find(|e| e.r#type == "end_block_phase_failed")
+        .expect("the phase failed");
+    assert!(failed
+        .attributes
+        .iter()
+        .any(|a| a.key == "phase" && a.value == "training_decisions"));
+    let guard = node.app.node();
+    let first = records::update(&guard.store.view(), 1).unwrap().unwrap();
+    assert_eq!(first.status, UpdateStatus::Pending as i32, "{first:?}");
+    assert!(first.reason.is_empty(), "{first:?}");
+}
