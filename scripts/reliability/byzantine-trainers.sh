@@ -27,4 +27,4 @@ for ((run = 1; run <= runs; run++)); do
   fi
 done
 flood="$(grep -o 'flood: .*' "$out" | tail -n 1)"
-reliability_result "$passed" PASS "$passed runs x 6 attacks each, all refused or slashed, honest trainer unaffected; $flood"
+reliability_result "$passed" PASS "$passed runs x 7 attacks each, all refused or slashed, honest trainer unaffected, two replays agreeing with the chain; $flood"

@@ -18,7 +18,9 @@ trap 'rm -f "$out"' EXIT
 if reliability_cargo_test adversarial_e2e \
   byzantine_validators_are_outvoted_and_forged_verdict_blocks_refused 2>&1 | tee "$out"; then
   summary="$(grep -o 'BYZANTINE .*' "$out" | tail -n 1)"
-  reliability_result "$UM_BYZANTINE_ROUNDS" PASS "${summary#BYZANTINE }"
+  minority="$(grep -o 'minority: .*' "$out" | tail -n 1)"
+  double_sign="$(grep -o 'double sign: .*' "$out" | tail -n 1)"
+  reliability_result "$UM_BYZANTINE_ROUNDS" PASS "${summary#BYZANTINE }; $minority; $double_sign"
 else
   reliability_result "?" FAIL "$(grep -m1 -A2 'panicked at' "$out" | tr '\n' ' ' | cut -c1-300)"
   exit 1

@@ -47,8 +47,8 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
         .context("asking the node for its height")?;
     let to = args.to.unwrap_or(latest).min(latest);
 
-    let scratch = tempfile_dir()?;
-    let home = args.home.clone().unwrap_or_else(|| scratch.clone());
+    let scratch = Scratch(tempfile_dir()?);
+    let home = args.home.clone().unwrap_or_else(|| scratch.0.clone());
     if home.join("umd.db").exists() {
         bail!(
             "{} already holds a state; replay starts from genesis",
@@ -78,13 +78,21 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
             mismatch = Some(height);
         }
     }
-    if args.home.is_none() {
-        let _ = std::fs::remove_dir_all(&scratch);
-    }
+    drop(app);
+    drop(scratch);
     if let Some(height) = mismatch {
         bail!("the replayed app hash of height {height} differs from the chain's");
     }
     Ok(())
+}
+
+/// The temporary state folder, removed however the replay ends.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn tempfile_dir() -> anyhow::Result<PathBuf> {
