@@ -3,7 +3,6 @@ use tendermint_proto::v0_38::abci as pb;
 use super::Node;
 use crate::auth::{self, AuthParams, Mode};
 use crate::codes::{Code, CODESPACE};
-use crate::context::GasMeter;
 
 /// Admits a tx to the mempool after the ante checks.
 ///
@@ -29,21 +28,10 @@ pub fn check_tx(node: &mut Node, request: pb::RequestCheckTx) -> pb::ResponseChe
         Err(err) => return response(err.code, err.log, 0, 0),
     };
     // The tx can be in the next block at the earliest.
-    if let Err(err) = auth::check_timeout(&tx, node.last_block.height.saturating_add(1)) {
-        return response(err.code, err.log, tx.gas_limit, 0);
-    }
-    let mut gas = GasMeter::new(tx.gas_limit);
-    let state = &mut node.check_state;
-    state.checkpoint();
-    match auth::authenticate(state, &tx, &chain_id, &params, &mut gas, Mode::Deliver) {
-        Ok(_) => {
-            state.keep_checkpoint();
-            response(Code::Ok, String::new(), tx.gas_limit, gas.used())
-        }
-        Err(err) => {
-            state.discard_checkpoint();
-            response(err.code, err.log, tx.gas_limit, gas.used())
-        }
+    let height = node.last_block.height.saturating_add(1);
+    match auth::ante_check(&mut node.check_state, &tx, &chain_id, &params, height) {
+        Ok(gas_used) => response(Code::Ok, String::new(), tx.gas_limit, gas_used),
+        Err((err, gas_used)) => response(err.code, err.log, tx.gas_limit, gas_used),
     }
 }
 

@@ -50,7 +50,7 @@ pub fn prepare_proposal(
         {
             continue;
         }
-        if auth::ante_check(&mut ante_state, &tx, &chain_id, &params, height).is_err() {
+        if auth::ante_check(&mut ante_state, &decoded, &chain_id, &params, height).is_err() {
             continue;
         }
         bytes = next_bytes;

@@ -6,7 +6,7 @@ use um_proto::um::abci::v1::InjectedVerdicts;
 use um_proto::um::training::v1::MsgSubmitUpdate;
 
 use super::Node;
-use crate::auth::{self, AuthParams};
+use crate::auth::{self, AuthParams, Mode};
 use crate::training::{extension, submit};
 
 /// Refuses a block with a tx that fails the ante checks (undecodable,
@@ -36,7 +36,12 @@ pub fn process_proposal(
             }
             continue;
         }
-        match auth::ante_check(&mut ante_state, tx, &chain_id, &params, height) {
+        let checked = auth::decode(tx, &params, Mode::Deliver).and_then(|decoded| {
+            auth::ante_check(&mut ante_state, &decoded, &chain_id, &params, height)
+                .map(|_| decoded)
+                .map_err(|(err, _)| err)
+        });
+        match checked {
             Ok(decoded) => {
                 gas = gas.saturating_add(decoded.gas_limit);
                 contract_gas = contract_gas.saturating_add(decoded.contract_gas(&params));

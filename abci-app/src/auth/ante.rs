@@ -165,30 +165,30 @@ pub fn check_timeout(tx: &DecodedTx, height: u64) -> Result<(), TxError> {
     Ok(())
 }
 
-/// Every check a tx must pass before its messages run (size, shape, gas
-/// limit, timeout, chain id, signature, sequence), applied to `state` as its
-/// delivery would (the signer's sequence moves). Block proposals are held
-/// to it: a tx that fails here would fail in the block without paying
-/// anything, so it may not fill a block.
+/// The checks a decoded tx must pass before its messages run in a block at
+/// `height` (timeout, chain id, signature, sequence), applied to `state` as
+/// its delivery would (the signer's sequence moves; nothing moves on
+/// failure). CheckTx admits txs by it, and block proposals are held to it:
+/// a tx that fails here would fail in the block without paying anything,
+/// so it may not fill a block. Returns the ante gas used, on failure too.
 pub fn ante_check(
     state: &mut StateView,
-    tx_bytes: &[u8],
+    tx: &DecodedTx,
     chain_id: &str,
     params: &AuthParams,
     height: u64,
-) -> Result<DecodedTx, TxError> {
-    let tx = decode(tx_bytes, params, Mode::Deliver)?;
-    check_timeout(&tx, height)?;
+) -> Result<u64, (TxError, u64)> {
+    check_timeout(tx, height).map_err(|err| (err, 0))?;
     let mut gas = GasMeter::new(tx.gas_limit);
     state.checkpoint();
-    match authenticate(state, &tx, chain_id, params, &mut gas, Mode::Deliver) {
+    match authenticate(state, tx, chain_id, params, &mut gas, Mode::Deliver) {
         Ok(_) => {
             state.keep_checkpoint();
-            Ok(tx)
+            Ok(gas.used())
         }
         Err(err) => {
             state.discard_checkpoint();
-            Err(err)
+            Err((err, gas.used()))
         }
     }
 }

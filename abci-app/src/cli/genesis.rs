@@ -103,20 +103,26 @@ pub fn run(command: GenesisCommand) -> anyhow::Result<()> {
     }
 }
 
+/// `who` as an address: a `um1…` address as it is, or the address of the
+/// key of that name (read without its passphrase).
+fn key_or_address(keyring: &um_client::keys::Keyring, who: &str) -> anyhow::Result<String> {
+    if who.starts_with("um1") {
+        um_client::address::decode(who).with_context(|| format!("{who:?}: bad address"))?;
+        Ok(who.to_string())
+    } else {
+        Ok(keyring
+            .info(who)
+            .with_context(|| format!("no key {who:?} in this home's keyring"))?
+            .address)
+    }
+}
+
 fn set_registrar(
     registrar: &str,
     home: &super::HomeArgs,
     keyring: &super::KeyringArgs,
 ) -> anyhow::Result<()> {
-    let address = if registrar.starts_with("um1") {
-        crate::address::decode(registrar).map_err(|e| anyhow::anyhow!(e.log))?;
-        registrar.to_string()
-    } else {
-        super::keys::keyring(home, keyring)?
-            .info(registrar)
-            .with_context(|| format!("no key {registrar:?} in this home's keyring"))?
-            .address
-    };
+    let address = key_or_address(&super::keys::keyring(home, keyring)?, registrar)?;
     let path = home.path().join("config/genesis.json");
     let mut genesis = read_genesis(&path)?;
     genesis["app_state"]["gov"]["params"]["registrar"] = serde_json::Value::String(address.clone());
@@ -208,13 +214,8 @@ fn deploy_governance(args: DeployGovernanceArgs) -> anyhow::Result<()> {
         let Some((who, pubkey)) = validator.split_once('=') else {
             anyhow::bail!("--validator {validator:?}: expected OPERATOR=PUBKEY");
         };
-        let address = if who.starts_with("um1") {
-            um_client::address::decode(who)
-                .with_context(|| format!("--validator {validator:?}: bad operator address"))?;
-            who.to_string()
-        } else {
-            keyring.info(who)?.address
-        };
+        let address = key_or_address(&keyring, who)
+            .with_context(|| format!("--validator {validator:?}: bad operator"))?;
         let consensus_pubkey = base64::engine::general_purpose::STANDARD
             .decode(pubkey)
             .ok()

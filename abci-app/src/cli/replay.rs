@@ -187,50 +187,19 @@ fn fetch_block(rpc: &RpcClient, height: u64) -> anyhow::Result<pb::RequestFinali
     })
 }
 
-/// An RFC 3339 UTC time as CometBFT writes it ("2026-12-02T10:00:00.123456789Z").
+/// An RFC 3339 UTC time as CometBFT writes it ("2026-12-02T10:00:00.123456789Z"),
+/// parsed by tendermint-proto's own serializer (the one its JSON types use).
 pub fn parse_rfc3339(text: &str) -> anyhow::Result<Timestamp> {
+    use tendermint_proto::serializers::timestamp::Rfc3339;
     let bad = || anyhow::anyhow!("{text:?} is not an RFC 3339 UTC time");
-    let rest = text.strip_suffix('Z').ok_or_else(bad)?;
-    let (date, clock) = rest.split_once('T').ok_or_else(bad)?;
-    let mut date_parts = date.splitn(3, '-');
-    let next = |parts: &mut std::str::SplitN<'_, char>| -> anyhow::Result<i64> {
-        parts.next().ok_or_else(bad)?.parse().map_err(|_| bad())
-    };
-    let (year, month, day) = (
-        next(&mut date_parts)?,
-        next(&mut date_parts)?,
-        next(&mut date_parts)?,
-    );
-    let (clock, fraction) = clock.split_once('.').unwrap_or((clock, ""));
-    let mut clock_parts = clock.splitn(3, ':');
-    let (hour, minute, second) = (
-        next(&mut clock_parts)?,
-        next(&mut clock_parts)?,
-        next(&mut clock_parts)?,
-    );
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || fraction.len() > 9 {
+    // CometBFT always writes `T` and UTC (`Z`); anything else is not its
+    // output, though RFC 3339 allows it.
+    if text.as_bytes().get(10) != Some(&b'T') || !text.ends_with('Z') {
         return Err(bad());
     }
-    let nanos = if fraction.is_empty() {
-        0
-    } else {
-        let digits: i32 = fraction.parse().map_err(|_| bad())?;
-        digits * 10i32.pow(9 - fraction.len() as u32)
-    };
-    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second;
-    Ok(Timestamp { seconds, nanos })
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
-/// algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_index = (month + 9) % 12;
-    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
+    serde_json::from_value::<Rfc3339>(Value::String(text.to_string()))
+        .map(Timestamp::from)
+        .map_err(|_| bad())
 }
 
 #[cfg(test)]

@@ -9,13 +9,10 @@ use um_bindings::staking::ValidatorsResponse;
 
 use super::{state_key, validators};
 use crate::codes::{Code, TxError};
-use crate::context::{BlockInfo, Event, GasMeter, TxContext};
+use crate::context::{BlockInfo, Event};
 use crate::store::StateView;
 use crate::training::extension::consensus_address;
 use crate::wasm::WasmModule;
-
-/// Gas for the chain's own calls into the staking contract.
-const CHAIN_CALL_GAS: u64 = 50_000_000;
 
 pub fn is_tombstoned(state: &StateView, pubkey: &[u8]) -> Result<bool, TxError> {
     Ok(state.get(&state_key::tombstone(pubkey))?.is_some())
@@ -129,21 +126,15 @@ fn slash_operator(
     else {
         return Ok(event.attr("error", "no bond in nrn-staking names this key"));
     };
-    let mut gas = GasMeter::new(CHAIN_CALL_GAS);
-    let mut ctx = TxContext {
-        state,
-        block,
-        gas: &mut gas,
-        tx_index: 0,
-    };
     let reason = format!("double sign at height {offense_height}");
     let event = event
         .attr("operator", &operator)
         .attr("fraction", fraction.to_string());
-    Ok(
-        match super::sudo::slash(wasm, &mut ctx, &operator, fraction, &reason) {
-            Ok(_) => event.attr("slashed", "true"),
-            Err(err) => event.attr("slashed", "false").attr("error", err.log),
-        },
-    )
+    let slashed = super::sudo::as_chain(state, block, |ctx| {
+        super::sudo::slash(wasm, ctx, &operator, fraction, &reason)
+    });
+    Ok(match slashed {
+        Ok(_) => event.attr("slashed", "true"),
+        Err(err) => event.attr("slashed", "false").attr("error", err.log),
+    })
 }

@@ -7,8 +7,30 @@ use um_bindings::staking::SudoMsg as StakingSudo;
 use um_bindings::token::SudoMsg as TokenSudo;
 
 use crate::codes::{Code, TxError};
-use crate::context::{MsgResult, TxContext};
+use crate::context::{BlockInfo, GasMeter, MsgResult, TxContext};
+use crate::store::StateView;
 use crate::wasm::WasmModule;
+
+/// Gas for the chain's own calls into the governance contracts outside any
+/// tx (rewards and slashes at the end of a block, double-sign slashes);
+/// bounded so a broken contract cannot stall a block.
+const CHAIN_CALL_GAS: u64 = 50_000_000;
+
+/// Runs `call` as the chain itself, outside any tx, with [`CHAIN_CALL_GAS`].
+pub fn as_chain<R>(
+    state: &mut StateView,
+    block: &BlockInfo,
+    call: impl FnOnce(&mut TxContext<'_>) -> R,
+) -> R {
+    let mut gas = GasMeter::new(CHAIN_CALL_GAS);
+    let mut ctx = TxContext {
+        state,
+        block,
+        gas: &mut gas,
+        tx_index: 0,
+    };
+    call(&mut ctx)
+}
 
 /// Mints `amount` micro-NRN to `recipient` (bounded by the token's cap).
 pub fn mint_reward(

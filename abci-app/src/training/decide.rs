@@ -19,14 +19,10 @@ use um_proto::um::training::v1::{ModelVersion, Update, UpdateStatus, Verdict, Ve
 use super::extension::signed_verdicts;
 use super::{lineage, records, set_head, TrainingParams};
 use crate::codes::{Code, TxError};
-use crate::context::{BlockInfo, Event, GasMeter, TxContext};
+use crate::context::{BlockInfo, Event, TxContext};
 use crate::gov::validators;
 use crate::store::StateView;
 use crate::wasm::WasmModule;
-
-/// Gas for the chain's own calls into the governance contracts (reward
-/// mint, slash); bounded so a broken contract cannot stall a block.
-const CHAIN_CALL_GAS: u64 = 50_000_000;
 
 /// How the voting power stands on one update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -185,14 +181,9 @@ pub fn end_block(
                 update.status = UpdateStatus::Rejected as i32;
                 update.reason = majority_reason(state, update.id, true)?;
                 update.decided_height = block.height;
-                let mut gas = GasMeter::new(CHAIN_CALL_GAS);
-                let mut ctx = TxContext {
-                    state,
-                    block,
-                    gas: &mut gas,
-                    tx_index: 0,
-                };
-                events.extend(slash_for_fraud(wasm, &mut ctx, &params, &mut update)?);
+                events.extend(crate::gov::sudo::as_chain(state, block, |ctx| {
+                    slash_for_fraud(wasm, ctx, &params, &mut update)
+                })?);
             }
             Some(Outcome::Reject) => {
                 update.status = UpdateStatus::Rejected as i32;
@@ -312,16 +303,12 @@ fn accept(
         .attr("trainer", &update.trainer)
         .attr("amount", reward.to_string());
     if reward > 0 {
-        let mut gas = GasMeter::new(CHAIN_CALL_GAS);
-        let mut ctx = TxContext {
-            state,
-            block,
-            gas: &mut gas,
-            tx_index: 0,
-        };
         // The version stands even if the token refuses (e.g. its cap is
         // reached): the model improved either way.
-        if let Err(err) = crate::gov::sudo::mint_reward(wasm, &mut ctx, &update.trainer, reward) {
+        let minted = crate::gov::sudo::as_chain(state, block, |ctx| {
+            crate::gov::sudo::mint_reward(wasm, ctx, &update.trainer, reward)
+        });
+        if let Err(err) = minted {
             event = event.attr("error", err.log);
         }
     }
