@@ -25,7 +25,8 @@ use crate::msg::{
     QueryMsg, ReceiveMsg, Status, Tally, VoteInfo, VoteListResponse, VoteOption, VoteResponse,
 };
 use crate::state::{
-    Ballot, Config, Proposal, VotingRules, BALLOTS, CONFIG, PROPOSALS, PROPOSAL_COUNT, UNSETTLED,
+    Ballot, Config, Proposal, VotingRules, BALLOTS, CONFIG, PASSING, PASSING_INDEXED, PROPOSALS,
+    PROPOSAL_COUNT, UNSETTLED,
 };
 
 /// cw2 name of this contract; `migrate` only accepts code stored under it.
@@ -74,6 +75,7 @@ pub fn instantiate(
     validate_config(deps.as_ref(), &config)?;
     CONFIG.save(deps.storage, &config)?;
     PROPOSAL_COUNT.save(deps.storage, &0)?;
+    PASSING_INDEXED.save(deps.storage, &Empty {})?;
     set_contract_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION)?;
     Ok(Response::new()
         .add_attribute("action", "instantiate")
@@ -229,8 +231,8 @@ fn propose(
         closed: false,
         execution_error: None,
     };
+    // No `PASSING` entry: a proposal without votes does not pass.
     PROPOSALS.save(deps.storage, id, &proposal)?;
-    UNSETTLED.save(deps.storage, id, &Empty {})?;
     Ok(Response::new()
         .add_attribute("action", "propose")
         .add_attribute("proposal_id", id.to_string())
@@ -279,6 +281,7 @@ fn execute_vote(
     }
     proposal.votes.add(vote, power.power)?;
     PROPOSALS.save(deps.storage, proposal_id, &proposal)?;
+    index_passing(deps.storage, &proposal, env.block.height)?;
     BALLOTS.save(
         deps.storage,
         (proposal_id, &info.sender),
@@ -356,7 +359,7 @@ fn execute_execute(
     }
     proposal.executed = true;
     PROPOSALS.save(deps.storage, proposal_id, &proposal)?;
-    UNSETTLED.remove(deps.storage, proposal_id);
+    PASSING.remove(deps.storage, proposal_id);
 
     if !proposal.deposit.is_zero() {
         response = response.add_message(token_msg(
@@ -387,39 +390,76 @@ fn execute_execute(
 /// decision on the same setting, or a newer action could run before the
 /// older one it depends on. Older proposals that are still Open do not
 /// block: they can only pass after this one and then run later, as the
-/// newer decision. Earlier entries of [`UNSETTLED`] that can never run any
-/// more (rejected, vetoed, expired) are dropped on the way, so the walk stays
-/// short.
+/// newer decision.
+///
+/// Only [`PASSING`] is walked: a proposal outside it has votes that do not
+/// make it pass, and it could only join through a `Vote`, which is over for
+/// any proposal that would block now. So the walk costs one read per earlier
+/// proposal that its voters made pass, however many others there are, and
+/// stops at the first that blocks. Entries that can never block again
+/// (expired, or settled some other way) are dropped, so each is walked past
+/// once at most.
 fn check_execution_order(
     storage: &mut dyn Storage,
     proposal_id: u64,
     height: u64,
 ) -> Result<(), ContractError> {
-    let earlier = UNSETTLED
-        .keys(
-            storage,
-            None,
-            Some(Bound::exclusive(proposal_id)),
-            Order::Ascending,
-        )
-        .collect::<StdResult<Vec<_>>>()?;
-    for earlier_id in earlier {
-        match load_proposal(storage, earlier_id)?.status(height)? {
-            Status::Passed => {
+    let mut settled = vec![];
+    let earlier_ids = PASSING.keys(
+        &*storage,
+        None,
+        Some(Bound::exclusive(proposal_id)),
+        Order::Ascending,
+    );
+    for earlier_id in earlier_ids {
+        let earlier_id = earlier_id?;
+        // A dangling entry is dropped, not an error: an error here would
+        // block every later proposal for good.
+        let status = match PROPOSALS.may_load(&*storage, earlier_id)? {
+            Some(earlier) => Some(earlier.status(height)?),
+            None => None,
+        };
+        match status {
+            Some(Status::Passed) => {
                 return Err(ContractError::EarlierProposalPending {
                     id: proposal_id,
                     earlier: earlier_id,
                 })
             }
-            Status::Open => {}
-            Status::Rejected
-            | Status::Vetoed
-            | Status::Expired
-            | Status::Executed
-            | Status::ExecutionFailed => UNSETTLED.remove(storage, earlier_id),
+            Some(Status::Open) => {}
+            Some(
+                Status::Rejected
+                | Status::Vetoed
+                | Status::Expired
+                | Status::Executed
+                | Status::ExecutionFailed,
+            )
+            | None => settled.push(earlier_id),
         }
     }
+    for id in settled {
+        PASSING.remove(storage, id);
+    }
     Ok(())
+}
+
+/// Whether `proposal` belongs in [`PASSING`] at `height`: its votes make it
+/// pass, and it is neither settled nor expired, so it blocks later
+/// proposals now or will once its voting ends.
+fn may_block_later(proposal: &Proposal, height: u64) -> StdResult<bool> {
+    Ok(!proposal.closed
+        && matches!(proposal.status(height)?, Status::Open | Status::Passed)
+        && proposal.outcome()? == Status::Passed)
+}
+
+/// Adds `proposal` to [`PASSING`] or removes it, after its votes changed.
+fn index_passing(storage: &mut dyn Storage, proposal: &Proposal, height: u64) -> StdResult<()> {
+    if may_block_later(proposal, height)? {
+        PASSING.save(storage, proposal.id, &Empty {})
+    } else {
+        PASSING.remove(storage, proposal.id);
+        Ok(())
+    }
 }
 
 /// The failure reason as stored: cut to [`MAX_EXECUTION_ERROR_LEN`] bytes
@@ -576,7 +616,8 @@ fn execute_close(
     }
     proposal.closed = true;
     PROPOSALS.save(deps.storage, proposal_id, &proposal)?;
-    UNSETTLED.remove(deps.storage, proposal_id);
+    // Only an expired proposal has an entry here still.
+    PASSING.remove(deps.storage, proposal_id);
 
     let config = CONFIG.load(deps.storage)?;
     let (deposit_outcome, cw20_msg) = if status == Status::Vetoed {
@@ -938,28 +979,58 @@ fn proposal_response(proposal: Proposal, height: u64) -> StdResult<ProposalRespo
 }
 
 /// Accepts only code that was stored as `crates.io:nrn-dao`, never moves the
-/// version backwards, and records the new version. Coming from a version
-/// without [`UNSETTLED`], lists the proposals still to execute or close in
-/// it (a walk over every proposal, while the list is empty).
+/// version backwards, and records the new version. State written before
+/// [`PASSING`] existed gets it built, once (see [`build_passing_index`]).
 #[cfg_attr(not(feature = "library"), entry_point)]
-pub fn migrate(deps: DepsMut<UmQuery>, _env: Env, _msg: MigrateMsg) -> ContractResult {
+pub fn migrate(deps: DepsMut<UmQuery>, env: Env, _msg: MigrateMsg) -> ContractResult {
     let outcome = check_and_record(deps.storage, CONTRACT_NAME, CONTRACT_VERSION)?;
-    if UNSETTLED.is_empty(deps.storage) {
-        let unsettled = PROPOSALS
-            .range(deps.storage, None, None, Order::Ascending)
-            .filter_map(|item| match item {
-                Ok((id, p)) => (!p.executed && !p.closed).then_some(Ok(id)),
-                Err(err) => Some(Err(err)),
-            })
-            .collect::<StdResult<Vec<_>>>()?;
-        for id in unsettled {
-            UNSETTLED.save(deps.storage, id, &Empty {})?;
-        }
+    if !PASSING_INDEXED.exists(deps.storage) {
+        build_passing_index(deps.storage, env.block.height)?;
     }
     Ok(Response::new()
         .add_attribute("action", "migrate")
         .add_attribute("from_version", outcome.from_version)
         .add_attribute("to_version", outcome.to_version))
+}
+
+/// Lists in [`PASSING`] every stored proposal that may block a later one.
+/// Where the previous version left [`UNSETTLED`], only its entries are
+/// read: every proposal it dropped was already past voting and unable to
+/// pass, or executed. It is cleared, as nothing reads it any more. An empty
+/// [`UNSETTLED`] may also mean a version older than it, so then every
+/// proposal is read (keeping only ids, not whole proposals, in memory).
+fn build_passing_index(storage: &mut dyn Storage, height: u64) -> StdResult<()> {
+    let unsettled = UNSETTLED
+        .keys(storage, None, None, Order::Ascending)
+        .collect::<StdResult<Vec<_>>>()?;
+    let passing = if unsettled.is_empty() {
+        PROPOSALS
+            .range(storage, None, None, Order::Ascending)
+            .filter_map(|item| match item {
+                Ok((id, proposal)) => match may_block_later(&proposal, height) {
+                    Ok(true) => Some(Ok(id)),
+                    Ok(false) => None,
+                    Err(err) => Some(Err(err)),
+                },
+                Err(err) => Some(Err(err)),
+            })
+            .collect::<StdResult<Vec<_>>>()?
+    } else {
+        let mut passing = vec![];
+        for id in unsettled {
+            if let Some(proposal) = PROPOSALS.may_load(storage, id)? {
+                if may_block_later(&proposal, height)? {
+                    passing.push(id);
+                }
+            }
+            UNSETTLED.remove(storage, id);
+        }
+        passing
+    };
+    for id in passing {
+        PASSING.save(storage, id, &Empty {})?;
+    }
+    PASSING_INDEXED.save(storage, &Empty {})
 }
 
 #[cfg(test)]

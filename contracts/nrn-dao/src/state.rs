@@ -73,10 +73,22 @@ pub const CONFIG: Item<Config> = Item::new("config");
 pub const PROPOSAL_COUNT: Item<u64> = Item::new("proposal_count");
 pub const PROPOSALS: Map<u64, Proposal> = Map::new("proposals");
 pub const BALLOTS: Map<(u64, &Addr), Ballot> = Map::new("ballots");
-/// Ids of proposals that may still be executed or closed: added on creation,
-/// removed on execution or close (and pruned by `Execute` once they can no
-/// longer pass). `Execute` reads it to keep passed proposals in order without
-/// walking every proposal ever made.
+/// Ids of the proposals whose votes, as they stand, make them pass and that
+/// are not executed, closed or found expired: the only ones that can keep a
+/// later proposal from executing. `Execute` walks this instead of every
+/// unsettled proposal, so proposals nobody votes for (spam included) cost it
+/// nothing. A proposal's outcome changes only with its votes, so `Vote`
+/// keeps its entry right; `Execute` and `Close` remove it, and `Execute`
+/// drops earlier entries that expired.
+pub const PASSING: Map<u64, Empty> = Map::new("passing");
+/// Set once [`PASSING`] lists every proposal it should: at instantiation, or
+/// by the one `migrate` that builds it for state written before it existed.
+/// An empty [`PASSING`] alone cannot tell "none passing" from "never built",
+/// and rebuilding on every migration would walk every proposal each time.
+pub const PASSING_INDEXED: Item<Empty> = Item::new("passing_indexed");
+/// Left by the previous version: the proposals not yet executed or closed
+/// (minus some it found could no longer pass). Only `migrate` reads it, to
+/// build [`PASSING`] from fewer proposals than all of them, and clears it.
 pub const UNSETTLED: Map<u64, Empty> = Map::new("unsettled");
 
 impl Tally {

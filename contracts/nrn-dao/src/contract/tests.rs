@@ -1,12 +1,14 @@
 //! Unit tests with mock dependencies; the staking contract is a mocked wasm
 //! querier that answers `TotalStake` and `VotingPower` from a list of bonds.
 
+use std::cell::Cell;
 use std::marker::PhantomData;
 
 use cosmwasm_std::testing::{message_info, mock_env, MockApi, MockQuerier, MockStorage};
 use cosmwasm_std::{
     attr, coins, from_json, to_json_binary, Binary, ContractResult as QueryContractResult,
-    OwnedDeps, QuerierResult, StdError, SubMsg, SystemError, SystemResult, WasmQuery,
+    OwnedDeps, QuerierResult, QuerierWrapper, Record, StdError, SubMsg, SystemError, SystemResult,
+    WasmQuery,
 };
 use cw2::get_contract_version;
 use um_bindings::migrate::MigrateError;
@@ -1724,10 +1726,11 @@ fn passed_proposals_execute_in_id_order() {
     assert_eq!(proposal(&deps, newer, old_expired).status, Status::Passed);
     execute_at(&mut deps, newer, old_expired).unwrap();
     assert_eq!(proposal(&deps, newer, old_expired).status, Status::Executed);
-    // Settled entries left the pending list on the way; closing still
-    // refunds the expired one.
-    assert!(!UNSETTLED.has(&deps.storage, old));
-    assert!(!UNSETTLED.has(&deps.storage, newer));
+    // Neither is left in the index of passing proposals: the executed one
+    // was removed, the expired one dropped on the way; closing still refunds
+    // the expired one.
+    assert!(!PASSING.has(&deps.storage, old));
+    assert!(!PASSING.has(&deps.storage, newer));
     let res = close_at(&mut deps, old, old_expired).unwrap();
     assert_eq!(res.messages, vec![refund(&u)]);
 }
@@ -1781,30 +1784,237 @@ fn an_older_failed_execution_does_not_block_newer_proposals() {
     execute_at(&mut deps, second, END).unwrap();
 }
 
-#[test]
-fn migrate_lists_the_unsettled_proposals_of_an_older_version() {
-    let (mut deps, u) = setup();
-    let first = passed_proposal(&mut deps, &u, set_hyperparams());
-    let second = passed_proposal(&mut deps, &u, set_hyperparams());
-    let closed = propose_ok(&mut deps, &u, set_hyperparams());
-    close_at(&mut deps, closed, END).unwrap();
-    // The previous version kept no such list.
-    for id in [first, second, closed] {
-        UNSETTLED.remove(&mut deps.storage, id);
+/// Storage that counts what a call reads: each `get`, each `range` opened
+/// and each entry a range yields. The chain charges gas per read, so the
+/// count stands in for the gas a call needs.
+struct CountingStorage<'a> {
+    inner: &'a mut MockStorage,
+    reads: Cell<usize>,
+}
+
+impl CountingStorage<'_> {
+    fn count(&self) {
+        self.reads.set(self.reads.get() + 1);
     }
-    // Without the list, the order could not be kept.
-    migrate(deps.as_mut(), mock_env(), MigrateMsg {}).unwrap();
-    assert!(UNSETTLED.has(&deps.storage, first));
-    assert!(UNSETTLED.has(&deps.storage, second));
-    assert!(!UNSETTLED.has(&deps.storage, closed));
-    let err = execute_at(&mut deps, second, END).unwrap_err();
-    assert_eq!(
-        err,
-        ContractError::EarlierProposalPending {
-            id: second,
-            earlier: first,
+}
+
+impl Storage for CountingStorage<'_> {
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.count();
+        self.inner.get(key)
+    }
+
+    fn range<'b>(
+        &'b self,
+        start: Option<&[u8]>,
+        end: Option<&[u8]>,
+        order: Order,
+    ) -> Box<dyn Iterator<Item = Record> + 'b> {
+        self.count();
+        Box::new(
+            self.inner
+                .range(start, end, order)
+                .inspect(move |_| self.count()),
+        )
+    }
+
+    fn set(&mut self, key: &[u8], value: &[u8]) {
+        self.inner.set(key, value);
+    }
+
+    fn remove(&mut self, key: &[u8]) {
+        self.inner.remove(key);
+    }
+}
+
+/// What `call` returned, and the storage reads it made.
+fn counting_reads<T>(deps: &mut TestDeps, call: impl FnOnce(DepsMut<UmQuery>) -> T) -> (T, usize) {
+    let mut storage = CountingStorage {
+        inner: &mut deps.storage,
+        reads: Cell::new(0),
+    };
+    let res = call(DepsMut {
+        storage: &mut storage,
+        api: &deps.api,
+        querier: QuerierWrapper::new(&deps.querier),
+    });
+    (res, storage.reads.get())
+}
+
+/// `Execute` of `proposal_id` at `height`, and the storage reads it made.
+fn execute_counting_reads(
+    deps: &mut TestDeps,
+    proposal_id: u64,
+    height: u64,
+) -> (ContractResult, usize) {
+    let keeper = deps.api.addr_make("keeper");
+    counting_reads(deps, |deps| {
+        execute(
+            deps,
+            env_at(height),
+            message_info(&keeper, &[]),
+            ExecuteMsg::Execute { proposal_id },
+        )
+    })
+}
+
+/// The reads of executing two passed proposals after `spam` proposals that
+/// nobody votes on: the first while the spam is still open, the second
+/// once its voting is over (rejected, never closed).
+fn execute_reads_after_spam(spam: u64) -> (usize, usize) {
+    let (mut deps, u) = setup();
+    let spammer = deps.api.addr_make("spammer");
+    for _ in 0..spam {
+        exec(
+            &mut deps,
+            &u.token.clone(),
+            receive_msg(&spammer, DEPOSIT, set_hyperparams()),
+            START,
+        )
+        .unwrap();
+    }
+    // Stands in for an executed `UpdateDaoConfig` that shortened voting, so
+    // that later proposals end while the spam is still open.
+    let mut shorter = config(&deps);
+    shorter.voting_period_blocks = 10;
+    CONFIG.save(&mut deps.storage, &shorter).unwrap();
+    let mut reads = vec![];
+    for start in [START + 1, END] {
+        let id = propose_at(&mut deps, &u, set_hyperparams(), start);
+        for voter in [u.alice.clone(), u.bob.clone()] {
+            vote(&mut deps, &voter, id, VoteOption::Yes, start).unwrap();
         }
-    );
+        let (res, count) = execute_counting_reads(&mut deps, id, start + 10);
+        res.unwrap();
+        assert_eq!(proposal(&deps, id, start + 10).status, Status::Executed);
+        reads.push(count);
+    }
+    (reads[0], reads[1])
+}
+
+#[test]
+fn spam_proposals_do_not_make_execute_read_them() {
+    let quiet = execute_reads_after_spam(0);
+    let spammed = execute_reads_after_spam(500);
+    eprintln!("storage reads of Execute (spam open, spam rejected): 0 spam {quiet:?}, 500 spam {spammed:?}");
+    // Every proposal a spammer leaves unsettled would otherwise cost each
+    // `Execute` a read, until none fits in a transaction's gas.
+    assert_eq!(spammed, quiet);
+}
+
+#[test]
+fn the_passing_index_follows_the_votes() {
+    let (mut deps, u) = setup();
+    let id = propose_ok(&mut deps, &u, set_hyperparams());
+    assert!(!PASSING.has(&deps.storage, id));
+    // 400 of 1000: quorum, and all yes.
+    vote(&mut deps, &u.alice.clone(), id, VoteOption::Yes, START).unwrap();
+    assert!(PASSING.has(&deps.storage, id));
+    vote(&mut deps, &u.bob.clone(), id, VoteOption::No, START).unwrap();
+    assert!(PASSING.has(&deps.storage, id));
+    // 400 yes against 500 no.
+    vote(&mut deps, &u.carol.clone(), id, VoteOption::No, START).unwrap();
+    assert!(!PASSING.has(&deps.storage, id));
+    // 500 against 500 is no majority.
+    vote(&mut deps, &u.erin.clone(), id, VoteOption::Yes, START).unwrap();
+    assert!(!PASSING.has(&deps.storage, id));
+
+    // Rejected in the end, so it does not block a later passed proposal; an
+    // entry without its proposal does not block either, and is dropped.
+    PASSING.save(&mut deps.storage, 0, &Empty {}).unwrap();
+    let later = passed_proposal(&mut deps, &u, set_hyperparams());
+    assert!(PASSING.has(&deps.storage, later));
+    execute_at(&mut deps, later, END).unwrap();
+    assert!(PASSING.is_empty(&deps.storage));
+}
+
+#[test]
+fn expired_passing_proposals_are_walked_past_once() {
+    const EXPIRED: usize = 20;
+    let (mut deps, u) = setup();
+    // Holders of a quorum pass many proposals and let them expire.
+    for _ in 0..EXPIRED {
+        passed_proposal(&mut deps, &u, set_hyperparams());
+    }
+    let late = END + crate::bounds::DEFAULT_EXECUTION_PERIOD_BLOCKS;
+    let mut reads = vec![];
+    for _ in 0..2 {
+        let id = propose_at(&mut deps, &u, set_hyperparams(), late);
+        for voter in [u.alice.clone(), u.bob.clone()] {
+            vote(&mut deps, &voter, id, VoteOption::Yes, late).unwrap();
+        }
+        let (res, count) = execute_counting_reads(&mut deps, id, late + PERIOD);
+        res.unwrap();
+        reads.push(count);
+    }
+    // The first execution reads each expired entry and its proposal, and
+    // drops the entry; the next reads none of them.
+    assert_eq!(reads[0], reads[1] + 2 * EXPIRED);
+    assert!(PASSING.is_empty(&deps.storage));
+}
+
+#[test]
+fn migrate_indexes_the_passing_proposals_of_an_older_version() {
+    // Older state comes without the passing index, with the previous
+    // version's list of unsettled proposals or, older still, without it.
+    for with_unsettled in [false, true] {
+        let (mut deps, u) = setup();
+        let first = passed_proposal(&mut deps, &u, set_hyperparams());
+        let second = passed_proposal(&mut deps, &u, set_hyperparams());
+        let closed = propose_ok(&mut deps, &u, set_hyperparams());
+        close_at(&mut deps, closed, END).unwrap();
+        let rejected = propose_ok(&mut deps, &u, set_hyperparams());
+        vote(&mut deps, &u.alice.clone(), rejected, VoteOption::No, START).unwrap();
+        // Still open at END, with votes that pass it.
+        let open = propose_at(&mut deps, &u, set_hyperparams(), START + 50);
+        for voter in [u.alice.clone(), u.bob.clone()] {
+            vote(&mut deps, &voter, open, VoteOption::Yes, START + 50).unwrap();
+        }
+        for id in [first, second, open] {
+            PASSING.remove(&mut deps.storage, id);
+        }
+        PASSING_INDEXED.remove(&mut deps.storage);
+        if with_unsettled {
+            for id in [first, second, rejected, open] {
+                UNSETTLED.save(&mut deps.storage, id, &Empty {}).unwrap();
+            }
+        }
+
+        migrate(deps.as_mut(), env_at(END), MigrateMsg {}).unwrap();
+        let passing = PASSING
+            .keys(&deps.storage, None, None, Order::Ascending)
+            .collect::<StdResult<Vec<_>>>()
+            .unwrap();
+        assert_eq!(passing, vec![first, second, open], "{with_unsettled}");
+        assert!(PASSING_INDEXED.exists(&deps.storage));
+        assert!(UNSETTLED.is_empty(&deps.storage));
+        // Without the index, the order could not be kept.
+        let err = execute_at(&mut deps, second, END).unwrap_err();
+        assert_eq!(
+            err,
+            ContractError::EarlierProposalPending {
+                id: second,
+                earlier: first,
+            }
+        );
+    }
+}
+
+#[test]
+fn migrate_reads_no_proposals_once_the_index_exists() {
+    let reads_with = |proposals: u64| {
+        let (mut deps, u) = setup();
+        for _ in 0..proposals {
+            propose_ok(&mut deps, &u, set_hyperparams());
+        }
+        let (res, reads) =
+            counting_reads(&mut deps, |deps| migrate(deps, env_at(END), MigrateMsg {}));
+        res.unwrap();
+        reads
+    };
+    // Each migration proposal would otherwise pay for every proposal ever
+    // made.
+    assert_eq!(reads_with(200), reads_with(0));
 }
 
 #[test]
