@@ -6,9 +6,9 @@ use prost::Message;
 use serde::Deserialize;
 use um_proto::um::training::v1::{self as proto, UpdateStatus};
 
-use super::{lineage_proto, records};
+use super::{lineage_proto, records, state_key};
 use crate::codes::{Code, TxError};
-use crate::query_page::{not_found, page, paginate, request};
+use crate::query_page::{not_found, page, page_of, paginate, request, DEFAULT_SCAN_LIMIT};
 use crate::store::StateView;
 
 pub const LINEAGE_PATH: &str = "custom/training/lineage";
@@ -44,7 +44,7 @@ pub fn handle(state: &StateView, path: &str, data: &[u8]) -> Option<Result<Vec<u
 fn lineages(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
     let req: proto::QueryLineagesRequest = request(data)?;
     let page = page(req.pagination.as_ref(), DEFAULT_PAGE, MAX_PAGE)?;
-    let (lineages, pagination) = paginate(super::lineages(state)?, &page);
+    let (lineages, pagination) = paginate(super::lineages(state)?, &page)?;
     Ok(proto::QueryLineagesResponse {
         lineages: lineages.iter().map(lineage_proto).collect(),
         pagination: Some(pagination),
@@ -82,12 +82,13 @@ fn versions(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
     let page = page(req.pagination.as_ref(), DEFAULT_PAGE, MAX_PAGE)?;
     // Stored in ascending version order; the service documents newest
     // first. Read lazily: a lineage's history grows without bound.
-    let (versions, pagination) = crate::query_page::page_of(
+    let (versions, pagination) = page_of(
         state,
-        &super::state_key::versions_of(&req.model_id),
+        &state_key::versions_of(&req.model_id),
         true,
         &page,
-        |bytes| {
+        DEFAULT_SCAN_LIMIT,
+        |_, bytes| {
             proto::ModelVersion::decode(bytes)
                 .map_err(|e| TxError::new(Code::Internal, format!("stored model version: {e}")))
         },
@@ -124,22 +125,54 @@ fn update(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
 fn updates(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
     let req: proto::QueryUpdatesRequest = request(data)?;
     let page = page(req.pagination.as_ref(), DEFAULT_PAGE, MAX_PAGE)?;
+    let keep = |u: &proto::Update| {
+        (req.model_id.is_empty() || u.model_id == req.model_id)
+            && (req.trainer.is_empty() || u.trainer == req.trainer)
+            && (req.status == UpdateStatus::Unspecified as i32 || u.status == req.status)
+    };
     // Newest first, as the service documents; read lazily, one page held.
-    let (updates, pagination) = crate::query_page::page_of(
-        state,
-        super::state_key::UPDATE_PREFIX,
-        true,
-        &page,
-        |bytes| {
-            proto::Update::decode(bytes)
-                .map_err(|e| TxError::new(Code::Internal, format!("stored update: {e}")))
-        },
-        |u: &proto::Update| {
-            (req.model_id.is_empty() || u.model_id == req.model_id)
-                && (req.trainer.is_empty() || u.trainer == req.trainer)
-                && (req.status == UpdateStatus::Unspecified as i32 || u.status == req.status)
-        },
-    )?;
+    // A trainer's or a lineage's updates are read through their index, so
+    // listing them does not walk everyone else's.
+    let index = if !req.trainer.is_empty() {
+        Some(state_key::updates_by_trainer(&req.trainer))
+    } else if !req.model_id.is_empty() {
+        Some(state_key::updates_by_model(&req.model_id))
+    } else if req.status == UpdateStatus::Pending as i32 {
+        Some(state_key::PENDING_PREFIX.to_vec())
+    } else {
+        None
+    };
+    let (updates, pagination) = match index {
+        Some(prefix) => page_of(
+            state,
+            &prefix,
+            true,
+            &page,
+            DEFAULT_SCAN_LIMIT,
+            |key, _| {
+                let id = key
+                    .try_into()
+                    .map(u64::from_be_bytes)
+                    .map_err(|_| TxError::new(Code::Internal, "malformed update index key"))?;
+                records::update(state, id)?.ok_or_else(|| {
+                    TxError::new(Code::Internal, format!("indexed update {id} is not stored"))
+                })
+            },
+            keep,
+        )?,
+        None => page_of(
+            state,
+            state_key::UPDATE_PREFIX,
+            true,
+            &page,
+            DEFAULT_SCAN_LIMIT,
+            |_, bytes| {
+                proto::Update::decode(bytes)
+                    .map_err(|e| TxError::new(Code::Internal, format!("stored update: {e}")))
+            },
+            keep,
+        )?,
+    };
     Ok(proto::QueryUpdatesResponse {
         updates,
         pagination: Some(pagination),

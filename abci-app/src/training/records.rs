@@ -68,9 +68,18 @@ pub fn next_update_id(state: &mut StateView) -> Result<u64, TxError> {
     Ok(next)
 }
 
-/// Saves an update and keeps the pending index in step with its status.
+/// Saves an update and keeps the indexes in step: by trainer and by
+/// lineage (which never change), and pending by status.
 pub fn save_update(state: &mut StateView, update: &Update) {
     state.set(&state_key::update(update.id), update.encode_to_vec());
+    state.set(
+        &state_key::update_by_trainer(&update.trainer, update.id),
+        Vec::new(),
+    );
+    state.set(
+        &state_key::update_by_model(&update.model_id, update.id),
+        Vec::new(),
+    );
     if update.status == um_proto::um::training::v1::UpdateStatus::Pending as i32 {
         state.set(&state_key::pending(update.id), Vec::new());
     } else {

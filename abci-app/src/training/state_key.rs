@@ -39,6 +39,26 @@ pub fn update(id: u64) -> Vec<u8> {
     [UPDATE_PREFIX, &id.to_be_bytes()].concat()
 }
 
+/// `by_trainer/<trainer address>/<update id>` → empty: the updates of one
+/// trainer, so that listing them reads only theirs. Addresses are bech32,
+/// so they never contain the `/` that ends them.
+pub fn update_by_trainer(trainer: &str, id: u64) -> Vec<u8> {
+    [&updates_by_trainer(trainer)[..], &id.to_be_bytes()].concat()
+}
+
+pub fn updates_by_trainer(trainer: &str) -> Vec<u8> {
+    [b"training/by_trainer/", trainer.as_bytes(), b"/"].concat()
+}
+
+/// `by_model/<model id>/<update id>` → empty: the updates of one lineage.
+pub fn update_by_model(model_id: &str, id: u64) -> Vec<u8> {
+    [&updates_by_model(model_id)[..], &id.to_be_bytes()].concat()
+}
+
+pub fn updates_by_model(model_id: &str) -> Vec<u8> {
+    [b"training/by_model/", model_id.as_bytes(), b"/"].concat()
+}
+
 pub fn pending(id: u64) -> Vec<u8> {
     [PENDING_PREFIX, &id.to_be_bytes()].concat()
 }
