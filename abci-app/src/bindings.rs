@@ -81,7 +81,7 @@ impl CustomBindings for ChainBindings {
                 Ok(vec![event.attr("action", "update_registry")].into())
             }
             UmMsg::AcceptDatasetDelta { delta_id } => {
-                let mut outcome = dataset::decide::accept(state, block.height, delta_id)?;
+                let mut outcome = dataset::decide::accept(state, block, delta_id)?;
                 outcome.events.insert(
                     0,
                     event

@@ -11,6 +11,11 @@ pub struct BlockInfo {
     /// Block time in nanoseconds since the Unix epoch (consensus time, not the
     /// node's clock).
     pub time_nanos: u64,
+    /// The block's hash; empty where there is no block yet (CheckTx,
+    /// simulation, genesis). Agreed by every node once the block is
+    /// decided, yet unknown to whoever sent a transaction into it.
+    #[serde(default)]
+    pub hash: Vec<u8>,
 }
 
 /// Gas in Cosmos SDK units.

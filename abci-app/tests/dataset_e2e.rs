@@ -45,6 +45,22 @@ fn root_of(records: &[um_formats::Record]) -> Vec<u8> {
         .to_vec()
 }
 
+/// The split salt of delta `delta_id` accepted in the block of `height`,
+/// as the dataset module documents it, from the block hash CometBFT gives.
+fn split_salt_at(node: &TestNode, height: u64, delta_id: u64) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let block = node
+        .rpc
+        .call("block", json!({"height": height.to_string()}))
+        .unwrap();
+    let hash = hex::decode(block["block_id"]["hash"].as_str().unwrap()).unwrap();
+    let mut hasher = Sha256::new();
+    hasher.update(b"um/dataset/split-salt");
+    hasher.update(&hash);
+    hasher.update(delta_id.to_be_bytes());
+    hasher.finalize().to_vec()
+}
+
 /// A node whose genesis holds the first 2,000 digits as dataset "mnist",
 /// with a 5 NRN minimum deposit, started.
 fn start_node() -> TestNode {
@@ -116,6 +132,7 @@ fn all_records(node: &TestNode, version: Option<u64>, split: Split) -> Vec<um_fo
             },
         );
         for record in page.records {
+            assert_ne!(record.split, Split::Unspecified as i32, "a split is named");
             let digit = um_formats::Record {
                 label: u8::try_from(record.label).unwrap(),
                 pixels: record.pixels.as_slice().try_into().unwrap(),
@@ -140,6 +157,7 @@ fn record(r: &um_formats::Record) -> Record {
         hash: Vec::new(),
         label: u32::from(r.label),
         pixels: r.pixels.to_vec(),
+        split: 0,
     }
 }
 
@@ -354,8 +372,27 @@ fn the_dao_accepts_and_rejects_deltas_and_deposits_follow() {
     let v0 = dataset(&node, None);
 
     // Delta 1, with the CLI (which puts the allowance in the same tx):
-    // three new digits, one genesis digit out.
-    let added = &mnist[GENESIS_RECORDS..GENESIS_RECORDS + 3];
+    // twenty new digits, one genesis digit out. Its author ground them
+    // (issue 13, finding 7): all twenty would be validation records by
+    // their hash alone, so hard or mislabelled ones could be held out to
+    // freeze the lineage.
+    // (The genesis digits are the lowest hashes, so the author grinds:
+    // one corner pixel of each new digit, until its hash qualifies.)
+    let ground: Vec<um_formats::Record> = mnist[GENESIS_RECORDS..GENESIS_RECORDS + 20]
+        .iter()
+        .map(|r| {
+            (0..=255u8)
+                .map(|corner| {
+                    let mut digit = r.clone();
+                    digit.pixels[0] = corner;
+                    digit
+                })
+                .find(|digit| um_formats::Record::is_validation_hash(&digit.hash()))
+                .expect("one of 256 corners qualifies")
+        })
+        .collect();
+    assert_eq!(ground.len(), 20);
+    let added = ground.as_slice();
     let removed = &genesis[0];
     let files = tempfile::tempdir().unwrap();
     let (images, labels) = write_idx(files.path(), added);
@@ -418,7 +455,7 @@ fn the_dao_accepts_and_rejects_deltas_and_deposits_follow() {
         (proposed.proposer.as_str(), proposed.base_version),
         (dana.address.as_str(), 0)
     );
-    assert_eq!(proposed.add.len(), 3);
+    assert_eq!(proposed.add.len(), 20);
     assert_eq!(proposed.remove, vec![removed.hash().to_vec()]);
     assert_eq!(dataset(&node, None), v0, "a proposal changes nothing");
 
@@ -454,22 +491,55 @@ fn the_dao_accepts_and_rejects_deltas_and_deposits_follow() {
     );
     assert!(why.contains("DELTA_STATUS_REJECTED"), "{shown}");
 
-    // Version 1: the genesis digits − the removed one + the three added.
-    let mut expected: Vec<um_formats::Record> = genesis[1..].to_vec();
-    expected.extend_from_slice(added);
+    // Version 1: the genesis digits − the removed one + the twenty added,
+    // split by the salt of the block that accepted them, not by their
+    // author: about two of the twenty are held out, not twenty.
     let v1 = dataset(&node, None);
-    assert_eq!((v1.version, v1.delta_id), (1, 1));
-    assert_eq!(v1.record_count, GENESIS_RECORDS as u64 + 2);
-    assert_ne!(v1.root, v0.root);
-    assert_eq!(v1.root, root_of(&expected));
-    let served = all_records(&node, None, Split::Unspecified);
+    let accepted = delta(&node, 1);
     assert_eq!(
-        um_formats::Dataset::from_records(served.clone())
-            .root()
-            .to_vec(),
+        accepted.split_salt,
+        split_salt_at(&node, accepted.decided_height, 1)
+    );
+    let (held_out, trained_on): (Vec<_>, Vec<_>) = added
+        .iter()
+        .cloned()
+        .partition(|r| um_formats::Record::is_validation_salted(&accepted.split_salt, &r.hash()));
+    assert!(
+        held_out.len() < 12,
+        "{} of the 20 ground digits held out",
+        held_out.len()
+    );
+    let genesis_v1 = um_formats::Dataset::from_records(genesis[1..].to_vec());
+    let expected = um_formats::Dataset::from_splits(
+        genesis_v1.train().iter().cloned().chain(trained_on),
+        genesis_v1
+            .validation()
+            .iter()
+            .cloned()
+            .chain(held_out.clone()),
+    );
+    assert_eq!((v1.version, v1.delta_id), (1, 1));
+    assert_eq!(v1.record_count, GENESIS_RECORDS as u64 + 19);
+    assert_eq!(v1.validation_count, expected.validation().len() as u64);
+    assert_ne!(v1.root, v0.root);
+    assert_eq!(v1.root, expected.root().to_vec());
+    let served = all_records(&node, None, Split::Unspecified);
+    let served_validation = all_records(&node, None, Split::Validation);
+    assert!(held_out.iter().all(|r| served_validation.contains(r)));
+    assert_eq!(served_validation.len(), expected.validation().len());
+    assert_eq!(
+        um_formats::Dataset::from_splits(
+            served
+                .iter()
+                .filter(|r| !served_validation.contains(r))
+                .cloned(),
+            served_validation.clone()
+        )
+        .root()
+        .to_vec(),
         v1.root
     );
-    assert_eq!(served.len(), expected.len());
+    assert_eq!(served.len(), genesis.len() - 1 + added.len());
     assert!(!served.contains(removed));
     assert!(added.iter().all(|r| served.contains(r)));
     // Version 0 is still there as it was.
@@ -485,7 +555,6 @@ fn the_dao_accepts_and_rejects_deltas_and_deposits_follow() {
     );
     assert_eq!(versions.versions, vec![v1.clone(), v0.clone()]);
 
-    let accepted = delta(&node, 1);
     assert_eq!(accepted.status, DeltaStatus::Accepted as i32);
     assert_eq!(accepted.result_version, 1);
     assert_eq!(accepted.decided_height, v1.height);

@@ -410,6 +410,7 @@ fn a_dataset_delta_passed_by_the_dao_is_what_the_next_updates_train_on() {
         hash: Vec::new(),
         label: 1,
         pixels,
+        split: 0,
     };
     let deposit = 1_000u128;
     let propose = MsgProposeDatasetDelta {

@@ -9,7 +9,7 @@ use um_proto::um::abci::v1::{
 };
 use um_proto::um::common::v1::{PageRequest, PageResponse};
 use um_proto::um::dataset::v1::{
-    DatasetDelta, DeltaStatus, MsgProposeDatasetDelta, QueryDatasetRequest, Record,
+    DatasetDelta, DeltaStatus, MsgProposeDatasetDelta, QueryDatasetRequest, Record, Split,
 };
 use um_proto::um::trainer::v1::{
     train_progress, StepProgress, TrainProgress, TrainingStep, VerifyRequest,
@@ -98,14 +98,16 @@ fn messages_round_trip() {
             hash: vec![9; 32],
             label: 7,
             pixels: (0..=255).cycle().take(784).collect(),
+            split: Split::Validation as i32,
         }],
         remove: vec![vec![1; 32], vec![2; 32]],
         deposit: "5000000".into(),
         status: DeltaStatus::Proposed as i32,
         height: 50,
         base_version: 0,
-        decided_height: 0,
-        result_version: 0,
+        decided_height: 60,
+        result_version: 1,
+        split_salt: vec![4; 32],
     });
     round_trip(&MsgProposeDatasetDelta {
         proposer: "um1proposer".into(),

@@ -40,6 +40,7 @@ pub fn finalize_block(
         chain_id: crate::auth::ante::chain_id(&view).unwrap_or_default(),
         height,
         time_nanos: request.time.as_ref().map(timestamp_nanos).unwrap_or(0),
+        hash: request.hash.to_vec(),
     };
     let params = AuthParams::load(&view).unwrap_or_default();
     // Evidence first, as the Cosmos SDK's BeginBlock: a double signer is

@@ -21,6 +21,7 @@ pub fn init_chain(node: &mut Node, request: pb::RequestInitChain) -> pb::Respons
             .as_ref()
             .map(super::finalize_block::timestamp_nanos)
             .unwrap_or(0),
+        hash: Vec::new(),
     };
     let mut view = node.store.view();
     if let Err(err) = genesis.apply_auth(&mut view, &request.chain_id) {

@@ -83,6 +83,8 @@ fn simulate(
     let params = AuthParams::load(&state)?;
     let next_block = BlockInfo {
         height: block.height + 1,
+        // The next block's hash is unknown; whatever reads it sees none.
+        hash: Vec::new(),
         ..block.clone()
     };
     let outcome = tx::execute(

@@ -186,6 +186,7 @@ pub fn run_tx(command: DatasetTx) -> anyhow::Result<()> {
                     hash: r.hash().to_vec(),
                     label: u32::from(r.label),
                     pixels: r.pixels.to_vec(),
+                    split: 0,
                 })
                 .collect(),
             remove: remove.clone(),
@@ -503,7 +504,12 @@ fn fetch_records(rpc: &RpcClient, dataset: &Dataset) -> anyhow::Result<Vec<um_fo
                     hex::encode(&record.hash)
                 );
             }
-            hashes.push(hash);
+            let validation = match Split::try_from(record.split) {
+                Ok(Split::Train) => false,
+                Ok(Split::Validation) => true,
+                _ => bail!("record {} comes without its split", hex::encode(hash)),
+            };
+            hashes.push((hash, validation));
             records.push(digit);
         }
         key = page.pagination.map(|p| p.next_key).unwrap_or_default();
@@ -511,7 +517,12 @@ fn fetch_records(rpc: &RpcClient, dataset: &Dataset) -> anyhow::Result<Vec<um_fo
             break;
         }
     }
-    if um_formats::dataset_root(hashes.iter()).as_slice() != dataset.root {
+    // The node pages in hash order; sorting makes the check not depend on it.
+    hashes.sort_unstable();
+    if um_formats::dataset_root(hashes.iter().map(|(hash, validation)| (hash, *validation)))
+        .as_slice()
+        != dataset.root
+    {
         bail!(
             "the {} records received do not match the root of {} version {}",
             records.len(),

@@ -158,7 +158,7 @@ fn header_app_hash(rpc: &RpcClient, height: u64) -> anyhow::Result<Vec<u8>> {
 }
 
 /// FinalizeBlock as CometBFT sends it for a stored block (the parts the app
-/// reads: height, time and transactions).
+/// reads: height, time, the block's hash and transactions).
 fn fetch_block(rpc: &RpcClient, height: u64) -> anyhow::Result<pb::RequestFinalizeBlock> {
     let block = block_json(rpc, height)?;
     let header = &block["block"]["header"];
@@ -178,8 +178,12 @@ fn fetch_block(rpc: &RpcClient, height: u64) -> anyhow::Result<pb::RequestFinali
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let proposer = header["proposer_address"].as_str().unwrap_or_default();
+    let hash = block["block_id"]["hash"]
+        .as_str()
+        .context("block without block_id.hash")?;
     Ok(pb::RequestFinalizeBlock {
         txs,
+        hash: hex::decode(hash).context("block hash is not hex")?.into(),
         height: i64::try_from(height)?,
         time: Some(parse_rfc3339(time)?),
         proposer_address: hex::decode(proposer).unwrap_or_default().into(),

@@ -7,18 +7,30 @@
 //! already added or removed is simply left as it is, so a passed proposal
 //! can always be carried out.
 
+use sha2::{Digest, Sha256};
 use um_proto::um::dataset::v1::{Dataset, DatasetDelta, DeltaStatus};
 
 use super::module_address;
 use super::records::{self, Hash};
 use crate::codes::{Code, TxError};
-use crate::context::{CustomOutcome, Event, ModuleCall};
+use crate::context::{BlockInfo, CustomOutcome, Event, ModuleCall};
 use crate::store::StateView;
 
 /// Makes the next version of the delta's dataset and refunds the deposit
 /// (a cw20 transfer from the module account, run by the wasm module).
-pub fn accept(state: &mut StateView, height: u64, delta_id: u64) -> Result<CustomOutcome, TxError> {
+///
+/// The records it adds are split under a salt from the hash of the block
+/// that accepts it: fixed by consensus, unknown when the delta was
+/// proposed or voted on, so its author cannot choose which records are
+/// held out for validation.
+pub fn accept(
+    state: &mut StateView,
+    block: &BlockInfo,
+    delta_id: u64,
+) -> Result<CustomOutcome, TxError> {
+    let height = block.height;
     let mut delta = proposed(state, delta_id)?;
+    let split_salt = split_salt(&block.hash, delta_id);
     let current = super::current(state, &delta.dataset_id)?.ok_or_else(|| {
         TxError::new(
             Code::Internal,
@@ -40,7 +52,8 @@ pub fn accept(state: &mut StateView, height: u64, delta_id: u64) -> Result<Custo
             .map_err(|_| TxError::new(Code::Internal, format!("delta {delta_id}: stored label")))?;
         let hash = records::put_record(state, label, &record.pixels);
         if !records::is_member(state, id, current.version, &hash)? {
-            records::join(state, id, next, &hash)?;
+            let validation = um_formats::Record::is_validation_salted(&split_salt, &hash);
+            records::join(state, id, next, &hash, validation)?;
         }
     }
     for bytes in &delta.remove {
@@ -62,6 +75,7 @@ pub fn accept(state: &mut StateView, height: u64, delta_id: u64) -> Result<Custo
     delta.status = DeltaStatus::Accepted as i32;
     delta.decided_height = height;
     delta.result_version = next;
+    delta.split_salt = split_salt.to_vec();
     records::save_delta(state, &delta);
 
     let calls = match records::escrow_token(state, delta_id)? {
@@ -101,11 +115,21 @@ pub fn accept(state: &mut StateView, height: u64, delta_id: u64) -> Result<Custo
     })
 }
 
+/// `sha256("um/dataset/split-salt" ‖ block hash ‖ delta id)`: one salt per
+/// delta, even for two accepted in one block.
+pub fn split_salt(block_hash: &[u8], delta_id: u64) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(b"um/dataset/split-salt");
+    hasher.update(block_hash);
+    hasher.update(delta_id.to_be_bytes());
+    hasher.finalize().into()
+}
+
 /// A membership key's length (prefix, dataset id, hash) and its spans, as
 /// priced per key; dataset ids are short, so a fixed size keeps the price
 /// independent of the id.
 const MEMBER_KEY_BYTES: usize = 64;
-const SPANS_BYTES: usize = 16;
+const SPANS_BYTES: usize = 17;
 
 fn delta_len(delta: &DatasetDelta) -> u64 {
     (delta.add.len() + delta.remove.len()) as u64
@@ -176,7 +200,25 @@ mod tests {
             hash: Vec::new(),
             label: u32::from(r.label),
             pixels: r.pixels.to_vec(),
+            split: 0,
         }
+    }
+
+    /// A block at `height` whose hash is made up from the height.
+    fn block(height: u64) -> BlockInfo {
+        BlockInfo {
+            chain_id: "t".into(),
+            height,
+            time_nanos: 1,
+            hash: Sha256::digest(height.to_be_bytes()).to_vec(),
+        }
+    }
+
+    /// Whether `r`, added by delta `delta_id` accepted at `height` (by
+    /// [`block`]), is a validation record.
+    fn held_out(r: &um_formats::Record, height: u64, delta_id: u64) -> bool {
+        let salt = split_salt(&block(height).hash, delta_id);
+        um_formats::Record::is_validation_salted(&salt, &r.hash())
     }
 
     fn propose(
@@ -211,6 +253,7 @@ mod tests {
             chain_id: "t".into(),
             height: 3,
             time_nanos: 1,
+            hash: Vec::new(),
         };
         let mut gas = GasMeter::new(100_000_000);
         let mut ctx = TxContext {
@@ -222,10 +265,25 @@ mod tests {
         f(wasm, &mut ctx)
     }
 
-    fn root_of(records: &[um_formats::Record]) -> Vec<u8> {
-        um_formats::Dataset::from_records(records.to_vec())
-            .root()
-            .to_vec()
+    /// The root of genesis records (split by their hash) and records added
+    /// by deltas, each with its split.
+    fn root_of(genesis: &[um_formats::Record], added: &[(um_formats::Record, bool)]) -> Vec<u8> {
+        let genesis = um_formats::Dataset::from_records(genesis.to_vec());
+        let (validation, train): (Vec<_>, Vec<_>) = added.iter().partition(|(_, v)| *v);
+        um_formats::Dataset::from_splits(
+            genesis
+                .train()
+                .iter()
+                .cloned()
+                .chain(train.into_iter().map(|(r, _)| r.clone())),
+            genesis
+                .validation()
+                .iter()
+                .cloned()
+                .chain(validation.into_iter().map(|(r, _)| r.clone())),
+        )
+        .root()
+        .to_vec()
     }
 
     #[test]
@@ -261,7 +319,7 @@ mod tests {
         )
         .unwrap();
 
-        let outcome = accept(&mut state, 9, 1).unwrap();
+        let outcome = accept(&mut state, &block(9), 1).unwrap();
         assert!(outcome.calls.is_empty(), "no deposit, no refund");
         // Issue 13, finding 11: the new root reads every membership key (21:
         // 20 at genesis and x), and the price counts them with the delta's 2
@@ -271,14 +329,14 @@ mod tests {
         assert_eq!(outcome.events[0].kind, "dataset_delta_accepted");
         let mut v1: Vec<_> = genesis.clone();
         v1.remove(3);
-        v1.push(x.clone());
+        let x_split = (x.clone(), held_out(&x, 9, 1));
         let dataset = crate::dataset::current(&state, "mnist").unwrap().unwrap();
         assert_eq!(
             (dataset.version, dataset.height, dataset.delta_id),
             (1, 9, 1)
         );
         assert_eq!(dataset.record_count, 20);
-        assert_eq!(dataset.root, root_of(&v1));
+        assert_eq!(dataset.root, root_of(&v1, std::slice::from_ref(&x_split)));
         let delta = records::delta(&state, 1).unwrap().unwrap();
         assert_eq!(delta.status, DeltaStatus::Accepted as i32);
         assert_eq!((delta.decided_height, delta.result_version), (9, 1));
@@ -286,31 +344,43 @@ mod tests {
         // The second applies to version 1: x and the removal of genesis[3]
         // are already done, y and the removal of genesis[4] are new. The
         // removed genesis[3] keeps its key, which is read (and paid) too.
-        let outcome = accept(&mut state, 10, 2).unwrap();
+        let outcome = accept(&mut state, &block(10), 2).unwrap();
         assert_eq!(outcome.gas, per_key * (22 + 4));
         let mut v2 = v1.clone();
         v2.retain(|r| r != &genesis[4]);
-        v2.push(y);
+        let y_split = (y.clone(), held_out(&y, 10, 2));
         let dataset = crate::dataset::current(&state, "mnist").unwrap().unwrap();
         assert_eq!((dataset.version, dataset.record_count), (2, 20));
-        assert_eq!(dataset.root, root_of(&v2));
-        let mut hashes: Vec<_> = v2.iter().map(um_formats::Record::hash).collect();
+        assert_eq!(dataset.root, root_of(&v2, &[x_split, y_split]));
+        let mut hashes: Vec<_> = v2
+            .iter()
+            .chain([&x, &y])
+            .map(um_formats::Record::hash)
+            .collect();
         hashes.sort_unstable();
-        assert_eq!(records::all_members(&state, "mnist", 2).unwrap(), hashes);
+        let members: Vec<_> = records::all_members(&state, "mnist", 2)
+            .unwrap()
+            .iter()
+            .map(|m| m.hash)
+            .collect();
+        assert_eq!(members, hashes);
         // Older versions keep their members and roots.
         let v0 = crate::dataset::version(&state, "mnist", 0)
             .unwrap()
             .unwrap();
-        assert_eq!(v0.root, root_of(&genesis));
+        assert_eq!(v0.root, root_of(&genesis, &[]));
         assert_eq!(records::all_members(&state, "mnist", 0).unwrap().len(), 20);
 
         // A decided delta cannot be decided again; an unknown one is not found.
-        for result in [accept(&mut state, 11, 1), reject(&mut state, 11, 2)] {
+        for result in [accept(&mut state, &block(11), 1), reject(&mut state, 11, 2)] {
             let err = result.unwrap_err();
             assert_eq!(err.code, Code::DeltaDecided);
             assert!(err.log.contains("DELTA_STATUS_ACCEPTED"), "{}", err.log);
         }
-        assert_eq!(accept(&mut state, 11, 3).unwrap_err().code, Code::NotFound);
+        assert_eq!(
+            accept(&mut state, &block(11), 3).unwrap_err().code,
+            Code::NotFound
+        );
         assert_eq!(
             crate::dataset::current(&state, "mnist")
                 .unwrap()
@@ -320,6 +390,56 @@ mod tests {
         );
     }
 
+    /// Issue 13, finding 7: the author of a delta chose its records' hashes,
+    /// and so which of them were held out for validation (`hash[0] < 26`):
+    /// hard or mislabelled records in the validation split can freeze a
+    /// lineage. Ground records now split under the accepting block's salt,
+    /// about one in ten held out, and another block splits them otherwise.
+    #[test]
+    fn the_accepting_block_not_the_author_splits_a_deltas_records() {
+        let cache = tempfile::tempdir().unwrap();
+        let wasm = WasmModule::new(cache.path()).unwrap();
+        // Digits 0-4 are the genesis records.
+        let ground: Vec<um_formats::Record> = (5..=255u8)
+            .map(digit)
+            .filter(|r| um_formats::Record::is_validation_hash(&r.hash()))
+            .take(20)
+            .collect();
+        assert_eq!(ground.len(), 20, "enough ground records");
+        let splits_at = |height: u64| {
+            let store = Store::temporary().unwrap();
+            let mut state = store.view();
+            state_with(&mut state, &digits(5));
+            DatasetParams {
+                min_deposit: 0u128.into(),
+                ..DatasetParams::default()
+            }
+            .save(&mut state)
+            .unwrap();
+            propose(&wasm, &mut state, &ground, &[], 0).unwrap();
+            accept(&mut state, &block(height), 1).unwrap();
+            let dataset = crate::dataset::current(&state, "mnist").unwrap().unwrap();
+            let delta = records::delta(&state, 1).unwrap().unwrap();
+            assert_eq!(delta.split_salt, split_salt(&block(height).hash, 1));
+            let added: Vec<_> = ground
+                .iter()
+                .map(|r| (r.clone(), held_out(r, height, 1)))
+                .collect();
+            assert_eq!(dataset.root, root_of(&digits(5), &added));
+            let genesis_held_out = um_formats::Dataset::from_records(digits(5))
+                .validation()
+                .len() as u64;
+            (
+                dataset.validation_count - genesis_held_out,
+                added.iter().map(|(_, v)| *v).collect::<Vec<_>>(),
+            )
+        };
+        let (held_out_at_9, split_at_9) = splits_at(9);
+        let (_, split_at_10) = splits_at(10);
+        assert!(held_out_at_9 < 10, "{held_out_at_9} of 20 held out");
+        assert_ne!(split_at_9, split_at_10, "the block decides, not the author");
+    }
+
     /// A state with the governance suite, the proposer holding 100 NRN and
     /// (optionally) allowing the dataset module to spend 10 NRN.
     fn with_token(wasm: &WasmModule, state: &mut StateView, allowance: bool) -> String {
@@ -327,6 +447,7 @@ mod tests {
             chain_id: "t".into(),
             height: 1,
             time_nanos: 1,
+            hash: Vec::new(),
         };
         let artifacts = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../artifacts");
         let mut config = um_governance::DeployConfig::new(&artifacts);
@@ -392,7 +513,7 @@ mod tests {
             Some(token.clone())
         );
 
-        let outcome = accept(&mut state, 5, 1).unwrap();
+        let outcome = accept(&mut state, &block(5), 1).unwrap();
         let [call] = outcome.calls.as_slice() else {
             panic!("one refund expected: {:?}", outcome.calls)
         };

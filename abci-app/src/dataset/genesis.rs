@@ -150,8 +150,17 @@ fn apply_dataset(
         .collect();
     hashes.sort_unstable();
     hashes.dedup();
-    for hash in &hashes {
-        records::join(state, id, 0, hash)?;
+    // Genesis records split by their hash alone (no salt): whoever writes
+    // the genesis file is trusted with the dataset anyway.
+    let members: Vec<records::Member> = hashes
+        .iter()
+        .map(|&hash| records::Member {
+            hash,
+            validation: um_formats::Record::is_validation_salted(&[], &hash),
+        })
+        .collect();
+    for member in &members {
+        records::join(state, id, 0, &member.hash, member.validation)?;
     }
     let mut dataset = Dataset {
         dataset_id: id.clone(),
@@ -163,7 +172,7 @@ fn apply_dataset(
         num_classes: genesis.num_classes,
         ..Default::default()
     };
-    records::summarize(&mut dataset, &hashes);
+    records::summarize(&mut dataset, &members);
     records::save_version(state, &dataset);
     Ok(())
 }

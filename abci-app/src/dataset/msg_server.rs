@@ -9,7 +9,7 @@ use cosmos_sdk_proto::Any;
 use prost::{Message, Name};
 use um_proto::um::dataset::v1::{
     Dataset, DatasetDelta, DeltaStatus, MsgProposeDatasetDelta, MsgProposeDatasetDeltaResponse,
-    Record,
+    Record, Split,
 };
 
 use super::records::{self, Hash};
@@ -101,6 +101,7 @@ pub fn handle(
         base_version: dataset.version,
         decided_height: 0,
         result_version: 0,
+        split_salt: Vec::new(),
     };
     records::save_delta(ctx.state, &delta);
     events.insert(
@@ -201,6 +202,9 @@ fn check_additions(
             ));
         }
         record.hash = hash.to_vec();
+        // The chain decides the split on acceptance; a proposer's choice
+        // is not kept.
+        record.split = Split::Unspecified as i32;
         out.push(record);
     }
     Ok(out)
@@ -309,6 +313,7 @@ mod tests {
             hash: Vec::new(),
             label: u32::from(r.label),
             pixels: r.pixels.to_vec(),
+            split: 0,
         }
     }
 

@@ -2,17 +2,19 @@
 //! protobuf request in `data`, protobuf response in `value`.
 //!
 //! Lists take `um.common.v1.PageRequest`. The cursor (`next_key`) of
-//! `Records` is the hash of the last record returned, so a client that pages
-//! through a version reads each record once however large it is; the other
-//! lists are short and their cursor is a decimal offset.
+//! `Records` is the hash of the last record read, so a client that pages
+//! through a version reads each record once however large it is; versions
+//! and deltas page with [`crate::query_page::page_of`]'s cursors; the list
+//! of lineages is short (the DAO alone adds to it) and pages by offset.
 
 use prost::Message;
 use um_proto::um::common::v1::PageResponse;
 use um_proto::um::dataset::v1::{self as proto, Dataset, DeltaStatus, Split};
 
 use super::records::{self, MemberPage};
+use super::state_key;
 use crate::codes::{Code, TxError};
-use crate::query_page::{limit, not_found, page, paginate, request};
+use crate::query_page::{limit, not_found, page, page_of, paginate, request, DEFAULT_SCAN_LIMIT};
 use crate::store::StateView;
 
 pub const DATASETS_PATH: &str = "/um.dataset.v1.Query/Datasets";
@@ -31,6 +33,8 @@ const DEFAULT_RECORDS_PAGE: u64 = 100;
 /// Deltas carry their records, so their pages are smaller.
 const MAX_DELTAS_PAGE: u64 = 100;
 const DEFAULT_DELTAS_PAGE: u64 = 20;
+/// Deltas one request may decode: two full pages.
+const DELTAS_SCAN_LIMIT: u64 = 2 * MAX_DELTAS_PAGE;
 const MAX_PAGE: u64 = 1000;
 const DEFAULT_PAGE: u64 = 100;
 
@@ -53,7 +57,7 @@ pub fn handle(state: &StateView, path: &str, data: &[u8]) -> Option<Result<Vec<u
 fn datasets(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
     let req: proto::QueryDatasetsRequest = request(data)?;
     let page = page(req.pagination.as_ref(), DEFAULT_PAGE, MAX_PAGE)?;
-    let (ids, pagination) = paginate(records::dataset_ids(state)?, &page);
+    let (ids, pagination) = paginate(records::dataset_ids(state)?, &page)?;
     let datasets = ids
         .iter()
         .map(|id| {
@@ -93,12 +97,13 @@ fn dataset_versions(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> 
         return Err(not_found(format!("dataset {:?}", req.dataset_id)));
     }
     let page = page(req.pagination.as_ref(), DEFAULT_PAGE, MAX_PAGE)?;
-    let (versions, pagination) = crate::query_page::page_of(
+    let (versions, pagination) = page_of(
         state,
-        &super::state_key::versions_of(&req.dataset_id),
+        &state_key::versions_of(&req.dataset_id),
         true,
         &page,
-        |bytes| {
+        DEFAULT_SCAN_LIMIT,
+        |_, bytes| {
             Dataset::decode(bytes)
                 .map_err(|e| TxError::new(Code::Internal, format!("stored dataset version: {e}")))
         },
@@ -119,21 +124,46 @@ fn deltas(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
         MAX_DELTAS_PAGE,
     )?;
     // Newest first; read lazily, so that a page of deltas (each up to
-    // 1,000 records of 784 bytes) holds one page, not every delta ever.
-    let (deltas, pagination) = crate::query_page::page_of(
-        state,
-        super::state_key::DELTA_PREFIX,
-        true,
-        &page,
-        |bytes| {
-            proto::DatasetDelta::decode(bytes)
-                .map_err(|e| TxError::new(Code::Internal, format!("stored dataset delta: {e}")))
-        },
-        |d: &proto::DatasetDelta| {
-            (req.dataset_id.is_empty() || d.dataset_id == req.dataset_id)
-                && (req.status == DeltaStatus::Unspecified as i32 || d.status == req.status)
-        },
-    )?;
+    // 1,000 records of 784 bytes) holds one page, not every delta ever. One
+    // lineage's deltas are read through its index; a status filter reads
+    // at most a couple of pages' worth of deltas per request.
+    let decode = |bytes: &[u8]| {
+        proto::DatasetDelta::decode(bytes)
+            .map_err(|e| TxError::new(Code::Internal, format!("stored dataset delta: {e}")))
+    };
+    let keep = |d: &proto::DatasetDelta| {
+        (req.dataset_id.is_empty() || d.dataset_id == req.dataset_id)
+            && (req.status == DeltaStatus::Unspecified as i32 || d.status == req.status)
+    };
+    let (deltas, pagination) = if req.dataset_id.is_empty() {
+        page_of(
+            state,
+            state_key::DELTA_PREFIX,
+            true,
+            &page,
+            DELTAS_SCAN_LIMIT,
+            |_, bytes| decode(bytes),
+            keep,
+        )?
+    } else {
+        page_of(
+            state,
+            &state_key::deltas_of_dataset(&req.dataset_id),
+            true,
+            &page,
+            DELTAS_SCAN_LIMIT,
+            |key, _| {
+                let id = key
+                    .try_into()
+                    .map(u64::from_be_bytes)
+                    .map_err(|_| TxError::new(Code::Internal, "malformed delta index key"))?;
+                records::delta(state, id)?.ok_or_else(|| {
+                    TxError::new(Code::Internal, format!("indexed delta {id} is not stored"))
+                })
+            },
+            keep,
+        )?
+    };
     Ok(proto::QueryDeltasResponse {
         deltas,
         pagination: Some(pagination),
@@ -176,31 +206,33 @@ fn records(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
         descending: pagination.reverse,
         split,
     };
-    let (hashes, more) =
+    let (members, more) =
         records::members(state, &dataset.dataset_id, dataset.version, &member_page)?;
-    let records = hashes
+    let records = members
         .iter()
-        .map(|hash| {
-            records::record(state, hash)?.ok_or_else(|| {
+        .map(|member| {
+            let mut record = records::record(state, &member.hash)?.ok_or_else(|| {
                 TxError::new(
                     Code::Internal,
                     format!(
                         "record {} of {} is not stored",
-                        hex::encode(hash),
+                        hex::encode(member.hash),
                         dataset.dataset_id
                     ),
                 )
-            })
+            })?;
+            record.set_split(member.split());
+            Ok(record)
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>, TxError>>()?;
     let total = match split {
         _ if !(pagination.count_total && pagination.key.is_empty()) => 0,
         Split::Unspecified => dataset.record_count,
         Split::Train => dataset.train_count,
         Split::Validation => dataset.validation_count,
     };
-    let next_key = match hashes.last() {
-        Some(last) if more => last.to_vec(),
+    let next_key = match members.last() {
+        Some(last) if more => last.hash.to_vec(),
         _ => Vec::new(),
     };
     Ok(proto::QueryRecordsResponse {
@@ -280,15 +312,24 @@ mod tests {
         let expected = um_formats::Dataset::from_records(genesis.clone());
 
         let all = fetch_all(&state, None, Split::Unspecified, 7);
-        let hashes: Vec<[u8; 32]> = all
+        let members: Vec<([u8; 32], bool)> = all
             .iter()
-            .map(|r| r.hash.clone().try_into().unwrap())
+            .map(|r| {
+                (
+                    r.hash.clone().try_into().unwrap(),
+                    r.split == Split::Validation as i32,
+                )
+            })
             .collect();
         assert!(
-            hashes.windows(2).all(|w| w[0] < w[1]),
+            members.windows(2).all(|w| w[0].0 < w[1].0),
             "ascending, distinct"
         );
-        assert_eq!(um_formats::dataset_root(hashes.iter()), expected.root());
+        assert!(all.iter().all(|r| r.split != Split::Unspecified as i32));
+        assert_eq!(
+            um_formats::dataset_root(members.iter().map(|(h, v)| (h, *v))),
+            expected.root()
+        );
         for record in &all {
             let digit = um_formats::Record {
                 label: record.label as u8,
@@ -392,7 +433,15 @@ mod tests {
                 },
             );
         }
-        crate::dataset::decide::accept(&mut state, 4, 2).unwrap();
+        crate::dataset::decide::accept(
+            &mut state,
+            &crate::context::BlockInfo {
+                height: 4,
+                ..Default::default()
+            },
+            2,
+        )
+        .unwrap();
         crate::dataset::decide::reject(&mut state, 5, 3).unwrap();
 
         let dataset: proto::QueryDatasetResponse = ask(

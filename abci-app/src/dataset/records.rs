@@ -24,12 +24,9 @@ pub fn record_hash(label: u8, pixels: &[u8]) -> Hash {
     hasher.finalize().into()
 }
 
-pub fn is_validation(hash: &Hash) -> bool {
-    um_formats::Record::is_validation_hash(hash)
-}
-
-fn split_of(hash: &Hash) -> Split {
-    if is_validation(hash) {
+/// The split a member's flag names.
+fn split_of(validation: bool) -> Split {
+    if validation {
         Split::Validation
     } else {
         Split::Train
@@ -67,41 +64,72 @@ pub fn record(state: &StateView, hash: &Hash) -> Result<Option<Record>, TxError>
         hash: hash.to_vec(),
         label: u32::from(*label),
         pixels: pixels.to_vec(),
+        split: Split::Unspecified as i32,
     }))
 }
 
 // --- membership ---
 
-fn decode_spans(bytes: &[u8]) -> Result<Vec<(u64, u64)>, TxError> {
-    if bytes.is_empty() || !bytes.len().is_multiple_of(16) {
-        return Err(corrupt("membership"));
-    }
-    Ok(bytes
-        .chunks_exact(16)
-        .map(|span| {
-            let (from, until) = span.split_at(8);
-            (
-                u64::from_be_bytes(from.try_into().unwrap_or_default()),
-                u64::from_be_bytes(until.try_into().unwrap_or_default()),
-            )
-        })
-        .collect())
+/// A span of versions `[from, until)` that hold a record, and the split the
+/// record has in them (decided when it joined).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Span {
+    from: u64,
+    until: u64,
+    validation: bool,
 }
 
-fn encode_spans(spans: &[(u64, u64)]) -> Vec<u8> {
-    spans
-        .iter()
-        .flat_map(|(from, until)| [from.to_be_bytes(), until.to_be_bytes()].concat())
+const SPAN_BYTES: usize = 17;
+
+fn decode_spans(bytes: &[u8]) -> Result<Vec<Span>, TxError> {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(SPAN_BYTES) {
+        return Err(corrupt("membership"));
+    }
+    bytes
+        .chunks_exact(SPAN_BYTES)
+        .map(|span| {
+            let from = span.get(..8).and_then(as_u64);
+            let until = span.get(8..16).and_then(as_u64);
+            let validation = match span.get(16) {
+                Some(0) => Some(false),
+                Some(1) => Some(true),
+                _ => None,
+            };
+            match (from, until, validation) {
+                (Some(from), Some(until), Some(validation)) => Ok(Span {
+                    from,
+                    until,
+                    validation,
+                }),
+                _ => Err(corrupt("membership")),
+            }
+        })
         .collect()
 }
 
-fn holds(spans: &[(u64, u64)], version: u64) -> bool {
+fn encode_spans(spans: &[Span]) -> Vec<u8> {
     spans
         .iter()
-        .any(|&(from, until)| from <= version && version < until)
+        .flat_map(|span| {
+            let mut bytes = Vec::with_capacity(SPAN_BYTES);
+            bytes.extend_from_slice(&span.from.to_be_bytes());
+            bytes.extend_from_slice(&span.until.to_be_bytes());
+            bytes.push(u8::from(span.validation));
+            bytes
+        })
+        .collect()
 }
 
-fn spans(state: &StateView, dataset_id: &str, hash: &Hash) -> Result<Vec<(u64, u64)>, TxError> {
+/// Whether `version` holds the record, and if so in which split (`true`:
+/// validation).
+fn split_in(spans: &[Span], version: u64) -> Option<bool> {
+    spans
+        .iter()
+        .find(|span| span.from <= version && version < span.until)
+        .map(|span| span.validation)
+}
+
+fn spans(state: &StateView, dataset_id: &str, hash: &Hash) -> Result<Vec<Span>, TxError> {
     match state.get(&state_key::member(dataset_id, hash))? {
         None => Ok(Vec::new()),
         Some(bytes) => decode_spans(&bytes),
@@ -114,19 +142,25 @@ pub fn is_member(
     version: u64,
     hash: &Hash,
 ) -> Result<bool, TxError> {
-    Ok(holds(&spans(state, dataset_id, hash)?, version))
+    Ok(split_in(&spans(state, dataset_id, hash)?, version).is_some())
 }
 
-/// Makes the record a member from `version` on. The caller makes sure it
-/// is not a member of the newest version (which is `version - 1`).
+/// Makes the record a member from `version` on, in the validation split
+/// if `validation`. The caller makes sure it is not a member of the newest
+/// version (which is `version - 1`).
 pub fn join(
     state: &mut StateView,
     dataset_id: &str,
     version: u64,
     hash: &Hash,
+    validation: bool,
 ) -> Result<(), TxError> {
     let mut spans = spans(state, dataset_id, hash)?;
-    spans.push((version, OPEN));
+    spans.push(Span {
+        from: version,
+        until: OPEN,
+        validation,
+    });
     state.set(&state_key::member(dataset_id, hash), encode_spans(&spans));
     Ok(())
 }
@@ -141,14 +175,27 @@ pub fn leave(
 ) -> Result<(), TxError> {
     let mut spans = spans(state, dataset_id, hash)?;
     let mut changed = false;
-    for span in spans.iter_mut().filter(|span| span.1 == OPEN) {
-        span.1 = version;
+    for span in spans.iter_mut().filter(|span| span.until == OPEN) {
+        span.until = version;
         changed = true;
     }
     if changed {
         state.set(&state_key::member(dataset_id, hash), encode_spans(&spans));
     }
     Ok(())
+}
+
+/// A record of a version and its split there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Member {
+    pub hash: Hash,
+    pub validation: bool,
+}
+
+impl Member {
+    pub fn split(&self) -> Split {
+        split_of(self.validation)
+    }
 }
 
 /// Which members of a version a page holds.
@@ -166,14 +213,14 @@ pub struct MemberPage {
     pub split: Split,
 }
 
-/// The hashes of the members of `version` that `page` asks for, in hash
-/// order, and whether more follow.
+/// The members of `version` that `page` asks for, in hash order, and
+/// whether more follow.
 pub fn members(
     state: &StateView,
     dataset_id: &str,
     version: u64,
     page: &MemberPage,
-) -> Result<(Vec<Hash>, bool), TxError> {
+) -> Result<(Vec<Member>, bool), TxError> {
     members_counted(state, dataset_id, version, page).map(|(hashes, more, _)| (hashes, more))
 }
 
@@ -188,7 +235,7 @@ pub fn members_counted(
     dataset_id: &str,
     version: u64,
     page: &MemberPage,
-) -> Result<(Vec<Hash>, bool, u64), TxError> {
+) -> Result<(Vec<Member>, bool, u64), TxError> {
     let prefix = state_key::members_of(dataset_id);
     // The prefix ends in '/', so bumping that byte bounds every key under it.
     let mut prefix_end = prefix.clone();
@@ -220,10 +267,11 @@ pub fn members_counted(
             .and_then(as_hash)
             .ok_or_else(|| corrupt("membership key"))?;
         cursor = Some(key);
-        if !holds(&decode_spans(&value)?, version) {
+        let Some(validation) = split_in(&decode_spans(&value)?, version) else {
             continue;
-        }
-        if page.split != Split::Unspecified && split_of(&hash) != page.split {
+        };
+        let member = Member { hash, validation };
+        if page.split != Split::Unspecified && member.split() != page.split {
             continue;
         }
         if skipped < page.skip {
@@ -233,7 +281,7 @@ pub fn members_counted(
         if page.limit.is_some_and(|limit| out.len() as u64 >= limit) {
             return Ok((out, true, read));
         }
-        out.push(hash);
+        out.push(member);
     }
 }
 
@@ -242,7 +290,7 @@ pub fn all_members(
     state: &StateView,
     dataset_id: &str,
     version: u64,
-) -> Result<Vec<Hash>, TxError> {
+) -> Result<Vec<Member>, TxError> {
     all_members_counted(state, dataset_id, version).map(|(hashes, _)| hashes)
 }
 
@@ -251,18 +299,19 @@ pub fn all_members_counted(
     state: &StateView,
     dataset_id: &str,
     version: u64,
-) -> Result<(Vec<Hash>, u64), TxError> {
+) -> Result<(Vec<Member>, u64), TxError> {
     members_counted(state, dataset_id, version, &MemberPage::default())
         .map(|(hashes, _, read)| (hashes, read))
 }
 
 /// Fills in a version's counts and root from its members (ascending).
-pub fn summarize(dataset: &mut Dataset, members: &[Hash]) {
-    let validation = members.iter().filter(|h| is_validation(h)).count() as u64;
+pub fn summarize(dataset: &mut Dataset, members: &[Member]) {
+    let validation = members.iter().filter(|m| m.validation).count() as u64;
     dataset.record_count = members.len() as u64;
     dataset.validation_count = validation;
     dataset.train_count = dataset.record_count - validation;
-    dataset.root = um_formats::dataset_root(members.iter()).to_vec();
+    dataset.root =
+        um_formats::dataset_root(members.iter().map(|m| (&m.hash, m.validation))).to_vec();
 }
 
 // --- versions ---
@@ -349,8 +398,13 @@ pub fn delta(state: &StateView, id: u64) -> Result<Option<DatasetDelta>, TxError
     }
 }
 
+/// Saves a delta and its entry in the index of its lineage's deltas.
 pub fn save_delta(state: &mut StateView, delta: &DatasetDelta) {
     state.set(&state_key::delta(delta.id), delta.encode_to_vec());
+    state.set(
+        &state_key::delta_of_dataset(&delta.dataset_id, delta.id),
+        Vec::new(),
+    );
 }
 
 pub fn escrow_token(state: &StateView, delta_id: u64) -> Result<Option<String>, TxError> {
@@ -390,14 +444,22 @@ mod tests {
         let store = Store::temporary().unwrap();
         let mut state = store.view();
         let h = hash(100, 1);
-        join(&mut state, "d", 0, &h).unwrap();
+        join(&mut state, "d", 0, &h, false).unwrap();
         leave(&mut state, "d", 2, &h).unwrap();
-        join(&mut state, "d", 5, &h).unwrap();
+        // Rejoining under another delta's salt may change its split.
+        join(&mut state, "d", 5, &h, true).unwrap();
         let member = |v| is_member(&state, "d", v, &h).unwrap();
         assert_eq!(
             (0..7).map(member).collect::<Vec<_>>(),
             [true, true, false, false, false, true, true]
         );
+        let split = |v| {
+            let (members, _) = members(&state, "d", v, &MemberPage::default()).unwrap();
+            members.first().map(Member::split)
+        };
+        assert_eq!(split(1), Some(Split::Train));
+        assert_eq!(split(3), None);
+        assert_eq!(split(6), Some(Split::Validation));
         assert!(!is_member(&state, "other", 0, &h).unwrap());
         // Leaving when not a member changes nothing.
         let before = state.get(&state_key::member("d", &h)).unwrap();
@@ -410,19 +472,29 @@ mod tests {
     fn member_pages_filter_by_version_split_and_cursor() {
         let store = Store::temporary().unwrap();
         let mut state = store.view();
-        // Validation records have hash[0] < 26.
+        // Here, as at genesis, validation records have hash[0] < 26.
         let all: Vec<Hash> = (0..10u8).map(|i| hash(i * 20, i)).collect();
         for h in &all {
-            join(&mut state, "d", 0, h).unwrap();
+            join(&mut state, "d", 0, h, h[0] < 26).unwrap();
         }
         leave(&mut state, "d", 1, &all[3]).unwrap();
-        let page = |p: MemberPage, v| members(&state, "d", v, &p).unwrap();
+        let page = |p: MemberPage, v| {
+            let (members, more) = members(&state, "d", v, &p).unwrap();
+            (members.iter().map(|m| m.hash).collect::<Vec<_>>(), more)
+        };
 
         let (v0, more) = page(MemberPage::default(), 0);
         assert_eq!((v0, more), (all.clone(), false));
         let mut v1 = all.clone();
         v1.remove(3);
-        assert_eq!(all_members(&state, "d", 1).unwrap(), v1);
+        assert_eq!(
+            all_members(&state, "d", 1)
+                .unwrap()
+                .iter()
+                .map(|m| m.hash)
+                .collect::<Vec<_>>(),
+            v1
+        );
 
         let first = page(
             MemberPage {

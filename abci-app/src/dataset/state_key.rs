@@ -54,6 +54,16 @@ pub fn delta(id: u64) -> Vec<u8> {
     [DELTA_PREFIX, &id.to_be_bytes()].concat()
 }
 
+/// `delta_by_dataset/<dataset id>/<delta id>` → empty: the deltas of one
+/// lineage, so that listing them reads only theirs.
+pub fn delta_of_dataset(dataset_id: &str, id: u64) -> Vec<u8> {
+    [&deltas_of_dataset(dataset_id)[..], &id.to_be_bytes()].concat()
+}
+
+pub fn deltas_of_dataset(dataset_id: &str) -> Vec<u8> {
+    [b"dataset/delta_by_dataset/", dataset_id.as_bytes(), b"/"].concat()
+}
+
 /// `escrow/<delta id>` → bech32 address of the cw20 token the delta's
 /// deposit was taken in; present while the module owes a refund, so a
 /// refund goes back in the token that was paid even if the registry has

@@ -136,6 +136,7 @@ mod tests {
             chain_id: "t".into(),
             height: 1,
             time_nanos: 1,
+            hash: Vec::new(),
         };
         let deployer = crate::address::encode(&[1; 20]);
         let trainer = crate::address::encode(&[2; 20]);

@@ -182,6 +182,7 @@ impl<'m> Chain<'m> {
                 chain_id: "um-test".to_string(),
                 height: 7,
                 time_nanos: 1_700_000_000_000_000_000,
+                hash: Vec::new(),
             },
             module,
         }

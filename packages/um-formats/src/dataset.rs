@@ -6,12 +6,17 @@
 //!   and a label (`u8`).
 //! - Its hash is `sha256(label ‖ pixels)` (785 bytes).
 //! - A [`Dataset`] holds distinct records (duplicates by hash are dropped)
-//!   sorted by hash; a record is in the validation split when the first byte
-//!   of its hash is below [`VALIDATION_THRESHOLD`] (26/256 ≈ 10.2 %), in the
-//!   training split otherwise. Indices into either split are therefore stable
-//!   for a given set of records, whatever order they were loaded in.
-//! - A dataset's root is `sha256` of its record hashes in ascending order
-//!   ([`dataset_root`]): what the chain stores and a verifier checks.
+//!   sorted by hash, in a training and a validation split. A genesis record
+//!   is in the validation split when the first byte of its hash is below
+//!   [`VALIDATION_THRESHOLD`] (26/256 ≈ 10.2 %); a record added later by a
+//!   dataset delta, when the first byte of [`salted_split_hash`] is (the
+//!   salt is the delta's, fixed when the chain accepts it, so the author of
+//!   a delta cannot grind which of its records are held out). Indices into
+//!   either split are stable for a given set of records and splits,
+//!   whatever order they were loaded in.
+//! - A dataset's root is `sha256` of its record hashes in ascending order,
+//!   each followed by its split ([`dataset_root`]): what the chain stores
+//!   and a verifier checks.
 
 use std::path::Path;
 
@@ -55,10 +60,31 @@ impl Record {
         h.finalize().into()
     }
 
-    /// Whether a record with this hash belongs to the validation split.
+    /// Whether a genesis record with this hash belongs to the validation
+    /// split.
     pub fn is_validation_hash(hash: &[u8; 32]) -> bool {
         hash[0] < VALIDATION_THRESHOLD
     }
+
+    /// Whether a record with this hash, added under `split_salt`, belongs
+    /// to the validation split; an empty salt is genesis's rule.
+    pub fn is_validation_salted(split_salt: &[u8], hash: &[u8; 32]) -> bool {
+        if split_salt.is_empty() {
+            Self::is_validation_hash(hash)
+        } else {
+            salted_split_hash(split_salt, hash)[0] < VALIDATION_THRESHOLD
+        }
+    }
+}
+
+/// `sha256("um/dataset/split" ‖ salt ‖ hash)`: what decides the split of a
+/// record added by a delta accepted with `split_salt`.
+pub fn salted_split_hash(split_salt: &[u8], hash: &[u8; 32]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"um/dataset/split");
+    h.update(split_salt);
+    h.update(hash);
+    h.finalize().into()
 }
 
 /// Distinct records sorted by hash and split into training and validation.
@@ -69,8 +95,8 @@ pub struct Dataset {
 }
 
 impl Dataset {
-    /// Builds the dataset from records in any order: hashes, drops duplicates,
-    /// sorts by hash and splits.
+    /// Builds the dataset from records in any order with genesis's split
+    /// rule: hashes, drops duplicates, sorts by hash and splits.
     pub fn from_records(records: impl IntoIterator<Item = Record>) -> Self {
         let mut hashed: Vec<([u8; 32], Record)> =
             records.into_iter().map(|r| (r.hash(), r)).collect();
@@ -82,6 +108,27 @@ impl Dataset {
         Dataset {
             train: train.into_iter().map(|(_, r)| r).collect(),
             validation: validation.into_iter().map(|(_, r)| r).collect(),
+        }
+    }
+
+    /// Builds the dataset from records whose split is already decided (as
+    /// the chain serves them): each split is sorted by hash and loses its
+    /// duplicates. A record in both splits stays in both, and the root
+    /// then says so.
+    pub fn from_splits(
+        train: impl IntoIterator<Item = Record>,
+        validation: impl IntoIterator<Item = Record>,
+    ) -> Self {
+        fn sorted(records: impl IntoIterator<Item = Record>) -> Vec<Record> {
+            let mut hashed: Vec<([u8; 32], Record)> =
+                records.into_iter().map(|r| (r.hash(), r)).collect();
+            hashed.sort_unstable_by_key(|a| a.0);
+            hashed.dedup_by(|a, b| a.0 == b.0);
+            hashed.into_iter().map(|(_, r)| r).collect()
+        }
+        Dataset {
+            train: sorted(train),
+            validation: sorted(validation),
         }
     }
 
@@ -120,12 +167,17 @@ impl Dataset {
     }
 }
 
-/// `sha256` of the record hashes in ascending order: the content address of
-/// a set of records (duplicates count once).
-pub fn dataset_root<'a>(sorted_hashes: impl IntoIterator<Item = &'a [u8; 32]>) -> [u8; 32] {
+/// `sha256` of the record hashes in ascending order, each followed by one
+/// byte for its split (0 training, 1 validation): the content address of a
+/// set of records and of how they are split. The caller gives the members
+/// in ascending hash order, each once.
+pub fn dataset_root<'a>(
+    sorted_members: impl IntoIterator<Item = (&'a [u8; 32], bool)>,
+) -> [u8; 32] {
     let mut h = Sha256::new();
-    for hash in sorted_hashes {
+    for (hash, validation) in sorted_members {
         h.update(hash);
+        h.update([u8::from(validation)]);
     }
     h.finalize().into()
 }
@@ -133,14 +185,14 @@ pub fn dataset_root<'a>(sorted_hashes: impl IntoIterator<Item = &'a [u8; 32]>) -
 impl Dataset {
     /// [`dataset_root`] of every record of both splits.
     pub fn root(&self) -> [u8; 32] {
-        let mut hashes: Vec<[u8; 32]> = self
+        let mut members: Vec<([u8; 32], bool)> = self
             .train
             .iter()
-            .chain(self.validation.iter())
-            .map(Record::hash)
+            .map(|r| (r.hash(), false))
+            .chain(self.validation.iter().map(|r| (r.hash(), true)))
             .collect();
-        hashes.sort_unstable();
-        dataset_root(hashes.iter())
+        members.sort_unstable();
+        dataset_root(members.iter().map(|(hash, validation)| (hash, *validation)))
     }
 }
 
@@ -404,6 +456,57 @@ mod tests {
         let t = a.truncated(10, 3);
         assert_eq!(t.train(), &a.train()[..10]);
         assert_eq!(t.validation().len(), 3.min(a.validation().len()));
+    }
+
+    /// Issue 13, finding 7: a delta's author could grind records into the
+    /// validation split (hash[0] < 26). Under a salt the author does not
+    /// know, records ground for the unsalted rule land in validation about
+    /// one time in ten, and the root commits to the split each got.
+    #[test]
+    fn a_salt_decides_the_split_of_ground_records_and_the_root_commits_to_it() {
+        let ground: Vec<Record> = (0..=255u8)
+            .flat_map(|seed| (0..10u8).map(move |label| record(label, seed)))
+            .filter(|r| Record::is_validation_hash(&r.hash()))
+            .collect();
+        assert!(ground.len() > 100, "{} ground records", ground.len());
+        assert!(ground
+            .iter()
+            .all(|r| Record::is_validation_salted(&[], &r.hash())));
+        let salted = |salt: &[u8]| {
+            ground
+                .iter()
+                .filter(|r| Record::is_validation_salted(salt, &r.hash()))
+                .count()
+        };
+        let held_out = salted(b"block hash one");
+        assert!(
+            held_out * 4 < ground.len(),
+            "{held_out} of {} held out",
+            ground.len()
+        );
+        assert_ne!(held_out, 0, "the salted rule still holds some out");
+        assert_ne!(
+            ground
+                .iter()
+                .map(|r| Record::is_validation_salted(b"block hash one", &r.hash()))
+                .collect::<Vec<_>>(),
+            ground
+                .iter()
+                .map(|r| Record::is_validation_salted(b"block hash two", &r.hash()))
+                .collect::<Vec<_>>(),
+            "another salt, another split"
+        );
+
+        let (first, rest) = ground.split_at(1);
+        let as_given = Dataset::from_splits(rest.to_vec(), first.to_vec());
+        let moved = Dataset::from_splits(ground.clone(), Vec::new());
+        assert_eq!(as_given.len(), moved.len());
+        assert_ne!(as_given.root(), moved.root(), "the root names the split");
+        assert_eq!(
+            Dataset::from_records(ground.clone()).root(),
+            Dataset::from_splits(Vec::new(), ground.iter().rev().cloned()).root(),
+            "genesis's rule and the same split given by hand agree"
+        );
     }
 
     #[test]

@@ -74,15 +74,24 @@ impl FakeChain {
         dataset: &Dataset,
     ) -> Self {
         let sha = crate::sha256(&base).to_vec();
-        let mut records: Vec<ds::Record> = dataset
-            .train()
-            .iter()
-            .chain(dataset.validation())
-            .map(|r| ds::Record {
+        let as_proto = |split: ds::Split| {
+            move |r: &crate::dataset::Record| ds::Record {
                 hash: r.hash().to_vec(),
                 label: u32::from(r.label),
                 pixels: r.pixels.to_vec(),
-            })
+                split: split as i32,
+            }
+        };
+        let mut records: Vec<ds::Record> = dataset
+            .train()
+            .iter()
+            .map(as_proto(ds::Split::Train))
+            .chain(
+                dataset
+                    .validation()
+                    .iter()
+                    .map(as_proto(ds::Split::Validation)),
+            )
             .collect();
         records.sort_by(|a, b| a.hash.cmp(&b.hash));
         let state = State {

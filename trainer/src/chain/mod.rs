@@ -33,7 +33,7 @@ use um_proto::um::training::v1 as training_proto;
 
 use crate::dataset::{Dataset, Record};
 
-pub use records::{dataset_from_records, record_from_proto};
+pub use records::{dataset_from_records, record_from_proto, split_from_proto};
 pub use submit::{
     submit_gas, update_id, SUBMIT_GAS_BASE, SUBMIT_GAS_PER_BYTE, SUBMIT_UPDATE_TYPE_URL,
     UPDATE_EVENTS,
@@ -353,8 +353,9 @@ impl ChainClient {
         })
     }
 
-    /// Every record of a dataset version (both splits), each checked against
-    /// its hash, in the chain's order (ascending hash).
+    /// Every record of a dataset version (both splits) with its split
+    /// (`true`: validation), each checked against its hash, in the chain's
+    /// order (ascending hash).
     /// At most `record_count` records (the count the dataset's metadata
     /// states, itself at most [`MAX_DATASET_RECORDS`]) and at most
     /// [`RECORDS_PAGE`] per page are taken before the root check: a node
@@ -364,7 +365,7 @@ impl ChainClient {
         dataset_id: &str,
         version: u64,
         record_count: u64,
-    ) -> Result<Vec<Record>, ChainError> {
+    ) -> Result<Vec<(Record, bool)>, ChainError> {
         let pagination_error = |problem: String| ChainError::Pagination {
             dataset_id: dataset_id.to_string(),
             version,
@@ -375,7 +376,7 @@ impl ChainClient {
                 "the chain states {record_count} records, more than this trainer takes ({MAX_DATASET_RECORDS})"
             )));
         }
-        let mut out: Vec<Record> = Vec::new();
+        let mut out: Vec<(Record, bool)> = Vec::new();
         let mut key: Vec<u8> = Vec::new();
         let mut total: Option<u64> = None;
         loop {
@@ -414,7 +415,9 @@ impl ChainClient {
             }
             for r in response.records {
                 let index = out.len();
-                out.push(record_from_proto(&r).map_err(|problem| ChainError::Record {
+                let checked = record_from_proto(&r)
+                    .and_then(|record| split_from_proto(&r).map(|validation| (record, validation)));
+                out.push(checked.map_err(|problem| ChainError::Record {
                     dataset_id: dataset_id.to_string(),
                     version,
                     index,

@@ -1,5 +1,6 @@
 //! Dataset records as the chain serves them (`um.dataset.v1.Record`) turned
-//! into the trainer's records, checked against their hashes and the root.
+//! into the trainer's records, checked against their hashes, and with the
+//! splits the chain gives them, against the root.
 
 use um_proto::um::dataset::v1 as proto;
 
@@ -27,14 +28,35 @@ pub fn record_from_proto(r: &proto::Record) -> Result<Record, String> {
     Ok(record)
 }
 
-/// The dataset of `records`, refused unless its root is `expected_root`.
+/// The split the chain gives a record: `true` for validation. A record
+/// without one is refused (the chain decides splits; the trainer does not
+/// guess them).
+pub fn split_from_proto(r: &proto::Record) -> Result<bool, String> {
+    match proto::Split::try_from(r.split) {
+        Ok(proto::Split::Train) => Ok(false),
+        Ok(proto::Split::Validation) => Ok(true),
+        _ => Err(format!(
+            "split {} is neither training nor validation",
+            r.split
+        )),
+    }
+}
+
+/// The dataset of `records` with their splits (`true`: validation),
+/// refused unless its root, which commits to the splits too, is
+/// `expected_root`.
 pub fn dataset_from_records(
     dataset_id: &str,
     version: u64,
-    records: Vec<Record>,
+    records: Vec<(Record, bool)>,
     expected_root: &[u8],
 ) -> Result<Dataset, ChainError> {
-    let dataset = Dataset::from_records(records);
+    let (validation, train): (Vec<_>, Vec<_>) =
+        records.into_iter().partition(|(_, validation)| *validation);
+    let dataset = Dataset::from_splits(
+        train.into_iter().map(|(r, _)| r),
+        validation.into_iter().map(|(r, _)| r),
+    );
     let root = dataset.root();
     if root.as_slice() != expected_root {
         return Err(ChainError::RootMismatch {
@@ -56,6 +78,7 @@ mod tests {
             hash: r.hash().to_vec(),
             label: u32::from(r.label),
             pixels: r.pixels.to_vec(),
+            split: proto::Split::Train as i32,
         }
     }
 
@@ -90,11 +113,25 @@ mod tests {
     #[test]
     fn the_root_must_match() {
         let ds = crate::testutil::small_mnist().truncated(50, 10);
-        let records: Vec<Record> = ds.train().iter().chain(ds.validation()).cloned().collect();
+        let records: Vec<(Record, bool)> = ds
+            .train()
+            .iter()
+            .map(|r| (r.clone(), false))
+            .chain(ds.validation().iter().map(|r| (r.clone(), true)))
+            .collect();
         let root = ds.root();
         let got = dataset_from_records("mnist", 3, records.clone(), &root).unwrap();
         assert_eq!(got.train(), ds.train());
         assert_eq!(got.validation(), ds.validation());
+        // Issue 13, finding 7: a node that moves one record to the other
+        // split is caught by the root, before any training on it.
+        let mut moved = records.clone();
+        moved[0].1 = !moved[0].1;
+        let err = dataset_from_records("mnist", 3, moved, &root).unwrap_err();
+        assert!(
+            matches!(&err, ChainError::RootMismatch { version: 3, .. }),
+            "{err}"
+        );
         let err = dataset_from_records("mnist", 3, records[1..].to_vec(), &root).unwrap_err();
         assert!(
             matches!(&err, ChainError::RootMismatch { version: 3, .. }),
