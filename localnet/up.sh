@@ -90,11 +90,14 @@ create() {
     "$UMD" keys add operator --home "$home" >/dev/null
   done
 
-  local home0 validators=()
+  local home0 operator validators=()
   home0="$(node_home 0)"
   for ((i = 1; i < LOCALNET_N; i++)); do
     home="$(node_home "$i")"
-    validators+=(--validator "$("$UMD" keys show operator -a --home "$home")=$(consensus_pubkey "$home")")
+    # Each node's consensus key signs that its operator may bond it.
+    operator="$("$UMD" keys show operator -a --home "$home")"
+    validators+=(--validator "$operator=$("$UMD" genesis validator-proof --home "$home" \
+      --operator "$operator" --chain-id "$LOCALNET_CHAIN_ID")")
   done
   # Four trainer keys, funded and bonded alike (the benchmark of time to
   # accuracy runs up to four trainers at once).
@@ -145,12 +148,6 @@ LOCALNET_NETNS=$LOCALNET_NETNS
 EOF
   echo "   genesis: MNIST dataset, NRN token + staking + DAO, $LOCALNET_N validator(s) bonded" \
     "with 100 NRN each, trainer1 to trainer4 (keys in $home0/keys) bonded, lineage $LOCALNET_MODEL"
-}
-
-# consensus_pubkey HOME: the node's ed25519 consensus key, base64.
-consensus_pubkey() {
-  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pub_key"]["value"])' \
-    "$1/config/priv_validator_key.json"
 }
 
 if [ ! -f "$LOCALNET_DIR/localnet.env" ]; then

@@ -265,12 +265,32 @@ fn genesis_suite_and_validators_follow_stake() {
         (bob.address.clone(), 100 * NRN),
     ];
     let mut genesis = node.genesis();
+    // The node's consensus key lets the operator bond it (issue 13,
+    // finding 8), by the CLI an operator runs on the node's host.
+    let proof = std::process::Command::new(umd_binary())
+        .args([
+            "genesis",
+            "validator-proof",
+            "--operator",
+            &operator.address,
+        ])
+        .arg("--home")
+        .arg(&node.home)
+        .output()
+        .unwrap();
+    assert!(proof.status.success(), "{proof:?}");
+    let proof = String::from_utf8(proof.stdout).unwrap();
+    let (pubkey, signature) = proof.trim().split_once(',').unwrap();
+    assert_eq!(pubkey, node_pubkey);
     let bond = um_governance::genesis::GenesisBond {
         operator: operator.address.clone(),
         amount: 100 * NRN,
         role: BondRole::Validator {
             consensus_pubkey: base64::engine::general_purpose::STANDARD
-                .decode(&node_pubkey)
+                .decode(pubkey)
+                .unwrap(),
+            consensus_signature: base64::engine::general_purpose::STANDARD
+                .decode(signature)
                 .unwrap(),
         },
     };
@@ -314,15 +334,32 @@ fn genesis_suite_and_validators_follow_stake() {
     let new_validator = ed25519_consensus::SigningKey::from([7u8; 32]);
     let new_pubkey = new_validator.verification_key().to_bytes().to_vec();
     let as_bob = Chain::new(&node.rpc, &bob).unwrap();
-    staking::bond(
-        &as_bob,
-        &suite,
-        10 * NRN,
-        &BondRole::Validator {
-            consensus_pubkey: new_pubkey.clone(),
-        },
-    )
-    .unwrap();
+    let bond_message =
+        |operator: &str| um_bindings::staking::validator_bond_message(&as_bob.chain_id, operator);
+    // Issue 13, finding 8: a key is squatted no more. Bob cannot bond a
+    // key without its signature, nor with one made for another operator;
+    // the operator's tokens stay with him.
+    let squat = |signature: Vec<u8>| {
+        staking::bond(
+            &as_bob,
+            &suite,
+            10 * NRN,
+            &BondRole::Validator {
+                consensus_pubkey: new_pubkey.clone(),
+                consensus_signature: signature,
+            },
+        )
+    };
+    let err = squat(Vec::new()).unwrap_err().to_string();
+    assert!(err.contains("needs its signature"), "{err}");
+    let for_operator = new_validator.sign(&bond_message(&operator.address));
+    let err = squat(for_operator.to_bytes().to_vec())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("does not verify"), "{err}");
+    assert_eq!(node.cw20_balance(&suite.token, &bob.address), 100 * NRN);
+    let for_bob = new_validator.sign(&bond_message(&bob.address));
+    squat(for_bob.to_bytes().to_vec()).unwrap();
     let set = wait_for_validators(&node, |set| set.len() == 2);
     assert!(set.contains(&(b64(&new_pubkey), 10)), "{set:?}");
 

@@ -8,7 +8,7 @@ use um_client::address::contract_address;
 
 use crate::chain::GovError;
 use crate::deploy::{DeployConfig, Deployment};
-use crate::staking::{role_json, BondRole};
+use crate::staking::{bond_hook, BondRole};
 
 /// A stake bonded at genesis; `operator` must hold the NRN (put it in
 /// `DeployConfig::initial_balances`).
@@ -72,7 +72,7 @@ pub fn add_suite(
         );
     }
     for bond in bonds {
-        let hook = json!({"bond": {"role": role_json(&bond.role)}}).to_string();
+        let hook = bond_hook(&bond.role).to_string();
         push(
             &mut wasm["executions"],
             json!({

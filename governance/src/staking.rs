@@ -10,18 +10,39 @@ use crate::deploy::Deployment;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BondRole {
     Trainer,
-    /// The 32-byte ed25519 consensus key of the validator's CometBFT node.
+    /// The 32-byte ed25519 consensus key of the validator's CometBFT node,
+    /// and the key's 64-byte signature over
+    /// `um_bindings::staking::validator_bond_message` for the chain and
+    /// the operator (empty to add stake to the key the operator holds).
     Validator {
         consensus_pubkey: Vec<u8>,
+        consensus_signature: Vec<u8>,
     },
 }
 
 pub fn role_json(role: &BondRole) -> serde_json::Value {
     match role {
         BondRole::Trainer => json!("trainer"),
-        BondRole::Validator { consensus_pubkey } => json!({"validator": {
+        BondRole::Validator {
+            consensus_pubkey, ..
+        } => json!({"validator": {
             "consensus_pubkey": base64::engine::general_purpose::STANDARD.encode(consensus_pubkey)
         }}),
+    }
+}
+
+/// The `msg` of the cw20 `Send` that bonds for `role`.
+pub fn bond_hook(role: &BondRole) -> serde_json::Value {
+    match role {
+        BondRole::Validator {
+            consensus_signature,
+            ..
+        } if !consensus_signature.is_empty() => json!({"bond": {
+            "role": role_json(role),
+            "consensus_signature":
+                base64::engine::general_purpose::STANDARD.encode(consensus_signature),
+        }}),
+        _ => json!({"bond": {"role": role_json(role)}}),
     }
 }
 
@@ -31,7 +52,10 @@ pub fn bond(
     amount: u128,
     role: &BondRole,
 ) -> Result<TxResult, GovError> {
-    if let BondRole::Validator { consensus_pubkey } = role {
+    if let BondRole::Validator {
+        consensus_pubkey, ..
+    } = role
+    {
         if consensus_pubkey.len() != 32 {
             return Err(GovError::Invalid(format!(
                 "a validator consensus key is 32 bytes of ed25519, got {}",
@@ -39,12 +63,7 @@ pub fn bond(
             )));
         }
     }
-    chain.cw20_send(
-        &suite.token,
-        &suite.staking,
-        amount,
-        &json!({"bond": {"role": role_json(role)}}),
-    )
+    chain.cw20_send(&suite.token, &suite.staking, amount, &bond_hook(role))
 }
 
 pub fn unbond(chain: &Chain<'_>, suite: &Deployment, amount: u128) -> Result<TxResult, GovError> {

@@ -3,7 +3,6 @@
 use std::fs;
 
 use anyhow::Context;
-use base64::Engine;
 use clap::Subcommand;
 use um_governance::genesis::{add_suite, GenesisBond};
 use um_governance::staking::BondRole;
@@ -28,11 +27,12 @@ pub struct DeployGovernanceArgs {
     #[arg(long = "trainer", value_name = "KEY=AMOUNT")]
     pub trainers: Vec<String>,
     /// Also bond another validator at genesis (a localnet's other
-    /// nodes): `<operator>=<consensus pubkey, base64 ed25519>`
+    /// nodes): `<operator>=<pubkey>,<signature>`, as `umd genesis
+    /// validator-proof` prints it on the node that holds the consensus key
     /// (repeatable). The operator is a key name in this keyring or a
     /// `um1…` address; it is funded and bonded like this node's operator
     /// (10 × and 1 × --self-bond).
-    #[arg(long = "validator", value_name = "OPERATOR=PUBKEY")]
+    #[arg(long = "validator", value_name = "OPERATOR=PUBKEY,SIGNATURE")]
     pub validators: Vec<String>,
     #[command(flatten)]
     pub settings: SuiteSettings,
@@ -59,6 +59,20 @@ pub enum GenesisCommand {
         home: super::HomeArgs,
         #[command(flatten)]
         keyring: super::KeyringArgs,
+    },
+    /// Print this node's proof that OPERATOR may bond its consensus key
+    /// (`<pubkey>,<signature>`, base64): what `deploy-governance
+    /// --validator` and `umd tx staking bond --consensus-signature` take.
+    /// The consensus key signs; nothing leaves the node but the proof.
+    ValidatorProof {
+        /// The operator's `um1…` address.
+        #[arg(long)]
+        operator: String,
+        /// The chain the bond is for; defaults to this home's genesis.
+        #[arg(long)]
+        chain_id: Option<String>,
+        #[command(flatten)]
+        home: super::HomeArgs,
     },
     /// Start a model lineage at genesis (version 0 = deterministic initial
     /// weights from the spec and the seed).
@@ -100,7 +114,30 @@ pub fn run(command: GenesisCommand) -> anyhow::Result<()> {
             seed,
             home,
         } => add_lineage(&model_id, &spec, &hyperparams, &dataset, seed, home),
+        GenesisCommand::ValidatorProof {
+            operator,
+            chain_id,
+            home,
+        } => {
+            um_client::address::decode(&operator)
+                .with_context(|| format!("--operator {operator:?}: bad address"))?;
+            let chain_id = match chain_id {
+                Some(id) => id,
+                None => genesis_chain_id(&home)?,
+            };
+            let proof = super::consensus_key::bond_proof(&home.path(), &chain_id, &operator)?;
+            println!("{}", proof.to_arg());
+            Ok(())
+        }
     }
+}
+
+fn genesis_chain_id(home: &super::HomeArgs) -> anyhow::Result<String> {
+    let path = home.path().join("config/genesis.json");
+    read_genesis(&path)?["chain_id"]
+        .as_str()
+        .map(str::to_string)
+        .with_context(|| format!("{} has no chain_id", path.display()))
 }
 
 /// `who` as an address: a `um1…` address as it is, or the address of the
@@ -192,8 +229,7 @@ fn deploy_governance(args: DeployGovernanceArgs) -> anyhow::Result<()> {
     // its passphrase.
     let keyring = super::keys::keyring(&home, &keyring)?;
     let operator = keyring.info(&operator)?.address;
-    let pubkey = super::staking::node_consensus_pubkey(&home_path)?;
-    let consensus_pubkey = base64::engine::general_purpose::STANDARD.decode(&pubkey)?;
+    let proof = super::consensus_key::bond_proof(&home_path, &genesis_chain_id(&home)?, &operator)?;
 
     let mut config = settings.config();
     if !config
@@ -208,21 +244,19 @@ fn deploy_governance(args: DeployGovernanceArgs) -> anyhow::Result<()> {
     let mut bonds = vec![GenesisBond {
         operator: operator.clone(),
         amount: self_bond,
-        role: BondRole::Validator { consensus_pubkey },
+        role: BondRole::Validator {
+            consensus_pubkey: proof.consensus_pubkey,
+            consensus_signature: proof.signature,
+        },
     }];
     for validator in validators {
-        let Some((who, pubkey)) = validator.split_once('=') else {
-            anyhow::bail!("--validator {validator:?}: expected OPERATOR=PUBKEY");
+        let Some((who, proof)) = validator.split_once('=') else {
+            anyhow::bail!("--validator {validator:?}: expected OPERATOR=PUBKEY,SIGNATURE");
         };
         let address = key_or_address(&keyring, who)
             .with_context(|| format!("--validator {validator:?}: bad operator"))?;
-        let consensus_pubkey = base64::engine::general_purpose::STANDARD
-            .decode(pubkey)
-            .ok()
-            .filter(|key| key.len() == 32)
-            .with_context(|| {
-                format!("--validator {validator:?}: the pubkey is not a base64 ed25519 key")
-            })?;
+        let proof = super::consensus_key::BondProof::from_arg(proof)
+            .with_context(|| format!("--validator {validator:?}"))?;
         if bonds.iter().any(|b| b.operator == address) {
             anyhow::bail!("--validator {validator:?}: {address} already bonds at genesis");
         }
@@ -234,7 +268,10 @@ fn deploy_governance(args: DeployGovernanceArgs) -> anyhow::Result<()> {
         bonds.push(GenesisBond {
             operator: address,
             amount: self_bond,
-            role: BondRole::Validator { consensus_pubkey },
+            role: BondRole::Validator {
+                consensus_pubkey: proof.consensus_pubkey,
+                consensus_signature: proof.signature,
+            },
         });
     }
     for trainer in trainers {

@@ -1,6 +1,7 @@
 //! The `umd` command line.
 
 mod config_edit;
+mod consensus_key;
 mod dataset;
 mod genesis;
 mod gov;

@@ -1,7 +1,5 @@
 //! `umd tx staking bond|unbond|claim`.
 
-use std::path::Path;
-
 use anyhow::{bail, Context};
 use base64::Engine;
 use clap::Subcommand;
@@ -19,9 +17,16 @@ pub enum StakingTx {
         #[arg(long, default_value = "trainer")]
         role: String,
         /// Validator only: base64 ed25519 consensus key; defaults to the one
-        /// in `<home>/config/priv_validator_key.json`.
+        /// in `<home>/config/priv_validator_key.json`, which then also signs
+        /// the bond.
         #[arg(long)]
         consensus_pubkey: Option<String>,
+        /// Validator only, with --consensus-pubkey: the key's base64
+        /// signature letting this operator bond it on this chain (from
+        /// `umd genesis validator-proof` on the node that holds the key).
+        /// Not needed to add stake to the key the operator already holds.
+        #[arg(long, requires = "consensus_pubkey")]
+        consensus_signature: Option<String>,
         #[command(flatten)]
         signer: Signer,
     },
@@ -44,27 +49,50 @@ pub fn run(command: StakingTx) -> anyhow::Result<()> {
             amount,
             role,
             consensus_pubkey,
+            consensus_signature,
             signer,
         } => {
-            let role = match role.as_str() {
-                "trainer" => BondRole::Trainer,
-                "validator" => {
-                    let key = match consensus_pubkey {
-                        Some(key) => key,
-                        None => node_consensus_pubkey(&signer.home.path())?,
-                    };
-                    let consensus_pubkey = base64::engine::general_purpose::STANDARD
-                        .decode(key.trim())
-                        .context("--consensus-pubkey must be base64")?;
-                    BondRole::Validator { consensus_pubkey }
-                }
-                other => bail!("--role must be trainer or validator, not {other:?}"),
-            };
+            if !matches!(role.as_str(), "trainer" | "validator") {
+                bail!("--role must be trainer or validator, not {role:?}");
+            }
+            let home = signer.home.path();
             with_chain(&signer, |chain| {
+                let role = match (role.as_str(), &consensus_pubkey) {
+                    ("trainer", _) => BondRole::Trainer,
+                    (_, Some(key)) => {
+                        let b64 = base64::engine::general_purpose::STANDARD;
+                        BondRole::Validator {
+                            consensus_pubkey: b64
+                                .decode(key.trim())
+                                .context("--consensus-pubkey must be base64")?,
+                            consensus_signature: match &consensus_signature {
+                                Some(sig) => b64
+                                    .decode(sig.trim())
+                                    .context("--consensus-signature must be base64")?,
+                                None => Vec::new(),
+                            },
+                        }
+                    }
+                    (_, None) => {
+                        let proof = super::consensus_key::bond_proof(
+                            &home,
+                            &chain.chain_id,
+                            chain.address(),
+                        )?;
+                        BondRole::Validator {
+                            consensus_pubkey: proof.consensus_pubkey,
+                            consensus_signature: proof.signature,
+                        }
+                    }
+                };
                 let suite = registered_suite(chain.rpc)?;
                 let result = staking::bond(chain, &suite, amount, &role)?;
+                let role_name = match role {
+                    BondRole::Trainer => "trainer",
+                    BondRole::Validator { .. } => "validator",
+                };
                 println!(
-                    "bonded {amount} uNRN as {role:?} at height {}",
+                    "bonded {amount} uNRN as {role_name} at height {}",
                     result.height
                 );
                 Ok(())
@@ -83,17 +111,4 @@ pub fn run(command: StakingTx) -> anyhow::Result<()> {
             Ok(())
         }),
     }
-}
-
-/// The base64 ed25519 public key of the node at `home`.
-pub fn node_consensus_pubkey(home: &Path) -> anyhow::Result<String> {
-    let path = home.join("config/priv_validator_key.json");
-    let file: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
-    )
-    .with_context(|| format!("parsing {}", path.display()))?;
-    file["pub_key"]["value"]
-        .as_str()
-        .map(str::to_string)
-        .with_context(|| format!("{} has no pub_key.value", path.display()))
 }

@@ -295,6 +295,7 @@ impl Chain {
                     amount: Uint128::new(amount),
                     msg: to_json_binary(&StakingReceiveMsg::Bond {
                         role: Role::Trainer,
+                        consensus_signature: None,
                     })
                     .unwrap(),
                 },

@@ -10,7 +10,7 @@ use cw2::set_contract_version;
 use cw20::Cw20ExecuteMsg;
 use cw_utils::nonpayable;
 use um_bindings::migrate::check_and_record;
-use um_bindings::staking::{check_settings, DEFAULT_MAX_VALIDATORS};
+use um_bindings::staking::{check_settings, validator_bond_message, DEFAULT_MAX_VALIDATORS};
 
 use crate::error::ContractError;
 use crate::msg::{
@@ -118,9 +118,19 @@ fn execute_receive(
     if wrapper.amount.is_zero() {
         return Err(ContractError::ZeroAmount {});
     }
-    let ReceiveMsg::Bond { role } = from_json(&wrapper.msg)?;
+    let ReceiveMsg::Bond {
+        role,
+        consensus_signature,
+    } = from_json(&wrapper.msg)?;
     let staker = deps.api.addr_validate(&wrapper.sender)?;
     let height = env.block.height;
+    check_key_ownership(
+        deps.as_ref(),
+        &env.block.chain_id,
+        &staker,
+        &role,
+        consensus_signature.as_ref(),
+    )?;
 
     let stake = STAKE
         .may_load(deps.storage, &staker)?
@@ -550,6 +560,41 @@ pub fn migrate(deps: DepsMut, _env: Env, _msg: MigrateMsg) -> Result<Response, C
         .add_attribute("to_version", outcome.to_version))
 }
 
+/// A validator taking a consensus key must prove it holds the key: its
+/// signature over [`validator_bond_message`]. Otherwise anyone who read a
+/// node's public key could bond it first and keep its operator out of the
+/// set. Keeping the key it already holds needs no new proof.
+fn check_key_ownership(
+    deps: Deps,
+    chain_id: &str,
+    staker: &Addr,
+    role: &Role,
+    signature: Option<&Binary>,
+) -> Result<(), ContractError> {
+    let Role::Validator { consensus_pubkey } = role else {
+        return Ok(());
+    };
+    if consensus_pubkey.len() != CONSENSUS_PUBKEY_LEN {
+        return Err(ContractError::InvalidPubkeyLength {
+            len: consensus_pubkey.len(),
+        });
+    }
+    if VALIDATORS.may_load(deps.storage, staker)?.as_ref() == Some(consensus_pubkey) {
+        return Ok(());
+    }
+    let signature = signature.ok_or(ContractError::MissingConsensusSignature {})?;
+    let message = validator_bond_message(chain_id, staker.as_str());
+    // A malformed key or signature is an invalid proof, not a VM error.
+    let valid = deps
+        .api
+        .ed25519_verify(&message, signature, consensus_pubkey)
+        .unwrap_or(false);
+    if !valid {
+        return Err(ContractError::InvalidConsensusSignature {});
+    }
+    Ok(())
+}
+
 /// Sets `role` for `staker`: checks a validator's pubkey (32 bytes, not used
 /// by another staker) and frees the pubkey of a role it replaces.
 fn set_role(storage: &mut dyn Storage, staker: &Addr, role: &Role) -> Result<(), ContractError> {
@@ -682,6 +727,7 @@ fn owner_attr(owner: &Option<Addr>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_keys::{bond_signature, consensus_key, consensus_key_of};
     use cosmwasm_std::testing::{
         message_info, mock_dependencies, mock_env, MockApi, MockQuerier, MockStorage,
     };
@@ -744,7 +790,7 @@ mod tests {
     }
 
     fn pubkey(byte: u8) -> Binary {
-        Binary::new(vec![byte; CONSENSUS_PUBKEY_LEN])
+        consensus_key_of(byte)
     }
 
     fn validator(byte: u8) -> Role {
@@ -753,12 +799,27 @@ mod tests {
         }
     }
 
-    /// A cw20 `Receive` as `token` delivers it for a `Send` by `staker`.
+    /// A cw20 `Receive` as `token` delivers it for a `Send` by `staker`,
+    /// signed by the consensus key if the test made it.
     fn receive(staker: &Addr, amount: u128, role: Role) -> ExecuteMsg {
+        let signature = bond_signature(&mock_env().block.chain_id, staker.as_str(), &role);
+        receive_signed(staker, amount, role, signature)
+    }
+
+    fn receive_signed(
+        staker: &Addr,
+        amount: u128,
+        role: Role,
+        consensus_signature: Option<Binary>,
+    ) -> ExecuteMsg {
         ExecuteMsg::Receive(Cw20ReceiveMsg {
             sender: staker.to_string(),
             amount: Uint128::new(amount),
-            msg: to_json_binary(&ReceiveMsg::Bond { role }).unwrap(),
+            msg: to_json_binary(&ReceiveMsg::Bond {
+                role,
+                consensus_signature,
+            })
+            .unwrap(),
         })
     }
 
@@ -1041,6 +1102,59 @@ mod tests {
 
         assert_eq!(stake(&deps, &u.alice, None), 0);
         assert_eq!(total(&deps, None), 0);
+    }
+
+    /// Issue 13, finding 8: anyone who read a node's consensus public key
+    /// could bond it first (squat it) and keep its operator out of the
+    /// validator set. A key is now taken only with its signature over the
+    /// chain and the operator taking it.
+    #[test]
+    fn a_consensus_key_is_bonded_only_with_its_signature_for_that_operator() {
+        let (mut deps, u) = setup();
+        let chain_id = mock_env().block.chain_id;
+        let key = validator(21);
+        let attempt = |deps: &mut Deps_, staker: &Addr, signature: Option<Binary>| {
+            execute(
+                deps.as_mut(),
+                env_at(START + 1),
+                message_info(&u.token, &[]),
+                receive_signed(staker, 1_000, key.clone(), signature),
+            )
+        };
+        // The squatter has no signature, or only the operator's.
+        assert_eq!(
+            attempt(&mut deps, &u.bob, None).unwrap_err(),
+            ContractError::MissingConsensusSignature {}
+        );
+        let alices = bond_signature(&chain_id, u.alice.as_str(), &key);
+        assert_eq!(
+            attempt(&mut deps, &u.bob, alices.clone()).unwrap_err(),
+            ContractError::InvalidConsensusSignature {}
+        );
+        let other_chain = bond_signature("another-chain", u.alice.as_str(), &key);
+        let junk = Some(Binary::new(vec![1; 7]));
+        for signature in [other_chain, junk] {
+            assert_eq!(
+                attempt(&mut deps, &u.alice, signature).unwrap_err(),
+                ContractError::InvalidConsensusSignature {}
+            );
+        }
+        assert_eq!(stake(&deps, &u.bob, None), 0);
+        assert_eq!(stake(&deps, &u.alice, None), 0);
+
+        // The operator the key signed for takes it; adding stake to the key
+        // it holds needs no new proof, taking another key does.
+        attempt(&mut deps, &u.alice, alices).unwrap();
+        attempt(&mut deps, &u.alice, None).unwrap();
+        assert_eq!(stake(&deps, &u.alice, None), 2_000);
+        let err = execute(
+            deps.as_mut(),
+            env_at(START + 2),
+            message_info(&u.token, &[]),
+            receive_signed(&u.alice, 1, validator(22), None),
+        )
+        .unwrap_err();
+        assert_eq!(err, ContractError::MissingConsensusSignature {});
     }
 
     #[test]
@@ -1662,11 +1776,11 @@ mod tests {
         .unwrap();
     }
 
-    /// A 32-byte consensus pubkey unique to `i`.
+    /// A consensus pubkey unique to `i`.
     fn pubkey_n(i: u32) -> Binary {
-        let mut key = vec![0xAB; CONSENSUS_PUBKEY_LEN];
-        key[..4].copy_from_slice(&i.to_be_bytes());
-        Binary::new(key)
+        let mut seed = [0xAB; CONSENSUS_PUBKEY_LEN];
+        seed[..4].copy_from_slice(&i.to_be_bytes());
+        consensus_key(seed)
     }
 
     fn validator_n(i: u32) -> Role {

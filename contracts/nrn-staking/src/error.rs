@@ -30,6 +30,12 @@ pub enum ContractError {
     #[error("consensus pubkey already used by {owner}")]
     PubkeyInUse { owner: String },
 
+    #[error("bonding a consensus key needs its signature over this chain and operator (see validator_bond_message)")]
+    MissingConsensusSignature {},
+
+    #[error("the consensus signature does not verify for this chain, operator and key")]
+    InvalidConsensusSignature {},
+
     /// A setting outside its bounds (see `um_bindings::staking::check_settings`).
     #[error("invalid {field}: {reason}")]
     InvalidConfig { field: String, reason: String },

@@ -21,5 +21,7 @@ pub mod contract;
 pub mod error;
 pub mod msg;
 pub mod state;
+#[cfg(test)]
+mod test_keys;
 
 pub use crate::error::ContractError;

@@ -12,6 +12,10 @@ use nrn_staking::msg::{
 use nrn_staking::ContractError;
 use nrn_token::msg::{nrn_instantiate_msg, Cw20Coin, MinterResponse};
 
+#[path = "../src/test_keys.rs"]
+mod test_keys;
+use test_keys::{bond_signature, consensus_key_of};
+
 const PERIOD: u64 = 20;
 const MIN_TRAINER: u128 = 1_000;
 const MIN_VALIDATOR: u128 = 10_000;
@@ -119,7 +123,15 @@ fn send_bond(
         &Cw20ExecuteMsg::Send {
             contract: staking.to_string(),
             amount: Uint128::new(amount),
-            msg: to_json_binary(&ReceiveMsg::Bond { role }).unwrap(),
+            msg: to_json_binary(&ReceiveMsg::Bond {
+                consensus_signature: bond_signature(
+                    &app.block_info().chain_id,
+                    from.as_str(),
+                    &role,
+                ),
+                role,
+            })
+            .unwrap(),
         },
         &[],
     )
@@ -314,6 +326,7 @@ fn another_token_cannot_bond() {
         amount: Uint128::new(1_000_000),
         msg: to_json_binary(&ReceiveMsg::Bond {
             role: Role::Trainer,
+            consensus_signature: None,
         })
         .unwrap(),
     });
@@ -330,7 +343,11 @@ fn validator_pubkey_must_be_ed25519_sized_and_unique() {
     let mut s = setup();
     let (alice, bob) = (s.alice.clone(), s.bob.clone());
     let role = |len: usize, byte: u8| Role::Validator {
-        consensus_pubkey: Binary::new(vec![byte; len]),
+        consensus_pubkey: if len == 32 {
+            consensus_key_of(byte)
+        } else {
+            Binary::new(vec![byte; len])
+        },
     };
     for len in [31, 33] {
         let err = bond(&mut s, &alice, MIN_VALIDATOR, role(len, 1)).unwrap_err();
@@ -371,7 +388,7 @@ fn validator_pubkey_must_be_ed25519_sized_and_unique() {
         vals.validators,
         vec![ValidatorInfo {
             address: alice.to_string(),
-            consensus_pubkey: Binary::new(vec![1; 32]),
+            consensus_pubkey: consensus_key_of(1),
             stake: Uint128::new(MIN_VALIDATOR),
         }]
     );
@@ -702,7 +719,7 @@ fn dust_bonds_are_refused_and_the_chain_reads_a_bounded_top_set() {
         &holders[0].clone(),
         1,
         Role::Validator {
-            consensus_pubkey: Binary::new(vec![100; 32]),
+            consensus_pubkey: consensus_key_of(100),
         },
     )
     .unwrap_err();
@@ -732,7 +749,7 @@ fn dust_bonds_are_refused_and_the_chain_reads_a_bounded_top_set() {
             &holder.clone(),
             amount,
             Role::Validator {
-                consensus_pubkey: Binary::new(vec![i as u8 + 1; 32]),
+                consensus_pubkey: consensus_key_of(i as u8 + 1),
             },
         )
         .unwrap();
@@ -777,7 +794,7 @@ fn dust_bonds_are_refused_and_the_chain_reads_a_bounded_top_set() {
         &holders[11].clone(),
         MIN_VALIDATOR,
         Role::Validator {
-            consensus_pubkey: Binary::new(vec![12; 32]),
+            consensus_pubkey: consensus_key_of(12),
         },
     )
     .unwrap();

@@ -54,7 +54,23 @@ pub enum ExecuteMsg {
 pub enum ReceiveMsg {
     /// Bonds for `role`; a staker's role is set by its first bond and may be
     /// changed by a later bond.
-    Bond { role: Role },
+    ///
+    /// Taking a consensus key as a validator needs `consensus_signature`:
+    /// the key's ed25519 signature over [`validator_bond_message`] for this
+    /// chain and the staker, so nobody can bond (squat) a key that is not
+    /// theirs. A staker adding stake to the key it already holds needs none.
+    Bond {
+        role: Role,
+        #[serde(default)]
+        consensus_signature: Option<Binary>,
+    },
+}
+
+/// What a consensus key signs to let `operator` bond it on `chain_id`.
+/// Naming the operator means a signature helps nobody else; naming the
+/// chain means it is not valid on another.
+pub fn validator_bond_message(chain_id: &str, operator: &str) -> Vec<u8> {
+    format!("nrn-staking/bond-validator/v1\n{chain_id}\n{operator}").into_bytes()
 }
 
 /// Entry points only the chain can call.
