@@ -581,3 +581,104 @@ fn a_failed_end_of_block_phase_leaves_no_trace() {
     assert_eq!(first.status, UpdateStatus::Pending as i32, "{first:?}");
     assert!(first.reason.is_empty(), "{first:?}");
 }
+
+/// Issue 13, finding 8: the first validator bond replaced a genesis set
+/// that nobody had bonded, at the next epoch (the set follows staking
+/// alone). Driven through the shell with the real staking contract: a
+/// 1,000 NRN bond next to four unbonded genesis validators of power 10
+/// gets less than a third of the power at the first epoch, and the set
+/// reaches the bonded one only over several epochs.
+#[test]
+fn one_large_bond_moves_at_most_a_third_of_the_power_per_epoch() {
+    use tendermint_proto::v0_38::crypto::{public_key::Sum, PublicKey};
+    const NRN: u128 = 1_000_000;
+    let node = app_on(Store::temporary().unwrap());
+    let validator = |key: u8| pb::ValidatorUpdate {
+        pub_key: Some(PublicKey {
+            sum: Some(Sum::Ed25519(vec![key; 32])),
+        }),
+        power: 10,
+    };
+    let newcomer = ed25519_consensus::SigningKey::from([9u8; 32]);
+    let newcomer_key = newcomer.verification_key().to_bytes().to_vec();
+    let operator = crate::address::encode(&[7; 20]);
+    let artifacts = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../artifacts");
+    let mut config = um_governance::DeployConfig::new(&artifacts);
+    config.initial_balances = vec![(operator.clone(), 2_000 * NRN)];
+    let bond = um_governance::genesis::GenesisBond {
+        operator: operator.clone(),
+        amount: 1_000 * NRN,
+        role: um_governance::staking::BondRole::Validator {
+            consensus_pubkey: newcomer_key.clone(),
+            consensus_signature: newcomer
+                .sign(&um_bindings::staking::validator_bond_message(
+                    CHAIN, &operator,
+                ))
+                .to_bytes()
+                .to_vec(),
+        },
+    };
+    let mut app_state = serde_json::json!({"auth": {"accounts": []}});
+    um_governance::genesis::add_suite(&mut app_state, &config, &operator, &[bond]).unwrap();
+    app_state["gov"]["params"]["epoch_blocks"] = serde_json::json!(2);
+    node.app.init_chain(pb::RequestInitChain {
+        chain_id: CHAIN.into(),
+        initial_height: 1,
+        validators: (1..=4).map(validator).collect(),
+        app_state_bytes: serde_json::to_vec(&app_state).unwrap().into(),
+        ..Default::default()
+    });
+
+    let mut set: std::collections::BTreeMap<Vec<u8>, i64> =
+        (1..=4u8).map(|k| (vec![k; 32], 10)).collect();
+    let mut epochs = 0;
+    for height in 1..=60 {
+        let response = finalize(&node.app, height, vec![]);
+        if response.validator_updates.is_empty() {
+            continue;
+        }
+        let before = set.clone();
+        for update in &response.validator_updates {
+            let Some(Sum::Ed25519(key)) = update.pub_key.as_ref().and_then(|k| k.sum.clone())
+            else {
+                panic!("not an ed25519 update: {update:?}");
+            };
+            if update.power == 0 {
+                set.remove(&key);
+            } else {
+                set.insert(key, update.power);
+            }
+        }
+        epochs += 1;
+        // Validators holding the power before keep more than two thirds
+        // of their shares: the shares gained are below a third.
+        let (old_total, new_total) = (
+            before.values().sum::<i64>() as i128,
+            set.values().sum::<i64>() as i128,
+        );
+        let gained: i128 = set
+            .iter()
+            .map(|(key, &power)| {
+                let then = i128::from(*before.get(key).unwrap_or(&0));
+                (i128::from(power) * old_total - then * new_total).max(0)
+            })
+            .sum();
+        assert!(
+            gained * 3 <= old_total * new_total,
+            "epoch {epochs} moved more than a third: {before:?} -> {set:?}"
+        );
+        if epochs == 1 {
+            let newcomer_power = i128::from(set[&newcomer_key]);
+            assert!(newcomer_power * 3 < new_total, "{set:?}");
+        }
+        if set.len() == 1 {
+            break;
+        }
+    }
+    assert_eq!(
+        set.into_iter().collect::<Vec<_>>(),
+        vec![(newcomer_key, 1_000)],
+        "the bonded set, in the end"
+    );
+    assert!(epochs >= 3, "{epochs} epochs");
+}

@@ -10,7 +10,9 @@ use crate::wasm::WasmModule;
 
 /// At the last block of an epoch, reads the bonded validators from
 /// `nrn-staking` and returns the power changes for CometBFT (recorded in
-/// state as the set CometBFT now has).
+/// state as the set CometBFT now has): the way to the bonded set, or the
+/// part of it that shifts less than a third of the voting shares
+/// ([`validators::bounded_step`]).
 pub fn end_block(
     wasm: &WasmModule,
     state: &mut StateView,
@@ -41,7 +43,10 @@ pub fn end_block(
         desired.remove(&pubkey);
     }
     let current = validators::current(state)?;
-    let updates = validators::updates(&current, &desired);
+    // Shares move by less than a third per epoch; the rest of the way is
+    // taken at the next epochs.
+    let step = validators::bounded_step(&current, &desired);
+    let updates = validators::updates(&current, &step);
     validators::apply(state, &updates);
     if !updates.is_empty() {
         let next = validators::current(state)?;

@@ -79,6 +79,103 @@ pub fn updates(current: &PowerMap, desired: &PowerMap) -> Vec<(Vec<u8>, u64)> {
     changes.into_iter().collect()
 }
 
+/// The way from one set to the next in parts of `1 / STEPS`.
+const STEPS: u64 = 1 << 20;
+
+/// The set one epoch may move to on the way from `current` to `desired`.
+///
+/// Voting shares shift by less than a third per epoch: counting each
+/// validator's share of the total power, the shares gained (by newcomers
+/// or by validators that grew relative to the rest) sum to less than 1/3.
+/// So the validators of the previous epoch keep more than two thirds of
+/// the power, and can still commit blocks without the newcomers, whatever
+/// was bonded or unbonded: one
+/// large bond cannot replace the set at once (as a first bond next to an
+/// unbonded genesis set did), it takes over only over several epochs, in
+/// which the rest can respond. A set that only grows or shrinks in
+/// proportion (a lone validator's stake) moves at once.
+///
+/// Beyond a third, the set moves the largest part of the way (found by
+/// bisection, in parts of 2⁻²⁰) that stays within it; where powers are too
+/// small for any part to (one unit being more than a third), each
+/// validator moves one unit, so the set still gets there.
+pub fn bounded_step(current: &PowerMap, desired: &PowerMap) -> PowerMap {
+    if desired.is_empty() || current.is_empty() || within_a_third(current, desired) {
+        return if desired.is_empty() {
+            current.clone()
+        } else {
+            desired.clone()
+        };
+    }
+    // The shares gained grow with the part of the way taken; `lower` is
+    // always a part within a third (0: not moving), `upper` one beyond.
+    let (mut lower, mut upper) = (0, STEPS);
+    while upper - lower > 1 {
+        let middle = lower + (upper - lower) / 2;
+        if within_a_third(current, &part_of_the_way(current, desired, middle, false)) {
+            lower = middle;
+        } else {
+            upper = middle;
+        }
+    }
+    let step = part_of_the_way(current, desired, lower, false);
+    if lower == 0 || step == *current {
+        part_of_the_way(current, desired, 1, true)
+    } else {
+        step
+    }
+}
+
+/// `k / STEPS` of the way from `current` to `desired` for every
+/// validator (rounded toward `current`, or one unit at least with
+/// `at_least_one`); validators left with no power are out.
+fn part_of_the_way(current: &PowerMap, desired: &PowerMap, k: u64, at_least_one: bool) -> PowerMap {
+    let keys: std::collections::BTreeSet<&Vec<u8>> = current.keys().chain(desired.keys()).collect();
+    let mut out = PowerMap::new();
+    for key in keys {
+        let from = current.get(key).copied().unwrap_or(0);
+        let to = desired.get(key).copied().unwrap_or(0);
+        let moved = |distance: u64| {
+            let part = u64::try_from(u128::from(distance) * u128::from(k) / u128::from(STEPS))
+                .unwrap_or(distance);
+            if at_least_one && distance > 0 {
+                part.max(1)
+            } else {
+                part
+            }
+        };
+        let power = if to >= from {
+            from.saturating_add(moved(to - from))
+        } else {
+            from.saturating_sub(moved(from - to))
+        };
+        if power > 0 {
+            out.insert(key.clone(), power);
+        }
+    }
+    out
+}
+
+/// Whether the shares gained from `before` to `after` sum to less than 1/3:
+/// Σ max(0, aᵢ·B − bᵢ·A) < A·B / 3, in integers (A, B the totals).
+fn within_a_third(before: &PowerMap, after: &PowerMap) -> bool {
+    let total = |set: &PowerMap| set.values().map(|&p| u128::from(p)).sum::<u128>();
+    let (before_total, after_total) = (total(before), total(after));
+    if before_total == 0 || after_total == 0 {
+        return true;
+    }
+    let gained: u128 = after
+        .iter()
+        .map(|(key, &power)| {
+            let now = u128::from(power).saturating_mul(before_total);
+            let then =
+                u128::from(before.get(key).copied().unwrap_or(0)).saturating_mul(after_total);
+            now.saturating_sub(then)
+        })
+        .fold(0u128, u128::saturating_add);
+    gained.saturating_mul(3) < before_total.saturating_mul(after_total)
+}
+
 /// Notes that `set` signs the blocks from `height` on. CometBFT applies the
 /// updates returned by block E from block E+2, so the end-of-epoch code
 /// records them at E+2, and genesis at the initial height.
@@ -159,6 +256,67 @@ mod tests {
         );
         assert!(updates(&current, &PowerMap::new()).is_empty());
         assert!(updates(&current, &current).is_empty());
+    }
+
+    fn set(entries: &[(u8, u64)]) -> PowerMap {
+        entries.iter().map(|&(k, p)| (vec![k; 32], p)).collect()
+    }
+
+    /// Issue 13, finding 8: the first bond next to a genesis set that
+    /// nobody bonded replaced the whole set at the next epoch (`desired` is
+    /// only what staking holds). Now shares move by at most a third per
+    /// epoch: the newcomer takes over only over several epochs.
+    #[test]
+    fn one_large_bond_takes_over_only_a_third_of_the_shares_per_epoch() {
+        let genesis = set(&[(1, 10), (2, 10), (3, 10), (4, 10)]);
+        let target = set(&[(9, 1_000)]);
+        let mut now = genesis.clone();
+        let mut epochs = 0;
+        while now != target {
+            let next = bounded_step(&now, &target);
+            assert!(within_a_third(&now, &next), "{now:?} -> {next:?}");
+            assert_ne!(next, now, "every epoch moves");
+            now = next;
+            epochs += 1;
+            assert!(epochs < 50, "never got there: {now:?}");
+        }
+        let first = bounded_step(&genesis, &target);
+        let newcomer = first[&vec![9u8; 32]];
+        let total: u64 = first.values().sum();
+        assert!(
+            newcomer * 3 < total,
+            "{newcomer} of {total} after one epoch"
+        );
+        assert!(epochs >= 3, "{epochs} epochs");
+    }
+
+    #[test]
+    fn sets_that_keep_their_shares_or_move_little_move_at_once() {
+        // A lone validator's power follows its stake.
+        assert_eq!(
+            bounded_step(&set(&[(1, 10)]), &set(&[(1, 100)])),
+            set(&[(1, 100)])
+        );
+        // Everyone doubles: no share moves.
+        let grown = set(&[(1, 20), (2, 40)]);
+        assert_eq!(bounded_step(&set(&[(1, 10), (2, 20)]), &grown), grown);
+        // A validator joining with a tenth of the power.
+        let joined = set(&[(1, 100), (2, 10)]);
+        assert_eq!(bounded_step(&set(&[(1, 100)]), &joined), joined);
+        // An empty target keeps the set.
+        assert_eq!(bounded_step(&joined, &PowerMap::new()), joined);
+    }
+
+    #[test]
+    fn powers_too_small_for_a_third_still_get_there() {
+        // One unit to a newcomer is half the shares: no part of the way is
+        // within a third, so each validator moves one unit per epoch.
+        let mut now = set(&[(1, 1)]);
+        let target = set(&[(2, 2)]);
+        for _ in 0..3 {
+            now = bounded_step(&now, &target);
+        }
+        assert_eq!(now, target);
     }
 
     #[test]
