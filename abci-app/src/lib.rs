@@ -10,6 +10,8 @@ pub mod codes;
 pub mod context;
 pub mod dataset;
 pub mod fault;
+#[cfg(test)]
+mod fuzz_inputs;
 pub mod genesis;
 pub mod gov;
 pub mod ids;
