@@ -54,11 +54,24 @@ pub fn artifact(name: &str) -> Vec<u8> {
         .unwrap_or_else(|e| panic!("{}: {e} (run `make contracts` first)", path.display()))
 }
 
+/// A loopback port nobody listens on, below Linux's ephemeral range
+/// (32768-60999). A port the kernel hands out for `:0` can be handed out
+/// again, to the next outgoing connection, before the node binds it (a
+/// test once failed with "address already in use" that way); ports taken
+/// from a counter of this process, below that range, are not.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    // Test binaries run one after another; the pid spreads them out anyway.
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = std::process::id() % 60 * 200;
+    for _ in 0..12_000 {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 20_000 + (start + offset) % 12_000;
+        if TcpListener::bind(("127.0.0.1", port as u16)).is_ok() {
+            return port as u16;
+        }
+    }
+    panic!("no free loopback port in 20000-31999")
 }
 
 pub struct TestNode {
