@@ -17,6 +17,8 @@ const PROTOS: &[&str] = &[
     "um/dataset/v1/query.proto",
     "um/trainer/v1/trainer.proto",
     "um/abci/v1/vote_extension.proto",
+    "um/gov/v1/tx.proto",
+    "um/auth/v1/tx.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -1,7 +1,7 @@
-//! Result codes (the frozen enum lives in `um-client`, shared with clients)
-//! and the error every handler returns.
+//! Result codes (the frozen enum lives in `um-proto` with the other wire
+//! types, shared with clients) and the error every handler returns.
 
-pub use um_client::codes::{Code, CODESPACE};
+pub use um_proto::codes::{Code, CODESPACE};
 
 /// A failed tx, query or message: what went wrong and a log for humans.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

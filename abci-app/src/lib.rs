@@ -18,6 +18,7 @@ pub mod ids;
 pub mod modules;
 pub mod query_page;
 pub mod store;
+pub mod telemetry;
 pub mod training;
 pub mod tx;
 pub mod wasm;

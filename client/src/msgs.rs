@@ -1,20 +1,4 @@
-//! Wire types of our own tx messages that the proto crate will take over.
+//! Wire types of our own tx messages, from `um-proto`.
 
-use prost::Message;
-
-pub const MSG_REGISTER_GOVERNANCE: &str = "/um.gov.v1.MsgRegisterGovernance";
-
-/// Registers the governance suite with the chain (once). The sender must
-/// have created all three contracts, and be the genesis `registrar` when
-/// genesis names one.
-#[derive(Clone, PartialEq, Message)]
-pub struct MsgRegisterGovernance {
-    #[prost(string, tag = "1")]
-    pub sender: String,
-    #[prost(string, tag = "2")]
-    pub token: String,
-    #[prost(string, tag = "3")]
-    pub staking: String,
-    #[prost(string, tag = "4")]
-    pub dao: String,
-}
+pub use um_proto::type_urls::MSG_REGISTER_GOVERNANCE;
+pub use um_proto::um::gov::v1::MsgRegisterGovernance;

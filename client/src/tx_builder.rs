@@ -25,13 +25,9 @@ pub const ACCOUNT_QUERY_PATH: &str = "/cosmos.auth.v1beta1.Query/Account";
 /// Type URL of the optional non-critical extension in which a client states
 /// the chain id it signed for. The chain id is otherwise only inside the
 /// signed bytes, where a mismatch is indistinguishable from a bad signature.
-pub const CHAIN_ID_HINT_TYPE_URL: &str = "/um.auth.v1.ChainIdHint";
+pub use um_proto::type_urls::CHAIN_ID_HINT as CHAIN_ID_HINT_TYPE_URL;
 
-#[derive(Clone, PartialEq, Message)]
-pub struct ChainIdHint {
-    #[prost(string, tag = "1")]
-    pub chain_id: String,
-}
+pub use um_proto::um::auth::v1::ChainIdHint;
 
 /// A compressed secp256k1 public key as `Any`.
 pub fn pubkey_any(compressed: &[u8]) -> Any {

@@ -11,6 +11,8 @@
 //!   (`trainer_client`, `trainer_server`).
 //! - [`um::abci::v1`]: `VoteExtension`, `InjectedVerdicts` (the first tx of a
 //!   block) and `CanonicalVoteExtension` (CometBFT's extension sign bytes).
+//! - [`um::gov::v1`]: `MsgRegisterGovernance`; [`um::auth::v1`]: `ChainIdHint`.
+//! - [`codes`]: the frozen result codes the chain answers with.
 //! - [`FILE_DESCRIPTOR_SET`]: every file above, for gRPC server reflection.
 //!
 //! Every message implements [`prost::Name`], so `Any` packing uses type URLs
@@ -21,8 +23,31 @@
 pub use prost;
 pub use tonic;
 
+pub mod codes;
+
+/// Type URLs of our messages that code matches on as constants (each is
+/// also `prost::Name::type_url()` of its message).
+pub mod type_urls {
+    pub const MSG_REGISTER_GOVERNANCE: &str = "/um.gov.v1.MsgRegisterGovernance";
+    pub const CHAIN_ID_HINT: &str = "/um.auth.v1.ChainIdHint";
+}
+
 /// Generated code, one module per protobuf package.
 pub mod um {
+    /// Package `um.gov.v1`.
+    pub mod gov {
+        /// Package `um.gov.v1`: registering the governance suite.
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/um.gov.v1.rs"));
+        }
+    }
+    /// Package `um.auth.v1`.
+    pub mod auth {
+        /// Package `um.auth.v1`: the chain-id hint of a tx.
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/um.auth.v1.rs"));
+        }
+    }
     /// Package `um.common.v1`.
     pub mod common {
         /// Package `um.common.v1`: pagination.

@@ -474,3 +474,42 @@ fn descriptor_set_lists_every_file_and_service() {
         assert!(services.iter().any(|s| s == service), "{service} missing");
     }
 }
+
+/// `MsgRegisterGovernance` and `ChainIdHint` were hand-written prost
+/// structs in um-client before they moved here: the generated ones must
+/// encode to the very same bytes (field numbers and type URLs), or stored
+/// txs would replay to other app hashes.
+#[test]
+fn messages_moved_from_the_client_keep_their_bytes_and_type_urls() {
+    use um_proto::um::auth::v1::ChainIdHint;
+    use um_proto::um::gov::v1::MsgRegisterGovernance;
+    // Field `tag` (wire type 2, length-delimited) with a one-byte length.
+    let field = |tag: u8, text: &str| {
+        let mut bytes = vec![tag << 3 | 2, text.len() as u8];
+        bytes.extend_from_slice(text.as_bytes());
+        bytes
+    };
+    let register = MsgRegisterGovernance {
+        sender: "um1sender".into(),
+        token: "um1token".into(),
+        staking: "um1staking".into(),
+        dao: "um1dao".into(),
+    };
+    let expected = [
+        field(1, "um1sender"),
+        field(2, "um1token"),
+        field(3, "um1staking"),
+        field(4, "um1dao"),
+    ]
+    .concat();
+    assert_eq!(round_trip(&register), expected);
+    assert_eq!(
+        MsgRegisterGovernance::type_url(),
+        um_proto::type_urls::MSG_REGISTER_GOVERNANCE
+    );
+    let hint = ChainIdHint {
+        chain_id: "um-1".into(),
+    };
+    assert_eq!(round_trip(&hint), field(1, "um-1"));
+    assert_eq!(ChainIdHint::type_url(), um_proto::type_urls::CHAIN_ID_HINT);
+}

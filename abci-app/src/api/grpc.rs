@@ -112,7 +112,7 @@ impl tonic::server::UnaryService<Vec<u8>> for Method {
 async fn answer(backend: &Backend, path: &str, data: Vec<u8>) -> Result<Vec<u8>, ApiError> {
     match path {
         "/cosmos.tx.v1beta1.Service/BroadcastTx" => {
-            super::metrics::broadcast(true);
+            crate::telemetry::broadcast(true);
             backend.broadcast_raw(&data).await
         }
         "/cosmos.tx.v1beta1.Service/GetTx" => backend.get_tx_raw(&data).await,

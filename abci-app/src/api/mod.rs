@@ -15,7 +15,6 @@ pub mod backend;
 pub mod error;
 pub mod grpc;
 pub mod json;
-pub mod metrics;
 pub mod openapi;
 pub mod rest;
 

@@ -42,8 +42,9 @@ use um_proto::um::training::v1 as training;
 
 use super::backend::{Backend, MAX_TX_BYTES};
 use super::error::{json_response, ApiError, Kind};
-use super::{json, metrics, openapi};
+use super::{json, openapi};
 use crate::codes::Code;
+use crate::telemetry as metrics;
 
 /// Largest request body (JSON with a base64 tx) the gateway reads.
 pub const MAX_BODY: usize = MAX_TX_BYTES * 4 / 3 + 4096;

@@ -21,10 +21,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tendermint_abci::Application;
 use tendermint_proto::v0_38::abci as pb;
 
-use crate::api::metrics::{self, AbciMethod};
 use crate::context::BlockInfo;
 use crate::modules::Modules;
 use crate::store::{CommitInfo, StateView, Store, StoreError};
+use crate::telemetry::{self as metrics, AbciMethod};
 use crate::training::verifier::Verifier;
 use crate::wasm::WasmModule;
 

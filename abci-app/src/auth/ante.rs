@@ -18,7 +18,8 @@ use crate::codes::{Code, TxError};
 use crate::context::GasMeter;
 use crate::store::StateView;
 
-pub use um_client::tx_builder::{ChainIdHint, CHAIN_ID_HINT_TYPE_URL};
+pub use um_proto::type_urls::CHAIN_ID_HINT as CHAIN_ID_HINT_TYPE_URL;
+pub use um_proto::um::auth::v1::ChainIdHint;
 
 /// A decoded tx whose structure and limits have been checked.
 #[derive(Clone, Debug)]

@@ -2,7 +2,8 @@
 
 use cosmos_sdk_proto::Any;
 use prost::Message;
-use um_client::msgs::{MsgRegisterGovernance, MSG_REGISTER_GOVERNANCE};
+use um_proto::type_urls::MSG_REGISTER_GOVERNANCE;
+use um_proto::um::gov::v1::MsgRegisterGovernance;
 
 use super::Registry;
 use crate::codes::{Code, TxError};

@@ -295,7 +295,7 @@ fn run_worker(
         progress.queued.remove(&key);
         match result {
             Ok(finding) => {
-                crate::api::metrics::observe_verification(started.elapsed());
+                crate::telemetry::observe_verification(started.elapsed());
                 tracing::info!(
                     update = update_id,
                     accept = finding.accept,

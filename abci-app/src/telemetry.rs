@@ -1,5 +1,6 @@
 //! Process-wide counters and latency histograms of umd, rendered in the
-//! Prometheus text exposition format at `GET /metrics`. Plain atomics: the
+//! Prometheus text exposition format (served by `api` at `GET /metrics`).
+//! A leaf: consensus code records into it and depends on nothing above. Plain atomics: the
 //! ABCI methods record into them without locks, and nothing here feeds back
 //! into consensus (the wall clock is read only to measure).
 
