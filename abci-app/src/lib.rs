@@ -16,6 +16,7 @@ pub mod genesis;
 pub mod gov;
 pub mod ids;
 pub mod modules;
+pub mod node;
 pub mod query_page;
 pub mod store;
 pub mod telemetry;

@@ -25,7 +25,7 @@ use crate::context::BlockInfo;
 use crate::modules::Modules;
 use crate::store::{CommitInfo, StateView, Store, StoreError};
 use crate::telemetry::{self as metrics, AbciMethod};
-use crate::training::verifier::Verifier;
+use crate::training::verify_request::Verification;
 use crate::wasm::WasmModule;
 
 /// The block executed by FinalizeBlock and not yet committed.
@@ -48,7 +48,7 @@ pub struct Node {
     last_block: BlockInfo,
     /// This validator's own `um-trainer`; `None` makes it abstain from
     /// every verdict (a full node, or an operator without a verifier).
-    verifier: Option<Arc<Verifier>>,
+    verifier: Option<Arc<dyn Verification>>,
     /// Test hook of the reliability scenarios; all off in a real node.
     byzantine: byzantine::Byzantine,
 }
@@ -87,10 +87,11 @@ impl Node {
         })
     }
 
-    /// Verifies submitted updates with the `um-trainer` at `endpoint`.
-    pub fn with_verifier(mut self, endpoint: &str) -> std::io::Result<Self> {
-        self.verifier = Some(Arc::new(Verifier::start(endpoint)?));
-        Ok(self)
+    /// Verifies submitted updates with `verifier` (the node process's
+    /// worker, `crate::node::verifier::Verifier`, in umd).
+    pub fn with_verifier(mut self, verifier: Arc<dyn Verification>) -> Self {
+        self.verifier = Some(verifier);
+        self
     }
 
     /// The state the next block starts from: committed state, or the

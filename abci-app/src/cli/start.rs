@@ -57,9 +57,9 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
     let mut node =
         Node::open(&data).with_context(|| format!("opening state in {}", data.display()))?;
     if let Some(endpoint) = &args.verifier {
-        node = node
-            .with_verifier(endpoint)
+        let verifier = crate::node::verifier::Verifier::start(endpoint)
             .context("starting the verifier worker")?;
+        node = node.with_verifier(std::sync::Arc::new(verifier));
         println!("umd: verifying updates with {endpoint}");
     }
     #[cfg(feature = "test-hooks")]

@@ -7,7 +7,8 @@
 //! - [`submit`]: `MsgSubmitUpdate` and its cheap, deterministic checks.
 //! - [`extension`]: vote extensions and the injected verdict tx.
 //! - [`decide`]: tallying verdicts and acting on the outcome.
-//! - [`verifier`]: the validator's own (non-consensus) link to `um-trainer`.
+//! - [`verify_request`]: what a validator verifies for an update, read from
+//!   the state (the worker that sends it is `crate::node::verifier`).
 //! - [`records`]: versions, blobs, updates and verdicts in the state.
 
 pub mod decide;
@@ -18,7 +19,7 @@ pub mod query;
 pub mod records;
 pub mod state_key;
 pub mod submit;
-pub mod verifier;
+pub mod verify_request;
 
 use serde::{Deserialize, Serialize};
 use um_bindings::Hyperparams;
