@@ -176,6 +176,22 @@ pub fn page_of<T>(
     Ok((items, response))
 }
 
+/// The record an index entry points at: `key` (after the index's prefix)
+/// is the record's big-endian id, which `load` reads; `what` names the
+/// record in errors. For [`page_of`] over an index.
+pub fn indexed<T>(
+    key: &[u8],
+    what: &str,
+    load: impl FnOnce(u64) -> Result<Option<T>, TxError>,
+) -> Result<T, TxError> {
+    let id = key
+        .try_into()
+        .map(u64::from_be_bytes)
+        .map_err(|_| TxError::new(Code::Internal, format!("malformed {what} index key")))?;
+    load(id)?
+        .ok_or_else(|| TxError::new(Code::Internal, format!("indexed {what} {id} is not stored")))
+}
+
 fn too_deep(what: String) -> TxError {
     TxError::new(
         Code::InvalidRequest,

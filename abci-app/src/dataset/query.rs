@@ -14,7 +14,9 @@ use um_proto::um::dataset::v1::{self as proto, Dataset, DeltaStatus, Split};
 use super::records::{self, MemberPage};
 use super::state_key;
 use crate::codes::{Code, TxError};
-use crate::query_page::{limit, not_found, page, page_of, paginate, request, DEFAULT_SCAN_LIMIT};
+use crate::query_page::{
+    indexed, limit, not_found, page, page_of, paginate, request, DEFAULT_SCAN_LIMIT,
+};
 use crate::store::StateView;
 
 pub const DATASETS_PATH: &str = "/um.dataset.v1.Query/Datasets";
@@ -152,15 +154,7 @@ fn deltas(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
             true,
             &page,
             DELTAS_SCAN_LIMIT,
-            |key, _| {
-                let id = key
-                    .try_into()
-                    .map(u64::from_be_bytes)
-                    .map_err(|_| TxError::new(Code::Internal, "malformed delta index key"))?;
-                records::delta(state, id)?.ok_or_else(|| {
-                    TxError::new(Code::Internal, format!("indexed delta {id} is not stored"))
-                })
-            },
+            |key, _| indexed(key, "delta", |id| records::delta(state, id)),
             keep,
         )?
     };

@@ -8,7 +8,7 @@ use um_proto::um::training::v1::{self as proto, UpdateStatus};
 
 use super::{lineage_proto, records, state_key};
 use crate::codes::{Code, TxError};
-use crate::query_page::{not_found, page, page_of, paginate, request, DEFAULT_SCAN_LIMIT};
+use crate::query_page::{indexed, not_found, page, page_of, paginate, request, DEFAULT_SCAN_LIMIT};
 use crate::store::StateView;
 
 pub const LINEAGE_PATH: &str = "custom/training/lineage";
@@ -149,15 +149,7 @@ fn updates(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
             true,
             &page,
             DEFAULT_SCAN_LIMIT,
-            |key, _| {
-                let id = key
-                    .try_into()
-                    .map(u64::from_be_bytes)
-                    .map_err(|_| TxError::new(Code::Internal, "malformed update index key"))?;
-                records::update(state, id)?.ok_or_else(|| {
-                    TxError::new(Code::Internal, format!("indexed update {id} is not stored"))
-                })
-            },
+            |key, _| indexed(key, "update", |id| records::update(state, id)),
             keep,
         )?,
         None => page_of(
