@@ -55,9 +55,9 @@ test: setup contracts
 
 # Benchmarks of issue 7 (items 1 to 6) into BENCHMARKS.md; not part of `make test`.
 # BENCH_QUICK=1 shortens repetitions. The chain rows run CometBFT, the contracts
-# and localnets of release builds when there are some (see scripts/bench/run.sh).
+# and localnets of release builds when there are some (see bench/scripts/run.sh).
 bench: setup-cometbft setup-venv setup-mnist contracts
-	@scripts/bench/run.sh
+	@bench/scripts/run.sh
 
 # Issue 8's scenarios, full length (crashes, churn, partitions in network
 # namespaces, disk trouble, byzantine actors, fuzzing) into RELIABILITY.md;

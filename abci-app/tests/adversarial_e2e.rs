@@ -20,7 +20,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use prost::Message;
 use serde_json::{json, Value};
 use support::training::*;
 use support::*;
@@ -147,11 +146,7 @@ fn submit_msg(rpc: &RpcClient, key: &Key, nonce: u64, weights: Vec<u8>) -> MsgSu
 
 fn submit_weights(node: &TestNode, key: &Key, nonce: u64, weights: Vec<u8>) -> TxResult {
     let msg = submit_msg(&node.rpc, key, nonce, weights);
-    node.submit(
-        key,
-        vec![any("/um.training.v1.MsgSubmitUpdate", &msg)],
-        30_000_000,
-    )
+    node.submit(key, vec![any(&msg)], 30_000_000)
 }
 
 /// Signs `count` txs of `key` with consecutive sequences from the current
@@ -234,11 +229,7 @@ fn byzantine_trainers_are_refused_or_slashed_and_the_honest_trainer_lands() {
     let mut oversized = genesis_weights.clone();
     oversized.resize(1_500_000, 0);
     let msg = submit_msg(&node.rpc, mallory, 2, oversized);
-    let tx = node.sign(
-        mallory,
-        vec![any("/um.training.v1.MsgSubmitUpdate", &msg)],
-        30_000_000,
-    );
+    let tx = node.sign(mallory, vec![any(&msg)], 30_000_000);
     match node.rpc.broadcast_sync(&tx) {
         Err(err) => assert!(err.to_string().contains("too large"), "{err}"),
         Ok(result) => {
@@ -252,18 +243,12 @@ fn byzantine_trainers_are_refused_or_slashed_and_the_honest_trainer_lands() {
     let honest = train_remotely(&node.rpc, &verifier.endpoint, alice, 1);
     let tx_alice = node.sign(
         alice,
-        vec![any(
-            "/um.training.v1.MsgSubmitUpdate",
-            &submit_msg(&node.rpc, alice, 1, honest.clone()),
-        )],
+        vec![any(&submit_msg(&node.rpc, alice, 1, honest.clone()))],
         30_000_000,
     );
     let tx_copy = node.sign(
         mallory,
-        vec![any(
-            "/um.training.v1.MsgSubmitUpdate",
-            &submit_msg(&node.rpc, mallory, 3, honest),
-        )],
+        vec![any(&submit_msg(&node.rpc, mallory, 3, honest))],
         30_000_000,
     );
     let sent_alice = node.rpc.broadcast_sync(&tx_alice).unwrap();
@@ -800,7 +785,7 @@ impl Localnet {
             gas_limit: 30_000_000,
             ..TxOptions::default()
         };
-        let msgs = vec![any("/um.training.v1.MsgSubmitUpdate", msg)];
+        let msgs = vec![any(msg)];
         let tx = tx_builder::sign_tx(key, msgs, &signer, &options).unwrap();
         rpc.broadcast_and_wait(&tx, Duration::from_secs(60))
             .unwrap()
@@ -817,16 +802,8 @@ impl Localnet {
                 .to_string()
                 .into_bytes(),
         };
-        let bytes = rpc
-            .query_ok(
-                "/cosmwasm.wasm.v1.Query/SmartContractState",
-                &request.encode_to_vec(),
-            )
-            .unwrap();
-        let response =
-            cosmos_sdk_proto::cosmwasm::wasm::v1::QuerySmartContractStateResponse::decode(
-                bytes.as_slice(),
-            )
+        let response: cosmos_sdk_proto::cosmwasm::wasm::v1::QuerySmartContractStateResponse = rpc
+            .query_proto("/cosmwasm.wasm.v1.Query/SmartContractState", &request)
             .unwrap();
         let answer: Value = serde_json::from_slice(&response.data).unwrap();
         answer["stake"].as_str().unwrap().parse().unwrap()

@@ -156,14 +156,11 @@ fn token_transfers_allowances_and_refusals() {
     );
 
     // Code that is not wasm passes the mempool but fails in the block.
-    let invalid_wasm = any(
-        "/cosmwasm.wasm.v1.MsgStoreCode",
-        &cosmos_sdk_proto::cosmwasm::wasm::v1::MsgStoreCode {
-            sender: alice.address.clone(),
-            wasm_byte_code: b"\0asm\x01\0\0\0garbage".to_vec(),
-            instantiate_permission: None,
-        },
-    );
+    let invalid_wasm = any(&cosmos_sdk_proto::cosmwasm::wasm::v1::MsgStoreCode {
+        sender: alice.address.clone(),
+        wasm_byte_code: b"\0asm\x01\0\0\0garbage".to_vec(),
+        instantiate_permission: None,
+    });
     let stored = node.submit(&alice, vec![invalid_wasm], 50_000_000);
     assert_eq!(stored.code, Code::InvalidWasm.value(), "{}", stored.log);
     assert!(stored.height > 0);
@@ -318,7 +315,6 @@ fn genesis_app_state_creates_accounts_and_deploys_the_token() {
     use cosmos_sdk_proto::cosmwasm::wasm::v1::{
         QueryContractsByCodeRequest, QueryContractsByCodeResponse,
     };
-    use prost::Message;
 
     let mut node = TestNode::init();
     let alice = node.new_key("alice");
@@ -348,21 +344,17 @@ fn genesis_app_state_creates_accounts_and_deploys_the_token() {
         bob_account.account_number, 1,
         "genesis accounts are numbered in order"
     );
-    let contracts = node
+    let contracts: QueryContractsByCodeResponse = node
         .rpc
-        .query_ok(
+        .query_proto(
             "/cosmwasm.wasm.v1.Query/ContractsByCode",
             &QueryContractsByCodeRequest {
                 code_id: 1,
                 pagination: None,
-            }
-            .encode_to_vec(),
+            },
         )
         .unwrap();
-    let token = QueryContractsByCodeResponse::decode(contracts.as_slice())
-        .unwrap()
-        .contracts[0]
-        .clone();
+    let token = contracts.contracts[0].clone();
     assert_eq!(node.cw20_balance(&token, &bob.address), 5_000);
     node.submit_ok(
         &bob,

@@ -8,7 +8,6 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use prost::{Message, Name};
 use serde_json::{json, Value};
 use support::*;
 use um_client::codes::Code;
@@ -81,32 +80,28 @@ fn start_node() -> TestNode {
     node
 }
 
-fn query<Resp: Message + Default>(node: &TestNode, path: &str, request: impl Message) -> Resp {
-    let value = node
-        .rpc
-        .query_ok(path, &request.encode_to_vec())
-        .unwrap_or_else(|e| panic!("{path}: {e}"));
-    Resp::decode(value.as_slice()).unwrap()
-}
-
 fn dataset(node: &TestNode, version: Option<u64>) -> Dataset {
-    let answer: QueryDatasetResponse = query(
-        node,
-        "/um.dataset.v1.Query/Dataset",
-        QueryDatasetRequest {
-            dataset_id: "mnist".into(),
-            version,
-        },
-    );
+    let answer: QueryDatasetResponse = node
+        .rpc
+        .query_proto(
+            "/um.dataset.v1.Query/Dataset",
+            &QueryDatasetRequest {
+                dataset_id: "mnist".into(),
+                version,
+            },
+        )
+        .unwrap();
     answer.dataset.unwrap()
 }
 
 fn delta(node: &TestNode, delta_id: u64) -> DatasetDelta {
-    let answer: QueryDeltaResponse = query(
-        node,
-        "/um.dataset.v1.Query/Delta",
-        QueryDeltaRequest { delta_id },
-    );
+    let answer: QueryDeltaResponse = node
+        .rpc
+        .query_proto(
+            "/um.dataset.v1.Query/Delta",
+            &QueryDeltaRequest { delta_id },
+        )
+        .unwrap();
     answer.delta.unwrap()
 }
 
@@ -117,20 +112,22 @@ fn all_records(node: &TestNode, version: Option<u64>, split: Split) -> Vec<um_fo
     let mut key = Vec::new();
     let mut last: Option<Vec<u8>> = None;
     loop {
-        let page: QueryRecordsResponse = query(
-            node,
-            "/um.dataset.v1.Query/Records",
-            QueryRecordsRequest {
-                dataset_id: "mnist".into(),
-                version,
-                split: split as i32,
-                pagination: Some(PageRequest {
-                    key,
-                    limit: 700,
-                    ..Default::default()
-                }),
-            },
-        );
+        let page: QueryRecordsResponse = node
+            .rpc
+            .query_proto(
+                "/um.dataset.v1.Query/Records",
+                &QueryRecordsRequest {
+                    dataset_id: "mnist".into(),
+                    version,
+                    split: split as i32,
+                    pagination: Some(PageRequest {
+                        key,
+                        limit: 700,
+                        ..Default::default()
+                    }),
+                },
+            )
+            .unwrap();
         for record in page.records {
             assert_ne!(record.split, Split::Unspecified as i32, "a split is named");
             let digit = um_formats::Record {
@@ -168,16 +165,13 @@ fn propose_msg(
     remove: Vec<Vec<u8>>,
     deposit: u128,
 ) -> cosmos_sdk_proto::Any {
-    any(
-        &MsgProposeDatasetDelta::type_url(),
-        &MsgProposeDatasetDelta {
-            proposer: proposer.address.clone(),
-            dataset_id: dataset_id.into(),
-            add,
-            remove,
-            deposit: deposit.to_string(),
-        },
-    )
+    any(&MsgProposeDatasetDelta {
+        proposer: proposer.address.clone(),
+        dataset_id: dataset_id.into(),
+        add,
+        remove,
+        deposit: deposit.to_string(),
+    })
 }
 
 fn allow_msg(owner: &Key, suite: &Deployment, amount: u128) -> cosmos_sdk_proto::Any {
@@ -317,11 +311,13 @@ fn genesis_dataset_is_served_whole_and_bad_deltas_are_refused() {
     assert_eq!(allowance["allowance"], "0");
 
     // Nothing was proposed, nothing was paid.
-    let deltas: QueryDeltasResponse = query(
-        &node,
-        "/um.dataset.v1.Query/Deltas",
-        QueryDeltasRequest::default(),
-    );
+    let deltas: QueryDeltasResponse = node
+        .rpc
+        .query_proto(
+            "/um.dataset.v1.Query/Deltas",
+            &QueryDeltasRequest::default(),
+        )
+        .unwrap();
     assert!(deltas.deltas.is_empty());
     assert_eq!(node.cw20_balance(&suite.token, &dana.address), 1_000 * NRN);
     assert_eq!(node.cw20_balance(&suite.token, &module_address()), 0);
@@ -545,14 +541,16 @@ fn the_dao_accepts_and_rejects_deltas_and_deposits_follow() {
     // Version 0 is still there as it was.
     assert_eq!(dataset(&node, Some(0)), v0);
     assert_eq!(all_records(&node, Some(0), Split::Unspecified), genesis);
-    let versions: QueryDatasetVersionsResponse = query(
-        &node,
-        "/um.dataset.v1.Query/DatasetVersions",
-        QueryDatasetVersionsRequest {
-            dataset_id: "mnist".into(),
-            pagination: None,
-        },
-    );
+    let versions: QueryDatasetVersionsResponse = node
+        .rpc
+        .query_proto(
+            "/um.dataset.v1.Query/DatasetVersions",
+            &QueryDatasetVersionsRequest {
+                dataset_id: "mnist".into(),
+                pagination: None,
+            },
+        )
+        .unwrap();
     assert_eq!(versions.versions, vec![v1.clone(), v0.clone()]);
 
     assert_eq!(accepted.status, DeltaStatus::Accepted as i32);

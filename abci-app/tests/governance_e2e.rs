@@ -195,20 +195,15 @@ fn contract_info(
     use cosmos_sdk_proto::cosmwasm::wasm::v1::{
         QueryContractInfoRequest, QueryContractInfoResponse,
     };
-    use prost::Message;
-    let value = rpc
-        .query_ok(
+    let answer: QueryContractInfoResponse = rpc
+        .query_proto(
             "/cosmwasm.wasm.v1.Query/ContractInfo",
             &QueryContractInfoRequest {
                 address: contract.to_string(),
-            }
-            .encode_to_vec(),
+            },
         )
         .unwrap();
-    QueryContractInfoResponse::decode(value.as_slice())
-        .unwrap()
-        .contract_info
-        .unwrap()
+    answer.contract_info.unwrap()
 }
 
 fn validator_keys(rpc: &RpcClient) -> Vec<(String, u64)> {
@@ -321,10 +316,7 @@ fn genesis_suite_and_validators_follow_stake() {
     };
     let (code, log) = tx_code(
         as_operator
-            .submit(
-                vec![any("/cosmwasm.wasm.v1.MsgMigrateContract", &migrate)],
-                1_000_000,
-            )
+            .submit(vec![any(&migrate)], 1_000_000)
             .unwrap_err(),
     );
     assert_eq!(code, um_client::codes::Code::NotPermitted.value(), "{log}");

@@ -18,7 +18,6 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use prost::Message;
 use serde_json::{json, Value};
 use support::*;
 use um_client::keys::KeyFile;
@@ -305,13 +304,11 @@ fn chain_versions(node: &TestNode) -> Vec<ModelVersion> {
         model_id: MODEL.into(),
         pagination: None,
     };
-    let value = node
+    let answer: QueryVersionsResponse = node
         .rpc
-        .query_ok("/um.training.v1.Query/Versions", &request.encode_to_vec())
+        .query_proto("/um.training.v1.Query/Versions", &request)
         .unwrap();
-    let mut versions = QueryVersionsResponse::decode(value.as_slice())
-        .unwrap()
-        .versions;
+    let mut versions = answer.versions;
     versions.sort_by_key(|v| v.version);
     versions
 }

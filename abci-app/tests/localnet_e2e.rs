@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 use cosmos_sdk_proto::cosmwasm::wasm::v1::{
     QuerySmartContractStateRequest, QuerySmartContractStateResponse,
 };
-use prost::Message;
 use serde_json::json;
 use support::{trainer_binary, umd_binary, workspace_root};
 use um_client::rpc::RpcClient;
@@ -216,10 +215,9 @@ impl Localnet {
                     ..Default::default()
                 }),
             };
-            let bytes = rpc
-                .query_ok("/um.training.v1.Query/Versions", &request.encode_to_vec())
+            let page: QueryVersionsResponse = rpc
+                .query_proto("/um.training.v1.Query/Versions", &request)
                 .unwrap_or_else(|e| panic!("Versions query: {e}\n{}", self.logs()));
-            let page = QueryVersionsResponse::decode(bytes.as_slice()).unwrap();
             versions.extend(page.versions);
             key = page.pagination.map(|p| p.next_key).unwrap_or_default();
             if key.is_empty() {
@@ -240,14 +238,10 @@ impl Localnet {
             address: contract.to_string(),
             query_data: query.to_string().into_bytes(),
         };
-        let bytes = self
+        let response: QuerySmartContractStateResponse = self
             .rpc(node)
-            .query_ok(
-                "/cosmwasm.wasm.v1.Query/SmartContractState",
-                &request.encode_to_vec(),
-            )
+            .query_proto("/cosmwasm.wasm.v1.Query/SmartContractState", &request)
             .unwrap_or_else(|e| panic!("smart query {query}: {e}"));
-        let response = QuerySmartContractStateResponse::decode(bytes.as_slice()).unwrap();
         serde_json::from_slice(&response.data).unwrap()
     }
 
@@ -346,13 +340,14 @@ fn four_validators_train_survive_a_crash_and_agree() {
     // was submitted after node2's verifier died.
     let later = &net.versions(0)[before_verifier_kill as usize + 2];
     let update_id = later.update_ids[0];
-    let answer = net.rpc(0).query_ok(
-        "/um.training.v1.Query/Update",
-        &QueryUpdateRequest { update_id }.encode_to_vec(),
-    );
-    let verdicts = QueryUpdateResponse::decode(answer.unwrap().as_slice())
-        .unwrap()
-        .verdicts;
+    let answer: QueryUpdateResponse = net
+        .rpc(0)
+        .query_proto(
+            "/um.training.v1.Query/Update",
+            &QueryUpdateRequest { update_id },
+        )
+        .unwrap();
+    let verdicts = answer.verdicts;
     assert_eq!(
         verdicts.len(),
         3,

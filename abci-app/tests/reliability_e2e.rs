@@ -32,7 +32,6 @@ use std::time::{Duration, Instant};
 use cosmos_sdk_proto::cosmwasm::wasm::v1::{
     QuerySmartContractStateRequest, QuerySmartContractStateResponse,
 };
-use prost::Message;
 use serde_json::json;
 use support::{trainer_binary, umd_binary, workspace_root};
 use um_client::rpc::RpcClient;
@@ -402,10 +401,9 @@ impl Net {
                     ..Default::default()
                 }),
             };
-            let bytes = rpc
-                .query_ok("/um.training.v1.Query/Versions", &request.encode_to_vec())
+            let page: QueryVersionsResponse = rpc
+                .query_proto("/um.training.v1.Query/Versions", &request)
                 .ok()?;
-            let page = QueryVersionsResponse::decode(bytes.as_slice()).ok()?;
             versions.extend(page.versions);
             key = page.pagination.map(|p| p.next_key).unwrap_or_default();
             if key.is_empty() {
@@ -436,13 +434,9 @@ impl Net {
                     .to_string()
                     .into_bytes(),
             };
-            let bytes = rpc
-                .query_ok(
-                    "/cosmwasm.wasm.v1.Query/SmartContractState",
-                    &request.encode_to_vec(),
-                )
+            let response: QuerySmartContractStateResponse = rpc
+                .query_proto("/cosmwasm.wasm.v1.Query/SmartContractState", &request)
                 .ok()?;
-            let response = QuerySmartContractStateResponse::decode(bytes.as_slice()).ok()?;
             let value: serde_json::Value = serde_json::from_slice(&response.data).ok()?;
             out[slot] = value["balance"].as_str()?.parse().ok()?;
         }
@@ -1085,11 +1079,7 @@ fn full_wasm_cache_stops_umd_instead_of_failing_the_tx() {
         wasm_byte_code: support::gzip(&support::artifact("nrn_token.wasm")),
         instantiate_permission: None,
     };
-    let tx = node.sign(
-        &alice,
-        vec![support::any("/cosmwasm.wasm.v1.MsgStoreCode", &msg)],
-        50_000_000,
-    );
+    let tx = node.sign(&alice, vec![um_client::msgs::any(&msg)], 50_000_000);
     let hash = um_client::rpc::tx_hash(&tx);
     let sent = node.rpc.broadcast_sync(&tx).expect("broadcast");
     assert_eq!(sent.code, 0, "CheckTx: {}", sent.log);

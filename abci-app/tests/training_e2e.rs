@@ -105,11 +105,7 @@ fn submit_weights(
         hyperparams_sha256: hyperparams_sha256(&node.rpc),
         dataset_root: dataset.root,
     };
-    node.submit(
-        key,
-        vec![any("/um.training.v1.MsgSubmitUpdate", &msg)],
-        30_000_000,
-    )
+    node.submit(key, vec![any(&msg)], 30_000_000)
 }
 
 fn with_nan(weights: &[u8]) -> Vec<u8> {
@@ -202,11 +198,7 @@ fn an_update_trained_before_a_hyperparameter_change_is_refused_not_slashed() {
         hyperparams_sha256: trained_with,
         dataset_root: dataset.root,
     };
-    let refused = node.submit(
-        alice,
-        vec![any("/um.training.v1.MsgSubmitUpdate", &msg)],
-        30_000_000,
-    );
+    let refused = node.submit(alice, vec![any(&msg)], 30_000_000);
     assert_eq!(
         refused.code,
         um_client::codes::Code::InvalidRequest.value(),
@@ -241,11 +233,7 @@ fn an_update_trained_before_a_hyperparameter_change_is_refused_not_slashed() {
         hyperparams_sha256: hyperparams_sha256(&node.rpc),
         dataset_root: dataset.root,
     };
-    let refused = node.submit(
-        alice,
-        vec![any("/um.training.v1.MsgSubmitUpdate", &msg)],
-        30_000_000,
-    );
+    let refused = node.submit(alice, vec![any(&msg)], 30_000_000);
     assert_eq!(
         refused.code,
         um_client::codes::Code::NotPermitted.value(),
@@ -267,18 +255,20 @@ fn honest_updates_are_accepted_and_rewarded_and_cheaters_are_slashed() {
     let balance_before = node.cw20_balance(&suite.token, &alice.address);
     run_trainer(&node, "alice", 5);
 
-    let versions: QueryVersionsResponse = query(
-        &node.rpc,
-        "/um.training.v1.Query/Versions",
-        &QueryVersionsRequest {
-            model_id: MODEL.into(),
-            // Oldest first (the default is newest first).
-            pagination: Some(um_proto::um::common::v1::PageRequest {
-                reverse: true,
-                ..Default::default()
-            }),
-        },
-    );
+    let versions: QueryVersionsResponse = node
+        .rpc
+        .query_proto(
+            "/um.training.v1.Query/Versions",
+            &QueryVersionsRequest {
+                model_id: MODEL.into(),
+                // Oldest first (the default is newest first).
+                pagination: Some(um_proto::um::common::v1::PageRequest {
+                    reverse: true,
+                    ..Default::default()
+                }),
+            },
+        )
+        .unwrap();
     let accepted = &versions.versions[1..];
     assert!(accepted.len() >= 5, "{} versions", accepted.len());
     for pair in accepted.windows(2) {
@@ -389,18 +379,20 @@ fn a_dataset_delta_passed_by_the_dao_is_what_the_next_updates_train_on() {
     assert_eq!(before.version, 0);
 
     // Remove the first digit (by hash) and add a new one.
-    let page: QueryRecordsResponse = query(
-        &node.rpc,
-        "/um.dataset.v1.Query/Records",
-        &QueryRecordsRequest {
-            dataset_id: "mnist".into(),
-            pagination: Some(um_proto::um::common::v1::PageRequest {
-                limit: 1,
+    let page: QueryRecordsResponse = node
+        .rpc
+        .query_proto(
+            "/um.dataset.v1.Query/Records",
+            &QueryRecordsRequest {
+                dataset_id: "mnist".into(),
+                pagination: Some(um_proto::um::common::v1::PageRequest {
+                    limit: 1,
+                    ..Default::default()
+                }),
                 ..Default::default()
-            }),
-            ..Default::default()
-        },
-    );
+            },
+        )
+        .unwrap();
     let removed = page.records[0].hash.clone();
     let mut pixels = vec![0u8; 784];
     for row in 4..24 {
@@ -427,14 +419,7 @@ fn a_dataset_delta_passed_by_the_dao_is_what_the_next_updates_train_on() {
             "spender": um_client::address::module_address("dataset"),
             "amount": deposit.to_string()}}),
     );
-    let result = node.submit(
-        alice,
-        vec![
-            allow,
-            any("/um.dataset.v1.MsgProposeDatasetDelta", &propose),
-        ],
-        10_000_000,
-    );
+    let result = node.submit(alice, vec![allow, any(&propose)], 10_000_000);
     assert_eq!(result.code, 0, "{}", result.log);
     let delta_id: u64 = result
         .event_value("dataset_delta_proposed", "delta_id")
@@ -462,24 +447,22 @@ fn a_dataset_delta_passed_by_the_dao_is_what_the_next_updates_train_on() {
         hyperparams_sha256: hyperparams_sha256(&node.rpc),
         dataset_root: before.root.clone(),
     };
-    let refused = node.submit(
-        alice,
-        vec![any("/um.training.v1.MsgSubmitUpdate", &msg)],
-        30_000_000,
-    );
+    let refused = node.submit(alice, vec![any(&msg)], 30_000_000);
     assert_eq!(refused.code, um_client::codes::Code::InvalidRequest.value());
     assert!(refused.log.contains("dataset version"), "{}", refused.log);
 
     run_trainer(&node, "alice", 1);
     let (second, _) = head(&node.rpc);
     assert_eq!(second, first + 1);
-    let version: um_proto::um::training::v1::QueryVersionResponse = query(
-        &node.rpc,
-        "/um.training.v1.Query/Version",
-        &um_proto::um::training::v1::QueryVersionRequest {
-            model_id: MODEL.into(),
-            version: second,
-        },
-    );
+    let version: um_proto::um::training::v1::QueryVersionResponse = node
+        .rpc
+        .query_proto(
+            "/um.training.v1.Query/Version",
+            &um_proto::um::training::v1::QueryVersionRequest {
+                model_id: MODEL.into(),
+                version: second,
+            },
+        )
+        .unwrap();
     assert_eq!(version.version.unwrap().dataset_version, 1);
 }

@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
+use prost::Message;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -162,6 +163,22 @@ impl RpcClient {
             });
         }
         Ok(result.value)
+    }
+
+    /// A gRPC-style ABCI query: the protobuf `request` in `data`, the
+    /// protobuf answer in `value`. A non-zero code is [`ClientError::Query`]
+    /// (its `code` says which), an answer that is not a `Resp`
+    /// [`ClientError::Decode`].
+    pub fn query_proto<Req: Message, Resp: Message + Default>(
+        &self,
+        path: &str,
+        request: &Req,
+    ) -> Result<Resp, ClientError> {
+        let value = self.query_ok(path, &request.encode_to_vec())?;
+        Resp::decode(value.as_slice()).map_err(|e| ClientError::Decode {
+            path: path.to_string(),
+            message: e.to_string(),
+        })
     }
 
     /// Sends a tx to the mempool; the result is CheckTx's.

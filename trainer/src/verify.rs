@@ -27,7 +27,7 @@ use thiserror::Error;
 
 use crate::dataset::Dataset;
 use crate::eval::{evaluate, EvalError, Evaluation};
-use crate::hyperparams::{Hyperparams, HyperparamsError};
+use crate::hyperparams::{Hyperparams, HyperparamsError, HyperparamsExt};
 use crate::model::{Model, ModelError};
 use crate::spec::ModelSpec;
 use crate::step::{check_dataset, run_step, StepError, StepRequest};
@@ -299,12 +299,12 @@ mod tests {
 
     fn hyper(min_improvement: &str) -> Hyperparams {
         Hyperparams {
-            learning_rate: "0.1".into(),
+            learning_rate: "0.1".parse().unwrap(),
             batch_size: 64,
             local_steps: 10,
-            verification_tolerance: "0.000001".into(),
-            min_improvement: min_improvement.into(),
-            reward_per_update: "1000000".into(),
+            verification_tolerance: "0.000001".parse().unwrap(),
+            min_improvement: min_improvement.parse().unwrap(),
+            reward_per_update: 1_000_000u128.into(),
             reward_halving_interval: 0,
         }
     }
@@ -527,7 +527,7 @@ mod tests {
     fn verifier_side_problems_are_errors() {
         let f = fixture();
         let bad_hyper = Hyperparams {
-            learning_rate: "fast".into(),
+            learning_rate: cosmwasm_std::Decimal::zero(),
             ..hyper("0")
         };
         let req = VerifyRequest {

@@ -8,6 +8,7 @@ use anyhow::{bail, Context};
 use clap::Subcommand;
 use prost::{Message, Name};
 use serde_json::{json, Value};
+use um_client::msgs::any;
 use um_client::rpc::RpcClient;
 use um_proto::um::common::v1::PageRequest;
 use um_proto::um::dataset::v1::{
@@ -192,10 +193,7 @@ pub fn run_tx(command: DatasetTx) -> anyhow::Result<()> {
             remove: remove.clone(),
             deposit: deposit.to_string(),
         };
-        let msg = cosmos_sdk_proto::Any {
-            type_url: MsgProposeDatasetDelta::type_url(),
-            value: msg.encode_to_vec(),
-        };
+        let msg = any(&msg);
         let gas = gas.unwrap_or(2_000_000 + 25 * msg.value.len() as u64);
         let mut msgs = Vec::new();
         if deposit > 0 && !no_allowance {
@@ -204,8 +202,7 @@ pub fn run_tx(command: DatasetTx) -> anyhow::Result<()> {
                 "spender": crate::dataset::module_address(),
                 "amount": deposit.to_string(),
             }});
-            msgs.push(super::tx::any(
-                "/cosmwasm.wasm.v1.MsgExecuteContract",
+            msgs.push(any(
                 &cosmos_sdk_proto::cosmwasm::wasm::v1::MsgExecuteContract {
                     sender: chain.address().to_string(),
                     contract: suite.token,
@@ -287,15 +284,6 @@ pub enum DatasetQuery {
     },
 }
 
-fn query<Resp: Message + Default>(
-    rpc: &RpcClient,
-    path: &str,
-    request: &impl Message,
-) -> anyhow::Result<Resp> {
-    let value = rpc.query_ok(path, &request.encode_to_vec())?;
-    Resp::decode(value.as_slice()).with_context(|| format!("decoding the answer of {path}"))
-}
-
 fn dataset_json(d: &Dataset) -> Value {
     json!({
         "dataset_id": d.dataset_id,
@@ -346,8 +334,7 @@ pub fn run_query(command: DatasetQuery) -> anyhow::Result<()> {
     match command {
         DatasetQuery::List { node } => {
             let rpc = RpcClient::new(&node.node);
-            let answer: QueryDatasetsResponse = query(
-                &rpc,
+            let answer: QueryDatasetsResponse = rpc.query_proto(
                 paths::DATASETS_PATH,
                 &QueryDatasetsRequest { pagination: None },
             )?;
@@ -366,8 +353,7 @@ pub fn run_query(command: DatasetQuery) -> anyhow::Result<()> {
         }
         DatasetQuery::Versions { dataset_id, node } => {
             let rpc = RpcClient::new(&node.node);
-            let answer: QueryDatasetVersionsResponse = query(
-                &rpc,
+            let answer: QueryDatasetVersionsResponse = rpc.query_proto(
                 paths::DATASET_VERSIONS_PATH,
                 &QueryDatasetVersionsRequest {
                     dataset_id,
@@ -384,7 +370,7 @@ pub fn run_query(command: DatasetQuery) -> anyhow::Result<()> {
         DatasetQuery::Delta { delta_id, node } => {
             let rpc = RpcClient::new(&node.node);
             let answer: QueryDeltaResponse =
-                query(&rpc, paths::DELTA_PATH, &QueryDeltaRequest { delta_id })?;
+                rpc.query_proto(paths::DELTA_PATH, &QueryDeltaRequest { delta_id })?;
             let delta = answer.delta.context("the answer holds no delta")?;
             print(&delta_json(&delta))
         }
@@ -403,8 +389,7 @@ pub fn run_query(command: DatasetQuery) -> anyhow::Result<()> {
                 }
             };
             let rpc = RpcClient::new(&node.node);
-            let answer: QueryDeltasResponse = query(
-                &rpc,
+            let answer: QueryDeltasResponse = rpc.query_proto(
                 paths::DELTAS_PATH,
                 &QueryDeltasRequest {
                     dataset_id: dataset.unwrap_or_default(),
@@ -456,8 +441,7 @@ pub fn run_query(command: DatasetQuery) -> anyhow::Result<()> {
 }
 
 fn show(rpc: &RpcClient, dataset_id: &str, version: Option<u64>) -> anyhow::Result<Dataset> {
-    let answer: QueryDatasetResponse = query(
-        rpc,
+    let answer: QueryDatasetResponse = rpc.query_proto(
         paths::DATASET_PATH,
         &QueryDatasetRequest {
             dataset_id: dataset_id.to_string(),
@@ -474,8 +458,7 @@ fn fetch_records(rpc: &RpcClient, dataset: &Dataset) -> anyhow::Result<Vec<um_fo
     let mut hashes = Vec::new();
     let mut key = Vec::new();
     loop {
-        let page: QueryRecordsResponse = query(
-            rpc,
+        let page: QueryRecordsResponse = rpc.query_proto(
             paths::RECORDS_PATH,
             &QueryRecordsRequest {
                 dataset_id: dataset.dataset_id.clone(),

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::Subcommand;
-use prost::Message;
 use um_client::rpc::RpcClient;
 use um_proto::um::common::v1::PageRequest;
 use um_proto::um::training::v1::{
@@ -39,15 +38,6 @@ pub enum TrainingQuery {
     },
 }
 
-fn query<Resp: Message + Default>(
-    rpc: &RpcClient,
-    path: &str,
-    request: &impl Message,
-) -> anyhow::Result<Resp> {
-    let value = rpc.query_ok(path, &request.encode_to_vec())?;
-    Resp::decode(value.as_slice()).with_context(|| format!("decoding the answer of {path}"))
-}
-
 pub fn run(command: TrainingQuery) -> anyhow::Result<()> {
     match command {
         TrainingQuery::Versions { model_id, node } => {
@@ -58,8 +48,7 @@ pub fn run(command: TrainingQuery) -> anyhow::Result<()> {
             );
             let mut next_key = Vec::new();
             loop {
-                let page: QueryVersionsResponse = query(
-                    &rpc,
+                let page: QueryVersionsResponse = rpc.query_proto(
                     "/um.training.v1.Query/Versions",
                     &QueryVersionsRequest {
                         model_id: model_id.clone(),
@@ -93,8 +82,7 @@ pub fn run(command: TrainingQuery) -> anyhow::Result<()> {
         }
         TrainingQuery::Update { update_id, node } => {
             let rpc = RpcClient::new(&node.node);
-            let answer: QueryUpdateResponse = query(
-                &rpc,
+            let answer: QueryUpdateResponse = rpc.query_proto(
                 "/um.training.v1.Query/Update",
                 &QueryUpdateRequest { update_id },
             )?;
@@ -139,8 +127,7 @@ pub fn run(command: TrainingQuery) -> anyhow::Result<()> {
             let rpc = RpcClient::new(&node.node);
             let version = match version {
                 Some(number) => {
-                    query::<QueryVersionResponse>(
-                        &rpc,
+                    rpc.query_proto::<_, QueryVersionResponse>(
                         "/um.training.v1.Query/Version",
                         &QueryVersionRequest {
                             model_id: model_id.clone(),
@@ -150,8 +137,7 @@ pub fn run(command: TrainingQuery) -> anyhow::Result<()> {
                     .version
                 }
                 None => {
-                    query::<QueryHeadResponse>(
-                        &rpc,
+                    rpc.query_proto::<_, QueryHeadResponse>(
                         "/um.training.v1.Query/Head",
                         &QueryHeadRequest {
                             model_id: model_id.clone(),
@@ -163,8 +149,7 @@ pub fn run(command: TrainingQuery) -> anyhow::Result<()> {
             let Some(version) = version else {
                 bail!("no such version of {model_id}");
             };
-            let weights: QueryWeightsResponse = query(
-                &rpc,
+            let weights: QueryWeightsResponse = rpc.query_proto(
                 "/um.training.v1.Query/Weights",
                 &QueryWeightsRequest {
                     weights_sha256: version.weights_sha256.clone(),

@@ -8,8 +8,8 @@ use cosmos_sdk_proto::cosmwasm::wasm::v1::{
     MsgExecuteContract, MsgInstantiateContract, MsgMigrateContract, MsgStoreCode,
 };
 use cosmos_sdk_proto::Any;
-use prost::Message;
 
+use um_client::msgs::any;
 use um_client::rpc::RpcClient;
 use um_client::tx_builder::{self, TxOptions};
 
@@ -96,7 +96,7 @@ pub fn run(command: TxCommand) -> anyhow::Result<()> {
                 wasm_byte_code: code,
                 instantiate_permission: None,
             };
-            broadcast(&tx, any("/cosmwasm.wasm.v1.MsgStoreCode", &msg))
+            broadcast(&tx, any(&msg))
         }
         WasmTx::Instantiate {
             code_id,
@@ -113,7 +113,7 @@ pub fn run(command: TxCommand) -> anyhow::Result<()> {
                 msg: json_bytes(&msg)?,
                 funds: Vec::new(),
             };
-            broadcast(&tx, any("/cosmwasm.wasm.v1.MsgInstantiateContract", &msg))
+            broadcast(&tx, any(&msg))
         }
         WasmTx::Execute { contract, msg, tx } => {
             let msg = MsgExecuteContract {
@@ -122,7 +122,7 @@ pub fn run(command: TxCommand) -> anyhow::Result<()> {
                 msg: json_bytes(&msg)?,
                 funds: Vec::new(),
             };
-            broadcast(&tx, any("/cosmwasm.wasm.v1.MsgExecuteContract", &msg))
+            broadcast(&tx, any(&msg))
         }
         WasmTx::Migrate {
             contract,
@@ -136,15 +136,8 @@ pub fn run(command: TxCommand) -> anyhow::Result<()> {
                 code_id,
                 msg: json_bytes(&msg)?,
             };
-            broadcast(&tx, any("/cosmwasm.wasm.v1.MsgMigrateContract", &msg))
+            broadcast(&tx, any(&msg))
         }
-    }
-}
-
-pub fn any<M: Message>(type_url: &str, msg: &M) -> Any {
-    Any {
-        type_url: type_url.to_string(),
-        value: msg.encode_to_vec(),
     }
 }
 

@@ -17,7 +17,6 @@ use cosmos_sdk_proto::cosmwasm::wasm::v1::{
     QuerySmartContractStateResponse,
 };
 use cosmos_sdk_proto::Any;
-use prost::Message;
 use serde_json::Value;
 use um_client::keys::{Key, Keyring};
 use um_client::rpc::{RpcClient, TxResult};
@@ -259,11 +258,7 @@ impl TestNode {
             wasm_byte_code: wasm,
             instantiate_permission: None,
         };
-        let result = self.submit(
-            key,
-            vec![any("/cosmwasm.wasm.v1.MsgStoreCode", &msg)],
-            50_000_000,
-        );
+        let result = self.submit(key, vec![any(&msg)], 50_000_000);
         assert_eq!(result.code, 0, "store failed: {}", result.log);
         result
             .event_value("store_code", "code_id")
@@ -281,10 +276,7 @@ impl TestNode {
             msg: msg.to_string().into_bytes(),
             funds: Vec::new(),
         };
-        let result = self.submit_ok(
-            key,
-            vec![any("/cosmwasm.wasm.v1.MsgInstantiateContract", &msg)],
-        );
+        let result = self.submit_ok(key, vec![any(&msg)]);
         result
             .event_value("instantiate", "_contract_address")
             .expect("instantiate._contract_address event")
@@ -296,14 +288,10 @@ impl TestNode {
             address: contract.to_string(),
             query_data: query.to_string().into_bytes(),
         };
-        let value = self
+        let response: QuerySmartContractStateResponse = self
             .rpc
-            .query_ok(
-                "/cosmwasm.wasm.v1.Query/SmartContractState",
-                &request.encode_to_vec(),
-            )
+            .query_proto("/cosmwasm.wasm.v1.Query/SmartContractState", &request)
             .expect("smart query");
-        let response = QuerySmartContractStateResponse::decode(value.as_slice()).expect("response");
         serde_json::from_slice(&response.data).expect("query result is JSON")
     }
 
@@ -330,23 +318,15 @@ fn unsafe_sigterm(pid: u32) {
         .status();
 }
 
-pub fn any<M: Message>(type_url: &str, msg: &M) -> Any {
-    Any {
-        type_url: type_url.to_string(),
-        value: msg.encode_to_vec(),
-    }
-}
+pub use um_client::msgs::any;
 
 pub fn execute_msg(sender: &str, contract: &str, msg: Value) -> Any {
-    any(
-        "/cosmwasm.wasm.v1.MsgExecuteContract",
-        &MsgExecuteContract {
-            sender: sender.to_string(),
-            contract: contract.to_string(),
-            msg: msg.to_string().into_bytes(),
-            funds: Vec::new(),
-        },
-    )
+    any(&MsgExecuteContract {
+        sender: sender.to_string(),
+        contract: contract.to_string(),
+        msg: msg.to_string().into_bytes(),
+        funds: Vec::new(),
+    })
 }
 
 pub fn token_instantiate_msg(holders: &[(&str, u128)], minter: &str) -> Value {

@@ -4,7 +4,6 @@
 
 use std::time::{Duration, Instant};
 
-use prost::Message;
 use serde_json::json;
 use um_client::keys::Key;
 use um_client::rpc::{RpcClient, TxResult};
@@ -22,66 +21,62 @@ use super::TestNode;
 pub const MODEL: &str = "mnist-mlp";
 pub const SPEC: &str = r#"{"kind":"mlp","input":[1,28,28],"hidden":[32],"classes":10}"#;
 
-pub fn query<Req: Message, Resp: Message + Default>(
-    rpc: &RpcClient,
-    path: &str,
-    req: &Req,
-) -> Resp {
-    let value = rpc.query_ok(path, &req.encode_to_vec()).unwrap();
-    Resp::decode(value.as_slice()).unwrap()
-}
-
 /// The head's version number and weights.
 pub fn head(rpc: &RpcClient) -> (u64, Vec<u8>) {
-    let resp: QueryHeadResponse = query(
-        rpc,
-        "/um.training.v1.Query/Head",
-        &QueryHeadRequest {
-            model_id: MODEL.into(),
-        },
-    );
+    let resp: QueryHeadResponse = rpc
+        .query_proto(
+            "/um.training.v1.Query/Head",
+            &QueryHeadRequest {
+                model_id: MODEL.into(),
+            },
+        )
+        .unwrap();
     let version = resp.version.unwrap();
-    let weights: QueryWeightsResponse = query(
-        rpc,
-        "/um.training.v1.Query/Weights",
-        &QueryWeightsRequest {
-            weights_sha256: version.weights_sha256,
-        },
-    );
+    let weights: QueryWeightsResponse = rpc
+        .query_proto(
+            "/um.training.v1.Query/Weights",
+            &QueryWeightsRequest {
+                weights_sha256: version.weights_sha256,
+            },
+        )
+        .unwrap();
     (version.version, weights.weights)
 }
 
 /// What `MsgSubmitUpdate.hyperparams_sha256` must name: the lineage's
 /// hyperparameters now.
 pub fn hyperparams_sha256(rpc: &RpcClient) -> Vec<u8> {
-    let resp: um_proto::um::training::v1::QueryLineageResponse = query(
-        rpc,
-        "/um.training.v1.Query/Lineage",
-        &um_proto::um::training::v1::QueryLineageRequest {
-            model_id: MODEL.into(),
-        },
-    );
+    let resp: um_proto::um::training::v1::QueryLineageResponse = rpc
+        .query_proto(
+            "/um.training.v1.Query/Lineage",
+            &um_proto::um::training::v1::QueryLineageRequest {
+                model_id: MODEL.into(),
+            },
+        )
+        .unwrap();
     resp.lineage.unwrap().hyperparams.unwrap().sha256()
 }
 
 pub fn current_dataset(rpc: &RpcClient) -> Dataset {
-    let resp: QueryDatasetResponse = query(
-        rpc,
-        "/um.dataset.v1.Query/Dataset",
-        &QueryDatasetRequest {
-            dataset_id: "mnist".into(),
-            version: None,
-        },
-    );
+    let resp: QueryDatasetResponse = rpc
+        .query_proto(
+            "/um.dataset.v1.Query/Dataset",
+            &QueryDatasetRequest {
+                dataset_id: "mnist".into(),
+                version: None,
+            },
+        )
+        .unwrap();
     resp.dataset.unwrap()
 }
 
 pub fn update(rpc: &RpcClient, id: u64) -> Update {
-    let resp: QueryUpdateResponse = query(
-        rpc,
-        "/um.training.v1.Query/Update",
-        &QueryUpdateRequest { update_id: id },
-    );
+    let resp: QueryUpdateResponse = rpc
+        .query_proto(
+            "/um.training.v1.Query/Update",
+            &QueryUpdateRequest { update_id: id },
+        )
+        .unwrap();
     resp.update.unwrap()
 }
 
@@ -120,21 +115,23 @@ pub fn train_remotely(rpc: &RpcClient, endpoint: &str, trainer: &Key, nonce: u64
     use um_proto::um::trainer::v1::{TrainRequest, TrainingStep};
     use um_proto::um::training::v1::{QueryLineageRequest, QueryLineageResponse};
 
-    let lineage: QueryLineageResponse = query(
-        rpc,
-        "/um.training.v1.Query/Lineage",
-        &QueryLineageRequest {
-            model_id: MODEL.into(),
-        },
-    );
+    let lineage: QueryLineageResponse = rpc
+        .query_proto(
+            "/um.training.v1.Query/Lineage",
+            &QueryLineageRequest {
+                model_id: MODEL.into(),
+            },
+        )
+        .unwrap();
     let lineage = lineage.lineage.unwrap();
-    let head_version: QueryHeadResponse = query(
-        rpc,
-        "/um.training.v1.Query/Head",
-        &QueryHeadRequest {
-            model_id: MODEL.into(),
-        },
-    );
+    let head_version: QueryHeadResponse = rpc
+        .query_proto(
+            "/um.training.v1.Query/Head",
+            &QueryHeadRequest {
+                model_id: MODEL.into(),
+            },
+        )
+        .unwrap();
     let head_version = head_version.version.unwrap();
     let (_, base_weights) = head(rpc);
     let dataset = current_dataset(rpc);

@@ -26,8 +26,6 @@ use base64::Engine;
 use clap::{Parser, ValueEnum};
 use cosmos_sdk_proto::cosmos::tx::v1beta1::{SimulateRequest, SimulateResponse};
 use cosmos_sdk_proto::cosmwasm::wasm::v1::MsgExecuteContract;
-use cosmos_sdk_proto::Any;
-use prost::Message;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use um_client::keys::{Key, Keyring};
@@ -168,10 +166,7 @@ impl TxSource {
                         .into_bytes(),
                     funds: Vec::new(),
                 };
-                let any = Any {
-                    type_url: "/cosmwasm.wasm.v1.MsgExecuteContract".into(),
-                    value: msg.encode_to_vec(),
-                };
+                let any = um_client::msgs::any(&msg);
                 let options = TxOptions {
                     gas_limit: *gas,
                     ..TxOptions::default()
@@ -226,11 +221,10 @@ impl TxSource {
             tx_bytes,
             ..SimulateRequest::default()
         };
-        let reply = rpc
-            .query_ok(SIMULATE_PATH, &request.encode_to_vec())
+        let reply: SimulateResponse = rpc
+            .query_proto(SIMULATE_PATH, &request)
             .context("simulating a transfer (--gas auto)")?;
-        let used = SimulateResponse::decode(reply.as_slice())
-            .context("decoding the simulation")?
+        let used = reply
             .gas_info
             .context("the simulation reports no gas")?
             .gas_used;

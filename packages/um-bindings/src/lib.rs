@@ -7,11 +7,15 @@
 //! - [`token`]: the `nrn-token` entry the chain uses to mint rewards.
 //! - [`migrate`]: the guarded cw2 version check that the contracts'
 //!   `migrate` entry points share.
+//! - `proto` (feature `proto`): [`Hyperparams`] to and from its wire
+//!   message `um.training.v1.Hyperparams`, for the chain and the trainer.
 //!
 //! All numbers are integers or `Decimal`: contracts run in a VM that
 //! refuses floating point.
 
 pub mod migrate;
+#[cfg(feature = "proto")]
+pub mod proto;
 pub mod staking;
 pub mod token;
 

@@ -198,19 +198,15 @@ impl ChainClient {
                 .to_string()
                 .into_bytes(),
         };
-        let value = self
-            .rpc
-            .query_ok(SMART, &request.encode_to_vec())
-            .map_err(|e| ChainError::Query {
-                path: SMART,
-                code: 0,
-                log: e.to_string(),
+        let response: cosmos_sdk_proto::cosmwasm::wasm::v1::QuerySmartContractStateResponse =
+            self.rpc.query_proto(SMART, &request).map_err(|e| match e {
+                ClientError::Decode { message, .. } => decode(SMART, message),
+                e => ChainError::Query {
+                    path: SMART,
+                    code: 0,
+                    log: e.to_string(),
+                },
             })?;
-        let response =
-            cosmos_sdk_proto::cosmwasm::wasm::v1::QuerySmartContractStateResponse::decode(
-                value.as_slice(),
-            )
-            .map_err(|e| decode(SMART, e.to_string()))?;
         let answer: serde_json::Value =
             serde_json::from_slice(&response.data).map_err(|e| decode(SMART, e.to_string()))?;
         answer["balance"]
@@ -237,27 +233,17 @@ impl ChainClient {
         request: &Req,
         what: impl FnOnce() -> String,
     ) -> Result<Resp, ChainError> {
-        let result = self
-            .rpc
-            .abci_query(path, &request.encode_to_vec())
-            .map_err(unreachable)?;
-        if result.code == Code::NotFound.value() {
-            return Err(ChainError::NotFound {
-                what: what(),
-                path,
-                log: result.log,
-            });
-        }
-        if result.code != 0 {
-            return Err(ChainError::Query {
-                path,
-                code: result.code,
-                log: result.log,
-            });
-        }
-        Resp::decode(result.value.as_slice()).map_err(|e| ChainError::Decode {
-            path,
-            message: e.to_string(),
+        self.rpc.query_proto(path, request).map_err(|e| match e {
+            ClientError::Query { code, log, .. } if code == Code::NotFound.value() => {
+                ChainError::NotFound {
+                    what: what(),
+                    path,
+                    log,
+                }
+            }
+            ClientError::Query { code, log, .. } => ChainError::Query { path, code, log },
+            ClientError::Decode { message, .. } => ChainError::Decode { path, message },
+            other => unreachable(other),
         })
     }
 

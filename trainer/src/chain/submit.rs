@@ -2,7 +2,6 @@
 //! the delivered result.
 
 use cosmos_sdk_proto::cosmos::base::abci::v1beta1::TxMsgData;
-use cosmos_sdk_proto::Any;
 use um_client::keys::Key;
 use um_client::rpc::TxResult;
 use um_client::tx_builder::{sign_tx, signer_data, TxOptions};
@@ -67,10 +66,7 @@ impl ChainClient {
     ) -> Result<TxResult, ChainError> {
         let chain_id = self.chain_id()?;
         let signer = signer_data(&self.rpc, &chain_id, &key.address).map_err(unreachable)?;
-        let message = Any {
-            type_url: SUBMIT_UPDATE_TYPE_URL.to_string(),
-            value: msg.encode_to_vec(),
-        };
+        let message = um_client::msgs::any(msg);
         let options = TxOptions {
             gas_limit,
             ..TxOptions::default()
@@ -88,6 +84,7 @@ impl ChainClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cosmos_sdk_proto::Any;
     use um_proto::prost::Name;
 
     fn result(data: Vec<u8>, events: Vec<(&str, &str, &str)>) -> TxResult {

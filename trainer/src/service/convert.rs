@@ -6,23 +6,9 @@ use um_proto::tonic::Status;
 use um_proto::um::trainer::v1::TrainingStep;
 use um_proto::um::training::v1 as training;
 
-use crate::hyperparams::Hyperparams;
+use crate::hyperparams::{Hyperparams, HyperparamsExt};
 use crate::spec::ModelSpec;
 use crate::verify::Reason;
-
-/// `um.training.v1.Hyperparams` as the library's [`Hyperparams`] (the same
-/// fields; decimals stay strings and are parsed where they are used).
-pub fn hyperparams_from_proto(h: &training::Hyperparams) -> Hyperparams {
-    Hyperparams {
-        learning_rate: h.learning_rate.clone(),
-        batch_size: h.batch_size,
-        local_steps: h.local_steps,
-        verification_tolerance: h.verification_tolerance.clone(),
-        min_improvement: h.min_improvement.clone(),
-        reward_per_update: h.reward_per_update.clone(),
-        reward_halving_interval: h.reward_halving_interval,
-    }
-}
 
 /// The wire reason of a verdict. `NonCanonical` is reported as malformed
 /// weights: the bytes are not the one encoding the chain accepts for their
@@ -101,8 +87,9 @@ pub fn step_from_proto(step: Option<TrainingStep>) -> Result<Step, Status> {
     let hyperparams = step
         .hyperparams
         .as_ref()
-        .map(hyperparams_from_proto)
         .ok_or_else(|| Status::invalid_argument("step.hyperparams is missing"))?;
+    let hyperparams = Hyperparams::from_proto(hyperparams)
+        .map_err(|e| Status::invalid_argument(format!("step.hyperparams: {e}")))?;
     hyperparams
         .train_params()
         .map_err(|e| Status::invalid_argument(format!("step.hyperparams: {e}")))?;

@@ -32,6 +32,7 @@ use um_proto::um::trainer::v1::trainer_server::{Trainer, TrainerServer};
 
 use crate::device::device_name;
 use crate::eval::{evaluate, EvalError};
+use crate::hyperparams::HyperparamsExt;
 use crate::model::{Model, ModelError};
 use crate::step::{run_step_with_progress, StepError, StepRequest};
 use crate::verify::{verify_timed, VerifyError, VerifyRequest};

@@ -50,7 +50,8 @@ fn fixture() -> &'static Fixture {
     F.get_or_init(|| {
         let spec = ModelSpec::parse(spec_json()).unwrap();
         let base = Weights::init(&spec, 4).encode();
-        let params = convert::hyperparams_from_proto(&hyperparams())
+        let params = crate::Hyperparams::from_proto(&hyperparams())
+            .unwrap()
             .train_params()
             .unwrap();
         let out = run_step(

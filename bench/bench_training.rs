@@ -1,9 +1,9 @@
-//! Benchmarks of issue 7, items 2 and 3 (driven by `scripts/bench/run.sh`,
+//! Benchmarks of issue 7, items 2 and 3 (driven by `bench/scripts/run.sh`,
 //! `make bench`; results in BENCHMARKS.md).
 //!
 //! ```text
 //! bench_training export DIR          the training split, base weights and a reference
-//!                                    run for the PyTorch side (scripts/bench/torch_train.py)
+//!                                    run for the PyTorch side (bench/scripts/torch_train.py)
 //! bench_training train REPS THREADS… training speed: REPS updates of `run_step` per thread count
 //! bench_training verify REPS THREADS verification cost for local_steps 1, 8 and 32
 //! bench_training alone BASE LOCAL_STEPS MIN_IMPROVEMENT CAP_S [LR BATCH SPEC]
@@ -231,12 +231,12 @@ fn verification(
     .loss;
     for local_steps in VERIFY_STEPS {
         let hyper = Hyperparams {
-            learning_rate: LEARNING_RATE.into(),
+            learning_rate: LEARNING_RATE.parse()?,
             batch_size: BATCH,
             local_steps,
-            verification_tolerance: "0.001".into(),
-            min_improvement: "0".into(),
-            reward_per_update: "0".into(),
+            verification_tolerance: "0.001".parse()?,
+            min_improvement: cosmwasm_std::Decimal::zero(),
+            reward_per_update: cosmwasm_std::Uint128::zero(),
             reward_halving_interval: 0,
         };
         let (mut produce, mut check, mut check_v0) = (Vec::new(), Vec::new(), Vec::new());

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Benchmarks of issue 7, side by side in one run; writes BENCHMARKS.md:
 # items 2 (training speed vs PyTorch eager), 3 (verification cost),
-# 1 (chain throughput and latency vs CometBFT kvstore, scripts/bench/chain.sh)
-# and 6 (criterion micro-benchmarks, abci-app/benches/hot_paths.rs).
+# 1 (chain throughput and latency vs CometBFT kvstore, bench/scripts/chain.sh)
+# and 6 (criterion micro-benchmarks, bench/hot_paths.rs).
 #
-#   scripts/bench/run.sh            (make bench)
-#   BENCH_QUICK=1 scripts/bench/run.sh   fewer repetitions (~2 minutes)
+#   bench/scripts/run.sh            (make bench)
+#   BENCH_QUICK=1 bench/scripts/run.sh   fewer repetitions (~2 minutes)
 #   BENCH_PROFILE=release|debug     build of the Rust example. Default (auto): release when
 #                                   a release build of um-trainer is already there (then the
 #                                   example builds in seconds), debug otherwise: a release build
@@ -42,7 +42,7 @@ bin="target/$profile/examples/bench_training"
 # Our binary sets MKL_CBWR=AUTO,STRICT itself (bitwise reproducible training);
 # stock PyTorch runs without it, and once more with it for comparison.
 run_ours() { env -u MKL_CBWR "$bin" "$@"; }
-run_torch() { env -u MKL_CBWR "$py" scripts/bench/torch_train.py "$@"; }
+run_torch() { env -u MKL_CBWR "$py" bench/scripts/torch_train.py "$@"; }
 
 echo "== export: training split, base weights, reference losses -> $work/data"
 run_ours export "$work/data" >/dev/null
@@ -51,7 +51,7 @@ for r in $(seq 1 "$rounds"); do
   echo "== training speed, round $r/$rounds ($train_reps updates of 40 steps per side and thread count)"
   run_ours train "$train_reps" "${threads[@]}" | jq -c ". + {round: $r}" | tee -a "$results"
   run_torch "$work/data" "$train_reps" "${threads[@]}" | jq -c ". + {round: $r}" | tee -a "$results"
-  MKL_CBWR=AUTO,STRICT "$py" scripts/bench/torch_train.py "$work/data" "$train_reps" "${threads[@]}" |
+  MKL_CBWR=AUTO,STRICT "$py" bench/scripts/torch_train.py "$work/data" "$train_reps" "${threads[@]}" |
     jq -c ". + {round: $r, side: \"pytorch+MKL_CBWR\"}" | tee -a "$results"
 done
 
@@ -70,20 +70,20 @@ build=(cargo build -p um-app --bin umd -p um-trainer --bin um-trainer -p um-load
 [ "$chain_profile" = release ] && build+=(--release)
 echo "== ${build[*]}"
 "${build[@]}"
-scripts/bench/chain.sh "$results" "$chain_profile" "$chain_reps" "$chain_secs"
+bench/scripts/chain.sh "$results" "$chain_profile" "$chain_reps" "$chain_secs"
 
 # --- item 5: cost of history (tiny model, fast blocks, four lineages) -------
 # 1,000 versions in both modes (the issue asks for 1,000); the cap bounds the time.
 hist_versions=1000
 if [ "$quick" = 1 ]; then hist_cap=420; else hist_cap=480; fi
-scripts/bench/history.sh "$results" "$chain_profile" "$hist_versions" "$hist_cap"
+bench/scripts/history.sh "$results" "$chain_profile" "$hist_versions" "$hist_cap"
 
 # --- item 4: time to accuracy, chain (4 validators, 1, 2 and 4 trainers) vs alone
 if [ "$quick" = 1 ]; then acc_cap=270; else acc_cap=300; fi
 build=(cargo build -p um-trainer --example bench_training)
 [ "$chain_profile" = release ] && build+=(--release)
 "${build[@]}"
-scripts/bench/accuracy.sh "$results" "$chain_profile" "$acc_cap" 1 2 4
+bench/scripts/accuracy.sh "$results" "$chain_profile" "$acc_cap" 1 2 4
 
 # --- item 6: criterion micro-benchmarks of the hot paths --------------------
 # The bench profile (release) when release builds are there, like the chain
@@ -110,7 +110,7 @@ for estimates in sorted(pathlib.Path("target/criterion").glob("**/new/estimates.
                           "high_ns": e["median"]["confidence_interval"]["upper_bound"]}) + "\n")
 PY
 
-"$py" scripts/bench/report.py "$results" BENCHMARKS.md \
+"$py" bench/scripts/report.py "$results" BENCHMARKS.md \
   --profile "$profile" --quick "$quick" --rounds "$rounds" \
   --train-reps "$train_reps" --verify-reps "$verify_reps" \
   --hot-profile "$hot_profile" --chain-profile "$chain_profile" --chain-reps "$chain_reps" --chain-secs "$chain_secs" \

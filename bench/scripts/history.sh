@@ -11,7 +11,7 @@
 # (abci_query of /um.training.v1.Query/Weights), side by side. Appends one
 # JSON line.
 #
-#   scripts/bench/history.sh RESULTS PROFILE VERSIONS CAP_SECONDS
+#   bench/scripts/history.sh RESULTS PROFILE VERSIONS CAP_SECONDS
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 results="$1" profile="$2" versions="$3" cap="$4"

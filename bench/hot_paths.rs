@@ -37,21 +37,15 @@ use um_app::context::GasMeter;
 use um_app::gov::validators::{record_set_from, PowerMap};
 use um_app::store::Store;
 use um_app::training::extension::{build_injected, check_injected, consensus_address};
-use um_app::wasm::WasmModule;
+use um_app::wasm::WasmVm;
 use um_client::keys::Key;
+use um_client::msgs::any;
 use um_client::tx_builder::{sign_tx, SignerData, TxOptions};
 use um_proto::um::abci::v1::{BlockIdFlag, CanonicalVoteExtension, VerdictEntry, VoteExtension};
 use um_proto::um::training::v1::VerdictReason;
 
 const CHAIN: &str = "um-bench-1";
 const MNEMONIC: &str = "surround miss nominee dream gap cross assault thank captain prosper drop duty group candy wealth weather scale put";
-
-fn any<M: Message>(type_url: &str, msg: &M) -> Any {
-    Any {
-        type_url: type_url.into(),
-        value: msg.encode_to_vec(),
-    }
-}
 
 fn time(height: i64) -> Option<Timestamp> {
     Some(Timestamp {
@@ -72,7 +66,7 @@ struct Chain {
 impl Chain {
     fn new() -> Self {
         let cache = tempfile::tempdir().expect("temp dir");
-        let wasm = WasmModule::new(cache.path()).expect("wasm module");
+        let wasm = WasmVm::new(cache.path()).expect("wasm module");
         let node = Node::with_parts(Store::temporary().expect("store"), wasm).expect("node");
         let app = App::new(node);
         app.init_chain(pb::RequestInitChain {
@@ -94,14 +88,11 @@ impl Chain {
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../artifacts/nrn_token.wasm"),
         )
         .expect("artifacts/nrn_token.wasm (make contracts)");
-        let store = any(
-            "/cosmwasm.wasm.v1.MsgStoreCode",
-            &MsgStoreCode {
-                sender: chain.key.address.clone(),
-                wasm_byte_code: wasm,
-                instantiate_permission: None,
-            },
-        );
+        let store = any(&MsgStoreCode {
+            sender: chain.key.address.clone(),
+            wasm_byte_code: wasm,
+            instantiate_permission: None,
+        });
         let result = chain.commit_one(store, 100_000_000);
         let code_id = event(&result, "store_code", "code_id")
             .parse::<u64>()
@@ -111,17 +102,14 @@ impl Chain {
             "initial_balances": [{"address": chain.key.address, "amount": "1000000000000"}],
             "mint": null, "marketing": null,
         });
-        let instantiate = any(
-            "/cosmwasm.wasm.v1.MsgInstantiateContract",
-            &MsgInstantiateContract {
-                sender: chain.key.address.clone(),
-                admin: chain.key.address.clone(),
-                code_id,
-                label: "nrn".into(),
-                msg: init.to_string().into_bytes(),
-                funds: Vec::new(),
-            },
-        );
+        let instantiate = any(&MsgInstantiateContract {
+            sender: chain.key.address.clone(),
+            admin: chain.key.address.clone(),
+            code_id,
+            label: "nrn".into(),
+            msg: init.to_string().into_bytes(),
+            funds: Vec::new(),
+        });
         let result = chain.commit_one(instantiate, 10_000_000);
         chain.token = event(&result, "instantiate", "_contract_address").to_string();
         chain
@@ -193,17 +181,14 @@ impl Chain {
     }
 
     fn transfer_msg(&self) -> Any {
-        any(
-            "/cosmwasm.wasm.v1.MsgExecuteContract",
-            &MsgExecuteContract {
-                sender: self.key.address.clone(),
-                contract: self.token.clone(),
-                msg: serde_json::json!({"transfer": {"recipient": recipient(), "amount": "1"}})
-                    .to_string()
-                    .into_bytes(),
-                funds: Vec::new(),
-            },
-        )
+        any(&MsgExecuteContract {
+            sender: self.key.address.clone(),
+            contract: self.token.clone(),
+            msg: serde_json::json!({"transfer": {"recipient": recipient(), "amount": "1"}})
+                .to_string()
+                .into_bytes(),
+            funds: Vec::new(),
+        })
     }
 }
 

@@ -7,7 +7,7 @@
 # umd, umd with max_block_contract_gas lifted, kvstore. Appends JSON lines
 # to RESULTS.
 #
-#   scripts/bench/chain.sh RESULTS PROFILE REPS DURATION_S
+#   bench/scripts/chain.sh RESULTS PROFILE REPS DURATION_S
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 results="$1" profile="$2" reps="$3" duration="$4"
@@ -35,7 +35,7 @@ record() { # side validators rep json
 }
 cleanup() {
   umd_net down --clean >/dev/null 2>&1 || true
-  scripts/bench/kvnet.sh down "$work/kv-net" >/dev/null 2>&1 || true
+  bench/scripts/kvnet.sh down "$work/kv-net" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 umd_round() { # side auth-params-json validators rep (uses senders, common)
@@ -64,10 +64,10 @@ for n in 4 1; do
     echo "== chain throughput, $n validator(s), round $r/$reps: umd, max_block_contract_gas lifted"
     umd_round umd-lifted '{"max_block_contract_gas":400000000}' "$n" "$r"
     echo "== chain throughput, $n validator(s), round $r/$reps: CometBFT kvstore"
-    scripts/bench/kvnet.sh up "$n" "$work/kv-net" "$kv_ip"
+    bench/scripts/kvnet.sh up "$n" "$work/kv-net" "$kv_ip"
     # shellcheck disable=SC2046
     out="$("$loadgen" --mode kvstore --kv-senders $((${#senders[@]} / 2)) $(nodes "$kv_ip" "$n") "${common[@]}")"
     record kvstore "$n" "$r" "$out"
-    scripts/bench/kvnet.sh down "$work/kv-net"
+    bench/scripts/kvnet.sh down "$work/kv-net"
   done
 done

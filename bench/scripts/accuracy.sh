@@ -7,7 +7,7 @@
 # the chain's version-0 weights, no chain) to the same accuracies. Wall times
 # from the trainers' start. Appends JSON lines to RESULTS.
 #
-#   scripts/bench/accuracy.sh RESULTS PROFILE CAP_SECONDS K...
+#   bench/scripts/accuracy.sh RESULTS PROFILE CAP_SECONDS K...
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 results="$1" profile="$2" cap="$3"

@@ -5,8 +5,8 @@
 # kv tx index, vote extensions from height 1, one loopback address per node
 # (base + i) with the localnet's ports.
 #
-#   scripts/bench/kvnet.sh up N DIR BASE_IP [TIMEOUT_COMMIT]   (fresh network in DIR)
-#   scripts/bench/kvnet.sh down DIR                             (stop it and delete DIR)
+#   bench/scripts/kvnet.sh up N DIR BASE_IP [TIMEOUT_COMMIT]   (fresh network in DIR)
+#   bench/scripts/kvnet.sh down DIR                             (stop it and delete DIR)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cometbft="${UMD_COMETBFT:-$root/bin/cometbft}"
