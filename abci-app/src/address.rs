@@ -2,10 +2,10 @@
 
 use crate::codes::{Code, TxError};
 
-pub use um_client::address::{account_bytes_of_pubkey, encode, ACCOUNT_PREFIX};
+pub use um_proto::address::{account_bytes_of_pubkey, encode, ACCOUNT_PREFIX};
 
 /// Decodes an `um1…` address or fails with [`Code::InvalidAddress`].
 pub fn decode(address: &str) -> Result<Vec<u8>, TxError> {
-    um_client::address::decode(address)
+    um_proto::address::decode(address)
         .map_err(|e| TxError::new(Code::InvalidAddress, e.to_string()))
 }

@@ -2,12 +2,15 @@
 //! the result codes. umd's CLI, the governance tooling, the tests and the
 //! trainer all use this crate; umd itself uses its wire definitions.
 
-pub mod address;
 pub mod codes;
 pub mod keys;
 pub mod msgs;
 pub mod rpc;
 pub mod tx_builder;
+
+/// Bech32 `um1…` addresses (defined with the wire types, which the chain
+/// shares).
+pub use um_proto::address;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -56,6 +59,9 @@ pub enum ClientError {
         code: u32,
         log: String,
     },
+    /// The query answered, but not with the protobuf message asked for.
+    #[error("decoding the answer of {path}: {message}")]
+    Decode { path: String, message: String },
     #[error("signing: {0}")]
     Signing(String),
     #[error("tx {hash} was not included within {seconds} s")]

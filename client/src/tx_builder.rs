@@ -10,17 +10,12 @@ use cosmos_sdk_proto::cosmos::tx::v1beta1::{
 use cosmos_sdk_proto::Any;
 use prost::Message;
 
-use cosmos_sdk_proto::cosmos::crypto::secp256k1::PubKey;
-
 use crate::codes::Code;
 use crate::keys::Key;
 use crate::rpc::RpcClient;
 use crate::ClientError;
 
-pub const SECP256K1_PUBKEY_TYPE_URL: &str = "/cosmos.crypto.secp256k1.PubKey";
-
-/// Path of the auth module's account query.
-pub const ACCOUNT_QUERY_PATH: &str = "/cosmos.auth.v1beta1.Query/Account";
+pub use um_proto::account::{pubkey_any, ACCOUNT_QUERY_PATH, SECP256K1_PUBKEY_TYPE_URL};
 
 /// Type URL of the optional non-critical extension in which a client states
 /// the chain id it signed for. The chain id is otherwise only inside the
@@ -28,17 +23,6 @@ pub const ACCOUNT_QUERY_PATH: &str = "/cosmos.auth.v1beta1.Query/Account";
 pub use um_proto::type_urls::CHAIN_ID_HINT as CHAIN_ID_HINT_TYPE_URL;
 
 pub use um_proto::um::auth::v1::ChainIdHint;
-
-/// A compressed secp256k1 public key as `Any`.
-pub fn pubkey_any(compressed: &[u8]) -> Any {
-    Any {
-        type_url: SECP256K1_PUBKEY_TYPE_URL.to_string(),
-        value: PubKey {
-            key: compressed.to_vec(),
-        }
-        .encode_to_vec(),
-    }
-}
 
 /// What goes into the SignDoc besides the messages.
 #[derive(Clone, Debug)]
@@ -78,13 +62,9 @@ pub fn sign_tx(
 ) -> Result<Vec<u8>, ClientError> {
     let mut non_critical_extension_options = Vec::new();
     if options.chain_id_hint {
-        non_critical_extension_options.push(Any {
-            type_url: CHAIN_ID_HINT_TYPE_URL.to_string(),
-            value: ChainIdHint {
-                chain_id: signer.chain_id.clone(),
-            }
-            .encode_to_vec(),
-        });
+        non_critical_extension_options.push(crate::msgs::any(&ChainIdHint {
+            chain_id: signer.chain_id.clone(),
+        }));
     }
     let body = TxBody {
         messages,

@@ -13,6 +13,8 @@
 //!   block) and `CanonicalVoteExtension` (CometBFT's extension sign bytes).
 //! - [`um::gov::v1`]: `MsgRegisterGovernance`; [`um::auth::v1`]: `ChainIdHint`.
 //! - [`codes`]: the frozen result codes the chain answers with.
+//! - [`address`]: bech32 `um1…` addresses; [`account`]: the Cosmos account
+//!   shapes (public key `Any`, the account query path) chain and clients share.
 //! - [`FILE_DESCRIPTOR_SET`]: every file above, for gRPC server reflection.
 //!
 //! Every message implements [`prost::Name`], so `Any` packing uses type URLs
@@ -23,6 +25,8 @@
 pub use prost;
 pub use tonic;
 
+pub mod account;
+pub mod address;
 pub mod codes;
 
 /// Type URLs of our messages that code matches on as constants (each is
@@ -30,6 +34,7 @@ pub mod codes;
 pub mod type_urls {
     pub const MSG_REGISTER_GOVERNANCE: &str = "/um.gov.v1.MsgRegisterGovernance";
     pub const CHAIN_ID_HINT: &str = "/um.auth.v1.ChainIdHint";
+    pub const SECP256K1_PUBKEY: &str = "/cosmos.crypto.secp256k1.PubKey";
 }
 
 /// Generated code, one module per protobuf package.

@@ -7,7 +7,7 @@ use crate::address;
 use crate::codes::{Code, TxError};
 use crate::store::StateView;
 
-pub use um_client::tx_builder::SECP256K1_PUBKEY_TYPE_URL;
+pub use um_proto::account::SECP256K1_PUBKEY_TYPE_URL;
 pub const BASE_ACCOUNT_TYPE_URL: &str = "/cosmos.auth.v1beta1.BaseAccount";
 
 pub fn load(state: &StateView, address_bytes: &[u8]) -> Result<Option<BaseAccount>, TxError> {
@@ -45,7 +45,7 @@ pub fn create(state: &mut StateView, address_bytes: &[u8]) -> Result<BaseAccount
     Ok(account)
 }
 
-pub use um_client::tx_builder::pubkey_any;
+pub use um_proto::account::pubkey_any;
 
 pub fn to_any(account: &BaseAccount) -> Any {
     Any {

@@ -6,7 +6,7 @@ use crate::address;
 use crate::codes::{Code, TxError};
 use crate::store::StateView;
 
-pub use um_client::tx_builder::ACCOUNT_QUERY_PATH as ACCOUNT_PATH;
+pub use um_proto::account::ACCOUNT_QUERY_PATH as ACCOUNT_PATH;
 
 /// `Query/Account`. A missing account fails with gRPC's NotFound wording,
 /// which CosmJS matches to return "no account" instead of an error.
