@@ -129,6 +129,68 @@ pub struct TxContext<'a> {
     pub gas: &'a mut GasMeter,
     /// Position of the tx in its block, for contracts' `env.transaction`.
     pub tx_index: u32,
+    /// The contracts, for modules that call or query them.
+    pub wasm: &'a dyn Contracts,
+}
+
+/// The wasm VM as the chain's modules reach it (`wasm::WasmVm` in a node).
+/// A trait here, below every module, so that the modules that call
+/// contracts and the wasm module itself depend on this file and not on
+/// each other.
+pub trait Contracts: Send + Sync {
+    /// Executes one `cosmwasm.wasm.v1.Msg…` as `signer`, metered by
+    /// `ctx.gas`. On error, writes made before the failure may remain in
+    /// `ctx.state`: the caller discards its checkpoint.
+    fn execute(
+        &self,
+        ctx: &mut TxContext<'_>,
+        signer: &str,
+        msg: &cosmos_sdk_proto::Any,
+    ) -> Result<MsgResult, TxError>;
+
+    /// Calls `contract`'s `sudo` entry point as the chain (minting rewards,
+    /// slashing), metered by `ctx.gas`; errors as [`Self::execute`].
+    fn sudo(
+        &self,
+        ctx: &mut TxContext<'_>,
+        contract: &str,
+        msg: &[u8],
+    ) -> Result<MsgResult, TxError>;
+
+    /// A smart query of `contract` against `state`, with the VM's query gas
+    /// limit; returns the contract's JSON answer.
+    fn query_smart(
+        &self,
+        state: &StateView,
+        block: &BlockInfo,
+        contract: &str,
+        msg: &[u8],
+    ) -> Result<Vec<u8>, TxError>;
+
+    /// Who instantiated `contract` (`None` if there is no such contract).
+    fn contract_creator(
+        &self,
+        state: &StateView,
+        contract: &str,
+    ) -> Result<Option<String>, TxError>;
+
+    /// Answers a `cosmwasm.wasm.v1.Query` path; `None` for other paths.
+    fn abci_query(
+        &self,
+        state: &StateView,
+        block: &BlockInfo,
+        path: &str,
+        data: &[u8],
+    ) -> Option<Result<Vec<u8>, TxError>>;
+
+    /// Stores the genesis codes and instantiates the genesis contracts of
+    /// `app_state.wasm`.
+    fn init_genesis(
+        &self,
+        state: &mut StateView,
+        block: &BlockInfo,
+        section: &serde_json::Value,
+    ) -> Result<(), TxError>;
 }
 
 /// A contract execution a module asks for as its own module account, e.g.

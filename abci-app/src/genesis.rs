@@ -1,63 +1,67 @@
-//! The `app_state` of genesis.json.
+//! The `app_state` of genesis.json: one section per module, named by the
+//! module ([`crate::module::Module::name`]), each parsed by its module.
 
-use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
-use crate::address;
-use crate::auth::{self, AuthParams};
-use crate::codes::TxError;
-use crate::gov::{self, GovGenesis};
-use crate::store::StateView;
-use crate::wasm::WasmGenesis;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AppGenesis {
-    pub auth: AuthGenesis,
-    pub wasm: WasmGenesis,
-    pub gov: GovGenesis,
-    pub training: crate::training::genesis::TrainingGenesis,
-    #[serde(default)]
-    pub dataset: crate::dataset::genesis::DatasetGenesis,
+use crate::codes::{Code, TxError};
+
+/// `app_state`, split into its modules' sections.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AppState {
+    sections: BTreeMap<String, Value>,
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AuthGenesis {
-    pub params: AuthParams,
-    /// Accounts created at genesis, numbered in this order from 0.
-    pub accounts: Vec<String>,
-}
+static ABSENT: Value = Value::Null;
 
-impl AppGenesis {
-    /// Parses `app_state`; empty bytes mean all defaults.
+impl AppState {
+    /// Parses `app_state`; empty bytes mean every module's defaults.
     pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
             return Ok(Self::default());
         }
-        serde_json::from_slice(bytes).map_err(|e| format!("invalid app_state in genesis: {e}"))
+        let sections = serde_json::from_slice(bytes)
+            .map_err(|e| format!("invalid app_state in genesis: {e}"))?;
+        Ok(Self { sections })
     }
 
-    /// Writes the auth part of genesis; wasm is applied by the caller since
-    /// it needs the VM.
-    pub fn apply_auth(&self, state: &mut StateView, chain_id: &str) -> Result<(), TxError> {
-        state.set(auth::state_key::CHAIN_ID, chain_id.as_bytes().to_vec());
-        self.auth.params.save(state);
-        for account in &self.auth.accounts {
-            let bytes = address::decode(account)?;
-            if auth::account::load(state, &bytes)?.is_none() {
-                auth::account::create(state, &bytes)?;
-            }
+    /// Refuses a section that no module reads: a typo would otherwise
+    /// start a chain without the setting its operator wrote.
+    pub fn check_sections(&self, modules: &[&str]) -> Result<(), String> {
+        match self.sections.keys().find(|name| !modules.contains(&name.as_str())) {
+            Some(name) => Err(format!(
+                "invalid app_state in genesis: unknown section `{name}`, expected one of {modules:?}"
+            )),
+            None => Ok(()),
         }
-        Ok(())
     }
 
-    /// Writes the gov part; runs after the wasm part so a registry can
-    /// name contracts deployed at genesis.
-    pub fn apply_gov(&self, state: &mut StateView) -> Result<(), TxError> {
-        gov::set_params(state, &self.gov.params)?;
-        if let Some(registry) = &self.gov.registry {
-            gov::register(state, registry)?;
-        }
-        Ok(())
+    /// The section of `module` (`Null` when absent).
+    pub fn section(&self, module: &str) -> &Value {
+        self.sections.get(module).unwrap_or(&ABSENT)
     }
+}
+
+/// A module's section as its typed genesis; `Null` (absent) is the default.
+pub fn parse_section<T: DeserializeOwned + Default>(
+    module: &str,
+    section: &Value,
+) -> Result<T, TxError> {
+    if section.is_null() {
+        return Ok(T::default());
+    }
+    T::deserialize(section).map_err(|e| {
+        TxError::new(
+            Code::InvalidRequest,
+            format!("invalid app_state.{module}: {e}"),
+        )
+    })
+}
+
+/// A typed genesis section as JSON, for [`crate::module::Module::default_genesis`].
+pub fn section_json<T: serde::Serialize>(section: &T) -> Value {
+    // Plain structs of strings, numbers and lists always serialize.
+    serde_json::to_value(section).unwrap_or(Value::Null)
 }

@@ -4,10 +4,10 @@ pub mod address;
 pub mod api;
 pub mod app;
 pub mod auth;
-pub mod bindings;
 pub mod cli;
 pub mod codes;
 pub mod context;
+pub mod contract_requests;
 pub mod dataset;
 pub mod fault;
 #[cfg(test)]
@@ -15,11 +15,12 @@ mod fuzz_inputs;
 pub mod genesis;
 pub mod gov;
 pub mod ids;
-pub mod modules;
+pub mod module;
 pub mod node;
 pub mod query_page;
 pub mod store;
 pub mod telemetry;
+#[cfg(test)]
+mod toy;
 pub mod training;
-pub mod tx;
 pub mod wasm;

@@ -5,12 +5,11 @@ use tendermint_proto::v0_38::abci as pb;
 use um_proto::um::abci::v1::VoteExtension;
 
 use super::Node;
-use crate::training::{extension::MAX_VERDICTS, records};
+use crate::training::{self, records};
 
 /// Returns the verdicts the verifier has finished on updates pending in the
-/// committed state (the verdict tx of a later block records them), and
-/// starts checks for pending updates it has not seen. Empty without a
-/// verifier: the validator abstains.
+/// committed state (the verdict tx of a later block records them). Empty
+/// without a verifier: the validator abstains.
 pub fn extend_vote(node: &Node, request: pb::RequestExtendVote) -> pb::ResponseExtendVote {
     if node.byzantine.lies_in_extensions() {
         let pending = records::pending_updates(&node.store.view()).unwrap_or_default();
@@ -18,12 +17,11 @@ pub fn extend_vote(node: &Node, request: pb::RequestExtendVote) -> pb::ResponseE
             vote_extension: node.byzantine.extension(&pending).into(),
         };
     }
-    let Some(verifier) = node.verifier.as_ref() else {
+    let Some(verifier) = node.verifier.as_deref() else {
         return pb::ResponseExtendVote::default();
     };
-    let state = node.store.view();
-    let pending = match records::pending_updates(&state) {
-        Ok(pending) => pending,
+    let verdicts = match training::abci::vote_extension(verifier, &node.store.view()) {
+        Ok(verdicts) => verdicts,
         Err(err) => {
             tracing::error!(
                 height = request.height,
@@ -33,9 +31,6 @@ pub fn extend_vote(node: &Node, request: pb::RequestExtendVote) -> pb::ResponseE
             return pb::ResponseExtendVote::default();
         }
     };
-    verifier.retain(&pending);
-    verifier.catch_up(&state, &pending);
-    let verdicts = verifier.verdicts(&pending, MAX_VERDICTS);
     if verdicts.is_empty() {
         return pb::ResponseExtendVote::default();
     }

@@ -1,12 +1,13 @@
 use tendermint_proto::v0_38::abci as pb;
 
+use super::tx;
 use super::{to_abci_events, Node, PendingBlock};
 use crate::auth::{AuthParams, Mode};
 use crate::codes::{Code, CODESPACE};
 use crate::context::BlockInfo;
+use crate::module::BlockStage;
 use crate::store::{next_app_hash, CommitInfo};
-use crate::training::{self, extension};
-use crate::tx;
+use crate::training;
 use um_proto::um::abci::v1::InjectedVerdicts;
 
 fn validator_update((pubkey, power): (Vec<u8>, u64)) -> pb::ValidatorUpdate {
@@ -43,28 +44,11 @@ pub fn finalize_block(
         hash: request.hash.to_vec(),
     };
     let params = AuthParams::load(&view).unwrap_or_default();
-    // Evidence first, as the Cosmos SDK's BeginBlock: a double signer is
-    // out before this block's txs and decisions run.
-    let mut block_events = Vec::new();
-    let mut removals = Vec::new();
-    view.checkpoint();
-    match crate::gov::misbehavior::begin_block(
-        &node.modules.wasm,
-        &mut view,
-        &block,
-        &request.misbehavior,
-    ) {
-        Ok((events, removed)) => {
-            view.keep_checkpoint();
-            block_events.extend(to_abci_events(events));
-            removals = removed;
-        }
-        Err(err) => {
-            view.discard_checkpoint();
-            tracing::error!(height, "evidence not handled: {}", err.log);
-            block_events.extend(to_abci_events(vec![phase_failed("evidence", &err)]));
-        }
-    }
+    let begun =
+        node.modules
+            .run_block_stage(BlockStage::Begin, &mut view, &block, &request.misbehavior);
+    let mut block_events = to_abci_events(begun.events);
+    let mut validator_updates = begun.validator_updates;
     let mut tx_results = Vec::with_capacity(request.txs.len());
     for (index, tx_bytes) in request.txs.iter().enumerate() {
         if InjectedVerdicts::has_prefix(tx_bytes) {
@@ -96,46 +80,11 @@ pub fn finalize_block(
         });
     }
     crate::fault::point("finalize_block");
-    // Each end-of-block phase is all or nothing: a phase that fails midway
-    // leaves none of its writes (a slash without its update record, half a
-    // validator set). Every node meets the same error, so skipping keeps
-    // them in agreement; the event tells operators.
-    view.checkpoint();
-    match training::decide::end_block(&node.modules.wasm, &mut view, &block) {
-        Ok(events) => {
-            view.keep_checkpoint();
-            block_events.extend(to_abci_events(events));
-        }
-        Err(err) => {
-            view.discard_checkpoint();
-            tracing::error!(height, "training decisions skipped: {}", err.log);
-            block_events.extend(to_abci_events(vec![phase_failed(
-                "training_decisions",
-                &err,
-            )]));
-        }
-    }
-    view.checkpoint();
-    let validator_updates =
-        match crate::gov::epoch::end_block(&node.modules.wasm, &mut view, &block) {
-            Ok(updates) => {
-                view.keep_checkpoint();
-                // A removed key is already out of the set the epoch starts
-                // from, so no key appears twice.
-                removals
-                    .into_iter()
-                    .chain(updates)
-                    .map(validator_update)
-                    .collect()
-            }
-            Err(err) => {
-                // The previous set stays in force.
-                view.discard_checkpoint();
-                tracing::error!(height, "validator set not updated: {}", err.log);
-                block_events.extend(to_abci_events(vec![phase_failed("validator_set", &err)]));
-                removals.into_iter().map(validator_update).collect()
-            }
-        };
+    let ended = node
+        .modules
+        .run_block_stage(BlockStage::End, &mut view, &block, &[]);
+    block_events.extend(to_abci_events(ended.events));
+    validator_updates.extend(ended.validator_updates);
     super::query::save_last_block(&mut view, &block);
     let app_hash = next_app_hash(&previous_hash, height, &view.pending_changes());
     node.last_block = block;
@@ -149,18 +98,13 @@ pub fn finalize_block(
     pb::ResponseFinalizeBlock {
         events: block_events,
         tx_results,
-        validator_updates,
+        validator_updates: validator_updates
+            .into_iter()
+            .map(validator_update)
+            .collect(),
         consensus_param_updates: None,
         app_hash: app_hash.into(),
     }
-}
-
-/// The block event of an end-of-block phase that failed and was undone.
-fn phase_failed(phase: &str, err: &crate::codes::TxError) -> crate::context::Event {
-    crate::context::Event::new("end_block_phase_failed")
-        .attr("phase", phase)
-        .attr("code", err.code.value().to_string())
-        .attr("log", &err.log)
 }
 
 /// The verdict tx: checked again (a node that syncs blocks never ran
@@ -172,24 +116,7 @@ fn record_verdicts(
     index: usize,
     tx_bytes: &[u8],
 ) -> pb::ExecTxResult {
-    let checked = if index == 0 {
-        InjectedVerdicts::decode_tx(tx_bytes)
-            .map_err(|e| e.to_string())
-            .and_then(|injected| {
-                extension::check_injected(
-                    view,
-                    &block.chain_id,
-                    &injected,
-                    block.height.saturating_sub(1),
-                )
-                .map(|()| injected)
-            })
-    } else {
-        Err(format!("verdict tx at position {index}; only first"))
-    };
-    let outcome = checked
-        .and_then(|injected| training::decide::record_verdicts(view, &injected).map_err(|e| e.log));
-    match outcome {
+    match training::abci::deliver_verdict_tx(view, block, index, tx_bytes) {
         Ok(events) => pb::ExecTxResult {
             code: 0,
             events: to_abci_events(events),

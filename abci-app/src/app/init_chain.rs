@@ -2,15 +2,16 @@ use tendermint_proto::v0_38::abci as pb;
 
 use super::{Node, PendingBlock};
 use crate::context::BlockInfo;
-use crate::genesis::AppGenesis;
+use crate::genesis::AppState;
 use crate::store::{next_app_hash, CommitInfo};
 
-/// Applies `app_state`. Nothing is written to disk here: the genesis state
-/// is committed together with the first block, so a crash before that makes
-/// CometBFT call InitChain again on a clean store.
+/// Applies `app_state`, module by module in the modules' order. Nothing is
+/// written to disk here: the genesis state is committed together with the
+/// first block, so a crash before that makes CometBFT call InitChain again
+/// on a clean store.
 pub fn init_chain(node: &mut Node, request: pb::RequestInitChain) -> pb::ResponseInitChain {
-    let genesis = match AppGenesis::from_json(&request.app_state_bytes) {
-        Ok(genesis) => genesis,
+    let app_state = match AppState::from_json(&request.app_state_bytes) {
+        Ok(app_state) => app_state,
         Err(err) => fatal(&err),
     };
     let block = BlockInfo {
@@ -23,34 +24,16 @@ pub fn init_chain(node: &mut Node, request: pb::RequestInitChain) -> pb::Respons
             .unwrap_or(0),
         hash: Vec::new(),
     };
+    let validators = match genesis_validators(&request.validators) {
+        Ok(validators) => validators,
+        Err(err) => fatal(&err),
+    };
     let mut view = node.store.view();
-    if let Err(err) = genesis.apply_auth(&mut view, &request.chain_id) {
-        fatal(&format!("genesis auth: {}", err.log));
-    }
     if let Err(err) = node
         .modules
-        .wasm
-        .init_genesis(&mut view, &block, &genesis.wasm)
+        .init_genesis(&mut view, &block, &validators, &app_state)
     {
-        fatal(&format!("genesis wasm: {}", err.log));
-    }
-    if let Err(err) = genesis.apply_gov(&mut view) {
-        fatal(&format!("genesis gov: {}", err.log));
-    }
-    // Datasets first: model lineages name the dataset they train on.
-    if let Err(err) = genesis.dataset.apply(&mut view, block.height) {
-        fatal(&format!("genesis dataset: {}", err.log));
-    }
-    if let Err(err) = genesis.training.apply(&mut view, block.height) {
-        fatal(&format!("genesis training: {}", err.log));
-    }
-    match genesis_validators(&request.validators) {
-        Ok(validators) => {
-            crate::gov::validators::apply(&mut view, &validators);
-            let set = validators.iter().cloned().collect();
-            crate::gov::validators::record_set_from(&mut view, block.height + 1, &set);
-        }
-        Err(err) => fatal(&err),
+        fatal(&err);
     }
     super::query::save_last_block(&mut view, &block);
     let app_hash = next_app_hash(&[], block.height, &view.pending_changes());

@@ -7,9 +7,11 @@ mod extend_vote;
 mod finalize_block;
 mod info;
 mod init_chain;
+pub mod modules;
 mod prepare_proposal;
 mod process_proposal;
 mod query;
+pub mod tx;
 mod verify_vote_extension;
 
 #[cfg(test)]
@@ -21,12 +23,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tendermint_abci::Application;
 use tendermint_proto::v0_38::abci as pb;
 
+use self::modules::Modules;
 use crate::context::BlockInfo;
-use crate::modules::Modules;
 use crate::store::{CommitInfo, StateView, Store, StoreError};
 use crate::telemetry::{self as metrics, AbciMethod};
 use crate::training::verify_request::Verification;
-use crate::wasm::WasmModule;
+use crate::wasm::WasmVm;
 
 /// The block executed by FinalizeBlock and not yet committed.
 struct PendingBlock {
@@ -64,19 +66,24 @@ pub enum AppError {
 impl Node {
     pub fn open(home: &Path) -> Result<Self, AppError> {
         let store = Store::open(&home.join("umd.db"))?;
-        let wasm = WasmModule::new(&home.join("wasm-cache"))
+        let wasm = WasmVm::new(&home.join("wasm-cache"))
             .map_err(|e| AppError::Wasm(e.to_string()))?
-            .with_bindings(Arc::new(crate::bindings::ChainBindings));
+            .with_bindings(Arc::new(crate::contract_requests::ContractRequests));
         Self::with_parts(store, wasm)
     }
 
-    pub fn with_parts(store: Store, wasm: WasmModule) -> Result<Self, AppError> {
+    pub fn with_parts(store: Store, wasm: WasmVm) -> Result<Self, AppError> {
+        Self::with_modules(store, Modules::standard(wasm))
+    }
+
+    /// A node of `modules` (the standard list, or it plus test modules).
+    pub fn with_modules(store: Store, modules: Modules) -> Result<Self, AppError> {
         let last_commit = store.last_commit()?;
         let check_state = store.view();
         let last_block = query::load_last_block(&check_state).unwrap_or_default();
         Ok(Self {
             store,
-            modules: Modules { wasm },
+            modules,
             last_commit,
             genesis: None,
             pending: None,
@@ -208,22 +215,7 @@ impl Application for App {
             .count();
         let response = finalize_block::finalize_block(&mut self.node(), request);
         metrics::add_txs(user_txs as u64);
-        count_updates(&response);
         response
-    }
-}
-
-/// The updates a finalized block decided (its `update_decided` events), for
-/// the metrics.
-fn count_updates(response: &pb::ResponseFinalizeBlock) {
-    let events = response
-        .events
-        .iter()
-        .chain(response.tx_results.iter().flat_map(|r| r.events.iter()));
-    for event in events.filter(|e| e.r#type == "update_decided") {
-        if let Some(status) = event.attributes.iter().find(|a| a.key == "status") {
-            metrics::update_decided(&status.value);
-        }
     }
 }
 

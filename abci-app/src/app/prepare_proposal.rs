@@ -1,12 +1,11 @@
 //! PrepareProposal: what the proposer puts into a block.
 
-use prost::Message;
 use tendermint_proto::v0_38::abci as pb;
 use um_proto::um::abci::v1::InjectedVerdicts;
 
 use super::Node;
 use crate::auth::{self, AuthParams, Mode};
-use crate::training::extension;
+use crate::training::{self, extension};
 
 /// Puts the verdict tx first when the previous height's extensions carry
 /// verdicts, then keeps mempool txs in order while they fit the byte and
@@ -75,18 +74,12 @@ fn verdict_tx(node: &Node, request: &pb::RequestPrepareProposal) -> Option<Vec<u
                 .forged_verdict_tx(injected, &pending.unwrap_or_default()),
         );
     }
-    if node.byzantine.omit_verdicts || commit.votes.iter().all(|v| v.vote_extension.is_empty()) {
+    if node.byzantine.omit_verdicts {
         return None;
     }
-    let injected = extension::build_injected(previous, commit);
     let state = node.store.view();
-    match extension::check_injected(
-        &state,
-        &node.last_block.chain_id,
-        &injected,
-        u64::try_from(previous).ok()?,
-    ) {
-        Ok(()) => Some(injected.encode_to_vec()),
+    match training::abci::verdict_tx(&state, &node.last_block.chain_id, request.height, commit) {
+        Ok(tx) => tx,
         Err(reason) => {
             tracing::warn!(height = request.height, "not injecting verdicts: {reason}");
             None

@@ -1,13 +1,11 @@
 //! ProcessProposal: which proposed blocks a validator accepts.
 
-use prost::Message;
 use tendermint_proto::v0_38::abci as pb;
 use um_proto::um::abci::v1::InjectedVerdicts;
-use um_proto::um::training::v1::MsgSubmitUpdate;
 
 use super::Node;
 use crate::auth::{self, AuthParams, Mode};
-use crate::training::{extension, submit};
+use crate::training;
 
 /// Refuses a block with a tx that fails the ante checks (undecodable,
 /// unsigned, badly signed, out of sequence, timed out: it would pay nothing
@@ -30,7 +28,14 @@ pub fn process_proposal(
     let mut contract_gas = 0u64;
     for (index, tx) in request.txs.iter().enumerate() {
         if InjectedVerdicts::has_prefix(tx) {
-            if let Err(reason) = check_verdict_tx(node, &request, index, tx) {
+            let verdicts = training::abci::check_verdict_tx(
+                &state,
+                &node.last_block.chain_id,
+                height,
+                index,
+                tx,
+            );
+            if let Err(reason) = verdicts {
                 tracing::warn!(height = request.height, "rejecting proposal: {reason}");
                 return status(ProposalStatus::Reject);
             }
@@ -45,14 +50,8 @@ pub fn process_proposal(
             Ok(decoded) => {
                 gas = gas.saturating_add(decoded.gas_limit);
                 contract_gas = contract_gas.saturating_add(decoded.contract_gas(&params));
-                if let Some(verifier) = node.verifier.as_ref() {
-                    for msg in decoded.messages() {
-                        if submit::handles(&msg.type_url) {
-                            if let Ok(update) = MsgSubmitUpdate::decode(msg.value.as_slice()) {
-                                verifier.on_proposed(&state, &update);
-                            }
-                        }
-                    }
+                if let Some(verifier) = node.verifier.as_deref() {
+                    training::abci::verify_proposed(verifier, &state, decoded.messages());
                 }
             }
             Err(err) => {
@@ -78,25 +77,6 @@ pub fn process_proposal(
         return status(ProposalStatus::Reject);
     }
     status(ProposalStatus::Accept)
-}
-
-fn check_verdict_tx(
-    node: &Node,
-    request: &pb::RequestProcessProposal,
-    index: usize,
-    tx: &[u8],
-) -> Result<(), String> {
-    if index != 0 {
-        return Err(format!("verdict tx at position {index}; only first"));
-    }
-    let injected = InjectedVerdicts::decode_tx(tx).map_err(|e| e.to_string())?;
-    let previous = u64::try_from(request.height.saturating_sub(1)).unwrap_or(0);
-    extension::check_injected(
-        &node.store.view(),
-        &node.last_block.chain_id,
-        &injected,
-        previous,
-    )
 }
 
 fn status(status: pb::response_process_proposal::ProposalStatus) -> pb::ResponseProcessProposal {

@@ -6,12 +6,12 @@ use cosmos_sdk_proto::cosmos::tx::v1beta1::{SimulateRequest, SimulateResponse};
 use prost::Message;
 use tendermint_proto::v0_38::abci as pb;
 
+use super::tx;
 use super::Node;
-use crate::auth::{self, AuthParams, Mode};
+use crate::auth::{AuthParams, Mode};
 use crate::codes::{Code, TxError, CODESPACE};
 use crate::context::BlockInfo;
 use crate::store::StateView;
-use crate::tx;
 
 pub const SIMULATE_PATH: &str = "/cosmos.tx.v1beta1.Service/Simulate";
 const LAST_BLOCK_KEY: &[u8] = b"app/last_block";
@@ -33,22 +33,8 @@ pub fn query(node: &Node, request: pb::RequestQuery) -> pb::ResponseQuery {
     let state = node.store.view();
     let block = load_last_block(&state).unwrap_or_else(|_| node.last_block.clone());
     let result = match request.path.as_str() {
-        auth::query::ACCOUNT_PATH => auth::query::account(&state, &request.data),
         SIMULATE_PATH => simulate(node, state, &block, &request.data),
-        path => crate::gov::query::handle(&state, path)
-            .or_else(|| crate::training::query::handle(&state, path, &request.data))
-            .or_else(|| crate::dataset::query::handle(&state, path, &request.data))
-            .or_else(|| {
-                node.modules
-                    .wasm
-                    .abci_query(&state, &block, path, &request.data)
-            })
-            .unwrap_or_else(|| {
-                Err(TxError::new(
-                    Code::UnknownMessage,
-                    format!("unknown query path {path:?}"),
-                ))
-            }),
+        path => node.modules.query(&state, &block, path, &request.data),
     };
     match result {
         Ok(value) => pb::ResponseQuery {

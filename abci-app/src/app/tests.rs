@@ -8,7 +8,7 @@ use tendermint_proto::v0_38::abci as pb;
 use super::{App, Node};
 use crate::codes::Code;
 use crate::store::Store;
-use crate::wasm::WasmModule;
+use crate::wasm::WasmVm;
 use um_client::keys::Key;
 use um_client::tx_builder::{sign_tx, SignerData, TxOptions};
 
@@ -22,7 +22,7 @@ struct TestApp {
 
 fn app_on(store: Store) -> TestApp {
     let cache = tempfile::tempdir().unwrap();
-    let wasm = WasmModule::new(cache.path()).unwrap();
+    let wasm = WasmVm::new(cache.path()).unwrap();
     TestApp {
         app: App::new(Node::with_parts(store, wasm).unwrap()),
         _cache: cache,
@@ -682,3 +682,220 @@ fn one_large_bond_moves_at_most_a_third_of_the_power_per_epoch() {
     );
     assert!(epochs >= 3, "{epochs} epochs");
 }
+
+/// Issue 14: the app hash of one fixed block sequence through every module
+/// (auth accounts, the wasm suite, gov params and validators, a dataset, a
+/// lineage; a cw20 transfer, a fraudulent update slashed at once, an
+/// unknown message; a bond that moves the validator set at an epoch),
+/// pinned. The value was computed by the code before the module refactor
+/// (commit b3e9b87), so a refactor that changes what is stored fails here.
+#[test]
+fn a_fixed_block_sequence_keeps_its_app_hash() {
+    use prost::Message;
+    use sha2::Digest;
+    use um_proto::um::dataset::v1::{QueryDatasetRequest, QueryDatasetResponse};
+    use um_proto::um::training::v1::{MsgSubmitUpdate, QueryLineageRequest, QueryLineageResponse};
+
+    const NRN: u128 = 1_000_000;
+    let node = app_on(Store::temporary().unwrap());
+    let trainer_key = key();
+    let trainer = trainer_key.address.clone();
+    let operator = crate::address::encode(&[7; 20]);
+    let newcomer = ed25519_consensus::SigningKey::from([9u8; 32]);
+    let artifacts = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../artifacts");
+    let mut config = um_governance::DeployConfig::new(&artifacts);
+    config.initial_balances = vec![
+        (operator.clone(), 2_000 * NRN),
+        (trainer.clone(), 500 * NRN),
+    ];
+    let bonds = [
+        um_governance::genesis::GenesisBond {
+            operator: operator.clone(),
+            amount: 1_000 * NRN,
+            role: um_governance::staking::BondRole::Validator {
+                consensus_pubkey: newcomer.verification_key().to_bytes().to_vec(),
+                consensus_signature: newcomer
+                    .sign(&um_bindings::staking::validator_bond_message(
+                        CHAIN, &operator,
+                    ))
+                    .to_bytes()
+                    .to_vec(),
+            },
+        },
+        um_governance::genesis::GenesisBond {
+            operator: trainer.clone(),
+            amount: 100 * NRN,
+            role: um_governance::staking::BondRole::Trainer,
+        },
+    ];
+    let digits = crate::dataset::testutil::digits(40);
+    let dataset =
+        crate::dataset::genesis::GenesisDataset::from_records("mnist", 10, &digits).unwrap();
+    let mut app_state = serde_json::json!({
+        "auth": {"accounts": [crate::address::encode(&[3; 20]), trainer.clone()]},
+        "dataset": {"datasets": [dataset]},
+        "training": {"lineages": [{
+            "model_id": "digits",
+            "spec": r#"{"kind":"mlp","input":[1,28,28],"hidden":[8],"classes":10}"#,
+            "hyperparams": {
+                "learning_rate": "0.1", "batch_size": 8, "local_steps": 2,
+                "verification_tolerance": "0.01", "min_improvement": "0.001",
+                "reward_per_update": "1000000", "reward_halving_interval": 0
+            },
+            "dataset_id": "mnist",
+            "init_seed": 7
+        }]},
+    });
+    let suite =
+        um_governance::genesis::add_suite(&mut app_state, &config, &operator, &bonds).unwrap();
+    app_state["gov"]["params"]["epoch_blocks"] = serde_json::json!(2);
+    let genesis_hash = node
+        .app
+        .init_chain(pb::RequestInitChain {
+            chain_id: CHAIN.into(),
+            initial_height: 1,
+            time: Some(Timestamp {
+                seconds: 1_700_000_000,
+                nanos: 0,
+            }),
+            validators: (1..=4u8)
+                .map(|k| {
+                    use tendermint_proto::v0_38::crypto::{public_key::Sum, PublicKey};
+                    pb::ValidatorUpdate {
+                        pub_key: Some(PublicKey {
+                            sum: Some(Sum::Ed25519(vec![k; 32])),
+                        }),
+                        power: 10,
+                    }
+                })
+                .collect(),
+            app_state_bytes: serde_json::to_vec(&app_state).unwrap().into(),
+            ..Default::default()
+        })
+        .app_hash
+        .to_vec();
+
+    let query = |path: &str, data: Vec<u8>| {
+        let response = node.app.query(pb::RequestQuery {
+            path: path.into(),
+            data: data.into(),
+            ..Default::default()
+        });
+        assert_eq!(response.code, 0, "{path}: {}", response.log);
+        response.value.to_vec()
+    };
+    finalize(&node.app, 1, vec![]);
+    let account_number = {
+        use cosmos_sdk_proto::cosmos::auth::v1beta1::{
+            BaseAccount, QueryAccountRequest, QueryAccountResponse,
+        };
+        let answer = query(
+            "/cosmos.auth.v1beta1.Query/Account",
+            QueryAccountRequest {
+                address: trainer.clone(),
+            }
+            .encode_to_vec(),
+        );
+        let any = QueryAccountResponse::decode(answer.as_slice())
+            .unwrap()
+            .account
+            .unwrap();
+        BaseAccount::decode(any.value.as_slice())
+            .unwrap()
+            .account_number
+    };
+    let lineage = QueryLineageResponse::decode(
+        query(
+            "/um.training.v1.Query/Lineage",
+            QueryLineageRequest {
+                model_id: "digits".into(),
+            }
+            .encode_to_vec(),
+        )
+        .as_slice(),
+    )
+    .unwrap()
+    .lineage
+    .unwrap();
+    let dataset = QueryDatasetResponse::decode(
+        query(
+            "/um.dataset.v1.Query/Dataset",
+            QueryDatasetRequest {
+                dataset_id: "mnist".into(),
+                version: None,
+            }
+            .encode_to_vec(),
+        )
+        .as_slice(),
+    )
+    .unwrap()
+    .dataset
+    .unwrap();
+    let signed = |sequence: u64, msg: Any| {
+        let signer = SignerData {
+            chain_id: CHAIN.into(),
+            account_number,
+            sequence,
+        };
+        let options = TxOptions {
+            gas_limit: 20_000_000,
+            ..TxOptions::default()
+        };
+        sign_tx(&trainer_key, vec![msg], &signer, &options).unwrap()
+    };
+    let transfer = Any {
+        type_url: "/cosmwasm.wasm.v1.MsgExecuteContract".into(),
+        value: cosmos_sdk_proto::cosmwasm::wasm::v1::MsgExecuteContract {
+            sender: trainer.clone(),
+            contract: suite.token.clone(),
+            msg: serde_json::json!({"transfer": {"recipient": operator, "amount": "1234"}})
+                .to_string()
+                .into_bytes(),
+            funds: vec![],
+        }
+        .encode_to_vec(),
+    };
+    // Bytes that are not the lineage's tensors: evident fraud, slashed in
+    // the tx itself.
+    let fraud = Any {
+        type_url: "/um.training.v1.MsgSubmitUpdate".into(),
+        value: MsgSubmitUpdate {
+            trainer: trainer.clone(),
+            model_id: "digits".into(),
+            base_version: 0,
+            dataset_version: dataset.version,
+            nonce: 1,
+            weights: b"not safetensors".to_vec(),
+            claimed_train_loss: 1.5,
+            claimed_validation_loss: 1.25,
+            hyperparams_sha256: lineage.hyperparams.unwrap().sha256(),
+            dataset_root: dataset.root.clone(),
+        }
+        .encode_to_vec(),
+    };
+    let unknown = Any {
+        type_url: "/um.test.Nothing".into(),
+        value: vec![],
+    };
+    let block2 = finalize(
+        &node.app,
+        2,
+        vec![signed(0, transfer), signed(1, fraud), signed(2, unknown)],
+    );
+    let codes: Vec<u32> = block2.tx_results.iter().map(|r| r.code).collect();
+    assert_eq!(
+        codes,
+        [0, 0, Code::UnknownMessage.value()],
+        "{:?}",
+        block2.tx_results.iter().map(|r| &r.log).collect::<Vec<_>>()
+    );
+    let mut hashes = vec![genesis_hash];
+    for height in 3..=6 {
+        hashes.push(finalize(&node.app, height, vec![]).app_hash.to_vec());
+    }
+    let digest = hex::encode(sha2::Sha256::digest(hashes.concat()));
+    assert_eq!(digest, PINNED_APP_HASHES, "app hashes: {hashes:?}");
+}
+
+/// sha256 over the genesis app hash and those of heights 3 to 6 above.
+const PINNED_APP_HASHES: &str = "c5089e99cd5b3479f69aa9f8e65ee56ed415625534e43deaaae1576b8c9ed334";

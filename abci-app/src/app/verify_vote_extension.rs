@@ -1,17 +1,15 @@
 use tendermint_proto::v0_38::abci as pb;
 
 use super::Node;
-use crate::training::extension::check_form;
+use crate::training;
 
-/// Checks form only (decodable, ordered, consistent, bounded); whether a
-/// verdict is right is for the tally, and refusing a vote here for its
-/// opinion would only cost the network liveness.
+/// Checks form only: [`training::abci::check_vote_extension`].
 pub fn verify_vote_extension(
     _node: &Node,
     request: pb::RequestVerifyVoteExtension,
 ) -> pb::ResponseVerifyVoteExtension {
     use pb::response_verify_vote_extension::VerifyStatus;
-    let status = match check_form(&request.vote_extension) {
+    let status = match training::abci::check_vote_extension(&request.vote_extension) {
         Ok(_) => VerifyStatus::Accept,
         Err(reason) => {
             tracing::warn!(

@@ -2,9 +2,11 @@
 
 pub mod account;
 pub mod ante;
+mod module;
 pub mod params;
 pub mod query;
 pub mod state_key;
 
 pub use ante::{ante_check, authenticate, check_timeout, decode, DecodedTx, Mode, Signer};
+pub use module::{AuthGenesis, AuthModule};
 pub use params::AuthParams;

@@ -6,7 +6,7 @@ use anyhow::{bail, Context};
 use serde_json::Value;
 
 use super::config_edit;
-use crate::genesis::AppGenesis;
+use crate::app::modules::Modules;
 
 #[derive(clap::Args, Debug)]
 pub struct InitArgs {
@@ -95,9 +95,9 @@ fn write_genesis(
     let mut genesis: Value = serde_json::from_slice(&fs::read(&path)?)
         .with_context(|| format!("parsing {}", path.display()))?;
     genesis["chain_id"] = Value::String(chain_id.to_string());
-    let mut app_state = AppGenesis::default();
-    app_state.dataset.datasets = datasets;
-    genesis["app_state"] = serde_json::to_value(app_state)?;
+    let mut app_state = Modules::default_app_state();
+    app_state["dataset"]["datasets"] = serde_json::to_value(datasets)?;
+    genesis["app_state"] = app_state;
     // Validators return verdicts in vote extensions from the first block.
     genesis["consensus_params"]["abci"]["vote_extensions_enable_height"] =
         Value::String("1".to_string());

@@ -185,9 +185,11 @@ mod tests {
     use crate::context::{BlockInfo, GasMeter, MsgResult, TxContext};
     use crate::dataset::testutil::{digit, digits, state_with};
     use crate::dataset::{msg_server, DatasetParams};
-    use crate::genesis::AppGenesis;
+    use crate::gov::GovModule;
+    use crate::module::apply_genesis_sections;
     use crate::store::Store;
     use crate::wasm::WasmModule;
+    use crate::wasm::WasmVm;
 
     const NRN: u128 = 1_000_000;
 
@@ -222,7 +224,7 @@ mod tests {
     }
 
     fn propose(
-        wasm: &WasmModule,
+        wasm: &WasmVm,
         state: &mut StateView,
         add: &[um_formats::Record],
         remove: &[&um_formats::Record],
@@ -239,15 +241,15 @@ mod tests {
             type_url: MsgProposeDatasetDelta::type_url(),
             value: msg.encode_to_vec(),
         };
-        run(wasm, state, |wasm, ctx| {
-            msg_server::handle(wasm, ctx, &proposer(), &any)
+        run(wasm, state, |_, ctx| {
+            msg_server::handle(ctx, &proposer(), &any)
         })
     }
 
     fn run<R>(
-        wasm: &WasmModule,
+        wasm: &WasmVm,
         state: &mut StateView,
-        f: impl FnOnce(&WasmModule, &mut TxContext<'_>) -> R,
+        f: impl FnOnce(&WasmVm, &mut TxContext<'_>) -> R,
     ) -> R {
         let block = BlockInfo {
             chain_id: "t".into(),
@@ -261,6 +263,7 @@ mod tests {
             block: &block,
             gas: &mut gas,
             tx_index: 0,
+            wasm,
         };
         f(wasm, &mut ctx)
     }
@@ -289,7 +292,7 @@ mod tests {
     #[test]
     fn accepting_makes_the_next_version_with_set_semantics() {
         let cache = tempfile::tempdir().unwrap();
-        let wasm = WasmModule::new(cache.path()).unwrap();
+        let wasm = WasmVm::new(cache.path()).unwrap();
         let store = Store::temporary().unwrap();
         let mut state = store.view();
         let genesis = digits(20);
@@ -398,7 +401,7 @@ mod tests {
     #[test]
     fn the_accepting_block_not_the_author_splits_a_deltas_records() {
         let cache = tempfile::tempdir().unwrap();
-        let wasm = WasmModule::new(cache.path()).unwrap();
+        let wasm = WasmVm::new(cache.path()).unwrap();
         // Digits 0-4 are the genesis records.
         let ground: Vec<um_formats::Record> = (5..=255u8)
             .map(digit)
@@ -442,7 +445,7 @@ mod tests {
 
     /// A state with the governance suite, the proposer holding 100 NRN and
     /// (optionally) allowing the dataset module to spend 10 NRN.
-    fn with_token(wasm: &WasmModule, state: &mut StateView, allowance: bool) -> String {
+    fn with_token(wasm: &WasmVm, state: &mut StateView, allowance: bool) -> String {
         let block = BlockInfo {
             chain_id: "t".into(),
             height: 1,
@@ -452,7 +455,7 @@ mod tests {
         let artifacts = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../artifacts");
         let mut config = um_governance::DeployConfig::new(&artifacts);
         config.initial_balances = vec![(proposer(), 100 * NRN)];
-        let mut app_state = serde_json::to_value(AppGenesis::default()).unwrap();
+        let mut app_state = serde_json::json!({});
         let deployer = crate::address::encode(&[1; 20]);
         let suite =
             um_governance::genesis::add_suite(&mut app_state, &config, &deployer, &[]).unwrap();
@@ -464,13 +467,12 @@ mod tests {
                 .unwrap()
                 .push(allow);
         }
-        let genesis: AppGenesis = serde_json::from_value(app_state).unwrap();
-        wasm.init_genesis(state, &block, &genesis.wasm).unwrap();
-        genesis.apply_gov(state).unwrap();
+        apply_genesis_sections(&[&WasmModule, &GovModule], wasm, state, &block, &app_state)
+            .unwrap();
         suite.token
     }
 
-    fn balance(wasm: &WasmModule, state: &StateView, token: &str, who: &str) -> u128 {
+    fn balance(wasm: &WasmVm, state: &StateView, token: &str, who: &str) -> u128 {
         let answer = wasm
             .query_smart(
                 state,
@@ -489,7 +491,7 @@ mod tests {
     #[test]
     fn deposits_are_escrowed_refunded_on_acceptance_and_kept_on_rejection() {
         let cache = tempfile::tempdir().unwrap();
-        let wasm = WasmModule::new(cache.path()).unwrap();
+        let wasm = WasmVm::new(cache.path()).unwrap();
         let store = Store::temporary().unwrap();
         let mut state = store.view();
         let token = with_token(&wasm, &mut state, true);
@@ -563,7 +565,7 @@ mod tests {
     #[test]
     fn without_an_allowance_nothing_is_proposed() {
         let cache = tempfile::tempdir().unwrap();
-        let wasm = WasmModule::new(cache.path()).unwrap();
+        let wasm = WasmVm::new(cache.path()).unwrap();
         let store = Store::temporary().unwrap();
         let mut state = store.view();
         with_token(&wasm, &mut state, false);

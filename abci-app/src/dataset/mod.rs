@@ -23,6 +23,7 @@
 
 pub mod decide;
 pub mod genesis;
+mod module;
 pub mod msg_server;
 pub mod params;
 pub mod query;
@@ -34,6 +35,7 @@ use um_proto::um::dataset::v1::Dataset;
 use crate::codes::{Code, TxError};
 use crate::store::StateView;
 
+pub use module::DatasetModule;
 pub use params::DatasetParams;
 
 /// Name of the module account that holds deposits in escrow.
@@ -42,7 +44,7 @@ pub const MODULE_NAME: &str = "dataset";
 /// The module account: the cw20 spender a proposer allows to take the
 /// deposit, and the holder of deposits until the DAO decides.
 pub fn module_address() -> String {
-    um_client::address::module_address(MODULE_NAME)
+    um_proto::address::module_address(MODULE_NAME)
 }
 
 /// The newest version of a dataset lineage; `None` if there is no such

@@ -16,18 +16,12 @@ use super::records::{self, Hash};
 use super::{module_address, DatasetParams};
 use crate::codes::{Code, TxError};
 use crate::context::{Event, MsgResult, TxContext};
-use crate::wasm::WasmModule;
 
 pub fn handles(type_url: &str) -> bool {
     type_url == MsgProposeDatasetDelta::type_url()
 }
 
-pub fn handle(
-    wasm: &WasmModule,
-    ctx: &mut TxContext<'_>,
-    signer: &str,
-    msg: &Any,
-) -> Result<MsgResult, TxError> {
+pub fn handle(ctx: &mut TxContext<'_>, signer: &str, msg: &Any) -> Result<MsgResult, TxError> {
     let size = msg.value.len() as u64;
     let msg = MsgProposeDatasetDelta::decode(msg.value.as_slice())
         .map_err(|e| TxError::new(Code::TxDecode, format!("MsgProposeDatasetDelta: {e}")))?;
@@ -79,7 +73,7 @@ pub fn handle(
 
     let mut events = Vec::new();
     let token = if deposit > 0 {
-        let (token, escrow_events) = take_deposit(wasm, ctx, &msg.proposer, deposit)?;
+        let (token, escrow_events) = take_deposit(ctx, &msg.proposer, deposit)?;
         events.extend(escrow_events);
         Some(token)
     } else {
@@ -256,7 +250,6 @@ fn check_removals(
 /// `transfer_from`, executed by the module account as the spender the
 /// proposer allowed. Returns the token and the token's events.
 fn take_deposit(
-    wasm: &WasmModule,
     ctx: &mut TxContext<'_>,
     proposer: &str,
     amount: u128,
@@ -283,7 +276,8 @@ fn take_deposit(
         }
         .encode_to_vec(),
     };
-    match wasm.handle_msg(ctx, &module, &execute) {
+    let wasm = ctx.wasm;
+    match wasm.execute(ctx, &module, &execute) {
         Ok(result) => Ok((registry.token, result.events)),
         Err(err) if err.code == Code::ContractError => Err(TxError::new(
             err.code,
@@ -303,6 +297,7 @@ mod tests {
     use crate::context::{BlockInfo, GasMeter};
     use crate::dataset::testutil::{digit, digits, state_with};
     use crate::store::{StateView, Store};
+    use crate::wasm::WasmVm;
 
     fn proposer() -> String {
         crate::address::encode(&[5; 20])
@@ -318,7 +313,7 @@ mod tests {
     }
 
     fn propose(
-        wasm: &WasmModule,
+        wasm: &WasmVm,
         state: &mut StateView,
         msg: MsgProposeDatasetDelta,
     ) -> Result<MsgResult, TxError> {
@@ -332,12 +327,13 @@ mod tests {
             block: &block,
             gas: &mut gas,
             tx_index: 0,
+            wasm,
         };
         let any = Any {
             type_url: MsgProposeDatasetDelta::type_url(),
             value: msg.encode_to_vec(),
         };
-        handle(wasm, &mut ctx, &proposer(), &any)
+        handle(&mut ctx, &proposer(), &any)
     }
 
     fn free_params(state: &mut StateView) {
@@ -352,7 +348,7 @@ mod tests {
     #[test]
     fn bad_deltas_are_refused_with_their_own_codes() {
         let cache = tempfile::tempdir().unwrap();
-        let wasm = WasmModule::new(cache.path()).unwrap();
+        let wasm = WasmVm::new(cache.path()).unwrap();
         let store = Store::temporary().unwrap();
         let mut state = store.view();
         let genesis = digits(20);
@@ -506,7 +502,7 @@ mod tests {
     #[test]
     fn a_free_delta_is_recorded_as_proposed() {
         let cache = tempfile::tempdir().unwrap();
-        let wasm = WasmModule::new(cache.path()).unwrap();
+        let wasm = WasmVm::new(cache.path()).unwrap();
         let store = Store::temporary().unwrap();
         let mut state = store.view();
         let genesis = digits(20);

@@ -4,9 +4,8 @@ use um_bindings::staking::ValidatorsResponse;
 
 use super::validators;
 use crate::codes::{Code, TxError};
-use crate::context::BlockInfo;
+use crate::context::{BlockInfo, Contracts};
 use crate::store::StateView;
-use crate::wasm::WasmModule;
 
 /// At the last block of an epoch, reads the bonded validators from
 /// `nrn-staking` and returns the power changes for CometBFT (recorded in
@@ -14,7 +13,7 @@ use crate::wasm::WasmModule;
 /// part of it that shifts less than a third of the voting shares
 /// ([`validators::bounded_step`]).
 pub fn end_block(
-    wasm: &WasmModule,
+    wasm: &dyn Contracts,
     state: &mut StateView,
     block: &BlockInfo,
 ) -> Result<Vec<(Vec<u8>, u64)>, TxError> {

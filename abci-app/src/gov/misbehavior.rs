@@ -7,12 +7,11 @@ use cosmwasm_std::Decimal;
 use tendermint_proto::v0_38::abci as pb;
 use um_bindings::staking::ValidatorsResponse;
 
-use super::{state_key, validators};
+use super::state_key;
+use super::validators::{self, consensus_address};
 use crate::codes::{Code, TxError};
-use crate::context::{BlockInfo, Event};
+use crate::context::{BlockInfo, Contracts, Event};
 use crate::store::StateView;
-use crate::training::extension::consensus_address;
-use crate::wasm::WasmModule;
 
 pub fn is_tombstoned(state: &StateView, pubkey: &[u8]) -> Result<bool, TxError> {
     Ok(state.get(&state_key::tombstone(pubkey))?.is_some())
@@ -24,7 +23,7 @@ pub type PowerUpdate = (Vec<u8>, u64);
 /// Handles the block's evidence; returns the events and the validator
 /// updates (removals) for CometBFT, which the caller merges with the epoch's.
 pub fn begin_block(
-    wasm: &WasmModule,
+    wasm: &dyn Contracts,
     state: &mut StateView,
     block: &BlockInfo,
     misbehavior: &[pb::Misbehavior],
@@ -97,7 +96,7 @@ fn remove_from_set(
 /// Slashes the bond of the operator that registered `pubkey`; a slash the
 /// contract refuses is reported in the event, not fatal.
 fn slash_operator(
-    wasm: &WasmModule,
+    wasm: &dyn Contracts,
     state: &mut StateView,
     block: &BlockInfo,
     pubkey: &[u8],
@@ -130,8 +129,8 @@ fn slash_operator(
     let event = event
         .attr("operator", &operator)
         .attr("fraction", fraction.to_string());
-    let slashed = super::sudo::as_chain(state, block, |ctx| {
-        super::sudo::slash(wasm, ctx, &operator, fraction, &reason)
+    let slashed = super::sudo::as_chain(wasm, state, block, |ctx| {
+        super::sudo::slash(ctx, &operator, fraction, &reason)
     });
     Ok(match slashed {
         Ok(_) => event.attr("slashed", "true"),

@@ -3,6 +3,7 @@
 
 pub mod epoch;
 pub mod misbehavior;
+mod module;
 pub mod msg_server;
 pub mod query;
 pub mod state_key;
@@ -10,6 +11,8 @@ pub mod sudo;
 pub mod validators;
 
 use serde::{Deserialize, Serialize};
+
+pub use module::GovModule;
 
 use crate::codes::{Code, TxError};
 use crate::store::StateView;

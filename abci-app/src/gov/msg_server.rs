@@ -8,18 +8,12 @@ use um_proto::um::gov::v1::MsgRegisterGovernance;
 use super::Registry;
 use crate::codes::{Code, TxError};
 use crate::context::{Event, MsgResult, TxContext};
-use crate::wasm::WasmModule;
 
 pub fn handles(type_url: &str) -> bool {
     type_url == MSG_REGISTER_GOVERNANCE
 }
 
-pub fn handle(
-    wasm: &WasmModule,
-    ctx: &mut TxContext<'_>,
-    signer: &str,
-    msg: &Any,
-) -> Result<MsgResult, TxError> {
+pub fn handle(ctx: &mut TxContext<'_>, signer: &str, msg: &Any) -> Result<MsgResult, TxError> {
     let msg = MsgRegisterGovernance::decode(msg.value.as_slice())
         .map_err(|e| TxError::new(Code::TxDecode, format!("MsgRegisterGovernance: {e}")))?;
     if msg.sender != signer {
@@ -52,12 +46,15 @@ pub fn handle(
         ("staking", &msg.staking),
         ("dao", &msg.dao),
     ] {
-        let creator = wasm.contract_creator(ctx.state, address)?.ok_or_else(|| {
-            TxError::new(
-                Code::NotFound,
-                format!("{role} contract {address} not found"),
-            )
-        })?;
+        let creator = ctx
+            .wasm
+            .contract_creator(ctx.state, address)?
+            .ok_or_else(|| {
+                TxError::new(
+                    Code::NotFound,
+                    format!("{role} contract {address} not found"),
+                )
+            })?;
         if creator != msg.sender {
             return Err(TxError::new(
                 Code::NotPermitted,

@@ -7,9 +7,8 @@ use um_bindings::staking::SudoMsg as StakingSudo;
 use um_bindings::token::SudoMsg as TokenSudo;
 
 use crate::codes::{Code, TxError};
-use crate::context::{BlockInfo, GasMeter, MsgResult, TxContext};
+use crate::context::{BlockInfo, Contracts, GasMeter, MsgResult, TxContext};
 use crate::store::StateView;
-use crate::wasm::WasmModule;
 
 /// Gas for the chain's own calls into the governance contracts outside any
 /// tx (rewards and slashes at the end of a block, double-sign slashes);
@@ -18,6 +17,7 @@ const CHAIN_CALL_GAS: u64 = 50_000_000;
 
 /// Runs `call` as the chain itself, outside any tx, with [`CHAIN_CALL_GAS`].
 pub fn as_chain<R>(
+    wasm: &dyn Contracts,
     state: &mut StateView,
     block: &BlockInfo,
     call: impl FnOnce(&mut TxContext<'_>) -> R,
@@ -28,13 +28,13 @@ pub fn as_chain<R>(
         block,
         gas: &mut gas,
         tx_index: 0,
+        wasm,
     };
     call(&mut ctx)
 }
 
 /// Mints `amount` micro-NRN to `recipient` (bounded by the token's cap).
 pub fn mint_reward(
-    wasm: &WasmModule,
     ctx: &mut TxContext<'_>,
     recipient: &str,
     amount: u128,
@@ -44,12 +44,11 @@ pub fn mint_reward(
         recipient: recipient.to_string(),
         amount: Uint128::new(amount),
     };
-    call(wasm, ctx, &registry.token, &msg)
+    call(ctx, &registry.token, &msg)
 }
 
 /// Burns `fraction` of `address`'s stake (and pending claims).
 pub fn slash(
-    wasm: &WasmModule,
     ctx: &mut TxContext<'_>,
     address: &str,
     fraction: Decimal,
@@ -61,7 +60,7 @@ pub fn slash(
         fraction,
         reason: reason.to_string(),
     };
-    call(wasm, ctx, &registry.staking, &msg)
+    call(ctx, &registry.staking, &msg)
 }
 
 fn registered(ctx: &TxContext<'_>) -> Result<super::Registry, TxError> {
@@ -71,13 +70,13 @@ fn registered(ctx: &TxContext<'_>) -> Result<super::Registry, TxError> {
 
 /// Runs the sudo call in its own checkpoint: a refused call leaves nothing.
 fn call<M: serde::Serialize>(
-    wasm: &WasmModule,
     ctx: &mut TxContext<'_>,
     contract: &str,
     msg: &M,
 ) -> Result<MsgResult, TxError> {
     let msg = serde_json::to_vec(msg).map_err(|e| TxError::new(Code::Internal, e.to_string()))?;
     ctx.state.checkpoint();
+    let wasm = ctx.wasm;
     match wasm.sudo(ctx, contract, &msg) {
         Ok(result) => {
             ctx.state.keep_checkpoint();
@@ -96,8 +95,11 @@ mod tests {
 
     use super::*;
     use crate::context::{BlockInfo, GasMeter};
-    use crate::genesis::AppGenesis;
+    use crate::gov::GovModule;
+    use crate::module::apply_genesis_sections;
     use crate::store::{StateView, Store};
+    use crate::wasm::WasmModule;
+    use crate::wasm::WasmVm;
 
     const NRN: u128 = 1_000_000;
 
@@ -106,7 +108,7 @@ mod tests {
     }
 
     fn balance(
-        wasm: &WasmModule,
+        wasm: &WasmVm,
         state: &StateView,
         block: &BlockInfo,
         token: &str,
@@ -129,7 +131,7 @@ mod tests {
     #[test]
     fn chain_mints_rewards_and_slashes_through_sudo_only() {
         let cache = tempfile::tempdir().unwrap();
-        let wasm = WasmModule::new(cache.path()).unwrap();
+        let wasm = WasmVm::new(cache.path()).unwrap();
         let store = Store::temporary().unwrap();
         let mut state = store.view();
         let block = BlockInfo {
@@ -149,13 +151,17 @@ mod tests {
             amount: 40 * NRN,
             role: um_governance::staking::BondRole::Trainer,
         };
-        let mut app_state = serde_json::to_value(AppGenesis::default()).unwrap();
+        let mut app_state = serde_json::json!({});
         let suite =
             um_governance::genesis::add_suite(&mut app_state, &config, &deployer, &[bond]).unwrap();
-        let genesis: AppGenesis = serde_json::from_value(app_state).unwrap();
-        wasm.init_genesis(&mut state, &block, &genesis.wasm)
-            .unwrap();
-        genesis.apply_gov(&mut state).unwrap();
+        apply_genesis_sections(
+            &[&WasmModule, &GovModule],
+            &wasm,
+            &mut state,
+            &block,
+            &app_state,
+        )
+        .unwrap();
 
         let mut gas = GasMeter::new(50_000_000);
         let mut ctx = TxContext {
@@ -163,13 +169,14 @@ mod tests {
             block: &block,
             gas: &mut gas,
             tx_index: 0,
+            wasm: &wasm,
         };
-        mint_reward(&wasm, &mut ctx, &trainer, 5 * NRN).unwrap();
+        mint_reward(&mut ctx, &trainer, 5 * NRN).unwrap();
         // Past the cap the token refuses, and nothing is minted.
-        let err = mint_reward(&wasm, &mut ctx, &trainer, 10_000 * NRN).unwrap_err();
+        let err = mint_reward(&mut ctx, &trainer, 10_000 * NRN).unwrap_err();
         assert_eq!(err.code, Code::ContractError, "{}", err.log);
-        slash(&wasm, &mut ctx, &trainer, Decimal::percent(50), "fraud").unwrap();
-        let err = slash(&wasm, &mut ctx, &deployer, Decimal::percent(50), "no stake").unwrap_err();
+        slash(&mut ctx, &trainer, Decimal::percent(50), "fraud").unwrap();
+        let err = slash(&mut ctx, &deployer, Decimal::percent(50), "no stake").unwrap_err();
         assert_eq!(err.code, Code::ContractError);
 
         assert_eq!(

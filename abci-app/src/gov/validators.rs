@@ -215,6 +215,12 @@ pub fn set_at(state: &StateView, height: u64) -> Result<Option<PowerMap>, TxErro
         .map(Some)
 }
 
+/// The consensus address CometBFT derives from an ed25519 key.
+pub fn consensus_address(pubkey: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(pubkey)[..20].to_vec()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,11 +14,9 @@ use std::time::Duration;
 use um_proto::um::abci::v1::VerdictEntry;
 use um_proto::um::trainer::v1::trainer_client::TrainerClient;
 use um_proto::um::trainer::v1::VerifyRequest;
-use um_proto::um::training::v1::{MsgSubmitUpdate, Update, VerdictReason};
+use um_proto::um::training::v1::{Update, VerdictReason};
 
-use crate::store::StateView;
-use crate::training::records;
-use crate::training::verify_request::{job_key, request_for, update_key, Verification};
+use crate::training::verify_request::{update_key, Verification};
 
 /// Attempts per update before the validator gives up and abstains. A dead
 /// verifier costs one attempt per height, so this leaves an operator some
@@ -29,7 +27,8 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(300);
 /// Largest gRPC message either way (weights travel in both directions).
 const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
 
-/// A finished check, keyed by [`job_key`] of the claim.
+/// A finished check, keyed by the claim's key
+/// (`crate::training::verify_request::claim_key`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Finding {
     pub accept: bool,
@@ -105,52 +104,6 @@ impl Verifier {
         }
     }
 
-    /// Starts checking an update seen in a proposal, before it is delivered.
-    pub fn on_proposed(&self, state: &StateView, msg: &MsgSubmitUpdate) {
-        let key = job_key(&records::sha256(&msg.weights), &msg.trainer, msg.nonce);
-        if self.is_known(&key) {
-            return;
-        }
-        match request_for(state, msg, 0) {
-            Ok(Some(request)) => self.enqueue(key, request),
-            Ok(None) => {}
-            Err(err) => tracing::debug!("not verifying a proposed update: {}", err.log),
-        }
-    }
-
-    /// Starts checking pending updates that have neither a finding nor a job.
-    pub fn catch_up(&self, state: &StateView, pending: &[Update]) {
-        for update in pending {
-            let Ok(sha) = <[u8; 32]>::try_from(update.weights_sha256.as_slice()) else {
-                continue;
-            };
-            let key = job_key(&sha, &update.trainer, update.nonce);
-            if self.is_known(&key) {
-                continue;
-            }
-            let Ok(Some(weights)) = records::blob(state, &sha) else {
-                continue;
-            };
-            let msg = MsgSubmitUpdate {
-                trainer: update.trainer.clone(),
-                model_id: update.model_id.clone(),
-                base_version: update.base_version,
-                dataset_version: update.dataset_version,
-                nonce: update.nonce,
-                weights,
-                claimed_train_loss: update.claimed_train_loss,
-                claimed_validation_loss: update.claimed_validation_loss,
-                hyperparams_sha256: update.hyperparams_sha256.clone(),
-                dataset_root: update.dataset_root.clone(),
-            };
-            match request_for(state, &msg, update.id) {
-                Ok(Some(request)) => self.enqueue(key, request),
-                Ok(None) => {}
-                Err(err) => tracing::warn!(update = update.id, "cannot verify: {}", err.log),
-            }
-        }
-    }
-
     fn is_known(&self, key: &[u8; 32]) -> bool {
         let progress = self.progress();
         progress.findings.contains_key(key)
@@ -194,12 +147,12 @@ impl Verifier {
 }
 
 impl Verification for Verifier {
-    fn on_proposed(&self, state: &StateView, msg: &MsgSubmitUpdate) {
-        Verifier::on_proposed(self, state, msg);
+    fn is_known(&self, key: &[u8; 32]) -> bool {
+        Verifier::is_known(self, key)
     }
 
-    fn catch_up(&self, state: &StateView, pending: &[Update]) {
-        Verifier::catch_up(self, state, pending);
+    fn verify(&self, key: [u8; 32], request: VerifyRequest) {
+        self.enqueue(key, request);
     }
 
     fn verdicts(&self, pending: &[Update], limit: usize) -> Vec<VerdictEntry> {

@@ -19,10 +19,9 @@ use um_proto::um::training::v1::{ModelVersion, Update, UpdateStatus, Verdict, Ve
 use super::extension::signed_verdicts;
 use super::{lineage, records, set_head, TrainingParams};
 use crate::codes::{Code, TxError};
-use crate::context::{BlockInfo, Event, TxContext};
+use crate::context::{BlockInfo, Contracts, Event, TxContext};
 use crate::gov::validators;
 use crate::store::StateView;
-use crate::wasm::WasmModule;
 
 /// How the voting power stands on one update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -149,10 +148,44 @@ pub fn tally(state: &StateView, update_id: u64, set: &PowerByAddress) -> Result<
     Ok(tally)
 }
 
+/// What becomes of a pending update at the end of a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// The lineage's next version; the trainer is rewarded.
+    Accept,
+    /// Rejected as fraud; the trainer is slashed.
+    Fraud,
+    /// Rejected without a slash.
+    Reject,
+    /// Rejected: its base is no longer the head.
+    Obsolete,
+    /// No decision within `expiry_blocks`.
+    Expire,
+    /// Still pending.
+    Wait,
+}
+
+/// The decision on `update` from the verdicts' `tally`, the lineage's head
+/// version (`None` without a lineage) and the block height. Pure: state and
+/// inputs in, decision out; [`apply`] acts on it.
+pub fn decide(update: &Update, tally: &Tally, head: Option<u64>, height: u64) -> Decision {
+    let on_head = head == Some(update.base_version);
+    match tally.outcome() {
+        Some(Outcome::Accept) if on_head => Decision::Accept,
+        Some(Outcome::Fraud) => Decision::Fraud,
+        Some(Outcome::Reject) => Decision::Reject,
+        _ if !on_head => Decision::Obsolete,
+        _ if height > update.expires_height => Decision::Expire,
+        _ => Decision::Wait,
+    }
+}
+
 /// Decides every pending update at the end of a block, ascending id, and
-/// returns the block events.
+/// returns the block events. Each decision is applied before the next is
+/// taken: an accepted update moves the head, which makes the others on the
+/// same base obsolete.
 pub fn end_block(
-    wasm: &WasmModule,
+    wasm: &dyn Contracts,
     state: &mut StateView,
     block: &BlockInfo,
 ) -> Result<Vec<Event>, TxError> {
@@ -168,44 +201,81 @@ pub fn end_block(
         .unwrap_or_else(|| validators::current(state))?;
     let set = powers_by_address(&set);
     let mut events = Vec::new();
+    let mut decided = Vec::new();
     for mut update in pending {
         let current = tally(state, update.id, &set)?;
-        update.accept_power = current.accept;
-        update.reject_power = current.reject;
         let head = lineage(state, &update.model_id)?.map(|l| l.head_version);
-        match current.outcome() {
-            Some(Outcome::Accept) if head == Some(update.base_version) => {
-                events.extend(accept(wasm, state, block, &mut update, current)?);
-            }
-            Some(Outcome::Fraud) => {
-                update.status = UpdateStatus::Rejected as i32;
-                update.reason = majority_reason(state, update.id, true)?;
-                update.decided_height = block.height;
-                events.extend(crate::gov::sudo::as_chain(state, block, |ctx| {
-                    slash_for_fraud(wasm, ctx, &params, &mut update)
-                })?);
-            }
-            Some(Outcome::Reject) => {
-                update.status = UpdateStatus::Rejected as i32;
-                update.reason = majority_reason(state, update.id, false)?;
-                update.decided_height = block.height;
-            }
-            _ if head != Some(update.base_version) => {
-                update.status = UpdateStatus::Rejected as i32;
-                update.reason = super::REASON_OBSOLETE.to_string();
-                update.decided_height = block.height;
-            }
-            _ if block.height > update.expires_height => {
-                update.status = UpdateStatus::Expired as i32;
-                update.reason = super::REASON_EXPIRED.to_string();
-                update.decided_height = block.height;
-            }
-            _ => {}
+        let decision = decide(&update, &current, head, block.height);
+        events.extend(apply(
+            wasm,
+            state,
+            block,
+            &params,
+            &mut update,
+            current,
+            decision,
+        )?);
+        if decision != Decision::Wait {
+            decided.push(update.status);
         }
-        records::save_update(state, &update);
-        if update.status != UpdateStatus::Pending as i32 {
-            events.push(decided_event(&update));
+    }
+    // Counted once the block's decisions all stand (an error above undoes
+    // every one of them).
+    for status in decided {
+        if let Ok(status) = UpdateStatus::try_from(status) {
+            crate::telemetry::update_decided(status.as_str_name());
         }
+    }
+    Ok(events)
+}
+
+/// Writes `decision` on `update`: its record, the new version, the reward
+/// or the slash.
+pub fn apply(
+    wasm: &dyn Contracts,
+    state: &mut StateView,
+    block: &BlockInfo,
+    params: &TrainingParams,
+    update: &mut Update,
+    tally: Tally,
+    decision: Decision,
+) -> Result<Vec<Event>, TxError> {
+    update.accept_power = tally.accept;
+    update.reject_power = tally.reject;
+    let mut events = Vec::new();
+    let settle = |update: &mut Update, status: UpdateStatus, reason: String| {
+        update.status = status as i32;
+        update.reason = reason;
+        update.decided_height = block.height;
+    };
+    match decision {
+        Decision::Accept => events.extend(accept(wasm, state, block, update, tally)?),
+        Decision::Fraud => {
+            let reason = majority_reason(state, update.id, true)?;
+            settle(update, UpdateStatus::Rejected, reason);
+            events.extend(crate::gov::sudo::as_chain(wasm, state, block, |ctx| {
+                slash_for_fraud(ctx, params, update)
+            })?);
+        }
+        Decision::Reject => {
+            let reason = majority_reason(state, update.id, false)?;
+            settle(update, UpdateStatus::Rejected, reason);
+        }
+        Decision::Obsolete => settle(
+            update,
+            UpdateStatus::Rejected,
+            super::REASON_OBSOLETE.to_string(),
+        ),
+        Decision::Expire => settle(
+            update,
+            UpdateStatus::Expired,
+            super::REASON_EXPIRED.to_string(),
+        ),
+        Decision::Wait => {}
+    }
+    records::save_update(state, update);
+    if decision != Decision::Wait {
+        events.push(decided_event(update));
     }
     Ok(events)
 }
@@ -252,7 +322,7 @@ fn majority_reason(state: &StateView, update_id: u64, fraud: bool) -> Result<Str
 
 /// Makes the update the lineage's next version and mints the reward.
 fn accept(
-    wasm: &WasmModule,
+    wasm: &dyn Contracts,
     state: &mut StateView,
     block: &BlockInfo,
     update: &mut Update,
@@ -305,8 +375,8 @@ fn accept(
     if reward > 0 {
         // The version stands even if the token refuses (e.g. its cap is
         // reached): the model improved either way.
-        let minted = crate::gov::sudo::as_chain(state, block, |ctx| {
-            crate::gov::sudo::mint_reward(wasm, ctx, &update.trainer, reward)
+        let minted = crate::gov::sudo::as_chain(wasm, state, block, |ctx| {
+            crate::gov::sudo::mint_reward(ctx, &update.trainer, reward)
         });
         if let Err(err) = minted {
             event = event.attr("error", err.log);
@@ -347,7 +417,6 @@ fn median_measurement(verdicts: &[Verdict]) -> (f32, f32) {
 /// Slashes the trainer of a fraudulent update; a slash the staking contract
 /// refuses (nothing left to slash) is reported, not fatal.
 pub fn slash_for_fraud(
-    wasm: &WasmModule,
     ctx: &mut TxContext<'_>,
     params: &TrainingParams,
     update: &mut Update,
@@ -358,7 +427,7 @@ pub fn slash_for_fraud(
         .attr("update_id", update.id.to_string())
         .attr("trainer", &update.trainer)
         .attr("fraction", fraction.to_string());
-    match crate::gov::sudo::slash(wasm, ctx, &update.trainer, fraction, &reason) {
+    match crate::gov::sudo::slash(ctx, &update.trainer, fraction, &reason) {
         Ok(_) => update.slashed = true,
         Err(err) => event = event.attr("error", err.log),
     }

@@ -11,12 +11,13 @@
 
 use ed25519_consensus::{Signature, VerificationKey};
 use prost::Message;
-use sha2::{Digest, Sha256};
 use tendermint_proto::v0_38::abci as pb;
 use um_proto::um::abci::v1::{
     BlockIdFlag, CanonicalVoteExtension, ExtendedVote, InjectedVerdicts, VoteExtension,
 };
 use um_proto::um::training::v1::VerdictReason;
+
+pub use crate::gov::validators::consensus_address;
 
 use crate::codes::TxError;
 use crate::gov::validators;
@@ -72,11 +73,6 @@ pub fn check_form(bytes: &[u8]) -> Result<VoteExtension, String> {
         }
     }
     Ok(extension)
-}
-
-/// The consensus address CometBFT derives from an ed25519 key.
-pub fn consensus_address(pubkey: &[u8]) -> Vec<u8> {
-    Sha256::digest(pubkey)[..20].to_vec()
 }
 
 /// The verdict tx for the extended commit of `height`.

@@ -4,6 +4,7 @@
 //! extensions, and the decisions (accept and reward, reject and slash,
 //! expire) taken from those verdicts.
 //!
+//! - [`abci`]: the module's entry point for each ABCI phase.
 //! - [`submit`]: `MsgSubmitUpdate` and its cheap, deterministic checks.
 //! - [`extension`]: vote extensions and the injected verdict tx.
 //! - [`decide`]: tallying verdicts and acting on the outcome.
@@ -11,9 +12,11 @@
 //!   the state (the worker that sends it is `crate::node::verifier`).
 //! - [`records`]: versions, blobs, updates and verdicts in the state.
 
+pub mod abci;
 pub mod decide;
 pub mod extension;
 pub mod genesis;
+mod module;
 pub mod params;
 pub mod query;
 pub mod records;
@@ -29,6 +32,7 @@ use um_proto::um::training::v1 as proto;
 use crate::codes::{Code, TxError};
 use crate::store::StateView;
 
+pub use module::TrainingModule;
 pub use params::TrainingParams;
 
 /// `Update.reason` of an update decided by the chain itself, not by
@@ -238,23 +242,11 @@ pub fn lineage_proto(lineage: &Lineage) -> proto::ModelLineage {
     proto::ModelLineage {
         model_id: lineage.model_id.clone(),
         spec_json: lineage.spec.clone(),
-        hyperparams: Some(hyperparams_proto(&lineage.hyperparams)),
+        hyperparams: Some(lineage.hyperparams.to_proto()),
         created_height: lineage.created_height,
         updated_height: lineage.updated_height,
         dataset_id: lineage.dataset_id.clone(),
         head_version: lineage.head_version,
-    }
-}
-
-pub fn hyperparams_proto(h: &Hyperparams) -> proto::Hyperparams {
-    proto::Hyperparams {
-        learning_rate: h.learning_rate.to_string(),
-        batch_size: h.batch_size,
-        local_steps: h.local_steps,
-        verification_tolerance: h.verification_tolerance.to_string(),
-        min_improvement: h.min_improvement.to_string(),
-        reward_per_update: h.reward_per_update.to_string(),
-        reward_halving_interval: h.reward_halving_interval,
     }
 }
 

@@ -20,18 +20,12 @@ use um_proto::um::training::v1::{
 use super::{decide, lineage, parse_spec, records, TrainingParams};
 use crate::codes::{Code, TxError};
 use crate::context::{Event, MsgResult, TxContext};
-use crate::wasm::WasmModule;
 
 pub fn handles(type_url: &str) -> bool {
     type_url == MsgSubmitUpdate::type_url()
 }
 
-pub fn handle(
-    wasm: &WasmModule,
-    ctx: &mut TxContext<'_>,
-    signer: &str,
-    msg: &Any,
-) -> Result<MsgResult, TxError> {
+pub fn handle(ctx: &mut TxContext<'_>, signer: &str, msg: &Any) -> Result<MsgResult, TxError> {
     let msg = MsgSubmitUpdate::decode(msg.value.as_slice())
         .map_err(|e| TxError::new(Code::TxDecode, format!("MsgSubmitUpdate: {e}")))?;
     if msg.trainer != signer {
@@ -76,7 +70,7 @@ pub fn handle(
     }
     // What the update was trained with must be what the chain holds now;
     // else it is refused here (never verified, so never judged as fraud).
-    let hyperparams_sha256 = super::hyperparams_proto(&lineage.hyperparams).sha256();
+    let hyperparams_sha256 = lineage.hyperparams.to_proto().sha256();
     if msg.hyperparams_sha256 != hyperparams_sha256 {
         return Err(TxError::new(
             Code::InvalidRequest,
@@ -140,8 +134,8 @@ pub fn handle(
             ));
         }
     }
-    require_active_trainer(wasm, ctx, signer)?;
-    require_stake_outlasts_verdicts(wasm, ctx, &params)?;
+    require_active_trainer(ctx, signer)?;
+    require_stake_outlasts_verdicts(ctx, &params)?;
 
     let id = records::next_update_id(ctx.state)?;
     if first.is_none() {
@@ -182,7 +176,7 @@ pub fn handle(
             fraud_detail = Some(detail);
             update.decided_height = ctx.block.height;
             records::save_update(ctx.state, &update);
-            events.extend(decide::slash_for_fraud(wasm, ctx, &params, &mut update)?);
+            events.extend(decide::slash_for_fraud(ctx, &params, &mut update)?);
             records::save_update(ctx.state, &update);
         }
     }
@@ -236,14 +230,15 @@ fn evident_fraud(spec: &um_formats::ModelSpec, weights: &[u8]) -> Option<(Verdic
 /// it matters: an update whose trainer could withdraw before its verdicts
 /// is not taken.
 fn require_stake_outlasts_verdicts(
-    wasm: &WasmModule,
     ctx: &mut TxContext<'_>,
     params: &TrainingParams,
 ) -> Result<(), TxError> {
     let Some(registry) = crate::gov::registry(ctx.state)? else {
         return Ok(());
     };
-    let answer = wasm.query_smart(ctx.state, ctx.block, &registry.staking, br#"{"config":{}}"#)?;
+    let answer =
+        ctx.wasm
+            .query_smart(ctx.state, ctx.block, &registry.staking, br#"{"config":{}}"#)?;
     let config: um_bindings::staking::ConfigResponse = serde_json::from_slice(&answer)
         .map_err(|e| TxError::new(Code::ContractError, format!("staking config response: {e}")))?;
     let window = params.expiry_blocks.saturating_add(1);
@@ -259,11 +254,7 @@ fn require_stake_outlasts_verdicts(
     Ok(())
 }
 
-fn require_active_trainer(
-    wasm: &WasmModule,
-    ctx: &mut TxContext<'_>,
-    trainer: &str,
-) -> Result<(), TxError> {
+fn require_active_trainer(ctx: &mut TxContext<'_>, trainer: &str) -> Result<(), TxError> {
     let registry = crate::gov::registry(ctx.state)?.ok_or_else(|| {
         TxError::new(
             Code::NotPermitted,
@@ -271,7 +262,9 @@ fn require_active_trainer(
         )
     })?;
     let query = serde_json::json!({"role": {"address": trainer}}).to_string();
-    let answer = wasm.query_smart(ctx.state, ctx.block, &registry.staking, query.as_bytes())?;
+    let answer = ctx
+        .wasm
+        .query_smart(ctx.state, ctx.block, &registry.staking, query.as_bytes())?;
     let role: RoleResponse = serde_json::from_slice(&answer)
         .map_err(|e| TxError::new(Code::ContractError, format!("staking role response: {e}")))?;
     match role.role {

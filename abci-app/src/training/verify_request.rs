@@ -7,22 +7,101 @@ use um_proto::um::abci::v1::VerdictEntry;
 use um_proto::um::trainer::v1::{TrainingStep, VerifyRequest};
 use um_proto::um::training::v1::{MsgSubmitUpdate, Update};
 
-use super::{hyperparams_proto, lineage, records};
+use super::{lineage, records};
 use crate::codes::TxError;
 use crate::store::StateView;
 
 /// What the ABCI methods ask of the validator's verification, whatever
 /// runs it (the node process's worker, `crate::node::verifier::Verifier`):
-/// the state machine holds this, so it depends on nothing above it.
+/// the state machine holds this, so it depends on nothing above it. What
+/// to verify is decided here, in the state machine ([`request_for_msg`],
+/// [`request_for_update`]); the worker only runs it.
 pub trait Verification: Send + Sync {
-    /// An update seen in a proposal: start checking it early.
-    fn on_proposed(&self, state: &StateView, msg: &MsgSubmitUpdate);
-    /// Pending updates without a result yet (a restart, a missed block).
-    fn catch_up(&self, state: &StateView, pending: &[Update]);
+    /// Whether the claim under `key` has a finding, a queued check, or no
+    /// attempts left.
+    fn is_known(&self, key: &[u8; 32]) -> bool;
+    /// Starts checking `request`, kept under `key`.
+    fn verify(&self, key: [u8; 32], request: VerifyRequest);
     /// The finished verdicts on `pending`, at most `limit`.
     fn verdicts(&self, pending: &[Update], limit: usize) -> Vec<VerdictEntry>;
     /// Forgets what is not pending any more.
     fn retain(&self, pending: &[Update]);
+}
+
+/// One claim to verify, as a proposed `MsgSubmitUpdate` or a stored
+/// pending `Update` (with its weights from the blob store) names it.
+pub struct Claim<'a> {
+    pub trainer: &'a str,
+    pub model_id: &'a str,
+    pub base_version: u64,
+    pub dataset_version: u64,
+    pub dataset_root: &'a [u8],
+    pub hyperparams_sha256: &'a [u8],
+    pub nonce: u64,
+    pub weights_sha256: [u8; 32],
+    pub claimed_train_loss: f32,
+    pub claimed_validation_loss: f32,
+}
+
+impl<'a> Claim<'a> {
+    pub fn of_msg(msg: &'a MsgSubmitUpdate) -> Self {
+        Self {
+            trainer: &msg.trainer,
+            model_id: &msg.model_id,
+            base_version: msg.base_version,
+            dataset_version: msg.dataset_version,
+            dataset_root: &msg.dataset_root,
+            hyperparams_sha256: &msg.hyperparams_sha256,
+            nonce: msg.nonce,
+            weights_sha256: records::sha256(&msg.weights),
+            claimed_train_loss: msg.claimed_train_loss,
+            claimed_validation_loss: msg.claimed_validation_loss,
+        }
+    }
+
+    /// `None` for a stored hash that is not 32 bytes (never written so).
+    pub fn of_update(update: &'a Update) -> Option<Self> {
+        Some(Self {
+            trainer: &update.trainer,
+            model_id: &update.model_id,
+            base_version: update.base_version,
+            dataset_version: update.dataset_version,
+            dataset_root: &update.dataset_root,
+            hyperparams_sha256: &update.hyperparams_sha256,
+            nonce: update.nonce,
+            weights_sha256: <[u8; 32]>::try_from(update.weights_sha256.as_slice()).ok()?,
+            claimed_train_loss: update.claimed_train_loss,
+            claimed_validation_loss: update.claimed_validation_loss,
+        })
+    }
+}
+
+pub fn claim_key(claim: &Claim<'_>) -> [u8; 32] {
+    job_key(&claim.weights_sha256, claim.trainer, claim.nonce)
+}
+
+/// What to verify for an update seen in a proposal (not yet stored: it has
+/// no id, and the weights come with the message).
+pub fn request_for_msg(
+    state: &StateView,
+    msg: &MsgSubmitUpdate,
+) -> Result<Option<VerifyRequest>, TxError> {
+    request_for(state, &Claim::of_msg(msg), &msg.weights, 0)
+}
+
+/// What to verify for a stored pending update; `None` also when its
+/// weights are not stored.
+pub fn request_for_update(
+    state: &StateView,
+    update: &Update,
+) -> Result<Option<VerifyRequest>, TxError> {
+    let Some(claim) = Claim::of_update(update) else {
+        return Ok(None);
+    };
+    let Some(weights) = records::blob(state, &claim.weights_sha256)? else {
+        return Ok(None);
+    };
+    request_for(state, &claim, &weights, update.id)
 }
 
 /// What a check is kept under: the weights *and* who claims them with which
@@ -36,24 +115,24 @@ pub fn job_key(weights_sha256: &[u8; 32], trainer: &str, nonce: u64) -> [u8; 32]
 }
 
 pub fn update_key(update: &Update) -> Option<[u8; 32]> {
-    let sha = <[u8; 32]>::try_from(update.weights_sha256.as_slice()).ok()?;
-    Some(job_key(&sha, &update.trainer, update.nonce))
+    Claim::of_update(update).map(|claim| claim_key(&claim))
 }
 
 /// Everything the verifier needs, from the committed state; `None` when the
 /// update can never be accepted anyway (unknown lineage, stale base).
-pub fn request_for(
+fn request_for(
     state: &StateView,
-    msg: &MsgSubmitUpdate,
+    msg: &Claim<'_>,
+    weights: &[u8],
     update_id: u64,
 ) -> Result<Option<VerifyRequest>, TxError> {
-    let Some(lineage) = lineage(state, &msg.model_id)? else {
+    let Some(lineage) = lineage(state, msg.model_id)? else {
         return Ok(None);
     };
     if lineage.head_version != msg.base_version {
         return Ok(None);
     }
-    let Some(base) = records::version(state, &msg.model_id, msg.base_version)? else {
+    let Some(base) = records::version(state, msg.model_id, msg.base_version)? else {
         return Ok(None);
     };
     let Some(base_weights) = records::blob(state, &base.weights_sha256)? else {
@@ -65,7 +144,7 @@ pub fn request_for(
     // Re-executed with what the update names, which delivery holds equal to
     // the chain's; an update naming others is refused there, so it is not
     // worth a verification here.
-    let hyperparams = hyperparams_proto(&lineage.hyperparams);
+    let hyperparams = lineage.hyperparams.to_proto();
     if dataset.version != msg.dataset_version
         || dataset.root != msg.dataset_root
         || hyperparams.sha256() != msg.hyperparams_sha256
@@ -84,11 +163,11 @@ pub fn request_for(
             dataset_id: lineage.dataset_id.clone(),
             dataset_version: dataset.version,
             dataset_root: dataset.root.clone(),
-            trainer: msg.trainer.clone(),
+            trainer: msg.trainer.to_string(),
             nonce: msg.nonce,
         }),
-        claimed_weights_sha256: records::sha256(&msg.weights).to_vec(),
-        claimed_weights: msg.weights.clone(),
+        claimed_weights_sha256: msg.weights_sha256.to_vec(),
+        claimed_weights: weights.to_vec(),
         claimed_train_loss: msg.claimed_train_loss,
         claimed_validation_loss: msg.claimed_validation_loss,
         // Version 0 was never measured, and a base measured on another

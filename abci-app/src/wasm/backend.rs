@@ -273,7 +273,7 @@ mod tests {
     #[test]
     fn storage_is_confined_to_the_contract_prefix() {
         let dir = tempfile::tempdir().unwrap();
-        let module = crate::wasm::WasmModule::new(dir.path()).unwrap();
+        let module = crate::wasm::WasmVm::new(dir.path()).unwrap();
         let store = Store::temporary().unwrap();
         let mut view = store.view();
         let other = state_key::contract_store_prefix(&[2u8; 32]);

@@ -221,7 +221,7 @@ mod tests {
 
     fn cache() -> (tempfile::TempDir, Arc<VmCache>) {
         let dir = tempfile::tempdir().unwrap();
-        let module = crate::wasm::WasmModule::new(dir.path()).unwrap();
+        let module = crate::wasm::WasmVm::new(dir.path()).unwrap();
         let cache = module.cache();
         (dir, cache)
     }

@@ -36,6 +36,7 @@ pub mod gas;
 mod genesis;
 mod host;
 mod keeper;
+mod module;
 mod msg_server;
 mod querier;
 mod query;
@@ -58,6 +59,7 @@ pub use self::gas::{GAS_MULTIPLIER, INSTANCE_COST, QUERY_GAS_LIMIT};
 pub use self::genesis::{GenesisCode, GenesisContract, GenesisExecution, WasmGenesis};
 use self::host::{Host, VmCache};
 use self::keeper::Keeper;
+pub use self::module::WasmModule;
 /// Prefix of every state key the module writes.
 pub use self::state_key::MODULE_PREFIX as STATE_PREFIX;
 use crate::codes::TxError;
@@ -101,13 +103,14 @@ pub enum WasmError {
     Cache { path: PathBuf, message: String },
 }
 
-/// The wasm module. Cheap to share: the VM cache is internally locked.
-pub struct WasmModule {
+/// The CosmWasm VM: the compiled-code cache and the chain's custom
+/// bindings. Cheap to share: the VM cache is internally locked.
+pub struct WasmVm {
     cache: Arc<VmCache>,
     bindings: Arc<dyn CustomBindings>,
 }
 
-impl WasmModule {
+impl WasmVm {
     /// Opens (or creates) the VM cache in `cache_dir`.
     pub fn new(cache_dir: &Path) -> Result<Self, WasmError> {
         let options = CacheOptions::new(
@@ -138,11 +141,6 @@ impl WasmModule {
         self
     }
 
-    /// Type URLs this module handles in txs.
-    pub fn handles(type_url: &str) -> bool {
-        msg_server::TYPE_URLS.contains(&type_url)
-    }
-
     /// Executes one tx message. `signer` is the bech32 address that signed
     /// the tx; the message's `sender` must equal it.
     ///
@@ -166,30 +164,6 @@ impl WasmModule {
         Ok(MsgResult {
             response: Some(done.response),
             events: done.events,
-        })
-    }
-
-    /// ABCI query: `None` if `path` is not a wasm path, else the
-    /// protobuf-encoded response or an error.
-    pub fn abci_query(
-        &self,
-        state: &StateView,
-        block: &BlockInfo,
-        path: &str,
-        data: &[u8],
-    ) -> Option<Result<Vec<u8>, TxError>> {
-        query::handle(&self.cache, &self.bindings, state, block, path, data)
-    }
-
-    /// Stores the genesis codes and instantiates the genesis contracts.
-    pub fn init_genesis(
-        &self,
-        state: &mut StateView,
-        block: &BlockInfo,
-        genesis: &WasmGenesis,
-    ) -> Result<(), TxError> {
-        Host::with_owned_state(&self.cache, &self.bindings, state, block, Some(0), |host| {
-            genesis::run(host, genesis)
         })
     }
 
@@ -239,17 +213,6 @@ impl WasmModule {
     ) -> Result<Option<ContractInfo>, TxError> {
         let canonical = address::decode_field("contract", contract)?;
         state::contract_info(state, &canonical)
-    }
-
-    /// Who instantiated `contract` (`None` if there is no such contract).
-    pub fn contract_creator(
-        &self,
-        state: &StateView,
-        contract: &str,
-    ) -> Result<Option<String>, TxError> {
-        Ok(self
-            .contract_info(state, contract)?
-            .map(|info| info.creator))
     }
 
     #[cfg(test)]

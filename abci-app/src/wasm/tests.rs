@@ -41,16 +41,17 @@ use super::limits::MAX_QUERY_DEPTH;
 use super::querier::ChainQuerier;
 use super::*;
 use crate::codes::Code;
-use crate::context::{Event, GasMeter};
+use crate::context::{Contracts, Event, GasMeter};
+use crate::module::Module;
 use crate::store::Store;
 
 const GAS: u64 = 10_000_000;
 
 /// One VM cache for the whole test process: compiled modules are shared
 /// between tests (each test still has its own state).
-static MODULE: LazyLock<(tempfile::TempDir, WasmModule)> = LazyLock::new(|| {
+static MODULE: LazyLock<(tempfile::TempDir, WasmVm)> = LazyLock::new(|| {
     let dir = tempfile::tempdir().expect("temp dir");
-    let module = WasmModule::new(dir.path()).expect("wasm module");
+    let module = WasmVm::new(dir.path()).expect("wasm module");
     // Tests run in parallel on this one cache, which a node never does: two
     // tests storing a fixture for the first time at once would both write
     // its compiled module while one of them already runs it. Compiled here,
@@ -164,7 +165,7 @@ struct Chain<'m> {
     _store: Store,
     state: StateView,
     block: BlockInfo,
-    module: &'m WasmModule,
+    module: &'m WasmVm,
 }
 
 impl<'m> Chain<'m> {
@@ -172,7 +173,7 @@ impl<'m> Chain<'m> {
         Self::with_module(&MODULE.1)
     }
 
-    fn with_module(module: &'m WasmModule) -> Self {
+    fn with_module(module: &'m WasmVm) -> Self {
         let store = Store::temporary().expect("store");
         let state = store.view();
         Self {
@@ -202,7 +203,7 @@ impl<'m> Chain<'m> {
         gas_limit: u64,
         contract_limit: u64,
     ) -> (Result<MsgResult, TxError>, u64) {
-        assert!(WasmModule::handles(&msg.type_url), "{}", msg.type_url);
+        assert!(WasmModule.handles(&msg.type_url), "{}", msg.type_url);
         let mut gas = GasMeter::new(gas_limit).with_contract_limit(contract_limit);
         self.state.checkpoint();
         let result = {
@@ -211,6 +212,7 @@ impl<'m> Chain<'m> {
                 block: &self.block,
                 gas: &mut gas,
                 tx_index: 2,
+                wasm: self.module,
             };
             self.module.handle_msg(&mut ctx, signer, &msg)
         };
@@ -465,7 +467,7 @@ fn files_with_identity(dir: &std::path::Path) -> Vec<(std::path::PathBuf, u64, u
 #[test]
 fn storing_cached_code_again_leaves_the_compiled_module_alone() {
     let dir = tempfile::tempdir().unwrap();
-    let module = WasmModule::new(dir.path()).unwrap();
+    let module = WasmVm::new(dir.path()).unwrap();
     let mut chain = Chain::with_module(&module);
     fn store(chain: &mut Chain) -> (u64, u64) {
         let msg = MsgStoreCode {
@@ -1307,7 +1309,7 @@ fn a_node_without_the_code_in_its_cache_restores_it_from_state() {
 
     // Same state, a brand-new (empty) cache directory.
     let dir = tempfile::tempdir().unwrap();
-    let fresh = WasmModule::new(dir.path()).unwrap();
+    let fresh = WasmVm::new(dir.path()).unwrap();
     chain.module = &fresh;
     assert_eq!(chain.balance(&token, &alice), 1_000);
     let transfer = json!({ "transfer": { "recipient": account(11), "amount": "1" } });
@@ -1333,7 +1335,7 @@ fn genesis_stores_and_instantiates_like_messages() {
     let block = chain.block.clone();
     chain
         .module
-        .init_genesis(&mut chain.state, &block, &genesis)
+        .init_genesis_from(&mut chain.state, &block, &genesis)
         .expect("genesis");
     let token = address::encode(&address::classic_contract_address(1, 1)).unwrap();
     assert_eq!(chain.balance(&token, &alice), 77);
@@ -1350,7 +1352,7 @@ fn genesis_stores_and_instantiates_like_messages() {
     };
     let err = chain
         .module
-        .init_genesis(&mut chain.state, &block, &broken)
+        .init_genesis_from(&mut chain.state, &block, &broken)
         .unwrap_err();
     assert_eq!(err.code, Code::NotFound);
     assert!(err.log.contains("genesis"));
@@ -1359,9 +1361,9 @@ fn genesis_stores_and_instantiates_like_messages() {
 #[test]
 fn the_module_can_live_in_shared_node_state() {
     fn assert_send_sync<T: Send + Sync>() {}
-    assert_send_sync::<WasmModule>();
-    assert!(WasmModule::handles("/cosmwasm.wasm.v1.MsgExecuteContract"));
-    assert!(!WasmModule::handles("/cosmos.bank.v1beta1.MsgSend"));
+    assert_send_sync::<WasmVm>();
+    assert!(WasmModule.handles("/cosmwasm.wasm.v1.MsgExecuteContract"));
+    assert!(!WasmModule.handles("/cosmos.bank.v1beta1.MsgSend"));
 }
 
 #[test]
@@ -1382,6 +1384,7 @@ fn other_modules_reach_contracts_through_sudo_and_queries() {
             block: &chain.block,
             gas: &mut gas,
             tx_index: 0,
+            wasm: chain.module,
         };
         chain
             .module

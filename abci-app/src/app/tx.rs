@@ -3,10 +3,10 @@
 use cosmos_sdk_proto::cosmos::base::abci::v1beta1::TxMsgData;
 use prost::Message;
 
+use super::modules::Modules;
 use crate::auth::{self, AuthParams, Mode};
 use crate::codes::{Code, TxError};
 use crate::context::{BlockInfo, Event, GasMeter, MsgResult, TxContext};
-use crate::modules::Modules;
 use crate::store::StateView;
 
 /// The result of a tx, ready to become an `ExecTxResult` or a simulation.
@@ -81,6 +81,7 @@ pub fn execute(
             block,
             gas: &mut gas,
             tx_index,
+            wasm: modules.wasm(),
         };
         match modules.route(&mut ctx, &signer.address, msg) {
             Ok(MsgResult {

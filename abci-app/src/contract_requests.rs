@@ -1,5 +1,7 @@
 //! What contracts may ask of the chain: [`UmMsg`] from the registered DAO,
-//! and [`UmQuery`] from anyone.
+//! and [`UmQuery`] from anyone. The messages are defined in the
+//! `um-bindings` package, which the contracts share; this is the chain's
+//! side, which hands them to the modules.
 
 use um_bindings::{HeadVersionResponse, HyperparamsResponse, UmMsg, UmQuery};
 
@@ -8,9 +10,9 @@ use crate::context::{BlockInfo, CustomBindings, CustomOutcome, Event};
 use crate::store::StateView;
 use crate::{dataset, gov, training};
 
-pub struct ChainBindings;
+pub struct ContractRequests;
 
-impl CustomBindings for ChainBindings {
+impl CustomBindings for ContractRequests {
     fn execute(
         &self,
         state: &mut StateView,
@@ -169,7 +171,7 @@ mod tests {
             hyperparams: hyperparams(32),
         })
         .unwrap();
-        let refused = ChainBindings
+        let refused = ContractRequests
             .execute(&mut state, &block, &dao, &create)
             .unwrap_err();
         assert_eq!(refused.code, Code::NotPermitted, "nothing registered yet");
@@ -184,13 +186,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            ChainBindings
+            ContractRequests
                 .execute(&mut state, &block, &other, &create)
                 .unwrap_err()
                 .code,
             Code::NotPermitted
         );
-        ChainBindings
+        ContractRequests
             .execute(&mut state, &block, &dao, &create)
             .unwrap();
         let set = serde_json::to_vec(&UmMsg::SetHyperparams {
@@ -198,7 +200,7 @@ mod tests {
             hyperparams: hyperparams(64),
         })
         .unwrap();
-        ChainBindings
+        ContractRequests
             .execute(&mut state, &block, &dao, &set)
             .unwrap();
 
@@ -207,7 +209,7 @@ mod tests {
         })
         .unwrap();
         let answer: HyperparamsResponse =
-            serde_json::from_slice(&ChainBindings.query(&state, &query).unwrap()).unwrap();
+            serde_json::from_slice(&ContractRequests.query(&state, &query).unwrap()).unwrap();
         assert_eq!(answer.hyperparams.unwrap().batch_size, 64);
 
         let bad = serde_json::to_vec(&UmMsg::SetHyperparams {
@@ -216,7 +218,7 @@ mod tests {
         })
         .unwrap();
         assert_eq!(
-            ChainBindings
+            ContractRequests
                 .execute(&mut state, &block, &dao, &bad)
                 .unwrap_err()
                 .code,
@@ -224,7 +226,7 @@ mod tests {
         );
         let delta = serde_json::to_vec(&UmMsg::AcceptDatasetDelta { delta_id: 1 }).unwrap();
         assert_eq!(
-            ChainBindings
+            ContractRequests
                 .execute(&mut state, &block, &dao, &delta)
                 .unwrap_err()
                 .code,

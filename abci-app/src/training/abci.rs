@@ -1,0 +1,129 @@
+//! The training module at each ABCI phase: the one door from `app/` into
+//! the life of an update.
+//!
+//! | phase | here |
+//! |---|---|
+//! | PrepareProposal | [`verdict_tx`]: the previous height's verdicts as the block's first tx |
+//! | ProcessProposal | [`check_verdict_tx`], [`verify_proposed`] |
+//! | FinalizeBlock | [`deliver_verdict_tx`]; messages and end-block through [`super::TrainingModule`] |
+//! | ExtendVote | [`vote_extension`] |
+//! | VerifyVoteExtension | [`check_vote_extension`] |
+
+use cosmos_sdk_proto::Any;
+use prost::{Message, Name};
+use tendermint_proto::v0_38::abci as pb;
+use um_proto::um::abci::v1::{InjectedVerdicts, VerdictEntry};
+use um_proto::um::training::v1::MsgSubmitUpdate;
+
+use super::extension::{self, MAX_VERDICTS};
+use super::verify_request::{self, Verification};
+use super::{decide, records};
+use crate::codes::TxError;
+use crate::context::{BlockInfo, Event};
+use crate::store::StateView;
+
+/// The verdict tx for the block at `height`: the extended commit of the
+/// height before, when any extension says something and the tx passes the
+/// check every validator will run on it.
+pub fn verdict_tx(
+    state: &StateView,
+    chain_id: &str,
+    height: i64,
+    commit: &pb::ExtendedCommitInfo,
+) -> Result<Option<Vec<u8>>, String> {
+    let Some(previous) = height.checked_sub(1) else {
+        return Ok(None);
+    };
+    if commit.votes.iter().all(|v| v.vote_extension.is_empty()) {
+        return Ok(None);
+    }
+    let injected = extension::build_injected(previous, commit);
+    let previous = u64::try_from(previous).map_err(|e| e.to_string())?;
+    extension::check_injected(state, chain_id, &injected, previous)?;
+    Ok(Some(injected.encode_to_vec()))
+}
+
+/// The rule for a verdict tx in the block at `height`, the same in
+/// ProcessProposal (which refuses the block) and FinalizeBlock (which
+/// ignores the tx: a node that syncs blocks never ran ProcessProposal):
+/// first in the block, decodable, and carrying the extended commit of the
+/// height before, signed by its validators.
+pub fn check_verdict_tx(
+    state: &StateView,
+    chain_id: &str,
+    height: u64,
+    index: usize,
+    tx: &[u8],
+) -> Result<InjectedVerdicts, String> {
+    if index != 0 {
+        return Err(format!("verdict tx at position {index}; only first"));
+    }
+    let injected = InjectedVerdicts::decode_tx(tx).map_err(|e| e.to_string())?;
+    extension::check_injected(state, chain_id, &injected, height.saturating_sub(1))?;
+    Ok(injected)
+}
+
+/// FinalizeBlock's verdict tx: checked, then its verdicts recorded for the
+/// end-block tally.
+pub fn deliver_verdict_tx(
+    state: &mut StateView,
+    block: &BlockInfo,
+    index: usize,
+    tx: &[u8],
+) -> Result<Vec<Event>, String> {
+    let injected = check_verdict_tx(state, &block.chain_id, block.height, index, tx)?;
+    decide::record_verdicts(state, &injected).map_err(|e| e.log)
+}
+
+/// Starts verifying the updates of a proposed block's messages early, from
+/// the committed state.
+pub fn verify_proposed(verifier: &dyn Verification, state: &StateView, messages: &[Any]) {
+    for msg in messages
+        .iter()
+        .filter(|msg| msg.type_url == MsgSubmitUpdate::type_url())
+    {
+        if let Ok(update) = MsgSubmitUpdate::decode(msg.value.as_slice()) {
+            let key = verify_request::claim_key(&verify_request::Claim::of_msg(&update));
+            if !verifier.is_known(&key) {
+                match verify_request::request_for_msg(state, &update) {
+                    Ok(Some(request)) => verifier.verify(key, request),
+                    Ok(None) => {}
+                    Err(err) => tracing::debug!("not verifying a proposed update: {}", err.log),
+                }
+            }
+        }
+    }
+}
+
+/// This validator's verdicts for its vote extension: the finished ones on
+/// updates pending in the committed state (at most [`MAX_VERDICTS`]);
+/// pending updates without a check yet (a restart, a missed proposal) start
+/// one now.
+pub fn vote_extension(
+    verifier: &dyn Verification,
+    state: &StateView,
+) -> Result<Vec<VerdictEntry>, TxError> {
+    let pending = records::pending_updates(state)?;
+    verifier.retain(&pending);
+    for update in &pending {
+        let Some(key) = verify_request::update_key(update) else {
+            continue;
+        };
+        if verifier.is_known(&key) {
+            continue;
+        }
+        match verify_request::request_for_update(state, update) {
+            Ok(Some(request)) => verifier.verify(key, request),
+            Ok(None) => {}
+            Err(err) => tracing::warn!(update = update.id, "cannot verify: {}", err.log),
+        }
+    }
+    Ok(verifier.verdicts(&pending, MAX_VERDICTS))
+}
+
+/// VerifyVoteExtension checks form only (decodable, ordered, consistent,
+/// bounded); whether a verdict is right is for the tally, and refusing a
+/// vote for its opinion would only cost the network liveness.
+pub fn check_vote_extension(bytes: &[u8]) -> Result<(), String> {
+    extension::check_form(bytes).map(|_| ())
+}
