@@ -115,7 +115,7 @@ mod tests {
 
     #[test]
     fn update_id_from_data_or_events() {
-        // As umd fills it (abci-app/src/tx.rs): one response per message.
+        // As umd fills it (abci-app/src/app/tx.rs): one response per message.
         let data = TxMsgData {
             #[allow(deprecated)]
             data: Vec::new(),
