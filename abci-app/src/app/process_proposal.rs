@@ -50,8 +50,17 @@ pub fn process_proposal(
             Ok(decoded) => {
                 gas = gas.saturating_add(decoded.gas_limit);
                 contract_gas = contract_gas.saturating_add(decoded.contract_gas(&params));
-                if let Some(verifier) = node.verifier.as_deref() {
-                    training::abci::verify_proposed(verifier, &state, decoded.messages());
+                if let (Some(verifier), Some(signer)) =
+                    (node.verifier.as_deref(), decoded.signer_address())
+                {
+                    training::abci::verify_proposed(
+                        verifier,
+                        node.modules.wasm(),
+                        &state,
+                        &node.last_block,
+                        &signer,
+                        decoded.messages(),
+                    );
                 }
             }
             Err(err) => {

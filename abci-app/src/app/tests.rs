@@ -683,23 +683,13 @@ fn one_large_bond_moves_at_most_a_third_of_the_power_per_epoch() {
     assert!(epochs >= 3, "{epochs} epochs");
 }
 
-/// Issue 14: the app hash of one fixed block sequence through every module
-/// (auth accounts, the wasm suite, gov params and validators, a dataset, a
-/// lineage; a cw20 transfer, a fraudulent update slashed at once, an
-/// unknown message; a bond that moves the validator set at an epoch),
-/// pinned. The value was computed by the code before the module refactor
-/// (commit b3e9b87), so a refactor that changes what is stored fails here.
-#[test]
-fn a_fixed_block_sequence_keeps_its_app_hash() {
-    use prost::Message;
-    use sha2::Digest;
-    use um_proto::um::dataset::v1::{QueryDatasetRequest, QueryDatasetResponse};
-    use um_proto::um::training::v1::{MsgSubmitUpdate, QueryLineageRequest, QueryLineageResponse};
-
+/// A chain with the governance suite (epochs of 2 blocks), a validator bond
+/// that moves the set, `key()` bonded as a trainer with 100 NRN, a dataset
+/// of 40 digits and the lineage "digits" at version 0. Returns the suite and
+/// the genesis app hash.
+fn genesis_with_suite(app: &App) -> (um_governance::Deployment, Vec<u8>) {
     const NRN: u128 = 1_000_000;
-    let node = app_on(Store::temporary().unwrap());
-    let trainer_key = key();
-    let trainer = trainer_key.address.clone();
+    let trainer = key().address;
     let operator = crate::address::encode(&[7; 20]);
     let newcomer = ed25519_consensus::SigningKey::from([9u8; 32]);
     let artifacts = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../artifacts");
@@ -749,8 +739,7 @@ fn a_fixed_block_sequence_keeps_its_app_hash() {
     let suite =
         um_governance::genesis::add_suite(&mut app_state, &config, &operator, &bonds).unwrap();
     app_state["gov"]["params"]["epoch_blocks"] = serde_json::json!(2);
-    let genesis_hash = node
-        .app
+    let genesis_hash = app
         .init_chain(pb::RequestInitChain {
             chain_id: CHAIN.into(),
             initial_height: 1,
@@ -774,16 +763,92 @@ fn a_fixed_block_sequence_keeps_its_app_hash() {
         })
         .app_hash
         .to_vec();
+    (suite, genesis_hash)
+}
 
-    let query = |path: &str, data: Vec<u8>| {
-        let response = node.app.query(pb::RequestQuery {
-            path: path.into(),
-            data: data.into(),
-            ..Default::default()
-        });
-        assert_eq!(response.code, 0, "{path}: {}", response.log);
-        response.value.to_vec()
-    };
+/// An ABCI query that must succeed.
+fn query_ok(app: &App, path: &str, data: Vec<u8>) -> Vec<u8> {
+    let response = app.query(pb::RequestQuery {
+        path: path.into(),
+        data: data.into(),
+        ..Default::default()
+    });
+    assert_eq!(response.code, 0, "{path}: {}", response.log);
+    response.value.to_vec()
+}
+
+/// An update of lineage "digits" (of [`genesis_with_suite`]) on its head,
+/// with the chain's dataset and hyperparameters; its weights are not the
+/// lineage's tensors.
+fn submit_update(app: &App, trainer: &str, nonce: u64) -> Any {
+    use prost::Message;
+    use um_proto::um::dataset::v1::{QueryDatasetRequest, QueryDatasetResponse};
+    use um_proto::um::training::v1::{MsgSubmitUpdate, QueryLineageRequest, QueryLineageResponse};
+    let lineage = QueryLineageResponse::decode(
+        query_ok(
+            app,
+            "/um.training.v1.Query/Lineage",
+            QueryLineageRequest {
+                model_id: "digits".into(),
+            }
+            .encode_to_vec(),
+        )
+        .as_slice(),
+    )
+    .unwrap()
+    .lineage
+    .unwrap();
+    let dataset = QueryDatasetResponse::decode(
+        query_ok(
+            app,
+            "/um.dataset.v1.Query/Dataset",
+            QueryDatasetRequest {
+                dataset_id: "mnist".into(),
+                version: None,
+            }
+            .encode_to_vec(),
+        )
+        .as_slice(),
+    )
+    .unwrap()
+    .dataset
+    .unwrap();
+    Any {
+        type_url: "/um.training.v1.MsgSubmitUpdate".into(),
+        value: MsgSubmitUpdate {
+            trainer: trainer.into(),
+            model_id: "digits".into(),
+            base_version: lineage.head_version,
+            dataset_version: dataset.version,
+            nonce,
+            weights: b"not safetensors".to_vec(),
+            claimed_train_loss: 1.5,
+            claimed_validation_loss: 1.25,
+            hyperparams_sha256: lineage.hyperparams.unwrap().sha256(),
+            dataset_root: dataset.root.clone(),
+        }
+        .encode_to_vec(),
+    }
+}
+
+/// Issue 14: the app hash of one fixed block sequence through every module
+/// (auth accounts, the wasm suite, gov params and validators, a dataset, a
+/// lineage; a cw20 transfer, a fraudulent update slashed at once, an
+/// unknown message; a bond that moves the validator set at an epoch),
+/// pinned. The value was computed by the code before the module refactor
+/// (commit b3e9b87), so a refactor that changes what is stored fails here.
+#[test]
+fn a_fixed_block_sequence_keeps_its_app_hash() {
+    use prost::Message;
+    use sha2::Digest;
+
+    let node = app_on(Store::temporary().unwrap());
+    let trainer_key = key();
+    let trainer = trainer_key.address.clone();
+    let operator = crate::address::encode(&[7; 20]);
+    let (suite, genesis_hash) = genesis_with_suite(&node.app);
+
+    let query = |path: &str, data: Vec<u8>| query_ok(&node.app, path, data);
     finalize(&node.app, 1, vec![]);
     let account_number = {
         use cosmos_sdk_proto::cosmos::auth::v1beta1::{
@@ -804,33 +869,6 @@ fn a_fixed_block_sequence_keeps_its_app_hash() {
             .unwrap()
             .account_number
     };
-    let lineage = QueryLineageResponse::decode(
-        query(
-            "/um.training.v1.Query/Lineage",
-            QueryLineageRequest {
-                model_id: "digits".into(),
-            }
-            .encode_to_vec(),
-        )
-        .as_slice(),
-    )
-    .unwrap()
-    .lineage
-    .unwrap();
-    let dataset = QueryDatasetResponse::decode(
-        query(
-            "/um.dataset.v1.Query/Dataset",
-            QueryDatasetRequest {
-                dataset_id: "mnist".into(),
-                version: None,
-            }
-            .encode_to_vec(),
-        )
-        .as_slice(),
-    )
-    .unwrap()
-    .dataset
-    .unwrap();
     let signed = |sequence: u64, msg: Any| {
         let signer = SignerData {
             chain_id: CHAIN.into(),
@@ -857,22 +895,7 @@ fn a_fixed_block_sequence_keeps_its_app_hash() {
     };
     // Bytes that are not the lineage's tensors: evident fraud, slashed in
     // the tx itself.
-    let fraud = Any {
-        type_url: "/um.training.v1.MsgSubmitUpdate".into(),
-        value: MsgSubmitUpdate {
-            trainer: trainer.clone(),
-            model_id: "digits".into(),
-            base_version: 0,
-            dataset_version: dataset.version,
-            nonce: 1,
-            weights: b"not safetensors".to_vec(),
-            claimed_train_loss: 1.5,
-            claimed_validation_loss: 1.25,
-            hyperparams_sha256: lineage.hyperparams.unwrap().sha256(),
-            dataset_root: dataset.root.clone(),
-        }
-        .encode_to_vec(),
-    };
+    let fraud = submit_update(&node.app, &trainer, 1);
     let unknown = Any {
         type_url: "/um.test.Nothing".into(),
         value: vec![],
@@ -899,3 +922,89 @@ fn a_fixed_block_sequence_keeps_its_app_hash() {
 
 /// sha256 over the genesis app hash and those of heights 3 to 6 above.
 const PINNED_APP_HASHES: &str = "c5089e99cd5b3479f69aa9f8e65ee56ed415625534e43deaaae1576b8c9ed334";
+
+/// Issue 15, verifier flooding: ProcessProposal queued a re-training for
+/// every update of every proposal, unbonded senders included. Now only an
+/// update that delivery would take (signed by its trainer, bonded above the
+/// minimum) reaches the verifier.
+#[test]
+fn proposals_queue_verification_only_for_bonded_trainers() {
+    use std::sync::{Arc, Mutex};
+
+    use um_proto::um::abci::v1::VerdictEntry;
+    use um_proto::um::trainer::v1::VerifyRequest;
+    use um_proto::um::training::v1::Update;
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+    impl crate::training::verify_request::Verification for Recorder {
+        fn is_known(&self, _key: &[u8; 32]) -> bool {
+            false
+        }
+        fn verify(&self, _key: [u8; 32], request: VerifyRequest) {
+            let trainer = request.step.map(|step| step.trainer).unwrap_or_default();
+            self.0.lock().unwrap().push(trainer);
+        }
+        fn verdicts(&self, _pending: &[Update], _limit: usize) -> Vec<VerdictEntry> {
+            Vec::new()
+        }
+        fn retain(&self, _pending: &[Update]) {}
+    }
+
+    let cache = tempfile::tempdir().unwrap();
+    let recorder = Arc::new(Recorder::default());
+    let node = Node::with_parts(
+        Store::temporary().unwrap(),
+        WasmVm::new(cache.path()).unwrap(),
+    )
+    .unwrap()
+    .with_verifier(recorder.clone());
+    let app = App::new(node);
+    genesis_with_suite(&app);
+    finalize(&app, 1, vec![]);
+    let trainer = key();
+    let flooder = Key::from_mnemonic(
+        "flooder",
+        "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about",
+    )
+    .unwrap();
+    let sign = |key: &Key, account_number: u64, msg: Any| {
+        let signer = SignerData {
+            chain_id: CHAIN.into(),
+            account_number,
+            sequence: 0,
+        };
+        let options = TxOptions {
+            gas_limit: 20_000_000,
+            ..TxOptions::default()
+        };
+        sign_tx(key, vec![msg], &signer, &options).unwrap()
+    };
+    let txs = vec![
+        // An unbonded key's update, and one it signs in the trainer's name.
+        sign(&flooder, 0, submit_update(&app, &flooder.address, 1)),
+        // The bonded trainer (genesis account 1).
+        sign(&trainer, 1, submit_update(&app, &trainer.address, 1)),
+    ];
+    let response = app.process_proposal(pb::RequestProcessProposal {
+        txs: txs.into_iter().map(Into::into).collect(),
+        height: 2,
+        ..Default::default()
+    });
+    assert_eq!(
+        response.status,
+        pb::response_process_proposal::ProposalStatus::Accept as i32
+    );
+    assert_eq!(*recorder.0.lock().unwrap(), vec![trainer.address.clone()]);
+    let forged = sign(&flooder, 0, submit_update(&app, &trainer.address, 2));
+    app.process_proposal(pb::RequestProcessProposal {
+        txs: vec![forged.into()],
+        height: 2,
+        ..Default::default()
+    });
+    assert_eq!(
+        recorder.0.lock().unwrap().len(),
+        1,
+        "not the signer's update"
+    );
+}

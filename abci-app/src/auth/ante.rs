@@ -35,6 +35,14 @@ impl DecodedTx {
         &self.body.messages
     }
 
+    /// The address of the tx's one signer, as the ante checks derive it;
+    /// `None` for a public key they would refuse.
+    pub fn signer_address(&self) -> Option<String> {
+        let info = self.auth_info.signer_infos.first()?;
+        let pubkey = signer_pubkey(info.public_key.as_ref()).ok()?;
+        Some(address::encode(&address::account_bytes_of_pubkey(&pubkey)))
+    }
+
     /// Whether a message of this tx runs contract code, so that its gas
     /// counts against the contract limits of `AuthParams`.
     pub fn runs_contracts(&self) -> bool {

@@ -22,6 +22,9 @@ use crate::training::verify_request::{update_key, Verification};
 /// verifier costs one attempt per height, so this leaves an operator some
 /// blocks to restart it.
 const MAX_ATTEMPTS: u32 = 10;
+/// Checks waiting at once, over all trainers and for one trainer.
+const MAX_QUEUED: usize = 64;
+const MAX_QUEUED_PER_TRAINER: usize = 4;
 /// Longest a single Verify call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(300);
 /// Largest gRPC message either way (weights travel in both directions).
@@ -42,8 +45,34 @@ pub struct Finding {
 #[derive(Default)]
 struct Progress {
     findings: BTreeMap<[u8; 32], Finding>,
-    queued: BTreeSet<[u8; 32]>,
+    /// Checks waiting or running, with the trainer that claims each.
+    queued: BTreeMap<[u8; 32], String>,
     attempts: BTreeMap<[u8; 32], u32>,
+}
+
+impl Progress {
+    /// Takes a check of `key` (claimed by `trainer`) into the queue unless
+    /// it is queued, done or out of attempts, or the queue is full overall
+    /// or for this trainer: each job holds weights and costs a re-training,
+    /// and a flood of claims must not push honest ones out of their verdict
+    /// window. A claim left out is offered again at the next height.
+    fn admit(&mut self, key: [u8; 32], trainer: String) -> bool {
+        let attempts = self.attempts.get(&key).copied().unwrap_or(0);
+        if self.findings.contains_key(&key)
+            || self.queued.contains_key(&key)
+            || attempts >= MAX_ATTEMPTS
+        {
+            return false;
+        }
+        let of_trainer = self.queued.values().filter(|t| **t == trainer).count();
+        if self.queued.len() >= MAX_QUEUED || of_trainer >= MAX_QUEUED_PER_TRAINER {
+            tracing::warn!(%trainer, queued = self.queued.len(), "verification queue full");
+            return false;
+        }
+        self.queued.insert(key, trainer);
+        self.attempts.insert(key, attempts + 1);
+        true
+    }
 }
 
 pub struct Verifier {
@@ -84,15 +113,14 @@ impl Verifier {
     fn enqueue(&self, key: [u8; 32], request: VerifyRequest) {
         {
             let mut progress = self.progress();
-            let attempts = progress.attempts.get(&key).copied().unwrap_or(0);
-            if progress.findings.contains_key(&key)
-                || progress.queued.contains(&key)
-                || attempts >= MAX_ATTEMPTS
-            {
+            let trainer = request
+                .step
+                .as_ref()
+                .map(|step| step.trainer.clone())
+                .unwrap_or_default();
+            if !progress.admit(key, trainer) {
                 return;
             }
-            progress.queued.insert(key);
-            progress.attempts.insert(key, attempts + 1);
         }
         let sent = self
             .jobs
@@ -107,7 +135,7 @@ impl Verifier {
     fn is_known(&self, key: &[u8; 32]) -> bool {
         let progress = self.progress();
         progress.findings.contains_key(key)
-            || progress.queued.contains(key)
+            || progress.queued.contains_key(key)
             || progress.attempts.get(key).copied().unwrap_or(0) >= MAX_ATTEMPTS
     }
 
@@ -139,7 +167,7 @@ impl Verifier {
         let mut progress = self.progress();
         progress.findings.retain(|key, _| live.contains(key));
         let findings: BTreeSet<[u8; 32]> = progress.findings.keys().copied().collect();
-        let queued = progress.queued.clone();
+        let queued: BTreeSet<[u8; 32]> = progress.queued.keys().copied().collect();
         progress
             .attempts
             .retain(|key, _| live.contains(key) || findings.contains(key) || queued.contains(key));
@@ -261,4 +289,40 @@ async fn call(
         measured_validation_accuracy: finite(response.measured_validation_accuracy),
         relative_distance: finite(response.relative_distance),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(i: u32) -> [u8; 32] {
+        let mut key = [0u8; 32];
+        key[..4].copy_from_slice(&i.to_be_bytes());
+        key
+    }
+
+    /// Issue 15: a flood of claims fills neither one trainer's share of the
+    /// queue past its bound nor the whole queue; others still get in.
+    #[test]
+    fn the_queue_is_bounded_per_trainer_and_overall() {
+        let mut progress = Progress::default();
+        let flooder = "um1flooder".to_string();
+        let admitted = (0..40)
+            .filter(|i| progress.admit(key(*i), flooder.clone()))
+            .count();
+        assert_eq!(admitted, MAX_QUEUED_PER_TRAINER);
+        assert!(progress.admit(key(1000), "um1honest".into()));
+        assert!(
+            !progress.admit(key(1000), "um1honest".into()),
+            "queued once"
+        );
+        for i in 0..200u32 {
+            progress.admit(key(2000 + i), format!("um1sybil{i}"));
+        }
+        assert_eq!(progress.queued.len(), MAX_QUEUED);
+        assert!(!progress.admit(key(5000), "um1late".into()));
+        // A finished job frees its place.
+        progress.queued.remove(&key(1000));
+        assert!(progress.admit(key(5000), "um1late".into()));
+    }
 }

@@ -17,9 +17,9 @@ use um_proto::um::training::v1::MsgSubmitUpdate;
 
 use super::extension::{self, MAX_VERDICTS};
 use super::verify_request::{self, Verification};
-use super::{decide, records};
+use super::{decide, records, submit};
 use crate::codes::TxError;
-use crate::context::{BlockInfo, Event};
+use crate::context::{BlockInfo, Contracts, Event};
 use crate::store::StateView;
 
 /// The verdict tx for the block at `height`: the extended commit of the
@@ -76,21 +76,39 @@ pub fn deliver_verdict_tx(
 }
 
 /// Starts verifying the updates of a proposed block's messages early, from
-/// the committed state.
-pub fn verify_proposed(verifier: &dyn Verification, state: &StateView, messages: &[Any]) {
+/// the committed state (`block` is its last block). Verification is
+/// admitted, not owed: a tx that reaches here passed the ante checks, and
+/// an update is queued only when delivery would take it (its signer is the
+/// trainer, bonded above the minimum; it builds on the head, with the
+/// current dataset and hyperparameters), so unbonded keys cannot make
+/// validators re-train.
+pub fn verify_proposed(
+    verifier: &dyn Verification,
+    wasm: &dyn Contracts,
+    state: &StateView,
+    block: &BlockInfo,
+    signer: &str,
+    messages: &[Any],
+) {
     for msg in messages
         .iter()
         .filter(|msg| msg.type_url == MsgSubmitUpdate::type_url())
     {
-        if let Ok(update) = MsgSubmitUpdate::decode(msg.value.as_slice()) {
-            let key = verify_request::claim_key(&verify_request::Claim::of_msg(&update));
-            if !verifier.is_known(&key) {
-                match verify_request::request_for_msg(state, &update) {
-                    Ok(Some(request)) => verifier.verify(key, request),
-                    Ok(None) => {}
-                    Err(err) => tracing::debug!("not verifying a proposed update: {}", err.log),
-                }
-            }
+        let Ok(update) = MsgSubmitUpdate::decode(msg.value.as_slice()) else {
+            continue;
+        };
+        let key = verify_request::claim_key(&verify_request::Claim::of_msg(&update));
+        if update.trainer != signer || verifier.is_known(&key) {
+            continue;
+        }
+        if let Err(err) = submit::require_active_trainer(wasm, state, block, &update.trainer) {
+            tracing::debug!("not verifying a proposed update: {}", err.log);
+            continue;
+        }
+        match verify_request::request_for_msg(state, &update) {
+            Ok(Some(request)) => verifier.verify(key, request),
+            Ok(None) => {}
+            Err(err) => tracing::debug!("not verifying a proposed update: {}", err.log),
         }
     }
 }

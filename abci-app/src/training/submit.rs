@@ -19,7 +19,8 @@ use um_proto::um::training::v1::{
 
 use super::{decide, lineage, parse_spec, records, TrainingParams};
 use crate::codes::{Code, TxError};
-use crate::context::{Event, MsgResult, TxContext};
+use crate::context::{BlockInfo, Contracts, Event, MsgResult, TxContext};
+use crate::store::StateView;
 
 pub fn handles(type_url: &str) -> bool {
     type_url == MsgSubmitUpdate::type_url()
@@ -134,7 +135,7 @@ pub fn handle(ctx: &mut TxContext<'_>, signer: &str, msg: &Any) -> Result<MsgRes
             ));
         }
     }
-    require_active_trainer(ctx, signer)?;
+    require_active_trainer(ctx.wasm, ctx.state, ctx.block, signer)?;
     require_stake_outlasts_verdicts(ctx, &params)?;
 
     let id = records::next_update_id(ctx.state)?;
@@ -254,17 +255,23 @@ fn require_stake_outlasts_verdicts(
     Ok(())
 }
 
-fn require_active_trainer(ctx: &mut TxContext<'_>, trainer: &str) -> Result<(), TxError> {
-    let registry = crate::gov::registry(ctx.state)?.ok_or_else(|| {
+/// `trainer` is bonded in nrn-staking as a trainer with at least the
+/// minimum stake. Delivery refuses an update otherwise, and a validator
+/// verifies nothing that delivery would refuse.
+pub fn require_active_trainer(
+    wasm: &dyn Contracts,
+    state: &StateView,
+    block: &BlockInfo,
+    trainer: &str,
+) -> Result<(), TxError> {
+    let registry = crate::gov::registry(state)?.ok_or_else(|| {
         TxError::new(
             Code::NotPermitted,
             "no governance contracts are registered: trainers stake in nrn-staking first",
         )
     })?;
     let query = serde_json::json!({"role": {"address": trainer}}).to_string();
-    let answer = ctx
-        .wasm
-        .query_smart(ctx.state, ctx.block, &registry.staking, query.as_bytes())?;
+    let answer = wasm.query_smart(state, block, &registry.staking, query.as_bytes())?;
     let role: RoleResponse = serde_json::from_slice(&answer)
         .map_err(|e| TxError::new(Code::ContractError, format!("staking role response: {e}")))?;
     match role.role {
