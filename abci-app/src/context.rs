@@ -131,6 +131,10 @@ pub struct TxContext<'a> {
     pub tx_index: u32,
     /// The contracts, for modules that call or query them.
     pub wasm: &'a dyn Contracts,
+    /// A simulation (the unsigned `Simulate` query): nothing it does may
+    /// outlast it, not even this node's derived data such as compiled code
+    /// on disk.
+    pub simulate: bool,
 }
 
 /// The wasm VM as the chain's modules reach it (`wasm::WasmVm` in a node).

@@ -1008,3 +1008,74 @@ fn proposals_queue_verification_only_for_bonded_trainers() {
         "not the signer's update"
     );
 }
+
+/// Issue 15: `Simulate` is an unsigned query, yet simulating `MsgStoreCode`
+/// compiled the code into this node's VM cache on disk (a free disk-fill,
+/// and a full disk stops the node). A simulation now compiles in memory;
+/// the delivered tx still writes the cache.
+#[test]
+fn simulating_store_code_writes_nothing_to_disk() {
+    use cosmos_sdk_proto::cosmos::tx::v1beta1::{SimulateRequest, SimulateResponse};
+    use prost::Message;
+
+    fn files_under(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    files_under(&path)
+                } else {
+                    1
+                }
+            })
+            .sum()
+    }
+
+    let node = app_on(Store::temporary().unwrap());
+    genesis(&node.app);
+    finalize(&node.app, 1, vec![]);
+    let key = key();
+    let artifacts = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../artifacts");
+    let wasm = std::fs::read(artifacts.join("nrn_token.wasm")).unwrap();
+    let store = Any {
+        type_url: "/cosmwasm.wasm.v1.MsgStoreCode".into(),
+        value: cosmos_sdk_proto::cosmwasm::wasm::v1::MsgStoreCode {
+            sender: key.address.clone(),
+            wasm_byte_code: wasm,
+            instantiate_permission: None,
+        }
+        .encode_to_vec(),
+    };
+    let signer = SignerData {
+        chain_id: CHAIN.into(),
+        account_number: 0,
+        sequence: 0,
+    };
+    let options = TxOptions {
+        gas_limit: 50_000_000,
+        ..TxOptions::default()
+    };
+    let tx = sign_tx(&key, vec![store], &signer, &options).unwrap();
+    let before = files_under(node._cache.path());
+    #[allow(deprecated)]
+    let request = SimulateRequest {
+        tx: None,
+        tx_bytes: tx.clone(),
+    };
+    let answer = query_ok(
+        &node.app,
+        "/cosmos.tx.v1beta1.Service/Simulate",
+        request.encode_to_vec(),
+    );
+    let simulated = SimulateResponse::decode(answer.as_slice()).unwrap();
+    assert!(simulated.gas_info.unwrap().gas_used > 1_000_000);
+    assert_eq!(files_under(node._cache.path()), before, "simulation wrote");
+    let delivered = finalize(&node.app, 2, vec![tx]);
+    assert_eq!(
+        delivered.tx_results[0].code, 0,
+        "{}",
+        delivered.tx_results[0].log
+    );
+    assert!(files_under(node._cache.path()) > before, "delivery writes");
+}

@@ -82,6 +82,7 @@ pub fn execute(
             gas: &mut gas,
             tx_index,
             wasm: modules.wasm(),
+            simulate: mode == Mode::Simulate,
         };
         match modules.route(&mut ctx, &signer.address, msg) {
             Ok(MsgResult {

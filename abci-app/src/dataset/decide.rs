@@ -263,6 +263,7 @@ mod tests {
             block: &block,
             gas: &mut gas,
             tx_index: 0,
+            simulate: false,
             wasm,
         };
         f(wasm, &mut ctx)

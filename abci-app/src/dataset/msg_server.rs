@@ -327,6 +327,7 @@ mod tests {
             block: &block,
             gas: &mut gas,
             tx_index: 0,
+            simulate: false,
             wasm,
         };
         let any = Any {

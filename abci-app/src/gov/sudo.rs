@@ -28,6 +28,7 @@ pub fn as_chain<R>(
         block,
         gas: &mut gas,
         tx_index: 0,
+        simulate: false,
         wasm,
     };
     call(&mut ctx)
@@ -169,6 +170,7 @@ mod tests {
             block: &block,
             gas: &mut gas,
             tx_index: 0,
+            simulate: false,
             wasm: &wasm,
         };
         mint_reward(&mut ctx, &trainer, 5 * NRN).unwrap();

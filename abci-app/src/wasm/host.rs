@@ -10,6 +10,7 @@
 //! (a contract querying another contract) cannot deadlock.
 
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use cosmwasm_std_vm::TransactionInfo;
@@ -38,6 +39,9 @@ pub(crate) struct Host {
     /// only sees an opaque error, so the keeper checks this after each call
     /// and aborts the message instead of blaming the contract.
     failure: Mutex<Option<String>>,
+    /// Set for a simulation: code compiles in memory and is not written to
+    /// the cache on disk (an unsigned query must not fill this node's disk).
+    code_in_memory_only: AtomicBool,
 }
 
 enum StateHandle {
@@ -46,6 +50,16 @@ enum StateHandle {
 }
 
 impl Host {
+    /// Compiles code in memory only, for the rest of this host's life.
+    pub fn keep_code_in_memory(&self) {
+        self.code_in_memory_only.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether stored code may be written to the cache on disk.
+    pub fn persists_code(&self) -> bool {
+        !self.code_in_memory_only.load(Ordering::Relaxed)
+    }
+
     /// Moves `*slot` into a host for the duration of `run`, then moves it
     /// back, whatever `run` returns (or if it panics).
     pub fn with_owned_state<R>(
@@ -63,6 +77,7 @@ impl Host {
             tx_index,
             state: StateHandle::Owned(Mutex::new(std::mem::take(slot))),
             failure: Mutex::new(None),
+            code_in_memory_only: AtomicBool::new(false),
         });
         let _give_back = GiveBack { slot, host: &host };
         run(&host)
@@ -83,6 +98,7 @@ impl Host {
             tx_index: None,
             state: StateHandle::Lent(LentView::new(state)),
             failure: Mutex::new(None),
+            code_in_memory_only: AtomicBool::new(false),
         });
         let _revoke = Revoke(&host);
         run(&host)

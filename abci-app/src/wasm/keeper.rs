@@ -198,7 +198,7 @@ impl<'h> Keeper<'h> {
         }
         self.host
             .cache
-            .store_code(wasm, true, true)
+            .store_code(wasm, true, self.host.persists_code())
             .map_err(|err| match err {
                 VmError::CacheErr { .. } => {
                     vm::stop_on_cache_failure("cannot store wasm code", &err)

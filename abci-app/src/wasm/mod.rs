@@ -153,13 +153,19 @@ impl WasmVm {
         msg: &cosmos_sdk_proto::Any,
     ) -> Result<MsgResult, TxError> {
         let gas = &mut *ctx.gas;
+        let simulate = ctx.simulate;
         let done = Host::with_owned_state(
             &self.cache,
             &self.bindings,
             ctx.state,
             ctx.block,
             Some(ctx.tx_index),
-            |host| msg_server::handle(&Keeper::new(host), gas, signer, msg),
+            |host| {
+                if simulate {
+                    host.keep_code_in_memory();
+                }
+                msg_server::handle(&Keeper::new(host), gas, signer, msg)
+            },
         )?;
         Ok(MsgResult {
             response: Some(done.response),

@@ -212,6 +212,7 @@ impl<'m> Chain<'m> {
                 block: &self.block,
                 gas: &mut gas,
                 tx_index: 2,
+                simulate: false,
                 wasm: self.module,
             };
             self.module.handle_msg(&mut ctx, signer, &msg)
@@ -1384,6 +1385,7 @@ fn other_modules_reach_contracts_through_sudo_and_queries() {
             block: &chain.block,
             gas: &mut gas,
             tx_index: 0,
+            simulate: false,
             wasm: chain.module,
         };
         chain
