@@ -14,6 +14,7 @@ use tendermint_proto::v0_38::abci::Misbehavior;
 
 use crate::codes::{Code, TxError};
 use crate::context::{BlockInfo, Contracts, Event, MsgResult, TxContext};
+use crate::genesis::AppState;
 use crate::store::StateView;
 
 /// What an ABCI query handler sees: the last committed state.
@@ -149,6 +150,21 @@ pub fn unknown_message(type_url: &str) -> TxError {
     )
 }
 
+/// Runs each module's genesis on its section of `app_state`, in order; an
+/// error names the module.
+pub fn init_genesis_in_order<'m>(
+    modules: impl IntoIterator<Item = &'m dyn Module>,
+    ctx: &mut GenesisContext<'_>,
+    app_state: &AppState,
+) -> Result<(), String> {
+    for module in modules {
+        module
+            .init_genesis(ctx, app_state.section(module.name()))
+            .map_err(|err| format!("genesis {}: {}", module.name(), err.log))?;
+    }
+    Ok(())
+}
+
 /// Applies the sections of `app_state` that `modules` own, in that order
 /// (unit tests that need the contracts or the registry, not a whole chain).
 #[cfg(test)]
@@ -159,19 +175,12 @@ pub fn apply_genesis_sections(
     block: &BlockInfo,
     app_state: &serde_json::Value,
 ) -> Result<(), String> {
+    let app_state = AppState::from_json(app_state.to_string().as_bytes())?;
     let mut ctx = GenesisContext {
         state,
         block,
         wasm,
         validators: &[],
     };
-    for module in modules {
-        let section = app_state
-            .get(module.name())
-            .unwrap_or(&serde_json::Value::Null);
-        module
-            .init_genesis(&mut ctx, section)
-            .map_err(|err| format!("genesis {}: {}", module.name(), err.log))?;
-    }
-    Ok(())
+    init_genesis_in_order(modules.iter().copied(), &mut ctx, &app_state)
 }

@@ -8,7 +8,8 @@ use crate::codes::{Code, TxError};
 use crate::context::{BlockInfo, Event, MsgResult, TxContext};
 use crate::genesis::AppState;
 use crate::module::{
-    unknown_message, BlockContext, BlockEffects, BlockStage, GenesisContext, Module, QueryContext,
+    init_genesis_in_order, unknown_message, BlockContext, BlockEffects, BlockStage, GenesisContext,
+    Module, QueryContext,
 };
 use crate::store::StateView;
 use crate::wasm::WasmVm;
@@ -109,12 +110,7 @@ impl Modules {
             wasm: &self.wasm,
             validators,
         };
-        for module in self.iter() {
-            module
-                .init_genesis(&mut ctx, app_state.section(module.name()))
-                .map_err(|err| format!("genesis {}: {}", module.name(), err.log))?;
-        }
-        Ok(())
+        init_genesis_in_order(self.iter(), &mut ctx, app_state)
     }
 
     /// The `app_state` of a new chain: each module's default section.

@@ -938,8 +938,8 @@ fn proposals_queue_verification_only_for_bonded_trainers() {
     #[derive(Default)]
     struct Recorder(Mutex<Vec<String>>);
     impl crate::training::verify_request::Verification for Recorder {
-        fn is_known(&self, _key: &[u8; 32]) -> bool {
-            false
+        fn wants(&self, _key: &[u8; 32], _trainer: &str) -> bool {
+            true
         }
         fn verify(&self, _key: [u8; 32], request: VerifyRequest) {
             let trainer = request.step.map(|step| step.trainer).unwrap_or_default();

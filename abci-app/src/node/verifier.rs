@@ -51,24 +51,33 @@ struct Progress {
 }
 
 impl Progress {
-    /// Takes a check of `key` (claimed by `trainer`) into the queue unless
-    /// it is queued, done or out of attempts, or the queue is full overall
-    /// or for this trainer: each job holds weights and costs a re-training,
-    /// and a flood of claims must not push honest ones out of their verdict
-    /// window. A claim left out is offered again at the next height.
-    fn admit(&mut self, key: [u8; 32], trainer: String) -> bool {
-        let attempts = self.attempts.get(&key).copied().unwrap_or(0);
-        if self.findings.contains_key(&key)
-            || self.queued.contains_key(&key)
+    /// Whether a check of `key` (claimed by `trainer`) may be queued: not
+    /// queued, done or out of attempts, and the queue not full overall or
+    /// for this trainer. Each job holds weights and costs a re-training, and
+    /// a flood of claims must not push honest ones out of their verdict
+    /// window; a claim left out is offered again at the next height.
+    fn would_admit(&self, key: &[u8; 32], trainer: &str) -> bool {
+        let attempts = self.attempts.get(key).copied().unwrap_or(0);
+        if self.findings.contains_key(key)
+            || self.queued.contains_key(key)
             || attempts >= MAX_ATTEMPTS
         {
             return false;
         }
-        let of_trainer = self.queued.values().filter(|t| **t == trainer).count();
+        let of_trainer = self.queued.values().filter(|t| *t == trainer).count();
         if self.queued.len() >= MAX_QUEUED || of_trainer >= MAX_QUEUED_PER_TRAINER {
-            tracing::warn!(%trainer, queued = self.queued.len(), "verification queue full");
+            tracing::debug!(%trainer, queued = self.queued.len(), "verification queue full");
             return false;
         }
+        true
+    }
+
+    /// Queues a check of `key` if [`Self::would_admit`] says so.
+    fn admit(&mut self, key: [u8; 32], trainer: String) -> bool {
+        if !self.would_admit(&key, &trainer) {
+            return false;
+        }
+        let attempts = self.attempts.get(&key).copied().unwrap_or(0);
         self.queued.insert(key, trainer);
         self.attempts.insert(key, attempts + 1);
         true
@@ -132,13 +141,6 @@ impl Verifier {
         }
     }
 
-    fn is_known(&self, key: &[u8; 32]) -> bool {
-        let progress = self.progress();
-        progress.findings.contains_key(key)
-            || progress.queued.contains_key(key)
-            || progress.attempts.get(key).copied().unwrap_or(0) >= MAX_ATTEMPTS
-    }
-
     /// This validator's verdicts on the pending updates it has checked,
     /// ascending update id, at most `limit`.
     pub fn verdicts(&self, pending: &[Update], limit: usize) -> Vec<VerdictEntry> {
@@ -175,8 +177,8 @@ impl Verifier {
 }
 
 impl Verification for Verifier {
-    fn is_known(&self, key: &[u8; 32]) -> bool {
-        Verifier::is_known(self, key)
+    fn wants(&self, key: &[u8; 32], trainer: &str) -> bool {
+        self.progress().would_admit(key, trainer)
     }
 
     fn verify(&self, key: [u8; 32], request: VerifyRequest) {

@@ -98,7 +98,7 @@ pub fn verify_proposed(
             continue;
         };
         let key = verify_request::claim_key(&verify_request::Claim::of_msg(&update));
-        if update.trainer != signer || verifier.is_known(&key) {
+        if update.trainer != signer || !verifier.wants(&key, &update.trainer) {
             continue;
         }
         if let Err(err) = submit::require_active_trainer(wasm, state, block, &update.trainer) {
@@ -127,7 +127,7 @@ pub fn vote_extension(
         let Some(key) = verify_request::update_key(update) else {
             continue;
         };
-        if verifier.is_known(&key) {
+        if !verifier.wants(&key, &update.trainer) {
             continue;
         }
         match verify_request::request_for_update(state, update) {

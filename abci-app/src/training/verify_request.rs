@@ -17,9 +17,11 @@ use crate::store::StateView;
 /// to verify is decided here, in the state machine ([`request_for_msg`],
 /// [`request_for_update`]); the worker only runs it.
 pub trait Verification: Send + Sync {
-    /// Whether the claim under `key` has a finding, a queued check, or no
-    /// attempts left.
-    fn is_known(&self, key: &[u8; 32]) -> bool;
+    /// Whether a check of the claim under `key` by `trainer` would be taken
+    /// now: it has no finding, no queued check and attempts left, and the
+    /// queue has room for it. Asked before a request is built, since
+    /// building one copies the weights.
+    fn wants(&self, key: &[u8; 32], trainer: &str) -> bool;
     /// Starts checking `request`, kept under `key`.
     fn verify(&self, key: [u8; 32], request: VerifyRequest);
     /// The finished verdicts on `pending`, at most `limit`.
