@@ -26,6 +26,7 @@ pub fn process_proposal(
     let chain_id = auth::ante::chain_id(&ante_state).unwrap_or_default();
     let mut gas = 0u64;
     let mut contract_gas = 0u64;
+    let mut stake_checks_left = training::abci::MAX_STAKE_CHECKS_PER_PROPOSAL;
     for (index, tx) in request.txs.iter().enumerate() {
         if InjectedVerdicts::has_prefix(tx) {
             let verdicts = training::abci::check_verdict_tx(
@@ -60,6 +61,7 @@ pub fn process_proposal(
                         &node.last_block,
                         &signer,
                         decoded.messages(),
+                        &mut stake_checks_left,
                     );
                 }
             }

@@ -75,6 +75,13 @@ pub fn deliver_verdict_tx(
     decide::record_verdicts(state, &injected).map_err(|e| e.log)
 }
 
+/// Stake checks (a staking contract query each) one proposal may cost a
+/// validator in [`verify_proposed`]: unbonded keys cost nothing to make, so
+/// their updates must not cost a query each without end. Past the budget,
+/// updates are not verified early; the ones delivery takes are pending and
+/// caught up at the next ExtendVote.
+pub const MAX_STAKE_CHECKS_PER_PROPOSAL: usize = 16;
+
 /// Starts verifying the updates of a proposed block's messages early, from
 /// the committed state (`block` is its last block). Verification is
 /// admitted, not owed: a tx that reaches here passed the ante checks, and
@@ -89,6 +96,7 @@ pub fn verify_proposed(
     block: &BlockInfo,
     signer: &str,
     messages: &[Any],
+    stake_checks_left: &mut usize,
 ) {
     for msg in messages
         .iter()
@@ -101,6 +109,10 @@ pub fn verify_proposed(
         if update.trainer != signer || !verifier.wants(&key, &update.trainer) {
             continue;
         }
+        let Some(left) = stake_checks_left.checked_sub(1) else {
+            return;
+        };
+        *stake_checks_left = left;
         if let Err(err) = submit::require_active_trainer(wasm, state, block, &update.trainer) {
             tracing::debug!("not verifying a proposed update: {}", err.log);
             continue;
@@ -144,4 +156,127 @@ pub fn vote_extension(
 /// vote for its opinion would only cost the network liveness.
 pub fn check_vote_extension(bytes: &[u8]) -> Result<(), String> {
     extension::check_form(bytes).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use um_proto::um::trainer::v1::VerifyRequest;
+    use um_proto::um::training::v1::Update;
+
+    use super::*;
+    use crate::context::{MsgResult, TxContext};
+    use crate::gov::{self, Registry};
+    use crate::store::Store;
+
+    /// Staking that knows no trainer, counting the queries it answers.
+    #[derive(Default)]
+    struct NoTrainers(AtomicUsize);
+
+    impl Contracts for NoTrainers {
+        fn execute(&self, _: &mut TxContext<'_>, _: &str, _: &Any) -> Result<MsgResult, TxError> {
+            unreachable!("no tx runs here")
+        }
+        fn sudo(&self, _: &mut TxContext<'_>, _: &str, _: &[u8]) -> Result<MsgResult, TxError> {
+            unreachable!("no tx runs here")
+        }
+        fn query_smart(
+            &self,
+            _: &StateView,
+            _: &BlockInfo,
+            _: &str,
+            _: &[u8],
+        ) -> Result<Vec<u8>, TxError> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            Ok(br#"{"address":"um1x","role":null,"active":false}"#.to_vec())
+        }
+        fn contract_creator(&self, _: &StateView, _: &str) -> Result<Option<String>, TxError> {
+            Ok(None)
+        }
+        fn abci_query(
+            &self,
+            _: &StateView,
+            _: &BlockInfo,
+            _: &str,
+            _: &[u8],
+        ) -> Option<Result<Vec<u8>, TxError>> {
+            None
+        }
+        fn init_genesis(
+            &self,
+            _: &mut StateView,
+            _: &BlockInfo,
+            _: &serde_json::Value,
+        ) -> Result<(), TxError> {
+            Ok(())
+        }
+    }
+
+    #[derive(Default)]
+    struct Recorder(AtomicUsize);
+
+    impl Verification for Recorder {
+        fn wants(&self, _: &[u8; 32], _: &str) -> bool {
+            true
+        }
+        fn verify(&self, _: [u8; 32], _: VerifyRequest) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+        fn verdicts(&self, _: &[Update], _: usize) -> Vec<VerdictEntry> {
+            Vec::new()
+        }
+        fn retain(&self, _: &[Update]) {}
+    }
+
+    /// Issue 15: updates from unbonded keys (free to make) in a proposal
+    /// cost a staking query each; a proposal of forty of them costs at most
+    /// the budget, and none is verified.
+    #[test]
+    fn a_flood_of_unbonded_updates_costs_a_bounded_number_of_stake_checks() {
+        let store = Store::temporary().unwrap();
+        let mut state = store.view();
+        let suite = crate::address::encode(&[1; 32]);
+        gov::register(
+            &mut state,
+            &Registry {
+                token: suite.clone(),
+                staking: suite.clone(),
+                dao: suite,
+            },
+        )
+        .unwrap();
+        let flooder = crate::address::encode(&[9; 20]);
+        let updates: Vec<Any> = (0..40)
+            .map(|nonce| Any {
+                type_url: MsgSubmitUpdate::type_url(),
+                value: MsgSubmitUpdate {
+                    trainer: flooder.clone(),
+                    model_id: "digits".into(),
+                    nonce,
+                    weights: vec![nonce as u8; 64],
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            })
+            .collect();
+        let (staking, verifier) = (NoTrainers::default(), Recorder::default());
+        let mut checks_left = MAX_STAKE_CHECKS_PER_PROPOSAL;
+        for update in updates.chunks(4) {
+            verify_proposed(
+                &verifier,
+                &staking,
+                &state,
+                &BlockInfo::default(),
+                &flooder,
+                update,
+                &mut checks_left,
+            );
+        }
+        assert_eq!(
+            staking.0.load(Ordering::Relaxed),
+            MAX_STAKE_CHECKS_PER_PROPOSAL
+        );
+        assert_eq!(verifier.0.load(Ordering::Relaxed), 0);
+    }
 }
