@@ -8,11 +8,13 @@
 // indexer) and reads balances with queryContractSmart
 // (/cosmwasm.wasm.v1.Query/SmartContractState).
 //
-// Then, when UM_FRESH_MNEMONIC is set, a key whose account does not exist
-// yet sends its first tx: CosmJS cannot look up an account number and
-// sequence for it, so it signs with explicit signer data (account number 0,
-// sequence 0, as umd expects of a new account's first tx) and a fixed gas
-// limit, and broadcasts that; it transfers UM_AMOUNT too.
+// Then, when UM_FRESH_MNEMONIC is set, that key (the recipient, which had
+// no account before the transfer: receiving NRN opened it) sends UM_AMOUNT/2
+// back with the same unmodified calls: fee "auto", the same gas price.
+//
+// Fees: GasPrice.fromString("0.025unrn") (the chain's minimum); CosmJS
+// multiplies the simulated gas and pays gas × price in unrn, which the chain
+// takes from the NRN cw20 balance.
 //
 // Input (environment): UM_RPC (http://host:port), UM_MNEMONIC, UM_TOKEN (the
 // cw20 contract), UM_RECIPIENT, UM_AMOUNT (micro-NRN, a decimal string),
@@ -23,8 +25,6 @@
 import { SigningCosmWasmClient } from "@cosmjs/cosmwasm-stargate";
 import { DirectSecp256k1HdWallet } from "@cosmjs/proto-signing";
 import { GasPrice } from "@cosmjs/stargate";
-import { TxRaw } from "cosmjs-types/cosmos/tx/v1beta1/tx";
-import { MsgExecuteContract } from "cosmjs-types/cosmwasm/wasm/v1/tx";
 
 function required(name) {
   const value = process.env[name];
@@ -39,39 +39,37 @@ async function balance(client, token, address) {
   return answer.balance;
 }
 
-// The first tx of an account that does not exist yet.
-async function firstTxOfNewAccount(rpc, chainId, mnemonic, token, recipient, amount) {
+const GAS_PRICE = GasPrice.fromString("0.025unrn");
+
+// A key that holds NRN because it just received some: its account exists,
+// so CosmJS signs its first tx with no help.
+async function firstTxOfNewKey(rpc, mnemonic, token, recipient, amount) {
   const wallet = await DirectSecp256k1HdWallet.fromMnemonic(mnemonic, { prefix: "um" });
   const [{ address }] = await wallet.getAccounts();
-  const client = await SigningCosmWasmClient.connectWithSigner(rpc, wallet);
+  const client = await SigningCosmWasmClient.connectWithSigner(rpc, wallet, {
+    gasPrice: GAS_PRICE,
+  });
   try {
     const before = await client.getAccount(address);
-    const message = {
-      typeUrl: "/cosmwasm.wasm.v1.MsgExecuteContract",
-      value: MsgExecuteContract.fromPartial({
-        sender: address,
-        contract: token,
-        msg: new TextEncoder().encode(JSON.stringify({ transfer: { recipient, amount } })),
-        funds: [],
-      }),
-    };
-    const signed = await client.sign(
+    const balanceBefore = await balance(client, token, address);
+    const result = await client.execute(
       address,
-      [message],
-      { amount: [], gas: "1000000" },
-      "first tx of a new account",
-      { accountNumber: 0, sequence: 0, chainId },
+      token,
+      { transfer: { recipient, amount } },
+      "auto",
+      "first tx of a new key",
     );
-    const result = await client.broadcastTx(TxRaw.encode(signed).finish());
     const after = await client.getAccount(address);
     return {
       address,
       existedBefore: before !== null,
-      code: result.code,
-      rawLog: result.rawLog,
+      accountNumberBefore: before === null ? null : before.accountNumber,
+      code: 0,
       height: result.height,
+      gasWanted: Number(result.gasWanted),
       accountNumberAfter: after === null ? null : after.accountNumber,
       sequenceAfter: after === null ? null : after.sequence,
+      balanceBefore,
       balanceAfter: await balance(client, token, address),
     };
   } finally {
@@ -88,10 +86,8 @@ async function main() {
     prefix: "um",
   });
   const [{ address: sender }] = await wallet.getAccounts();
-  // Fees are zero on this chain (txs are limited by gas), but fee "auto"
-  // needs a gas price to multiply the simulated gas with.
   const client = await SigningCosmWasmClient.connectWithSigner(rpc, wallet, {
-    gasPrice: GasPrice.fromString("0unrn"),
+    gasPrice: GAS_PRICE,
   });
   try {
     const chainId = await client.getChainId();
@@ -120,7 +116,7 @@ async function main() {
     const recipientAfter = await balance(client, token, recipient);
     const freshMnemonic = process.env.UM_FRESH_MNEMONIC;
     const fresh = freshMnemonic
-      ? await firstTxOfNewAccount(rpc, chainId, freshMnemonic, token, recipient, amount)
+      ? await firstTxOfNewKey(rpc, freshMnemonic, token, sender, (BigInt(amount) / 2n).toString())
       : null;
     console.log(
       JSON.stringify({

@@ -13,6 +13,7 @@
 #   LOCALNET_MODEL / LOCALNET_SPEC / LOCALNET_HYPERPARAMS  the genesis lineage
 #   LOCALNET_LINEAGES      lineages of that spec: MODEL, MODEL-2…  [1]
 #   LOCALNET_VERIFIER_THREADS  libtorch threads per verifier     [1]
+#   LOCALNET_FAUCET_NRN    NRN of the genesis `faucet` key (faucet.sh) [1000000]
 #   LOCALNET_AUTH_PARAMS   JSON merged into the genesis auth params, e.g.
 #                          '{"max_block_contract_gas":400000000}'  [none]
 #   LOCALNET_NETNS         K (1..254): every node in a network namespace of

@@ -81,7 +81,8 @@ create() {
     "$UMD" init --home "$home" --chain-id "$LOCALNET_CHAIN_ID" --moniker "node$i" \
       --timeout-commit "${LOCALNET_TIMEOUT_COMMIT:-500ms}" \
       --rpc-laddr "tcp://$rpc_ip:$RPC_PORT" --p2p-laddr "tcp://$ip:$P2P_PORT" \
-      --abci-laddr "tcp://$ip:$ABCI_PORT" "${dataset[@]}" >/dev/null
+      --abci-laddr "tcp://$ip:$ABCI_PORT" --code-upload-access "${LOCALNET_CODE_UPLOAD:-everybody}" \
+      "${dataset[@]}" >/dev/null
     # ... with the testnet's keys and peers.
     cp "$testnet/node$i/config/node_key.json" "$testnet/node$i/config/priv_validator_key.json" \
       "$home/config/"
@@ -106,6 +107,10 @@ create() {
     "$UMD" keys add "$t" --home "$home0" >/dev/null
     trainers+=(--trainer "$t=$trainer_bond")
   done
+  # The faucet (localnet/faucet.sh): a genesis account with NRN to give
+  # away, added before the token exists, so deploy-governance mints it.
+  "$UMD" keys add faucet --home "$home0" >/dev/null
+  "$UMD" genesis add-account faucet --nrn "${LOCALNET_FAUCET_NRN:-1000000}" --home "$home0" >/dev/null
   "$UMD" genesis deploy-governance --home "$home0" --artifacts "$LOCALNET_ROOT/artifacts" \
     --operator operator --self-bond "$validator_bond" "${validators[@]}" \
     --epoch-blocks "${LOCALNET_EPOCH_BLOCKS:-10}" "${trainers[@]}" >/dev/null
@@ -147,7 +152,8 @@ LOCALNET_MODEL=$LOCALNET_MODEL
 LOCALNET_NETNS=$LOCALNET_NETNS
 EOF
   echo "   genesis: MNIST dataset, NRN token + staking + DAO, $LOCALNET_N validator(s) bonded" \
-    "with 100 NRN each, trainer1 to trainer4 (keys in $home0/keys) bonded, lineage $LOCALNET_MODEL"
+    "with 100 NRN each, trainer1 to trainer4 (keys in $home0/keys) bonded, lineage $LOCALNET_MODEL," \
+    "a faucet with ${LOCALNET_FAUCET_NRN:-1000000} NRN (localnet/faucet.sh)"
 }
 
 if [ ! -f "$LOCALNET_DIR/localnet.env" ]; then
@@ -192,5 +198,6 @@ done
 "$LOCALNET_ROOT/localnet/status.sh"
 cat <<EOF
 == train:  localnet/train.sh trainer1    (and trainer2, in another terminal)
+   NRN:    localnet/faucet.sh um1… [AMOUNT_NRN]
    status: make localnet-status          stop: make localnet-down [CLEAN=1]
 EOF

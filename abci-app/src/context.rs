@@ -220,14 +220,17 @@ pub struct CustomOutcome {
     /// Gas for work that grows with the state or the message (keys read,
     /// bytes written), on top of the flat price of a custom message.
     pub gas: u64,
+    /// Wasm code the DAO uploads (`UmMsg::StoreCode`), stored by the wasm
+    /// module after the message as the contract that sent it, whatever the
+    /// upload rule (the bindings cannot compile: the VM holds the state).
+    pub store_code: Option<Vec<u8>>,
 }
 
 impl From<Vec<Event>> for CustomOutcome {
     fn from(events: Vec<Event>) -> Self {
         Self {
             events,
-            calls: Vec::new(),
-            gas: 0,
+            ..Self::default()
         }
     }
 }

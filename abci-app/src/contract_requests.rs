@@ -8,7 +8,7 @@ use um_bindings::{HeadVersionResponse, HyperparamsResponse, UmMsg, UmQuery};
 use crate::codes::{Code, TxError};
 use crate::context::{BlockInfo, CustomBindings, CustomOutcome, Event};
 use crate::store::StateView;
-use crate::{dataset, gov, training};
+use crate::{dataset, fee, gov, training, wasm};
 
 pub struct ContractRequests;
 
@@ -82,6 +82,52 @@ impl CustomBindings for ContractRequests {
                 )?;
                 Ok(vec![event.attr("action", "update_registry")].into())
             }
+            UmMsg::SetFeeParams {
+                min_gas_price,
+                validator_reward_share,
+                verification_fee,
+            } => {
+                let mut params = fee::FeeParams::load(state)?;
+                if let Some(price) = min_gas_price {
+                    params.min_gas_price = price;
+                }
+                if let Some(share) = validator_reward_share {
+                    params.validator_reward_share = share;
+                }
+                if let Some(amount) = verification_fee {
+                    params.verification_fee = amount;
+                }
+                params.save(state)?;
+                Ok(vec![event
+                    .attr("action", "set_fee_params")
+                    .attr("min_gas_price", params.min_gas_price.to_string())
+                    .attr(
+                        "validator_reward_share",
+                        params.validator_reward_share.to_string(),
+                    )
+                    .attr("verification_fee", params.verification_fee.to_string())]
+                .into())
+            }
+            UmMsg::SetCodeUploadAccess { access } => {
+                // The same JSON on both sides; the chain's own validation
+                // (account addresses, no duplicates) decides.
+                let access: wasm::CodeUploadAccess = serde_json::to_value(&access)
+                    .and_then(serde_json::from_value)
+                    .map_err(|e| {
+                        TxError::new(Code::InvalidRequest, format!("code upload access: {e}"))
+                    })?;
+                wasm::set_code_upload_access(state, &access)?;
+                let rule = serde_json::to_string(&access).unwrap_or_default();
+                Ok(vec![event
+                    .attr("action", "set_code_upload_access")
+                    .attr("code_upload_access", rule)]
+                .into())
+            }
+            UmMsg::StoreCode { wasm_byte_code } => Ok(CustomOutcome {
+                events: vec![event.attr("action", "store_code")],
+                store_code: Some(wasm_byte_code.to_vec()),
+                ..CustomOutcome::default()
+            }),
             UmMsg::AcceptDatasetDelta { delta_id } => {
                 let mut outcome = dataset::decide::accept(state, block, delta_id)?;
                 outcome.events.insert(
@@ -242,5 +288,86 @@ mod tests {
             }
         )
         .is_err());
+    }
+
+    /// Issue 15: the DAO sets the fee parameters and who may upload code;
+    /// an upload it passes comes back to the wasm module to store.
+    #[test]
+    fn the_dao_sets_fees_and_the_code_upload_rule() {
+        let store = Store::temporary().unwrap();
+        let mut state = store.view();
+        let block = BlockInfo::default();
+        let dao = crate::address::encode(&[9; 32]);
+        let other = crate::address::encode(&[8; 32]);
+        gov::register(
+            &mut state,
+            &Registry {
+                token: other.clone(),
+                staking: other.clone(),
+                dao: dao.clone(),
+            },
+        )
+        .unwrap();
+        let run = |state: &mut StateView, msg: &UmMsg| {
+            ContractRequests.execute(state, &block, &dao, &serde_json::to_vec(msg).unwrap())
+        };
+        run(
+            &mut state,
+            &UmMsg::SetFeeParams {
+                min_gas_price: Some(Decimal::permille(50)),
+                validator_reward_share: None,
+                verification_fee: Some(Uint128::new(7)),
+            },
+        )
+        .unwrap();
+        let params = fee::FeeParams::load(&state).unwrap();
+        assert_eq!(params.min_gas_price, Decimal::permille(50));
+        assert_eq!(
+            params.validator_reward_share,
+            Decimal::percent(10),
+            "unchanged"
+        );
+        assert_eq!(params.verification_fee, Uint128::new(7));
+        let too_much = UmMsg::SetFeeParams {
+            min_gas_price: None,
+            validator_reward_share: Some(Decimal::percent(150)),
+            verification_fee: None,
+        };
+        assert_eq!(
+            run(&mut state, &too_much).unwrap_err().code,
+            Code::InvalidRequest
+        );
+        assert_eq!(fee::FeeParams::load(&state).unwrap(), params);
+
+        run(
+            &mut state,
+            &UmMsg::SetCodeUploadAccess {
+                access: um_bindings::CodeUploadAccess::DaoOnly,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            wasm::code_upload_access(&state).unwrap(),
+            wasm::CodeUploadAccess::DaoOnly
+        );
+        // A contract address is no uploader the chain accepts.
+        let contract_list = UmMsg::SetCodeUploadAccess {
+            access: um_bindings::CodeUploadAccess::AnyOf {
+                addresses: vec![other.clone()],
+            },
+        };
+        assert!(run(&mut state, &contract_list).is_err());
+        assert_eq!(
+            wasm::code_upload_access(&state).unwrap(),
+            wasm::CodeUploadAccess::DaoOnly
+        );
+        let outcome = run(
+            &mut state,
+            &UmMsg::StoreCode {
+                wasm_byte_code: cosmwasm_std::Binary::from(b"\0asm".to_vec()),
+            },
+        )
+        .unwrap();
+        assert_eq!(outcome.store_code.as_deref(), Some(b"\0asm".as_slice()));
     }
 }

@@ -10,6 +10,7 @@ pub mod context;
 pub mod contract_requests;
 pub mod dataset;
 pub mod fault;
+pub mod fee;
 #[cfg(test)]
 mod fuzz_inputs;
 pub mod genesis;
@@ -18,6 +19,7 @@ pub mod ids;
 pub mod module;
 pub mod node;
 pub mod query_page;
+pub mod storage_gas;
 pub mod store;
 pub mod telemetry;
 #[cfg(test)]

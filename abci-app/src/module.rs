@@ -42,6 +42,9 @@ pub struct BlockContext<'a> {
     pub wasm: &'a dyn Contracts,
     /// The evidence CometBFT reported with the block (empty at end-block).
     pub misbehavior: &'a [Misbehavior],
+    /// The validators that signed the previous block (consensus address,
+    /// power), in CometBFT's order; empty at end-block.
+    pub signers: &'a [(Vec<u8>, u64)],
 }
 
 /// What a module's begin- or end-block leaves behind.

@@ -329,17 +329,17 @@ fn byzantine_trainers_are_refused_or_slashed_and_the_honest_trainer_lands() {
     let last = node.rpc.wait_for_tx(hashes.last().unwrap(), wait).unwrap();
     assert!(last.height > 0);
 
-    // The honest trainer: stake untouched, one NRN per accepted update;
-    // the cheater earned nothing.
+    // The honest trainer: stake untouched, one NRN per accepted update less
+    // the validators' 10 % share, less the fee of each of its three
+    // submissions (30M gas at 0.025 unrn); its verification fees came back.
+    // The cheater earned nothing and paid for every tx it got into a block.
     assert_eq!(stake(&node, &suite, &alice.address), alice_stake);
+    let submission_fee = 30_000_000 * 25 / 1000;
     assert_eq!(
         node.cw20_balance(&suite.token, &alice.address) - alice_balance,
-        3 * NRN
+        3 * (NRN - NRN / 10) - 3 * submission_fee
     );
-    assert_eq!(
-        node.cw20_balance(&suite.token, &mallory.address),
-        mallory_balance
-    );
+    assert!(node.cw20_balance(&suite.token, &mallory.address) < mallory_balance);
     assert_eq!(head(&node.rpc).0, 3);
     let heights = support::replay::assert_replays_agree(&node);
     eprintln!("determinism: two replays agreed with the chain at all {heights} heights");

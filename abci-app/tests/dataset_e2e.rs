@@ -319,7 +319,11 @@ fn genesis_dataset_is_served_whole_and_bad_deltas_are_refused() {
         )
         .unwrap();
     assert!(deltas.deltas.is_empty());
-    assert_eq!(node.cw20_balance(&suite.token, &dana.address), 1_000 * NRN);
+    // Only the fees of dana's failed txs.
+    assert_eq!(
+        node.cw20_balance(&suite.token, &dana.address),
+        1_000 * NRN - node.fees_paid(&dana.address)
+    );
     assert_eq!(node.cw20_balance(&suite.token, &module_address()), 0);
     assert_eq!(dataset(&node, None), v0);
 }
@@ -439,7 +443,10 @@ fn the_dao_accepts_and_rejects_deltas_and_deposits_follow() {
         Some("0")
     );
     for key in [&dana, &erin] {
-        assert_eq!(node.cw20_balance(&suite.token, &key.address), 995 * NRN);
+        assert_eq!(
+            node.cw20_balance(&suite.token, &key.address),
+            995 * NRN - node.fees_paid(&key.address)
+        );
     }
     assert_eq!(
         node.cw20_balance(&suite.token, &module_address()),
@@ -561,8 +568,14 @@ fn the_dao_accepts_and_rejects_deltas_and_deposits_follow() {
     assert_eq!(rejected.result_version, 0);
     assert!(rejected.decided_height > 0);
     // Dana got her deposit back; Erin's stays with the module.
-    assert_eq!(node.cw20_balance(&suite.token, &dana.address), 1_000 * NRN);
-    assert_eq!(node.cw20_balance(&suite.token, &erin.address), 995 * NRN);
+    assert_eq!(
+        node.cw20_balance(&suite.token, &dana.address),
+        1_000 * NRN - node.fees_paid(&dana.address)
+    );
+    assert_eq!(
+        node.cw20_balance(&suite.token, &erin.address),
+        995 * NRN - node.fees_paid(&erin.address)
+    );
     assert_eq!(node.cw20_balance(&suite.token, &module_address()), DEPOSIT);
 
     // The CLI shows the same and downloads a version checked against its root.

@@ -349,7 +349,12 @@ fn genesis_suite_and_validators_follow_stake() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("does not verify"), "{err}");
-    assert_eq!(node.cw20_balance(&suite.token, &bob.address), 100 * NRN);
+    // Bob paid only the fees of his two refused bonds (5M gas each at
+    // 0.025 unrn).
+    assert_eq!(
+        node.cw20_balance(&suite.token, &bob.address),
+        100 * NRN - 2 * 125_000
+    );
     let for_bob = new_validator.sign(&bond_message(&bob.address));
     squat(for_bob.to_bytes().to_vec()).unwrap();
     let set = wait_for_validators(&node, |set| set.len() == 2);

@@ -85,14 +85,10 @@ fn cosmjs_signs_and_broadcasts_a_cw20_transfer_and_reads_the_balances_back() {
     let deployer = node.new_key("deployer");
     // The CosmJS wallet derives this key again from the mnemonic alone.
     let cosmjs = node.new_key("cosmjs");
+    // A new key: no account, no NRN until CosmJS sends it some.
     let recipient = node.new_key("recipient");
-    // Holds NRN but has no account yet: its first tx creates it.
-    let fresh = node.new_key("fresh");
     let mut config = DeployConfig::new(&workspace_root().join("artifacts"));
-    config.initial_balances = vec![
-        (cosmjs.address.clone(), 500 * NRN),
-        (fresh.address.clone(), 10 * NRN),
-    ];
+    config.initial_balances = vec![(cosmjs.address.clone(), 500 * NRN)];
     let mut genesis = node.genesis();
     let suite = um_governance::genesis::add_suite(
         &mut genesis["app_state"],
@@ -102,8 +98,8 @@ fn cosmjs_signs_and_broadcasts_a_cw20_transfer_and_reads_the_balances_back() {
     )
     .unwrap();
     // CosmJS needs the account to exist before it signs (it reads the
-    // account number and sequence); on this chain, which has no bank module
-    // to create accounts on receipt, genesis creates it.
+    // account number and sequence): a genesis account, as `umd genesis
+    // add-account` makes.
     let auth = &mut genesis["app_state"]["auth"];
     if !auth.is_object() {
         *auth = json!({});
@@ -129,7 +125,7 @@ fn cosmjs_signs_and_broadcasts_a_cw20_transfer_and_reads_the_balances_back() {
             ("UM_TOKEN", &suite.token),
             ("UM_RECIPIENT", &recipient.address),
             ("UM_AMOUNT", &sent_text),
-            ("UM_FRESH_MNEMONIC", &mnemonic_of(&node, "fresh")),
+            ("UM_FRESH_MNEMONIC", &mnemonic_of(&node, "recipient")),
         ],
     );
 
@@ -169,17 +165,17 @@ fn cosmjs_signs_and_broadcasts_a_cw20_transfer_and_reads_the_balances_back() {
     assert_eq!(attribute("to"), recipient.address);
     assert_eq!(attribute("amount"), sent_text);
 
-    // What CosmJS read, and what the chain answers over ABCI.
+    // What CosmJS read, and what the chain answers over ABCI. The fee is
+    // the gas CosmJS asked for at 0.025 unrn per gas, rounded up, in NRN.
+    let fee = 500 * NRN - sent - amount(&result["senderAfter"]);
+    assert_eq!(
+        fee,
+        (u128::from(gas_wanted) * 25).div_ceil(1000),
+        "fee of {gas_wanted} gas"
+    );
     assert_eq!(amount(&result["senderBefore"]), 500 * NRN);
     assert_eq!(amount(&result["recipientBefore"]), 0);
-    assert_eq!(amount(&result["senderAfter"]), 500 * NRN - sent);
     assert_eq!(amount(&result["recipientAfter"]), sent);
-    assert_eq!(
-        node.cw20_balance(&suite.token, &cosmjs.address),
-        500 * NRN - sent
-    );
-    // (The recipient's balance over ABCI is checked below, after the second
-    // transfer.)
     let tx = node
         .rpc
         .tx(result["txHash"].as_str().unwrap())
@@ -187,25 +183,29 @@ fn cosmjs_signs_and_broadcasts_a_cw20_transfer_and_reads_the_balances_back() {
         .expect("tx indexed by hash");
     assert_eq!(tx.code, 0, "{}", tx.log);
 
-    // A new account's first tx, signed by CosmJS with explicit signer data
-    // (account number 0, sequence 0), creates the account with the next
-    // free number (genesis numbered the cosmjs account 0).
+    // The recipient had no account; receiving NRN opened one, so CosmJS
+    // signs its first tx unchanged (fee "auto" and all), sending half back.
     let first = &result["fresh"];
-    assert_eq!(first["address"], fresh.address.as_str());
-    assert_eq!(first["existedBefore"], false);
-    assert_eq!(first["code"], 0, "{}", first["rawLog"]);
+    assert_eq!(first["address"], recipient.address.as_str());
+    assert_eq!(first["existedBefore"], true, "{first}");
     assert_eq!(first["sequenceAfter"], 1);
-    assert!(first["accountNumberAfter"].as_u64().unwrap() > 0, "{first}");
-    assert_eq!(amount(&first["balanceAfter"]), 10 * NRN - sent);
-    assert_eq!(
-        node.cw20_balance(&suite.token, &fresh.address),
-        10 * NRN - sent
-    );
+    assert_eq!(first["accountNumberAfter"], first["accountNumberBefore"]);
+    let back = sent / 2;
+    let first_fee = sent - back - amount(&first["balanceAfter"]);
+    let first_gas = u128::from(first["gasWanted"].as_u64().unwrap());
+    assert_eq!(first_fee, (first_gas * 25).div_ceil(1000));
     assert_eq!(
         node.cw20_balance(&suite.token, &recipient.address),
-        2 * sent,
-        "both transfers arrived"
+        sent - back - first_fee
     );
+    assert_eq!(
+        node.cw20_balance(&suite.token, &cosmjs.address),
+        500 * NRN - sent - fee + back
+    );
+    // No validator is bonded in this suite, so the fees wait in the fee
+    // collector.
+    let collector = um_app::fee::fee_collector();
+    assert_eq!(node.cw20_balance(&suite.token, &collector), fee + first_fee);
 }
 
 /// A one-validator training chain (MNIST subset, governance suite, trainer

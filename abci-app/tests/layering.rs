@@ -2,8 +2,8 @@
 //! modules (folders and files) import each other without a cycle, and the
 //! consensus core imports nothing from the node process around it (its API
 //! servers, its CLI, its verifier worker) nor from the client crate.
-//! Test code (`tests.rs`, `mod tests`, the test-only `toy` module) is left
-//! out: it may drive the chain the way clients do.
+//! Test code (`tests.rs` and `*_tests.rs`, `mod tests`, the test-only `toy`
+//! module) is left out: it may drive the chain the way clients do.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -18,11 +18,13 @@ const CONSENSUS: &[&str] = &[
     "context",
     "contract_requests",
     "dataset",
+    "fee",
     "genesis",
     "gov",
     "ids",
     "module",
     "query_page",
+    "storage_gas",
     "store",
     "training",
     "wasm",
@@ -125,8 +127,11 @@ fn tree() -> Tree {
     for file in files {
         let relative = file.strip_prefix(&root).unwrap();
         let module = top_level(relative);
-        if TEST_ONLY.contains(&module.as_str()) || file.file_name().is_some_and(|n| n == "tests.rs")
-        {
+        let test_file = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n == "tests.rs" || n.ends_with("_tests.rs"));
+        if TEST_ONLY.contains(&module.as_str()) || test_file {
             continue;
         }
         let code = non_test_code(&fs::read_to_string(&file).unwrap());

@@ -3,6 +3,7 @@
 //! trainer all use this crate; umd itself uses its wire definitions.
 
 pub mod codes;
+pub mod fees;
 pub mod keys;
 pub mod msgs;
 pub mod rpc;

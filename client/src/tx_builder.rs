@@ -1,8 +1,9 @@
-//! Builds and signs `TxRaw` bytes (SIGN_MODE_DIRECT, zero fee).
+//! Builds and signs `TxRaw` bytes (SIGN_MODE_DIRECT, fee in unrn).
 
 use cosmos_sdk_proto::cosmos::auth::v1beta1::{
     BaseAccount, QueryAccountRequest, QueryAccountResponse,
 };
+use cosmos_sdk_proto::cosmos::base::v1beta1::Coin;
 use cosmos_sdk_proto::cosmos::tx::signing::v1beta1::SignMode;
 use cosmos_sdk_proto::cosmos::tx::v1beta1::{
     mode_info, AuthInfo, Fee, ModeInfo, SignDoc, SignerInfo, TxBody, TxRaw,
@@ -11,6 +12,7 @@ use cosmos_sdk_proto::Any;
 use prost::Message;
 
 use crate::codes::Code;
+use crate::fees::{GasPrice, FEE_DENOM};
 use crate::keys::Key;
 use crate::rpc::RpcClient;
 use crate::ClientError;
@@ -41,6 +43,18 @@ pub struct TxOptions {
     pub chain_id_hint: bool,
     /// The last height whose block may include the tx (0: none).
     pub timeout_height: u64,
+    /// The fee is `gas_limit` at this price, rounded up, unless `fee` says.
+    pub gas_price: GasPrice,
+    /// A fee in unrn that replaces the one `gas_price` gives.
+    pub fee: Option<u128>,
+}
+
+impl TxOptions {
+    /// The unrn this tx offers.
+    pub fn fee_amount(&self) -> u128 {
+        self.fee
+            .unwrap_or_else(|| self.gas_price.fee_for(self.gas_limit))
+    }
 }
 
 impl Default for TxOptions {
@@ -50,6 +64,8 @@ impl Default for TxOptions {
             memo: String::new(),
             chain_id_hint: true,
             timeout_height: 0,
+            gas_price: GasPrice::default(),
+            fee: None,
         }
     }
 }
@@ -85,7 +101,7 @@ pub fn sign_tx(
             sequence: signer.sequence,
         }],
         fee: Some(Fee {
-            amount: Vec::new(),
+            amount: fee_coins(options.fee_amount()),
             gas_limit: options.gas_limit,
             payer: String::new(),
             granter: String::new(),
@@ -110,6 +126,17 @@ pub fn sign_tx(
         signatures: vec![signature.to_vec()],
     }
     .encode_to_vec())
+}
+
+/// The fee as coins: none for a zero fee, else one amount of unrn.
+fn fee_coins(amount: u128) -> Vec<Coin> {
+    if amount == 0 {
+        return Vec::new();
+    }
+    vec![Coin {
+        denom: FEE_DENOM.to_string(),
+        amount: amount.to_string(),
+    }]
 }
 
 /// The account as the chain knows it, or `None` before its first tx.

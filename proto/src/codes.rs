@@ -61,6 +61,12 @@ pub enum Code {
     DeltaDecided = 29,
     /// The tx's `timeout_height` is below the block's height.
     TxTimeout = 30,
+    /// The tx's fee is below its gas limit times the minimum gas price, or
+    /// not in `unrn`.
+    InsufficientFee = 31,
+    /// The signer's NRN balance cannot pay the fee (or another amount the
+    /// chain takes, such as a verification fee).
+    InsufficientFunds = 32,
     /// The node could not read or write its own state.
     Internal = 99,
 }

@@ -3,6 +3,7 @@ use tendermint_proto::v0_38::abci as pb;
 use super::Node;
 use crate::auth::{self, AuthParams, Mode};
 use crate::codes::{Code, CODESPACE};
+use crate::context::BlockInfo;
 
 /// Admits a tx to the mempool after the ante checks.
 ///
@@ -28,8 +29,21 @@ pub fn check_tx(node: &mut Node, request: pb::RequestCheckTx) -> pb::ResponseChe
         Err(err) => return response(err.code, err.log, 0, 0),
     };
     // The tx can be in the next block at the earliest.
-    let height = node.last_block.height.saturating_add(1);
-    match auth::ante_check(&mut node.check_state, &tx, &chain_id, &params, height) {
+    let block = BlockInfo {
+        chain_id,
+        height: node.last_block.height.saturating_add(1),
+        time_nanos: node.last_block.time_nanos,
+        hash: Vec::new(),
+    };
+    let checked = super::ante::check(
+        &node.modules,
+        &mut node.check_state,
+        &block,
+        &tx,
+        &params,
+        node.min_gas_price,
+    );
+    match checked {
         Ok(gas_used) => response(Code::Ok, String::new(), tx.gas_limit, gas_used),
         Err((err, gas_used)) => response(err.code, err.log, tx.gas_limit, gas_used),
     }

@@ -44,9 +44,14 @@ pub fn finalize_block(
         hash: request.hash.to_vec(),
     };
     let params = AuthParams::load(&view).unwrap_or_default();
-    let begun =
-        node.modules
-            .run_block_stage(BlockStage::Begin, &mut view, &block, &request.misbehavior);
+    let signers = signers_of(request.decided_last_commit.as_ref());
+    let begun = node.modules.run_block_stage(
+        BlockStage::Begin,
+        &mut view,
+        &block,
+        &request.misbehavior,
+        &signers,
+    );
     let mut block_events = to_abci_events(begun.events);
     let mut validator_updates = begun.validator_updates;
     let mut tx_results = Vec::with_capacity(request.txs.len());
@@ -82,7 +87,7 @@ pub fn finalize_block(
     crate::fault::point("finalize_block");
     let ended = node
         .modules
-        .run_block_stage(BlockStage::End, &mut view, &block, &[]);
+        .run_block_stage(BlockStage::End, &mut view, &block, &[], &[]);
     block_events.extend(to_abci_events(ended.events));
     validator_updates.extend(ended.validator_updates);
     super::query::save_last_block(&mut view, &block);
@@ -105,6 +110,23 @@ pub fn finalize_block(
         consensus_param_updates: None,
         app_hash: app_hash.into(),
     }
+}
+
+/// The validators whose commit signature for the previous block CometBFT
+/// counted (consensus address, power).
+fn signers_of(commit: Option<&pb::CommitInfo>) -> Vec<(Vec<u8>, u64)> {
+    let commit_flag = tendermint_proto::v0_38::types::BlockIdFlag::Commit as i32;
+    commit
+        .map(|commit| commit.votes.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .filter(|vote| vote.block_id_flag == commit_flag)
+        .filter_map(|vote| {
+            let validator = vote.validator.as_ref()?;
+            let power = u64::try_from(validator.power).ok()?;
+            Some((validator.address.to_vec(), power))
+        })
+        .collect()
 }
 
 /// The verdict tx: checked again (a node that syncs blocks never ran

@@ -1,5 +1,6 @@
 //! The ABCI 2.0 application: one file per method, all sharing [`Node`].
 
+mod ante;
 pub mod byzantine;
 mod check_tx;
 mod commit;
@@ -14,6 +15,8 @@ mod query;
 pub mod tx;
 mod verify_vote_extension;
 
+#[cfg(test)]
+mod fee_tests;
 #[cfg(test)]
 mod tests;
 
@@ -39,7 +42,7 @@ struct PendingBlock {
 /// Everything the node keeps between ABCI calls.
 pub struct Node {
     store: Store,
-    modules: Modules,
+    modules: Arc<Modules>,
     last_commit: CommitInfo,
     /// Genesis state between InitChain and the first block, which commits it.
     genesis: Option<PendingBlock>,
@@ -53,6 +56,10 @@ pub struct Node {
     verifier: Option<Arc<dyn Verification>>,
     /// Test hook of the reliability scenarios; all off in a real node.
     byzantine: byzantine::Byzantine,
+    /// This node's own floor on gas prices in CheckTx (`umd start
+    /// --minimum-gas-prices`, like `minimum-gas-prices` in the SDK's
+    /// app.toml), above the chain's `min_gas_price`; consensus never reads it.
+    min_gas_price: Option<cosmwasm_std::Decimal>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,7 +90,7 @@ impl Node {
         let last_block = query::load_last_block(&check_state).unwrap_or_default();
         Ok(Self {
             store,
-            modules,
+            modules: Arc::new(modules),
             last_commit,
             genesis: None,
             pending: None,
@@ -91,6 +98,7 @@ impl Node {
             last_block,
             verifier: None,
             byzantine: byzantine::Byzantine::default(),
+            min_gas_price: None,
         })
     }
 
@@ -110,6 +118,13 @@ impl Node {
         }
     }
 
+    /// Admits to the mempool only txs paying at least `price` unrn per gas
+    /// (and the chain's minimum).
+    pub fn with_min_gas_price(mut self, price: cosmwasm_std::Decimal) -> Self {
+        self.min_gas_price = Some(price);
+        self
+    }
+
     /// Makes this validator misbehave as `modes` say (a test hook).
     pub fn with_byzantine(mut self, modes: byzantine::Byzantine) -> Self {
         self.byzantine = modes;
@@ -118,15 +133,19 @@ impl Node {
 }
 
 /// The ABCI application handed to the server; clones share one [`Node`].
+/// Queries go to the [`query::Reader`], which needs no lock.
 #[derive(Clone)]
 pub struct App {
     node: Arc<Mutex<Node>>,
+    reader: query::Reader,
 }
 
 impl App {
     pub fn new(node: Node) -> Self {
+        let reader = query::Reader::new(node.store.clone(), node.modules.clone());
         Self {
             node: Arc::new(Mutex::new(node)),
+            reader,
         }
     }
 
@@ -147,7 +166,7 @@ impl App {
             height: 0,
             prove: false,
         };
-        query::query(&self.node(), request)
+        self.reader.query(request)
     }
 }
 
@@ -166,7 +185,7 @@ impl Application for App {
 
     fn query(&self, request: pb::RequestQuery) -> pb::ResponseQuery {
         let _timer = metrics::AbciTimer::start(AbciMethod::Query);
-        query::query(&self.node(), request)
+        self.reader.query(request)
     }
 
     fn check_tx(&self, request: pb::RequestCheckTx) -> pb::ResponseCheckTx {
@@ -216,6 +235,21 @@ impl Application for App {
         let response = finalize_block::finalize_block(&mut self.node(), request);
         metrics::add_txs(user_txs as u64);
         response
+    }
+}
+
+/// The block a proposal would make at `height`, as far as the ante step
+/// needs it (its hash is not known yet).
+fn proposed_block(
+    base: &StateView,
+    height: u64,
+    time: Option<&tendermint_proto::google::protobuf::Timestamp>,
+) -> BlockInfo {
+    BlockInfo {
+        chain_id: crate::auth::ante::chain_id(base).unwrap_or_default(),
+        height,
+        time_nanos: time.map(finalize_block::timestamp_nanos).unwrap_or(0),
+        hash: Vec::new(),
     }
 }
 

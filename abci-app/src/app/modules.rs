@@ -13,7 +13,7 @@ use crate::module::{
 };
 use crate::store::StateView;
 use crate::wasm::WasmVm;
-use crate::{auth, dataset, gov, training, wasm};
+use crate::{auth, dataset, fee, gov, training, wasm};
 
 /// The chain's modules in the order genesis, begin-block and end-block run
 /// them, with the wasm VM they share.
@@ -134,6 +134,7 @@ impl Modules {
         state: &mut StateView,
         block: &BlockInfo,
         misbehavior: &[Misbehavior],
+        signers: &[(Vec<u8>, u64)],
     ) -> BlockEffects {
         let mut all = BlockEffects::default();
         for module in self.iter() {
@@ -143,6 +144,7 @@ impl Modules {
                 block,
                 wasm: &self.wasm,
                 misbehavior,
+                signers,
             };
             let result = match stage {
                 BlockStage::Begin => module.begin_block(&mut ctx),
@@ -178,5 +180,6 @@ fn standard_list() -> Vec<Box<dyn Module>> {
         Box::new(dataset::DatasetModule),
         Box::new(training::TrainingModule),
         Box::new(gov::GovModule),
+        Box::new(fee::FeeModule),
     ]
 }

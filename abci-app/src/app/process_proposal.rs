@@ -23,7 +23,7 @@ pub fn process_proposal(
     // The ante checks advance sequences here, not in `state`, which the
     // verifier reads as committed.
     let mut ante_state = node.next_block_base();
-    let chain_id = auth::ante::chain_id(&ante_state).unwrap_or_default();
+    let block = super::proposed_block(&ante_state, height, request.time.as_ref());
     let mut gas = 0u64;
     let mut contract_gas = 0u64;
     let mut stake_checks_left = training::abci::MAX_STAKE_CHECKS_PER_PROPOSAL;
@@ -43,9 +43,16 @@ pub fn process_proposal(
             continue;
         }
         let checked = auth::decode(tx, &params, Mode::Deliver).and_then(|decoded| {
-            auth::ante_check(&mut ante_state, &decoded, &chain_id, &params, height)
-                .map(|_| decoded)
-                .map_err(|(err, _)| err)
+            super::ante::check(
+                &node.modules,
+                &mut ante_state,
+                &block,
+                &decoded,
+                &params,
+                None,
+            )
+            .map(|_| decoded)
+            .map_err(|(err, _)| err)
         });
         match checked {
             Ok(decoded) => {

@@ -6,44 +6,93 @@ use cosmos_sdk_proto::cosmos::tx::v1beta1::{SimulateRequest, SimulateResponse};
 use prost::Message;
 use tendermint_proto::v0_38::abci as pb;
 
+use std::sync::Arc;
+
+use super::modules::Modules;
 use super::tx;
-use super::Node;
 use crate::auth::{AuthParams, Mode};
 use crate::codes::{Code, TxError, CODESPACE};
 use crate::context::BlockInfo;
-use crate::store::StateView;
+use crate::store::{StateView, Store};
 
 pub const SIMULATE_PATH: &str = "/cosmos.tx.v1beta1.Service/Simulate";
 const LAST_BLOCK_KEY: &[u8] = b"app/last_block";
 
-pub fn query(node: &Node, request: pb::RequestQuery) -> pb::ResponseQuery {
-    let height = node.last_commit.height;
-    if request.height != 0 && request.height as u64 != height {
-        return error(
-            TxError::new(
-                Code::InvalidRequest,
-                format!(
-                    "only the latest height ({height}) can be queried, not {}",
-                    request.height
-                ),
-            ),
-            height,
-        );
+/// What queries need, shared with the node but not behind its lock: the
+/// store (whose committed state only Commit changes, in one atomic batch)
+/// and the modules. A query, a smart query or a simulation, however slow,
+/// never holds up a block; CometBFT's `abci_query` and umd's gRPC and REST
+/// servers all come here.
+#[derive(Clone)]
+pub struct Reader {
+    store: Store,
+    modules: Arc<Modules>,
+}
+
+/// A query that met this many commits while it read gives up: a node that
+/// commits faster than its queries run is too busy to answer.
+const MAX_QUERY_ATTEMPTS: usize = 3;
+
+impl Reader {
+    pub fn new(store: Store, modules: Arc<Modules>) -> Self {
+        Self { store, modules }
     }
-    let state = node.store.view();
-    let block = load_last_block(&state).unwrap_or_else(|_| node.last_block.clone());
-    let result = match request.path.as_str() {
-        SIMULATE_PATH => simulate(node, state, &block, &request.data),
-        path => node.modules.query(&state, &block, path, &request.data),
-    };
-    match result {
-        Ok(value) => pb::ResponseQuery {
-            code: 0,
-            value: value.into(),
-            height: height as i64,
-            ..Default::default()
-        },
-        Err(err) => error(err, height),
+
+    /// Answers from the last committed state. The committed state has no
+    /// snapshot, so the answer is kept only if no commit landed while it
+    /// was read (the committed height is read before and after); else it
+    /// is read again.
+    pub fn query(&self, request: pb::RequestQuery) -> pb::ResponseQuery {
+        for _ in 0..MAX_QUERY_ATTEMPTS {
+            let before = match self.store.last_commit() {
+                Ok(commit) => commit.height,
+                Err(err) => return error(TxError::new(Code::Internal, err.to_string()), 0),
+            };
+            let response = self.answer(&request, before);
+            if self.store.last_commit().map(|c| c.height).ok() == Some(before) {
+                return response;
+            }
+        }
+        error(
+            TxError::new(
+                Code::Internal,
+                format!("the chain committed {MAX_QUERY_ATTEMPTS} blocks while this query ran; ask again"),
+            ),
+            0,
+        )
+    }
+
+    fn answer(&self, request: &pb::RequestQuery, height: u64) -> pb::ResponseQuery {
+        if request.height != 0 && request.height as u64 != height {
+            return error(
+                TxError::new(
+                    Code::InvalidRequest,
+                    format!(
+                        "only the latest height ({height}) can be queried, not {}",
+                        request.height
+                    ),
+                ),
+                height,
+            );
+        }
+        let state = self.store.view();
+        let block = match load_last_block(&state) {
+            Ok(block) => block,
+            Err(err) => return error(err, height),
+        };
+        let result = match request.path.as_str() {
+            SIMULATE_PATH => simulate(&self.modules, state, &block, &request.data),
+            path => self.modules.query(&state, &block, path, &request.data),
+        };
+        match result {
+            Ok(value) => pb::ResponseQuery {
+                code: 0,
+                value: value.into(),
+                height: height as i64,
+                ..Default::default()
+            },
+            Err(err) => error(err, height),
+        }
     }
 }
 
@@ -59,7 +108,7 @@ fn error(err: TxError, height: u64) -> pb::ResponseQuery {
 
 /// Runs a tx on a throwaway copy of the state and reports its gas.
 fn simulate(
-    node: &Node,
+    modules: &Modules,
     mut state: StateView,
     block: &BlockInfo,
     request: &[u8],
@@ -74,7 +123,7 @@ fn simulate(
         ..block.clone()
     };
     let outcome = tx::execute(
-        &node.modules,
+        modules,
         &mut state,
         &next_block,
         &params,

@@ -23,6 +23,12 @@ pub struct TxOutcome {
 }
 
 impl TxOutcome {
+    /// The ante step's events, which stand when the messages fail.
+    fn with_events(mut self, events: Vec<Event>) -> Self {
+        self.events = events;
+        self
+    }
+
     fn failed(err: TxError, gas_wanted: u64, gas_used: u64) -> Self {
         Self {
             code: err.code,
@@ -38,9 +44,10 @@ impl TxOutcome {
 
 /// Executes `tx_bytes` against `state`.
 ///
-/// The signer's sequence moves even when a message fails (as in the Cosmos
-/// SDK), so a failed tx cannot be replayed; everything the messages wrote is
-/// dropped on failure.
+/// The signer's sequence moves and the fee stays paid even when a message
+/// fails (as in the Cosmos SDK), so a failed tx cannot be replayed and its
+/// block space was paid for; everything the messages wrote is dropped on
+/// failure.
 pub fn execute(
     modules: &Modules,
     state: &mut StateView,
@@ -60,20 +67,27 @@ pub fn execute(
     let mut gas = GasMeter::new(tx.gas_limit).with_contract_limit(params.max_tx_contract_gas);
 
     state.checkpoint();
-    let signer = match auth::authenticate(state, &tx, &block.chain_id, params, &mut gas, mode) {
-        Ok(signer) => {
-            state.keep_checkpoint();
-            signer
-        }
-        Err(err) => {
-            state.discard_checkpoint();
-            return TxOutcome::failed(err, tx.gas_limit, gas.used());
-        }
-    };
+    let (signer, fee) =
+        match super::ante::run(modules, state, block, &tx, params, &mut gas, mode, None) {
+            Ok(paid) => {
+                state.keep_checkpoint();
+                paid
+            }
+            Err(err) => {
+                state.discard_checkpoint();
+                return TxOutcome::failed(err, tx.gas_limit, gas.used());
+            }
+        };
+    // As the SDK's ante handler: who paid what, on a failed tx too.
+    let ante_events = vec![
+        Event::new("tx").attr("acc_seq", format!("{}/{}", signer.address, signer.sequence)),
+        Event::new("tx")
+            .attr("fee", format!("{}{}", fee.amount, crate::fee::FEE_DENOM))
+            .attr("fee_payer", &signer.address),
+    ];
 
     state.checkpoint();
-    let mut events =
-        vec![Event::new("tx").attr("acc_seq", format!("{}/{}", signer.address, signer.sequence))];
+    let mut events = ante_events.clone();
     let mut msg_responses = Vec::new();
     for (index, msg) in tx.messages().iter().enumerate() {
         let mut ctx = TxContext {
@@ -105,9 +119,14 @@ pub fn execute(
                     "failed to execute message; message index: {index}: {}",
                     err.log
                 );
-                return TxOutcome::failed(TxError::new(err.code, log), tx.gas_limit, gas.used());
+                return TxOutcome::failed(TxError::new(err.code, log), tx.gas_limit, gas.used())
+                    .with_events(ante_events);
             }
         }
+    }
+    if let Err(err) = open_recipient_accounts(state, &mut gas, &events) {
+        state.discard_checkpoint();
+        return TxOutcome::failed(err, tx.gas_limit, gas.used()).with_events(ante_events);
     }
     state.keep_checkpoint();
     #[allow(deprecated)]
@@ -125,4 +144,16 @@ pub fn execute(
         data,
         msg_responses,
     }
+}
+
+/// NRN received opens the recipient's account (see `auth::receive`).
+fn open_recipient_accounts(
+    state: &mut StateView,
+    gas: &mut GasMeter,
+    events: &[Event],
+) -> Result<(), TxError> {
+    if let Some(registry) = crate::gov::registry(state)? {
+        auth::receive::open_recipient_accounts(state, gas, &registry.token, events)?;
+    }
+    Ok(())
 }

@@ -174,34 +174,6 @@ pub fn check_timeout(tx: &DecodedTx, height: u64) -> Result<(), TxError> {
     Ok(())
 }
 
-/// The checks a decoded tx must pass before its messages run in a block at
-/// `height` (timeout, chain id, signature, sequence), applied to `state` as
-/// its delivery would (the signer's sequence moves; nothing moves on
-/// failure). CheckTx admits txs by it, and block proposals are held to it:
-/// a tx that fails here would fail in the block without paying anything,
-/// so it may not fill a block. Returns the ante gas used, on failure too.
-pub fn ante_check(
-    state: &mut StateView,
-    tx: &DecodedTx,
-    chain_id: &str,
-    params: &AuthParams,
-    height: u64,
-) -> Result<u64, (TxError, u64)> {
-    check_timeout(tx, height).map_err(|err| (err, 0))?;
-    let mut gas = GasMeter::new(tx.gas_limit);
-    state.checkpoint();
-    match authenticate(state, tx, chain_id, params, &mut gas, Mode::Deliver) {
-        Ok(_) => {
-            state.keep_checkpoint();
-            Ok(gas.used())
-        }
-        Err(err) => {
-            state.discard_checkpoint();
-            Err((err, gas.used()))
-        }
-    }
-}
-
 /// Checks the chain id, signature and sequence against `state`, then bumps
 /// the signer's sequence there and charges the ante gas.
 pub fn authenticate(

@@ -5,8 +5,9 @@ pub mod ante;
 mod module;
 pub mod params;
 pub mod query;
+pub mod receive;
 pub mod state_key;
 
-pub use ante::{ante_check, authenticate, check_timeout, decode, DecodedTx, Mode, Signer};
+pub use ante::{authenticate, check_timeout, decode, DecodedTx, Mode, Signer};
 pub use module::{AuthGenesis, AuthModule};
 pub use params::AuthParams;

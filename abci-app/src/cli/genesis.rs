@@ -45,6 +45,14 @@ pub struct DeployGovernanceArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum GenesisCommand {
+    /// Add a genesis account, with --nrn or --unrn an initial NRN balance
+    /// (the SDK's add-genesis-account).
+    ///
+    /// The account is created at InitChain, numbered in order from 0. The
+    /// balance goes into the NRN token's initial balances when
+    /// deploy-governance already ran, else into
+    /// app_state.auth.pending_balances until it runs.
+    AddAccount(super::genesis_account::AddAccountArgs),
     /// Deploy token, staking and DAO at InitChain, bond this node as a
     /// validator and register the suite.
     DeployGovernance(DeployGovernanceArgs),
@@ -101,6 +109,7 @@ pub enum GenesisCommand {
 pub fn run(command: GenesisCommand) -> anyhow::Result<()> {
     match command {
         GenesisCommand::DeployGovernance(args) => deploy_governance(args),
+        GenesisCommand::AddAccount(args) => super::genesis_account::run(args),
         GenesisCommand::SetRegistrar {
             registrar,
             home,
@@ -142,7 +151,10 @@ fn genesis_chain_id(home: &super::HomeArgs) -> anyhow::Result<String> {
 
 /// `who` as an address: a `um1…` address as it is, or the address of the
 /// key of that name (read without its passphrase).
-fn key_or_address(keyring: &um_client::keys::Keyring, who: &str) -> anyhow::Result<String> {
+pub(super) fn key_or_address(
+    keyring: &um_client::keys::Keyring,
+    who: &str,
+) -> anyhow::Result<String> {
     if who.starts_with("um1") {
         um_client::address::decode(who).with_context(|| format!("{who:?}: bad address"))?;
         Ok(who.to_string())
@@ -168,7 +180,7 @@ fn set_registrar(
     Ok(())
 }
 
-fn read_genesis(path: &std::path::Path) -> anyhow::Result<serde_json::Value> {
+pub(super) fn read_genesis(path: &std::path::Path) -> anyhow::Result<serde_json::Value> {
     serde_json::from_slice(&fs::read(path).with_context(|| format!("reading {}", path.display()))?)
         .with_context(|| format!("{} is not JSON", path.display()))
 }
@@ -231,7 +243,23 @@ fn deploy_governance(args: DeployGovernanceArgs) -> anyhow::Result<()> {
     let operator = keyring.info(&operator)?.address;
     let proof = super::consensus_key::bond_proof(&home_path, &genesis_chain_id(&home)?, &operator)?;
 
+    let path = home_path.join("config/genesis.json");
+    let mut genesis = read_genesis(&path)?;
     let mut config = settings.config();
+    // Balances `umd genesis add-account` recorded before there was a token:
+    // minted like --fund's, so they also stand in for the default funding
+    // of an operator or trainer they name.
+    for (address, amount) in
+        super::genesis_account::take_pending_balances(&mut genesis["app_state"])?
+    {
+        if config.initial_balances.iter().any(|(a, _)| a == &address) {
+            anyhow::bail!(
+                "{address}: a --fund and a genesis balance from `umd genesis add-account`; \
+                 give it one of them"
+            );
+        }
+        config.initial_balances.push((address, amount));
+    }
     if !config
         .initial_balances
         .iter()
@@ -293,8 +321,7 @@ fn deploy_governance(args: DeployGovernanceArgs) -> anyhow::Result<()> {
             role: BondRole::Trainer,
         });
     }
-    let path = home_path.join("config/genesis.json");
-    let mut genesis = read_genesis(&path)?;
+    check_balances(&config, &bonds)?;
     let suite = add_suite(&mut genesis["app_state"], &config, &operator, &bonds)?;
     genesis["app_state"]["gov"]["params"]["epoch_blocks"] = serde_json::json!(epoch_blocks);
     fs::write(&path, serde_json::to_vec_pretty(&genesis)?)?;
@@ -303,4 +330,99 @@ fn deploy_governance(args: DeployGovernanceArgs) -> anyhow::Result<()> {
         suite.token, suite.staking, suite.dao
     );
     Ok(())
+}
+
+/// What the token and the genesis bonds would refuse at InitChain, found
+/// here instead of by a chain that does not start: an address funded
+/// twice, a supply above the cap, a bond above its operator's balance.
+fn check_balances(
+    config: &um_governance::DeployConfig,
+    bonds: &[GenesisBond],
+) -> anyhow::Result<()> {
+    let mut supply: u128 = 0;
+    for (i, (address, amount)) in config.initial_balances.iter().enumerate() {
+        if config.initial_balances[..i]
+            .iter()
+            .any(|(a, _)| a == address)
+        {
+            anyhow::bail!("{address} is funded twice (--fund, add-account)");
+        }
+        supply = supply.saturating_add(*amount);
+    }
+    if supply > config.token_cap {
+        anyhow::bail!(
+            "genesis balances total {supply}unrn, above the token's cap of {}unrn",
+            config.token_cap
+        );
+    }
+    for bond in bonds {
+        let bonded: u128 = bonds
+            .iter()
+            .filter(|b| b.operator == bond.operator)
+            .fold(0, |sum, b| sum.saturating_add(b.amount));
+        let balance = config
+            .initial_balances
+            .iter()
+            .find(|(a, _)| a == &bond.operator)
+            .map_or(0, |(_, amount)| *amount);
+        if bonded > balance {
+            anyhow::bail!(
+                "{} bonds {bonded}unrn at genesis but its genesis balance is {balance}unrn",
+                bond.operator
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn address(byte: u8) -> String {
+        um_client::address::encode(&[byte; 20])
+    }
+
+    fn trainer(operator: &str, amount: u128) -> GenesisBond {
+        GenesisBond {
+            operator: operator.to_string(),
+            amount,
+            role: BondRole::Trainer,
+        }
+    }
+
+    #[test]
+    fn balances_that_init_chain_would_refuse_are_refused_here() {
+        let mut config = um_governance::DeployConfig::new(std::path::Path::new("artifacts"));
+        config.token_cap = 1_000;
+        config.initial_balances = vec![(address(1), 600), (address(2), 400)];
+        check_balances(
+            &config,
+            &[trainer(&address(1), 300), trainer(&address(1), 300)],
+        )
+        .expect("bonds within balance, supply at the cap");
+
+        let err = check_balances(
+            &config,
+            &[trainer(&address(2), 300), trainer(&address(2), 101)],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("bonds 401unrn") && err.contains("balance is 400unrn"),
+            "{err}"
+        );
+        let err = check_balances(&config, &[trainer(&address(3), 1)])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("genesis balance is 0unrn"), "{err}");
+
+        config.initial_balances.push((address(3), 1));
+        let err = check_balances(&config, &[]).unwrap_err().to_string();
+        assert!(err.contains("above the token's cap of 1000unrn"), "{err}");
+
+        config.initial_balances = vec![(address(1), 1), (address(1), 1)];
+        let err = check_balances(&config, &[]).unwrap_err().to_string();
+        assert!(err.contains("funded twice"), "{err}");
+    }
 }

@@ -39,6 +39,26 @@ pub struct InitArgs {
     /// Keep only the first N records of each --dataset, in hash order.
     #[arg(long)]
     pub dataset_limit: Option<usize>,
+    /// Who may upload wasm code (`app_state.wasm.params`): `dao-only` (the
+    /// DAO, by proposal: a public network's default, so code spam needs a
+    /// vote) or `everybody` (localnets and tests that upload by tx).
+    #[arg(long, value_enum, default_value_t = UploadRule::DaoOnly)]
+    pub code_upload_access: UploadRule,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UploadRule {
+    DaoOnly,
+    Everybody,
+}
+
+impl UploadRule {
+    fn access(self) -> crate::wasm::CodeUploadAccess {
+        match self {
+            UploadRule::DaoOnly => crate::wasm::CodeUploadAccess::DaoOnly,
+            UploadRule::Everybody => crate::wasm::CodeUploadAccess::Everybody,
+        }
+    }
 }
 
 pub fn run(args: InitArgs) -> anyhow::Result<()> {
@@ -75,7 +95,7 @@ pub fn run(args: InitArgs) -> anyhow::Result<()> {
     if !status.success() {
         bail!("{} init failed", cometbft.display());
     }
-    write_genesis(&home, &args.chain_id, datasets)?;
+    write_genesis(&home, &args.chain_id, datasets, args.code_upload_access)?;
     edit_config(&home, &args)?;
     println!(
         "initialized node {:?} of chain {:?} in {}",
@@ -90,6 +110,7 @@ fn write_genesis(
     home: &Path,
     chain_id: &str,
     datasets: Vec<crate::dataset::genesis::GenesisDataset>,
+    upload: UploadRule,
 ) -> anyhow::Result<()> {
     let path = home.join("config/genesis.json");
     let mut genesis: Value = serde_json::from_slice(&fs::read(&path)?)
@@ -97,6 +118,7 @@ fn write_genesis(
     genesis["chain_id"] = Value::String(chain_id.to_string());
     let mut app_state = Modules::default_app_state();
     app_state["dataset"]["datasets"] = serde_json::to_value(datasets)?;
+    app_state["wasm"]["params"]["code_upload_access"] = serde_json::to_value(upload.access())?;
     genesis["app_state"] = app_state;
     // Validators return verdicts in vote extensions from the first block.
     genesis["consensus_params"]["abci"]["vote_extensions_enable_height"] =

@@ -4,6 +4,7 @@ mod config_edit;
 mod consensus_key;
 mod dataset;
 mod genesis;
+mod genesis_account;
 mod gov;
 mod init;
 mod keys;

@@ -158,9 +158,11 @@ fn header_app_hash(rpc: &RpcClient, height: u64) -> anyhow::Result<Vec<u8>> {
 }
 
 /// FinalizeBlock as CometBFT sends it for a stored block (the parts the app
-/// reads: height, time, the block's hash and transactions).
+/// reads: height, time, the block's hash and transactions, and the previous
+/// height's commit, whose signers are paid the fees).
 fn fetch_block(rpc: &RpcClient, height: u64) -> anyhow::Result<pb::RequestFinalizeBlock> {
     let block = block_json(rpc, height)?;
+    let decided_last_commit = decided_last_commit(rpc, &block, height)?;
     let header = &block["block"]["header"];
     let time = header["time"]
         .as_str()
@@ -187,8 +189,95 @@ fn fetch_block(rpc: &RpcClient, height: u64) -> anyhow::Result<pb::RequestFinali
         height: i64::try_from(height)?,
         time: Some(parse_rfc3339(time)?),
         proposer_address: hex::decode(proposer).unwrap_or_default().into(),
+        decided_last_commit,
         ..Default::default()
     })
+}
+
+/// The commit of `height - 1` as CometBFT builds `decided_last_commit`:
+/// the validator set of that height, in its order, each with the flag of
+/// its signature in the block's `last_commit` (which lists them in the
+/// same order).
+fn decided_last_commit(
+    rpc: &RpcClient,
+    block: &Value,
+    height: u64,
+) -> anyhow::Result<Option<pb::CommitInfo>> {
+    let last_commit = &block["block"]["last_commit"];
+    let signatures = last_commit["signatures"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if height <= 1 || signatures.is_empty() {
+        return Ok(Some(pb::CommitInfo::default()));
+    }
+    let validators = validator_set(rpc, height - 1)?;
+    if validators.len() != signatures.len() {
+        anyhow::bail!(
+            "block {height}: the last commit has {} signatures for a set of {} validators",
+            signatures.len(),
+            validators.len()
+        );
+    }
+    let votes = validators
+        .into_iter()
+        .zip(&signatures)
+        .map(|((address, power), signature)| {
+            let flag = signature["block_id_flag"]
+                .as_i64()
+                .context("signature without block_id_flag")?;
+            Ok(pb::VoteInfo {
+                validator: Some(pb::Validator {
+                    address: address.into(),
+                    power,
+                }),
+                block_id_flag: i32::try_from(flag)?,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let round = last_commit["round"].as_i64().unwrap_or(0);
+    Ok(Some(pb::CommitInfo {
+        round: i32::try_from(round)?,
+        votes,
+    }))
+}
+
+/// The validators of `height` in CometBFT's order: (address, power).
+fn validator_set(rpc: &RpcClient, height: u64) -> anyhow::Result<Vec<(Vec<u8>, i64)>> {
+    const PER_PAGE: usize = 100;
+    let mut set = Vec::new();
+    for page in 1.. {
+        let answer = rpc
+            .call(
+                "validators",
+                serde_json::json!({
+                    "height": height.to_string(),
+                    "page": page.to_string(),
+                    "per_page": PER_PAGE.to_string(),
+                }),
+            )
+            .with_context(|| format!("fetching the validators of height {height}"))?;
+        let listed = answer["validators"].as_array().cloned().unwrap_or_default();
+        for validator in &listed {
+            let address = validator["address"]
+                .as_str()
+                .context("validator without address")?;
+            let power: i64 = validator["voting_power"]
+                .as_str()
+                .context("validator without voting_power")?
+                .parse()
+                .context("voting_power is not a number")?;
+            set.push((hex::decode(address).context("address is not hex")?, power));
+        }
+        let total: usize = answer["total"]
+            .as_str()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(set.len());
+        if listed.is_empty() || set.len() >= total {
+            break;
+        }
+    }
+    Ok(set)
 }
 
 /// An RFC 3339 UTC time as CometBFT writes it ("2026-12-02T10:00:00.123456789Z"),

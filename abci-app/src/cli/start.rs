@@ -1,6 +1,7 @@
 use std::fs;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,6 +35,11 @@ pub struct StartArgs {
     /// dashboard): host:port, or "off".
     #[arg(long, env = "UMD_API_ADDRESS", default_value = "127.0.0.1:1317")]
     pub api_address: String,
+    /// This node's floor on gas prices for its mempool (the SDK's
+    /// `minimum-gas-prices`), e.g. `0.05unrn`; blocks are still judged by
+    /// the chain's `min_gas_price` alone.
+    #[arg(long, env = "UMD_MINIMUM_GAS_PRICES")]
+    pub minimum_gas_prices: Option<um_client::fees::GasPrice>,
     /// Test hook of the reliability scenarios: misbehave as a byzantine
     /// validator (comma-separated modes of `app::byzantine`). Only in
     /// binaries built with the `test-hooks` feature (`make test`).
@@ -61,6 +67,12 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
             .context("starting the verifier worker")?;
         node = node.with_verifier(std::sync::Arc::new(verifier));
         println!("umd: verifying updates with {endpoint}");
+    }
+    if let Some(price) = args.minimum_gas_prices {
+        let decimal = cosmwasm_std::Decimal::from_str(price.to_string().trim_end_matches("unrn"))
+            .map_err(|e| anyhow::anyhow!("--minimum-gas-prices {price}: {e}"))?;
+        node = node.with_min_gas_price(decimal);
+        println!("umd: mempool admits gas prices of at least {price}");
     }
     #[cfg(feature = "test-hooks")]
     if let Some(modes) = &args.byzantine {

@@ -25,6 +25,12 @@ pub struct TxArgs {
     pub chain_id: Option<String>,
     #[arg(long, default_value = "")]
     pub memo: String,
+    /// unrn per gas; the fee is the gas limit at this price, rounded up.
+    #[arg(long, default_value = um_client::fees::DEFAULT_GAS_PRICE)]
+    pub gas_prices: um_client::fees::GasPrice,
+    /// The whole fee, e.g. `50000unrn`, instead of `--gas-prices`.
+    #[arg(long, value_parser = parse_fee)]
+    pub fees: Option<u128>,
     #[command(flatten)]
     pub node: super::NodeArgs,
     #[command(flatten)]
@@ -141,6 +147,16 @@ pub fn run(command: TxCommand) -> anyhow::Result<()> {
     }
 }
 
+/// `50000unrn` (or `50000`) as unrn.
+fn parse_fee(text: &str) -> Result<u128, String> {
+    let number = text
+        .strip_suffix(um_client::fees::FEE_DENOM)
+        .unwrap_or(text);
+    number
+        .parse::<u128>()
+        .map_err(|_| format!("{text:?}: expected a whole amount of unrn, like 50000unrn"))
+}
+
 /// Checks the argument is JSON and returns its bytes unchanged.
 pub fn json_bytes(text: &str) -> anyhow::Result<Vec<u8>> {
     serde_json::from_str::<serde_json::Value>(text)
@@ -165,6 +181,8 @@ fn broadcast(args: &TxArgs, msg: Any) -> anyhow::Result<()> {
     let options = TxOptions {
         gas_limit: args.gas,
         memo: args.memo.clone(),
+        gas_price: args.gas_prices,
+        fee: args.fees,
         ..TxOptions::default()
     };
     let tx = tx_builder::sign_tx(&key, vec![msg], &signer, &options)?;

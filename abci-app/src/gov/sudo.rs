@@ -1,5 +1,5 @@
-//! The chain's calls into the governance suite: minting rewards on the
-//! token and slashing on staking, through the contracts' `sudo` entries,
+//! The chain's calls into the governance suite: minting rewards and moving
+//! fees on the token, slashing on staking, through the contracts' `sudo` entries,
 //! which no account can reach.
 
 use cosmwasm_std::{Decimal, Uint128};
@@ -43,6 +43,23 @@ pub fn mint_reward(
     let registry = registered(ctx)?;
     let msg = TokenSudo::MintReward {
         recipient: recipient.to_string(),
+        amount: Uint128::new(amount),
+    };
+    call(ctx, &registry.token, &msg)
+}
+
+/// Moves `amount` micro-NRN from `from` to `to` (fees into the fee
+/// collector, and from it to the validators).
+pub fn chain_transfer(
+    ctx: &mut TxContext<'_>,
+    from: &str,
+    to: &str,
+    amount: u128,
+) -> Result<MsgResult, TxError> {
+    let registry = registered(ctx)?;
+    let msg = TokenSudo::Transfer {
+        from: from.to_string(),
+        to: to.to_string(),
         amount: Uint128::new(amount),
     };
     call(ctx, &registry.token, &msg)

@@ -17,6 +17,7 @@ use um_proto::um::abci::v1::InjectedVerdicts;
 use um_proto::um::training::v1::{ModelVersion, Update, UpdateStatus, Verdict, VerdictReason};
 
 use super::extension::signed_verdicts;
+use super::verification_fee;
 use super::{lineage, records, set_head, TrainingParams};
 use crate::codes::{Code, TxError};
 use crate::context::{BlockInfo, Contracts, Event, TxContext};
@@ -275,6 +276,19 @@ pub fn apply(
     }
     records::save_update(state, update);
     if decision != Decision::Wait {
+        let accepted = decision == Decision::Accept;
+        if !accepted {
+            // Only accepted weights are ever read again (as a version).
+            records::prune_blob(state, &update.weights_sha256)?;
+        }
+        events.extend(verification_fee::settle(
+            wasm,
+            state,
+            block,
+            update.id,
+            &update.trainer,
+            accepted,
+        )?);
         events.push(decided_event(update));
     }
     Ok(events)
@@ -368,18 +382,33 @@ fn accept(
         lineage.hyperparams.reward_halving_interval,
         accepted_before,
     );
+    let (to_trainer, to_validators) =
+        verification_fee::split_reward(reward, &crate::fee::FeeParams::load(state)?);
     let mut event = Event::new("reward")
         .attr("update_id", update.id.to_string())
         .attr("trainer", &update.trainer)
-        .attr("amount", reward.to_string());
-    if reward > 0 {
-        // The version stands even if the token refuses (e.g. its cap is
-        // reached): the model improved either way.
+        .attr("amount", to_trainer.to_string())
+        .attr("validators_amount", to_validators.to_string());
+    // The version stands even if the token refuses (e.g. its cap is
+    // reached): the model improved either way.
+    if to_trainer > 0 {
         let minted = crate::gov::sudo::as_chain(wasm, state, block, |ctx| {
-            crate::gov::sudo::mint_reward(ctx, &update.trainer, reward)
+            crate::gov::sudo::mint_reward(ctx, &update.trainer, to_trainer)
         });
         if let Err(err) = minted {
             event = event.attr("error", err.log);
+        }
+    }
+    if to_validators > 0 {
+        // Minted to the fee collector, paid out with the next block's fees
+        // to the validators that signed, for the re-training they did.
+        let collector = crate::fee::fee_collector();
+        let minted = crate::gov::sudo::as_chain(wasm, state, block, |ctx| {
+            crate::gov::sudo::mint_reward(ctx, &collector, to_validators)
+        });
+        match minted {
+            Ok(_) => crate::fee::add_undistributed(state, to_validators)?,
+            Err(err) => event = event.attr("validators_error", err.log),
         }
     }
     Ok(vec![event])

@@ -22,6 +22,7 @@ pub mod query;
 pub mod records;
 pub mod state_key;
 pub mod submit;
+pub mod verification_fee;
 pub mod verify_request;
 
 use serde::{Deserialize, Serialize};

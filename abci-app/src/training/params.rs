@@ -32,7 +32,7 @@ impl Default for TrainingParams {
             expiry_blocks: 20,
             fraud_slash_fraction: Decimal::percent(50),
             max_weights_bytes: 8 * 1024 * 1024,
-            weights_cost_per_byte: 10,
+            weights_cost_per_byte: crate::storage_gas::GAS_PER_STORED_BYTE,
             default_dataset_id: "mnist".to_string(),
         }
     }

@@ -25,6 +25,20 @@ pub fn put_blob(state: &mut StateView, bytes: &[u8]) -> [u8; 32] {
     sha
 }
 
+/// Deletes the weights stored under `sha`, unless an update still waiting
+/// for its verdicts has the same bytes (a copy shares its original's blob).
+/// Accepted weights are versions and are never deleted.
+pub fn prune_blob(state: &mut StateView, sha: &[u8]) -> Result<bool, TxError> {
+    let still_needed = pending_updates(state)?
+        .iter()
+        .any(|update| update.weights_sha256 == sha);
+    if still_needed {
+        return Ok(false);
+    }
+    state.remove(&state_key::blob(sha));
+    Ok(true)
+}
+
 pub fn blob(state: &StateView, sha: &[u8]) -> Result<Option<Vec<u8>>, TxError> {
     Ok(state.get(&state_key::blob(sha))?)
 }
@@ -164,4 +178,42 @@ pub fn set_accepted_count(state: &mut StateView, model_id: &str, count: u64) {
         &state_key::accepted_count(model_id),
         count.to_be_bytes().to_vec(),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use um_proto::um::training::v1::UpdateStatus;
+
+    use super::*;
+    use crate::store::Store;
+
+    fn update(id: u64, sha: [u8; 32], status: UpdateStatus) -> Update {
+        Update {
+            id,
+            trainer: "um1trainer".into(),
+            model_id: "digits".into(),
+            weights_sha256: sha.to_vec(),
+            status: status as i32,
+            ..Default::default()
+        }
+    }
+
+    /// Issue 15: the weights of decided, unaccepted updates were kept for
+    /// ever. A blob goes once nothing pending needs it.
+    #[test]
+    fn a_blob_is_pruned_unless_a_pending_copy_needs_it() {
+        let store = Store::temporary().unwrap();
+        let mut state = store.view();
+        let sha = put_blob(&mut state, b"weights");
+        save_update(&mut state, &update(1, sha, UpdateStatus::Rejected));
+        save_update(&mut state, &update(2, sha, UpdateStatus::Pending));
+        assert!(
+            !prune_blob(&mut state, &sha).unwrap(),
+            "update 2 still needs it"
+        );
+        assert!(blob(&state, &sha).unwrap().is_some());
+        save_update(&mut state, &update(2, sha, UpdateStatus::Expired));
+        assert!(prune_blob(&mut state, &sha).unwrap());
+        assert!(blob(&state, &sha).unwrap().is_none());
+    }
 }

@@ -76,3 +76,9 @@ pub fn verdicts_of(update_id: u64) -> Vec<u8> {
 pub fn accepted_count(model_id: &str) -> Vec<u8> {
     [b"training/accepted/", model_id.as_bytes()].concat()
 }
+
+/// `escrow/<update id>` → unrn of the update's verification fee (16 bytes,
+/// big-endian), held in the escrow account until the update is decided.
+pub fn verification_escrow(update_id: u64) -> Vec<u8> {
+    [b"training/escrow/", &update_id.to_be_bytes()[..]].concat()
+}

@@ -165,8 +165,17 @@ pub fn handle(ctx: &mut TxContext<'_>, signer: &str, msg: &Any) -> Result<MsgRes
     let mut fraud_detail = None;
     match evident_fraud(&spec, &msg.weights) {
         None => {
+            let fee = super::verification_fee::take(ctx, id, &msg.trainer)?;
             records::put_blob(ctx.state, &msg.weights);
             records::save_update(ctx.state, &update);
+            if fee > 0 {
+                events.push(
+                    Event::new("verification_fee")
+                        .attr("update_id", id.to_string())
+                        .attr("amount", format!("{fee}{}", crate::fee::FEE_DENOM))
+                        .attr("escrowed", "true"),
+                );
+            }
         }
         Some((reason, detail)) => {
             // Nothing to verify: store the record, not the bytes. State keeps

@@ -180,6 +180,9 @@ impl Keeper<'_> {
             host.write(|state| host.bindings.execute(state, &host.block, contract, &msg))??;
         gas.consume(outcome.gas, "custom chain message work")?;
         let mut events = outcome.events;
+        if let Some(wasm) = &outcome.store_code {
+            events.extend(self.store_code_trusted(gas, contract, wasm)?.events);
+        }
         for call in outcome.calls {
             let action = Action::Execute {
                 contract: call.contract,

@@ -19,15 +19,24 @@ pub const GAS_MULTIPLIER: u64 = 14_000;
 /// `DefaultInstanceCost`); it also bounds recursion through gas.
 pub const INSTANCE_COST: u64 = 60_000;
 
-/// Charged per byte of (unzipped) Wasm code in `MsgStoreCode`
-/// (wasmd's `DefaultCompileCost`).
+/// Charged per byte of (unzipped) Wasm code that `MsgStoreCode` compiles
+/// (wasmd's `DefaultCompileCost`): new code only, code already in state is
+/// not compiled again.
 pub const COMPILE_COST_PER_BYTE: u64 = 3;
+
+/// Charged per byte of (unzipped) Wasm code on every upload, for inflating
+/// and hashing it before it is known whether the bytes are new. The tx's
+/// size cost does not cover it: a few KB of gzip can inflate to the 3 MiB
+/// limit, and re-uploading stored code pays neither compile nor storage.
+pub const HASH_COST_PER_BYTE: u64 = 1;
 
 /// SDK KV-store costs, applied to contract storage access.
 pub const READ_COST_FLAT: u64 = 1_000;
 pub const READ_COST_PER_BYTE: u64 = 3;
 pub const WRITE_COST_FLAT: u64 = 2_000;
-pub const WRITE_COST_PER_BYTE: u64 = 30;
+/// The chain's one price of state (`storage_gas`), for contract storage as
+/// for stored code.
+pub const WRITE_COST_PER_BYTE: u64 = crate::storage_gas::GAS_PER_STORED_BYTE;
 pub const DELETE_COST: u64 = 1_000;
 pub const ITER_NEXT_COST_FLAT: u64 = 30;
 

@@ -1,6 +1,8 @@
-//! `app_state["wasm"]`: codes to store and contracts to instantiate at
-//! genesis, run exactly as the equivalent messages would be (same code ids,
-//! same addresses), with their events dropped.
+//! `app_state["wasm"]`: the module's params, codes to store and contracts to
+//! instantiate at genesis, run exactly as the equivalent messages would be
+//! (same code ids, same addresses, identical code stored once), with their
+//! events dropped. Genesis codes are trusted: `code_upload_access` applies
+//! to the messages of later blocks, not to them.
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -8,12 +10,16 @@ use serde::{Deserialize, Serialize};
 use super::gas::GENESIS_GAS_LIMIT;
 use super::host::Host;
 use super::keeper::{Action, Keeper};
+use super::params::WasmParams;
 use crate::codes::{Code, TxError};
 use crate::context::GasMeter;
 
 #[derive(Deserialize, Serialize, Default, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct WasmGenesis {
+    /// Absent: the defaults (everybody may upload code).
+    #[serde(default)]
+    pub params: WasmParams,
     #[serde(default)]
     pub codes: Vec<GenesisCode>,
     #[serde(default)]
@@ -56,13 +62,16 @@ pub struct GenesisContract {
 
 pub(crate) fn run(host: &std::sync::Arc<Host>, genesis: &WasmGenesis) -> Result<(), TxError> {
     let keeper = Keeper::new(host);
+    // First, so that a malformed rule stops genesis before any work.
+    host.write(|s| genesis.params.save(s))?
+        .map_err(|e| TxError::new(e.code, format!("wasm genesis: params: {}", e.log)))?;
     for (index, code) in genesis.codes.iter().enumerate() {
         let wasm = base64::engine::general_purpose::STANDARD
             .decode(code.wasm_base64.trim())
             .map_err(|e| genesis_error(format!("code #{}: bad base64: {e}", index + 1)))?;
         let mut gas = GasMeter::new(GENESIS_GAS_LIMIT);
         keeper
-            .run(&mut gas, 0, &code.creator, Action::StoreCode { wasm })
+            .store_code_trusted(&mut gas, &code.creator, &wasm)
             .map_err(|e| {
                 TxError::new(
                     e.code,

@@ -28,7 +28,9 @@ use super::events;
 use super::gas;
 use super::host::Host;
 use super::limits::{MAX_LABEL_LEN, MAX_SALT_LEN, MAX_WASM_SIZE};
+use super::params;
 use super::state;
+use super::state_key;
 use super::vm::{self, Failure, Target, VmInstance};
 use crate::codes::{Code, TxError};
 use crate::context::{Event, GasMeter};
@@ -96,7 +98,12 @@ impl<'h> Keeper<'h> {
     ) -> Result<Done, TxError> {
         address::decode_field("sender", sender)?;
         match action {
-            Action::StoreCode { wasm } => self.store_code(gas, sender, &wasm),
+            Action::StoreCode { wasm } => {
+                // Before any work: a refused upload costs the chain nothing.
+                let access = self.host.read(params::code_upload_access)??;
+                access.require_admits(sender)?;
+                self.store_code(gas, sender, &wasm)
+            }
             Action::Instantiate {
                 admin,
                 code_id,
@@ -153,13 +160,46 @@ impl<'h> Keeper<'h> {
         })
     }
 
+    /// Stores code for `creator` whatever `code_upload_access` says: for
+    /// genesis and the DAO, whose right to upload the caller established.
+    /// Gas and deduplication are the same as for a message.
+    pub fn store_code_trusted(
+        &self,
+        gas: &mut GasMeter,
+        creator: &str,
+        wasm: &[u8],
+    ) -> Result<Done, TxError> {
+        address::decode_field("creator", creator)?;
+        self.store_code(gas, creator, wasm)
+    }
+
+    /// Every upload gets a new code id, as on wasmd, but the bytes are
+    /// stored (and paid for, and compiled) only by the first upload of
+    /// them: later ones pay for hashing and their small record.
     fn store_code(&self, gas: &mut GasMeter, sender: &str, wasm: &[u8]) -> Result<Done, TxError> {
         let wasm = unzip(wasm)?;
+        let len = wasm.len() as u64;
         gas.consume(
-            gas::COMPILE_COST_PER_BYTE.saturating_mul(wasm.len() as u64),
-            "compiling wasm code",
+            gas::HASH_COST_PER_BYTE.saturating_mul(len),
+            "hashing wasm code",
         )?;
-        let checksum = self.compile_unless_cached(&wasm)?;
+        let checksum = Checksum::generate(&wasm);
+        // State, not this node's VM cache, decides: every node must charge
+        // the same gas.
+        let stored = self
+            .host
+            .read(|s| state::has_code_bytes(s, checksum.as_slice()))??;
+        if !stored {
+            gas.consume(
+                gas::COMPILE_COST_PER_BYTE.saturating_mul(len),
+                "compiling wasm code",
+            )?;
+            gas.consume(
+                gas::write_cost(state_key::code_bytes(checksum.as_slice()).len(), wasm.len()),
+                "storing wasm code",
+            )?;
+            self.compile_unless_cached(&wasm, &checksum)?;
+        }
         let info = CodeInfo {
             code_hash: checksum.as_slice().to_vec(),
             creator: sender.to_string(),
@@ -168,9 +208,17 @@ impl<'h> Keeper<'h> {
                 addresses: Vec::new(),
             }),
         };
+        // Code ids are 8 bytes in the key whatever their value.
+        gas.consume(
+            gas::write_cost(state_key::code_info(0).len(), info.encoded_len()),
+            "storing the code record",
+        )?;
         let code_id = self.host.write(|s| -> Result<u64, TxError> {
             let code_id = state::next_code_id(s)?;
-            state::save_code(s, code_id, &info, &wasm);
+            state::save_code_info(s, code_id, &info);
+            if !stored {
+                state::save_code_bytes(s, checksum.as_slice(), &wasm);
+            }
             Ok(code_id)
         })??;
         Ok(Done {
@@ -186,19 +234,20 @@ impl<'h> Keeper<'h> {
     /// are there already. Compiling them again would make cosmwasm-vm
     /// rewrite the compiled module's file in place, and modules loaded from
     /// that file are memory-mapped: an instance reading a page the rewrite
-    /// truncated dies of SIGBUS. Skipping is safe for consensus: the bytes
-    /// were checked when first stored, so every node gets the same result
-    /// whatever its cache holds, and the gas was charged above either way.
-    fn compile_unless_cached(&self, wasm: &[u8]) -> Result<Checksum, TxError> {
-        let checksum = Checksum::generate(wasm);
+    /// truncated dies of SIGBUS. Skipping is safe for consensus: the cache
+    /// checked the bytes when it first stored them (e.g. for a tx that failed
+    /// later), so every node gets the same result whatever its cache holds,
+    /// and the gas was charged above either way.
+    fn compile_unless_cached(&self, wasm: &[u8], checksum: &Checksum) -> Result<(), TxError> {
         // load_wasm verifies the file against the checksum, so a damaged
         // copy is compiled and written again.
-        if self.host.cache.load_wasm(&checksum).is_ok() {
-            return Ok(checksum);
+        if self.host.cache.load_wasm(checksum).is_ok() {
+            return Ok(());
         }
         self.host
             .cache
             .store_code(wasm, true, self.host.persists_code())
+            .map(|_| ())
             .map_err(|err| match err {
                 VmError::CacheErr { .. } => {
                     vm::stop_on_cache_failure("cannot store wasm code", &err)

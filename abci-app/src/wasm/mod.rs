@@ -8,11 +8,13 @@
 //! - `vm`, `host`, `backend` and `querier` connect `cosmwasm-vm` to
 //!   the tx's state view;
 //! - `query` answers the `cosmwasm.wasm.v1.Query` ABCI queries;
+//! - `params` says who may upload code (`code_upload_access`);
 //! - `state` and `state_key` own the module's records under `wasm/`.
 //!
 //! The VM cache on disk is derived data: every code's bytes are also kept in
-//! state, and an instance whose code is missing from the cache is restored
-//! from there, so a node can wipe its cache (or sync from scratch) safely.
+//! state (once per checksum, however many code ids share them), and an
+//! instance whose code is missing from the cache is restored from there, so
+//! a node can wipe its cache (or sync from scratch) safely.
 //!
 //! A failed message leaves partial writes in the tx's state; the tx runner
 //! discards them with its checkpoint (as it does for every module).
@@ -38,6 +40,7 @@ mod host;
 mod keeper;
 mod module;
 mod msg_server;
+mod params;
 mod querier;
 mod query;
 mod state;
@@ -60,6 +63,7 @@ pub use self::genesis::{GenesisCode, GenesisContract, GenesisExecution, WasmGene
 use self::host::{Host, VmCache};
 use self::keeper::Keeper;
 pub use self::module::WasmModule;
+pub use self::params::{code_upload_access, set_code_upload_access, CodeUploadAccess, WasmParams};
 /// Prefix of every state key the module writes.
 pub use self::state_key::MODULE_PREFIX as STATE_PREFIX;
 use crate::codes::TxError;
@@ -165,6 +169,40 @@ impl WasmVm {
                     host.keep_code_in_memory();
                 }
                 msg_server::handle(&Keeper::new(host), gas, signer, msg)
+            },
+        )?;
+        Ok(MsgResult {
+            response: Some(done.response),
+            events: done.events,
+        })
+    }
+
+    /// Stores `wasm` (raw or gzipped) as code created by `dao`, whatever
+    /// `code_upload_access` says: the DAO's upload path. The caller must have
+    /// established that `dao` is the registered DAO (this module does not
+    /// know the registry). Gas and deduplication are those of
+    /// `MsgStoreCode`; the response is a `MsgStoreCodeResponse` with its
+    /// `store_code` event. Same contract as [`Self::handle_msg`] for errors
+    /// and partial writes; a simulation compiles new code in memory only.
+    pub fn store_code_as(
+        &self,
+        ctx: &mut TxContext<'_>,
+        dao: &str,
+        wasm: &[u8],
+    ) -> Result<MsgResult, TxError> {
+        let gas = &mut *ctx.gas;
+        let simulate = ctx.simulate;
+        let done = Host::with_owned_state(
+            &self.cache,
+            &self.bindings,
+            ctx.state,
+            ctx.block,
+            Some(ctx.tx_index),
+            |host| {
+                if simulate {
+                    host.keep_code_in_memory();
+                }
+                Keeper::new(host).store_code_trusted(gas, dao, wasm)
             },
         )?;
         Ok(MsgResult {

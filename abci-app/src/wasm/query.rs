@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use cosmos_sdk_proto::cosmos::base::query::v1beta1::{PageRequest, PageResponse};
 use cosmos_sdk_proto::cosmwasm::wasm::v1::{
-    AccessConfig, AccessType, CodeInfoResponse, Model, Params, QueryAllContractStateRequest,
+    AccessType, CodeInfoResponse, Model, Params, QueryAllContractStateRequest,
     QueryAllContractStateResponse, QueryCodeRequest, QueryCodeResponse, QueryCodesRequest,
     QueryCodesResponse, QueryContractHistoryRequest, QueryContractHistoryResponse,
     QueryContractInfoRequest, QueryContractInfoResponse, QueryContractsByCodeRequest,
@@ -18,6 +18,7 @@ use super::address;
 use super::gas::QUERY_GAS_LIMIT;
 use super::host::{Host, VmCache};
 use super::keeper::Keeper;
+use super::params::WasmParams;
 use super::state;
 use super::state_key;
 use crate::codes::{Code, TxError};
@@ -52,7 +53,7 @@ pub(crate) fn handle(
         "AllContractState" => all_contract_state(state, data),
         "Code" => code(state, data),
         "Codes" => codes(state, data),
-        "Params" => Ok(params()),
+        "Params" => params(state),
         _ => Err(TxError::new(
             Code::InvalidRequest,
             format!("unknown wasm query path {path}"),
@@ -162,7 +163,7 @@ fn all_contract_state(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError
 fn code(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
     let req: QueryCodeRequest = request(data)?;
     let info = state::require_code_info(state, req.code_id)?;
-    let bytes = state::code_bytes(state, req.code_id)?.ok_or_else(|| {
+    let bytes = state::code_bytes(state, &info.code_hash)?.ok_or_else(|| {
         TxError::new(
             Code::Internal,
             format!("bytes of code {} missing", req.code_id),
@@ -199,19 +200,17 @@ fn codes(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
     .encode_to_vec())
 }
 
-/// Anyone may upload and instantiate code on this chain.
-fn params() -> Vec<u8> {
-    let everybody = AccessType::Everybody as i32;
-    QueryParamsResponse {
+/// wasmd's `Params`: who may upload code (our `code_upload_access`, with
+/// DAO-only as wasmd's "nobody"), and that anyone may instantiate.
+fn params(state: &StateView) -> Result<Vec<u8>, TxError> {
+    let access = WasmParams::load(state)?.code_upload_access;
+    Ok(QueryParamsResponse {
         params: Some(Params {
-            code_upload_access: Some(AccessConfig {
-                permission: everybody,
-                addresses: Vec::new(),
-            }),
-            instantiate_default_permission: everybody,
+            code_upload_access: Some(access.to_access_config()),
+            instantiate_default_permission: AccessType::Everybody as i32,
         }),
     }
-    .encode_to_vec()
+    .encode_to_vec())
 }
 
 fn code_info_response(

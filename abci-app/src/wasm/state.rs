@@ -59,13 +59,21 @@ pub fn require_code_info(state: &StateView, code_id: u64) -> Result<CodeInfo, Tx
         .ok_or_else(|| TxError::new(Code::NotFound, format!("code id {code_id} not found")))
 }
 
-pub fn code_bytes(state: &StateView, code_id: u64) -> Result<Option<Vec<u8>>, TxError> {
-    Ok(state.get(&state_key::code_bytes(code_id))?)
+/// The Wasm bytes with this checksum (a `CodeInfo::code_hash`).
+pub fn code_bytes(state: &StateView, checksum: &[u8]) -> Result<Option<Vec<u8>>, TxError> {
+    Ok(state.get(&state_key::code_bytes(checksum))?)
 }
 
-pub fn save_code(state: &mut StateView, code_id: u64, info: &CodeInfo, wasm: &[u8]) {
+pub fn has_code_bytes(state: &StateView, checksum: &[u8]) -> Result<bool, TxError> {
+    Ok(code_bytes(state, checksum)?.is_some())
+}
+
+pub fn save_code_info(state: &mut StateView, code_id: u64, info: &CodeInfo) {
     state.set(&state_key::code_info(code_id), info.encode_to_vec());
-    state.set(&state_key::code_bytes(code_id), wasm.to_vec());
+}
+
+pub fn save_code_bytes(state: &mut StateView, checksum: &[u8], wasm: &[u8]) {
+    state.set(&state_key::code_bytes(checksum), wasm.to_vec());
 }
 
 pub fn contract_info(state: &StateView, contract: &[u8]) -> Result<Option<ContractInfo>, TxError> {

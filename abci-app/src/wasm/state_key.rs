@@ -27,10 +27,17 @@ pub fn code_info(code_id: u64) -> Vec<u8> {
     join(code_info_prefix(), &code_id.to_be_bytes())
 }
 
-/// The Wasm bytes of a code id (unzipped), kept in state so that any node can
-/// rebuild its VM cache.
-pub fn code_bytes(code_id: u64) -> Vec<u8> {
-    join(b"wasm/code_bytes/", &code_id.to_be_bytes())
+/// The Wasm bytes (unzipped) whose sha256 is `checksum`, kept in state so
+/// that any node can rebuild its VM cache. Keyed by checksum, not by code id:
+/// every code id with the same bytes shares one copy (its `CodeInfo` names
+/// the checksum), so uploading the same code again adds no bytes.
+pub fn code_bytes(checksum: &[u8]) -> Vec<u8> {
+    join(b"wasm/code_bytes_by_checksum/", checksum)
+}
+
+/// The module's parameters (JSON of `WasmParams`; absent = the defaults).
+pub fn params() -> &'static [u8] {
+    b"wasm/params"
 }
 
 /// `cosmwasm.wasm.v1.ContractInfo` of a contract.
@@ -119,7 +126,8 @@ mod tests {
             code_sequence().to_vec(),
             instance_sequence().to_vec(),
             code_info(7),
-            code_bytes(7),
+            code_bytes(&[7; 32]),
+            params().to_vec(),
             contract_info(&a),
             contract_history(&a, 0),
             contracts_by_code(1, 2, 3, &a),

@@ -45,7 +45,8 @@ use crate::context::{Contracts, Event, GasMeter};
 use crate::module::Module;
 use crate::store::Store;
 
-const GAS: u64 = 10_000_000;
+/// Enough to store the NRN token (~400 KB at 34 gas per byte) in one tx.
+const GAS: u64 = 50_000_000;
 
 /// One VM cache for the whole test process: compiled modules are shared
 /// between tests (each test still has its own state).
@@ -223,6 +224,57 @@ impl<'m> Chain<'m> {
             self.state.discard_checkpoint();
         }
         (result, gas.used())
+    }
+
+    /// Runs one message as the `Simulate` query does; nothing it writes
+    /// is kept.
+    fn simulate(&mut self, signer: &str, msg: Any) -> (Result<MsgResult, TxError>, u64) {
+        let mut gas = GasMeter::new(GAS);
+        self.state.checkpoint();
+        let result = {
+            let mut ctx = TxContext {
+                state: &mut self.state,
+                block: &self.block,
+                gas: &mut gas,
+                tx_index: 0,
+                simulate: true,
+                wasm: self.module,
+            };
+            self.module.handle_msg(&mut ctx, signer, &msg)
+        };
+        self.state.discard_checkpoint();
+        (result, gas.used())
+    }
+
+    /// The DAO's upload path, kept like a message on success.
+    fn store_code_as(&mut self, dao: &str, wasm: &[u8]) -> (Result<MsgResult, TxError>, u64) {
+        let mut gas = GasMeter::new(GAS);
+        self.state.checkpoint();
+        let result = {
+            let mut ctx = TxContext {
+                state: &mut self.state,
+                block: &self.block,
+                gas: &mut gas,
+                tx_index: 0,
+                simulate: false,
+                wasm: self.module,
+            };
+            self.module.store_code_as(&mut ctx, dao, wasm)
+        };
+        if result.is_ok() {
+            self.state.keep_checkpoint();
+        } else {
+            self.state.discard_checkpoint();
+        }
+        (result, gas.used())
+    }
+
+    /// How many copies of code bytes the state holds.
+    fn stored_code_copies(&self) -> usize {
+        self.state
+            .prefixed(&super::state_key::code_bytes(&[]))
+            .expect("state")
+            .len()
     }
 
     fn ok(&mut self, signer: &str, msg: Any) -> MsgResult {
@@ -470,6 +522,9 @@ fn storing_cached_code_again_leaves_the_compiled_module_alone() {
     let dir = tempfile::tempdir().unwrap();
     let module = WasmVm::new(dir.path()).unwrap();
     let mut chain = Chain::with_module(&module);
+    // Another chain (state) on the same cache: the code is new to its state
+    // but already compiled.
+    let mut other = Chain::with_module(&module);
     fn store(chain: &mut Chain) -> (u64, u64) {
         let msg = MsgStoreCode {
             sender: account(1),
@@ -488,7 +543,10 @@ fn storing_cached_code_again_leaves_the_compiled_module_alone() {
 
     let (second, second_gas) = store(&mut chain);
     assert_eq!(second, first + 1);
-    assert_eq!(second_gas, first_gas);
+    assert!(second_gas < first_gas, "a re-upload is not compiled again");
+    assert_eq!(files_with_identity(dir.path()), compiled);
+    let (other_first, other_gas) = store(&mut other);
+    assert_eq!((other_first, other_gas), (first, first_gas));
     assert_eq!(files_with_identity(dir.path()), compiled);
 
     chain.instantiate(second, &init, "");
@@ -1348,8 +1406,7 @@ fn genesis_stores_and_instantiates_like_messages() {
             code_id: 9,
             ..genesis.contracts[0].clone()
         }],
-        codes: Vec::new(),
-        executions: Vec::new(),
+        ..WasmGenesis::default()
     };
     let err = chain
         .module
@@ -1520,4 +1577,323 @@ fn contract_code_stops_at_the_contract_limit_whatever_the_gas_limit() {
     assert_eq!(err.code, Code::OutOfGas, "{}", err.log);
     assert!(err.log.contains("max_tx_contract_gas"), "{}", err.log);
     assert!(used <= cap + 3 * gas::INSTANCE_COST, "used {used}");
+}
+
+fn store_msg(sender: &str, wasm: &[u8]) -> Any {
+    pack(&MsgStoreCode {
+        sender: sender.to_string(),
+        wasm_byte_code: wasm.to_vec(),
+        instantiate_permission: None,
+    })
+}
+
+/// `wasm` with a custom section (name `pad`) of `payload` bytes appended:
+/// other code, `extra` bytes longer, that runs the same.
+fn padded(wasm: &[u8], payload: usize) -> (Vec<u8>, u64) {
+    let mut body = vec![3, b'p', b'a', b'd'];
+    body.resize(body.len() + payload, 0x5a);
+    let mut section = vec![0u8];
+    let mut size = body.len();
+    loop {
+        let byte = (size & 0x7f) as u8;
+        size >>= 7;
+        if size == 0 {
+            section.push(byte);
+            break;
+        }
+        section.push(byte | 0x80);
+    }
+    section.extend(body);
+    let mut out = wasm.to_vec();
+    out.extend(&section);
+    (out, section.len() as u64)
+}
+
+/// The `cosmwasm.wasm.v1` params as a client reads them.
+fn upload_params(chain: &Chain) -> cosmos_sdk_proto::cosmwasm::wasm::v1::AccessConfig {
+    use cosmos_sdk_proto::cosmwasm::wasm::v1::{QueryParamsRequest, QueryParamsResponse};
+    let resp: QueryParamsResponse = chain.query(&QueryParamsRequest {}).expect("params");
+    let params = resp.params.expect("params");
+    assert_eq!(
+        params.instantiate_default_permission,
+        cosmos_sdk_proto::cosmwasm::wasm::v1::AccessType::Everybody as i32
+    );
+    params.code_upload_access.expect("code upload access")
+}
+
+#[test]
+fn identical_code_is_stored_once_under_new_code_ids_and_re_uploads_are_cheap() {
+    let mut chain = Chain::new();
+    let wasm: &[u8] = &NRN_TOKEN;
+    let len = wasm.len() as u64;
+    let (first, first_gas) = chain.tx(&account(1), store_msg(&account(1), wasm), GAS);
+    let first: MsgStoreCodeResponse = response(&first.expect("first upload"));
+    // Another sender, zipped: the same unzipped bytes.
+    let (second, second_gas) = chain.tx(&account(2), store_msg(&account(2), &gzip(wasm)), GAS);
+    let second: MsgStoreCodeResponse = response(&second.expect("second upload"));
+    assert_eq!((first.code_id, second.code_id), (1, 2));
+    assert_eq!(first.checksum, second.checksum);
+    assert_eq!(chain.stored_code_copies(), 1);
+    assert_eq!(
+        chain
+            .state
+            .get(&super::state_key::code_bytes(&first.checksum))
+            .unwrap(),
+        Some(wasm.to_vec())
+    );
+
+    // The re-upload pays for hashing and its record, nothing per stored or
+    // compiled byte.
+    assert!(
+        first_gas >= (gas::COMPILE_COST_PER_BYTE + crate::storage_gas::GAS_PER_STORED_BYTE) * len
+    );
+    assert!(
+        second_gas < gas::HASH_COST_PER_BYTE * len + 10_000,
+        "{second_gas}"
+    );
+    assert!(second_gas * 20 < first_gas, "{second_gas} vs {first_gas}");
+    // The records differ only in their creators, both 20-byte accounts.
+    assert_eq!(
+        first_gas - second_gas,
+        gas::COMPILE_COST_PER_BYTE * len
+            + gas::write_cost(
+                super::state_key::code_bytes(&first.checksum).len(),
+                wasm.len()
+            )
+    );
+
+    // Each code id answers as before, with its own creator, and runs.
+    for (code_id, creator) in [(1, account(1)), (2, account(2))] {
+        let code: QueryCodeResponse = chain.query(&QueryCodeRequest { code_id }).unwrap();
+        assert_eq!(code.data, wasm);
+        let info = code.code_info.expect("code info");
+        assert_eq!(
+            (info.data_hash, info.creator),
+            (first.checksum.clone(), creator)
+        );
+    }
+    let codes: QueryCodesResponse = chain
+        .query(&QueryCodesRequest { pagination: None })
+        .unwrap();
+    assert_eq!(codes.code_infos.len(), 2);
+    let token = chain.token(2, &[(&account(10), 5)]);
+    assert_eq!(chain.balance(&token, &account(10)), 5);
+
+    // A node with an empty cache restores shared bytes for either code id.
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = WasmVm::new(dir.path()).unwrap();
+    chain.module = &fresh;
+    assert_eq!(chain.balance(&token, &account(10)), 5);
+}
+
+#[test]
+fn every_stored_byte_is_priced() {
+    assert_eq!(
+        gas::WRITE_COST_PER_BYTE,
+        crate::storage_gas::GAS_PER_STORED_BYTE
+    );
+    // Private cache: these bytes exist in no other test.
+    let dir = tempfile::tempdir().unwrap();
+    let module = WasmVm::new(dir.path()).unwrap();
+    let mut chain = Chain::with_module(&module);
+    let (small, small_extra) = padded(&REFLECT, 10);
+    let (large, large_extra) = padded(&REFLECT, 20_010);
+    let (result, small_gas) = chain.tx(&account(1), store_msg(&account(1), &small), GAS);
+    result.expect("small code");
+    let (result, large_gas) = chain.tx(&account(1), store_msg(&account(1), &large), GAS);
+    result.expect("large code");
+    let extra = large_extra - small_extra;
+    assert_eq!(
+        large_gas - small_gas,
+        (gas::HASH_COST_PER_BYTE
+            + gas::COMPILE_COST_PER_BYTE
+            + crate::storage_gas::GAS_PER_STORED_BYTE)
+            * extra
+    );
+    assert_eq!(chain.stored_code_copies(), 2);
+}
+
+#[test]
+fn dao_only_refuses_uploads_by_message_and_in_simulation_but_not_the_dao() {
+    let mut chain = Chain::new();
+    set_code_upload_access(&mut chain.state, &CodeUploadAccess::DaoOnly).expect("set");
+    assert_eq!(
+        code_upload_access(&chain.state).unwrap(),
+        CodeUploadAccess::DaoOnly
+    );
+    let (result, gas_used) = chain.tx(&account(1), store_msg(&account(1), &REFLECT), GAS);
+    let err = result.unwrap_err();
+    assert_eq!(err.code, Code::NotPermitted);
+    assert!(
+        err.log
+            .contains("code upload is restricted to the DAO (code_upload_access = dao_only)"),
+        "{}",
+        err.log
+    );
+    assert_eq!(gas_used, 0, "refused before any work");
+    let (result, _) = chain.simulate(&account(1), store_msg(&account(1), &REFLECT));
+    assert_eq!(result.unwrap_err().code, Code::NotPermitted);
+
+    // The DAO's path stores, pays and deduplicates like a message.
+    let dao = address::encode(&[0xda; 32]).unwrap();
+    let (result, first_gas) = chain.store_code_as(&dao, &REFLECT);
+    let result = result.expect("the DAO uploads");
+    let stored: MsgStoreCodeResponse = response(&result);
+    assert_eq!(stored.code_id, 1, "the refused upload used no code id");
+    assert_eq!(attr(&result.events, "store_code", "code_id"), Some("1"));
+    assert!(
+        first_gas
+            >= (gas::COMPILE_COST_PER_BYTE + crate::storage_gas::GAS_PER_STORED_BYTE)
+                * REFLECT.len() as u64
+    );
+    let (again, again_gas) = chain.store_code_as(&dao, &gzip(&REFLECT));
+    assert_eq!(response::<MsgStoreCodeResponse>(&again.unwrap()).code_id, 2);
+    assert!(again_gas < first_gas);
+    assert_eq!(chain.stored_code_copies(), 1);
+    let code: QueryCodeResponse = chain.query(&QueryCodeRequest { code_id: 1 }).unwrap();
+    assert_eq!(code.code_info.unwrap().creator, dao);
+    assert_eq!(
+        chain.store_code_as("um1bad", &REFLECT).0.unwrap_err().code,
+        Code::InvalidAddress
+    );
+
+    let access = upload_params(&chain);
+    assert_eq!(
+        access.permission,
+        cosmos_sdk_proto::cosmwasm::wasm::v1::AccessType::Nobody as i32
+    );
+}
+
+#[test]
+fn any_of_admits_listed_accounts_only() {
+    let mut chain = Chain::new();
+    assert_eq!(
+        upload_params(&chain).permission,
+        cosmos_sdk_proto::cosmwasm::wasm::v1::AccessType::Everybody as i32
+    );
+    let listed = CodeUploadAccess::AnyOf {
+        addresses: vec![account(1), account(3)],
+    };
+    set_code_upload_access(&mut chain.state, &listed).expect("set");
+    assert_eq!(chain.store_code(&REFLECT), 1);
+    let (result, _) = chain.tx(&account(2), store_msg(&account(2), &REFLECT), GAS);
+    let err = result.unwrap_err();
+    assert_eq!(err.code, Code::NotPermitted);
+    assert!(
+        err.log.contains("code_upload_access = any_of"),
+        "{}",
+        err.log
+    );
+    assert!(err.log.contains(&account(2)), "{}", err.log);
+    let (result, _) = chain.simulate(&account(2), store_msg(&account(2), &REFLECT));
+    assert_eq!(result.unwrap_err().code, Code::NotPermitted);
+    let (result, _) = chain.simulate(&account(3), store_msg(&account(3), &REFLECT));
+    result.expect("a listed account simulates");
+
+    let access = upload_params(&chain);
+    assert_eq!(
+        access.permission,
+        cosmos_sdk_proto::cosmwasm::wasm::v1::AccessType::AnyOfAddresses as i32
+    );
+    assert_eq!(access.addresses, [account(1), account(3)]);
+
+    // A bad list changes nothing.
+    for bad in [
+        Vec::new(),
+        vec!["um1bad".to_string()],
+        vec![account(4), account(4)],
+    ] {
+        let bad = CodeUploadAccess::AnyOf { addresses: bad };
+        assert!(set_code_upload_access(&mut chain.state, &bad).is_err());
+    }
+    assert_eq!(code_upload_access(&chain.state).unwrap(), listed);
+}
+
+#[test]
+fn genesis_params_round_trip_and_malformed_access_is_refused() {
+    let section = json!({
+        "params": { "code_upload_access": { "any_of": { "addresses": [account(1)] } } },
+        "codes": [
+            { "creator": account(9), "wasm_base64": b64(&*REFLECT) },
+            { "creator": account(9), "wasm_base64": b64(gzip(&REFLECT)) },
+        ],
+        "contracts": [],
+        "executions": [],
+    });
+    let parsed: WasmGenesis = serde_json::from_value(section.clone()).unwrap();
+    assert_eq!(serde_json::to_value(&parsed).unwrap(), section);
+    let mut chain = Chain::new();
+    let block = chain.block.clone();
+    chain
+        .module
+        .init_genesis(&mut chain.state, &block, &section)
+        .expect("genesis");
+    assert_eq!(
+        code_upload_access(&chain.state).unwrap(),
+        parsed.params.code_upload_access
+    );
+    // Genesis codes are trusted (their creator is not on the list), and
+    // identical ones share their bytes.
+    assert_eq!(chain.stored_code_copies(), 1);
+    let codes: QueryCodesResponse = chain
+        .query(&QueryCodesRequest { pagination: None })
+        .unwrap();
+    assert_eq!(codes.code_infos.len(), 2);
+    assert_eq!(upload_params(&chain).addresses, [account(1)]);
+
+    // Omitted params are the defaults, and the default genesis says so.
+    assert_eq!(
+        serde_json::from_value::<WasmGenesis>(json!({}))
+            .unwrap()
+            .params,
+        WasmParams::default()
+    );
+    assert_eq!(
+        WasmModule.default_genesis()["params"]["code_upload_access"],
+        json!("everybody")
+    );
+
+    let dao_only = json!({ "params": { "code_upload_access": "dao_only" } });
+    let mut chain = Chain::new();
+    chain
+        .module
+        .init_genesis(&mut chain.state, &block, &dao_only)
+        .expect("dao_only genesis");
+    assert_eq!(
+        code_upload_access(&chain.state).unwrap(),
+        CodeUploadAccess::DaoOnly
+    );
+
+    let malformed = [
+        (json!("dao"), Code::InvalidRequest, "unknown variant"),
+        (
+            json!({ "any_of": [account(1)] }),
+            Code::InvalidRequest,
+            "app_state.wasm",
+        ),
+        (
+            json!({ "any_of": { "addresses": [] } }),
+            Code::InvalidRequest,
+            "must not be empty",
+        ),
+        (
+            json!({ "any_of": { "addresses": ["um1bad"] } }),
+            Code::InvalidAddress,
+            "wasm genesis: params: code_upload_access any_of address #1",
+        ),
+    ];
+    for (access, code, log) in malformed {
+        let section = json!({
+            "params": { "code_upload_access": access },
+            "codes": [{ "creator": account(9), "wasm_base64": b64(&*REFLECT) }],
+        });
+        let mut chain = Chain::new();
+        let err = chain
+            .module
+            .init_genesis(&mut chain.state, &block, &section)
+            .unwrap_err();
+        assert_eq!(err.code, code, "{access}: {}", err.log);
+        assert!(err.log.contains(log), "{access}: {}", err.log);
+        assert_eq!(chain.stored_code_copies(), 0, "{access}: nothing stored");
+    }
 }

@@ -145,7 +145,7 @@ pub(crate) fn stop_on_cache_failure(what: &str, err: &dyn std::fmt::Display) -> 
 /// Puts a code's bytes from state back into the VM cache.
 pub(crate) fn restore_code(host: &Host, code_id: u64, checksum: &Checksum) -> Result<(), Failure> {
     let wasm = host
-        .read(|state| state::code_bytes(state, code_id))
+        .read(|state| state::code_bytes(state, checksum.as_slice()))
         .and_then(|bytes| bytes)
         .map_err(|e| Failure::Internal(e.log))?
         .ok_or_else(|| Failure::Internal(format!("bytes of code {code_id} missing from state")))?;

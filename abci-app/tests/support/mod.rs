@@ -78,6 +78,8 @@ pub struct TestNode {
     _dir: tempfile::TempDir,
     pub rpc: RpcClient,
     process: Option<Child>,
+    /// unrn each address paid in fees for the txs sent through `submit`.
+    fees: std::sync::Mutex<std::collections::BTreeMap<String, u128>>,
 }
 
 impl TestNode {
@@ -98,6 +100,9 @@ impl TestNode {
                 CHAIN_ID,
                 "--timeout-commit",
                 "300ms",
+                // Tests upload code by tx (a public network leaves it to the DAO).
+                "--code-upload-access",
+                "everybody",
                 "--home",
             ])
             .arg(&home)
@@ -117,6 +122,7 @@ impl TestNode {
             _dir: dir,
             rpc: RpcClient::new(&format!("http://127.0.0.1:{rpc_port}")),
             process: None,
+            fees: Default::default(),
         }
     }
 
@@ -238,12 +244,34 @@ impl TestNode {
         tx_builder::sign_tx(key, msgs, &self.signer(key), &options).expect("tx signed")
     }
 
-    /// Signs, broadcasts and waits for the block; the result may be a failure.
+    /// Signs, broadcasts and waits for the block; the result may be a failure
+    /// (whose fee is paid all the same, and counted in `fees_paid`).
     pub fn submit(&self, key: &Key, msgs: Vec<Any>, gas_limit: u64) -> TxResult {
         let tx = self.sign(key, msgs, gas_limit);
-        self.rpc
+        let result = self
+            .rpc
             .broadcast_and_wait(&tx, Duration::from_secs(60))
-            .expect("tx broadcast")
+            .expect("tx broadcast");
+        self.note_fee(&key.address, &result);
+        result
+    }
+
+    /// Counts the fee `result` says `payer` paid.
+    pub fn note_fee(&self, payer: &str, result: &TxResult) {
+        let fee = fee_of(result);
+        if fee > 0 {
+            *self
+                .fees
+                .lock()
+                .unwrap()
+                .entry(payer.to_string())
+                .or_default() += fee;
+        }
+    }
+
+    /// unrn `address` paid in fees for the txs sent through [`Self::submit`].
+    pub fn fees_paid(&self, address: &str) -> u128 {
+        self.fees.lock().unwrap().get(address).copied().unwrap_or(0)
     }
 
     pub fn submit_ok(&self, key: &Key, msgs: Vec<Any>) -> TxResult {
@@ -397,4 +425,14 @@ impl Drop for Verifier {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The fee a delivered tx paid, from its `tx.fee` event (`5000unrn`); 0 for
+/// a tx that never passed the ante step.
+pub fn fee_of(result: &TxResult) -> u128 {
+    result
+        .event_value("tx", "fee")
+        .and_then(|fee| fee.strip_suffix("unrn"))
+        .and_then(|amount| amount.parse().ok())
+        .unwrap_or(0)
 }

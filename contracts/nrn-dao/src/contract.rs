@@ -16,7 +16,7 @@ use um_bindings::staking::{
     check_settings, ExecuteMsg as StakingExecuteMsg, QueryMsg as StakingQueryMsg,
     TotalStakeResponse, VotingPowerResponse,
 };
-use um_bindings::{Hyperparams, UmMsg, UmQuery};
+use um_bindings::{validate_fee_params, Hyperparams, UmMsg, UmQuery};
 
 use crate::bounds::{check_bounds, invalid, DEFAULT_EXECUTION_PERIOD_BLOCKS};
 use crate::error::ContractError;
@@ -47,6 +47,10 @@ pub const MAX_DESCRIPTION_LEN: usize = 16 * 1024;
 pub const MAX_MODEL_ID_LEN: usize = 128;
 /// Longest model spec (JSON), in bytes.
 pub const MAX_SPEC_LEN: usize = 64 * 1024;
+/// Largest wasm code a `StoreCode` proposal may carry, in bytes: the chain's
+/// own limit on an upload (`MAX_WASM_SIZE`), so a proposal the chain would
+/// refuse is refused before anyone votes on it.
+pub const MAX_WASM_BYTE_CODE_LEN: usize = 3 * 1024 * 1024;
 /// Longest failure reason kept with an ExecutionFailed proposal, in bytes.
 pub const MAX_EXECUTION_ERROR_LEN: usize = 1024;
 
@@ -584,6 +588,21 @@ fn action_messages(
             new_code_id,
             msg,
         }),
+        ProposalAction::SetFeeParams {
+            min_gas_price,
+            validator_reward_share,
+            verification_fee,
+        } => CosmosMsg::Custom(UmMsg::SetFeeParams {
+            min_gas_price,
+            validator_reward_share,
+            verification_fee,
+        }),
+        ProposalAction::SetCodeUploadAccess { access } => {
+            CosmosMsg::Custom(UmMsg::SetCodeUploadAccess { access })
+        }
+        ProposalAction::StoreCode { wasm_byte_code } => {
+            CosmosMsg::Custom(UmMsg::StoreCode { wasm_byte_code })
+        }
     };
     Ok(vec![msg])
 }
@@ -879,6 +898,42 @@ pub fn validate_action(
             if msg.len() > MAX_SPEC_LEN {
                 return Err(ContractError::InvalidProposal {
                     reason: format!("the migrate message is longer than {MAX_SPEC_LEN} bytes"),
+                });
+            }
+            Ok(())
+        }
+        ProposalAction::SetFeeParams {
+            min_gas_price,
+            validator_reward_share,
+            verification_fee,
+        } => {
+            if min_gas_price.is_none()
+                && validator_reward_share.is_none()
+                && verification_fee.is_none()
+            {
+                return Err(ContractError::EmptyUpdate {});
+            }
+            validate_fee_params(*min_gas_price, *validator_reward_share, *verification_fee)
+                .map_err(|reason| ContractError::InvalidFeeParams { reason })?;
+            // A fee above the whole supply could never be paid: no update
+            // could be submitted until another vote lowered it.
+            if let Some(fee) = verification_fee {
+                check_within_supply(deps, &config.token, "verification_fee", *fee)?;
+            }
+            Ok(())
+        }
+        ProposalAction::SetCodeUploadAccess { access } => access
+            .validate(deps.api)
+            .map_err(|reason| ContractError::InvalidProposal { reason }),
+        ProposalAction::StoreCode { wasm_byte_code } => {
+            if wasm_byte_code.is_empty() {
+                return Err(ContractError::InvalidProposal {
+                    reason: "wasm_byte_code is empty".into(),
+                });
+            }
+            if wasm_byte_code.len() > MAX_WASM_BYTE_CODE_LEN {
+                return Err(ContractError::InvalidProposal {
+                    reason: format!("wasm_byte_code is larger than {MAX_WASM_BYTE_CODE_LEN} bytes"),
                 });
             }
             Ok(())

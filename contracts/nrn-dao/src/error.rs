@@ -16,6 +16,9 @@ pub enum ContractError {
     #[error("invalid hyperparameters: {reason}")]
     InvalidHyperparams { reason: String },
 
+    #[error("invalid fee parameters: {reason}")]
+    InvalidFeeParams { reason: String },
+
     #[error("invalid proposal: {reason}")]
     InvalidProposal { reason: String },
 

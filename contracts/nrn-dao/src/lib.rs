@@ -4,8 +4,9 @@
 //! (cw20 `Send` with a [`msg::ReceiveMsg::Propose`] hook; a direct
 //! [`msg::ExecuteMsg::Propose`] when the deposit is zero). A proposal carries
 //! one [`msg::ProposalAction`]: new hyperparameters for a model lineage, the
-//! acceptance or rejection of a dataset delta, a new model lineage, or a change
-//! of the DAO's or the staking contract's own configuration.
+//! acceptance or rejection of a dataset delta, a new model lineage, a change
+//! of the DAO's or the staking contract's own configuration, of the chain's
+//! fee settings or of who may upload code, or a code upload by the DAO.
 //!
 //! Voting power is the voter's bonded stake in `nrn-staking` at the *start* of
 //! the proposal's start block, so stake bonded in or after that block does not

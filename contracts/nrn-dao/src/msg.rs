@@ -5,7 +5,7 @@ use std::fmt;
 use cosmwasm_schema::{cw_serde, QueryResponses};
 use cosmwasm_std::{Addr, Binary, Decimal, Uint128};
 use cw20::Cw20ReceiveMsg;
-use um_bindings::Hyperparams;
+use um_bindings::{CodeUploadAccess, Hyperparams};
 
 use crate::state::Config;
 
@@ -118,6 +118,21 @@ pub enum ProposalAction {
         /// The contract's `MigrateMsg`, as JSON.
         msg: Binary,
     },
+    /// Chain: changes the fee settings; `None` leaves a field as it is.
+    SetFeeParams {
+        /// unrn per gas unit; zero makes transactions free.
+        min_gas_price: Option<Decimal>,
+        /// Fraction (0..=1) of each training reward paid to the validators
+        /// instead of the trainer, for their verification work.
+        validator_reward_share: Option<Decimal>,
+        /// unrn an update pays at submission, refunded when accepted.
+        verification_fee: Option<Uint128>,
+    },
+    /// Chain: changes who may store wasm code (the DAO always may).
+    SetCodeUploadAccess { access: CodeUploadAccess },
+    /// Chain: stores wasm code as the DAO, the only uploader while access is
+    /// `dao_only`; the code id is in the chain's events.
+    StoreCode { wasm_byte_code: Binary },
 }
 
 impl ProposalAction {
@@ -132,6 +147,9 @@ impl ProposalAction {
             ProposalAction::UpdateStakingConfig { .. } => "update_staking_config",
             ProposalAction::UpdateChainRegistry { .. } => "update_chain_registry",
             ProposalAction::MigrateContract { .. } => "migrate_contract",
+            ProposalAction::SetFeeParams { .. } => "set_fee_params",
+            ProposalAction::SetCodeUploadAccess { .. } => "set_code_upload_access",
+            ProposalAction::StoreCode { .. } => "store_code",
         }
     }
 }

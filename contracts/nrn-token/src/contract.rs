@@ -65,12 +65,54 @@ pub fn query(deps: Deps, env: Env, msg: QueryMsg) -> StdResult<Binary> {
 }
 
 /// Entry points only the chain can call (sudo is unreachable from a
-/// transaction): the chain's module account mints training rewards.
+/// transaction): the chain's module account mints training rewards, and the
+/// chain moves fees (signer to fee collector, fee collector to validators).
 #[cfg_attr(not(feature = "library"), entry_point)]
 pub fn sudo(deps: DepsMut, _env: Env, msg: SudoMsg) -> Result<Response, ContractError> {
     match msg {
         SudoMsg::MintReward { recipient, amount } => sudo_mint_reward(deps, recipient, amount),
+        SudoMsg::Transfer { from, to, amount } => sudo_transfer(deps, from, to, amount),
     }
+}
+
+/// Moves `amount` from `from` to `to` without the owner's signature: the
+/// chain has already authorised it (the fee is part of the signed tx, or
+/// the fee collector is the chain's own account). The balance check runs
+/// even when nothing moves, so an overdraft is refused whatever the
+/// recipient. A zero amount or `from == to` writes nothing.
+fn sudo_transfer(
+    deps: DepsMut,
+    from: String,
+    to: String,
+    amount: Uint128,
+) -> Result<Response, ContractError> {
+    let from_addr = deps.api.addr_validate(&from)?;
+    let to_addr = deps.api.addr_validate(&to)?;
+    let available = BALANCES
+        .may_load(deps.storage, &from_addr)?
+        .unwrap_or_default();
+    let remaining =
+        available
+            .checked_sub(amount)
+            .map_err(|_| ContractError::InsufficientFunds {
+                address: from_addr.to_string(),
+                needed: amount,
+                available,
+            })?;
+    if !amount.is_zero() && from_addr != to_addr {
+        let to_balance = BALANCES
+            .may_load(deps.storage, &to_addr)?
+            .unwrap_or_default()
+            .checked_add(amount)
+            .map_err(StdError::from)?;
+        BALANCES.save(deps.storage, &from_addr, &remaining)?;
+        BALANCES.save(deps.storage, &to_addr, &to_balance)?;
+    }
+    Ok(Response::new()
+        .add_attribute("action", "chain_transfer")
+        .add_attribute("from", from_addr)
+        .add_attribute("to", to_addr)
+        .add_attribute("amount", amount))
 }
 
 /// Mints like cw20-base's `Mint` without its minter check: the total supply
@@ -822,6 +864,134 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, ContractError::Std(_)), "{err:?}");
+        assert_eq!(token_info(&deps).total_supply, Uint128::new(1_500_000));
+    }
+
+    fn chain_transfer(
+        deps: &mut Deps_,
+        from: &Addr,
+        to: &Addr,
+        amount: u128,
+    ) -> Result<Response, ContractError> {
+        sudo(
+            deps.as_mut(),
+            mock_env(),
+            SudoMsg::Transfer {
+                from: from.to_string(),
+                to: to.to_string(),
+                amount: Uint128::new(amount),
+            },
+        )
+    }
+
+    #[test]
+    fn sudo_transfer_moves_the_balance_and_keeps_supply() {
+        let (mut deps, u) = setup();
+        let res = chain_transfer(&mut deps, &u.alice, &u.carol, 250_000).unwrap();
+        assert!(res.messages.is_empty());
+        assert_eq!(
+            res.attributes,
+            vec![
+                attr("action", "chain_transfer"),
+                attr("from", u.alice.as_str()),
+                attr("to", u.carol.as_str()),
+                attr("amount", "250000"),
+            ]
+        );
+        assert_eq!(balance(&deps, &u.alice), 750_000);
+        assert_eq!(balance(&deps, &u.carol), 250_000);
+        assert_eq!(token_info(&deps).total_supply, Uint128::new(1_500_000));
+
+        // The whole balance, onto an existing one.
+        chain_transfer(&mut deps, &u.bob, &u.carol, 500_000).unwrap();
+        assert_eq!(balance(&deps, &u.bob), 0);
+        assert_eq!(balance(&deps, &u.carol), 750_000);
+        assert_eq!(token_info(&deps).total_supply, Uint128::new(1_500_000));
+    }
+
+    #[test]
+    fn sudo_transfer_refuses_an_overdraft_and_changes_nothing() {
+        let (mut deps, u) = setup();
+        let err = chain_transfer(&mut deps, &u.bob, &u.carol, 500_001).unwrap_err();
+        assert_eq!(
+            err,
+            ContractError::InsufficientFunds {
+                address: u.bob.to_string(),
+                needed: Uint128::new(500_001),
+                available: Uint128::new(500_000),
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "insufficient funds: {} holds 500000 but 500001 must be moved",
+                u.bob
+            )
+        );
+        assert_eq!(balance(&deps, &u.bob), 500_000);
+        assert_eq!(balance(&deps, &u.carol), 0);
+
+        // An account without any balance, and an overdraft to itself.
+        let err = chain_transfer(&mut deps, &u.carol, &u.bob, 1).unwrap_err();
+        assert!(
+            matches!(err, ContractError::InsufficientFunds { available, .. } if available.is_zero()),
+            "{err:?}"
+        );
+        let err = chain_transfer(&mut deps, &u.bob, &u.bob, 500_001).unwrap_err();
+        assert!(
+            matches!(err, ContractError::InsufficientFunds { .. }),
+            "{err:?}"
+        );
+        assert_eq!(balance(&deps, &u.bob), 500_000);
+        assert_eq!(token_info(&deps).total_supply, Uint128::new(1_500_000));
+    }
+
+    #[test]
+    fn sudo_transfer_of_zero_or_to_itself_changes_nothing() {
+        let (mut deps, u) = setup();
+        let res = chain_transfer(&mut deps, &u.carol, &u.alice, 0).unwrap();
+        assert_eq!(res.attributes[0], attr("action", "chain_transfer"));
+        chain_transfer(&mut deps, &u.alice, &u.carol, 0).unwrap();
+        chain_transfer(&mut deps, &u.alice, &u.alice, 400_000).unwrap();
+        assert_eq!(balance(&deps, &u.alice), 1_000_000);
+        assert_eq!(balance(&deps, &u.carol), 0);
+        assert_eq!(token_info(&deps).total_supply, Uint128::new(1_500_000));
+        // No balance entry was written for carol.
+        let accounts: cw20::AllAccountsResponse = from_json(
+            query(
+                deps.as_ref(),
+                mock_env(),
+                QueryMsg::AllAccounts {
+                    start_after: None,
+                    limit: None,
+                },
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(accounts.accounts.len(), 2);
+    }
+
+    #[test]
+    fn sudo_transfer_refuses_invalid_addresses() {
+        let (mut deps, u) = setup();
+        for (from, to) in [
+            ("not-an-address".to_string(), u.carol.to_string()),
+            (u.alice.to_string(), "not-an-address".to_string()),
+        ] {
+            let err = sudo(
+                deps.as_mut(),
+                mock_env(),
+                SudoMsg::Transfer {
+                    from,
+                    to,
+                    amount: Uint128::new(1),
+                },
+            )
+            .unwrap_err();
+            assert!(matches!(err, ContractError::Std(_)), "{err:?}");
+        }
+        assert_eq!(balance(&deps, &u.alice), 1_000_000);
         assert_eq!(token_info(&deps).total_supply, Uint128::new(1_500_000));
     }
 }

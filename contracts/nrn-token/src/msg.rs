@@ -7,7 +7,7 @@ use cosmwasm_schema::cw_serde;
 
 pub use cw20::{Cw20Coin, Cw20ReceiveMsg, Logo, MinterResponse};
 pub use cw20_base::msg::{ExecuteMsg, InstantiateMarketingInfo, InstantiateMsg, QueryMsg};
-/// The chain's entry: `MintReward` (see [`crate::contract::sudo`]).
+/// The chain's entries: `MintReward` and `Transfer` (see [`crate::contract::sudo`]).
 pub use um_bindings::token::SudoMsg;
 
 /// Default token name.

@@ -4,7 +4,10 @@
 //!   the chain takes it only from the registered DAO contract.
 //! - [`UmQuery`]: what contracts may ask the chain.
 //! - [`staking`]: the `nrn-staking` interface the DAO and the chain use.
-//! - [`token`]: the `nrn-token` entry the chain uses to mint rewards.
+//! - [`token`]: the `nrn-token` entries the chain uses to mint rewards and
+//!   to move fees.
+//! - [`validate_fee_params`] and [`CodeUploadAccess`]: the fee and
+//!   code-upload settings the DAO sets through [`UmMsg`].
 //! - [`migrate`]: the guarded cw2 version check that the contracts'
 //!   `migrate` entry points share.
 //! - `proto` (feature `proto`): [`Hyperparams`] to and from its wire
@@ -20,7 +23,7 @@ pub mod staking;
 pub mod token;
 
 use cosmwasm_schema::{cw_serde, QueryResponses};
-use cosmwasm_std::{CustomMsg, CustomQuery, Decimal, Uint128};
+use cosmwasm_std::{Api, Binary, CustomMsg, CustomQuery, Decimal, Uint128};
 
 /// Training hyperparameters of one model lineage, set by the DAO.
 #[cw_serde]
@@ -63,6 +66,64 @@ impl Hyperparams {
     }
 }
 
+/// Refuses fee settings of a [`UmMsg::SetFeeParams`] the chain could not
+/// apply; `None` fields are not checked. Every bound is on one field alone,
+/// so the DAO can check a proposal without knowing the chain's current
+/// settings. A zero `min_gas_price` (free transactions) is allowed.
+pub fn validate_fee_params(
+    _min_gas_price: Option<Decimal>,
+    validator_reward_share: Option<Decimal>,
+    _verification_fee: Option<Uint128>,
+) -> Result<(), String> {
+    // Every field is a parameter, unchecked ones too, so a bound added later
+    // reaches every caller without changing a call.
+    if validator_reward_share.is_some_and(|share| share > Decimal::one()) {
+        return Err("validator_reward_share must be at most 1".into());
+    }
+    Ok(())
+}
+
+/// Who may store wasm code, as wasmd's `code_upload_access`. The DAO may
+/// always upload, with [`UmMsg::StoreCode`]. JSON: `"everybody"`,
+/// `"dao_only"`, `{"any_of":{"addresses":["um1…"]}}`.
+#[cw_serde]
+pub enum CodeUploadAccess {
+    /// Any account.
+    Everybody,
+    /// Nobody but the DAO (wasmd's "nobody" plus governance).
+    DaoOnly,
+    /// The listed accounts, and the DAO.
+    AnyOf { addresses: Vec<String> },
+}
+
+impl CodeUploadAccess {
+    /// Refuses an allow list that is empty (it would mean `DaoOnly`, so a
+    /// proposal saying `AnyOf` would not do what voters read) or that names
+    /// an invalid address.
+    pub fn validate(&self, api: &dyn Api) -> Result<(), String> {
+        if let CodeUploadAccess::AnyOf { addresses } = self {
+            if addresses.is_empty() {
+                return Err("any_of needs at least one address (use dao_only)".into());
+            }
+            for address in addresses {
+                api.addr_validate(address)
+                    .map_err(|err| format!("{address:?} is not a valid address: {err}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `uploader` may store code; `dao` is the registered DAO.
+    pub fn permits(&self, uploader: &str, dao: &str) -> bool {
+        uploader == dao
+            || match self {
+                CodeUploadAccess::Everybody => true,
+                CodeUploadAccess::DaoOnly => false,
+                CodeUploadAccess::AnyOf { addresses } => addresses.iter().any(|a| a == uploader),
+            }
+    }
+}
+
 /// Chain messages a contract can emit as `CosmosMsg::Custom`.
 #[cw_serde]
 pub enum UmMsg {
@@ -90,6 +151,21 @@ pub enum UmMsg {
         staking: String,
         dao: String,
     },
+    /// Changes the fee settings (bounds: [`validate_fee_params`]); `None`
+    /// leaves a field as it is.
+    SetFeeParams {
+        /// unrn per gas unit.
+        min_gas_price: Option<Decimal>,
+        /// Fraction (0..=1) of each training reward paid to the validators.
+        validator_reward_share: Option<Decimal>,
+        /// unrn an update pays at submission, refunded when accepted.
+        verification_fee: Option<Uint128>,
+    },
+    /// Changes who may store wasm code.
+    SetCodeUploadAccess { access: CodeUploadAccess },
+    /// Stores wasm code as the DAO: the only way to upload while access is
+    /// [`CodeUploadAccess::DaoOnly`].
+    StoreCode { wasm_byte_code: Binary },
 }
 
 impl CustomMsg for UmMsg {}
@@ -120,4 +196,110 @@ pub struct HeadVersionResponse {
     pub version: Option<u64>,
     /// Hex SHA-256 of the head weights.
     pub weights_hash: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cosmwasm_std::testing::MockApi;
+    use cosmwasm_std::{from_json, to_json_string};
+
+    #[test]
+    fn code_upload_access_json_is_wasmd_like_snake_case() {
+        let cases = [
+            (CodeUploadAccess::Everybody, r#""everybody""#),
+            (CodeUploadAccess::DaoOnly, r#""dao_only""#),
+            (
+                CodeUploadAccess::AnyOf {
+                    addresses: vec!["um1abc".to_string()],
+                },
+                r#"{"any_of":{"addresses":["um1abc"]}}"#,
+            ),
+        ];
+        for (access, json) in cases {
+            assert_eq!(to_json_string(&access).unwrap(), json);
+            assert_eq!(from_json::<CodeUploadAccess>(json).unwrap(), access);
+        }
+    }
+
+    #[test]
+    fn new_um_msgs_json() {
+        let msg = UmMsg::SetFeeParams {
+            min_gas_price: Some(Decimal::permille(25)),
+            validator_reward_share: None,
+            verification_fee: Some(Uint128::new(1_000)),
+        };
+        assert_eq!(
+            to_json_string(&msg).unwrap(),
+            r#"{"set_fee_params":{"min_gas_price":"0.025","validator_reward_share":null,"verification_fee":"1000"}}"#
+        );
+        let msg = UmMsg::SetCodeUploadAccess {
+            access: CodeUploadAccess::DaoOnly,
+        };
+        assert_eq!(
+            to_json_string(&msg).unwrap(),
+            r#"{"set_code_upload_access":{"access":"dao_only"}}"#
+        );
+        let msg = UmMsg::StoreCode {
+            wasm_byte_code: Binary::from(b"\0asm".to_vec()),
+        };
+        assert_eq!(
+            to_json_string(&msg).unwrap(),
+            r#"{"store_code":{"wasm_byte_code":"AGFzbQ=="}}"#
+        );
+    }
+
+    #[test]
+    fn fee_params_bounds() {
+        assert_eq!(validate_fee_params(None, None, None), Ok(()));
+        assert_eq!(
+            validate_fee_params(
+                Some(Decimal::zero()),
+                Some(Decimal::one()),
+                Some(Uint128::zero())
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            validate_fee_params(
+                Some(Decimal::MAX),
+                Some(Decimal::zero()),
+                Some(Uint128::MAX)
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            validate_fee_params(None, Some(Decimal::percent(101)), None),
+            Err("validator_reward_share must be at most 1".to_string())
+        );
+    }
+
+    #[test]
+    fn code_upload_access_validation_and_permission() {
+        let api = MockApi::default();
+        let alice = api.addr_make("alice").to_string();
+        let dao = api.addr_make("dao").to_string();
+        let stranger = api.addr_make("stranger").to_string();
+        assert_eq!(CodeUploadAccess::Everybody.validate(&api), Ok(()));
+        assert_eq!(CodeUploadAccess::DaoOnly.validate(&api), Ok(()));
+        let allow = CodeUploadAccess::AnyOf {
+            addresses: vec![alice.clone()],
+        };
+        assert_eq!(allow.validate(&api), Ok(()));
+        assert!(CodeUploadAccess::AnyOf { addresses: vec![] }
+            .validate(&api)
+            .is_err());
+        assert!(CodeUploadAccess::AnyOf {
+            addresses: vec![alice.clone(), "not-an-address".to_string()],
+        }
+        .validate(&api)
+        .is_err());
+
+        assert!(CodeUploadAccess::Everybody.permits(&stranger, &dao));
+        assert!(!CodeUploadAccess::DaoOnly.permits(&stranger, &dao));
+        assert!(CodeUploadAccess::DaoOnly.permits(&dao, &dao));
+        assert!(allow.permits(&alice, &dao));
+        assert!(allow.permits(&dao, &dao));
+        assert!(!allow.permits(&stranger, &dao));
+    }
 }

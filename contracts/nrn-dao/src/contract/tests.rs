@@ -12,6 +12,7 @@ use cosmwasm_std::{
 };
 use cw2::get_contract_version;
 use um_bindings::migrate::MigrateError;
+use um_bindings::CodeUploadAccess;
 
 use super::*;
 use crate::state::compare_ratio;
@@ -1293,6 +1294,239 @@ fn execute_emits_the_other_chain_messages() {
             vec![SubMsg::reply_on_error(expected, id), refund(&u)]
         );
     }
+}
+
+#[test]
+fn execute_emits_fee_and_code_upload_messages() {
+    let (mut deps, u) = setup();
+    let keeper = deps.api.addr_make("keeper");
+    let uploader = deps.api.addr_make("uploader").to_string();
+    let wasm = Binary::from(b"\0asm\x01\0\0\0".to_vec());
+    let cases = vec![
+        (
+            ProposalAction::SetFeeParams {
+                min_gas_price: Some(Decimal::permille(25)),
+                validator_reward_share: Some(Decimal::percent(10)),
+                verification_fee: Some(Uint128::new(1_000)),
+            },
+            UmMsg::SetFeeParams {
+                min_gas_price: Some(Decimal::permille(25)),
+                validator_reward_share: Some(Decimal::percent(10)),
+                verification_fee: Some(Uint128::new(1_000)),
+            },
+            "set_fee_params",
+        ),
+        // One field, and the bounds' edges: a zero gas price, the whole reward.
+        (
+            ProposalAction::SetFeeParams {
+                min_gas_price: Some(Decimal::zero()),
+                validator_reward_share: Some(Decimal::one()),
+                verification_fee: None,
+            },
+            UmMsg::SetFeeParams {
+                min_gas_price: Some(Decimal::zero()),
+                validator_reward_share: Some(Decimal::one()),
+                verification_fee: None,
+            },
+            "set_fee_params",
+        ),
+        (
+            ProposalAction::SetCodeUploadAccess {
+                access: CodeUploadAccess::DaoOnly,
+            },
+            UmMsg::SetCodeUploadAccess {
+                access: CodeUploadAccess::DaoOnly,
+            },
+            "set_code_upload_access",
+        ),
+        (
+            ProposalAction::SetCodeUploadAccess {
+                access: CodeUploadAccess::AnyOf {
+                    addresses: vec![uploader.clone()],
+                },
+            },
+            UmMsg::SetCodeUploadAccess {
+                access: CodeUploadAccess::AnyOf {
+                    addresses: vec![uploader],
+                },
+            },
+            "set_code_upload_access",
+        ),
+        (
+            ProposalAction::SetCodeUploadAccess {
+                access: CodeUploadAccess::Everybody,
+            },
+            UmMsg::SetCodeUploadAccess {
+                access: CodeUploadAccess::Everybody,
+            },
+            "set_code_upload_access",
+        ),
+        (
+            ProposalAction::StoreCode {
+                wasm_byte_code: wasm.clone(),
+            },
+            UmMsg::StoreCode {
+                wasm_byte_code: wasm,
+            },
+            "store_code",
+        ),
+    ];
+    for (action, expected, kind) in cases {
+        let id = passed_proposal(&mut deps, &u, action);
+        let res = exec(
+            &mut deps,
+            &keeper,
+            ExecuteMsg::Execute { proposal_id: id },
+            END,
+        )
+        .unwrap();
+        assert_eq!(
+            res.messages,
+            vec![
+                SubMsg::reply_on_error(CosmosMsg::Custom(expected), id),
+                refund(&u)
+            ]
+        );
+        assert!(
+            res.attributes.contains(&attr("proposal_action", kind)),
+            "{:?}",
+            res.attributes
+        );
+        assert_eq!(proposal(&deps, id, END).status, Status::Executed);
+    }
+}
+
+#[test]
+fn propose_refuses_invalid_fee_and_code_upload_actions() {
+    let (mut deps, u) = setup();
+    let token = u.token.clone();
+    let mut try_propose = |action: ProposalAction| {
+        exec(
+            &mut deps,
+            &token,
+            receive_msg(&u.dave, DEPOSIT, action),
+            START,
+        )
+        .unwrap_err()
+    };
+
+    assert_eq!(
+        try_propose(ProposalAction::SetFeeParams {
+            min_gas_price: None,
+            validator_reward_share: None,
+            verification_fee: None,
+        }),
+        ContractError::EmptyUpdate {}
+    );
+    assert_eq!(
+        try_propose(ProposalAction::SetFeeParams {
+            min_gas_price: Some(Decimal::permille(25)),
+            validator_reward_share: Some(Decimal::percent(101)),
+            verification_fee: None,
+        }),
+        ContractError::InvalidFeeParams {
+            reason: "validator_reward_share must be at most 1".to_string()
+        }
+    );
+    assert_eq!(
+        try_propose(ProposalAction::SetFeeParams {
+            min_gas_price: None,
+            validator_reward_share: None,
+            verification_fee: Some(Uint128::new(SUPPLY + 1)),
+        }),
+        ContractError::InvalidConfig {
+            field: "verification_fee".to_string(),
+            reason: format!(
+                "{} is above the token's total supply of {SUPPLY}",
+                SUPPLY + 1
+            ),
+        }
+    );
+
+    assert!(matches!(
+        try_propose(ProposalAction::SetCodeUploadAccess {
+            access: CodeUploadAccess::AnyOf { addresses: vec![] },
+        }),
+        ContractError::InvalidProposal { .. }
+    ));
+    let err = try_propose(ProposalAction::SetCodeUploadAccess {
+        access: CodeUploadAccess::AnyOf {
+            addresses: vec![u.alice.to_string(), "not-an-address".to_string()],
+        },
+    });
+    assert!(
+        matches!(err, ContractError::InvalidProposal { ref reason } if reason.contains("not-an-address")),
+        "{err:?}"
+    );
+
+    assert_eq!(
+        try_propose(ProposalAction::StoreCode {
+            wasm_byte_code: Binary::default(),
+        }),
+        ContractError::InvalidProposal {
+            reason: "wasm_byte_code is empty".to_string()
+        }
+    );
+    assert_eq!(
+        try_propose(ProposalAction::StoreCode {
+            wasm_byte_code: Binary::from(vec![0u8; MAX_WASM_BYTE_CODE_LEN + 1]),
+        }),
+        ContractError::InvalidProposal {
+            reason: format!("wasm_byte_code is larger than {MAX_WASM_BYTE_CODE_LEN} bytes")
+        }
+    );
+    // Nothing was stored.
+    let list: ProposalListResponse = from_json(
+        query(
+            deps.as_ref(),
+            env_at(START),
+            QueryMsg::ListProposals {
+                start_after: None,
+                limit: None,
+            },
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(list.proposals.is_empty());
+}
+
+#[test]
+fn fee_and_code_upload_actions_json() {
+    let action: ProposalAction = from_json(
+        br#"{"set_fee_params":{"min_gas_price":"0.025","validator_reward_share":null,"verification_fee":"1000"}}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        action,
+        ProposalAction::SetFeeParams {
+            min_gas_price: Some(Decimal::permille(25)),
+            validator_reward_share: None,
+            verification_fee: Some(Uint128::new(1_000)),
+        }
+    );
+    let action: ProposalAction =
+        from_json(br#"{"set_code_upload_access":{"access":{"any_of":{"addresses":["um1x"]}}}}"#)
+            .unwrap();
+    assert_eq!(
+        action,
+        ProposalAction::SetCodeUploadAccess {
+            access: CodeUploadAccess::AnyOf {
+                addresses: vec!["um1x".to_string()]
+            }
+        }
+    );
+    let action: ProposalAction =
+        from_json(br#"{"set_code_upload_access":{"access":"dao_only"}}"#).unwrap();
+    assert_eq!(action.kind(), "set_code_upload_access");
+    let action: ProposalAction =
+        from_json(br#"{"store_code":{"wasm_byte_code":"AGFzbQ=="}}"#).unwrap();
+    assert_eq!(
+        action,
+        ProposalAction::StoreCode {
+            wasm_byte_code: Binary::from(b"\0asm".to_vec())
+        }
+    );
 }
 
 #[test]
