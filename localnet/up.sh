@@ -127,13 +127,16 @@ create() {
       --hyperparams "${LOCALNET_HYPERPARAMS:-$hyperparams_default}" --seed "$l" >/dev/null
   done
   # The validator set of `cometbft testnet`, with the power the stake gives.
-  # Also any LOCALNET_AUTH_PARAMS (the benchmark lifts a cap with it).
+  # Also any LOCALNET_AUTH_PARAMS and LOCALNET_FEE_PARAMS (the benchmark
+  # lifts a cap, or makes the chain feeless, with them).
   python3 - "$testnet/node0/config/genesis.json" "$home0/config/genesis.json" "$validator_bond" \
-    "${LOCALNET_AUTH_PARAMS:-}" <<'EOF'
+    "${LOCALNET_AUTH_PARAMS:-}" "${LOCALNET_FEE_PARAMS:-}" <<'EOF'
 import json, sys
-testnet, path, bond, auth_params = sys.argv[1], sys.argv[2], int(sys.argv[3]), json.loads(sys.argv[4] or "{}")
+testnet, path, bond = sys.argv[1], sys.argv[2], int(sys.argv[3])
+auth_params, fee_params = json.loads(sys.argv[4] or "{}"), json.loads(sys.argv[5] or "{}")
 genesis = json.load(open(path))
 genesis["app_state"].setdefault("auth", {}).setdefault("params", {}).update(auth_params)
+genesis["app_state"].setdefault("fee", {}).setdefault("params", {}).update(fee_params)
 per_power = int(genesis["app_state"]["gov"]["params"].get("stake_per_power", 1000000))
 validators = json.load(open(testnet))["validators"]
 for validator in validators:

@@ -420,6 +420,7 @@ fn the_dao_accepts_and_rejects_deltas_and_deposits_follow() {
         ],
     );
     assert!(out.contains("delta_id: 1"), "{out}");
+    node.note_cli_fee(&dana.address, &out);
     // Delta 2, as a plain tx: one more digit.
     let result = node.submit_ok(
         &erin,

@@ -262,33 +262,17 @@ fn genesis_suite_and_validators_follow_stake() {
     let mut genesis = node.genesis();
     // The node's consensus key lets the operator bond it (issue 13,
     // finding 8), by the CLI an operator runs on the node's host.
-    let proof = std::process::Command::new(umd_binary())
-        .args([
-            "genesis",
-            "validator-proof",
-            "--operator",
-            &operator.address,
-        ])
-        .arg("--home")
-        .arg(&node.home)
-        .output()
-        .unwrap();
-    assert!(proof.status.success(), "{proof:?}");
-    let proof = String::from_utf8(proof.stdout).unwrap();
-    let (pubkey, signature) = proof.trim().split_once(',').unwrap();
-    assert_eq!(pubkey, node_pubkey);
-    let bond = um_governance::genesis::GenesisBond {
-        operator: operator.address.clone(),
-        amount: 100 * NRN,
-        role: BondRole::Validator {
-            consensus_pubkey: base64::engine::general_purpose::STANDARD
-                .decode(pubkey)
-                .unwrap(),
-            consensus_signature: base64::engine::general_purpose::STANDARD
-                .decode(signature)
-                .unwrap(),
-        },
+    let bond = node.validator_bond(&operator.address, 100 * NRN);
+    let BondRole::Validator {
+        consensus_pubkey, ..
+    } = &bond.role
+    else {
+        panic!("a validator bond");
     };
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD.encode(consensus_pubkey),
+        node_pubkey
+    );
     let suite = um_governance::genesis::add_suite(
         &mut genesis["app_state"],
         &config,

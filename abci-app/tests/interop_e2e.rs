@@ -82,19 +82,25 @@ fn amount(value: &Value) -> u128 {
 #[test]
 fn cosmjs_signs_and_broadcasts_a_cw20_transfer_and_reads_the_balances_back() {
     let mut node = TestNode::init();
-    let deployer = node.new_key("deployer");
+    // The validator's operator, bonded with the node's key: the fees are
+    // paid to it.
+    let operator = node.new_key("operator");
     // The CosmJS wallet derives this key again from the mnemonic alone.
     let cosmjs = node.new_key("cosmjs");
     // A new key: no account, no NRN until CosmJS sends it some.
     let recipient = node.new_key("recipient");
     let mut config = DeployConfig::new(&workspace_root().join("artifacts"));
-    config.initial_balances = vec![(cosmjs.address.clone(), 500 * NRN)];
+    config.initial_balances = vec![
+        (cosmjs.address.clone(), 500 * NRN),
+        (operator.address.clone(), 100 * NRN),
+    ];
     let mut genesis = node.genesis();
+    let bond = node.validator_bond(&operator.address, 100 * NRN);
     let suite = um_governance::genesis::add_suite(
         &mut genesis["app_state"],
         &config,
-        &deployer.address,
-        &[],
+        &operator.address,
+        &[bond],
     )
     .unwrap();
     // CosmJS needs the account to exist before it signs (it reads the
@@ -202,10 +208,19 @@ fn cosmjs_signs_and_broadcasts_a_cw20_transfer_and_reads_the_balances_back() {
         node.cw20_balance(&suite.token, &cosmjs.address),
         500 * NRN - sent - fee + back
     );
-    // No validator is bonded in this suite, so the fees wait in the fee
-    // collector.
+    // The fees land with the validator that signed the blocks after them:
+    // its operator, the one signer, gets all of them (its whole balance was
+    // bonded).
+    let paid_from = first["height"].as_u64().unwrap() + 1;
+    while node.rpc.latest_height().unwrap() <= paid_from {
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let collector = um_app::fee::fee_collector();
-    assert_eq!(node.cw20_balance(&suite.token, &collector), fee + first_fee);
+    assert_eq!(node.cw20_balance(&suite.token, &collector), 0);
+    assert_eq!(
+        node.cw20_balance(&suite.token, &operator.address),
+        fee + first_fee
+    );
 }
 
 /// A one-validator training chain (MNIST subset, governance suite, trainer

@@ -29,9 +29,6 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use cosmos_sdk_proto::cosmwasm::wasm::v1::{
-    QuerySmartContractStateRequest, QuerySmartContractStateResponse,
-};
 use serde_json::json;
 use support::{trainer_binary, umd_binary, workspace_root};
 use um_client::rpc::RpcClient;
@@ -418,27 +415,18 @@ impl Net {
         Some(self.versions(node)?.last().map(|v| v.version).unwrap_or(0))
     }
 
-    /// NRN balances of trainer1 and trainer2 as node `node` sees them.
-    fn trainer_balances(&self, node: usize) -> Option<[u128; 2]> {
+    /// The account sequences of trainer1 and trainer2 as node `node` has
+    /// them: every tx delivered in a block moves its signer's sequence, so a
+    /// committed sequence never goes back (balances do: fees are paid).
+    fn trainer_sequences(&self, node: usize) -> Option<[u64; 2]> {
         let rpc = self.rpc(node);
-        let registry: serde_json::Value =
-            serde_json::from_slice(&rpc.query_ok("custom/gov/registry", &[]).ok()?).ok()?;
-        let token = registry["token"].as_str()?.to_string();
         let keyring = um_client::keys::Keyring::new(&self.home(0).join("keys"));
-        let mut out = [0u128; 2];
+        let mut out = [0u64; 2];
         for (slot, name) in ["trainer1", "trainer2"].iter().enumerate() {
             let address = keyring.get(name).ok()?.address;
-            let request = QuerySmartContractStateRequest {
-                address: token.clone(),
-                query_data: json!({"balance": {"address": address}})
-                    .to_string()
-                    .into_bytes(),
-            };
-            let response: QuerySmartContractStateResponse = rpc
-                .query_proto("/cosmwasm.wasm.v1.Query/SmartContractState", &request)
-                .ok()?;
-            let value: serde_json::Value = serde_json::from_slice(&response.data).ok()?;
-            out[slot] = value["balance"].as_str()?.parse().ok()?;
+            out[slot] = um_client::tx_builder::query_account(&rpc, &address)
+                .ok()?
+                .map_or(0, |account| account.sequence);
         }
         Some(out)
     }
@@ -599,7 +587,7 @@ impl Drop for Net {
 /// before or after its write, or verification answer after the restart) or,
 /// one cycle in five, a SIGKILL from outside after a random pause. After
 /// each cycle the node restarts, catches up, and still has every version
-/// and the trainers' balances it had before; at the end all four agree.
+/// and the trainers' account sequences it had before; at the end all four agree.
 #[test]
 fn crash_anywhere_recovers_and_agrees() {
     let _serial = serial();
@@ -619,13 +607,13 @@ fn crash_anywhere_recovers_and_agrees() {
     let mut crashes = 0u64;
     let mut by_kind: BTreeMap<String, u64> = BTreeMap::new();
     let mut max_head = 0;
-    let mut max_balances = [0u128; 2];
+    let mut max_sequences = [0u64; 2];
     for cycle in 0..cycles {
         let victim = rng.below(NODES as u64) as usize;
         let witness = (victim + 1 + rng.below(NODES as u64 - 1) as usize) % NODES;
         // What the victim has before: every crash must keep it.
         let head_before = net.head_version(victim).unwrap_or(0);
-        let balances_before = net.trainer_balances(victim).unwrap_or_default();
+        let sequences_before = net.trainer_sequences(victim).unwrap_or_default();
         max_head = max_head.max(net.head_version(witness).unwrap_or(0));
 
         // The first cycles take each hook point in turn, so the short run
@@ -685,30 +673,30 @@ fn crash_anywhere_recovers_and_agrees() {
             head_after >= head_before,
             "cycle {cycle}: node{victim} had v{head_before} before the crash, v{head_after} after"
         );
-        let balances_after = net.trainer_balances(victim).unwrap_or_default();
+        let sequences_after = net.trainer_sequences(victim).unwrap_or_default();
         for slot in 0..2 {
             assert!(
-                balances_after[slot] >= balances_before[slot],
-                "cycle {cycle}: trainer{} balance on node{victim} went from {} to {}",
+                sequences_after[slot] >= sequences_before[slot],
+                "cycle {cycle}: trainer{} sequence on node{victim} went from {} to {}",
                 slot + 1,
-                balances_before[slot],
-                balances_after[slot]
+                sequences_before[slot],
+                sequences_after[slot]
             );
-            max_balances[slot] = max_balances[slot].max(balances_after[slot]);
+            max_sequences[slot] = max_sequences[slot].max(sequences_after[slot]);
         }
     }
     net.stop_trainers();
     let height = net.agree();
     let head = net.assert_history(max_head);
     for node in 0..NODES {
-        let balances = net.trainer_balances(node).expect("balances");
+        let sequences = net.trainer_sequences(node).expect("sequences");
         for slot in 0..2 {
             assert!(
-                balances[slot] >= max_balances[slot],
-                "trainer{} has {} on node{node}, had {} earlier",
+                sequences[slot] >= max_sequences[slot],
+                "trainer{} has sequence {} on node{node}, had {} earlier",
                 slot + 1,
-                balances[slot],
-                max_balances[slot]
+                sequences[slot],
+                max_sequences[slot]
             );
         }
     }

@@ -20,7 +20,8 @@ use um_formats::{ModelSpec, Weights};
 use um_governance::staking::BondRole;
 use um_governance::{DeployConfig, Deployment};
 use um_proto::um::training::v1::{
-    MsgSubmitUpdate, QueryVersionsRequest, QueryVersionsResponse, UpdateStatus,
+    MsgSubmitUpdate, QueryUpdatesRequest, QueryUpdatesResponse, QueryVersionsRequest,
+    QueryVersionsResponse, UpdateStatus,
 };
 
 const NRN: u128 = 1_000_000;
@@ -281,11 +282,35 @@ fn honest_updates_are_accepted_and_rewarded_and_cheaters_are_slashed() {
         );
     }
     assert!(accepted.iter().all(|v| v.trainer == alice.address));
-    let earned = node.cw20_balance(&suite.token, &alice.address) - balance_before;
+    // One NRN per accepted update, less the validators' 10 % share, less
+    // the fees of alice's txs and the verification fee (1 NRN) of each of
+    // her updates not accepted (forfeited, or still in escrow).
+    let updates: QueryUpdatesResponse = node
+        .rpc
+        .query_proto(
+            "/um.training.v1.Query/Updates",
+            &QueryUpdatesRequest {
+                trainer: alice.address.clone(),
+                pagination: Some(um_proto::um::common::v1::PageRequest {
+                    limit: 100,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let not_accepted = updates
+        .updates
+        .iter()
+        .filter(|u| u.status != UpdateStatus::Accepted as i32)
+        .count() as u128;
+    let fees = node.fees_paid_on_chain(&alice.address);
+    assert!(fees > 0, "alice paid for her txs");
+    let balance = node.cw20_balance(&suite.token, &alice.address);
     assert_eq!(
-        earned,
-        accepted.len() as u128 * NRN,
-        "one NRN per accepted update"
+        balance + fees + not_accepted * NRN,
+        balance_before + accepted.len() as u128 * (NRN - NRN / 10),
+        "0.9 NRN per accepted update"
     );
 
     // Tampered weights: passes the cheap checks, fails re-execution: fraud.

@@ -4,7 +4,8 @@
 # configuration running its built-in kvstore app; 4 validators and 1.
 # Both sides: the same generator (um-loadgen), the same senders per node,
 # window and duration, one network at a time, repetitions alternating
-# umd, umd with max_block_contract_gas lifted, kvstore. Appends JSON lines
+# umd (fees on), umd feeless, umd with max_block_contract_gas lifted,
+# kvstore. Appends JSON lines
 # to RESULTS.
 #
 #   bench/scripts/chain.sh RESULTS PROFILE REPS DURATION_S
@@ -38,11 +39,12 @@ cleanup() {
   bench/scripts/kvnet.sh down "$work/kv-net" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
-umd_round() { # side auth-params-json validators rep (uses senders, common)
-  LOCALNET_AUTH_PARAMS="$2" umd_net up "$3" --fresh >/dev/null
+umd_round() { # side auth-params-json validators rep [fee-params-json gas-price]
+  LOCALNET_AUTH_PARAMS="$2" LOCALNET_FEE_PARAMS="${5:-}" umd_net up "$3" --fresh >/dev/null
   local out
   # shellcheck disable=SC2046
-  out="$("$loadgen" --mode chain $(nodes "$umd_ip" "$3") "${senders[@]}" "${common[@]}")"
+  out="$("$loadgen" --mode chain $(nodes "$umd_ip" "$3") "${senders[@]}" "${common[@]}" \
+    --gas-price "${6:-0.025unrn}")"
   record "$1" "$3" "$4" "$out"
   umd_net down --clean >/dev/null
 }
@@ -57,8 +59,12 @@ for n in 4 1; do
   fi
   common=(--duration "$duration" --txs "$max_txs" --window "$window")
   for r in $(seq 1 "$reps"); do
-    echo "== chain throughput, $n validator(s), round $r/$reps: umd (cw20 NRN transfers)"
+    echo "== chain throughput, $n validator(s), round $r/$reps: umd (cw20 NRN transfers, fees on)"
     umd_round umd '' "$n" "$r"
+    # Issue 15: the same with fees off (min_gas_price 0, no fee offered):
+    # what charging the fee through the token costs per tx.
+    echo "== chain throughput, $n validator(s), round $r/$reps: umd, feeless"
+    umd_round umd-feeless '' "$n" "$r" '{"min_gas_price":"0"}' 0unrn
     # The same with the block's contract-gas budget lifted to the block gas
     # limit: what the budget costs in throughput, and what the CPU allows.
     echo "== chain throughput, $n validator(s), round $r/$reps: umd, max_block_contract_gas lifted"

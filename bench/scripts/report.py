@@ -221,6 +221,29 @@ if chain:
             f"{max(r['max_block_txs'] for r in u)} / {max(r['max_block_txs'] for r in k)} |" + lifted
             if ut and kt else f"| {v} | {f(ut)} | {f(kt)} | n/a | | | | | {bad} | |" + lifted
         )
+    feeless = [r for r in chain if r["side"] == "umd-feeless"]
+    if feeless:
+        L += [
+            "",
+            "Fees (issue 15): the same transfers paying 0.025 unrn per gas through the token "
+            "(side `umd`) and on a chain with `min_gas_price` 0 offering no fee "
+            "(`umd-feeless`, `LOCALNET_FEE_PARAMS`, `um-loadgen --gas-price 0unrn`), same run:",
+            "",
+            "| validators | fees on tx/s | feeless tx/s | **fees on/feeless** | fees on p50 / p99 ms | feeless p50 / p99 ms | kvstore tx/s |",
+            "|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for v in sorted({r["validators"] for r in chain}, reverse=True):
+            u = [r for r in chain if r["validators"] == v and r["side"] == "umd"]
+            n = [r for r in feeless if r["validators"] == v]
+            k = [r for r in chain if r["validators"] == v and r["side"] == "kvstore"]
+            ut, nt, kt = (med([r["committed_tx_per_s"] for r in rs]) for rs in (u, n, k))
+            f = lambda x, d=0: f"{x:,.{d}f}" if x is not None else "n/a"
+            lat = lambda rs, p: med([r["latency_ms"][p] for r in rs]) if rs else None
+            ratio = f"**{ut / nt:.3f}**" if ut and nt else "n/a"
+            L.append(
+                f"| {v} | {f(ut)} | {f(nt)} | {ratio} | {f(lat(u, 'p50'))} / {f(lat(u, 'p99'))} | "
+                f"{f(lat(n, 'p50'))} / {f(lat(n, 'p99'))} | {f(kt)} |"
+            )
     L += ["", "Per round tx/s (umd; umd, budget lifted; kvstore):", ""]
     for v in sorted({r["validators"] for r in chain}, reverse=True):
         per = lambda side: ", ".join(f"{r['committed_tx_per_s']:,.0f}" for r in chain if r["validators"] == v and r["side"] == side)

@@ -16,8 +16,22 @@ use serde_json::{json, Value};
 use um_client::rpc::RpcClient;
 use um_client::ClientError;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
 use super::error::ApiError;
 use crate::app::App;
+
+/// Half the machine's cores (at least one): the other half stays with
+/// CometBFT and block execution whatever the query load.
+fn default_query_slots() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get() / 2)
+        .unwrap_or(1)
+        .max(1)
+}
 
 /// Largest tx the gateway forwards (CometBFT's own limit still applies).
 pub const MAX_TX_BYTES: usize = 8 << 20;
@@ -25,13 +39,30 @@ pub const MAX_TX_BYTES: usize = 8 << 20;
 pub struct Backend {
     app: App,
     rpc: RpcClient,
+    /// Queries running at once (smart queries and simulations run contract
+    /// code): the rest of the machine stays with consensus.
+    query_slots: Arc<Semaphore>,
+    /// Queries waiting for a slot; beyond [`MAX_WAITING_QUERIES`] a new one
+    /// is refused at once rather than queued without bound.
+    waiting: AtomicUsize,
 }
+
+/// Queries that may wait for a slot before new ones are refused (429 /
+/// RESOURCE_EXHAUSTED).
+pub const MAX_WAITING_QUERIES: usize = 64;
 
 impl Backend {
     pub fn new(app: App, rpc_url: &str) -> Self {
+        Self::with_query_slots(app, rpc_url, default_query_slots())
+    }
+
+    /// A backend that runs at most `slots` queries at once.
+    pub fn with_query_slots(app: App, rpc_url: &str, slots: usize) -> Self {
         Self {
             app,
             rpc: RpcClient::new(rpc_url),
+            query_slots: Arc::new(Semaphore::new(slots.max(1))),
+            waiting: AtomicUsize::new(0),
         }
     }
 
@@ -39,11 +70,14 @@ impl Backend {
     pub async fn query(&self, path: &str, data: Vec<u8>) -> Result<Vec<u8>, ApiError> {
         let app = self.app.clone();
         let path = path.to_string();
-        // The node's lock may be held by a block being executed: wait for it
-        // on a blocking thread, not on the async workers.
-        let response = tokio::task::spawn_blocking(move || app.query_committed(&path, data))
-            .await
-            .map_err(|e| ApiError::internal(format!("query task failed: {e}")))?;
+        let permit = self.query_slot().await?;
+        // Contract code runs on a blocking thread, not on the async workers.
+        let response = tokio::task::spawn_blocking(move || {
+            let _slot = permit;
+            app.query_committed(&path, data)
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("query task failed: {e}")))?;
         if response.code != 0 {
             return Err(ApiError::from_abci(
                 response.code,
@@ -52,6 +86,23 @@ impl Backend {
             ));
         }
         Ok(response.value.to_vec())
+    }
+
+    /// Waits for a query slot, unless too many queries wait already.
+    async fn query_slot(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+        if let Ok(permit) = self.query_slots.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        let waiting = self.waiting.fetch_add(1, Ordering::SeqCst);
+        if waiting >= MAX_WAITING_QUERIES {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(ApiError::busy(format!(
+                "the node is answering as many queries as it will, with {MAX_WAITING_QUERIES} more waiting; ask again later"
+            )));
+        }
+        let permit = self.query_slots.clone().acquire_owned().await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        permit.map_err(|_| ApiError::internal("query slots closed"))
     }
 
     /// [`Self::query`] with typed request and response.
@@ -226,5 +277,58 @@ fn rpc_error(err: ClientError) -> ApiError {
     match err {
         ClientError::RpcError { message, .. } => ApiError::invalid(message),
         other => ApiError::unavailable(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod query_limit_tests {
+    use super::*;
+    use crate::api::error::Kind;
+    use crate::app::Node;
+    use crate::store::Store;
+    use crate::wasm::WasmVm;
+
+    /// Issue 15: every REST and gRPC query ran at once on tokio's blocking
+    /// pool (up to 512 threads), so 32 clients' smart queries took the CPU
+    /// from consensus. Queries now take one of a few slots; past a bounded
+    /// queue they are refused with 429 / RESOURCE_EXHAUSTED.
+    #[test]
+    fn queries_beyond_the_slots_and_the_queue_are_refused_as_busy() {
+        let cache = tempfile::tempdir().unwrap();
+        let node = Node::with_parts(
+            Store::temporary().unwrap(),
+            WasmVm::new(cache.path()).unwrap(),
+        )
+        .unwrap();
+        let backend = Arc::new(Backend::with_query_slots(
+            App::new(node),
+            "http://127.0.0.1:9",
+            1,
+        ));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let path = crate::fee::module::PARAMS_PATH;
+            let held = backend.query_slot().await.unwrap();
+            let waiters: Vec<_> = (0..MAX_WAITING_QUERIES)
+                .map(|_| {
+                    let backend = backend.clone();
+                    tokio::spawn(async move { backend.query(path, Vec::new()).await })
+                })
+                .collect();
+            while backend.waiting.load(Ordering::SeqCst) < MAX_WAITING_QUERIES {
+                tokio::task::yield_now().await;
+            }
+            let refused = backend.query(path, Vec::new()).await.unwrap_err();
+            assert_eq!(refused.kind, Kind::Busy);
+            assert_eq!(refused.http_status().as_u16(), 429);
+            assert_eq!(refused.grpc_code(), tonic::Code::ResourceExhausted);
+            drop(held);
+            for waiter in waiters {
+                assert!(waiter.await.unwrap().is_ok(), "a queued query is answered");
+            }
+        });
     }
 }

@@ -38,6 +38,9 @@ pub enum Kind {
     /// CometBFT (for broadcasts and tx lookups) cannot be reached:
     /// Unavailable, 503.
     Unavailable,
+    /// The node is answering as many queries as it will at once, with as
+    /// many waiting: ResourceExhausted, 429 (ask again later).
+    Busy,
     /// The node failed on its own state: Internal, 500.
     Internal,
 }
@@ -62,6 +65,10 @@ impl ApiError {
 
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(Kind::Unavailable, Code::Internal, message)
+    }
+
+    pub fn busy(message: impl Into<String>) -> Self {
+        Self::new(Kind::Busy, Code::Internal, message)
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
@@ -98,6 +105,7 @@ impl ApiError {
             Kind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Kind::Unimplemented => StatusCode::NOT_IMPLEMENTED,
             Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Kind::Busy => StatusCode::TOO_MANY_REQUESTS,
             Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -108,6 +116,7 @@ impl ApiError {
             Kind::NotFound => tonic::Code::NotFound,
             Kind::Unimplemented => tonic::Code::Unimplemented,
             Kind::Unavailable => tonic::Code::Unavailable,
+            Kind::Busy => tonic::Code::ResourceExhausted,
             Kind::Internal => tonic::Code::Internal,
         }
     }

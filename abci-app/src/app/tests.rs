@@ -924,27 +924,8 @@ fn a_fixed_block_sequence_keeps_its_app_hash() {
     let operator = crate::address::encode(&[7; 20]);
     let (suite, genesis_hash) = genesis_with_suite(&node.app);
 
-    let query = |path: &str, data: Vec<u8>| query_ok(&node.app, path, data);
     finalize(&node.app, 1, vec![]);
-    let account_number = {
-        use cosmos_sdk_proto::cosmos::auth::v1beta1::{
-            BaseAccount, QueryAccountRequest, QueryAccountResponse,
-        };
-        let answer = query(
-            "/cosmos.auth.v1beta1.Query/Account",
-            QueryAccountRequest {
-                address: trainer.clone(),
-            }
-            .encode_to_vec(),
-        );
-        let any = QueryAccountResponse::decode(answer.as_slice())
-            .unwrap()
-            .account
-            .unwrap();
-        BaseAccount::decode(any.value.as_slice())
-            .unwrap()
-            .account_number
-    };
+    let account_number = account_number(&node.app, &trainer);
     let signed = |sequence: u64, msg: Any| {
         let signer = SignerData {
             chain_id: CHAIN.into(),

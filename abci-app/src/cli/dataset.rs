@@ -194,7 +194,9 @@ pub fn run_tx(command: DatasetTx) -> anyhow::Result<()> {
             deposit: deposit.to_string(),
         };
         let msg = any(&msg);
-        let gas = gas.unwrap_or(2_000_000 + 25 * msg.value.len() as u64);
+        // 10 gas per tx byte and 30 per stored record byte, with room for
+        // the rest of the tx.
+        let gas = gas.unwrap_or(2_000_000 + 45 * msg.value.len() as u64);
         let mut msgs = Vec::new();
         if deposit > 0 && !no_allowance {
             let suite = um_governance::proposals::registered_suite(chain.rpc)?;
@@ -217,6 +219,10 @@ pub fn run_tx(command: DatasetTx) -> anyhow::Result<()> {
             .context("the tx result holds no MsgProposeDatasetDeltaResponse")?;
         println!("txhash: {}", result.hash);
         println!("height: {}", result.height);
+        println!(
+            "fee: {}",
+            result.event_value("tx", "fee").unwrap_or("0unrn")
+        );
         println!("delta_id: {id}");
         println!(
             "records: +{} -{}, deposit {deposit} micro-NRN",

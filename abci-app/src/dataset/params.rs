@@ -26,7 +26,7 @@ impl Default for DatasetParams {
         Self {
             min_deposit: Uint128::new(1_000),
             max_delta_records: 1_000,
-            delta_cost_per_byte: 10,
+            delta_cost_per_byte: crate::storage_gas::GAS_PER_STORED_BYTE,
         }
     }
 }

@@ -61,13 +61,13 @@ pub use self::address::HRP as ADDRESS_PREFIX;
 pub use self::gas::{GAS_MULTIPLIER, INSTANCE_COST, QUERY_GAS_LIMIT};
 pub use self::genesis::{GenesisCode, GenesisContract, GenesisExecution, WasmGenesis};
 use self::host::{Host, VmCache};
-use self::keeper::Keeper;
+use self::keeper::{Done, Keeper};
 pub use self::module::WasmModule;
 pub use self::params::{code_upload_access, set_code_upload_access, CodeUploadAccess, WasmParams};
 /// Prefix of every state key the module writes.
 pub use self::state_key::MODULE_PREFIX as STATE_PREFIX;
 use crate::codes::TxError;
-use crate::context::{BlockInfo, CustomBindings, MsgResult, NoCustomBindings, TxContext};
+use crate::context::{BlockInfo, CustomBindings, GasMeter, MsgResult, NoCustomBindings, TxContext};
 use crate::store::StateView;
 
 /// Limits that keep a contract from exhausting the node.
@@ -156,24 +156,8 @@ impl WasmVm {
         signer: &str,
         msg: &cosmos_sdk_proto::Any,
     ) -> Result<MsgResult, TxError> {
-        let gas = &mut *ctx.gas;
-        let simulate = ctx.simulate;
-        let done = Host::with_owned_state(
-            &self.cache,
-            &self.bindings,
-            ctx.state,
-            ctx.block,
-            Some(ctx.tx_index),
-            |host| {
-                if simulate {
-                    host.keep_code_in_memory();
-                }
-                msg_server::handle(&Keeper::new(host), gas, signer, msg)
-            },
-        )?;
-        Ok(MsgResult {
-            response: Some(done.response),
-            events: done.events,
+        self.with_keeper(ctx, |keeper, gas| {
+            msg_server::handle(keeper, gas, signer, msg)
         })
     }
 
@@ -190,6 +174,16 @@ impl WasmVm {
         dao: &str,
         wasm: &[u8],
     ) -> Result<MsgResult, TxError> {
+        self.with_keeper(ctx, |keeper, gas| keeper.store_code_trusted(gas, dao, wasm))
+    }
+
+    /// Runs `work` on a keeper over the tx's state (moved into the VM host
+    /// meanwhile); a simulation keeps compiled code in memory.
+    fn with_keeper(
+        &self,
+        ctx: &mut TxContext<'_>,
+        work: impl FnOnce(&Keeper<'_>, &mut GasMeter) -> Result<Done, TxError>,
+    ) -> Result<MsgResult, TxError> {
         let gas = &mut *ctx.gas;
         let simulate = ctx.simulate;
         let done = Host::with_owned_state(
@@ -202,7 +196,7 @@ impl WasmVm {
                 if simulate {
                     host.keep_code_in_memory();
                 }
-                Keeper::new(host).store_code_trusted(gas, dao, wasm)
+                work(&Keeper::new(host), gas)
             },
         )?;
         Ok(MsgResult {

@@ -256,9 +256,55 @@ impl TestNode {
         result
     }
 
+    /// A genesis bond of this node's consensus key by `operator`, with the
+    /// proof `umd genesis validator-proof` makes on the node's host.
+    pub fn validator_bond(
+        &self,
+        operator: &str,
+        amount: u128,
+    ) -> um_governance::genesis::GenesisBond {
+        use base64::Engine;
+        let proof = Command::new(umd_binary())
+            .args(["genesis", "validator-proof", "--operator", operator])
+            .arg("--home")
+            .arg(&self.home)
+            .output()
+            .expect("umd genesis validator-proof runs");
+        assert!(proof.status.success(), "{proof:?}");
+        let proof = String::from_utf8(proof.stdout).expect("proof is text");
+        let (pubkey, signature) = proof.trim().split_once(',').expect("PUBKEY,SIGNATURE");
+        let decode = |text: &str| {
+            base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .expect("base64")
+        };
+        um_governance::genesis::GenesisBond {
+            operator: operator.to_string(),
+            amount,
+            role: um_governance::staking::BondRole::Validator {
+                consensus_pubkey: decode(pubkey),
+                consensus_signature: decode(signature),
+            },
+        }
+    }
+
     /// Counts the fee `result` says `payer` paid.
     pub fn note_fee(&self, payer: &str, result: &TxResult) {
-        let fee = fee_of(result);
+        self.note_fee_amount(payer, fee_of(result));
+    }
+
+    /// Counts the fee a `umd tx …` printed (`fee: 5000unrn`) as `payer`'s.
+    pub fn note_cli_fee(&self, payer: &str, output: &str) {
+        let fee = output
+            .lines()
+            .find_map(|line| line.strip_prefix("fee: "))
+            .and_then(|fee| fee.trim().strip_suffix("unrn"))
+            .and_then(|amount| amount.parse().ok())
+            .unwrap_or(0);
+        self.note_fee_amount(payer, fee);
+    }
+
+    fn note_fee_amount(&self, payer: &str, fee: u128) {
         if fee > 0 {
             *self
                 .fees
@@ -267,6 +313,53 @@ impl TestNode {
                 .entry(payer.to_string())
                 .or_default() += fee;
         }
+    }
+
+    /// unrn `address` paid in fees in every block so far, as the chain's
+    /// `tx.fee` events say (CometBFT's tx index, `tx.fee_payer`): for txs
+    /// sent by another process, such as a trainer.
+    pub fn fees_paid_on_chain(&self, address: &str) -> u128 {
+        let mut total = 0;
+        for page in 1.. {
+            let answer = self
+                .rpc
+                .call(
+                    "tx_search",
+                    serde_json::json!({
+                        "query": format!("tx.fee_payer='{address}'"),
+                        "page": page.to_string(),
+                        "per_page": "100",
+                    }),
+                )
+                .expect("tx_search");
+            let txs = answer["txs"].as_array().cloned().unwrap_or_default();
+            for tx in &txs {
+                let events = tx["tx_result"]["events"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                total += events
+                    .iter()
+                    .filter(|event| event["type"] == "tx")
+                    .flat_map(|event| event["attributes"].as_array().cloned().unwrap_or_default())
+                    .filter(|attribute| attribute["key"] == "fee")
+                    .filter_map(|attribute| {
+                        attribute["value"]
+                            .as_str()
+                            .and_then(|fee| fee.strip_suffix("unrn"))
+                            .and_then(|amount| amount.parse::<u128>().ok())
+                    })
+                    .sum::<u128>();
+            }
+            let total_count: usize = answer["total_count"]
+                .as_str()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0);
+            if txs.is_empty() || page * 100 >= total_count {
+                break;
+            }
+        }
+        total
     }
 
     /// unrn `address` paid in fees for the txs sent through [`Self::submit`].

@@ -74,6 +74,10 @@ struct Args {
     /// inflated limit lowers throughput.
     #[arg(long, default_value = "auto")]
     gas: GasLimit,
+    /// chain mode: unrn per gas each transfer pays (`0unrn` on a chain
+    /// whose `min_gas_price` is zero: the feeless comparison).
+    #[arg(long, default_value = um_client::fees::DEFAULT_GAS_PRICE)]
+    gas_price: um_client::fees::GasPrice,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -138,6 +142,7 @@ enum TxSource {
         token: String,
         recipient: String,
         gas: u64,
+        gas_price: um_client::fees::GasPrice,
     },
     Kv {
         sender: usize,
@@ -157,6 +162,7 @@ impl TxSource {
                 token,
                 recipient,
                 gas,
+                gas_price,
             } => {
                 let msg = MsgExecuteContract {
                     sender: key.address.clone(),
@@ -169,6 +175,7 @@ impl TxSource {
                 let any = um_client::msgs::any(&msg);
                 let options = TxOptions {
                     gas_limit: *gas,
+                    gas_price: *gas_price,
                     ..TxOptions::default()
                 };
                 let tx = tx_builder::sign_tx(key, vec![any], signer, &options)?;
@@ -317,6 +324,7 @@ fn run(args: &Args) -> anyhow::Result<Value> {
                         // Until simulated: enough for the account's first transfer.
                         GasLimit::Auto => 400_000,
                     },
+                    gas_price: args.gas_price,
                 };
                 source.create_account(rpc)?;
                 if matches!(args.gas, GasLimit::Auto) {
