@@ -253,6 +253,30 @@ if chain:
     if errs:
         L += ["", "Errors and failed txs seen: " + "; ".join(f"`{e}`" for e in errs[:5])]
 
+flood = [r for r in rows if r["bench"] == "query_flood"]
+if flood:
+    L += [
+        "",
+        "### Block interval under a query flood",
+        "",
+        "Issue 15. `bench/scripts/query_flood.sh`: a fresh 1-validator localnet; the median gap "
+        "between consecutive block times (CometBFT header time) over a window with no queries, then "
+        "over the same window while N client threads loop over a cw20 smart query "
+        "(`all_accounts`), a list of model versions and the registry through CometBFT's "
+        "`abci_query`, which used to take the node's consensus lock. Clients run on the same "
+        "2 cores as the node.",
+        "",
+        "| clients | idle median ms | flood median ms | **flood/idle** | queries answered | queries/s | refused |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in flood:
+        ratio = r.get("flood_over_idle")
+        L.append(
+            f"| {r['clients']} | {r['idle_median_block_ms']:,.0f} | {r['flood_median_block_ms']:,.0f} | "
+            f"**{ratio:.2f}** | {r['queries_answered']:,} | {r['queries_per_s']:,.0f} | {r['queries_refused']} |"
+            if ratio else f"| {r['clients']} | n/a | n/a | n/a | {r['queries_answered']} | | |"
+        )
+
 acc = [r for r in rows if r["bench"] == "accuracy"]
 if acc:
     alone = next((r for r in acc if r["side"] == "alone"), None)

@@ -71,6 +71,8 @@ build=(cargo build -p um-app --bin umd -p um-trainer --bin um-trainer -p um-load
 echo "== ${build[*]}"
 "${build[@]}"
 bench/scripts/chain.sh "$results" "$chain_profile" "$chain_reps" "$chain_secs"
+# Issue 15: the block interval idle and under 32 clients' query flood.
+bench/scripts/query_flood.sh "$results" "$chain_profile" "$chain_secs" 32
 
 # --- item 5: cost of history (tiny model, fast blocks, four lineages) -------
 # 1,000 versions in both modes (the issue asks for 1,000); the cap bounds the time.

@@ -58,8 +58,23 @@ impl Default for FeeParams {
     }
 }
 
+/// The highest `min_gas_price` the DAO may set, in unrn per gas: 400 times
+/// the default. A DAO vote itself pays the fee, so a price without a bound
+/// could make every later vote, including the one to lower it again,
+/// unaffordable; at this one a 1M-gas vote costs 10 NRN.
+pub const MAX_MIN_GAS_PRICE: Decimal = Decimal::raw(10_000_000_000_000_000_000);
+
 impl FeeParams {
     pub fn validate(&self) -> Result<(), TxError> {
+        if self.min_gas_price > MAX_MIN_GAS_PRICE {
+            return Err(TxError::new(
+                Code::InvalidRequest,
+                format!(
+                    "min_gas_price {} is above the most the chain allows, {MAX_MIN_GAS_PRICE} unrn per gas",
+                    self.min_gas_price
+                ),
+            ));
+        }
         if self.validator_reward_share > Decimal::one() {
             return Err(TxError::new(
                 Code::InvalidRequest,
@@ -142,6 +157,21 @@ mod tests {
             "f1829676db577682e944fc3493d451b67ff3e29f"
         );
         assert_ne!(collector, verification_escrow());
+    }
+
+    #[test]
+    fn params_refuse_a_gas_price_that_would_price_out_the_dao() {
+        assert_eq!(MAX_MIN_GAS_PRICE, Decimal::from_ratio(10u128, 1u128));
+        let params = FeeParams {
+            min_gas_price: MAX_MIN_GAS_PRICE + Decimal::permille(1),
+            ..FeeParams::default()
+        };
+        assert_eq!(params.validate().unwrap_err().code, Code::InvalidRequest);
+        let at_cap = FeeParams {
+            min_gas_price: MAX_MIN_GAS_PRICE,
+            ..FeeParams::default()
+        };
+        assert!(at_cap.validate().is_ok());
     }
 
     #[test]

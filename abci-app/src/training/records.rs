@@ -25,10 +25,13 @@ pub fn put_blob(state: &mut StateView, bytes: &[u8]) -> [u8; 32] {
     sha
 }
 
-/// Deletes the weights stored under `sha`, unless an update still waiting
-/// for its verdicts has the same bytes (a copy shares its original's blob).
-/// Accepted weights are versions and are never deleted.
+/// Deletes the weights stored under `sha`, unless they are a version's (a
+/// copy of accepted weights shares their blob) or an update still waiting
+/// for its verdicts has the same bytes.
 pub fn prune_blob(state: &mut StateView, sha: &[u8]) -> Result<bool, TxError> {
+    if state.get(&state_key::version_weights(sha))?.is_some() {
+        return Ok(false);
+    }
     let still_needed = pending_updates(state)?
         .iter()
         .any(|update| update.weights_sha256 == sha);
@@ -47,6 +50,12 @@ pub fn save_version(state: &mut StateView, version: &ModelVersion) {
     state.set(
         &state_key::version(&version.model_id, version.version),
         version.encode_to_vec(),
+    );
+    // The blob is a version's now: never pruned, whatever happens to other
+    // updates with the same bytes.
+    state.set(
+        &state_key::version_weights(&version.weights_sha256),
+        Vec::new(),
     );
 }
 
@@ -199,7 +208,9 @@ mod tests {
     }
 
     /// Issue 15: the weights of decided, unaccepted updates were kept for
-    /// ever. A blob goes once nothing pending needs it.
+    /// ever. A blob goes once nothing pending needs it and no version is
+    /// made of it (adversarial_e2e's copy of an accepted update once took
+    /// the head's weights with it).
     #[test]
     fn a_blob_is_pruned_unless_a_pending_copy_needs_it() {
         let store = Store::temporary().unwrap();
@@ -215,5 +226,20 @@ mod tests {
         save_update(&mut state, &update(2, sha, UpdateStatus::Expired));
         assert!(prune_blob(&mut state, &sha).unwrap());
         assert!(blob(&state, &sha).unwrap().is_none());
+
+        // A rejected copy of a version's weights leaves them in place.
+        let accepted = put_blob(&mut state, b"accepted weights");
+        save_version(
+            &mut state,
+            &ModelVersion {
+                model_id: "digits".into(),
+                version: 1,
+                weights_sha256: accepted.to_vec(),
+                ..Default::default()
+            },
+        );
+        save_update(&mut state, &update(3, accepted, UpdateStatus::Rejected));
+        assert!(!prune_blob(&mut state, &accepted).unwrap());
+        assert!(blob(&state, &accepted).unwrap().is_some());
     }
 }

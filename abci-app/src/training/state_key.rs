@@ -82,3 +82,9 @@ pub fn accepted_count(model_id: &str) -> Vec<u8> {
 pub fn verification_escrow(update_id: u64) -> Vec<u8> {
     [b"training/escrow/", &update_id.to_be_bytes()[..]].concat()
 }
+
+/// `version_weights/<sha256>` → empty: these weights are a version's, so
+/// their blob is never pruned.
+pub fn version_weights(sha256: &[u8]) -> Vec<u8> {
+    [b"training/version_weights/", sha256].concat()
+}
