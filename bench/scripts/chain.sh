@@ -69,6 +69,10 @@ for n in 4 1; do
     # limit: what the budget costs in throughput, and what the CPU allows.
     echo "== chain throughput, $n validator(s), round $r/$reps: umd, max_block_contract_gas lifted"
     umd_round umd-lifted '{"max_block_contract_gas":400000000}' "$n" "$r"
+    # Issue 15: lifted and feeless, so the CPU cost of taking the fee shows.
+    echo "== chain throughput, $n validator(s), round $r/$reps: umd, budget lifted, feeless"
+    umd_round umd-lifted-feeless '{"max_block_contract_gas":400000000}' "$n" "$r" \
+      '{"min_gas_price":"0"}' 0unrn
     echo "== chain throughput, $n validator(s), round $r/$reps: CometBFT kvstore"
     bench/scripts/kvnet.sh up "$n" "$work/kv-net" "$kv_ip"
     # shellcheck disable=SC2046

@@ -229,8 +229,8 @@ if chain:
             "(side `umd`) and on a chain with `min_gas_price` 0 offering no fee "
             "(`umd-feeless`, `LOCALNET_FEE_PARAMS`, `um-loadgen --gas-price 0unrn`), same run:",
             "",
-            "| validators | fees on tx/s | feeless tx/s | **fees on/feeless** | fees on p50 / p99 ms | feeless p50 / p99 ms | kvstore tx/s |",
-            "|---:|---:|---:|---:|---:|---:|---:|",
+            "| validators | fees on tx/s | feeless tx/s | **fees on/feeless** | fees on p50 / p99 ms | feeless p50 / p99 ms | budget lifted: fees on / feeless tx/s | **lifted fees on/feeless** | kvstore tx/s |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for v in sorted({r["validators"] for r in chain}, reverse=True):
             u = [r for r in chain if r["validators"] == v and r["side"] == "umd"]
@@ -239,10 +239,14 @@ if chain:
             ut, nt, kt = (med([r["committed_tx_per_s"] for r in rs]) for rs in (u, n, k))
             f = lambda x, d=0: f"{x:,.{d}f}" if x is not None else "n/a"
             lat = lambda rs, p: med([r["latency_ms"][p] for r in rs]) if rs else None
+            x = [r for r in chain if r["validators"] == v and r["side"] == "umd-lifted"]
+            y = [r for r in chain if r["validators"] == v and r["side"] == "umd-lifted-feeless"]
+            xt, yt = med([r["committed_tx_per_s"] for r in x]), med([r["committed_tx_per_s"] for r in y])
             ratio = f"**{ut / nt:.3f}**" if ut and nt else "n/a"
+            lifted = f"**{xt / yt:.3f}**" if xt and yt else "n/a"
             L.append(
                 f"| {v} | {f(ut)} | {f(nt)} | {ratio} | {f(lat(u, 'p50'))} / {f(lat(u, 'p99'))} | "
-                f"{f(lat(n, 'p50'))} / {f(lat(n, 'p99'))} | {f(kt)} |"
+                f"{f(lat(n, 'p50'))} / {f(lat(n, 'p99'))} | {f(xt)} / {f(yt)} | {lifted} | {f(kt)} |"
             )
     L += ["", "Per round tx/s (umd; umd, budget lifted; kvstore):", ""]
     for v in sorted({r["validators"] for r in chain}, reverse=True):

@@ -66,7 +66,7 @@ chain_profile="${BENCH_CHAIN_PROFILE:-auto}"
 if [ "$chain_profile" = auto ]; then
   if [ -x target/release/umd ]; then chain_profile=release; else chain_profile=debug; fi
 fi
-build=(cargo build -p um-app --bin umd -p um-trainer --bin um-trainer -p um-loadgen)
+build=(cargo build -p um-app --bin umd -p um-trainer --bin um-trainer -p um-loadgen --bin um-loadgen)
 [ "$chain_profile" = release ] && build+=(--release)
 echo "== ${build[*]}"
 "${build[@]}"

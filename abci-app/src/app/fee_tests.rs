@@ -165,6 +165,22 @@ fn fees_are_taken_before_messages_and_paid_to_the_signers_by_power() {
         refused.log
     );
 
+    // A proposer that includes them has its block refused: they would
+    // take block space without paying for it.
+    for unpaid in [&cheap, &unfunded] {
+        let status = app
+            .process_proposal(pb::RequestProcessProposal {
+                txs: vec![unpaid.clone().into()],
+                height: 2,
+                ..Default::default()
+            })
+            .status;
+        assert_eq!(
+            status,
+            pb::response_process_proposal::ProposalStatus::Reject as i32
+        );
+    }
+
     // Delivery: the cheap and the unfunded tx fail and change nothing; the
     // paying tx's message fails (no module handles it) but its fee is paid.
     let paying = signed(&trainer, 1, 0, nothing(), &with_price(200_000, "0.1"));
