@@ -266,6 +266,122 @@ impl Drop for Localnet {
     }
 }
 
+/// Issue 15 on the 4-validator localnet: a new key gets its first NRN from
+/// `localnet/faucet.sh`; an unmodified CosmJS (fee "auto" at 0.025 unrn per
+/// gas) uploads a contract, instantiates and executes it, and transfers
+/// NRN; the fees of all of it land with the validators' operators.
+fn newcomer_uses_cosmjs_and_the_fees_reach_the_validators(net: &Localnet) {
+    let registry: serde_json::Value = serde_json::from_slice(
+        &net.rpc(0)
+            .query_ok("custom/gov/registry", &[])
+            .expect("gov registry"),
+    )
+    .unwrap();
+    let token = registry["token"]
+        .as_str()
+        .expect("registered token")
+        .to_string();
+    let balance = |address: &str| -> u128 {
+        net.smart_query(0, &token, json!({"balance": {"address": address}}))["balance"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let keys_of =
+        |node: usize| um_client::keys::Keyring::new(&net.run.join(format!("node{node}/keys")));
+    let operators: Vec<String> = (0..NODES)
+        .map(|node| keys_of(node).info("operator").unwrap().address)
+        .collect();
+    let faucet = keys_of(0).info("faucet").unwrap().address;
+    let collector = um_app::fee::fee_collector();
+    let held = |addresses: &[String]| -> u128 { addresses.iter().map(|a| balance(a)).sum() };
+    let operators_before = held(&operators);
+    let collector_before = balance(&collector);
+    let faucet_before = balance(&faucet);
+
+    let phrase = bip39::Mnemonic::from_entropy(&[42u8; 16])
+        .unwrap()
+        .to_string();
+    let newcomer = um_client::keys::Key::from_mnemonic("newcomer", &phrase).unwrap();
+    let out = net.script_ok("faucet.sh", &[&newcomer.address, "50"]);
+    assert_eq!(balance(&newcomer.address), 50_000_000, "{out}");
+    let faucet_fee = faucet_before - balance(&faucet) - 50_000_000;
+    assert!(faucet_fee > 0, "the faucet paid its fee");
+
+    let result = run_cosmjs_newcomer(&[
+        ("UM_RPC", &format!("http://{}:26657", net.base_ip)),
+        ("UM_MNEMONIC", &phrase),
+        (
+            "UM_WASM",
+            &workspace_root()
+                .join("artifacts/nrn_token.wasm")
+                .display()
+                .to_string(),
+        ),
+        ("UM_TOKEN", &token),
+        ("UM_RECIPIENT", &operators[1]),
+        ("UM_AMOUNT", "1000000"),
+    ]);
+    eprintln!("cosmjs-newcomer.mjs: {result}");
+    assert_eq!(result["address"], newcomer.address.as_str());
+    assert_eq!(result["newTokenBalances"]["sender"], "990");
+    assert_eq!(result["newTokenBalances"]["recipient"], "10");
+    let mut fees = 0u128;
+    for name in ["upload", "instantiate", "execute", "transfer"] {
+        let tx = &result["txs"][name];
+        let fee: u128 = tx["fee"].as_str().unwrap().parse().unwrap();
+        let wanted = u128::from(tx["gasWanted"].as_u64().unwrap());
+        assert_eq!(fee, (wanted * 25).div_ceil(1000), "{name}: {tx}");
+        fees += fee;
+    }
+    let after: u128 = result["nrnAfter"].as_str().unwrap().parse().unwrap();
+    assert_eq!(after, 50_000_000 - 1_000_000 - fees);
+
+    // Every fee paid since (the faucet's and the newcomer's four) went to
+    // the operators by power, or waits in the collector for the next block.
+    let last = result["txs"]["transfer"]["height"].as_u64().unwrap();
+    while net.height(0).unwrap_or(0) <= last + 1 {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let received = held(&operators) - operators_before - 1_000_000;
+    let waiting = balance(&collector) - collector_before;
+    assert_eq!(received + waiting, fees + faucet_fee);
+    assert!(
+        received > waiting,
+        "paid out: {received}, waiting: {waiting}"
+    );
+}
+
+/// `node interop/cosmjs-newcomer.mjs` with `envs`; its JSON line.
+fn run_cosmjs_newcomer(envs: &[(&str, &str)]) -> serde_json::Value {
+    let dir = workspace_root().join("interop");
+    assert!(
+        dir.join("node_modules").exists(),
+        "{}/node_modules is missing: run `make setup-interop` first",
+        dir.display()
+    );
+    let output = Command::new("node")
+        .arg(dir.join("cosmjs-newcomer.mjs"))
+        .envs(envs.iter().copied())
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("node runs (is Node.js installed?)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "cosmjs-newcomer.mjs failed:\n{stdout}\n{stderr}"
+    );
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("cosmjs-newcomer.mjs printed no JSON:\n{stdout}\n{stderr}"));
+    serde_json::from_str(line).unwrap()
+}
+
 #[test]
 fn four_validators_train_survive_a_crash_and_agree() {
     let started = Instant::now();
@@ -288,6 +404,8 @@ fn four_validators_train_survive_a_crash_and_agree() {
             "node{node} not fully up:\n{status}"
         );
     }
+
+    newcomer_uses_cosmjs_and_the_fees_reach_the_validators(&net);
 
     // Two trainers race on the same head, each through a node of its own.
     net.start_trainer("trainer1");

@@ -980,10 +980,10 @@ fn a_fixed_block_sequence_keeps_its_app_hash() {
 /// sha256 over the genesis app hash and those of heights 3 to 6 above.
 /// Re-pinned by issue 15, which changes what is stored on purpose: genesis
 /// writes the fee and wasm params (and the dataset params' 30 gas per
-/// byte), code bytes live once under their checksum, version weights are
+/// byte and delta expiry), code bytes live once under their checksum, version weights are
 /// marked as never pruned, and each tx pays its fee into the fee collector
 /// (the value before it, from b3e9b87's code, was c5089e99…c9ed334).
-const PINNED_APP_HASHES: &str = "4fa627ff9d67969081f43329e1ab446c0488fd1e1cfccb12ae668f64c71555f2";
+const PINNED_APP_HASHES: &str = "c019e7c837392cff7d09d2e2ffd1db171fb35e15c349c286c443ad292caeafbc";
 
 /// Issue 15, verifier flooding: ProcessProposal queued a re-training for
 /// every update of every proposal, unbonded senders included. Now only an

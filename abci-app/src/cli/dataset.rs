@@ -311,6 +311,7 @@ fn status_name(status: i32) -> &'static str {
         Ok(DeltaStatus::Proposed) => "proposed",
         Ok(DeltaStatus::Accepted) => "accepted",
         Ok(DeltaStatus::Rejected) => "rejected",
+        Ok(DeltaStatus::Expired) => "expired",
         _ => "unspecified",
     }
 }
@@ -390,8 +391,9 @@ pub fn run_query(command: DatasetQuery) -> anyhow::Result<()> {
                 Some("proposed") => DeltaStatus::Proposed,
                 Some("accepted") => DeltaStatus::Accepted,
                 Some("rejected") => DeltaStatus::Rejected,
+                Some("expired") => DeltaStatus::Expired,
                 Some(other) => {
-                    bail!("--status must be proposed, accepted or rejected, not {other:?}")
+                    bail!("--status must be proposed, accepted, rejected or expired, not {other:?}")
                 }
             };
             let rpc = RpcClient::new(&node.node);

@@ -10,8 +10,8 @@
 use sha2::{Digest, Sha256};
 use um_proto::um::dataset::v1::{Dataset, DatasetDelta, DeltaStatus};
 
-use super::module_address;
 use super::records::{self, Hash};
+use super::{module_address, state_key, DatasetParams};
 use crate::codes::{Code, TxError};
 use crate::context::{BlockInfo, CustomOutcome, Event, ModuleCall};
 use crate::store::StateView;
@@ -78,6 +78,7 @@ pub fn accept(
     delta.split_salt = split_salt.to_vec();
     drop_pixels(&mut delta);
     records::save_delta(state, &delta);
+    clear_expiry(state, &delta)?;
 
     let calls = match records::escrow_token(state, delta_id)? {
         Some(token) => {
@@ -146,11 +147,62 @@ pub fn reject(state: &mut StateView, height: u64, delta_id: u64) -> Result<Custo
     drop_pixels(&mut delta);
     records::save_delta(state, &delta);
     records::clear_escrow(state, delta_id);
+    clear_expiry(state, &delta)?;
     let event = Event::new("dataset_delta_rejected")
         .attr("delta_id", delta_id.to_string())
         .attr("dataset_id", &delta.dataset_id)
         .attr("deposit_kept", &delta.deposit);
     Ok(vec![event].into())
+}
+
+/// Most deltas one end-block expires; the rest wait for the next block, so
+/// a burst of proposals cannot make one block's work unbounded.
+pub const MAX_EXPIRIES_PER_BLOCK: usize = 100;
+
+/// Expires the deltas due at `height` that the DAO has not decided: status
+/// EXPIRED, images dropped, deposit kept (as on a rejection).
+pub fn expire_due(state: &mut StateView, height: u64) -> Result<Vec<Event>, TxError> {
+    let end = [
+        state_key::EXPIRY_PREFIX,
+        &height.saturating_add(1).to_be_bytes(),
+    ]
+    .concat();
+    let due = state.range(Some(state_key::EXPIRY_PREFIX), Some(&end), false)?;
+    let mut events = Vec::new();
+    for (key, _) in due.into_iter().take(MAX_EXPIRIES_PER_BLOCK) {
+        state.remove(&key);
+        let id_bytes = key
+            .get(key.len().saturating_sub(8)..)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .ok_or_else(|| TxError::new(Code::Internal, "stored delta expiry key"))?;
+        let delta_id = u64::from_be_bytes(id_bytes);
+        let Some(mut delta) = records::delta(state, delta_id)? else {
+            continue;
+        };
+        if delta.status != DeltaStatus::Proposed as i32 {
+            continue;
+        }
+        delta.status = DeltaStatus::Expired as i32;
+        delta.decided_height = height;
+        drop_pixels(&mut delta);
+        records::save_delta(state, &delta);
+        records::clear_escrow(state, delta_id);
+        events.push(
+            Event::new("dataset_delta_expired")
+                .attr("delta_id", delta_id.to_string())
+                .attr("dataset_id", &delta.dataset_id)
+                .attr("deposit_kept", &delta.deposit),
+        );
+    }
+    Ok(events)
+}
+
+/// A decided delta no longer expires.
+fn clear_expiry(state: &mut StateView, delta: &DatasetDelta) -> Result<(), TxError> {
+    if let Some(expires_at) = DatasetParams::load(state)?.expiry_height(delta.height) {
+        state.remove(&state_key::expiry(expires_at, delta.id));
+    }
+    Ok(())
 }
 
 /// A decided delta keeps what it was (hashes, labels, who, when) but not
@@ -500,6 +552,47 @@ mod tests {
             .unwrap()
             .parse()
             .unwrap()
+    }
+
+    /// Issue 15: a delta the DAO never decides kept its images (and its
+    /// escrow) for ever. It expires after `delta_expiry_blocks`.
+    #[test]
+    fn undecided_deltas_expire_and_drop_their_images() {
+        let cache = tempfile::tempdir().unwrap();
+        let wasm = WasmVm::new(cache.path()).unwrap();
+        let store = Store::temporary().unwrap();
+        let mut state = store.view();
+        with_token(&wasm, &mut state, true);
+        state_with(&mut state, &digits(20));
+        DatasetParams {
+            delta_expiry_blocks: 5,
+            ..DatasetParams::load(&state).unwrap()
+        }
+        .save(&mut state)
+        .unwrap();
+        // Both at height 3: due at 8.
+        propose(&wasm, &mut state, &[digit(100)], &[], 4 * NRN).unwrap();
+        propose(&wasm, &mut state, &[digit(101)], &[], 5 * NRN).unwrap();
+        accept(&mut state, &block(5), 2).unwrap();
+        assert!(expire_due(&mut state, 7).unwrap().is_empty());
+
+        let events = expire_due(&mut state, 8).unwrap();
+        assert_eq!(events.len(), 1, "only the undecided delta: {events:?}");
+        assert_eq!(events[0].attributes[0], ("delta_id".into(), "1".into()));
+        let expired = records::delta(&state, 1).unwrap().unwrap();
+        assert_eq!(expired.status, DeltaStatus::Expired as i32);
+        assert_eq!(expired.decided_height, 8);
+        assert!(expired.add.iter().all(|r| r.pixels.is_empty()));
+        assert!(records::escrow_token(&state, 1).unwrap().is_none());
+        assert_eq!(
+            accept(&mut state, &block(9), 1).unwrap_err().code,
+            Code::DeltaDecided
+        );
+        assert!(expire_due(&mut state, 100).unwrap().is_empty());
+        assert_eq!(
+            records::delta(&state, 2).unwrap().unwrap().status,
+            DeltaStatus::Accepted as i32
+        );
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //!
 //! ```json
 //! "dataset": {
-//!   "params": {"min_deposit": "1000", "max_delta_records": 1000, "delta_cost_per_byte": 30},
+//!   "params": {"min_deposit": "1000", "max_delta_records": 1000, "delta_cost_per_byte": 30,
+//!              "delta_expiry_blocks": 10000},
 //!   "datasets": [{
 //!     "dataset_id": "mnist", "image_rows": 28, "image_cols": 28, "num_classes": 10,
 //!     "records": {"idx_images_gz_b64": "H4sI…", "idx_labels_gz_b64": "H4sI…"}

@@ -1,6 +1,7 @@
 //! The dataset module's place in the app: delta proposals, its queries and
 //! the genesis datasets. Deltas are decided by the DAO's chain messages
-//! (`crate::contract_requests`), not at the end of a block.
+//! (`crate::contract_requests`); an end-block expires those it never
+//! decided.
 
 use cosmos_sdk_proto::Any;
 
@@ -9,7 +10,7 @@ use super::{msg_server, query};
 use crate::codes::TxError;
 use crate::context::{MsgResult, TxContext};
 use crate::genesis::{parse_section, section_json};
-use crate::module::{GenesisContext, Module, QueryContext};
+use crate::module::{BlockContext, BlockEffects, BlockStage, GenesisContext, Module, QueryContext};
 
 pub struct DatasetModule;
 
@@ -51,5 +52,17 @@ impl Module for DatasetModule {
     ) -> Result<(), TxError> {
         let genesis: DatasetGenesis = parse_section(self.name(), section)?;
         genesis.apply(ctx.state, ctx.block.height)
+    }
+
+    fn end_block(&self, ctx: &mut BlockContext<'_>) -> Result<BlockEffects, TxError> {
+        super::decide::expire_due(ctx.state, ctx.block.height).map(Into::into)
+    }
+
+    fn block_phase(&self, stage: BlockStage) -> String {
+        match stage {
+            BlockStage::Begin => "dataset_begin_block",
+            BlockStage::End => "dataset_delta_expiry",
+        }
+        .to_string()
     }
 }

@@ -13,7 +13,7 @@ use um_proto::um::dataset::v1::{
 };
 
 use super::records::{self, Hash};
-use super::{module_address, DatasetParams};
+use super::{module_address, state_key, DatasetParams};
 use crate::codes::{Code, TxError};
 use crate::context::{Event, MsgResult, TxContext};
 
@@ -98,6 +98,10 @@ pub fn handle(ctx: &mut TxContext<'_>, signer: &str, msg: &Any) -> Result<MsgRes
         split_salt: Vec::new(),
     };
     records::save_delta(ctx.state, &delta);
+    if let Some(expires_at) = params.expiry_height(delta.height) {
+        ctx.state
+            .set(&state_key::expiry(expires_at, id), Vec::new());
+    }
     events.insert(
         0,
         Event::new("dataset_delta_proposed")

@@ -19,6 +19,10 @@ pub struct DatasetParams {
     /// Gas per byte of a proposal, on top of the tx size cost: the delta
     /// and its records stay in the state.
     pub delta_cost_per_byte: u64,
+    /// Blocks after which a delta the DAO has not decided expires: its
+    /// images are dropped and its deposit kept, as on a rejection. Longer
+    /// than a DAO proposal's voting and execution periods; 0 never expires.
+    pub delta_expiry_blocks: u64,
 }
 
 impl Default for DatasetParams {
@@ -27,11 +31,18 @@ impl Default for DatasetParams {
             min_deposit: Uint128::new(1_000),
             max_delta_records: 1_000,
             delta_cost_per_byte: crate::storage_gas::GAS_PER_STORED_BYTE,
+            // About 2.8 hours of 1 s blocks.
+            delta_expiry_blocks: 10_000,
         }
     }
 }
 
 impl DatasetParams {
+    /// The height at which a delta proposed at `height` expires, if ever.
+    pub fn expiry_height(&self, height: u64) -> Option<u64> {
+        (self.delta_expiry_blocks > 0).then(|| height.saturating_add(self.delta_expiry_blocks))
+    }
+
     pub fn load(state: &StateView) -> Result<Self, TxError> {
         match state.get(state_key::PARAMS)? {
             None => Ok(Self::default()),

@@ -84,3 +84,17 @@ mod tests {
         assert!(delta(1) < delta(2) && delta(255) < delta(256));
     }
 }
+
+/// `expiry/<height, 8 bytes BE><delta id, 8 bytes BE>` → empty: a proposed
+/// delta that expires at that height unless decided before; in height
+/// order, so an end-block reads only what is due.
+pub const EXPIRY_PREFIX: &[u8] = b"dataset/expiry/";
+
+pub fn expiry(expires_at: u64, delta_id: u64) -> Vec<u8> {
+    [
+        EXPIRY_PREFIX,
+        &expires_at.to_be_bytes(),
+        &delta_id.to_be_bytes(),
+    ]
+    .concat()
+}
