@@ -72,19 +72,6 @@ pub fn escrow(delta_id: u64) -> Vec<u8> {
     [b"dataset/escrow/", &delta_id.to_be_bytes()[..]].concat()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_cannot_reach_into_each_others_keys() {
-        // "a" and "a-b" share a byte prefix but not a key prefix.
-        assert!(!member("a-b", &[0; 32]).starts_with(&members_of("a")));
-        assert!(!version("a-b", 0).starts_with(&versions_of("a")));
-        assert!(delta(1) < delta(2) && delta(255) < delta(256));
-    }
-}
-
 /// `expiry/<height, 8 bytes BE><delta id, 8 bytes BE>` → empty: a proposed
 /// delta that expires at that height unless decided before; in height
 /// order, so an end-block reads only what is due.
@@ -97,4 +84,17 @@ pub fn expiry(expires_at: u64, delta_id: u64) -> Vec<u8> {
         &delta_id.to_be_bytes(),
     ]
     .concat()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_cannot_reach_into_each_others_keys() {
+        // "a" and "a-b" share a byte prefix but not a key prefix.
+        assert!(!member("a-b", &[0; 32]).starts_with(&members_of("a")));
+        assert!(!version("a-b", 0).starts_with(&versions_of("a")));
+        assert!(delta(1) < delta(2) && delta(255) < delta(256));
+    }
 }
