@@ -135,26 +135,41 @@ fn fees_are_taken_before_messages_and_paid_to_the_signers_by_power() {
         refused.log
     );
     assert!(refused.log.contains("required 5000unrn"), "{}", refused.log);
+    // A fee in another denomination, properly signed.
     let foreign = {
-        let mut options = with_price(200_000, "0.025");
-        options.fee = Some(0);
-        let mut tx = cosmos_sdk_proto::cosmos::tx::v1beta1::TxRaw::decode(
-            signed(&trainer, 1, 0, nothing(), &options).as_slice(),
+        use cosmos_sdk_proto::cosmos::tx::v1beta1::{AuthInfo, SignDoc, TxRaw};
+        let tx = TxRaw::decode(
+            signed(&trainer, 1, 0, nothing(), &with_price(200_000, "0.025")).as_slice(),
         )
         .unwrap();
-        // Re-signing is not needed to see the denomination refused first.
-        let mut auth =
-            cosmos_sdk_proto::cosmos::tx::v1beta1::AuthInfo::decode(tx.auth_info_bytes.as_slice())
-                .unwrap();
+        let mut auth = AuthInfo::decode(tx.auth_info_bytes.as_slice()).unwrap();
         auth.fee.as_mut().unwrap().amount = vec![cosmos_sdk_proto::cosmos::base::v1beta1::Coin {
             denom: "uatom".into(),
             amount: "5000".into(),
         }];
-        tx.auth_info_bytes = auth.encode_to_vec();
-        tx.encode_to_vec()
+        let auth_info_bytes = auth.encode_to_vec();
+        let sign_doc = SignDoc {
+            body_bytes: tx.body_bytes.clone(),
+            auth_info_bytes: auth_info_bytes.clone(),
+            chain_id: CHAIN.into(),
+            account_number: 1,
+        };
+        let signature = trainer.signing_key.sign(&sign_doc.encode_to_vec()).unwrap();
+        TxRaw {
+            body_bytes: tx.body_bytes,
+            auth_info_bytes,
+            signatures: vec![signature.to_vec()],
+        }
+        .encode_to_vec()
     };
     let refused = check(&app, &foreign);
-    assert_ne!(refused.code, 0, "{}", refused.log);
+    assert_eq!(
+        refused.code,
+        Code::InsufficientFee.value(),
+        "{}",
+        refused.log
+    );
+    assert!(refused.log.contains("uatom"), "{}", refused.log);
     let broke = Key::from_mnemonic("broke", FLOODER_MNEMONIC).unwrap();
     let unfunded = signed(&broke, 0, 0, nothing(), &with_price(200_000, "0.025"));
     let refused = check(&app, &unfunded);
