@@ -152,6 +152,11 @@ fn open_recipient_accounts(
     gas: &mut GasMeter,
     events: &[Event],
 ) -> Result<(), TxError> {
+    // Only a contract's events can name a recipient; most txs have none,
+    // and need not read the registry.
+    if !events.iter().any(|event| event.kind == "wasm") {
+        return Ok(());
+    }
     if let Some(registry) = crate::gov::registry(state)? {
         auth::receive::open_recipient_accounts(state, gas, &registry.token, events)?;
     }

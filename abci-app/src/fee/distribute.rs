@@ -1,5 +1,7 @@
 //! Paying the collected fees to the validators that signed, by power.
 
+use std::collections::BTreeMap;
+
 use um_bindings::staking::ValidatorsResponse;
 
 use crate::codes::{Code, TxError};
@@ -36,16 +38,18 @@ pub fn pay_signers(
             format!("staking validators response: {e}"),
         )
     })?;
+    // Consensus address → operator, hashed once per block rather than once
+    // per signer and bond.
+    let operators: BTreeMap<Vec<u8>, String> = bonded
+        .validators
+        .into_iter()
+        .map(|v| (consensus_address(v.consensus_pubkey.as_slice()), v.address))
+        .collect();
     let collector = super::fee_collector();
     let mut paid = 0u128;
     let mut events = Vec::new();
     for (address, power) in signers {
-        let Some(operator) = bonded
-            .validators
-            .iter()
-            .find(|v| consensus_address(v.consensus_pubkey.as_slice()) == *address)
-            .map(|v| v.address.clone())
-        else {
+        let Some(operator) = operators.get(address).cloned() else {
             continue;
         };
         // pool < 2^128 and power ≤ signed power, so the product is computed

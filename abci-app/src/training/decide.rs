@@ -12,6 +12,8 @@
 //! `expiry_blocks` expires it. A proposer that leaves verdicts out only
 //! delays them: validators repeat their verdicts until the update is decided.
 
+use std::collections::BTreeSet;
+
 use cosmwasm_std::Decimal;
 use um_proto::um::abci::v1::InjectedVerdicts;
 use um_proto::um::training::v1::{ModelVersion, Update, UpdateStatus, Verdict, VerdictReason};
@@ -201,6 +203,13 @@ pub fn end_block(
         .map(Ok)
         .unwrap_or_else(|| validators::current(state))?;
     let set = powers_by_address(&set);
+    // Which weights the still-undecided updates hold: a decided update's
+    // blob goes only when no other holds it.
+    let holders: Vec<(u64, Vec<u8>)> = pending
+        .iter()
+        .map(|u| (u.id, u.weights_sha256.clone()))
+        .collect();
+    let mut decided_ids = BTreeSet::new();
     let mut events = Vec::new();
     let mut decided = Vec::new();
     for mut update in pending {
@@ -218,6 +227,14 @@ pub fn end_block(
         )?);
         if decision != Decision::Wait {
             decided.push(update.status);
+            decided_ids.insert(update.id);
+            let held = holders
+                .iter()
+                .any(|(id, sha)| !decided_ids.contains(id) && *sha == update.weights_sha256);
+            // Only accepted weights are ever read again (as a version).
+            if decision != Decision::Accept && !held {
+                records::prune_unheld_blob(state, &update.weights_sha256)?;
+            }
         }
     }
     // Counted once the block's decisions all stand (an error above undoes
@@ -277,10 +294,6 @@ pub fn apply(
     records::save_update(state, update);
     if decision != Decision::Wait {
         let accepted = decision == Decision::Accept;
-        if !accepted {
-            // Only accepted weights are ever read again (as a version).
-            records::prune_blob(state, &update.weights_sha256)?;
-        }
         events.extend(verification_fee::settle(
             wasm,
             state,

@@ -29,13 +29,20 @@ pub fn put_blob(state: &mut StateView, bytes: &[u8]) -> [u8; 32] {
 /// copy of accepted weights shares their blob) or an update still waiting
 /// for its verdicts has the same bytes.
 pub fn prune_blob(state: &mut StateView, sha: &[u8]) -> Result<bool, TxError> {
-    if state.get(&state_key::version_weights(sha))?.is_some() {
-        return Ok(false);
-    }
     let still_needed = pending_updates(state)?
         .iter()
         .any(|update| update.weights_sha256 == sha);
     if still_needed {
+        return Ok(false);
+    }
+    prune_unheld_blob(state, sha)
+}
+
+/// [`prune_blob`] for a caller that knows no pending update holds `sha`
+/// (the end-block, which has the pending list in hand, so deciding many
+/// updates does not read every pending record once per decision).
+pub fn prune_unheld_blob(state: &mut StateView, sha: &[u8]) -> Result<bool, TxError> {
+    if state.get(&state_key::version_weights(sha))?.is_some() {
         return Ok(false);
     }
     state.remove(&state_key::blob(sha));
