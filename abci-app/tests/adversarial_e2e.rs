@@ -62,12 +62,21 @@ fn flood_scale() -> usize {
         .clamp(1, 50)
 }
 
+/// NRN a bonded trainer of [`training_chain`] keeps unbonded when it is
+/// `underfunded`: enough for the fees of two 10M-gas txs, not for one
+/// verification fee (1 NRN).
+const UNDERFUNDED: u128 = 600_000;
+
 /// A one-validator chain with its verifier, the MNIST subset, the
 /// governance suite and a lineage at version 0; `bonded` trainers have 100
-/// NRN staked, `unbonded` keys only hold NRN.
+/// NRN staked and 100 NRN more, `underfunded` ones 100 NRN staked and
+/// [`UNDERFUNDED`] more, `unbonded` keys only hold 200 NRN. Keys come back
+/// in that order; `start_args` go to `umd start`.
 fn training_chain(
     bonded: &[&str],
+    underfunded: &[&str],
     unbonded: &[&str],
+    start_args: &[&str],
 ) -> (TestNode, Vec<Key>, Deployment, Verifier) {
     let digits = workspace_root().join("data/mnist");
     let dataset = format!("mnist={}", digits.display());
@@ -75,16 +84,26 @@ fn training_chain(
     let deployer = node.new_key("deployer");
     let keys: Vec<Key> = bonded
         .iter()
+        .chain(underfunded)
         .chain(unbonded)
         .map(|name| node.new_key(name))
         .collect();
+    let stakers = bonded.len() + underfunded.len();
     let mut config = DeployConfig::new(&workspace_root().join("artifacts"));
     config.initial_balances = keys
         .iter()
-        .map(|k| (k.address.clone(), 200 * NRN))
+        .enumerate()
+        .map(|(i, k)| {
+            let balance = if (bonded.len()..stakers).contains(&i) {
+                100 * NRN + UNDERFUNDED
+            } else {
+                200 * NRN
+            };
+            (k.address.clone(), balance)
+        })
         .collect();
     config.token_cap = 1_000_000 * NRN;
-    let bonds: Vec<_> = keys[..bonded.len()]
+    let bonds: Vec<_> = keys[..stakers]
         .iter()
         .map(|k| um_governance::genesis::GenesisBond {
             operator: k.address.clone(),
@@ -124,7 +143,9 @@ fn training_chain(
     node.start();
     let verifier = Verifier::start(&node);
     node.stop();
-    node.start_with(&["--verifier", &verifier.endpoint]);
+    let mut args = vec!["--verifier", verifier.endpoint.as_str()];
+    args.extend_from_slice(start_args);
+    node.start_with(&args);
     (node, keys, suite, verifier)
 }
 
@@ -174,7 +195,7 @@ fn signed_burst(
 #[test]
 fn byzantine_trainers_are_refused_or_slashed_and_the_honest_trainer_lands() {
     let (node, keys, suite, verifier) =
-        training_chain(&["alice", "mallory"], &["nobody", "flooder"]);
+        training_chain(&["alice", "mallory"], &[], &["nobody", "flooder"], &[]);
     let (alice, mallory, nobody, flooder) = (&keys[0], &keys[1], &keys[2], &keys[3]);
     let alice_stake = stake(&node, &suite, &alice.address);
     let mallory_stake = stake(&node, &suite, &mallory.address);
@@ -348,6 +369,205 @@ fn byzantine_trainers_are_refused_or_slashed_and_the_honest_trainer_lands() {
         FLOOD_GARBAGE * scale,
         FLOOD_SIGNED * scale as u64,
         decided.id
+    );
+}
+
+/// One Prometheus sample of umd's `/metrics` at `rest`.
+fn metric(rest: &str, name: &str) -> f64 {
+    let text = ureq::get(&format!("http://{rest}/metrics"))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no metric {name} in\n{text}"))
+}
+
+/// The head's tensors with one value moved by `mark`: shaped like an
+/// honest update, bytes of its own.
+fn shaped(weights: &[u8], mark: usize) -> Vec<u8> {
+    let spec = ModelSpec::parse(SPEC).unwrap();
+    let mut decoded = Weights::decode(&spec, weights).unwrap();
+    decoded.tensors[0].data[mark] += 0.5;
+    decoded.encode()
+}
+
+/// Flood txs per key, each declaring this gas: forty of them fill a block
+/// (400M gas).
+const FLOOD_ROUNDS: usize = 2;
+const FLOOD_GAS: u64 = 10_000_000;
+
+/// Issue 15, the verifier flood: forty shaped updates per block, from
+/// twenty unbonded keys (with NRN for their fees) and twenty bonded keys
+/// that cannot pay the verification fee. Each pays its tx fee and fails
+/// delivery, the validator re-trains none of them, and an honest update
+/// sent in the middle of the flood, at a higher gas price, is accepted
+/// within its expiry.
+#[test]
+fn a_verifier_flood_from_unbonded_and_underfunded_keys_is_never_retrained() {
+    let names =
+        |prefix: &str| -> Vec<String> { (0..20).map(|i| format!("{prefix}{i:02}")).collect() };
+    let (underfunded, unbonded) = (names("poor"), names("loud"));
+    let rest = format!("127.0.0.1:{}", free_port());
+    let grpc = format!("127.0.0.1:{}", free_port());
+    let (node, keys, suite, verifier) = training_chain(
+        &["alice"],
+        &underfunded.iter().map(String::as_str).collect::<Vec<_>>(),
+        &unbonded.iter().map(String::as_str).collect::<Vec<_>>(),
+        &["--api-address", &rest, "--grpc-address", &grpc],
+    );
+    let (alice, flooders) = (&keys[0], &keys[1..]);
+    let verified_before = metric(&rest, "umd_verification_seconds_count");
+    let balances_before: Vec<u128> = flooders
+        .iter()
+        .map(|k| node.cw20_balance(&suite.token, &k.address))
+        .collect();
+    let (_, head_weights) = head(&node.rpc);
+
+    let flood_options = TxOptions {
+        gas_limit: FLOOD_GAS,
+        ..TxOptions::default()
+    };
+    // One tx per flooder and round, all signed first and then sent at once
+    // from eight threads, so they share blocks; a round is sent once the one
+    // before is in blocks, so each new account signs with its number.
+    let send_round = |round: usize| -> Vec<(usize, String)> {
+        let txs: Vec<(usize, Vec<u8>)> = flooders
+            .iter()
+            .enumerate()
+            .map(|(i, key)| {
+                let mark = round * flooders.len() + i;
+                let msg = submit_msg(&node.rpc, key, mark as u64, shaped(&head_weights, mark));
+                let signer = node.signer(key);
+                let tx = tx_builder::sign_tx(key, vec![any(&msg)], &signer, &flood_options);
+                (i, tx.unwrap())
+            })
+            .collect();
+        std::thread::scope(|scope| {
+            let senders: Vec<_> = txs
+                .chunks(txs.len().div_ceil(8))
+                .map(|chunk| {
+                    scope.spawn(|| {
+                        chunk
+                            .iter()
+                            .map(|(i, tx)| {
+                                let sent = node.rpc.broadcast_sync(tx).unwrap();
+                                // Admitted: the fee is paid; what the update
+                                // is worth is for delivery to say.
+                                assert_eq!(sent.code, 0, "{}: {}", flooders[*i].name, sent.log);
+                                (*i, sent.hash)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            senders
+                .into_iter()
+                .flat_map(|sender| sender.join().unwrap())
+                .collect()
+        })
+    };
+    let wait = Duration::from_secs(120);
+    // The honest update is trained first, signed against the same head as
+    // the flood and sent right behind its last round.
+    let honest = train_remotely(&node.rpc, &verifier.endpoint, alice, 1);
+    let honest_options = TxOptions {
+        gas_limit: 30_000_000,
+        gas_price: "0.05unrn".parse().unwrap(),
+        ..TxOptions::default()
+    };
+    let honest_tx = tx_builder::sign_tx(
+        alice,
+        vec![any(&submit_msg(&node.rpc, alice, 1, honest))],
+        &node.signer(alice),
+        &honest_options,
+    )
+    .unwrap();
+    let mut flood: Vec<(usize, String)> = Vec::new();
+    for round in 0..FLOOD_ROUNDS {
+        for (_, hash) in &flood {
+            node.rpc.wait_for_tx(hash, wait).unwrap();
+        }
+        flood.extend(send_round(round));
+    }
+    let honest_sent = node.rpc.broadcast_sync(&honest_tx).unwrap();
+    assert_eq!(honest_sent.code, 0, "{}", honest_sent.log);
+
+    let landed = node.rpc.wait_for_tx(&honest_sent.hash, wait).unwrap();
+    assert_eq!(landed.code, 0, "{}", landed.log);
+    let decided = wait_decided(&node.rpc, update_id(&landed), || node.logs());
+    assert_eq!(decided.status, UpdateStatus::Accepted as i32, "{decided:?}");
+    assert!(
+        decided.decided_height <= decided.expires_height,
+        "{decided:?}"
+    );
+
+    let mut per_block = std::collections::BTreeMap::<u64, usize>::new();
+    for (i, hash) in &flood {
+        let result = node.rpc.wait_for_tx(hash, wait).unwrap();
+        *per_block.entry(result.height).or_default() += 1;
+        let key = &flooders[*i];
+        if key.name.starts_with("poor") {
+            assert_eq!(
+                result.code,
+                Code::InsufficientFunds.value(),
+                "{}: {}",
+                key.name,
+                result.log
+            );
+            assert!(
+                result.log.contains("cannot pay the verification fee"),
+                "{}",
+                result.log
+            );
+        } else {
+            assert_eq!(
+                result.code,
+                Code::NotPermitted.value(),
+                "{}: {}",
+                key.name,
+                result.log
+            );
+            assert!(
+                result.log.contains("not bonded as a trainer"),
+                "{}",
+                result.log
+            );
+        }
+        assert_eq!(
+            fee_of(&result),
+            FLOOD_GAS as u128 * 25 / 1000,
+            "{}",
+            key.name
+        );
+    }
+    // Every flooder paid for each of its txs, and nothing else.
+    for (key, before) in flooders.iter().zip(&balances_before) {
+        let paid = FLOOD_ROUNDS as u128 * FLOOD_GAS as u128 * 25 / 1000;
+        assert_eq!(
+            node.cw20_balance(&suite.token, &key.address),
+            before - paid,
+            "{}",
+            key.name
+        );
+    }
+    // The one re-training the validator did is the honest update's.
+    let verified = metric(&rest, "umd_verification_seconds_count") - verified_before;
+    assert_eq!(
+        verified,
+        1.0,
+        "re-trainings during the flood\n{}",
+        node.logs()
+    );
+    eprintln!(
+        "verifier flood: {} shaped updates from {} unbonded and {} underfunded keys in blocks {:?} (height: txs); 1 re-training (the honest update {}, accepted at height {})",
+        flood.len(),
+        unbonded.len(),
+        underfunded.len(),
+        per_block,
+        decided.id,
+        decided.decided_height
     );
 }
 

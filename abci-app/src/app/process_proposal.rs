@@ -26,7 +26,7 @@ pub fn process_proposal(
     let block = super::proposed_block(&ante_state, height, request.time.as_ref());
     let mut gas = 0u64;
     let mut contract_gas = 0u64;
-    let mut stake_checks_left = training::abci::MAX_STAKE_CHECKS_PER_PROPOSAL;
+    let mut admission = training::abci::Admission::default();
     for (index, tx) in request.txs.iter().enumerate() {
         if InjectedVerdicts::has_prefix(tx) {
             let verdicts = training::abci::check_verdict_tx(
@@ -65,10 +65,11 @@ pub fn process_proposal(
                         verifier,
                         node.modules.wasm(),
                         &state,
+                        &ante_state,
                         &node.last_block,
                         &signer,
                         decoded.messages(),
-                        &mut stake_checks_left,
+                        &mut admission,
                     );
                 }
             }

@@ -66,6 +66,29 @@ pub fn registry(state: &StateView) -> Result<Option<Registry>, TxError> {
     load_json(state, state_key::REGISTRY, "registry")
 }
 
+/// `address`'s NRN balance in `state`, read from the registered token (a
+/// smart query, whose gas the caller accounts for); `None` before a suite
+/// is registered.
+pub fn token_balance(
+    wasm: &dyn crate::context::Contracts,
+    state: &StateView,
+    block: &crate::context::BlockInfo,
+    address: &str,
+) -> Result<Option<u128>, TxError> {
+    #[derive(Deserialize)]
+    struct Balance {
+        balance: cosmwasm_std::Uint128,
+    }
+    let Some(registry) = registry(state)? else {
+        return Ok(None);
+    };
+    let query = serde_json::json!({"balance": {"address": address}}).to_string();
+    let answer = wasm.query_smart(state, block, &registry.token, query.as_bytes())?;
+    let balance: Balance = serde_json::from_slice(&answer)
+        .map_err(|e| TxError::new(Code::ContractError, format!("token balance response: {e}")))?;
+    Ok(Some(balance.balance.u128()))
+}
+
 pub fn params(state: &StateView) -> Result<GovParams, TxError> {
     Ok(load_json(state, state_key::PARAMS, "gov params")?.unwrap_or_default())
 }

@@ -22,6 +22,13 @@ use crate::training::verify_request::{update_key, Verification};
 /// verifier costs one attempt per height, so this leaves an operator some
 /// blocks to restart it.
 const MAX_ATTEMPTS: u32 = 10;
+/// Retains (one per ExtendVote) a finding may go through before its claim
+/// is pending. ExtendVote at a height runs before that height's block is
+/// finalized, so an update verified from its proposal is not stored yet at
+/// the first retain; dropping its finding then made every honest update
+/// be verified twice. A claim whose tx failed delivery is dropped after
+/// these.
+const RETAINS_BEFORE_PENDING: u8 = 2;
 /// Checks waiting at once, over all trainers and for one trainer.
 const MAX_QUEUED: usize = 64;
 const MAX_QUEUED_PER_TRAINER: usize = 4;
@@ -48,6 +55,8 @@ struct Progress {
     /// Checks waiting or running, with the trainer that claims each.
     queued: BTreeMap<[u8; 32], String>,
     attempts: BTreeMap<[u8; 32], u32>,
+    /// Retains each finding has gone through without its claim pending.
+    unclaimed: BTreeMap<[u8; 32], u8>,
 }
 
 impl Progress {
@@ -70,6 +79,33 @@ impl Progress {
             return false;
         }
         true
+    }
+
+    /// Keeps what the `live` (pending) claims need, and the findings of
+    /// claims not pending yet for [`RETAINS_BEFORE_PENDING`] retains; the
+    /// rest goes, so memory stays bounded.
+    fn retain(&mut self, live: &BTreeSet<[u8; 32]>) {
+        for key in self.findings.keys() {
+            if live.contains(key) {
+                self.unclaimed.remove(key);
+            } else {
+                let retains = self.unclaimed.entry(*key).or_default();
+                *retains = retains.saturating_add(1);
+            }
+        }
+        let unclaimed = &self.unclaimed;
+        self.findings.retain(|key, _| {
+            live.contains(key)
+                || unclaimed
+                    .get(key)
+                    .is_some_and(|retains| *retains <= RETAINS_BEFORE_PENDING)
+        });
+        let findings = &self.findings;
+        self.unclaimed.retain(|key, _| findings.contains_key(key));
+        let queued = &self.queued;
+        self.attempts.retain(|key, _| {
+            live.contains(key) || findings.contains_key(key) || queued.contains_key(key)
+        });
     }
 
     /// Queues a check of `key` if [`Self::would_admit`] says so.
@@ -166,13 +202,7 @@ impl Verifier {
     /// Forgets findings for weights no longer pending, so memory stays bounded.
     pub fn retain(&self, pending: &[Update]) {
         let live: BTreeSet<[u8; 32]> = pending.iter().filter_map(update_key).collect();
-        let mut progress = self.progress();
-        progress.findings.retain(|key, _| live.contains(key));
-        let findings: BTreeSet<[u8; 32]> = progress.findings.keys().copied().collect();
-        let queued: BTreeSet<[u8; 32]> = progress.queued.keys().copied().collect();
-        progress
-            .attempts
-            .retain(|key, _| live.contains(key) || findings.contains(key) || queued.contains(key));
+        self.progress().retain(&live);
     }
 }
 
@@ -326,5 +356,46 @@ mod tests {
         // A finished job frees its place.
         progress.queued.remove(&key(1000));
         assert!(progress.admit(key(5000), "um1late".into()));
+    }
+
+    fn finding() -> Finding {
+        Finding {
+            accept: true,
+            reason: VerdictReason::Ok,
+            detail: String::new(),
+            measured_validation_loss: 1.0,
+            measured_validation_accuracy: 0.5,
+            relative_distance: 0.0,
+        }
+    }
+
+    /// An update verified from its proposal is not pending at the
+    /// ExtendVote of its own height; its finding must wait for it (else it
+    /// is verified a second time), and go when it never comes.
+    #[test]
+    fn findings_wait_for_their_claim_to_be_pending_then_go() {
+        let mut progress = Progress::default();
+        let (delivered, failed) = (key(1), key(2));
+        for claim in [delivered, failed] {
+            assert!(progress.admit(claim, "um1trainer".into()));
+            progress.queued.remove(&claim);
+            progress.findings.insert(claim, finding());
+        }
+        // ExtendVote of the proposal's height: nothing pending yet.
+        progress.retain(&BTreeSet::new());
+        assert!(progress.findings.contains_key(&delivered));
+        assert!(
+            !progress.would_admit(&delivered, "um1trainer"),
+            "not verified again"
+        );
+        // The next heights: one was delivered and is pending, one never is.
+        let live = BTreeSet::from([delivered]);
+        for _ in 0..RETAINS_BEFORE_PENDING + 1 {
+            progress.retain(&live);
+        }
+        assert!(progress.findings.contains_key(&delivered));
+        assert!(!progress.findings.contains_key(&failed));
+        assert!(progress.unclaimed.is_empty());
+        assert!(!progress.attempts.contains_key(&failed));
     }
 }

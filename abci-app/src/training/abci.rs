@@ -9,6 +9,8 @@
 //! | ExtendVote | [`vote_extension`] |
 //! | VerifyVoteExtension | [`check_vote_extension`] |
 
+use std::collections::BTreeMap;
+
 use cosmos_sdk_proto::Any;
 use prost::{Message, Name};
 use tendermint_proto::v0_38::abci as pb;
@@ -20,6 +22,8 @@ use super::verify_request::{self, Verification};
 use super::{decide, records, submit};
 use crate::codes::TxError;
 use crate::context::{BlockInfo, Contracts, Event};
+use crate::fee::FeeParams;
+use crate::gov;
 use crate::store::StateView;
 
 /// The verdict tx for the block at `height`: the extended commit of the
@@ -75,28 +79,104 @@ pub fn deliver_verdict_tx(
     decide::record_verdicts(state, &injected).map_err(|e| e.log)
 }
 
-/// Stake checks (a staking contract query each) one proposal may cost a
-/// validator in [`verify_proposed`]: unbonded keys cost nothing to make, so
-/// their updates must not cost a query each without end. Past the budget,
-/// updates are not verified early; the ones delivery takes are pending and
-/// caught up at the next ExtendVote.
-pub const MAX_STAKE_CHECKS_PER_PROPOSAL: usize = 16;
+/// Contract queries (a stake check, then a balance check, per update) that
+/// admitting one proposal's updates to verification may cost a validator:
+/// unbonded and empty keys cost nothing to make, so their updates must not
+/// cost queries without end. Past the budget, updates are not verified
+/// early; the ones delivery takes are pending and caught up at the next
+/// ExtendVote.
+pub const MAX_ADMISSION_QUERIES_PER_PROPOSAL: usize = 32;
+
+/// Admission of one proposal's updates to verification: the queries it may
+/// still make and the verification fees its admitted updates will take.
+#[derive(Debug)]
+pub struct Admission {
+    queries_left: usize,
+    /// Per trainer, the verification fees of the updates admitted so far in
+    /// this proposal, which its balance must cover on top of the next one.
+    reserved: BTreeMap<String, u128>,
+}
+
+impl Default for Admission {
+    fn default() -> Self {
+        Self {
+            queries_left: MAX_ADMISSION_QUERIES_PER_PROPOSAL,
+            reserved: BTreeMap::new(),
+        }
+    }
+}
+
+impl Admission {
+    pub fn queries_left(&self) -> usize {
+        self.queries_left
+    }
+
+    fn spend_query(&mut self) -> Result<(), String> {
+        self.queries_left = self
+            .queries_left
+            .checked_sub(1)
+            .ok_or("the proposal's admission queries are spent")?;
+        Ok(())
+    }
+
+    /// Whether delivery would take an update of `trainer` as far as money
+    /// goes: bonded above the minimum (in the committed `state`) and able to
+    /// pay its verification fee from `balances`, the proposal's state after
+    /// the fees of its txs so far, on top of the fees of the trainer's
+    /// updates already admitted.
+    pub fn admit(
+        &mut self,
+        wasm: &dyn Contracts,
+        state: &StateView,
+        balances: &StateView,
+        block: &BlockInfo,
+        trainer: &str,
+    ) -> Result<(), String> {
+        self.spend_query()?;
+        submit::require_active_trainer(wasm, state, block, trainer).map_err(|e| e.log)?;
+        let fee = FeeParams::load(state)
+            .map_err(|e| e.log)?
+            .verification_fee
+            .u128();
+        if fee == 0 {
+            return Ok(());
+        }
+        let reserved = self.reserved.get(trainer).copied().unwrap_or(0);
+        let needed = reserved.saturating_add(fee);
+        self.spend_query()?;
+        match gov::token_balance(wasm, balances, block, trainer).map_err(|e| e.log)? {
+            // No token, no fee: `verification_fee::take` charges nothing.
+            None => Ok(()),
+            Some(balance) if balance >= needed => {
+                self.reserved.insert(trainer.to_string(), needed);
+                Ok(())
+            }
+            Some(balance) => Err(format!(
+                "{trainer} holds {balance}{denom}, short of the verification fees of {needed}{denom}",
+                denom = crate::fee::FEE_DENOM
+            )),
+        }
+    }
+}
 
 /// Starts verifying the updates of a proposed block's messages early, from
 /// the committed state (`block` is its last block). Verification is
-/// admitted, not owed: a tx that reaches here passed the ante checks, and
-/// an update is queued only when delivery would take it (its signer is the
-/// trainer, bonded above the minimum; it builds on the head, with the
-/// current dataset and hyperparameters), so unbonded keys cannot make
-/// validators re-train.
+/// admitted, not owed: a tx that reaches here passed the ante checks (its
+/// fee is paid in `balances`), and an update is queued only when delivery
+/// would take it (its signer is the trainer, bonded above the minimum and
+/// able to pay the verification fee; it builds on the head, with the
+/// current dataset and hyperparameters), so neither unbonded nor empty keys
+/// can make validators re-train.
+#[allow(clippy::too_many_arguments)]
 pub fn verify_proposed(
     verifier: &dyn Verification,
     wasm: &dyn Contracts,
     state: &StateView,
+    balances: &StateView,
     block: &BlockInfo,
     signer: &str,
     messages: &[Any],
-    stake_checks_left: &mut usize,
+    admission: &mut Admission,
 ) {
     for msg in messages
         .iter()
@@ -109,12 +189,11 @@ pub fn verify_proposed(
         if update.trainer != signer || !verifier.wants(&key, &update.trainer) {
             continue;
         }
-        let Some(left) = stake_checks_left.checked_sub(1) else {
+        if admission.queries_left() == 0 {
             return;
-        };
-        *stake_checks_left = left;
-        if let Err(err) = submit::require_active_trainer(wasm, state, block, &update.trainer) {
-            tracing::debug!("not verifying a proposed update: {}", err.log);
+        }
+        if let Err(reason) = admission.admit(wasm, state, balances, block, &update.trainer) {
+            tracing::debug!("not verifying a proposed update: {reason}");
             continue;
         }
         match verify_request::request_for_msg(state, &update) {
@@ -170,11 +249,17 @@ mod tests {
     use crate::gov::{self, Registry};
     use crate::store::Store;
 
-    /// Staking that knows no trainer, counting the queries it answers.
+    /// Staking and token of fixed answers: every key is a trainer, bonded
+    /// above the minimum (`active`) or not, holding what `balances` says;
+    /// counts the queries it answers.
     #[derive(Default)]
-    struct NoTrainers(AtomicUsize);
+    struct Ledger {
+        queries: AtomicUsize,
+        active: bool,
+        balances: BTreeMap<String, u128>,
+    }
 
-    impl Contracts for NoTrainers {
+    impl Contracts for Ledger {
         fn execute(&self, _: &mut TxContext<'_>, _: &str, _: &Any) -> Result<MsgResult, TxError> {
             unreachable!("no tx runs here")
         }
@@ -186,10 +271,22 @@ mod tests {
             _: &StateView,
             _: &BlockInfo,
             _: &str,
-            _: &[u8],
+            query: &[u8],
         ) -> Result<Vec<u8>, TxError> {
-            self.0.fetch_add(1, Ordering::Relaxed);
-            Ok(br#"{"address":"um1x","role":null,"active":false}"#.to_vec())
+            self.queries.fetch_add(1, Ordering::Relaxed);
+            let query: serde_json::Value = serde_json::from_slice(query).unwrap();
+            let answer = match query["balance"]["address"].as_str() {
+                Some(address) => {
+                    let balance = self.balances.get(address).copied().unwrap_or(0);
+                    serde_json::json!({"balance": balance.to_string()})
+                }
+                None => serde_json::json!({
+                    "address": query["role"]["address"],
+                    "role": "trainer",
+                    "active": self.active,
+                }),
+            };
+            Ok(answer.to_string().into_bytes())
         }
         fn contract_creator(&self, _: &StateView, _: &str) -> Result<Option<String>, TxError> {
             Ok(None)
@@ -229,12 +326,7 @@ mod tests {
         fn retain(&self, _: &[Update]) {}
     }
 
-    /// Issue 15: updates from unbonded keys (free to make) in a proposal
-    /// cost a staking query each; a proposal of forty of them costs at most
-    /// the budget, and none is verified.
-    #[test]
-    fn a_flood_of_unbonded_updates_costs_a_bounded_number_of_stake_checks() {
-        let store = Store::temporary().unwrap();
+    fn with_suite(store: &Store) -> StateView {
         let mut state = store.view();
         let suite = crate::address::encode(&[1; 32]);
         gov::register(
@@ -246,6 +338,16 @@ mod tests {
             },
         )
         .unwrap();
+        state
+    }
+
+    /// Issue 15: updates from unbonded keys (free to make) in a proposal
+    /// cost a staking query each; a proposal of forty of them costs at most
+    /// the budget, and none is verified.
+    #[test]
+    fn a_flood_of_unbonded_updates_costs_a_bounded_number_of_queries() {
+        let store = Store::temporary().unwrap();
+        let state = with_suite(&store);
         let flooder = crate::address::encode(&[9; 20]);
         let updates: Vec<Any> = (0..40)
             .map(|nonce| Any {
@@ -260,23 +362,69 @@ mod tests {
                 .encode_to_vec(),
             })
             .collect();
-        let (staking, verifier) = (NoTrainers::default(), Recorder::default());
-        let mut checks_left = MAX_STAKE_CHECKS_PER_PROPOSAL;
+        let (ledger, verifier) = (Ledger::default(), Recorder::default());
+        let mut admission = Admission::default();
         for update in updates.chunks(4) {
             verify_proposed(
                 &verifier,
-                &staking,
+                &ledger,
+                &state,
                 &state,
                 &BlockInfo::default(),
                 &flooder,
                 update,
-                &mut checks_left,
+                &mut admission,
             );
         }
         assert_eq!(
-            staking.0.load(Ordering::Relaxed),
-            MAX_STAKE_CHECKS_PER_PROPOSAL
+            ledger.queries.load(Ordering::Relaxed),
+            MAX_ADMISSION_QUERIES_PER_PROPOSAL
         );
         assert_eq!(verifier.0.load(Ordering::Relaxed), 0);
+    }
+
+    /// Issue 15: a bonded trainer that cannot pay the verification fee (1
+    /// NRN by default) would fail delivery, so its updates are not verified;
+    /// one that can pay for two has its third refused in the same proposal.
+    #[test]
+    fn updates_whose_trainer_cannot_pay_the_verification_fee_are_not_admitted() {
+        let store = Store::temporary().unwrap();
+        let state = with_suite(&store);
+        let (poor, rich) = (
+            crate::address::encode(&[7; 20]),
+            crate::address::encode(&[8; 20]),
+        );
+        let ledger = Ledger {
+            active: true,
+            balances: BTreeMap::from([(poor.clone(), 999_999), (rich.clone(), 2_500_000)]),
+            ..Ledger::default()
+        };
+        let block = BlockInfo::default();
+        let mut admission = Admission::default();
+        let refused = admission
+            .admit(&ledger, &state, &state, &block, &poor)
+            .unwrap_err();
+        assert!(
+            refused.contains("short of the verification fees of 1000000unrn"),
+            "{refused}"
+        );
+        assert_eq!(
+            admission.admit(&ledger, &state, &state, &block, &rich),
+            Ok(())
+        );
+        assert_eq!(
+            admission.admit(&ledger, &state, &state, &block, &rich),
+            Ok(())
+        );
+        let third = admission
+            .admit(&ledger, &state, &state, &block, &rich)
+            .unwrap_err();
+        assert!(third.contains("holds 2500000unrn"), "{third}");
+        // A stake query and a balance query per admission asked.
+        assert_eq!(ledger.queries.load(Ordering::Relaxed), 8);
+        assert_eq!(
+            admission.queries_left(),
+            MAX_ADMISSION_QUERIES_PER_PROPOSAL - 8
+        );
     }
 }
