@@ -638,6 +638,275 @@ fn contract(body: &str, extra: &str) -> Vec<u8> {
     wat::parse_str(wat).expect("contract assembles")
 }
 
+/// Every file under `dir` with its size: what a "wrote nothing" check
+/// compares.
+fn files_under(dir: &std::path::Path) -> std::collections::BTreeMap<String, u64> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let meta = entry.metadata().unwrap();
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else {
+                files.insert(entry.path().display().to_string(), meta.len());
+            }
+        }
+    }
+    files
+}
+
+/// Txs each censor queues, declaring the chain's max_tx_gas each.
+const CENSOR_TXS: u64 = 4;
+const CENSOR_GAS: u64 = 100_000_000;
+
+/// Issue 15, three attacks on one chain (fees on, code upload allowed to
+/// one account): code spam is refused to others and paid for; the same code
+/// uploaded again does not store or pay for its bytes again; txs that
+/// declare the whole block's gas cost their senders that gas, and an honest
+/// tx at a higher price lands ahead of them; a query flood from 32 clients
+/// (simulated uploads of new code, smart and list queries) writes nothing
+/// to the VM cache while blocks go on.
+#[test]
+fn code_spam_censorship_and_query_floods_cost_their_senders_and_harm_nothing() {
+    let mut node = TestNode::init();
+    let deployer = node.new_key("deployer");
+    let (uploader, spammer, honest) = (
+        node.new_key("uploader"),
+        node.new_key("spammer"),
+        node.new_key("honest"),
+    );
+    let censors: Vec<Key> = (0..4)
+        .map(|i| node.new_key(&format!("censor{i}")))
+        .collect();
+    let mut config = DeployConfig::new(&workspace_root().join("artifacts"));
+    config.initial_balances = [&uploader, &spammer, &honest]
+        .into_iter()
+        .chain(&censors)
+        .map(|k| (k.address.clone(), 20 * NRN))
+        .collect();
+    config.token_cap = 1_000_000 * NRN;
+    let mut genesis = node.genesis();
+    let suite = um_governance::genesis::add_suite(
+        &mut genesis["app_state"],
+        &config,
+        &deployer.address,
+        &[],
+    )
+    .unwrap();
+    genesis["app_state"]["wasm"]["params"]["code_upload_access"] =
+        json!({"any_of": {"addresses": [uploader.address]}});
+    node.set_genesis(&genesis);
+    let rest = format!("127.0.0.1:{}", free_port());
+    let grpc = format!("127.0.0.1:{}", free_port());
+    node.start_with(&["--api-address", &rest, "--grpc-address", &grpc]);
+    let price = |gas: u64| gas as u128 * 25 / 1000;
+
+    // Code spam: refused by permission, its fee paid all the same.
+    let store = |key: &Key, wasm: Vec<u8>| {
+        let msg = cosmos_sdk_proto::cosmwasm::wasm::v1::MsgStoreCode {
+            sender: key.address.clone(),
+            wasm_byte_code: wasm,
+            instantiate_permission: None,
+        };
+        node.submit(key, vec![any(&msg)], 5_000_000)
+    };
+    let spam = contract("unreachable", "(func $spam)");
+    let before = node.cw20_balance(&suite.token, &spammer.address);
+    let refused = store(&spammer, spam);
+    assert_eq!(refused.code, Code::NotPermitted.value(), "{}", refused.log);
+    assert!(
+        refused.log.contains("may not upload code"),
+        "{}",
+        refused.log
+    );
+    assert_eq!(fee_of(&refused), price(5_000_000));
+    assert_eq!(
+        node.cw20_balance(&suite.token, &spammer.address),
+        before - price(5_000_000)
+    );
+
+    // The same bytes twice: a second code id, but the bytes are stored and
+    // paid for (30 gas per byte, and their compilation) once.
+    let code = contract("unreachable", "(func $twice)");
+    let first = store(&uploader, code.clone());
+    let again = store(&uploader, code.clone());
+    assert_eq!(
+        (first.code, again.code),
+        (0, 0),
+        "{} {}",
+        first.log,
+        again.log
+    );
+    assert_ne!(
+        first.event_value("store_code", "code_id"),
+        again.event_value("store_code", "code_id")
+    );
+    assert_eq!(
+        first.event_value("store_code", "code_checksum"),
+        again.event_value("store_code", "code_checksum")
+    );
+    assert!(
+        first.gas_used - again.gas_used >= 30 * code.len() as u64,
+        "first upload {} gas, again {} gas, {} bytes",
+        first.gas_used,
+        again.gas_used,
+        code.len()
+    );
+
+    // Declared-gas censorship: four censors queue txs declaring 100M gas
+    // each (a quarter of the block, the most one sender may take); an
+    // honest transfer at twice the price, sent after all of them, lands
+    // ahead of most.
+    let transfer = |from: &Key| {
+        execute_msg(
+            &from.address,
+            &suite.token,
+            json!({"transfer": {"recipient": from.address, "amount": "1"}}),
+        )
+    };
+    for censor in &censors {
+        // A first tx, so the censor's account (and its number) exists.
+        assert_eq!(node.submit(censor, vec![transfer(censor)], 200_000).code, 0);
+    }
+    let censor_before: Vec<u128> = censors
+        .iter()
+        .map(|c| node.cw20_balance(&suite.token, &c.address))
+        .collect();
+    let censor_options = TxOptions {
+        gas_limit: CENSOR_GAS,
+        ..TxOptions::default()
+    };
+    let mut censor_hashes = Vec::new();
+    for censor in &censors {
+        let mut signer = node.signer(censor);
+        for _ in 0..CENSOR_TXS {
+            let tx = tx_builder::sign_tx(censor, vec![transfer(censor)], &signer, &censor_options)
+                .unwrap();
+            signer.sequence += 1;
+            let sent = node.rpc.broadcast_sync(&tx).unwrap();
+            assert_eq!(sent.code, 0, "{}", sent.log);
+            censor_hashes.push(sent.hash);
+        }
+    }
+    let honest_options = TxOptions {
+        gas_limit: 200_000,
+        gas_price: "0.05unrn".parse().unwrap(),
+        ..TxOptions::default()
+    };
+    let tx = tx_builder::sign_tx(
+        &honest,
+        vec![transfer(&honest)],
+        &node.signer(&honest),
+        &honest_options,
+    )
+    .unwrap();
+    let sent = node.rpc.broadcast_sync(&tx).unwrap();
+    assert_eq!(sent.code, 0, "{}", sent.log);
+    let wait = Duration::from_secs(120);
+    let honest_landed = node.rpc.wait_for_tx(&sent.hash, wait).unwrap();
+    assert_eq!(honest_landed.code, 0, "{}", honest_landed.log);
+    let censor_heights: Vec<u64> = censor_hashes
+        .iter()
+        .map(|hash| node.rpc.wait_for_tx(hash, wait).unwrap().height)
+        .collect();
+    let last_censor = censor_heights.iter().max().copied().unwrap_or(0);
+    // First in, first out would put it after every censor tx.
+    assert!(
+        honest_landed.height < last_censor,
+        "honest tx at {}, censor txs at {censor_heights:?}",
+        honest_landed.height
+    );
+    for (censor, before) in censors.iter().zip(&censor_before) {
+        assert_eq!(
+            node.cw20_balance(&suite.token, &censor.address),
+            before - CENSOR_TXS as u128 * price(CENSOR_GAS),
+            "{} paid for the gas it declared",
+            censor.name
+        );
+    }
+    eprintln!(
+        "censorship: {} txs of {CENSOR_GAS} gas from {} censors at heights {censor_heights:?}, {} unrn each; the honest tx at height {}",
+        censor_hashes.len(),
+        censors.len(),
+        price(CENSOR_GAS),
+        honest_landed.height
+    );
+
+    // A query flood: nothing reaches the disk.
+    let cache = node.home.join("data/umd/wasm-cache");
+    let cached = files_under(&cache);
+    assert!(!cached.is_empty(), "no VM cache at {}", cache.display());
+    let new_code = contract("unreachable", "(func $simulated_only)");
+    let upload = cosmos_sdk_proto::cosmwasm::wasm::v1::MsgStoreCode {
+        sender: uploader.address.clone(),
+        wasm_byte_code: new_code,
+        instantiate_permission: None,
+    };
+    let simulate_body = json!({
+        "tx_bytes": base64::engine::general_purpose::STANDARD
+            .encode(node.sign(&uploader, vec![any(&upload)], 5_000_000)),
+    })
+    .to_string();
+    let balance_query = base64::engine::general_purpose::STANDARD
+        .encode(json!({"balance": {"address": honest.address}}).to_string());
+    let paths = [
+        format!(
+            "/cosmwasm/wasm/v1/contract/{}/smart/{balance_query}",
+            suite.token
+        ),
+        "/um/training/v1/updates?pagination.limit=100".to_string(),
+    ];
+    let height_before = node.rpc.latest_height().unwrap();
+    let answers = std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..32)
+            .map(|client| {
+                let (rest, body, paths) = (&rest, &simulate_body, &paths);
+                scope.spawn(move || {
+                    let mut statuses = Vec::new();
+                    for round in 0..6 {
+                        let status = match (client + round) % 3 {
+                            0 => rest_status(
+                                rest,
+                                "POST",
+                                "/cosmos/tx/v1beta1/simulate",
+                                Some(body.as_bytes()),
+                            ),
+                            kind => rest_status(rest, "GET", &paths[kind - 1], None),
+                        };
+                        statuses.push(status);
+                    }
+                    statuses
+                })
+            })
+            .collect();
+        clients
+            .into_iter()
+            .flat_map(|client| client.join().unwrap())
+            .collect::<Vec<u16>>()
+    });
+    // Answered, or refused as busy (the per-client and overall limits).
+    assert!(
+        answers.iter().all(|status| [200, 429].contains(status)),
+        "{answers:?}"
+    );
+    let answered = answers.iter().filter(|status| **status == 200).count();
+    assert!(answered > 0, "{answers:?}");
+    node.rpc
+        .wait_for_height(height_before + 2, Duration::from_secs(60))
+        .unwrap();
+    assert_eq!(
+        files_under(&cache),
+        cached,
+        "the query flood wrote to the VM cache"
+    );
+    eprintln!(
+        "query flood: {} requests from 32 clients, {answered} answered, the rest 429; the VM cache unchanged ({} files)",
+        answers.len(),
+        cached.len()
+    );
+}
+
 /// Runs `msg` on a fresh instance of `wasm` with `gas` and returns the
 /// result (printed, for the reliability logs).
 fn hostile_call(node: &TestNode, key: &Key, wasm: Vec<u8>, msg: Value, gas: u64) -> TxResult {
