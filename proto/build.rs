@@ -3,9 +3,13 @@
 //! `protoc` binary that the `protoc-bin-vendored` crate ships, so no
 //! `protoc` needs to be installed and nothing is downloaded at build time.
 //! Also writes the encoded `FileDescriptorSet` of all files (for gRPC
-//! server reflection) to `$OUT_DIR/um_descriptor.bin`.
+//! server reflection) to `$OUT_DIR/um_descriptor.bin`, and that of the
+//! vendored Cosmos/CosmWasm service files under `third_party/` (descriptors
+//! only, no code: their Rust types come from `cosmos-sdk-proto`) to
+//! `$OUT_DIR/cosmos_descriptor.bin`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 const PROTOS: &[&str] = &[
     "um/common/v1/pagination.proto",
@@ -21,6 +25,14 @@ const PROTOS: &[&str] = &[
     "um/auth/v1/tx.proto",
 ];
 
+/// The files under `third_party/` that define the non-`um` services umd
+/// serves; protoc adds what they import (`--include_imports`).
+const COSMOS_PROTOS: &[&str] = &[
+    "cosmos/tx/v1beta1/service.proto",
+    "cosmos/auth/v1beta1/query.proto",
+    "cosmwasm/wasm/v1/query.proto",
+];
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
@@ -33,7 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(path) => PathBuf::from(path),
         None => protoc_bin_vendored::protoc_bin_path()?,
     };
-    config.protoc_executable(protoc);
+    config.protoc_executable(&protoc);
     // `prost::Name` for every message: type URLs "/um.training.v1.MsgSubmitUpdate"
     // for packing messages into `google.protobuf.Any` (TxBody.messages).
     config.enable_type_names();
@@ -51,6 +63,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for proto in &protos {
         println!("cargo:rerun-if-changed={}", proto.display());
     }
+
+    cosmos_descriptor_set(&protoc, &root.join("third_party"), &out_dir)?;
     println!("cargo:rerun-if-changed=build.rs");
+    Ok(())
+}
+
+/// Writes `cosmos_descriptor.bin`: the `FileDescriptorSet` of
+/// [`COSMOS_PROTOS`] and their imports, with comments (source info) so that
+/// reflection clients can show them, as tonic-build's set of `um/` has.
+fn cosmos_descriptor_set(
+    protoc: &Path,
+    third_party: &Path,
+    out_dir: &Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let out = out_dir.join("cosmos_descriptor.bin");
+    let status = Command::new(protoc)
+        .arg("--proto_path")
+        .arg(third_party)
+        .arg("--include_imports")
+        .arg("--include_source_info")
+        .arg("--descriptor_set_out")
+        .arg(&out)
+        .args(COSMOS_PROTOS)
+        .status()
+        .map_err(|e| format!("running {}: {e}", protoc.display()))?;
+    if !status.success() {
+        return Err(format!("protoc failed on third_party/ ({status})").into());
+    }
+    // The folder holds only the vendored files (and their README and
+    // licences); cargo rescans it, so an edit to any import reruns this.
+    println!("cargo:rerun-if-changed={}", third_party.display());
     Ok(())
 }

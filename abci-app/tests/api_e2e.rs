@@ -1177,36 +1177,101 @@ fn grpc_methods(chain: &Chain) {
         Code::Unimplemented,
     );
 
-    reflection_lists_the_um_services(chain);
+    reflection_lists_and_describes_every_service(chain);
 }
 
-fn reflection_lists_the_um_services(chain: &Chain) {
+/// What grpcurl needs for `list` and `describe`: every served service
+/// listed, and the file defining a service resolvable with every file it
+/// imports, transitively (grpcurl asks for each import by name).
+fn reflection_lists_and_describes_every_service(chain: &Chain) {
+    use prost_types::FileDescriptorProto;
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
     use tonic_reflection::pb::v1::ServerReflectionRequest;
 
-    let names: HashSet<String> = chain.runtime.block_on(async {
-        let mut client = ServerReflectionClient::new(chain.channel.clone());
-        let request = ServerReflectionRequest {
-            host: String::new(),
-            message_request: Some(MessageRequest::ListServices(String::new())),
-        };
-        let mut stream = client
-            .server_reflection_info(tokio_stream::iter(vec![request]))
-            .await
-            .unwrap()
-            .into_inner();
-        let answer = stream.message().await.unwrap().unwrap();
-        match answer.message_response {
-            Some(MessageResponse::ListServicesResponse(list)) => {
-                list.service.into_iter().map(|s| s.name).collect()
-            }
-            other => panic!("unexpected reflection answer {other:?}"),
+    let ask = |request: MessageRequest| -> MessageResponse {
+        chain.runtime.block_on(async {
+            let mut client = ServerReflectionClient::new(chain.channel.clone());
+            let request = ServerReflectionRequest {
+                host: String::new(),
+                message_request: Some(request),
+            };
+            let mut stream = client
+                .server_reflection_info(tokio_stream::iter(vec![request]))
+                .await
+                .unwrap()
+                .into_inner();
+            let answer = stream.message().await.unwrap().unwrap();
+            answer.message_response.expect("a reflection answer")
+        })
+    };
+    let files = |answer: MessageResponse, what: &str| -> Vec<FileDescriptorProto> {
+        match answer {
+            MessageResponse::FileDescriptorResponse(files) => files
+                .file_descriptor_proto
+                .iter()
+                .map(|bytes| FileDescriptorProto::decode(bytes.as_slice()).unwrap())
+                .collect(),
+            other => panic!("{what}: unexpected reflection answer {other:?}"),
         }
-    });
-    assert!(names.contains("um.training.v1.Query"), "{names:?}");
-    assert!(names.contains("um.dataset.v1.Query"), "{names:?}");
+    };
+
+    let names: HashSet<String> = match ask(MessageRequest::ListServices(String::new())) {
+        MessageResponse::ListServicesResponse(list) => {
+            list.service.into_iter().map(|s| s.name).collect()
+        }
+        other => panic!("unexpected reflection answer {other:?}"),
+    };
+    for service in [
+        "cosmos.tx.v1beta1.Service",
+        "cosmos.auth.v1beta1.Query",
+        "cosmwasm.wasm.v1.Query",
+        "um.training.v1.Query",
+        "um.dataset.v1.Query",
+        "grpc.reflection.v1.ServerReflection",
+    ] {
+        assert!(names.contains(service), "{service} not listed: {names:?}");
+    }
+
+    for (symbol, method) in [
+        ("cosmos.tx.v1beta1.Service", "Simulate"),
+        ("cosmos.auth.v1beta1.Query", "Account"),
+        ("cosmwasm.wasm.v1.Query", "SmartContractState"),
+        ("um.training.v1.Query", "Versions"),
+    ] {
+        let found = files(
+            ask(MessageRequest::FileContainingSymbol(symbol.into())),
+            symbol,
+        );
+        let (package, name) = symbol.rsplit_once('.').unwrap();
+        let service = found
+            .iter()
+            .filter(|f| f.package() == package)
+            .flat_map(|f| &f.service)
+            .find(|s| s.name() == name)
+            .unwrap_or_else(|| panic!("{symbol} is not in the file reflection gives"));
+        assert!(
+            service.method.iter().any(|m| m.name() == method),
+            "{symbol}/{method} missing"
+        );
+        // Every import, transitively, by file name.
+        let mut seen: HashSet<String> = found.iter().map(|f| f.name().to_string()).collect();
+        let mut wanted: Vec<String> = found.iter().flat_map(|f| f.dependency.clone()).collect();
+        while let Some(file) = wanted.pop() {
+            if !seen.insert(file.clone()) {
+                continue;
+            }
+            let got = files(ask(MessageRequest::FileByFilename(file.clone())), &file);
+            assert!(got.iter().any(|f| f.name() == file), "{file} not served");
+            wanted.extend(got.iter().flat_map(|f| f.dependency.clone()));
+        }
+        if symbol.starts_with("cosmos.tx") {
+            for import in ["gogoproto/gogo.proto", "google/api/annotations.proto"] {
+                assert!(seen.contains(import), "{import} not among {seen:?}");
+            }
+        }
+    }
 }
 
 fn openapi_matches_the_router(chain: &Chain) {

@@ -15,7 +15,9 @@
 //! - [`codes`]: the frozen result codes the chain answers with.
 //! - [`address`]: bech32 `um1…` addresses; [`account`]: the Cosmos account
 //!   shapes (public key `Any`, the account query path) chain and clients share.
-//! - [`FILE_DESCRIPTOR_SET`]: every file above, for gRPC server reflection.
+//! - [`FILE_DESCRIPTOR_SET`]: every file above, for gRPC server reflection;
+//!   [`COSMOS_FILE_DESCRIPTOR_SET`]: the same for the Cosmos and CosmWasm
+//!   services umd also serves (from the vendored `third_party/` files).
 //!
 //! Every message implements [`prost::Name`], so `Any` packing uses type URLs
 //! such as `/um.training.v1.MsgSubmitUpdate`. `prost` and `tonic` are
@@ -95,6 +97,15 @@ pub mod um {
 /// (`Builder::register_encoded_file_descriptor_set`).
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/um_descriptor.bin"));
+
+/// The encoded `google.protobuf.FileDescriptorSet` of the upstream files
+/// defining `cosmos.tx.v1beta1.Service`, `cosmos.auth.v1beta1.Query` and
+/// `cosmwasm.wasm.v1.Query` with all their imports (cosmos-sdk v0.50.9,
+/// wasmd v0.52.0, vendored under `proto/third_party/`), for gRPC server
+/// reflection. Only descriptors: the Rust types of these packages are
+/// `cosmos-sdk-proto`'s. Shares no file with [`FILE_DESCRIPTOR_SET`].
+pub const COSMOS_FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/cosmos_descriptor.bin"));
 
 mod abci_ext {
     use crate::um::abci::v1::{CanonicalVoteExtension, ExtendedVote, InjectedVerdicts};

@@ -475,6 +475,55 @@ fn descriptor_set_lists_every_file_and_service() {
     }
 }
 
+/// gRPC reflection serves the Cosmos/CosmWasm services from this set: each
+/// must be there, and every import of every file too, or clients such as
+/// grpcurl cannot build the descriptors (`describe` fails).
+#[test]
+fn cosmos_descriptor_set_holds_the_served_services_and_all_their_imports() {
+    let set = prost_types::FileDescriptorSet::decode(um_proto::COSMOS_FILE_DESCRIPTOR_SET).unwrap();
+    let files: Vec<&str> = set.file.iter().map(|f| f.name()).collect();
+    for file in &set.file {
+        for import in &file.dependency {
+            assert!(
+                files.contains(&import.as_str()),
+                "{} imports {import}, missing from the set",
+                file.name()
+            );
+        }
+    }
+    let methods: Vec<String> = set
+        .file
+        .iter()
+        .flat_map(|f| {
+            f.service.iter().flat_map(move |s| {
+                s.method
+                    .iter()
+                    .map(move |m| format!("{}.{}/{}", f.package(), s.name(), m.name()))
+            })
+        })
+        .collect();
+    for method in [
+        "cosmos.tx.v1beta1.Service/Simulate",
+        "cosmos.tx.v1beta1.Service/BroadcastTx",
+        "cosmos.tx.v1beta1.Service/GetTx",
+        "cosmos.auth.v1beta1.Query/Account",
+        "cosmwasm.wasm.v1.Query/SmartContractState",
+        "cosmwasm.wasm.v1.Query/RawContractState",
+    ] {
+        assert!(methods.iter().any(|m| m == method), "{method} missing");
+    }
+    // tonic-reflection keeps the first file of a name and drops later ones:
+    // the two sets must not both define a file.
+    let um = prost_types::FileDescriptorSet::decode(um_proto::FILE_DESCRIPTOR_SET).unwrap();
+    for file in &um.file {
+        assert!(
+            !files.contains(&file.name()),
+            "{} in both sets",
+            file.name()
+        );
+    }
+}
+
 /// `MsgRegisterGovernance` and `ChainIdHint` were hand-written prost
 /// structs in um-client before they moved here: the generated ones must
 /// encode to the very same bytes (field numbers and type URLs), or stored

@@ -1,7 +1,8 @@
 //! What the gRPC services and REST routes run on: queries answered in
 //! process by the ABCI query router from the last committed state (the very
 //! answers ABCI `Query` gives), and txs broadcast to / looked up in the
-//! local CometBFT over its RPC.
+//! local CometBFT over its RPC. Both servers also hold every request to a
+//! per-client limit ([`ClientLimits`]) before it may wait for a query slot.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -16,8 +17,10 @@ use serde_json::{json, Value};
 use um_client::rpc::RpcClient;
 use um_client::ClientError;
 
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -45,11 +48,107 @@ pub struct Backend {
     /// Queries waiting for a slot; beyond [`MAX_WAITING_QUERIES`] a new one
     /// is refused at once rather than queued without bound.
     waiting: AtomicUsize,
+    /// Requests in flight per client address, REST and gRPC together.
+    clients: Arc<ClientLimits>,
 }
 
 /// Queries that may wait for a slot before new ones are refused (429 /
 /// RESOURCE_EXHAUSTED).
 pub const MAX_WAITING_QUERIES: usize = 64;
+
+/// Requests one client may have in flight at once, over REST and gRPC
+/// together; the next is refused at once (429 / RESOURCE_EXHAUSTED). Without
+/// it one client could take every query slot and all
+/// [`MAX_WAITING_QUERIES`] places in the queue, and every other client
+/// would be refused as busy. 8 leaves room for a browser (6 connections a
+/// host) or a client's honest parallelism, and is an eighth of the queue.
+pub const MAX_REQUESTS_PER_CLIENT: usize = 8;
+
+/// Requests in flight per client. An entry lives only while its count is
+/// above zero, so the map holds at most one entry per request in flight
+/// however many addresses have come and gone.
+pub struct ClientLimits {
+    limit: usize,
+    in_flight: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One admitted request of a client; dropping it (the answer sent, the
+/// request cancelled, or a panic unwinding the handler) gives the place back.
+pub struct ClientPermit {
+    limits: Arc<ClientLimits>,
+    client: IpAddr,
+}
+
+impl ClientLimits {
+    pub fn new(limit: usize) -> Self {
+        Self {
+            limit: limit.max(1),
+            in_flight: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The map is only ever left consistent (no code that can panic runs
+    /// while it is held), so a poisoned lock is still good to use.
+    fn counts(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, usize>> {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// One more request of `ip`, unless it has `limit` in flight already.
+    pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<ClientPermit, ApiError> {
+        let client = client_key(ip);
+        let mut counts = self.counts();
+        let count = counts.entry(client).or_insert(0);
+        if *count >= self.limit {
+            return Err(ApiError::busy(format!(
+                "this client ({client}) already has {} requests in flight on this node; wait for their answers before sending more",
+                self.limit
+            )));
+        }
+        *count += 1;
+        Ok(ClientPermit {
+            limits: self.clone(),
+            client,
+        })
+    }
+
+    /// Requests in flight of the client `ip` belongs to.
+    pub fn in_flight(&self, ip: IpAddr) -> usize {
+        self.counts().get(&client_key(ip)).copied().unwrap_or(0)
+    }
+
+    /// Clients with a request in flight (the map's size).
+    pub fn clients(&self) -> usize {
+        self.counts().len()
+    }
+}
+
+impl Drop for ClientPermit {
+    fn drop(&mut self) {
+        let mut counts = self.limits.counts();
+        if let Some(count) = counts.get_mut(&self.client) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                counts.remove(&self.client);
+            }
+        }
+    }
+}
+
+/// Who a request is counted against: an IPv4 address (also when it comes
+/// IPv4-mapped over IPv6), or an IPv6 address's /64, the block a single
+/// IPv6 host is usually given; counting each of its addresses would let
+/// one host open 2^64 clients.
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !(u128::MAX >> 64);
+            IpAddr::V6(Ipv6Addr::from(prefix))
+        }
+        v4 => v4,
+    }
+}
 
 impl Backend {
     pub fn new(app: App, rpc_url: &str) -> Self {
@@ -63,7 +162,17 @@ impl Backend {
             rpc: RpcClient::new(rpc_url),
             query_slots: Arc::new(Semaphore::new(slots.max(1))),
             waiting: AtomicUsize::new(0),
+            clients: Arc::new(ClientLimits::new(MAX_REQUESTS_PER_CLIENT)),
         }
+    }
+
+    /// Admits one request of the client at `peer` (REST or gRPC), or
+    /// refuses it as busy when that client already has
+    /// [`MAX_REQUESTS_PER_CLIENT`] in flight. Hold the permit until the
+    /// answer is ready. A request whose peer is unknown (only in-process
+    /// callers: both servers always know it) is not limited.
+    pub fn client_slot(&self, peer: Option<SocketAddr>) -> Result<Option<ClientPermit>, ApiError> {
+        peer.map(|peer| self.clients.admit(peer.ip())).transpose()
     }
 
     /// ABCI query `path` with protobuf `data`; the protobuf answer.
@@ -330,5 +439,162 @@ mod query_limit_tests {
                 assert!(waiter.await.unwrap().is_ok(), "a queued query is answered");
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod client_limit_tests {
+    use super::*;
+    use crate::api::error::Kind;
+    use crate::app::Node;
+    use crate::store::Store;
+    use crate::wasm::WasmVm;
+    use axum::body::Body;
+    use axum::extract::ConnectInfo;
+    use axum::http::Request;
+    use tonic::codegen::Service;
+    use tonic::transport::server::TcpConnectInfo;
+
+    fn backend(cache: &std::path::Path) -> Arc<Backend> {
+        let node =
+            Node::with_parts(Store::temporary().unwrap(), WasmVm::new(cache).unwrap()).unwrap();
+        Arc::new(Backend::new(App::new(node), "http://127.0.0.1:9"))
+    }
+
+    fn peer(ip: &str) -> SocketAddr {
+        SocketAddr::new(ip.parse().unwrap(), 40_000)
+    }
+
+    /// A client with its requests in flight took every query slot and the
+    /// whole wait queue, so every other client was refused as busy. Now one
+    /// client is refused past MAX_REQUESTS_PER_CLIENT while another is still
+    /// served, and the counts drop back (and out of the map) as answers go.
+    #[test]
+    fn one_client_at_its_limit_is_refused_and_another_is_served() {
+        let cache = tempfile::tempdir().unwrap();
+        let backend = backend(cache.path());
+        let (a, b) = (peer("10.0.0.1"), peer("10.0.0.2"));
+        let held: Vec<_> = (0..MAX_REQUESTS_PER_CLIENT)
+            .map(|_| backend.client_slot(Some(a)).unwrap())
+            .collect();
+        let Err(refused) = backend.client_slot(Some(a)) else {
+            panic!("a request past the client's limit was admitted");
+        };
+        assert_eq!(refused.kind, Kind::Busy);
+        assert_eq!(refused.http_status().as_u16(), 429);
+        assert_eq!(refused.grpc_code(), tonic::Code::ResourceExhausted);
+        assert!(refused.message.contains("10.0.0.1"), "{}", refused.message);
+        // Another port of the same address is the same client.
+        assert!(backend
+            .client_slot(Some(SocketAddr::new(a.ip(), 1)))
+            .is_err());
+        let other = backend.client_slot(Some(b)).unwrap();
+        assert!(other.is_some(), "another client is served");
+        assert_eq!(backend.clients.in_flight(a.ip()), MAX_REQUESTS_PER_CLIENT);
+        assert_eq!(backend.clients.clients(), 2);
+
+        // Each answer (or a cancelled request) gives its place back.
+        let mut held = held;
+        held.pop();
+        assert!(backend.client_slot(Some(a)).unwrap().is_some());
+        drop(held);
+        drop(other);
+        assert_eq!(
+            backend.clients.clients(),
+            0,
+            "no entry outlives its requests"
+        );
+    }
+
+    /// A handler that panics (or whose future is dropped) still releases.
+    #[test]
+    fn a_panicking_request_gives_its_place_back() {
+        let limits = Arc::new(ClientLimits::new(1));
+        let ip: IpAddr = "10.0.0.3".parse().unwrap();
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _permit = limits.admit(ip).unwrap();
+            panic!("handler failed");
+        }));
+        assert!(caught.is_err());
+        assert_eq!(limits.clients(), 0);
+        assert!(limits.admit(ip).is_ok());
+    }
+
+    #[test]
+    fn ipv6_clients_count_by_their_64_and_mapped_ipv4_as_ipv4() {
+        let limits = Arc::new(ClientLimits::new(1));
+        let _one = limits.admit("2001:db8:1:2::1".parse().unwrap()).unwrap();
+        assert!(limits
+            .admit("2001:db8:1:2:ffff::9".parse().unwrap())
+            .is_err());
+        assert!(limits.admit("2001:db8:1:3::1".parse().unwrap()).is_ok());
+        let _v4 = limits.admit("192.0.2.1".parse().unwrap()).unwrap();
+        assert!(limits.admit("::ffff:192.0.2.1".parse().unwrap()).is_err());
+    }
+
+    /// The REST router and the gRPC routes both take the client's place
+    /// from the peer address their servers attach, and refuse past the
+    /// limit with 429 / RESOURCE_EXHAUSTED; another client gets its answer.
+    #[test]
+    fn rest_and_grpc_refuse_a_client_past_its_limit_and_serve_another() {
+        let cache = tempfile::tempdir().unwrap();
+        let backend = backend(cache.path());
+        let (a, b) = (peer("10.0.0.1"), peer("10.0.0.2"));
+        let _held: Vec<_> = (0..MAX_REQUESTS_PER_CLIENT)
+            .map(|_| backend.client_slot(Some(a)).unwrap())
+            .collect();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut rest = crate::api::rest::router(backend.clone());
+            let get = |from: SocketAddr| {
+                let mut request = Request::get("/openapi.json").body(Body::empty()).unwrap();
+                request.extensions_mut().insert(ConnectInfo(from));
+                request
+            };
+            let refused = rest.call(get(a)).await.unwrap();
+            assert_eq!(refused.status().as_u16(), 429);
+            let body = axum::body::to_bytes(refused.into_body(), 1 << 16)
+                .await
+                .unwrap();
+            let body: Value = serde_json::from_slice(&body).unwrap();
+            assert!(
+                body["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("requests in flight"),
+                "{body}"
+            );
+            assert_eq!(rest.call(get(b)).await.unwrap().status().as_u16(), 200);
+
+            let mut grpc = crate::api::grpc::routes(backend.clone())
+                .unwrap()
+                .into_axum_router();
+            // An empty message (5-byte frame header) to a method umd does
+            // not implement: answered at once, so a served call shows as
+            // UNIMPLEMENTED and a refused one as RESOURCE_EXHAUSTED.
+            let call = |from: SocketAddr| {
+                let mut request = Request::post("/cosmos.tx.v1beta1.Service/GetBlockWithTxs")
+                    .header("content-type", "application/grpc")
+                    .header("te", "trailers")
+                    .body(Body::from(vec![0u8; 5]))
+                    .unwrap();
+                request.extensions_mut().insert(TcpConnectInfo {
+                    local_addr: None,
+                    remote_addr: Some(from),
+                });
+                request
+            };
+            let status = |response: &axum::response::Response| {
+                tonic::Status::from_header_map(response.headers()).map(|s| s.code())
+            };
+            let refused = grpc.call(call(a)).await.unwrap();
+            assert_eq!(status(&refused), Some(tonic::Code::ResourceExhausted));
+            let served = grpc.call(call(b)).await.unwrap();
+            assert_eq!(status(&served), Some(tonic::Code::Unimplemented));
+        });
+        assert_eq!(backend.clients.in_flight(peer("10.0.0.2").ip()), 0);
     }
 }

@@ -3,9 +3,13 @@
 //! already speaks these exact paths, `/um.training.v1.Query/Versions`, ...),
 //! so gRPC, ABCI and REST answer alike from committed state without a
 //! second implementation; `cosmos.tx.v1beta1.Service` broadcasts and finds
-//! txs through the local CometBFT. Server reflection lists the `um.*`
-//! services (the Cosmos `.proto` descriptors are not available to this
-//! build, so `cosmos.*`/`cosmwasm.*` are served but not reflected).
+//! txs through the local CometBFT. Server reflection lists every served
+//! service with complete descriptors: the `um.*` ones from um-proto's own
+//! files, `cosmos.*`/`cosmwasm.*` from the upstream files vendored in
+//! `proto/third_party/` (cosmos-sdk v0.50.9, wasmd v0.52.0, the versions
+//! cosmos-sdk-proto 0.27 was generated from), so grpcurl needs no `-proto`.
+//! Every call first takes one of its client's places
+//! ([`Backend::client_slot`]).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,6 +20,7 @@ use axum::response::IntoResponse;
 use axum::routing::any;
 use prost::bytes::{Buf, BufMut};
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::transport::server::TcpConnectInfo;
 use tonic::Status;
 
 use super::backend::Backend;
@@ -29,6 +34,9 @@ pub const SERVICES: [&str; 5] = [
     "um.training.v1.Query",
     "um.dataset.v1.Query",
 ];
+
+/// The reflection service itself, listed beside [`SERVICES`].
+pub const REFLECTION_SERVICE: &str = "grpc.reflection.v1.ServerReflection";
 
 /// Methods of `cosmos.tx.v1beta1.Service` and `cosmos.auth.v1beta1.Query`
 /// that umd implements; the other methods of these services answer
@@ -127,6 +135,17 @@ async fn answer(backend: &Backend, path: &str, data: Vec<u8>) -> Result<Vec<u8>,
 }
 
 async fn call(State(backend): State<Arc<Backend>>, request: Request) -> axum::response::Response {
+    // tonic's server puts the peer's address in every request's extensions.
+    let peer = request
+        .extensions()
+        .get::<TcpConnectInfo>()
+        .and_then(TcpConnectInfo::remote_addr);
+    // Held until the answer is built; dropped as well when the call is
+    // cancelled.
+    let _client = match backend.client_slot(peer) {
+        Ok(permit) => permit,
+        Err(err) => return Status::from(err).into_http().into_response(),
+    };
     let path = request.uri().path().to_string();
     let mut grpc = tonic::server::Grpc::new(RawCodec).max_decoding_message_size(MAX_MESSAGE);
     grpc.unary(Method { backend, path }, request)
@@ -138,11 +157,19 @@ async fn call(State(backend): State<Arc<Backend>>, request: Request) -> axum::re
 pub fn routes(
     backend: Arc<Backend>,
 ) -> Result<tonic::service::Routes, tonic_reflection::server::Error> {
-    let reflection = tonic_reflection::server::Builder::configure()
+    // Only the served services are listed (the sets also define `Msg`
+    // services and um.trainer.v1.Trainer, which umd does not serve). The two
+    // sets share no file; were one to be in both, tonic-reflection keeps the
+    // first and skips the other (by file name) rather than failing.
+    let mut reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(um_proto::FILE_DESCRIPTOR_SET)
-        .with_service_name("um.training.v1.Query")
-        .with_service_name("um.dataset.v1.Query")
-        .build_v1()?;
+        .register_encoded_file_descriptor_set(um_proto::COSMOS_FILE_DESCRIPTOR_SET);
+    for service in SERVICES {
+        reflection = reflection.with_service_name(service);
+    }
+    // Every service a client can call is listed, reflection included.
+    reflection = reflection.with_service_name(REFLECTION_SERVICE);
+    let reflection = reflection.build_v1()?;
     let mut services = axum::Router::new();
     for service in SERVICES {
         services = services.route(&format!("/{service}/*method"), any(call));

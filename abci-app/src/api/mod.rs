@@ -139,7 +139,13 @@ async fn serve_grpc(listener: TcpListener, routes: tonic::service::Routes) {
 async fn serve_rest(listener: TcpListener, router: axum::Router) {
     let result = async {
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        axum::serve(listener, router).await
+        // The peer's address reaches each request as `ConnectInfo`, for the
+        // per-client limit (`Backend::client_slot`).
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
     }
     .await;
     if let Err(err) = result {

@@ -8,12 +8,13 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, Request, State};
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -1045,6 +1046,13 @@ async fn dispatch(
     request: Request,
 ) -> Response {
     let result = async {
+        // Before anything else (reading a body, waiting for a query slot):
+        // a client past its limit costs no more than this refusal.
+        let peer = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| *peer);
+        let _client = backend.client_slot(peer)?;
         let Path(params) =
             params.map_err(|e| ApiError::invalid(format!("bad path parameter: {e}")))?;
         let query = parse_query(request.uri().query().unwrap_or(""))?;
