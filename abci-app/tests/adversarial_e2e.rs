@@ -162,6 +162,8 @@ fn submit_msg(rpc: &RpcClient, key: &Key, nonce: u64, weights: Vec<u8>) -> MsgSu
         claimed_validation_loss: 1.0,
         hyperparams_sha256: hyperparams_sha256(rpc),
         dataset_root: dataset.root,
+        round: 0,
+        shard: 0,
     }
 }
 

@@ -105,6 +105,8 @@ fn submit_weights(
         claimed_validation_loss: 1.0,
         hyperparams_sha256: hyperparams_sha256(&node.rpc),
         dataset_root: dataset.root,
+        round: 0,
+        shard: 0,
     };
     node.submit(key, vec![any(&msg)], 30_000_000)
 }
@@ -198,6 +200,8 @@ fn an_update_trained_before_a_hyperparameter_change_is_refused_not_slashed() {
         claimed_validation_loss: 1.0,
         hyperparams_sha256: trained_with,
         dataset_root: dataset.root,
+        round: 0,
+        shard: 0,
     };
     let refused = node.submit(alice, vec![any(&msg)], 30_000_000);
     assert_eq!(
@@ -233,6 +237,8 @@ fn an_update_trained_before_a_hyperparameter_change_is_refused_not_slashed() {
         claimed_validation_loss: 1.0,
         hyperparams_sha256: hyperparams_sha256(&node.rpc),
         dataset_root: dataset.root,
+        round: 0,
+        shard: 0,
     };
     let refused = node.submit(alice, vec![any(&msg)], 30_000_000);
     assert_eq!(
@@ -471,6 +477,8 @@ fn a_dataset_delta_passed_by_the_dao_is_what_the_next_updates_train_on() {
         claimed_validation_loss: 1.0,
         hyperparams_sha256: hyperparams_sha256(&node.rpc),
         dataset_root: before.root.clone(),
+        round: 0,
+        shard: 0,
     };
     let refused = node.submit(alice, vec![any(&msg)], 30_000_000);
     assert_eq!(refused.code, um_client::codes::Code::InvalidRequest.value());

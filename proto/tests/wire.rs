@@ -12,7 +12,8 @@ use um_proto::um::dataset::v1::{
     DatasetDelta, DeltaStatus, MsgProposeDatasetDelta, QueryDatasetRequest, Record, Split,
 };
 use um_proto::um::trainer::v1::{
-    train_progress, StepProgress, TrainProgress, TrainingStep, VerifyRequest,
+    train_progress, RoundShard, StepProgress, TrainProgress, TrainingStep, VerifyMode,
+    VerifyRequest,
 };
 use um_proto::um::training::v1::{
     Hyperparams, ModelVersion, MsgSubmitUpdate, QueryUpdateResponse, Update, UpdateStatus, Verdict,
@@ -51,6 +52,8 @@ fn messages_round_trip() {
         claimed_validation_loss: f32::MIN_POSITIVE,
         hyperparams_sha256: vec![3; 32],
         dataset_root: vec![4; 32],
+        round: 3,
+        shard: 2,
     });
     round_trip(&ModelVersion {
         model_id: "mnist-cnn".into(),
@@ -161,12 +164,21 @@ fn proto3_optional_fields_keep_presence() {
             dataset_root: vec![],
             trainer: "um1trainer".into(),
             nonce: 99,
+            round_shard: Some(RoundShard {
+                round: 4,
+                round_seed: vec![6; 32],
+                shard: 1,
+                shards: 4,
+            }),
         }),
         claimed_weights_sha256: vec![5; 32],
         claimed_weights: vec![1, 2, 3],
         claimed_train_loss: 0.3,
         claimed_validation_loss: 0.31,
         base_validation_loss: None,
+        mode: VerifyMode::Contribution as i32,
+        eval_seed: vec![7; 32],
+        eval_samples: 500,
     };
     round_trip(&request);
     round_trip(&VerifyRequest {

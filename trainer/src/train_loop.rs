@@ -326,6 +326,8 @@ fn attempt(
         weights: out.weights,
         hyperparams_sha256: round.hyperparams_sha256.clone(),
         dataset_root: round.dataset_root.clone(),
+        round: 0,
+        shard: 0,
     };
     let gas = config
         .gas_limit

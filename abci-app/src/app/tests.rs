@@ -902,6 +902,8 @@ pub(super) fn submit_update(app: &App, trainer: &str, nonce: u64) -> Any {
             claimed_validation_loss: 1.25,
             hyperparams_sha256: lineage.hyperparams.unwrap().sha256(),
             dataset_root: dataset.root.clone(),
+            round: 0,
+            shard: 0,
         }
         .encode_to_vec(),
     }

@@ -248,6 +248,7 @@ pub fn lineage_proto(lineage: &Lineage) -> proto::ModelLineage {
         updated_height: lineage.updated_height,
         dataset_id: lineage.dataset_id.clone(),
         head_version: lineage.head_version,
+        rounds: None,
     }
 }
 

@@ -4,7 +4,7 @@
 //! process (`crate::node::verifier`).
 
 use um_proto::um::abci::v1::VerdictEntry;
-use um_proto::um::trainer::v1::{TrainingStep, VerifyRequest};
+use um_proto::um::trainer::v1::{TrainingStep, VerifyMode, VerifyRequest};
 use um_proto::um::training::v1::{MsgSubmitUpdate, Update};
 
 use super::{lineage, records};
@@ -167,6 +167,7 @@ fn request_for(
             dataset_root: dataset.root.clone(),
             trainer: msg.trainer.to_string(),
             nonce: msg.nonce,
+            round_shard: None,
         }),
         claimed_weights_sha256: msg.weights_sha256.to_vec(),
         claimed_weights: weights.to_vec(),
@@ -178,5 +179,8 @@ fn request_for(
         // measures the base itself then, on the same split as the update.
         base_validation_loss: (base.version > 0 && base.dataset_version == dataset.version)
             .then_some(base.validation_loss),
+        mode: VerifyMode::Update as i32,
+        eval_seed: Vec::new(),
+        eval_samples: 0,
     }))
 }

@@ -147,6 +147,7 @@ pub fn train_remotely(rpc: &RpcClient, endpoint: &str, trainer: &Key, nonce: u64
         dataset_root: dataset.root,
         trainer: trainer.address.clone(),
         nonce,
+        round_shard: None,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -119,6 +119,7 @@ fn step(nonce: u64) -> proto::TrainingStep {
         dataset_root: f.root.to_vec(),
         trainer: TRAINER.into(),
         nonce,
+        round_shard: None,
     }
 }
 
@@ -131,6 +132,7 @@ fn verify_request(claimed: &[u8]) -> proto::VerifyRequest {
         claimed_train_loss: 1.0,
         claimed_validation_loss: 1.0,
         base_validation_loss: None,
+        ..Default::default()
     }
 }
 
