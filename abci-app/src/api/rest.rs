@@ -218,6 +218,24 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "get",
+        path: "/um/training/v1/models/{model_id}/round",
+        summary: "The current collaborative round of a lineage in round mode.",
+        query: &[],
+        produces: JSON,
+        schemas: ("", "um.training.v1.QueryRoundResponse"),
+        handler: |c| Box::pin(round(c, false)),
+    },
+    Route {
+        method: "get",
+        path: "/um/training/v1/models/{model_id}/rounds/{number}",
+        summary: "One round of a lineage: its contributions, candidate and outcome.",
+        query: &[],
+        produces: JSON,
+        schemas: ("", "um.training.v1.QueryRoundResponse"),
+        handler: |c| Box::pin(round(c, true)),
+    },
+    Route {
+        method: "get",
         path: "/um/training/v1/models/{model_id}/versions",
         summary: "The versions of a lineage, newest first.",
         query: with_page!(),
@@ -772,6 +790,24 @@ async fn head(ctx: Ctx) -> Result<Response, ApiError> {
         &ctx,
         "/um.training.v1.Query/Head",
         "um.training.v1.QueryHeadResponse",
+        request,
+    )
+    .await
+}
+
+async fn round(ctx: Ctx, numbered: bool) -> Result<Response, ApiError> {
+    let request = training::QueryRoundRequest {
+        model_id: ctx.param("model_id").to_string(),
+        number: if numbered {
+            ctx.param_u64("number")?
+        } else {
+            0
+        },
+    };
+    um_query(
+        &ctx,
+        "/um.training.v1.Query/Round",
+        "um.training.v1.QueryRoundResponse",
         request,
     )
     .await

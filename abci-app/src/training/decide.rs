@@ -16,7 +16,9 @@ use std::collections::BTreeSet;
 
 use cosmwasm_std::Decimal;
 use um_proto::um::abci::v1::InjectedVerdicts;
-use um_proto::um::training::v1::{ModelVersion, Update, UpdateStatus, Verdict, VerdictReason};
+use um_proto::um::training::v1::{
+    ModelVersion, Update, UpdateKind, UpdateStatus, Verdict, VerdictReason,
+};
 
 use super::extension::signed_verdicts;
 use super::verification_fee;
@@ -266,7 +268,23 @@ pub fn apply(
         update.reason = reason;
         update.decided_height = block.height;
     };
+    let kind = UpdateKind::try_from(update.kind).unwrap_or(UpdateKind::Single);
+    // Nobody trained a merge: a majority calling it fraud (which honest
+    // verifiers never do for a candidate) only rejects it.
+    let decision = match (decision, kind) {
+        (Decision::Fraud, UpdateKind::Merge) => Decision::Reject,
+        (decision, _) => decision,
+    };
     match decision {
+        Decision::Accept if kind == UpdateKind::Contribution => {
+            // Verified; its round's merge decides whether it becomes part
+            // of a version.
+            update.status = UpdateStatus::Verified as i32;
+            update.reason = String::new();
+        }
+        Decision::Accept if kind == UpdateKind::Merge => {
+            events.extend(accept_merge(wasm, state, block, update, tally)?)
+        }
         Decision::Accept => events.extend(accept(wasm, state, block, update, tally)?),
         Decision::Fraud => {
             let reason = majority_reason(state, update.id, true)?;
@@ -355,6 +373,62 @@ fn accept(
     update: &mut Update,
     tally: Tally,
 ) -> Result<Vec<Event>, TxError> {
+    let trainers = [(update.id, update.trainer.clone())];
+    let version = make_version(
+        state,
+        block,
+        update,
+        tally,
+        vec![update.id],
+        &update.trainer,
+    )?;
+    update.status = UpdateStatus::Accepted as i32;
+    update.version = version;
+    update.decided_height = block.height;
+    reward(wasm, state, block, &update.model_id, &trainers)
+}
+
+/// Makes a round's merged candidate the next version; the round's reward
+/// is split evenly among the merged contributions (each trained the same
+/// number of samples: `local_steps × batch_size` of its own shard).
+fn accept_merge(
+    wasm: &dyn Contracts,
+    state: &mut StateView,
+    block: &BlockInfo,
+    update: &mut Update,
+    tally: Tally,
+) -> Result<Vec<Event>, TxError> {
+    let mut trainers = Vec::with_capacity(update.contributions.len());
+    for id in &update.contributions {
+        if let Some(contribution) = records::update(state, *id)? {
+            trainers.push((contribution.id, contribution.trainer));
+        }
+    }
+    let first = trainers.first().map(|(_, t)| t.clone()).unwrap_or_default();
+    let version = make_version(
+        state,
+        block,
+        update,
+        tally,
+        update.contributions.clone(),
+        &first,
+    )?;
+    update.status = UpdateStatus::Accepted as i32;
+    update.version = version;
+    update.decided_height = block.height;
+    reward(wasm, state, block, &update.model_id, &trainers)
+}
+
+/// Writes the next version of `update`'s lineage from its weights and
+/// moves the head; returns the version number.
+fn make_version(
+    state: &mut StateView,
+    block: &BlockInfo,
+    update: &Update,
+    tally: Tally,
+    update_ids: Vec<u64>,
+    trainer: &str,
+) -> Result<u64, TxError> {
     let Some(lineage) = lineage(state, &update.model_id)? else {
         return Err(TxError::new(
             Code::Internal,
@@ -370,7 +444,7 @@ fn accept(
             version: number,
             parent_version: update.base_version,
             weights_sha256: update.weights_sha256.clone(),
-            trainer: update.trainer.clone(),
+            trainer: trainer.to_string(),
             train_loss: update.claimed_train_loss,
             validation_loss: loss,
             validation_accuracy: accuracy,
@@ -379,38 +453,61 @@ fn accept(
             accept_power: tally.accept,
             reject_power: tally.reject,
             total_power: tally.total,
-            update_ids: vec![update.id],
+            update_ids,
             weights_size: update.weights_size,
         },
     );
     set_head(state, &lineage, number);
-    update.status = UpdateStatus::Accepted as i32;
-    update.version = number;
-    update.decided_height = block.height;
+    Ok(number)
+}
 
-    let accepted_before = records::accepted_count(state, &update.model_id)?;
-    records::set_accepted_count(state, &update.model_id, accepted_before + 1);
+/// Mints a version's reward (halving by versions so far), less the
+/// validators' share, split evenly among `trainers` (update id, address);
+/// what does not divide evenly goes to the validators.
+fn reward(
+    wasm: &dyn Contracts,
+    state: &mut StateView,
+    block: &BlockInfo,
+    model_id: &str,
+    trainers: &[(u64, String)],
+) -> Result<Vec<Event>, TxError> {
+    let Some(lineage) = lineage(state, model_id)? else {
+        return Ok(Vec::new());
+    };
+    let accepted_before = records::accepted_count(state, model_id)?;
+    records::set_accepted_count(state, model_id, accepted_before + 1);
     let reward = reward_after(
         lineage.hyperparams.reward_per_update.u128(),
         lineage.hyperparams.reward_halving_interval,
         accepted_before,
     );
-    let (to_trainer, to_validators) =
+    let (to_trainers, mut to_validators) =
         verification_fee::split_reward(reward, &crate::fee::FeeParams::load(state)?);
-    let mut event = Event::new("reward")
-        .attr("update_id", update.id.to_string())
-        .attr("trainer", &update.trainer)
-        .attr("amount", to_trainer.to_string())
-        .attr("validators_amount", to_validators.to_string());
-    // The version stands even if the token refuses (e.g. its cap is
-    // reached): the model improved either way.
-    if to_trainer > 0 {
-        let minted = crate::gov::sudo::as_chain(wasm, state, block, |ctx| {
-            crate::gov::sudo::mint_reward(ctx, &update.trainer, to_trainer)
-        });
-        if let Err(err) = minted {
-            event = event.attr("error", err.log);
+    let share = match trainers.len() {
+        0 => 0,
+        n => to_trainers / n as u128,
+    };
+    to_validators += to_trainers - share * trainers.len() as u128;
+    let mut events = Vec::with_capacity(trainers.len());
+    for (index, (update_id, trainer)) in trainers.iter().enumerate() {
+        let mut event = Event::new("reward")
+            .attr("update_id", update_id.to_string())
+            .attr("trainer", trainer)
+            .attr("amount", share.to_string());
+        if index == 0 {
+            event = event.attr("validators_amount", to_validators.to_string());
         }
+        // The version stands even if the token refuses (e.g. its cap is
+        // reached): the model improved either way.
+        if share > 0 {
+            let minted = crate::gov::sudo::as_chain(wasm, state, block, |ctx| {
+                crate::gov::sudo::mint_reward(ctx, trainer, share)
+            });
+            if let Err(err) = minted {
+                event = event.attr("error", err.log);
+            }
+        }
+        events.push(event);
     }
     if to_validators > 0 {
         // Minted to the fee collector, paid out with the next block's fees
@@ -421,10 +518,14 @@ fn accept(
         });
         match minted {
             Ok(_) => crate::fee::add_undistributed(state, to_validators)?,
-            Err(err) => event = event.attr("validators_error", err.log),
+            Err(err) => {
+                if let Some(event) = events.first_mut() {
+                    *event = event.clone().attr("validators_error", err.log);
+                }
+            }
         }
     }
-    Ok(vec![event])
+    Ok(events)
 }
 
 /// `reward_per_update`, halved once per `halving_interval` updates already
@@ -443,7 +544,7 @@ pub fn reward_after(reward_per_update: u128, halving_interval: u64, accepted_bef
 
 /// The accepting verdicts' measurement at the lower median of their losses:
 /// one validator's (loss, accuracy) pair, so the two stay consistent.
-fn median_measurement(verdicts: &[Verdict]) -> (f32, f32) {
+pub(crate) fn median_measurement(verdicts: &[Verdict]) -> (f32, f32) {
     let mut accepting: Vec<(f32, f32)> = verdicts
         .iter()
         .filter(|v| v.accept)

@@ -26,6 +26,9 @@ pub struct GenesisLineage {
     /// Seed of the initial weights.
     #[serde(default)]
     pub init_seed: u64,
+    /// Collaborative rounds; absent: one update at a time.
+    #[serde(default)]
+    pub rounds: Option<super::round::RoundParams>,
 }
 
 impl TrainingGenesis {
@@ -41,6 +44,7 @@ impl TrainingGenesis {
                     hyperparams: &lineage.hyperparams,
                     dataset_id: &lineage.dataset_id,
                     init_seed: lineage.init_seed,
+                    rounds: lineage.rounds.as_ref(),
                 },
             )?;
         }

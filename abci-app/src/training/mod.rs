@@ -11,6 +11,8 @@
 //! - [`verify_request`]: what a validator verifies for an update, read from
 //!   the state (the worker that sends it is `crate::node::verifier`).
 //! - [`records`]: versions, blobs, updates and verdicts in the state.
+//! - [`round`]: collaborative rounds: contributions, the merge, its
+//!   evaluation.
 
 pub mod abci;
 pub mod decide;
@@ -20,6 +22,7 @@ mod module;
 pub mod params;
 pub mod query;
 pub mod records;
+pub mod round;
 pub mod state_key;
 pub mod submit;
 pub mod verification_fee;
@@ -61,6 +64,11 @@ pub struct Lineage {
     /// Number of the newest accepted version.
     #[serde(default)]
     pub head_version: u64,
+    /// Set when the lineage advances in collaborative rounds; absent (and
+    /// not written, so older records read the same) for one update at a
+    /// time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<round::RoundParams>,
 }
 
 /// What it takes to start a lineage.
@@ -71,6 +79,7 @@ pub struct NewLineage<'a> {
     pub dataset_id: &'a str,
     /// Seed of the deterministic initial weights (version 0).
     pub init_seed: u64,
+    pub rounds: Option<&'a round::RoundParams>,
 }
 
 pub fn lineage(state: &StateView, model_id: &str) -> Result<Option<Lineage>, TxError> {
@@ -130,6 +139,9 @@ pub fn create_lineage(
 ) -> Result<u64, TxError> {
     crate::ids::validate("model id", new.model_id)?;
     validate_hyperparams(new.hyperparams)?;
+    if let Some(rounds) = new.rounds {
+        rounds.validate()?;
+    }
     let spec = parse_spec(new.spec)?;
     let params = TrainingParams::load(state)?;
     let tx_limit = crate::auth::AuthParams::load(state)?.max_tx_bytes;
@@ -167,18 +179,20 @@ pub fn create_lineage(
             ..Default::default()
         },
     );
-    save(
-        state,
-        &Lineage {
-            model_id: new.model_id.to_string(),
-            spec: new.spec.to_string(),
-            hyperparams: new.hyperparams.clone(),
-            created_height: height,
-            updated_height: height,
-            dataset_id: new.dataset_id.to_string(),
-            head_version: 0,
-        },
-    );
+    let lineage = Lineage {
+        model_id: new.model_id.to_string(),
+        spec: new.spec.to_string(),
+        hyperparams: new.hyperparams.clone(),
+        created_height: height,
+        updated_height: height,
+        dataset_id: new.dataset_id.to_string(),
+        head_version: 0,
+        rounds: new.rounds.cloned(),
+    };
+    save(state, &lineage);
+    if let Some(rounds) = new.rounds {
+        round::open_next(state, &lineage, rounds, height)?;
+    }
     Ok(weights.len() as u64)
 }
 
@@ -207,6 +221,7 @@ pub fn create_lineage_from_dao(
             hyperparams,
             dataset_id: &params.default_dataset_id,
             init_seed: seed,
+            rounds: None,
         },
     )?;
     Ok(params.weights_cost_per_byte.saturating_mul(weights_bytes))
@@ -248,7 +263,7 @@ pub fn lineage_proto(lineage: &Lineage) -> proto::ModelLineage {
         updated_height: lineage.updated_height,
         dataset_id: lineage.dataset_id.clone(),
         head_version: lineage.head_version,
-        rounds: None,
+        rounds: lineage.rounds.as_ref().map(round::RoundParams::to_proto),
     }
 }
 

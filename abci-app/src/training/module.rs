@@ -5,7 +5,7 @@
 use cosmos_sdk_proto::Any;
 
 use super::genesis::TrainingGenesis;
-use super::{decide, query, submit};
+use super::{decide, query, round, submit};
 use crate::codes::TxError;
 use crate::context::{MsgResult, TxContext};
 use crate::genesis::{parse_section, section_json};
@@ -54,7 +54,11 @@ impl Module for TrainingModule {
     }
 
     fn end_block(&self, ctx: &mut BlockContext<'_>) -> Result<BlockEffects, TxError> {
-        decide::end_block(ctx.wasm, ctx.state, ctx.block).map(BlockEffects::from)
+        let mut events = decide::end_block(ctx.wasm, ctx.state, ctx.block)?;
+        // After the tally, so a round sees this block's decisions.
+        let params = super::TrainingParams::load(ctx.state)?;
+        events.extend(round::end_block(ctx.state, ctx.block, &params)?);
+        Ok(BlockEffects::from(events))
     }
 
     fn block_phase(&self, stage: BlockStage) -> String {

@@ -36,9 +36,26 @@ pub fn handle(state: &StateView, path: &str, data: &[u8]) -> Option<Result<Vec<u
         "/um.training.v1.Query/Update" => update(state, data),
         "/um.training.v1.Query/Updates" => updates(state, data),
         "/um.training.v1.Query/Weights" => weights(state, data),
+        "/um.training.v1.Query/Round" => round(state, data),
         _ => return None,
     };
     Some(result)
+}
+
+fn round(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
+    let req: proto::QueryRoundRequest = request(data)?;
+    if super::lineage(state, &req.model_id)?.is_none() {
+        return Err(not_found(format!("model lineage {:?}", req.model_id)));
+    }
+    let round = match req.number {
+        0 => super::round::current(state, &req.model_id)?,
+        number => super::round::load(state, &req.model_id, number)?,
+    };
+    let round = round.ok_or_else(|| match req.number {
+        0 => not_found(format!("rounds of {:?} (it has none)", req.model_id)),
+        number => not_found(format!("round {number} of {:?}", req.model_id)),
+    })?;
+    Ok(proto::QueryRoundResponse { round: Some(round) }.encode_to_vec())
 }
 
 fn lineages(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {

@@ -88,3 +88,18 @@ pub fn verification_escrow(update_id: u64) -> Vec<u8> {
 pub fn version_weights(sha256: &[u8]) -> Vec<u8> {
     [b"training/version_weights/", sha256].concat()
 }
+
+/// `round/<model id>/<number>` → encoded `um.training.v1.Round`.
+pub fn round(model_id: &str, number: u64) -> Vec<u8> {
+    [&rounds_of(model_id)[..], &number.to_be_bytes()].concat()
+}
+
+pub fn rounds_of(model_id: &str) -> Vec<u8> {
+    [b"training/round/", model_id.as_bytes(), b"/"].concat()
+}
+
+/// `current_round/<model id>` → the number of the lineage's current round
+/// (8 bytes, big-endian).
+pub fn current_round(model_id: &str) -> Vec<u8> {
+    [b"training/current_round/", model_id.as_bytes()].concat()
+}

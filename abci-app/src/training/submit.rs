@@ -14,7 +14,7 @@ use um_bindings::staking::{Role, RoleResponse};
 use um_formats::weights::WeightsError;
 use um_formats::Weights;
 use um_proto::um::training::v1::{
-    MsgSubmitUpdate, MsgSubmitUpdateResponse, Update, UpdateStatus, VerdictReason,
+    MsgSubmitUpdate, MsgSubmitUpdateResponse, Update, UpdateKind, UpdateStatus, VerdictReason,
 };
 
 use super::{decide, lineage, parse_spec, records, TrainingParams};
@@ -95,6 +95,43 @@ pub fn handle(ctx: &mut TxContext<'_>, signer: &str, msg: &Any) -> Result<MsgRes
             ),
         ));
     }
+    // A lineage in round mode takes contributions to its open round, each
+    // on a free shard; one without rounds takes single updates.
+    let mut round = match &lineage.rounds {
+        Some(_) => {
+            let round = super::round::current(ctx.state, &lineage.model_id)?.ok_or_else(|| {
+                TxError::new(
+                    Code::Internal,
+                    format!("{} has rounds but no current round", lineage.model_id),
+                )
+            })?;
+            if msg.nonce != 0 {
+                return Err(TxError::new(
+                    Code::InvalidRequest,
+                    "a round's contribution has nonce 0: its batches come from its shard",
+                ));
+            }
+            super::round::check_contribution(
+                ctx.state,
+                &round,
+                msg.round,
+                msg.shard,
+                &msg.trainer,
+                ctx.block.height,
+            )?;
+            Some(round)
+        }
+        None if msg.round != 0 || msg.shard != 0 => {
+            return Err(TxError::new(
+                Code::InvalidRequest,
+                format!(
+                    "{} has no rounds: round and shard must be 0",
+                    lineage.model_id
+                ),
+            ));
+        }
+        None => None,
+    };
     let size = msg.weights.len() as u64;
     if size > params.max_weights_bytes {
         return Err(TxError::new(
@@ -158,6 +195,13 @@ pub fn handle(ctx: &mut TxContext<'_>, signer: &str, msg: &Any) -> Result<MsgRes
         expires_height: ctx.block.height.saturating_add(params.expiry_blocks),
         hyperparams_sha256,
         dataset_root: dataset.root.clone(),
+        kind: if round.is_some() {
+            UpdateKind::Contribution as i32
+        } else {
+            UpdateKind::Single as i32
+        },
+        round: msg.round,
+        shard: msg.shard,
         ..Default::default()
     };
     let spec = parse_spec(&lineage.spec)?;
@@ -168,6 +212,9 @@ pub fn handle(ctx: &mut TxContext<'_>, signer: &str, msg: &Any) -> Result<MsgRes
             let fee = super::verification_fee::take(ctx, id, &msg.trainer)?;
             records::put_blob(ctx.state, &msg.weights);
             records::save_update(ctx.state, &update);
+            if let Some(round) = round.as_mut() {
+                super::round::add_contribution(ctx.state, round, id, msg.shard);
+            }
             if fee > 0 {
                 events.push(
                     Event::new("verification_fee")

@@ -4,10 +4,10 @@
 //! process (`crate::node::verifier`).
 
 use um_proto::um::abci::v1::VerdictEntry;
-use um_proto::um::trainer::v1::{TrainingStep, VerifyMode, VerifyRequest};
-use um_proto::um::training::v1::{MsgSubmitUpdate, Update};
+use um_proto::um::trainer::v1::{RoundShard, TrainingStep, VerifyMode, VerifyRequest};
+use um_proto::um::training::v1::{MsgSubmitUpdate, Update, UpdateKind};
 
-use super::{lineage, records};
+use super::{lineage, records, round};
 use crate::codes::TxError;
 use crate::store::StateView;
 
@@ -43,6 +43,13 @@ pub struct Claim<'a> {
     pub weights_sha256: [u8; 32],
     pub claimed_train_loss: f32,
     pub claimed_validation_loss: f32,
+    /// For a round: the update's kind, round and shard; a merge's id (its
+    /// key: nobody claims it) and the seed of its held-out samples.
+    pub kind: UpdateKind,
+    pub round: u64,
+    pub shard: u32,
+    pub update_id: u64,
+    pub eval_seed: &'a [u8],
 }
 
 impl<'a> Claim<'a> {
@@ -58,6 +65,13 @@ impl<'a> Claim<'a> {
             weights_sha256: records::sha256(&msg.weights),
             claimed_train_loss: msg.claimed_train_loss,
             claimed_validation_loss: msg.claimed_validation_loss,
+            // Delivery decides single or contribution by the lineage;
+            // `request_for` does the same.
+            kind: UpdateKind::Single,
+            round: msg.round,
+            shard: msg.shard,
+            update_id: 0,
+            eval_seed: &[],
         }
     }
 
@@ -74,11 +88,21 @@ impl<'a> Claim<'a> {
             weights_sha256: <[u8; 32]>::try_from(update.weights_sha256.as_slice()).ok()?,
             claimed_train_loss: update.claimed_train_loss,
             claimed_validation_loss: update.claimed_validation_loss,
+            kind: UpdateKind::try_from(update.kind).unwrap_or(UpdateKind::Single),
+            round: update.round,
+            shard: update.shard,
+            update_id: update.id,
+            eval_seed: &update.eval_seed,
         })
     }
 }
 
 pub fn claim_key(claim: &Claim<'_>) -> [u8; 32] {
+    if claim.kind == UpdateKind::Merge {
+        // A candidate may have the bytes of a contribution (a merge of one);
+        // its own id keeps it apart.
+        return job_key(&claim.weights_sha256, "um/merge", claim.update_id);
+    }
     job_key(&claim.weights_sha256, claim.trainer, claim.nonce)
 }
 
@@ -153,6 +177,29 @@ fn request_for(
     {
         return Ok(None);
     }
+    // In round mode, a contribution re-executes its shard and a merge is
+    // evaluated against the base; the round (fixed when it opened) says how.
+    let (mode, round_shard, eval_samples) = match &lineage.rounds {
+        None => (VerifyMode::Update, None, 0),
+        Some(_) => {
+            let Some(round) = round::load(state, &lineage.model_id, msg.round)? else {
+                return Ok(None);
+            };
+            let params = round.params.unwrap_or_default();
+            if msg.kind == UpdateKind::Merge {
+                (VerifyMode::Candidate, None, params.eval_samples)
+            } else {
+                let shard = RoundShard {
+                    round: round.number,
+                    round_seed: round.seed,
+                    shard: msg.shard,
+                    shards: params.max_contributions,
+                };
+                (VerifyMode::Contribution, Some(shard), 0)
+            }
+        }
+    };
+    let candidate = mode == VerifyMode::Candidate;
     Ok(Some(VerifyRequest {
         update_id,
         step: Some(TrainingStep {
@@ -167,7 +214,7 @@ fn request_for(
             dataset_root: dataset.root.clone(),
             trainer: msg.trainer.to_string(),
             nonce: msg.nonce,
-            round_shard: None,
+            round_shard,
         }),
         claimed_weights_sha256: msg.weights_sha256.to_vec(),
         claimed_weights: weights.to_vec(),
@@ -177,10 +224,18 @@ fn request_for(
         // dataset version's split says nothing about this one (a delta could
         // add hard validation records and freeze the lineage): the verifier
         // measures the base itself then, on the same split as the update.
-        base_validation_loss: (base.version > 0 && base.dataset_version == dataset.version)
+        // A candidate is measured against the base on the same held-out
+        // samples, so the verifier measures both.
+        base_validation_loss: (!candidate
+            && base.version > 0
+            && base.dataset_version == dataset.version)
             .then_some(base.validation_loss),
-        mode: VerifyMode::Update as i32,
-        eval_seed: Vec::new(),
-        eval_samples: 0,
+        mode: mode as i32,
+        eval_seed: if candidate {
+            msg.eval_seed.to_vec()
+        } else {
+            Vec::new()
+        },
+        eval_samples,
     }))
 }

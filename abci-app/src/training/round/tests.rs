@@ -1,0 +1,433 @@
+//! A round's life through the module's own functions: contributions in,
+//! tallies applied as the end-block would, the merge, its evaluation, the
+//! fallback and the next round.
+
+use cosmos_sdk_proto::Any;
+use cosmwasm_std::{Decimal, Uint128};
+use um_bindings::Hyperparams;
+use um_formats::{ModelSpec, Weights};
+use um_proto::um::training::v1::{Round, RoundStatus, Update, UpdateKind, UpdateStatus};
+
+use super::*;
+use crate::context::{Contracts, MsgResult, TxContext};
+use crate::store::Store;
+use crate::training::decide::{self, Decision, Tally};
+use crate::training::{create_lineage, NewLineage};
+
+const MODEL: &str = "digits";
+const SPEC: &str = r#"{"kind":"mlp","input":[1,4,4],"hidden":[3],"classes":2}"#;
+
+/// No contracts: rewards cannot be minted (reported in the event, as when
+/// the token refuses), nothing else is asked of them here.
+struct NoContracts;
+
+impl Contracts for NoContracts {
+    fn execute(&self, _: &mut TxContext<'_>, _: &str, _: &Any) -> Result<MsgResult, TxError> {
+        Err(TxError::new(Code::NotFound, "no contracts"))
+    }
+    fn sudo(&self, _: &mut TxContext<'_>, _: &str, _: &[u8]) -> Result<MsgResult, TxError> {
+        Err(TxError::new(Code::NotFound, "no contracts"))
+    }
+    fn query_smart(
+        &self,
+        _: &StateView,
+        _: &BlockInfo,
+        _: &str,
+        _: &[u8],
+    ) -> Result<Vec<u8>, TxError> {
+        Err(TxError::new(Code::NotFound, "no contracts"))
+    }
+    fn contract_creator(&self, _: &StateView, _: &str) -> Result<Option<String>, TxError> {
+        Ok(None)
+    }
+    fn abci_query(
+        &self,
+        _: &StateView,
+        _: &BlockInfo,
+        _: &str,
+        _: &[u8],
+    ) -> Option<Result<Vec<u8>, TxError>> {
+        None
+    }
+    fn init_genesis(
+        &self,
+        _: &mut StateView,
+        _: &BlockInfo,
+        _: &serde_json::Value,
+    ) -> Result<(), TxError> {
+        Ok(())
+    }
+}
+
+fn hyperparams() -> Hyperparams {
+    Hyperparams {
+        learning_rate: Decimal::percent(10),
+        batch_size: 4,
+        local_steps: 2,
+        verification_tolerance: Decimal::permille(1),
+        min_improvement: Decimal::zero(),
+        reward_per_update: Uint128::new(3_000_000),
+        reward_halving_interval: 0,
+    }
+}
+
+fn rounds(max_contributions: u32) -> RoundParams {
+    RoundParams {
+        max_contributions,
+        round_blocks: 5,
+        outer_learning_rate: Decimal::one(),
+        eval_samples: 100,
+    }
+}
+
+fn block(height: u64) -> BlockInfo {
+    BlockInfo {
+        height,
+        hash: vec![height as u8; 32],
+        ..BlockInfo::default()
+    }
+}
+
+fn lineage_with_rounds(state: &mut StateView, max_contributions: u32) -> Round {
+    create_lineage(
+        state,
+        1,
+        &NewLineage {
+            model_id: MODEL,
+            spec: SPEC,
+            hyperparams: &hyperparams(),
+            dataset_id: "mnist",
+            init_seed: 7,
+            rounds: Some(&rounds(max_contributions)),
+        },
+    )
+    .unwrap();
+    current(state, MODEL).unwrap().unwrap()
+}
+
+/// Stores a pending contribution of `trainer` on `shard`, as delivery does.
+fn contribute(state: &mut StateView, trainer: &str, shard: u32, seed: u64, height: u64) -> u64 {
+    let mut round = current(state, MODEL).unwrap().unwrap();
+    check_contribution(state, &round, round.number, shard, trainer, height).unwrap();
+    let spec = ModelSpec::parse(SPEC).unwrap();
+    let weights = Weights::init(&spec, seed).encode();
+    let sha = records::put_blob(state, &weights);
+    let id = records::next_update_id(state).unwrap();
+    records::save_update(
+        state,
+        &Update {
+            id,
+            model_id: MODEL.into(),
+            base_version: round.base_version,
+            trainer: trainer.into(),
+            weights_sha256: sha.to_vec(),
+            status: UpdateStatus::Pending as i32,
+            expires_height: height + 20,
+            kind: UpdateKind::Contribution as i32,
+            round: round.number,
+            shard,
+            ..Default::default()
+        },
+    );
+    add_contribution(state, &mut round, id, shard);
+    id
+}
+
+/// Applies `decision` to update `id` as the end-block's tally would, with
+/// a validator's measured loss recorded for the accepting side.
+fn decide_update(state: &mut StateView, id: u64, decision: Decision, loss: f32, height: u64) {
+    let mut update = records::update(state, id).unwrap().unwrap();
+    records::save_verdict(
+        state,
+        id,
+        &um_proto::um::training::v1::Verdict {
+            validator: vec![1; 20],
+            accept: decision == Decision::Accept,
+            measured_validation_loss: loss,
+            power: 10,
+            ..Default::default()
+        },
+    );
+    let tally = Tally {
+        accept: 10,
+        total: 10,
+        ..Tally::default()
+    };
+    decide::apply(
+        &NoContracts,
+        state,
+        &block(height),
+        &TrainingParams::default(),
+        &mut update,
+        tally,
+        decision,
+    )
+    .unwrap();
+}
+
+fn weights_of(state: &StateView, sha: &[u8]) -> Vec<f32> {
+    let spec = ModelSpec::parse(SPEC).unwrap();
+    let bytes = records::blob(state, sha).unwrap().unwrap();
+    Weights::decode(&spec, &bytes)
+        .unwrap()
+        .tensors
+        .into_iter()
+        .flat_map(|t| t.data)
+        .collect()
+}
+
+#[test]
+fn a_full_round_merges_its_verified_contributions_and_the_next_opens_from_the_merge() {
+    let store = Store::temporary().unwrap();
+    let mut state = store.view();
+    let opened = lineage_with_rounds(&mut state, 2);
+    assert_eq!((opened.number, opened.base_version), (1, 0));
+    assert_eq!(
+        opened.seed,
+        round_seed(&opened.base_weights_sha256, MODEL, 1)
+    );
+    let a = contribute(&mut state, "um1alice", 1, 11, 2);
+    let b = contribute(&mut state, "um1bob", 0, 12, 2);
+    let params = TrainingParams::default();
+
+    // Full, but a contribution still waits for verdicts: no merge yet.
+    decide_update(&mut state, a, Decision::Accept, 0.5, 3);
+    assert_eq!(
+        records::update(&state, a).unwrap().unwrap().status,
+        UpdateStatus::Verified as i32
+    );
+    end_block(&mut state, &block(3), &params).unwrap();
+    assert_eq!(
+        current(&state, MODEL).unwrap().unwrap().status,
+        RoundStatus::Open as i32
+    );
+
+    decide_update(&mut state, b, Decision::Accept, 0.4, 4);
+    let events = end_block(&mut state, &block(4), &params).unwrap();
+    assert_eq!(events[0].kind, "round_candidate");
+    let round = current(&state, MODEL).unwrap().unwrap();
+    assert_eq!(round.status, RoundStatus::Evaluating as i32);
+    let candidate = records::update(&state, round.candidate_update_id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(candidate.kind, UpdateKind::Merge as i32);
+    assert_eq!(candidate.contributions, vec![a, b]);
+    assert_eq!(
+        candidate.eval_seed,
+        block(4).hash,
+        "held out with a seed nobody knew"
+    );
+    let (wa, wb) = (
+        weights_of(
+            &state,
+            &records::update(&state, a).unwrap().unwrap().weights_sha256,
+        ),
+        weights_of(
+            &state,
+            &records::update(&state, b).unwrap().unwrap().weights_sha256,
+        ),
+    );
+    let merged = weights_of(&state, &candidate.weights_sha256);
+    for i in 0..merged.len() {
+        assert_eq!(merged[i], (wa[i] + wb[i]) / 2.0);
+    }
+
+    decide_update(&mut state, candidate.id, Decision::Accept, 0.3, 5);
+    let events = end_block(&mut state, &block(5), &params).unwrap();
+    let closed = load(&state, MODEL, 1).unwrap().unwrap();
+    assert_eq!(closed.status, RoundStatus::Closed as i32);
+    assert_eq!(
+        (closed.outcome.as_str(), closed.version),
+        (OUTCOME_MERGED, 1)
+    );
+    let version = records::version(&state, MODEL, 1).unwrap().unwrap();
+    assert_eq!(version.update_ids, vec![a, b]);
+    assert_eq!(version.weights_sha256, candidate.weights_sha256);
+    for id in [a, b] {
+        let contribution = records::update(&state, id).unwrap().unwrap();
+        assert_eq!(contribution.status, UpdateStatus::Accepted as i32);
+        assert_eq!(contribution.version, 1);
+        // Merged away: only the version's bytes are kept.
+        assert!(records::blob(&state, &contribution.weights_sha256)
+            .unwrap()
+            .is_none());
+    }
+    let next = current(&state, MODEL).unwrap().unwrap();
+    assert_eq!(
+        (next.number, next.base_version, next.opened_height),
+        (2, 1, 5)
+    );
+    assert_eq!(next.status, RoundStatus::Open as i32);
+    assert!(events.iter().any(|e| e.kind == "round_opened"));
+}
+
+#[test]
+fn a_merge_that_does_not_improve_falls_back_to_the_best_contribution_once() {
+    let store = Store::temporary().unwrap();
+    let mut state = store.view();
+    lineage_with_rounds(&mut state, 3);
+    let params = TrainingParams::default();
+    let a = contribute(&mut state, "um1alice", 0, 11, 2);
+    let b = contribute(&mut state, "um1bob", 1, 12, 2);
+    let c = contribute(&mut state, "um1carol", 2, 13, 2);
+    decide_update(&mut state, a, Decision::Accept, 0.5, 3);
+    decide_update(&mut state, b, Decision::Accept, 0.2, 3);
+    // Carol's is rejected: never merged.
+    decide_update(&mut state, c, Decision::Reject, 0.9, 3);
+    end_block(&mut state, &block(3), &params).unwrap();
+    let first = current(&state, MODEL).unwrap().unwrap().candidate_update_id;
+    assert_eq!(
+        records::update(&state, first)
+            .unwrap()
+            .unwrap()
+            .contributions,
+        vec![a, b]
+    );
+
+    decide_update(&mut state, first, Decision::Reject, 0.0, 4);
+    end_block(&mut state, &block(4), &params).unwrap();
+    let round = current(&state, MODEL).unwrap().unwrap();
+    assert_eq!(round.status, RoundStatus::Evaluating as i32);
+    let fallback = records::update(&state, round.candidate_update_id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(fallback.contributions, vec![b], "bob's measured lowest");
+
+    decide_update(&mut state, fallback.id, Decision::Reject, 0.0, 5);
+    end_block(&mut state, &block(5), &params).unwrap();
+    let closed = load(&state, MODEL, 1).unwrap().unwrap();
+    assert_eq!(
+        (closed.outcome.as_str(), closed.version),
+        (OUTCOME_NO_IMPROVEMENT, 0)
+    );
+    for id in [a, b] {
+        let contribution = records::update(&state, id).unwrap().unwrap();
+        assert_eq!(contribution.status, UpdateStatus::Rejected as i32);
+        assert_eq!(contribution.reason, REASON_NOT_MERGED);
+    }
+    let next = current(&state, MODEL).unwrap().unwrap();
+    assert_eq!(
+        (next.number, next.base_version),
+        (2, 0),
+        "the head did not move"
+    );
+}
+
+#[test]
+fn the_best_contribution_becomes_the_version_when_the_merge_fails() {
+    let store = Store::temporary().unwrap();
+    let mut state = store.view();
+    lineage_with_rounds(&mut state, 2);
+    let params = TrainingParams::default();
+    let a = contribute(&mut state, "um1alice", 0, 11, 2);
+    let b = contribute(&mut state, "um1bob", 1, 12, 2);
+    decide_update(&mut state, a, Decision::Accept, 0.3, 3);
+    decide_update(&mut state, b, Decision::Accept, 0.6, 3);
+    end_block(&mut state, &block(3), &params).unwrap();
+    let merge = current(&state, MODEL).unwrap().unwrap().candidate_update_id;
+    decide_update(&mut state, merge, Decision::Reject, 0.0, 4);
+    end_block(&mut state, &block(4), &params).unwrap();
+    let fallback = current(&state, MODEL).unwrap().unwrap().candidate_update_id;
+    decide_update(&mut state, fallback, Decision::Accept, 0.3, 5);
+    end_block(&mut state, &block(5), &params).unwrap();
+    let closed = load(&state, MODEL, 1).unwrap().unwrap();
+    assert_eq!(
+        (closed.outcome.as_str(), closed.version),
+        (OUTCOME_BEST_CONTRIBUTION, 1)
+    );
+    let version = records::version(&state, MODEL, 1).unwrap().unwrap();
+    assert_eq!(
+        (version.update_ids.clone(), version.trainer.as_str()),
+        (vec![a], "um1alice")
+    );
+    assert_eq!(
+        records::update(&state, a).unwrap().unwrap().status,
+        UpdateStatus::Accepted as i32
+    );
+    assert_eq!(
+        records::update(&state, b).unwrap().unwrap().reason,
+        REASON_NOT_MERGED
+    );
+}
+
+#[test]
+fn a_round_closes_at_its_deadline_with_what_it_has_and_never_empty() {
+    let store = Store::temporary().unwrap();
+    let mut state = store.view();
+    let opened = lineage_with_rounds(&mut state, 4);
+    let params = TrainingParams::default();
+    // Past the deadline with nothing: it stays open for the first comer.
+    end_block(&mut state, &block(opened.closes_height + 3), &params).unwrap();
+    assert_eq!(current(&state, MODEL).unwrap().unwrap().number, 1);
+    let a = contribute(&mut state, "um1alice", 2, 11, opened.closes_height);
+    decide_update(
+        &mut state,
+        a,
+        Decision::Accept,
+        0.3,
+        opened.closes_height + 1,
+    );
+    end_block(&mut state, &block(opened.closes_height + 1), &params).unwrap();
+    let round = current(&state, MODEL).unwrap().unwrap();
+    assert_eq!(round.status, RoundStatus::Evaluating as i32);
+    let candidate = records::update(&state, round.candidate_update_id)
+        .unwrap()
+        .unwrap();
+    let contribution = records::update(&state, a).unwrap().unwrap();
+    // One contribution at an outer learning rate of 1 merges to itself.
+    assert_eq!(candidate.weights_sha256, contribution.weights_sha256);
+}
+
+#[test]
+fn contributions_are_refused_off_round_on_taken_shards_and_twice_per_trainer() {
+    let store = Store::temporary().unwrap();
+    let mut state = store.view();
+    let round = lineage_with_rounds(&mut state, 2);
+    let refused = |state: &StateView, msg_round: u64, shard: u32, trainer: &str, height: u64| {
+        let round = current(state, MODEL).unwrap().unwrap();
+        check_contribution(state, &round, msg_round, shard, trainer, height)
+            .unwrap_err()
+            .log
+    };
+    assert!(refused(&state, 2, 0, "um1alice", 2).contains("round 2, but digits is in round 1"));
+    assert!(refused(&state, 1, 2, "um1alice", 2).contains("shard 2 of a round of 2 shards"));
+    assert!(refused(&state, 1, 0, "um1alice", round.closes_height + 1).contains("takes no more"));
+    contribute(&mut state, "um1alice", 0, 11, 2);
+    assert!(refused(&state, 1, 0, "um1bob", 2).contains("shard 0 of round 1 is taken"));
+    assert!(refused(&state, 1, 1, "um1alice", 2).contains("already contributed"));
+    contribute(&mut state, "um1bob", 1, 12, 2);
+    assert!(refused(&state, 1, 1, "um1carol", 2).contains("is full"));
+}
+
+#[test]
+fn round_params_are_bounded() {
+    for bad in [
+        RoundParams {
+            max_contributions: 0,
+            ..rounds(1)
+        },
+        RoundParams {
+            max_contributions: MAX_CONTRIBUTIONS + 1,
+            ..rounds(1)
+        },
+        RoundParams {
+            round_blocks: 0,
+            ..rounds(1)
+        },
+        RoundParams {
+            outer_learning_rate: Decimal::zero(),
+            ..rounds(1)
+        },
+        RoundParams {
+            outer_learning_rate: Decimal::percent(101),
+            ..rounds(1)
+        },
+    ] {
+        assert_eq!(
+            bad.validate().unwrap_err().code,
+            Code::InvalidRequest,
+            "{bad:?}"
+        );
+    }
+    assert!(rounds(MAX_CONTRIBUTIONS).validate().is_ok());
+}
