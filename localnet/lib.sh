@@ -12,6 +12,10 @@
 #   LOCALNET_DIGITS        MNIST digits in the genesis dataset  [all 10,000]
 #   LOCALNET_MODEL / LOCALNET_SPEC / LOCALNET_HYPERPARAMS  the genesis lineage
 #   LOCALNET_LINEAGES      lineages of that spec: MODEL, MODEL-2…  [1]
+#   LOCALNET_ROUNDS        round params JSON: the lineages train in
+#                          collaborative rounds, e.g.
+#                          '{"max_contributions":3,"round_blocks":10}'  [none:
+#                          one update at a time]
 #   LOCALNET_VERIFIER_THREADS  libtorch threads per verifier     [1]
 #   LOCALNET_FAUCET_NRN    NRN of the genesis `faucet` key (faucet.sh) [1000000]
 #   LOCALNET_AUTH_PARAMS   JSON merged into the genesis auth params, e.g.

@@ -114,9 +114,11 @@ create() {
   "$UMD" genesis deploy-governance --home "$home0" --artifacts "$LOCALNET_ROOT/artifacts" \
     --operator operator --self-bond "$validator_bond" "${validators[@]}" \
     --epoch-blocks "${LOCALNET_EPOCH_BLOCKS:-10}" "${trainers[@]}" >/dev/null
+  local rounds=()
+  if [ -n "${LOCALNET_ROUNDS:-}" ]; then rounds=(--rounds "$LOCALNET_ROUNDS"); fi
   "$UMD" genesis add-lineage --home "$home0" --model-id "$LOCALNET_MODEL" \
     --spec "${LOCALNET_SPEC:-$spec_default}" \
-    --hyperparams "${LOCALNET_HYPERPARAMS:-$hyperparams_default}" --seed 1 >/dev/null
+    --hyperparams "${LOCALNET_HYPERPARAMS:-$hyperparams_default}" --seed 1 "${rounds[@]}" >/dev/null
   # More lineages of the same spec (LOCALNET_LINEAGES=K: $LOCALNET_MODEL-2 to
   # -K): versions of one lineage come one at a time, several lineages
   # train side by side (the cost-of-history benchmark needs 1,000 versions).
@@ -124,7 +126,7 @@ create() {
   for ((l = 2; l <= ${LOCALNET_LINEAGES:-1}; l++)); do
     "$UMD" genesis add-lineage --home "$home0" --model-id "$LOCALNET_MODEL-$l" \
       --spec "${LOCALNET_SPEC:-$spec_default}" \
-      --hyperparams "${LOCALNET_HYPERPARAMS:-$hyperparams_default}" --seed "$l" >/dev/null
+      --hyperparams "${LOCALNET_HYPERPARAMS:-$hyperparams_default}" --seed "$l" "${rounds[@]}" >/dev/null
   done
   # The validator set of `cometbft testnet`, with the power the stake gives.
   # Also any LOCALNET_AUTH_PARAMS and LOCALNET_FEE_PARAMS (the benchmark

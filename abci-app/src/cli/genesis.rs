@@ -101,6 +101,11 @@ pub enum GenesisCommand {
         /// Seed of the initial weights.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Train in collaborative rounds: the round params JSON, e.g.
+        /// {"max_contributions":4,"round_blocks":10,"outer_learning_rate":"1","eval_samples":1000};
+        /// without it the lineage takes one update at a time.
+        #[arg(long)]
+        rounds: Option<String>,
         #[command(flatten)]
         home: super::HomeArgs,
     },
@@ -121,8 +126,17 @@ pub fn run(command: GenesisCommand) -> anyhow::Result<()> {
             hyperparams,
             dataset,
             seed,
+            rounds,
             home,
-        } => add_lineage(&model_id, &spec, &hyperparams, &dataset, seed, home),
+        } => add_lineage(
+            &model_id,
+            &spec,
+            &hyperparams,
+            &dataset,
+            seed,
+            rounds.as_deref(),
+            home,
+        ),
         GenesisCommand::ValidatorProof {
             operator,
             chain_id,
@@ -191,8 +205,19 @@ fn add_lineage(
     hyperparams: &str,
     dataset: &str,
     seed: u64,
+    rounds: Option<&str>,
     home: super::HomeArgs,
 ) -> anyhow::Result<()> {
+    let rounds = rounds
+        .map(
+            |json| -> anyhow::Result<crate::training::round::RoundParams> {
+                let rounds: crate::training::round::RoundParams = serde_json::from_str(json)
+                    .context("--rounds is not valid round params JSON")?;
+                rounds.validate().map_err(|e| anyhow::anyhow!(e.log))?;
+                Ok(rounds)
+            },
+        )
+        .transpose()?;
     let spec_checked = crate::training::parse_spec(spec).map_err(|e| anyhow::anyhow!(e.log))?;
     let hyperparams: um_bindings::Hyperparams = serde_json::from_str(hyperparams)
         .context("--hyperparams is not valid hyperparameters JSON")?;
@@ -215,12 +240,17 @@ fn add_lineage(
         "hyperparams": hyperparams,
         "dataset_id": dataset,
         "init_seed": seed,
+        "rounds": rounds,
     }));
     genesis["app_state"]["training"]["lineages"] = serde_json::Value::Array(lineages);
     fs::write(&path, serde_json::to_vec_pretty(&genesis)?)?;
     println!(
-        "lineage {model_id}: {} parameters, trains on {dataset}",
-        spec_checked.parameter_count()
+        "lineage {model_id}: {} parameters, trains on {dataset}{}",
+        spec_checked.parameter_count(),
+        match &rounds {
+            Some(r) => format!(", in rounds of up to {} contributions", r.max_contributions),
+            None => String::new(),
+        }
     );
     Ok(())
 }

@@ -246,6 +246,40 @@ pub fn set_hyperparams(
     Ok(())
 }
 
+/// Sets (or, with `None`, ends) the lineage's collaborative rounds; reached
+/// through a DAO proposal. A round in progress keeps the params it opened
+/// with; the next round takes the new ones. Starting rounds opens the
+/// first at once; ending them leaves the current round to finish (its
+/// contributions are still verified and merged) and opens no next one.
+pub fn set_round_params(
+    state: &mut StateView,
+    height: u64,
+    model_id: &str,
+    rounds: Option<round::RoundParams>,
+) -> Result<(), TxError> {
+    if let Some(rounds) = &rounds {
+        rounds.validate()?;
+    }
+    let Some(mut existing) = lineage(state, model_id)? else {
+        return Err(TxError::new(
+            Code::NotFound,
+            format!("model lineage {model_id:?} not found"),
+        ));
+    };
+    let starting = existing.rounds.is_none() && rounds.is_some();
+    existing.rounds = rounds;
+    existing.updated_height = height;
+    save(state, &existing);
+    if let (true, Some(rounds)) = (starting, &existing.rounds) {
+        let open = round::current(state, model_id)?
+            .is_some_and(|r| r.status != um_proto::um::training::v1::RoundStatus::Closed as i32);
+        if !open {
+            round::open_next(state, &existing, rounds, height)?;
+        }
+    }
+    Ok(())
+}
+
 /// Moves the head of a lineage to a newly accepted version.
 fn set_head(state: &mut StateView, lineage: &Lineage, version: u64) {
     let mut moved = lineage.clone();

@@ -179,9 +179,12 @@ fn request_for(
     }
     // In round mode, a contribution re-executes its shard and a merge is
     // evaluated against the base; the round (fixed when it opened) says how.
-    let (mode, round_shard, eval_samples) = match &lineage.rounds {
-        None => (VerifyMode::Update, None, 0),
-        Some(_) => {
+    // A stored update says what it is; a proposed one is a contribution
+    // exactly when its lineage has rounds (as delivery decides).
+    let in_rounds = lineage.rounds.is_some() || msg.kind != UpdateKind::Single;
+    let (mode, round_shard, eval_samples) = match in_rounds {
+        false => (VerifyMode::Update, None, 0),
+        true => {
             let Some(round) = round::load(state, &lineage.model_id, msg.round)? else {
                 return Ok(None);
             };

@@ -247,9 +247,8 @@ pub fn end_block(
 ) -> Result<Vec<Event>, TxError> {
     let mut events = Vec::new();
     for lineage in super::lineages(state)? {
-        let Some(round_params) = lineage.rounds.clone() else {
-            continue;
-        };
+        // A round in progress finishes even when the DAO has just ended
+        // the lineage's rounds; only the next one needs them.
         let Some(mut round) = current(state, &lineage.model_id)? else {
             continue;
         };
@@ -263,7 +262,10 @@ pub fn end_block(
             }
             _ => {}
         }
-        if round.status == RoundStatus::Closed as i32 {
+        if round.status == RoundStatus::Closed as i32 && round.closed_height == block.height {
+            let Some(round_params) = lineage.rounds.clone() else {
+                continue;
+            };
             // The lineage may have moved on: re-read its head.
             let lineage = super::lineage(state, &lineage.model_id)?.unwrap_or(lineage);
             let next = open_next(state, &lineage, &round_params, block.height)?;

@@ -431,3 +431,48 @@ fn round_params_are_bounded() {
     }
     assert!(rounds(MAX_CONTRIBUTIONS).validate().is_ok());
 }
+
+#[test]
+fn the_dao_starts_and_ends_rounds_and_a_round_in_progress_finishes() {
+    let store = Store::temporary().unwrap();
+    let mut state = store.view();
+    create_lineage(
+        &mut state,
+        1,
+        &NewLineage {
+            model_id: MODEL,
+            spec: SPEC,
+            hyperparams: &hyperparams(),
+            dataset_id: "mnist",
+            init_seed: 7,
+            rounds: None,
+        },
+    )
+    .unwrap();
+    assert!(current(&state, MODEL).unwrap().is_none());
+    crate::training::set_round_params(&mut state, 2, MODEL, Some(rounds(1))).unwrap();
+    let round = current(&state, MODEL).unwrap().unwrap();
+    assert_eq!((round.number, round.opened_height), (1, 2));
+    let bad = RoundParams {
+        max_contributions: 0,
+        ..rounds(1)
+    };
+    assert!(crate::training::set_round_params(&mut state, 3, MODEL, Some(bad)).is_err());
+
+    let a = contribute(&mut state, "um1alice", 0, 11, 3);
+    crate::training::set_round_params(&mut state, 3, MODEL, None).unwrap();
+    let params = TrainingParams::default();
+    decide_update(&mut state, a, Decision::Accept, 0.3, 4);
+    end_block(&mut state, &block(4), &params).unwrap();
+    let candidate = current(&state, MODEL).unwrap().unwrap().candidate_update_id;
+    decide_update(&mut state, candidate, Decision::Accept, 0.2, 5);
+    end_block(&mut state, &block(5), &params).unwrap();
+    let last = current(&state, MODEL).unwrap().unwrap();
+    assert_eq!((last.number, last.outcome.as_str()), (1, OUTCOME_MERGED));
+    end_block(&mut state, &block(6), &params).unwrap();
+    assert_eq!(
+        current(&state, MODEL).unwrap().unwrap().number,
+        1,
+        "no next round"
+    );
+}
