@@ -7,9 +7,10 @@ use clap::Subcommand;
 use um_client::rpc::RpcClient;
 use um_proto::um::common::v1::PageRequest;
 use um_proto::um::training::v1::{
-    QueryHeadRequest, QueryHeadResponse, QueryUpdateRequest, QueryUpdateResponse,
-    QueryVersionRequest, QueryVersionResponse, QueryVersionsRequest, QueryVersionsResponse,
-    QueryWeightsRequest, QueryWeightsResponse, UpdateStatus, VerdictReason,
+    QueryHeadRequest, QueryHeadResponse, QueryRoundRequest, QueryRoundResponse, QueryUpdateRequest,
+    QueryUpdateResponse, QueryVersionRequest, QueryVersionResponse, QueryVersionsRequest,
+    QueryVersionsResponse, QueryWeightsRequest, QueryWeightsResponse, RoundStatus, UpdateKind,
+    UpdateStatus, VerdictReason,
 };
 
 #[derive(Subcommand, Debug)]
@@ -23,6 +24,15 @@ pub enum TrainingQuery {
     /// One submitted update with its status and the verdicts on it.
     Update {
         update_id: u64,
+        #[command(flatten)]
+        node: super::NodeArgs,
+    },
+    /// A collaborative round of a model (the current one unless --number):
+    /// its contributions, candidate and outcome.
+    Round {
+        model_id: String,
+        #[arg(long, default_value_t = 0)]
+        number: u64,
         #[command(flatten)]
         node: super::NodeArgs,
     },
@@ -80,6 +90,59 @@ pub fn run(command: TrainingQuery) -> anyhow::Result<()> {
                 }
             }
         }
+        TrainingQuery::Round {
+            model_id,
+            number,
+            node,
+        } => {
+            let rpc = RpcClient::new(&node.node);
+            let answer: QueryRoundResponse = rpc.query_proto(
+                "/um.training.v1.Query/Round",
+                &QueryRoundRequest {
+                    model_id: model_id.clone(),
+                    number,
+                },
+            )?;
+            let Some(round) = answer.round else {
+                bail!("no round of {model_id}");
+            };
+            let status = RoundStatus::try_from(round.status)
+                .map(|s| s.as_str_name())
+                .unwrap_or("?");
+            let params = round.params.unwrap_or_default();
+            println!(
+                "round {} of {}: {status} {}, from version {}",
+                round.number, round.model_id, round.outcome, round.base_version
+            );
+            println!(
+                "  opened at {}, closes after {}, {} of {} shards taken",
+                round.opened_height,
+                round.closes_height,
+                round.contributions.len(),
+                params.max_contributions
+            );
+            for (id, shard) in round.contributions.iter().zip(&round.shards) {
+                let update: QueryUpdateResponse = rpc.query_proto(
+                    "/um.training.v1.Query/Update",
+                    &QueryUpdateRequest { update_id: *id },
+                )?;
+                if let Some(u) = update.update {
+                    let status = UpdateStatus::try_from(u.status)
+                        .map(|s| s.as_str_name())
+                        .unwrap_or("?");
+                    println!(
+                        "  shard {shard:>2}: update {id} by {} {status} {}",
+                        u.trainer, u.reason
+                    );
+                }
+            }
+            if round.candidate_update_id != 0 {
+                println!("  candidate: update {}", round.candidate_update_id);
+            }
+            if round.version != 0 {
+                println!("  made version {}", round.version);
+            }
+        }
         TrainingQuery::Update { update_id, node } => {
             let rpc = RpcClient::new(&node.node);
             let answer: QueryUpdateResponse = rpc.query_proto(
@@ -92,10 +155,19 @@ pub fn run(command: TrainingQuery) -> anyhow::Result<()> {
             let status = UpdateStatus::try_from(update.status)
                 .map(|s| s.as_str_name())
                 .unwrap_or("?");
+            let kind = UpdateKind::try_from(update.kind)
+                .map(|k| k.as_str_name())
+                .unwrap_or("?");
             println!(
-                "update {} of {} by {}",
+                "update {} of {} by {} ({kind})",
                 update.id, update.model_id, update.trainer
             );
+            if update.kind != UpdateKind::Single as i32 {
+                println!(
+                    "  round {}, shard {}, merges {:?}",
+                    update.round, update.shard, update.contributions
+                );
+            }
             println!(
                 "  base version {}, nonce {}",
                 update.base_version, update.nonce
