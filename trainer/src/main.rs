@@ -28,7 +28,8 @@ struct Cli {
 enum Command {
     /// Serve um.trainer.v1.Trainer (Verify, Train, Evaluate, Status) for a validator's umd.
     Serve(ServeArgs),
-    /// Train a model on chain: fetch the head, step, submit, wait for the verdict, repeat.
+    /// Train a model on chain: fetch the head, step, submit, wait for the verdict, repeat
+    /// (for a lineage in collaborative rounds: join each round on a free shard).
     Train(TrainArgs),
 }
 
@@ -76,7 +77,8 @@ struct TrainArgs {
     /// Model lineage to train.
     #[arg(long)]
     model: String,
-    /// Stop after this many accepted updates (0: run forever).
+    /// Stop after this many accepted updates, or round contributions merged
+    /// into a version (0: run forever).
     #[arg(long, default_value_t = 0)]
     updates: u64,
     /// First nonce (default: the current time in milliseconds, so a restart
@@ -174,6 +176,18 @@ fn train(args: TrainArgs) -> Result<(), Box<dyn Error>> {
         if reached >= target {
             println!("target reached: held-out accuracy {reached:.4} >= {target}");
         }
+    }
+    if summary.rounds > 0 {
+        println!(
+            "done: {} rounds, {} contributions merged, {} not merged, {} rejected, {} undecided, {} refused",
+            summary.rounds,
+            summary.accepted,
+            summary.not_merged,
+            summary.rejected,
+            summary.undecided,
+            summary.refused
+        );
+        return Ok(());
     }
     println!(
         "done: {} accepted, {} rejected, {} undecided, {} refused, {} not submitted; next nonce {}",

@@ -21,6 +21,40 @@
 //! 5. The result is the canonical safetensors encoding of the new weights;
 //!    the reported training loss is the mean of the `local_steps` batch losses
 //!    (each taken before its update), summed in f64 in step order.
+//!
+//! ## Collaborative rounds
+//!
+//! A round's contribution (`TrainingStep.round_shard` set) is the same
+//! update except for rule 2: its batches come from the trainer's shard of
+//! the round's sample permutation, and the trainer's address and the nonce
+//! do not enter them (the chain gives every trainer of a round a different
+//! shard, so no two trainers of a round repeat each other's samples).
+//!
+//! 6. **Word stream** of a 32-byte `seed` under a `prefix`: block `b`
+//!    (`b = 0, 1, …`, u32 big-endian) is `sha256(prefix ‖ seed ‖ b)`; each
+//!    block is read as four u64 big-endian words, consumed in order; `w_i` is
+//!    the `i`-th word of the stream.
+//! 7. **Partial Fisher–Yates** of `n` items, `m` of them (`m ≤ n`): start
+//!    from `idx = [0, 1, …, n−1]`; for `i = 0 … m−1`:
+//!    `j = i + (w_i mod (n − i))`, swap `idx[i]` and `idx[j]`. Only
+//!    `idx[0..m]` is used afterwards.
+//! 8. **Shard batches**: `n` = length of the training split (sorted as in
+//!    rule 2), `B` = batch_size, `S` = local_steps, `L = S·B`, `K` = shards
+//!    (the round's `max_contributions`, ≥ 1), `k` = shard (`< K`), seed =
+//!    `Round.seed` (32 bytes). `m = min(n, K·L)` (exact integer arithmetic).
+//!    The permutation is rule 7 with prefix `"um/round-permutation"`. Sample
+//!    `j` (`0 ≤ j < L`) of shard `k` is training index
+//!    `idx[(k·L + j) mod m]`; step `s`'s batch is samples
+//!    `j ∈ [s·B, (s+1)·B)` in that order. When `K·L ≤ n` the `K` shards are
+//!    pairwise disjoint; when the round wants more samples than the split
+//!    has, they wrap around the permuted prefix. Refused: `K = 0`, `k ≥ K`,
+//!    a seed that is not 32 bytes, an empty training split.
+//! 9. **Held-out subset** of a merged candidate (verification mode
+//!    CANDIDATE, [`crate::verify`]): the validation split in its usual
+//!    order, length `v`. With `eval_samples = 0` or `≥ v`, the whole split;
+//!    otherwise rule 7 with prefix `"um/eval-sample"`, seed = the
+//!    candidate's `eval_seed` (32 bytes), `n = v`, `m = eval_samples`, and
+//!    the subset is `idx[0..eval_samples]` in that order.
 
 use std::ops::ControlFlow;
 
@@ -49,6 +83,8 @@ pub enum StepError {
     Torch(#[from] tch::TchError),
     #[error("the step was cancelled after {done} of {total} local steps")]
     Cancelled { done: u32, total: u32 },
+    #[error("round shard: {0}")]
+    InvalidShard(String),
     #[error("the step ran past its time limit of {limit_secs} s ({done} of {total} local steps)")]
     TimedOut {
         limit_secs: u64,
@@ -103,6 +139,192 @@ pub fn batch_indices(
     out
 }
 
+/// Prefix of the word stream of a round's sample permutation (rule 8).
+pub const ROUND_PERMUTATION_PREFIX: &[u8] = b"um/round-permutation";
+/// Prefix of the word stream of a candidate's held-out subset (rule 9).
+pub const EVAL_SAMPLE_PREFIX: &[u8] = b"um/eval-sample";
+
+/// A trainer's share of a round's samples (`um.trainer.v1.RoundShard`,
+/// checked for form: the seed has its 32 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoundShard {
+    /// Round number (for logs; the seed carries it).
+    pub round: u64,
+    /// `Round.seed`.
+    pub seed: [u8; 32],
+    /// The trainer's shard, below `shards`.
+    pub shard: u32,
+    /// Shards of the round (its `max_contributions`).
+    pub shards: u32,
+}
+
+/// The word stream of rule 6: u64 words of `sha256(prefix ‖ seed ‖ b)`.
+struct WordStream<'a> {
+    prefix: &'a [u8],
+    seed: &'a [u8; 32],
+    block: u32,
+    words: [u64; 4],
+    next: usize,
+}
+
+impl<'a> WordStream<'a> {
+    fn new(prefix: &'a [u8], seed: &'a [u8; 32]) -> Self {
+        Self {
+            prefix,
+            seed,
+            block: 0,
+            words: [0; 4],
+            // Empty: the first call hashes block 0.
+            next: 4,
+        }
+    }
+
+    fn next_word(&mut self) -> u64 {
+        if self.next == 4 {
+            let mut h = Sha256::new();
+            h.update(self.prefix);
+            h.update(self.seed);
+            h.update(self.block.to_be_bytes());
+            let digest: [u8; 32] = h.finalize().into();
+            for (word, bytes) in self.words.iter_mut().zip(digest.chunks_exact(8)) {
+                let mut be = [0u8; 8];
+                be.copy_from_slice(bytes);
+                *word = u64::from_be_bytes(be);
+            }
+            // 2^32 blocks are 2^34 words, far more than any split this
+            // trainer loads (chain::MAX_DATASET_RECORDS); wrapping keeps
+            // the function total.
+            self.block = self.block.wrapping_add(1);
+            self.next = 0;
+        }
+        let w = self.words[self.next];
+        self.next += 1;
+        w
+    }
+}
+
+/// `idx[0..m]` of the partial Fisher–Yates of rule 7 over `0..n` with the
+/// word stream of `prefix` and `seed`; `m` is capped at `n`.
+pub fn partial_permutation(prefix: &[u8], seed: &[u8; 32], n: usize, m: usize) -> Vec<usize> {
+    let m = m.min(n);
+    let mut idx: Vec<usize> = (0..n).collect();
+    let mut words = WordStream::new(prefix, seed);
+    for i in 0..m {
+        // n − i ≥ 1 because i < m ≤ n; the remainder is below n − i, so j < n.
+        let span = (n - i) as u64;
+        let j = i + (words.next_word() % span) as usize;
+        idx.swap(i, j);
+    }
+    idx.truncate(m);
+    idx
+}
+
+/// The batches of one shard of a round (rule 8): the permuted prefix is
+/// computed once per step run, each batch is read from it.
+///
+/// It keeps `idx[0..m]` (at most the split's length) rather than the
+/// shard's `L = local_steps × batch_size` indices: `L` is bounded only by
+/// the request's work limit, the split by what the trainer loads.
+#[derive(Debug, Clone)]
+pub struct ShardBatches {
+    /// `idx[0..m]`.
+    order: Vec<usize>,
+    /// `k·L`, exact.
+    first: u128,
+    batch_size: u32,
+    local_steps: u32,
+}
+
+impl ShardBatches {
+    /// The batches of `shard` for steps of `batch_size` samples over a
+    /// training split of `train_len` records.
+    pub fn new(
+        shard: &RoundShard,
+        batch_size: u32,
+        local_steps: u32,
+        train_len: usize,
+    ) -> Result<Self, StepError> {
+        if shard.shards == 0 {
+            return Err(StepError::InvalidShard(
+                "a round has at least one shard (shards = 0)".into(),
+            ));
+        }
+        if shard.shard >= shard.shards {
+            return Err(StepError::InvalidShard(format!(
+                "shard {} of {} shards (0 to {})",
+                shard.shard,
+                shard.shards,
+                shard.shards - 1
+            )));
+        }
+        if train_len == 0 {
+            return Err(StepError::EmptyTrainingSplit);
+        }
+        // Exact: u32 · u32 fits u64, and u32 · u64 fits u128.
+        let per_shard = u64::from(local_steps) * u64::from(batch_size);
+        let wanted = u128::from(shard.shards) * u128::from(per_shard);
+        let m = usize::try_from(wanted).map_or(train_len, |w| w.min(train_len));
+        Ok(Self {
+            order: partial_permutation(ROUND_PERMUTATION_PREFIX, &shard.seed, train_len, m),
+            first: u128::from(shard.shard) * u128::from(per_shard),
+            batch_size,
+            local_steps,
+        })
+    }
+
+    /// The training indices of step `step`'s batch.
+    pub fn batch(&self, step: u32) -> Vec<usize> {
+        let m = self.order.len() as u128;
+        let start = u128::from(step) * u128::from(self.batch_size);
+        (0..u128::from(self.batch_size))
+            .map(|t| {
+                // m ≥ 1 (n ≥ 1 and K·L ≥ 1), and the remainder is below m.
+                let at = (self.first + start + t) % m;
+                self.order[at as usize]
+            })
+            .collect()
+    }
+
+    /// All `L` samples of the shard, step after step.
+    pub fn all(&self) -> Vec<usize> {
+        (0..self.local_steps).flat_map(|s| self.batch(s)).collect()
+    }
+}
+
+/// The `L = local_steps × batch_size` training indices of a round's shard,
+/// in sample order (rule 8).
+pub fn shard_indices(
+    shard: &RoundShard,
+    batch_size: u32,
+    local_steps: u32,
+    train_len: usize,
+) -> Result<Vec<usize>, StepError> {
+    Ok(ShardBatches::new(shard, batch_size, local_steps, train_len)?.all())
+}
+
+/// The validation indices a merged candidate is judged on (rule 9): all of
+/// `0..validation_len` when `eval_samples` is 0 or at least the split's
+/// length, else `eval_samples` of them drawn with `eval_seed`.
+pub fn eval_subset_indices(
+    eval_seed: &[u8; 32],
+    eval_samples: u32,
+    validation_len: usize,
+) -> Vec<usize> {
+    let wanted = usize::try_from(eval_samples).unwrap_or(usize::MAX);
+    if wanted == 0 || wanted >= validation_len {
+        return (0..validation_len).collect();
+    }
+    partial_permutation(EVAL_SAMPLE_PREFIX, eval_seed, validation_len, wanted)
+}
+
+/// Where a step's batches come from.
+enum Batches {
+    /// Rule 2: seeded by the base, the trainer and the nonce.
+    Nonce { base_hash: [u8; 32] },
+    /// Rule 8: a round's shard.
+    Shard(ShardBatches),
+}
+
 /// The result of one update.
 #[derive(Debug, Clone)]
 pub struct StepOutcome {
@@ -123,9 +345,11 @@ pub struct StepRequest<'a> {
     pub spec: &'a ModelSpec,
     /// Safetensors bytes of the base version.
     pub base_weights: &'a [u8],
-    /// The trainer's address as written on chain.
+    /// The trainer's address as written on chain (not used by a round's
+    /// contribution, whose batches come from its shard).
     pub trainer: &'a str,
-    /// The trainer's nonce for this update.
+    /// The trainer's nonce for this update (0 and unused for a round's
+    /// contribution).
     pub nonce: u64,
     /// Learning rate, batch size, local steps.
     pub params: TrainParams,
@@ -133,26 +357,39 @@ pub struct StepRequest<'a> {
     pub dataset: &'a Dataset,
 }
 
-/// Runs the update on `device` (see the module docs).
+/// Runs the update on `device` (see the module docs), with the batches of
+/// rule 2 (trainer and nonce).
 pub fn run_step(req: &StepRequest<'_>, device: Device) -> Result<StepOutcome, StepError> {
-    run_step_with_progress(req, device, |_, _| ControlFlow::Continue(()))
+    run_step_with_progress(req, None, device, |_, _| ControlFlow::Continue(()))
 }
 
-/// [`run_step`], calling `progress(step, batch_loss)` after every step; the
-/// step stops with [`StepError::Cancelled`] when it answers `Break` (its
-/// client went away), and with [`StepError::TimedOut`] past
-/// [`MAX_STEP_TIME`].
+/// Runs a round's contribution on `device`: [`run_step`] with the batches
+/// of `shard` (rule 8).
+pub fn run_round_step(
+    req: &StepRequest<'_>,
+    shard: &RoundShard,
+    device: Device,
+) -> Result<StepOutcome, StepError> {
+    run_step_with_progress(req, Some(shard), device, |_, _| ControlFlow::Continue(()))
+}
+
+/// [`run_step`] (or [`run_round_step`] when `shard` is set), calling
+/// `progress(step, batch_loss)` after every step; the step stops with
+/// [`StepError::Cancelled`] when it answers `Break` (its client went away),
+/// and with [`StepError::TimedOut`] past [`MAX_STEP_TIME`].
 pub fn run_step_with_progress(
     req: &StepRequest<'_>,
+    shard: Option<&RoundShard>,
     device: Device,
     progress: impl FnMut(u32, f64) -> ControlFlow<()>,
 ) -> Result<StepOutcome, StepError> {
-    run_step_within(req, device, MAX_STEP_TIME, progress)
+    run_step_within(req, shard, device, MAX_STEP_TIME, progress)
 }
 
 /// [`run_step_with_progress`] with a time limit of its own.
 pub fn run_step_within(
     req: &StepRequest<'_>,
+    shard: Option<&RoundShard>,
     device: Device,
     limit: std::time::Duration,
     mut progress: impl FnMut(u32, f64) -> ControlFlow<()>,
@@ -160,21 +397,34 @@ pub fn run_step_within(
     let started = std::time::Instant::now();
     let spec = req.spec;
     check_dataset(spec, req.dataset)?;
-    let base_hash: [u8; 32] = Sha256::digest(req.base_weights).into();
-    let mut model = Model::from_safetensors(spec, req.base_weights, device)?;
     let train = req.dataset.train();
+    let batches = match shard {
+        Some(shard) => Batches::Shard(ShardBatches::new(
+            shard,
+            req.params.batch_size,
+            req.params.local_steps,
+            train.len(),
+        )?),
+        None => Batches::Nonce {
+            base_hash: Sha256::digest(req.base_weights).into(),
+        },
+    };
+    let mut model = Model::from_safetensors(spec, req.base_weights, device)?;
     let lr = f64::from(req.params.learning_rate as f32);
 
     let mut step_losses = Vec::with_capacity(req.params.local_steps as usize);
     for s in 0..req.params.local_steps {
-        let idx = batch_indices(
-            &base_hash,
-            req.trainer,
-            req.nonce,
-            s,
-            req.params.batch_size,
-            train.len(),
-        );
+        let idx = match &batches {
+            Batches::Nonce { base_hash } => batch_indices(
+                base_hash,
+                req.trainer,
+                req.nonce,
+                s,
+                req.params.batch_size,
+                train.len(),
+            ),
+            Batches::Shard(shard) => shard.batch(s),
+        };
         let (xs, ys) = batch_tensors(idx.iter().map(|&i| &train[i]), device);
         let loss = model
             .forward(&xs)
@@ -302,6 +552,144 @@ mod tests {
         }
     }
 
+    fn shard(seed: [u8; 32], shard: u32, shards: u32) -> RoundShard {
+        RoundShard {
+            round: 1,
+            seed,
+            shard,
+            shards,
+        }
+    }
+
+    #[test]
+    fn shard_indices_known_answer() {
+        // Computed independently with Python's hashlib from the module docs
+        // (rules 6-8): seed = bytes(range(32)), shard 1 of 3, B = 4, S = 2,
+        // n = 50, so L = 8 and m = 24.
+        let seed: [u8; 32] = std::array::from_fn(|i| i as u8);
+        let got = shard_indices(&shard(seed, 1, 3), 4, 2, 50).unwrap();
+        assert_eq!(got, [49, 32, 39, 23, 25, 26, 18, 12]);
+        // Wrap-around: K·L = 24 > n = 10, so m = 10 and the shards cycle
+        // through the permuted split (same reference).
+        let wrap: Vec<Vec<usize>> = (0..3)
+            .map(|k| shard_indices(&shard(seed, k, 3), 4, 2, 10).unwrap())
+            .collect();
+        assert_eq!(
+            wrap,
+            [
+                vec![1, 4, 2, 3, 9, 6, 8, 5],
+                vec![0, 7, 1, 4, 2, 3, 9, 6],
+                vec![8, 5, 0, 7, 1, 4, 2, 3],
+            ]
+        );
+        // Shard k starts where shard k−1 ended, modulo m.
+        assert_eq!(wrap[1][2..], wrap[0][..6]);
+        // Step s's batch is samples [s·B, (s+1)·B).
+        let batches = ShardBatches::new(&shard(seed, 1, 3), 4, 2, 50).unwrap();
+        assert_eq!(batches.batch(0), got[..4]);
+        assert_eq!(batches.batch(1), got[4..]);
+    }
+
+    #[test]
+    fn shards_are_deterministic_disjoint_and_in_range() {
+        let seed = [7u8; 32];
+        let (batch, steps, n) = (16, 5, 2000);
+        let shards: Vec<Vec<usize>> = (0..8)
+            .map(|k| shard_indices(&shard(seed, k, 8), batch, steps, n).unwrap())
+            .collect();
+        assert_eq!(
+            shards[3],
+            shard_indices(&shard(seed, 3, 8), batch, steps, n).unwrap(),
+            "same inputs, same indices"
+        );
+        // K·L = 8·80 = 640 ≤ 2000: every sample of the round is distinct.
+        let all: std::collections::BTreeSet<usize> = shards.iter().flatten().copied().collect();
+        assert_eq!(all.len(), 8 * 80, "pairwise disjoint");
+        assert!(all.iter().all(|&i| i < n));
+        assert!(shards.iter().all(|s| s.len() == 80));
+        // Another seed is another permutation.
+        let other = shard_indices(&shard([8u8; 32], 3, 8), batch, steps, n).unwrap();
+        assert_ne!(other, shards[3]);
+        // Wrap-around: more wanted than there is, every index still < n,
+        // and every record of the split is used.
+        let small: Vec<usize> = (0..4)
+            .flat_map(|k| shard_indices(&shard(seed, k, 4), 8, 3, 50).unwrap())
+            .collect();
+        assert_eq!(small.len(), 96);
+        assert!(small.iter().all(|&i| i < 50));
+        let used: std::collections::BTreeSet<usize> = small.iter().copied().collect();
+        assert_eq!(used.len(), 50);
+    }
+
+    #[test]
+    fn bad_shards_are_refused() {
+        let seed = [1u8; 32];
+        assert!(matches!(
+            shard_indices(&shard(seed, 0, 0), 4, 2, 10),
+            Err(StepError::InvalidShard(_))
+        ));
+        let err = shard_indices(&shard(seed, 3, 3), 4, 2, 10).unwrap_err();
+        assert!(matches!(err, StepError::InvalidShard(_)), "{err:?}");
+        assert!(err.to_string().contains("shard 3 of 3"), "{err}");
+        assert!(matches!(
+            shard_indices(&shard(seed, 0, 1), 4, 2, 0),
+            Err(StepError::EmptyTrainingSplit)
+        ));
+    }
+
+    #[test]
+    fn eval_subsets() {
+        // Python's hashlib from rule 9: seed = bytes(range(32, 64)), v = 20.
+        let seed: [u8; 32] = std::array::from_fn(|i| 32 + i as u8);
+        let got = eval_subset_indices(&seed, 5, 20);
+        assert_eq!(got, [18, 10, 14, 15, 9]);
+        assert_eq!(got, eval_subset_indices(&seed, 5, 20), "deterministic");
+        assert_ne!(got, eval_subset_indices(&[0u8; 32], 5, 20));
+        let big = eval_subset_indices(&seed, 300, 995);
+        assert_eq!(big.len(), 300);
+        let distinct: std::collections::BTreeSet<usize> = big.iter().copied().collect();
+        assert_eq!(distinct.len(), 300, "drawn without replacement");
+        assert!(big.iter().all(|&i| i < 995));
+        // 0, or at least the split: the whole split in its order.
+        let whole: Vec<usize> = (0..20).collect();
+        assert_eq!(eval_subset_indices(&seed, 0, 20), whole);
+        assert_eq!(eval_subset_indices(&seed, 20, 20), whole);
+        assert_eq!(eval_subset_indices(&seed, 21, 20), whole);
+    }
+
+    /// The shard, not the trainer or the nonce, picks a contribution's batches.
+    #[test]
+    fn a_round_step_trains_on_its_shard() {
+        let ds = testutil::small_mnist().truncated(500, 50);
+        let spec = testutil::mlp_spec();
+        let base = Model::init(&spec, 3, Device::Cpu).unwrap().to_safetensors();
+        let req = StepRequest {
+            spec: &spec,
+            base_weights: &base,
+            trainer: TRAINER,
+            nonce: 0,
+            params: TrainParams {
+                learning_rate: 0.1,
+                batch_size: 16,
+                local_steps: 3,
+            },
+            dataset: &ds,
+        };
+        let s0 = shard([5u8; 32], 0, 4);
+        let a = run_round_step(&req, &s0, Device::Cpu).unwrap();
+        let other_trainer = StepRequest {
+            trainer: "um1someoneelse",
+            nonce: 9,
+            ..req
+        };
+        let b = run_round_step(&other_trainer, &s0, Device::Cpu).unwrap();
+        assert_eq!(a.weights_hash, b.weights_hash);
+        let c = run_round_step(&req, &shard([5u8; 32], 1, 4), Device::Cpu).unwrap();
+        assert_ne!(a.weights_hash, c.weights_hash);
+        let d = run_step(&req, Device::Cpu).unwrap();
+        assert_ne!(a.weights_hash, d.weights_hash);
+    }
+
     /// Issue 13, finding 14: a running step held the only job slot to the
     /// end whatever happened. It stops when its client goes away and past
     /// its time limit.
@@ -322,7 +710,7 @@ mod tests {
             },
             dataset: ds,
         };
-        let err = run_step_with_progress(&req, Device::Cpu, |s, _| {
+        let err = run_step_with_progress(&req, None, Device::Cpu, |s, _| {
             if s == 2 {
                 ControlFlow::Break(())
             } else {
@@ -334,9 +722,13 @@ mod tests {
             matches!(err, StepError::Cancelled { done: 3, total: 50 }),
             "{err:?}"
         );
-        let err = run_step_within(&req, Device::Cpu, std::time::Duration::ZERO, |_, _| {
-            ControlFlow::Continue(())
-        })
+        let err = run_step_within(
+            &req,
+            None,
+            Device::Cpu,
+            std::time::Duration::ZERO,
+            |_, _| ControlFlow::Continue(()),
+        )
         .unwrap_err();
         assert!(
             matches!(
@@ -372,6 +764,7 @@ mod tests {
                 },
                 dataset: ds,
             },
+            None,
             Device::Cpu,
             |s, l| {
                 seen.push((s, l));

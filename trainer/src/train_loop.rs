@@ -9,13 +9,34 @@
 //! expired update, or an update still undecided after `timeout_blocks` is
 //! reported and the loop goes on with a fresh nonce. After `max_failures`
 //! rounds in a row without an accepted update it gives up.
+//!
+//! A lineage with collaborative rounds (`ModelLineage.rounds` with
+//! `max_contributions` ≥ 1) is trained in rounds instead:
+//!
+//! 1. read the current round (`Query/Round`, number 0); when it is open and
+//!    trains from the head, pick a shard: the preferred one
+//!    ([`preferred_shard`]) or the first free one going up cyclically from
+//!    it ([`pick_shard`]); when none is free, the round is not open, or this
+//!    trainer already contributed to it, wait for the next round (one poll
+//!    per block, one progress line per change);
+//! 2. train that shard from the round's base ([`crate::step`] rule 8: no
+//!    nonce, so no nonce search and no local improvement check: the chain
+//!    judges the merge) and submit it with the round's number and the shard;
+//! 3. a refused submission (the shard was just taken, the round closed) is
+//!    reported and the round read again a block later;
+//! 4. wait until the round is closed (or a newer one is current), print
+//!    one line (round, contributions merged, outcome, the head's validation
+//!    loss and accuracy, NRN earned), and start again.
+//!
+//! A contribution counts as accepted when it is part of the version its
+//! round produced; `max_failures` counts rounds in a row without that.
 
 use std::time::{Duration, Instant};
 
 use tch::Device;
 use thiserror::Error;
 use um_client::keys::Key;
-use um_proto::um::training::v1::{self as proto, MsgSubmitUpdate, UpdateStatus};
+use um_proto::um::training::v1::{self as proto, MsgSubmitUpdate, RoundStatus, UpdateStatus};
 
 use crate::chain::{submit_gas, update_id, ChainClient, ChainError};
 use crate::dataset::Dataset;
@@ -23,7 +44,11 @@ use crate::eval::{evaluate, EvalError};
 use crate::hyperparams::{Hyperparams, HyperparamsExt};
 use crate::model::{Model, ModelError};
 use crate::spec::ModelSpec;
-use crate::step::{run_step, StepError, StepRequest};
+use crate::step::{run_round_step, run_step, RoundShard, StepError, StepRequest};
+
+/// `Update.reason` the chain gives a verified contribution whose round
+/// produced no version from it: not merged, and no fraud either.
+const NOT_MERGED: &str = "NOT_MERGED";
 
 /// What the loop does.
 #[derive(Debug, Clone)]
@@ -60,6 +85,11 @@ pub struct LoopSummary {
     pub refused: u64,
     /// Steps not submitted because they did not improve enough.
     pub skipped: u64,
+    /// Round contributions the chain verified but whose round produced no
+    /// version from them (round mode).
+    pub not_merged: u64,
+    /// Rounds this trainer contributed to and saw decided (round mode).
+    pub rounds: u64,
     /// The nonce the next attempt would use.
     pub next_nonce: u64,
     /// Validation accuracy of the last version this trainer got accepted.
@@ -97,10 +127,17 @@ struct Cache {
     base_loss: Option<(Vec<u8>, f64)>,
     /// The trainer's NRN balance when the loop started.
     earnings: Option<Earnings>,
+    /// Whether the last attempt found the lineage in round mode.
+    round_mode: bool,
+    /// Why the loop waits for a round, as last reported (reported once per change).
+    waiting: Option<String>,
+    /// The last round this trainer is known to have a contribution in, so
+    /// that waiting for its close does not query its contributions every block.
+    contributed_in: Option<u64>,
 }
 
-/// The state of the model when a round starts.
-struct Round {
+/// The state of the model when an attempt starts.
+struct Snapshot {
     lineage: proto::ModelLineage,
     head: proto::ModelVersion,
     spec: ModelSpec,
@@ -121,6 +158,11 @@ enum Outcome {
     Undecided,
     Refused,
     Skipped,
+    /// A round's contribution that the round's version does not include.
+    NotMerged,
+    /// No contribution was possible (round full, closed, or not on the
+    /// head); a block was waited out. Not a failure.
+    Waited,
     /// The chain could not be reached during the round.
     Unreachable,
 }
@@ -142,21 +184,28 @@ pub fn run(
     // chain unreachable); later chain hiccups are retried as failed rounds.
     let lineage = chain.lineage(&config.model_id)?;
     cache.earnings = Some(Earnings::start(chain, &key.address));
+    let how = match round_shards(&lineage) {
+        Some(shards) => format!("in collaborative rounds of up to {shards} contributions"),
+        None => format!("from nonce {}", config.nonce_start),
+    };
     report(&format!(
-        "training {} (dataset {}) as {} on {}, from nonce {}",
+        "training {} (dataset {}) as {} on {}, {how}",
         lineage.model_id,
         lineage.dataset_id,
         key.address,
         crate::device::device_name(config.device),
-        config.nonce_start
     ));
+    cache.round_mode = round_shards(&lineage).is_some();
     while config.updates == 0 || summary.accepted < config.updates {
-        let nonce = summary.next_nonce;
-        summary.next_nonce = nonce.wrapping_add(1);
-        let outcome = match attempt(chain, key, config, &mut cache, nonce, &summary, report) {
+        let what = if cache.round_mode {
+            "round".to_string()
+        } else {
+            format!("nonce {}", summary.next_nonce)
+        };
+        let outcome = match attempt(chain, key, config, &mut cache, &mut summary, report) {
             Ok(outcome) => outcome,
             Err(LoopError::Chain(e)) if e.is_unreachable() => {
-                report(&format!("nonce {nonce}: {e}; retrying"));
+                report(&format!("{what}: {e}; retrying"));
                 std::thread::sleep(Duration::from_secs(2));
                 Outcome::Unreachable
             }
@@ -191,6 +240,11 @@ pub fn run(
                 summary.skipped += 1;
                 "no improvement"
             }
+            Outcome::NotMerged => {
+                summary.not_merged += 1;
+                "not merged"
+            }
+            Outcome::Waited => continue,
             Outcome::Unreachable => "chain unreachable",
         };
         failures += 1;
@@ -212,11 +266,11 @@ fn lineage_problem(model_id: &str, problem: impl std::fmt::Display) -> LoopError
 }
 
 /// The head, its weights, the dataset: refreshed from the chain, cached by hash.
-fn fetch_round(
+fn fetch_snapshot(
     chain: &ChainClient,
     config: &LoopConfig,
     cache: &mut Cache,
-) -> Result<Round, LoopError> {
+) -> Result<Snapshot, LoopError> {
     let lineage = chain.lineage(&config.model_id)?;
     let spec =
         ModelSpec::parse(&lineage.spec_json).map_err(|e| lineage_problem(&config.model_id, e))?;
@@ -241,7 +295,7 @@ fn fetch_round(
         )?;
         cache.dataset = Some((meta.root.clone(), dataset));
     }
-    Ok(Round {
+    Ok(Snapshot {
         hyperparams_sha256: lineage
             .hyperparams
             .as_ref()
@@ -255,21 +309,28 @@ fn fetch_round(
     })
 }
 
+/// One attempt: a single update with the next nonce, or, for a lineage in
+/// round mode, one contribution to the current round (or a block's wait).
 fn attempt(
     chain: &ChainClient,
     key: &Key,
     config: &LoopConfig,
     cache: &mut Cache,
-    nonce: u64,
-    summary: &LoopSummary,
+    summary: &mut LoopSummary,
     report: &mut dyn FnMut(&str),
 ) -> Result<Outcome, LoopError> {
-    let round = fetch_round(chain, config, cache)?;
+    let snap = fetch_snapshot(chain, config, cache)?;
+    cache.round_mode = round_shards(&snap.lineage).is_some();
+    if cache.round_mode {
+        return round_attempt(chain, key, config, cache, &snap, summary, report);
+    }
+    let nonce = summary.next_nonce;
+    summary.next_nonce = nonce.wrapping_add(1);
     let (Some((_, base)), Some((_, dataset))) = (&cache.weights, &cache.dataset) else {
         return Err(lineage_problem(&config.model_id, "nothing fetched"));
     };
     let hyper =
-        round.lineage.hyperparams.as_ref().ok_or_else(|| {
+        snap.lineage.hyperparams.as_ref().ok_or_else(|| {
             lineage_problem(&config.model_id, "the lineage has no hyperparameters")
         })?;
     let hyper = Hyperparams::from_proto(hyper).map_err(|e| lineage_problem(&config.model_id, e))?;
@@ -283,7 +344,7 @@ fn attempt(
     let started = Instant::now();
     let out = run_step(
         &StepRequest {
-            spec: &round.spec,
+            spec: &snap.spec,
             base_weights: base,
             trainer: &key.address,
             nonce,
@@ -292,14 +353,14 @@ fn attempt(
         },
         config.device,
     )?;
-    let model = Model::from_safetensors(&round.spec, &out.weights, config.device)?;
+    let model = Model::from_safetensors(&snap.spec, &out.weights, config.device)?;
     let new = evaluate(&model, dataset.validation())?;
-    let base_loss = base_loss(&round, base, dataset, config.device, &mut cache.base_loss)?;
+    let base_loss = base_loss(&snap, base, dataset, config.device, &mut cache.base_loss)?;
     let required = base_loss * (1.0 - checks.min_improvement);
     report(&format!(
         "nonce {nonce}: {} v{} → train loss {:.4}, validation loss {:.4} (base {:.4}), accuracy {:.4}, {} ms",
-        round.lineage.model_id,
-        round.head.version,
+        snap.lineage.model_id,
+        snap.head.version,
         out.mean_train_loss,
         new.loss,
         base_loss,
@@ -317,15 +378,15 @@ fn attempt(
 
     let msg = MsgSubmitUpdate {
         trainer: key.address.clone(),
-        model_id: round.lineage.model_id.clone(),
-        base_version: round.head.version,
-        dataset_version: round.dataset_version,
+        model_id: snap.lineage.model_id.clone(),
+        base_version: snap.head.version,
+        dataset_version: snap.dataset_version,
         nonce,
         claimed_train_loss: out.mean_train_loss as f32,
         claimed_validation_loss: new.loss as f32,
         weights: out.weights,
-        hyperparams_sha256: round.hyperparams_sha256.clone(),
-        dataset_root: round.dataset_root.clone(),
+        hyperparams_sha256: snap.hyperparams_sha256.clone(),
+        dataset_root: snap.dataset_root.clone(),
         round: 0,
         shard: 0,
     };
@@ -365,7 +426,7 @@ fn attempt(
     };
     // The chain's measurement of an accepted version; ours otherwise.
     let (loss, accuracy, version) = match status {
-        UpdateStatus::Accepted => match chain.version(&round.lineage.model_id, update.version) {
+        UpdateStatus::Accepted => match chain.version(&snap.lineage.model_id, update.version) {
             Ok(v) => (
                 f64::from(v.validation_loss),
                 f64::from(v.validation_accuracy),
@@ -373,7 +434,7 @@ fn attempt(
             ),
             Err(_) => (new.loss, new.accuracy, update.version),
         },
-        _ => (new.loss, new.accuracy, round.head.version),
+        _ => (new.loss, new.accuracy, snap.head.version),
     };
     let height = chain.latest_height().unwrap_or(result.height);
     let why = if update.reason.is_empty() {
@@ -395,7 +456,7 @@ fn attempt(
         .unwrap_or_default();
     report(&format!(
         "height {height} | {} v{version} | update {id} {}{why}{} | val loss {loss:.4} | accuracy {accuracy:.4} | accepted {} rejected {}{earned}",
-        round.lineage.model_id,
+        snap.lineage.model_id,
         status.as_str_name().trim_start_matches("UPDATE_STATUS_"),
         if update.slashed { ", slashed" } else { "" },
         counts.0,
@@ -404,6 +465,389 @@ fn attempt(
     Ok(match outcome {
         Outcome::Accepted { .. } => Outcome::Accepted { accuracy },
         other => other,
+    })
+}
+
+/// Shards per round of a lineage in round mode; `None` for a lineage that
+/// advances one update at a time.
+fn round_shards(lineage: &proto::ModelLineage) -> Option<u32> {
+    lineage
+        .rounds
+        .as_ref()
+        .map(|r| r.max_contributions)
+        .filter(|&k| k >= 1)
+}
+
+/// The shard `trainer` prefers in a round of `shards` shards seeded by
+/// `seed`: `u32::from_be_bytes(sha256(seed ‖ trainer)[0..4]) mod shards`,
+/// so trainers spread over the shards without talking to each other.
+/// `shards` must not be 0.
+pub fn preferred_shard(seed: &[u8], trainer: &str, shards: u32) -> u32 {
+    let digest = crate::sha256(&[seed, trainer.as_bytes()].concat());
+    let [a, b, c, d, ..] = digest;
+    u32::from_be_bytes([a, b, c, d]) % shards.max(1)
+}
+
+/// The shard `trainer` takes in `round`: the preferred one, else the first
+/// free one going up cyclically from it; `None` when every shard is taken
+/// (or the round has none).
+pub fn pick_shard(round: &proto::Round, trainer: &str) -> Option<u32> {
+    let shards = round.params.as_ref()?.max_contributions;
+    if shards == 0 {
+        return None;
+    }
+    let preferred = preferred_shard(&round.seed, trainer, shards);
+    // In u64: preferred + offset can pass u32::MAX for a huge shard count.
+    (0..shards)
+        .map(|offset| ((u64::from(preferred) + u64::from(offset)) % u64::from(shards)) as u32)
+        .find(|shard| !round.shards.contains(shard))
+}
+
+/// Waits for the next block: how the round-mode loop polls ("every block or
+/// so") instead of spinning on the chain.
+fn wait_next_block(chain: &ChainClient) -> Result<(), LoopError> {
+    let height = chain.latest_height()?;
+    // A chain that makes no block for a minute is as good as unreachable.
+    chain
+        .rpc()
+        .wait_for_height(height.saturating_add(1), Duration::from_secs(60))
+        .map_err(|e| ChainError::Unreachable(e.to_string()))?;
+    Ok(())
+}
+
+/// Whether `trainer` already has a contribution in `round` (the chain takes
+/// one per trainer and round; after a restart, or a submission whose
+/// answer was lost, training again would be wasted).
+fn contributed(
+    chain: &ChainClient,
+    round: &proto::Round,
+    trainer: &str,
+) -> Result<bool, LoopError> {
+    for id in &round.contributions {
+        let update = chain.update(*id)?.update;
+        if update.is_some_and(|u| u.trainer == trainer) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// One contribution to the current round, or a block's wait when none is
+/// possible (see the module docs).
+fn round_attempt(
+    chain: &ChainClient,
+    key: &Key,
+    config: &LoopConfig,
+    cache: &mut Cache,
+    snap: &Snapshot,
+    summary: &mut LoopSummary,
+    report: &mut dyn FnMut(&str),
+) -> Result<Outcome, LoopError> {
+    let model_id = snap.lineage.model_id.as_str();
+    let round = chain.round(model_id, 0)?;
+    let status = RoundStatus::try_from(round.status).unwrap_or(RoundStatus::Unspecified);
+    let shards = round.params.as_ref().map_or(0, |p| p.max_contributions);
+    if round.base_version > snap.head.version {
+        // The round is newer than the head read a moment ago: the chain
+        // moved on between the two queries. Read both again a block later,
+        // without calling it a wait.
+        wait_next_block(chain)?;
+        return Ok(Outcome::Waited);
+    }
+    let wait = if status != RoundStatus::Open {
+        Some(format!(
+            "round {} is {}",
+            round.number,
+            status.as_str_name().trim_start_matches("ROUND_STATUS_")
+        ))
+    } else if round.base_version != snap.head.version
+        || round.base_weights_sha256 != snap.head.weights_sha256
+    {
+        Some(format!(
+            "round {} trains from v{}, the head is v{}",
+            round.number, round.base_version, snap.head.version
+        ))
+    } else if shards == 0 {
+        Some(format!("round {} has no shards", round.number))
+    } else if pick_shard(&round, &key.address).is_none() {
+        Some(format!("round {}: all {shards} shards taken", round.number))
+    } else if cache.contributed_in == Some(round.number)
+        || contributed(chain, &round, &key.address)?
+    {
+        cache.contributed_in = Some(round.number);
+        Some(format!("round {}: contributed already", round.number))
+    } else {
+        None
+    };
+    let shard = match (wait, pick_shard(&round, &key.address)) {
+        (None, Some(shard)) => shard,
+        (why, _) => {
+            let why = why.unwrap_or_else(|| format!("round {}: no free shard", round.number));
+            if cache.waiting.as_deref() != Some(why.as_str()) {
+                report(&format!("{why}; waiting for the next round"));
+                cache.waiting = Some(why);
+            }
+            wait_next_block(chain)?;
+            return Ok(Outcome::Waited);
+        }
+    };
+    cache.waiting = None;
+    contribute(
+        chain,
+        key,
+        config,
+        cache,
+        snap,
+        &round,
+        Contribution { shard, shards },
+        summary,
+        report,
+    )
+}
+
+/// The shard a contribution trains.
+#[derive(Debug, Clone, Copy)]
+struct Contribution {
+    shard: u32,
+    shards: u32,
+}
+
+/// Trains `pick.shard` of `round`, submits it, waits for the round's
+/// decision and reports it.
+#[allow(clippy::too_many_arguments)]
+fn contribute(
+    chain: &ChainClient,
+    key: &Key,
+    config: &LoopConfig,
+    cache: &mut Cache,
+    snap: &Snapshot,
+    round: &proto::Round,
+    pick: Contribution,
+    summary: &mut LoopSummary,
+    report: &mut dyn FnMut(&str),
+) -> Result<Outcome, LoopError> {
+    let model_id = snap.lineage.model_id.as_str();
+    let (Some((_, base)), Some((_, dataset))) = (&cache.weights, &cache.dataset) else {
+        return Err(lineage_problem(model_id, "nothing fetched"));
+    };
+    let hyper = snap
+        .lineage
+        .hyperparams
+        .as_ref()
+        .ok_or_else(|| lineage_problem(model_id, "the lineage has no hyperparameters"))?;
+    let hyper = Hyperparams::from_proto(hyper).map_err(|e| lineage_problem(model_id, e))?;
+    let train = hyper
+        .train_params()
+        .map_err(|e| lineage_problem(model_id, e))?;
+    let seed: [u8; 32] = round.seed.as_slice().try_into().map_err(|_| {
+        lineage_problem(
+            model_id,
+            format!(
+                "round {} has a seed of {} bytes, not 32",
+                round.number,
+                round.seed.len()
+            ),
+        )
+    })?;
+    let shard = RoundShard {
+        round: round.number,
+        seed,
+        shard: pick.shard,
+        shards: pick.shards,
+    };
+    let label = format!(
+        "round {} shard {}/{}",
+        round.number, pick.shard, pick.shards
+    );
+
+    let started = Instant::now();
+    let out = run_round_step(
+        &StepRequest {
+            spec: &snap.spec,
+            base_weights: base,
+            trainer: &key.address,
+            nonce: 0,
+            params: train,
+            dataset,
+        },
+        &shard,
+        config.device,
+    )?;
+    // The claim the chain records; the merge, not this number, decides.
+    let model = Model::from_safetensors(&snap.spec, &out.weights, config.device)?;
+    let new = evaluate(&model, dataset.validation())?;
+    report(&format!(
+        "{label}: {model_id} v{} → train loss {:.4}, validation loss {:.4}, accuracy {:.4}, {} ms",
+        snap.head.version,
+        out.mean_train_loss,
+        new.loss,
+        new.accuracy,
+        started.elapsed().as_millis()
+    ));
+
+    let msg = MsgSubmitUpdate {
+        trainer: key.address.clone(),
+        model_id: model_id.to_string(),
+        base_version: snap.head.version,
+        dataset_version: snap.dataset_version,
+        nonce: 0,
+        claimed_train_loss: out.mean_train_loss as f32,
+        claimed_validation_loss: new.loss as f32,
+        weights: out.weights,
+        hyperparams_sha256: snap.hyperparams_sha256.clone(),
+        dataset_root: snap.dataset_root.clone(),
+        round: round.number,
+        shard: pick.shard,
+    };
+    let gas = config
+        .gas_limit
+        .unwrap_or_else(|| submit_gas(msg.weights.len()));
+    let result = chain.submit_update(key, &msg, gas)?;
+    if !result.is_ok() {
+        report(&format!(
+            "{label}: tx refused (code {}{}): {}; reading the round again",
+            result.code,
+            if result.codespace.is_empty() {
+                String::new()
+            } else {
+                format!(", {}", result.codespace)
+            },
+            result.log
+        ));
+        // The next attempt reads the round again: a block later, so a
+        // refusal that persists is not retried in a tight loop.
+        wait_next_block(chain)?;
+        return Ok(Outcome::Refused);
+    }
+    let id = update_id(&result).ok_or_else(|| LoopError::NoUpdateId {
+        hash: result.hash.clone(),
+    })?;
+    report(&format!(
+        "{label}: contribution {id} submitted at height {} (tx {}, gas {}/{})",
+        result.height, result.hash, result.gas_used, gas
+    ));
+    cache.contributed_in = Some(round.number);
+    let deadline = round
+        .closes_height
+        .max(result.height)
+        .saturating_add(config.timeout_blocks);
+    let Some(decided) = wait_round_decided(chain, model_id, round.number, deadline)? else {
+        report(&format!(
+            "{label}: round {} undecided at height {deadline}; moving on",
+            round.number
+        ));
+        return Ok(Outcome::Undecided);
+    };
+    summary.rounds += 1;
+    report_round(chain, cache, model_id, &decided, id, summary, report)
+}
+
+/// Polls round `number` once per block until it is closed or a newer round
+/// is current; `None` once `deadline` has passed without that.
+fn wait_round_decided(
+    chain: &ChainClient,
+    model_id: &str,
+    number: u64,
+    deadline: u64,
+) -> Result<Option<proto::Round>, LoopError> {
+    loop {
+        let round = chain.round(model_id, number)?;
+        if round.status == RoundStatus::Closed as i32 || chain.round(model_id, 0)?.number > number {
+            return Ok(Some(round));
+        }
+        if chain.latest_height()? >= deadline {
+            return Ok(None);
+        }
+        wait_next_block(chain)?;
+    }
+}
+
+/// The progress line of a decided round this trainer contributed `id` to,
+/// and what it means for the contribution.
+fn report_round(
+    chain: &ChainClient,
+    cache: &Cache,
+    model_id: &str,
+    round: &proto::Round,
+    id: u64,
+    summary: &LoopSummary,
+    report: &mut dyn FnMut(&str),
+) -> Result<Outcome, LoopError> {
+    // The candidate names the contributions it merged (MERGED), or the one
+    // it took (BEST_CONTRIBUTION).
+    let candidate = match round.candidate_update_id {
+        0 => None,
+        candidate => chain.update(candidate)?.update,
+    };
+    let ours = chain.update(id)?.update;
+    let outcome = round.outcome.as_str();
+    let merged = match outcome {
+        "MERGED" => candidate
+            .as_ref()
+            .map_or(round.contributions.len(), |c| c.contributions.len()),
+        "BEST_CONTRIBUTION" => 1,
+        _ => 0,
+    };
+    let ours_status = ours
+        .as_ref()
+        .and_then(|u| UpdateStatus::try_from(u.status).ok())
+        .unwrap_or(UpdateStatus::Unspecified);
+    let in_version = round.version != 0
+        && (ours_status == UpdateStatus::Accepted
+            || round.candidate_update_id == id
+            || candidate
+                .as_ref()
+                .is_some_and(|c| c.contributions.contains(&id)));
+    let fraud = ours_status == UpdateStatus::Rejected
+        && ours
+            .as_ref()
+            .is_some_and(|u| u.reason != NOT_MERGED && !u.reason.is_empty());
+    let head = chain.head(model_id)?;
+    let height = chain.latest_height().unwrap_or(round.closed_height);
+    let earned = cache
+        .earnings
+        .as_ref()
+        .and_then(|earnings| earnings.earned(chain))
+        .map(|micro| {
+            format!(
+                " | earned {}.{:06} NRN",
+                micro / 1_000_000,
+                micro % 1_000_000
+            )
+        })
+        .unwrap_or_default();
+    let why = ours
+        .as_ref()
+        .filter(|u| !u.reason.is_empty())
+        .map(|u| format!(" ({})", u.reason))
+        .unwrap_or_default();
+    let slashed = if ours.as_ref().is_some_and(|u| u.slashed) {
+        ", slashed"
+    } else {
+        ""
+    };
+    let (accepted, rejected) = match (in_version, fraud) {
+        (true, _) => (summary.accepted + 1, summary.rejected),
+        (false, true) => (summary.accepted, summary.rejected + 1),
+        _ => (summary.accepted, summary.rejected),
+    };
+    report(&format!(
+        "height {height} | {model_id} round {} {} | {merged} contributions merged | contribution {id} {}{why}{slashed} | head v{} val loss {:.4} | accuracy {:.4} | accepted {accepted} rejected {rejected}{earned}",
+        round.number,
+        if outcome.is_empty() { "DECIDED" } else { outcome },
+        ours_status.as_str_name().trim_start_matches("UPDATE_STATUS_"),
+        head.version,
+        head.validation_loss,
+        head.validation_accuracy,
+    ));
+    Ok(if in_version {
+        Outcome::Accepted {
+            accuracy: f64::from(head.validation_accuracy),
+        }
+    } else if fraud {
+        Outcome::Rejected
+    } else {
+        Outcome::NotMerged
     })
 }
 
@@ -432,7 +876,7 @@ impl Earnings {
 /// The base's validation loss as the validators take it: the chain's record
 /// for versions after 0, measured here for version 0.
 fn base_loss(
-    round: &Round,
+    snap: &Snapshot,
     base: &[u8],
     dataset: &Dataset,
     device: Device,
@@ -440,19 +884,19 @@ fn base_loss(
 ) -> Result<f64, LoopError> {
     // The validators compare on the update's dataset version; the head's
     // recorded loss is from the version it was accepted on.
-    if round.head.version > 0
-        && round.head.dataset_version == round.dataset_version
-        && round.head.validation_loss.is_finite()
+    if snap.head.version > 0
+        && snap.head.dataset_version == snap.dataset_version
+        && snap.head.validation_loss.is_finite()
     {
-        return Ok(f64::from(round.head.validation_loss));
+        return Ok(f64::from(snap.head.validation_loss));
     }
-    let key = [round.head.weights_sha256.as_slice(), &round.dataset_root].concat();
+    let key = [snap.head.weights_sha256.as_slice(), &snap.dataset_root].concat();
     if let Some((cached_key, loss)) = cached {
         if *cached_key == key {
             return Ok(*loss);
         }
     }
-    let model = Model::from_safetensors(&round.spec, base, device)?;
+    let model = Model::from_safetensors(&snap.spec, base, device)?;
     let loss = evaluate(&model, dataset.validation())?.loss;
     *cached = Some((key, loss));
     Ok(loss)
@@ -611,6 +1055,217 @@ mod tests {
         assert_eq!(state.versions.len(), 3);
         drop(state);
         assert_eq!(fake.count(RECORDS_PATH), 3, "the dataset was fetched once");
+    }
+
+    /// The preferred shard computed here from the rule, not with the loop's code.
+    fn expected_preferred(seed: &[u8], address: &str, shards: u32) -> u32 {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest([seed, address.as_bytes()].concat());
+        u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]) % shards
+    }
+
+    fn current_seed(fake: &FakeChain) -> Vec<u8> {
+        fake.state().rounds.last().unwrap().seed.clone()
+    }
+
+    #[test]
+    fn shards_are_picked_from_the_preferred_one_up() {
+        let mut round = proto::Round {
+            seed: vec![3; 32],
+            params: Some(proto::RoundParams {
+                max_contributions: 4,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let me = "um1me";
+        let p = expected_preferred(&round.seed, me, 4);
+        assert_eq!(preferred_shard(&round.seed, me, 4), p);
+        assert_eq!(pick_shard(&round, me), Some(p));
+        round.shards = vec![p, (p + 1) % 4];
+        assert_eq!(pick_shard(&round, me), Some((p + 2) % 4), "cyclically up");
+        round.shards = vec![(p + 3) % 4, p, (p + 2) % 4, (p + 1) % 4];
+        assert_eq!(pick_shard(&round, me), None, "full");
+        round.params = None;
+        assert_eq!(pick_shard(&round, me), None);
+        // Different trainers spread over the shards.
+        let spread: std::collections::BTreeSet<u32> = (0..40)
+            .map(|i| preferred_shard(&[3; 32], &format!("um1trainer{i}"), 4))
+            .collect();
+        assert_eq!(spread.len(), 4);
+    }
+
+    #[test]
+    fn round_mode_trains_the_preferred_free_shard_and_reports_the_merge() {
+        let (fake, key, base, dataset) = setup();
+        fake.open_rounds(4, 30);
+        let seed = current_seed(&fake);
+        let preferred = expected_preferred(&seed, &key.address, 4);
+        // Someone was quicker on the preferred shard.
+        fake.state().take_shard(preferred, "um1other");
+        let chain = ChainClient::new(&fake.url);
+        let mut lines = Vec::new();
+        let summary = run(&chain, &key, &config(1, 3), &mut |l| {
+            lines.push(l.to_string())
+        })
+        .unwrap();
+        let log = lines.join("\n");
+        eprintln!("{log}");
+        assert_eq!((summary.accepted, summary.rounds), (1, 1), "{log}");
+        assert_eq!(summary.next_nonce, 100, "no nonce is used in round mode");
+        assert!(log.contains("collaborative rounds of up to 4"), "{log}");
+
+        let state = fake.state();
+        assert_eq!(state.submitted.len(), 1, "{log}");
+        let sent = &state.submitted[0];
+        let shard = (preferred + 1) % 4;
+        assert_eq!((sent.round, sent.shard, sent.nonce), (1, shard, 0));
+        assert_eq!(sent.base_version, 0);
+        assert_eq!(sent.dataset_version, 2);
+        assert_eq!(sent.dataset_root, dataset.root().to_vec());
+        assert_eq!(
+            sent.hyperparams_sha256,
+            state.lineage.hyperparams.as_ref().unwrap().sha256()
+        );
+        // Exactly the contribution the validators re-execute.
+        let spec = ModelSpec::parse(SPEC).unwrap();
+        let params = Hyperparams::from_proto(state.lineage.hyperparams.as_ref().unwrap())
+            .unwrap()
+            .train_params()
+            .unwrap();
+        let expected = run_round_step(
+            &StepRequest {
+                spec: &spec,
+                base_weights: &base,
+                trainer: "anyone: the shard decides",
+                nonce: 0,
+                params,
+                dataset: &dataset,
+            },
+            &RoundShard {
+                round: 1,
+                seed: seed.as_slice().try_into().unwrap(),
+                shard,
+                shards: 4,
+            },
+            Device::Cpu,
+        )
+        .unwrap();
+        assert_eq!(sent.weights, expected.weights);
+        assert_eq!(sent.claimed_train_loss, expected.mean_train_loss as f32);
+        assert!(sent.claimed_validation_loss.is_finite());
+        assert!(
+            log.contains(&format!(
+                "round 1 shard {shard}/4: contribution 2 submitted"
+            )),
+            "{log}"
+        );
+        assert!(
+            log.contains(
+                "mnist-mlp round 1 MERGED | 2 contributions merged | contribution 2 ACCEPTED | head v1 val loss 0.2500 | accuracy 0.7500"
+            ),
+            "{log}"
+        );
+        assert_eq!(state.rounds.len(), 2, "round 2 opened from the merge");
+    }
+
+    #[test]
+    fn round_mode_waits_while_the_round_is_full_then_joins_the_next() {
+        let (fake, key, _, _) = setup();
+        fake.open_rounds(2, 20);
+        {
+            let mut state = fake.state();
+            state.take_shard(0, "um1a");
+            state.take_shard(1, "um1b");
+            state.round_outcome.insert(2, "NO_IMPROVEMENT".to_string());
+        }
+        let chain = ChainClient::new(&fake.url);
+        let mut lines = Vec::new();
+        let err = run(&chain, &key, &config(1, 1), &mut |l| {
+            lines.push(l.to_string())
+        })
+        .unwrap_err();
+        let log = lines.join("\n");
+        eprintln!("{log}");
+        assert!(
+            matches!(&err, LoopError::GivingUp { failures: 1, last } if last == "not merged"),
+            "{err:?}"
+        );
+        assert_eq!(
+            log.matches("round 1: all 2 shards taken; waiting for the next round")
+                .count(),
+            1,
+            "said once, while it waited: {log}"
+        );
+        let state = fake.state();
+        assert_eq!(state.submitted.len(), 1, "nothing sent to the full round");
+        let sent = &state.submitted[0];
+        let seed2 = state.rounds[1].seed.clone();
+        assert_eq!(sent.round, 2);
+        assert_eq!(sent.shard, expected_preferred(&seed2, &key.address, 2));
+        assert_eq!(sent.nonce, 0);
+        assert_eq!(sent.base_version, 1, "round 1 merged into v1");
+        assert!(
+            log.contains("round 2 NO_IMPROVEMENT | 0 contributions merged | contribution 4 REJECTED (NOT_MERGED)"),
+            "{log}"
+        );
+        drop(state);
+        // One poll a block, not a spin: round 2 took about 20 blocks.
+        let polls = fake.count(crate::chain::ROUND_PATH);
+        assert!(polls < 120, "{polls} round queries");
+    }
+
+    /// After a restart: the chain takes one contribution per trainer and
+    /// round, so a round already contributed to is waited out, not trained.
+    #[test]
+    fn round_mode_skips_a_round_it_already_contributed_to() {
+        let (fake, key, _, _) = setup();
+        fake.open_rounds(3, 15);
+        fake.state().take_shard(1, &key.address);
+        let chain = ChainClient::new(&fake.url);
+        let mut lines = Vec::new();
+        let summary = run(&chain, &key, &config(1, 2), &mut |l| {
+            lines.push(l.to_string())
+        })
+        .unwrap();
+        let log = lines.join("\n");
+        eprintln!("{log}");
+        assert!(
+            log.contains("round 1: contributed already; waiting for the next round"),
+            "{log}"
+        );
+        let state = fake.state();
+        let rounds: Vec<u64> = state.submitted.iter().map(|m| m.round).collect();
+        assert_eq!(rounds, [2], "{log}");
+        assert_eq!(summary.accepted, 1);
+    }
+
+    #[test]
+    fn round_mode_reads_the_round_again_after_a_refusal() {
+        let (fake, key, _, _) = setup();
+        fake.open_rounds(3, 20);
+        let preferred = expected_preferred(&current_seed(&fake), &key.address, 3);
+        fake.state().steal_next_shard = true;
+        let chain = ChainClient::new(&fake.url);
+        let mut lines = Vec::new();
+        let summary = run(&chain, &key, &config(1, 5), &mut |l| {
+            lines.push(l.to_string())
+        })
+        .unwrap();
+        let log = lines.join("\n");
+        eprintln!("{log}");
+        assert_eq!((summary.refused, summary.accepted), (1, 1), "{log}");
+        assert!(
+            log.contains(&format!("tx refused (code 18): shard {preferred} is taken")),
+            "{log}"
+        );
+        let state = fake.state();
+        let shards: Vec<(u64, u32)> = state.submitted.iter().map(|m| (m.round, m.shard)).collect();
+        assert_eq!(shards, [(1, preferred), (1, (preferred + 1) % 3)]);
+        assert!(
+            log.contains("round 1 MERGED | 2 contributions merged"),
+            "{log}"
+        );
     }
 
     #[test]

@@ -15,6 +15,20 @@
 //! 4. accepts when `relative_distance ≤ tolerance` and
 //!    `val_loss_claimed ≤ val_loss_base · (1 − min_improvement)`.
 //!
+//! That is [`VerifyMode::Update`]. A round's contribution and a round's
+//! merged candidate are judged differently ([`verify_with`]):
+//!
+//! - [`VerifyMode::Contribution`]: steps 1-3 exactly as above (with the
+//!   batches of the step's round shard, [`crate::step`] rule 8), accepted
+//!   when the re-execution matches within tolerance. Improvement is not
+//!   required: the round's merge is judged on it, and a single shard's step
+//!   may well not improve the whole split.
+//! - [`VerifyMode::Candidate`]: nothing is re-executed. The claimed weights
+//!   (the chain's merge) and the base are evaluated on the same held-out
+//!   subset ([`crate::step`] rule 9, drawn with a seed that did not exist
+//!   when the contributions were made); accepted when the candidate's mean
+//!   cross-entropy, as f32, is strictly below the base's.
+//!
 //! Problems of the claim give a rejecting [`Verdict`] with a [`Reason`];
 //! problems of the verifier's own inputs (bad base weights or spec,
 //! malformed hyperparameters, an empty split) are errors.
@@ -25,12 +39,14 @@ use std::time::{Duration, Instant};
 use tch::Device;
 use thiserror::Error;
 
-use crate::dataset::Dataset;
+use crate::dataset::{Dataset, Record};
 use crate::eval::{evaluate, EvalError, Evaluation};
 use crate::hyperparams::{Hyperparams, HyperparamsError, HyperparamsExt};
 use crate::model::{Model, ModelError};
 use crate::spec::ModelSpec;
-use crate::step::{check_dataset, run_step, StepError, StepRequest};
+use crate::step::{
+    check_dataset, eval_subset_indices, run_step_with_progress, RoundShard, StepError, StepRequest,
+};
 use crate::weights::{Weights, WeightsError};
 
 /// What to verify.
@@ -55,6 +71,36 @@ pub struct VerifyRequest<'a> {
     pub base_val_loss: Option<f64>,
 }
 
+/// What a verification checks (`um.trainer.v1.VerifyMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VerifyMode {
+    /// A single update: reproduced within tolerance and improving by
+    /// `min_improvement`.
+    #[default]
+    Update,
+    /// A round's contribution: reproduced within tolerance.
+    Contribution,
+    /// A round's merged candidate (the claimed weights): below the base's
+    /// loss on the held-out subset of `eval_samples` drawn with `eval_seed`
+    /// ([`crate::step`] rule 9).
+    Candidate {
+        /// The candidate's `eval_seed` (unused when the subset is the whole split).
+        eval_seed: [u8; 32],
+        /// Held-out samples; 0: the whole validation split.
+        eval_samples: u32,
+    },
+}
+
+/// What [`verify_with`] takes beyond a [`VerifyRequest`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct VerifyOptions<'a> {
+    /// Set when the step is a round's contribution: its batches come from
+    /// this shard, not from the trainer and the nonce.
+    pub round_shard: Option<&'a RoundShard>,
+    /// What to check.
+    pub mode: VerifyMode,
+}
+
 /// Why an update was accepted or rejected.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reason {
@@ -76,13 +122,22 @@ pub enum Reason {
         claimed_loss: f64,
         required_at_most: f64,
     },
+    /// A round's merged candidate whose held-out loss is not below the base's.
+    NotBetter {
+        base_loss: f32,
+        candidate_loss: f32,
+        samples: usize,
+    },
 }
 
 impl Reason {
     /// Whether the reason shows a dishonest or broken update (a slashing
     /// offence), rather than an honest step that did not help.
     pub fn is_fraud(&self) -> bool {
-        !matches!(self, Reason::Accepted | Reason::NoImprovement { .. })
+        !matches!(
+            self,
+            Reason::Accepted | Reason::NoImprovement { .. } | Reason::NotBetter { .. }
+        )
     }
 
     /// A short stable code for wire formats and metrics.
@@ -95,6 +150,7 @@ impl Reason {
             Reason::NonCanonical => "non_canonical",
             Reason::NotReproduced { .. } => "not_reproduced",
             Reason::NoImprovement { .. } => "no_improvement",
+            Reason::NotBetter { .. } => "not_better",
         }
     }
 }
@@ -123,6 +179,15 @@ impl fmt::Display for Reason {
                 f,
                 "validation loss {claimed_loss:.6} does not improve enough on {base_loss:.6} \
                  (must be at most {required_at_most:.6})"
+            ),
+            Reason::NotBetter {
+                base_loss,
+                candidate_loss,
+                samples,
+            } => write!(
+                f,
+                "candidate loss {candidate_loss:.6} is not below the base's {base_loss:.6} \
+                 on {samples} held-out samples"
             ),
         }
     }
@@ -200,6 +265,16 @@ pub fn verify_timed(
     req: &VerifyRequest<'_>,
     device: Device,
 ) -> Result<(Verdict, VerifyTimings), VerifyError> {
+    verify_with(req, &VerifyOptions::default(), device)
+}
+
+/// Verifies in any [`VerifyMode`], for a step with or without a round
+/// shard (see the module docs), reporting where the time went.
+pub fn verify_with(
+    req: &VerifyRequest<'_>,
+    options: &VerifyOptions<'_>,
+    device: Device,
+) -> Result<(Verdict, VerifyTimings), VerifyError> {
     let mut timings = VerifyTimings::default();
     let train = req.hyperparams.train_params()?;
     let params = req.hyperparams.verify_params()?;
@@ -222,9 +297,24 @@ pub fn verify_timed(
             return Ok((Verdict::reject(reason), timings));
         }
     };
+    let mut claimed_model = Model::zeros(req.spec, device).map_err(ModelError::from)?;
+    claimed_model
+        .load_weights(&claimed)
+        .map_err(ModelError::from)?;
+    if let VerifyMode::Candidate {
+        eval_seed,
+        eval_samples,
+    } = options.mode
+    {
+        let started = Instant::now();
+        let verdict =
+            judge_candidate(req.dataset, &base, &claimed_model, &eval_seed, eval_samples)?;
+        timings.evaluate = started.elapsed();
+        return Ok((verdict, timings));
+    }
 
     let started = Instant::now();
-    let recomputed = run_step(
+    let recomputed = run_step_with_progress(
         &StepRequest {
             spec: req.spec,
             base_weights: req.base_weights,
@@ -233,7 +323,9 @@ pub fn verify_timed(
             params: train,
             dataset: req.dataset,
         },
+        options.round_shard,
         device,
+        |_, _| std::ops::ControlFlow::Continue(()),
     )?;
     let recomputed_weights =
         Weights::decode(req.spec, &recomputed.weights).expect("our own step output decodes");
@@ -242,10 +334,6 @@ pub fn verify_timed(
         .expect("both decoded against the same spec");
     timings.reexecute = started.elapsed();
 
-    let mut claimed_model = Model::zeros(req.spec, device).map_err(ModelError::from)?;
-    claimed_model
-        .load_weights(&claimed)
-        .map_err(ModelError::from)?;
     let started = Instant::now();
     let (base_loss, base_accuracy) = match req.base_val_loss.filter(|l| l.is_finite()) {
         Some(recorded) => (recorded, None),
@@ -258,9 +346,10 @@ pub fn verify_timed(
     timings.evaluate = started.elapsed();
     let required = base_loss * (1.0 - params.min_improvement);
 
-    // Written so that a NaN anywhere rejects.
+    // Written so that a NaN anywhere rejects. A contribution is judged on
+    // its reproduction only: the round's merge is judged on improvement.
     let reproduced = distance <= params.tolerance;
-    let improved = claimed_eval.loss <= required;
+    let improved = options.mode == VerifyMode::Contribution || claimed_eval.loss <= required;
     let reason = if !reproduced {
         Reason::NotReproduced {
             distance,
@@ -289,10 +378,51 @@ pub fn verify_timed(
     Ok((verdict, timings))
 }
 
+/// [`VerifyMode::Candidate`]: the candidate and the base on the same
+/// held-out subset; accepted when the candidate's loss is strictly below.
+fn judge_candidate(
+    dataset: &Dataset,
+    base: &Model,
+    candidate: &Model,
+    eval_seed: &[u8; 32],
+    eval_samples: u32,
+) -> Result<Verdict, VerifyError> {
+    let validation = dataset.validation();
+    let subset: Vec<Record> = eval_subset_indices(eval_seed, eval_samples, validation.len())
+        .into_iter()
+        .map(|i| validation[i].clone())
+        .collect();
+    let base_eval = evaluate(base, &subset)?;
+    let candidate_eval = evaluate(candidate, &subset)?;
+    // The chain's rule: the mean cross-entropy as f32 (as Evaluate
+    // reports it), strictly lower. A NaN on either side rejects.
+    let (base_loss, candidate_loss) = (base_eval.loss as f32, candidate_eval.loss as f32);
+    let reason = if candidate_loss < base_loss {
+        Reason::Accepted
+    } else {
+        Reason::NotBetter {
+            base_loss,
+            candidate_loss,
+            samples: subset.len(),
+        }
+    };
+    Ok(Verdict {
+        accept: reason == Reason::Accepted,
+        reason,
+        measured_val_loss: Some(candidate_eval.loss),
+        base_val_loss: Some(base_eval.loss),
+        accuracy: Some(candidate_eval.accuracy),
+        base_accuracy: Some(base_eval.accuracy),
+        relative_distance: Some(0.0),
+        recomputed_train_loss: None,
+        recomputed_weights_hash: None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::step::run_step;
+    use crate::step::{eval_subset_indices, run_step};
     use crate::testutil;
 
     const HONEST: &str = "um1honesttrainer0000000000000000000000000";
@@ -518,6 +648,276 @@ mod tests {
         let v = verify(&req(Some(f64::NAN)), Device::Cpu).unwrap();
         assert!(v.accept);
         assert_eq!(v.base_val_loss, measured.base_val_loss);
+    }
+
+    const ROUND_SEED: [u8; 32] = [0x5a; 32];
+
+    fn round_shard(shard: u32) -> RoundShard {
+        RoundShard {
+            round: 3,
+            seed: ROUND_SEED,
+            shard,
+            shards: 4,
+        }
+    }
+
+    /// The contribution of shard 1 from the fixture's base (trained once).
+    fn contribution() -> &'static Vec<u8> {
+        static C: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+        C.get_or_init(|| {
+            let f = fixture();
+            crate::step::run_round_step(
+                &StepRequest {
+                    spec: &f.spec,
+                    base_weights: &f.base,
+                    trainer: HONEST,
+                    nonce: 0,
+                    params: hyper("0").train_params().unwrap(),
+                    dataset: testutil::small_mnist(),
+                },
+                &round_shard(1),
+                Device::Cpu,
+            )
+            .unwrap()
+            .weights
+        })
+    }
+
+    fn check_with(
+        claimed: &[u8],
+        h: &Hyperparams,
+        base_val_loss: Option<f64>,
+        shard: Option<&RoundShard>,
+        nonce: u64,
+        mode: VerifyMode,
+    ) -> Verdict {
+        let f = fixture();
+        verify_with(
+            &VerifyRequest {
+                spec: &f.spec,
+                base_weights: &f.base,
+                claimed_weights: claimed,
+                trainer: HONEST,
+                nonce,
+                hyperparams: h,
+                dataset: testutil::small_mnist(),
+                base_val_loss,
+            },
+            &VerifyOptions {
+                round_shard: shard,
+                mode,
+            },
+            Device::Cpu,
+        )
+        .unwrap()
+        .0
+    }
+
+    #[test]
+    fn a_contribution_is_judged_on_reproduction_not_improvement() {
+        let c = contribution();
+        let s1 = round_shard(1);
+        let contribution = |claimed: &[u8], h: &Hyperparams, base: Option<f64>| {
+            check_with(claimed, h, base, Some(&s1), 0, VerifyMode::Contribution)
+        };
+        // It learned something, but the chain's record says the base was
+        // already twice as good: no improvement at all ...
+        let honest = contribution(c, &hyper("0.01"), None);
+        assert!(honest.accept, "{honest:?}");
+        let measured = honest.measured_val_loss.unwrap();
+        let v = contribution(c, &hyper("0.01"), Some(measured * 0.5));
+        assert!(v.measured_val_loss.unwrap() > v.base_val_loss.unwrap());
+        // ... and it is accepted all the same, with the measurements reported.
+        assert!(v.accept, "{v:?}");
+        assert_eq!(v.reason, Reason::Accepted);
+        assert_eq!(v.relative_distance, Some(0.0));
+        assert_eq!(v.base_val_loss, Some(measured * 0.5));
+        assert!(v.accuracy.is_some());
+        assert_eq!(
+            v.recomputed_weights_hash.as_deref(),
+            Some(crate::weights::weights_hash(c).as_str())
+        );
+        // The same claim verified as a single update fails on improvement
+        // (so the mode is what accepted it).
+        let update = check_with(
+            c,
+            &hyper("0.01"),
+            Some(measured * 0.5),
+            Some(&s1),
+            0,
+            VerifyMode::Update,
+        );
+        assert_eq!(update.reason.code(), "no_improvement", "{update:?}");
+        let v = contribution(c, &hyper("0.9"), None);
+        assert!(v.accept, "min_improvement does not apply: {v:?}");
+
+        // Honestly trained with a learning rate far too large: the
+        // validation loss rises well above the base's, and the contribution
+        // is still a correct one (whether it helps is the merge's question).
+        let overshoot = Hyperparams {
+            learning_rate: "3".parse().unwrap(),
+            ..hyper("0")
+        };
+        let f = fixture();
+        let worse = crate::step::run_round_step(
+            &StepRequest {
+                spec: &f.spec,
+                base_weights: &f.base,
+                trainer: HONEST,
+                nonce: 0,
+                params: overshoot.train_params().unwrap(),
+                dataset: testutil::small_mnist(),
+            },
+            &s1,
+            Device::Cpu,
+        )
+        .unwrap()
+        .weights;
+        let v = contribution(&worse, &overshoot, None);
+        assert!(v.accept, "{v:?}");
+        assert!(
+            v.measured_val_loss.unwrap() > v.base_val_loss.unwrap(),
+            "the loss rose: {v:?}"
+        );
+        let v = check_with(&worse, &overshoot, None, Some(&s1), 0, VerifyMode::Update);
+        assert_eq!(v.reason.code(), "no_improvement", "{v:?}");
+
+        // Tampered: a mismatch, fraud.
+        let mut w = Weights::decode(&fixture().spec, c).unwrap();
+        w.tensors[0].data[77] += 0.01;
+        let v = contribution(&w.encode(), &hyper("0"), None);
+        assert_eq!(v.reason.code(), "not_reproduced", "{v:?}");
+        assert!(!v.accept && v.reason.is_fraud());
+        let mut w = Weights::decode(&fixture().spec, c).unwrap();
+        w.tensors[1].data[0] = f32::INFINITY;
+        let v = contribution(&w.encode(), &hyper("0"), None);
+        assert_eq!(v.reason.code(), "non_finite", "{v:?}");
+
+        // The shard enters the batches: the honest weights claimed for
+        // another shard, or as a nonce-seeded update, do not reproduce.
+        let s2 = round_shard(2);
+        for (shard, mode) in [
+            (Some(&s2), VerifyMode::Update),
+            (Some(&s2), VerifyMode::Contribution),
+            (None, VerifyMode::Update),
+        ] {
+            let v = check_with(c, &hyper("0"), None, shard, 0, mode);
+            assert_eq!(
+                v.reason.code(),
+                "not_reproduced",
+                "{shard:?} {mode:?}: {v:?}"
+            );
+        }
+        let other_seed = RoundShard {
+            seed: [0x5b; 32],
+            ..s1
+        };
+        let v = check_with(
+            c,
+            &hyper("0"),
+            None,
+            Some(&other_seed),
+            0,
+            VerifyMode::Update,
+        );
+        assert_eq!(v.reason.code(), "not_reproduced", "{v:?}");
+        // And in UPDATE mode on its own shard it is a fine update.
+        let v = check_with(c, &hyper("0"), None, Some(&s1), 0, VerifyMode::Update);
+        assert!(v.accept, "{v:?}");
+    }
+
+    #[test]
+    fn a_candidate_must_beat_the_base_on_the_held_out_subset() {
+        let f = fixture();
+        let seed = [0x42; 32];
+        let candidate = |claimed: &[u8], eval_samples| {
+            check_with(
+                claimed,
+                &hyper("0.01"),
+                // Ignored: the base is measured on the same subset.
+                Some(0.0001),
+                None,
+                0,
+                VerifyMode::Candidate {
+                    eval_seed: seed,
+                    eval_samples,
+                },
+            )
+        };
+        let v = candidate(&f.honest, 100);
+        assert!(v.accept, "{v:?}");
+        assert_eq!(v.reason, Reason::Accepted);
+        assert_eq!(v.relative_distance, Some(0.0));
+        assert_eq!(v.recomputed_weights_hash, None, "nothing re-executed");
+        // The reported losses are the ones on the subset of rule 9.
+        let validation = testutil::small_mnist().validation();
+        let subset: Vec<Record> = eval_subset_indices(&seed, 100, validation.len())
+            .into_iter()
+            .map(|i| validation[i].clone())
+            .collect();
+        let model = |bytes: &[u8]| Model::from_safetensors(&f.spec, bytes, Device::Cpu).unwrap();
+        let on_subset = evaluate(&model(&f.honest), &subset).unwrap();
+        assert_eq!(v.measured_val_loss, Some(on_subset.loss));
+        assert_eq!(v.accuracy, Some(on_subset.accuracy));
+        let base_on_subset = evaluate(&model(&f.base), &subset).unwrap();
+        assert_eq!(v.base_val_loss, Some(base_on_subset.loss));
+        let whole = evaluate(&model(&f.honest), validation).unwrap();
+        assert_ne!(
+            v.measured_val_loss,
+            Some(whole.loss),
+            "a subset, not the split"
+        );
+        // eval_samples 0: the whole split.
+        let v = candidate(&f.honest, 0);
+        assert!(v.accept, "{v:?}");
+        assert_eq!(v.measured_val_loss, Some(whole.loss));
+
+        // The base as its own candidate: not strictly better.
+        let v = candidate(&f.base, 100);
+        assert!(!v.accept);
+        let Reason::NotBetter {
+            base_loss,
+            candidate_loss,
+            samples: 100,
+        } = v.reason
+        else {
+            panic!("{v:?}");
+        };
+        assert_eq!(base_loss, candidate_loss);
+        assert!(!v.reason.is_fraud());
+        // Worse than the base: refused too (the honest weights as the base
+        // of the untrained ones).
+        let swapped = verify_with(
+            &VerifyRequest {
+                spec: &f.spec,
+                base_weights: &f.honest,
+                claimed_weights: &f.base,
+                trainer: "",
+                nonce: 0,
+                hyperparams: &hyper("0"),
+                dataset: testutil::small_mnist(),
+                base_val_loss: None,
+            },
+            &VerifyOptions {
+                round_shard: None,
+                mode: VerifyMode::Candidate {
+                    eval_seed: seed,
+                    eval_samples: 100,
+                },
+            },
+            Device::Cpu,
+        )
+        .unwrap()
+        .0;
+        assert_eq!(swapped.reason.code(), "not_better", "{swapped:?}");
+
+        // Bad candidate bytes are the same fraud as for an update.
+        let v = candidate(b"junk", 100);
+        assert_eq!(v.reason.code(), "undecodable", "{v:?}");
+        let mut w = Weights::decode(&f.spec, &f.honest).unwrap();
+        w.tensors[2].data[3] = f32::NAN;
+        let v = candidate(&w.encode(), 100);
+        assert_eq!(v.reason.code(), "non_finite", "{v:?}");
     }
 
     static HYPER_1PCT: std::sync::LazyLock<Hyperparams> =

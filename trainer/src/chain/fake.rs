@@ -1,7 +1,10 @@
 //! A fake chain for tests: CometBFT's JSON-RPC (`status`, `abci_query`,
 //! `broadcast_tx_sync`, `tx`) on 127.0.0.1 with a training and a dataset
 //! module in memory. It decides updates itself (accepts, or rejects the ids
-//! it is told to) after a few polls, and moves the head like umd does.
+//! it is told to) after a few polls, and moves the head like umd does. In
+//! round mode ([`FakeChain::open_rounds`]) it takes one contribution per
+//! free shard and closes a round a few `Query/Round` polls after it is full
+//! or past its closing height, merging it into a version (or not, as told).
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -55,6 +58,15 @@ pub struct State {
     pub queries: Vec<String>,
     /// Serve weights that do not hash to their address.
     pub corrupt_weights: bool,
+    /// Rounds, number `i + 1` at index `i`; the last is the current one.
+    pub rounds: Vec<tr::Round>,
+    /// `Query/Round` polls of a round that is ready to close.
+    pub round_polls: HashMap<u64, u32>,
+    /// Outcome of a round by number; "MERGED" when not told.
+    pub round_outcome: HashMap<u64, String>,
+    /// Before the next contribution is delivered, another trainer takes
+    /// its shard (the race a trainer loses now and then).
+    pub steal_next_shard: bool,
 }
 
 /// A running fake chain.
@@ -144,6 +156,161 @@ impl FakeChain {
     /// How many times `path` was queried.
     pub fn count(&self, path: &str) -> usize {
         self.state().queries.iter().filter(|p| *p == path).count()
+    }
+
+    /// Puts the lineage in round mode and opens round 1 from the head.
+    pub fn open_rounds(&self, max_contributions: u32, round_blocks: u64) {
+        let mut state = self.state();
+        state.lineage.rounds = Some(tr::RoundParams {
+            max_contributions,
+            round_blocks,
+            outer_learning_rate: "1".into(),
+            eval_samples: 0,
+        });
+        state.open_round();
+    }
+}
+
+/// `Round.seed` as the chain derives it:
+/// `sha256("um/round" ‖ base_weights_sha256 ‖ model_id ‖ number_be_u64)`.
+pub fn round_seed(base_sha256: &[u8], model_id: &str, number: u64) -> Vec<u8> {
+    crate::sha256(
+        &[
+            b"um/round".as_slice(),
+            base_sha256,
+            model_id.as_bytes(),
+            &number.to_be_bytes(),
+        ]
+        .concat(),
+    )
+    .to_vec()
+}
+
+impl State {
+    /// Opens the next round from the head.
+    pub fn open_round(&mut self) {
+        let head = self.versions.last().cloned().unwrap_or_default();
+        let number = self.rounds.len() as u64 + 1;
+        let params = self.lineage.rounds.clone().unwrap_or_default();
+        self.rounds.push(tr::Round {
+            model_id: self.lineage.model_id.clone(),
+            number,
+            base_version: head.version,
+            base_weights_sha256: head.weights_sha256.clone(),
+            opened_height: self.height,
+            closes_height: self.height + params.round_blocks,
+            status: tr::RoundStatus::Open as i32,
+            seed: round_seed(&head.weights_sha256, &self.lineage.model_id, number),
+            params: Some(params),
+            ..Default::default()
+        });
+    }
+
+    /// Another trainer's verified contribution on `shard` of the current
+    /// round (a copy of the head's weights).
+    pub fn take_shard(&mut self, shard: u32, trainer: &str) -> u64 {
+        let head = self.versions.last().cloned().unwrap_or_default();
+        let id = self.updates.len() as u64 + 1;
+        let round = self.rounds.last_mut().expect("rounds are open");
+        self.updates.push(tr::Update {
+            id,
+            model_id: head.model_id.clone(),
+            base_version: head.version,
+            trainer: trainer.into(),
+            weights_sha256: head.weights_sha256.clone(),
+            status: tr::UpdateStatus::Verified as i32,
+            kind: tr::UpdateKind::Contribution as i32,
+            round: round.number,
+            shard,
+            ..Default::default()
+        });
+        round.contributions.push(id);
+        round.shards.push(shard);
+        id
+    }
+
+    /// Closes the current round when it is full (or past its closing
+    /// height with a contribution) and has been polled often enough so.
+    fn advance_round(&mut self) {
+        let height = self.height;
+        let Some(round) = self.rounds.last() else {
+            return;
+        };
+        let shards = round.params.as_ref().map_or(0, |p| p.max_contributions);
+        let ready = round.status == tr::RoundStatus::Open as i32
+            && (round.shards.len() >= shards as usize
+                || (height > round.closes_height && !round.contributions.is_empty()));
+        if !ready {
+            return;
+        }
+        let number = round.number;
+        let polls = self.round_polls.entry(number).or_default();
+        *polls += 1;
+        if *polls <= self.polls_before_decision {
+            return;
+        }
+        self.close_round();
+    }
+
+    /// Decides the current round as `round_outcome` says and opens the next.
+    fn close_round(&mut self) {
+        let Some(mut round) = self.rounds.pop() else {
+            return;
+        };
+        let outcome = self
+            .round_outcome
+            .get(&round.number)
+            .cloned()
+            .unwrap_or_else(|| "MERGED".into());
+        let ids = round.contributions.clone();
+        if outcome == "MERGED" && !ids.is_empty() {
+            // The merge as a copy of the last contribution: the fake checks
+            // the trainer's side, not the arithmetic.
+            let last = self.updates[ids[ids.len() - 1] as usize - 1].clone();
+            let version = self.versions.len() as u64;
+            let candidate = self.updates.len() as u64 + 1;
+            self.updates.push(tr::Update {
+                id: candidate,
+                model_id: round.model_id.clone(),
+                base_version: round.base_version,
+                weights_sha256: last.weights_sha256.clone(),
+                status: tr::UpdateStatus::Accepted as i32,
+                version,
+                kind: tr::UpdateKind::Merge as i32,
+                round: round.number,
+                contributions: ids.clone(),
+                ..Default::default()
+            });
+            for id in &ids {
+                let update = &mut self.updates[*id as usize - 1];
+                update.status = tr::UpdateStatus::Accepted as i32;
+                update.version = version;
+            }
+            self.versions.push(tr::ModelVersion {
+                model_id: round.model_id.clone(),
+                version,
+                parent_version: round.base_version,
+                weights_sha256: last.weights_sha256,
+                validation_loss: 0.25,
+                validation_accuracy: 0.75,
+                height: self.height,
+                update_ids: ids.clone(),
+                ..Default::default()
+            });
+            round.candidate_update_id = candidate;
+            round.version = version;
+        } else {
+            for id in &ids {
+                let update = &mut self.updates[*id as usize - 1];
+                update.status = tr::UpdateStatus::Rejected as i32;
+                update.reason = "NOT_MERGED".into();
+            }
+        }
+        round.status = tr::RoundStatus::Closed as i32;
+        round.outcome = outcome;
+        round.closed_height = self.height;
+        self.rounds.push(round);
+        self.open_round();
     }
 }
 
@@ -280,6 +447,19 @@ fn query(state: &mut State, path: &str, data: &[u8]) -> QueryResult {
             }
             .encode_to_vec())
         }
+        "/um.training.v1.Query/Round" => {
+            let req = tr::QueryRoundRequest::decode(data).unwrap();
+            if req.model_id != model || state.rounds.is_empty() {
+                return Err(not_found("round"));
+            }
+            state.advance_round();
+            let round = match req.number {
+                0 => state.rounds.last().cloned(),
+                n => state.rounds.get(n as usize - 1).cloned(),
+            }
+            .ok_or_else(|| not_found("round"))?;
+            Ok(tr::QueryRoundResponse { round: Some(round) }.encode_to_vec())
+        }
         "/um.dataset.v1.Query/Dataset" => {
             let req = ds::QueryDatasetRequest::decode(data).unwrap();
             if req.dataset_id != state.dataset.dataset_id
@@ -352,10 +532,44 @@ fn deliver(state: &mut State, tx: &[u8]) -> Value {
     let head = state.versions.last().map_or(0, |v| v.version);
     let height = state.height;
     state.submitted.push(msg.clone());
+    let refuse = |log: String| json!({"height": height.to_string(), "tx_result": {"code": 18, "log": log, "data": ""}});
     if msg.base_version != head {
         return json!({"height": height.to_string(), "tx_result": {"code": 14, "log": "stale base", "data": ""}});
     }
+    let in_rounds = state.lineage.rounds.is_some();
+    if in_rounds && state.steal_next_shard {
+        state.steal_next_shard = false;
+        state.take_shard(msg.shard, "um1thief");
+    }
     let id = state.updates.len() as u64 + 1;
+    if in_rounds {
+        let Some(round) = state.rounds.last() else {
+            return refuse("no round".into());
+        };
+        let shards = round.params.as_ref().map_or(0, |p| p.max_contributions);
+        if msg.nonce != 0 {
+            return refuse("nonce must be 0 in round mode".into());
+        }
+        if msg.round != round.number || round.status != tr::RoundStatus::Open as i32 {
+            return refuse(format!("round {} is not open", msg.round));
+        }
+        if msg.shard >= shards || round.shards.contains(&msg.shard) {
+            return refuse(format!("shard {} is taken", msg.shard));
+        }
+        let mine = |u: &tr::Update| u.trainer == msg.trainer;
+        if round
+            .contributions
+            .iter()
+            .any(|id| state.updates.get(*id as usize - 1).is_some_and(mine))
+        {
+            return refuse("already contributed".into());
+        }
+        let round = state.rounds.last_mut().expect("checked above");
+        round.contributions.push(id);
+        round.shards.push(msg.shard);
+    } else if msg.round != 0 || msg.shard != 0 {
+        return refuse("the lineage has no rounds".into());
+    }
     let sha = crate::sha256(&msg.weights).to_vec();
     state.blobs.insert(sha.clone(), msg.weights.clone());
     state.updates.push(tr::Update {
@@ -370,6 +584,13 @@ fn deliver(state: &mut State, tx: &[u8]) -> Value {
         claimed_validation_loss: msg.claimed_validation_loss,
         submitted_height: height,
         status: tr::UpdateStatus::Pending as i32,
+        kind: if in_rounds {
+            tr::UpdateKind::Contribution as i32
+        } else {
+            tr::UpdateKind::Single as i32
+        },
+        round: msg.round,
+        shard: msg.shard,
         ..Default::default()
     });
     let data = TxMsgData {
@@ -391,7 +612,12 @@ fn decide(state: &mut State, id: u64) -> Option<tr::Update> {
     let mut update = state.updates.get(index)?.clone();
     let polls = state.polls.entry(id).or_default();
     *polls += 1;
-    if update.status == tr::UpdateStatus::Pending as i32 && *polls > state.polls_before_decision {
+    // Round contributions and merges are decided with their round.
+    let single = update.kind == tr::UpdateKind::Single as i32;
+    if single
+        && update.status == tr::UpdateStatus::Pending as i32
+        && *polls > state.polls_before_decision
+    {
         update.decided_height = state.height;
         if state.reject.contains(&id) {
             update.status = tr::UpdateStatus::Rejected as i32;

@@ -1,5 +1,5 @@
 //! A blocking client of the chain for trainers and verifiers: the training
-//! and dataset queries as gRPC-style ABCI queries through CometBFT's RPC
+//! (lineages, heads, versions, weights, updates, rounds) and dataset queries as gRPC-style ABCI queries through CometBFT's RPC
 //! (protobuf request in `data`, protobuf response in `value`, answered by
 //! umd), and `MsgSubmitUpdate` signed and broadcast.
 //!
@@ -49,6 +49,8 @@ pub const VERSION_PATH: &str = "/um.training.v1.Query/Version";
 pub const WEIGHTS_PATH: &str = "/um.training.v1.Query/Weights";
 /// `um.training.v1.Query/Update`.
 pub const UPDATE_PATH: &str = "/um.training.v1.Query/Update";
+/// `um.training.v1.Query/Round`.
+pub const ROUND_PATH: &str = "/um.training.v1.Query/Round";
 /// `um.dataset.v1.Query/Dataset`.
 pub const DATASET_PATH: &str = "/um.dataset.v1.Query/Dataset";
 /// `um.dataset.v1.Query/Records`.
@@ -294,6 +296,25 @@ impl ChainClient {
         response.version.ok_or(ChainError::Missing {
             path: VERSION_PATH,
             field: "version",
+        })
+    }
+
+    /// A round of a lineage in round mode: `number` 0 is the current one.
+    pub fn round(&self, model_id: &str, number: u64) -> Result<training_proto::Round, ChainError> {
+        let response: training_proto::QueryRoundResponse = self.query(
+            ROUND_PATH,
+            &training_proto::QueryRoundRequest {
+                model_id: model_id.to_string(),
+                number,
+            },
+            || match number {
+                0 => format!("current round of {model_id:?}"),
+                n => format!("round {n} of {model_id:?}"),
+            },
+        )?;
+        response.round.ok_or(ChainError::Missing {
+            path: ROUND_PATH,
+            field: "round",
         })
     }
 

@@ -59,6 +59,23 @@ fn queries_decode_and_name_what_is_missing() {
     let err = chain.dataset("mnist", Some(7)).unwrap_err();
     assert!(err.is_not_found(), "{err:?}");
 
+    // Rounds: none while the lineage advances one update at a time.
+    let err = chain.round("mnist-mlp", 0).unwrap_err();
+    assert!(err.is_not_found(), "{err:?}");
+    assert!(err.to_string().contains("current round"), "{err}");
+    fake.open_rounds(4, 10);
+    let round = chain.round("mnist-mlp", 0).unwrap();
+    assert_eq!((round.number, round.base_version), (1, 0));
+    assert_eq!(round.base_weights_sha256, head.weights_sha256);
+    assert_eq!(round.seed.len(), 32);
+    assert_eq!(round.params.unwrap().max_contributions, 4);
+    assert_eq!(chain.round("mnist-mlp", 1).unwrap().number, 1);
+    let err = chain.round("mnist-mlp", 2).unwrap_err();
+    assert!(
+        err.to_string().contains("round 2 of \"mnist-mlp\""),
+        "{err}"
+    );
+
     fake.state().corrupt_weights = true;
     let err = chain.weights(&head.weights_sha256).unwrap_err();
     assert!(matches!(err, ChainError::WeightsHash { .. }), "{err:?}");

@@ -35,9 +35,12 @@ use crate::eval::{evaluate, EvalError};
 use crate::hyperparams::HyperparamsExt;
 use crate::model::{Model, ModelError};
 use crate::step::{run_step_with_progress, StepError, StepRequest};
-use crate::verify::{verify_timed, VerifyError, VerifyRequest};
+use crate::verify::{verify_with, VerifyError, VerifyMode, VerifyOptions, VerifyRequest};
 
-use convert::{millis, optional_sha256_field, spec_field, step_from_proto, verdict_reason, Step};
+use convert::{
+    millis, optional_sha256_field, spec_field, step_from_proto, verdict_reason,
+    verify_mode_from_proto, Step,
+};
 use jobs::{Jobs, Kind};
 pub use source::{ChainSource, DatasetSource, MemorySource, SourceError, SourcedDataset};
 
@@ -166,6 +169,7 @@ impl Inner {
     fn verify(
         &self,
         step: Step,
+        mode: VerifyMode,
         req: proto::VerifyRequest,
     ) -> Result<proto::VerifyResponse, Status> {
         let started = Instant::now();
@@ -187,7 +191,7 @@ impl Inner {
             step.dataset_root.as_ref(),
         )?;
         let load = started.elapsed();
-        let (verdict, timings) = verify_timed(
+        let (verdict, timings) = verify_with(
             &VerifyRequest {
                 spec: &step.spec,
                 base_weights: &base_weights,
@@ -197,6 +201,10 @@ impl Inner {
                 hyperparams: &step.hyperparams,
                 dataset: &data.dataset,
                 base_val_loss: req.base_validation_loss.map(f64::from),
+            },
+            &VerifyOptions {
+                round_shard: step.round_shard.as_ref(),
+                mode,
             },
             self.device,
         )
@@ -283,6 +291,7 @@ impl Inner {
                 params,
                 dataset: &data.dataset,
             },
+            step.round_shard.as_ref(),
             self.device,
             |s, loss| {
                 let event = proto::train_progress::Event::Step(proto::StepProgress {
@@ -338,6 +347,7 @@ fn step_status(e: StepError) -> Status {
         StepError::Model(m) => Status::failed_precondition(format!("base weights: {m}")),
         e @ StepError::Cancelled { .. } => Status::cancelled(e.to_string()),
         e @ StepError::TimedOut { .. } => Status::deadline_exceeded(e.to_string()),
+        e @ StepError::InvalidShard(_) => Status::invalid_argument(e.to_string()),
         other => Status::failed_precondition(other.to_string()),
     }
 }
@@ -376,7 +386,7 @@ impl Trainer for TrainerService {
         request: Request<proto::TrainRequest>,
     ) -> Result<Response<Self::TrainStream>, Status> {
         let request = request.into_inner();
-        let step = match step_from_proto(request.step) {
+        let step = match step_from_proto(request.step, true) {
             Ok(step) => step,
             Err(status) => {
                 self.inner
@@ -388,7 +398,7 @@ impl Trainer for TrainerService {
         let (sender, receiver) = mpsc::channel(64);
         let inner = self.inner.clone();
         tokio::spawn(async move {
-            let what = format!("train {} nonce {}", step.model_id, step.nonce);
+            let what = format!("train {}", step.describe());
             let progress = sender.clone();
             let worker = inner.clone();
             let omit = request.omit_weights;
@@ -416,11 +426,20 @@ impl Trainer for TrainerService {
         request: Request<proto::VerifyRequest>,
     ) -> Result<Response<proto::VerifyResponse>, Status> {
         let mut request = request.into_inner();
-        let what = format!("verify update {}", request.update_id);
+        let what = format!(
+            "verify update {} ({})",
+            request.update_id,
+            proto::VerifyMode::try_from(request.mode).map_or("unknown mode", |m| m.as_str_name())
+        );
         let (jobs, inner) = (self.inner.jobs.clone(), self.inner.clone());
-        let result = match step_from_proto(request.step.take()) {
-            Ok(step) => match step.hyperparams.verify_params() {
-                Ok(_) => jobs.run(move || inner.verify(step, request)).await,
+        // A candidate is evaluated, not re-executed: its step needs no batch seed.
+        let parsed = verify_mode_from_proto(&request).and_then(|mode| {
+            let executed = !matches!(mode, VerifyMode::Candidate { .. });
+            step_from_proto(request.step.take(), executed).map(|step| (mode, step))
+        });
+        let result = match parsed {
+            Ok((mode, step)) => match step.hyperparams.verify_params() {
+                Ok(_) => jobs.run(move || inner.verify(step, mode, request)).await,
                 Err(e) => Err(Status::invalid_argument(format!("step.hyperparams: {e}"))),
             },
             Err(status) => Err(status),

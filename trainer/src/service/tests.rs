@@ -424,3 +424,156 @@ async fn train_streams_every_step_then_the_result() {
     let s = status(&mut r).await;
     assert_eq!((s.trained, s.failed, s.queued), (2, 1, 0));
 }
+
+/// Issue 16: a round's contribution trained and verified through the
+/// service, and a round's merged candidate judged on a held-out subset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_contributions_and_candidates() {
+    let f = fixture();
+    let mut r = start().await;
+    let shard = proto::RoundShard {
+        round: 2,
+        round_seed: vec![0x33; 32],
+        shard: 1,
+        shards: 3,
+    };
+    // The trainer's address does not enter a contribution's batches.
+    let mut contribution = step(0);
+    contribution.trainer.clear();
+    contribution.round_shard = Some(shard.clone());
+    let mut stream = r
+        .client
+        .train(proto::TrainRequest {
+            step: Some(contribution.clone()),
+            omit_weights: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut last = None;
+    while let Some(message) = stream.message().await.unwrap() {
+        last = message.event;
+    }
+    let Some(Event::Result(trained)) = last else {
+        panic!("{last:?}")
+    };
+    let params = crate::Hyperparams::from_proto(&hyperparams())
+        .unwrap()
+        .train_params()
+        .unwrap();
+    let expected = crate::step::run_round_step(
+        &StepRequest {
+            spec: &f.spec,
+            base_weights: &f.base,
+            trainer: TRAINER,
+            nonce: 77,
+            params,
+            dataset: testutil::small_mnist(),
+        },
+        &crate::step::RoundShard {
+            round: 2,
+            seed: [0x33; 32],
+            shard: 1,
+            shards: 3,
+        },
+        Device::Cpu,
+    )
+    .unwrap();
+    assert_eq!(trained.weights, expected.weights);
+    assert_ne!(trained.weights, f.honest);
+
+    // Verified as a contribution: accepted on reproduction, even against a
+    // recorded base loss it does not beat.
+    let verify = |claimed: &[u8], step: proto::TrainingStep, mode: proto::VerifyMode| {
+        let mut req = verify_request(claimed);
+        req.step = Some(step);
+        req.mode = mode as i32;
+        req
+    };
+    let mut req = verify(
+        &trained.weights,
+        contribution.clone(),
+        proto::VerifyMode::Contribution,
+    );
+    req.base_validation_loss = Some(0.01);
+    let v = r.client.verify(req.clone()).await.unwrap().into_inner();
+    assert!(v.accept, "{v:?}");
+    assert_eq!(v.reason, VerdictReason::Ok as i32);
+    assert_eq!(v.relative_distance, 0.0);
+    assert_eq!(v.base_validation_loss, 0.01);
+    assert!(v.measured_validation_loss > 0.01);
+    // The same request as a single update: not enough improvement.
+    req.mode = proto::VerifyMode::Update as i32;
+    let v = r.client.verify(req).await.unwrap().into_inner();
+    assert_eq!(
+        v.reason,
+        VerdictReason::InsufficientImprovement as i32,
+        "{v:?}"
+    );
+    // Claimed for another shard: a mismatch.
+    let mut other = contribution.clone();
+    other.round_shard.as_mut().unwrap().shard = 2;
+    let v = r
+        .client
+        .verify(verify(
+            &trained.weights,
+            other,
+            proto::VerifyMode::Contribution,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(v.reason, VerdictReason::WeightsMismatch as i32, "{v:?}");
+
+    // A candidate: nothing re-executed, no trainer needed.
+    let mut merge = step(0);
+    merge.trainer.clear();
+    let candidate = |claimed: &[u8], seed: Vec<u8>, samples| {
+        let mut req = verify(claimed, merge.clone(), proto::VerifyMode::Candidate);
+        req.eval_seed = seed;
+        req.eval_samples = samples;
+        req
+    };
+    let v = r
+        .client
+        .verify(candidate(&f.honest, vec![7; 32], 200))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(v.accept, "{v:?}");
+    assert!(v.measured_validation_loss < v.base_validation_loss, "{v:?}");
+    assert_eq!((v.relative_distance, v.measured_train_loss), (0.0, 0.0));
+    let v = r
+        .client
+        .verify(candidate(&f.base, vec![7; 32], 200))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!v.accept);
+    assert_eq!(
+        v.reason,
+        VerdictReason::InsufficientImprovement as i32,
+        "{v:?}"
+    );
+    assert_eq!(v.measured_validation_loss, v.base_validation_loss);
+
+    // Malformed round fields are the caller's mistake.
+    let mut bad_seed = contribution.clone();
+    bad_seed.round_shard.as_mut().unwrap().round_seed = vec![1; 8];
+    let mut bad_shard = contribution;
+    bad_shard.round_shard.as_mut().unwrap().shard = 3;
+    let mut unknown_mode = verify_request(&f.honest);
+    unknown_mode.mode = 9;
+    let cases = [
+        verify(&trained.weights, bad_seed, proto::VerifyMode::Contribution),
+        verify(&trained.weights, bad_shard, proto::VerifyMode::Contribution),
+        candidate(&f.honest, vec![7; 5], 200),
+        unknown_mode,
+    ];
+    for req in cases {
+        let err = r.client.verify(req).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    }
+    let s = status(&mut r).await;
+    assert_eq!((s.trained, s.verified, s.failed), (1, 5, 4));
+}
