@@ -138,6 +138,39 @@ impl CustomBindings for ContractRequests {
                 );
                 Ok(outcome)
             }
+            UmMsg::SetRoundParams { model_id, rounds } => {
+                // Destructured and rebuilt field by field, so that a field
+                // added on either side fails to compile here instead of being
+                // dropped; the chain's own bounds (`RoundParams::validate`)
+                // decide.
+                let rounds = rounds.map(
+                    |um_bindings::RoundParams {
+                         max_contributions,
+                         round_blocks,
+                         outer_learning_rate,
+                         eval_samples,
+                     }| training::round::RoundParams {
+                        max_contributions,
+                        round_blocks,
+                        outer_learning_rate,
+                        eval_samples,
+                    },
+                );
+                let shown = match &rounds {
+                    Some(r) => serde_json::to_string(r).unwrap_or_default(),
+                    None => "none".to_string(),
+                };
+                training::set_round_params(state, block.height, &model_id, rounds)?;
+                // No gas beyond the flat price of a custom message, as for
+                // `SetHyperparams`: the lineage record and at most one new
+                // round record, neither of which grows with the message
+                // beyond the model id that the DAO bounds.
+                Ok(vec![event
+                    .attr("action", "set_round_params")
+                    .attr("model_id", model_id)
+                    .attr("rounds", shown)]
+                .into())
+            }
             UmMsg::RejectDatasetDelta { delta_id } => {
                 let mut outcome = dataset::decide::reject(state, block.height, delta_id)?;
                 outcome.events.insert(
@@ -369,5 +402,136 @@ mod tests {
         )
         .unwrap();
         assert_eq!(outcome.store_code.as_deref(), Some(b"\0asm".as_slice()));
+    }
+
+    /// Issue 16: the DAO starts a lineage's collaborative rounds (the first
+    /// round opens at once, at the block's height) and ends them (the round
+    /// in progress finishes); only the DAO may, within the chain's bounds.
+    #[test]
+    fn the_dao_starts_and_ends_collaborative_rounds() {
+        use um_proto::um::training::v1::RoundStatus;
+
+        // The DAO checks proposals against its copy of the chain's bound.
+        assert_eq!(
+            um_bindings::MAX_ROUND_CONTRIBUTIONS,
+            training::round::MAX_CONTRIBUTIONS
+        );
+        let store = Store::temporary().unwrap();
+        let mut state = store.view();
+        let block = BlockInfo {
+            height: 7,
+            ..BlockInfo::default()
+        };
+        let dao = crate::address::encode(&[9; 32]);
+        let other = crate::address::encode(&[8; 32]);
+        gov::register(
+            &mut state,
+            &Registry {
+                token: other.clone(),
+                staking: other.clone(),
+                dao: dao.clone(),
+            },
+        )
+        .unwrap();
+        let run = |state: &mut StateView, sender: &str, msg: &UmMsg| {
+            ContractRequests.execute(state, &block, sender, &serde_json::to_vec(msg).unwrap())
+        };
+        run(
+            &mut state,
+            &dao,
+            &UmMsg::CreateModelLineage {
+                model_id: "mnist-mlp".into(),
+                spec: r#"{"kind":"mlp","input":[1,28,28],"hidden":[8],"classes":10}"#.into(),
+                hyperparams: hyperparams(32),
+            },
+        )
+        .unwrap();
+        let rounds = um_bindings::RoundParams {
+            max_contributions: 4,
+            round_blocks: 30,
+            outer_learning_rate: Decimal::percent(70),
+            eval_samples: 200,
+        };
+        let start = UmMsg::SetRoundParams {
+            model_id: "mnist-mlp".into(),
+            rounds: Some(rounds.clone()),
+        };
+
+        assert_eq!(
+            run(&mut state, &other, &start).unwrap_err().code,
+            Code::NotPermitted
+        );
+        assert_eq!(
+            training::lineage(&state, "mnist-mlp")
+                .unwrap()
+                .unwrap()
+                .rounds,
+            None
+        );
+        let unknown = UmMsg::SetRoundParams {
+            model_id: "no-such-model".into(),
+            rounds: Some(rounds.clone()),
+        };
+        assert_eq!(
+            run(&mut state, &dao, &unknown).unwrap_err().code,
+            Code::NotFound
+        );
+
+        let outcome = run(&mut state, &dao, &start).unwrap();
+        assert_eq!(outcome.gas, 0, "the flat price only, as SetHyperparams");
+        let attrs = &outcome.events[0].attributes;
+        assert!(attrs.contains(&("action".to_string(), "set_round_params".to_string())));
+        let lineage = training::lineage(&state, "mnist-mlp").unwrap().unwrap();
+        assert_eq!(
+            lineage.rounds,
+            Some(training::round::RoundParams {
+                max_contributions: 4,
+                round_blocks: 30,
+                outer_learning_rate: Decimal::percent(70),
+                eval_samples: 200,
+            })
+        );
+        assert_eq!(lineage.updated_height, 7);
+        let round = training::round::current(&state, "mnist-mlp")
+            .unwrap()
+            .unwrap();
+        assert_eq!(round.number, 1);
+        assert_eq!(round.status, RoundStatus::Open as i32);
+        assert_eq!((round.opened_height, round.closes_height), (7, 37));
+
+        // Out of the chain's bounds: refused, nothing changes.
+        let too_many = UmMsg::SetRoundParams {
+            model_id: "mnist-mlp".into(),
+            rounds: Some(um_bindings::RoundParams {
+                max_contributions: 17,
+                ..rounds
+            }),
+        };
+        assert_eq!(
+            run(&mut state, &dao, &too_many).unwrap_err().code,
+            Code::InvalidRequest
+        );
+        assert_eq!(
+            training::lineage(&state, "mnist-mlp").unwrap().unwrap(),
+            lineage
+        );
+
+        let end = UmMsg::SetRoundParams {
+            model_id: "mnist-mlp".into(),
+            rounds: None,
+        };
+        run(&mut state, &dao, &end).unwrap();
+        assert_eq!(
+            training::lineage(&state, "mnist-mlp")
+                .unwrap()
+                .unwrap()
+                .rounds,
+            None
+        );
+        // The round in progress finishes; no other opens.
+        assert_eq!(
+            training::round::current(&state, "mnist-mlp").unwrap(),
+            Some(round)
+        );
     }
 }

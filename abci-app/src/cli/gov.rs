@@ -74,6 +74,48 @@ pub fn parse_fund(text: &str) -> Result<(String, u128), String> {
     Ok((address.to_string(), amount))
 }
 
+/// What a proposal does: exactly one of these.
+#[derive(clap::Args, Debug, Clone)]
+#[group(required = true, multiple = false)]
+pub struct ProposalActionArgs {
+    /// Any action, as JSON, e.g.
+    /// '{"set_hyperparams":{"model_id":"mnist-mlp","hyperparams":{…}}}'.
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Start (or change) a lineage's collaborative rounds: MODEL_ID and its
+    /// round params as JSON, e.g. mnist-mlp
+    /// '{"max_contributions":4,"round_blocks":50,"outer_learning_rate":"0.7","eval_samples":256}'
+    /// (outer_learning_rate "1" and eval_samples 0 when absent).
+    #[arg(long, num_args = 2, value_names = ["MODEL_ID", "JSON"])]
+    pub set_round_params: Option<Vec<String>>,
+    /// End a lineage's collaborative rounds (the round in progress finishes).
+    #[arg(long, value_name = "MODEL_ID")]
+    pub end_rounds: Option<String>,
+}
+
+impl ProposalActionArgs {
+    /// The `ProposalAction` JSON to propose.
+    pub fn to_json(&self) -> anyhow::Result<serde_json::Value> {
+        if let Some(action) = &self.action {
+            return serde_json::from_str(action).context("--action must be JSON");
+        }
+        if let Some(model_id) = &self.end_rounds {
+            return Ok(proposals::set_round_params_action(model_id, None)?);
+        }
+        match self.set_round_params.as_deref() {
+            Some([model_id, rounds]) => Ok(proposals::set_round_params_action(
+                model_id,
+                Some(rounds.as_str()),
+            )?),
+            // clap takes exactly two values and one of the three; this is
+            // only reached if that configuration changes.
+            _ => anyhow::bail!(
+                "give --action, --set-round-params MODEL_ID JSON or --end-rounds MODEL_ID"
+            ),
+        }
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub enum GovCommand {
     /// Store and instantiate token, staking and DAO, link and register them.
@@ -83,15 +125,15 @@ pub enum GovCommand {
         #[command(flatten)]
         settings: SuiteSettings,
     },
-    /// Propose an action (JSON ProposalAction), posting the DAO's deposit.
+    /// Propose an action (JSON ProposalAction, or one of the shorthands),
+    /// posting the DAO's deposit.
     Propose {
         #[arg(long)]
         title: String,
         #[arg(long, default_value = "")]
         description: String,
-        /// e.g. '{"set_hyperparams":{"model_id":"mnist-mlp","hyperparams":{…}}}'
-        #[arg(long)]
-        action: String,
+        #[command(flatten)]
+        action: ProposalActionArgs,
         #[command(flatten)]
         signer: Signer,
     },
@@ -137,8 +179,7 @@ pub fn run(command: GovCommand) -> anyhow::Result<()> {
             action,
             signer,
         } => with_chain(&signer, |chain| {
-            let action: serde_json::Value =
-                serde_json::from_str(&action).context("--action must be JSON")?;
+            let action = action.to_json()?;
             let suite = proposals::registered_suite(chain.rpc)?;
             let id = proposals::propose(chain, &suite, &title, &description, &action)?;
             println!("proposal_id: {id}");
@@ -191,4 +232,66 @@ pub fn with_chain(
     let rpc = RpcClient::new(&signer.node.node);
     let chain = Chain::new(&rpc, &key)?;
     run(&chain)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn propose_action(args: &[&str]) -> anyhow::Result<serde_json::Value> {
+        let base = ["umd", "gov", "propose", "--from", "alice", "--title", "t"];
+        let cli = Cli::try_parse_from([&base[..], args].concat())?;
+        match cli.command {
+            Command::Gov(GovCommand::Propose { action, .. }) => action.to_json(),
+            _ => unreachable!("a propose command"),
+        }
+    }
+
+    #[test]
+    fn round_params_shorthands_build_the_dao_action() {
+        assert_eq!(
+            propose_action(&[
+                "--set-round-params",
+                "mnist-mlp",
+                r#"{"max_contributions":2,"round_blocks":10,"eval_samples":64}"#,
+            ])
+            .unwrap(),
+            serde_json::json!({"set_round_params": {"model_id": "mnist-mlp", "rounds": {
+                "max_contributions": 2,
+                "round_blocks": 10,
+                "outer_learning_rate": "1",
+                "eval_samples": 64,
+            }}})
+        );
+        assert_eq!(
+            propose_action(&["--end-rounds", "mnist-mlp"]).unwrap(),
+            serde_json::json!({"set_round_params": {"model_id": "mnist-mlp", "rounds": null}})
+        );
+        assert_eq!(
+            propose_action(&["--action", r#"{"reject_dataset_delta":{"delta_id":3}}"#]).unwrap(),
+            serde_json::json!({"reject_dataset_delta": {"delta_id": 3}})
+        );
+    }
+
+    #[test]
+    fn exactly_one_action_is_given_and_checked() {
+        for args in [
+            &[][..],
+            &["--end-rounds", "a", "--action", "{}"],
+            &["--end-rounds", "a", "--set-round-params", "a", "{}"],
+            &["--set-round-params", "mnist-mlp"],
+        ] {
+            assert!(propose_action(args).is_err(), "{args:?}");
+        }
+        let err = propose_action(&[
+            "--set-round-params",
+            "mnist-mlp",
+            r#"{"max_contributions":0,"round_blocks":10}"#,
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("max_contributions"), "{err}");
+    }
 }

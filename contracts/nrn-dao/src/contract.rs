@@ -603,6 +603,9 @@ fn action_messages(
         ProposalAction::StoreCode { wasm_byte_code } => {
             CosmosMsg::Custom(UmMsg::StoreCode { wasm_byte_code })
         }
+        ProposalAction::SetRoundParams { model_id, rounds } => {
+            CosmosMsg::Custom(UmMsg::SetRoundParams { model_id, rounds })
+        }
     };
     Ok(vec![msg])
 }
@@ -937,6 +940,18 @@ pub fn validate_action(
                 });
             }
             Ok(())
+        }
+        ProposalAction::SetRoundParams { model_id, rounds } => {
+            validate_model_id(model_id)?;
+            // `None` (ending the rounds) has nothing to check; whether the
+            // lineage exists is the chain's to say at execution, as for
+            // `SetHyperparams`.
+            match rounds {
+                Some(rounds) => rounds
+                    .validate()
+                    .map_err(|reason| ContractError::InvalidRoundParams { reason }),
+                None => Ok(()),
+            }
         }
     }
 }

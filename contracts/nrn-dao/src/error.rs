@@ -19,6 +19,9 @@ pub enum ContractError {
     #[error("invalid fee parameters: {reason}")]
     InvalidFeeParams { reason: String },
 
+    #[error("invalid round parameters: {reason}")]
+    InvalidRoundParams { reason: String },
+
     #[error("invalid proposal: {reason}")]
     InvalidProposal { reason: String },
 

@@ -5,7 +5,7 @@ use std::fmt;
 use cosmwasm_schema::{cw_serde, QueryResponses};
 use cosmwasm_std::{Addr, Binary, Decimal, Uint128};
 use cw20::Cw20ReceiveMsg;
-use um_bindings::{CodeUploadAccess, Hyperparams};
+use um_bindings::{CodeUploadAccess, Hyperparams, RoundParams};
 
 use crate::state::Config;
 
@@ -133,6 +133,13 @@ pub enum ProposalAction {
     /// Chain: stores wasm code as the DAO, the only uploader while access is
     /// `dao_only`; the code id is in the chain's events.
     StoreCode { wasm_byte_code: Binary },
+    /// Chain: sets the collaborative rounds of an existing model lineage;
+    /// `None` ends them. A round in progress finishes with the params it
+    /// opened with; the next one takes these.
+    SetRoundParams {
+        model_id: String,
+        rounds: Option<RoundParams>,
+    },
 }
 
 impl ProposalAction {
@@ -150,6 +157,7 @@ impl ProposalAction {
             ProposalAction::SetFeeParams { .. } => "set_fee_params",
             ProposalAction::SetCodeUploadAccess { .. } => "set_code_upload_access",
             ProposalAction::StoreCode { .. } => "store_code",
+            ProposalAction::SetRoundParams { .. } => "set_round_params",
         }
     }
 }

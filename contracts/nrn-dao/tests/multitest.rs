@@ -29,7 +29,7 @@ use um_bindings::staking::{
     InstantiateMsg as StakingInstantiateMsg, QueryMsg as StakingQueryMsg,
     ReceiveMsg as StakingReceiveMsg, Role,
 };
-use um_bindings::{Hyperparams, UmMsg, UmQuery};
+use um_bindings::{Hyperparams, RoundParams, UmMsg, UmQuery};
 
 /// The chain side of `UmMsg`: remembers every message, in order. Refuses
 /// to accept the dataset delta [`MISSING_DELTA`], as the chain refuses an
@@ -766,4 +766,97 @@ fn dao_settings_are_bounded_by_the_token_supply() {
     c.execute(id).unwrap();
     let config: nrn_dao::msg::ConfigResponse = c.query(&c.dao, &QueryMsg::Config {});
     assert_eq!(config.proposal_deposit, Uint128::new(supply));
+}
+
+/// Collaborative rounds by proposal: started with params, then ended; a
+/// proposal the chain would refuse never opens, and its deposit stays with
+/// the proposer.
+#[test]
+fn round_params_proposals_start_and_end_rounds_on_the_chain() {
+    let mut c = setup();
+    let (alice, bob, carol) = (c.alice.clone(), c.bob.clone(), c.carol.clone());
+    c.bond(&alice, 600_000);
+    c.bond(&bob, 300_000);
+    c.advance(1);
+    let rounds = RoundParams {
+        max_contributions: 4,
+        round_blocks: 30,
+        outer_learning_rate: Decimal::percent(70),
+        eval_samples: 200,
+    };
+
+    let err = c
+        .app
+        .execute_contract(
+            carol.clone(),
+            c.token.clone(),
+            &TokenExecuteMsg::Send {
+                contract: c.dao.to_string(),
+                amount: Uint128::new(DEPOSIT),
+                msg: to_json_binary(&ReceiveMsg::Propose {
+                    title: "too many contributions".to_string(),
+                    description: String::new(),
+                    action: ProposalAction::SetRoundParams {
+                        model_id: "mnist-mlp".to_string(),
+                        rounds: Some(RoundParams {
+                            max_contributions: 17,
+                            ..rounds.clone()
+                        }),
+                    },
+                })
+                .unwrap(),
+            },
+            &[],
+        )
+        .unwrap_err();
+    assert!(matches!(
+        dao_error(&err),
+        ContractError::InvalidRoundParams { reason } if reason.contains("max_contributions")
+    ));
+    assert_eq!(c.balance(&carol), START_BALANCE, "rolled back");
+
+    let start = c.propose(
+        &carol,
+        ProposalAction::SetRoundParams {
+            model_id: "mnist-mlp".to_string(),
+            rounds: Some(rounds.clone()),
+        },
+    );
+    c.pass(start);
+    c.advance(PERIOD);
+    let res = c.execute(start).unwrap();
+    assert_eq!(
+        event_attr(&res, "proposal_action"),
+        Some("set_round_params")
+    );
+    assert_eq!(c.proposal(start).status, Status::Executed);
+
+    let end = c.propose(
+        &carol,
+        ProposalAction::SetRoundParams {
+            model_id: "mnist-mlp".to_string(),
+            rounds: None,
+        },
+    );
+    c.pass(end);
+    c.advance(PERIOD);
+    c.execute(end).unwrap();
+    assert_eq!(c.proposal(end).status, Status::Executed);
+
+    assert_eq!(
+        c.recorded(),
+        vec![
+            UmMsg::SetRoundParams {
+                model_id: "mnist-mlp".to_string(),
+                rounds: Some(rounds),
+            },
+            UmMsg::SetRoundParams {
+                model_id: "mnist-mlp".to_string(),
+                rounds: None,
+            },
+        ]
+    );
+    // Both deposits are back.
+    assert_eq!(c.balance(&carol), START_BALANCE);
+    assert_eq!(c.balance(&c.dao), 0);
 }

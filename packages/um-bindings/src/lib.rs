@@ -8,6 +8,8 @@
 //!   to move fees.
 //! - [`validate_fee_params`] and [`CodeUploadAccess`]: the fee and
 //!   code-upload settings the DAO sets through [`UmMsg`].
+//! - [`RoundParams`]: the collaborative rounds of a lineage, set (or ended)
+//!   by the DAO through [`UmMsg::SetRoundParams`].
 //! - [`migrate`]: the guarded cw2 version check that the contracts'
 //!   `migrate` entry points share.
 //! - `proto` (feature `proto`): [`Hyperparams`] to and from its wire
@@ -61,6 +63,57 @@ impl Hyperparams {
         }
         if self.min_improvement >= Decimal::one() {
             return Err("min_improvement must be below 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// Most contributions one collaborative round may take. The chain's own
+/// bound (`um_app::training::round::MAX_CONTRIBUTIONS`, each contribution
+/// being verified by every validator and merged in end-block); repeated here
+/// because the contracts cannot depend on the chain, and a test of the chain
+/// checks that the two agree.
+pub const MAX_ROUND_CONTRIBUTIONS: u32 = 16;
+
+/// How a model lineage runs its collaborative rounds: many trainers per
+/// round, each on its own shard, the verified contributions merged by the
+/// chain. The same JSON as the chain's `ModelLineage.rounds`, so that what
+/// voters read is what the chain stores; a round copies them when it opens.
+/// Unknown fields are refused, as the chain does: a misspelt optional field
+/// would otherwise be dropped at proposal time, and voters would pass its
+/// default without anyone having asked for it.
+#[cw_serde]
+#[serde(deny_unknown_fields)]
+pub struct RoundParams {
+    /// Contributions (shards) per round, 1..=[`MAX_ROUND_CONTRIBUTIONS`].
+    pub max_contributions: u32,
+    /// Blocks a round stays open for contributions (positive); it closes
+    /// earlier once it has `max_contributions`.
+    pub round_blocks: u64,
+    /// Step of the merge from the head toward the mean of the
+    /// contributions, in (0, 1]; 1 (the plain mean) when absent.
+    #[serde(default = "Decimal::one")]
+    pub outer_learning_rate: Decimal,
+    /// Held-out samples each validator evaluates a merged candidate on;
+    /// 0 (the whole validation split) when absent.
+    #[serde(default)]
+    pub eval_samples: u32,
+}
+
+impl RoundParams {
+    /// The chain's bounds, checked before anyone votes on a proposal the
+    /// chain would refuse.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=MAX_ROUND_CONTRIBUTIONS).contains(&self.max_contributions) {
+            return Err(format!(
+                "max_contributions must be between 1 and {MAX_ROUND_CONTRIBUTIONS}"
+            ));
+        }
+        if self.round_blocks == 0 {
+            return Err("round_blocks must be positive".into());
+        }
+        if self.outer_learning_rate.is_zero() || self.outer_learning_rate > Decimal::one() {
+            return Err("outer_learning_rate must be in (0, 1]".into());
         }
         Ok(())
     }
@@ -166,6 +219,13 @@ pub enum UmMsg {
     /// Stores wasm code as the DAO: the only way to upload while access is
     /// [`CodeUploadAccess::DaoOnly`].
     StoreCode { wasm_byte_code: Binary },
+    /// Sets the collaborative rounds of an existing lineage (bounds:
+    /// [`RoundParams::validate`]); `None` ends them. A round in progress
+    /// finishes with the params it opened with.
+    SetRoundParams {
+        model_id: String,
+        rounds: Option<RoundParams>,
+    },
 }
 
 impl CustomMsg for UmMsg {}
@@ -246,6 +306,92 @@ mod tests {
         assert_eq!(
             to_json_string(&msg).unwrap(),
             r#"{"store_code":{"wasm_byte_code":"AGFzbQ=="}}"#
+        );
+    }
+
+    fn round_params() -> RoundParams {
+        RoundParams {
+            max_contributions: 4,
+            round_blocks: 50,
+            outer_learning_rate: Decimal::percent(50),
+            eval_samples: 256,
+        }
+    }
+
+    #[test]
+    fn set_round_params_json() {
+        let msg = UmMsg::SetRoundParams {
+            model_id: "mnist-mlp".into(),
+            rounds: Some(round_params()),
+        };
+        let json = r#"{"set_round_params":{"model_id":"mnist-mlp","rounds":{"max_contributions":4,"round_blocks":50,"outer_learning_rate":"0.5","eval_samples":256}}}"#;
+        assert_eq!(to_json_string(&msg).unwrap(), json);
+        assert_eq!(from_json::<UmMsg>(json).unwrap(), msg);
+        let end = UmMsg::SetRoundParams {
+            model_id: "mnist-mlp".into(),
+            rounds: None,
+        };
+        let json = r#"{"set_round_params":{"model_id":"mnist-mlp","rounds":null}}"#;
+        assert_eq!(to_json_string(&end).unwrap(), json);
+        assert_eq!(from_json::<UmMsg>(json).unwrap(), end);
+    }
+
+    #[test]
+    fn round_params_defaults_as_the_chain() {
+        let rounds: RoundParams =
+            from_json(r#"{"max_contributions":2,"round_blocks":10}"#).unwrap();
+        assert_eq!(
+            rounds,
+            RoundParams {
+                max_contributions: 2,
+                round_blocks: 10,
+                outer_learning_rate: Decimal::one(),
+                eval_samples: 0,
+            }
+        );
+        // A misspelt field is refused, not silently left at its default.
+        assert!(from_json::<RoundParams>(
+            r#"{"max_contributions":2,"round_blocks":10,"outer_lr":"0.5"}"#
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn round_params_bounds() {
+        assert_eq!(round_params().validate(), Ok(()));
+        let with = |change: fn(&mut RoundParams)| {
+            let mut rounds = round_params();
+            change(&mut rounds);
+            rounds.validate()
+        };
+        // The edges the chain accepts.
+        assert_eq!(with(|r| r.max_contributions = 1), Ok(()));
+        assert_eq!(
+            with(|r| r.max_contributions = MAX_ROUND_CONTRIBUTIONS),
+            Ok(())
+        );
+        assert_eq!(with(|r| r.round_blocks = 1), Ok(()));
+        assert_eq!(with(|r| r.outer_learning_rate = Decimal::one()), Ok(()));
+        assert_eq!(
+            with(|r| r.outer_learning_rate = Decimal::raw(1)),
+            Ok(()),
+            "the smallest positive rate"
+        );
+        assert_eq!(with(|r| r.eval_samples = 0), Ok(()));
+        assert_eq!(with(|r| r.eval_samples = u32::MAX), Ok(()));
+
+        let contributions = Err("max_contributions must be between 1 and 16".to_string());
+        assert_eq!(with(|r| r.max_contributions = 0), contributions);
+        assert_eq!(with(|r| r.max_contributions = 17), contributions);
+        assert_eq!(
+            with(|r| r.round_blocks = 0),
+            Err("round_blocks must be positive".to_string())
+        );
+        let rate = Err("outer_learning_rate must be in (0, 1]".to_string());
+        assert_eq!(with(|r| r.outer_learning_rate = Decimal::zero()), rate);
+        assert_eq!(
+            with(|r| r.outer_learning_rate = Decimal::percent(101)),
+            rate
         );
     }
 

@@ -12,7 +12,7 @@ use cosmwasm_std::{
 };
 use cw2::get_contract_version;
 use um_bindings::migrate::MigrateError;
-use um_bindings::CodeUploadAccess;
+use um_bindings::{CodeUploadAccess, RoundParams};
 
 use super::*;
 use crate::state::compare_ratio;
@@ -2522,4 +2522,183 @@ fn migrate_bumps_version_and_refuses_other_contracts_and_downgrades() {
         ),
         "{err:?}"
     );
+}
+
+// ------------------------------------------------------ collaborative rounds
+
+fn round_params() -> RoundParams {
+    RoundParams {
+        max_contributions: 4,
+        round_blocks: 50,
+        outer_learning_rate: Decimal::percent(50),
+        eval_samples: 128,
+    }
+}
+
+#[test]
+fn execute_emits_set_round_params() {
+    let (mut deps, u) = setup();
+    let keeper = deps.api.addr_make("keeper");
+    // Start, the bounds' edges, and end (`None`).
+    let edges = RoundParams {
+        max_contributions: um_bindings::MAX_ROUND_CONTRIBUTIONS,
+        round_blocks: 1,
+        outer_learning_rate: Decimal::one(),
+        eval_samples: 0,
+    };
+    for rounds in [Some(round_params()), Some(edges), None] {
+        let id = passed_proposal(
+            &mut deps,
+            &u,
+            ProposalAction::SetRoundParams {
+                model_id: "mnist-mlp".to_string(),
+                rounds: rounds.clone(),
+            },
+        );
+        let res = exec(
+            &mut deps,
+            &keeper,
+            ExecuteMsg::Execute { proposal_id: id },
+            END,
+        )
+        .unwrap();
+        assert_eq!(
+            res.messages,
+            vec![
+                SubMsg::reply_on_error(
+                    CosmosMsg::Custom(UmMsg::SetRoundParams {
+                        model_id: "mnist-mlp".to_string(),
+                        rounds,
+                    }),
+                    id
+                ),
+                refund(&u)
+            ]
+        );
+        assert!(
+            res.attributes
+                .contains(&attr("proposal_action", "set_round_params")),
+            "{:?}",
+            res.attributes
+        );
+        assert_eq!(proposal(&deps, id, END).status, Status::Executed);
+    }
+}
+
+#[test]
+fn propose_refuses_invalid_round_params() {
+    let (mut deps, u) = setup();
+    let token = u.token.clone();
+    let mut try_propose = |model_id: &str, rounds: Option<RoundParams>| {
+        exec(
+            &mut deps,
+            &token,
+            receive_msg(
+                &u.dave,
+                DEPOSIT,
+                ProposalAction::SetRoundParams {
+                    model_id: model_id.to_string(),
+                    rounds,
+                },
+            ),
+            START,
+        )
+        .unwrap_err()
+    };
+    let with = |change: fn(&mut RoundParams)| {
+        let mut rounds = round_params();
+        change(&mut rounds);
+        Some(rounds)
+    };
+    let invalid = |reason: &str| ContractError::InvalidRoundParams {
+        reason: reason.to_string(),
+    };
+
+    assert_eq!(
+        try_propose("mnist-mlp", with(|r| r.max_contributions = 0)),
+        invalid("max_contributions must be between 1 and 16")
+    );
+    assert_eq!(
+        try_propose("mnist-mlp", with(|r| r.max_contributions = 17)),
+        invalid("max_contributions must be between 1 and 16")
+    );
+    assert_eq!(
+        try_propose("mnist-mlp", with(|r| r.round_blocks = 0)),
+        invalid("round_blocks must be positive")
+    );
+    assert_eq!(
+        try_propose(
+            "mnist-mlp",
+            with(|r| r.outer_learning_rate = Decimal::zero())
+        ),
+        invalid("outer_learning_rate must be in (0, 1]")
+    );
+    assert_eq!(
+        try_propose(
+            "mnist-mlp",
+            with(|r| r.outer_learning_rate = Decimal::percent(101))
+        ),
+        invalid("outer_learning_rate must be in (0, 1]")
+    );
+    // The model id is checked whether rounds start or end.
+    for rounds in [Some(round_params()), None] {
+        assert!(matches!(
+            try_propose("", rounds.clone()),
+            ContractError::InvalidProposal { .. }
+        ));
+        assert!(matches!(
+            try_propose("mnist mlp", rounds),
+            ContractError::InvalidProposal { .. }
+        ));
+    }
+    // Nothing was stored.
+    let list: ProposalListResponse = from_json(
+        query(
+            deps.as_ref(),
+            env_at(START),
+            QueryMsg::ListProposals {
+                start_after: None,
+                limit: None,
+            },
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(list.proposals.is_empty());
+}
+
+#[test]
+fn set_round_params_action_json() {
+    // The chain's JSON: the two optional fields take the chain's defaults.
+    let action: ProposalAction = from_json(
+        br#"{"set_round_params":{"model_id":"mnist-mlp","rounds":{"max_contributions":4,"round_blocks":50}}}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        action,
+        ProposalAction::SetRoundParams {
+            model_id: "mnist-mlp".to_string(),
+            rounds: Some(RoundParams {
+                max_contributions: 4,
+                round_blocks: 50,
+                outer_learning_rate: Decimal::one(),
+                eval_samples: 0,
+            }),
+        }
+    );
+    assert_eq!(action.kind(), "set_round_params");
+    let action: ProposalAction =
+        from_json(br#"{"set_round_params":{"model_id":"mnist-mlp","rounds":null}}"#).unwrap();
+    assert_eq!(
+        action,
+        ProposalAction::SetRoundParams {
+            model_id: "mnist-mlp".to_string(),
+            rounds: None,
+        }
+    );
+    // A misspelt field is refused rather than voted on as its default.
+    assert!(from_json::<ProposalAction>(
+        br#"{"set_round_params":{"model_id":"m","rounds":{"max_contributions":4,"round_blocks":50,"outer_lr":"0.5"}}}"#,
+    )
+    .is_err());
 }
