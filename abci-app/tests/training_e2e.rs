@@ -21,7 +21,7 @@ use um_governance::staking::BondRole;
 use um_governance::{DeployConfig, Deployment};
 use um_proto::um::training::v1::{
     MsgSubmitUpdate, QueryUpdatesRequest, QueryUpdatesResponse, QueryVersionsRequest,
-    QueryVersionsResponse, UpdateStatus,
+    QueryVersionsResponse, RoundStatus, UpdateStatus,
 };
 
 const NRN: u128 = 1_000_000;
@@ -43,6 +43,15 @@ fn hyperparams() -> Value {
 /// A one-validator chain with the MNIST subset, the governance suite, the
 /// lineage at version 0 and the given trainers bonded with 100 NRN each.
 fn training_chain(trainers: &[&str], expiry_blocks: u64) -> (TestNode, Vec<Key>, Deployment) {
+    training_chain_with(trainers, expiry_blocks, None)
+}
+
+/// [`training_chain`] whose lineage trains in collaborative `rounds`.
+fn training_chain_with(
+    trainers: &[&str],
+    expiry_blocks: u64,
+    rounds: Option<Value>,
+) -> (TestNode, Vec<Key>, Deployment) {
     let digits = workspace_root().join("data/mnist");
     let dataset = format!("mnist={}", digits.display());
     let node = TestNode::init_with(&["--dataset", &dataset, "--dataset-limit", DIGITS]);
@@ -80,6 +89,7 @@ fn training_chain(trainers: &[&str], expiry_blocks: u64) -> (TestNode, Vec<Key>,
             "hyperparams": hyperparams(),
             "dataset_id": "mnist",
             "init_seed": 7,
+            "rounds": rounds,
         }],
     });
     node.set_genesis(&genesis);
@@ -125,7 +135,15 @@ fn started_with_verifier(
     trainers: &[&str],
     expiry_blocks: u64,
 ) -> (TestNode, Vec<Key>, Deployment, Verifier) {
-    let (mut node, keys, suite) = training_chain(trainers, expiry_blocks);
+    started_with_verifier_and(trainers, expiry_blocks, None)
+}
+
+fn started_with_verifier_and(
+    trainers: &[&str],
+    expiry_blocks: u64,
+    rounds: Option<Value>,
+) -> (TestNode, Vec<Key>, Deployment, Verifier) {
+    let (mut node, keys, suite) = training_chain_with(trainers, expiry_blocks, rounds);
     // The verifier reads the dataset from the node, so the node's RPC must
     // be up first; until the verifier listens, the validator abstains.
     node.start();
@@ -498,4 +516,205 @@ fn a_dataset_delta_passed_by_the_dao_is_what_the_next_updates_train_on() {
         )
         .unwrap();
     assert_eq!(version.version.unwrap().dataset_version, 1);
+}
+
+/// Loss of `weights` on the whole validation split, measured by the
+/// verifier's Evaluate (the numbers a candidate is judged by with
+/// `eval_samples` 0).
+fn validation_loss(node: &TestNode, verifier: &Verifier, weights: Vec<u8>) -> f32 {
+    use um_proto::um::dataset::v1::Split;
+    use um_proto::um::trainer::v1::trainer_client::TrainerClient;
+    use um_proto::um::trainer::v1::EvaluateRequest;
+    let dataset = current_dataset(&node.rpc);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut client = TrainerClient::connect(verifier.endpoint.clone())
+            .await
+            .unwrap()
+            .max_decoding_message_size(64 << 20);
+        client
+            .evaluate(EvaluateRequest {
+                model_id: MODEL.into(),
+                spec_json: SPEC.into(),
+                weights_sha256: um_app::training::records::sha256(&weights).to_vec(),
+                weights,
+                dataset_id: "mnist".into(),
+                dataset_version: dataset.version,
+                dataset_root: dataset.root,
+                split: Split::Validation as i32,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .loss
+    })
+}
+
+fn round(node: &TestNode, number: u64) -> um_proto::um::training::v1::Round {
+    let answer: um_proto::um::training::v1::QueryRoundResponse = node
+        .rpc
+        .query_proto(
+            "/um.training.v1.Query/Round",
+            &um_proto::um::training::v1::QueryRoundRequest {
+                model_id: MODEL.into(),
+                number,
+            },
+        )
+        .unwrap();
+    answer.round.unwrap()
+}
+
+/// Issue 16: three trainers share each round of a lineage in round mode.
+/// Their contributions, each on its own shard, are verified and merged;
+/// every merge that became a version lowered the loss on the whole
+/// validation split (the candidate's evaluation uses all of it here); each
+/// trainer is rewarded; a contribution trained with other hyperparameters
+/// is refused, not slashed.
+#[test]
+fn three_trainers_share_rounds_and_every_version_lowers_the_held_out_loss() {
+    const CONTRIBUTIONS: u32 = 2;
+    let rounds = json!({
+        "max_contributions": 3,
+        "round_blocks": 40,
+        "outer_learning_rate": "1",
+        "eval_samples": 0,
+    });
+    let (node, keys, suite, verifier) =
+        started_with_verifier_and(&["alice", "bob", "carol"], 60, Some(rounds));
+    let before: Vec<u128> = keys
+        .iter()
+        .map(|k| node.cw20_balance(&suite.token, &k.address))
+        .collect();
+    let stakes: Vec<u128> = keys
+        .iter()
+        .map(|k| stake(&node, &suite, &k.address))
+        .collect();
+
+    // Stale hyperparameters: refused at delivery, the stake untouched.
+    let first = round(&node, 0);
+    let dataset = current_dataset(&node.rpc);
+    let msg = MsgSubmitUpdate {
+        trainer: keys[0].address.clone(),
+        model_id: MODEL.into(),
+        base_version: 0,
+        dataset_version: dataset.version,
+        nonce: 0,
+        weights: head(&node.rpc).1,
+        claimed_train_loss: 1.0,
+        claimed_validation_loss: 1.0,
+        hyperparams_sha256: vec![7; 32],
+        dataset_root: dataset.root,
+        round: first.number,
+        shard: 0,
+    };
+    let refused = node.submit(&keys[0], vec![any(&msg)], 30_000_000);
+    assert_eq!(refused.code, um_client::codes::Code::InvalidRequest.value());
+    assert!(refused.log.contains("hyperparameters"), "{}", refused.log);
+    assert_eq!(stake(&node, &suite, &keys[0].address), stakes[0]);
+
+    let trainers: Vec<_> = ["alice", "bob", "carol"]
+        .iter()
+        .map(|name| {
+            Command::new(trainer_binary())
+                .args(["train", "--node", node.rpc.url(), "--home"])
+                .arg(&node.home)
+                .args(["--key", name, "--model", MODEL, "--updates"])
+                .arg(CONTRIBUTIONS.to_string())
+                .env("UMD_KEYRING_BACKEND", "test")
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for trainer in trainers {
+        let output = trainer.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "um-trainer train failed:\n{}\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
+            node.logs()
+        );
+        eprintln!("{}", String::from_utf8_lossy(&output.stdout));
+    }
+
+    // Every closed round: what it merged and what it made.
+    let current = round(&node, 0);
+    let mut merged_all_three = 0;
+    let mut contributors = std::collections::BTreeSet::new();
+    for number in 1..current.number {
+        let closed = round(&node, number);
+        assert_eq!(closed.status, RoundStatus::Closed as i32, "round {number}");
+        let mut shards = closed.shards.clone();
+        shards.sort_unstable();
+        shards.dedup();
+        assert_eq!(
+            shards.len(),
+            closed.shards.len(),
+            "one contribution per shard"
+        );
+        if closed.outcome == "MERGED" {
+            let candidate = update(&node.rpc, closed.candidate_update_id);
+            for id in &candidate.contributions {
+                contributors.insert(update(&node.rpc, *id).trainer);
+            }
+            if candidate.contributions.len() == 3 {
+                merged_all_three += 1;
+            }
+        }
+        eprintln!(
+            "round {number}: {} contributions, outcome {}, version {}",
+            closed.contributions.len(),
+            closed.outcome,
+            closed.version
+        );
+    }
+    assert!(merged_all_three >= 1, "no round merged all three trainers");
+    assert_eq!(contributors.len(), 3);
+
+    // The head's held-out loss never rose, version after version.
+    let versions: QueryVersionsResponse = node
+        .rpc
+        .query_proto(
+            "/um.training.v1.Query/Versions",
+            &QueryVersionsRequest {
+                model_id: MODEL.into(),
+                pagination: None,
+            },
+        )
+        .unwrap();
+    let mut losses = Vec::new();
+    for version in versions.versions.iter().rev() {
+        let weights: um_proto::um::training::v1::QueryWeightsResponse = node
+            .rpc
+            .query_proto(
+                "/um.training.v1.Query/Weights",
+                &um_proto::um::training::v1::QueryWeightsRequest {
+                    weights_sha256: version.weights_sha256.clone(),
+                },
+            )
+            .unwrap();
+        losses.push((
+            version.version,
+            validation_loss(&node, &verifier, weights.weights),
+        ));
+    }
+    eprintln!("held-out loss by version: {losses:?}");
+    assert!(losses.len() >= 2, "{losses:?}");
+    for pair in losses.windows(2) {
+        assert!(pair[1].1 < pair[0].1, "the loss rose: {losses:?}");
+    }
+
+    // Each trainer earned a share of a merge, kept its stake.
+    for (i, key) in keys.iter().enumerate() {
+        let now = node.cw20_balance(&suite.token, &key.address);
+        let fees = node.fees_paid_on_chain(&key.address);
+        assert!(now + fees > before[i], "{} earned nothing", key.name);
+        assert_eq!(stake(&node, &suite, &key.address), stakes[i]);
+    }
 }
