@@ -149,11 +149,15 @@ impl CustomBindings for ContractRequests {
                          round_blocks,
                          outer_learning_rate,
                          eval_samples,
+                         checkpoint_interval,
+                         segments_per_validator,
                      }| training::round::RoundParams {
                         max_contributions,
                         round_blocks,
                         outer_learning_rate,
                         eval_samples,
+                        checkpoint_interval,
+                        segments_per_validator,
                     },
                 );
                 let shown = match &rounds {
@@ -451,6 +455,8 @@ mod tests {
             round_blocks: 30,
             outer_learning_rate: Decimal::percent(70),
             eval_samples: 200,
+            checkpoint_interval: 0,
+            segments_per_validator: 0,
         };
         let start = UmMsg::SetRoundParams {
             model_id: "mnist-mlp".into(),
@@ -489,6 +495,8 @@ mod tests {
                 round_blocks: 30,
                 outer_learning_rate: Decimal::percent(70),
                 eval_samples: 200,
+                checkpoint_interval: 0,
+                segments_per_validator: 0,
             })
         );
         assert_eq!(lineage.updated_height, 7);
@@ -497,7 +505,7 @@ mod tests {
             .unwrap();
         assert_eq!(round.number, 1);
         assert_eq!(round.status, RoundStatus::Open as i32);
-        assert_eq!((round.opened_height, round.closes_height), (7, 37));
+        assert_eq!((round.opened_height, round.closes_height), (7, 0));
 
         // Out of the chain's bounds: refused, nothing changes.
         let too_many = UmMsg::SetRoundParams {

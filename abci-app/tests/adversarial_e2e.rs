@@ -164,6 +164,7 @@ fn submit_msg(rpc: &RpcClient, key: &Key, nonce: u64, weights: Vec<u8>) -> MsgSu
         dataset_root: dataset.root,
         round: 0,
         shard: 0,
+        checkpoints: Vec::new(),
     }
 }
 

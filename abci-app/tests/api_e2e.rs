@@ -1287,6 +1287,7 @@ fn openapi_matches_the_router(chain: &Chain) {
         ("code_id", "1".to_string()),
         ("model_id", MODEL.to_string()),
         ("version", "0".to_string()),
+        ("number", "1".to_string()),
         ("update_id", "1".to_string()),
         ("dataset_id", "mnist".to_string()),
         ("delta_id", "1".to_string()),

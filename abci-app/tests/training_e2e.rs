@@ -117,6 +117,7 @@ fn submit_weights(
         dataset_root: dataset.root,
         round: 0,
         shard: 0,
+        checkpoints: Vec::new(),
     };
     node.submit(key, vec![any(&msg)], 30_000_000)
 }
@@ -220,6 +221,7 @@ fn an_update_trained_before_a_hyperparameter_change_is_refused_not_slashed() {
         dataset_root: dataset.root,
         round: 0,
         shard: 0,
+        checkpoints: Vec::new(),
     };
     let refused = node.submit(alice, vec![any(&msg)], 30_000_000);
     assert_eq!(
@@ -257,6 +259,7 @@ fn an_update_trained_before_a_hyperparameter_change_is_refused_not_slashed() {
         dataset_root: dataset.root,
         round: 0,
         shard: 0,
+        checkpoints: Vec::new(),
     };
     let refused = node.submit(alice, vec![any(&msg)], 30_000_000);
     assert_eq!(
@@ -497,6 +500,7 @@ fn a_dataset_delta_passed_by_the_dao_is_what_the_next_updates_train_on() {
         dataset_root: before.root.clone(),
         round: 0,
         shard: 0,
+        checkpoints: Vec::new(),
     };
     let refused = node.submit(alice, vec![any(&msg)], 30_000_000);
     assert_eq!(refused.code, um_client::codes::Code::InvalidRequest.value());
@@ -568,7 +572,8 @@ fn round(node: &TestNode, number: u64) -> um_proto::um::training::v1::Round {
 }
 
 /// Issue 16: three trainers share each round of a lineage in round mode.
-/// Their contributions, each on its own shard, are verified and merged;
+/// Their contributions, each on its own shard, are verified by sampled
+/// segments and merged;
 /// every merge that became a version lowered the loss on the whole
 /// validation split (the candidate's evaluation uses all of it here); each
 /// trainer is rewarded; a contribution trained with other hyperparameters
@@ -576,11 +581,15 @@ fn round(node: &TestNode, number: u64) -> um_proto::um::training::v1::Round {
 #[test]
 fn three_trainers_share_rounds_and_every_version_lowers_the_held_out_loss() {
     const CONTRIBUTIONS: u32 = 2;
+    // Each contribution commits a checkpoint after every step; the
+    // validator re-executes 2 of its 5 segments.
     let rounds = json!({
         "max_contributions": 3,
         "round_blocks": 40,
         "outer_learning_rate": "1",
         "eval_samples": 0,
+        "checkpoint_interval": 1,
+        "segments_per_validator": 2,
     });
     let (node, keys, suite, verifier) =
         started_with_verifier_and(&["alice", "bob", "carol"], 60, Some(rounds));
@@ -609,6 +618,7 @@ fn three_trainers_share_rounds_and_every_version_lowers_the_held_out_loss() {
         dataset_root: dataset.root,
         round: first.number,
         shard: 0,
+        checkpoints: Vec::new(),
     };
     let refused = node.submit(&keys[0], vec![any(&msg)], 30_000_000);
     assert_eq!(refused.code, um_client::codes::Code::InvalidRequest.value());
@@ -717,4 +727,116 @@ fn three_trainers_share_rounds_and_every_version_lowers_the_held_out_loss() {
         assert!(now + fees > before[i], "{} earned nothing", key.name);
         assert_eq!(stake(&node, &suite, &key.address), stakes[i]);
     }
+}
+
+/// Issue 16, sampled verification: contributions commit a checkpoint after
+/// each of their 5 steps, and the validator re-executes 2 of the 5
+/// segments, drawn with the hash of the block that delivered them. A
+/// trainer whose last segment is faked (honest checkpoints, final weights
+/// moved) gets through when the sample misses it (each time with
+/// probability 3/5 here) and is caught when it does not: the dispute makes
+/// the validator re-execute that segment, and the trainer is slashed. The
+/// merges the misses made still had to beat the head.
+#[test]
+fn a_faked_segment_is_caught_by_the_sampling_and_slashed_after_the_dispute() {
+    use um_proto::um::trainer::v1::RoundShard;
+    const ATTEMPTS: usize = 16;
+    let rounds = json!({
+        "max_contributions": 1,
+        "round_blocks": 5,
+        "outer_learning_rate": "1",
+        "eval_samples": 0,
+        "checkpoint_interval": 1,
+        "segments_per_validator": 2,
+    });
+    let (node, keys, suite, verifier) = started_with_verifier_and(&["mallory"], 60, Some(rounds));
+    let mallory = &keys[0];
+    let stake_before = stake(&node, &suite, &mallory.address);
+    let mut escapes = 0;
+    let mut caught = None;
+    for attempt in 0..ATTEMPTS {
+        // The next open round.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let open = loop {
+            let current = round(&node, 0);
+            if current.status == RoundStatus::Open as i32 && current.contributions.is_empty() {
+                break current;
+            }
+            assert!(Instant::now() < deadline, "no open round\n{}", node.logs());
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        let shard = RoundShard {
+            round: open.number,
+            round_seed: open.seed.clone(),
+            shard: 0,
+            shards: 1,
+        };
+        let (weights, checkpoints) =
+            train_remotely_with(&node.rpc, &verifier.endpoint, mallory, 0, Some(shard), 1);
+        assert_eq!(
+            checkpoints.len(),
+            4,
+            "5 steps, a checkpoint after each but the last"
+        );
+        let dataset = current_dataset(&node.rpc);
+        let msg = MsgSubmitUpdate {
+            trainer: mallory.address.clone(),
+            model_id: MODEL.into(),
+            base_version: open.base_version,
+            dataset_version: dataset.version,
+            nonce: 0,
+            weights: tampered(&weights),
+            claimed_train_loss: 1.0,
+            claimed_validation_loss: 1.0,
+            hyperparams_sha256: hyperparams_sha256(&node.rpc),
+            dataset_root: dataset.root,
+            round: open.number,
+            shard: 0,
+            checkpoints,
+        };
+        let result = node.submit(mallory, vec![any(&msg)], 60_000_000);
+        assert_eq!(result.code, 0, "{}", result.log);
+        let decided = wait_decided(&node.rpc, update_id(&result), || node.logs());
+        if decided.slashed {
+            caught = Some((attempt, decided));
+            break;
+        }
+        escapes += 1;
+        assert_eq!(decided.status, UpdateStatus::Verified as i32, "{decided:?}");
+        // Let the round finish before the next attempt.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while round(&node, open.number).status != RoundStatus::Closed as i32 {
+            assert!(
+                Instant::now() < deadline,
+                "round {} never closed",
+                open.number
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    let (attempt, decided) = caught.unwrap_or_else(|| {
+        panic!("{ATTEMPTS} faked contributions, none caught (chance 0.6^{ATTEMPTS})")
+    });
+    assert_eq!(decided.status, UpdateStatus::Rejected as i32);
+    assert_eq!(decided.reason, "VERDICT_REASON_WEIGHTS_MISMATCH");
+    assert_eq!(
+        decided.disputed_segment,
+        Some(4),
+        "the last segment is the faked one"
+    );
+    let verdicts: um_proto::um::training::v1::QueryUpdateResponse = node
+        .rpc
+        .query_proto(
+            "/um.training.v1.Query/Update",
+            &um_proto::um::training::v1::QueryUpdateRequest {
+                update_id: decided.id,
+            },
+        )
+        .unwrap();
+    assert!(verdicts
+        .verdicts
+        .iter()
+        .all(|v| v.segments_checked.contains(&4) && v.failed_segment == Some(4)));
+    assert_eq!(stake(&node, &suite, &mallory.address), stake_before / 2);
+    eprintln!("faked last segment: {escapes} escaped the sample, caught at attempt {attempt}");
 }

@@ -64,6 +64,7 @@ impl Trainer for MockTrainer {
                 device: "cpu".into(),
                 train_ms: 4,
                 evaluate_ms: 1,
+                checkpoints: vec![vec![4, 5]],
             })),
         });
         let stream = tokio_stream::iter(events.into_iter().map(Ok));
@@ -157,6 +158,7 @@ async fn trainer_client_and_server_work_over_loopback() {
         .train(TrainRequest {
             step: Some(step(3)),
             omit_weights: false,
+            checkpoint_interval: 0,
         })
         .await
         .unwrap()

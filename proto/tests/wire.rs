@@ -12,7 +12,7 @@ use um_proto::um::dataset::v1::{
     DatasetDelta, DeltaStatus, MsgProposeDatasetDelta, QueryDatasetRequest, Record, Split,
 };
 use um_proto::um::trainer::v1::{
-    train_progress, RoundShard, StepProgress, TrainProgress, TrainingStep, VerifyMode,
+    train_progress, RoundShard, Segment, StepProgress, TrainProgress, TrainingStep, VerifyMode,
     VerifyRequest,
 };
 use um_proto::um::training::v1::{
@@ -54,6 +54,7 @@ fn messages_round_trip() {
         dataset_root: vec![4; 32],
         round: 3,
         shard: 2,
+        checkpoints: Vec::new(),
     });
     round_trip(&ModelVersion {
         model_id: "mnist-cnn".into(),
@@ -91,6 +92,8 @@ fn messages_round_trip() {
             measured_validation_accuracy: 0.1,
             power: 10,
             height: 119,
+            segments_checked: vec![1, 4],
+            failed_segment: Some(4),
         }],
     });
     round_trip(&DatasetDelta {
@@ -179,6 +182,13 @@ fn proto3_optional_fields_keep_presence() {
         mode: VerifyMode::Contribution as i32,
         eval_seed: vec![7; 32],
         eval_samples: 500,
+        segments: vec![Segment {
+            index: 2,
+            first_step: 20,
+            steps: 10,
+            start_weights: vec![8; 16],
+            end_weights: Vec::new(),
+        }],
     };
     round_trip(&request);
     round_trip(&VerifyRequest {
@@ -271,6 +281,8 @@ fn injected() -> InjectedVerdicts {
             relative_distance: 1e-6,
             measured_validation_accuracy: 0.93,
             detail: String::new(),
+            segments_checked: vec![0, 3],
+            failed_segment: None,
         }],
     }
     .encode_to_vec();

@@ -49,12 +49,13 @@ pub use hyperparams::{Hyperparams, HyperparamsExt, TrainParams, VerifyParams};
 pub use model::Model;
 pub use spec::ModelSpec;
 pub use step::{
-    batch_indices, eval_subset_indices, run_round_step, run_step, shard_indices, RoundShard,
-    StepOutcome, StepRequest,
+    batch_indices, eval_subset_indices, run_round_step, run_segment, run_step,
+    run_step_checkpointed, segment_bounds, segment_count, shard_indices, RoundShard, StepOutcome,
+    StepRequest,
 };
 pub use verify::{
-    verify, verify_timed, verify_with, Reason, Verdict, VerifyMode, VerifyOptions, VerifyRequest,
-    VerifyTimings,
+    verify, verify_timed, verify_with, Reason, Segment, Verdict, VerifyMode, VerifyOptions,
+    VerifyRequest, VerifyTimings,
 };
 pub use weights::{weights_hash, Weights};
 

@@ -55,6 +55,32 @@
 //!    otherwise rule 7 with prefix `"um/eval-sample"`, seed = the
 //!    candidate's `eval_seed` (32 bytes), `n = v`, `m = eval_samples`, and
 //!    the subset is `idx[0..eval_samples]` in that order.
+//!
+//! ## Checkpoints and segments
+//!
+//! A round may ask its contributions for checkpoints
+//! (`RoundParams.checkpoint_interval`), so that a validator can re-execute
+//! a sample of the step's segments instead of the whole step (the chain's
+//! side of the same rule is `abci-app/src/training/round/segments.rs`).
+//!
+//! 10. **Segments**: with checkpoint interval `c > 0` and `S` =
+//!     local_steps, a contribution has `N = ⌈S / c⌉` segments when `c < S`,
+//!     else `N = 1` (and no checkpoints; so does `c = 0`). Segment `j`
+//!     (`0 ≤ j < N`) covers the steps `j·c` up to `min((j+1)·c, S)`
+//!     (exclusive).
+//! 11. **Checkpoints**: checkpoint `j` (`1 ≤ j ≤ N−1`) is the canonical
+//!     safetensors encoding (rule 5) of the weights after step `j·c`,
+//!     exactly the weights the full step holds at that point. Checkpoint 0
+//!     is the base `B`, checkpoint `N` the contribution's final weights. A
+//!     contribution carries checkpoints `1 … N−1`, in order.
+//! 12. **Re-executing a segment**: the steps of segment `j` run from
+//!     checkpoint `j` with the batches the full step uses at those step
+//!     indices (rule 2 with `base_hash` of `B`, not of the checkpoint; rule 8
+//!     samples `[s·B, (s+1)·B)` of the shard), so segment `j` re-executed on
+//!     its own gives checkpoint `j+1` (bitwise on the same CPU; within the
+//!     verification tolerance elsewhere). Nothing carries over from one step
+//!     to the next but the weights (no momentum), which is what makes a
+//!     segment independent of the steps before it.
 
 use std::ops::ControlFlow;
 
@@ -91,6 +117,8 @@ pub enum StepError {
         done: u32,
         total: u32,
     },
+    #[error("segment: {0}")]
+    InvalidSegment(String),
 }
 
 /// The longest one step (a Train or a Verify request) may run: it holds the
@@ -317,6 +345,27 @@ pub fn eval_subset_indices(
     partial_permutation(EVAL_SAMPLE_PREFIX, eval_seed, validation_len, wanted)
 }
 
+/// Segments of a step of `local_steps` steps with checkpoints every
+/// `interval` steps (rule 10): `⌈local_steps / interval⌉`, or 1 when
+/// `interval` is 0 or not below `local_steps` (no checkpoints).
+pub fn segment_count(local_steps: u32, interval: u32) -> u32 {
+    if interval == 0 || interval >= local_steps {
+        1
+    } else {
+        local_steps.div_ceil(interval)
+    }
+}
+
+/// `(first_step, steps)` of segment `index` (rule 10); the whole step when
+/// there is one segment. An index past the last gives 0 steps.
+pub fn segment_bounds(local_steps: u32, interval: u32, index: u32) -> (u32, u32) {
+    if segment_count(local_steps, interval) == 1 {
+        return (0, local_steps);
+    }
+    let first = index.saturating_mul(interval);
+    (first, interval.min(local_steps.saturating_sub(first)))
+}
+
 /// Where a step's batches come from.
 enum Batches {
     /// Rule 2: seeded by the base, the trainer and the nonce.
@@ -325,7 +374,7 @@ enum Batches {
     Shard(ShardBatches),
 }
 
-/// The result of one update.
+/// The result of one update (or of one segment of it, [`SegmentRunner`]).
 #[derive(Debug, Clone)]
 pub struct StepOutcome {
     /// Canonical safetensors bytes of the new weights.
@@ -336,6 +385,10 @@ pub struct StepOutcome {
     pub mean_train_loss: f64,
     /// The batch loss of every step, in order.
     pub step_losses: Vec<f64>,
+    /// With a checkpoint interval `c` ([`run_step_checkpointed`]): the
+    /// canonical safetensors bytes of the weights after steps `c, 2c, …`
+    /// below `local_steps` (rule 11, checkpoints `1 … N−1`); empty otherwise.
+    pub checkpoints: Vec<Vec<u8>>,
 }
 
 /// Everything that defines an update.
@@ -392,68 +445,210 @@ pub fn run_step_within(
     shard: Option<&RoundShard>,
     device: Device,
     limit: std::time::Duration,
-    mut progress: impl FnMut(u32, f64) -> ControlFlow<()>,
+    progress: impl FnMut(u32, f64) -> ControlFlow<()>,
 ) -> Result<StepOutcome, StepError> {
-    let started = std::time::Instant::now();
-    let spec = req.spec;
-    check_dataset(spec, req.dataset)?;
-    let train = req.dataset.train();
-    let batches = match shard {
-        Some(shard) => Batches::Shard(ShardBatches::new(
-            shard,
-            req.params.batch_size,
-            req.params.local_steps,
-            train.len(),
-        )?),
-        None => Batches::Nonce {
-            base_hash: Sha256::digest(req.base_weights).into(),
-        },
-    };
-    let mut model = Model::from_safetensors(spec, req.base_weights, device)?;
-    let lr = f64::from(req.params.learning_rate as f32);
+    run_step_checkpointed(req, shard, 0, device, limit, progress)
+}
 
-    let mut step_losses = Vec::with_capacity(req.params.local_steps as usize);
-    for s in 0..req.params.local_steps {
-        let idx = match &batches {
-            Batches::Nonce { base_hash } => batch_indices(
-                base_hash,
-                req.trainer,
-                req.nonce,
-                s,
+/// [`run_step_within`], also recording the checkpoints of rule 11 every
+/// `checkpoint_interval` steps (none when it is 0 or not below
+/// `local_steps`). The final weights and the losses are those of the step
+/// without checkpoints: recording one only copies the weights out.
+pub fn run_step_checkpointed(
+    req: &StepRequest<'_>,
+    shard: Option<&RoundShard>,
+    checkpoint_interval: u32,
+    device: Device,
+    limit: std::time::Duration,
+    progress: impl FnMut(u32, f64) -> ControlFlow<()>,
+) -> Result<StepOutcome, StepError> {
+    let runner = SegmentRunner::new(req, shard, device)?;
+    runner.run_span(
+        &Span {
+            start_weights: req.base_weights,
+            first_step: 0,
+            steps: req.params.local_steps,
+            checkpoint_interval,
+        },
+        limit,
+        progress,
+    )
+}
+
+/// Re-executes `steps` steps of the update from step index `first_step`,
+/// starting from `start_weights` instead of the base (rule 12): with the
+/// batches the full step uses at those indices.
+pub fn run_segment(
+    req: &StepRequest<'_>,
+    shard: Option<&RoundShard>,
+    first_step: u32,
+    steps: u32,
+    start_weights: &[u8],
+    device: Device,
+) -> Result<StepOutcome, StepError> {
+    SegmentRunner::new(req, shard, device)?.run(
+        first_step,
+        steps,
+        start_weights,
+        MAX_STEP_TIME,
+        |_, _| ControlFlow::Continue(()),
+    )
+}
+
+/// Which steps a run executes, from which weights, with which checkpoints.
+struct Span<'a> {
+    start_weights: &'a [u8],
+    first_step: u32,
+    steps: u32,
+    checkpoint_interval: u32,
+}
+
+/// Runs steps of one update: the whole step, or segments of it (rule 12).
+/// The batch source is derived once, so that a verifier re-executing many
+/// segments does not redo a shard's permutation (a pass over the whole
+/// training split) for each.
+pub struct SegmentRunner<'a> {
+    req: StepRequest<'a>,
+    batches: Batches,
+    device: Device,
+}
+
+impl<'a> SegmentRunner<'a> {
+    /// The steps of `req` (with the batches of `shard` when set) on `device`;
+    /// fails as [`run_step`] does when the dataset does not fit the model.
+    pub fn new(
+        req: &StepRequest<'a>,
+        shard: Option<&RoundShard>,
+        device: Device,
+    ) -> Result<Self, StepError> {
+        check_dataset(req.spec, req.dataset)?;
+        let train_len = req.dataset.train().len();
+        let batches = match shard {
+            Some(shard) => Batches::Shard(ShardBatches::new(
+                shard,
                 req.params.batch_size,
-                train.len(),
-            ),
-            Batches::Shard(shard) => shard.batch(s),
+                req.params.local_steps,
+                train_len,
+            )?),
+            // The base's hash, also for a segment that starts elsewhere: the
+            // batches are those of the full step (rule 12).
+            None => Batches::Nonce {
+                base_hash: Sha256::digest(req.base_weights).into(),
+            },
         };
-        let (xs, ys) = batch_tensors(idx.iter().map(|&i| &train[i]), device);
-        let loss = model
-            .forward(&xs)
-            .log_softmax(-1, Kind::Float)
-            .nll_loss(&ys);
-        sgd_step(&mut model, &loss, lr)?;
-        let value = loss.f_double_value(&[])?;
-        step_losses.push(value);
-        let total = req.params.local_steps;
-        if progress(s, value).is_break() {
-            return Err(StepError::Cancelled { done: s + 1, total });
-        }
-        if started.elapsed() > limit && s + 1 < total {
-            return Err(StepError::TimedOut {
-                limit_secs: limit.as_secs(),
-                done: s + 1,
-                total,
-            });
-        }
+        Ok(Self {
+            req: *req,
+            batches,
+            device,
+        })
     }
-    let weights: Weights = model.weights();
-    let bytes = weights.encode();
-    let mean_train_loss = step_losses.iter().sum::<f64>() / step_losses.len() as f64;
-    Ok(StepOutcome {
-        weights_hash: weights_hash(&bytes),
-        weights: bytes,
-        mean_train_loss,
-        step_losses,
-    })
+
+    /// Steps `first_step .. first_step + steps` from `start_weights`
+    /// (safetensors of the spec), calling `progress(step, batch_loss)` with
+    /// the step's index in the full step; the end weights in the outcome.
+    /// Refused ([`StepError::InvalidSegment`]): no steps, or steps past
+    /// `local_steps`.
+    pub fn run(
+        &self,
+        first_step: u32,
+        steps: u32,
+        start_weights: &[u8],
+        limit: std::time::Duration,
+        progress: impl FnMut(u32, f64) -> ControlFlow<()>,
+    ) -> Result<StepOutcome, StepError> {
+        let local_steps = self.req.params.local_steps;
+        if steps == 0 {
+            return Err(StepError::InvalidSegment(format!(
+                "no steps from step {first_step}"
+            )));
+        }
+        // In u64: first_step + steps may pass u32::MAX.
+        if u64::from(first_step) + u64::from(steps) > u64::from(local_steps) {
+            return Err(StepError::InvalidSegment(format!(
+                "steps {first_step} to {} are past the step's {local_steps} steps",
+                u64::from(first_step) + u64::from(steps)
+            )));
+        }
+        self.run_span(
+            &Span {
+                start_weights,
+                first_step,
+                steps,
+                checkpoint_interval: 0,
+            },
+            limit,
+            progress,
+        )
+    }
+
+    fn run_span(
+        &self,
+        span: &Span<'_>,
+        limit: std::time::Duration,
+        mut progress: impl FnMut(u32, f64) -> ControlFlow<()>,
+    ) -> Result<StepOutcome, StepError> {
+        let started = std::time::Instant::now();
+        let req = &self.req;
+        let train = req.dataset.train();
+        let mut model = Model::from_safetensors(req.spec, span.start_weights, self.device)?;
+        let lr = f64::from(req.params.learning_rate as f32);
+        let end = span.first_step.saturating_add(span.steps);
+        let total = span.steps;
+
+        let mut step_losses = Vec::with_capacity(span.steps as usize);
+        let mut checkpoints = Vec::new();
+        for s in span.first_step..end {
+            let idx = match &self.batches {
+                Batches::Nonce { base_hash } => batch_indices(
+                    base_hash,
+                    req.trainer,
+                    req.nonce,
+                    s,
+                    req.params.batch_size,
+                    train.len(),
+                ),
+                Batches::Shard(shard) => shard.batch(s),
+            };
+            let (xs, ys) = batch_tensors(idx.iter().map(|&i| &train[i]), self.device);
+            let loss = model
+                .forward(&xs)
+                .log_softmax(-1, Kind::Float)
+                .nll_loss(&ys);
+            sgd_step(&mut model, &loss, lr)?;
+            let value = loss.f_double_value(&[])?;
+            step_losses.push(value);
+            // Rule 11: after steps c, 2c, … strictly below the end (the end
+            // is the final weights, not a checkpoint).
+            let done_steps = s + 1;
+            if span.checkpoint_interval > 0
+                && done_steps % span.checkpoint_interval == 0
+                && done_steps < end
+            {
+                checkpoints.push(model.weights().encode());
+            }
+            let done = done_steps - span.first_step;
+            if progress(s, value).is_break() {
+                return Err(StepError::Cancelled { done, total });
+            }
+            if started.elapsed() > limit && done < total {
+                return Err(StepError::TimedOut {
+                    limit_secs: limit.as_secs(),
+                    done,
+                    total,
+                });
+            }
+        }
+        let weights: Weights = model.weights();
+        let bytes = weights.encode();
+        let mean_train_loss = step_losses.iter().sum::<f64>() / step_losses.len() as f64;
+        Ok(StepOutcome {
+            weights_hash: weights_hash(&bytes),
+            weights: bytes,
+            mean_train_loss,
+            step_losses,
+            checkpoints,
+        })
+    }
 }
 
 /// One plain SGD step on `loss`: zero gradients, backward, `w ← w − g·lr`.
@@ -878,6 +1073,169 @@ mod tests {
         // And a different nonce gives different weights (the comparison can fail).
         let other = run_step(&StepRequest { nonce: 43, ..req }, Device::Cpu).unwrap();
         assert_ne!(other.weights_hash, results[0].1);
+    }
+
+    #[test]
+    fn segments_follow_rule_10() {
+        // The chain's own examples (abci-app round/segments.rs).
+        assert_eq!(segment_count(40, 0), 1);
+        assert_eq!(segment_count(40, 40), 1);
+        assert_eq!(segment_count(40, 41), 1);
+        assert_eq!(segment_count(40, 10), 4);
+        assert_eq!(segment_count(40, 15), 3);
+        assert_eq!(segment_count(7, 1), 7);
+        let covered: Vec<(u32, u32)> = (0..3).map(|j| segment_bounds(40, 15, j)).collect();
+        assert_eq!(covered, [(0, 15), (15, 15), (30, 10)]);
+        assert_eq!(segment_bounds(40, 0, 0), (0, 40));
+        assert_eq!(segment_bounds(40, 50, 0), (0, 40));
+        // Every step in exactly one segment, in order.
+        for (steps, interval) in [(7, 3), (9, 3), (10, 4), (5, 1), (1, 1)] {
+            let all: Vec<u32> = (0..segment_count(steps, interval))
+                .flat_map(|j| {
+                    let (first, n) = segment_bounds(steps, interval, j);
+                    first..first + n
+                })
+                .collect();
+            assert_eq!(all, (0..steps).collect::<Vec<_>>(), "{steps} / {interval}");
+        }
+    }
+
+    /// A request of `steps` steps of batches of 16 on `ds`.
+    fn short_request<'a>(
+        spec: &'a ModelSpec,
+        base: &'a [u8],
+        ds: &'a Dataset,
+        steps: u32,
+    ) -> StepRequest<'a> {
+        StepRequest {
+            spec,
+            base_weights: base,
+            trainer: TRAINER,
+            nonce: 4,
+            params: TrainParams {
+                learning_rate: 0.1,
+                batch_size: 16,
+                local_steps: steps,
+            },
+            dataset: ds,
+        }
+    }
+
+    fn checkpointed(
+        req: &StepRequest<'_>,
+        shard: Option<&RoundShard>,
+        interval: u32,
+    ) -> StepOutcome {
+        run_step_checkpointed(req, shard, interval, Device::Cpu, MAX_STEP_TIME, |_, _| {
+            ControlFlow::Continue(())
+        })
+        .unwrap()
+    }
+
+    /// Rule 11: checkpoint j is the weights of the full step after j·c
+    /// steps, i.e. of a shorter run of j·c steps; recording them changes
+    /// nothing else.
+    #[test]
+    fn checkpoints_are_the_weights_of_shorter_runs() {
+        // 300 training records, 8 shards of 3 steps of 16 already want
+        // 384 > 300 samples: the permutation is the whole split for 3, 6
+        // and 7 steps alike, and shard 0 starts at sample 0 whatever the
+        // step count, so its shorter runs use the same batches (for the
+        // nonce batches of rule 2 the step count never matters).
+        let ds = testutil::small_mnist().truncated(300, 50);
+        let spec = testutil::mlp_spec();
+        let base = Model::init(&spec, 6, Device::Cpu).unwrap().to_safetensors();
+        let s0 = shard([0x21; 32], 0, 8);
+        for shard in [None, Some(&s0)] {
+            let full = short_request(&spec, &base, &ds, 7);
+            let plain = run_step_within(&full, shard, Device::Cpu, MAX_STEP_TIME, |_, _| {
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+            assert!(plain.checkpoints.is_empty());
+            // c = 3 of S = 7: N = 3 segments, checkpoints after steps 3 and 6.
+            let out = checkpointed(&full, shard, 3);
+            assert_eq!(out.checkpoints.len(), 2, "{shard:?}");
+            assert_eq!(out.weights, plain.weights, "{shard:?}: same final weights");
+            assert_eq!(out.step_losses, plain.step_losses);
+            for (j, checkpoint) in out.checkpoints.iter().enumerate() {
+                let steps = 3 * (j as u32 + 1);
+                let shorter =
+                    checkpointed(&short_request(&spec, &base, &ds, steps), shard, 0).weights;
+                assert_eq!(*checkpoint, shorter, "{shard:?}: checkpoint {}", j + 1);
+                Weights::decode_canonical(&spec, checkpoint).unwrap();
+            }
+            assert_ne!(out.checkpoints[0], out.checkpoints[1]);
+            assert_ne!(out.checkpoints[1], out.weights);
+            // Every step (c = 1): S − 1 checkpoints; c ≥ S or 0: none.
+            let every = checkpointed(&full, shard, 1);
+            assert_eq!(every.checkpoints.len(), 6);
+            assert_eq!(every.checkpoints[2], out.checkpoints[0]);
+            assert_eq!(every.checkpoints[5], out.checkpoints[1]);
+            for interval in [0, 7, 8, u32::MAX] {
+                let none = checkpointed(&full, shard, interval);
+                assert!(none.checkpoints.is_empty(), "interval {interval}");
+                assert_eq!(none.weights, plain.weights);
+            }
+        }
+    }
+
+    /// Rule 12: segment j re-executed on its own from checkpoint j gives
+    /// checkpoint j+1 bit for bit, the last one the final weights.
+    #[test]
+    fn segments_re_executed_from_checkpoints_reproduce_the_next_one() {
+        let ds = testutil::small_mnist().truncated(500, 50);
+        let spec = testutil::mlp_spec();
+        let base = Model::init(&spec, 7, Device::Cpu).unwrap().to_safetensors();
+        let req = short_request(&spec, &base, &ds, 8);
+        let s2 = shard([0x44; 32], 2, 4);
+        for shard in [None, Some(&s2)] {
+            let out = checkpointed(&req, shard, 3);
+            // 0, 3, 6, 8: three segments, the last of two steps.
+            assert_eq!(out.checkpoints.len(), 2);
+            let chain: Vec<&[u8]> = std::iter::once(base.as_slice())
+                .chain(out.checkpoints.iter().map(Vec::as_slice))
+                .chain(std::iter::once(out.weights.as_slice()))
+                .collect();
+            let mut losses = Vec::new();
+            for j in 0..3 {
+                let (first, steps) = segment_bounds(8, 3, j);
+                let seg =
+                    run_segment(&req, shard, first, steps, chain[j as usize], Device::Cpu).unwrap();
+                assert_eq!(seg.weights, chain[j as usize + 1], "{shard:?}: segment {j}");
+                assert_eq!(seg.step_losses.len(), steps as usize);
+                losses.extend(seg.step_losses);
+            }
+            assert_eq!(
+                losses, out.step_losses,
+                "the same batches at the same steps"
+            );
+            // The step index picks the batches: segment 1's start run as
+            // steps 0..3 (another segment's batches) does not give checkpoint 2.
+            let wrong = run_segment(&req, shard, 0, 3, chain[1], Device::Cpu).unwrap();
+            assert_ne!(wrong.weights, chain[2]);
+            // Nor does segment 1 from the base.
+            let wrong = run_segment(&req, shard, 3, 3, chain[0], Device::Cpu).unwrap();
+            assert_ne!(wrong.weights, chain[2]);
+        }
+        // Empty or past the step: refused.
+        for (first, steps) in [(0, 0), (6, 3), (8, 1), (u32::MAX, 2)] {
+            let err = run_segment(&req, None, first, steps, &base, Device::Cpu).unwrap_err();
+            assert!(matches!(err, StepError::InvalidSegment(_)), "{err:?}");
+        }
+        // Start weights of another architecture are the model's error.
+        let other =
+            ModelSpec::parse(r#"{"kind":"mlp","input":[784],"hidden":[8],"classes":10}"#).unwrap();
+        let err = run_segment(
+            &req,
+            None,
+            0,
+            1,
+            &Weights::init(&other, 1).encode(),
+            Device::Cpu,
+        )
+        .unwrap_err();
+        assert!(matches!(err, StepError::Model(_)), "{err:?}");
     }
 
     #[test]

@@ -22,6 +22,9 @@
 //! 2. train that shard from the round's base ([`crate::step`] rule 8: no
 //!    nonce, so no nonce search and no local improvement check: the chain
 //!    judges the merge) and submit it with the round's number and the shard;
+//!    when the round asks for checkpoints (`RoundParams.checkpoint_interval`
+//!    c > 0), with the weights after steps c, 2c, … below `local_steps`
+//!    ([`crate::step`] rule 11), which the validators re-execute a sample of;
 //! 3. a refused submission (the shard was just taken, the round closed) is
 //!    reported and the round read again a block later;
 //! 4. wait until the round is closed (or a newer one is current), print
@@ -44,7 +47,9 @@ use crate::eval::{evaluate, EvalError};
 use crate::hyperparams::{Hyperparams, HyperparamsExt};
 use crate::model::{Model, ModelError};
 use crate::spec::ModelSpec;
-use crate::step::{run_round_step, run_step, RoundShard, StepError, StepRequest};
+use crate::step::{
+    run_step, run_step_checkpointed, RoundShard, StepError, StepRequest, MAX_STEP_TIME,
+};
 
 /// `Update.reason` the chain gives a verified contribution whose round
 /// produced no version from it: not merged, and no fraud either.
@@ -389,6 +394,7 @@ fn attempt(
         dataset_root: snap.dataset_root.clone(),
         round: 0,
         shard: 0,
+        checkpoints: Vec::new(),
     };
     let gas = config
         .gas_limit
@@ -660,8 +666,11 @@ fn contribute(
         round.number, pick.shard, pick.shards
     );
 
+    // The round's own parameters, as the chain checks the submission
+    // against them (N − 1 checkpoints exactly).
+    let checkpoint_interval = round.params.as_ref().map_or(0, |p| p.checkpoint_interval);
     let started = Instant::now();
-    let out = run_round_step(
+    let out = run_step_checkpointed(
         &StepRequest {
             spec: &snap.spec,
             base_weights: base,
@@ -670,14 +679,21 @@ fn contribute(
             params: train,
             dataset,
         },
-        &shard,
+        Some(&shard),
+        checkpoint_interval,
         config.device,
+        MAX_STEP_TIME,
+        |_, _| std::ops::ControlFlow::Continue(()),
     )?;
     // The claim the chain records; the merge, not this number, decides.
     let model = Model::from_safetensors(&snap.spec, &out.weights, config.device)?;
     let new = evaluate(&model, dataset.validation())?;
+    let checkpoints = match out.checkpoints.len() {
+        0 => String::new(),
+        n => format!(", {n} checkpoints every {checkpoint_interval} steps"),
+    };
     report(&format!(
-        "{label}: {model_id} v{} → train loss {:.4}, validation loss {:.4}, accuracy {:.4}, {} ms",
+        "{label}: {model_id} v{} → train loss {:.4}, validation loss {:.4}, accuracy {:.4}, {} ms{checkpoints}",
         snap.head.version,
         out.mean_train_loss,
         new.loss,
@@ -698,10 +714,15 @@ fn contribute(
         dataset_root: snap.dataset_root.clone(),
         round: round.number,
         shard: pick.shard,
+        checkpoints: out.checkpoints,
     };
-    let gas = config
-        .gas_limit
-        .unwrap_or_else(|| submit_gas(msg.weights.len()));
+    // The chain charges checkpoint bytes as it charges weights bytes (and
+    // the tx bytes they fill), so they size the gas alike.
+    let stored = msg
+        .checkpoints
+        .iter()
+        .fold(msg.weights.len(), |sum, c| sum.saturating_add(c.len()));
+    let gas = config.gas_limit.unwrap_or_else(|| submit_gas(stored));
     let result = chain.submit_update(key, &msg, gas)?;
     if !result.is_ok() {
         report(&format!(
@@ -936,6 +957,7 @@ mod tests {
     use super::*;
     use crate::chain::fake::FakeChain;
     use crate::chain::RECORDS_PATH;
+    use crate::step::run_round_step;
     use crate::weights::Weights;
 
     const SPEC: &str = r#"{"kind":"mlp","input":[784],"hidden":[16],"classes":10}"#;
@@ -1167,6 +1189,85 @@ mod tests {
             "{log}"
         );
         assert_eq!(state.rounds.len(), 2, "round 2 opened from the merge");
+    }
+
+    /// A round that asks for checkpoints gets N − 1 of them, the weights
+    /// after every `c` steps of the contribution it gets.
+    #[test]
+    fn round_mode_sends_the_checkpoints_the_round_asks_for() {
+        let (fake, key, base, dataset) = setup();
+        // 3 local steps, a checkpoint every step: N = 3 segments, 2 checkpoints.
+        fake.open_rounds_with_checkpoints(2, 30, 1);
+        let seed = current_seed(&fake);
+        let chain = ChainClient::new(&fake.url);
+        let mut lines = Vec::new();
+        let summary = run(&chain, &key, &config(1, 3), &mut |l| {
+            lines.push(l.to_string())
+        })
+        .unwrap();
+        let log = lines.join("\n");
+        eprintln!("{log}");
+        assert_eq!(summary.accepted, 1, "{log}");
+        assert!(log.contains("2 checkpoints every 1 steps"), "{log}");
+
+        let state = fake.state();
+        let sent = &state.submitted[0];
+        let spec = ModelSpec::parse(SPEC).unwrap();
+        let params = Hyperparams::from_proto(state.lineage.hyperparams.as_ref().unwrap())
+            .unwrap()
+            .train_params()
+            .unwrap();
+        let request = StepRequest {
+            spec: &spec,
+            base_weights: &base,
+            trainer: "",
+            nonce: 0,
+            params,
+            dataset: &dataset,
+        };
+        let shard = RoundShard {
+            round: 1,
+            seed: seed.as_slice().try_into().unwrap(),
+            shard: sent.shard,
+            shards: 2,
+        };
+        let expected = run_round_step(&request, &shard, Device::Cpu).unwrap();
+        assert_eq!(sent.weights, expected.weights);
+        assert_eq!(sent.checkpoints.len(), 2);
+        // Checkpoint j is the weights after j steps (rule 11): a segment
+        // re-executed from it gives the next one, and the last the weights.
+        let mut at = base.clone();
+        for (j, checkpoint) in sent.checkpoints.iter().enumerate() {
+            let next =
+                crate::step::run_segment(&request, Some(&shard), j as u32, 1, &at, Device::Cpu)
+                    .unwrap()
+                    .weights;
+            assert_eq!(next, *checkpoint, "checkpoint {}", j + 1);
+            at = next;
+        }
+        assert_ne!(sent.checkpoints[0], sent.checkpoints[1]);
+        let last = crate::step::run_segment(&request, Some(&shard), 2, 1, &at, Device::Cpu)
+            .unwrap()
+            .weights;
+        assert_eq!(last, sent.weights);
+        // The chain charges checkpoint bytes as weights bytes: the gas
+        // limit covers them all.
+        let bytes = sent.weights.len() + sent.checkpoints.iter().map(Vec::len).sum::<usize>();
+        assert_eq!(state.gas_limits, [submit_gas(bytes)]);
+        assert!(submit_gas(bytes) > submit_gas(sent.weights.len()));
+        // The fake chain took them (it refuses another count, as umd does).
+        let update = state
+            .updates
+            .iter()
+            .find(|u| u.trainer == key.address)
+            .unwrap();
+        assert_eq!(
+            update.checkpoint_hashes,
+            sent.checkpoints
+                .iter()
+                .map(|c| crate::sha256(c).to_vec())
+                .collect::<Vec<_>>()
+        );
     }
 
     #[test]

@@ -23,6 +23,23 @@
 //!   when the re-execution matches within tolerance. Improvement is not
 //!   required: the round's merge is judged on it, and a single shard's step
 //!   may well not improve the whole split.
+//!
+//!   With [`VerifyOptions::segments`] (a contribution with checkpoints,
+//!   [`crate::step`] rules 10-12) only those segments are re-executed: the
+//!   claimed weights and every checkpoint given are first checked for
+//!   evident fraud (the reasons of step 1); then each segment, in
+//!   ascending order, runs from its start checkpoint (empty: the base) and
+//!   is compared with its end checkpoint (empty: the claimed weights) by
+//!   the same relative distance. The first segment beyond the tolerance
+//!   rejects with [`Reason::NotReproduced`] and is the verdict's
+//!   `failed_segment`; the rest are not run. A segment list that is not
+//!   strictly ascending, overlaps, has an empty segment or one past
+//!   `local_steps`, or leaves a start (end) checkpoint out for a segment
+//!   that does not start (end) the step is the caller's mistake
+//!   ([`VerifyError::Segments`]). A trainer that fakes one segment of `N`
+//!   escapes a validator that checks `s` of them with probability
+//!   `1 − s/N`: the chain draws each validator's sample after the
+//!   checkpoints were committed.
 //! - [`VerifyMode::Candidate`]: nothing is re-executed. The claimed weights
 //!   (the chain's merge) and the base are evaluated on the same held-out
 //!   subset ([`crate::step`] rule 9, drawn with a seed that did not exist
@@ -45,7 +62,8 @@ use crate::hyperparams::{Hyperparams, HyperparamsError, HyperparamsExt};
 use crate::model::{Model, ModelError};
 use crate::spec::ModelSpec;
 use crate::step::{
-    check_dataset, eval_subset_indices, run_step_with_progress, RoundShard, StepError, StepRequest,
+    check_dataset, eval_subset_indices, run_step_with_progress, RoundShard, SegmentRunner,
+    StepError, StepRequest, MAX_STEP_TIME,
 };
 use crate::weights::{Weights, WeightsError};
 
@@ -99,6 +117,27 @@ pub struct VerifyOptions<'a> {
     pub round_shard: Option<&'a RoundShard>,
     /// What to check.
     pub mode: VerifyMode,
+    /// [`VerifyMode::Contribution`] only: re-execute these segments
+    /// (ascending, disjoint) instead of the whole step; empty: the whole step.
+    pub segments: &'a [Segment<'a>],
+}
+
+/// One segment of a contribution to re-execute (`um.trainer.v1.Segment`,
+/// [`crate::step`] rules 10-12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment<'a> {
+    /// Its index among the contribution's segments (reported back).
+    pub index: u32,
+    /// Index of its first step in the full step.
+    pub first_step: u32,
+    /// Steps it runs (at least 1).
+    pub steps: u32,
+    /// Checkpoint it starts from (safetensors, untrusted); empty: the
+    /// step's base weights.
+    pub start_weights: &'a [u8],
+    /// Checkpoint it must end at (safetensors, untrusted); empty: the
+    /// claimed weights.
+    pub end_weights: &'a [u8],
 }
 
 /// Why an update was accepted or rejected.
@@ -209,12 +248,21 @@ pub struct Verdict {
     pub accuracy: Option<f64>,
     /// Validation accuracy of the base weights (when measured here).
     pub base_accuracy: Option<f64>,
-    /// `||claimed − recomputed|| / ||recomputed||`.
+    /// `||claimed − recomputed|| / ||recomputed||`; with segments, the
+    /// largest over the segments run.
     pub relative_distance: Option<f64>,
-    /// Mean training loss of the re-executed step.
+    /// Mean training loss of the re-executed step (with segments: of the
+    /// steps re-executed).
     pub recomputed_train_loss: Option<f64>,
-    /// Hex SHA-256 of the re-executed weights.
+    /// Hex SHA-256 of the re-executed weights (with segments: of the end of
+    /// the segment that ends at the claimed weights, when it ran).
     pub recomputed_weights_hash: Option<String>,
+    /// With segments: the indices of those re-executed, in order (the
+    /// failed one included).
+    pub segments_checked: Vec<u32>,
+    /// With segments: the one whose re-execution did not reproduce its end
+    /// checkpoint (then the reason is [`Reason::NotReproduced`]).
+    pub failed_segment: Option<u32>,
 }
 
 impl Verdict {
@@ -229,6 +277,8 @@ impl Verdict {
             relative_distance: None,
             recomputed_train_loss: None,
             recomputed_weights_hash: None,
+            segments_checked: Vec::new(),
+            failed_segment: None,
         }
     }
 }
@@ -244,6 +294,8 @@ pub enum VerifyError {
     Step(#[from] StepError),
     #[error("evaluation: {0}")]
     Eval(#[from] EvalError),
+    #[error("segments: {0}")]
+    Segments(String),
 }
 
 /// Where the time of a verification went.
@@ -278,6 +330,7 @@ pub fn verify_with(
     let mut timings = VerifyTimings::default();
     let train = req.hyperparams.train_params()?;
     let params = req.hyperparams.verify_params()?;
+    check_segments(options, train.local_steps)?;
     req.spec.validate().map_err(ModelError::from)?;
     check_dataset(req.spec, req.dataset)?;
     if req.dataset.validation().is_empty() {
@@ -287,16 +340,31 @@ pub fn verify_with(
 
     let claimed = match Weights::decode_canonical(req.spec, req.claimed_weights) {
         Ok(w) => w,
-        Err(e) => {
-            let reason = match e {
-                WeightsError::Undecodable(m) => Reason::Undecodable(m),
-                WeightsError::NonFinite { .. } => Reason::NonFinite(e.to_string()),
-                WeightsError::NonCanonical => Reason::NonCanonical,
-                other => Reason::WrongParameters(other.to_string()),
-            };
-            return Ok((Verdict::reject(reason), timings));
-        }
+        Err(e) => return Ok((Verdict::reject(fraud_reason(e, None)), timings)),
     };
+    // The checkpoints are claims of the trainer too: one that is not the
+    // canonical encoding of finite weights of the spec is fraud as plain as
+    // bad claimed weights, and is judged before anything runs.
+    let mut ends = Vec::with_capacity(options.segments.len());
+    for segment in options.segments {
+        let decode = |which: &str, bytes: &[u8]| -> Result<Option<Weights>, Reason> {
+            if bytes.is_empty() {
+                return Ok(None);
+            }
+            Weights::decode_canonical(req.spec, bytes)
+                .map(Some)
+                .map_err(|e| {
+                    let context = format!("segment {} {which} weights", segment.index);
+                    fraud_reason(e, Some(&context))
+                })
+        };
+        let checked =
+            decode("start", segment.start_weights).and_then(|_| decode("end", segment.end_weights));
+        match checked {
+            Ok(end) => ends.push(end),
+            Err(reason) => return Ok((Verdict::reject(reason), timings)),
+        }
+    }
     let mut claimed_model = Model::zeros(req.spec, device).map_err(ModelError::from)?;
     claimed_model
         .load_weights(&claimed)
@@ -314,25 +382,34 @@ pub fn verify_with(
     }
 
     let started = Instant::now();
-    let recomputed = run_step_with_progress(
-        &StepRequest {
-            spec: req.spec,
-            base_weights: req.base_weights,
-            trainer: req.trainer,
-            nonce: req.nonce,
-            params: train,
-            dataset: req.dataset,
-        },
-        options.round_shard,
-        device,
-        |_, _| std::ops::ControlFlow::Continue(()),
-    )?;
-    let recomputed_weights =
-        Weights::decode(req.spec, &recomputed.weights).expect("our own step output decodes");
-    let distance = claimed
-        .relative_distance(&recomputed_weights)
-        .expect("both decoded against the same spec");
+    let step = StepRequest {
+        spec: req.spec,
+        base_weights: req.base_weights,
+        trainer: req.trainer,
+        nonce: req.nonce,
+        params: train,
+        dataset: req.dataset,
+    };
+    let reexecuted = if options.segments.is_empty() {
+        let recomputed = run_step_with_progress(&step, options.round_shard, device, |_, _| {
+            std::ops::ControlFlow::Continue(())
+        })?;
+        Reexecuted {
+            distance: distance_to(req.spec, &claimed, &recomputed.weights),
+            train_loss: recomputed.mean_train_loss,
+            weights_hash: Some(recomputed.weights_hash),
+            segments_checked: Vec::new(),
+            failed_segment: None,
+        }
+    } else {
+        let ends: Vec<&Weights> = ends
+            .iter()
+            .map(|e| e.as_ref().unwrap_or(&claimed))
+            .collect();
+        run_segments(&step, options, &ends, params.tolerance, started, device)?
+    };
     timings.reexecute = started.elapsed();
+    let distance = reexecuted.distance;
 
     let started = Instant::now();
     let (base_loss, base_accuracy) = match req.base_val_loss.filter(|l| l.is_finite()) {
@@ -372,10 +449,160 @@ pub fn verify_with(
         accuracy: Some(claimed_eval.accuracy),
         base_accuracy,
         relative_distance: Some(distance),
-        recomputed_train_loss: Some(recomputed.mean_train_loss),
-        recomputed_weights_hash: Some(recomputed.weights_hash),
+        recomputed_train_loss: Some(reexecuted.train_loss),
+        recomputed_weights_hash: reexecuted.weights_hash,
+        segments_checked: reexecuted.segments_checked,
+        failed_segment: reexecuted.failed_segment,
     };
     Ok((verdict, timings))
+}
+
+/// The fraud reason of claimed weights (or of a checkpoint, named by
+/// `context`) that do not decode canonically against the spec.
+fn fraud_reason(e: WeightsError, context: Option<&str>) -> Reason {
+    let named = |message: String| match context {
+        Some(what) => format!("{what}: {message}"),
+        None => message,
+    };
+    match e {
+        WeightsError::Undecodable(m) => Reason::Undecodable(named(m)),
+        WeightsError::NonFinite { .. } => Reason::NonFinite(named(e.to_string())),
+        WeightsError::NonCanonical => Reason::NonCanonical,
+        other => Reason::WrongParameters(named(other.to_string())),
+    }
+}
+
+/// A segment list's form: only for a contribution; strictly ascending
+/// indices; each segment at least one step, within `local_steps`, after the
+/// previous one's last step; a start (end) checkpoint left out only where
+/// the base (the claimed weights) is that checkpoint, i.e. for a segment
+/// that starts (ends) the step. The last rule keeps a caller's mistake from
+/// turning into a fraud verdict: an honest contribution compared with the
+/// wrong weights does not reproduce.
+fn check_segments(options: &VerifyOptions<'_>, local_steps: u32) -> Result<(), VerifyError> {
+    let segments = options.segments;
+    if segments.is_empty() {
+        return Ok(());
+    }
+    if options.mode != VerifyMode::Contribution {
+        return Err(VerifyError::Segments(
+            "segments are re-executed only for a contribution (VERIFY_MODE_CONTRIBUTION)".into(),
+        ));
+    }
+    // u64: first_step + steps may pass u32::MAX.
+    let mut previous: Option<(u32, u64)> = None;
+    for segment in segments {
+        let end = u64::from(segment.first_step) + u64::from(segment.steps);
+        let index = segment.index;
+        if let Some((before, before_end)) = previous {
+            if index <= before {
+                return Err(VerifyError::Segments(format!(
+                    "segment {index} after segment {before}: indices must ascend"
+                )));
+            }
+            if u64::from(segment.first_step) < before_end {
+                return Err(VerifyError::Segments(format!(
+                    "segment {index} starts at step {} before segment {before} ends (step {before_end})",
+                    segment.first_step
+                )));
+            }
+        }
+        if segment.steps == 0 {
+            return Err(VerifyError::Segments(format!(
+                "segment {index} has no steps"
+            )));
+        }
+        if end > u64::from(local_steps) {
+            return Err(VerifyError::Segments(format!(
+                "segment {index} runs steps {} to {end}, past the step's {local_steps}",
+                segment.first_step
+            )));
+        }
+        if segment.start_weights.is_empty() && segment.first_step != 0 {
+            return Err(VerifyError::Segments(format!(
+                "segment {index} starts at step {} without start weights (only step 0 starts from the base)",
+                segment.first_step
+            )));
+        }
+        if segment.end_weights.is_empty() && end != u64::from(local_steps) {
+            return Err(VerifyError::Segments(format!(
+                "segment {index} ends at step {end} without end weights (only the last step ends at the claimed weights)"
+            )));
+        }
+        previous = Some((index, end));
+    }
+    Ok(())
+}
+
+/// What re-executing gave.
+struct Reexecuted {
+    /// The distance of the claim (the largest over the segments run).
+    distance: f64,
+    train_loss: f64,
+    weights_hash: Option<String>,
+    segments_checked: Vec<u32>,
+    failed_segment: Option<u32>,
+}
+
+/// Runs `options.segments` in order, each compared with its end weights
+/// (`ends`, one per segment), stopping at the first that does not
+/// reproduce. All of them together get [`MAX_STEP_TIME`] from `started`,
+/// like a whole step.
+fn run_segments(
+    step: &StepRequest<'_>,
+    options: &VerifyOptions<'_>,
+    ends: &[&Weights],
+    tolerance: f64,
+    started: Instant,
+    device: Device,
+) -> Result<Reexecuted, VerifyError> {
+    let runner = SegmentRunner::new(step, options.round_shard, device)?;
+    let mut out = Reexecuted {
+        distance: 0.0,
+        train_loss: 0.0,
+        weights_hash: None,
+        segments_checked: Vec::with_capacity(options.segments.len()),
+        failed_segment: None,
+    };
+    let mut losses = Vec::new();
+    for (segment, end) in options.segments.iter().zip(ends) {
+        let start = if segment.start_weights.is_empty() {
+            step.base_weights
+        } else {
+            segment.start_weights
+        };
+        let limit = MAX_STEP_TIME.saturating_sub(started.elapsed());
+        let recomputed = runner.run(segment.first_step, segment.steps, start, limit, |_, _| {
+            std::ops::ControlFlow::Continue(())
+        })?;
+        out.segments_checked.push(segment.index);
+        losses.extend_from_slice(&recomputed.step_losses);
+        let distance = distance_to(step.spec, end, &recomputed.weights);
+        // Kept NaN once seen: a NaN distance rejects, and must show.
+        if distance.is_nan() || distance > out.distance {
+            out.distance = distance;
+        }
+        if segment.end_weights.is_empty() {
+            out.weights_hash = Some(recomputed.weights_hash);
+        }
+        // Written so that a NaN rejects.
+        let reproduced = distance <= tolerance;
+        if !reproduced {
+            out.failed_segment = Some(segment.index);
+            break;
+        }
+    }
+    out.train_loss = losses.iter().sum::<f64>() / losses.len() as f64;
+    Ok(out)
+}
+
+/// `||claimed − recomputed|| / ||recomputed||`. Both are weights of the
+/// spec: `claimed` decoded against it, `recomputed` our own step's output.
+fn distance_to(spec: &ModelSpec, claimed: &Weights, recomputed: &[u8]) -> f64 {
+    let recomputed = Weights::decode(spec, recomputed).expect("our own step output decodes");
+    claimed
+        .relative_distance(&recomputed)
+        .expect("both decoded against the same spec")
 }
 
 /// [`VerifyMode::Candidate`]: the candidate and the base on the same
@@ -416,6 +643,8 @@ fn judge_candidate(
         relative_distance: Some(0.0),
         recomputed_train_loss: None,
         recomputed_weights_hash: None,
+        segments_checked: Vec::new(),
+        failed_segment: None,
     })
 }
 
@@ -706,6 +935,7 @@ mod tests {
             &VerifyOptions {
                 round_shard: shard,
                 mode,
+                ..Default::default()
             },
             Device::Cpu,
         )
@@ -904,6 +1134,7 @@ mod tests {
                     eval_seed: seed,
                     eval_samples: 100,
                 },
+                ..Default::default()
             },
             Device::Cpu,
         )
@@ -918,6 +1149,328 @@ mod tests {
         w.tensors[2].data[3] = f32::NAN;
         let v = candidate(&w.encode(), 100);
         assert_eq!(v.reason.code(), "non_finite", "{v:?}");
+    }
+
+    /// Checkpoints every 3 of the fixture's 10 steps: segments (0, 3),
+    /// (3, 3), (6, 3), (9, 1).
+    const INTERVAL: u32 = 3;
+    const SEGMENTS: u32 = 4;
+
+    /// Checkpoints 0 … N of shard 1's contribution: the base, the
+    /// committed ones, the final weights (trained once).
+    fn checkpoint_chain() -> &'static Vec<Vec<u8>> {
+        static C: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
+        C.get_or_init(|| {
+            let f = fixture();
+            let out = crate::step::run_step_checkpointed(
+                &contribution_request(),
+                Some(&round_shard(1)),
+                INTERVAL,
+                Device::Cpu,
+                MAX_STEP_TIME,
+                |_, _| std::ops::ControlFlow::Continue(()),
+            )
+            .unwrap();
+            assert_eq!(out.weights, *contribution(), "checkpoints change nothing");
+            assert_eq!(out.checkpoints.len() as u32, SEGMENTS - 1);
+            std::iter::once(f.base.clone())
+                .chain(out.checkpoints)
+                .chain(std::iter::once(out.weights))
+                .collect()
+        })
+    }
+
+    fn contribution_request() -> StepRequest<'static> {
+        let f = fixture();
+        StepRequest {
+            spec: &f.spec,
+            base_weights: &f.base,
+            trainer: HONEST,
+            nonce: 0,
+            params: hyper("0").train_params().unwrap(),
+            dataset: testutil::small_mnist(),
+        }
+    }
+
+    /// The segments `indices` of a contribution whose checkpoints are
+    /// `chain` (0 … N), as the chain sends them: no start for segment 0,
+    /// no end for the last.
+    fn segments_of<'a>(chain: &'a [Vec<u8>], indices: &[u32]) -> Vec<Segment<'a>> {
+        let n = chain.len() as u32 - 1;
+        indices
+            .iter()
+            .map(|&index| {
+                let (first_step, steps) = crate::step::segment_bounds(10, INTERVAL, index);
+                let at = |j: u32| -> &'a [u8] {
+                    if j == 0 || j == n {
+                        &[]
+                    } else {
+                        &chain[j as usize]
+                    }
+                };
+                Segment {
+                    index,
+                    first_step,
+                    steps,
+                    start_weights: at(index),
+                    end_weights: at(index + 1),
+                }
+            })
+            .collect()
+    }
+
+    fn verify_segments(
+        claimed: &[u8],
+        segments: &[Segment<'_>],
+        mode: VerifyMode,
+    ) -> Result<Verdict, VerifyError> {
+        let f = fixture();
+        verify_with(
+            &VerifyRequest {
+                spec: &f.spec,
+                base_weights: &f.base,
+                claimed_weights: claimed,
+                trainer: HONEST,
+                nonce: 0,
+                hyperparams: &hyper("0"),
+                dataset: testutil::small_mnist(),
+                base_val_loss: None,
+            },
+            &VerifyOptions {
+                round_shard: Some(&round_shard(1)),
+                mode,
+                segments,
+            },
+            Device::Cpu,
+        )
+        .map(|(verdict, _)| verdict)
+    }
+
+    #[test]
+    fn an_honest_contribution_passes_any_sample_of_its_segments() {
+        let chain = checkpoint_chain();
+        let claimed = &chain[SEGMENTS as usize];
+        let whole = check_with(
+            claimed,
+            &hyper("0"),
+            None,
+            Some(&round_shard(1)),
+            0,
+            VerifyMode::Contribution,
+        );
+        assert!(whole.accept, "{whole:?}");
+        assert!(
+            whole.segments_checked.is_empty(),
+            "no segments: the whole step"
+        );
+        for sample in [vec![1, 3], vec![0], vec![2], vec![0, 1, 2, 3], vec![3]] {
+            let v = verify_segments(
+                claimed,
+                &segments_of(chain, &sample),
+                VerifyMode::Contribution,
+            )
+            .unwrap();
+            assert!(v.accept, "{sample:?}: {v:?}");
+            assert_eq!(v.segments_checked, sample);
+            assert_eq!(v.failed_segment, None);
+            assert_eq!(v.relative_distance, Some(0.0));
+            // Still measured on the whole validation split.
+            assert_eq!(v.measured_val_loss, whole.measured_val_loss);
+            assert_eq!(v.accuracy, whole.accuracy);
+            // The re-executed end is the claim's only when the last segment ran.
+            let last_ran = sample.contains(&(SEGMENTS - 1));
+            assert_eq!(
+                v.recomputed_weights_hash.as_deref(),
+                last_ran
+                    .then(|| crate::weights::weights_hash(claimed))
+                    .as_deref()
+            );
+        }
+    }
+
+    /// A contribution whose segment `k − 1` is faked: checkpoint `k`
+    /// perturbed, and everything after it computed honestly from there, so
+    /// that exactly one segment does not reproduce.
+    fn faked_at(k: u32) -> Vec<Vec<u8>> {
+        let f = fixture();
+        let mut chain = checkpoint_chain().clone();
+        let mut w = Weights::decode(&f.spec, &chain[k as usize]).unwrap();
+        w.tensors[0].data[123] += 0.05;
+        chain[k as usize] = w.encode();
+        for j in k..SEGMENTS {
+            let (first, steps) = crate::step::segment_bounds(10, INTERVAL, j);
+            chain[j as usize + 1] = crate::step::run_segment(
+                &contribution_request(),
+                Some(&round_shard(1)),
+                first,
+                steps,
+                &chain[j as usize],
+                Device::Cpu,
+            )
+            .unwrap()
+            .weights;
+        }
+        chain
+    }
+
+    #[test]
+    fn a_faked_segment_is_caught_when_sampled_and_missed_when_not() {
+        let k = 2;
+        let chain = faked_at(k);
+        let claimed = &chain[SEGMENTS as usize];
+        let faked = k - 1;
+        // Exactly one segment does not reproduce.
+        for j in 0..SEGMENTS {
+            let v = verify_segments(
+                claimed,
+                &segments_of(&chain, &[j]),
+                VerifyMode::Contribution,
+            )
+            .unwrap();
+            assert_eq!(v.accept, j != faked, "segment {j}: {v:?}");
+        }
+        // The whole step does not reproduce either.
+        let whole = check_with(
+            claimed,
+            &hyper("0"),
+            None,
+            Some(&round_shard(1)),
+            0,
+            VerifyMode::Contribution,
+        );
+        assert_eq!(whole.reason.code(), "not_reproduced", "{whole:?}");
+
+        // Sampled: rejected at that segment, the later ones not run.
+        for (sample, checked) in [
+            (vec![faked], vec![faked]),
+            (vec![0, faked], vec![0, faked]),
+            (vec![faked, 2, 3], vec![faked]),
+            (vec![0, 1, 2, 3], vec![0, 1]),
+        ] {
+            let v = verify_segments(
+                claimed,
+                &segments_of(&chain, &sample),
+                VerifyMode::Contribution,
+            )
+            .unwrap();
+            assert!(!v.accept && v.reason.is_fraud(), "{sample:?}: {v:?}");
+            assert_eq!(v.reason.code(), "not_reproduced", "{v:?}");
+            assert_eq!(v.failed_segment, Some(faked), "{sample:?}");
+            assert_eq!(v.segments_checked, checked, "{sample:?}");
+            assert!(v.relative_distance.unwrap() > 1e-6, "{v:?}");
+            assert!(v.measured_val_loss.is_some(), "still evaluated");
+        }
+        // Not sampled: accepted (what the sampling probability is about).
+        for sample in [vec![0], vec![2, 3], vec![0, 2, 3]] {
+            let v = verify_segments(
+                claimed,
+                &segments_of(&chain, &sample),
+                VerifyMode::Contribution,
+            )
+            .unwrap();
+            assert!(v.accept, "{sample:?}: {v:?}");
+            assert_eq!(v.segments_checked, sample);
+        }
+        // Faked in the first or the last segment: caught there.
+        for k in [1, SEGMENTS] {
+            let chain = faked_at(k);
+            let v = verify_segments(
+                &chain[SEGMENTS as usize],
+                &segments_of(&chain, &[0, 1, 2, 3]),
+                VerifyMode::Contribution,
+            )
+            .unwrap();
+            assert_eq!(v.failed_segment, Some(k - 1), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn checkpoints_are_checked_for_evident_fraud_first() {
+        let f = fixture();
+        let chain = checkpoint_chain();
+        let claimed = &chain[SEGMENTS as usize];
+        let mut nan = Weights::decode(&f.spec, &chain[2]).unwrap();
+        nan.tensors[1].data[0] = f32::NAN;
+        let nan = nan.encode();
+        let other =
+            ModelSpec::parse(r#"{"kind":"mlp","input":[784],"hidden":[32],"classes":10}"#).unwrap();
+        let small = Weights::init(&other, 1).encode();
+        for (index, start, end, code) in [
+            (1, chain[1].as_slice(), nan.as_slice(), "non_finite"),
+            (2, nan.as_slice(), chain[3].as_slice(), "non_finite"),
+            (1, b"junk".as_slice(), chain[2].as_slice(), "undecodable"),
+            (1, chain[1].as_slice(), small.as_slice(), "wrong_parameters"),
+        ] {
+            let (first_step, steps) = crate::step::segment_bounds(10, INTERVAL, index);
+            let segments = [Segment {
+                index,
+                first_step,
+                steps,
+                start_weights: start,
+                end_weights: end,
+            }];
+            let v = verify_segments(claimed, &segments, VerifyMode::Contribution).unwrap();
+            assert_eq!(v.reason.code(), code, "{v:?}");
+            assert!(!v.accept && v.reason.is_fraud());
+            assert!(
+                v.reason.to_string().contains(&format!("segment {index}")),
+                "{}",
+                v.reason
+            );
+            assert!(v.segments_checked.is_empty(), "nothing ran: {v:?}");
+            assert_eq!(v.failed_segment, None);
+        }
+        // Bad claimed weights are judged as without segments.
+        let v =
+            verify_segments(b"junk", &segments_of(chain, &[1]), VerifyMode::Contribution).unwrap();
+        assert_eq!(v.reason.code(), "undecodable", "{v:?}");
+    }
+
+    #[test]
+    fn bad_segment_lists_are_refused() {
+        let chain = checkpoint_chain();
+        let claimed = &chain[SEGMENTS as usize];
+        let good = segments_of(chain, &[0, 1, 2, 3]);
+        let refused = |segments: &[Segment<'_>], mode: VerifyMode, needle: &str| {
+            let err = verify_segments(claimed, segments, mode).unwrap_err();
+            assert!(matches!(err, VerifyError::Segments(_)), "{err:?}");
+            assert!(err.to_string().contains(needle), "{err} lacks {needle}");
+        };
+        refused(&[good[1], good[0]], VerifyMode::Contribution, "must ascend");
+        refused(&[good[1], good[1]], VerifyMode::Contribution, "must ascend");
+        let mut overlapping = good[2];
+        overlapping.first_step = 5;
+        refused(
+            &[good[1], overlapping],
+            VerifyMode::Contribution,
+            "before segment 1 ends",
+        );
+        let mut empty = good[1];
+        empty.steps = 0;
+        refused(&[empty], VerifyMode::Contribution, "no steps");
+        let mut long = good[3];
+        long.steps = 2;
+        refused(&[long], VerifyMode::Contribution, "past the step's 10");
+        let mut far = good[3];
+        far.first_step = u32::MAX;
+        refused(&[far], VerifyMode::Contribution, "past the step's 10");
+        let mut no_start = good[1];
+        no_start.start_weights = &[];
+        refused(
+            &[no_start],
+            VerifyMode::Contribution,
+            "without start weights",
+        );
+        let mut no_end = good[1];
+        no_end.end_weights = &[];
+        refused(&[no_end], VerifyMode::Contribution, "without end weights");
+        refused(&good, VerifyMode::Update, "only for a contribution");
+        // Gaps are fine (a sample), and so is the list itself.
+        assert!(
+            verify_segments(claimed, &[good[0], good[3]], VerifyMode::Contribution)
+                .unwrap()
+                .accept
+        );
     }
 
     static HYPER_1PCT: std::sync::LazyLock<Hyperparams> =

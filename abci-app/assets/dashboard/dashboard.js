@@ -7,7 +7,13 @@
 // and data-measured (versions with a measured validation loss); each version
 // table carries data-rows; #status carries data-refreshes, data-ok and
 // data-busy (true while a refresh is under way: wait for false to read a
-// whole refresh).
+// whole refresh). A lineage in round mode (`rounds` set) also has a
+// div.rounds panel (data-model, data-current, data-status, data-closed): its
+// current round and contributors (table.round-contributors) and its last
+// closed rounds (table.rounds-closed), each table with data-rows. The panel
+// is drawn by two pure functions, window.umDashboard.roundsModel (round
+// records to display values) and .renderRounds (those to a detached
+// element), which interop/dashboard.mjs checks on a fixture.
 "use strict";
 
 (function () {
@@ -16,11 +22,18 @@
   const MAX_PAGES = 50; // 50,000 versions: far beyond what a page should draw
   const MAX_TABLE_ROWS = 500; // newest first; the chart still has every version
   const MAX_VERDICT_FETCHES = 25; // per refresh, so a long history fills in gradually
+  const MAX_CLOSED_ROUNDS = 10; // closed rounds shown per lineage, newest first
+  // Per lineage and refresh, besides its current round: past rounds (closed
+  // ones never change, so each is fetched once) and contributions (the
+  // current round's first; decided ones are fetched once).
+  const MAX_ROUND_FETCHES = 10;
+  const MAX_CONTRIBUTION_FETCHES = 25;
 
   const models = new Map(); // model_id -> {section, chart, plot, table, ...}
   const datasets = new Map(); // dataset_id -> {section, table, ...}
-  // Verdicts of decided updates never change, so each is fetched once.
-  const verdictCache = new Map(); // update id -> {accepts, rejects, reasons}
+  // Decided updates never change (nor do their verdicts), so each is
+  // fetched once; a pending or verified one again on each refresh.
+  const updateCache = new Map(); // update id -> see summarizeUpdate
   let refreshes = 0;
 
   // --- fetching -------------------------------------------------------------
@@ -35,7 +48,9 @@
       } catch (_) {
         detail = response.statusText;
       }
-      throw new Error(`${path}: HTTP ${response.status} ${detail}`);
+      const error = new Error(`${path}: HTTP ${response.status} ${detail}`);
+      error.status = response.status;
+      throw error;
     }
     return response.json();
   }
@@ -60,20 +75,35 @@
     return items;
   }
 
-  async function verdictsOf(updateId) {
-    if (verdictCache.has(updateId)) {
-      return verdictCache.get(updateId);
-    }
-    const body = await getJson(`/um/training/v1/updates/${encodeURIComponent(updateId)}`);
+  // What the page shows of an update: its verdicts (the version table) and
+  // who made it and where it stands (the rounds panel).
+  function summarizeUpdate(body) {
+    const update = body.update || {};
     const verdicts = body.verdicts || [];
-    const summary = {
+    return {
       accepts: verdicts.filter((v) => v.accept).length,
       rejects: verdicts.filter((v) => !v.accept).length,
       reasons: verdicts.map((v) => v.reason).filter((r) => r && r !== "VERDICT_REASON_OK"),
+      trainer: update.trainer || "",
+      status: update.status || "",
+      reason: update.reason || "",
+      kind: update.kind || "",
+      shard: update.shard,
     };
-    const status = body.update && body.update.status;
-    if (status && status !== "UPDATE_STATUS_PENDING") {
-      verdictCache.set(updateId, summary);
+  }
+
+  // A verified contribution still becomes accepted or rejected.
+  function decided(status) {
+    return Boolean(status) && status !== "UPDATE_STATUS_PENDING" && status !== "UPDATE_STATUS_VERIFIED";
+  }
+
+  async function updateOf(updateId) {
+    if (updateCache.has(updateId)) {
+      return updateCache.get(updateId);
+    }
+    const summary = summarizeUpdate(await getJson(`/um/training/v1/updates/${encodeURIComponent(updateId)}`));
+    if (decided(summary.status)) {
+      updateCache.set(updateId, summary);
     }
     return summary;
   }
@@ -147,12 +177,12 @@
       ]),
       tbody,
     ]);
-    const section = el("article", { class: "model", "data-model": id }, [
-      title, summary, chart,
-      el("details", { open: "" }, [el("summary", { text: "versions" }), table]),
-    ]);
+    const details = el("details", { open: "" }, [el("summary", { text: "versions" }), table]);
+    const section = el("article", { class: "model", "data-model": id }, [title, summary, chart, details]);
     document.getElementById("models").append(section);
-    const view = { id, section, summary, chart, table, tbody, plot: null };
+    // rounds: the rounds panel (round mode only); closedRounds: number ->
+    // closed Round, the ones the panel shows.
+    const view = { id, section, summary, chart, table, tbody, details, plot: null, rounds: null, current: null, closedRounds: new Map() };
     models.set(id, view);
     return view;
   }
@@ -201,12 +231,12 @@
     const verdicts = new Map();
     for (const v of newest) {
       for (const id of v.update_ids || []) {
-        if (verdictCache.has(id)) {
-          verdicts.set(id, verdictCache.get(id));
+        if (updateCache.has(id)) {
+          verdicts.set(id, updateCache.get(id));
         } else if (fetches < MAX_VERDICT_FETCHES) {
           fetches++;
           try {
-            verdicts.set(id, await verdictsOf(id));
+            verdicts.set(id, await updateOf(id));
           } catch (_) {
             // Shown as unknown; the next refresh tries again.
           }
@@ -260,6 +290,271 @@
       `${hp.local_steps} steps per update · ${ascending.length} versions`;
   }
 
+  // --- rounds ---------------------------------------------------------------
+
+  // "ROUND_STATUS_EVALUATING" -> "evaluating"; "BEST_CONTRIBUTION" -> "best contribution".
+  function label(code, prefix) {
+    if (!code) {
+      return "";
+    }
+    const bare = prefix && code.startsWith(prefix) ? code.slice(prefix.length) : code;
+    return bare.toLowerCase().replace(/_/g, " ");
+  }
+
+  function nonzero(x) {
+    return x !== undefined && x !== null && String(x) !== "0" && String(x) !== "" ? String(x) : null;
+  }
+
+  // Numbers (strings, as the API spells u64) of the rounds before `current`
+  // that the panel shows, newest first: with the current one, at most
+  // MAX_CLOSED_ROUNDS closed rounds.
+  function pastRoundNumbers(current) {
+    const numbers = [];
+    if (!current) {
+      return numbers;
+    }
+    const wanted = MAX_CLOSED_ROUNDS - (current.status === "ROUND_STATUS_CLOSED" ? 1 : 0);
+    for (let n = Number(current.number) - 1; n >= 1 && numbers.length < wanted; n--) {
+      numbers.push(String(n));
+    }
+    return numbers;
+  }
+
+  // What the rounds panel shows, from the records alone (pure: no fetch, no
+  // DOM). lineage: the ModelLineage (its `rounds` are the next round's
+  // params); current: the current Round, null when unknown (`note` says
+  // why); past: Rounds before it, in any order (only closed ones before the
+  // current are shown, newest first, at most MAX_CLOSED_ROUNDS); updates:
+  // update id -> summarizeUpdate's object, a Map or a plain object (a
+  // missing one shows as not yet known).
+  function roundsModel({ lineage, current, past, updates, note }) {
+    const find = (id) => (updates instanceof Map ? updates.get(id) : updates && updates[id]) || null;
+    const contributors = (round) =>
+      (round.contributions || []).map((id, i) => {
+        const update = find(id);
+        const shard = (round.shards || [])[i];
+        return {
+          update: String(id),
+          shard: shard === undefined || shard === null ? "—" : String(shard),
+          trainer: update ? update.trainer : "",
+          status: update ? label(update.status, "UPDATE_STATUS_") : "…",
+          reason: update ? label(update.reason, "VERDICT_REASON_") : "",
+        };
+      });
+    const params = (lineage && lineage.rounds) || null;
+    let currentView = null;
+    if (current) {
+      const roundParams = current.params || params || {};
+      currentView = {
+        number: String(current.number),
+        status: label(current.status, "ROUND_STATUS_"),
+        statusCode: current.status || "",
+        baseVersion: String(current.base_version),
+        openedHeight: String(current.opened_height),
+        closesHeight: String(current.closes_height),
+        shardsTaken: (current.contributions || []).length,
+        maxShards: Number(roundParams.max_contributions) || 0,
+        candidate: nonzero(current.candidate_update_id),
+        outcome: label(current.outcome) || null,
+        version: nonzero(current.version),
+        contributors: contributors(current),
+      };
+    }
+    const closed = new Map();
+    const below = current ? Number(current.number) : Infinity;
+    for (const round of past || []) {
+      if (round && round.status === "ROUND_STATUS_CLOSED" && Number(round.number) < below) {
+        closed.set(String(round.number), round);
+      }
+    }
+    if (current && current.status === "ROUND_STATUS_CLOSED") {
+      closed.set(String(current.number), current);
+    }
+    const closedRows = [...closed.values()]
+      .sort((a, b) => Number(b.number) - Number(a.number))
+      .slice(0, MAX_CLOSED_ROUNDS)
+      .map((round) => ({
+        number: String(round.number),
+        outcome: label(round.outcome) || "—",
+        outcomeCode: round.outcome || "",
+        version: nonzero(round.version),
+        closedHeight: nonzero(round.closed_height),
+        contributors: contributors(round),
+      }));
+    return {
+      settings: params
+        ? `up to ${params.max_contributions} contributions per round, open for ${params.round_blocks} blocks, ` +
+          `outer learning rate ${params.outer_learning_rate}`
+        : null,
+      current: currentView,
+      closed: closedRows,
+      note: note || null,
+    };
+  }
+
+  function contributorTitle(c) {
+    return `update ${c.update}, shard ${c.shard}${c.trainer ? `, ${c.trainer}` : ""}: ${c.status}${c.reason ? ` (${c.reason})` : ""}`;
+  }
+
+  // roundsModel's values as a detached div.rounds (pure but for creating
+  // elements).
+  function renderRounds(model, modelId) {
+    const current = model.current;
+    const panel = el("div", {
+      class: "rounds",
+      "data-model": modelId || "",
+      "data-current": current ? current.number : "",
+      "data-status": current ? current.statusCode : "",
+      "data-closed": String(model.closed.length),
+    }, [el("h4", { text: "Rounds" })]);
+    if (model.settings) {
+      panel.append(el("p", { class: "summary", text: model.settings }));
+    }
+    if (model.note) {
+      panel.append(el("p", { class: "empty", text: model.note }));
+    }
+    if (current) {
+      const parts = [
+        `round ${current.number}`,
+        current.status || "—",
+        `from version ${current.baseVersion}`,
+        `opened at height ${current.openedHeight}`,
+        `closes at height ${current.closesHeight}`,
+        `shards ${current.shardsTaken} / ${current.maxShards}`,
+      ];
+      if (current.candidate) {
+        parts.push(`candidate: update ${current.candidate}`);
+      }
+      if (current.outcome) {
+        parts.push(current.outcome);
+      }
+      if (current.version) {
+        parts.push(`made version ${current.version}`);
+      }
+      panel.append(el("p", { class: "round-current", text: parts.join(" · ") }));
+      if (current.contributors.length) {
+        panel.append(el("table", { class: "round-contributors", "data-rows": String(current.contributors.length) }, [
+          el("thead", {}, [el("tr", {}, ["update", "shard", "trainer", "status"].map((h) => el("th", { text: h })))]),
+          el("tbody", {}, current.contributors.map((c) =>
+            el("tr", { "data-update": c.update }, [
+              el("td", { text: c.update }),
+              el("td", { text: c.shard }),
+              el("td", { text: c.trainer ? shortAddress(c.trainer) : "…", title: c.trainer }),
+              el("td", { text: c.reason ? `${c.status} (${c.reason})` : c.status }),
+            ]))),
+        ]));
+      } else {
+        panel.append(el("p", { class: "empty", text: "no contributions yet" }));
+      }
+    }
+    if (model.closed.length) {
+      panel.append(el("table", { class: "rounds-closed", "data-rows": String(model.closed.length) }, [
+        el("thead", {}, [el("tr", {}, ["closed round", "outcome", "version made", "closed at", "contributors"].map((h) => el("th", { text: h })))]),
+        el("tbody", {}, model.closed.map((r) =>
+          el("tr", { "data-round": r.number, "data-outcome": r.outcomeCode }, [
+            el("td", { text: r.number }),
+            el("td", { text: r.outcome }),
+            el("td", { text: r.version || "—" }),
+            el("td", { text: r.closedHeight || "—" }),
+            el("td", { title: r.contributors.map(contributorTitle).join("\n") }, [
+              r.contributors.length
+                ? r.contributors.map((c) => (c.trainer ? shortAddress(c.trainer) : `#${c.update}`)).join(", ")
+                : "—",
+            ]),
+          ]))),
+      ]));
+    }
+    return panel;
+  }
+
+  // The current round, the closed ones before it and their contributions,
+  // with at most 1 + MAX_ROUND_FETCHES + MAX_CONTRIBUTION_FETCHES requests.
+  async function fetchRounds(view, lineage) {
+    const base = `/um/training/v1/models/${encodeURIComponent(lineage.model_id)}`;
+    let current = null;
+    let note = null;
+    try {
+      current = (await getJson(`${base}/round`)).round || null;
+      view.current = current;
+    } catch (error) {
+      if (error.status === 404) {
+        view.current = null;
+        note = "no round has opened yet";
+      } else {
+        // Keep showing the last round read; the next refresh tries again.
+        current = view.current;
+        note = `could not read the current round: ${error.message}`;
+      }
+    }
+    const numbers = pastRoundNumbers(current);
+    const past = [];
+    let fetches = 0;
+    for (const number of numbers) {
+      if (view.closedRounds.has(number)) {
+        past.push(view.closedRounds.get(number));
+      } else if (fetches < MAX_ROUND_FETCHES) {
+        fetches++;
+        try {
+          const round = (await getJson(`${base}/rounds/${number}`)).round;
+          if (round) {
+            past.push(round);
+            if (round.status === "ROUND_STATUS_CLOSED") {
+              view.closedRounds.set(number, round);
+            }
+          }
+        } catch (_) {
+          // Left out; the next refresh tries again.
+        }
+      }
+    }
+    for (const number of [...view.closedRounds.keys()]) {
+      if (!numbers.includes(number)) {
+        view.closedRounds.delete(number);
+      }
+    }
+    // The current round's contributions first: they change.
+    const updates = new Map();
+    let updateFetches = 0;
+    for (const round of current ? [current, ...past] : past) {
+      for (const id of round.contributions || []) {
+        if (updateCache.has(id)) {
+          updates.set(id, updateCache.get(id));
+        } else if (!updates.has(id) && updateFetches < MAX_CONTRIBUTION_FETCHES) {
+          updateFetches++;
+          try {
+            updates.set(id, await updateOf(id));
+          } catch (_) {
+            // Shown as unknown; the next refresh tries again.
+          }
+        }
+      }
+    }
+    return roundsModel({ lineage, current, past, updates, note });
+  }
+
+  function drawRounds(view, model) {
+    if (model === null) {
+      if (view.rounds) {
+        view.rounds.remove();
+        view.rounds = null;
+      }
+      view.current = null;
+      view.closedRounds.clear();
+      return;
+    }
+    const panel = renderRounds(model, view.id);
+    if (view.rounds) {
+      view.rounds.replaceWith(panel);
+    } else {
+      view.section.insertBefore(panel, view.details);
+    }
+    view.rounds = panel;
+  }
+
+  // For interop/dashboard.mjs, which checks the panel's rendering on a
+  // fixture (its test chain has no lineage in round mode).
+  window.umDashboard = Object.freeze({ roundsModel, renderRounds, pastRoundNumbers, MAX_CLOSED_ROUNDS });
+
   async function refreshModels() {
     const lineages = await getAll("/um/training/v1/models", "lineages");
     document.getElementById("models-empty").hidden = lineages.length > 0;
@@ -274,11 +569,14 @@
       const ascending = versions.slice().sort((a, b) => Number(a.version) - Number(b.version));
       const newest = ascending.slice().reverse().slice(0, MAX_TABLE_ROWS);
       const verdicts = await fetchVerdicts(newest);
-      // Chart, summary and table change together, in one task, so the page
-      // never shows a chart and a table of different refreshes.
+      // Lineages that advance one update at a time have no rounds to fetch.
+      const rounds = lineage.rounds ? await fetchRounds(view, lineage) : null;
+      // Chart, summary, table and rounds change together, in one task, so
+      // the page never shows a chart and a table of different refreshes.
       drawChart(view, ascending);
       drawSummary(view, lineage, ascending);
       drawTable(view, lineage, ascending, newest, verdicts);
+      drawRounds(view, rounds);
       for (const v of ascending) {
         top = Math.max(top, Number(v.height));
       }

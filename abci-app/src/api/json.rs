@@ -124,6 +124,17 @@ pub fn schemas() -> Map<String, Value> {
             };
             let schema = if field.label() == Label::Repeated {
                 serde_json::json!({"type": "array", "items": single})
+            } else if matches!(field.r#type(), Type::Message | Type::Group) {
+                // An absent message renders as null (see the module docs);
+                // OpenAPI 3.0 says so with `nullable` beside an `allOf`.
+                serde_json::json!({"allOf": [single], "nullable": true})
+            } else if field.proto3_optional() {
+                // `optional` scalars render as null when unset.
+                let mut single = single;
+                if let Some(object) = single.as_object_mut() {
+                    object.insert("nullable".into(), Value::Bool(true));
+                }
+                single
             } else {
                 single
             };

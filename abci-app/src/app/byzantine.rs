@@ -130,6 +130,7 @@ fn verdict(update_id: u64, accept: bool, detail: String) -> VerdictEntry {
         relative_distance: 0.0,
         measured_validation_accuracy: 0.0,
         detail,
+        ..VerdictEntry::default()
     }
 }
 

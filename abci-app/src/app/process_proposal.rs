@@ -67,6 +67,7 @@ pub fn process_proposal(
                         &state,
                         &ante_state,
                         &node.last_block,
+                        &request.hash,
                         &signer,
                         decoded.messages(),
                         &mut admission,

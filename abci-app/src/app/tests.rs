@@ -904,6 +904,7 @@ pub(super) fn submit_update(app: &App, trainer: &str, nonce: u64) -> Any {
             dataset_root: dataset.root.clone(),
             round: 0,
             shard: 0,
+            checkpoints: Vec::new(),
         }
         .encode_to_vec(),
     }
@@ -989,7 +990,10 @@ fn a_fixed_block_sequence_keeps_its_app_hash() {
 /// the rebuilt nrn_dao.wasm (token and staking are byte for byte the same),
 /// whose code and checksum genesis stores. With the previous nrn_dao.wasm
 /// the same sequence still gave the previous value, c019e7c8…2caeafbc.
-const PINNED_APP_HASHES: &str = "a59322bb66b4636d6a655667b8416000d43d24e9ed1178bad934d37df68a048e";
+/// Re-pinned again when that action's round params gained the checkpoint
+/// fields (nrn_dao.wasm rebuilt once more; the sequence gave a59322bb…a048e
+/// before it).
+const PINNED_APP_HASHES: &str = "8cda4f1f5a52d3bd90fb90e119267177573de6d9507a8158bf6f0221e7f32e15";
 
 /// Issue 15, verifier flooding: ProcessProposal queued a re-training for
 /// every update of every proposal, unbonded senders included. Now only an

@@ -102,7 +102,8 @@ pub enum GenesisCommand {
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// Train in collaborative rounds: the round params JSON, e.g.
-        /// {"max_contributions":4,"round_blocks":10,"outer_learning_rate":"1","eval_samples":1000};
+        /// {"max_contributions":4,"round_blocks":10,"outer_learning_rate":"1","eval_samples":1000,
+        /// "checkpoint_interval":10,"segments_per_validator":2};
         /// without it the lineage takes one update at a time.
         #[arg(long)]
         rounds: Option<String>,

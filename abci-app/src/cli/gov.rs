@@ -264,6 +264,8 @@ mod tests {
                 "round_blocks": 10,
                 "outer_learning_rate": "1",
                 "eval_samples": 64,
+                "checkpoint_interval": 0,
+                "segments_per_validator": 0,
             }}})
         );
         assert_eq!(

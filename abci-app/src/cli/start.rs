@@ -63,8 +63,16 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
     let mut node =
         Node::open(&data).with_context(|| format!("opening state in {}", data.display()))?;
     if let Some(endpoint) = &args.verifier {
-        let verifier = crate::node::verifier::Verifier::start(endpoint)
+        let mut verifier = crate::node::verifier::Verifier::start(endpoint)
             .context("starting the verifier worker")?;
+        // The consensus address draws this validator's own sample of each
+        // contribution's segments; a node without a key (a full node)
+        // samples with none.
+        if let Ok(key) = super::consensus_key::node_signing_key(&home) {
+            verifier = verifier.with_identity(crate::gov::validators::consensus_address(
+                key.verification_key().as_bytes(),
+            ));
+        }
         node = node.with_verifier(std::sync::Arc::new(verifier));
         println!("umd: verifying updates with {endpoint}");
     }

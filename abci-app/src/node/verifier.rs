@@ -47,6 +47,10 @@ pub struct Finding {
     pub measured_validation_loss: f32,
     pub measured_validation_accuracy: f32,
     pub relative_distance: f32,
+    /// Segments re-executed (for a contribution with checkpoints) and the
+    /// first whose weights differed.
+    pub segments_checked: Vec<u32>,
+    pub failed_segment: Option<u32>,
 }
 
 #[derive(Default)]
@@ -122,6 +126,8 @@ impl Progress {
 
 pub struct Verifier {
     endpoint: String,
+    /// This validator's consensus address (see `Verification::identity`).
+    identity: Vec<u8>,
     progress: Arc<Mutex<Progress>>,
     jobs: Mutex<mpsc::Sender<([u8; 32], VerifyRequest)>>,
 }
@@ -139,6 +145,7 @@ impl Verifier {
             .spawn(move || run_worker(&worker_endpoint, receiver, &worker_progress))?;
         Ok(Self {
             endpoint: endpoint.to_string(),
+            identity: Vec::new(),
             progress,
             jobs: Mutex::new(sender),
         })
@@ -146,6 +153,13 @@ impl Verifier {
 
     pub fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    /// Samples contributions' segments as the validator with consensus
+    /// address `identity`.
+    pub fn with_identity(mut self, identity: Vec<u8>) -> Self {
+        self.identity = identity;
+        self
     }
 
     fn progress(&self) -> MutexGuard<'_, Progress> {
@@ -193,6 +207,8 @@ impl Verifier {
                     relative_distance: finding.relative_distance,
                     measured_validation_accuracy: finding.measured_validation_accuracy,
                     detail: finding.detail.clone(),
+                    segments_checked: finding.segments_checked.clone(),
+                    failed_segment: finding.failed_segment,
                 })
             })
             .take(limit)
@@ -221,6 +237,10 @@ impl Verification for Verifier {
 
     fn retain(&self, pending: &[Update]) {
         Verifier::retain(self, pending);
+    }
+
+    fn identity(&self) -> Vec<u8> {
+        self.identity.clone()
     }
 }
 
@@ -320,6 +340,13 @@ async fn call(
         measured_validation_loss: finite(response.measured_validation_loss),
         measured_validation_accuracy: finite(response.measured_validation_accuracy),
         relative_distance: finite(response.relative_distance),
+        // An extension carries at most this many; more says nothing more.
+        segments_checked: response
+            .segments_checked
+            .into_iter()
+            .take(crate::training::extension::MAX_SEGMENTS)
+            .collect(),
+        failed_segment: response.failed_segment,
     })
 }
 
@@ -366,6 +393,8 @@ mod tests {
             measured_validation_loss: 1.0,
             measured_validation_accuracy: 0.5,
             relative_distance: 0.0,
+            segments_checked: Vec::new(),
+            failed_segment: None,
         }
     }
 

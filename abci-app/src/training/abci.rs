@@ -174,6 +174,7 @@ pub fn verify_proposed(
     state: &StateView,
     balances: &StateView,
     block: &BlockInfo,
+    proposal_hash: &[u8],
     signer: &str,
     messages: &[Any],
     admission: &mut Admission,
@@ -196,7 +197,8 @@ pub fn verify_proposed(
             tracing::debug!("not verifying a proposed update: {reason}");
             continue;
         }
-        match verify_request::request_for_msg(state, &update) {
+        let identity = verifier.identity();
+        match verify_request::request_for_msg(state, &update, proposal_hash, &identity) {
             Ok(Some(request)) => verifier.verify(key, request),
             Ok(None) => {}
             Err(err) => tracing::debug!("not verifying a proposed update: {}", err.log),
@@ -214,6 +216,7 @@ pub fn vote_extension(
 ) -> Result<Vec<VerdictEntry>, TxError> {
     let pending = records::pending_updates(state)?;
     verifier.retain(&pending);
+    let identity = verifier.identity();
     for update in &pending {
         let Some(key) = verify_request::update_key(update) else {
             continue;
@@ -221,7 +224,7 @@ pub fn vote_extension(
         if !verifier.wants(&key, &update.trainer) {
             continue;
         }
-        match verify_request::request_for_update(state, update) {
+        match verify_request::request_for_update(state, update, &identity) {
             Ok(Some(request)) => verifier.verify(key, request),
             Ok(None) => {}
             Err(err) => tracing::warn!(update = update.id, "cannot verify: {}", err.log),
@@ -371,6 +374,7 @@ mod tests {
                 &state,
                 &state,
                 &BlockInfo::default(),
+                &[],
                 &flooder,
                 update,
                 &mut admission,

@@ -80,15 +80,38 @@ pub fn record_verdicts(
 ) -> Result<Vec<Event>, TxError> {
     let height = u64::try_from(injected.height).unwrap_or(0);
     let mut recorded = 0u64;
+    let mut disputes = Vec::new();
     for (vote, extension) in signed_verdicts(injected) {
         for entry in extension.verdicts {
-            let Some(update) = records::update(state, entry.update_id)? else {
+            let Some(mut update) = records::update(state, entry.update_id)? else {
                 continue;
             };
             if update.status != UpdateStatus::Pending as i32
                 || records::verdict(state, update.id, &vote.validator_address)?.is_some()
             {
                 continue;
+            }
+            if !update.checkpoint_hashes.is_empty() {
+                match update.disputed_segment {
+                    // A validator found a segment that re-executes to other
+                    // weights: an objective claim, cheap to check. Every
+                    // validator now re-executes that segment, and only
+                    // verdicts that did count.
+                    None => {
+                        let segments = update.checkpoint_hashes.len() as u32 + 1;
+                        if let Some(failed) = entry
+                            .failed_segment
+                            .filter(|s| *s < segments && !entry.accept)
+                        {
+                            update.disputed_segment = Some(failed);
+                            records::clear_verdicts(state, update.id)?;
+                            records::save_update(state, &update);
+                            disputes.push((update.id, failed));
+                        }
+                    }
+                    Some(disputed) if !entry.segments_checked.contains(&disputed) => continue,
+                    Some(_) => {}
+                }
             }
             records::save_verdict(
                 state,
@@ -103,14 +126,24 @@ pub fn record_verdicts(
                     measured_validation_accuracy: entry.measured_validation_accuracy,
                     power: vote.power,
                     height,
+                    segments_checked: entry.segments_checked,
+                    failed_segment: entry.failed_segment,
                 },
             );
             recorded += 1;
         }
     }
-    Ok(vec![Event::new("verdicts")
+    let mut events = vec![Event::new("verdicts")
         .attr("height", height.to_string())
-        .attr("recorded", recorded.to_string())])
+        .attr("recorded", recorded.to_string())];
+    for (update_id, segment) in disputes {
+        events.push(
+            Event::new("segment_disputed")
+                .attr("update_id", update_id.to_string())
+                .attr("segment", segment.to_string()),
+        );
+    }
+    Ok(events)
 }
 
 /// The power of each validator (by consensus address) in one set.

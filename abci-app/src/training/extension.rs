@@ -27,6 +27,10 @@ use crate::store::StateView;
 pub const MAX_VERDICTS: usize = 256;
 /// Longest verdict detail, in bytes.
 pub const MAX_DETAIL_BYTES: usize = 256;
+/// Most segments one verdict may say it re-executed (a contribution has at
+/// most `local_steps` ≤ 10,000 segments, but a verdict only carries the
+/// sample; hashes, verdicts and losses keep extensions small).
+pub const MAX_SEGMENTS: usize = 64;
 
 /// What VerifyVoteExtension checks: the form only, never the verdicts' merit.
 pub fn check_form(bytes: &[u8]) -> Result<VoteExtension, String> {
@@ -70,6 +74,19 @@ pub fn check_form(bytes: &[u8]) -> Result<VoteExtension, String> {
         }
         if verdict.detail.len() > MAX_DETAIL_BYTES {
             return Err(format!("update {}: detail too long", verdict.update_id));
+        }
+        if verdict.segments_checked.len() > MAX_SEGMENTS {
+            return Err(format!("update {}: too many segments", verdict.update_id));
+        }
+        let ascending = verdict.segments_checked.windows(2).all(|w| w[0] < w[1]);
+        let failed_checked = verdict
+            .failed_segment
+            .is_none_or(|failed| !verdict.accept && verdict.segments_checked.contains(&failed));
+        if !ascending || !failed_checked {
+            return Err(format!(
+                "update {}: segments must ascend and a failed one be among them, on a rejection",
+                verdict.update_id
+            ));
         }
     }
     Ok(extension)
@@ -219,6 +236,7 @@ mod tests {
                 relative_distance: 0.0,
                 measured_validation_accuracy: 0.9,
                 detail: String::new(),
+                ..VerdictEntry::default()
             }],
         }
         .encode_to_vec()

@@ -174,6 +174,20 @@ pub fn save_verdict(state: &mut StateView, update_id: u64, verdict: &Verdict) {
 }
 
 /// Verdicts on an update, ordered by validator address.
+/// Forgets the verdicts recorded on an update (a dispute makes them moot:
+/// they may not have looked at the disputed segment).
+pub fn clear_verdicts(state: &mut StateView, update_id: u64) -> Result<(), TxError> {
+    let keys: Vec<Vec<u8>> = state
+        .prefixed(&state_key::verdicts_of(update_id))?
+        .into_iter()
+        .map(|(key, _)| key)
+        .collect();
+    for key in keys {
+        state.remove(&key);
+    }
+    Ok(())
+}
+
 pub fn verdicts(state: &StateView, update_id: u64) -> Result<Vec<Verdict>, TxError> {
     state
         .prefixed(&state_key::verdicts_of(update_id))?

@@ -119,13 +119,30 @@ pub fn handle(ctx: &mut TxContext<'_>, signer: &str, msg: &Any) -> Result<MsgRes
                 &msg.trainer,
                 ctx.block.height,
             )?;
+            let interval = round.params.as_ref().map_or(0, |p| p.checkpoint_interval);
+            let expected = if interval == 0 {
+                0
+            } else {
+                super::round::segments::count(lineage.hyperparams.local_steps, interval) - 1
+            };
+            if msg.checkpoints.len() as u64 != u64::from(expected) {
+                return Err(TxError::new(
+                    Code::InvalidRequest,
+                    format!(
+                        "round {} takes {expected} checkpoints (every {interval} of {} steps), not {}",
+                        round.number,
+                        lineage.hyperparams.local_steps,
+                        msg.checkpoints.len()
+                    ),
+                ));
+            }
             Some(round)
         }
-        None if msg.round != 0 || msg.shard != 0 => {
+        None if msg.round != 0 || msg.shard != 0 || !msg.checkpoints.is_empty() => {
             return Err(TxError::new(
                 Code::InvalidRequest,
                 format!(
-                    "{} has no rounds: round and shard must be 0",
+                    "{} has no rounds: round and shard must be 0, and no checkpoints",
                     lineage.model_id
                 ),
             ));
@@ -133,6 +150,20 @@ pub fn handle(ctx: &mut TxContext<'_>, signer: &str, msg: &Any) -> Result<MsgRes
         None => None,
     };
     let size = msg.weights.len() as u64;
+    let checkpoint_bytes: u64 = msg.checkpoints.iter().map(|c| c.len() as u64).sum();
+    if msg
+        .checkpoints
+        .iter()
+        .any(|c| c.len() as u64 > params.max_weights_bytes)
+    {
+        return Err(TxError::new(
+            Code::TxTooLarge,
+            format!(
+                "a checkpoint exceeds the weights limit of {} bytes",
+                params.max_weights_bytes
+            ),
+        ));
+    }
     if size > params.max_weights_bytes {
         return Err(TxError::new(
             Code::TxTooLarge,
@@ -149,7 +180,9 @@ pub fn handle(ctx: &mut TxContext<'_>, signer: &str, msg: &Any) -> Result<MsgRes
         ));
     }
     ctx.gas.consume(
-        params.weights_cost_per_byte.saturating_mul(size),
+        params
+            .weights_cost_per_byte
+            .saturating_mul(size.saturating_add(checkpoint_bytes)),
         "storing weights",
     )?;
     let sha = records::sha256(&msg.weights);
@@ -202,18 +235,37 @@ pub fn handle(ctx: &mut TxContext<'_>, signer: &str, msg: &Any) -> Result<MsgRes
         },
         round: msg.round,
         shard: msg.shard,
+        checkpoint_hashes: msg
+            .checkpoints
+            .iter()
+            .map(|c| records::sha256(c).to_vec())
+            .collect(),
+        // Validators sample segments with it: unknown to the trainer when
+        // it committed to its checkpoints.
+        sample_seed: if round.is_some() {
+            ctx.block.hash.clone()
+        } else {
+            Vec::new()
+        },
         ..Default::default()
     };
     let spec = parse_spec(&lineage.spec)?;
     let mut events = Vec::new();
     let mut fraud_detail = None;
-    match evident_fraud(&spec, &msg.weights) {
+    // Checkpoints are committed weights too: ones that are not the
+    // lineage's tensors are fraud anyone can see.
+    let fraud = evident_fraud(&spec, &msg.weights)
+        .or_else(|| msg.checkpoints.iter().find_map(|c| evident_fraud(&spec, c)));
+    match fraud {
         None => {
             let fee = super::verification_fee::take(ctx, id, &msg.trainer)?;
             records::put_blob(ctx.state, &msg.weights);
+            for checkpoint in &msg.checkpoints {
+                records::put_blob(ctx.state, checkpoint);
+            }
             records::save_update(ctx.state, &update);
             if let Some(round) = round.as_mut() {
-                super::round::add_contribution(ctx.state, round, id, msg.shard);
+                super::round::add_contribution(ctx.state, round, id, msg.shard, ctx.block.height);
             }
             if fee > 0 {
                 events.push(

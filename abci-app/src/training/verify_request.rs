@@ -4,7 +4,7 @@
 //! process (`crate::node::verifier`).
 
 use um_proto::um::abci::v1::VerdictEntry;
-use um_proto::um::trainer::v1::{RoundShard, TrainingStep, VerifyMode, VerifyRequest};
+use um_proto::um::trainer::v1::{RoundShard, Segment, TrainingStep, VerifyMode, VerifyRequest};
 use um_proto::um::training::v1::{MsgSubmitUpdate, Update, UpdateKind};
 
 use super::{lineage, records, round};
@@ -28,6 +28,11 @@ pub trait Verification: Send + Sync {
     fn verdicts(&self, pending: &[Update], limit: usize) -> Vec<VerdictEntry>;
     /// Forgets what is not pending any more.
     fn retain(&self, pending: &[Update]);
+    /// This validator's consensus address, which draws its own sample of a
+    /// contribution's segments; empty when unknown.
+    fn identity(&self) -> Vec<u8> {
+        Vec::new()
+    }
 }
 
 /// One claim to verify, as a proposed `MsgSubmitUpdate` or a stored
@@ -50,6 +55,9 @@ pub struct Claim<'a> {
     pub shard: u32,
     pub update_id: u64,
     pub eval_seed: &'a [u8],
+    /// A contribution's sample seed and its disputed segment, if any.
+    pub sample_seed: &'a [u8],
+    pub disputed_segment: Option<u32>,
 }
 
 impl<'a> Claim<'a> {
@@ -72,6 +80,8 @@ impl<'a> Claim<'a> {
             shard: msg.shard,
             update_id: 0,
             eval_seed: &[],
+            sample_seed: &[],
+            disputed_segment: None,
         }
     }
 
@@ -93,6 +103,8 @@ impl<'a> Claim<'a> {
             shard: update.shard,
             update_id: update.id,
             eval_seed: &update.eval_seed,
+            sample_seed: &update.sample_seed,
+            disputed_segment: update.disputed_segment,
         })
     }
 }
@@ -103,16 +115,30 @@ pub fn claim_key(claim: &Claim<'_>) -> [u8; 32] {
         // its own id keeps it apart.
         return job_key(&claim.weights_sha256, "um/merge", claim.update_id);
     }
-    job_key(&claim.weights_sha256, claim.trainer, claim.nonce)
+    match claim.disputed_segment {
+        // A dispute asks for a check of its segment: a check made before it
+        // is another job.
+        Some(segment) => job_key(
+            &claim.weights_sha256,
+            &format!("{}/dispute", claim.trainer),
+            u64::from(segment),
+        ),
+        None => job_key(&claim.weights_sha256, claim.trainer, claim.nonce),
+    }
 }
 
 /// What to verify for an update seen in a proposal (not yet stored: it has
 /// no id, and the weights come with the message).
+/// `block_hash` is the proposed block's (a contribution's sample seed).
 pub fn request_for_msg(
     state: &StateView,
     msg: &MsgSubmitUpdate,
+    block_hash: &[u8],
+    identity: &[u8],
 ) -> Result<Option<VerifyRequest>, TxError> {
-    request_for(state, &Claim::of_msg(msg), &msg.weights, 0)
+    let mut claim = Claim::of_msg(msg);
+    claim.sample_seed = block_hash;
+    request_for(state, &claim, &msg.weights, &msg.checkpoints, 0, identity)
 }
 
 /// What to verify for a stored pending update; `None` also when its
@@ -120,6 +146,7 @@ pub fn request_for_msg(
 pub fn request_for_update(
     state: &StateView,
     update: &Update,
+    identity: &[u8],
 ) -> Result<Option<VerifyRequest>, TxError> {
     let Some(claim) = Claim::of_update(update) else {
         return Ok(None);
@@ -127,7 +154,14 @@ pub fn request_for_update(
     let Some(weights) = records::blob(state, &claim.weights_sha256)? else {
         return Ok(None);
     };
-    request_for(state, &claim, &weights, update.id)
+    let mut checkpoints = Vec::with_capacity(update.checkpoint_hashes.len());
+    for sha in &update.checkpoint_hashes {
+        let Some(bytes) = records::blob(state, sha)? else {
+            return Ok(None);
+        };
+        checkpoints.push(bytes);
+    }
+    request_for(state, &claim, &weights, &checkpoints, update.id, identity)
 }
 
 /// What a check is kept under: the weights *and* who claims them with which
@@ -150,7 +184,9 @@ fn request_for(
     state: &StateView,
     msg: &Claim<'_>,
     weights: &[u8],
+    checkpoints: &[Vec<u8>],
     update_id: u64,
+    identity: &[u8],
 ) -> Result<Option<VerifyRequest>, TxError> {
     let Some(lineage) = lineage(state, msg.model_id)? else {
         return Ok(None);
@@ -182,6 +218,7 @@ fn request_for(
     // A stored update says what it is; a proposed one is a contribution
     // exactly when its lineage has rounds (as delivery decides).
     let in_rounds = lineage.rounds.is_some() || msg.kind != UpdateKind::Single;
+    let mut segments = Vec::new();
     let (mode, round_shard, eval_samples) = match in_rounds {
         false => (VerifyMode::Update, None, 0),
         true => {
@@ -198,6 +235,18 @@ fn request_for(
                     shard: msg.shard,
                     shards: params.max_contributions,
                 };
+                if params.checkpoint_interval > 0 {
+                    let Some(chosen) = segment_requests(
+                        msg,
+                        &params,
+                        hyperparams.local_steps,
+                        checkpoints,
+                        identity,
+                    ) else {
+                        return Ok(None);
+                    };
+                    segments = chosen;
+                }
                 (VerifyMode::Contribution, Some(shard), 0)
             }
         }
@@ -240,5 +289,59 @@ fn request_for(
             Vec::new()
         },
         eval_samples,
+        segments,
     }))
+}
+
+/// The segments this validator re-executes of a contribution: its own
+/// sample and the disputed one. `None` when the checkpoints are not the
+/// ones the round asks for (delivery refuses such a contribution).
+fn segment_requests(
+    claim: &Claim<'_>,
+    params: &um_proto::um::training::v1::RoundParams,
+    local_steps: u32,
+    checkpoints: &[Vec<u8>],
+    identity: &[u8],
+) -> Option<Vec<Segment>> {
+    let interval = params.checkpoint_interval;
+    let count = round::segments::count(local_steps, interval);
+    if checkpoints.len() as u64 != u64::from(count) - 1 {
+        return None;
+    }
+    let mut chosen = round::segments::sample(
+        claim.sample_seed,
+        identity,
+        count,
+        params.segments_per_validator,
+    );
+    if let Some(disputed) = claim.disputed_segment.filter(|d| *d < count) {
+        if !chosen.contains(&disputed) {
+            chosen.push(disputed);
+            chosen.sort_unstable();
+        }
+    }
+    let checkpoint = |index: u32| -> Vec<u8> {
+        // Checkpoint 0 is the base and checkpoint `count` the claimed
+        // weights: both travel in the request already.
+        match index {
+            0 => Vec::new(),
+            i if i == count => Vec::new(),
+            i => checkpoints[i as usize - 1].clone(),
+        }
+    };
+    Some(
+        chosen
+            .into_iter()
+            .map(|index| {
+                let (first_step, steps) = round::segments::bounds(local_steps, interval, index);
+                Segment {
+                    index,
+                    first_step,
+                    steps,
+                    start_weights: checkpoint(index),
+                    end_weights: checkpoint(index + 1),
+                }
+            })
+            .collect(),
+    )
 }

@@ -110,6 +110,19 @@ pub fn update_id(result: &TxResult) -> u64 {
 /// Weights honestly trained from the head for `trainer` and `nonce`, by
 /// the `Train` service of a running `um-trainer serve`.
 pub fn train_remotely(rpc: &RpcClient, endpoint: &str, trainer: &Key, nonce: u64) -> Vec<u8> {
+    train_remotely_with(rpc, endpoint, trainer, nonce, None, 0).0
+}
+
+/// [`train_remotely`] for a round's shard, with the checkpoints every
+/// `checkpoint_interval` steps (none for 0).
+pub fn train_remotely_with(
+    rpc: &RpcClient,
+    endpoint: &str,
+    trainer: &Key,
+    nonce: u64,
+    round_shard: Option<um_proto::um::trainer::v1::RoundShard>,
+    checkpoint_interval: u32,
+) -> (Vec<u8>, Vec<Vec<u8>>) {
     use um_proto::um::trainer::v1::train_progress::Event;
     use um_proto::um::trainer::v1::trainer_client::TrainerClient;
     use um_proto::um::trainer::v1::{TrainRequest, TrainingStep};
@@ -147,7 +160,7 @@ pub fn train_remotely(rpc: &RpcClient, endpoint: &str, trainer: &Key, nonce: u64
         dataset_root: dataset.root,
         trainer: trainer.address.clone(),
         nonce,
-        round_shard: None,
+        round_shard,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -162,13 +175,14 @@ pub fn train_remotely(rpc: &RpcClient, endpoint: &str, trainer: &Key, nonce: u64
             .train(TrainRequest {
                 step: Some(step),
                 omit_weights: false,
+                checkpoint_interval,
             })
             .await
             .unwrap()
             .into_inner();
         while let Some(progress) = stream.message().await.unwrap() {
             if let Some(Event::Result(result)) = progress.event {
-                return result.weights;
+                return (result.weights, result.checkpoints);
             }
         }
         panic!("the Train stream ended without a result");

@@ -783,6 +783,8 @@ fn round_params_proposals_start_and_end_rounds_on_the_chain() {
         round_blocks: 30,
         outer_learning_rate: Decimal::percent(70),
         eval_samples: 200,
+        checkpoint_interval: 0,
+        segments_per_validator: 0,
     };
 
     let err = c

@@ -98,6 +98,14 @@ pub struct RoundParams {
     /// 0 (the whole validation split) when absent.
     #[serde(default)]
     pub eval_samples: u32,
+    /// Steps between a contribution's checkpoints; 0 (every validator
+    /// re-executes every contribution in full) when absent.
+    #[serde(default)]
+    pub checkpoint_interval: u32,
+    /// Segments of each contribution a validator re-executes; 0 (all) when
+    /// absent.
+    #[serde(default)]
+    pub segments_per_validator: u32,
 }
 
 impl RoundParams {
@@ -315,6 +323,8 @@ mod tests {
             round_blocks: 50,
             outer_learning_rate: Decimal::percent(50),
             eval_samples: 256,
+            checkpoint_interval: 0,
+            segments_per_validator: 0,
         }
     }
 
@@ -347,6 +357,8 @@ mod tests {
                 round_blocks: 10,
                 outer_learning_rate: Decimal::one(),
                 eval_samples: 0,
+                checkpoint_interval: 0,
+                segments_per_validator: 0,
             }
         );
         // A misspelt field is refused, not silently left at its default.

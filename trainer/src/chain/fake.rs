@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use cosmos_sdk_proto::cosmos::base::abci::v1beta1::TxMsgData;
-use cosmos_sdk_proto::cosmos::tx::v1beta1::{TxBody, TxRaw};
+use cosmos_sdk_proto::cosmos::tx::v1beta1::{AuthInfo, TxBody, TxRaw};
 use cosmos_sdk_proto::Any;
 use serde_json::{json, Value};
 use um_proto::prost::Message;
@@ -52,6 +52,8 @@ pub struct State {
     pub polls_before_decision: u32,
     pub polls: HashMap<u64, u32>,
     pub submitted: Vec<tr::MsgSubmitUpdate>,
+    /// The gas limit of every submitted tx, in order.
+    pub gas_limits: Vec<u64>,
     /// Delivered tx results by upper-case hex hash.
     pub txs: HashMap<String, Value>,
     /// ABCI query paths in the order asked.
@@ -160,12 +162,25 @@ impl FakeChain {
 
     /// Puts the lineage in round mode and opens round 1 from the head.
     pub fn open_rounds(&self, max_contributions: u32, round_blocks: u64) {
+        self.open_rounds_with_checkpoints(max_contributions, round_blocks, 0);
+    }
+
+    /// [`FakeChain::open_rounds`] with contributions that commit to a
+    /// checkpoint every `checkpoint_interval` steps.
+    pub fn open_rounds_with_checkpoints(
+        &self,
+        max_contributions: u32,
+        round_blocks: u64,
+        checkpoint_interval: u32,
+    ) {
         let mut state = self.state();
         state.lineage.rounds = Some(tr::RoundParams {
             max_contributions,
             round_blocks,
             outer_learning_rate: "1".into(),
             eval_samples: 0,
+            checkpoint_interval,
+            segments_per_validator: 0,
         });
         state.open_round();
     }
@@ -198,7 +213,8 @@ impl State {
             base_version: head.version,
             base_weights_sha256: head.weights_sha256.clone(),
             opened_height: self.height,
-            closes_height: self.height + params.round_blocks,
+            // As umd: the deadline starts with the first contribution.
+            closes_height: 0,
             status: tr::RoundStatus::Open as i32,
             seed: round_seed(&head.weights_sha256, &self.lineage.model_id, number),
             params: Some(params),
@@ -224,6 +240,10 @@ impl State {
             shard,
             ..Default::default()
         });
+        if round.contributions.is_empty() {
+            let blocks = round.params.as_ref().map_or(0, |p| p.round_blocks);
+            round.closes_height = self.height + blocks;
+        }
         round.contributions.push(id);
         round.shards.push(shard);
         id
@@ -239,7 +259,7 @@ impl State {
         let shards = round.params.as_ref().map_or(0, |p| p.max_contributions);
         let ready = round.status == tr::RoundStatus::Open as i32
             && (round.shards.len() >= shards as usize
-                || (height > round.closes_height && !round.contributions.is_empty()));
+                || (round.closes_height != 0 && height > round.closes_height));
         if !ready {
             return;
         }
@@ -529,6 +549,10 @@ fn deliver(state: &mut State, tx: &[u8]) -> Value {
     assert_eq!(body.messages.len(), 1);
     assert_eq!(body.messages[0].type_url, "/um.training.v1.MsgSubmitUpdate");
     let msg = tr::MsgSubmitUpdate::decode(body.messages[0].value.as_slice()).unwrap();
+    let auth = AuthInfo::decode(raw.auth_info_bytes.as_slice()).unwrap();
+    state
+        .gas_limits
+        .push(auth.fee.map_or(0, |fee| fee.gas_limit));
     let head = state.versions.last().map_or(0, |v| v.version);
     let height = state.height;
     state.submitted.push(msg.clone());
@@ -556,6 +580,26 @@ fn deliver(state: &mut State, tx: &[u8]) -> Value {
         if msg.shard >= shards || round.shards.contains(&msg.shard) {
             return refuse(format!("shard {} is taken", msg.shard));
         }
+        // As umd: exactly N − 1 checkpoints, N = ⌈S / c⌉ when c < S, else 1
+        // (written out here rather than taken from the trainer's code).
+        let interval = round.params.as_ref().map_or(0, |p| p.checkpoint_interval);
+        let steps = state
+            .lineage
+            .hyperparams
+            .as_ref()
+            .map_or(0, |h| h.local_steps);
+        let expected = if interval == 0 || interval >= steps {
+            0
+        } else {
+            steps.div_ceil(interval) - 1
+        };
+        if msg.checkpoints.len() != expected as usize {
+            return refuse(format!(
+                "round {} takes {expected} checkpoints, not {}",
+                round.number,
+                msg.checkpoints.len()
+            ));
+        }
         let mine = |u: &tr::Update| u.trainer == msg.trainer;
         if round
             .contributions
@@ -565,13 +609,25 @@ fn deliver(state: &mut State, tx: &[u8]) -> Value {
             return refuse("already contributed".into());
         }
         let round = state.rounds.last_mut().expect("checked above");
+        if round.contributions.is_empty() {
+            let blocks = round.params.as_ref().map_or(0, |p| p.round_blocks);
+            round.closes_height = height + blocks;
+        }
         round.contributions.push(id);
         round.shards.push(msg.shard);
-    } else if msg.round != 0 || msg.shard != 0 {
+    } else if msg.round != 0 || msg.shard != 0 || !msg.checkpoints.is_empty() {
         return refuse("the lineage has no rounds".into());
     }
     let sha = crate::sha256(&msg.weights).to_vec();
     state.blobs.insert(sha.clone(), msg.weights.clone());
+    let checkpoint_hashes: Vec<Vec<u8>> = msg
+        .checkpoints
+        .iter()
+        .map(|c| crate::sha256(c).to_vec())
+        .collect();
+    for (sha, bytes) in checkpoint_hashes.iter().zip(&msg.checkpoints) {
+        state.blobs.insert(sha.clone(), bytes.clone());
+    }
     state.updates.push(tr::Update {
         id,
         model_id: msg.model_id,
@@ -591,6 +647,7 @@ fn deliver(state: &mut State, tx: &[u8]) -> Value {
         },
         round: msg.round,
         shard: msg.shard,
+        checkpoint_hashes,
         ..Default::default()
     });
     let data = TxMsgData {

@@ -27,7 +27,9 @@ pub const SUBMIT_GAS_BASE: u64 = 2_000_000;
 pub const SUBMIT_GAS_PER_BYTE: u64 = 42;
 
 /// A gas limit that covers a `MsgSubmitUpdate` carrying `weights_len` bytes
-/// of weights under umd's default parameters (about 23 M for 500 KB).
+/// of weights under umd's default parameters (about 23 M for 500 KB). A
+/// contribution's checkpoints are weights to umd (charged per byte alike):
+/// pass their bytes in `weights_len` too.
 pub fn submit_gas(weights_len: usize) -> u64 {
     SUBMIT_GAS_BASE.saturating_add(SUBMIT_GAS_PER_BYTE.saturating_mul(weights_len as u64))
 }

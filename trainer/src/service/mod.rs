@@ -34,8 +34,8 @@ use crate::device::device_name;
 use crate::eval::{evaluate, EvalError};
 use crate::hyperparams::HyperparamsExt;
 use crate::model::{Model, ModelError};
-use crate::step::{run_step_with_progress, StepError, StepRequest};
-use crate::verify::{verify_with, VerifyError, VerifyMode, VerifyOptions, VerifyRequest};
+use crate::step::{run_step_checkpointed, segment_count, StepError, StepRequest, MAX_STEP_TIME};
+use crate::verify::{verify_with, Segment, VerifyError, VerifyMode, VerifyOptions, VerifyRequest};
 
 use convert::{
     millis, optional_sha256_field, spec_field, step_from_proto, verdict_reason,
@@ -191,6 +191,17 @@ impl Inner {
             step.dataset_root.as_ref(),
         )?;
         let load = started.elapsed();
+        let segments: Vec<Segment<'_>> = req
+            .segments
+            .iter()
+            .map(|s| Segment {
+                index: s.index,
+                first_step: s.first_step,
+                steps: s.steps,
+                start_weights: &s.start_weights,
+                end_weights: &s.end_weights,
+            })
+            .collect();
         let (verdict, timings) = verify_with(
             &VerifyRequest {
                 spec: &step.spec,
@@ -205,6 +216,7 @@ impl Inner {
             &VerifyOptions {
                 round_shard: step.round_shard.as_ref(),
                 mode,
+                segments: &segments,
             },
             self.device,
         )
@@ -225,6 +237,8 @@ impl Inner {
             reexecute_ms: millis(timings.reexecute),
             evaluate_ms: millis(timings.evaluate),
             total_ms: millis(started.elapsed()),
+            segments_checked: verdict.segments_checked,
+            failed_segment: verdict.failed_segment,
         })
     }
 
@@ -268,7 +282,7 @@ impl Inner {
     fn train(
         &self,
         step: Step,
-        omit_weights: bool,
+        options: TrainOptions,
         progress: &mpsc::Sender<Result<proto::TrainProgress, Status>>,
     ) -> Result<proto::TrainResult, Status> {
         let base_weights = self.weights("base", step.base_weights, &step.base_sha256)?;
@@ -282,7 +296,7 @@ impl Inner {
             .train_params()
             .map_err(|e| Status::invalid_argument(format!("step.hyperparams: {e}")))?;
         let started = Instant::now();
-        let outcome = run_step_with_progress(
+        let outcome = run_step_checkpointed(
             &StepRequest {
                 spec: &step.spec,
                 base_weights: &base_weights,
@@ -292,7 +306,9 @@ impl Inner {
                 dataset: &data.dataset,
             },
             step.round_shard.as_ref(),
+            options.checkpoint_interval,
             self.device,
+            MAX_STEP_TIME,
             |s, loss| {
                 let event = proto::train_progress::Event::Step(proto::StepProgress {
                     step: s + 1,
@@ -317,7 +333,7 @@ impl Inner {
         let sha = crate::sha256(&outcome.weights);
         Ok(proto::TrainResult {
             weights_sha256: sha.to_vec(),
-            weights: if omit_weights {
+            weights: if options.omit_weights {
                 Vec::new()
             } else {
                 outcome.weights
@@ -328,8 +344,36 @@ impl Inner {
             device: device_name(self.device),
             train_ms,
             evaluate_ms: millis(started.elapsed()),
+            checkpoints: outcome.checkpoints,
         })
     }
+}
+
+/// What a Train request asks for beyond its step.
+#[derive(Debug, Clone, Copy)]
+struct TrainOptions {
+    omit_weights: bool,
+    checkpoint_interval: u32,
+}
+
+/// Refuses a Train request whose answer could not travel: the weights
+/// (unless omitted) and the checkpoints together past [`MAX_MESSAGE_BYTES`].
+/// Checked before training, since the checkpoints are also held in memory
+/// until the step ends (`local_steps` of them with an interval of 1).
+fn check_train_answer(step: &Step, options: TrainOptions) -> Result<(), Status> {
+    let checkpoints = segment_count(step.hyperparams.local_steps, options.checkpoint_interval) - 1;
+    let copies = u64::from(checkpoints) + u64::from(!options.omit_weights);
+    // 4 bytes per f32 value; the safetensors header is small beside them.
+    let bytes = copies
+        .saturating_mul(step.spec.parameter_count())
+        .saturating_mul(4);
+    if bytes > MAX_MESSAGE_BYTES as u64 {
+        return Err(Status::invalid_argument(format!(
+            "checkpoint_interval {} asks for {checkpoints} checkpoints: about {bytes} bytes of weights in the answer, more than its limit of {MAX_MESSAGE_BYTES}",
+            options.checkpoint_interval
+        )));
+    }
+    Ok(())
 }
 
 fn torch_status(context: &str, e: &tch::TchError) -> Status {
@@ -348,6 +392,7 @@ fn step_status(e: StepError) -> Status {
         e @ StepError::Cancelled { .. } => Status::cancelled(e.to_string()),
         e @ StepError::TimedOut { .. } => Status::deadline_exceeded(e.to_string()),
         e @ StepError::InvalidShard(_) => Status::invalid_argument(e.to_string()),
+        e @ StepError::InvalidSegment(_) => Status::invalid_argument(e.to_string()),
         other => Status::failed_precondition(other.to_string()),
     }
 }
@@ -366,6 +411,7 @@ fn verify_status(e: VerifyError) -> Status {
         VerifyError::Base(m) => Status::failed_precondition(format!("base weights: {m}")),
         VerifyError::Step(s) => step_status(s),
         VerifyError::Eval(e) => eval_status(e),
+        e @ VerifyError::Segments(_) => Status::invalid_argument(e.to_string()),
     }
 }
 
@@ -386,7 +432,13 @@ impl Trainer for TrainerService {
         request: Request<proto::TrainRequest>,
     ) -> Result<Response<Self::TrainStream>, Status> {
         let request = request.into_inner();
-        let step = match step_from_proto(request.step, true) {
+        let options = TrainOptions {
+            omit_weights: request.omit_weights,
+            checkpoint_interval: request.checkpoint_interval,
+        };
+        let step = match step_from_proto(request.step, true)
+            .and_then(|step| check_train_answer(&step, options).map(|()| step))
+        {
             Ok(step) => step,
             Err(status) => {
                 self.inner
@@ -401,10 +453,9 @@ impl Trainer for TrainerService {
             let what = format!("train {}", step.describe());
             let progress = sender.clone();
             let worker = inner.clone();
-            let omit = request.omit_weights;
             let result = inner
                 .jobs
-                .run(move || worker.train(step, omit, &progress))
+                .run(move || worker.train(step, options, &progress))
                 .await;
             inner.jobs.finish(Kind::Train, &result);
             log_result(&what, &result, |r| {

@@ -355,6 +355,7 @@ async fn train_streams_every_step_then_the_result() {
         .train(proto::TrainRequest {
             step: Some(step(1)),
             omit_weights: false,
+            checkpoint_interval: 0,
         })
         .await
         .unwrap()
@@ -392,6 +393,7 @@ async fn train_streams_every_step_then_the_result() {
         .train(proto::TrainRequest {
             step: Some(step(2)),
             omit_weights: true,
+            checkpoint_interval: 0,
         })
         .await
         .unwrap()
@@ -414,6 +416,7 @@ async fn train_streams_every_step_then_the_result() {
         .train(proto::TrainRequest {
             step: Some(wrong),
             omit_weights: true,
+            checkpoint_interval: 0,
         })
         .await
         .unwrap()
@@ -446,6 +449,7 @@ async fn round_contributions_and_candidates() {
         .train(proto::TrainRequest {
             step: Some(contribution.clone()),
             omit_weights: false,
+            checkpoint_interval: 0,
         })
         .await
         .unwrap()
@@ -576,4 +580,160 @@ async fn round_contributions_and_candidates() {
     }
     let s = status(&mut r).await;
     assert_eq!((s.trained, s.verified, s.failed), (1, 5, 4));
+}
+
+/// Issue 16, sampled verification: Train returns the checkpoints, Verify
+/// re-executes the segments it is given and names the one that fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoints_and_segments() {
+    let f = fixture();
+    let mut r = start().await;
+    let mut contribution = step(0);
+    contribution.trainer.clear();
+    contribution.round_shard = Some(proto::RoundShard {
+        round: 5,
+        round_seed: vec![0x66; 32],
+        shard: 0,
+        shards: 2,
+    });
+    let train = |interval: u32| proto::TrainRequest {
+        step: Some(contribution.clone()),
+        omit_weights: false,
+        checkpoint_interval: interval,
+    };
+    // 6 steps every 4: segments (0, 4) and (4, 2), one checkpoint.
+    let mut stream = r.client.train(train(4)).await.unwrap().into_inner();
+    let mut last = None;
+    while let Some(message) = stream.message().await.unwrap() {
+        last = message.event;
+    }
+    let Some(Event::Result(trained)) = last else {
+        panic!("{last:?}")
+    };
+    let params = crate::Hyperparams::from_proto(&hyperparams())
+        .unwrap()
+        .train_params()
+        .unwrap();
+    let request = StepRequest {
+        spec: &f.spec,
+        base_weights: &f.base,
+        trainer: "",
+        nonce: 0,
+        params,
+        dataset: testutil::small_mnist(),
+    };
+    let shard = crate::step::RoundShard {
+        round: 5,
+        seed: [0x66; 32],
+        shard: 0,
+        shards: 2,
+    };
+    let expected = crate::step::run_step_checkpointed(
+        &request,
+        Some(&shard),
+        4,
+        Device::Cpu,
+        crate::step::MAX_STEP_TIME,
+        |_, _| std::ops::ControlFlow::Continue(()),
+    )
+    .unwrap();
+    assert_eq!(trained.checkpoints.len(), 1);
+    assert_eq!(trained.checkpoints, expected.checkpoints);
+    assert_eq!(trained.weights, expected.weights);
+
+    let segment = |index: u32, start: &[u8], end: &[u8]| {
+        let (first_step, steps) = crate::step::segment_bounds(6, 4, index);
+        proto::Segment {
+            index,
+            first_step,
+            steps,
+            start_weights: start.to_vec(),
+            end_weights: end.to_vec(),
+        }
+    };
+    let verify = |claimed: &[u8], segments: Vec<proto::Segment>| {
+        let mut req = verify_request(claimed);
+        req.step = Some(contribution.clone());
+        req.mode = proto::VerifyMode::Contribution as i32;
+        req.segments = segments;
+        req
+    };
+    let checkpoint = &trained.checkpoints[0];
+    let honest = r
+        .client
+        .verify(verify(&trained.weights, vec![segment(1, checkpoint, &[])]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(honest.accept, "{honest:?}");
+    assert_eq!(honest.segments_checked, [1]);
+    assert_eq!(honest.failed_segment, None);
+
+    // The checkpoint faked: segment 0 fails, segment 1 (computed honestly
+    // from the fake) passes.
+    let mut w = Weights::decode(&f.spec, checkpoint).unwrap();
+    w.tensors[2].data[5] -= 0.1;
+    let fake = w.encode();
+    let fake_end = crate::step::run_segment(&request, Some(&shard), 4, 2, &fake, Device::Cpu)
+        .unwrap()
+        .weights;
+    let caught = r
+        .client
+        .verify(verify(
+            &fake_end,
+            vec![segment(0, &[], &fake), segment(1, &fake, &[])],
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!caught.accept);
+    assert_eq!(
+        caught.reason,
+        VerdictReason::WeightsMismatch as i32,
+        "{caught:?}"
+    );
+    assert_eq!(caught.failed_segment, Some(0));
+    assert_eq!(caught.segments_checked, [0]);
+    assert!(caught.relative_distance > 1e-6, "{caught:?}");
+    let missed = r
+        .client
+        .verify(verify(&fake_end, vec![segment(1, &fake, &[])]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(missed.accept, "{missed:?}");
+    assert_eq!(missed.segments_checked, [1]);
+
+    // Malformed segment lists, and checkpoints too many to answer, are the
+    // caller's mistake.
+    let mut update = verify(&trained.weights, vec![segment(1, checkpoint, &[])]);
+    update.mode = proto::VerifyMode::Update as i32;
+    let cases = [
+        verify(
+            &trained.weights,
+            vec![segment(1, checkpoint, &[]), segment(0, &[], checkpoint)],
+        ),
+        verify(&trained.weights, vec![segment(2, checkpoint, &[])]),
+        update,
+    ];
+    for req in cases {
+        let err = r.client.verify(req).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+        assert!(err.message().contains("segment"), "{err:?}");
+    }
+    // 3,000 steps with a checkpoint after each: about 300 MB of weights.
+    let mut huge = train(1);
+    huge.step
+        .as_mut()
+        .unwrap()
+        .hyperparams
+        .as_mut()
+        .unwrap()
+        .local_steps = 3000;
+    let err = r.client.train(huge).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert!(err.message().contains("checkpoints"), "{err:?}");
+
+    let s = status(&mut r).await;
+    assert_eq!((s.trained, s.verified, s.failed), (1, 3, 4));
 }

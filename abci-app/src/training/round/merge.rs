@@ -14,7 +14,7 @@ pub const TRIM_FROM: usize = 4;
 /// (trimmed) mean of the contributions' values; with `outer_lr` = 1 the
 /// mean itself, so one contribution merges to its own exact bytes.
 ///
-/// Order is fixed: contributions as given (ascending update id), their
+/// Order is fixed: contributions as given (the round gives shard order), their
 /// values sorted with `f32::total_cmp` before a trimmed sum, summed left to
 /// right in f32 and divided by the count in f32.
 pub fn merge(

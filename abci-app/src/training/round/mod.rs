@@ -9,7 +9,7 @@
 //!
 //! | status | when | then |
 //! |---|---|---|
-//! | OPEN | `max_contributions` delivered, or `closes_height` passed with at least one; none still pending | the verified ones are merged into a candidate (an `Update` of kind MERGE, its held-out seed the block's hash): EVALUATING; none verified: CLOSED |
+//! | OPEN | `max_contributions` delivered, or `closes_height` (`round_blocks` after the first contribution) passed; none still pending | the verified ones are merged into a candidate (an `Update` of kind MERGE, its held-out seed the block's hash): EVALUATING; none verified: CLOSED |
 //! | EVALUATING | the candidate is decided | accepted: the next version (MERGED); else, when it merged more than one, the best single contribution is the next candidate; else CLOSED (NO_IMPROVEMENT) |
 //! | CLOSED | at once | round r+1 opens from the head |
 //!
@@ -18,6 +18,7 @@
 //! version) and the candidates.
 
 pub mod merge;
+pub mod segments;
 
 use cosmwasm_std::Decimal;
 use prost::Message;
@@ -56,6 +57,10 @@ pub struct RoundParams {
     pub outer_learning_rate: Decimal,
     #[serde(default)]
     pub eval_samples: u32,
+    #[serde(default)]
+    pub checkpoint_interval: u32,
+    #[serde(default)]
+    pub segments_per_validator: u32,
 }
 
 fn one() -> Decimal {
@@ -85,6 +90,8 @@ impl RoundParams {
             round_blocks: self.round_blocks,
             outer_learning_rate: self.outer_learning_rate.to_string(),
             eval_samples: self.eval_samples,
+            checkpoint_interval: self.checkpoint_interval,
+            segments_per_validator: self.segments_per_validator,
         }
     }
 
@@ -162,7 +169,9 @@ pub fn open_next(
         seed: round_seed(&head.weights_sha256, &lineage.model_id, number),
         base_weights_sha256: head.weights_sha256,
         opened_height: height,
-        closes_height: height.saturating_add(params.round_blocks),
+        // Set by the first contribution: a round nobody joined yet waits
+        // for one instead of closing empty.
+        closes_height: 0,
         status: RoundStatus::Open as i32,
         params: Some(params.to_proto()),
         ..Default::default()
@@ -194,7 +203,8 @@ pub fn check_contribution(
             round.model_id, round.number
         ));
     }
-    if round.status != RoundStatus::Open as i32 || height > round.closes_height {
+    let past = round.closes_height != 0 && height > round.closes_height;
+    if round.status != RoundStatus::Open as i32 || past {
         return refuse(format!(
             "round {} of {} takes no more contributions; the next round opens from its result",
             round.number, round.model_id
@@ -229,8 +239,19 @@ pub fn check_contribution(
     Ok(())
 }
 
-/// Records a delivered contribution in its round.
-pub fn add_contribution(state: &mut StateView, round: &mut Round, update_id: u64, shard: u32) {
+/// Records a delivered contribution in its round; the first one starts the
+/// round's `round_blocks` deadline.
+pub fn add_contribution(
+    state: &mut StateView,
+    round: &mut Round,
+    update_id: u64,
+    shard: u32,
+    height: u64,
+) {
+    if round.contributions.is_empty() {
+        let blocks = round.params.as_ref().map_or(0, |p| p.round_blocks);
+        round.closes_height = height.saturating_add(blocks);
+    }
     round.contributions.push(update_id);
     round.shards.push(shard);
     save(state, round);
@@ -274,7 +295,7 @@ pub fn end_block(
                     .attr("model_id", &next.model_id)
                     .attr("round", next.number.to_string())
                     .attr("base_version", next.base_version.to_string())
-                    .attr("closes_height", next.closes_height.to_string()),
+                    .attr("round_blocks", round_params.round_blocks.to_string()),
             );
         }
     }
@@ -302,7 +323,7 @@ fn close_if_due(
 ) -> Result<Vec<Event>, TxError> {
     let max = round.params.as_ref().map_or(0, |p| p.max_contributions);
     let full = round.contributions.len() as u64 >= u64::from(max);
-    let over = block.height > round.closes_height && !round.contributions.is_empty();
+    let over = round.closes_height != 0 && block.height > round.closes_height;
     if !full && !over {
         return Ok(Vec::new());
     }
@@ -321,15 +342,19 @@ fn close_if_due(
             round,
             OUTCOME_NO_CONTRIBUTIONS,
             0,
-        )]);
+        )?]);
     }
+    // In shard order: the same shards make the same merge whichever
+    // trainer's contribution arrived first (f32 sums depend on the order).
+    let mut verified = verified;
+    verified.sort_by_key(|u| (u.shard, u.id));
     let ids: Vec<u64> = verified.iter().map(|u| u.id).collect();
     let event = propose_candidate(state, block, params, lineage, round, &ids)?;
     Ok(vec![event])
 }
 
-/// Merges the contributions `ids` (ascending) into a candidate update to be
-/// evaluated; the round waits for it.
+/// Merges the contributions `ids` (in shard order) into a candidate update
+/// to be evaluated; the round waits for it.
 fn propose_candidate(
     state: &mut StateView,
     block: &BlockInfo,
@@ -426,7 +451,7 @@ fn after_candidate(
                 };
             let version = candidate.version;
             settle_contributions(state, block, round, &candidate.contributions, version)?;
-            Ok(vec![close(state, block, round, outcome, version)])
+            Ok(vec![close(state, block, round, outcome, version)?])
         }
         _ => {
             if candidate.contributions.len() > 1 {
@@ -436,7 +461,7 @@ fn after_candidate(
                 }
             }
             settle_contributions(state, block, round, &[], 0)?;
-            Ok(vec![close(state, block, round, OUTCOME_NO_IMPROVEMENT, 0)])
+            Ok(vec![close(state, block, round, OUTCOME_NO_IMPROVEMENT, 0)?])
         }
     }
 }
@@ -497,17 +522,23 @@ fn close(
     round: &mut Round,
     outcome: &str,
     version: u64,
-) -> Event {
+) -> Result<Event, TxError> {
+    // The checkpoints served the round's verification only.
+    for update in contributions(state, round)? {
+        for sha in &update.checkpoint_hashes {
+            records::prune_unheld_blob(state, sha)?;
+        }
+    }
     round.status = RoundStatus::Closed as i32;
     round.outcome = outcome.to_string();
     round.version = version;
     round.closed_height = block.height;
     save(state, round);
-    Event::new("round_closed")
+    Ok(Event::new("round_closed")
         .attr("model_id", &round.model_id)
         .attr("round", round.number.to_string())
         .attr("outcome", outcome)
-        .attr("version", version.to_string())
+        .attr("version", version.to_string()))
 }
 
 #[cfg(test)]

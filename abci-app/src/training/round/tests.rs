@@ -77,6 +77,8 @@ fn rounds(max_contributions: u32) -> RoundParams {
         round_blocks: 5,
         outer_learning_rate: Decimal::one(),
         eval_samples: 100,
+        checkpoint_interval: 0,
+        segments_per_validator: 0,
     }
 }
 
@@ -129,7 +131,7 @@ fn contribute(state: &mut StateView, trainer: &str, shard: u32, seed: u64, heigh
             ..Default::default()
         },
     );
-    add_contribution(state, &mut round, id, shard);
+    add_contribution(state, &mut round, id, shard, height);
     id
 }
 
@@ -355,19 +357,24 @@ fn a_round_closes_at_its_deadline_with_what_it_has_and_never_empty() {
     let store = Store::temporary().unwrap();
     let mut state = store.view();
     let opened = lineage_with_rounds(&mut state, 4);
-    let params = TrainingParams::default();
-    // Past the deadline with nothing: it stays open for the first comer.
-    end_block(&mut state, &block(opened.closes_height + 3), &params).unwrap();
-    assert_eq!(current(&state, MODEL).unwrap().unwrap().number, 1);
-    let a = contribute(&mut state, "um1alice", 2, 11, opened.closes_height);
-    decide_update(
-        &mut state,
-        a,
-        Decision::Accept,
-        0.3,
-        opened.closes_height + 1,
+    assert_eq!(
+        opened.closes_height, 0,
+        "no deadline before the first contribution"
     );
-    end_block(&mut state, &block(opened.closes_height + 1), &params).unwrap();
+    let params = TrainingParams::default();
+    // Long after it opened, with nothing: it stays open for the first comer.
+    end_block(&mut state, &block(50), &params).unwrap();
+    assert_eq!(current(&state, MODEL).unwrap().unwrap().number, 1);
+    let a = contribute(&mut state, "um1alice", 2, 11, 60);
+    assert_eq!(current(&state, MODEL).unwrap().unwrap().closes_height, 65);
+    decide_update(&mut state, a, Decision::Accept, 0.3, 61);
+    end_block(&mut state, &block(65), &params).unwrap();
+    assert_eq!(
+        current(&state, MODEL).unwrap().unwrap().status,
+        RoundStatus::Open as i32,
+        "others may still join until height 65"
+    );
+    end_block(&mut state, &block(66), &params).unwrap();
     let round = current(&state, MODEL).unwrap().unwrap();
     assert_eq!(round.status, RoundStatus::Evaluating as i32);
     let candidate = records::update(&state, round.candidate_update_id)
@@ -391,8 +398,9 @@ fn contributions_are_refused_off_round_on_taken_shards_and_twice_per_trainer() {
     };
     assert!(refused(&state, 2, 0, "um1alice", 2).contains("round 2, but digits is in round 1"));
     assert!(refused(&state, 1, 2, "um1alice", 2).contains("shard 2 of a round of 2 shards"));
-    assert!(refused(&state, 1, 0, "um1alice", round.closes_height + 1).contains("takes no more"));
+    assert!(round.closes_height == 0);
     contribute(&mut state, "um1alice", 0, 11, 2);
+    assert!(refused(&state, 1, 1, "um1bob", 2 + 5 + 1).contains("takes no more"));
     assert!(refused(&state, 1, 0, "um1bob", 2).contains("shard 0 of round 1 is taken"));
     assert!(refused(&state, 1, 1, "um1alice", 2).contains("already contributed"));
     contribute(&mut state, "um1bob", 1, 12, 2);
@@ -474,5 +482,94 @@ fn the_dao_starts_and_ends_rounds_and_a_round_in_progress_finishes() {
         current(&state, MODEL).unwrap().unwrap().number,
         1,
         "no next round"
+    );
+}
+
+/// Issue 16, disputes: a validator whose sample found a segment that
+/// re-executes to other weights opens a dispute; the verdicts recorded so
+/// far (which may not have looked at it) are dropped, and from then on
+/// only verdicts that re-executed the disputed segment count.
+#[test]
+fn a_failed_segment_opens_a_dispute_only_verdicts_on_that_segment_count() {
+    use prost::Message;
+    use um_proto::um::abci::v1::{
+        BlockIdFlag, ExtendedVote, InjectedVerdicts, VerdictEntry, VoteExtension,
+    };
+    use um_proto::um::training::v1::VerdictReason;
+
+    let store = Store::temporary().unwrap();
+    let mut state = store.view();
+    lineage_with_rounds(&mut state, 2);
+    let id = contribute(&mut state, "um1alice", 0, 11, 2);
+    let mut update = records::update(&state, id).unwrap().unwrap();
+    update.checkpoint_hashes = vec![vec![1; 32], vec![2; 32], vec![3; 32]];
+    records::save_update(&mut state, &update);
+
+    let vote = |validator: u8, entry: VerdictEntry| ExtendedVote {
+        validator_address: vec![validator; 20],
+        power: 10,
+        extension: VoteExtension {
+            verdicts: vec![entry],
+        }
+        .encode_to_vec(),
+        block_id_flag: BlockIdFlag::Commit as i32,
+        ..Default::default()
+    };
+    let accept = |segments: Vec<u32>| VerdictEntry {
+        update_id: id,
+        accept: true,
+        reason: VerdictReason::Ok as i32,
+        segments_checked: segments,
+        ..VerdictEntry::default()
+    };
+    let mismatch = VerdictEntry {
+        update_id: id,
+        accept: false,
+        reason: VerdictReason::WeightsMismatch as i32,
+        segments_checked: vec![0, 2],
+        failed_segment: Some(2),
+        ..VerdictEntry::default()
+    };
+    let inject = |votes: Vec<ExtendedVote>| InjectedVerdicts {
+        height: 3,
+        votes,
+        ..Default::default()
+    };
+
+    // Validator 1 accepts on its sample; validator 2 finds segment 2 wrong.
+    decide::record_verdicts(&mut state, &inject(vec![vote(1, accept(vec![0, 1]))])).unwrap();
+    assert_eq!(records::verdicts(&state, id).unwrap().len(), 1);
+    let events =
+        decide::record_verdicts(&mut state, &inject(vec![vote(2, mismatch.clone())])).unwrap();
+    assert!(events.iter().any(|e| e.kind == "segment_disputed"));
+    let disputed = records::update(&state, id).unwrap().unwrap();
+    assert_eq!(disputed.disputed_segment, Some(2));
+    let verdicts = records::verdicts(&state, id).unwrap();
+    assert_eq!(
+        verdicts.len(),
+        1,
+        "validator 1's verdict did not look at segment 2"
+    );
+    assert_eq!(verdicts[0].failed_segment, Some(2));
+
+    // Validator 1 repeats its old verdict: it does not speak to the
+    // dispute. Once it re-executed segment 2, it counts.
+    decide::record_verdicts(&mut state, &inject(vec![vote(1, accept(vec![0, 1]))])).unwrap();
+    assert_eq!(records::verdicts(&state, id).unwrap().len(), 1);
+    decide::record_verdicts(&mut state, &inject(vec![vote(1, accept(vec![0, 1, 2]))])).unwrap();
+    assert_eq!(records::verdicts(&state, id).unwrap().len(), 2);
+    // A second failure elsewhere opens no second dispute.
+    let other = VerdictEntry {
+        segments_checked: vec![1, 2],
+        failed_segment: Some(1),
+        ..mismatch
+    };
+    decide::record_verdicts(&mut state, &inject(vec![vote(3, other)])).unwrap();
+    assert_eq!(
+        records::update(&state, id)
+            .unwrap()
+            .unwrap()
+            .disputed_segment,
+        Some(2)
     );
 }

@@ -2532,6 +2532,8 @@ fn round_params() -> RoundParams {
         round_blocks: 50,
         outer_learning_rate: Decimal::percent(50),
         eval_samples: 128,
+        checkpoint_interval: 0,
+        segments_per_validator: 0,
     }
 }
 
@@ -2545,6 +2547,8 @@ fn execute_emits_set_round_params() {
         round_blocks: 1,
         outer_learning_rate: Decimal::one(),
         eval_samples: 0,
+        checkpoint_interval: 0,
+        segments_per_validator: 0,
     };
     for rounds in [Some(round_params()), Some(edges), None] {
         let id = passed_proposal(
@@ -2683,6 +2687,8 @@ fn set_round_params_action_json() {
                 round_blocks: 50,
                 outer_learning_rate: Decimal::one(),
                 eval_samples: 0,
+                checkpoint_interval: 0,
+                segments_per_validator: 0,
             }),
         }
     );
