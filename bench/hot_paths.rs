@@ -351,6 +351,7 @@ fn injected(n: usize) -> (Store, um_proto::um::abci::v1::InjectedVerdicts) {
             relative_distance: 0.0,
             measured_validation_accuracy: 0.9,
             detail: String::new(),
+            ..VerdictEntry::default()
         }],
     }
     .encode_to_vec();
