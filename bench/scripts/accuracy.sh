@@ -2,7 +2,14 @@
 # Issue 7, item 4: time to accuracy. A fresh 4-validator localnet (all
 # 10,000 digits; its lineage set below) with K trainers (1 to 4, trainer i
 # `um-trainer train` on node i-1) until the chain's head reaches 90 % and 95 %
-# validation accuracy as the validators measured it, or the cap; then the
+# validation accuracy as the validators measured it, or the cap, in each of
+# ACCURACY_MODES (default "race rounds"): *race*, one update per version, the
+# first accepted wins (the design before issue 16); *rounds*, collaborative
+# rounds of K contributions merged (issue 16: checkpoints every 25 steps, each
+# validator re-executes 1 of the 4 segments). For each run also: useful work
+# (trainings that became part of a version / trainings run), the CPU seconds
+# of the four verifiers over those of the K trainers (from /proc, per
+# process), and the samples all trainers trained until the end. Then the
 # trainer's loop alone (bench_training alone: same spec and hyperparameters,
 # the chain's version-0 weights, no chain) to the same accuracies. Wall times
 # from the trainers' start. Appends JSON lines to RESULTS.
@@ -52,13 +59,37 @@ best_accuracy() {
     awk '$1 ~ /^[0-9]+$/ && $4 + 0 > best { best = $4 + 0 } END { printf "%.4f\n", best + 0 }'
 }
 
+# cpu_seconds PID...: user + system CPU seconds of the processes (0 for a
+# gone one).
+cpu_seconds() {
+  python3 - "$@" <<'PY'
+import os, sys
+tick = os.sysconf("SC_CLK_TCK")
+total = 0
+for pid in sys.argv[1:]:
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        pass
+print(round(total / tick, 2))
+PY
+}
+
 base="$work/accuracy-v0.safetensors"
+modes="${ACCURACY_MODES:-race rounds}"
+for mode in $modes; do
 for k in "$@"; do
   if [ "$k" -lt 1 ] || [ "$k" -gt 4 ]; then
     echo "accuracy.sh: the localnet bonds four trainers; K=$k is not supported" >&2
     continue
   fi
-  echo "== time to accuracy: 4 validators, $k trainer(s) (at most $cap s)"
+  echo "== time to accuracy ($mode): 4 validators, $k trainer(s) (at most $cap s)"
+  if [ "$mode" = rounds ]; then
+    export LOCALNET_ROUNDS="{\"max_contributions\":$k,\"round_blocks\":10,\"outer_learning_rate\":\"1\",\"eval_samples\":0,\"checkpoint_interval\":25,\"segments_per_validator\":1}"
+  else
+    unset LOCALNET_ROUNDS
+  fi
   localnet/up.sh 4 --fresh >/dev/null
   "$UMD" query training weights "$model" --version 0 --output "$base" --node "http://$ip:26657" >/dev/null
   start=$(date +%s.%N)
@@ -80,10 +111,19 @@ for k in "$@"; do
   done
   versions="$("$UMD" query lineage "$model" --node "http://$ip:26657" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["head_version"])')"
+  verifier_pids=()
+  for ((n = 0; n < 4; n++)); do
+    verifier_pids+=("$(cat "$LOCALNET_DIR/node$n/verifier.pid" 2>/dev/null || echo 0)")
+  done
+  verify_cpu=$(cpu_seconds "${verifier_pids[@]}")
+  train_cpu=$(cpu_seconds "${trainer_pids[@]}")
   stop_trainers
+  trainings=$(cat "$work"/accuracy-trainer[1-"$k"].log | grep -c "→ train loss" || true)
+  merged=$(cat "$work"/accuracy-trainer[1-"$k"].log | grep -cE "(update|contribution) [0-9]+ ACCEPTED" || true)
   localnet/down.sh --clean >/dev/null
-  echo "{\"bench\":\"accuracy\",\"side\":\"chain\",\"validators\":4,\"trainers\":$k,\"secs_to_90\":$at90,\"secs_to_95\":$at95,\"final_accuracy\":$best,\"versions\":$versions,\"cap_secs\":$cap}" |
+  echo "{\"bench\":\"accuracy\",\"side\":\"chain\",\"mode\":\"$mode\",\"validators\":4,\"trainers\":$k,\"secs_to_90\":$at90,\"secs_to_95\":$at95,\"final_accuracy\":$best,\"versions\":$versions,\"trainings\":$trainings,\"trainings_in_versions\":$merged,\"samples_per_training\":$((batch * local_steps)),\"verify_cpu_s\":$verify_cpu,\"train_cpu_s\":$train_cpu,\"cap_secs\":$cap}" |
     tee -a "$results"
+done
 done
 
 echo "== time to accuracy: the trainer's loop alone (at most $cap s)"

@@ -213,7 +213,8 @@ fn a_full_round_merges_its_verified_contributions_and_the_next_opens_from_the_me
         .unwrap()
         .unwrap();
     assert_eq!(candidate.kind, UpdateKind::Merge as i32);
-    assert_eq!(candidate.contributions, vec![a, b]);
+    // In shard order: bob's shard 0, then alice's shard 1.
+    assert_eq!(candidate.contributions, vec![b, a]);
     assert_eq!(
         candidate.eval_seed,
         block(4).hash,
@@ -243,7 +244,7 @@ fn a_full_round_merges_its_verified_contributions_and_the_next_opens_from_the_me
         (OUTCOME_MERGED, 1)
     );
     let version = records::version(&state, MODEL, 1).unwrap().unwrap();
-    assert_eq!(version.update_ids, vec![a, b]);
+    assert_eq!(version.update_ids, vec![b, a]);
     assert_eq!(version.weights_sha256, candidate.weights_sha256);
     for id in [a, b] {
         let contribution = records::update(&state, id).unwrap().unwrap();
