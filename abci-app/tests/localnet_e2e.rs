@@ -37,14 +37,23 @@ const VERSIONS_WHILE_DOWN: u64 = 3;
 /// A base address 127.0.K.2 whose four nodes' ports are all free, so the
 /// test neither meets an operator's localnet (127.0.0.2…) nor another run.
 fn free_base_ip() -> String {
+    // Tests of this binary run side by side: each takes a block no other
+    // one of this process took (both would find the same one free until
+    // its nodes bind).
+    static TAKEN: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
+    let mut taken = TAKEN.lock().unwrap_or_else(|e| e.into_inner());
     let start = std::process::id() as usize % 200;
     for k in (0..200).map(|j| 20 + (start + j) % 200) {
+        if taken.contains(&k) {
+            continue;
+        }
         let free = (0..NODES).all(|i| {
             [26656u16, 26657, 26658, 9091].iter().all(|port| {
                 TcpListener::bind((format!("127.0.{k}.{}", 2 + i).as_str(), *port)).is_ok()
             })
         });
         if free {
+            taken.push(k);
             return format!("127.0.{k}.2");
         }
     }

@@ -307,7 +307,12 @@ if acc:
     ]
     nr = "not reached"
     for r in acc:
-        name = "alone (1 trainer, no chain)" if r["side"] == "alone" else f"chain, 4 validators, {r['trainers']} trainer(s)"
+        mode = r.get("mode", "race")
+        name = (
+            "alone (1 trainer, no chain)"
+            if r["side"] == "alone"
+            else f"chain ({mode}), 4 validators, {r['trainers']} trainer(s)"
+        )
         s90, s95 = r.get("secs_to_90"), r.get("secs_to_95")
         ratio = lambda x, y: f"{x / y:.1f}" if x and y else "n/a"
         rat90 = ratio(s90, alone and alone.get("secs_to_90")) if r["side"] == "chain" else "1"
@@ -317,6 +322,39 @@ if acc:
             f"{f'{s95:.0f}' if s95 else nr} | {r.get('versions_to_95') or ''} | {rat90} | {rat95} | "
             f"{r['final_accuracy']:.4f} ({r['versions']} versions) |"
         )
+
+    work = [r for r in acc if r["side"] == "chain" and "trainings" in r]
+    if work:
+        L += [
+            "",
+            "Issue 16's measures of the same runs: *useful work* is the trainings that became part "
+            "of a version over all trainings the K trainers ran (each trains local_steps x batch "
+            "samples); *verification / training CPU* is the CPU seconds of the four validators' "
+            "verifiers (`um-trainer serve`, re-execution and evaluation) over those of the K "
+            "trainers, read from /proc when the run stopped; *samples* are all trainers' samples "
+            "by then (at 95 % when reached). *race*: one update per version, the first accepted "
+            "wins, every validator re-executes every update in full. *rounds*: rounds of K "
+            "contributions on K shards, checkpoints every 25 of the 100 steps, each validator "
+            "re-executes 1 of the 4 segments, the merge evaluated on the whole validation split.",
+            "",
+            "| run | useful work | verification / training CPU | samples | samples vs 1 trainer (same mode) |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for r in work:
+            samples = r["trainings"] * r["samples_per_training"]
+            one = next(
+                (x for x in work if x.get("mode") == r.get("mode") and x["trainers"] == 1),
+                None,
+            )
+            base = one and one["trainings"] * one["samples_per_training"]
+            useful = r["trainings_in_versions"] / r["trainings"] if r["trainings"] else float("nan")
+            cpu = r["verify_cpu_s"] / r["train_cpu_s"] if r["train_cpu_s"] else float("nan")
+            L.append(
+                f"| {r.get('mode', 'race')}, {r['trainers']} trainer(s) | {useful:.2f} "
+                f"({r['trainings_in_versions']}/{r['trainings']}) | {cpu:.2f} "
+                f"({r['verify_cpu_s']:.0f} s / {r['train_cpu_s']:.0f} s) | {samples:,} | "
+                f"{(samples / base) if base else float('nan'):.2f} |"
+            )
 
 hist = [r for r in rows if r["bench"] == "history"]
 if hist:
