@@ -158,6 +158,8 @@ mod tests {
                 "round_blocks": 50,
                 "outer_learning_rate": "1",
                 "eval_samples": 0,
+                "checkpoint_interval": 0,
+                "segments_per_validator": 0,
             }}})
         );
         assert_eq!(

@@ -748,9 +748,12 @@ fn contribute(
         result.height, result.hash, result.gas_used, gas
     ));
     cache.contributed_in = Some(round.number);
+    // A round's deadline starts with its first contribution: this one's,
+    // when the round had none when it was read.
+    let round_blocks = round.params.as_ref().map_or(0, |p| p.round_blocks);
     let deadline = round
         .closes_height
-        .max(result.height)
+        .max(result.height.saturating_add(round_blocks))
         .saturating_add(config.timeout_blocks);
     let Some(decided) = wait_round_decided(chain, model_id, round.number, deadline)? else {
         report(&format!(

@@ -334,9 +334,12 @@ mod tests {
             model_id: "mnist-mlp".into(),
             rounds: Some(round_params()),
         };
-        let json = r#"{"set_round_params":{"model_id":"mnist-mlp","rounds":{"max_contributions":4,"round_blocks":50,"outer_learning_rate":"0.5","eval_samples":256}}}"#;
+        let json = r#"{"set_round_params":{"model_id":"mnist-mlp","rounds":{"max_contributions":4,"round_blocks":50,"outer_learning_rate":"0.5","eval_samples":256,"checkpoint_interval":0,"segments_per_validator":0}}}"#;
         assert_eq!(to_json_string(&msg).unwrap(), json);
         assert_eq!(from_json::<UmMsg>(json).unwrap(), msg);
+        // Older JSON without the checkpoint fields: no checkpoints.
+        let older = r#"{"set_round_params":{"model_id":"mnist-mlp","rounds":{"max_contributions":4,"round_blocks":50,"outer_learning_rate":"0.5","eval_samples":256}}}"#;
+        assert_eq!(from_json::<UmMsg>(older).unwrap(), msg);
         let end = UmMsg::SetRoundParams {
             model_id: "mnist-mlp".into(),
             rounds: None,
