@@ -5,8 +5,11 @@
 # validation accuracy as the validators measured it, or the cap, in each of
 # ACCURACY_MODES (default "race rounds"): *race*, one update per version, the
 # first accepted wins (the design before issue 16); *rounds*, collaborative
-# rounds of K contributions merged (issue 16: checkpoints every 25 steps, each
-# validator re-executes 1 of the 4 segments). For each run also: useful work
+# rounds of K contributions merged (issue 16). ACCURACY_CHECKPOINT_INTERVAL
+# (default 0: every validator re-executes every contribution in full) and
+# ACCURACY_SEGMENTS (1) set sampled verification; the CNN's checkpoints ride
+# in the contribution tx (2.4 MB each), and with any of them the tx is past
+# CometBFT's RPC body limit. For each run also: useful work
 # (trainings that became part of a version / trainings run), the CPU seconds
 # of the four verifiers over those of the K trainers (from /proc, per
 # process), and the samples all trainers trained until the end. Then the
@@ -86,7 +89,7 @@ for k in "$@"; do
   fi
   echo "== time to accuracy ($mode): 4 validators, $k trainer(s) (at most $cap s)"
   if [ "$mode" = rounds ]; then
-    export LOCALNET_ROUNDS="{\"max_contributions\":$k,\"round_blocks\":10,\"outer_learning_rate\":\"1\",\"eval_samples\":0,\"checkpoint_interval\":25,\"segments_per_validator\":1}"
+    export LOCALNET_ROUNDS="{\"max_contributions\":$k,\"round_blocks\":10,\"outer_learning_rate\":\"1\",\"eval_samples\":0,\"checkpoint_interval\":${ACCURACY_CHECKPOINT_INTERVAL:-0},\"segments_per_validator\":${ACCURACY_SEGMENTS:-1}}"
   else
     unset LOCALNET_ROUNDS
   fi

@@ -329,15 +329,15 @@ if acc:
             "",
             "Issue 16's measures of the same runs: *useful work* is the trainings that became part "
             "of a version over all trainings the K trainers ran (each trains local_steps x batch "
-            "samples); *verification / training CPU* is the CPU seconds of the four validators' "
-            "verifiers (`um-trainer serve`, re-execution and evaluation) over those of the K "
-            "trainers, read from /proc when the run stopped; *samples* are all trainers' samples "
+            "samples); *verification / training CPU* is the CPU seconds of one validator's "
+            "verifier (`um-trainer serve`, re-execution and evaluation; the four verifiers' total "
+            "over four) over those of the K trainers, read from /proc when the run stopped; *samples* are all trainers' samples "
             "by then (at 95 % when reached). *race*: one update per version, the first accepted "
             "wins, every validator re-executes every update in full. *rounds*: rounds of K "
             "contributions on K shards, checkpoints every 25 of the 100 steps, each validator "
             "re-executes 1 of the 4 segments, the merge evaluated on the whole validation split.",
             "",
-            "| run | useful work | verification / training CPU | samples | samples vs 1 trainer (same mode) |",
+            "| run | useful work | verification / training CPU, per validator | samples | samples vs 1 trainer (same mode) |",
             "|---|---:|---:|---:|---:|",
         ]
         for r in work:
@@ -348,11 +348,18 @@ if acc:
             )
             base = one and one["trainings"] * one["samples_per_training"]
             useful = r["trainings_in_versions"] / r["trainings"] if r["trainings"] else float("nan")
-            cpu = r["verify_cpu_s"] / r["train_cpu_s"] if r["train_cpu_s"] else float("nan")
+            # Per validator: what one validator spends checking the
+            # trainers' work (the issue's measure; four verifiers ran).
+            validators = r.get("validators", 4)
+            cpu = (
+                r["verify_cpu_s"] / validators / r["train_cpu_s"]
+                if r["train_cpu_s"]
+                else float("nan")
+            )
             L.append(
                 f"| {r.get('mode', 'race')}, {r['trainers']} trainer(s) | {useful:.2f} "
                 f"({r['trainings_in_versions']}/{r['trainings']}) | {cpu:.2f} "
-                f"({r['verify_cpu_s']:.0f} s / {r['train_cpu_s']:.0f} s) | {samples:,} | "
+                f"({r['verify_cpu_s']:.0f} s over {validators} / {r['train_cpu_s']:.0f} s) | {samples:,} | "
                 f"{(samples / base) if base else float('nan'):.2f} |"
             )
 
