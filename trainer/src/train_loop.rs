@@ -448,18 +448,7 @@ fn attempt(
     } else {
         format!(" ({})", update.reason)
     };
-    let earned = cache
-        .earnings
-        .as_ref()
-        .and_then(|earnings| earnings.earned(chain))
-        .map(|micro| {
-            format!(
-                " | earned {}.{:06} NRN",
-                micro / 1_000_000,
-                micro % 1_000_000
-            )
-        })
-        .unwrap_or_default();
+    let earned = earned_note(cache, chain);
     report(&format!(
         "height {height} | {} v{version} | update {id} {}{why}{} | val loss {loss:.4} | accuracy {accuracy:.4} | accepted {} rejected {}{earned}",
         snap.lineage.model_id,
@@ -786,6 +775,23 @@ fn wait_round_decided(
     }
 }
 
+/// " | earned X NRN" (net of fees) for the progress line, when the loop
+/// reads balances.
+fn earned_note(cache: &Cache, chain: &ChainClient) -> String {
+    cache
+        .earnings
+        .as_ref()
+        .and_then(|earnings| earnings.earned(chain))
+        .map(|micro| {
+            format!(
+                " | earned {}.{:06} NRN",
+                micro / 1_000_000,
+                micro % 1_000_000
+            )
+        })
+        .unwrap_or_default()
+}
+
 /// The progress line of a decided round this trainer contributed `id` to,
 /// and what it means for the contribution.
 fn report_round(
@@ -828,18 +834,7 @@ fn report_round(
             .is_some_and(|u| u.reason != NOT_MERGED && !u.reason.is_empty());
     let head = chain.head(model_id)?;
     let height = chain.latest_height().unwrap_or(round.closed_height);
-    let earned = cache
-        .earnings
-        .as_ref()
-        .and_then(|earnings| earnings.earned(chain))
-        .map(|micro| {
-            format!(
-                " | earned {}.{:06} NRN",
-                micro / 1_000_000,
-                micro % 1_000_000
-            )
-        })
-        .unwrap_or_default();
+    let earned = earned_note(cache, chain);
     let why = ours
         .as_ref()
         .filter(|u| !u.reason.is_empty())
