@@ -258,9 +258,9 @@ pub fn add_contribution(
 }
 
 /// The end-block step of every lineage in round mode, after the block's
-/// verdicts are tallied: closes, merges and opens rounds. Returns the
-/// candidates it created (to be decided from verdicts like any update) and
-/// the events.
+/// verdicts are tallied: closes, merges and opens rounds, and returns the
+/// events. A candidate it creates is a pending update, decided from
+/// verdicts like any other.
 pub fn end_block(
     state: &mut StateView,
     block: &BlockInfo,
