@@ -7,6 +7,7 @@ use um_proto::um::abci::v1::VerdictEntry;
 use um_proto::um::trainer::v1::{RoundShard, Segment, TrainingStep, VerifyMode, VerifyRequest};
 use um_proto::um::training::v1::{MsgSubmitUpdate, Update, UpdateKind};
 
+use super::extension::MAX_SEGMENTS;
 use super::{lineage, records, round};
 use crate::codes::TxError;
 use crate::store::StateView;
@@ -308,13 +309,17 @@ fn segment_requests(
     if checkpoints.len() as u64 != u64::from(count) - 1 {
         return None;
     }
-    let mut chosen = round::segments::sample(
-        claim.sample_seed,
-        identity,
-        count,
-        params.segments_per_validator,
-    );
-    if let Some(disputed) = claim.disputed_segment.filter(|d| *d < count) {
+    // No more than a verdict can report (`MAX_SEGMENTS`), the disputed
+    // segment included: a failed segment missing from its verdict's list
+    // would make the vote extension fail VerifyVoteExtension.
+    let disputed = claim.disputed_segment.filter(|d| *d < count);
+    let cap = MAX_SEGMENTS as u32 - u32::from(disputed.is_some());
+    let wanted = match params.segments_per_validator {
+        0 => count,
+        n => n.min(count),
+    };
+    let mut chosen = round::segments::sample(claim.sample_seed, identity, count, wanted.min(cap));
+    if let Some(disputed) = disputed {
         if !chosen.contains(&disputed) {
             chosen.push(disputed);
             chosen.sort_unstable();
@@ -344,4 +349,36 @@ fn segment_requests(
             })
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A round that asks every validator for all of 100 segments: a verdict
+    /// can carry only `MAX_SEGMENTS`, and one whose failed segment fell off
+    /// the end would fail VerifyVoteExtension (and its validator's vote
+    /// with it). A request never asks for more than a verdict can report,
+    /// and a disputed segment is always among them.
+    #[test]
+    fn a_request_asks_for_no_more_segments_than_a_verdict_carries() {
+        let msg = MsgSubmitUpdate {
+            trainer: "um1trainer".into(),
+            ..Default::default()
+        };
+        let mut claim = Claim::of_msg(&msg);
+        claim.sample_seed = &[7; 32];
+        claim.disputed_segment = Some(99);
+        let params = um_proto::um::training::v1::RoundParams {
+            max_contributions: 1,
+            checkpoint_interval: 1,
+            segments_per_validator: 0,
+            ..Default::default()
+        };
+        let checkpoints = vec![vec![1u8]; 99];
+        let segments = segment_requests(&claim, &params, 100, &checkpoints, &[1; 20]).unwrap();
+        assert_eq!(segments.len(), MAX_SEGMENTS);
+        assert!(segments.windows(2).all(|w| w[0].index < w[1].index));
+        assert_eq!(segments.last().map(|s| s.index), Some(99));
+    }
 }
