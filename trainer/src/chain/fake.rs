@@ -588,11 +588,7 @@ fn deliver(state: &mut State, tx: &[u8]) -> Value {
             .hyperparams
             .as_ref()
             .map_or(0, |h| h.local_steps);
-        let expected = if interval == 0 || interval >= steps {
-            0
-        } else {
-            steps.div_ceil(interval) - 1
-        };
+        let expected = um_formats::segments::count(steps, interval) - 1;
         if msg.checkpoints.len() != expected as usize {
             return refuse(format!(
                 "round {} takes {expected} checkpoints, not {}",

@@ -1,5 +1,6 @@
 //! Sampled verification of a contribution: its segments between committed
-//! checkpoints, and which of them a validator re-executes.
+//! checkpoints (cut by `um_formats::segments`, as the trainer cuts them),
+//! and which of them a validator re-executes.
 //!
 //! With `checkpoint_interval` c > 0 and S = `local_steps`, a contribution
 //! has N = ⌈S / c⌉ segments; segment j runs steps j·c up to min((j+1)·c, S)
@@ -18,24 +19,7 @@
 
 use sha2::{Digest, Sha256};
 
-/// Segments of a contribution of `local_steps` steps with checkpoints every
-/// `interval` steps (1, the whole step, without checkpoints).
-pub fn count(local_steps: u32, interval: u32) -> u32 {
-    if interval == 0 || interval >= local_steps {
-        1
-    } else {
-        local_steps.div_ceil(interval)
-    }
-}
-
-/// The first step and the number of steps of segment `index`.
-pub fn bounds(local_steps: u32, interval: u32, index: u32) -> (u32, u32) {
-    if count(local_steps, interval) == 1 {
-        return (0, local_steps);
-    }
-    let first = index.saturating_mul(interval);
-    (first, interval.min(local_steps.saturating_sub(first)))
-}
+pub use um_formats::segments::{bounds, count};
 
 /// The segments (ascending) a validator with consensus address `validator`
 /// re-executes: `per_validator` of `segments` (all when 0 or at least
@@ -102,17 +86,6 @@ impl<'a> Words<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn segments_cover_the_steps_once() {
-        assert_eq!(count(40, 0), 1);
-        assert_eq!(count(40, 40), 1);
-        assert_eq!(count(40, 10), 4);
-        assert_eq!(count(40, 15), 3);
-        let covered: Vec<(u32, u32)> = (0..3).map(|j| bounds(40, 15, j)).collect();
-        assert_eq!(covered, vec![(0, 15), (15, 15), (30, 10)]);
-        assert_eq!(bounds(40, 0, 0), (0, 40));
-    }
 
     #[test]
     fn samples_are_fixed_by_seed_and_validator_and_differ_between_validators() {
