@@ -2,6 +2,7 @@
 //! the result codes. umd's CLI, the governance tooling, the tests and the
 //! trainer all use this crate; umd itself uses its wire definitions.
 
+pub mod checkpoints;
 pub mod codes;
 pub mod fees;
 pub mod keys;
