@@ -165,6 +165,8 @@ fn submit_msg(rpc: &RpcClient, key: &Key, nonce: u64, weights: Vec<u8>) -> MsgSu
         round: 0,
         shard: 0,
         checkpoints: Vec::new(),
+        checkpoint_hashes: Vec::new(),
+        checkpoint_source: String::new(),
     }
 }
 

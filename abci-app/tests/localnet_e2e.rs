@@ -632,7 +632,8 @@ fn four_validators_train_survive_a_crash_and_agree() {
 
 /// Issue 16 on the 4-validator localnet: three trainers, each through a
 /// node of its own, share collaborative rounds whose contributions are
-/// verified by sampled segments (2 of 5 per validator); rounds merge all
+/// verified by sampled segments (2 of 5 per validator) of checkpoints
+/// their trainers serve (`localnet/train.sh`'s default); rounds merge all
 /// three, every merge that became a version lowered the loss on the whole
 /// validation split (the candidates are evaluated on all of it here), and
 /// the four validators agree on the app hash.
@@ -673,6 +674,12 @@ fn four_validators_merge_three_trainers_in_rounds() {
                 )
                 .unwrap();
             let update = answer.update.unwrap();
+            // localnet/train.sh serves the checkpoints from the trainer's
+            // own port; each validator fetched the ones it sampled.
+            assert!(
+                update.checkpoint_source.starts_with("http://127.0.0.1:"),
+                "update {id}: {update:?}"
+            );
             contributors.insert(update.trainer);
             // Every validator's verdict re-executed a sample of segments.
             assert!(

@@ -118,6 +118,8 @@ fn submit_weights(
         round: 0,
         shard: 0,
         checkpoints: Vec::new(),
+        checkpoint_hashes: Vec::new(),
+        checkpoint_source: String::new(),
     };
     node.submit(key, vec![any(&msg)], 30_000_000)
 }
@@ -222,6 +224,8 @@ fn an_update_trained_before_a_hyperparameter_change_is_refused_not_slashed() {
         round: 0,
         shard: 0,
         checkpoints: Vec::new(),
+        checkpoint_hashes: Vec::new(),
+        checkpoint_source: String::new(),
     };
     let refused = node.submit(alice, vec![any(&msg)], 30_000_000);
     assert_eq!(
@@ -260,6 +264,8 @@ fn an_update_trained_before_a_hyperparameter_change_is_refused_not_slashed() {
         round: 0,
         shard: 0,
         checkpoints: Vec::new(),
+        checkpoint_hashes: Vec::new(),
+        checkpoint_source: String::new(),
     };
     let refused = node.submit(alice, vec![any(&msg)], 30_000_000);
     assert_eq!(
@@ -501,6 +507,8 @@ fn a_dataset_delta_passed_by_the_dao_is_what_the_next_updates_train_on() {
         round: 0,
         shard: 0,
         checkpoints: Vec::new(),
+        checkpoint_hashes: Vec::new(),
+        checkpoint_source: String::new(),
     };
     let refused = node.submit(alice, vec![any(&msg)], 30_000_000);
     assert_eq!(refused.code, um_client::codes::Code::InvalidRequest.value());
@@ -571,6 +579,52 @@ fn round(node: &TestNode, number: u64) -> um_proto::um::training::v1::Round {
     answer.round.unwrap()
 }
 
+/// The current round once it is open and has no contribution yet.
+fn next_open_round(node: &TestNode) -> um_proto::um::training::v1::Round {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let current = round(node, 0);
+        if current.status == RoundStatus::Open as i32 && current.contributions.is_empty() {
+            return current;
+        }
+        assert!(Instant::now() < deadline, "no open round\n{}", node.logs());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn wait_round_closed(node: &TestNode, number: u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while round(node, number).status != RoundStatus::Closed as i32 {
+        assert!(
+            Instant::now() < deadline,
+            "round {number} never closed\n{}",
+            node.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Shard 0 of a round of one shard.
+fn only_shard(open: &um_proto::um::training::v1::Round) -> um_proto::um::trainer::v1::RoundShard {
+    um_proto::um::trainer::v1::RoundShard {
+        round: open.number,
+        round_seed: open.seed.clone(),
+        shard: 0,
+        shards: 1,
+    }
+}
+
+fn verdicts_on(node: &TestNode, update_id: u64) -> Vec<um_proto::um::training::v1::Verdict> {
+    let answer: um_proto::um::training::v1::QueryUpdateResponse = node
+        .rpc
+        .query_proto(
+            "/um.training.v1.Query/Update",
+            &um_proto::um::training::v1::QueryUpdateRequest { update_id },
+        )
+        .unwrap();
+    answer.verdicts
+}
+
 /// Issue 16: three trainers share each round of a lineage in round mode.
 /// Their contributions, each on its own shard, are verified by sampled
 /// segments and merged;
@@ -619,20 +673,28 @@ fn three_trainers_share_rounds_and_every_version_lowers_the_held_out_loss() {
         round: first.number,
         shard: 0,
         checkpoints: Vec::new(),
+        checkpoint_hashes: Vec::new(),
+        checkpoint_source: String::new(),
     };
     let refused = node.submit(&keys[0], vec![any(&msg)], 30_000_000);
     assert_eq!(refused.code, um_client::codes::Code::InvalidRequest.value());
     assert!(refused.log.contains("hyperparameters"), "{}", refused.log);
     assert_eq!(stake(&node, &suite, &keys[0].address), stakes[0]);
 
+    // Bob serves his checkpoints; the others send them in the tx.
     let trainers: Vec<_> = ["alice", "bob", "carol"]
         .iter()
         .map(|name| {
+            let serving: &[&str] = match *name {
+                "bob" => &["--checkpoint-listen", "127.0.0.1:0"],
+                _ => &[],
+            };
             Command::new(trainer_binary())
                 .args(["train", "--node", node.rpc.url(), "--home"])
                 .arg(&node.home)
                 .args(["--key", name, "--model", MODEL, "--updates"])
                 .arg(CONTRIBUTIONS.to_string())
+                .args(serving)
                 .env("UMD_KEYRING_BACKEND", "test")
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
@@ -668,6 +730,14 @@ fn three_trainers_share_rounds_and_every_version_lowers_the_held_out_loss() {
             closed.shards.len(),
             "one contribution per shard"
         );
+        for id in &closed.contributions {
+            let contribution = update(&node.rpc, *id);
+            assert_eq!(
+                contribution.checkpoint_source.is_empty(),
+                contribution.trainer != keys[1].address,
+                "only bob's checkpoints are served: {contribution:?}"
+            );
+        }
         if closed.outcome == "MERGED" {
             let candidate = update(&node.rpc, closed.candidate_update_id);
             for id in &candidate.contributions {
@@ -739,7 +809,6 @@ fn three_trainers_share_rounds_and_every_version_lowers_the_held_out_loss() {
 /// merges the misses made still had to beat the head.
 #[test]
 fn a_faked_segment_is_caught_by_the_sampling_and_slashed_after_the_dispute() {
-    use um_proto::um::trainer::v1::RoundShard;
     const ATTEMPTS: usize = 16;
     let rounds = json!({
         "max_contributions": 1,
@@ -755,24 +824,15 @@ fn a_faked_segment_is_caught_by_the_sampling_and_slashed_after_the_dispute() {
     let mut escapes = 0;
     let mut caught = None;
     for attempt in 0..ATTEMPTS {
-        // The next open round.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let open = loop {
-            let current = round(&node, 0);
-            if current.status == RoundStatus::Open as i32 && current.contributions.is_empty() {
-                break current;
-            }
-            assert!(Instant::now() < deadline, "no open round\n{}", node.logs());
-            std::thread::sleep(Duration::from_millis(200));
-        };
-        let shard = RoundShard {
-            round: open.number,
-            round_seed: open.seed.clone(),
-            shard: 0,
-            shards: 1,
-        };
-        let (weights, checkpoints) =
-            train_remotely_with(&node.rpc, &verifier.endpoint, mallory, 0, Some(shard), 1);
+        let open = next_open_round(&node);
+        let (weights, checkpoints) = train_remotely_with(
+            &node.rpc,
+            &verifier.endpoint,
+            mallory,
+            0,
+            Some(only_shard(&open)),
+            1,
+        );
         assert_eq!(
             checkpoints.len(),
             4,
@@ -793,6 +853,8 @@ fn a_faked_segment_is_caught_by_the_sampling_and_slashed_after_the_dispute() {
             round: open.number,
             shard: 0,
             checkpoints,
+            checkpoint_hashes: Vec::new(),
+            checkpoint_source: String::new(),
         };
         let result = node.submit(mallory, vec![any(&msg)], 60_000_000);
         assert_eq!(result.code, 0, "{}", result.log);
@@ -804,15 +866,7 @@ fn a_faked_segment_is_caught_by_the_sampling_and_slashed_after_the_dispute() {
         escapes += 1;
         assert_eq!(decided.status, UpdateStatus::Verified as i32, "{decided:?}");
         // Let the round finish before the next attempt.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while round(&node, open.number).status != RoundStatus::Closed as i32 {
-            assert!(
-                Instant::now() < deadline,
-                "round {} never closed",
-                open.number
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        wait_round_closed(&node, open.number);
     }
     let (attempt, decided) = caught.unwrap_or_else(|| {
         panic!("{ATTEMPTS} faked contributions, none caught (chance 0.6^{ATTEMPTS})")
@@ -839,4 +893,119 @@ fn a_faked_segment_is_caught_by_the_sampling_and_slashed_after_the_dispute() {
         .all(|v| v.segments_checked.contains(&4) && v.failed_segment == Some(4)));
     assert_eq!(stake(&node, &suite, &mallory.address), stake_before / 2);
     eprintln!("faked last segment: {escapes} escaped the sample, caught at attempt {attempt}");
+}
+
+/// Issue 16: checkpoints too large for a tx stay with their trainer, which
+/// serves them (`checkpoint_source`) while its round lasts. The validator
+/// fetches the ones its sample needs and verifies the contribution by them;
+/// a trainer that does not serve them is disputed and rejected, unslashed.
+/// A tx that mixes both forms, names a source that is more than
+/// `http://host:port` (a path on the validator's own CometBFT RPC, say) or a
+/// hash that is not 32 bytes is refused.
+#[test]
+fn served_checkpoints_are_fetched_for_the_sample_and_withheld_ones_reject_unslashed() {
+    use um_client::checkpoints::CheckpointServer;
+    let rounds = json!({
+        "max_contributions": 1,
+        "round_blocks": 5,
+        "outer_learning_rate": "1",
+        "eval_samples": 0,
+        "checkpoint_interval": 1,
+        "segments_per_validator": 2,
+    });
+    let (node, keys, suite, verifier) = started_with_verifier_and(&["carol"], 60, Some(rounds));
+    let carol = &keys[0];
+    let stake_before = stake(&node, &suite, &carol.address);
+    let server = CheckpointServer::start("127.0.0.1:0").unwrap();
+    let source = format!("http://{}", server.local_addr());
+    let contribution = |open: &um_proto::um::training::v1::Round, served: bool| {
+        let (weights, checkpoints) = train_remotely_with(
+            &node.rpc,
+            &verifier.endpoint,
+            carol,
+            0,
+            Some(only_shard(open)),
+            1,
+        );
+        let hashes: Vec<Vec<u8>> = checkpoints
+            .into_iter()
+            .map(|bytes| match served {
+                true => server.put(open.number, bytes).to_vec(),
+                false => <sha2::Sha256 as sha2::Digest>::digest(&bytes).to_vec(),
+            })
+            .collect();
+        let dataset = current_dataset(&node.rpc);
+        MsgSubmitUpdate {
+            trainer: carol.address.clone(),
+            model_id: MODEL.into(),
+            base_version: open.base_version,
+            dataset_version: dataset.version,
+            nonce: 0,
+            weights,
+            claimed_train_loss: 1.0,
+            claimed_validation_loss: 1.0,
+            hyperparams_sha256: hyperparams_sha256(&node.rpc),
+            dataset_root: dataset.root,
+            round: open.number,
+            shard: 0,
+            checkpoints: Vec::new(),
+            checkpoint_hashes: hashes,
+            checkpoint_source: source.clone(),
+        }
+    };
+
+    let open = next_open_round(&node);
+    let msg = contribution(&open, true);
+    assert_eq!(msg.checkpoint_hashes.len(), 4, "5 steps, 4 checkpoints");
+    let mut both = msg.clone();
+    both.checkpoints = vec![b"inline too".to_vec(); 4];
+    let mut path = msg.clone();
+    path.checkpoint_source = format!("{source}/unsafe_flush_mempool?");
+    let mut short = msg.clone();
+    short.checkpoint_hashes[2].truncate(31);
+    for (bad, says) in [
+        (both, "not both"),
+        (path, "host:port"),
+        (short, "has 31 bytes, not 32"),
+    ] {
+        let refused = node.submit(carol, vec![any(&bad)], 60_000_000);
+        assert_ne!(refused.code, 0, "{says}");
+        assert!(refused.log.contains(says), "{}", refused.log);
+    }
+    let result = node.submit(carol, vec![any(&msg)], 60_000_000);
+    assert_eq!(result.code, 0, "{}", result.log);
+    let served = wait_decided(&node.rpc, update_id(&result), || node.logs());
+    assert_eq!(served.status, UpdateStatus::Verified as i32, "{served:?}");
+    assert_eq!(served.checkpoint_source, source);
+    let verdicts = verdicts_on(&node, served.id);
+    assert!(
+        verdicts
+            .iter()
+            .all(|v| v.accept && v.segments_checked.len() == 2),
+        "{verdicts:?}"
+    );
+    wait_round_closed(&node, open.number);
+
+    // Committed to, never served.
+    let open = next_open_round(&node);
+    let msg = contribution(&open, false);
+    let result = node.submit(carol, vec![any(&msg)], 60_000_000);
+    assert_eq!(result.code, 0, "{}", result.log);
+    let withheld = wait_decided(&node.rpc, update_id(&result), || node.logs());
+    assert_eq!(
+        withheld.status,
+        UpdateStatus::Rejected as i32,
+        "{withheld:?}"
+    );
+    assert_eq!(withheld.reason, "VERDICT_REASON_CHECKPOINT_UNAVAILABLE");
+    assert!(!withheld.slashed);
+    let disputed = withheld.disputed_segment.expect("a dispute on the segment");
+    let verdicts = verdicts_on(&node, withheld.id);
+    assert!(
+        verdicts
+            .iter()
+            .all(|v| !v.accept && v.failed_segment == Some(disputed) && v.detail.contains("404")),
+        "{verdicts:?}"
+    );
+    assert_eq!(stake(&node, &suite, &carol.address), stake_before);
 }

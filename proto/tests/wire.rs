@@ -55,6 +55,8 @@ fn messages_round_trip() {
         round: 3,
         shard: 2,
         checkpoints: Vec::new(),
+        checkpoint_hashes: Vec::new(),
+        checkpoint_source: String::new(),
     });
     round_trip(&ModelVersion {
         model_id: "mnist-cnn".into(),
@@ -188,7 +190,10 @@ fn proto3_optional_fields_keep_presence() {
             steps: 10,
             start_weights: vec![8; 16],
             end_weights: Vec::new(),
+            start_sha256: Vec::new(),
+            end_sha256: vec![9; 32],
         }],
+        checkpoint_source: "http://127.0.0.1:9300".into(),
     };
     round_trip(&request);
     round_trip(&VerifyRequest {

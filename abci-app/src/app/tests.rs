@@ -905,6 +905,8 @@ pub(super) fn submit_update(app: &App, trainer: &str, nonce: u64) -> Any {
             round: 0,
             shard: 0,
             checkpoints: Vec::new(),
+            checkpoint_hashes: Vec::new(),
+            checkpoint_source: String::new(),
         }
         .encode_to_vec(),
     }

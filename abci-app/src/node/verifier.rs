@@ -9,7 +9,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use um_client::checkpoints::Fetcher;
 
 use um_proto::um::abci::v1::VerdictEntry;
 use um_proto::um::trainer::v1::trainer_client::TrainerClient;
@@ -36,6 +38,14 @@ const MAX_QUEUED_PER_TRAINER: usize = 4;
 const CALL_TIMEOUT: Duration = Duration::from_secs(300);
 /// Largest gRPC message either way (weights travel in both directions).
 const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
+/// Longest one checkpoint fetch may take, and all of one job's together: a
+/// trainer's slow server holds this one worker, which every other claim
+/// waits for.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
+const FETCH_BUDGET: Duration = Duration::from_secs(60);
+/// A checkpoint has the claimed weights' tensors, so their size; this much
+/// more leaves room for a different safetensors header.
+const CHECKPOINT_SLACK_BYTES: usize = 64 * 1024;
 
 /// A finished check, keyed by the claim's key
 /// (`crate::training::verify_request::claim_key`).
@@ -260,10 +270,13 @@ fn run_worker(
         }
     };
     let mut client = None;
-    while let Ok((key, request)) = jobs.recv() {
+    while let Ok((key, mut request)) = jobs.recv() {
         let update_id = request.update_id;
-        let started = std::time::Instant::now();
-        let result = runtime.block_on(call(endpoint, &mut client, request));
+        let started = Instant::now();
+        let result = match fetch_checkpoints(&mut request) {
+            Ok(()) => runtime.block_on(call(endpoint, &mut client, request)),
+            Err(unavailable) => Ok(unavailable),
+        };
         crate::fault::point("verify");
         let mut progress = progress
             .lock()
@@ -291,6 +304,83 @@ fn run_worker(
             }
         }
     }
+}
+
+/// Fills in the checkpoints that a contribution's trainer serves
+/// (`VerifyRequest.checkpoint_source`), each fetched once and checked
+/// against its hash. One that cannot be had is this validator's finding on
+/// its segment: a rejection naming the segment, which opens a dispute, so
+/// every validator then tries to fetch it; a trainer that withholds it from
+/// more than a third of the power is rejected, not slashed (withholding is
+/// not provable, but it forfeits the verification fee).
+fn fetch_checkpoints(request: &mut VerifyRequest) -> Result<(), Finding> {
+    if request.checkpoint_source.is_empty() {
+        return Ok(());
+    }
+    let fetcher = Fetcher::new(
+        FETCH_TIMEOUT,
+        request
+            .claimed_weights
+            .len()
+            .saturating_add(CHECKPOINT_SLACK_BYTES),
+    );
+    let source = request.checkpoint_source.clone();
+    let deadline = Instant::now() + FETCH_BUDGET;
+    let mut fetched: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+    for segment in &mut request.segments {
+        let index = segment.index;
+        let ends = [
+            (&segment.start_sha256, &mut segment.start_weights),
+            (&segment.end_sha256, &mut segment.end_weights),
+        ];
+        for (sha, weights) in ends {
+            if sha.is_empty() || !weights.is_empty() {
+                continue;
+            }
+            if let Some(bytes) = fetched.get(sha) {
+                weights.clone_from(bytes);
+                continue;
+            }
+            if Instant::now() >= deadline {
+                let detail =
+                    format!("fetching checkpoints from {source} took over {FETCH_BUDGET:?}");
+                return Err(unavailable(index, detail));
+            }
+            match fetcher.fetch(&source, sha) {
+                Ok(bytes) => {
+                    weights.clone_from(&bytes);
+                    fetched.insert(sha.clone(), bytes);
+                }
+                Err(err) => return Err(unavailable(index, format!("segment {index}: {err}"))),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn unavailable(segment: u32, detail: String) -> Finding {
+    Finding {
+        accept: false,
+        reason: VerdictReason::CheckpointUnavailable,
+        detail: clipped(detail),
+        measured_validation_loss: 0.0,
+        measured_validation_accuracy: 0.0,
+        relative_distance: 0.0,
+        segments_checked: vec![segment],
+        failed_segment: Some(segment),
+    }
+}
+
+/// `detail` cut to what a vote extension carries.
+fn clipped(mut detail: String) -> String {
+    let mut cut = detail
+        .len()
+        .min(crate::training::extension::MAX_DETAIL_BYTES);
+    while !detail.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    detail.truncate(cut);
+    detail
 }
 
 async fn call(
@@ -325,18 +415,10 @@ async fn call(
         .filter(|r| *r != VerdictReason::Unspecified)
         .ok_or_else(|| format!("verifier answered unknown reason {}", response.reason))?;
     let finite = |x: f32| if x.is_finite() { x } else { 0.0 };
-    let mut detail = response.detail;
-    let mut cut = detail
-        .len()
-        .min(crate::training::extension::MAX_DETAIL_BYTES);
-    while !detail.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    detail.truncate(cut);
     Ok(Finding {
         accept: reason.is_accept(),
         reason,
-        detail,
+        detail: clipped(response.detail),
         measured_validation_loss: finite(response.measured_validation_loss),
         measured_validation_accuracy: finite(response.measured_validation_accuracy),
         relative_distance: finite(response.relative_distance),

@@ -125,20 +125,25 @@ pub fn handle(ctx: &mut TxContext<'_>, signer: &str, msg: &Any) -> Result<MsgRes
             } else {
                 super::round::segments::count(lineage.hyperparams.local_steps, interval) - 1
             };
-            if msg.checkpoints.len() as u64 != u64::from(expected) {
+            let committed = checkpoint_hashes(&msg)?.len();
+            if committed as u64 != u64::from(expected) {
                 return Err(TxError::new(
                     Code::InvalidRequest,
                     format!(
-                        "round {} takes {expected} checkpoints (every {interval} of {} steps), not {}",
+                        "round {} takes {expected} checkpoints (every {interval} of {} steps), not {committed}",
                         round.number,
                         lineage.hyperparams.local_steps,
-                        msg.checkpoints.len()
                     ),
                 ));
             }
             Some(round)
         }
-        None if msg.round != 0 || msg.shard != 0 || !msg.checkpoints.is_empty() => {
+        None if msg.round != 0
+            || msg.shard != 0
+            || !msg.checkpoints.is_empty()
+            || !msg.checkpoint_hashes.is_empty()
+            || !msg.checkpoint_source.is_empty() =>
+        {
             return Err(TxError::new(
                 Code::InvalidRequest,
                 format!(
@@ -150,7 +155,15 @@ pub fn handle(ctx: &mut TxContext<'_>, signer: &str, msg: &Any) -> Result<MsgRes
         None => None,
     };
     let size = msg.weights.len() as u64;
-    let checkpoint_bytes: u64 = msg.checkpoints.iter().map(|c| c.len() as u64).sum();
+    // Served checkpoints cost what the chain stores of them: their hashes
+    // and the source.
+    let checkpoint_bytes: u64 = msg
+        .checkpoints
+        .iter()
+        .map(|c| c.len() as u64)
+        .sum::<u64>()
+        .saturating_add(32 * msg.checkpoint_hashes.len() as u64)
+        .saturating_add(msg.checkpoint_source.len() as u64);
     if msg
         .checkpoints
         .iter()
@@ -235,11 +248,8 @@ pub fn handle(ctx: &mut TxContext<'_>, signer: &str, msg: &Any) -> Result<MsgRes
         },
         round: msg.round,
         shard: msg.shard,
-        checkpoint_hashes: msg
-            .checkpoints
-            .iter()
-            .map(|c| records::sha256(c).to_vec())
-            .collect(),
+        checkpoint_hashes: checkpoint_hashes(&msg)?,
+        checkpoint_source: msg.checkpoint_source.clone(),
         // Validators sample segments with it: unknown to the trainer when
         // it committed to its checkpoints.
         sample_seed: if round.is_some() {
@@ -314,6 +324,35 @@ pub fn handle(ctx: &mut TxContext<'_>, signer: &str, msg: &Any) -> Result<MsgRes
         }),
         events,
     })
+}
+
+/// The checkpoint commitments of a contribution, in order: hashed from the
+/// checkpoints it carries, or the hashes it names for the checkpoints its
+/// trainer serves at `checkpoint_source` (never both forms).
+fn checkpoint_hashes(msg: &MsgSubmitUpdate) -> Result<Vec<Vec<u8>>, TxError> {
+    let served = !msg.checkpoint_hashes.is_empty() || !msg.checkpoint_source.is_empty();
+    if !served {
+        return Ok(msg
+            .checkpoints
+            .iter()
+            .map(|c| records::sha256(c).to_vec())
+            .collect());
+    }
+    if !msg.checkpoints.is_empty() {
+        return Err(TxError::new(
+            Code::InvalidRequest,
+            "checkpoints come either in the tx or as checkpoint_hashes with a checkpoint_source, not both",
+        ));
+    }
+    um_client::checkpoints::check_source(&msg.checkpoint_source)
+        .map_err(|e| TxError::new(Code::InvalidRequest, e.to_string()))?;
+    if let Some(bad) = msg.checkpoint_hashes.iter().find(|h| h.len() != 32) {
+        return Err(TxError::new(
+            Code::InvalidRequest,
+            format!("a checkpoint hash has {} bytes, not 32", bad.len()),
+        ));
+    }
+    Ok(msg.checkpoint_hashes.clone())
 }
 
 /// Fraud that needs no re-execution: bytes that are not the lineage's

@@ -139,7 +139,14 @@ pub fn request_for_msg(
 ) -> Result<Option<VerifyRequest>, TxError> {
     let mut claim = Claim::of_msg(msg);
     claim.sample_seed = block_hash;
-    request_for(state, &claim, &msg.weights, &msg.checkpoints, 0, identity)
+    let checkpoints = match msg.checkpoint_source.is_empty() {
+        true => Checkpoints::Inline(&msg.checkpoints),
+        false => Checkpoints::Served {
+            hashes: &msg.checkpoint_hashes,
+            source: &msg.checkpoint_source,
+        },
+    };
+    request_for(state, &claim, &msg.weights, checkpoints, 0, identity)
 }
 
 /// What to verify for a stored pending update; `None` also when its
@@ -155,14 +162,51 @@ pub fn request_for_update(
     let Some(weights) = records::blob(state, &claim.weights_sha256)? else {
         return Ok(None);
     };
-    let mut checkpoints = Vec::with_capacity(update.checkpoint_hashes.len());
+    if !update.checkpoint_source.is_empty() {
+        let checkpoints = Checkpoints::Served {
+            hashes: &update.checkpoint_hashes,
+            source: &update.checkpoint_source,
+        };
+        return request_for(state, &claim, &weights, checkpoints, update.id, identity);
+    }
+    let mut inline = Vec::with_capacity(update.checkpoint_hashes.len());
     for sha in &update.checkpoint_hashes {
         let Some(bytes) = records::blob(state, sha)? else {
             return Ok(None);
         };
-        checkpoints.push(bytes);
+        inline.push(bytes);
     }
-    request_for(state, &claim, &weights, &checkpoints, update.id, identity)
+    let checkpoints = Checkpoints::Inline(&inline);
+    request_for(state, &claim, &weights, checkpoints, update.id, identity)
+}
+
+/// A contribution's checkpoints as the request gets them: the bytes (from
+/// the tx or the blob store), or the hashes of the ones its trainer serves,
+/// which the validator's node fetches before verifying
+/// (`crate::node::verifier`).
+#[derive(Clone, Copy)]
+enum Checkpoints<'a> {
+    Inline(&'a [Vec<u8>]),
+    Served {
+        hashes: &'a [Vec<u8>],
+        source: &'a str,
+    },
+}
+
+impl Checkpoints<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Checkpoints::Inline(bytes) => bytes.len(),
+            Checkpoints::Served { hashes, .. } => hashes.len(),
+        }
+    }
+
+    fn source(&self) -> &str {
+        match self {
+            Checkpoints::Inline(_) => "",
+            Checkpoints::Served { source, .. } => source,
+        }
+    }
 }
 
 /// What a check is kept under: the weights *and* who claims them with which
@@ -185,7 +229,7 @@ fn request_for(
     state: &StateView,
     msg: &Claim<'_>,
     weights: &[u8],
-    checkpoints: &[Vec<u8>],
+    checkpoints: Checkpoints<'_>,
     update_id: u64,
     identity: &[u8],
 ) -> Result<Option<VerifyRequest>, TxError> {
@@ -290,6 +334,10 @@ fn request_for(
             Vec::new()
         },
         eval_samples,
+        checkpoint_source: match segments.is_empty() {
+            true => String::new(),
+            false => checkpoints.source().to_string(),
+        },
         segments,
     }))
 }
@@ -301,7 +349,7 @@ fn segment_requests(
     claim: &Claim<'_>,
     params: &um_proto::um::training::v1::RoundParams,
     local_steps: u32,
-    checkpoints: &[Vec<u8>],
+    checkpoints: Checkpoints<'_>,
     identity: &[u8],
 ) -> Option<Vec<Segment>> {
     let interval = params.checkpoint_interval;
@@ -325,13 +373,16 @@ fn segment_requests(
             chosen.sort_unstable();
         }
     }
-    let checkpoint = |index: u32| -> Vec<u8> {
-        // Checkpoint 0 is the base and checkpoint `count` the claimed
-        // weights: both travel in the request already.
-        match index {
-            0 => Vec::new(),
-            i if i == count => Vec::new(),
-            i => checkpoints[i as usize - 1].clone(),
+    // Checkpoint 0 is the base and checkpoint `count` the claimed weights:
+    // both travel in the request already. The others: (bytes, hash).
+    let checkpoint = |index: u32| -> (Vec<u8>, Vec<u8>) {
+        if index == 0 || index == count {
+            return (Vec::new(), Vec::new());
+        }
+        let i = index as usize - 1;
+        match checkpoints {
+            Checkpoints::Inline(bytes) => (bytes[i].clone(), Vec::new()),
+            Checkpoints::Served { hashes, .. } => (Vec::new(), hashes[i].clone()),
         }
     };
     Some(
@@ -339,12 +390,16 @@ fn segment_requests(
             .into_iter()
             .map(|index| {
                 let (first_step, steps) = round::segments::bounds(local_steps, interval, index);
+                let (start_weights, start_sha256) = checkpoint(index);
+                let (end_weights, end_sha256) = checkpoint(index + 1);
                 Segment {
                     index,
                     first_step,
                     steps,
-                    start_weights: checkpoint(index),
-                    end_weights: checkpoint(index + 1),
+                    start_weights,
+                    end_weights,
+                    start_sha256,
+                    end_sha256,
                 }
             })
             .collect(),
@@ -376,9 +431,54 @@ mod tests {
             ..Default::default()
         };
         let checkpoints = vec![vec![1u8]; 99];
-        let segments = segment_requests(&claim, &params, 100, &checkpoints, &[1; 20]).unwrap();
+        let segments = segment_requests(
+            &claim,
+            &params,
+            100,
+            Checkpoints::Inline(&checkpoints),
+            &[1; 20],
+        )
+        .unwrap();
         assert_eq!(segments.len(), MAX_SEGMENTS);
         assert!(segments.windows(2).all(|w| w[0].index < w[1].index));
         assert_eq!(segments.last().map(|s| s.index), Some(99));
+    }
+
+    /// Served checkpoints travel as hashes for the node to fetch; the base
+    /// and the claimed weights (segment ends 0 and N) as neither.
+    #[test]
+    fn served_checkpoints_are_requested_by_hash() {
+        let msg = MsgSubmitUpdate::default();
+        let mut claim = Claim::of_msg(&msg);
+        claim.sample_seed = &[7; 32];
+        let params = um_proto::um::training::v1::RoundParams {
+            max_contributions: 1,
+            checkpoint_interval: 1,
+            segments_per_validator: 0,
+            ..Default::default()
+        };
+        let hashes: Vec<Vec<u8>> = (1..4u8).map(|i| vec![i; 32]).collect();
+        let served = Checkpoints::Served {
+            hashes: &hashes,
+            source: "http://127.0.0.1:1",
+        };
+        let segments = segment_requests(&claim, &params, 4, served, &[1; 20]).unwrap();
+        assert_eq!(segments.len(), 4);
+        for segment in &segments {
+            assert!(segment.start_weights.is_empty() && segment.end_weights.is_empty());
+            let i = segment.index as usize;
+            let expect = |k: usize| match k {
+                0 | 4 => Vec::new(),
+                k => hashes[k - 1].clone(),
+            };
+            assert_eq!(segment.start_sha256, expect(i), "segment {i}");
+            assert_eq!(segment.end_sha256, expect(i + 1), "segment {i}");
+        }
+        // A count that is not the round's is no request.
+        let short = Checkpoints::Served {
+            hashes: &hashes[..2],
+            source: "http://127.0.0.1:1",
+        };
+        assert!(segment_requests(&claim, &params, 4, short, &[1; 20]).is_none());
     }
 }

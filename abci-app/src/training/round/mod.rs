@@ -523,8 +523,12 @@ fn close(
     outcome: &str,
     version: u64,
 ) -> Result<Event, TxError> {
-    // The checkpoints served the round's verification only.
+    // The checkpoints served the round's verification only (served ones
+    // were never stored: their trainer drops them now).
     for update in contributions(state, round)? {
+        if !update.checkpoint_source.is_empty() {
+            continue;
+        }
         for sha in &update.checkpoint_hashes {
             records::prune_unheld_blob(state, sha)?;
         }
