@@ -3,6 +3,10 @@
 # trainer<i> (1 to 4) talks to node i-1 (node (i-1) mod N on a smaller
 # network); the keys are in node0's keyring. More arguments go to `um-trainer train`
 # (e.g. --updates 10); --max-failures is 0 (never give up) unless given.
+# A round's checkpoints are served from 127.0.0.1 on a port of the
+# trainer's own (--checkpoint-listen 127.0.0.1:0) unless told otherwise;
+# with LOCALNET_NETNS they ride in the tx, as the host's loopback is out of
+# the validators' reach there.
 #
 #   localnet/train.sh trainer1|trainer2|trainer3|trainer4 [um-trainer train options]
 set -euo pipefail
@@ -22,6 +26,13 @@ options=("$@")
 case " $* " in
   *" --max-failures"*) ;;
   *) options+=(--max-failures 0) ;;
+esac
+# Every validator runs on this host's loopback and fetches the checkpoints
+# it samples from here; port 0 gives each trainer a free port of its own.
+# Harmless for a lineage without rounds: nothing is served.
+case " $* " in
+  *" --checkpoint-listen"*) ;;
+  *) [ -n "$LOCALNET_NETNS" ] || options+=(--checkpoint-listen 127.0.0.1:0) ;;
 esac
 # exec keeps the pid, so localnet/down.sh can stop the trainer too.
 echo $$ >"$LOCALNET_DIR/$key.pid"

@@ -7,9 +7,12 @@
 # first accepted wins (the design before issue 16); *rounds*, collaborative
 # rounds of K contributions merged (issue 16). ACCURACY_CHECKPOINT_INTERVAL
 # (default 0: every validator re-executes every contribution in full) and
-# ACCURACY_SEGMENTS (1) set sampled verification; the CNN's checkpoints ride
-# in the contribution tx (2.4 MB each), and with any of them the tx is past
-# CometBFT's RPC body limit. For each run also: useful work
+# ACCURACY_SEGMENTS (1) set sampled verification, ACCURACY_OUTER_LR (1) the
+# merge's outer learning rate; the CNN's checkpoints
+# (2.4 MB each, too large for the contribution tx: one is past CometBFT's
+# RPC body limit) are served by each trainer on 127.0.0.1, a free port each
+# (--checkpoint-listen 127.0.0.1:0), where the validators on this host's
+# loopback fetch them. For each run also: useful work
 # (trainings that became part of a version / trainings run), the CPU seconds
 # of the four verifiers over those of the K trainers (from /proc, per
 # process), and the samples all trainers trained until the end. Then the
@@ -89,7 +92,7 @@ for k in "$@"; do
   fi
   echo "== time to accuracy ($mode): 4 validators, $k trainer(s) (at most $cap s)"
   if [ "$mode" = rounds ]; then
-    export LOCALNET_ROUNDS="{\"max_contributions\":$k,\"round_blocks\":10,\"outer_learning_rate\":\"1\",\"eval_samples\":0,\"checkpoint_interval\":${ACCURACY_CHECKPOINT_INTERVAL:-0},\"segments_per_validator\":${ACCURACY_SEGMENTS:-1}}"
+    export LOCALNET_ROUNDS="{\"max_contributions\":$k,\"round_blocks\":10,\"outer_learning_rate\":\"${ACCURACY_OUTER_LR:-1}\",\"eval_samples\":0,\"checkpoint_interval\":${ACCURACY_CHECKPOINT_INTERVAL:-0},\"segments_per_validator\":${ACCURACY_SEGMENTS:-1}}"
   else
     unset LOCALNET_ROUNDS
   fi
@@ -97,9 +100,11 @@ for k in "$@"; do
   "$UMD" query training weights "$model" --version 0 --output "$base" --node "http://$ip:26657" >/dev/null
   start=$(date +%s.%N)
   for ((t = 1; t <= k; t++)); do
-    # One libtorch thread per trainer, like the loop alone below.
+    # One libtorch thread per trainer, like the loop alone below. The
+    # checkpoint server serves nothing in race mode (no rounds).
     OMP_NUM_THREADS=1 "$UM_TRAINER" train --node "http://127.0.0.$((80 + t - 1)):26657" --home "$LOCALNET_DIR/node0" \
-      --key "trainer$t" --model "$model" --max-failures 0 >"$work/accuracy-trainer$t.log" 2>&1 &
+      --key "trainer$t" --model "$model" --max-failures 0 --checkpoint-listen 127.0.0.1:0 \
+      >"$work/accuracy-trainer$t.log" 2>&1 &
     trainer_pids+=($!)
   done
   at90=null at95=null best=0
@@ -124,7 +129,7 @@ for k in "$@"; do
   trainings=$(cat "$work"/accuracy-trainer[1-"$k"].log | grep -c "→ train loss" || true)
   merged=$(cat "$work"/accuracy-trainer[1-"$k"].log | grep -cE "(update|contribution) [0-9]+ ACCEPTED" || true)
   localnet/down.sh --clean >/dev/null
-  echo "{\"bench\":\"accuracy\",\"side\":\"chain\",\"mode\":\"$mode\",\"validators\":4,\"trainers\":$k,\"secs_to_90\":$at90,\"secs_to_95\":$at95,\"final_accuracy\":$best,\"versions\":$versions,\"trainings\":$trainings,\"trainings_in_versions\":$merged,\"samples_per_training\":$((batch * local_steps)),\"verify_cpu_s\":$verify_cpu,\"train_cpu_s\":$train_cpu,\"cap_secs\":$cap}" |
+  echo "{\"bench\":\"accuracy\",\"side\":\"chain\",\"mode\":\"$mode\",\"validators\":4,\"trainers\":$k,\"secs_to_90\":$at90,\"secs_to_95\":$at95,\"final_accuracy\":$best,\"versions\":$versions,\"trainings\":$trainings,\"trainings_in_versions\":$merged,\"samples_per_training\":$((batch * local_steps)),\"verify_cpu_s\":$verify_cpu,\"train_cpu_s\":$train_cpu,\"cap_secs\":$cap,\"round_params\":${LOCALNET_ROUNDS:-null}}" |
     tee -a "$results"
 done
 done

@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use um_trainer::chain::{self, ChainClient};
 use um_trainer::device::{device_name, DeviceChoice};
 use um_trainer::service::{ChainSource, TrainerService};
-use um_trainer::train_loop::{self, LoopConfig};
+use um_trainer::train_loop::{self, CheckpointServing, LoopConfig, ServingError};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -101,6 +101,37 @@ struct TrainArgs {
     /// Compute device: auto (CUDA when present), cpu or cuda.
     #[arg(long, default_value = "auto")]
     device: DeviceChoice,
+    /// Serve a round's checkpoints over HTTP on HOST:PORT (port 0 picks a
+    /// free one) instead of sending them in the tx, from memory until the
+    /// round is over. Every validator must reach it: a checkpoint they
+    /// cannot fetch gets the contribution rejected.
+    #[arg(long, value_name = "HOST:PORT")]
+    checkpoint_listen: Option<String>,
+    /// Where the validators reach the checkpoint server (the tx's
+    /// checkpoint_source; default: http:// and the address it listens on,
+    /// which must then name a host, not 0.0.0.0 or ::).
+    #[arg(
+        long,
+        value_name = "http://HOST:PORT",
+        requires = "checkpoint_listen",
+        value_parser = parse_checkpoint_url,
+    )]
+    checkpoint_url: Option<String>,
+}
+
+fn parse_checkpoint_url(url: &str) -> Result<String, String> {
+    um_client::checkpoints::check_source(url)
+        .map(|()| url.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// The checkpoint server `args` ask for, started; `None` for checkpoints
+/// in the tx.
+fn checkpoint_serving(args: &TrainArgs) -> Result<Option<CheckpointServing>, ServingError> {
+    args.checkpoint_listen
+        .as_deref()
+        .map(|listen| CheckpointServing::start(listen, args.checkpoint_url.as_deref()))
+        .transpose()
 }
 
 fn parse_backend(name: &str) -> Result<um_client::keys::Backend, String> {
@@ -155,6 +186,16 @@ fn serve(args: ServeArgs) -> Result<(), Box<dyn Error>> {
 }
 
 fn train(args: TrainArgs) -> Result<(), Box<dyn Error>> {
+    // First: a server nobody can reach is refused before the keyring asks
+    // for a passphrase.
+    let checkpoints = checkpoint_serving(&args)?;
+    if let Some(serving) = &checkpoints {
+        println!(
+            "serving round checkpoints on {} as {}",
+            serving.server.local_addr(),
+            serving.source
+        );
+    }
     let device = args.device.resolve()?;
     let key = chain::load_key(&expand_home(&args.home), &args.key, args.keyring_backend)?;
     let mut chain = ChainClient::new(&args.node);
@@ -170,6 +211,7 @@ fn train(args: TrainArgs) -> Result<(), Box<dyn Error>> {
         max_failures: args.max_failures,
         device,
         target_accuracy: args.target_accuracy,
+        checkpoints,
     };
     let summary = train_loop::run(&chain, &key, &config, &mut |line| println!("{line}"))?;
     if let (Some(target), Some(reached)) = (args.target_accuracy, summary.last_accuracy) {
@@ -213,5 +255,80 @@ fn expand_home(path: &str) -> PathBuf {
     match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
         (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
         _ => PathBuf::from(path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn train_args(extra: &[&str]) -> Result<TrainArgs, clap::Error> {
+        let base = ["um-trainer", "train", "--key", "alice", "--model", "m"];
+        let cli = Cli::try_parse_from(base.iter().chain(extra))?;
+        match cli.command {
+            Command::Train(args) => Ok(args),
+            Command::Serve(_) => unreachable!("a train command"),
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_server_on_every_address_needs_a_url() {
+        for listen in ["0.0.0.0:0", "[::]:0"] {
+            let args = train_args(&["--checkpoint-listen", listen]).unwrap();
+            let err = checkpoint_serving(&args).unwrap_err();
+            assert!(
+                matches!(err, ServingError::Unspecified { .. }),
+                "{listen}: {err:?}"
+            );
+            let message = err.to_string();
+            assert!(message.contains(listen), "{message}");
+            assert!(message.contains("--checkpoint-url"), "{message}");
+        }
+        let args = train_args(&[
+            "--checkpoint-listen",
+            "0.0.0.0:0",
+            "--checkpoint-url",
+            "http://trainer.example:9300",
+        ])
+        .unwrap();
+        let serving = checkpoint_serving(&args).unwrap().unwrap();
+        assert_eq!(serving.source, "http://trainer.example:9300");
+        assert!(serving.server.local_addr().ip().is_unspecified());
+    }
+
+    #[test]
+    fn the_checkpoint_flags_are_checked() {
+        let args = train_args(&["--checkpoint-listen", "127.0.0.1:0"]).unwrap();
+        let serving = checkpoint_serving(&args).unwrap().unwrap();
+        assert_eq!(
+            serving.source,
+            format!("http://{}", serving.server.local_addr())
+        );
+        assert_ne!(serving.server.local_addr().port(), 0);
+        assert!(checkpoint_serving(&train_args(&[]).unwrap())
+            .unwrap()
+            .is_none());
+        // A path, another scheme, or a URL without a server to name.
+        for bad in [
+            &[
+                "--checkpoint-listen",
+                "127.0.0.1:0",
+                "--checkpoint-url",
+                "http://a:1/x",
+            ][..],
+            &[
+                "--checkpoint-listen",
+                "127.0.0.1:0",
+                "--checkpoint-url",
+                "https://a:1",
+            ],
+            &["--checkpoint-url", "http://a:1"],
+        ] {
+            assert!(train_args(bad).is_err(), "{bad:?}");
+        }
+        let taken = serving.server.local_addr().to_string();
+        let err =
+            checkpoint_serving(&train_args(&["--checkpoint-listen", &taken]).unwrap()).unwrap_err();
+        assert!(matches!(err, ServingError::Listen { .. }), "{err:?}");
     }
 }

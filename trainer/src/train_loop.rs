@@ -24,7 +24,10 @@
 //!    judges the merge) and submit it with the round's number and the shard;
 //!    when the round asks for checkpoints (`RoundParams.checkpoint_interval`
 //!    c > 0), with the weights after steps c, 2c, … below `local_steps`
-//!    ([`crate::step`] rule 11), which the validators re-execute a sample of;
+//!    ([`crate::step`] rule 11), which the validators re-execute a sample of:
+//!    in the tx, or, with a checkpoint server configured
+//!    ([`CheckpointServing`]), served from memory and named in the tx by
+//!    their SHA-256 and the server's URL;
 //! 3. a refused submission (the shard was just taken, the round closed) is
 //!    reported and the round read again a block later;
 //! 4. wait until the round is closed (or a newer one is current), print
@@ -33,11 +36,20 @@
 //!
 //! A contribution counts as accepted when it is part of the version its
 //! round produced; `max_failures` counts rounds in a row without that.
+//!
+//! Served checkpoints stay available until their round is over: a
+//! validator that cannot fetch a sampled one gets the contribution
+//! rejected. They are forgotten once the round is decided, and whenever
+//! the loop reads round r as the current one (before it contributes to r,
+//! or while it waits), those of every round below r: closed by then.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tch::Device;
 use thiserror::Error;
+use um_client::checkpoints::{check_source, CheckpointServer, SourceError};
 use um_client::keys::Key;
 use um_proto::um::training::v1::{self as proto, MsgSubmitUpdate, RoundStatus, UpdateStatus};
 
@@ -75,6 +87,96 @@ pub struct LoopConfig {
     /// Stop once an accepted version's held-out accuracy (as the
     /// validators measured it) reaches this.
     pub target_accuracy: Option<f64>,
+    /// Serve a round's checkpoints from here instead of sending them in the
+    /// tx; `None` sends them in the tx.
+    pub checkpoints: Option<CheckpointServing>,
+}
+
+/// A checkpoint server and the URL the validators reach it at: the
+/// contribution names its checkpoints by SHA-256 (`checkpoint_hashes`) and
+/// this URL (`checkpoint_source`), and the validators fetch the ones they
+/// sample from it while the round lasts.
+#[derive(Clone)]
+pub struct CheckpointServing {
+    /// Holds each round's checkpoints under the round's number.
+    pub server: Arc<CheckpointServer>,
+    /// `http://host:port`, checked with [`check_source`].
+    pub source: String,
+}
+
+/// Why checkpoints cannot be served as asked.
+#[derive(Debug, Error)]
+pub enum ServingError {
+    #[error("--checkpoint-url: {0}")]
+    Source(#[from] SourceError),
+    #[error("--checkpoint-listen {listen}: {source}")]
+    Listen {
+        listen: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "--checkpoint-listen {listen} listens on every address of this machine ({addr}), \
+         which is no address a validator can fetch from: give --checkpoint-url http://HOST:PORT \
+         with the address and port every validator reaches this server at"
+    )]
+    Unspecified { listen: String, addr: SocketAddr },
+}
+
+impl CheckpointServing {
+    /// Starts a server on `listen` (`host:port`; port 0 picks a free one),
+    /// reached by the validators at `url`, or by default at its own address;
+    /// a server on every address (0.0.0.0, ::) needs `url`, as its own
+    /// address names no host.
+    pub fn start(listen: &str, url: Option<&str>) -> Result<Self, ServingError> {
+        if let Some(url) = url {
+            check_source(url)?;
+        }
+        let unspecified = |addr: SocketAddr| url.is_none() && addr.ip().is_unspecified();
+        // Refused before binding when the address says so plainly, so the
+        // message is this one and not, say, "address in use".
+        if let Some(addr) = listen
+            .parse::<SocketAddr>()
+            .ok()
+            .filter(|a| unspecified(*a))
+        {
+            return Err(ServingError::Unspecified {
+                listen: listen.to_string(),
+                addr,
+            });
+        }
+        let server = CheckpointServer::start(listen).map_err(|source| ServingError::Listen {
+            listen: listen.to_string(),
+            source,
+        })?;
+        let addr = server.local_addr();
+        // A host name that resolved to every address.
+        if unspecified(addr) {
+            return Err(ServingError::Unspecified {
+                listen: listen.to_string(),
+                addr,
+            });
+        }
+        let source = match url {
+            Some(url) => url.to_string(),
+            None => format!("http://{addr}"),
+        };
+        check_source(&source)?;
+        Ok(Self {
+            server: Arc::new(server),
+            source,
+        })
+    }
+}
+
+impl std::fmt::Debug for CheckpointServing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckpointServing")
+            .field("listen", &self.server.local_addr())
+            .field("source", &self.source)
+            .field("served", &self.server.len())
+            .finish()
+    }
 }
 
 /// What the loop did.
@@ -395,6 +497,8 @@ fn attempt(
         round: 0,
         shard: 0,
         checkpoints: Vec::new(),
+        checkpoint_hashes: Vec::new(),
+        checkpoint_source: String::new(),
     };
     let gas = config
         .gas_limit
@@ -531,6 +635,13 @@ fn round_attempt(
 ) -> Result<Outcome, LoopError> {
     let model_id = snap.lineage.model_id.as_str();
     let round = chain.round(model_id, 0)?;
+    if let Some(serving) = &config.checkpoints {
+        // Round r is current, so every round below it is closed and no
+        // validator fetches their checkpoints any more: this drops those of
+        // a round left undecided before a contribution to round r, or
+        // while the loop waits.
+        serving.server.forget_below(round.number);
+    }
     let status = RoundStatus::try_from(round.status).unwrap_or(RoundStatus::Unspecified);
     let shards = round.params.as_ref().map_or(0, |p| p.max_contributions);
     if round.base_version > snap.head.version {
@@ -668,9 +779,19 @@ fn contribute(
     // The claim the chain records; the merge, not this number, decides.
     let model = Model::from_safetensors(&snap.spec, &out.weights, config.device)?;
     let new = evaluate(&model, dataset.validation())?;
-    let checkpoints = match out.checkpoints.len() {
-        0 => String::new(),
-        n => format!(", {n} checkpoints every {checkpoint_interval} steps"),
+    // Served only when there is something to serve: a round without
+    // checkpoints gets the plain form.
+    let serving = config
+        .checkpoints
+        .as_ref()
+        .filter(|_| !out.checkpoints.is_empty());
+    let checkpoints = match (out.checkpoints.len(), serving) {
+        (0, _) => String::new(),
+        (n, None) => format!(", {n} checkpoints every {checkpoint_interval} steps"),
+        (n, Some(serving)) => format!(
+            ", {n} checkpoints every {checkpoint_interval} steps, served at {}",
+            serving.source
+        ),
     };
     report(&format!(
         "{label}: {model_id} v{} → train loss {:.4}, validation loss {:.4}, accuracy {:.4}, {} ms{checkpoints}",
@@ -681,6 +802,19 @@ fn contribute(
         started.elapsed().as_millis()
     ));
 
+    // Served before the tx is sent: validators may fetch as soon as it is
+    // in a block, before this loop hears back.
+    let (checkpoints, checkpoint_hashes, checkpoint_source) = match serving {
+        Some(serving) => (
+            Vec::new(),
+            out.checkpoints
+                .into_iter()
+                .map(|bytes| serving.server.put(round.number, bytes).to_vec())
+                .collect(),
+            serving.source.clone(),
+        ),
+        None => (out.checkpoints, Vec::new(), String::new()),
+    };
     let msg = MsgSubmitUpdate {
         trainer: key.address.clone(),
         model_id: model_id.to_string(),
@@ -694,15 +828,13 @@ fn contribute(
         dataset_root: snap.dataset_root.clone(),
         round: round.number,
         shard: pick.shard,
-        checkpoints: out.checkpoints,
+        checkpoints,
+        checkpoint_hashes,
+        checkpoint_source,
     };
-    // The chain charges checkpoint bytes as it charges weights bytes (and
-    // the tx bytes they fill), so they size the gas alike.
-    let stored = msg
-        .checkpoints
-        .iter()
-        .fold(msg.weights.len(), |sum, c| sum.saturating_add(c.len()));
-    let gas = config.gas_limit.unwrap_or_else(|| submit_gas(stored));
+    let gas = config
+        .gas_limit
+        .unwrap_or_else(|| submit_gas(stored_bytes(&msg)));
     let result = chain.submit_update(key, &msg, gas)?;
     if !result.is_ok() {
         report(&format!(
@@ -710,7 +842,10 @@ fn contribute(
             refusal(&result)
         ));
         // The next attempt reads the round again: a block later, so a
-        // refusal that persists is not retried in a tight loop.
+        // refusal that persists is not retried in a tight loop. The round's
+        // served checkpoints stay: a refusal ("already contributed") may
+        // follow a submission to this round whose answer was lost, and that
+        // contribution's checkpoints are among them.
         wait_next_block(chain)?;
         return Ok(Outcome::Refused);
     }
@@ -729,6 +864,8 @@ fn contribute(
         .closes_height
         .max(result.height.saturating_add(round_blocks))
         .saturating_add(config.timeout_blocks);
+    // An undecided round keeps its checkpoints: it may still be open or
+    // evaluating. The next contribution, to a later round, forgets them.
     let Some(decided) = wait_round_decided(chain, model_id, round.number, deadline)? else {
         report(&format!(
             "{label}: round {} undecided at height {deadline}; moving on",
@@ -736,8 +873,25 @@ fn contribute(
         ));
         return Ok(Outcome::Undecided);
     };
+    if let Some(serving) = &config.checkpoints {
+        serving.server.forget_below(round.number.saturating_add(1));
+    }
     summary.rounds += 1;
     report_round(chain, cache, model_id, &decided, id, summary, report)
+}
+
+/// The bytes the chain stores for `msg`, which size its default gas: the
+/// weights and the checkpoints in the tx (charged alike, with the tx bytes
+/// they fill), or, for served checkpoints, their 32-byte hashes and the
+/// source.
+fn stored_bytes(msg: &MsgSubmitUpdate) -> usize {
+    let inline = msg
+        .checkpoints
+        .iter()
+        .fold(msg.weights.len(), |sum, c| sum.saturating_add(c.len()));
+    inline
+        .saturating_add(32usize.saturating_mul(msg.checkpoint_hashes.len()))
+        .saturating_add(msg.checkpoint_source.len())
 }
 
 /// Polls round `number` once per block until it is closed or a newer round
@@ -992,6 +1146,7 @@ mod tests {
             max_failures,
             device: Device::Cpu,
             target_accuracy: None,
+            checkpoints: None,
         }
     }
 
@@ -1264,6 +1419,178 @@ mod tests {
                 .map(|c| crate::sha256(c).to_vec())
                 .collect::<Vec<_>>()
         );
+    }
+
+    /// With a checkpoint server, the checkpoints are served instead of
+    /// sent: the tx names them by SHA-256 and the server's URL, the chain
+    /// fetches them when it closes the round (a validator may need them
+    /// until then), and the trainer forgets them once the round is decided.
+    #[test]
+    fn round_mode_serves_the_checkpoints_until_the_round_is_decided() {
+        let (fake, key, base, dataset) = setup();
+        // As above: 3 local steps, a checkpoint every step, 2 checkpoints.
+        fake.open_rounds_with_checkpoints(2, 30, 1);
+        let serving = CheckpointServing::start("127.0.0.1:0", None).unwrap();
+        let source = format!("http://{}", serving.server.local_addr());
+        assert_eq!(serving.source, source);
+        let chain = ChainClient::new(&fake.url);
+        let mut config = config(2, 3);
+        config.checkpoints = Some(serving.clone());
+        let mut lines = Vec::new();
+        let mut served_at_submission = Vec::new();
+        let summary = run(&chain, &key, &config, &mut |l| {
+            if l.contains("submitted at height") {
+                served_at_submission.push(serving.server.len());
+            }
+            lines.push(l.to_string())
+        })
+        .unwrap();
+        let log = lines.join("\n");
+        eprintln!("{log}");
+        assert_eq!((summary.accepted, summary.rounds), (2, 2), "{log}");
+        assert!(
+            log.contains(&format!("2 checkpoints every 1 steps, served at {source}")),
+            "{log}"
+        );
+        // Only the round's own: round 1's were gone before round 2's came.
+        assert_eq!(served_at_submission, [2, 2], "{log}");
+
+        let state = fake.state();
+        assert_eq!(state.submitted.len(), 2, "{log}");
+        let spec = ModelSpec::parse(SPEC).unwrap();
+        let params = Hyperparams::from_proto(state.lineage.hyperparams.as_ref().unwrap())
+            .unwrap()
+            .train_params()
+            .unwrap();
+        let fetcher = um_client::checkpoints::Fetcher::new(Duration::from_secs(5), 1 << 24);
+        for (i, sent) in state.submitted.iter().enumerate() {
+            let number = i as u64 + 1;
+            assert_eq!(sent.round, number);
+            assert!(sent.checkpoints.is_empty(), "round {number}: not in the tx");
+            assert_eq!(sent.checkpoint_hashes.len(), 2);
+            assert_eq!(sent.checkpoint_source, source);
+            // Gas for what the chain stores: the hashes and the source, not
+            // the checkpoints' bytes.
+            assert_eq!(
+                state.gas_limits[i],
+                submit_gas(sent.weights.len() + 2 * 32 + source.len())
+            );
+            // What the chain fetched at the close is what the step made
+            // (checkpoint j: the weights after j steps, rule 11); the fake
+            // merges a round into a copy of its contribution, so round 2
+            // trained from round 1's weights.
+            let round_base = match i {
+                0 => base.clone(),
+                _ => state.submitted[i - 1].weights.clone(),
+            };
+            let request = StepRequest {
+                spec: &spec,
+                base_weights: &round_base,
+                trainer: "",
+                nonce: 0,
+                params,
+                dataset: &dataset,
+            };
+            let shard = RoundShard {
+                round: number,
+                seed: state.rounds[i].seed.as_slice().try_into().unwrap(),
+                shard: sent.shard,
+                shards: 2,
+            };
+            let id = state
+                .updates
+                .iter()
+                .find(|u| u.trainer == key.address && u.round == number)
+                .unwrap()
+                .id;
+            let fetched: Vec<_> = state
+                .checkpoint_fetches
+                .iter()
+                .filter(|(update, _, _)| *update == id)
+                .collect();
+            assert_eq!(fetched.len(), 2, "round {number}");
+            let mut at = round_base.clone();
+            for (j, (_, sha, bytes)) in fetched.into_iter().enumerate() {
+                let bytes = bytes.as_ref().unwrap();
+                assert_eq!(*sha, sent.checkpoint_hashes[j]);
+                assert_eq!(crate::sha256(bytes).to_vec(), *sha);
+                let next =
+                    crate::step::run_segment(&request, Some(&shard), j as u32, 1, &at, Device::Cpu)
+                        .unwrap()
+                        .weights;
+                assert_eq!(*bytes, next, "round {number}, checkpoint {}", j + 1);
+                at = next;
+            }
+            let last = crate::step::run_segment(&request, Some(&shard), 2, 1, &at, Device::Cpu)
+                .unwrap()
+                .weights;
+            assert_eq!(last, sent.weights);
+            // Decided, so no longer served.
+            for sha in &sent.checkpoint_hashes {
+                assert!(
+                    matches!(
+                        fetcher.fetch(&source, sha),
+                        Err(um_client::checkpoints::FetchError::Status { status: 404, .. })
+                    ),
+                    "round {number}"
+                );
+            }
+        }
+        assert_ne!(
+            state.submitted[0].checkpoint_hashes,
+            state.submitted[1].checkpoint_hashes
+        );
+        assert!(serving.server.is_empty());
+    }
+
+    /// A server the validators cannot reach costs the contribution (the
+    /// fake, like umd, rejects it without slashing).
+    #[test]
+    fn round_mode_with_an_unreachable_checkpoint_server_is_rejected() {
+        let (fake, key, _, _) = setup();
+        fake.open_rounds_with_checkpoints(2, 30, 1);
+        // A port nobody listens on any more.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let serving = CheckpointServing {
+            server: Arc::new(CheckpointServer::start("127.0.0.1:0").unwrap()),
+            source: format!("http://{closed}"),
+        };
+        let chain = ChainClient::new(&fake.url);
+        let mut config = config(1, 1);
+        config.checkpoints = Some(serving);
+        let mut lines = Vec::new();
+        let err = run(&chain, &key, &config, &mut |l| lines.push(l.to_string())).unwrap_err();
+        let log = lines.join("\n");
+        eprintln!("{log}");
+        assert!(
+            matches!(&err, LoopError::GivingUp { failures: 1, last } if last == "rejected"),
+            "{err:?}"
+        );
+        assert!(
+            log.contains("REJECTED (VERDICT_REASON_CHECKPOINT_UNAVAILABLE"),
+            "{log}"
+        );
+        assert!(!log.contains("slashed"), "{log}");
+    }
+
+    #[test]
+    fn checkpoint_servers_need_an_address_validators_can_reach() {
+        for listen in ["0.0.0.0:0", "[::]:0"] {
+            let err = CheckpointServing::start(listen, None).unwrap_err();
+            assert!(matches!(err, ServingError::Unspecified { .. }), "{err:?}");
+        }
+        let serving = CheckpointServing::start("0.0.0.0:0", Some("http://10.0.0.7:9300")).unwrap();
+        assert_eq!(serving.source, "http://10.0.0.7:9300");
+        let err = CheckpointServing::start("127.0.0.1:0", Some("http://a:1/x")).unwrap_err();
+        assert!(matches!(err, ServingError::Source(_)), "{err:?}");
+        let serving = CheckpointServing::start("[::1]:0", None);
+        // Where the machine has IPv6 loopback: the source brackets it.
+        if let Ok(serving) = serving {
+            assert!(serving.source.starts_with("http://[::1]:"), "{serving:?}");
+        }
     }
 
     #[test]

@@ -5,11 +5,15 @@
 //! round mode ([`FakeChain::open_rounds`]) it takes one contribution per
 //! free shard and closes a round a few `Query/Round` polls after it is full
 //! or past its closing height, merging it into a version (or not, as told).
+//! Checkpoints a trainer serves (`checkpoint_source`) it fetches when it
+//! closes their round, the last moment a validator may need them, and
+//! rejects (without slashing) a contribution with one it cannot get.
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -17,6 +21,7 @@ use cosmos_sdk_proto::cosmos::base::abci::v1beta1::TxMsgData;
 use cosmos_sdk_proto::cosmos::tx::v1beta1::{AuthInfo, TxBody, TxRaw};
 use cosmos_sdk_proto::Any;
 use serde_json::{json, Value};
+use um_client::checkpoints::{check_source, Fetcher};
 use um_proto::prost::Message;
 use um_proto::um::common::v1::PageResponse;
 use um_proto::um::dataset::v1 as ds;
@@ -69,7 +74,13 @@ pub struct State {
     /// Before the next contribution is delivered, another trainer takes
     /// its shard (the race a trainer loses now and then).
     pub steal_next_shard: bool,
+    /// Every served checkpoint fetched when its round closed, in order:
+    /// (update id, hash, the bytes or why not).
+    pub checkpoint_fetches: Vec<CheckpointFetch>,
 }
+
+/// A served checkpoint the fake fetched: (update id, hash, bytes or error).
+pub type CheckpointFetch = (u64, Vec<u8>, Result<Vec<u8>, String>);
 
 /// A running fake chain.
 pub struct FakeChain {
@@ -272,6 +283,36 @@ impl State {
         self.close_round();
     }
 
+    /// Fetches every checkpoint update `id` serves (none for checkpoints in
+    /// the tx) into `checkpoint_fetches`; whether all came. Rejects the
+    /// update when one did not.
+    fn fetch_served_checkpoints(&mut self, id: u64) -> bool {
+        let Some(update) = self.updates.get(id as usize - 1) else {
+            return true;
+        };
+        if update.checkpoint_source.is_empty() {
+            return true;
+        }
+        let fetcher = Fetcher::new(Duration::from_secs(5), 64 << 20);
+        let mut missing = None;
+        for sha in update.checkpoint_hashes.clone() {
+            let fetched = fetcher
+                .fetch(&update.checkpoint_source, &sha)
+                .map_err(|e| e.to_string());
+            if let Err(why) = &fetched {
+                missing.get_or_insert_with(|| why.clone());
+            }
+            self.checkpoint_fetches.push((id, sha, fetched));
+        }
+        let Some(why) = missing else {
+            return true;
+        };
+        let update = &mut self.updates[id as usize - 1];
+        update.status = tr::UpdateStatus::Rejected as i32;
+        update.reason = format!("VERDICT_REASON_CHECKPOINT_UNAVAILABLE: {why}");
+        false
+    }
+
     /// Decides the current round as `round_outcome` says and opens the next.
     fn close_round(&mut self) {
         let Some(mut round) = self.rounds.pop() else {
@@ -282,7 +323,19 @@ impl State {
             .get(&round.number)
             .cloned()
             .unwrap_or_else(|| "MERGED".into());
-        let ids = round.contributions.clone();
+        // As umd: a contribution whose served checkpoint cannot be had is
+        // rejected, not slashed, and left out of the merge.
+        let ids: Vec<u64> = round
+            .contributions
+            .iter()
+            .copied()
+            .filter(|id| self.fetch_served_checkpoints(*id))
+            .collect();
+        let outcome = if ids.is_empty() && outcome == "MERGED" {
+            "NO_CONTRIBUTIONS".to_string()
+        } else {
+            outcome
+        };
         if outcome == "MERGED" && !ids.is_empty() {
             // The merge as a copy of the last contribution: the fake checks
             // the trainer's side, not the arithmetic.
@@ -566,6 +619,7 @@ fn deliver(state: &mut State, tx: &[u8]) -> Value {
         state.take_shard(msg.shard, "um1thief");
     }
     let id = state.updates.len() as u64 + 1;
+    let served = !msg.checkpoint_hashes.is_empty() || !msg.checkpoint_source.is_empty();
     if in_rounds {
         let Some(round) = state.rounds.last() else {
             return refuse("no round".into());
@@ -581,7 +635,8 @@ fn deliver(state: &mut State, tx: &[u8]) -> Value {
             return refuse(format!("shard {} is taken", msg.shard));
         }
         // As umd: exactly N − 1 checkpoints, N = ⌈S / c⌉ when c < S, else 1
-        // (written out here rather than taken from the trainer's code).
+        // (written out here rather than taken from the trainer's code), in
+        // the tx or served (their hashes and a source), never both.
         let interval = round.params.as_ref().map_or(0, |p| p.checkpoint_interval);
         let steps = state
             .lineage
@@ -589,11 +644,27 @@ fn deliver(state: &mut State, tx: &[u8]) -> Value {
             .as_ref()
             .map_or(0, |h| h.local_steps);
         let expected = um_formats::segments::count(steps, interval) - 1;
-        if msg.checkpoints.len() != expected as usize {
+        let committed = if served {
+            if !msg.checkpoints.is_empty() {
+                return refuse(
+                    "checkpoints come either in the tx or as checkpoint_hashes with a checkpoint_source, not both"
+                        .into(),
+                );
+            }
+            if let Err(e) = check_source(&msg.checkpoint_source) {
+                return refuse(e.to_string());
+            }
+            if let Some(bad) = msg.checkpoint_hashes.iter().find(|h| h.len() != 32) {
+                return refuse(format!("a checkpoint hash has {} bytes, not 32", bad.len()));
+            }
+            msg.checkpoint_hashes.len()
+        } else {
+            msg.checkpoints.len()
+        };
+        if committed != expected as usize {
             return refuse(format!(
-                "round {} takes {expected} checkpoints, not {}",
+                "round {} takes {expected} checkpoints, not {committed}",
                 round.number,
-                msg.checkpoints.len()
             ));
         }
         let mine = |u: &tr::Update| u.trainer == msg.trainer;
@@ -611,16 +682,19 @@ fn deliver(state: &mut State, tx: &[u8]) -> Value {
         }
         round.contributions.push(id);
         round.shards.push(msg.shard);
-    } else if msg.round != 0 || msg.shard != 0 || !msg.checkpoints.is_empty() {
+    } else if msg.round != 0 || msg.shard != 0 || !msg.checkpoints.is_empty() || served {
         return refuse("the lineage has no rounds".into());
     }
     let sha = crate::sha256(&msg.weights).to_vec();
     state.blobs.insert(sha.clone(), msg.weights.clone());
-    let checkpoint_hashes: Vec<Vec<u8>> = msg
-        .checkpoints
-        .iter()
-        .map(|c| crate::sha256(c).to_vec())
-        .collect();
+    let checkpoint_hashes: Vec<Vec<u8>> = if served {
+        msg.checkpoint_hashes.clone()
+    } else {
+        msg.checkpoints
+            .iter()
+            .map(|c| crate::sha256(c).to_vec())
+            .collect()
+    };
     for (sha, bytes) in checkpoint_hashes.iter().zip(&msg.checkpoints) {
         state.blobs.insert(sha.clone(), bytes.clone());
     }
@@ -644,6 +718,7 @@ fn deliver(state: &mut State, tx: &[u8]) -> Value {
         round: msg.round,
         shard: msg.shard,
         checkpoint_hashes,
+        checkpoint_source: msg.checkpoint_source,
         ..Default::default()
     });
     let data = TxMsgData {

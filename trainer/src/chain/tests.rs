@@ -208,3 +208,88 @@ fn an_rpc_error_from_a_dead_app_is_unreachable_not_fatal() {
     }
     .is_unreachable());
 }
+
+/// The fake takes a round's checkpoints as umd does: N − 1 of them in the
+/// tx, or N − 1 hashes with the source that serves them, never a mix.
+#[test]
+fn the_fake_takes_checkpoints_in_the_tx_or_served_never_mixed() {
+    let fake = fake();
+    // 3 local steps, a checkpoint every step: 2 checkpoints.
+    fake.open_rounds_with_checkpoints(4, 10, 1);
+    let chain = ChainClient::new(&fake.url);
+    let home = tempfile::tempdir().unwrap();
+    Keyring::new(&home.path().join("keys"))
+        .add("alice", None)
+        .unwrap();
+    let key = load_key(home.path(), "alice", Backend::Test).unwrap();
+    let head = chain.head("mnist-mlp").unwrap();
+    let (one, two) = (vec![1u8; 32], vec![2u8; 32]);
+    let msg = |shard: u32| tr::MsgSubmitUpdate {
+        trainer: key.address.clone(),
+        model_id: "mnist-mlp".into(),
+        dataset_version: 2,
+        weights: chain.weights(&head.weights_sha256).unwrap(),
+        round: 1,
+        shard,
+        ..Default::default()
+    };
+    let source = "http://127.0.0.1:9300".to_string();
+    let refused = [
+        // Both forms.
+        tr::MsgSubmitUpdate {
+            checkpoints: vec![b"a".to_vec(), b"b".to_vec()],
+            checkpoint_hashes: vec![one.clone(), two.clone()],
+            checkpoint_source: source.clone(),
+            ..msg(0)
+        },
+        tr::MsgSubmitUpdate {
+            checkpoints: vec![b"a".to_vec(), b"b".to_vec()],
+            checkpoint_source: source.clone(),
+            ..msg(0)
+        },
+        // Hashes without a source, or with one that is not host:port.
+        tr::MsgSubmitUpdate {
+            checkpoint_hashes: vec![one.clone(), two.clone()],
+            ..msg(0)
+        },
+        tr::MsgSubmitUpdate {
+            checkpoint_hashes: vec![one.clone(), two.clone()],
+            checkpoint_source: format!("{source}/x"),
+            ..msg(0)
+        },
+        // A hash that is no SHA-256, or a count other than N − 1.
+        tr::MsgSubmitUpdate {
+            checkpoint_hashes: vec![one.clone(), vec![2u8; 31]],
+            checkpoint_source: source.clone(),
+            ..msg(0)
+        },
+        tr::MsgSubmitUpdate {
+            checkpoint_hashes: vec![one.clone()],
+            checkpoint_source: source.clone(),
+            ..msg(0)
+        },
+        tr::MsgSubmitUpdate {
+            checkpoints: vec![b"a".to_vec()],
+            ..msg(0)
+        },
+    ];
+    for msg in &refused {
+        let result = chain.submit_update(&key, msg, 1).unwrap();
+        assert!(!result.is_ok(), "{msg:?}");
+        assert!(!result.log.is_empty(), "{result:?}");
+    }
+    let served = tr::MsgSubmitUpdate {
+        checkpoint_hashes: vec![one.clone(), two.clone()],
+        checkpoint_source: source.clone(),
+        ..msg(3)
+    };
+    let result = chain.submit_update(&key, &served, 1).unwrap();
+    assert!(result.is_ok(), "{result:?}");
+    let update = chain
+        .update(update_id(&result).unwrap())
+        .unwrap()
+        .update
+        .unwrap();
+    assert_eq!(update.checkpoint_hashes, [one, two]);
+    assert_eq!(update.checkpoint_source, source);
+}

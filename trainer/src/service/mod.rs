@@ -191,6 +191,24 @@ impl Inner {
             step.dataset_root.as_ref(),
         )?;
         let load = started.elapsed();
+        // umd fills in the bytes of checkpoints the trainer serves. A
+        // segment naming one by hash without its bytes would be re-executed
+        // from the base (empty start) or checked against the claimed weights
+        // (empty end), and an honest contribution judged fraud.
+        for s in &req.segments {
+            for (what, sha, bytes) in [
+                ("start", &s.start_sha256, &s.start_weights),
+                ("end", &s.end_sha256, &s.end_weights),
+            ] {
+                if !sha.is_empty() && crate::sha256(bytes)[..] != sha[..] {
+                    return Err(Status::invalid_argument(format!(
+                        "segment {}: {what}_weights do not hash to {what}_sha256 {}",
+                        s.index,
+                        hex::encode(sha)
+                    )));
+                }
+            }
+        }
         let segments: Vec<Segment<'_>> = req
             .segments
             .iter()

@@ -649,6 +649,8 @@ async fn checkpoints_and_segments() {
             steps,
             start_weights: start.to_vec(),
             end_weights: end.to_vec(),
+            // umd fills the weights of served checkpoints before it asks.
+            ..Default::default()
         }
     };
     let verify = |claimed: &[u8], segments: Vec<proto::Segment>| {
@@ -708,6 +710,13 @@ async fn checkpoints_and_segments() {
     // caller's mistake.
     let mut update = verify(&trained.weights, vec![segment(1, checkpoint, &[])]);
     update.mode = proto::VerifyMode::Update as i32;
+    // A served checkpoint named by hash whose bytes umd did not fill in (or
+    // filled in wrong) is not re-executed from the base instead.
+    let unfilled = |start: &[u8]| {
+        let mut s = segment(1, start, &[]);
+        s.start_sha256 = crate::sha256(checkpoint).to_vec();
+        verify(&trained.weights, vec![s])
+    };
     let cases = [
         verify(
             &trained.weights,
@@ -715,6 +724,8 @@ async fn checkpoints_and_segments() {
         ),
         verify(&trained.weights, vec![segment(2, checkpoint, &[])]),
         update,
+        unfilled(&[]),
+        unfilled(&fake),
     ];
     for req in cases {
         let err = r.client.verify(req).await.unwrap_err();
@@ -735,5 +746,5 @@ async fn checkpoints_and_segments() {
     assert!(err.message().contains("checkpoints"), "{err:?}");
 
     let s = status(&mut r).await;
-    assert_eq!((s.trained, s.verified, s.failed), (1, 3, 4));
+    assert_eq!((s.trained, s.verified, s.failed), (1, 3, 6));
 }
