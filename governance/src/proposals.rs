@@ -181,7 +181,7 @@ mod tests {
             ),
             (
                 r#"{"max_contributions":4,"round_blocks":5,"outer_learning_rate":"0"}"#,
-                "outer_learning_rate must be in (0, 1]",
+                "outer_learning_rate must be in (0, 16]",
             ),
             (
                 r#"{"max_contributions":4,"round_blocks":5,"outer_lr":"0.5"}"#,

@@ -74,6 +74,13 @@ impl Hyperparams {
 /// because the contracts cannot depend on the chain, and a test of the chain
 /// checks that the two agree.
 pub const MAX_ROUND_CONTRIBUTIONS: u32 = 16;
+/// Largest outer learning rate of a round's merge. Above 1 the merge
+/// extrapolates past the mean (DiLoCo's outer step on the averaged
+/// pseudo-gradient): K contributions from one base move the model about as
+/// far as one does, so a step of up to about K makes their samples count.
+/// The bound keeps a typo from proposing nonsense; a merge that does not
+/// lower the held-out loss is refused anyway.
+pub const MAX_OUTER_LEARNING_RATE: u64 = 16;
 
 /// How a model lineage runs its collaborative rounds: many trainers per
 /// round, each on its own shard, the verified contributions merged by the
@@ -91,7 +98,8 @@ pub struct RoundParams {
     /// earlier once it has `max_contributions`.
     pub round_blocks: u64,
     /// Step of the merge from the head toward the mean of the
-    /// contributions, in (0, 1]; 1 (the plain mean) when absent.
+    /// contributions, in (0, [`MAX_OUTER_LEARNING_RATE`]]; 1 (the plain
+    /// mean) when absent.
     #[serde(default = "Decimal::one")]
     pub outer_learning_rate: Decimal,
     /// Held-out samples each validator evaluates a merged candidate on;
@@ -120,8 +128,12 @@ impl RoundParams {
         if self.round_blocks == 0 {
             return Err("round_blocks must be positive".into());
         }
-        if self.outer_learning_rate.is_zero() || self.outer_learning_rate > Decimal::one() {
-            return Err("outer_learning_rate must be in (0, 1]".into());
+        if self.outer_learning_rate.is_zero()
+            || self.outer_learning_rate > Decimal::from_ratio(MAX_OUTER_LEARNING_RATE, 1u64)
+        {
+            return Err(format!(
+                "outer_learning_rate must be in (0, {MAX_OUTER_LEARNING_RATE}]"
+            ));
         }
         Ok(())
     }
@@ -402,11 +414,19 @@ mod tests {
             with(|r| r.round_blocks = 0),
             Err("round_blocks must be positive".to_string())
         );
-        let rate = Err("outer_learning_rate must be in (0, 1]".to_string());
+        let rate = Err("outer_learning_rate must be in (0, 16]".to_string());
         assert_eq!(with(|r| r.outer_learning_rate = Decimal::zero()), rate);
         assert_eq!(
-            with(|r| r.outer_learning_rate = Decimal::percent(101)),
+            with(|r| r.outer_learning_rate = Decimal::percent(1601)),
             rate
+        );
+        assert_eq!(
+            with(|r| r.outer_learning_rate = Decimal::percent(1600)),
+            Ok(())
+        );
+        assert_eq!(
+            with(|r| r.outer_learning_rate = Decimal::percent(250)),
+            Ok(())
         );
     }
 

@@ -115,10 +115,15 @@ mod tests {
         for i in 0..vm.len() {
             assert_eq!(vm[i], (va[i] + vb[i]) / 2.0);
         }
-        let half = merge(&spec, &base, &[a, b], 0.5).unwrap();
+        let half = merge(&spec, &base, &[a.clone(), b.clone()], 0.5).unwrap();
         let (vbase, vhalf) = (values(&spec, &base), values(&spec, &half));
         for i in 0..vm.len() {
             assert_eq!(vhalf[i], vbase[i] + 0.5 * (vm[i] - vbase[i]));
+        }
+        // Past the mean: the outer step extrapolates the mean pseudo-gradient.
+        let far = values(&spec, &merge(&spec, &base, &[a, b], 2.5).unwrap());
+        for i in 0..vm.len() {
+            assert_eq!(far[i], vbase[i] + 2.5 * (vm[i] - vbase[i]));
         }
         // The same inputs give the same bytes, whatever order they came in
         // from (the caller orders them by id).

@@ -78,8 +78,13 @@ impl RoundParams {
         if self.round_blocks == 0 {
             return invalid("round params: round_blocks must be positive".into());
         }
-        if self.outer_learning_rate.is_zero() || self.outer_learning_rate > Decimal::one() {
-            return invalid("round params: outer_learning_rate must be in (0, 1]".into());
+        let max_rate = um_bindings::MAX_OUTER_LEARNING_RATE;
+        if self.outer_learning_rate.is_zero()
+            || self.outer_learning_rate > Decimal::from_ratio(max_rate, 1u64)
+        {
+            return invalid(format!(
+                "round params: outer_learning_rate must be in (0, {max_rate}]"
+            ));
         }
         Ok(())
     }

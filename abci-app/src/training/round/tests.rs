@@ -428,7 +428,7 @@ fn round_params_are_bounded() {
             ..rounds(1)
         },
         RoundParams {
-            outer_learning_rate: Decimal::percent(101),
+            outer_learning_rate: Decimal::percent(1601),
             ..rounds(1)
         },
     ] {
@@ -439,6 +439,11 @@ fn round_params_are_bounded() {
         );
     }
     assert!(rounds(MAX_CONTRIBUTIONS).validate().is_ok());
+    let past_the_mean = RoundParams {
+        outer_learning_rate: Decimal::percent(250),
+        ..rounds(4)
+    };
+    assert!(past_the_mean.validate().is_ok());
 }
 
 #[test]

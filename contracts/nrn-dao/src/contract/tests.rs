@@ -2635,14 +2635,14 @@ fn propose_refuses_invalid_round_params() {
             "mnist-mlp",
             with(|r| r.outer_learning_rate = Decimal::zero())
         ),
-        invalid("outer_learning_rate must be in (0, 1]")
+        invalid("outer_learning_rate must be in (0, 16]")
     );
     assert_eq!(
         try_propose(
             "mnist-mlp",
-            with(|r| r.outer_learning_rate = Decimal::percent(101))
+            with(|r| r.outer_learning_rate = Decimal::percent(1601))
         ),
-        invalid("outer_learning_rate must be in (0, 1]")
+        invalid("outer_learning_rate must be in (0, 16]")
     );
     // The model id is checked whether rounds start or end.
     for rounds in [Some(round_params()), None] {
