@@ -32,6 +32,25 @@ a = p.parse_args()
 rows = [json.loads(line) for line in open(a.results) if line.strip()]
 
 
+def mode_label(r):
+    """The run's mode, with its round params when they are not the plain ones."""
+    mode = r.get("mode", "race")
+    params = r.get("round_params") or {}
+    if mode != "rounds" or not params:
+        return mode
+    parts = []
+    if params.get("checkpoint_interval"):
+        parts.append(
+            f"checkpoints every {params['checkpoint_interval']} steps, "
+            f"{params.get('segments_per_validator', 0) or 'all'} segment(s) per validator"
+        )
+    else:
+        parts.append("full re-execution")
+    if str(params.get("outer_learning_rate", "1")) != "1":
+        parts.append(f"outer lr {params['outer_learning_rate']}")
+    return f"{mode} ({', '.join(parts)})"
+
+
 def cpu_model():
     for line in open("/proc/cpuinfo"):
         if line.startswith("model name"):
@@ -307,7 +326,7 @@ if acc:
     ]
     nr = "not reached"
     for r in acc:
-        mode = r.get("mode", "race")
+        mode = mode_label(r)
         name = (
             "alone (1 trainer, no chain)"
             if r["side"] == "alone"
@@ -334,8 +353,9 @@ if acc:
             "over four) over those of the K trainers, read from /proc when the run stopped; *samples* are all trainers' samples "
             "by then (at 95 % when reached). *race*: one update per version, the first accepted "
             "wins, every validator re-executes every update in full. *rounds*: rounds of K "
-            "contributions on K shards, checkpoints every 25 of the 100 steps, each validator "
-            "re-executes 1 of the 4 segments, the merge evaluated on the whole validation split.",
+            "contributions on K shards, verified as the run's label says (full re-execution, or "
+            "the segments each validator samples of a contribution's checkpoints, which its "
+            "trainer serves), the merge evaluated on the whole validation split.",
             "",
             "| run | useful work | verification / training CPU, per validator | samples | samples vs 1 trainer (same mode) |",
             "|---|---:|---:|---:|---:|",
@@ -343,7 +363,7 @@ if acc:
         for r in work:
             samples = r["trainings"] * r["samples_per_training"]
             one = next(
-                (x for x in work if x.get("mode") == r.get("mode") and x["trainers"] == 1),
+                (x for x in work if mode_label(x) == mode_label(r) and x["trainers"] == 1),
                 None,
             )
             base = one and one["trainings"] * one["samples_per_training"]
@@ -357,7 +377,7 @@ if acc:
                 else float("nan")
             )
             L.append(
-                f"| {r.get('mode', 'race')}, {r['trainers']} trainer(s) | {useful:.2f} "
+                f"| {mode_label(r)}, {r['trainers']} trainer(s) | {useful:.2f} "
                 f"({r['trainings_in_versions']}/{r['trainings']}) | {cpu:.2f} "
                 f"({r['verify_cpu_s']:.0f} s over {validators} / {r['train_cpu_s']:.0f} s) | {samples:,} | "
                 f"{(samples / base) if base else float('nan'):.2f} |"
