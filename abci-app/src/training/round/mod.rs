@@ -354,12 +354,17 @@ fn close_if_due(
     let mut verified = verified;
     verified.sort_by_key(|u| (u.shard, u.id));
     let ids: Vec<u64> = verified.iter().map(|u| u.id).collect();
-    let event = propose_candidate(state, block, params, lineage, round, &ids)?;
+    let outer_lr = match &round.params {
+        Some(p) => RoundParams::outer_lr(p)?,
+        None => 1.0,
+    };
+    let event = propose_candidate(state, block, params, lineage, round, &ids, outer_lr)?;
     Ok(vec![event])
 }
 
-/// Merges the contributions `ids` (in shard order) into a candidate update
-/// to be evaluated; the round waits for it.
+/// Merges the contributions `ids` (in shard order) with outer learning
+/// rate `outer_lr` into a candidate update to be evaluated; the round waits
+/// for it.
 fn propose_candidate(
     state: &mut StateView,
     block: &BlockInfo,
@@ -367,6 +372,7 @@ fn propose_candidate(
     lineage: &Lineage,
     round: &mut Round,
     ids: &[u64],
+    outer_lr: f32,
 ) -> Result<Event, TxError> {
     let spec = super::parse_spec(&lineage.spec)?;
     let base = records::blob(state, &round.base_weights_sha256)?
@@ -385,10 +391,6 @@ fn propose_candidate(
         weights.push(bytes);
         first.get_or_insert(update);
     }
-    let outer_lr = match &round.params {
-        Some(p) => RoundParams::outer_lr(p)?,
-        None => 1.0,
-    };
     let merged = merge::merge(&spec, &base, &weights, outer_lr)?;
     let sha = records::put_blob(state, &merged);
     let first = first.ok_or_else(|| TxError::new(Code::Internal, "a candidate of nothing"))?;
@@ -459,9 +461,14 @@ fn after_candidate(
             Ok(vec![close(state, block, round, outcome, version)?])
         }
         _ => {
-            if candidate.contributions.len() > 1 {
+            // The fallback is the best contribution's own bytes (an outer
+            // step of 1 on it alone), never stepped past it: an outer
+            // learning rate that overshoots must not also sink the round's
+            // best single result. Once that failed too, the round ends.
+            if !is_plain_contribution(state, &candidate)? {
                 if let Some(best) = best_contribution(state, &candidate.contributions)? {
-                    let event = propose_candidate(state, block, params, lineage, round, &[best])?;
+                    let event =
+                        propose_candidate(state, block, params, lineage, round, &[best], 1.0)?;
                     return Ok(vec![event]);
                 }
             }
@@ -469,6 +476,16 @@ fn after_candidate(
             Ok(vec![close(state, block, round, OUTCOME_NO_IMPROVEMENT, 0)?])
         }
     }
+}
+
+/// Whether `candidate` is one contribution's own weights (the fallback, or
+/// a merge of one at outer learning rate 1).
+fn is_plain_contribution(state: &StateView, candidate: &Update) -> Result<bool, TxError> {
+    let [only] = candidate.contributions.as_slice() else {
+        return Ok(false);
+    };
+    Ok(records::update(state, *only)?
+        .is_some_and(|contribution| contribution.weights_sha256 == candidate.weights_sha256))
 }
 
 fn round_verified_count(state: &StateView, round: &Round) -> Result<usize, TxError> {

@@ -91,6 +91,10 @@ fn block(height: u64) -> BlockInfo {
 }
 
 fn lineage_with_rounds(state: &mut StateView, max_contributions: u32) -> Round {
+    lineage_with(state, rounds(max_contributions))
+}
+
+fn lineage_with(state: &mut StateView, round_params: RoundParams) -> Round {
     create_lineage(
         state,
         1,
@@ -100,7 +104,7 @@ fn lineage_with_rounds(state: &mut StateView, max_contributions: u32) -> Round {
             hyperparams: &hyperparams(),
             dataset_id: "mnist",
             init_seed: 7,
-            rounds: Some(&rounds(max_contributions)),
+            rounds: Some(&round_params),
         },
     )
     .unwrap();
@@ -313,6 +317,60 @@ fn a_merge_that_does_not_improve_falls_back_to_the_best_contribution_once() {
         (next.number, next.base_version),
         (2, 0),
         "the head did not move"
+    );
+}
+
+/// An outer learning rate past the mean steps even a round of one
+/// contribution past it. When that overshoots, the fallback is the
+/// contribution's own bytes, not the same step again: a benchmark run at
+/// outer lr 3 made no version in 180 s before, every round ending with
+/// NO_IMPROVEMENT while each contribution alone improved.
+#[test]
+fn an_overshooting_outer_step_falls_back_to_the_contributions_own_weights() {
+    let store = Store::temporary().unwrap();
+    let mut state = store.view();
+    let opened = lineage_with(
+        &mut state,
+        RoundParams {
+            outer_learning_rate: Decimal::percent(300),
+            ..rounds(1)
+        },
+    );
+    let params = TrainingParams::default();
+    let a = contribute(&mut state, "um1alice", 0, 11, 2);
+    decide_update(&mut state, a, Decision::Accept, 0.5, 3);
+    end_block(&mut state, &block(3), &params).unwrap();
+    let stepped_id = current(&state, MODEL).unwrap().unwrap().candidate_update_id;
+    let stepped = records::update(&state, stepped_id).unwrap().unwrap();
+    let own = records::update(&state, a).unwrap().unwrap().weights_sha256;
+    assert_eq!(stepped.contributions, vec![a]);
+    let (base, mine, far) = (
+        weights_of(&state, &opened.base_weights_sha256),
+        weights_of(&state, &own),
+        weights_of(&state, &stepped.weights_sha256),
+    );
+    for i in 0..far.len() {
+        assert_eq!(far[i], base[i] + 3.0 * (mine[i] - base[i]));
+    }
+
+    decide_update(&mut state, stepped_id, Decision::Reject, 0.0, 4);
+    end_block(&mut state, &block(4), &params).unwrap();
+    let fallback_id = current(&state, MODEL).unwrap().unwrap().candidate_update_id;
+    assert_ne!(fallback_id, stepped_id, "a second candidate");
+    let fallback = records::update(&state, fallback_id).unwrap().unwrap();
+    assert_eq!(fallback.contributions, vec![a]);
+    assert_eq!(fallback.weights_sha256, own, "the contribution itself");
+
+    decide_update(&mut state, fallback_id, Decision::Accept, 0.5, 5);
+    end_block(&mut state, &block(5), &params).unwrap();
+    let closed = load(&state, MODEL, 1).unwrap().unwrap();
+    assert_eq!(closed.version, 1);
+    assert_eq!(
+        records::version(&state, MODEL, 1)
+            .unwrap()
+            .unwrap()
+            .weights_sha256,
+        own
     );
 }
 
