@@ -626,7 +626,8 @@ fn verdicts_on(node: &TestNode, update_id: u64) -> Vec<um_proto::um::training::v
 }
 
 /// Issue 16: three trainers share each round of a lineage in round mode.
-/// Their contributions, each on its own shard, are verified by sampled
+/// Their contributions, each on a shard it claimed first (one trainer's
+/// checkpoints served, the others' in the tx), are verified by sampled
 /// segments and merged;
 /// every merge that became a version lowered the loss on the whole
 /// validation split (the candidate's evaluation uses all of it here); each
@@ -732,6 +733,15 @@ fn three_trainers_share_rounds_and_every_version_lowers_the_held_out_loss() {
         );
         for id in &closed.contributions {
             let contribution = update(&node.rpc, *id);
+            // um-trainer claims its shard before it trains it.
+            assert!(
+                closed
+                    .claims
+                    .iter()
+                    .any(|c| c.shard == contribution.shard && c.trainer == contribution.trainer),
+                "round {number}: {:?} has no claim for {contribution:?}",
+                closed.claims
+            );
             assert_eq!(
                 contribution.checkpoint_source.is_empty(),
                 contribution.trainer != keys[1].address,

@@ -6,6 +6,7 @@
 //!
 //! - [`abci`]: the module's entry point for each ABCI phase.
 //! - [`submit`]: `MsgSubmitUpdate` and its cheap, deterministic checks.
+//! - [`claim`]: `MsgClaimShard`, a trainer's claim on a round's shard.
 //! - [`extension`]: vote extensions and the injected verdict tx.
 //! - [`decide`]: tallying verdicts and acting on the outcome.
 //! - [`verify_request`]: what a validator verifies for an update, read from
@@ -15,6 +16,7 @@
 //!   evaluation.
 
 pub mod abci;
+pub mod claim;
 pub mod decide;
 pub mod extension;
 pub mod genesis;

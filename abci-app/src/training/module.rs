@@ -5,7 +5,7 @@
 use cosmos_sdk_proto::Any;
 
 use super::genesis::TrainingGenesis;
-use super::{decide, query, round, submit};
+use super::{claim, decide, query, round, submit};
 use crate::codes::TxError;
 use crate::context::{MsgResult, TxContext};
 use crate::genesis::{parse_section, section_json};
@@ -19,7 +19,7 @@ impl Module for TrainingModule {
     }
 
     fn handles(&self, type_url: &str) -> bool {
-        submit::handles(type_url)
+        submit::handles(type_url) || claim::handles(type_url)
     }
 
     fn deliver(
@@ -28,6 +28,9 @@ impl Module for TrainingModule {
         signer: &str,
         msg: &Any,
     ) -> Result<MsgResult, TxError> {
+        if claim::handles(&msg.type_url) {
+            return claim::handle(ctx, signer, msg);
+        }
         submit::handle(ctx, signer, msg)
     }
 

@@ -25,7 +25,7 @@ use prost::Message;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use um_proto::um::training::v1::{
-    self as proto, Round, RoundStatus, Update, UpdateKind, UpdateStatus,
+    self as proto, Round, RoundStatus, ShardClaim, Update, UpdateKind, UpdateStatus,
 };
 
 use super::{records, state_key, Lineage, TrainingParams};
@@ -233,6 +233,20 @@ pub fn check_contribution(
             round.number
         ));
     }
+    for claim in &round.claims {
+        if claim.shard == shard && claim.trainer != trainer {
+            return refuse(format!(
+                "shard {shard} of round {} is claimed by {}; pick a free one",
+                round.number, claim.trainer
+            ));
+        }
+        if claim.trainer == trainer && claim.shard != shard {
+            return refuse(format!(
+                "{trainer} claimed shard {} of round {}, not shard {shard}",
+                claim.shard, round.number
+            ));
+        }
+    }
     for id in &round.contributions {
         if records::update(state, *id)?.is_some_and(|u| u.trainer == trainer) {
             return refuse(format!(
@@ -244,8 +258,84 @@ pub fn check_contribution(
     Ok(())
 }
 
-/// Records a delivered contribution in its round; the first one starts the
-/// round's `round_blocks` deadline.
+/// Whether `trainer` may claim `shard` of `round` (`msg_round` as the claim
+/// names it) at `height`: the round is current and open, the shard free
+/// (neither claimed nor contributed), and the trainer holds no claim or
+/// contribution in it yet.
+pub fn check_claim(
+    state: &StateView,
+    round: &Round,
+    msg_round: u64,
+    shard: u32,
+    trainer: &str,
+    height: u64,
+) -> Result<(), TxError> {
+    let refuse = |why: String| Err(TxError::new(Code::InvalidRequest, why));
+    let max = round.params.as_ref().map_or(0, |p| p.max_contributions);
+    if msg_round != round.number {
+        return refuse(format!(
+            "claim on round {msg_round}, but {} is in round {}",
+            round.model_id, round.number
+        ));
+    }
+    let past = round.closes_height != 0 && height > round.closes_height;
+    if round.status != RoundStatus::Open as i32 || past {
+        return refuse(format!(
+            "round {} of {} takes no more claims; the next round opens from its result",
+            round.number, round.model_id
+        ));
+    }
+    if shard >= max {
+        return refuse(format!(
+            "shard {shard} of a round of {max} shards (0 to {})",
+            max.saturating_sub(1)
+        ));
+    }
+    if round.shards.contains(&shard) || round.claims.iter().any(|c| c.shard == shard) {
+        return refuse(format!(
+            "shard {shard} of round {} is taken; pick a free one",
+            round.number
+        ));
+    }
+    if let Some(claim) = round.claims.iter().find(|c| c.trainer == trainer) {
+        return refuse(format!(
+            "{trainer} already claimed shard {} of round {}",
+            claim.shard, round.number
+        ));
+    }
+    for id in &round.contributions {
+        if records::update(state, *id)?.is_some_and(|u| u.trainer == trainer) {
+            return refuse(format!(
+                "{trainer} already contributed to round {}",
+                round.number
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Records a claim checked by [`check_claim`]. Like a first contribution,
+/// the first claim starts the round's `round_blocks` deadline, so a shard
+/// claimed and never delivered holds the round at most that long.
+pub fn add_claim(state: &mut StateView, round: &mut Round, shard: u32, trainer: &str, height: u64) {
+    start_deadline(round, height);
+    round.claims.push(ShardClaim {
+        shard,
+        trainer: trainer.to_string(),
+        height,
+    });
+    save(state, round);
+}
+
+fn start_deadline(round: &mut Round, height: u64) {
+    if round.closes_height == 0 {
+        let blocks = round.params.as_ref().map_or(0, |p| p.round_blocks);
+        round.closes_height = height.saturating_add(blocks);
+    }
+}
+
+/// Records a delivered contribution in its round; the first one (or the
+/// first claim) starts the round's `round_blocks` deadline.
 pub fn add_contribution(
     state: &mut StateView,
     round: &mut Round,
@@ -253,10 +343,7 @@ pub fn add_contribution(
     shard: u32,
     height: u64,
 ) {
-    if round.contributions.is_empty() {
-        let blocks = round.params.as_ref().map_or(0, |p| p.round_blocks);
-        round.closes_height = height.saturating_add(blocks);
-    }
+    start_deadline(round, height);
     round.contributions.push(update_id);
     round.shards.push(shard);
     save(state, round);

@@ -637,3 +637,74 @@ fn a_failed_segment_opens_a_dispute_only_verdicts_on_that_segment_count() {
         Some(2)
     );
 }
+
+/// Claims keep two trainers off one shard before either trains it: a
+/// claimed shard takes only its claimant's contribution, a trainer holds
+/// one claim or contribution per round, and the first claim starts the
+/// deadline, so a round whose claims are never delivered still closes and
+/// the next opens.
+#[test]
+fn a_claimed_shard_takes_only_its_claimants_contribution() {
+    let store = Store::temporary().unwrap();
+    let mut state = store.view();
+    let opened = lineage_with_rounds(&mut state, 3);
+    let params = TrainingParams::default();
+    let number = opened.number;
+    let claim = |state: &mut StateView, trainer: &str, shard: u32, height: u64| {
+        let mut round = current(state, MODEL).unwrap().unwrap();
+        check_claim(state, &round, number, shard, trainer, height)?;
+        add_claim(state, &mut round, shard, trainer, height);
+        Ok::<_, TxError>(())
+    };
+    let log = |result: Result<(), TxError>| result.unwrap_err().log;
+
+    claim(&mut state, "um1alice", 1, 2).unwrap();
+    let round = current(&state, MODEL).unwrap().unwrap();
+    assert_eq!(
+        round.closes_height,
+        2 + 5,
+        "the first claim starts the deadline"
+    );
+    assert!(log(claim(&mut state, "um1bob", 1, 2)).contains("shard 1 of round 1 is taken"));
+    assert!(log(claim(&mut state, "um1alice", 2, 2)).contains("already claimed shard 1"));
+    assert!(log(claim(&mut state, "um1bob", 3, 2)).contains("shard 3 of a round of 3"));
+    let stale = current(&state, MODEL).unwrap().unwrap();
+    assert!(check_claim(&state, &stale, number + 1, 0, "um1bob", 2)
+        .unwrap_err()
+        .log
+        .contains("claim on round 2"));
+
+    let round = current(&state, MODEL).unwrap().unwrap();
+    let refused = |shard: u32, trainer: &str| {
+        check_contribution(&state, &round, number, shard, trainer, 3)
+            .unwrap_err()
+            .log
+    };
+    assert!(refused(1, "um1bob").contains("is claimed by um1alice"));
+    assert!(refused(0, "um1alice").contains("claimed shard 1 of round 1, not shard 0"));
+    // Claiming is optional: bob contributes to a free shard unclaimed, and
+    // a contributed shard is no longer claimable.
+    contribute(&mut state, "um1bob", 0, 12, 3);
+    assert!(log(claim(&mut state, "um1carol", 0, 3)).contains("is taken"));
+    assert!(log(claim(&mut state, "um1bob", 2, 3)).contains("already contributed"));
+    let a = contribute(&mut state, "um1alice", 1, 11, 3);
+    assert_eq!(records::update(&state, a).unwrap().unwrap().shard, 1);
+
+    // A round holding only claims closes at its deadline, and the next
+    // round starts with none.
+    let store = Store::temporary().unwrap();
+    let mut state = store.view();
+    lineage_with_rounds(&mut state, 2);
+    claim(&mut state, "um1alice", 0, 2).unwrap();
+    end_block(&mut state, &block(7), &params).unwrap();
+    assert_eq!(
+        current(&state, MODEL).unwrap().unwrap().number,
+        1,
+        "not yet"
+    );
+    end_block(&mut state, &block(8), &params).unwrap();
+    let closed = load(&state, MODEL, 1).unwrap().unwrap();
+    assert_eq!(closed.outcome, OUTCOME_NO_CONTRIBUTIONS);
+    let next = current(&state, MODEL).unwrap().unwrap();
+    assert_eq!((next.number, next.claims.len()), (2, 0));
+}
