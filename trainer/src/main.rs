@@ -29,7 +29,7 @@ enum Command {
     /// Serve um.trainer.v1.Trainer (Verify, Train, Evaluate, Status) for a validator's umd.
     Serve(ServeArgs),
     /// Train a model on chain: fetch the head, step, submit, wait for the verdict, repeat
-    /// (for a lineage in collaborative rounds: join each round on a free shard).
+    /// (for a lineage in collaborative rounds: claim a free shard of each round, then train it).
     Train(TrainArgs),
 }
 
@@ -88,7 +88,8 @@ struct TrainArgs {
     /// Blocks to wait for the validators' decision on an update before moving on.
     #[arg(long, default_value_t = 20)]
     timeout_blocks: u64,
-    /// Gas limit of a submit tx (default: 2,000,000 + 25 per byte of weights).
+    /// Gas limit of a submit tx (default: 2,000,000 + 42 per byte of weights); a
+    /// round's shard claim has its own small fixed limit.
     #[arg(long)]
     gas: Option<u64>,
     /// Give up after this many rounds in a row without an accepted update (0: never).

@@ -14,12 +14,22 @@
 //! `max_contributions` ≥ 1) is trained in rounds instead:
 //!
 //! 1. read the current round (`Query/Round`, number 0); when it is open and
-//!    trains from the head, pick a shard: the preferred one
-//!    ([`preferred_shard`]) or the first free one going up cyclically from
-//!    it ([`pick_shard`]); when none is free, the round is not open, or this
+//!    trains from the head, pick a shard: the one this trainer claimed
+//!    already (after a restart, or a claim whose answer was lost), else the
+//!    preferred one ([`preferred_shard`]) or the first free one going up
+//!    cyclically from it ([`pick_shard`]), free meaning neither contributed
+//!    nor claimed; when none is free, the round is not open, or this
 //!    trainer already contributed to it, wait for the next round (one poll
 //!    per block, one progress line per change);
-//! 2. train that shard from the round's base ([`crate::step`] rule 8: no
+//! 2. claim the shard (`MsgClaimShard`, unless it holds the claim already):
+//!    a training takes seconds to minutes, and without a claim two trainers
+//!    that picked the same shard both train it and the second submission
+//!    is refused, its training wasted; a claim costs a block and a small
+//!    fee. A refused claim (another trainer was quicker, the round filled
+//!    or closed) is reported and the round read again a block later,
+//!    without training. A chain from before claims (the claim is an
+//!    unknown message to it) is trained unclaimed from then on;
+//! 3. train that shard from the round's base ([`crate::step`] rule 8: no
 //!    nonce, so no nonce search and no local improvement check: the chain
 //!    judges the merge) and submit it with the round's number and the shard;
 //!    when the round asks for checkpoints (`RoundParams.checkpoint_interval`
@@ -28,9 +38,9 @@
 //!    in the tx, or, with a checkpoint server configured
 //!    ([`CheckpointServing`]), served from memory and named in the tx by
 //!    their SHA-256 and the server's URL;
-//! 3. a refused submission (the shard was just taken, the round closed) is
+//! 4. a refused submission (the shard was just taken, the round closed) is
 //!    reported and the round read again a block later;
-//! 4. wait until the round is closed (or a newer one is current), print
+//! 5. wait until the round is closed (or a newer one is current), print
 //!    one line (round, contributions merged, outcome, the head's validation
 //!    loss and accuracy, NRN earned), and start again.
 //!
@@ -50,8 +60,11 @@ use std::time::{Duration, Instant};
 use tch::Device;
 use thiserror::Error;
 use um_client::checkpoints::{check_source, CheckpointServer, SourceError};
+use um_client::codes::Code;
 use um_client::keys::Key;
-use um_proto::um::training::v1::{self as proto, MsgSubmitUpdate, RoundStatus, UpdateStatus};
+use um_proto::um::training::v1::{
+    self as proto, MsgClaimShard, MsgSubmitUpdate, RoundStatus, UpdateStatus,
+};
 
 use crate::chain::{submit_gas, update_id, ChainClient, ChainError};
 use crate::dataset::Dataset;
@@ -241,6 +254,9 @@ struct Cache {
     /// The last round this trainer is known to have a contribution in, so
     /// that waiting for its close does not query its contributions every block.
     contributed_in: Option<u64>,
+    /// The chain refused a claim as an unknown message: it predates shard
+    /// claims, so shards are trained unclaimed (as before claims) from then on.
+    claims_unsupported: bool,
 }
 
 /// The state of the model when an attempt starts.
@@ -578,19 +594,37 @@ pub fn preferred_shard(seed: &[u8], trainer: &str, shards: u32) -> u32 {
     u32::from_be_bytes([a, b, c, d]) % shards.max(1)
 }
 
-/// The shard `trainer` takes in `round`: the preferred one, else the first
-/// free one going up cyclically from it; `None` when every shard is taken
-/// (or the round has none).
+/// The shard `trainer` takes in `round`: the one it holds a claim on and
+/// has not contributed yet, else the preferred one, else the first free
+/// one going up cyclically from it, where free means neither contributed
+/// (`Round.shards`) nor claimed (`Round.claims`); `None` when no shard is
+/// free (or the round has none).
 pub fn pick_shard(round: &proto::Round, trainer: &str) -> Option<u32> {
     let shards = round.params.as_ref()?.max_contributions;
     if shards == 0 {
         return None;
     }
+    if let Some(claim) = held_claim(round, trainer) {
+        return Some(claim.shard);
+    }
     let preferred = preferred_shard(&round.seed, trainer, shards);
+    let claimed = |shard: u32| round.claims.iter().any(|c| c.shard == shard);
     // In u64: preferred + offset can pass u32::MAX for a huge shard count.
     (0..shards)
         .map(|offset| ((u64::from(preferred) + u64::from(offset)) % u64::from(shards)) as u32)
-        .find(|shard| !round.shards.contains(shard))
+        .find(|&shard| !round.shards.contains(&shard) && !claimed(shard))
+}
+
+/// `trainer`'s claim in `round` on a shard it has not contributed yet: it
+/// claimed before a restart, or its claim went through but the answer was
+/// lost. The chain takes one claim per trainer and round, so this shard is
+/// the one to train, without claiming again.
+pub fn held_claim<'r>(round: &'r proto::Round, trainer: &str) -> Option<&'r proto::ShardClaim> {
+    let shards = round.params.as_ref()?.max_contributions;
+    round
+        .claims
+        .iter()
+        .find(|c| c.trainer == trainer && c.shard < shards && !round.shards.contains(&c.shard))
 }
 
 /// Waits for the next block: how the round-mode loop polls ("every block or
@@ -689,6 +723,25 @@ fn round_attempt(
         }
     };
     cache.waiting = None;
+    let label = format!("round {} shard {shard}/{shards}", round.number);
+    match held_claim(&round, &key.address) {
+        Some(claim) => report(&format!(
+            "{label}: claimed at height {} already; training it",
+            claim.height
+        )),
+        None if cache.claims_unsupported => {}
+        None => {
+            let claim = MsgClaimShard {
+                trainer: key.address.clone(),
+                model_id: model_id.to_string(),
+                round: round.number,
+                shard,
+            };
+            if let Some(outcome) = claim_shard(chain, key, cache, &claim, &label, report)? {
+                return Ok(outcome);
+            }
+        }
+    }
     contribute(
         chain,
         key,
@@ -700,6 +753,44 @@ fn round_attempt(
         summary,
         report,
     )
+}
+
+/// Sends `claim`; `None` when the shard is this trainer's to train (claimed
+/// now, or the chain takes no claims), else how the attempt ended: refused,
+/// with no training, the round to be read again a block later.
+fn claim_shard(
+    chain: &ChainClient,
+    key: &Key,
+    cache: &mut Cache,
+    claim: &MsgClaimShard,
+    label: &str,
+    report: &mut dyn FnMut(&str),
+) -> Result<Option<Outcome>, LoopError> {
+    let result = chain.claim_shard(key, claim)?;
+    if result.is_ok() {
+        report(&format!("{label}: claimed at height {}", result.height));
+        return Ok(None);
+    }
+    // umd before claims: it has no MsgClaimShard, but trains rounds as
+    // before, so training unclaimed still works there.
+    let unknown = result.code == Code::UnknownMessage.value()
+        && (result.codespace.is_empty() || result.codespace == um_client::codes::CODESPACE);
+    if unknown {
+        cache.claims_unsupported = true;
+        report(&format!(
+            "{label}: the chain takes no shard claims ({}); training shards unclaimed",
+            refusal(&result)
+        ));
+        return Ok(None);
+    }
+    report(&format!(
+        "{label}: claim {}; reading the round again",
+        refusal(&result)
+    ));
+    // A block later, like a refused submission: the round read again then
+    // shows the claim that won, or the round's new state.
+    wait_next_block(chain)?;
+    Ok(Some(Outcome::Refused))
 }
 
 /// The shard a contribution trains.
@@ -1269,6 +1360,41 @@ mod tests {
     }
 
     #[test]
+    fn claimed_shards_are_skipped_and_a_held_claim_comes_first() {
+        let claim = |shard: u32, trainer: &str| proto::ShardClaim {
+            shard,
+            trainer: trainer.into(),
+            height: 12,
+        };
+        let mut round = proto::Round {
+            seed: vec![5; 32],
+            params: Some(proto::RoundParams {
+                max_contributions: 4,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let me = "um1me";
+        let p = expected_preferred(&round.seed, me, 4);
+        round.claims = vec![claim(p, "um1other")];
+        assert_eq!(pick_shard(&round, me), Some((p + 1) % 4));
+        assert_eq!(held_claim(&round, me), None);
+        // Claimed by one, contributed by another: both skipped.
+        round.shards = vec![(p + 1) % 4];
+        assert_eq!(pick_shard(&round, me), Some((p + 2) % 4));
+        // This trainer's own claim wins over its preferred shard.
+        round.claims.push(claim((p + 3) % 4, me));
+        assert_eq!(pick_shard(&round, me), Some((p + 3) % 4));
+        assert_eq!(held_claim(&round, me).map(|c| c.height), Some(12));
+        // Once contributed, the claim is spent.
+        round.shards.push((p + 3) % 4);
+        assert_eq!(held_claim(&round, me), None);
+        assert_eq!(pick_shard(&round, me), Some((p + 2) % 4));
+        round.claims.push(claim((p + 2) % 4, "um1third"));
+        assert_eq!(pick_shard(&round, me), None, "taken or claimed");
+    }
+
+    #[test]
     fn round_mode_trains_the_preferred_free_shard_and_reports_the_merge() {
         let (fake, key, base, dataset) = setup();
         fake.open_rounds(4, 30);
@@ -1340,6 +1466,224 @@ mod tests {
             "{log}"
         );
         assert_eq!(state.rounds.len(), 2, "round 2 opened from the merge");
+        let claimed: Vec<(u64, u32)> = state
+            .claims_sent
+            .iter()
+            .map(|(c, _)| (c.round, c.shard))
+            .collect();
+        assert_eq!(claimed, [(1, shard)], "{log}");
+    }
+
+    /// The type URLs, rounds, shards and codes of the txs the fake got.
+    fn delivered(fake: &FakeChain) -> Vec<(&'static str, u64, u32, u32)> {
+        fake.state()
+            .delivered
+            .iter()
+            .map(|(url, round, shard, code)| {
+                let kind = match url.as_str() {
+                    crate::chain::CLAIM_SHARD_TYPE_URL => "claim",
+                    crate::chain::SUBMIT_UPDATE_TYPE_URL => "submit",
+                    _ => "other",
+                };
+                (kind, *round, *shard, *code)
+            })
+            .collect()
+    }
+
+    /// Lines of `log` that report a training (one per step run).
+    fn trainings(log: &str) -> Vec<&str> {
+        log.lines().filter(|l| l.contains("train loss")).collect()
+    }
+
+    #[test]
+    fn round_mode_claims_the_shard_before_training_it() {
+        let (fake, key, _, _) = setup();
+        fake.open_rounds(4, 30);
+        let p = expected_preferred(&current_seed(&fake), &key.address, 4);
+        let chain = ChainClient::new(&fake.url);
+        let mut lines = Vec::new();
+        let summary = run(&chain, &key, &config(1, 3), &mut |l| {
+            lines.push(l.to_string())
+        })
+        .unwrap();
+        let log = lines.join("\n");
+        eprintln!("{log}");
+        assert_eq!((summary.accepted, summary.refused), (1, 0), "{log}");
+        assert_eq!(
+            delivered(&fake),
+            [("claim", 1, p, 0), ("submit", 1, p, 0)],
+            "{log}"
+        );
+        let state = fake.state();
+        let (claim, gas) = &state.claims_sent[0];
+        assert_eq!(
+            *claim,
+            MsgClaimShard {
+                trainer: key.address.clone(),
+                model_id: "mnist-mlp".into(),
+                round: 1,
+                shard: p,
+            }
+        );
+        assert_eq!(*gas, crate::chain::CLAIM_SHARD_GAS, "not the submission's");
+        let recorded = &state.rounds[0].claims;
+        assert_eq!(recorded.len(), 1);
+        assert_eq!(
+            (recorded[0].shard, recorded[0].trainer.as_str()),
+            (p, key.address.as_str())
+        );
+        // The claim's line, then the training's, on the same shard.
+        let label = format!("round 1 shard {p}/4: ");
+        let claimed = format!("{label}claimed at height {}", recorded[0].height);
+        let at = |needle: &str| lines.iter().position(|l| l.starts_with(needle));
+        let claimed_at = at(&claimed).expect(&log);
+        let trained_at = at(&format!("{label}mnist-mlp v0 → train loss")).expect(&log);
+        let submitted_at = at(&format!("{label}contribution 1 submitted")).expect(&log);
+        assert!(
+            claimed_at < trained_at && trained_at < submitted_at,
+            "{log}"
+        );
+        assert_eq!(trainings(&log).len(), 1, "{log}");
+        // The claim started the round's deadline, as umd does.
+        assert_eq!(state.rounds[0].closes_height, recorded[0].height + 30);
+    }
+
+    #[test]
+    fn round_mode_skips_a_shard_claimed_by_another_trainer() {
+        let (fake, key, _, _) = setup();
+        fake.open_rounds(4, 30);
+        let p = expected_preferred(&current_seed(&fake), &key.address, 4);
+        // Claimed, not contributed: the shard is free by `Round.shards`.
+        fake.state().claim_for(p, "um1other");
+        let chain = ChainClient::new(&fake.url);
+        let mut lines = Vec::new();
+        let summary = run(&chain, &key, &config(1, 3), &mut |l| {
+            lines.push(l.to_string())
+        })
+        .unwrap();
+        let log = lines.join("\n");
+        eprintln!("{log}");
+        assert_eq!((summary.accepted, summary.refused), (1, 0), "{log}");
+        let next = (p + 1) % 4;
+        assert_eq!(
+            delivered(&fake),
+            [("claim", 1, next, 0), ("submit", 1, next, 0)],
+            "{log}"
+        );
+        assert!(!log.contains(&format!("shard {p}/4")), "{log}");
+        assert!(
+            log.contains(&format!("round 1 shard {next}/4: claimed at height")),
+            "{log}"
+        );
+        assert_eq!(trainings(&log).len(), 1, "{log}");
+    }
+
+    #[test]
+    fn round_mode_a_refused_claim_costs_no_training() {
+        let (fake, key, _, _) = setup();
+        fake.open_rounds(3, 20);
+        let p = expected_preferred(&current_seed(&fake), &key.address, 3);
+        // Another trainer's claim on the same shard lands first.
+        fake.state().steal_next_claim = true;
+        let chain = ChainClient::new(&fake.url);
+        let mut lines = Vec::new();
+        let summary = run(&chain, &key, &config(1, 5), &mut |l| {
+            lines.push(l.to_string())
+        })
+        .unwrap();
+        let log = lines.join("\n");
+        eprintln!("{log}");
+        assert_eq!((summary.refused, summary.accepted), (1, 1), "{log}");
+        let next = (p + 1) % 3;
+        assert!(
+            log.contains(&format!(
+                "round 1 shard {p}/3: claim tx refused (code 14, um): shard {p} of round 1 is taken; pick a free one; reading the round again"
+            )),
+            "{log}"
+        );
+        assert_eq!(
+            delivered(&fake),
+            [
+                ("claim", 1, p, 14),
+                ("claim", 1, next, 0),
+                ("submit", 1, next, 0)
+            ],
+            "{log}"
+        );
+        // One training, of the shard claimed second: none for the refusal.
+        let trained = trainings(&log);
+        assert_eq!(trained.len(), 1, "{log}");
+        assert!(
+            trained[0].starts_with(&format!("round 1 shard {next}/3: ")),
+            "{log}"
+        );
+        // The round was read again after the refusal: the thief's claim is
+        // why the second pick is the next shard up.
+        let state = fake.state();
+        let claims: Vec<(u32, &str)> = state.rounds[0]
+            .claims
+            .iter()
+            .map(|c| (c.shard, c.trainer.as_str()))
+            .collect();
+        assert_eq!(claims, [(p, "um1thief"), (next, key.address.as_str())]);
+    }
+
+    /// A trainer the chain refuses every claim (not bonded) never trains,
+    /// and gives up like after refused submissions.
+    #[test]
+    fn round_mode_an_unbonded_trainer_trains_nothing() {
+        let (fake, key, _, _) = setup();
+        fake.open_rounds(2, 20);
+        fake.state().unbonded.insert(key.address.clone());
+        let chain = ChainClient::new(&fake.url);
+        let mut lines = Vec::new();
+        let err = run(&chain, &key, &config(1, 2), &mut |l| {
+            lines.push(l.to_string())
+        })
+        .unwrap_err();
+        let log = lines.join("\n");
+        eprintln!("{log}");
+        assert!(
+            matches!(&err, LoopError::GivingUp { failures: 2, last } if last == "refused"),
+            "{err:?}"
+        );
+        assert_eq!(log.matches("is not bonded").count(), 2, "{log}");
+        assert!(trainings(&log).is_empty(), "{log}");
+        assert!(fake.state().submitted.is_empty());
+    }
+
+    /// After a restart, or a claim whose answer was lost: the chain holds
+    /// this trainer's claim, which is trained without a second claim (the
+    /// chain would refuse it).
+    #[test]
+    fn round_mode_trains_a_shard_it_claimed_before_without_claiming_again() {
+        let (fake, key, _, _) = setup();
+        fake.open_rounds(4, 30);
+        let p = expected_preferred(&current_seed(&fake), &key.address, 4);
+        let held = (p + 2) % 4;
+        let height = {
+            let mut state = fake.state();
+            state.claim_for(held, &key.address);
+            state.height
+        };
+        let chain = ChainClient::new(&fake.url);
+        let mut lines = Vec::new();
+        let summary = run(&chain, &key, &config(1, 3), &mut |l| {
+            lines.push(l.to_string())
+        })
+        .unwrap();
+        let log = lines.join("\n");
+        eprintln!("{log}");
+        assert_eq!((summary.accepted, summary.refused), (1, 0), "{log}");
+        assert_eq!(delivered(&fake), [("submit", 1, held, 0)], "{log}");
+        assert!(fake.state().claims_sent.is_empty(), "{log}");
+        assert!(
+            log.contains(&format!(
+                "round 1 shard {held}/4: claimed at height {height} already; training it"
+            )),
+            "{log}"
+        );
+        assert_eq!(trainings(&log).len(), 1, "{log}");
     }
 
     /// A round that asks for checkpoints gets N − 1 of them, the weights
@@ -1661,15 +2005,24 @@ mod tests {
         let state = fake.state();
         let rounds: Vec<u64> = state.submitted.iter().map(|m| m.round).collect();
         assert_eq!(rounds, [2], "{log}");
+        let claimed: Vec<u64> = state.claims_sent.iter().map(|(c, _)| c.round).collect();
+        assert_eq!(claimed, [2], "no claim where it contributed: {log}");
         assert_eq!(summary.accepted, 1);
     }
 
+    /// A chain from before claims: the claim is an unknown message, the
+    /// shard is trained unclaimed, and the submission can lose the race
+    /// that claims prevent.
     #[test]
     fn round_mode_reads_the_round_again_after_a_refusal() {
         let (fake, key, _, _) = setup();
         fake.open_rounds(3, 20);
         let preferred = expected_preferred(&current_seed(&fake), &key.address, 3);
-        fake.state().steal_next_shard = true;
+        {
+            let mut state = fake.state();
+            state.claims_unknown = true;
+            state.steal_next_shard = true;
+        }
         let chain = ChainClient::new(&fake.url);
         let mut lines = Vec::new();
         let summary = run(&chain, &key, &config(1, 5), &mut |l| {
@@ -1690,6 +2043,14 @@ mod tests {
             log.contains("round 1 MERGED | 2 contributions merged"),
             "{log}"
         );
+        // Claimed once, then no more: the chain does not know claims.
+        assert_eq!(state.claims_sent.len(), 1, "{log}");
+        assert_eq!(
+            log.matches("the chain takes no shard claims").count(),
+            1,
+            "{log}"
+        );
+        assert!(state.rounds[0].claims.is_empty());
     }
 
     #[test]

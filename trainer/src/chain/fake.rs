@@ -8,6 +8,10 @@
 //! Checkpoints a trainer serves (`checkpoint_source`) it fetches when it
 //! closes their round, the last moment a validator may need them, and
 //! rejects (without slashing) a contribution with one it cannot get.
+//! It takes `MsgClaimShard` by umd's rules (`abci-app/src/training/round`):
+//! one claim or contribution per trainer and round, on a shard neither
+//! claimed nor contributed, from a bonded trainer; a claimed shard takes
+//! only its claimant's contribution.
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -22,6 +26,7 @@ use cosmos_sdk_proto::cosmos::tx::v1beta1::{AuthInfo, TxBody, TxRaw};
 use cosmos_sdk_proto::Any;
 use serde_json::{json, Value};
 use um_client::checkpoints::{check_source, Fetcher};
+use um_client::codes::Code;
 use um_proto::prost::Message;
 use um_proto::um::common::v1::PageResponse;
 use um_proto::um::dataset::v1 as ds;
@@ -57,8 +62,19 @@ pub struct State {
     pub polls_before_decision: u32,
     pub polls: HashMap<u64, u32>,
     pub submitted: Vec<tr::MsgSubmitUpdate>,
-    /// The gas limit of every submitted tx, in order.
+    /// The gas limit of every `MsgSubmitUpdate` tx, in order.
     pub gas_limits: Vec<u64>,
+    /// Every `MsgClaimShard` sent, taken or refused, with its tx's gas limit.
+    pub claims_sent: Vec<(tr::MsgClaimShard, u64)>,
+    /// Every tx's message in order of arrival: (type URL, round, shard, code).
+    pub delivered: Vec<(String, u64, u32, u32)>,
+    /// Trainers that are not bonded: their claims are refused.
+    pub unbonded: BTreeSet<String>,
+    /// A chain from before shard claims: `MsgClaimShard` is an unknown
+    /// message to it.
+    pub claims_unknown: bool,
+    /// Before the next claim is delivered, another trainer claims its shard.
+    pub steal_next_claim: bool,
     /// Delivered tx results by upper-case hex hash.
     pub txs: HashMap<String, Value>,
     /// ABCI query paths in the order asked.
@@ -72,7 +88,8 @@ pub struct State {
     /// Outcome of a round by number; "MERGED" when not told.
     pub round_outcome: HashMap<u64, String>,
     /// Before the next contribution is delivered, another trainer takes
-    /// its shard (the race a trainer loses now and then).
+    /// its shard (the race a trainer loses now and then), unless the shard
+    /// is claimed: umd would refuse that trainer.
     pub steal_next_shard: bool,
     /// Every served checkpoint fetched when its round closed, in order:
     /// (update id, hash, the bytes or why not).
@@ -251,13 +268,23 @@ impl State {
             shard,
             ..Default::default()
         });
-        if round.contributions.is_empty() {
-            let blocks = round.params.as_ref().map_or(0, |p| p.round_blocks);
-            round.closes_height = self.height + blocks;
-        }
+        start_deadline(round, self.height);
         round.contributions.push(id);
         round.shards.push(shard);
         id
+    }
+
+    /// Another trainer's claim on `shard` of the current round, as umd
+    /// records it (the first claim starts the deadline).
+    pub fn claim_for(&mut self, shard: u32, trainer: &str) {
+        let height = self.height;
+        let round = self.rounds.last_mut().expect("rounds are open");
+        start_deadline(round, height);
+        round.claims.push(tr::ShardClaim {
+            shard,
+            trainer: trainer.into(),
+            height,
+        });
     }
 
     /// Closes the current round when it is full (or past its closing
@@ -595,17 +622,147 @@ fn records(state: &State, data: &[u8]) -> QueryResult {
     .encode_to_vec())
 }
 
-/// Records a `MsgSubmitUpdate` as a pending update, as umd's delivery does.
+/// As umd: the first claim or contribution starts a round's deadline.
+fn start_deadline(round: &mut tr::Round, height: u64) {
+    if round.closes_height == 0 {
+        let blocks = round.params.as_ref().map_or(0, |p| p.round_blocks);
+        round.closes_height = height + blocks;
+    }
+}
+
+/// Delivers a tx of one `MsgSubmitUpdate` or `MsgClaimShard`, recording
+/// its message, round, shard and result code in `delivered`.
 fn deliver(state: &mut State, tx: &[u8]) -> Value {
     let raw = TxRaw::decode(tx).unwrap();
     let body = TxBody::decode(raw.body_bytes.as_slice()).unwrap();
     assert_eq!(body.messages.len(), 1);
-    assert_eq!(body.messages[0].type_url, "/um.training.v1.MsgSubmitUpdate");
-    let msg = tr::MsgSubmitUpdate::decode(body.messages[0].value.as_slice()).unwrap();
+    let message = &body.messages[0];
     let auth = AuthInfo::decode(raw.auth_info_bytes.as_slice()).unwrap();
+    let gas_limit = auth.fee.map_or(0, |fee| fee.gas_limit);
+    let (result, round, shard) = match message.type_url.as_str() {
+        "/um.training.v1.MsgSubmitUpdate" => {
+            let msg = tr::MsgSubmitUpdate::decode(message.value.as_slice()).unwrap();
+            state.gas_limits.push(gas_limit);
+            let (round, shard) = (msg.round, msg.shard);
+            (deliver_update(state, msg), round, shard)
+        }
+        "/um.training.v1.MsgClaimShard" => {
+            let msg = tr::MsgClaimShard::decode(message.value.as_slice()).unwrap();
+            state.claims_sent.push((msg.clone(), gas_limit));
+            let (round, shard) = (msg.round, msg.shard);
+            (deliver_claim(state, msg), round, shard)
+        }
+        other => panic!("the fake chain delivers no {other}"),
+    };
+    let code = result["tx_result"]["code"].as_u64().unwrap_or(0) as u32;
     state
-        .gas_limits
-        .push(auth.fee.map_or(0, |fee| fee.gas_limit));
+        .delivered
+        .push((message.type_url.clone(), round, shard, code));
+    result
+}
+
+/// A refused tx at the current height, with umd's code and log.
+fn refused(height: u64, code: Code, log: String) -> Value {
+    json!({"height": height.to_string(),
+           "tx_result": {"code": code.value(), "codespace": "um", "log": log, "data": ""}})
+}
+
+/// Records a `MsgClaimShard` in the current round, or refuses it with
+/// umd's code and log (`training::claim`, `round::check_claim`).
+fn deliver_claim(state: &mut State, msg: tr::MsgClaimShard) -> Value {
+    let height = state.height;
+    if state.claims_unknown {
+        return refused(
+            height,
+            Code::UnknownMessage,
+            "unknown message type \"/um.training.v1.MsgClaimShard\"".into(),
+        );
+    }
+    let invalid = |log: String| refused(height, Code::InvalidRequest, log);
+    if msg.model_id != state.lineage.model_id {
+        return refused(
+            height,
+            Code::NotFound,
+            format!("model lineage {:?} not found", msg.model_id),
+        );
+    }
+    if state.lineage.rounds.is_none() || state.rounds.is_empty() {
+        return invalid(format!(
+            "{} does not train in rounds: nothing to claim",
+            msg.model_id
+        ));
+    }
+    if state.steal_next_claim {
+        state.steal_next_claim = false;
+        state.claim_for(msg.shard, "um1thief");
+    }
+    let Some(round) = state.rounds.last() else {
+        return invalid("no round".into());
+    };
+    let (number, model) = (round.number, round.model_id.clone());
+    let max = round.params.as_ref().map_or(0, |p| p.max_contributions);
+    if msg.round != number {
+        return invalid(format!(
+            "claim on round {}, but {model} is in round {number}",
+            msg.round
+        ));
+    }
+    let past = round.closes_height != 0 && height > round.closes_height;
+    if round.status != tr::RoundStatus::Open as i32 || past {
+        return invalid(format!(
+            "round {number} of {model} takes no more claims; the next round opens from its result"
+        ));
+    }
+    let shard = msg.shard;
+    if shard >= max {
+        return invalid(format!(
+            "shard {shard} of a round of {max} shards (0 to {})",
+            max.saturating_sub(1)
+        ));
+    }
+    if round.shards.contains(&shard) || round.claims.iter().any(|c| c.shard == shard) {
+        return invalid(format!(
+            "shard {shard} of round {number} is taken; pick a free one"
+        ));
+    }
+    let trainer = msg.trainer.as_str();
+    if let Some(claim) = round.claims.iter().find(|c| c.trainer == trainer) {
+        return invalid(format!(
+            "{trainer} already claimed shard {} of round {number}",
+            claim.shard
+        ));
+    }
+    if round.contributions.iter().any(|id| {
+        state
+            .updates
+            .get(*id as usize - 1)
+            .is_some_and(|u| u.trainer == trainer)
+    }) {
+        return invalid(format!("{trainer} already contributed to round {number}"));
+    }
+    if state.unbonded.contains(trainer) {
+        return refused(
+            height,
+            Code::ContractError,
+            format!("{trainer} is not bonded as a trainer in nrn-staking"),
+        );
+    }
+    state.claim_for(shard, trainer);
+    let data = TxMsgData {
+        #[allow(deprecated)]
+        data: Vec::new(),
+        msg_responses: vec![Any {
+            type_url: "/um.training.v1.MsgClaimShardResponse".into(),
+            value: tr::MsgClaimShardResponse {}.encode_to_vec(),
+        }],
+    };
+    json!({"height": height.to_string(),
+           "tx_result": {"code": 0, "log": "", "data": B64.encode(data.encode_to_vec()),
+                         "gas_wanted": "1", "gas_used": "1", "events": []}})
+}
+
+/// Records a `MsgSubmitUpdate` as a pending update, as umd's delivery does.
+fn deliver_update(state: &mut State, msg: tr::MsgSubmitUpdate) -> Value {
     let head = state.versions.last().map_or(0, |v| v.version);
     let height = state.height;
     state.submitted.push(msg.clone());
@@ -614,7 +771,11 @@ fn deliver(state: &mut State, tx: &[u8]) -> Value {
         return json!({"height": height.to_string(), "tx_result": {"code": 14, "log": "stale base", "data": ""}});
     }
     let in_rounds = state.lineage.rounds.is_some();
-    if in_rounds && state.steal_next_shard {
+    let claimed = state
+        .rounds
+        .last()
+        .is_some_and(|r| r.claims.iter().any(|c| c.shard == msg.shard));
+    if in_rounds && state.steal_next_shard && !claimed {
         state.steal_next_shard = false;
         state.take_shard(msg.shard, "um1thief");
     }
@@ -633,6 +794,22 @@ fn deliver(state: &mut State, tx: &[u8]) -> Value {
         }
         if msg.shard >= shards || round.shards.contains(&msg.shard) {
             return refuse(format!("shard {} is taken", msg.shard));
+        }
+        // As umd: a claimed shard takes only its claimant's contribution,
+        // and a claimant contributes only on its claimed shard.
+        for claim in &round.claims {
+            if claim.shard == msg.shard && claim.trainer != msg.trainer {
+                return refuse(format!(
+                    "shard {} of round {} is claimed by {}; pick a free one",
+                    msg.shard, round.number, claim.trainer
+                ));
+            }
+            if claim.trainer == msg.trainer && claim.shard != msg.shard {
+                return refuse(format!(
+                    "{} claimed shard {} of round {}, not shard {}",
+                    msg.trainer, claim.shard, round.number, msg.shard
+                ));
+            }
         }
         // As umd: exactly N − 1 checkpoints, N = ⌈S / c⌉ when c < S, else 1
         // (written out here rather than taken from the trainer's code), in
@@ -676,10 +853,7 @@ fn deliver(state: &mut State, tx: &[u8]) -> Value {
             return refuse("already contributed".into());
         }
         let round = state.rounds.last_mut().expect("checked above");
-        if round.contributions.is_empty() {
-            let blocks = round.params.as_ref().map_or(0, |p| p.round_blocks);
-            round.closes_height = height + blocks;
-        }
+        start_deadline(round, height);
         round.contributions.push(id);
         round.shards.push(msg.shard);
     } else if msg.round != 0 || msg.shard != 0 || !msg.checkpoints.is_empty() || served {

@@ -1,7 +1,7 @@
 //! A blocking client of the chain for trainers and verifiers: the training
 //! (lineages, heads, versions, weights, updates, rounds) and dataset queries as gRPC-style ABCI queries through CometBFT's RPC
 //! (protobuf request in `data`, protobuf response in `value`, answered by
-//! umd), and `MsgSubmitUpdate` signed and broadcast.
+//! umd), and `MsgSubmitUpdate` and `MsgClaimShard` signed and broadcast.
 //!
 //! Every answer that carries content is checked against its content
 //! address: weights against the SHA-256 they were asked by, records against
@@ -35,8 +35,8 @@ use crate::dataset::{Dataset, Record};
 
 pub use records::{dataset_from_records, record_from_proto, split_from_proto};
 pub use submit::{
-    submit_gas, update_id, SUBMIT_GAS_BASE, SUBMIT_GAS_PER_BYTE, SUBMIT_UPDATE_TYPE_URL,
-    UPDATE_EVENTS,
+    submit_gas, update_id, CLAIM_SHARD_GAS, CLAIM_SHARD_TYPE_URL, SUBMIT_GAS_BASE,
+    SUBMIT_GAS_PER_BYTE, SUBMIT_UPDATE_TYPE_URL, UPDATE_EVENTS,
 };
 
 /// `um.training.v1.Query/Lineage`.

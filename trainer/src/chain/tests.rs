@@ -293,3 +293,103 @@ fn the_fake_takes_checkpoints_in_the_tx_or_served_never_mixed() {
     assert_eq!(update.checkpoint_hashes, [one, two]);
     assert_eq!(update.checkpoint_source, source);
 }
+
+/// The fake takes claims as umd does: one per trainer and round, on a
+/// free shard of the current open round, from a bonded trainer; a claimed
+/// shard then takes only its claimant's contribution.
+#[test]
+fn the_fake_takes_claims_by_umds_rules() {
+    let fake = fake();
+    let chain = ChainClient::new(&fake.url);
+    let home = tempfile::tempdir().unwrap();
+    let keyring = Keyring::new(&home.path().join("keys"));
+    keyring.add("alice", None).unwrap();
+    keyring.add("bob", None).unwrap();
+    let alice = load_key(home.path(), "alice", Backend::Test).unwrap();
+    let bob = load_key(home.path(), "bob", Backend::Test).unwrap();
+    let claim = |key: &Key, round: u64, shard: u32| {
+        let msg = tr::MsgClaimShard {
+            trainer: key.address.clone(),
+            model_id: "mnist-mlp".into(),
+            round,
+            shard,
+        };
+        chain.claim_shard(key, &msg).unwrap()
+    };
+    let refused = |result: um_client::rpc::TxResult, log: &str| {
+        assert!(!result.is_ok(), "{result:?}");
+        assert!(result.log.contains(log), "{log:?} in {result:?}");
+    };
+    refused(claim(&alice, 1, 0), "does not train in rounds");
+
+    fake.open_rounds(3, 10);
+    refused(
+        claim(&alice, 2, 0),
+        "claim on round 2, but mnist-mlp is in round 1",
+    );
+    refused(
+        claim(&alice, 1, 3),
+        "shard 3 of a round of 3 shards (0 to 2)",
+    );
+    fake.state().unbonded.insert(bob.address.clone());
+    refused(claim(&bob, 1, 2), "is not bonded");
+    fake.state().unbonded.clear();
+
+    let taken = claim(&alice, 1, 1);
+    assert!(taken.is_ok(), "{taken:?}");
+    let round = chain.round("mnist-mlp", 0).unwrap();
+    assert_eq!(
+        round.claims,
+        [tr::ShardClaim {
+            shard: 1,
+            trainer: alice.address.clone(),
+            height: taken.height,
+        }]
+    );
+    assert_eq!(
+        round.closes_height,
+        taken.height + 10,
+        "the claim starts the deadline"
+    );
+    assert!(round.shards.is_empty());
+    refused(claim(&bob, 1, 1), "shard 1 of round 1 is taken");
+    refused(claim(&alice, 1, 2), "already claimed shard 1 of round 1");
+
+    let head = chain.head("mnist-mlp").unwrap();
+    let update = |key: &Key, shard: u32| tr::MsgSubmitUpdate {
+        trainer: key.address.clone(),
+        model_id: "mnist-mlp".into(),
+        dataset_version: 2,
+        weights: [
+            chain.weights(&head.weights_sha256).unwrap(),
+            vec![shard as u8],
+        ]
+        .concat(),
+        round: 1,
+        shard,
+        ..Default::default()
+    };
+    let submit = |msg: &tr::MsgSubmitUpdate, key: &Key| chain.submit_update(key, msg, 1).unwrap();
+    refused(
+        submit(&update(&bob, 1), &bob),
+        &format!("shard 1 of round 1 is claimed by {}", alice.address),
+    );
+    refused(
+        submit(&update(&alice, 0), &alice),
+        &format!("{} claimed shard 1 of round 1, not shard 0", alice.address),
+    );
+    assert!(submit(&update(&alice, 1), &alice).is_ok());
+    // Unclaimed shards still take anyone's contribution.
+    assert!(submit(&update(&bob, 2), &bob).is_ok());
+    refused(claim(&bob, 1, 0), "already contributed to round 1");
+
+    let state = fake.state();
+    assert!(state
+        .claims_sent
+        .iter()
+        .all(|(_, gas)| *gas == CLAIM_SHARD_GAS));
+    assert_eq!(state.gas_limits, [1; 4], "the submissions' own");
+    let round = state.rounds.last().unwrap();
+    assert_eq!(round.shards, [1, 2]);
+    assert_eq!(round.claims.len(), 1);
+}
