@@ -8,7 +8,8 @@
 # rounds of K contributions merged (issue 16). ACCURACY_CHECKPOINT_INTERVAL
 # (default 0: every validator re-executes every contribution in full) and
 # ACCURACY_SEGMENTS (1) set sampled verification, ACCURACY_OUTER_LR (1) the
-# merge's outer learning rate; the CNN's checkpoints
+# merge's outer learning rate, ACCURACY_EVAL_SAMPLES (0: the whole split) the
+# held-out samples of each evaluation; the CNN's checkpoints
 # (2.4 MB each, too large for the contribution tx: one is past CometBFT's
 # RPC body limit) are served by each trainer on 127.0.0.1, a free port each
 # (--checkpoint-listen 127.0.0.1:0), where the validators on this host's
@@ -92,7 +93,7 @@ for k in "$@"; do
   fi
   echo "== time to accuracy ($mode): 4 validators, $k trainer(s) (at most $cap s)"
   if [ "$mode" = rounds ]; then
-    export LOCALNET_ROUNDS="{\"max_contributions\":$k,\"round_blocks\":10,\"outer_learning_rate\":\"${ACCURACY_OUTER_LR:-1}\",\"eval_samples\":0,\"checkpoint_interval\":${ACCURACY_CHECKPOINT_INTERVAL:-0},\"segments_per_validator\":${ACCURACY_SEGMENTS:-1}}"
+    export LOCALNET_ROUNDS="{\"max_contributions\":$k,\"round_blocks\":10,\"outer_learning_rate\":\"${ACCURACY_OUTER_LR:-1}\",\"eval_samples\":${ACCURACY_EVAL_SAMPLES:-0},\"checkpoint_interval\":${ACCURACY_CHECKPOINT_INTERVAL:-0},\"segments_per_validator\":${ACCURACY_SEGMENTS:-1}}"
   else
     unset LOCALNET_ROUNDS
   fi

@@ -120,6 +120,13 @@ pub struct VerifyOptions<'a> {
     /// [`VerifyMode::Contribution`] only: re-execute these segments
     /// (ascending, disjoint) instead of the whole step; empty: the whole step.
     pub segments: &'a [Segment<'a>],
+    /// [`VerifyMode::Contribution`] only: the held-out samples its loss is
+    /// measured on (the chain picks the best contribution by it when the
+    /// merge fails): `eval_samples` drawn with `eval_seed` (the round's
+    /// seed, so a round's contributions are compared on the same samples);
+    /// 0: the whole validation split.
+    pub eval_seed: [u8; 32],
+    pub eval_samples: u32,
 }
 
 /// One segment of a contribution to re-execute (`um.trainer.v1.Segment`,
@@ -412,21 +419,35 @@ pub fn verify_with(
     let distance = reexecuted.distance;
 
     let started = Instant::now();
+    let contribution = options.mode == VerifyMode::Contribution;
     let (base_loss, base_accuracy) = match req.base_val_loss.filter(|l| l.is_finite()) {
-        Some(recorded) => (recorded, None),
+        Some(recorded) => (Some(recorded), None),
+        // A contribution is judged on its reproduction alone: the base's
+        // loss would be measured for nothing.
+        None if contribution => (None, None),
         None => {
             let e: Evaluation = evaluate(&base, req.dataset.validation())?;
-            (e.loss, Some(e.accuracy))
+            (Some(e.loss), Some(e.accuracy))
         }
     };
-    let claimed_eval: Evaluation = evaluate(&claimed_model, req.dataset.validation())?;
+    let claimed_eval: Evaluation = if contribution && options.eval_samples > 0 {
+        let validation = req.dataset.validation();
+        let subset: Vec<Record> =
+            eval_subset_indices(&options.eval_seed, options.eval_samples, validation.len())
+                .into_iter()
+                .map(|i| validation[i].clone())
+                .collect();
+        evaluate(&claimed_model, &subset)?
+    } else {
+        evaluate(&claimed_model, req.dataset.validation())?
+    };
     timings.evaluate = started.elapsed();
-    let required = base_loss * (1.0 - params.min_improvement);
 
     // Written so that a NaN anywhere rejects. A contribution is judged on
     // its reproduction only: the round's merge is judged on improvement.
     let reproduced = distance <= params.tolerance;
-    let improved = options.mode == VerifyMode::Contribution || claimed_eval.loss <= required;
+    let required = base_loss.map(|loss| loss * (1.0 - params.min_improvement));
+    let improved = contribution || required.is_some_and(|r| claimed_eval.loss <= r);
     let reason = if !reproduced {
         Reason::NotReproduced {
             distance,
@@ -434,9 +455,9 @@ pub fn verify_with(
         }
     } else if !improved {
         Reason::NoImprovement {
-            base_loss,
+            base_loss: base_loss.unwrap_or(f64::NAN),
             claimed_loss: claimed_eval.loss,
-            required_at_most: required,
+            required_at_most: required.unwrap_or(f64::NAN),
         }
     } else {
         Reason::Accepted
@@ -445,7 +466,7 @@ pub fn verify_with(
         accept: reason == Reason::Accepted,
         reason,
         measured_val_loss: Some(claimed_eval.loss),
-        base_val_loss: Some(base_loss),
+        base_val_loss: base_loss,
         accuracy: Some(claimed_eval.accuracy),
         base_accuracy,
         relative_distance: Some(distance),
@@ -943,6 +964,52 @@ mod tests {
         .0
     }
 
+    /// A contribution's loss is what the chain picks the best contribution
+    /// by when a merge fails: measured on the round's held-out subset when
+    /// the round sets one, and the base, whose loss judges nothing here, is
+    /// not evaluated at all.
+    #[test]
+    fn a_contribution_is_measured_on_the_rounds_subset_and_the_base_not_at_all() {
+        let f = fixture();
+        let c = contribution();
+        let seed = [9u8; 32];
+        let verdict = verify_with(
+            &VerifyRequest {
+                spec: &f.spec,
+                base_weights: &f.base,
+                claimed_weights: c,
+                trainer: HONEST,
+                nonce: 0,
+                hyperparams: &hyper("0"),
+                dataset: testutil::small_mnist(),
+                base_val_loss: None,
+            },
+            &VerifyOptions {
+                round_shard: Some(&round_shard(1)),
+                mode: VerifyMode::Contribution,
+                eval_seed: seed,
+                eval_samples: 20,
+                ..Default::default()
+            },
+            Device::Cpu,
+        )
+        .unwrap()
+        .0;
+        assert!(verdict.accept, "{verdict:?}");
+        assert_eq!((verdict.base_val_loss, verdict.base_accuracy), (None, None));
+        let model = |bytes: &[u8]| Model::from_safetensors(&f.spec, bytes, Device::Cpu).unwrap();
+        let validation = testutil::small_mnist().validation();
+        assert!(validation.len() > 20);
+        let subset: Vec<Record> = eval_subset_indices(&seed, 20, validation.len())
+            .into_iter()
+            .map(|i| validation[i].clone())
+            .collect();
+        let on_subset = evaluate(&model(c), &subset).unwrap();
+        assert_eq!(verdict.measured_val_loss, Some(on_subset.loss));
+        let whole = evaluate(&model(c), validation).unwrap();
+        assert_ne!(verdict.measured_val_loss, Some(whole.loss));
+    }
+
     #[test]
     fn a_contribution_is_judged_on_reproduction_not_improvement() {
         let c = contribution();
@@ -1005,12 +1072,13 @@ mod tests {
         .weights;
         let v = contribution(&worse, &overshoot, None);
         assert!(v.accept, "{v:?}");
+        let update = check_with(&worse, &overshoot, None, Some(&s1), 0, VerifyMode::Update);
+        assert_eq!(update.reason.code(), "no_improvement", "{update:?}");
+        // As a single update the base was measured: the loss rose.
         assert!(
-            v.measured_val_loss.unwrap() > v.base_val_loss.unwrap(),
-            "the loss rose: {v:?}"
+            v.measured_val_loss.unwrap() > update.base_val_loss.unwrap(),
+            "the loss rose: {v:?} {update:?}"
         );
-        let v = check_with(&worse, &overshoot, None, Some(&s1), 0, VerifyMode::Update);
-        assert_eq!(v.reason.code(), "no_improvement", "{v:?}");
 
         // Tampered: a mismatch, fraud.
         let mut w = Weights::decode(&fixture().spec, c).unwrap();
@@ -1240,6 +1308,7 @@ mod tests {
                 round_shard: Some(&round_shard(1)),
                 mode,
                 segments,
+                ..Default::default()
             },
             Device::Cpu,
         )

@@ -264,6 +264,7 @@ fn request_for(
     // exactly when its lineage has rounds (as delivery decides).
     let in_rounds = lineage.rounds.is_some() || msg.kind != UpdateKind::Single;
     let mut segments = Vec::new();
+    let mut eval_seed = Vec::new();
     let (mode, round_shard, eval_samples) = match in_rounds {
         false => (VerifyMode::Update, None, 0),
         true => {
@@ -272,11 +273,12 @@ fn request_for(
             };
             let params = round.params.unwrap_or_default();
             if msg.kind == UpdateKind::Merge {
+                eval_seed = msg.eval_seed.to_vec();
                 (VerifyMode::Candidate, None, params.eval_samples)
             } else {
                 let shard = RoundShard {
                     round: round.number,
-                    round_seed: round.seed,
+                    round_seed: round.seed.clone(),
                     shard: msg.shard,
                     shards: params.max_contributions,
                 };
@@ -292,7 +294,12 @@ fn request_for(
                     };
                     segments = chosen;
                 }
-                (VerifyMode::Contribution, Some(shard), 0)
+                // Measured on the round's own held-out samples: the same for
+                // all its contributions, which the best-contribution fallback
+                // compares. Known before training, but a contribution has
+                // nothing to grind: its batches are fixed by its shard.
+                eval_seed = round.seed;
+                (VerifyMode::Contribution, Some(shard), params.eval_samples)
             }
         }
     };
@@ -328,11 +335,7 @@ fn request_for(
             && base.dataset_version == dataset.version)
             .then_some(base.validation_loss),
         mode: mode as i32,
-        eval_seed: if candidate {
-            msg.eval_seed.to_vec()
-        } else {
-            Vec::new()
-        },
+        eval_seed,
         eval_samples,
         checkpoint_source: match segments.is_empty() {
             true => String::new(),

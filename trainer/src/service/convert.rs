@@ -129,28 +129,29 @@ pub fn verify_mode_from_proto(req: &trainer::VerifyRequest) -> Result<VerifyMode
     match trainer::VerifyMode::try_from(req.mode) {
         Ok(trainer::VerifyMode::Update) => Ok(VerifyMode::Update),
         Ok(trainer::VerifyMode::Contribution) => Ok(VerifyMode::Contribution),
-        Ok(trainer::VerifyMode::Candidate) => {
-            let eval_seed = if req.eval_samples == 0 {
-                // Unused: the whole split is evaluated.
-                req.eval_seed.as_slice().try_into().unwrap_or([0; 32])
-            } else {
-                req.eval_seed.as_slice().try_into().map_err(|_| {
-                    Status::invalid_argument(format!(
-                        "eval_seed must be 32 bytes when eval_samples is set, got {}",
-                        req.eval_seed.len()
-                    ))
-                })?
-            };
-            Ok(VerifyMode::Candidate {
-                eval_seed,
-                eval_samples: req.eval_samples,
-            })
-        }
+        Ok(trainer::VerifyMode::Candidate) => Ok(VerifyMode::Candidate {
+            eval_seed: eval_seed_from_proto(req)?,
+            eval_samples: req.eval_samples,
+        }),
         Err(_) => Err(Status::invalid_argument(format!(
             "unknown verify mode {}",
             req.mode
         ))),
     }
+}
+
+/// The request's `eval_seed`: 32 bytes when `eval_samples` is set (else
+/// unused: the whole split is evaluated).
+pub fn eval_seed_from_proto(req: &trainer::VerifyRequest) -> Result<[u8; 32], Status> {
+    if req.eval_samples == 0 {
+        return Ok(req.eval_seed.as_slice().try_into().unwrap_or([0; 32]));
+    }
+    req.eval_seed.as_slice().try_into().map_err(|_| {
+        Status::invalid_argument(format!(
+            "eval_seed must be 32 bytes when eval_samples is set, got {}",
+            req.eval_seed.len()
+        ))
+    })
 }
 
 /// Checks a `TrainingStep` for form. The hyperparameters must at least make

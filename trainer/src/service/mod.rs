@@ -38,8 +38,8 @@ use crate::step::{run_step_checkpointed, segment_count, StepError, StepRequest, 
 use crate::verify::{verify_with, Segment, VerifyError, VerifyMode, VerifyOptions, VerifyRequest};
 
 use convert::{
-    millis, optional_sha256_field, spec_field, step_from_proto, verdict_reason,
-    verify_mode_from_proto, Step,
+    eval_seed_from_proto, millis, optional_sha256_field, spec_field, step_from_proto,
+    verdict_reason, verify_mode_from_proto, Step,
 };
 use jobs::{Jobs, Kind};
 pub use source::{ChainSource, DatasetSource, MemorySource, SourceError, SourcedDataset};
@@ -173,6 +173,11 @@ impl Inner {
         req: proto::VerifyRequest,
     ) -> Result<proto::VerifyResponse, Status> {
         let started = Instant::now();
+        // A contribution's held-out samples (a candidate's come with its mode).
+        let (eval_seed, eval_samples) = match mode {
+            VerifyMode::Contribution => (eval_seed_from_proto(&req)?, req.eval_samples),
+            _ => ([0; 32], 0),
+        };
         let base_weights = self.weights("base", step.base_weights, &step.base_sha256)?;
         let claimed_sha =
             optional_sha256_field("claimed_weights_sha256", &req.claimed_weights_sha256)?;
@@ -235,6 +240,8 @@ impl Inner {
                 round_shard: step.round_shard.as_ref(),
                 mode,
                 segments: &segments,
+                eval_seed,
+                eval_samples,
             },
             self.device,
         )
