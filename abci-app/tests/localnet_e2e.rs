@@ -635,8 +635,10 @@ fn four_validators_train_survive_a_crash_and_agree() {
 /// verified by sampled segments (2 of 5 per validator) of checkpoints
 /// their trainers serve (`localnet/train.sh`'s default); rounds merge all
 /// three, every merge that became a version lowered the loss on the whole
-/// validation split (the candidates are evaluated on all of it here), and
-/// the four validators agree on the app hash.
+/// validation split (the candidates are evaluated on all of it here); then
+/// a fourth trainer that fakes one segment of five is caught by the
+/// sampling and slashed after all four re-execute the disputed segment;
+/// and the four validators agree on the app hash.
 #[test]
 fn four_validators_merge_three_trainers_in_rounds() {
     const VERSIONS: u64 = 3;
@@ -702,6 +704,8 @@ fn four_validators_merge_three_trainers_in_rounds() {
         losses.windows(2).all(|w| w[1] < w[0]),
         "the held-out loss rose: {losses:?}"
     );
+    net.stop_trainers();
+    let (attempts, cheat) = fake_a_segment_until_caught(&net);
     // The four agree: the same app hash in the header of one height.
     let height = net.height(0).unwrap();
     net.wait_until("all four at the height", Duration::from_secs(60), |net| {
@@ -721,8 +725,151 @@ fn four_validators_merge_three_trainers_in_rounds() {
         .collect();
     assert!(hashes.windows(2).all(|w| w[0] == w[1]), "{hashes:?}");
     eprintln!(
-        "rounds on 4 validators: {} versions in {:.0} s, {merged_three} merging all three trainers; held-out loss {losses:?}",
+        "rounds on 4 validators: {} versions in {:.0} s, {merged_three} merging all three trainers; held-out loss {losses:?}; a faked segment caught at attempt {attempts} (update {})",
         versions.len() - 1,
+        cheat.id,
         started.elapsed().as_secs_f64()
     );
+}
+
+/// Issue 16 on four validators: trainer4 contributes honest checkpoints
+/// (served from this process) and final weights moved off them, so its
+/// last segment is faked. Each validator samples 2 of the 5 segments; one
+/// that samples the last finds the mismatch and opens a dispute; all four
+/// then re-execute that segment, and more than 2/3 of the power finding the
+/// same mismatch slashes. Returns the attempt that was caught (a miss,
+/// with probability (3/5)^4 per attempt, lets the next round try again)
+/// and the update.
+fn fake_a_segment_until_caught(net: &Localnet) -> (usize, um_proto::um::training::v1::Update) {
+    use support::training::{tampered, train_remotely_with};
+    use um_client::checkpoints::CheckpointServer;
+    use um_client::keys::Keyring;
+    use um_client::tx_builder::{sign_tx, signer_data, TxOptions};
+    use um_proto::um::training::v1::{
+        MsgSubmitUpdate, QueryRoundRequest, QueryRoundResponse, RoundStatus, UpdateStatus,
+    };
+    const ATTEMPTS: usize = 6;
+
+    let rpc = net.rpc(0);
+    let chain_id = rpc.chain_id().unwrap();
+    let cheat = Keyring::new(&net.run.join("node0").join("keys"))
+        .get("trainer4")
+        .unwrap();
+    let verifier = format!("http://{}:9091", net.base_ip);
+    let server = CheckpointServer::start("127.0.0.1:0").unwrap();
+    let source = format!("http://{}", server.local_addr());
+    let round = |number: u64| {
+        let answer: QueryRoundResponse = rpc
+            .query_proto(
+                "/um.training.v1.Query/Round",
+                &QueryRoundRequest {
+                    model_id: MODEL.into(),
+                    number,
+                },
+            )
+            .unwrap();
+        answer.round.unwrap()
+    };
+    let wait = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !done() {
+            assert!(Instant::now() < deadline, "{what}\n{}", net.logs());
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    };
+    // A shard neither contributed nor claimed (the stopped trainers may
+    // hold claims in the current round).
+    let free_shard = |r: &um_proto::um::training::v1::Round| {
+        let shards = r.params.as_ref().map_or(0, |p| p.max_contributions);
+        (0..shards).find(|s| !r.shards.contains(s) && !r.claims.iter().any(|c| c.shard == *s))
+    };
+    for attempt in 1..=ATTEMPTS {
+        wait("an open round with a free shard", &|| {
+            let r = round(0);
+            r.status == RoundStatus::Open as i32 && free_shard(&r).is_some()
+        });
+        let open = round(0);
+        let shard = free_shard(&open).unwrap();
+        let shards = open.params.as_ref().unwrap().max_contributions;
+        let (weights, checkpoints) = train_remotely_with(
+            &rpc,
+            &verifier,
+            &cheat,
+            0,
+            Some(um_proto::um::trainer::v1::RoundShard {
+                round: open.number,
+                round_seed: open.seed.clone(),
+                shard,
+                shards,
+            }),
+            1,
+        );
+        assert_eq!(
+            checkpoints.len(),
+            4,
+            "5 steps, a checkpoint after each but the last"
+        );
+        let dataset = support::training::current_dataset(&rpc);
+        let msg = MsgSubmitUpdate {
+            trainer: cheat.address.clone(),
+            model_id: MODEL.into(),
+            base_version: open.base_version,
+            dataset_version: dataset.version,
+            nonce: 0,
+            weights: tampered(&weights),
+            claimed_train_loss: 1.0,
+            claimed_validation_loss: 1.0,
+            hyperparams_sha256: support::training::hyperparams_sha256(&rpc),
+            dataset_root: dataset.root,
+            round: open.number,
+            shard,
+            checkpoints: Vec::new(),
+            checkpoint_hashes: checkpoints
+                .into_iter()
+                .map(|c| server.put(open.number, c).to_vec())
+                .collect(),
+            checkpoint_source: source.clone(),
+        };
+        let signer = signer_data(&rpc, &chain_id, &cheat.address).unwrap();
+        let options = TxOptions {
+            gas_limit: 20_000_000,
+            ..TxOptions::default()
+        };
+        let tx = sign_tx(&cheat, vec![um_client::msgs::any(&msg)], &signer, &options).unwrap();
+        let result = rpc
+            .broadcast_and_wait(&tx, Duration::from_secs(60))
+            .unwrap();
+        assert_eq!(result.code, 0, "{}", result.log);
+        let id = support::training::update_id(&result);
+        let decided = support::training::wait_decided(&rpc, id, || net.logs());
+        if decided.slashed {
+            assert_eq!(decided.status, UpdateStatus::Rejected as i32);
+            assert_eq!(decided.reason, "VERDICT_REASON_WEIGHTS_MISMATCH");
+            assert_eq!(
+                decided.disputed_segment,
+                Some(4),
+                "the last segment is the faked one"
+            );
+            let answer: QueryUpdateResponse = rpc
+                .query_proto(
+                    "/um.training.v1.Query/Update",
+                    &QueryUpdateRequest { update_id: id },
+                )
+                .unwrap();
+            // More than 2/3 of the four equal powers re-executed the
+            // disputed segment and found it.
+            let found = answer
+                .verdicts
+                .iter()
+                .filter(|v| v.segments_checked.contains(&4) && v.failed_segment == Some(4))
+                .count();
+            assert!(found >= 3, "{:?}", answer.verdicts);
+            return (attempt, decided);
+        }
+        assert_eq!(decided.status, UpdateStatus::Verified as i32, "{decided:?}");
+        wait("the cheat's round to close", &|| {
+            round(open.number).status == RoundStatus::Closed as i32
+        });
+    }
+    panic!("{ATTEMPTS} faked contributions, none caught (chance 0.13^{ATTEMPTS})");
 }

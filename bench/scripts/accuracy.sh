@@ -9,7 +9,8 @@
 # (default 0: every validator re-executes every contribution in full) and
 # ACCURACY_SEGMENTS (1) set sampled verification, ACCURACY_OUTER_LR (1) the
 # merge's outer learning rate, ACCURACY_EVAL_SAMPLES (0: the whole split) the
-# held-out samples of each evaluation; the CNN's checkpoints
+# held-out samples of each evaluation, ACCURACY_LOCAL_STEPS (100) the steps of
+# one training (the loop alone's too); the CNN's checkpoints
 # (2.4 MB each, too large for the contribution tx: one is past CometBFT's
 # RPC body limit) are served by each trainer on 127.0.0.1, a free port each
 # (--checkpoint-listen 127.0.0.1:0), where the validators on this host's
@@ -47,7 +48,7 @@ export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 # digits, and 100 local steps at lr 0.1 make nearly every update an
 # improvement, so few versions are needed (alone: 7 of 7 accepted to 95 %).
 spec='{"kind":"cnn","input":[1,28,28],"channels":[8,16],"kernel":3,"hidden":64,"classes":10}'
-lr=0.1 batch=64 local_steps=100 min_improvement=0.0001
+lr=0.1 batch=64 local_steps=${ACCURACY_LOCAL_STEPS:-100} min_improvement=0.0001
 export LOCALNET_SPEC="$spec"
 export LOCALNET_HYPERPARAMS="{\"learning_rate\":\"$lr\",\"batch_size\":$batch,\"local_steps\":$local_steps,\"verification_tolerance\":\"0.001\",\"min_improvement\":\"$min_improvement\",\"reward_per_update\":\"1000000\",\"reward_halving_interval\":100}"
 example="$root/target/$profile/examples/bench_training"
@@ -130,7 +131,7 @@ for k in "$@"; do
   trainings=$(cat "$work"/accuracy-trainer[1-"$k"].log | grep -c "→ train loss" || true)
   merged=$(cat "$work"/accuracy-trainer[1-"$k"].log | grep -cE "(update|contribution) [0-9]+ ACCEPTED" || true)
   localnet/down.sh --clean >/dev/null
-  echo "{\"bench\":\"accuracy\",\"side\":\"chain\",\"mode\":\"$mode\",\"validators\":4,\"trainers\":$k,\"secs_to_90\":$at90,\"secs_to_95\":$at95,\"final_accuracy\":$best,\"versions\":$versions,\"trainings\":$trainings,\"trainings_in_versions\":$merged,\"samples_per_training\":$((batch * local_steps)),\"verify_cpu_s\":$verify_cpu,\"train_cpu_s\":$train_cpu,\"cap_secs\":$cap,\"round_params\":${LOCALNET_ROUNDS:-null}}" |
+  echo "{\"bench\":\"accuracy\",\"side\":\"chain\",\"mode\":\"$mode\",\"validators\":4,\"trainers\":$k,\"secs_to_90\":$at90,\"secs_to_95\":$at95,\"final_accuracy\":$best,\"versions\":$versions,\"trainings\":$trainings,\"trainings_in_versions\":$merged,\"samples_per_training\":$((batch * local_steps)),\"local_steps\":$local_steps,\"verify_cpu_s\":$verify_cpu,\"train_cpu_s\":$train_cpu,\"cap_secs\":$cap,\"round_params\":${LOCALNET_ROUNDS:-null}}" |
     tee -a "$results"
 done
 done

@@ -48,6 +48,8 @@ def mode_label(r):
         parts.append("full re-execution")
     if str(params.get("outer_learning_rate", "1")) != "1":
         parts.append(f"outer lr {params['outer_learning_rate']}")
+    if r.get("local_steps", 100) != 100:
+        parts.append(f"{r['local_steps']} local steps")
     return f"{mode} ({', '.join(parts)})"
 
 

@@ -344,7 +344,7 @@ fn checkpoint_hashes(msg: &MsgSubmitUpdate) -> Result<Vec<Vec<u8>>, TxError> {
             "checkpoints come either in the tx or as checkpoint_hashes with a checkpoint_source, not both",
         ));
     }
-    um_client::checkpoints::check_source(&msg.checkpoint_source)
+    um_formats::checkpoint_source::check_source(&msg.checkpoint_source)
         .map_err(|e| TxError::new(Code::InvalidRequest, e.to_string()))?;
     if let Some(bad) = msg.checkpoint_hashes.iter().find(|h| h.len() != 32) {
         return Err(TxError::new(

