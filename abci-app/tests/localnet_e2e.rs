@@ -637,8 +637,9 @@ fn four_validators_train_survive_a_crash_and_agree() {
 /// three, every merge that became a version lowered the loss on the whole
 /// validation split (the candidates are evaluated on all of it here); then
 /// a fourth trainer that fakes one segment of five is caught by the
-/// sampling and slashed after all four re-execute the disputed segment;
-/// and the four validators agree on the app hash.
+/// sampling and slashed after all four re-execute the disputed segment
+/// (its contribution naming other hyperparameters was refused first, not
+/// judged); and the four validators agree on the app hash.
 #[test]
 fn four_validators_merge_three_trainers_in_rounds() {
     const VERSIONS: u64 = 3;
@@ -699,6 +700,53 @@ fn four_validators_merge_three_trainers_in_rounds() {
         "no version merged three contributions: {versions:?}"
     );
     assert_eq!(contributors.len(), 3, "{contributors:?}");
+    // Each was rewarded: a `reward` event of the end-block that accepted a
+    // version, with a positive amount, names it.
+    for trainer in &contributors {
+        let found = net
+            .rpc(0)
+            .call(
+                "block_search",
+                json!({"query": format!("reward.trainer='{trainer}'"), "per_page": "5"}),
+            )
+            .unwrap();
+        let rewards: Vec<u128> = found["blocks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|block| {
+                let height = block["block"]["header"]["height"].as_str()?.to_string();
+                let results = net
+                    .rpc(0)
+                    .call("block_results", json!({"height": height}))
+                    .ok()?;
+                results["finalize_block_events"]
+                    .as_array()?
+                    .iter()
+                    .filter(|e| e["type"] == "reward")
+                    .filter(|e| {
+                        e["attributes"].as_array().is_some_and(|attributes| {
+                            attributes
+                                .iter()
+                                .any(|a| a["key"] == "trainer" && a["value"] == trainer.as_str())
+                        })
+                    })
+                    .find_map(|e| {
+                        e["attributes"]
+                            .as_array()?
+                            .iter()
+                            .find(|a| a["key"] == "amount")?["value"]
+                            .as_str()?
+                            .parse()
+                            .ok()
+                    })
+            })
+            .collect();
+        assert!(
+            rewards.iter().any(|amount| *amount > 0),
+            "{trainer} was not rewarded: {found}"
+        );
+    }
     let losses: Vec<f32> = versions[1..].iter().map(|v| v.validation_loss).collect();
     assert!(
         losses.windows(2).all(|w| w[1] < w[0]),
@@ -727,8 +775,8 @@ fn four_validators_merge_three_trainers_in_rounds() {
     eprintln!(
         "rounds on 4 validators: {} versions in {:.0} s, {merged_three} merging all three trainers; held-out loss {losses:?}; a faked segment caught at attempt {attempts} (update {})",
         versions.len() - 1,
+        started.elapsed().as_secs_f64(),
         cheat.id,
-        started.elapsed().as_secs_f64()
     );
 }
 
@@ -741,12 +789,14 @@ fn four_validators_merge_three_trainers_in_rounds() {
 /// with probability (3/5)^4 per attempt, lets the next round try again)
 /// and the update.
 fn fake_a_segment_until_caught(net: &Localnet) -> (usize, um_proto::um::training::v1::Update) {
+    use cosmos_sdk_proto::Any;
     use support::training::{tampered, train_remotely_with};
     use um_client::checkpoints::CheckpointServer;
     use um_client::keys::Keyring;
     use um_client::tx_builder::{sign_tx, signer_data, TxOptions};
     use um_proto::um::training::v1::{
-        MsgSubmitUpdate, QueryRoundRequest, QueryRoundResponse, RoundStatus, UpdateStatus,
+        MsgClaimShard, MsgSubmitUpdate, QueryRoundRequest, QueryRoundResponse, RoundStatus,
+        UpdateStatus,
     };
     const ATTEMPTS: usize = 6;
 
@@ -783,13 +833,36 @@ fn fake_a_segment_until_caught(net: &Localnet) -> (usize, um_proto::um::training
         let shards = r.params.as_ref().map_or(0, |p| p.max_contributions);
         (0..shards).find(|s| !r.shards.contains(s) && !r.claims.iter().any(|c| c.shard == *s))
     };
+    let sign_and_send = |msg: Any| {
+        let signer = signer_data(&rpc, &chain_id, &cheat.address).unwrap();
+        let options = TxOptions {
+            gas_limit: 20_000_000,
+            ..TxOptions::default()
+        };
+        let tx = sign_tx(&cheat, vec![msg], &signer, &options).unwrap();
+        rpc.broadcast_and_wait(&tx, Duration::from_secs(60))
+            .unwrap()
+    };
     for attempt in 1..=ATTEMPTS {
-        wait("an open round with a free shard", &|| {
-            let r = round(0);
-            r.status == RoundStatus::Open as i32 && free_shard(&r).is_some()
-        });
-        let open = round(0);
-        let shard = free_shard(&open).unwrap();
+        // Claimed first, as um-trainer does: a trainer stopped a moment
+        // ago may still have had a claim on its way.
+        let (open, shard) = loop {
+            wait("an open round with a free shard", &|| {
+                let r = round(0);
+                r.status == RoundStatus::Open as i32 && free_shard(&r).is_some()
+            });
+            let open = round(0);
+            let shard = free_shard(&open).unwrap();
+            let claim = MsgClaimShard {
+                trainer: cheat.address.clone(),
+                model_id: MODEL.into(),
+                round: open.number,
+                shard,
+            };
+            if sign_and_send(um_client::msgs::any(&claim)).code == 0 {
+                break (open, shard);
+            }
+        };
         let shards = open.params.as_ref().unwrap().max_contributions;
         let (weights, checkpoints) = train_remotely_with(
             &rpc,
@@ -830,15 +903,19 @@ fn fake_a_segment_until_caught(net: &Localnet) -> (usize, um_proto::um::training
                 .collect(),
             checkpoint_source: source.clone(),
         };
-        let signer = signer_data(&rpc, &chain_id, &cheat.address).unwrap();
-        let options = TxOptions {
-            gas_limit: 20_000_000,
-            ..TxOptions::default()
-        };
-        let tx = sign_tx(&cheat, vec![um_client::msgs::any(&msg)], &signer, &options).unwrap();
-        let result = rpc
-            .broadcast_and_wait(&tx, Duration::from_secs(60))
-            .unwrap();
+        let send = |msg: &MsgSubmitUpdate| sign_and_send(um_client::msgs::any(msg));
+        if attempt == 1 {
+            // Trained with other hyperparameters than the chain's (before a
+            // DAO change, or served by a lying node): refused, not judged.
+            let stale = MsgSubmitUpdate {
+                hyperparams_sha256: vec![7; 32],
+                ..msg.clone()
+            };
+            let refused = send(&stale);
+            assert_eq!(refused.code, um_client::codes::Code::InvalidRequest.value());
+            assert!(refused.log.contains("hyperparameters"), "{}", refused.log);
+        }
+        let result = send(&msg);
         assert_eq!(result.code, 0, "{}", result.log);
         let id = support::training::update_id(&result);
         let decided = support::training::wait_decided(&rpc, id, || net.logs());
