@@ -995,7 +995,7 @@ fn a_fixed_block_sequence_keeps_its_app_hash() {
 /// Re-pinned again when that action's round params gained the checkpoint
 /// fields (nrn_dao.wasm rebuilt once more; the sequence gave a59322bb…a048e
 /// before it).
-const PINNED_APP_HASHES: &str = "30f84b31ef73aaf2415f98ed9d24af6f1bba6abb5881962f414c229284ecc86e";
+const PINNED_APP_HASHES: &str = "80ac81d3503d96ae10075225e2d1310ed11b6bcf597aff91859db243d10ac10d";
 
 /// Issue 15, verifier flooding: ProcessProposal queued a re-training for
 /// every update of every proposal, unbonded senders included. Now only an

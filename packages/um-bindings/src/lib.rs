@@ -169,18 +169,39 @@ pub enum CodeUploadAccess {
     AnyOf { addresses: Vec<String> },
 }
 
+/// Bytes of an account address (a hash of a secp256k1 key); contract
+/// addresses are 32 bytes and cannot sign the tx that carries an upload.
+pub const ACCOUNT_ADDRESS_LEN: usize = 20;
+
 impl CodeUploadAccess {
-    /// Refuses an allow list that is empty (it would mean `DaoOnly`, so a
-    /// proposal saying `AnyOf` would not do what voters read) or that names
-    /// an invalid address.
+    /// Refuses what the chain would refuse when the proposal executes
+    /// (a passed proposal that fails only then has cost its voters a vote):
+    /// an allow list that is empty (it would mean `DaoOnly`, so a proposal
+    /// saying `AnyOf` would not do what voters read), that names an invalid
+    /// address, one that is not an account's (20 bytes), or one twice.
     pub fn validate(&self, api: &dyn Api) -> Result<(), String> {
-        if let CodeUploadAccess::AnyOf { addresses } = self {
-            if addresses.is_empty() {
-                return Err("any_of needs at least one address (use dao_only)".into());
+        let CodeUploadAccess::AnyOf { addresses } = self else {
+            return Ok(());
+        };
+        if addresses.is_empty() {
+            return Err("any_of needs at least one address (use dao_only)".into());
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for address in addresses {
+            api.addr_validate(address)
+                .map_err(|err| format!("{address:?} is not a valid address: {err}"))?;
+            let canonical = api
+                .addr_canonicalize(address)
+                .map_err(|err| format!("{address:?} is not a valid address: {err}"))?;
+            if canonical.len() != ACCOUNT_ADDRESS_LEN {
+                return Err(format!(
+                    "{address:?} is not an account address ({} bytes, expected \
+                     {ACCOUNT_ADDRESS_LEN}): only accounts sign uploads",
+                    canonical.len()
+                ));
             }
-            for address in addresses {
-                api.addr_validate(address)
-                    .map_err(|err| format!("{address:?} is not a valid address: {err}"))?;
+            if !seen.insert(canonical.to_vec()) {
+                return Err(format!("{address:?} is listed twice"));
             }
         }
         Ok(())
@@ -455,12 +476,20 @@ mod tests {
         );
     }
 
+    /// A 20-byte account address under `api` (MockApi's `addr_make` makes
+    /// 32-byte ones, as contracts have).
+    fn account(api: &MockApi, byte: u8) -> String {
+        api.addr_humanize(&vec![byte; ACCOUNT_ADDRESS_LEN].into())
+            .unwrap()
+            .to_string()
+    }
+
     #[test]
     fn code_upload_access_validation_and_permission() {
         let api = MockApi::default();
-        let alice = api.addr_make("alice").to_string();
+        let alice = account(&api, 1);
         let dao = api.addr_make("dao").to_string();
-        let stranger = api.addr_make("stranger").to_string();
+        let stranger = account(&api, 2);
         assert_eq!(CodeUploadAccess::Everybody.validate(&api), Ok(()));
         assert_eq!(CodeUploadAccess::DaoOnly.validate(&api), Ok(()));
         let allow = CodeUploadAccess::AnyOf {
@@ -475,6 +504,23 @@ mod tests {
         }
         .validate(&api)
         .is_err());
+        // What the chain refuses at execution is refused at the proposal.
+        let contract = api.addr_make("contract").to_string();
+        let refused = CodeUploadAccess::AnyOf {
+            addresses: vec![contract],
+        }
+        .validate(&api)
+        .unwrap_err();
+        assert!(
+            refused.contains("not an account address (32 bytes"),
+            "{refused}"
+        );
+        let twice = CodeUploadAccess::AnyOf {
+            addresses: vec![alice.clone(), stranger.clone(), alice.clone()],
+        }
+        .validate(&api)
+        .unwrap_err();
+        assert!(twice.contains("listed twice"), "{twice}");
 
         assert!(CodeUploadAccess::Everybody.permits(&stranger, &dao));
         assert!(!CodeUploadAccess::DaoOnly.permits(&stranger, &dao));
