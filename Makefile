@@ -9,7 +9,7 @@ export OMP_WAIT_POLICY ?= PASSIVE
 # `make build` (demo, localnet, operators) leaves them out of umd.
 TEST_FEATURES := --features um-app/test-hooks
 
-.PHONY: bench reliability setup setup-cometbft setup-wasm setup-venv setup-mnist setup-interop contracts build test demo fmt clippy clean-state localnet-up localnet-down localnet-status
+.PHONY: bench reliability setup setup-cometbft setup-wasm setup-venv setup-mnist setup-interop contracts build build-release test demo fmt clippy clean-state localnet-up localnet-down localnet-status
 
 setup: setup-cometbft setup-wasm setup-venv setup-mnist setup-interop
 
@@ -66,6 +66,11 @@ bench: setup-cometbft setup-venv setup-mnist contracts
 reliability: build
 	@scripts/reliability/run.sh
 
+# umd and um-trainer as an operator runs them (no test hooks), built once and
+# cached in target/release; the localnet and the benchmarks run these.
+build-release: setup contracts
+	$(CARGO) build --release -p um-app --bin umd -p um-trainer --bin um-trainer
+
 # A single-validator chain on loopback with its verifier and a trainer,
 # training an MLP on MNIST to 90 % held-out accuracy (DEMO_EXIT=1 stops there).
 demo: build
@@ -75,7 +80,7 @@ demo: build
 # and verifier; homes and logs in localnet/.run (LOCALNET_DIR). An existing
 # network is restarted, not recreated (FRESH=1 recreates it).
 N ?=
-localnet-up: build
+localnet-up: build-release
 	@localnet/up.sh $(N) $(if $(filter 1,$(FRESH)),--fresh)
 
 # Stops every node (and trainers started by localnet/train.sh); CLEAN=1 also deletes the chain.

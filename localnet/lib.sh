@@ -48,8 +48,18 @@ LOCALNET_BASE_IP="${LOCALNET_BASE_IP:-127.0.0.2}"
 LOCALNET_CHAIN_ID="${LOCALNET_CHAIN_ID:-um-localnet-1}"
 LOCALNET_MODEL="${LOCALNET_MODEL:-mnist-mlp}"
 
-UMD="${UMD:-$LOCALNET_ROOT/target/debug/umd}"
-UM_TRAINER="${UM_TRAINER:-$LOCALNET_ROOT/target/debug/um-trainer}"
+# What an operator runs: release builds (`make localnet-up` builds them
+# first), debug ones when there is no release build; UMD / UM_TRAINER pick
+# others (the tests run their debug builds with test hooks).
+built_binary() {
+  if [ -x "$LOCALNET_ROOT/target/release/$1" ]; then
+    echo "$LOCALNET_ROOT/target/release/$1"
+  else
+    echo "$LOCALNET_ROOT/target/debug/$1"
+  fi
+}
+UMD="${UMD:-$(built_binary umd)}"
+UM_TRAINER="${UM_TRAINER:-$(built_binary um-trainer)}"
 # A localnet's keys are throwaway: the plain-text test keyring, for every
 # umd and um-trainer these scripts run (they default to the encrypted file
 # backend). Set here, not taken from the caller, so an operator's own

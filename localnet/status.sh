@@ -43,7 +43,7 @@ if [ -n "$live_rpc" ]; then
   head_version="$(json_field "$lineage" head_version)"
   if [ -n "$head_version" ]; then
     echo "model $LOCALNET_MODEL: head version $head_version" \
-      "(history: target/debug/umd query training versions $LOCALNET_MODEL --node $live_rpc)"
+      "(history: ${UMD#"$LOCALNET_ROOT/"} query training versions $LOCALNET_MODEL --node $live_rpc)"
   fi
 fi
 for pidfile in "$LOCALNET_DIR"/trainer*.pid; do

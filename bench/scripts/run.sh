@@ -6,11 +6,10 @@
 #
 #   bench/scripts/run.sh            (make bench)
 #   BENCH_QUICK=1 bench/scripts/run.sh   fewer repetitions (~2 minutes)
-#   BENCH_PROFILE=release|debug     build of the Rust example. Default (auto): release when
-#                                   a release build of um-trainer is already there (then the
-#                                   example builds in seconds), debug otherwise: a release build
-#                                   from scratch took 11.6 minutes on the 2-core dev machine.
-#                                   Debug makes our pure-Rust parts (hashing, safetensors) ~3x
+#   BENCH_PROFILE=release|debug     build of the Rust example and of the chain's binaries
+#                                   (release by default: what an operator runs; built once
+#                                   and cached in target/release). debug only to compare:
+#                                   it makes our pure-Rust parts (hashing, safetensors) ~3x
 #                                   slower, see BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -18,10 +17,11 @@ export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 
 started=$SECONDS
 quick="${BENCH_QUICK:-0}"
-profile="${BENCH_PROFILE:-auto}"
-if [ "$profile" = auto ]; then
-  if ls target/release/deps/libum_trainer-*.rlib >/dev/null 2>&1; then profile=release; else profile=debug; fi
-fi
+profile="${BENCH_PROFILE:-release}"
+case "$profile" in
+  release | debug) ;;
+  *) echo "run.sh: BENCH_PROFILE is release or debug, not $profile" >&2; exit 2 ;;
+esac
 if [ "$quick" = 1 ]; then rounds=3 train_reps=6 verify_reps=5; else rounds=5 train_reps=20 verify_reps=15; fi
 threads=(1 2)
 py=.venv/bin/python
@@ -60,12 +60,9 @@ run_ours verify "$verify_reps" 1 | tee -a "$results"
 
 # --- item 1: chain throughput and latency, umd vs CometBFT kvstore ----------
 if [ "$quick" = 1 ]; then chain_reps=1 chain_secs=10; else chain_reps=3 chain_secs=12; fi
-# Release umd when one is built (a release build of umd from scratch is long,
-# see BENCHMARKS.md); BENCH_CHAIN_PROFILE=release|debug picks one.
-chain_profile="${BENCH_CHAIN_PROFILE:-auto}"
-if [ "$chain_profile" = auto ]; then
-  if [ -x target/release/umd ]; then chain_profile=release; else chain_profile=debug; fi
-fi
+# The chain's binaries in the same profile as the rest (BENCH_CHAIN_PROFILE
+# overrides it for the chain rows alone).
+chain_profile="${BENCH_CHAIN_PROFILE:-$profile}"
 build=(cargo build -p um-app --bin umd -p um-trainer --bin um-trainer -p um-loadgen --bin um-loadgen)
 [ "$chain_profile" = release ] && build+=(--release)
 echo "== ${build[*]}"

@@ -16,6 +16,11 @@ set -euo pipefail
 
 RELIABILITY_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 RELIABILITY_STARTED="${RELIABILITY_STARTED:-$SECONDS}"
+# The scenarios crash and corrupt nodes through umd's test hooks
+# (UMD_CRASH_AT, --byzantine), which only the debug build with test-hooks
+# has; localnet/lib.sh would otherwise take a release build when there is one.
+export UMD="${UMD:-$RELIABILITY_ROOT/target/debug/umd}"
+export UM_TRAINER="${UM_TRAINER:-$RELIABILITY_ROOT/target/debug/um-trainer}"
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 
 reliability_result() {
