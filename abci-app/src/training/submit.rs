@@ -97,7 +97,7 @@ pub fn handle(ctx: &mut TxContext<'_>, signer: &str, msg: &Any) -> Result<MsgRes
     }
     // A lineage in round mode takes contributions to its open round, each
     // on a free shard; one without rounds takes single updates.
-    let mut round = match &lineage.rounds {
+    let (mut round, committed) = match &lineage.rounds {
         Some(_) => {
             let round = super::round::current(ctx.state, &lineage.model_id)?.ok_or_else(|| {
                 TxError::new(
@@ -125,18 +125,20 @@ pub fn handle(ctx: &mut TxContext<'_>, signer: &str, msg: &Any) -> Result<MsgRes
             } else {
                 super::round::segments::count(lineage.hyperparams.local_steps, interval) - 1
             };
-            let committed = checkpoint_hashes(&msg)?.len();
-            if committed as u64 != u64::from(expected) {
+            // Hashed once: inline checkpoints are megabytes.
+            let committed = checkpoint_hashes(&msg)?;
+            if committed.len() as u64 != u64::from(expected) {
                 return Err(TxError::new(
                     Code::InvalidRequest,
                     format!(
-                        "round {} takes {expected} checkpoints (every {interval} of {} steps), not {committed}",
+                        "round {} takes {expected} checkpoints (every {interval} of {} steps), not {}",
                         round.number,
                         lineage.hyperparams.local_steps,
+                        committed.len(),
                     ),
                 ));
             }
-            Some(round)
+            (Some(round), committed)
         }
         None if msg.round != 0
             || msg.shard != 0
@@ -152,7 +154,7 @@ pub fn handle(ctx: &mut TxContext<'_>, signer: &str, msg: &Any) -> Result<MsgRes
                 ),
             ));
         }
-        None => None,
+        None => (None, Vec::new()),
     };
     let size = msg.weights.len() as u64;
     // Served checkpoints cost what the chain stores of them: their hashes
@@ -248,7 +250,7 @@ pub fn handle(ctx: &mut TxContext<'_>, signer: &str, msg: &Any) -> Result<MsgRes
         },
         round: msg.round,
         shard: msg.shard,
-        checkpoint_hashes: checkpoint_hashes(&msg)?,
+        checkpoint_hashes: committed,
         checkpoint_source: msg.checkpoint_source.clone(),
         // Validators sample segments with it: unknown to the trainer when
         // it committed to its checkpoints.

@@ -200,39 +200,14 @@ pub fn check_contribution(
     trainer: &str,
     height: u64,
 ) -> Result<(), TxError> {
-    let refuse = |why: String| Err(TxError::new(Code::InvalidRequest, why));
-    let max = round.params.as_ref().map_or(0, |p| p.max_contributions);
-    if msg_round != round.number {
-        return refuse(format!(
-            "contribution to round {msg_round}, but {} is in round {}",
-            round.model_id, round.number
-        ));
-    }
-    let past = round.closes_height != 0 && height > round.closes_height;
-    if round.status != RoundStatus::Open as i32 || past {
-        return refuse(format!(
-            "round {} of {} takes no more contributions; the next round opens from its result",
-            round.number, round.model_id
-        ));
-    }
+    let max = check_open(round, msg_round, height, "contribution to", "contributions")?;
     if round.contributions.len() as u64 >= u64::from(max) {
         return refuse(format!(
             "round {} of {} is full ({max} contributions); wait for the next round",
             round.number, round.model_id
         ));
     }
-    if shard >= max {
-        return refuse(format!(
-            "shard {shard} of a round of {max} shards (0 to {})",
-            max.saturating_sub(1)
-        ));
-    }
-    if round.shards.contains(&shard) {
-        return refuse(format!(
-            "shard {shard} of round {} is taken; pick a free one",
-            round.number
-        ));
-    }
+    check_shard_free(round, shard, max)?;
     for claim in &round.claims {
         if claim.shard == shard && claim.trainer != trainer {
             return refuse(format!(
@@ -247,15 +222,7 @@ pub fn check_contribution(
             ));
         }
     }
-    for id in &round.contributions {
-        if records::update(state, *id)?.is_some_and(|u| u.trainer == trainer) {
-            return refuse(format!(
-                "{trainer} already contributed to round {}",
-                round.number
-            ));
-        }
-    }
-    Ok(())
+    check_not_contributed(state, round, trainer)
 }
 
 /// Whether `trainer` may claim `shard` of `round` (`msg_round` as the claim
@@ -270,28 +237,9 @@ pub fn check_claim(
     trainer: &str,
     height: u64,
 ) -> Result<(), TxError> {
-    let refuse = |why: String| Err(TxError::new(Code::InvalidRequest, why));
-    let max = round.params.as_ref().map_or(0, |p| p.max_contributions);
-    if msg_round != round.number {
-        return refuse(format!(
-            "claim on round {msg_round}, but {} is in round {}",
-            round.model_id, round.number
-        ));
-    }
-    let past = round.closes_height != 0 && height > round.closes_height;
-    if round.status != RoundStatus::Open as i32 || past {
-        return refuse(format!(
-            "round {} of {} takes no more claims; the next round opens from its result",
-            round.number, round.model_id
-        ));
-    }
-    if shard >= max {
-        return refuse(format!(
-            "shard {shard} of a round of {max} shards (0 to {})",
-            max.saturating_sub(1)
-        ));
-    }
-    if round.shards.contains(&shard) || round.claims.iter().any(|c| c.shard == shard) {
+    let max = check_open(round, msg_round, height, "claim on", "claims")?;
+    check_shard_free(round, shard, max)?;
+    if round.claims.iter().any(|c| c.shard == shard) {
         return refuse(format!(
             "shard {shard} of round {} is taken; pick a free one",
             round.number
@@ -303,6 +251,57 @@ pub fn check_claim(
             claim.shard, round.number
         ));
     }
+    check_not_contributed(state, round, trainer)
+}
+
+fn refuse(why: String) -> Result<(), TxError> {
+    Err(TxError::new(Code::InvalidRequest, why))
+}
+
+/// `msg_round` is `round`, which is open and not past its deadline at
+/// `height`; its shard count. `what` and `takes` name the message in the
+/// refusal ("contribution to", "contributions").
+fn check_open(
+    round: &Round,
+    msg_round: u64,
+    height: u64,
+    what: &str,
+    takes: &str,
+) -> Result<u32, TxError> {
+    if msg_round != round.number {
+        refuse(format!(
+            "{what} round {msg_round}, but {} is in round {}",
+            round.model_id, round.number
+        ))?;
+    }
+    let past = round.closes_height != 0 && height > round.closes_height;
+    if round.status != RoundStatus::Open as i32 || past {
+        refuse(format!(
+            "round {} of {} takes no more {takes}; the next round opens from its result",
+            round.number, round.model_id
+        ))?;
+    }
+    Ok(round.params.as_ref().map_or(0, |p| p.max_contributions))
+}
+
+/// `shard` is one of the round's `max` and nobody contributed to it.
+fn check_shard_free(round: &Round, shard: u32, max: u32) -> Result<(), TxError> {
+    if shard >= max {
+        return refuse(format!(
+            "shard {shard} of a round of {max} shards (0 to {})",
+            max.saturating_sub(1)
+        ));
+    }
+    if round.shards.contains(&shard) {
+        return refuse(format!(
+            "shard {shard} of round {} is taken; pick a free one",
+            round.number
+        ));
+    }
+    Ok(())
+}
+
+fn check_not_contributed(state: &StateView, round: &Round, trainer: &str) -> Result<(), TxError> {
     for id in &round.contributions {
         if records::update(state, *id)?.is_some_and(|u| u.trainer == trainer) {
             return refuse(format!(
