@@ -197,6 +197,15 @@ impl RpcClient {
         })
     }
 
+    /// Hands `tx` to the node's mempool without waiting for CheckTx's
+    /// answer (`broadcast_tx_async`): the node refuses here only what it
+    /// refuses before asking the app (a full mempool, a tx too large, one
+    /// its cache has seen). Returns the tx hash.
+    pub fn broadcast_async(&self, tx: &[u8]) -> Result<String, ClientError> {
+        let result = self.call("broadcast_tx_async", json!({"tx": B64.encode(tx)}))?;
+        Ok(result["hash"].as_str().unwrap_or_default().to_string())
+    }
+
     /// The delivered result of a tx, if it is in a block yet.
     pub fn tx(&self, hash_hex: &str) -> Result<Option<TxResult>, ClientError> {
         let hash = hex::decode(hash_hex).map_err(|e| ClientError::Response(e.to_string()))?;

@@ -5,7 +5,6 @@
 
 use cosmwasm_std::Decimal;
 
-use super::modules::Modules;
 use crate::auth::{self, AuthParams, DecodedTx, Mode, Signer};
 use crate::codes::TxError;
 use crate::context::{BlockInfo, GasMeter};
@@ -16,9 +15,7 @@ use crate::store::StateView;
 /// in `state`; on error the caller discards what was written.
 /// `node_min_gas_price` is CheckTx's own floor (`--minimum-gas-prices`),
 /// `None` wherever consensus decides.
-#[allow(clippy::too_many_arguments)]
 pub fn run(
-    modules: &Modules,
     state: &mut StateView,
     block: &BlockInfo,
     tx: &DecodedTx,
@@ -28,16 +25,7 @@ pub fn run(
     node_min_gas_price: Option<Decimal>,
 ) -> Result<(Signer, fee::FeeCharge), TxError> {
     let signer = auth::authenticate(state, tx, &block.chain_id, params, gas, mode)?;
-    let fee = fee::charge_fee(
-        modules.wasm(),
-        state,
-        block,
-        tx,
-        &signer.address,
-        gas,
-        mode,
-        node_min_gas_price,
-    )?;
+    let fee = fee::charge_fee(state, tx, &signer.address, gas, mode, node_min_gas_price)?;
     Ok((signer, fee))
 }
 
@@ -47,7 +35,6 @@ pub fn run(
 /// fail in the block without paying, so it may not take a block's space.
 /// Returns the gas used, on failure too.
 pub fn check(
-    modules: &Modules,
     state: &mut StateView,
     block: &BlockInfo,
     tx: &DecodedTx,
@@ -58,7 +45,6 @@ pub fn check(
     let mut gas = GasMeter::new(tx.gas_limit);
     state.checkpoint();
     let result = run(
-        modules,
         state,
         block,
         tx,

@@ -36,7 +36,6 @@ pub fn check_tx(node: &mut Node, request: pb::RequestCheckTx) -> pb::ResponseChe
         hash: Vec::new(),
     };
     let checked = super::ante::check(
-        &node.modules,
         &mut node.check_state,
         &block,
         &tx,

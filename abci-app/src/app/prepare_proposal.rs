@@ -51,15 +51,8 @@ pub fn prepare_proposal(
         let sender_used = room.used_by(&candidate.sender);
         let fits = room.fits(&candidate, &params, sender_used);
         let passes = fits
-            && super::ante::check(
-                &node.modules,
-                &mut ante_state,
-                &block,
-                &candidate.decoded,
-                &params,
-                None,
-            )
-            .is_ok();
+            && super::ante::check(&mut ante_state, &block, &candidate.decoded, &params, None)
+                .is_ok();
         if !passes {
             // The sender's next tx competes in its place (it may be a
             // replacement with the same sequence, or smaller).

@@ -43,16 +43,9 @@ pub fn process_proposal(
             continue;
         }
         let checked = auth::decode(tx, &params, Mode::Deliver).and_then(|decoded| {
-            super::ante::check(
-                &node.modules,
-                &mut ante_state,
-                &block,
-                &decoded,
-                &params,
-                None,
-            )
-            .map(|_| decoded)
-            .map_err(|(err, _)| err)
+            super::ante::check(&mut ante_state, &block, &decoded, &params, None)
+                .map(|_| decoded)
+                .map_err(|(err, _)| err)
         });
         match checked {
             Ok(decoded) => {

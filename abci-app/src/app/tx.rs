@@ -67,17 +67,16 @@ pub fn execute(
     let mut gas = GasMeter::new(tx.gas_limit).with_contract_limit(params.max_tx_contract_gas);
 
     state.checkpoint();
-    let (signer, fee) =
-        match super::ante::run(modules, state, block, &tx, params, &mut gas, mode, None) {
-            Ok(paid) => {
-                state.keep_checkpoint();
-                paid
-            }
-            Err(err) => {
-                state.discard_checkpoint();
-                return TxOutcome::failed(err, tx.gas_limit, gas.used());
-            }
-        };
+    let (signer, fee) = match super::ante::run(state, block, &tx, params, &mut gas, mode, None) {
+        Ok(paid) => {
+            state.keep_checkpoint();
+            paid
+        }
+        Err(err) => {
+            state.discard_checkpoint();
+            return TxOutcome::failed(err, tx.gas_limit, gas.used());
+        }
+    };
     // As the SDK's ante handler: who paid what, on a failed tx too.
     let ante_events = vec![
         Event::new("tx").attr("acc_seq", format!("{}/{}", signer.address, signer.sequence)),

@@ -6,7 +6,7 @@ use cosmwasm_std::{Decimal, Uint128};
 use super::FeeParams;
 use crate::auth::{DecodedTx, Mode};
 use crate::codes::{Code, TxError};
-use crate::context::{BlockInfo, Contracts, GasMeter};
+use crate::context::GasMeter;
 use crate::gov;
 use crate::store::StateView;
 
@@ -83,11 +83,8 @@ fn parse_amount(text: &str) -> Result<u128, TxError> {
 /// Until a governance suite is registered the chain has no token to pay
 /// with, so nothing is charged (the suite is deployed at genesis on every
 /// network `umd init` makes).
-#[allow(clippy::too_many_arguments)]
 pub fn charge_fee(
-    wasm: &dyn Contracts,
     state: &mut StateView,
-    block: &BlockInfo,
     tx: &DecodedTx,
     payer: &str,
     gas: &mut GasMeter,
@@ -112,22 +109,26 @@ pub fn charge_fee(
             ),
         ));
     }
-    if offered == 0 || gov::registry(state)?.is_none() {
+    let Some(registry) = gov::registry(state)? else {
+        return Ok(FeeCharge::default());
+    };
+    if offered == 0 {
         return Ok(FeeCharge::default());
     }
+    // On the token's balance entries, not through its `sudo`: the same bytes
+    // without a VM instance per tx and phase (gov::token_ledger).
     let collector = super::fee_collector();
-    gov::sudo::as_chain(wasm, state, block, |ctx| {
-        gov::sudo::chain_transfer(ctx, payer, &collector, offered)
-    })
-    .map_err(|err| {
-        TxError::new(
-            Code::InsufficientFunds,
-            format!(
-                "cannot pay the fee of {offered}{FEE_DENOM} from {payer}: {}",
-                err.log
-            ),
-        )
-    })?;
+    gov::token_ledger::transfer(state, &registry.token, payer, &collector, offered).map_err(
+        |err| {
+            TxError::new(
+                Code::InsufficientFunds,
+                format!(
+                    "cannot pay the fee of {offered}{FEE_DENOM} from {payer}: {}",
+                    err.log
+                ),
+            )
+        },
+    )?;
     super::add_undistributed(state, offered)?;
     Ok(FeeCharge { amount: offered })
 }

@@ -8,6 +8,7 @@ pub mod msg_server;
 pub mod query;
 pub mod state_key;
 pub mod sudo;
+pub mod token_ledger;
 pub mod validators;
 
 use serde::{Deserialize, Serialize};

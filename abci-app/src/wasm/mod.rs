@@ -70,6 +70,16 @@ use crate::codes::TxError;
 use crate::context::{BlockInfo, CustomBindings, GasMeter, MsgResult, NoCustomBindings, TxContext};
 use crate::store::StateView;
 
+/// The state key under which contract `contract` (bech32) keeps its own
+/// storage key `key`: for the chain's direct reads and writes of the NRN
+/// token's balances (`gov::token_ledger`).
+pub fn contract_storage_key(contract: &str, key: &[u8]) -> Result<Vec<u8>, TxError> {
+    let canonical = address::decode_field("contract", contract)?;
+    let mut full = state_key::contract_store_prefix(&canonical);
+    full.extend_from_slice(key);
+    Ok(full)
+}
+
 /// Limits that keep a contract from exhausting the node.
 pub(crate) mod limits {
     /// Largest Wasm code accepted, zipped or unzipped.

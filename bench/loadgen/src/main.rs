@@ -78,6 +78,26 @@ struct Args {
     /// whose `min_gas_price` is zero: the feeless comparison).
     #[arg(long, default_value = um_client::fees::DEFAULT_GAS_PRICE)]
     gas_price: um_client::fees::GasPrice,
+    /// `sync` waits for each tx's CheckTx answer before the next one
+    /// (`broadcast_tx_sync`, what a wallet does); `async` only hands it to
+    /// the mempool (`broadcast_tx_async`), so one sender keeps many CheckTx
+    /// requests in flight. CometBFT's socket client sends queued CheckTx
+    /// requests to an out-of-process app at most every 20 ms, so a `sync`
+    /// sender makes about 50 tx/s at best whatever the app's speed. `async`
+    /// refusals by the app are not seen at broadcast: such txs count as not
+    /// committed.
+    #[arg(long, value_enum, default_value_t = Broadcast::Sync)]
+    broadcast: Broadcast,
+    /// Offered load in tx/s over all senders (0: as fast as the window
+    /// allows). Below capacity, latency is the chain's, not queueing.
+    #[arg(long, default_value_t = 0.0)]
+    rate: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Broadcast {
+    Sync,
+    Async,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -379,10 +399,22 @@ fn run(args: &Args) -> anyhow::Result<Value> {
         let shared = shared.clone();
         let rpc = rpcs[i % rpcs.len()].clone();
         let (max_txs, window) = (args.txs, args.window.max(1));
+        let broadcast = args.broadcast;
+        // Each sender's share of the offered load: its k-th tx leaves at k / rate.
+        let interval = (args.rate > 0.0)
+            .then(|| Duration::from_secs_f64(shared.in_flight.len() as f64 / args.rate));
         senders.push(std::thread::spawn(move || -> anyhow::Result<()> {
+            let mut next_at = started;
             loop {
                 if started.elapsed() >= send_for || shared.stop_sending.load(Ordering::Relaxed) {
                     return Ok(());
+                }
+                if interval.is_some() {
+                    let now = Instant::now();
+                    if now < next_at {
+                        std::thread::sleep((next_at - now).min(Duration::from_millis(50)));
+                        continue;
+                    }
                 }
                 if shared.in_flight[i].load(Ordering::Acquire) >= window {
                     std::thread::sleep(Duration::from_millis(2));
@@ -392,6 +424,9 @@ fn run(args: &Args) -> anyhow::Result<Value> {
                 if shared.sent.fetch_add(1, Ordering::AcqRel) >= max_txs {
                     shared.sent.fetch_sub(1, Ordering::AcqRel);
                     return Ok(());
+                }
+                if let Some(interval) = interval {
+                    next_at += interval;
                 }
                 let tx = source.next_tx()?;
                 let hash = hex::encode_upper(Sha256::digest(&tx));
@@ -403,10 +438,13 @@ fn run(args: &Args) -> anyhow::Result<Value> {
                         sender: i,
                     },
                 );
-                let refused = match rpc.broadcast_sync(&tx) {
-                    Ok(result) if result.code == 0 => None,
-                    Ok(result) => Some(format!("code {}: {}", result.code, result.log)),
-                    Err(err) => Some(err.to_string()),
+                let refused = match broadcast {
+                    Broadcast::Sync => match rpc.broadcast_sync(&tx) {
+                        Ok(result) if result.code == 0 => None,
+                        Ok(result) => Some(format!("code {}: {}", result.code, result.log)),
+                        Err(err) => Some(err.to_string()),
+                    },
+                    Broadcast::Async => rpc.broadcast_async(&tx).err().map(|e| e.to_string()),
                 };
                 if let Some(why) = refused {
                     if lock(&shared.pending).remove(&hash).is_some() {
@@ -480,6 +518,8 @@ fn run(args: &Args) -> anyhow::Result<Value> {
         "nodes": args.nodes.len(),
         "senders": shared.in_flight.len(),
         "window": args.window,
+        "broadcast": match args.broadcast { Broadcast::Sync => "sync", Broadcast::Async => "async" },
+        "offered_tx_per_s": args.rate,
         "gas_limit": gas_limits,
         "sent": shared.sent.load(Ordering::Acquire),
         "refused_at_broadcast": shared.refused.load(Ordering::Acquire),
