@@ -15,198 +15,26 @@
 //!
 //! `cargo bench -p um-app --bench hot_paths` (release); `make bench` runs it.
 
+#[path = "chain_fixture.rs"]
+mod chain_fixture;
+
 use std::time::Duration;
 
-use cosmos_sdk_proto::cosmos::auth::v1beta1::{
-    BaseAccount, QueryAccountRequest, QueryAccountResponse,
-};
-use cosmos_sdk_proto::cosmwasm::wasm::v1::{
-    MsgExecuteContract, MsgInstantiateContract, MsgStoreCode,
-};
-use cosmos_sdk_proto::Any;
+use chain_fixture::{Chain, CHAIN};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use ed25519_consensus::SigningKey as EdKey;
 use prost::Message;
 use tendermint_abci::Application;
-use tendermint_proto::google::protobuf::Timestamp;
 use tendermint_proto::v0_38::abci as pb;
-use um_app::app::{App, Node};
 use um_app::auth::ante::{authenticate, decode, forget_verified_signatures, Mode};
 use um_app::auth::AuthParams;
 use um_app::context::GasMeter;
 use um_app::gov::validators::{record_set_from, PowerMap};
 use um_app::store::Store;
 use um_app::training::extension::{build_injected, check_injected, consensus_address};
-use um_app::wasm::WasmVm;
-use um_client::keys::Key;
-use um_client::msgs::any;
 use um_client::tx_builder::{sign_tx, SignerData, TxOptions};
 use um_proto::um::abci::v1::{BlockIdFlag, CanonicalVoteExtension, VerdictEntry, VoteExtension};
 use um_proto::um::training::v1::VerdictReason;
-
-const CHAIN: &str = "um-bench-1";
-const MNEMONIC: &str = "surround miss nominee dream gap cross assault thank captain prosper drop duty group candy wealth weather scale put";
-
-fn time(height: i64) -> Option<Timestamp> {
-    Some(Timestamp {
-        seconds: 1_700_000_000 + height,
-        nanos: 0,
-    })
-}
-
-/// A node with the nrn-token contract instantiated, `key` holding NRN.
-struct Chain {
-    app: App,
-    _cache: tempfile::TempDir,
-    key: Key,
-    token: String,
-    height: i64,
-}
-
-impl Chain {
-    fn new() -> Self {
-        let cache = tempfile::tempdir().expect("temp dir");
-        let wasm = WasmVm::new(cache.path()).expect("wasm module");
-        let node = Node::with_parts(Store::temporary().expect("store"), wasm).expect("node");
-        let app = App::new(node);
-        app.init_chain(pb::RequestInitChain {
-            chain_id: CHAIN.into(),
-            initial_height: 1,
-            time: time(0),
-            app_state_bytes: br#"{"auth":{"accounts":[]}}"#.to_vec().into(),
-            ..Default::default()
-        });
-        let key = Key::from_mnemonic("bench", MNEMONIC).expect("key");
-        let mut chain = Chain {
-            app,
-            _cache: cache,
-            key,
-            token: String::new(),
-            height: 0,
-        };
-        let wasm = std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../artifacts/nrn_token.wasm"),
-        )
-        .expect("artifacts/nrn_token.wasm (make contracts)");
-        let store = any(&MsgStoreCode {
-            sender: chain.key.address.clone(),
-            wasm_byte_code: wasm,
-            instantiate_permission: None,
-        });
-        let result = chain.commit_one(store, 100_000_000);
-        let code_id = event(&result, "store_code", "code_id")
-            .parse::<u64>()
-            .expect("code id");
-        let init = serde_json::json!({
-            "name": "Neuron", "symbol": "NRN", "decimals": 6,
-            "initial_balances": [{"address": chain.key.address, "amount": "1000000000000"}],
-            "mint": null, "marketing": null,
-        });
-        let instantiate = any(&MsgInstantiateContract {
-            sender: chain.key.address.clone(),
-            admin: chain.key.address.clone(),
-            code_id,
-            label: "nrn".into(),
-            msg: init.to_string().into_bytes(),
-            funds: Vec::new(),
-        });
-        let result = chain.commit_one(instantiate, 10_000_000);
-        chain.token = event(&result, "instantiate", "_contract_address").to_string();
-        chain
-    }
-
-    fn account(&self) -> Option<BaseAccount> {
-        let response = self.app.query(pb::RequestQuery {
-            path: "/cosmos.auth.v1beta1.Query/Account".into(),
-            data: QueryAccountRequest {
-                address: self.key.address.clone(),
-            }
-            .encode_to_vec()
-            .into(),
-            ..Default::default()
-        });
-        if response.code != 0 {
-            return None;
-        }
-        let any = QueryAccountResponse::decode(response.value.as_ref())
-            .ok()?
-            .account?;
-        BaseAccount::decode(any.value.as_slice()).ok()
-    }
-
-    fn signer(&self, offset: u64) -> SignerData {
-        let (account_number, sequence) = self
-            .account()
-            .map(|a| (a.account_number, a.sequence))
-            .unwrap_or((0, 0));
-        SignerData {
-            chain_id: CHAIN.into(),
-            account_number,
-            sequence: sequence + offset,
-        }
-    }
-
-    fn sign(&self, msg: Any, gas_limit: u64, offset: u64) -> Vec<u8> {
-        let options = TxOptions {
-            gas_limit,
-            ..TxOptions::default()
-        };
-        sign_tx(&self.key, vec![msg], &self.signer(offset), &options).expect("signed")
-    }
-
-    fn finalize(&self, height: i64, txs: &[Vec<u8>]) -> pb::ResponseFinalizeBlock {
-        self.app.finalize_block(pb::RequestFinalizeBlock {
-            txs: txs.iter().map(|t| t.clone().into()).collect(),
-            height,
-            time: time(height),
-            ..Default::default()
-        })
-    }
-
-    fn commit_one(&mut self, msg: Any, gas: u64) -> pb::ExecTxResult {
-        let tx = self.sign(msg, gas, 0);
-        self.height += 1;
-        let mut response = self.finalize(self.height, &[tx]);
-        self.app.commit();
-        let result = response.tx_results.remove(0);
-        assert_eq!(result.code, 0, "setup tx failed: {}", result.log);
-        result
-    }
-
-    /// `n` signed transfers with consecutive sequences, for the next height.
-    fn transfers(&self, n: u64) -> Vec<Vec<u8>> {
-        (0..n)
-            .map(|i| self.sign(self.transfer_msg(), 400_000, i))
-            .collect()
-    }
-
-    fn transfer_msg(&self) -> Any {
-        any(&MsgExecuteContract {
-            sender: self.key.address.clone(),
-            contract: self.token.clone(),
-            msg: serde_json::json!({"transfer": {"recipient": recipient(), "amount": "1"}})
-                .to_string()
-                .into_bytes(),
-            funds: Vec::new(),
-        })
-    }
-}
-
-/// Where the transfers go: an account of its own (20 bytes of 1).
-fn recipient() -> String {
-    um_client::address::encode(&[1u8; 20])
-}
-
-fn event<'a>(result: &'a pb::ExecTxResult, kind: &str, key: &str) -> &'a str {
-    result
-        .events
-        .iter()
-        .filter(|e| e.r#type == kind)
-        .flat_map(|e| e.attributes.iter())
-        .find(|a| a.key == key)
-        .map(|a| a.value.as_str())
-        .unwrap_or_else(|| panic!("no {kind}.{key} event"))
-}
 
 fn bench_tx(c: &mut Criterion) {
     let chain = Chain::new();

@@ -16,6 +16,11 @@ root="$(pwd)"
 work="$root/target/bench"
 loadgen="$root/target/$profile/um-loadgen"
 window="${BENCH_WINDOW:-500}"
+# async: each sender keeps many CheckTx requests in flight. A sync sender
+# waits for every answer, and CometBFT's socket client sends queued CheckTx
+# requests to umd (an out-of-process app, unlike the in-process kvstore) at
+# most every 20 ms: ~50 tx/s per sender whatever the app's speed.
+broadcast="${BENCH_BROADCAST:-async}"
 max_txs="${BENCH_MAX_TXS:-40000}"
 # Addresses of their own, away from localnet/'s default 127.0.0.2+.
 umd_ip=127.0.0.40 kv_ip=127.0.0.60
@@ -57,7 +62,7 @@ for n in 4 1; do
   else
     for ((i = 0; i < n; i++)); do senders+=(--sender "$work/umd-net/node$i/keys:operator"); done
   fi
-  common=(--duration "$duration" --txs "$max_txs" --window "$window")
+  common=(--duration "$duration" --txs "$max_txs" --window "$window" --broadcast "$broadcast")
   for r in $(seq 1 "$reps"); do
     echo "== chain throughput, $n validator(s), round $r/$reps: umd (cw20 NRN transfers, fees on)"
     umd_round umd '' "$n" "$r"
