@@ -199,4 +199,3 @@ pub fn event<'a>(result: &'a pb::ExecTxResult, kind: &str, key: &str) -> &'a str
         .map(|a| a.value.as_str())
         .unwrap_or_else(|| panic!("no {kind}.{key} event"))
 }
-

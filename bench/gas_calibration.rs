@@ -302,19 +302,23 @@ fn instance_cases(rows: &mut Vec<Row>) {
     )
     .expect("artifacts/nrn_token.wasm (make contracts)");
     let dir = tempfile::tempdir().expect("temp dir");
-    let options = || CacheOptions::new(
+    let options = || {
+        CacheOptions::new(
         dir.path(),
         capabilities_from_csv("iterator,staking,cosmwasm_1_1,cosmwasm_1_2,cosmwasm_1_3,cosmwasm_1_4,cosmwasm_2_0,cosmwasm_2_1,cosmwasm_2_2"),
         Size::mebi(100),
         Size::mebi(32),
-    );
+    )
+    };
     let new_cache = || -> Cache<MockApi, MockStorage, MockQuerier> {
         // SAFETY (cosmwasm-vm's contract for `Cache::new`): one cache per
         // directory at a time; each is dropped before the next is made.
         unsafe { Cache::new(options()).expect("cache") }
     };
     let checksum = new_cache().store_code(&wasm, true, true).expect("compiles");
-    let instance_options = InstanceOptions { gas_limit: u64::MAX };
+    let instance_options = InstanceOptions {
+        gas_limit: u64::MAX,
+    };
     let time_instances = |cache: &Cache<MockApi, MockStorage, MockQuerier>, n: usize| {
         let started = Instant::now();
         for _ in 0..n {
@@ -340,9 +344,21 @@ fn instance_cases(rows: &mut Vec<Row>) {
     sorted.sort_by(f64::total_cmp);
     let cost = um_app::wasm::INSTANCE_COST;
     for (name, what, nanos) in [
-        ("instance_from_file_cache", "nrn-token instance, module loaded from the file-system cache", sorted[sorted.len() / 2]),
-        ("instance_from_memory_cache", "nrn-token instance, module in the memory cache", from_memory),
-        ("instance_pinned", "nrn-token instance, module pinned", pinned),
+        (
+            "instance_from_file_cache",
+            "nrn-token instance, module loaded from the file-system cache",
+            sorted[sorted.len() / 2],
+        ),
+        (
+            "instance_from_memory_cache",
+            "nrn-token instance, module in the memory cache",
+            from_memory,
+        ),
+        (
+            "instance_pinned",
+            "nrn-token instance, module pinned",
+            pinned,
+        ),
     ] {
         rows.push(Row {
             class: "instance",

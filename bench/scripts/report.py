@@ -460,6 +460,26 @@ if hot:
             per = t(r["median_ns"] / n) + " per validator"
         L.append(f"| `{r['id']}` | {t(r['median_ns'])} | {t(r['low_ns'])} – {t(r['high_ns'])} | {per} |")
 
+calib = [r for r in rows if r["bench"] == "gas_calibration"]
+if calib:
+    L += [
+        "",
+        "## 7. Gas calibration",
+        "",
+        "Issue 17. `cargo bench -p um-app --bench gas_calibration` (bench/gas_calibration.rs, release): "
+        "each *worst* case is a hand-written contract whose `execute` spends the whole "
+        "`max_tx_contract_gas` on one resource (memory growth ends at the instance's 32 MiB first), "
+        "one signed tx in a FinalizeBlock of the real App, time = that block's minus an empty one's "
+        "(median of 7), gas = the tx result's. *Common*: a no-op execute and a cw20 transfer of the "
+        "real nrn-token. *Instance*: creating and dropping an nrn-token instance on cosmwasm-vm's "
+        "cache, against the flat instance cost it is charged.",
+        "",
+        "| class | case | what | gas | time | **ns per gas** |",
+        "|---|---|---|---:|---:|---:|",
+    ]
+    for r in calib:
+        L.append(f"| {r['class']} | `{r['case']}` | {r['what']} | {r['gas']:,} | {r['ns'] / 1e3:,.1f} µs | **{r['ns_per_gas']:.2f}** |")
+
 missing = []
 if not chain:
     missing.append("1 (chain throughput and latency)")

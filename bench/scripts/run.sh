@@ -109,6 +109,11 @@ for estimates in sorted(pathlib.Path("target/criterion").glob("**/new/estimates.
                           "high_ns": e["median"]["confidence_interval"]["upper_bound"]}) + "\n")
 PY
 
+calib=(cargo bench -p um-app --bench gas_calibration)
+[ "$hot_profile" = dev ] && calib+=(--profile dev)
+echo "== ${calib[*]}"
+GAS_CALIBRATION_JSONL="$(pwd)/$results" "${calib[@]}"
+
 "$py" bench/scripts/report.py "$results" BENCHMARKS.md \
   --profile "$profile" --quick "$quick" --rounds "$rounds" \
   --train-reps "$train_reps" --verify-reps "$verify_reps" \
