@@ -11,8 +11,8 @@
 //! The app hashes pinned in `app/tests.rs` hold both paths to that.
 //!
 //! This binds the token's storage layout: a token migrated to code that
-//! keeps balances elsewhere would not see fees move (see
-//! `um_bindings::token`).
+//! keeps balances elsewhere would not see fees move, so any token migration
+//! the DAO passes must keep cw20-base's balance map.
 
 use cosmwasm_std::Uint128;
 
