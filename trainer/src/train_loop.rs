@@ -1328,20 +1328,25 @@ mod tests {
         u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]) % shards
     }
 
+    /// An open round of four shards whose seed is 32 bytes of `seed`.
+    fn round_of_four(seed: u8) -> proto::Round {
+        proto::Round {
+            seed: vec![seed; 32],
+            params: Some(proto::RoundParams {
+                max_contributions: 4,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
     fn current_seed(fake: &FakeChain) -> Vec<u8> {
         fake.state().rounds.last().unwrap().seed.clone()
     }
 
     #[test]
     fn shards_are_picked_from_the_preferred_one_up() {
-        let mut round = proto::Round {
-            seed: vec![3; 32],
-            params: Some(proto::RoundParams {
-                max_contributions: 4,
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
+        let mut round = round_of_four(3);
         let me = "um1me";
         let p = expected_preferred(&round.seed, me, 4);
         assert_eq!(preferred_shard(&round.seed, me, 4), p);
@@ -1366,14 +1371,7 @@ mod tests {
             trainer: trainer.into(),
             height: 12,
         };
-        let mut round = proto::Round {
-            seed: vec![5; 32],
-            params: Some(proto::RoundParams {
-                max_contributions: 4,
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
+        let mut round = round_of_four(5);
         let me = "um1me";
         let p = expected_preferred(&round.seed, me, 4);
         round.claims = vec![claim(p, "um1other")];

@@ -109,12 +109,12 @@ pub fn charge_fee(
             ),
         ));
     }
-    let Some(registry) = gov::registry(state)? else {
-        return Ok(FeeCharge::default());
-    };
     if offered == 0 {
         return Ok(FeeCharge::default());
     }
+    let Some(registry) = gov::registry(state)? else {
+        return Ok(FeeCharge::default());
+    };
     // On the token's balance entries, not through its `sudo`: the same bytes
     // without a VM instance per tx and phase (gov::token_ledger).
     let collector = super::fee_collector();

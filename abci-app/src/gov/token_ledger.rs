@@ -23,20 +23,25 @@ use crate::wasm::contract_storage_key;
 /// cw20-base's namespace of `BALANCES` (`cw20_base::state`).
 const BALANCES_NAMESPACE: &[u8] = b"balance";
 
-/// The state key of `owner`'s balance in `token`: the contract's storage
-/// prefix, then cw-storage-plus's map key (namespace length as u16
-/// big-endian, namespace, then the address as the last, unprefixed part).
-fn balance_key(token: &str, owner: &str) -> Result<Vec<u8>, TxError> {
-    let mut key = Vec::with_capacity(2 + BALANCES_NAMESPACE.len() + owner.len());
-    key.extend_from_slice(&(BALANCES_NAMESPACE.len() as u16).to_be_bytes());
-    key.extend_from_slice(BALANCES_NAMESPACE);
-    key.extend_from_slice(owner.as_bytes());
-    contract_storage_key(token, &key)
+/// Where `token` keeps its balances: the contract's storage prefix, then
+/// cw-storage-plus's map prefix (namespace length as u16 big-endian, then
+/// the namespace). Computed once per transfer: it decodes the bech32.
+fn balances_prefix(token: &str) -> Result<Vec<u8>, TxError> {
+    let mut namespace = Vec::with_capacity(2 + BALANCES_NAMESPACE.len());
+    namespace.extend_from_slice(&(BALANCES_NAMESPACE.len() as u16).to_be_bytes());
+    namespace.extend_from_slice(BALANCES_NAMESPACE);
+    contract_storage_key(token, &namespace)
 }
 
-/// `owner`'s balance in micro-NRN (0 when it never held any).
-pub fn balance(state: &StateView, token: &str, owner: &str) -> Result<u128, TxError> {
-    let Some(bytes) = state.get(&balance_key(token, owner)?)? else {
+/// The state key of `owner`'s balance: the address is the map key's last,
+/// unprefixed part.
+fn balance_key(prefix: &[u8], owner: &str) -> Vec<u8> {
+    [prefix, owner.as_bytes()].concat()
+}
+
+/// The balance stored under `key` in micro-NRN (0 when `owner` never held any).
+fn balance(state: &StateView, key: &[u8], owner: &str) -> Result<u128, TxError> {
+    let Some(bytes) = state.get(key)? else {
         return Ok(0);
     };
     let amount: Uint128 = serde_json::from_slice(&bytes).map_err(|e| {
@@ -57,7 +62,9 @@ pub fn transfer(
     to: &str,
     amount: u128,
 ) -> Result<(), TxError> {
-    let available = balance(state, token, from)?;
+    let prefix = balances_prefix(token)?;
+    let from_key = balance_key(&prefix, from);
+    let available = balance(state, &from_key, from)?;
     let remaining = available.checked_sub(amount).ok_or_else(|| {
         TxError::new(
             Code::InsufficientFunds,
@@ -67,11 +74,12 @@ pub fn transfer(
     if amount == 0 || from == to {
         return Ok(());
     }
-    let received = balance(state, token, to)?
+    let to_key = balance_key(&prefix, to);
+    let received = balance(state, &to_key, to)?
         .checked_add(amount)
         .ok_or_else(|| TxError::new(Code::Internal, format!("the balance of {to} overflows")))?;
-    state.set(&balance_key(token, from)?, amount_json(remaining));
-    state.set(&balance_key(token, to)?, amount_json(received));
+    state.set(&from_key, amount_json(remaining));
+    state.set(&to_key, amount_json(received));
     Ok(())
 }
 
@@ -87,7 +95,7 @@ mod tests {
     #[test]
     fn keys_and_values_are_cw20_bases() {
         let token = crate::fee::fee_collector();
-        let key = balance_key(&token, "um1owner").unwrap();
+        let key = balance_key(&balances_prefix(&token).unwrap(), "um1owner");
         let prefix = contract_storage_key(&token, b"").unwrap();
         assert_eq!(&key[prefix.len()..], b"\x00\x07balanceum1owner");
         assert_eq!(
