@@ -461,6 +461,13 @@ fn training_routes(chain: &Chain) {
         None,
         400,
     );
+    // An empty value is not a boolean (schemathesis found it taken as true).
+    chain.fails(
+        "GET",
+        "/um/training/v1/updates?pagination.count_total=",
+        None,
+        400,
+    );
     chain.fails(
         "GET",
         &format!("/um/training/v1/models/{MODEL}/versions?pagination.key=eHl6"),

@@ -424,7 +424,7 @@ impl Ctx {
     fn query_bool(&self, name: &str) -> Result<bool, ApiError> {
         match self.query(name) {
             None | Some("false") => Ok(false),
-            Some("true") | Some("") => Ok(true),
+            Some("true") => Ok(true),
             Some(other) => Err(ApiError::invalid(format!(
                 "{name} {other:?} is not true or false"
             ))),
