@@ -84,8 +84,9 @@ struct Args {
     /// requests in flight. CometBFT's socket client sends queued CheckTx
     /// requests to an out-of-process app at most every 20 ms, so a `sync`
     /// sender makes about 50 tx/s at best whatever the app's speed. `async`
-    /// refusals by the app are not seen at broadcast: such txs count as not
-    /// committed.
+    /// refusals by the app are not seen at broadcast: a sender none of whose
+    /// txs commit for 4 s counts those in flight as refused and starts again
+    /// from the chain's sequence.
     #[arg(long, value_enum, default_value_t = Broadcast::Sync)]
     broadcast: Broadcast,
     /// Offered load in tx/s over all senders (0: as fast as the window
@@ -273,6 +274,25 @@ struct Sent {
     sender: usize,
 }
 
+/// Whether sender `i` has txs in flight and none of its txs committed for
+/// [`ASYNC_STALL`].
+fn stalled(shared: &Shared, i: usize) -> bool {
+    let quiet_ms = shared
+        .now_ms()
+        .saturating_sub(shared.progress_ms[i].load(Ordering::Acquire));
+    shared.in_flight[i].load(Ordering::Acquire) > 0 && quiet_ms > ASYNC_STALL.as_millis() as u64
+}
+
+/// Drops sender `i`'s txs in flight from the books; how many there were.
+fn forget_in_flight(shared: &Shared, i: usize) -> u64 {
+    let mut pending = lock(&shared.pending);
+    let before = pending.len();
+    pending.retain(|_, sent| sent.sender != i);
+    let lost = before - pending.len();
+    shared.in_flight[i].store(0, Ordering::Release);
+    lost as u64
+}
+
 #[derive(Default)]
 struct Totals {
     latencies: Vec<Duration>,
@@ -294,7 +314,23 @@ struct Shared {
     stop_sending: AtomicBool,
     stop_watching: AtomicBool,
     refused_logs: Mutex<HashMap<String, u64>>,
+    /// Per sender: when one of its txs last committed (or it last
+    /// resynchronized), in ms since `epoch`.
+    progress_ms: Vec<AtomicU64>,
+    epoch: Instant,
 }
+
+impl Shared {
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+}
+
+/// An `async` sender whose txs have not committed for this long while some
+/// are in flight takes them as refused at CheckTx (a full mempool, say,
+/// which `broadcast_tx_async` does not report) and starts again from the
+/// chain's sequence.
+const ASYNC_STALL: Duration = Duration::from_secs(4);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -384,6 +420,8 @@ fn run(args: &Args) -> anyhow::Result<Value> {
         stop_sending: AtomicBool::new(false),
         stop_watching: AtomicBool::new(false),
         refused_logs: Mutex::new(HashMap::new()),
+        progress_ms: (0..sources.len()).map(|_| AtomicU64::new(0)).collect(),
+        epoch: Instant::now(),
     });
 
     let watcher = {
@@ -393,6 +431,9 @@ fn run(args: &Args) -> anyhow::Result<Value> {
     };
 
     let started = Instant::now();
+    for progress in &shared.progress_ms {
+        progress.store(shared.now_ms(), Ordering::Release);
+    }
     let send_for = Duration::from_secs_f64(args.duration.max(0.0));
     let mut senders = Vec::new();
     for (i, mut source) in sources.into_iter().enumerate() {
@@ -415,6 +456,21 @@ fn run(args: &Args) -> anyhow::Result<Value> {
                         std::thread::sleep((next_at - now).min(Duration::from_millis(50)));
                         continue;
                     }
+                }
+                if broadcast == Broadcast::Async && stalled(&shared, i) {
+                    let lost = forget_in_flight(&shared, i);
+                    shared.sent.fetch_sub(lost, Ordering::AcqRel);
+                    shared.refused.fetch_add(lost, Ordering::Relaxed);
+                    *lock(&shared.refused_logs)
+                        .entry(format!(
+                            "async: no commit for {} s (refused at CheckTx)",
+                            ASYNC_STALL.as_secs()
+                        ))
+                        .or_default() += lost;
+                    std::thread::sleep(Duration::from_millis(500));
+                    source.resync(&rpc)?;
+                    shared.progress_ms[i].store(shared.now_ms(), Ordering::Release);
+                    continue;
                 }
                 if shared.in_flight[i].load(Ordering::Acquire) >= window {
                     std::thread::sleep(Duration::from_millis(2));
@@ -607,6 +663,7 @@ fn watch(rpc: &RpcClient, mut height: u64, shared: &Shared) -> anyhow::Result<()
                 continue;
             };
             shared.in_flight[sent.sender].fetch_sub(1, Ordering::AcqRel);
+            shared.progress_ms[sent.sender].store(shared.now_ms(), Ordering::Release);
             totals.latencies.push(seen.duration_since(sent.at));
             match codes.get(i) {
                 Some((code, log)) if *code != 0 => {
