@@ -51,32 +51,51 @@ impl Chain {
         let wasm = WasmVm::new(cache.path()).expect("wasm module");
         let node = Node::with_parts(Store::temporary().expect("store"), wasm).expect("node");
         let app = App::new(node);
-        app.init_chain(pb::RequestInitChain {
-            chain_id: CHAIN.into(),
-            initial_height: 1,
-            time: time(0),
-            app_state_bytes: br#"{"auth":{"accounts":[]}}"#.to_vec().into(),
-            ..Default::default()
-        });
         let key = Key::from_mnemonic("bench", MNEMONIC).expect("key");
-        let mut chain = Chain {
-            app,
-            _cache: cache,
-            key,
-            token: String::new(),
-            height: 0,
-        };
         let wasm = std::fs::read(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../artifacts/nrn_token.wasm"),
         )
         .expect("artifacts/nrn_token.wasm (make contracts)");
-        let code_id = chain.store_code(wasm);
-        let init = serde_json::json!({
-            "name": "Neuron", "symbol": "NRN", "decimals": 6,
-            "initial_balances": [{"address": chain.key.address, "amount": "1000000000000"}],
-            "mint": null, "marketing": null,
+        // The token is deployed at genesis and pinned, as the governance
+        // suite's token is on a real chain.
+        use base64::Engine;
+        let genesis = serde_json::json!({
+            "auth": {"accounts": []},
+            "wasm": {
+                "codes": [{
+                    "creator": key.address,
+                    "wasm_base64": base64::engine::general_purpose::STANDARD.encode(&wasm),
+                }],
+                "contracts": [{
+                    "code_id": 1, "creator": key.address, "admin": key.address,
+                    "label": "NRN", "pinned": true,
+                    "msg": {
+                        "name": "Neuron", "symbol": "NRN", "decimals": 6,
+                        "initial_balances": [{"address": key.address, "amount": "1000000000000"}],
+                        "mint": null, "marketing": null,
+                    },
+                }],
+            },
         });
-        chain.token = chain.instantiate(code_id, &init, 10_000_000);
+        let response = app.init_chain(pb::RequestInitChain {
+            chain_id: CHAIN.into(),
+            initial_height: 1,
+            time: time(0),
+            app_state_bytes: genesis.to_string().into_bytes().into(),
+            ..Default::default()
+        });
+        assert!(!response.app_hash.is_empty(), "genesis failed");
+        let chain = Chain {
+            app,
+            _cache: cache,
+            key,
+            token: um_app::wasm::classic_contract_address(1, 1).expect("token address"),
+            height: 1,
+        };
+        // Genesis is committed with the first block: benchmarks re-run
+        // FinalizeBlock at a height on committed state.
+        chain.finalize(1, &[]);
+        chain.app.commit();
         chain
     }
 

@@ -191,7 +191,7 @@ fn cases() -> Vec<(Case, Vec<u8>)> {
         },
         Case {
             name: "memory_growth",
-            what: "`memory.grow` by one page to the 32 MiB limit, every 4 KiB touched",
+            what: "`memory.grow` by one page to the instance limit (8 MiB), every 4 KiB touched",
             body: "(block $full (loop $l \
                      (br_if $full (i32.eq (memory.grow (i32.const 1)) (i32.const -1))) \
                      (local.set $i (i32.const 0)) \
@@ -307,7 +307,7 @@ fn instance_cases(rows: &mut Vec<Row>) {
         dir.path(),
         capabilities_from_csv("iterator,staking,cosmwasm_1_1,cosmwasm_1_2,cosmwasm_1_3,cosmwasm_1_4,cosmwasm_2_0,cosmwasm_2_1,cosmwasm_2_2"),
         Size::mebi(100),
-        Size::mebi(32),
+        Size::mebi(um_app::wasm::INSTANCE_MEMORY_MIB),
     )
     };
     let new_cache = || -> Cache<MockApi, MockStorage, MockQuerier> {
@@ -342,22 +342,26 @@ fn instance_cases(rows: &mut Vec<Row>) {
     let pinned = time_instances(&cache, 500);
     let mut sorted = from_disk;
     sorted.sort_by(f64::total_cmp);
-    let cost = um_app::wasm::INSTANCE_COST;
-    for (name, what, nanos) in [
+    let unpinned = um_app::wasm::gas::instance_cost(false, wasm.len() as u64);
+    let pinned_cost = um_app::wasm::gas::instance_cost(true, wasm.len() as u64);
+    for (name, what, nanos, cost) in [
         (
             "instance_from_file_cache",
             "nrn-token instance, module loaded from the file-system cache",
             sorted[sorted.len() / 2],
+            unpinned,
         ),
         (
             "instance_from_memory_cache",
             "nrn-token instance, module in the memory cache",
             from_memory,
+            unpinned,
         ),
         (
             "instance_pinned",
             "nrn-token instance, module pinned",
             pinned,
+            pinned_cost,
         ),
     ] {
         rows.push(Row {

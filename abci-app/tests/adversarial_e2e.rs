@@ -782,18 +782,32 @@ fn code_spam_censorship_and_query_floods_cost_their_senders_and_harm_nothing() {
         gas_limit: CENSOR_GAS,
         ..TxOptions::default()
     };
+    // The mempool holds two blocks' worth of declared gas (issue 17): the
+    // censors' txs beyond it are refused at once, which bounds how far
+    // ahead they can queue.
     let mut censor_hashes = Vec::new();
+    let mut censor_admitted = Vec::new();
+    let mut refused = 0;
     for censor in &censors {
         let mut signer = node.signer(censor);
+        let mut admitted = 0u128;
         for _ in 0..CENSOR_TXS {
             let tx = tx_builder::sign_tx(censor, vec![transfer(censor)], &signer, &censor_options)
                 .unwrap();
-            signer.sequence += 1;
             let sent = node.rpc.broadcast_sync(&tx).unwrap();
+            if sent.code == Code::MempoolFull.value() {
+                assert!(sent.log.contains("mempool full"), "{}", sent.log);
+                refused += 1;
+                break;
+            }
             assert_eq!(sent.code, 0, "{}", sent.log);
+            signer.sequence += 1;
+            admitted += 1;
             censor_hashes.push(sent.hash);
         }
+        censor_admitted.push(admitted);
     }
+    assert!(censor_hashes.len() >= 4, "{censor_hashes:?}");
     let honest_options = TxOptions {
         gas_limit: 200_000,
         gas_price: "0.05unrn".parse().unwrap(),
@@ -822,16 +836,16 @@ fn code_spam_censorship_and_query_floods_cost_their_senders_and_harm_nothing() {
         "honest tx at {}, censor txs at {censor_heights:?}",
         honest_landed.height
     );
-    for (censor, before) in censors.iter().zip(&censor_before) {
+    for ((censor, before), admitted) in censors.iter().zip(&censor_before).zip(&censor_admitted) {
         assert_eq!(
             node.cw20_balance(&suite.token, &censor.address),
-            before - CENSOR_TXS as u128 * price(CENSOR_GAS),
+            before - admitted * price(CENSOR_GAS),
             "{} paid for the gas it declared",
             censor.name
         );
     }
     eprintln!(
-        "censorship: {} txs of {CENSOR_GAS} gas from {} censors at heights {censor_heights:?}, {} unrn each; the honest tx at height {}",
+        "censorship: {} txs of {CENSOR_GAS} gas from {} censors at heights {censor_heights:?} ({refused} censors refused by the full mempool), {} unrn each; the honest tx at height {}",
         censor_hashes.len(),
         censors.len(),
         price(CENSOR_GAS),
@@ -959,6 +973,57 @@ fn hostile_contracts_run_out_of_gas_or_fail_clearly_and_the_chain_goes_on() {
     assert_eq!(result.code, Code::VmError.value(), "{}", result.log);
     assert!(result.log.contains("unreachable"), "{}", result.log);
 
+    // Blocks full of txs that each touch their whole memory (8 MiB), the
+    // slowest thing gas buys: 15 ms for 87,049 gas before issue 17 (32 MiB,
+    // memory priced like any operator), so a block budget's worth of them
+    // took about a second. Each now pays for its memory before it runs, so
+    // a block holds ~70 (3.2 ms each, release) and the budget splits them.
+    let hog = contract(
+        "(local $i i32)
+         (block $full (loop $grow
+           (br_if $full (i32.eq (memory.grow (i32.const 1)) (i32.const -1)))
+           (local.set $i (i32.const 0))
+           (loop $touch
+             (i32.store8 (i32.add (i32.shl (i32.sub (memory.size) (i32.const 1)) (i32.const 16))
+                                  (local.get $i)) (i32.const 1))
+             (local.set $i (i32.add (local.get $i) (i32.const 4096)))
+             (br_if $touch (i32.lt_u (local.get $i) (i32.const 65536))))
+           (br $grow)))
+         (call $empty)",
+        "",
+    );
+    let code_id = node.store_code(&key, hog);
+    let hog = node.instantiate(&key, code_id, json!({}), "memory-hog");
+    let first = node.signer(&key);
+    let hogs = 120;
+    let hashes: Vec<String> = (0..hogs)
+        .map(|i| {
+            let signer = tx_builder::SignerData {
+                sequence: first.sequence + i,
+                ..first.clone()
+            };
+            let options = TxOptions {
+                gas_limit: 700_000,
+                ..TxOptions::default()
+            };
+            let msg = execute_msg(&key.address, &hog, json!({}));
+            let tx = tx_builder::sign_tx(&key, vec![msg], &signer, &options).unwrap();
+            node.rpc.broadcast_async(&tx).unwrap()
+        })
+        .collect();
+    let mut heights = std::collections::BTreeSet::new();
+    for hash in &hashes {
+        let result = node
+            .rpc
+            .wait_for_tx(hash, Duration::from_secs(120))
+            .unwrap();
+        assert_eq!(result.code, 0, "{}", result.log);
+        node.note_fee(&key.address, &result);
+        heights.insert(result.height);
+    }
+    eprintln!("memory hogs: {hogs} txs in blocks {heights:?}");
+    assert!(heights.len() >= 2, "one block took all {hogs}: {heights:?}");
+
     let recursion = contract(
         "(call $deep (i32.const 0))",
         "(func $deep (param $n i32) (result i32) (call $deep (i32.add (local.get $n) (i32.const 1))))",
@@ -1017,10 +1082,11 @@ fn hostile_contracts_run_out_of_gas_or_fail_clearly_and_the_chain_goes_on() {
     );
     let code_id = node.store_code(&key, ranges);
     let ranges = node.instantiate(&key, code_id, json!({}), "range-storm");
+    // 400 writes of 100 bytes, after an instance of unpinned code.
     let stored = node.submit(
         &key,
         vec![execute_msg(&key.address, &ranges, json!({}))],
-        gas,
+        4_000_000,
     );
     assert_eq!(stored.code, 0, "{}", stored.log);
     let storm = node.submit(
@@ -1104,10 +1170,12 @@ fn hostile_contracts_run_out_of_gas_or_fail_clearly_and_the_chain_goes_on() {
         gas,
     );
     assert_eq!(stored.code, 0, "{}", stored.log);
+    // Eleven instances of unpinned code, each paying for its memory, come
+    // before the depth limit.
     let result = node.submit(
         &key,
         vec![execute_msg(&key.address, &contract_address, json!("go"))],
-        gas,
+        10_000_000,
     );
     eprintln!("self-caller: code {}: {}", result.code, result.log);
     assert_eq!(result.code, Code::InvalidRequest.value(), "{}", result.log);

@@ -67,6 +67,9 @@ pub enum Code {
     /// The signer's NRN balance cannot pay the fee (or another amount the
     /// chain takes, such as a verification fee).
     InsufficientFunds = 32,
+    /// This node's mempool already holds as much as the next blocks can
+    /// take; the tx was not admitted, retry after a block or two.
+    MempoolFull = 33,
     /// The node could not read or write its own state.
     Internal = 99,
 }

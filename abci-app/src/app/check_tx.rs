@@ -1,11 +1,13 @@
 use tendermint_proto::v0_38::abci as pb;
 
+use super::mempool::Candidate;
 use super::Node;
 use crate::auth::{self, AuthParams, Mode};
 use crate::codes::{Code, CODESPACE};
 use crate::context::BlockInfo;
 
-/// Admits a tx to the mempool after the ante checks.
+/// Admits a tx to the mempool after the ante checks, while the mempool
+/// holds less than `mempool::PENDING_BLOCKS` blocks' worth.
 ///
 /// Messages are not executed here: that would make the mempool as costly as
 /// block execution. Sequences advance in the mempool view so one account can
@@ -28,6 +30,24 @@ pub fn check_tx(node: &mut Node, request: pb::RequestCheckTx) -> pb::ResponseChe
         Ok(tx) => tx,
         Err(err) => return response(err.code, err.log, 0, 0),
     };
+    let candidate = Candidate::new(&request.tx, &tx, &params);
+    if request.r#type == pb::CheckTxType::Recheck as i32 {
+        // Already waiting: dropped only to bring the mempool within its
+        // bound after a block, cheapest first.
+        if node.mempool.evicts(&candidate) {
+            node.mempool.remove(&request.tx);
+            return response(
+                Code::MempoolFull,
+                "evicted from a full mempool: txs paying more per gas came after it; send it \
+                 again with a higher gas price or later"
+                    .into(),
+                tx.gas_limit,
+                0,
+            );
+        }
+    } else if let Err(err) = node.mempool.admits(&candidate, &params) {
+        return response(err.code, err.log, tx.gas_limit, 0);
+    }
     // The tx can be in the next block at the earliest.
     let block = BlockInfo {
         chain_id,
@@ -43,8 +63,14 @@ pub fn check_tx(node: &mut Node, request: pb::RequestCheckTx) -> pb::ResponseChe
         node.min_gas_price,
     );
     match checked {
-        Ok(gas_used) => response(Code::Ok, String::new(), tx.gas_limit, gas_used),
-        Err((err, gas_used)) => response(err.code, err.log, tx.gas_limit, gas_used),
+        Ok(gas_used) => {
+            node.mempool.admit(&candidate);
+            response(Code::Ok, String::new(), tx.gas_limit, gas_used)
+        }
+        Err((err, gas_used)) => {
+            node.mempool.remove(&request.tx);
+            response(err.code, err.log, tx.gas_limit, gas_used)
+        }
     }
 }
 

@@ -24,5 +24,8 @@ pub fn commit(node: &mut Node) -> pb::ResponseCommit {
     crate::fault::point("commit_after_write");
     node.last_commit = block.info;
     node.check_state = node.store.view();
+    // CometBFT rechecks what is still waiting next.
+    let params = crate::auth::AuthParams::load(&node.check_state).unwrap_or_default();
+    node.mempool.on_commit(&params);
     pb::ResponseCommit { retain_height: 0 }
 }

@@ -56,6 +56,7 @@ pub fn finalize_block(
     let mut validator_updates = begun.validator_updates;
     let mut tx_results = Vec::with_capacity(request.txs.len());
     for (index, tx_bytes) in request.txs.iter().enumerate() {
+        node.mempool.remove(tx_bytes);
         if InjectedVerdicts::has_prefix(tx_bytes) {
             tx_results.push(record_verdicts(&mut view, &block, index, tx_bytes));
             continue;

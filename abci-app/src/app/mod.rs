@@ -8,6 +8,7 @@ mod extend_vote;
 mod finalize_block;
 mod info;
 mod init_chain;
+pub mod mempool;
 pub mod modules;
 mod prepare_proposal;
 mod process_proposal;
@@ -49,6 +50,8 @@ pub struct Node {
     pending: Option<PendingBlock>,
     /// Mempool view: committed state plus the effects of txs CheckTx let in.
     check_state: StateView,
+    /// The txs CheckTx let in that no block has taken yet.
+    mempool: mempool::Pending,
     /// Block info that queries and CheckTx run against.
     last_block: BlockInfo,
     /// This validator's own `um-trainer`; `None` makes it abstain from
@@ -95,6 +98,7 @@ impl Node {
             genesis: None,
             pending: None,
             check_state,
+            mempool: mempool::Pending::default(),
             last_block,
             verifier: None,
             byzantine: byzantine::Byzantine::default(),

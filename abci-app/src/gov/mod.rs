@@ -27,6 +27,12 @@ pub struct Registry {
     pub dao: String,
 }
 
+impl Registry {
+    pub fn contracts(&self) -> [&str; 3] {
+        [&self.token, &self.staking, &self.dao]
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GovParams {
@@ -125,18 +131,28 @@ pub fn register(state: &mut StateView, registry: &Registry) -> Result<(), TxErro
             ),
         ));
     }
-    for address in [&registry.token, &registry.staking, &registry.dao] {
-        crate::address::decode(address)?;
-    }
-    save_json(state, state_key::REGISTRY, registry);
-    Ok(())
+    save_registry(state, registry)
 }
 
 /// Replaces the registry; reached only through a `UmMsg` of the
 /// registered DAO.
 pub fn replace_registry(state: &mut StateView, registry: &Registry) -> Result<(), TxError> {
-    for address in [&registry.token, &registry.staking, &registry.dao] {
+    if let Some(previous) = self::registry(state)? {
+        for address in previous.contracts() {
+            crate::wasm::set_pinned(state, address, false)?;
+        }
+    }
+    save_registry(state, registry)
+}
+
+/// Saves the registry; its contracts are priced as pinned (they run in
+/// most txs, and their code is the DAO's).
+fn save_registry(state: &mut StateView, registry: &Registry) -> Result<(), TxError> {
+    for address in registry.contracts() {
         crate::address::decode(address)?;
+    }
+    for address in registry.contracts() {
+        crate::wasm::set_pinned(state, address, true)?;
     }
     save_json(state, state_key::REGISTRY, registry);
     Ok(())

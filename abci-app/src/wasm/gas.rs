@@ -13,11 +13,26 @@
 /// ~120 operations (25-100 ns measured): a 3M-gas endless loop ends out of
 /// gas in under a second (adversarial_e2e), while ordinary contract calls
 /// still cost mostly their storage.
-pub const GAS_MULTIPLIER: u64 = 14_000;
+pub const GAS_MULTIPLIER: u64 = 7_000;
 
-/// Charged every time a contract instance is created (wasmd's
-/// `DefaultInstanceCost`); it also bounds recursion through gas.
-pub const INSTANCE_COST: u64 = 60_000;
+/// Charged every time an instance of a contract that is not pinned is
+/// created, before it is created. An instance may touch its whole linear
+/// memory (`limits::INSTANCE_MEMORY_MIB`) for a few operators' gas, and the
+/// page faults and unmapping are the slowest thing a contract can buy
+/// (BENCHMARKS.md, gas calibration): this prices that memory at the
+/// schedule's rate up front. It also bounds recursion through gas.
+pub const INSTANCE_COST: u64 = 600_000;
+
+/// Charged per byte of Wasm code on top of [`INSTANCE_COST`]: a module that
+/// is not pinned may have to be loaded from the node's disk cache (nothing
+/// deterministic says whether it is in memory), which takes time in
+/// proportion to its size.
+pub const INSTANCE_LOAD_COST_PER_BYTE: u64 = 1;
+
+/// Charged for an instance of a pinned contract (the governance suite):
+/// its module is always in memory and its code is the DAO's, so the
+/// instance costs the measured time of creating and dropping one.
+pub const PINNED_INSTANCE_COST: u64 = 10_000;
 
 /// Charged per byte of (unzipped) Wasm code that `MsgStoreCode` compiles
 /// (wasmd's `DefaultCompileCost`): new code only, code already in state is
@@ -38,7 +53,7 @@ pub const WRITE_COST_FLAT: u64 = 2_000;
 /// for stored code.
 pub const WRITE_COST_PER_BYTE: u64 = crate::storage_gas::GAS_PER_STORED_BYTE;
 pub const DELETE_COST: u64 = 1_000;
-pub const ITER_NEXT_COST_FLAT: u64 = 30;
+pub const ITER_NEXT_COST_FLAT: u64 = 120;
 
 /// Address conversions offered to contracts (wasmd's `api.go`).
 pub const HUMANIZE_COST: u64 = 5;
@@ -56,6 +71,15 @@ pub const QUERY_GAS_LIMIT: u64 = 3_000_000;
 /// SDK gas offered to each genesis message; genesis is trusted input, the
 /// limit only keeps a broken contract from looping forever.
 pub const GENESIS_GAS_LIMIT: u64 = 100_000_000_000;
+
+/// SDK gas charged before an instance is created.
+pub fn instance_cost(pinned: bool, code_len: u64) -> u64 {
+    if pinned {
+        PINNED_INSTANCE_COST
+    } else {
+        INSTANCE_COST.saturating_add(INSTANCE_LOAD_COST_PER_BYTE.saturating_mul(code_len))
+    }
+}
 
 /// SDK gas to CW gas, saturating (the VM treats the value as a limit).
 pub fn to_cw(sdk_gas: u64) -> u64 {

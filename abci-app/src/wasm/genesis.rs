@@ -5,6 +5,8 @@
 //! to the messages of later blocks, not to them.
 
 use base64::Engine;
+use cosmos_sdk_proto::cosmwasm::wasm::v1::MsgInstantiateContractResponse;
+use prost::Message;
 use serde::{Deserialize, Serialize};
 
 use super::gas::GENESIS_GAS_LIMIT;
@@ -58,6 +60,10 @@ pub struct GenesisContract {
     pub admin: Option<String>,
     pub label: String,
     pub msg: serde_json::Value,
+    /// Calls to it are priced as pinned from genesis (as wasmd's genesis
+    /// pins codes); the governance suite is pinned when it is registered.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pinned: bool,
 }
 
 pub(crate) fn run(host: &std::sync::Arc<Host>, genesis: &WasmGenesis) -> Result<(), TxError> {
@@ -90,7 +96,7 @@ pub(crate) fn run(host: &std::sync::Arc<Host>, genesis: &WasmGenesis) -> Result<
             salt: None,
         };
         let mut gas = GasMeter::new(GENESIS_GAS_LIMIT);
-        keeper
+        let done = keeper
             .run(&mut gas, 0, &contract.creator, action)
             .map_err(|e| {
                 TxError::new(
@@ -103,6 +109,11 @@ pub(crate) fn run(host: &std::sync::Arc<Host>, genesis: &WasmGenesis) -> Result<
                     ),
                 )
             })?;
+        if contract.pinned {
+            let created = MsgInstantiateContractResponse::decode(done.response.value.as_slice())
+                .map_err(|e| genesis_error(format!("contract #{}: {e}", index + 1)))?;
+            host.write(|s| super::set_pinned(s, &created.address, true))??;
+        }
     }
     for (index, execution) in genesis.executions.iter().enumerate() {
         let msg = serde_json::to_vec(&execution.msg)

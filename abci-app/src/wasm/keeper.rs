@@ -308,11 +308,9 @@ impl<'h> Keeper<'h> {
                 format!("contract address {contract} already exists"),
             ));
         }
-        let target = Target {
-            canonical: canonical.clone(),
-            code_id,
-            checksum: code.code_hash,
-        };
+        let target = self
+            .host
+            .read(|s| Target::load(s, &canonical, code_id, code.code_hash))??;
         let env = self.host.env(&contract);
         let info = message_info(sender);
         let response = self.call(gas, &target, "instantiate", |instance| {
@@ -396,11 +394,9 @@ impl<'h> Keeper<'h> {
         let (old, mut info) = self.contract(contract)?;
         require_admin(&info, sender, contract)?;
         let code = self.host.read(|s| state::require_code_info(s, code_id))??;
-        let target = Target {
-            code_id,
-            checksum: code.code_hash,
-            ..old.clone()
-        };
+        let target = self
+            .host
+            .read(|s| Target::load(s, &old.canonical, code_id, code.code_hash))??;
         // Code built for CosmWasm 2.2+ may declare a migrate version; its
         // `migrate` then takes a `MigrateInfo` as well.
         let migrate_info = match self.migrate_version(&target)? {
@@ -471,11 +467,7 @@ impl<'h> Keeper<'h> {
                 TxError::new(Code::NotFound, format!("contract {contract} not found"))
             })?;
             let code = state::require_code_info(s, info.code_id)?;
-            let target = Target {
-                canonical: canonical.clone(),
-                code_id: info.code_id,
-                checksum: code.code_hash,
-            };
+            let target = Target::load(s, &canonical, info.code_id, code.code_hash)?;
             Ok((target, info))
         })?
     }
@@ -513,7 +505,7 @@ impl<'h> Keeper<'h> {
         action: &str,
         entry_point: impl FnOnce(&mut VmInstance) -> VmResult<cosmwasm_std_vm::ContractResult<T>>,
     ) -> Result<T, TxError> {
-        gas.consume(gas::INSTANCE_COST, "loading a wasm instance")?;
+        gas.consume(target.instance_cost(), "loading a wasm instance")?;
         // Contract code gets what is left of the tx's contract allowance
         // (max_tx_contract_gas), not all of its gas: the time an endless
         // loop can take is bounded whatever gas limit the tx asked for.

@@ -58,7 +58,7 @@ use cosmos_sdk_proto::cosmwasm::wasm::v1::ContractInfo;
 use cosmwasm_vm::{Cache, CacheOptions, Size};
 
 pub use self::address::HRP as ADDRESS_PREFIX;
-pub use self::gas::{GAS_MULTIPLIER, INSTANCE_COST, QUERY_GAS_LIMIT};
+pub use self::gas::{GAS_MULTIPLIER, INSTANCE_COST, PINNED_INSTANCE_COST, QUERY_GAS_LIMIT};
 pub use self::genesis::{GenesisCode, GenesisContract, GenesisExecution, WasmGenesis};
 use self::host::{Host, VmCache};
 use self::keeper::{Done, Keeper};
@@ -80,6 +80,23 @@ pub fn contract_storage_key(contract: &str, key: &[u8]) -> Result<Vec<u8>, TxErr
     Ok(full)
 }
 
+/// Prices calls to `contract` (bech32) as pinned, or not any more: for
+/// the governance suite, whose modules every node keeps in memory.
+pub fn set_pinned(state: &mut StateView, contract: &str, pinned: bool) -> Result<(), TxError> {
+    let canonical = address::decode_field("contract", contract)?;
+    state::set_pinned(state, &canonical, pinned);
+    Ok(())
+}
+
+/// The bech32 address of the `instance_id`th contract instantiated without
+/// a salt, running `code_id` (wasmd's classic address).
+pub fn classic_contract_address(code_id: u64, instance_id: u64) -> Result<String, TxError> {
+    address::encode(&address::classic_contract_address(code_id, instance_id))
+        .map_err(|e| TxError::new(crate::codes::Code::Internal, e))
+}
+
+pub use self::limits::INSTANCE_MEMORY_MIB;
+
 /// Limits that keep a contract from exhausting the node.
 pub(crate) mod limits {
     /// Largest Wasm code accepted, zipped or unzipped.
@@ -91,7 +108,7 @@ pub(crate) mod limits {
     pub const MAX_LABEL_LEN: usize = 128;
     pub const MAX_SALT_LEN: usize = 64;
     /// Linear memory of one instance.
-    pub const INSTANCE_MEMORY_MIB: usize = 32;
+    pub const INSTANCE_MEMORY_MIB: usize = 8;
     /// Compiled modules kept in memory, across all codes.
     pub const MEMORY_CACHE_MIB: usize = 100;
 }

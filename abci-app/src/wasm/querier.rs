@@ -59,7 +59,7 @@ impl ChainQuerier {
             Ok(None) => return no_such_contract(contract_addr),
             Err(err) => return self.internal(err),
         };
-        let instance_cost = gas::to_cw(gas::INSTANCE_COST);
+        let instance_cost = gas::to_cw(target.instance_cost());
         if gas_limit < instance_cost {
             return (
                 Err(BackendError::out_of_gas()),
@@ -178,11 +178,7 @@ impl ChainQuerier {
                 return Ok(None);
             };
             let code = state::require_code_info(s, info.code_id)?;
-            Ok(Some(Target {
-                canonical: canonical.clone(),
-                code_id: info.code_id,
-                checksum: code.code_hash,
-            }))
+            Target::load(s, &canonical, info.code_id, code.code_hash).map(Some)
         })?
     }
 

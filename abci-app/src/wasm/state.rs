@@ -74,6 +74,39 @@ pub fn save_code_info(state: &mut StateView, code_id: u64, info: &CodeInfo) {
 
 pub fn save_code_bytes(state: &mut StateView, checksum: &[u8], wasm: &[u8]) {
     state.set(&state_key::code_bytes(checksum), wasm.to_vec());
+    state.set(
+        &state_key::code_len(checksum),
+        (wasm.len() as u64).to_be_bytes().to_vec(),
+    );
+}
+
+/// The length of the Wasm code with this checksum. Code stored before the
+/// length was recorded is measured from its bytes.
+pub fn code_len(state: &StateView, checksum: &[u8]) -> Result<u64, TxError> {
+    match state.get(&state_key::code_len(checksum))? {
+        Some(bytes) => {
+            let array: [u8; 8] = bytes
+                .as_slice()
+                .try_into()
+                .map_err(|_| TxError::new(Code::Internal, "corrupt code length in state"))?;
+            Ok(u64::from_be_bytes(array))
+        }
+        None => Ok(code_bytes(state, checksum)?.map_or(0, |bytes| bytes.len() as u64)),
+    }
+}
+
+/// Whether calls to `contract` are priced as pinned.
+pub fn is_pinned(state: &StateView, contract: &[u8]) -> Result<bool, TxError> {
+    Ok(state.get(&state_key::pinned_contract(contract))?.is_some())
+}
+
+pub fn set_pinned(state: &mut StateView, contract: &[u8], pinned: bool) {
+    let key = state_key::pinned_contract(contract);
+    if pinned {
+        state.set(&key, Vec::new());
+    } else {
+        state.remove(&key);
+    }
 }
 
 pub fn contract_info(state: &StateView, contract: &[u8]) -> Result<Option<ContractInfo>, TxError> {

@@ -35,6 +35,21 @@ pub fn code_bytes(checksum: &[u8]) -> Vec<u8> {
     join(b"wasm/code_bytes_by_checksum/", checksum)
 }
 
+/// The length in bytes of the Wasm code whose sha256 is `checksum` (u64
+/// big-endian), so that an instance's load cost is known without reading
+/// the code.
+pub fn code_len(checksum: &[u8]) -> Vec<u8> {
+    join(b"wasm/code_len_by_checksum/", checksum)
+}
+
+/// Present (empty value) when calls to `contract` are priced as pinned:
+/// its module stays compiled in every node's memory (the governance
+/// suite's contracts), so an instance costs its measured time rather than
+/// a load from disk and a whole instance's memory.
+pub fn pinned_contract(contract: &[u8]) -> Vec<u8> {
+    join(b"wasm/pinned/", &len_prefixed(contract))
+}
+
 /// The module's parameters (JSON of `WasmParams`; absent = the defaults).
 pub fn params() -> &'static [u8] {
     b"wasm/params"
@@ -127,6 +142,8 @@ mod tests {
             instance_sequence().to_vec(),
             code_info(7),
             code_bytes(&[7; 32]),
+            code_len(&[7; 32]),
+            pinned_contract(&a),
             params().to_vec(),
             contract_info(&a),
             contract_history(&a, 0),

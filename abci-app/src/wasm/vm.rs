@@ -26,12 +26,40 @@ impl CustomMsg for CustomJson {}
 
 pub(crate) type ContractResponse = Response<CustomJson>;
 
-/// Which contract and code a call runs.
+/// Which contract and code a call runs, and what its instance costs.
 #[derive(Clone, Debug)]
 pub(crate) struct Target {
     pub canonical: Vec<u8>,
     pub code_id: u64,
     pub checksum: Vec<u8>,
+    /// Calls to this contract are priced as pinned (`state::is_pinned`).
+    pub pinned: bool,
+    /// Length of the code's Wasm bytes.
+    pub code_len: u64,
+}
+
+impl Target {
+    /// `contract` running the code `code_id` with this checksum, with its
+    /// pricing read from `state`.
+    pub fn load(
+        state: &crate::store::StateView,
+        canonical: &[u8],
+        code_id: u64,
+        checksum: Vec<u8>,
+    ) -> Result<Self, TxError> {
+        Ok(Self {
+            pinned: state::is_pinned(state, canonical)?,
+            code_len: state::code_len(state, &checksum)?,
+            canonical: canonical.to_vec(),
+            code_id,
+            checksum,
+        })
+    }
+
+    /// SDK gas charged before this contract's instance is created.
+    pub fn instance_cost(&self) -> u64 {
+        super::gas::instance_cost(self.pinned, self.code_len)
+    }
 }
 
 /// Why a call produced no result.
@@ -115,6 +143,12 @@ fn instance(
     let checksum = Checksum::try_from(target.checksum.as_slice())
         .map_err(|e| Failure::Internal(format!("bad checksum of code {}: {e}", target.code_id)))?;
     let options = InstanceOptions { gas_limit };
+    if target.pinned {
+        // Best effort: pinning only makes the instance cheaper to create, its
+        // price does not depend on it. A node whose cache lacks the code pins
+        // it after restoring it below.
+        let _ = host.cache.pin(&checksum);
+    }
     let backend = || Backend {
         api: ChainApi,
         storage: ContractStorage::new(Arc::clone(host), &target.canonical),
@@ -126,6 +160,9 @@ fn instance(
         Err(err) => return Err(Failure::Vm(err.to_string())),
     }
     restore_code(host, target.code_id, &checksum)?;
+    if target.pinned {
+        let _ = host.cache.pin(&checksum);
+    }
     host.cache
         .get_instance(&checksum, backend(), options)
         .map_err(|err| Failure::Vm(err.to_string()))
