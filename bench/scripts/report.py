@@ -206,11 +206,11 @@ if chain:
         f"Localnet on loopback ({a.chain_profile} build of umd and um-trainer), timeout_commit 500ms, "
         "one address per node, vote extensions on; each umd with its verifier. Load: "
         "`target/" + a.chain_profile + "/um-loadgen` (bench/loadgen), one sender per node "
-        "(4 validators: each node's operator; 1 validator: 3 funded keys), each with at most "
+        "(4 validators: each node's operator; 1 validator: 4 funded keys), `broadcast_tx_async`, each with at most "
         f"{chain[0].get('window', '?')} txs in flight, {a.chain_secs} s of sending, then waiting for what is "
         "in flight. umd: signed cw20 NRN transfers of 1 uNRN (`MsgExecuteContract` to the token), "
         f"gas limit {gas_note(chain)} (`--gas auto`: one transfer simulated per sender, times 1.4, as "
-        "CosmJS's fee \"auto\"; a block takes contract-running txs up to 6M gas of limits, "
+        "CosmJS's fee \"auto\"; a block takes contract-running txs up to 50M gas of limits, "
         "`max_block_contract_gas`). *Budget lifted*: the same umd network with "
         "`max_block_contract_gas` raised to the block gas limit (400M) in genesis "
         "(`LOCALNET_AUTH_PARAMS`), to show what the budget costs and what the CPU allows. "
@@ -242,6 +242,38 @@ if chain:
             f"{max(r['max_block_txs'] for r in u)} / {max(r['max_block_txs'] for r in k)} |" + lifted
             if ut and kt else f"| {v} | {f(ut)} | {f(kt)} | n/a | | | | | {bad} | |" + lifted
         )
+    paced = [r for r in chain if r["side"] in ("umd-paced", "umd-overload")]
+    if paced:
+        L += [
+            "",
+            "Latency below capacity and refusals above it (issue 17): *paced*, the same umd network "
+            "with the load offered at a fixed rate (`um-loadgen --rate`) of about half what it commits; "
+            "*overload*, each sender with up to "
+            f"{next((r['window'] for r in chain if r['side'] == 'umd-overload'), '?')} txs in flight, far above "
+            "what the mempool admits (two blocks' worth of gas, a sender two blocks of its 1/4 share; "
+            "CheckTx refuses the rest with code 33, which `broadcast_tx_async` does not report: a sender "
+            "with a tx uncommitted for 4 s counts what it has in flight as refused and resyncs). Block "
+            "interval = median gap between the generator's sightings of consecutive blocks.",
+            "",
+            "| validators | side | offered tx/s | committed tx/s | p50 ms | p99 ms | block interval p50 ms | **p50 / interval** | refused or lost |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for v in sorted({r["validators"] for r in chain}, reverse=True):
+            for side in ("umd", "umd-paced", "umd-overload"):
+                rs = [r for r in chain if r["validators"] == v and r["side"] == side]
+                if not rs:
+                    continue
+                f = lambda x, d=0: f"{x:,.{d}f}" if x is not None else "n/a"
+                p50 = med([r["latency_ms"]["p50"] for r in rs])
+                gap = med([r.get("block_interval_ms", {}).get("p50") or 0 for r in rs]) or None
+                lost = sum(r["refused_at_broadcast"] + r["not_committed"] for r in rs)
+                offered = med([r.get("offered_tx_per_s") or 0 for r in rs])
+                L.append(
+                    f"| {v} | {side} | {f(offered) if offered else 'window'} | "
+                    f"{f(med([r['committed_tx_per_s'] for r in rs]))} | {f(p50)} | "
+                    f"{f(med([r['latency_ms']['p99'] for r in rs]))} | {f(gap)} | "
+                    f"**{p50 / gap:.2f}** | {lost} |" if p50 and gap else f"| {v} | {side} | | | | | | n/a | {lost} |"
+                )
     feeless = [r for r in chain if r["side"] == "umd-feeless"]
     if feeless:
         L += [

@@ -5,6 +5,10 @@
 //! refuses them at once with `MempoolFull`, and what is admitted is in a
 //! block within a few intervals.
 //!
+//! One sender may hold at most its share of that (a block takes at most
+//! 1/`MAX_SENDER_SHARE_DENOMINATOR` of its gas from one sender): beyond it
+//! its txs would wait more blocks than the bound says, whatever others do.
+//!
 //! A full mempool still admits a tx that offers a higher gas price than the
 //! cheapest one waiting, and after the next block the cheapest ones beyond
 //! the bound are evicted at their recheck: filling the mempool with cheap
@@ -53,8 +57,9 @@ impl PartialOrd for GasPrice {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Waiting {
+    sender: String,
     price: GasPrice,
     gas: u64,
     contract_gas: u64,
@@ -68,6 +73,8 @@ pub struct Pending {
     waiting: BTreeMap<TxHash, Waiting>,
     gas: u64,
     contract_gas: u64,
+    /// Per sender: (gas, contract gas) waiting.
+    by_sender: BTreeMap<String, (u64, u64)>,
     /// Commits so far; rechecks after a commit belong to it.
     generation: u64,
     /// To be refused at their recheck: the cheapest beyond the bound.
@@ -86,6 +93,7 @@ impl Candidate {
         Self {
             hash: tx_hash(bytes),
             entry: Waiting {
+                sender: tx.signer_address().unwrap_or_default(),
                 price: GasPrice {
                     fee,
                     gas_limit: tx.gas_limit,
@@ -102,7 +110,11 @@ impl Pending {
     /// Whether a new tx may enter: while there is room, or when it pays
     /// more per gas than the cheapest waiting tx.
     pub fn admits(&self, candidate: &Candidate, params: &AuthParams) -> Result<(), TxError> {
-        if self.waiting.contains_key(&candidate.hash) || self.has_room_for(candidate, params) {
+        if self.waiting.contains_key(&candidate.hash) {
+            return Ok(());
+        }
+        self.sender_has_room_for(candidate, params)?;
+        if self.has_room_for(candidate, params) {
             return Ok(());
         }
         let Some(cheapest) = self.waiting.values().map(|w| w.price).min() else {
@@ -120,6 +132,33 @@ impl Pending {
                 self.waiting.len(),
                 self.gas,
                 self.contract_gas
+            ),
+        ))
+    }
+
+    /// A sender's first waiting tx always has room, as in a block.
+    fn sender_has_room_for(
+        &self,
+        candidate: &Candidate,
+        params: &AuthParams,
+    ) -> Result<(), TxError> {
+        let Some((gas, contract_gas)) = self.by_sender.get(&candidate.entry.sender) else {
+            return Ok(());
+        };
+        let (gas_cap, contract_cap) = caps(params);
+        let share = super::prepare_proposal::MAX_SENDER_SHARE_DENOMINATOR;
+        if gas.saturating_add(candidate.entry.gas) <= gas_cap / share
+            && contract_gas.saturating_add(candidate.entry.contract_gas) <= contract_cap / share
+        {
+            return Ok(());
+        }
+        Err(TxError::new(
+            Code::MempoolFull,
+            format!(
+                "mempool full for {}: its waiting txs take {gas} gas ({contract_gas} in \
+                 contracts), {PENDING_BLOCKS} blocks of the 1/{share} share one sender may have \
+                 in a block; retry after the next block",
+                candidate.entry.sender
             ),
         ))
     }
@@ -143,11 +182,16 @@ impl Pending {
     pub fn admit(&mut self, candidate: &Candidate) {
         let entry = Waiting {
             seen: self.generation,
-            ..candidate.entry
+            ..candidate.entry.clone()
         };
+        let (gas, contract_gas) = (entry.gas, entry.contract_gas);
+        let sender = entry.sender.clone();
         if self.waiting.insert(candidate.hash, entry).is_none() {
-            self.gas = self.gas.saturating_add(entry.gas);
-            self.contract_gas = self.contract_gas.saturating_add(entry.contract_gas);
+            self.gas = self.gas.saturating_add(gas);
+            self.contract_gas = self.contract_gas.saturating_add(contract_gas);
+            let own = self.by_sender.entry(sender).or_default();
+            own.0 = own.0.saturating_add(gas);
+            own.1 = own.1.saturating_add(contract_gas);
         }
     }
 
@@ -160,6 +204,13 @@ impl Pending {
         if let Some(entry) = self.waiting.remove(hash) {
             self.gas = self.gas.saturating_sub(entry.gas);
             self.contract_gas = self.contract_gas.saturating_sub(entry.contract_gas);
+            if let Some(own) = self.by_sender.get_mut(&entry.sender) {
+                own.0 = own.0.saturating_sub(entry.gas);
+                own.1 = own.1.saturating_sub(entry.contract_gas);
+                if own.0 == 0 && own.1 == 0 {
+                    self.by_sender.remove(&entry.sender);
+                }
+            }
         }
     }
 

@@ -236,6 +236,62 @@ fn a_full_mempool_refuses_the_cheap_and_admits_who_pays_more() {
     assert_eq!(cheap_again.code, Code::MempoolFull.value());
 }
 
+/// One sender may hold at most its block share (1/4) of the bound: its own
+/// txs cannot wait longer than the others' because it sent many at once.
+#[test]
+fn one_sender_holds_at_most_its_share_of_the_mempool() {
+    let node = app_on(Store::temporary().unwrap());
+    genesis(&node.app);
+    finalize(&node.app, 1, vec![]);
+    let params = crate::auth::AuthParams::default();
+    let per_tx = params.max_tx_contract_gas;
+    let execute = |sequence: u64| {
+        let msg = Any {
+            type_url: "/cosmwasm.wasm.v1.MsgExecuteContract".into(),
+            value: vec![],
+        };
+        let signer = SignerData {
+            chain_id: CHAIN.into(),
+            account_number: 0,
+            sequence,
+        };
+        let options = TxOptions {
+            gas_limit: per_tx,
+            ..TxOptions::default()
+        };
+        sign_tx(&key(), vec![msg], &signer, &options).unwrap()
+    };
+    let check = |tx: Vec<u8>| {
+        node.app.check_tx(pb::RequestCheckTx {
+            tx: tx.into(),
+            r#type: pb::CheckTxType::New as i32,
+        })
+    };
+    let share = params.max_block_contract_gas * super::mempool::PENDING_BLOCKS
+        / super::prepare_proposal::MAX_SENDER_SHARE_DENOMINATOR
+        / per_tx;
+    for sequence in 0..share {
+        assert_eq!(check(execute(sequence)).code, 0, "tx {sequence}");
+    }
+    let refused = check(execute(share));
+    assert_eq!(refused.code, Code::MempoolFull.value());
+    assert!(refused.log.contains("mempool full for"), "{}", refused.log);
+    // Another sender still gets in.
+    let other = {
+        let msg = Any {
+            type_url: "/cosmwasm.wasm.v1.MsgExecuteContract".into(),
+            value: vec![],
+        };
+        let signer = SignerData {
+            chain_id: CHAIN.into(),
+            account_number: 0,
+            sequence: 0,
+        };
+        sign_tx(&numbered_key(9), vec![msg], &signer, &TxOptions::default()).unwrap()
+    };
+    assert_eq!(check(other).code, 0);
+}
+
 #[test]
 fn proposals_respect_decoding_and_the_block_gas_limit() {
     let node = app_on(Store::temporary().unwrap());
@@ -425,6 +481,11 @@ fn proposals_respect_the_block_contract_gas_limit() {
         .collect();
     txs.push(tx(waiting_sender, execute, per_tx));
     txs.push(tx(waiting_sender, "/um.test.Nothing", 100_000_000));
+    // What counts is the gas left for contracts after the ante step's
+    // size and signature charges.
+    let decoded = crate::auth::decode(&txs[0], &params, crate::auth::Mode::Deliver).unwrap();
+    let ante = params.tx_size_cost_per_byte * txs[0].len() as u64 + params.sig_verify_cost;
+    assert_eq!(decoded.contract_gas(&params), per_tx - ante);
     let prepared = node.app.prepare_proposal(pb::RequestPrepareProposal {
         max_tx_bytes: 1 << 20,
         txs: txs.iter().cloned().map(Into::into).collect(),

@@ -50,13 +50,20 @@ impl DecodedTx {
     }
 
     /// The most gas this tx can spend in contract code, which counts
-    /// against a block's `max_block_contract_gas`.
+    /// against a block's `max_block_contract_gas`: its gas limit less what
+    /// the ante step takes first from every tx (its size and its signature),
+    /// up to `max_tx_contract_gas`.
     pub fn contract_gas(&self, params: &AuthParams) -> u64 {
-        if self.runs_contracts() {
-            self.gas_limit.min(params.max_tx_contract_gas)
-        } else {
-            0
+        if !self.runs_contracts() {
+            return 0;
         }
+        let ante = params
+            .tx_size_cost_per_byte
+            .saturating_mul(self.raw.encoded_len() as u64)
+            .saturating_add(params.sig_verify_cost);
+        self.gas_limit
+            .saturating_sub(ante)
+            .min(params.max_tx_contract_gas)
     }
 }
 

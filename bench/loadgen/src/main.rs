@@ -81,11 +81,11 @@ struct Args {
     /// `sync` waits for each tx's CheckTx answer before the next one
     /// (`broadcast_tx_sync`, what a wallet does); `async` only hands it to
     /// the mempool (`broadcast_tx_async`), so one sender keeps many CheckTx
-    /// requests in flight. CometBFT's socket client sends queued CheckTx
-    /// requests to an out-of-process app at most every 20 ms, so a `sync`
-    /// sender makes about 50 tx/s at best whatever the app's speed. `async`
-    /// refusals by the app are not seen at broadcast: a sender none of whose
-    /// txs commit for 4 s counts those in flight as refused and starts again
+    /// requests in flight. A `sync` sender waits a round trip through
+    /// CometBFT's socket client to the out-of-process app per tx (~75 tx/s
+    /// per sender measured on 2026-12-05, whatever the app's speed). `async`
+    /// refusals by the app are not seen at broadcast: a sender with a tx in
+    /// flight for 4 s counts those in flight as refused and starts again
     /// from the chain's sequence.
     #[arg(long, value_enum, default_value_t = Broadcast::Sync)]
     broadcast: Broadcast,
@@ -274,13 +274,21 @@ struct Sent {
     sender: usize,
 }
 
-/// Whether sender `i` has txs in flight and none of its txs committed for
-/// [`ASYNC_STALL`].
+/// Whether sender `i` has a tx in flight for longer than [`ASYNC_STALL`]
+/// (looked at no more than every 250 ms per sender).
 fn stalled(shared: &Shared, i: usize) -> bool {
-    let quiet_ms = shared
-        .now_ms()
-        .saturating_sub(shared.progress_ms[i].load(Ordering::Acquire));
-    shared.in_flight[i].load(Ordering::Acquire) > 0 && quiet_ms > ASYNC_STALL.as_millis() as u64
+    let now = shared.now_ms();
+    let last_look = shared.progress_ms[i].load(Ordering::Acquire);
+    if shared.in_flight[i].load(Ordering::Acquire) == 0 || now < last_look + 250 {
+        return false;
+    }
+    shared.progress_ms[i].store(now, Ordering::Release);
+    let oldest = lock(&shared.pending)
+        .values()
+        .filter(|sent| sent.sender == i)
+        .map(|sent| sent.at)
+        .min();
+    oldest.is_some_and(|at| at.elapsed() > ASYNC_STALL)
 }
 
 /// Drops sender `i`'s txs in flight from the books; how many there were.
@@ -303,6 +311,8 @@ struct Totals {
     last_commit: Option<Instant>,
     blocks: u64,
     max_block_txs: u64,
+    /// When the watcher saw each block's results.
+    block_seen: Vec<Instant>,
 }
 
 struct Shared {
@@ -314,8 +324,8 @@ struct Shared {
     stop_sending: AtomicBool,
     stop_watching: AtomicBool,
     refused_logs: Mutex<HashMap<String, u64>>,
-    /// Per sender: when one of its txs last committed (or it last
-    /// resynchronized), in ms since `epoch`.
+    /// Per sender: when it last looked for stalled txs, in ms since
+    /// `epoch`.
     progress_ms: Vec<AtomicU64>,
     epoch: Instant,
 }
@@ -326,10 +336,10 @@ impl Shared {
     }
 }
 
-/// An `async` sender whose txs have not committed for this long while some
-/// are in flight takes them as refused at CheckTx (a full mempool, say,
-/// which `broadcast_tx_async` does not report) and starts again from the
-/// chain's sequence.
+/// An `async` sender with a tx in flight for this long takes its txs in
+/// flight as refused at CheckTx (a full mempool, say, which
+/// `broadcast_tx_async` does not report; its later sequences then fail
+/// too) and starts again from the chain's sequence.
 const ASYNC_STALL: Duration = Duration::from_secs(4);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -463,13 +473,12 @@ fn run(args: &Args) -> anyhow::Result<Value> {
                     shared.refused.fetch_add(lost, Ordering::Relaxed);
                     *lock(&shared.refused_logs)
                         .entry(format!(
-                            "async: no commit for {} s (refused at CheckTx)",
+                            "async: not committed within {} s (refused at CheckTx)",
                             ASYNC_STALL.as_secs()
                         ))
                         .or_default() += lost;
                     std::thread::sleep(Duration::from_millis(500));
                     source.resync(&rpc)?;
-                    shared.progress_ms[i].store(shared.now_ms(), Ordering::Release);
                     continue;
                 }
                 if shared.in_flight[i].load(Ordering::Acquire) >= window {
@@ -569,6 +578,13 @@ fn run(args: &Args) -> anyhow::Result<Value> {
     } else {
         0.0
     };
+    let mut intervals: Vec<f64> = totals
+        .block_seen
+        .windows(2)
+        .map(|w| w[1].duration_since(w[0]).as_secs_f64() * 1000.0)
+        .collect();
+    intervals.sort_by(f64::total_cmp);
+    let interval_p50 = intervals.get(intervals.len() / 2).copied();
     Ok(json!({
         "mode": match args.mode { Mode::Chain => "chain", Mode::Kvstore => "kvstore" },
         "nodes": args.nodes.len(),
@@ -589,6 +605,8 @@ fn run(args: &Args) -> anyhow::Result<Value> {
         "committed_tx_per_s": tps,
         "latency_ms": {"p50": pct(50.0), "p99": pct(99.0), "max": pct(100.0), "n": latencies.len()},
         "blocks": totals.blocks,
+        // Between consecutive blocks as the watcher saw their results.
+        "block_interval_ms": {"p50": interval_p50, "max": intervals.last()},
         "max_block_txs": totals.max_block_txs,
         "committed_total": committed,
         "errors": sender_errors.into_iter().chain(watch_error).collect::<Vec<_>>(),
@@ -656,6 +674,7 @@ fn watch(rpc: &RpcClient, mut height: u64, shared: &Shared) -> anyhow::Result<()
         let mut pending = lock(&shared.pending);
         let mut totals = lock(&shared.totals);
         totals.blocks += 1;
+        totals.block_seen.push(seen);
         totals.max_block_txs = totals.max_block_txs.max(txs.len() as u64);
         for (i, tx) in txs.iter().enumerate() {
             let hash = hex::encode_upper(Sha256::digest(tx));
@@ -663,7 +682,6 @@ fn watch(rpc: &RpcClient, mut height: u64, shared: &Shared) -> anyhow::Result<()
                 continue;
             };
             shared.in_flight[sent.sender].fetch_sub(1, Ordering::AcqRel);
-            shared.progress_ms[sent.sender].store(shared.now_ms(), Ordering::Release);
             totals.latencies.push(seen.duration_since(sent.at));
             match codes.get(i) {
                 Some((code, log)) if *code != 0 => {
