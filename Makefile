@@ -9,12 +9,16 @@ export OMP_WAIT_POLICY ?= PASSIVE
 # `make build` (demo, localnet, operators) leaves them out of umd.
 TEST_FEATURES := --features um-app/test-hooks
 
-.PHONY: bench reliability setup setup-cometbft setup-wasm setup-venv setup-mnist setup-interop contracts build build-release test demo fmt clippy clean-state localnet-up localnet-down localnet-status
+.PHONY: bench reliability setup setup-cometbft setup-abci-cli setup-wasm setup-venv setup-mnist setup-interop contracts build build-release test demo fmt clippy clean-state localnet-up localnet-down localnet-status
 
 setup: setup-cometbft setup-wasm setup-venv setup-mnist setup-interop
 
 setup-cometbft:
 	@scripts/setup-cometbft.sh
+
+# CometBFT and its abci-cli (the benchmarks' out-of-process kvstore).
+setup-abci-cli:
+	@scripts/setup-cometbft.sh --abci-cli
 
 setup-wasm:
 	@scripts/setup-wasm-toolchain.sh
@@ -56,7 +60,7 @@ test: setup contracts
 # Benchmarks of issue 7 (items 1 to 6) into BENCHMARKS.md; not part of `make test`.
 # BENCH_QUICK=1 shortens repetitions. The chain rows run CometBFT, the contracts
 # and localnets of release builds when there are some (see bench/scripts/run.sh).
-bench: setup-cometbft setup-venv setup-mnist contracts
+bench: setup-abci-cli setup-venv setup-mnist contracts
 	@bench/scripts/run.sh
 
 # Issue 8's scenarios, full length (crashes, churn, partitions in network

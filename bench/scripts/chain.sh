@@ -5,10 +5,11 @@
 # Both sides: the same generator (um-loadgen), the same senders per node,
 # window and duration, one network at a time, repetitions alternating
 # umd (fees on), umd feeless, umd with max_block_contract_gas lifted,
-# kvstore. Appends JSON lines
-# to RESULTS.
+# kvstore, and kvstore out of process (kvstore-socket: the same app behind
+# CometBFT's socket client, as umd is). Appends JSON lines to RESULTS.
 #
 #   bench/scripts/chain.sh RESULTS PROFILE REPS DURATION_S
+#   BENCH_SIDES="umd-lifted kvstore kvstore-socket" bench/scripts/chain.sh …   (only those sides)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 results="$1" profile="$2" reps="$3" duration="$4"
@@ -47,7 +48,10 @@ cleanup() {
   bench/scripts/kvnet.sh down "$work/kv-net" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
+wanted() { [ -z "${BENCH_SIDES:-}" ] || [[ " $BENCH_SIDES " == *" $1 "* ]]; }
 umd_round() { # side auth-params-json validators rep [fee-params-json gas-price [loadgen options]]
+  wanted "$1" || return 0
+  echo "== chain, $3 validator(s), round $4/$reps: $1"
   LOCALNET_AUTH_PARAMS="$2" LOCALNET_FEE_PARAMS="${5:-}" umd_net up "$3" --fresh >/dev/null
   local out
   # shellcheck disable=SC2046
@@ -56,8 +60,18 @@ umd_round() { # side auth-params-json validators rep [fee-params-json gas-price 
   record "$1" "$3" "$4" "$out"
   umd_net down --clean >/dev/null
 }
+kv_round() { # side builtin|socket validators rep
+  wanted "$1" || return 0
+  echo "== chain, $3 validator(s), round $4/$reps: $1"
+  KVNET_APP="$2" bench/scripts/kvnet.sh up "$3" "$work/kv-net" "$kv_ip"
+  local out
+  # shellcheck disable=SC2046
+  out="$("$loadgen" --mode kvstore --kv-senders $((${#senders[@]} / 2)) $(nodes "$kv_ip" "$3") "${common[@]}" --window "$window")"
+  record "$1" "$3" "$4" "$out"
+  bench/scripts/kvnet.sh down "$work/kv-net"
+}
 
-for n in 4 1; do
+for n in ${BENCH_VALIDATORS:-4 1}; do
   senders=()
   if [ "$n" = 1 ]; then
     # Four senders: a block takes at most 1/4 of its gas from one sender.
@@ -68,32 +82,23 @@ for n in 4 1; do
   fi
   common=(--duration "$duration" --txs "$max_txs" --broadcast "$broadcast")
   for r in $(seq 1 "$reps"); do
-    echo "== chain throughput, $n validator(s), round $r/$reps: umd (cw20 NRN transfers, fees on)"
     umd_round umd '' "$n" "$r"
     # Issue 15: the same with fees off (min_gas_price 0, no fee offered):
     # what charging the fee through the token costs per tx.
-    echo "== chain throughput, $n validator(s), round $r/$reps: umd, feeless"
     umd_round umd-feeless '' "$n" "$r" '{"min_gas_price":"0"}' 0unrn
     # The same with the block's contract-gas budget lifted to the block gas
     # limit: what the budget costs in throughput, and what the CPU allows.
-    echo "== chain throughput, $n validator(s), round $r/$reps: umd, max_block_contract_gas lifted"
     umd_round umd-lifted '{"max_block_contract_gas":400000000}' "$n" "$r"
     # Issue 15: lifted and feeless, so the CPU cost of taking the fee shows.
-    echo "== chain throughput, $n validator(s), round $r/$reps: umd, budget lifted, feeless"
     umd_round umd-lifted-feeless '{"max_block_contract_gas":400000000}' "$n" "$r" \
       '{"min_gas_price":"0"}' 0unrn
     # Issue 17: latency below capacity (offered load at about half of what
     # the chain commits), and the mempool's refusals far above it.
     rate=$([ "$n" = 1 ] && echo "${BENCH_RATE_1:-550}" || echo "${BENCH_RATE_4:-250}")
-    echo "== chain latency, $n validator(s), round $r/$reps: umd at $rate tx/s offered"
     umd_round umd-paced '' "$n" "$r" '' 0.025unrn --rate "$rate"
-    echo "== chain overload, $n validator(s), round $r/$reps: umd, window ${BENCH_OVERLOAD_WINDOW:-1500}"
     round_window="${BENCH_OVERLOAD_WINDOW:-1500}" umd_round umd-overload '' "$n" "$r" '' 0.025unrn
-    echo "== chain throughput, $n validator(s), round $r/$reps: CometBFT kvstore"
-    bench/scripts/kvnet.sh up "$n" "$work/kv-net" "$kv_ip"
-    # shellcheck disable=SC2046
-    out="$("$loadgen" --mode kvstore --kv-senders $((${#senders[@]} / 2)) $(nodes "$kv_ip" "$n") "${common[@]}" --window "$window")"
-    record kvstore "$n" "$r" "$out"
-    bench/scripts/kvnet.sh down "$work/kv-net"
+    kv_round kvstore builtin "$n" "$r"
+    # The reference's app out of process: what the ABCI socket alone costs.
+    kv_round kvstore-socket socket "$n" "$r"
   done
 done

@@ -5,11 +5,22 @@
 # kv tx index, vote extensions from height 1, one loopback address per node
 # (base + i) with the localnet's ports.
 #
+# KVNET_APP=socket runs the same kvstore out of process instead, as
+# `abci-cli kvstore` behind CometBFT's socket client on the port umd uses
+# (26658): the transport an out-of-process app like umd pays for, with the
+# app's own work as small as the in-process one's.
+#
 #   bench/scripts/kvnet.sh up N DIR BASE_IP [TIMEOUT_COMMIT]   (fresh network in DIR)
 #   bench/scripts/kvnet.sh down DIR                             (stop it and delete DIR)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cometbft="${UMD_COMETBFT:-$root/bin/cometbft}"
+abci_cli="${UMD_ABCI_CLI:-$root/bin/abci-cli}"
+app="${KVNET_APP:-builtin}"
+case "$app" in
+  builtin | socket) ;;
+  *) echo "kvnet: KVNET_APP is builtin or socket, not $app" >&2; exit 2 ;;
+esac
 
 # set_config FILE SECTION KEY VALUE: one key of a section of config.toml.
 set_config() {
@@ -43,7 +54,14 @@ up() {
   for ((i = 0; i < n; i++)); do
     ip="$a.$b.$c.$((d + i))"
     home="$dir/node$i"
-    set_config "$home/config/config.toml" "" proxy_app '"kvstore"'
+    if [ "$app" = socket ]; then
+      setsid "$abci_cli" kvstore --address "tcp://$ip:26658" --persist "$home/kvstore-data" --log_level error \
+        </dev/null >"$home/abci-cli.log" 2>&1 &
+      echo $! >"$home/abci-cli.pid"
+      set_config "$home/config/config.toml" "" proxy_app "\"tcp://$ip:26658\""
+    else
+      set_config "$home/config/config.toml" "" proxy_app '"kvstore"'
+    fi
     set_config "$home/config/config.toml" rpc laddr "\"tcp://$ip:26657\""
     set_config "$home/config/config.toml" p2p laddr "\"tcp://$ip:26656\""
     set_config "$home/config/config.toml" p2p addr_book_strict false
@@ -84,19 +102,23 @@ down() {
     echo "kvnet: $dir holds no kvnet network; not touching it" >&2
     exit 1
   fi
-  for pidfile in "$dir"/node*/cometbft.pid; do
+  for pidfile in "$dir"/node*/cometbft.pid "$dir"/node*/abci-cli.pid; do
     [ -e "$pidfile" ] || continue
     pid="$(cat "$pidfile")"
-    if [ "$(ps -p "$pid" -o comm= 2>/dev/null)" = cometbft ]; then kill -TERM "$pid" 2>/dev/null || true; fi
+    case "$(ps -p "$pid" -o comm= 2>/dev/null)" in
+      cometbft | abci-cli) kill -TERM "$pid" 2>/dev/null || true ;;
+    esac
   done
-  for pidfile in "$dir"/node*/cometbft.pid; do
+  for pidfile in "$dir"/node*/cometbft.pid "$dir"/node*/abci-cli.pid; do
     [ -e "$pidfile" ] || continue
     pid="$(cat "$pidfile")"
     for _ in $(seq 100); do
-      [ "$(ps -p "$pid" -o comm= 2>/dev/null)" = cometbft ] || break
+      case "$(ps -p "$pid" -o comm= 2>/dev/null)" in cometbft | abci-cli) ;; *) break ;; esac
       sleep 0.1
     done
-    if [ "$(ps -p "$pid" -o comm= 2>/dev/null)" = cometbft ]; then kill -KILL "$pid" 2>/dev/null || true; fi
+    case "$(ps -p "$pid" -o comm= 2>/dev/null)" in
+      cometbft | abci-cli) kill -KILL "$pid" 2>/dev/null || true ;;
+    esac
   done
   rm -rf "$dir"
 }

@@ -274,6 +274,29 @@ if chain:
                     f"{f(med([r['latency_ms']['p99'] for r in rs]))} | {f(gap)} | "
                     f"**{p50 / gap:.2f}** | {lost} |" if p50 and gap else f"| {v} | {side} | | | | | | n/a | {lost} |"
                 )
+    socket = [r for r in chain if r["side"] == "kvstore-socket"]
+    if socket:
+        L += [
+            "",
+            "The reference out of process (issue 17): *kvstore-socket* is the same kvstore app run as "
+            "`abci-cli kvstore` (CometBFT v0.38.25's own, persisting to goleveldb) behind CometBFT's "
+            "socket client, as umd is, with the same generator and config: what the ABCI socket costs "
+            "an app whose own work is next to nothing. Same run:",
+            "",
+            "| validators | kvstore tx/s | kvstore-socket tx/s | **socket/in-process** | kvstore-socket p50 / p99 ms | umd tx/s | **umd/kvstore-socket** | umd, budget lifted: tx/s | **lifted/kvstore-socket** |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for v in sorted({r["validators"] for r in chain}, reverse=True):
+            tx = lambda side: med([r["committed_tx_per_s"] for r in chain if r["validators"] == v and r["side"] == side])
+            kt, st, ut, xt = tx("kvstore"), tx("kvstore-socket"), tx("umd"), tx("umd-lifted")
+            ss = [r for r in socket if r["validators"] == v]
+            f = lambda x, d=0: f"{x:,.{d}f}" if x is not None else "n/a"
+            q = lambda a, b: f"**{a / b:.3f}**" if a and b else "n/a"
+            lat = lambda p: med([r["latency_ms"][p] for r in ss]) if ss else None
+            L.append(
+                f"| {v} | {f(kt)} | {f(st)} | {q(st, kt)} | {f(lat('p50'))} / {f(lat('p99'))} | "
+                f"{f(ut)} | {q(ut, st)} | {f(xt)} | {q(xt, st)} |"
+            )
     feeless = [r for r in chain if r["side"] == "umd-feeless"]
     if feeless:
         L += [
@@ -301,10 +324,10 @@ if chain:
                 f"| {v} | {f(ut)} | {f(nt)} | {ratio} | {f(lat(u, 'p50'))} / {f(lat(u, 'p99'))} | "
                 f"{f(lat(n, 'p50'))} / {f(lat(n, 'p99'))} | {f(xt)} / {f(yt)} | {lifted} | {f(kt)} |"
             )
-    L += ["", "Per round tx/s (umd; umd, budget lifted; kvstore):", ""]
+    L += ["", "Per round tx/s (umd; umd, budget lifted; kvstore; kvstore-socket):", ""]
     for v in sorted({r["validators"] for r in chain}, reverse=True):
-        per = lambda side: ", ".join(f"{r['committed_tx_per_s']:,.0f}" for r in chain if r["validators"] == v and r["side"] == side)
-        L.append(f"- {v} validator(s): {per('umd')}; {per('umd-lifted')}; {per('kvstore')}")
+        per = lambda side: ", ".join(f"{r['committed_tx_per_s']:,.0f}" for r in chain if r["validators"] == v and r["side"] == side) or "n/a"
+        L.append(f"- {v} validator(s): {per('umd')}; {per('umd-lifted')}; {per('kvstore')}; {per('kvstore-socket')}")
     errs = sorted({e for r in chain for e in r.get("errors", [])} | {k for r in chain for k in r.get("failed_logs", {})}
                   | {k for r in chain for k in r.get("refused_logs", {})})
     if errs:
