@@ -252,7 +252,7 @@ if chain:
             f"{next((r['window'] for r in chain if r['side'] == 'umd-overload'), '?')} txs in flight, far above "
             "what the mempool admits (two blocks' worth of gas, a sender two blocks of its 1/4 share; "
             "CheckTx refuses the rest with code 33, which `broadcast_tx_async` does not report: a sender "
-            "with a tx uncommitted for 4 s counts what it has in flight as refused and resyncs). Block "
+            "with a tx in flight for 4 s and no commit for as long counts what it has in flight as refused and resyncs). Block "
             "interval = median gap between the generator's sightings of consecutive blocks.",
             "",
             "| validators | side | offered tx/s | committed tx/s | p50 ms | p99 ms | block interval p50 ms | **p50 / interval** | refused or lost |",

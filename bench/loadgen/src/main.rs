@@ -85,8 +85,8 @@ struct Args {
     /// CometBFT's socket client to the out-of-process app per tx (~75 tx/s
     /// per sender measured on 2026-12-05, whatever the app's speed). `async`
     /// refusals by the app are not seen at broadcast: a sender with a tx in
-    /// flight for 4 s counts those in flight as refused and starts again
-    /// from the chain's sequence.
+    /// flight for 4 s and none of its txs committed for as long counts those
+    /// in flight as refused and starts again from the chain's sequence.
     #[arg(long, value_enum, default_value_t = Broadcast::Sync)]
     broadcast: Broadcast,
     /// Offered load in tx/s over all senders (0: as fast as the window
@@ -275,7 +275,10 @@ struct Sent {
 }
 
 /// Whether sender `i` has a tx in flight for longer than [`ASYNC_STALL`]
-/// (looked at no more than every 250 ms per sender).
+/// and none of its txs committed for as long (looked at no more than every
+/// 250 ms per sender). A tx refused at CheckTx stops every later sequence
+/// of its sender, so its commits stop; a chain that is merely slow (a long
+/// queue of txs in flight) still commits some of them, and is not stalled.
 fn stalled(shared: &Shared, i: usize) -> bool {
     let now = shared.now_ms();
     let last_look = shared.progress_ms[i].load(Ordering::Acquire);
@@ -283,6 +286,10 @@ fn stalled(shared: &Shared, i: usize) -> bool {
         return false;
     }
     shared.progress_ms[i].store(now, Ordering::Release);
+    let last_commit = shared.committed_ms[i].load(Ordering::Acquire);
+    if last_commit > 0 && now.saturating_sub(last_commit) < ASYNC_STALL.as_millis() as u64 {
+        return false;
+    }
     let oldest = lock(&shared.pending)
         .values()
         .filter(|sent| sent.sender == i)
@@ -327,6 +334,9 @@ struct Shared {
     /// Per sender: when it last looked for stalled txs, in ms since
     /// `epoch`.
     progress_ms: Vec<AtomicU64>,
+    /// Per sender: when the watcher last saw one of its txs committed, in
+    /// ms since `epoch` (0: none yet).
+    committed_ms: Vec<AtomicU64>,
     epoch: Instant,
 }
 
@@ -431,6 +441,7 @@ fn run(args: &Args) -> anyhow::Result<Value> {
         stop_watching: AtomicBool::new(false),
         refused_logs: Mutex::new(HashMap::new()),
         progress_ms: (0..sources.len()).map(|_| AtomicU64::new(0)).collect(),
+        committed_ms: (0..sources.len()).map(|_| AtomicU64::new(0)).collect(),
         epoch: Instant::now(),
     });
 
@@ -682,6 +693,7 @@ fn watch(rpc: &RpcClient, mut height: u64, shared: &Shared) -> anyhow::Result<()
                 continue;
             };
             shared.in_flight[sent.sender].fetch_sub(1, Ordering::AcqRel);
+            shared.committed_ms[sent.sender].store(shared.now_ms().max(1), Ordering::Release);
             totals.latencies.push(seen.duration_since(sent.at));
             match codes.get(i) {
                 Some((code, log)) if *code != 0 => {
