@@ -96,6 +96,15 @@ cmd = (
     + (f"BENCH_CHAIN_PROFILE={a.chain_profile} " if a.chain_profile == "debug" else "")
     + "make bench"
 )
+def git_head():
+    try:
+        import subprocess
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except Exception:
+        return "unknown"
+
+
 now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 L = []
 L += [
@@ -109,6 +118,7 @@ L += [
     "## Latest run",
     "",
     f"- Date: {a.date or now}",
+    f"- Commit: {git_head()}",
     f"- Machine: {os.cpu_count()} cores (`nproc` {os.sched_getaffinity(0).__len__()}), {cpu_model()}; GPU: {gpu()}",
     f"- Command: `{cmd}` (quick mode: {'yes' if quick else 'no'}; {a.rounds} round(s) x {a.train_reps} "
     f"updates per side and thread count; {a.verify_reps} updates per `local_steps` for verification)",
@@ -523,11 +533,11 @@ if calib:
         "",
         "Issue 17. `cargo bench -p um-app --bench gas_calibration` (bench/gas_calibration.rs, release): "
         "each *worst* case is a hand-written contract whose `execute` spends the whole "
-        "`max_tx_contract_gas` on one resource (memory growth ends at the instance's 32 MiB first), "
+        "`max_tx_contract_gas` on one resource (memory growth ends at the instance's memory limit first), "
         "one signed tx in a FinalizeBlock of the real App, time = that block's minus an empty one's "
         "(median of 7), gas = the tx result's. *Common*: a no-op execute and a cw20 transfer of the "
         "real nrn-token. *Instance*: creating and dropping an nrn-token instance on cosmwasm-vm's "
-        "cache, against the flat instance cost it is charged.",
+        "cache, against the instance cost it is charged (unpinned: 600,000 + 1 per byte of code; pinned: 10,000).",
         "",
         "| class | case | what | gas | time | **ns per gas** |",
         "|---|---|---|---:|---:|---:|",
