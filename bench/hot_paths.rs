@@ -221,7 +221,7 @@ fn injected(n: usize) -> (Store, um_proto::um::abci::v1::InjectedVerdicts) {
         .collect();
     record_set_from(&mut state, 1, &set);
     store
-        .commit(&state.pending_changes(), &Default::default())
+        .commit(&state.pending_changes(), &[], &Default::default())
         .expect("set recorded");
     let injected = build_injected(height, &pb::ExtendedCommitInfo { round: 0, votes });
     (store, injected)

@@ -994,10 +994,20 @@ fn hostile_contracts_run_out_of_gas_or_fail_clearly_and_the_chain_goes_on() {
     );
     let code_id = node.store_code(&key, hog);
     let hog = node.instantiate(&key, code_id, json!({}), "memory-hog");
-    let first = node.signer(&key);
-    let hogs = 120;
-    let hashes: Vec<String> = (0..hogs)
-        .map(|i| {
+    // Four senders of 30 each: the mempool keeps one sender to two blocks
+    // of its quarter of the budget (~35 of these), so one sender alone
+    // could never fill a block.
+    let senders: Vec<_> = (0..4).map(|i| node.new_key(&format!("hog{i}"))).collect();
+    for sender in &senders {
+        // Its first tx creates its account, whose number the rest sign with.
+        node.submit_ok(sender, vec![execute_msg(&sender.address, &hog, json!({}))]);
+    }
+    let per_sender = 30;
+    let hogs = senders.len() as u64 * per_sender;
+    let mut hashes = Vec::new();
+    for sender in &senders {
+        let first = node.signer(sender);
+        for i in 0..per_sender {
             let signer = tx_builder::SignerData {
                 sequence: first.sequence + i,
                 ..first.clone()
@@ -1006,19 +1016,22 @@ fn hostile_contracts_run_out_of_gas_or_fail_clearly_and_the_chain_goes_on() {
                 gas_limit: 700_000,
                 ..TxOptions::default()
             };
-            let msg = execute_msg(&key.address, &hog, json!({}));
-            let tx = tx_builder::sign_tx(&key, vec![msg], &signer, &options).unwrap();
-            node.rpc.broadcast_async(&tx).unwrap()
-        })
-        .collect();
+            let msg = execute_msg(&sender.address, &hog, json!({}));
+            let tx = tx_builder::sign_tx(sender, vec![msg], &signer, &options).unwrap();
+            hashes.push((
+                sender.address.clone(),
+                node.rpc.broadcast_async(&tx).unwrap(),
+            ));
+        }
+    }
     let mut heights = std::collections::BTreeSet::new();
-    for hash in &hashes {
+    for (sender, hash) in &hashes {
         let result = node
             .rpc
             .wait_for_tx(hash, Duration::from_secs(120))
             .unwrap();
         assert_eq!(result.code, 0, "{}", result.log);
-        node.note_fee(&key.address, &result);
+        node.note_fee(sender, &result);
         heights.insert(result.height);
     }
     eprintln!("memory hogs: {hogs} txs in blocks {heights:?}");

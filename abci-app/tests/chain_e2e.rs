@@ -366,3 +366,64 @@ fn genesis_app_state_creates_accounts_and_deploys_the_token() {
     );
     assert_eq!(node.cw20_balance(&token, &alice.address), 1_234);
 }
+
+/// Issue 18: a proven answer from CometBFT's `abci_query` checks out against
+/// the app hash that the header of the next height carries, for a value and
+/// for an absence; the same proof fails against another header's hash.
+#[test]
+fn a_proven_abci_query_verifies_against_the_next_header() {
+    use base64::Engine;
+    use ics23::HostFunctionsManager;
+    use prost::Message;
+
+    let b64 = |v: &serde_json::Value| {
+        base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap_or_default())
+            .unwrap()
+    };
+    let mut node = TestNode::init();
+    node.start();
+    let height = node.rpc.wait_for_height(3, Duration::from_secs(60)).unwrap() - 1;
+    node.rpc
+        .wait_for_height(height + 2, Duration::from_secs(60))
+        .unwrap();
+    let header_hash =
+        |h: u64| hex::decode(node.rpc.block_app_hash(h).unwrap()).expect("hex app hash");
+    let (trusted, other) = (header_hash(height + 1), header_hash(height + 2));
+    let spec = um_app::store::proof_spec();
+    let query = |key: &[u8]| {
+        let result = node
+            .rpc
+            .call(
+                "abci_query",
+                json!({"path": "/store/state/key", "data": hex::encode(key),
+                       "height": height.to_string(), "prove": true}),
+            )
+            .unwrap();
+        let response = result["response"].clone();
+        assert_eq!(response["code"].as_u64().unwrap_or(0), 0, "{response}");
+        assert_eq!(response["height"], height.to_string());
+        let ops = response["proofOps"]["ops"].as_array().cloned().unwrap_or_default();
+        assert_eq!(ops.len(), 1, "{response}");
+        assert_eq!(ops[0]["type"], "ics23:jmt");
+        let proof = ics23::CommitmentProof::decode(b64(&ops[0]["data"]).as_slice()).unwrap();
+        (b64(&response["value"]), proof)
+    };
+
+    let key = b"app/last_block";
+    let (value, proof) = query(key);
+    assert!(String::from_utf8_lossy(&value).contains(&format!("\"height\":{height}")));
+    assert!(ics23::verify_membership::<HostFunctionsManager>(
+        &proof, &spec, &trusted, key, &value
+    ));
+    assert!(!ics23::verify_membership::<HostFunctionsManager>(
+        &proof, &spec, &other, key, &value
+    ));
+
+    let missing = b"training/version/no-such-lineage/1";
+    let (value, proof) = query(missing);
+    assert!(value.is_empty());
+    assert!(ics23::verify_non_membership::<HostFunctionsManager>(
+        &proof, &spec, &trusted, missing
+    ));
+}

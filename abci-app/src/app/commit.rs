@@ -13,7 +13,10 @@ pub fn commit(node: &mut Node) -> pb::ResponseCommit {
         return pb::ResponseCommit::default();
     };
     crate::fault::point("commit_before_write");
-    if let Err(err) = node.store.commit(&block.view.into_changes(), &block.info) {
+    if let Err(err) = node
+        .store
+        .commit(&block.view.into_changes(), &block.trees, &block.info)
+    {
         tracing::error!("cannot persist block {}: {err}", block.info.height);
         eprintln!(
             "umd: cannot persist block {}: {err}; stopping",

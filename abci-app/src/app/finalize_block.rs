@@ -6,7 +6,7 @@ use crate::auth::{AuthParams, Mode};
 use crate::codes::{Code, CODESPACE};
 use crate::context::BlockInfo;
 use crate::module::BlockStage;
-use crate::store::{next_app_hash, CommitInfo};
+use crate::store::CommitInfo;
 use crate::training;
 use um_proto::um::abci::v1::InjectedVerdicts;
 
@@ -33,9 +33,10 @@ pub fn finalize_block(
     request: pb::RequestFinalizeBlock,
 ) -> pb::ResponseFinalizeBlock {
     let height = u64::try_from(request.height).unwrap_or(0);
-    let (mut view, previous_hash) = match node.genesis.take() {
-        Some(genesis) => (genesis.view, genesis.info.app_hash),
-        None => (node.store.view(), node.last_commit.app_hash.clone()),
+    // The first block commits the genesis state with it, tree and all.
+    let (mut view, mut trees) = match node.genesis.take() {
+        Some(genesis) => (genesis.view, genesis.trees),
+        None => (node.store.view(), Vec::new()),
     };
     let block = BlockInfo {
         chain_id: crate::auth::ante::chain_id(&view).unwrap_or_default(),
@@ -92,10 +93,22 @@ pub fn finalize_block(
     block_events.extend(to_abci_events(ended.events));
     validator_updates.extend(ended.validator_updates);
     super::query::save_last_block(&mut view, &block);
-    let app_hash = next_app_hash(&previous_hash, height, &view.pending_changes());
+    let tree = match node.store.tree_update(trees.last(), &view.pending_changes(), height) {
+        Ok(tree) => tree,
+        Err(err) => {
+            // Without the tree there is no app hash to agree on; what is
+            // committed is untouched, and CometBFT replays this block.
+            tracing::error!("cannot compute the merkle tree of block {height}: {err}");
+            eprintln!("umd: cannot compute the merkle tree of block {height}: {err}; stopping");
+            std::process::exit(2);
+        }
+    };
+    let app_hash = tree.root.to_vec();
+    trees.push(tree);
     node.last_block = block;
     node.pending = Some(PendingBlock {
         view,
+        trees,
         info: CommitInfo {
             height,
             app_hash: app_hash.clone(),

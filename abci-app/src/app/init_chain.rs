@@ -3,7 +3,7 @@ use tendermint_proto::v0_38::abci as pb;
 use super::{Node, PendingBlock};
 use crate::context::BlockInfo;
 use crate::genesis::AppState;
-use crate::store::{next_app_hash, CommitInfo};
+use crate::store::CommitInfo;
 
 /// Applies `app_state`, module by module in the modules' order. Nothing is
 /// written to disk here: the genesis state is committed together with the
@@ -36,11 +36,17 @@ pub fn init_chain(node: &mut Node, request: pb::RequestInitChain) -> pb::Respons
         fatal(&err);
     }
     super::query::save_last_block(&mut view, &block);
-    let app_hash = next_app_hash(&[], block.height, &view.pending_changes());
-    node.check_state = node.store.view_with(&view.pending_changes());
+    let changes = view.pending_changes();
+    let tree = match node.store.tree_update(None, &changes, block.height) {
+        Ok(tree) => tree,
+        Err(err) => fatal(&format!("cannot build the genesis state's merkle tree: {err}")),
+    };
+    let app_hash = tree.root.to_vec();
+    node.check_state = node.store.view_with(&changes);
     node.last_block = block.clone();
     node.genesis = Some(PendingBlock {
         view,
+        trees: vec![tree],
         info: CommitInfo {
             height: block.height,
             app_hash: app_hash.clone(),

@@ -29,7 +29,7 @@ use tendermint_proto::v0_38::abci as pb;
 
 use self::modules::Modules;
 use crate::context::BlockInfo;
-use crate::store::{CommitInfo, StateView, Store, StoreError};
+use crate::store::{CommitInfo, StateView, Store, StoreError, TreeUpdate};
 use crate::telemetry::{self as metrics, AbciMethod};
 use crate::training::verify_request::Verification;
 use crate::wasm::WasmVm;
@@ -37,6 +37,9 @@ use crate::wasm::WasmVm;
 /// The block executed by FinalizeBlock and not yet committed.
 struct PendingBlock {
     view: StateView,
+    /// The tree versions this block commits: its own, after the genesis
+    /// state's for the first block.
+    trees: Vec<TreeUpdate>,
     info: CommitInfo,
 }
 

@@ -5,6 +5,7 @@ use cosmos_sdk_proto::cosmos::base::abci::v1beta1::{GasInfo, Result as SdkResult
 use cosmos_sdk_proto::cosmos::tx::v1beta1::{SimulateRequest, SimulateResponse};
 use prost::Message;
 use tendermint_proto::v0_38::abci as pb;
+use tendermint_proto::v0_38::crypto::{ProofOp, ProofOps};
 
 use std::sync::Arc;
 
@@ -13,9 +14,16 @@ use super::tx;
 use crate::auth::{AuthParams, Mode};
 use crate::codes::{Code, TxError, CODESPACE};
 use crate::context::BlockInfo;
-use crate::store::{StateView, Store};
+use crate::store::{StateView, Store, StoreError};
 
 pub const SIMULATE_PATH: &str = "/cosmos.tx.v1beta1.Service/Simulate";
+/// Raw state by key at any height the merkle tree keeps, as the SDK's
+/// `/store/<store>/key`: `data` is the key.
+pub const STORE_KEY_PATH: &str = "/store/state/key";
+/// The type of the one proof op a proven answer carries: an ICS23
+/// `CommitmentProof` against the tree's spec ([`crate::store::proof_spec`]),
+/// whose root is the app hash in the header of the next height.
+pub const PROOF_OP_TYPE: &str = "ics23:jmt";
 const LAST_BLOCK_KEY: &[u8] = b"app/last_block";
 
 /// What queries need, shared with the node but not behind its lock: the
@@ -43,6 +51,9 @@ impl Reader {
     /// was read (the committed height is read before and after); else it
     /// is read again.
     pub fn query(&self, request: pb::RequestQuery) -> pb::ResponseQuery {
+        if request.path == STORE_KEY_PATH {
+            return self.store_key(&request);
+        }
         for _ in 0..MAX_QUERY_ATTEMPTS {
             let before = match self.store.last_commit() {
                 Ok(commit) => commit.height,
@@ -92,6 +103,64 @@ impl Reader {
                 ..Default::default()
             },
             Err(err) => error(err, height),
+        }
+    }
+
+    /// A key's value after block `height` (0: the latest), read from the
+    /// merkle tree, whose committed versions never change: no retry is
+    /// needed when a commit lands meanwhile. With `prove`, the answer
+    /// carries the ICS23 proof of the value, or of its absence (an empty
+    /// value), against the app hash of that height.
+    fn store_key(&self, request: &pb::RequestQuery) -> pb::ResponseQuery {
+        let latest = match self.store.last_commit() {
+            Ok(commit) => commit.height,
+            Err(err) => return error(TxError::new(Code::Internal, err.to_string()), 0),
+        };
+        let height = match u64::try_from(request.height) {
+            Ok(0) => latest,
+            Ok(height) if height <= latest => height,
+            _ => {
+                return error(
+                    TxError::new(
+                        Code::InvalidRequest,
+                        format!(
+                            "height {} is not committed (the latest is {latest})",
+                            request.height
+                        ),
+                    ),
+                    latest,
+                )
+            }
+        };
+        if request.data.is_empty() {
+            return error(
+                TxError::new(Code::InvalidRequest, "the key to read is empty"),
+                height,
+            );
+        }
+        match self.store.prove(&request.data, height) {
+            Ok((value, proof)) => pb::ResponseQuery {
+                code: 0,
+                key: request.data.clone(),
+                value: value.unwrap_or_default().into(),
+                proof_ops: request.prove.then(|| ProofOps {
+                    ops: vec![ProofOp {
+                        r#type: PROOF_OP_TYPE.to_string(),
+                        key: request.data.to_vec(),
+                        data: proof.encode_to_vec(),
+                    }],
+                }),
+                height: height as i64,
+                ..Default::default()
+            },
+            Err(StoreError::VersionNotKept(height)) => error(
+                TxError::new(
+                    Code::InvalidRequest,
+                    format!("height {height} is not kept by this node"),
+                ),
+                latest,
+            ),
+            Err(err) => error(TxError::new(Code::Internal, err.to_string()), height),
         }
     }
 }

@@ -98,6 +98,68 @@ fn info_reports_the_last_commit_across_a_restart() {
     let info = restarted.app.info(pb::RequestInfo::default());
     assert_eq!(info.last_block_height, 2);
     assert_eq!(info.last_block_app_hash.to_vec(), hash);
+    let root = restarted.app.node().store.tree_root(2).unwrap();
+    assert_eq!(root.map(|r| r.to_vec()), Some(hash), "the tree was committed with its block");
+}
+
+fn query_key(app: &App, key: &[u8], height: i64) -> pb::ResponseQuery {
+    app.query(pb::RequestQuery {
+        data: key.to_vec().into(),
+        path: super::query::STORE_KEY_PATH.into(),
+        height,
+        prove: true,
+    })
+}
+
+fn commitment_proof(response: &pb::ResponseQuery) -> ics23::CommitmentProof {
+    use prost::Message;
+    let ops = &response.proof_ops.as_ref().expect("a proven answer").ops;
+    assert_eq!(ops.len(), 1);
+    assert_eq!(ops[0].r#type, super::query::PROOF_OP_TYPE);
+    ics23::CommitmentProof::decode(ops[0].data.as_slice()).unwrap()
+}
+
+/// Issue 18: a light client that holds only the app hash of a height can
+/// check what a node answers for that height, value or absence.
+#[test]
+fn a_proven_query_verifies_against_its_heights_app_hash_only() {
+    use ics23::HostFunctionsManager;
+    let spec = crate::store::proof_spec();
+    let node = app_on(Store::temporary().unwrap());
+    genesis(&node.app);
+    let hash1 = finalize(&node.app, 1, vec![]).app_hash.to_vec();
+    let hash2 = finalize(&node.app, 2, vec![unknown_msg_tx(&key(), 0, 0)])
+        .app_hash
+        .to_vec();
+
+    let key = b"app/last_block";
+    for (height, hash, other) in [(1, &hash1, &hash2), (2, &hash2, &hash1)] {
+        let answer = query_key(&node.app, key, height);
+        assert_eq!(answer.code, 0, "{}", answer.log);
+        assert_eq!(answer.height, height);
+        let value = answer.value.to_vec();
+        assert!(String::from_utf8_lossy(&value).contains(&format!("\"height\":{height}")));
+        let proof = commitment_proof(&answer);
+        assert!(ics23::verify_membership::<HostFunctionsManager>(&proof, &spec, hash, key, &value));
+        assert!(!ics23::verify_membership::<HostFunctionsManager>(&proof, &spec, other, key, &value));
+        let mut tampered = value.clone();
+        tampered[0] ^= 1;
+        assert!(!ics23::verify_membership::<HostFunctionsManager>(&proof, &spec, hash, key, &tampered));
+    }
+
+    let missing = b"training/version/nobody/7";
+    let answer = query_key(&node.app, missing, 0);
+    assert_eq!((answer.code, answer.height), (0, 2), "{}", answer.log);
+    assert!(answer.value.is_empty());
+    let proof = commitment_proof(&answer);
+    assert!(ics23::verify_non_membership::<HostFunctionsManager>(&proof, &spec, &hash2, missing));
+    assert!(!ics23::verify_membership::<HostFunctionsManager>(&proof, &spec, &hash2, missing, b""));
+
+    let future = query_key(&node.app, key, 3);
+    assert_eq!(future.code, Code::InvalidRequest.value());
+    assert!(future.log.contains("not committed"), "{}", future.log);
+    let empty = query_key(&node.app, b"", 0);
+    assert_eq!(empty.code, Code::InvalidRequest.value());
 }
 
 #[test]
@@ -733,7 +795,7 @@ fn a_failed_end_of_block_phase_leaves_no_trace() {
         let info = guard.store.last_commit().unwrap();
         guard
             .store
-            .commit(&view.into_changes(), &CommitInfo { ..info })
+            .commit(&view.into_changes(), &[], &CommitInfo { ..info })
             .unwrap();
     }
     let response = finalize(&node.app, 2, vec![]);
@@ -1113,39 +1175,6 @@ fn a_fixed_block_sequence_keeps_its_app_hash() {
     let mut hashes = vec![genesis_hash];
     for height in 3..=6 {
         hashes.push(finalize(&node.app, height, vec![]).app_hash.to_vec());
-    }
-    {
-        let node_guard = node.app.node();
-        let view = node_guard.store.view();
-        for (k, v) in view.prefixed(b"").unwrap() {
-            eprintln!(
-                "KV {} {}",
-                String::from_utf8_lossy(&k).replace(' ', "_"),
-                hex::encode(sha2::Sha256::digest(&v))
-            );
-        }
-    }
-    {
-        let node_guard = node.app.node();
-        let view = node_guard.store.view();
-        for (k, v) in view.prefixed(b"").unwrap() {
-            eprintln!(
-                "KV {} {}",
-                String::from_utf8_lossy(&k).replace(' ', "_"),
-                hex::encode(sha2::Sha256::digest(&v))
-            );
-        }
-    }
-    {
-        let node_guard = node.app.node();
-        let view = node_guard.store.view();
-        for (k, v) in view.prefixed(b"").unwrap() {
-            eprintln!(
-                "KV {} {}",
-                String::from_utf8_lossy(&k).replace(' ', "_"),
-                hex::encode(sha2::Sha256::digest(&v))
-            );
-        }
     }
     let digest = hex::encode(sha2::Sha256::digest(hashes.concat()));
     assert_eq!(digest, PINNED_APP_HASHES, "app hashes: {hashes:?}");

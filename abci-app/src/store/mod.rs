@@ -1,15 +1,18 @@
 //! Committed state on sled, with the block's pending changes kept in memory.
 //!
-//! Every key that enters the app hash lives in one sled tree. A block's
-//! writes are buffered in a [`StateView`] and reach disk in one atomic batch
-//! at `Commit`, together with the height and app hash, so a crash either
-//! keeps the whole block or none of it and `Info` can tell CometBFT exactly
-//! which height to replay from.
+//! Every key of the consensus state lives in one sled tree, twice: flat, for
+//! reads and lazy range iteration, and as a leaf of a Jellyfish Merkle Tree
+//! ([`merkle`]) whose root is the app hash and which proves any key's value,
+//! or its absence, at any kept height. A block's writes are buffered in a
+//! [`StateView`] and reach disk in one atomic batch at `Commit`, together
+//! with the block's tree nodes, the height and the app hash, so a crash
+//! either keeps the whole block or none of it and `Info` can tell CometBFT
+//! exactly which height to replay from.
 
-mod app_hash;
+mod merkle;
 mod view;
 
-pub use app_hash::next_app_hash;
+pub use merkle::{proof_spec, TreeUpdate};
 pub use view::{prefix_end, Changes, StateView};
 
 use thiserror::Error;
@@ -28,6 +31,10 @@ pub enum StoreError {
     Corrupted(&'static str),
     #[error("state key {0:?} uses the reserved metadata prefix")]
     ReservedKey(Vec<u8>),
+    #[error("merkle tree: {0}")]
+    Tree(String),
+    #[error("height {0} is not kept in the merkle tree")]
+    VersionNotKept(u64),
 }
 
 /// How long [`Store::open`] waits for another holder of the lock to go.
@@ -116,10 +123,46 @@ impl Store {
         view
     }
 
-    /// Writes a block's changes, its height and its app hash in one atomic
-    /// batch and waits until they are durable.
-    pub fn commit(&self, changes: &Changes, info: &CommitInfo) -> Result<(), StoreError> {
+    /// The tree at height `version`: the committed tree, then `base` (an
+    /// update computed but not written yet: the genesis state, which the
+    /// first block commits), then `changes`. Writes nothing.
+    pub fn tree_update(
+        &self,
+        base: Option<&TreeUpdate>,
+        changes: &Changes,
+        version: u64,
+    ) -> Result<TreeUpdate, StoreError> {
+        merkle::compute(&self.state, base, changes, version)
+    }
+
+    /// The value of `key` after block `height` and an ICS23 proof of it, or
+    /// of its absence, against that height's app hash.
+    pub fn prove(
+        &self,
+        key: &[u8],
+        height: u64,
+    ) -> Result<(Option<Vec<u8>>, ics23::CommitmentProof), StoreError> {
+        merkle::prove(&self.state, key, height)
+    }
+
+    /// The app hash after block `height`, if the tree still holds it.
+    pub fn tree_root(&self, height: u64) -> Result<Option<[u8; 32]>, StoreError> {
+        merkle::root(&self.state, height)
+    }
+
+    /// Writes a block's changes, its tree nodes (`trees`, in height order),
+    /// its height and its app hash in one atomic batch and waits until they
+    /// are durable.
+    pub fn commit(
+        &self,
+        changes: &Changes,
+        trees: &[TreeUpdate],
+        info: &CommitInfo,
+    ) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
+        for tree in trees {
+            tree.write_to(&mut batch)?;
+        }
         for (key, value) in changes {
             if key.first() == Some(&META_PREFIX) {
                 return Err(StoreError::ReservedKey(key.clone()));
@@ -159,7 +202,7 @@ mod tests {
             view.set(b"a/1", b"one".to_vec());
             view.set(b"a/2", b"two".to_vec());
             view.remove(b"a/2");
-            store.commit(&view.into_changes(), &info).unwrap();
+            store.commit(&view.into_changes(), &[], &info).unwrap();
         }
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.last_commit().unwrap(), info);
@@ -195,7 +238,7 @@ mod tests {
         let mut view = store.view();
         view.set(META_HEIGHT, vec![0; 8]);
         let err = store
-            .commit(&view.into_changes(), &CommitInfo::default())
+            .commit(&view.into_changes(), &[], &CommitInfo::default())
             .unwrap_err();
         assert!(matches!(err, StoreError::ReservedKey(_)));
         assert_eq!(store.last_commit().unwrap().height, 0);

@@ -310,6 +310,7 @@ mod tests {
         store
             .commit(
                 &view.into_changes(),
+                &[],
                 &CommitInfo {
                     height: 1,
                     app_hash: vec![],

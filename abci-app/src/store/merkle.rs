@@ -1,0 +1,402 @@
+//! The authenticated half of the store: a Jellyfish Merkle Tree (the `jmt`
+//! crate, as Penumbra's cnidarium uses it) over every state key, with ICS23
+//! proofs of presence and absence.
+//!
+//! The tree lives in the same sled tree as the flat state, under the store's
+//! reserved metadata prefix, so a block's tree nodes, its flat writes, its
+//! height and its root reach disk in one atomic batch. A tree version is a
+//! block height. Computing a version writes nothing: FinalizeBlock computes
+//! the root (the app hash) from the committed tree plus, for the first block,
+//! the genesis update that is still in memory; Commit writes both.
+
+use std::collections::BTreeMap;
+
+use jmt::storage::{
+    HasPreimage, LeafNode, Node, NodeBatch, NodeKey, TreeReader, TreeUpdateBatch,
+};
+use jmt::{KeyHash, OwnedValue, Sha256Jmt, Version};
+use sha2::Sha256;
+
+use super::{Changes, StoreError, META_PREFIX};
+
+/// `node/<borsh node key>` → borsh node.
+const NODE_PREFIX: &[u8] = b"\x00jmt/node/";
+/// `value/<key hash><version, 8 bytes big-endian>` → `1 ‖ value`, or `0` for
+/// a deletion: the value a key had from that version on.
+const VALUE_PREFIX: &[u8] = b"\x00jmt/value/";
+/// `key/<key hash>` → the key: absence proofs name their neighbours' keys.
+const PREIMAGE_PREFIX: &[u8] = b"\x00jmt/key/";
+/// `stale/<version, 8 bytes big-endian><borsh node key>` → empty: nodes no
+/// longer reachable from that version's root, for pruning old versions.
+const STALE_PREFIX: &[u8] = b"\x00jmt/stale/";
+
+/// The ICS23 proof spec of this tree, which a verifier checks proofs against.
+pub fn proof_spec() -> ics23::ProofSpec {
+    jmt::ics23_spec()
+}
+
+/// One version of the tree, computed but not yet written.
+#[derive(Debug, Default)]
+pub struct TreeUpdate {
+    pub version: Version,
+    pub root: [u8; 32],
+    nodes: NodeBatch,
+    stale: Vec<(Version, NodeKey)>,
+    preimages: BTreeMap<[u8; 32], Vec<u8>>,
+}
+
+impl TreeUpdate {
+    /// Adds this update's nodes, values, key preimages and stale-node index
+    /// to `batch`.
+    pub fn write_to(&self, batch: &mut sled::Batch) -> Result<(), StoreError> {
+        for (key, node) in self.nodes.nodes() {
+            batch.insert(node_key(key)?, encode(node)?);
+        }
+        for ((version, key_hash), value) in self.nodes.values() {
+            batch.insert(value_key(key_hash, *version), encode_value(value.as_deref()));
+        }
+        for (key_hash, key) in &self.preimages {
+            batch.insert([PREIMAGE_PREFIX, key_hash].concat(), key.as_slice());
+        }
+        for (version, key) in &self.stale {
+            let key = [STALE_PREFIX, &version.to_be_bytes(), &encode(key)?].concat();
+            batch.insert(key, &[][..]);
+        }
+        Ok(())
+    }
+}
+
+/// Computes version `version` of the tree: the committed tree (and `base`,
+/// an update computed before but not yet written) with `changes` applied.
+pub fn compute(
+    state: &sled::Tree,
+    base: Option<&TreeUpdate>,
+    changes: &Changes,
+    version: Version,
+) -> Result<TreeUpdate, StoreError> {
+    let mut overlay = Overlay {
+        state,
+        nodes: base.map(|b| &b.nodes),
+        preimages: base.map(|b| &b.preimages),
+        placeholder: None,
+    };
+    // A chain whose first height is above 1 starts its tree at a version
+    // above 0, and jmt reads the root of the version before: an empty one.
+    if version > 0 && overlay.get_node_option(&root_key(version - 1))?.is_none() && !has_any_root(state)? {
+        overlay.placeholder = Some(root_key(version - 1));
+    }
+    let mut preimages = BTreeMap::new();
+    let mut value_set = Vec::with_capacity(changes.len());
+    for (key, value) in changes {
+        if key.first() == Some(&META_PREFIX) {
+            return Err(StoreError::ReservedKey(key.clone()));
+        }
+        let key_hash = KeyHash::with::<Sha256>(key);
+        if value.is_some() {
+            preimages.insert(key_hash.0, key.clone());
+        }
+        value_set.push((key_hash, value.clone()));
+    }
+    let tree = Sha256Jmt::new(&overlay);
+    let (root, batch) = tree.put_value_set(value_set, version).map_err(tree_error)?;
+    let TreeUpdateBatch {
+        node_batch,
+        stale_node_index_batch,
+        ..
+    } = batch;
+    Ok(TreeUpdate {
+        version,
+        root: root.0,
+        nodes: node_batch,
+        stale: stale_node_index_batch
+            .into_iter()
+            .map(|index| (index.stale_since_version, index.node_key))
+            .collect(),
+        preimages,
+    })
+}
+
+/// The root of `version`, if the store holds it.
+pub fn root(state: &sled::Tree, version: Version) -> Result<Option<[u8; 32]>, StoreError> {
+    let overlay = Overlay::committed(state);
+    if overlay.get_node_option(&root_key(version))?.is_none() {
+        return Ok(None);
+    }
+    let tree = Sha256Jmt::new(&overlay);
+    Ok(Some(tree.get_root_hash(version).map_err(tree_error)?.0))
+}
+
+/// The value of `key` at `version` with an ICS23 proof of it (existence), or
+/// of its absence (non-existence), against that version's root.
+pub fn prove(
+    state: &sled::Tree,
+    key: &[u8],
+    version: Version,
+) -> Result<(Option<Vec<u8>>, ics23::CommitmentProof), StoreError> {
+    let overlay = Overlay::committed(state);
+    if overlay.get_node_option(&root_key(version))?.is_none() {
+        return Err(StoreError::VersionNotKept(version));
+    }
+    let tree = Sha256Jmt::new(&overlay);
+    tree.get_with_ics23_proof(key.to_vec(), version)
+        .map_err(tree_error)
+}
+
+fn has_any_root(state: &sled::Tree) -> Result<bool, StoreError> {
+    Ok(state.scan_prefix(NODE_PREFIX).next().transpose()?.is_some())
+}
+
+fn root_key(version: Version) -> NodeKey {
+    NodeKey::new_empty_path(version)
+}
+
+/// The committed tree, seen through an update not yet written.
+struct Overlay<'a> {
+    state: &'a sled::Tree,
+    nodes: Option<&'a NodeBatch>,
+    preimages: Option<&'a BTreeMap<[u8; 32], Vec<u8>>>,
+    /// The empty root a tree starting above version 0 builds on.
+    placeholder: Option<NodeKey>,
+}
+
+impl<'a> Overlay<'a> {
+    fn committed(state: &'a sled::Tree) -> Self {
+        Self {
+            state,
+            nodes: None,
+            preimages: None,
+            placeholder: None,
+        }
+    }
+}
+
+impl TreeReader for Overlay<'_> {
+    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        if let Some(node) = self.nodes.and_then(|nodes| nodes.get_node(node_key)) {
+            return Ok(Some(node.clone()));
+        }
+        if self.placeholder.as_ref() == Some(node_key) {
+            return Ok(Some(Node::Null));
+        }
+        match self.state.get(node_key_bytes(node_key)?)? {
+            Some(bytes) => Ok(Some(borsh::from_slice(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn get_value_option(
+        &self,
+        max_version: Version,
+        key_hash: KeyHash,
+    ) -> anyhow::Result<Option<OwnedValue>> {
+        // What the overlay holds is newer than anything committed.
+        if let Some(nodes) = self.nodes {
+            let newest = nodes
+                .values()
+                .range((0, key_hash)..=(max_version, key_hash))
+                .filter(|((_, hash), _)| *hash == key_hash)
+                .next_back();
+            if let Some((_, value)) = newest {
+                return Ok(value.clone());
+            }
+        }
+        let first = value_key(&key_hash, 0);
+        let last = value_key(&key_hash, max_version);
+        match self.state.range(first..=last).next_back().transpose()? {
+            Some((_, stored)) => Ok(decode_value(&stored)?),
+            None => Ok(None),
+        }
+    }
+
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+        // Only jmt's restore and overwrite paths ask, and the store uses neither.
+        anyhow::bail!("the rightmost leaf is not indexed")
+    }
+}
+
+impl HasPreimage for Overlay<'_> {
+    fn preimage(&self, key_hash: KeyHash) -> anyhow::Result<Option<Vec<u8>>> {
+        if let Some(key) = self.preimages.and_then(|p| p.get(&key_hash.0)) {
+            return Ok(Some(key.clone()));
+        }
+        Ok(self
+            .state
+            .get([PREIMAGE_PREFIX, &key_hash.0].concat())?
+            .map(|key| key.to_vec()))
+    }
+}
+
+fn node_key(key: &NodeKey) -> Result<Vec<u8>, StoreError> {
+    node_key_bytes(key).map_err(|e| StoreError::Tree(e.to_string()))
+}
+
+fn node_key_bytes(key: &NodeKey) -> std::io::Result<Vec<u8>> {
+    Ok([NODE_PREFIX, &borsh::to_vec(key)?].concat())
+}
+
+fn value_key(key_hash: &KeyHash, version: Version) -> Vec<u8> {
+    [VALUE_PREFIX, &key_hash.0, &version.to_be_bytes()].concat()
+}
+
+fn encode<T: borsh::BorshSerialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    borsh::to_vec(value).map_err(|e| StoreError::Tree(e.to_string()))
+}
+
+fn encode_value(value: Option<&[u8]>) -> Vec<u8> {
+    match value {
+        Some(value) => [&[1u8][..], value].concat(),
+        None => vec![0],
+    }
+}
+
+fn decode_value(stored: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    match stored.split_first() {
+        Some((1, value)) => Ok(Some(value.to_vec())),
+        Some((0, [])) => Ok(None),
+        _ => Err(StoreError::Corrupted("a tree value has no valid tag")),
+    }
+}
+
+fn tree_error(err: anyhow::Error) -> StoreError {
+    StoreError::Tree(format!("{err:#}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ics23::HostFunctionsManager;
+
+    fn changes(pairs: &[(&str, Option<&str>)]) -> Changes {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.as_bytes().to_vec(), v.map(|v| v.as_bytes().to_vec())))
+            .collect()
+    }
+
+    fn commit(state: &sled::Tree, update: &TreeUpdate) {
+        let mut batch = sled::Batch::default();
+        update.write_to(&mut batch).unwrap();
+        state.apply_batch(batch).unwrap();
+    }
+
+    fn temporary() -> sled::Tree {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        db.open_tree("state").unwrap()
+    }
+
+    fn proves_present(root: [u8; 32], key: &str, value: &str, proof: &ics23::CommitmentProof) -> bool {
+        ics23::verify_membership::<HostFunctionsManager>(
+            proof,
+            &proof_spec(),
+            &root.to_vec(),
+            key.as_bytes(),
+            value.as_bytes(),
+        )
+    }
+
+    fn proves_absent(root: [u8; 32], key: &str, proof: &ics23::CommitmentProof) -> bool {
+        ics23::verify_non_membership::<HostFunctionsManager>(
+            proof,
+            &proof_spec(),
+            &root.to_vec(),
+            key.as_bytes(),
+        )
+    }
+
+    #[test]
+    fn the_root_depends_on_the_state_and_not_on_how_it_was_reached() {
+        let one_go = temporary();
+        let update = compute(&one_go, None, &changes(&[("a", Some("1")), ("b", Some("2"))]), 0).unwrap();
+        commit(&one_go, &update);
+
+        let in_steps = temporary();
+        let first = compute(&in_steps, None, &changes(&[("a", Some("9")), ("c", Some("3"))]), 0).unwrap();
+        commit(&in_steps, &first);
+        let second = compute(
+            &in_steps,
+            None,
+            &changes(&[("a", Some("1")), ("b", Some("2")), ("c", None)]),
+            1,
+        )
+        .unwrap();
+        commit(&in_steps, &second);
+
+        assert_eq!(update.root, second.root);
+        assert_ne!(first.root, second.root);
+        assert_eq!(root(&in_steps, 0).unwrap(), Some(first.root));
+        assert_eq!(root(&in_steps, 1).unwrap(), Some(second.root));
+        assert_eq!(root(&in_steps, 2).unwrap(), None);
+    }
+
+    #[test]
+    fn an_update_not_yet_written_is_the_base_of_the_next() {
+        let state = temporary();
+        let genesis = compute(&state, None, &changes(&[("a", Some("1"))]), 0).unwrap();
+        let block = compute(&state, Some(&genesis), &changes(&[("b", Some("2"))]), 1).unwrap();
+        commit(&state, &genesis);
+        commit(&state, &block);
+        let (value, proof) = prove(&state, b"a", 1).unwrap();
+        assert_eq!(value.as_deref(), Some(&b"1"[..]));
+        assert!(proves_present(block.root, "a", "1", &proof));
+    }
+
+    #[test]
+    fn a_tree_may_start_above_version_zero() {
+        let state = temporary();
+        let genesis = compute(&state, None, &changes(&[("a", Some("1"))]), 41).unwrap();
+        commit(&state, &genesis);
+        let block = compute(&state, None, &changes(&[("b", Some("2"))]), 42).unwrap();
+        commit(&state, &block);
+        let (_, proof) = prove(&state, b"b", 42).unwrap();
+        assert!(proves_present(block.root, "b", "2", &proof));
+    }
+
+    #[test]
+    fn proofs_of_presence_and_absence_verify_against_their_version_only() {
+        let state = temporary();
+        let v0 = compute(&state, None, &changes(&[("model/1", Some("w0")), ("model/3", Some("x"))]), 0).unwrap();
+        commit(&state, &v0);
+        let v1 = compute(&state, None, &changes(&[("model/1", Some("w1")), ("model/3", None)]), 1).unwrap();
+        commit(&state, &v1);
+
+        let (value, proof) = prove(&state, b"model/1", 1).unwrap();
+        assert_eq!(value.as_deref(), Some(&b"w1"[..]));
+        assert!(proves_present(v1.root, "model/1", "w1", &proof));
+        assert!(!proves_present(v1.root, "model/1", "w0", &proof), "a tampered value");
+        assert!(!proves_present(v0.root, "model/1", "w1", &proof), "another version's root");
+
+        // The old version is still provable: history is kept.
+        let (value, proof) = prove(&state, b"model/1", 0).unwrap();
+        assert_eq!(value.as_deref(), Some(&b"w0"[..]));
+        assert!(proves_present(v0.root, "model/1", "w0", &proof));
+
+        let (value, proof) = prove(&state, b"model/3", 1).unwrap();
+        assert_eq!(value, None);
+        assert!(proves_absent(v1.root, "model/3", &proof));
+        assert!(!proves_absent(v0.root, "model/3", &proof));
+        let (value, proof) = prove(&state, b"model/2", 1).unwrap();
+        assert_eq!(value, None);
+        assert!(proves_absent(v1.root, "model/2", &proof));
+
+        assert!(matches!(prove(&state, b"model/1", 7), Err(StoreError::VersionNotKept(7))));
+    }
+
+    #[test]
+    fn deleting_what_never_existed_changes_nothing() {
+        let state = temporary();
+        let v0 = compute(&state, None, &changes(&[("a", Some("1"))]), 0).unwrap();
+        commit(&state, &v0);
+        let v1 = compute(&state, None, &changes(&[("never", None)]), 1).unwrap();
+        commit(&state, &v1);
+        assert_eq!(v0.root, v1.root);
+        let v2 = compute(&state, None, &Changes::new(), 2).unwrap();
+        assert_eq!(v0.root, v2.root);
+    }
+
+    #[test]
+    fn metadata_keys_stay_out_of_the_tree() {
+        let state = temporary();
+        let err = compute(&state, None, &changes(&[("\u{0}meta/height", Some("x"))]), 0).unwrap_err();
+        assert!(matches!(err, StoreError::ReservedKey(_)));
+    }
+}
