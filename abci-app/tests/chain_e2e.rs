@@ -383,7 +383,11 @@ fn a_proven_abci_query_verifies_against_the_next_header() {
     };
     let mut node = TestNode::init();
     node.start();
-    let height = node.rpc.wait_for_height(3, Duration::from_secs(60)).unwrap() - 1;
+    let height = node
+        .rpc
+        .wait_for_height(3, Duration::from_secs(60))
+        .unwrap()
+        - 1;
     node.rpc
         .wait_for_height(height + 2, Duration::from_secs(60))
         .unwrap();
@@ -403,7 +407,10 @@ fn a_proven_abci_query_verifies_against_the_next_header() {
         let response = result["response"].clone();
         assert_eq!(response["code"].as_u64().unwrap_or(0), 0, "{response}");
         assert_eq!(response["height"], height.to_string());
-        let ops = response["proofOps"]["ops"].as_array().cloned().unwrap_or_default();
+        let ops = response["proofOps"]["ops"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         assert_eq!(ops.len(), 1, "{response}");
         assert_eq!(ops[0]["type"], "ics23:jmt");
         let proof = ics23::CommitmentProof::decode(b64(&ops[0]["data"]).as_slice()).unwrap();

@@ -93,7 +93,10 @@ pub fn finalize_block(
     block_events.extend(to_abci_events(ended.events));
     validator_updates.extend(ended.validator_updates);
     super::query::save_last_block(&mut view, &block);
-    let tree = match node.store.tree_update(trees.last(), &view.pending_changes(), height) {
+    let tree = match node
+        .store
+        .tree_update(trees.last(), &view.pending_changes(), height)
+    {
         Ok(tree) => tree,
         Err(err) => {
             // Without the tree there is no app hash to agree on; what is

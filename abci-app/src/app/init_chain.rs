@@ -39,7 +39,9 @@ pub fn init_chain(node: &mut Node, request: pb::RequestInitChain) -> pb::Respons
     let changes = view.pending_changes();
     let tree = match node.store.tree_update(None, &changes, block.height) {
         Ok(tree) => tree,
-        Err(err) => fatal(&format!("cannot build the genesis state's merkle tree: {err}")),
+        Err(err) => fatal(&format!(
+            "cannot build the genesis state's merkle tree: {err}"
+        )),
     };
     let app_hash = tree.root.to_vec();
     node.check_state = node.store.view_with(&changes);

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use jmt::storage::{
-    HasPreimage, LeafNode, Node, NodeBatch, NodeKey, TreeReader, TreeUpdateBatch,
+    HasPreimage, LeafNode, NibblePath, Node, NodeBatch, NodeKey, TreeReader, TreeUpdateBatch,
 };
 use jmt::{KeyHash, OwnedValue, Sha256Jmt, Version};
 use sha2::Sha256;
@@ -53,7 +53,10 @@ impl TreeUpdate {
             batch.insert(node_key(key)?, encode(node)?);
         }
         for ((version, key_hash), value) in self.nodes.values() {
-            batch.insert(value_key(key_hash, *version), encode_value(value.as_deref()));
+            batch.insert(
+                value_key(key_hash, *version),
+                encode_value(value.as_deref()),
+            );
         }
         for (key_hash, key) in &self.preimages {
             batch.insert([PREIMAGE_PREFIX, key_hash].concat(), key.as_slice());
@@ -82,7 +85,13 @@ pub fn compute(
     };
     // A chain whose first height is above 1 starts its tree at a version
     // above 0, and jmt reads the root of the version before: an empty one.
-    if version > 0 && overlay.get_node_option(&root_key(version - 1))?.is_none() && !has_any_root(state)? {
+    if version > 0
+        && overlay
+            .get_node_option(&root_key(version - 1))
+            .map_err(tree_error)?
+            .is_none()
+        && !has_any_root(state)?
+    {
         overlay.placeholder = Some(root_key(version - 1));
     }
     let mut preimages = BTreeMap::new();
@@ -119,7 +128,11 @@ pub fn compute(
 /// The root of `version`, if the store holds it.
 pub fn root(state: &sled::Tree, version: Version) -> Result<Option<[u8; 32]>, StoreError> {
     let overlay = Overlay::committed(state);
-    if overlay.get_node_option(&root_key(version))?.is_none() {
+    if overlay
+        .get_node_option(&root_key(version))
+        .map_err(tree_error)?
+        .is_none()
+    {
         return Ok(None);
     }
     let tree = Sha256Jmt::new(&overlay);
@@ -134,7 +147,11 @@ pub fn prove(
     version: Version,
 ) -> Result<(Option<Vec<u8>>, ics23::CommitmentProof), StoreError> {
     let overlay = Overlay::committed(state);
-    if overlay.get_node_option(&root_key(version))?.is_none() {
+    if overlay
+        .get_node_option(&root_key(version))
+        .map_err(tree_error)?
+        .is_none()
+    {
         return Err(StoreError::VersionNotKept(version));
     }
     let tree = Sha256Jmt::new(&overlay);
@@ -146,8 +163,9 @@ fn has_any_root(state: &sled::Tree) -> Result<bool, StoreError> {
     Ok(state.scan_prefix(NODE_PREFIX).next().transpose()?.is_some())
 }
 
+/// The key of a version's root: the empty nibble path.
 fn root_key(version: Version) -> NodeKey {
-    NodeKey::new_empty_path(version)
+    NodeKey::new(version, std::iter::empty().collect::<NibblePath>())
 }
 
 /// The committed tree, seen through an update not yet written.
@@ -194,8 +212,7 @@ impl TreeReader for Overlay<'_> {
             let newest = nodes
                 .values()
                 .range((0, key_hash)..=(max_version, key_hash))
-                .filter(|((_, hash), _)| *hash == key_hash)
-                .next_back();
+                .rfind(|((_, hash), _)| *hash == key_hash);
             if let Some((_, value)) = newest {
                 return Ok(value.clone());
             }
@@ -284,7 +301,12 @@ mod tests {
         db.open_tree("state").unwrap()
     }
 
-    fn proves_present(root: [u8; 32], key: &str, value: &str, proof: &ics23::CommitmentProof) -> bool {
+    fn proves_present(
+        root: [u8; 32],
+        key: &str,
+        value: &str,
+        proof: &ics23::CommitmentProof,
+    ) -> bool {
         ics23::verify_membership::<HostFunctionsManager>(
             proof,
             &proof_spec(),
@@ -306,11 +328,23 @@ mod tests {
     #[test]
     fn the_root_depends_on_the_state_and_not_on_how_it_was_reached() {
         let one_go = temporary();
-        let update = compute(&one_go, None, &changes(&[("a", Some("1")), ("b", Some("2"))]), 0).unwrap();
+        let update = compute(
+            &one_go,
+            None,
+            &changes(&[("a", Some("1")), ("b", Some("2"))]),
+            0,
+        )
+        .unwrap();
         commit(&one_go, &update);
 
         let in_steps = temporary();
-        let first = compute(&in_steps, None, &changes(&[("a", Some("9")), ("c", Some("3"))]), 0).unwrap();
+        let first = compute(
+            &in_steps,
+            None,
+            &changes(&[("a", Some("9")), ("c", Some("3"))]),
+            0,
+        )
+        .unwrap();
         commit(&in_steps, &first);
         let second = compute(
             &in_steps,
@@ -354,16 +388,34 @@ mod tests {
     #[test]
     fn proofs_of_presence_and_absence_verify_against_their_version_only() {
         let state = temporary();
-        let v0 = compute(&state, None, &changes(&[("model/1", Some("w0")), ("model/3", Some("x"))]), 0).unwrap();
+        let v0 = compute(
+            &state,
+            None,
+            &changes(&[("model/1", Some("w0")), ("model/3", Some("x"))]),
+            0,
+        )
+        .unwrap();
         commit(&state, &v0);
-        let v1 = compute(&state, None, &changes(&[("model/1", Some("w1")), ("model/3", None)]), 1).unwrap();
+        let v1 = compute(
+            &state,
+            None,
+            &changes(&[("model/1", Some("w1")), ("model/3", None)]),
+            1,
+        )
+        .unwrap();
         commit(&state, &v1);
 
         let (value, proof) = prove(&state, b"model/1", 1).unwrap();
         assert_eq!(value.as_deref(), Some(&b"w1"[..]));
         assert!(proves_present(v1.root, "model/1", "w1", &proof));
-        assert!(!proves_present(v1.root, "model/1", "w0", &proof), "a tampered value");
-        assert!(!proves_present(v0.root, "model/1", "w1", &proof), "another version's root");
+        assert!(
+            !proves_present(v1.root, "model/1", "w0", &proof),
+            "a tampered value"
+        );
+        assert!(
+            !proves_present(v0.root, "model/1", "w1", &proof),
+            "another version's root"
+        );
 
         // The old version is still provable: history is kept.
         let (value, proof) = prove(&state, b"model/1", 0).unwrap();
@@ -378,7 +430,10 @@ mod tests {
         assert_eq!(value, None);
         assert!(proves_absent(v1.root, "model/2", &proof));
 
-        assert!(matches!(prove(&state, b"model/1", 7), Err(StoreError::VersionNotKept(7))));
+        assert!(matches!(
+            prove(&state, b"model/1", 7),
+            Err(StoreError::VersionNotKept(7))
+        ));
     }
 
     #[test]
@@ -396,7 +451,13 @@ mod tests {
     #[test]
     fn metadata_keys_stay_out_of_the_tree() {
         let state = temporary();
-        let err = compute(&state, None, &changes(&[("\u{0}meta/height", Some("x"))]), 0).unwrap_err();
+        let err = compute(
+            &state,
+            None,
+            &changes(&[("\u{0}meta/height", Some("x"))]),
+            0,
+        )
+        .unwrap_err();
         assert!(matches!(err, StoreError::ReservedKey(_)));
     }
 }
