@@ -27,6 +27,7 @@ p.add_argument("--elapsed", type=int)
 # items re-run by their own scripts): which rows come from which command.
 p.add_argument("--note", action="append", default=[])
 p.add_argument("--date", help="the Date line, when not now")
+p.add_argument("--commit", help="the Commit line, when not HEAD (a report regenerated later)")
 a = p.parse_args()
 
 rows = [json.loads(line) for line in open(a.results) if line.strip()]
@@ -118,7 +119,7 @@ L += [
     "## Latest run",
     "",
     f"- Date: {a.date or now}",
-    f"- Commit: {git_head()}",
+    f"- Commit: {a.commit or git_head()}",
     f"- Machine: {os.cpu_count()} cores (`nproc` {os.sched_getaffinity(0).__len__()}), {cpu_model()}; GPU: {gpu()}",
     f"- Command: `{cmd}` (quick mode: {'yes' if quick else 'no'}; {a.rounds} round(s) x {a.train_reps} "
     f"updates per side and thread count; {a.verify_reps} updates per `local_steps` for verification)",
