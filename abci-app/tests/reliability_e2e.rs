@@ -950,8 +950,12 @@ fn full_disk_stops_umd_cleanly_and_it_recovers() {
             .expect("umd start runs"))
     };
     let mut child = umd(&node);
+    // CometBFT's height counts a block once it is saved, before umd has
+    // committed it; at height 4, umd has committed block 3 (CometBFT moves
+    // on only after the app's Commit). Waiting for 3 let the disk fill
+    // during block 3's Commit, once the Merkle tree made Commits longer.
     node.rpc
-        .wait_for_height(3, Duration::from_secs(60))
+        .wait_for_height(4, Duration::from_secs(60))
         .unwrap_or_else(|e| panic!("no blocks: {e}\n{}", node.logs()));
 
     let mut stopped_at = Vec::new();
