@@ -73,6 +73,23 @@ fn unknown_msg_tx(key: &Key, sequence: u64, account_number: u64) -> Vec<u8> {
     sign_tx(key, vec![msg], &signer, &TxOptions::default()).unwrap()
 }
 
+/// A tx of one empty `type_url` message from `key` at `sequence`, signed
+/// for account number 0 (an account the tx itself creates, or the first).
+fn empty_msg_tx(key: &Key, type_url: &str, sequence: u64, options: &TxOptions) -> Vec<u8> {
+    let msg = Any {
+        type_url: type_url.into(),
+        value: vec![],
+    };
+    let signer = SignerData {
+        chain_id: CHAIN.into(),
+        account_number: 0,
+        sequence,
+    };
+    sign_tx(key, vec![msg], &signer, options).unwrap()
+}
+
+const EXECUTE: &str = "/cosmwasm.wasm.v1.MsgExecuteContract";
+
 pub(super) fn key() -> Key {
     Key::from_mnemonic("k", MNEMONIC).unwrap()
 }
@@ -256,21 +273,12 @@ fn a_full_mempool_refuses_the_cheap_and_admits_who_pays_more() {
     let params = crate::auth::AuthParams::default();
     let per_tx = params.max_tx_contract_gas;
     let execute = |sender: u8, price: &str| {
-        let msg = Any {
-            type_url: "/cosmwasm.wasm.v1.MsgExecuteContract".into(),
-            value: vec![],
-        };
-        let signer = SignerData {
-            chain_id: CHAIN.into(),
-            account_number: 0,
-            sequence: 0,
-        };
         let options = TxOptions {
             gas_limit: per_tx,
             gas_price: price.parse().unwrap(),
             ..TxOptions::default()
         };
-        sign_tx(&numbered_key(sender), vec![msg], &signer, &options).unwrap()
+        empty_msg_tx(&numbered_key(sender), EXECUTE, 0, &options)
     };
     let check = |tx: &[u8], kind: pb::CheckTxType| {
         node.app.check_tx(pb::RequestCheckTx {
@@ -322,20 +330,11 @@ fn one_sender_holds_at_most_its_share_of_the_mempool() {
     let params = crate::auth::AuthParams::default();
     let per_tx = params.max_tx_contract_gas;
     let execute = |sequence: u64| {
-        let msg = Any {
-            type_url: "/cosmwasm.wasm.v1.MsgExecuteContract".into(),
-            value: vec![],
-        };
-        let signer = SignerData {
-            chain_id: CHAIN.into(),
-            account_number: 0,
-            sequence,
-        };
         let options = TxOptions {
             gas_limit: per_tx,
             ..TxOptions::default()
         };
-        sign_tx(&key(), vec![msg], &signer, &options).unwrap()
+        empty_msg_tx(&key(), EXECUTE, sequence, &options)
     };
     let check = |tx: Vec<u8>| {
         node.app.check_tx(pb::RequestCheckTx {
@@ -353,18 +352,7 @@ fn one_sender_holds_at_most_its_share_of_the_mempool() {
     assert_eq!(refused.code, Code::MempoolFull.value());
     assert!(refused.log.contains("mempool full for"), "{}", refused.log);
     // Another sender still gets in.
-    let other = {
-        let msg = Any {
-            type_url: "/cosmwasm.wasm.v1.MsgExecuteContract".into(),
-            value: vec![],
-        };
-        let signer = SignerData {
-            chain_id: CHAIN.into(),
-            account_number: 0,
-            sequence: 0,
-        };
-        sign_tx(&numbered_key(9), vec![msg], &signer, &TxOptions::default()).unwrap()
-    };
+    let other = empty_msg_tx(&numbered_key(9), EXECUTE, 0, &TxOptions::default());
     assert_eq!(check(other).code, 0);
 }
 
@@ -374,20 +362,11 @@ fn proposals_respect_decoding_and_the_block_gas_limit() {
     genesis(&node.app);
     finalize(&node.app, 1, vec![]);
     let big = |sender: u8| {
-        let msg = Any {
-            type_url: "/um.test.Nothing".into(),
-            value: vec![],
-        };
-        let signer = SignerData {
-            chain_id: CHAIN.into(),
-            account_number: 0,
-            sequence: 0,
-        };
         let options = TxOptions {
             gas_limit: 100_000_000,
             ..TxOptions::default()
         };
-        sign_tx(&numbered_key(sender), vec![msg], &signer, &options).unwrap()
+        empty_msg_tx(&numbered_key(sender), "/um.test.Nothing", 0, &options)
     };
     // Five txs of 100M gas (from five senders, each within its share)
     // against a 400M block limit, plus junk.
@@ -523,22 +502,13 @@ fn proposals_respect_the_block_contract_gas_limit() {
     finalize(&node.app, 1, vec![]);
     let params = crate::auth::AuthParams::default();
     let tx = |sender: u8, type_url: &str, gas_limit| {
-        let msg = Any {
-            type_url: type_url.into(),
-            value: vec![],
-        };
-        let signer = SignerData {
-            chain_id: CHAIN.into(),
-            account_number: 0,
-            sequence: 0,
-        };
         let options = TxOptions {
             gas_limit,
             ..TxOptions::default()
         };
-        sign_tx(&numbered_key(sender), vec![msg], &signer, &options).unwrap()
+        empty_msg_tx(&numbered_key(sender), type_url, 0, &options)
     };
-    let execute = "/cosmwasm.wasm.v1.MsgExecuteContract";
+    let execute = EXECUTE;
     // Each contract tx counts its gas limit up to max_tx_contract_gas, so a
     // 100M-gas one counts as much as one at the cap: `fill` of them fill the
     // block's contract budget, one more waits; a tx that runs no contract

@@ -290,6 +290,13 @@ mod tests {
             .collect()
     }
 
+    /// Computes `version` from what is committed and commits it.
+    fn put(state: &sled::Tree, pairs: &[(&str, Option<&str>)], version: Version) -> TreeUpdate {
+        let update = compute(state, None, &changes(pairs), version).unwrap();
+        commit(state, &update);
+        update
+    }
+
     fn commit(state: &sled::Tree, update: &TreeUpdate) {
         let mut batch = sled::Batch::default();
         update.write_to(&mut batch).unwrap();
@@ -328,32 +335,15 @@ mod tests {
     #[test]
     fn the_root_depends_on_the_state_and_not_on_how_it_was_reached() {
         let one_go = temporary();
-        let update = compute(
-            &one_go,
-            None,
-            &changes(&[("a", Some("1")), ("b", Some("2"))]),
-            0,
-        )
-        .unwrap();
-        commit(&one_go, &update);
+        let update = put(&one_go, &[("a", Some("1")), ("b", Some("2"))], 0);
 
         let in_steps = temporary();
-        let first = compute(
+        let first = put(&in_steps, &[("a", Some("9")), ("c", Some("3"))], 0);
+        let second = put(
             &in_steps,
-            None,
-            &changes(&[("a", Some("9")), ("c", Some("3"))]),
-            0,
-        )
-        .unwrap();
-        commit(&in_steps, &first);
-        let second = compute(
-            &in_steps,
-            None,
-            &changes(&[("a", Some("1")), ("b", Some("2")), ("c", None)]),
+            &[("a", Some("1")), ("b", Some("2")), ("c", None)],
             1,
-        )
-        .unwrap();
-        commit(&in_steps, &second);
+        );
 
         assert_eq!(update.root, second.root);
         assert_ne!(first.root, second.root);
@@ -377,10 +367,8 @@ mod tests {
     #[test]
     fn a_tree_may_start_above_version_zero() {
         let state = temporary();
-        let genesis = compute(&state, None, &changes(&[("a", Some("1"))]), 41).unwrap();
-        commit(&state, &genesis);
-        let block = compute(&state, None, &changes(&[("b", Some("2"))]), 42).unwrap();
-        commit(&state, &block);
+        let genesis = put(&state, &[("a", Some("1"))], 41);
+        let block = put(&state, &[("b", Some("2"))], 42);
         let (_, proof) = prove(&state, b"b", 42).unwrap();
         assert!(proves_present(block.root, "b", "2", &proof));
     }
@@ -388,22 +376,12 @@ mod tests {
     #[test]
     fn proofs_of_presence_and_absence_verify_against_their_version_only() {
         let state = temporary();
-        let v0 = compute(
+        let v0 = put(
             &state,
-            None,
-            &changes(&[("model/1", Some("w0")), ("model/3", Some("x"))]),
+            &[("model/1", Some("w0")), ("model/3", Some("x"))],
             0,
-        )
-        .unwrap();
-        commit(&state, &v0);
-        let v1 = compute(
-            &state,
-            None,
-            &changes(&[("model/1", Some("w1")), ("model/3", None)]),
-            1,
-        )
-        .unwrap();
-        commit(&state, &v1);
+        );
+        let v1 = put(&state, &[("model/1", Some("w1")), ("model/3", None)], 1);
 
         let (value, proof) = prove(&state, b"model/1", 1).unwrap();
         assert_eq!(value.as_deref(), Some(&b"w1"[..]));
@@ -439,10 +417,8 @@ mod tests {
     #[test]
     fn deleting_what_never_existed_changes_nothing() {
         let state = temporary();
-        let v0 = compute(&state, None, &changes(&[("a", Some("1"))]), 0).unwrap();
-        commit(&state, &v0);
-        let v1 = compute(&state, None, &changes(&[("never", None)]), 1).unwrap();
-        commit(&state, &v1);
+        let v0 = put(&state, &[("a", Some("1"))], 0);
+        let v1 = put(&state, &[("never", None)], 1);
         assert_eq!(v0.root, v1.root);
         let v2 = compute(&state, None, &Changes::new(), 2).unwrap();
         assert_eq!(v0.root, v2.root);
