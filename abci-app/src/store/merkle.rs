@@ -367,7 +367,7 @@ mod tests {
     #[test]
     fn a_tree_may_start_above_version_zero() {
         let state = temporary();
-        let genesis = put(&state, &[("a", Some("1"))], 41);
+        put(&state, &[("a", Some("1"))], 41);
         let block = put(&state, &[("b", Some("2"))], 42);
         let (_, proof) = prove(&state, b"b", 42).unwrap();
         assert!(proves_present(block.root, "b", "2", &proof));
