@@ -13,6 +13,7 @@ use std::process::Command;
 
 const PROTOS: &[&str] = &[
     "um/common/v1/pagination.proto",
+    "um/common/v1/proof.proto",
     "um/training/v1/types.proto",
     "um/training/v1/tx.proto",
     "um/training/v1/query.proto",

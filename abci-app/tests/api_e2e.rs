@@ -427,6 +427,33 @@ fn training_routes(chain: &Chain) {
         .unwrap()
         .is_empty());
 
+    // Proofs (issue 18): `?prove=true` adds the answer's height and one
+    // ICS23 op per state key read; a NotFound carries its absence proof.
+    let proven = chain.get(&format!(
+        "/um/training/v1/models/{MODEL}/versions/1?prove=true"
+    ));
+    assert_eq!(proven["version"], v1["version"]);
+    assert_proof(&proven["proof"], "training/version/");
+    let absent = chain.fails(
+        "GET",
+        &format!("/um/training/v1/models/{MODEL}/versions/99999?prove=true"),
+        None,
+        404,
+    );
+    assert_proof(&absent["proof"], "training/version/");
+    let account = chain.get(&format!(
+        "/cosmos/auth/v1beta1/accounts/{}?prove=true",
+        chain.alice.address
+    ));
+    assert_proof(&account["proof"], "auth/");
+    assert!(chain.get(&format!("/um/training/v1/models/{MODEL}/versions/1"))["proof"].is_null());
+    chain.fails(
+        "GET",
+        &format!("/um/training/v1/models/{MODEL}/versions/1?prove=yes"),
+        None,
+        400,
+    );
+
     // Bad input: 4xx with a JSON error, never 5xx.
     chain.fails("GET", "/um/training/v1/models/nope", None, 404);
     chain.fails("GET", "/um/training/v1/models/nope/head", None, 404);
@@ -509,6 +536,7 @@ fn weights_download(chain: &Chain) {
     let head: training::QueryHeadResponse = chain.grpc_ok(
         "/um.training.v1.Query/Head",
         training::QueryHeadRequest {
+            prove: false,
             model_id: MODEL.into(),
         },
     );
@@ -517,6 +545,7 @@ fn weights_download(chain: &Chain) {
         let record: training::QueryVersionResponse = chain.grpc_ok(
             "/um.training.v1.Query/Version",
             training::QueryVersionRequest {
+                prove: false,
                 model_id: MODEL.into(),
                 version: number,
             },
@@ -844,6 +873,7 @@ fn grpc_methods(chain: &Chain) {
     use tonic::Code;
     // Identical answers over ABCI and gRPC, from committed state.
     let request = training::QueryVersionsRequest {
+        prove: false,
         model_id: MODEL.into(),
         pagination: Some(PageRequest {
             limit: 7,
@@ -868,6 +898,7 @@ fn grpc_methods(chain: &Chain) {
     let lineage: training::QueryLineageResponse = chain.grpc_ok(
         "/um.training.v1.Query/Lineage",
         training::QueryLineageRequest {
+            prove: false,
             model_id: MODEL.into(),
         },
     );
@@ -875,6 +906,7 @@ fn grpc_methods(chain: &Chain) {
     let version: training::QueryVersionResponse = chain.grpc_ok(
         "/um.training.v1.Query/Version",
         training::QueryVersionRequest {
+            prove: false,
             model_id: MODEL.into(),
             version: head_version,
         },
@@ -883,6 +915,7 @@ fn grpc_methods(chain: &Chain) {
     let update: training::QueryUpdateResponse = chain.grpc_ok(
         "/um.training.v1.Query/Update",
         training::QueryUpdateRequest {
+            prove: false,
             update_id: version.update_ids[0],
         },
     );
@@ -910,9 +943,43 @@ fn grpc_methods(chain: &Chain) {
         Sha256::digest(&weights.weights)[..],
         version.weights_sha256[..]
     );
+    let proven: training::QueryVersionResponse = chain.grpc_ok(
+        "/um.training.v1.Query/Version",
+        training::QueryVersionRequest {
+            prove: true,
+            model_id: MODEL.into(),
+            version: head_version,
+        },
+    );
+    assert_eq!(proven.version.as_ref(), Some(&version));
+    let proof = proven.proof.expect("a proof when asked");
+    assert!(proof.height > 0);
+    assert!(proof.ops.iter().all(|op| op.r#type == "ics23:jmt"));
+    assert!(proof
+        .ops
+        .iter()
+        .any(|op| op.key.starts_with(b"training/version/")));
+    let absent = chain
+        .grpc::<_, training::QueryVersionResponse>(
+            "/um.training.v1.Query/Version",
+            training::QueryVersionRequest {
+                prove: true,
+                model_id: MODEL.into(),
+                version: 1 << 40,
+            },
+        )
+        .unwrap_err();
+    assert_eq!(absent.code(), tonic::Code::NotFound);
+    let proof = absent
+        .metadata()
+        .get_bin("x-um-proof-bin")
+        .expect("the absence proof rides with the NotFound");
+    let proof = um_proto::um::common::v1::StateProof::decode(proof.to_bytes().unwrap()).unwrap();
+    assert!(!proof.ops.is_empty());
     chain.grpc_fails::<_, training::QueryHeadResponse>(
         "/um.training.v1.Query/Head",
         training::QueryHeadRequest {
+            prove: false,
             model_id: "nope".into(),
         },
         Code::NotFound,
@@ -920,6 +987,7 @@ fn grpc_methods(chain: &Chain) {
     chain.grpc_fails::<_, training::QueryVersionResponse>(
         "/um.training.v1.Query/Version",
         training::QueryVersionRequest {
+            prove: false,
             model_id: MODEL.into(),
             version: 1 << 40,
         },
@@ -928,6 +996,7 @@ fn grpc_methods(chain: &Chain) {
     chain.grpc_fails::<_, training::QueryVersionsResponse>(
         "/um.training.v1.Query/Versions",
         training::QueryVersionsRequest {
+            prove: false,
             model_id: MODEL.into(),
             pagination: Some(PageRequest {
                 key: b"not a number".to_vec(),
@@ -938,7 +1007,10 @@ fn grpc_methods(chain: &Chain) {
     );
     chain.grpc_fails::<_, training::QueryUpdateResponse>(
         "/um.training.v1.Query/Update",
-        training::QueryUpdateRequest { update_id: 1 << 40 },
+        training::QueryUpdateRequest {
+            prove: false,
+            update_id: 1 << 40,
+        },
         Code::NotFound,
     );
     chain.grpc_fails::<_, training::QueryWeightsResponse>(
@@ -1338,4 +1410,24 @@ fn openapi_matches_the_router(chain: &Chain) {
     assert_eq!(index.status, 200);
     assert!(index.content_type.starts_with("text/html"));
     chain.fails("GET", "/assets/missing.js", None, 404);
+}
+
+/// A REST `proof`: a committed height and ICS23 ops, one of them for a key
+/// under `prefix`.
+fn assert_proof(proof: &Value, prefix: &str) {
+    let height: u64 = proof["height"].as_str().unwrap().parse().unwrap();
+    assert!(height > 0, "{proof}");
+    let ops = proof["ops"].as_array().unwrap();
+    assert!(ops.iter().all(|op| op["type"] == "ics23:jmt"), "{proof}");
+    assert!(
+        ops.iter().any(|op| {
+            let key = base64::Engine::decode(
+                &base64::engine::general_purpose::STANDARD,
+                op["key"].as_str().unwrap(),
+            )
+            .unwrap();
+            key.starts_with(prefix.as_bytes())
+        }),
+        "no key under {prefix}: {proof}"
+    );
 }

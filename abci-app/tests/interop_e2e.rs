@@ -316,6 +316,7 @@ fn train(node: &TestNode, updates: u32) {
 /// Every version of the model as the chain reports it over ABCI, oldest first.
 fn chain_versions(node: &TestNode) -> Vec<ModelVersion> {
     let request = QueryVersionsRequest {
+        prove: false,
         model_id: MODEL.into(),
         pagination: None,
     };

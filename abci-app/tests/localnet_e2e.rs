@@ -227,6 +227,7 @@ impl Localnet {
         let mut key = Vec::new();
         loop {
             let request = QueryVersionsRequest {
+                prove: false,
                 model_id: MODEL.into(),
                 pagination: Some(PageRequest {
                     key: key.clone(),
@@ -481,7 +482,10 @@ fn four_validators_train_survive_a_crash_and_agree() {
         .rpc(0)
         .query_proto(
             "/um.training.v1.Query/Update",
-            &QueryUpdateRequest { update_id },
+            &QueryUpdateRequest {
+                prove: false,
+                update_id,
+            },
         )
         .unwrap();
     let verdicts = answer.verdicts;
@@ -673,7 +677,10 @@ fn four_validators_merge_three_trainers_in_rounds() {
                 .rpc(0)
                 .query_proto(
                     "/um.training.v1.Query/Update",
-                    &QueryUpdateRequest { update_id: *id },
+                    &QueryUpdateRequest {
+                        prove: false,
+                        update_id: *id,
+                    },
                 )
                 .unwrap();
             let update = answer.update.unwrap();
@@ -813,6 +820,7 @@ fn fake_a_segment_until_caught(net: &Localnet) -> (usize, um_proto::um::training
             .query_proto(
                 "/um.training.v1.Query/Round",
                 &QueryRoundRequest {
+                    prove: false,
                     model_id: MODEL.into(),
                     number,
                 },
@@ -930,7 +938,10 @@ fn fake_a_segment_until_caught(net: &Localnet) -> (usize, um_proto::um::training
             let answer: QueryUpdateResponse = rpc
                 .query_proto(
                     "/um.training.v1.Query/Update",
-                    &QueryUpdateRequest { update_id: id },
+                    &QueryUpdateRequest {
+                        prove: false,
+                        update_id: id,
+                    },
                 )
                 .unwrap();
             // More than 2/3 of the four equal powers re-executed the

@@ -391,6 +391,7 @@ impl Net {
         let mut key = Vec::new();
         loop {
             let request = QueryVersionsRequest {
+                prove: false,
                 model_id: MODEL.into(),
                 pagination: Some(PageRequest {
                     key: key.clone(),

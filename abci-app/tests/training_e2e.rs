@@ -294,6 +294,7 @@ fn honest_updates_are_accepted_and_rewarded_and_cheaters_are_slashed() {
         .query_proto(
             "/um.training.v1.Query/Versions",
             &QueryVersionsRequest {
+                prove: false,
                 model_id: MODEL.into(),
                 // Oldest first (the default is newest first).
                 pagination: Some(um_proto::um::common::v1::PageRequest {
@@ -522,6 +523,7 @@ fn a_dataset_delta_passed_by_the_dao_is_what_the_next_updates_train_on() {
         .query_proto(
             "/um.training.v1.Query/Version",
             &um_proto::um::training::v1::QueryVersionRequest {
+                prove: false,
                 model_id: MODEL.into(),
                 version: second,
             },
@@ -571,6 +573,7 @@ fn round(node: &TestNode, number: u64) -> um_proto::um::training::v1::Round {
         .query_proto(
             "/um.training.v1.Query/Round",
             &um_proto::um::training::v1::QueryRoundRequest {
+                prove: false,
                 model_id: MODEL.into(),
                 number,
             },
@@ -619,7 +622,10 @@ fn verdicts_on(node: &TestNode, update_id: u64) -> Vec<um_proto::um::training::v
         .rpc
         .query_proto(
             "/um.training.v1.Query/Update",
-            &um_proto::um::training::v1::QueryUpdateRequest { update_id },
+            &um_proto::um::training::v1::QueryUpdateRequest {
+                prove: false,
+                update_id,
+            },
         )
         .unwrap();
     answer.verdicts
@@ -773,6 +779,7 @@ fn three_trainers_share_rounds_and_every_version_lowers_the_held_out_loss() {
         .query_proto(
             "/um.training.v1.Query/Versions",
             &QueryVersionsRequest {
+                prove: false,
                 model_id: MODEL.into(),
                 pagination: None,
             },
@@ -893,6 +900,7 @@ fn a_faked_segment_is_caught_by_the_sampling_and_slashed_after_the_dispute() {
         .query_proto(
             "/um.training.v1.Query/Update",
             &um_proto::um::training::v1::QueryUpdateRequest {
+                prove: false,
                 update_id: decided.id,
             },
         )
@@ -1018,4 +1026,240 @@ fn served_checkpoints_are_fetched_for_the_sample_and_withheld_ones_reject_unslas
         "{verdicts:?}"
     );
     assert_eq!(stake(&node, &suite, &carol.address), stake_before);
+}
+
+/// What the proxy in front of umd's REST gateway lies about.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Lie {
+    Nothing,
+    /// The version's held-out loss in the JSON answer.
+    AnswerField,
+    /// The version record inside its existence proof (and the answer to
+    /// match): a node inventing a better loss.
+    ProvenValue,
+    /// The proof's height: a proof for another height.
+    ProofHeight,
+    /// One byte of the downloaded weights.
+    WeightsByte,
+}
+
+/// An HTTP proxy to `upstream` that alters answers in flight per [`Lie`].
+struct LyingRest {
+    url: String,
+    lie: std::sync::Arc<std::sync::Mutex<Lie>>,
+}
+
+impl LyingRest {
+    fn start(upstream: String) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let lie = std::sync::Arc::new(std::sync::Mutex::new(Lie::Nothing));
+        let current = lie.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let lie = *current.lock().unwrap();
+                let _ = Self::serve(stream, &upstream, lie);
+            }
+        });
+        Self { url, lie }
+    }
+
+    fn set(&self, lie: Lie) {
+        *self.lie.lock().unwrap() = lie;
+    }
+
+    fn serve(mut stream: std::net::TcpStream, upstream: &str, lie: Lie) -> std::io::Result<()> {
+        use std::io::{BufRead, Read, Write};
+        let mut reader = std::io::BufReader::new(stream.try_clone()?);
+        let mut request_line = String::new();
+        reader.read_line(&mut request_line)?;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line)? == 0 || line == "\r\n" {
+                break;
+            }
+        }
+        let path = request_line.split_whitespace().nth(1).unwrap_or("/");
+        let response = match ureq::get(&format!("{upstream}{path}")).call() {
+            Ok(response) => response,
+            Err(ureq::Error::Status(_, response)) => response,
+            Err(err) => panic!("upstream: {err}"),
+        };
+        let status = response.status();
+        let mut body = Vec::new();
+        response.into_reader().read_to_end(&mut body)?;
+        let body = tell(lie, path, body);
+        write!(
+            stream,
+            "HTTP/1.1 {status} Lie\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )?;
+        stream.write_all(&body)
+    }
+}
+
+/// `body` of the answer to `path`, altered by `lie`.
+fn tell(lie: Lie, path: &str, mut body: Vec<u8>) -> Vec<u8> {
+    use base64::Engine;
+    use prost::Message;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    if path.contains("/weights") {
+        if lie == Lie::WeightsByte {
+            body[100] ^= 1;
+        }
+        return body;
+    }
+    let Ok(mut json) = serde_json::from_slice::<Value>(&body) else {
+        return body;
+    };
+    match lie {
+        Lie::Nothing | Lie::WeightsByte => return body,
+        Lie::AnswerField => json["version"]["validation_loss"] = json!(0.001),
+        Lie::ProofHeight => {
+            let height: u64 = json["proof"]["height"].as_str().unwrap().parse().unwrap();
+            json["proof"]["height"] = json!((height - 1).to_string());
+        }
+        Lie::ProvenValue => {
+            json["version"]["validation_loss"] = json!(0.001);
+            for op in json["proof"]["ops"].as_array_mut().unwrap() {
+                let key = b64.decode(op["key"].as_str().unwrap()).unwrap();
+                if !key.starts_with(b"training/version/") {
+                    continue;
+                }
+                let data = b64.decode(op["data"].as_str().unwrap()).unwrap();
+                let mut proof = ics23::CommitmentProof::decode(data.as_slice()).unwrap();
+                if let Some(ics23::commitment_proof::Proof::Exist(existence)) = &mut proof.proof {
+                    let mut version = um_proto::um::training::v1::ModelVersion::decode(
+                        existence.value.as_slice(),
+                    )
+                    .unwrap();
+                    version.validation_loss = 0.001;
+                    existence.value = version.encode_to_vec();
+                }
+                op["data"] = json!(b64.encode(proof.encode_to_vec()));
+            }
+        }
+    }
+    serde_json::to_vec(&json).unwrap()
+}
+
+/// `umd query …` with `--verify` from the trusted header `trust`.
+fn verify_query(
+    node: &TestNode,
+    rest: &str,
+    trust: &(u64, String),
+    args: &[&str],
+) -> (bool, String, String) {
+    let output = Command::new(umd_binary())
+        .arg("query")
+        .args(args)
+        .args(["--verify", "--rest", rest, "--node", node.rpc.url()])
+        .args([
+            "--trust-height",
+            &trust.0.to_string(),
+            "--trust-hash",
+            &trust.1,
+        ])
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Issue 18: a version of a lineage read over REST is checked on the
+/// user's side (light client from a trusted header, ICS23 proofs, the query
+/// re-run over the proven keys, the weights against the proven hash); a
+/// node lying in its REST answers is caught whatever it alters, and a
+/// version that does not exist is proven absent.
+#[test]
+fn a_version_read_over_rest_is_light_client_verified_and_a_lying_node_is_caught() {
+    let (mut node, _keys, _suite, verifier) = started_with_verifier(&["alice"], 30);
+    let rest = format!("127.0.0.1:{}", free_port());
+    node.stop();
+    node.start_with(&["--verifier", &verifier.endpoint, "--api-address", &rest]);
+    run_trainer(&node, "alice", 1);
+    let proxy = LyingRest::start(format!("http://{rest}"));
+    let block = node.rpc.call("block", json!({"height": "2"})).unwrap();
+    let trust = (2, block["block_id"]["hash"].as_str().unwrap().to_string());
+
+    let (ok, stdout, stderr) = verify_query(
+        &node,
+        &proxy.url,
+        &trust,
+        &["training", "version", MODEL, "1"],
+    );
+    assert!(ok, "{stdout}\n{stderr}");
+    let answer: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(answer["version"]["version"], "1");
+    assert!(
+        stderr.contains("verified: the state after block"),
+        "{stderr}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("v1.safetensors");
+    let weights_args = [
+        "training",
+        "weights",
+        MODEL,
+        "--version",
+        "1",
+        "--output",
+        saved.to_str().unwrap(),
+    ];
+    let (ok, stdout, stderr) = verify_query(&node, &proxy.url, &trust, &weights_args);
+    assert!(ok, "{stdout}\n{stderr}");
+    let sha = um_app::training::records::sha256(&std::fs::read(&saved).unwrap());
+    assert_eq!(
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, sha),
+        answer["version"]["weights_sha256"].as_str().unwrap()
+    );
+
+    let (ok, stdout, stderr) = verify_query(
+        &node,
+        &proxy.url,
+        &trust,
+        &["training", "version", MODEL, "999"],
+    );
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(stdout.starts_with("proven absent:"), "{stdout}");
+
+    for (lie, args, caught) in [
+        (
+            Lie::AnswerField,
+            &["training", "version", MODEL, "1"][..],
+            "not what its proven state says",
+        ),
+        (
+            Lie::ProvenValue,
+            &["training", "version", MODEL, "1"][..],
+            "does not verify against the app hash",
+        ),
+        (
+            Lie::ProofHeight,
+            &["training", "version", MODEL, "1"][..],
+            "does not verify against the app hash",
+        ),
+        (Lie::WeightsByte, &weights_args[..], "not to the proven"),
+    ] {
+        proxy.set(lie);
+        let (ok, stdout, stderr) = verify_query(&node, &proxy.url, &trust, args);
+        assert!(!ok, "{lie:?} was not caught:\n{stdout}");
+        assert!(stderr.contains(caught), "{lie:?}: {stderr}");
+    }
+
+    // A trusted hash that is not the chain's header at that height.
+    proxy.set(Lie::Nothing);
+    let forged = (2, "AB".repeat(32));
+    let (ok, _, stderr) = verify_query(
+        &node,
+        &proxy.url,
+        &forged,
+        &["training", "version", MODEL, "1"],
+    );
+    assert!(!ok);
+    assert!(stderr.contains("not the trusted"), "{stderr}");
 }

@@ -6,7 +6,9 @@ pub mod checkpoints;
 pub mod codes;
 pub mod fees;
 pub mod keys;
+pub mod light;
 pub mod msgs;
+pub mod proof;
 pub mod rpc;
 pub mod tx_builder;
 

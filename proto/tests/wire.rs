@@ -76,6 +76,7 @@ fn messages_round_trip() {
         weights_size: 4096,
     });
     round_trip(&QueryUpdateResponse {
+        proof: None,
         update: Some(Update {
             id: 12,
             model_id: "mnist-cnn".into(),

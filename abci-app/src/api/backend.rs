@@ -14,8 +14,10 @@ use cosmos_sdk_proto::cosmos::tx::v1beta1::{
 use cosmos_sdk_proto::tendermint::abci::{Event, EventAttribute};
 use prost::Message;
 use serde_json::{json, Value};
+use tendermint_proto::v0_38::abci::RequestQuery;
 use um_client::rpc::RpcClient;
 use um_client::ClientError;
+use um_proto::um::common::v1::{ProofOp, StateProof};
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
@@ -38,6 +40,12 @@ fn default_query_slots() -> usize {
 
 /// Largest tx the gateway forwards (CometBFT's own limit still applies).
 pub const MAX_TX_BYTES: usize = 8 << 20;
+
+/// A query's answer, with its proof when one was asked for.
+pub struct Answer {
+    pub value: Vec<u8>,
+    pub proof: Option<StateProof>,
+}
 
 pub struct Backend {
     app: App,
@@ -177,24 +185,56 @@ impl Backend {
 
     /// ABCI query `path` with protobuf `data`; the protobuf answer.
     pub async fn query(&self, path: &str, data: Vec<u8>) -> Result<Vec<u8>, ApiError> {
+        Ok(self.query_proven(path, data, false).await?.value)
+    }
+
+    /// [`Self::query`], with `prove`: also the proof of every key the
+    /// answer read (of an error too, which then carries it), at the height
+    /// the answer is for.
+    pub async fn query_proven(
+        &self,
+        path: &str,
+        data: Vec<u8>,
+        prove: bool,
+    ) -> Result<Answer, ApiError> {
         let app = self.app.clone();
-        let path = path.to_string();
+        let request = RequestQuery {
+            data: data.into(),
+            path: path.to_string(),
+            height: 0,
+            prove,
+        };
         let permit = self.query_slot().await?;
         // Contract code runs on a blocking thread, not on the async workers.
         let response = tokio::task::spawn_blocking(move || {
             let _slot = permit;
-            app.query_committed(&path, data)
+            app.query_request(request)
         })
         .await
         .map_err(|e| ApiError::internal(format!("query task failed: {e}")))?;
+        let proof = response.proof_ops.map(|ops| StateProof {
+            height: response.height,
+            ops: ops
+                .ops
+                .into_iter()
+                .map(|op| ProofOp {
+                    r#type: op.r#type,
+                    key: op.key,
+                    data: op.data,
+                })
+                .collect(),
+        });
         if response.code != 0 {
-            return Err(ApiError::from_abci(
-                response.code,
-                &response.codespace,
-                &response.log,
-            ));
+            let err = ApiError::from_abci(response.code, &response.codespace, &response.log);
+            return Err(match proof {
+                Some(proof) => err.with_proof(proof),
+                None => err,
+            });
         }
-        Ok(response.value.to_vec())
+        Ok(Answer {
+            value: response.value.to_vec(),
+            proof,
+        })
     }
 
     /// Waits for a query slot, unless too many queries wait already.

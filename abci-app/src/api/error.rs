@@ -10,16 +10,22 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use prost::Message;
+use um_proto::um::common::v1::StateProof;
+
 use crate::codes::{Code, TxError, CODESPACE};
 
 /// Why a request failed; `Display` is the message clients see.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("{message}")]
 pub struct ApiError {
     pub code: u32,
     pub codespace: String,
     pub message: String,
     pub kind: Kind,
+    /// The proof of a proven query's failure: a NotFound proven by the
+    /// absence of what it looked for.
+    pub proof: Option<StateProof>,
 }
 
 /// The class of failure, which decides the gRPC and HTTP status.
@@ -52,7 +58,13 @@ impl ApiError {
             codespace: CODESPACE.to_string(),
             message: message.into(),
             kind,
+            proof: None,
         }
+    }
+
+    pub fn with_proof(mut self, proof: StateProof) -> Self {
+        self.proof = Some(proof);
+        self
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -95,6 +107,7 @@ impl ApiError {
             codespace: codespace.to_string(),
             message: log.to_string(),
             kind,
+            proof: None,
         }
     }
 
@@ -123,13 +136,21 @@ impl ApiError {
 
     /// The JSON body of a REST error.
     pub fn body(&self) -> serde_json::Value {
-        json!({
+        let mut body = json!({
             "code": self.code,
             "codespace": self.codespace,
             "message": self.message,
-        })
+        });
+        if let Some(proof) = &self.proof {
+            body["proof"] = super::json::state_proof_json(proof);
+        }
+        body
     }
 }
+
+/// The gRPC metadata that carries the encoded `um.common.v1.StateProof` of
+/// a proven query's failure (a successful answer carries it in `proof`).
+pub const PROOF_METADATA: &str = "x-um-proof-bin";
 
 impl From<TxError> for ApiError {
     fn from(err: TxError) -> Self {
@@ -147,6 +168,10 @@ impl From<ApiError> for tonic::Status {
         }
         if let Ok(value) = err.codespace.parse() {
             status.metadata_mut().insert("x-um-codespace", value);
+        }
+        if let Some(proof) = &err.proof {
+            let value = tonic::metadata::MetadataValue::from_bytes(&proof.encode_to_vec());
+            status.metadata_mut().insert_bin(PROOF_METADATA, value);
         }
         status
     }

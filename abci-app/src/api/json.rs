@@ -69,6 +69,12 @@ pub fn to_json(full_name: &str, bytes: &[u8]) -> Result<Value, String> {
     decode_message(&format!(".{full_name}"), bytes, 0)
 }
 
+/// A proof as the responses' `proof` field renders it: height and ops with
+/// base64 keys and data.
+pub fn state_proof_json(proof: &um_proto::um::common::v1::StateProof) -> Value {
+    to_json("um.common.v1.StateProof", &proof.encode_to_vec()).unwrap_or(Value::Null)
+}
+
 /// The JSON of an `Any`: `{"@type": url, ...fields}` for a known `um.*`
 /// type, else `{"@type": url, "value": base64}`.
 pub fn any_to_json(type_url: &str, value: &[u8]) -> Value {

@@ -100,6 +100,13 @@ const PAGE: [(&str, &str, &str); 5] = [
     ),
 ];
 
+/// `?prove=true` of the routes whose answers can be proven.
+const PROVE: (&str, &str, &str) = (
+    "prove",
+    "boolean",
+    "also return `proof`: the height the answer is for and the ICS23 proof of every state key it read, against the app hash in the header of the next height (a NotFound carries the proof of absence in its error body)",
+);
+
 macro_rules! with_page {
     ($($extra:expr),* $(,)?) => {
         &[$($extra,)* PAGE[0], PAGE[1], PAGE[2], PAGE[3], PAGE[4]]
@@ -112,7 +119,7 @@ pub const ROUTES: &[Route] = &[
         method: "get",
         path: "/cosmos/auth/v1beta1/accounts/{address}",
         summary: "An account (cosmos.auth.v1beta1.Query/Account).",
-        query: &[],
+        query: &[PROVE],
         produces: JSON,
         schemas: ("", "QueryAccountResponse"),
         handler: |c| Box::pin(account(c)),
@@ -148,7 +155,7 @@ pub const ROUTES: &[Route] = &[
         method: "get",
         path: "/cosmwasm/wasm/v1/contract/{address}",
         summary: "A contract's info.",
-        query: &[],
+        query: &[PROVE],
         produces: JSON,
         schemas: ("", "QueryContractInfoResponse"),
         handler: |c| Box::pin(contract_info(c)),
@@ -166,7 +173,7 @@ pub const ROUTES: &[Route] = &[
         method: "get",
         path: "/cosmwasm/wasm/v1/contract/{address}/raw/{query_data}",
         summary: "The raw value of a contract's storage key given in base64.",
-        query: &[],
+        query: &[PROVE],
         produces: JSON,
         schemas: ("", "QueryRawContractStateResponse"),
         handler: |c| Box::pin(raw(c)),
@@ -202,7 +209,7 @@ pub const ROUTES: &[Route] = &[
         method: "get",
         path: "/um/training/v1/models/{model_id}",
         summary: "One model lineage.",
-        query: &[],
+        query: &[PROVE],
         produces: JSON,
         schemas: ("", "um.training.v1.QueryLineageResponse"),
         handler: |c| Box::pin(model(c)),
@@ -211,7 +218,7 @@ pub const ROUTES: &[Route] = &[
         method: "get",
         path: "/um/training/v1/models/{model_id}/head",
         summary: "The newest accepted version of a lineage.",
-        query: &[],
+        query: &[PROVE],
         produces: JSON,
         schemas: ("", "um.training.v1.QueryHeadResponse"),
         handler: |c| Box::pin(head(c)),
@@ -220,7 +227,7 @@ pub const ROUTES: &[Route] = &[
         method: "get",
         path: "/um/training/v1/models/{model_id}/round",
         summary: "The current collaborative round of a lineage in round mode.",
-        query: &[],
+        query: &[PROVE],
         produces: JSON,
         schemas: ("", "um.training.v1.QueryRoundResponse"),
         handler: |c| Box::pin(round(c, false)),
@@ -229,7 +236,7 @@ pub const ROUTES: &[Route] = &[
         method: "get",
         path: "/um/training/v1/models/{model_id}/rounds/{number}",
         summary: "One round of a lineage: its contributions, candidate and outcome.",
-        query: &[],
+        query: &[PROVE],
         produces: JSON,
         schemas: ("", "um.training.v1.QueryRoundResponse"),
         handler: |c| Box::pin(round(c, true)),
@@ -238,7 +245,7 @@ pub const ROUTES: &[Route] = &[
         method: "get",
         path: "/um/training/v1/models/{model_id}/versions",
         summary: "The versions of a lineage, newest first.",
-        query: with_page!(),
+        query: with_page!(PROVE),
         produces: JSON,
         schemas: ("", "um.training.v1.QueryVersionsResponse"),
         handler: |c| Box::pin(versions(c)),
@@ -247,7 +254,7 @@ pub const ROUTES: &[Route] = &[
         method: "get",
         path: "/um/training/v1/models/{model_id}/versions/{version}",
         summary: "One version of a lineage.",
-        query: &[],
+        query: &[PROVE],
         produces: JSON,
         schemas: ("", "um.training.v1.QueryVersionResponse"),
         handler: |c| Box::pin(version(c)),
@@ -278,7 +285,7 @@ pub const ROUTES: &[Route] = &[
         method: "get",
         path: "/um/training/v1/updates/{update_id}",
         summary: "One update, its status and its verdicts.",
-        query: &[],
+        query: &[PROVE],
         produces: JSON,
         schemas: ("", "um.training.v1.QueryUpdateResponse"),
         handler: |c| Box::pin(update(c)),
@@ -507,10 +514,38 @@ async fn account(ctx: Ctx) -> Result<Response, ApiError> {
     let request = QueryAccountRequest {
         address: ctx.param("address").to_string(),
     };
-    let response: QueryAccountResponse = ctx
+    proven_cosmos_query(
+        &ctx,
+        crate::auth::query::ACCOUNT_PATH,
+        &request,
+        account_json,
+    )
+    .await
+}
+
+/// A plain-state Cosmos query, answered as `render` writes it, with the
+/// answer's `proof` when `?prove=true`.
+async fn proven_cosmos_query<Req: Message>(
+    ctx: &Ctx,
+    path: &str,
+    request: &Req,
+    render: fn(&[u8]) -> Result<Value, String>,
+) -> Result<Response, ApiError> {
+    let answer = ctx
         .backend
-        .query_msg(crate::auth::query::ACCOUNT_PATH, &request)
+        .query_proven(path, request.encode_to_vec(), ctx.query_bool("prove")?)
         .await?;
+    let mut value =
+        render(&answer.value).map_err(|e| ApiError::internal(format!("{path}: {e}")))?;
+    if let Some(proof) = &answer.proof {
+        value["proof"] = json::state_proof_json(proof);
+    }
+    ok_json(value)
+}
+
+/// The REST JSON of an encoded `QueryAccountResponse`.
+pub fn account_json(bytes: &[u8]) -> Result<Value, String> {
+    let response = QueryAccountResponse::decode(bytes).map_err(|e| e.to_string())?;
     let account = response.account.map(|any| {
         let base = BaseAccount::decode(any.value.as_slice()).unwrap_or_default();
         json!({
@@ -524,7 +559,7 @@ async fn account(ctx: Ctx) -> Result<Response, ApiError> {
             "sequence": base.sequence.to_string(),
         })
     });
-    ok_json(json!({ "account": account }))
+    Ok(json!({ "account": account }))
 }
 
 /// `cosmos.crypto.*.PubKey`: `bytes key = 1`.
@@ -667,11 +702,19 @@ async fn contract_info(ctx: Ctx) -> Result<Response, ApiError> {
     let request = QueryContractInfoRequest {
         address: ctx.param("address").to_string(),
     };
-    let response: QueryContractInfoResponse = ctx
-        .backend
-        .query_msg(&format!("{WASM}ContractInfo"), &request)
-        .await?;
-    ok_json(json!({
+    proven_cosmos_query(
+        &ctx,
+        &format!("{WASM}ContractInfo"),
+        &request,
+        contract_info_json,
+    )
+    .await
+}
+
+/// The REST JSON of an encoded `QueryContractInfoResponse`.
+pub fn contract_info_json(bytes: &[u8]) -> Result<Value, String> {
+    let response = QueryContractInfoResponse::decode(bytes).map_err(|e| e.to_string())?;
+    Ok(json!({
         "address": response.address,
         "contract_info": response.contract_info.map(|i| json!({
             "code_id": i.code_id.to_string(),
@@ -703,11 +746,13 @@ async fn raw(ctx: Ctx) -> Result<Response, ApiError> {
         address: ctx.param("address").to_string(),
         query_data: base64_param("query_data", ctx.param("query_data"))?,
     };
-    let response: QueryRawContractStateResponse = ctx
-        .backend
-        .query_msg(&format!("{WASM}RawContractState"), &request)
-        .await?;
-    ok_json(json!({ "data": STANDARD.encode(&response.data) }))
+    proven_cosmos_query(&ctx, &format!("{WASM}RawContractState"), &request, raw_json).await
+}
+
+/// The REST JSON of an encoded `QueryRawContractStateResponse`.
+pub fn raw_json(bytes: &[u8]) -> Result<Value, String> {
+    let response = QueryRawContractStateResponse::decode(bytes).map_err(|e| e.to_string())?;
+    Ok(json!({ "data": STANDARD.encode(&response.data) }))
 }
 
 fn code_info_json(info: &CodeInfoResponse) -> Value {
@@ -771,6 +816,7 @@ async fn models(ctx: Ctx) -> Result<Response, ApiError> {
 
 async fn model(ctx: Ctx) -> Result<Response, ApiError> {
     let request = training::QueryLineageRequest {
+        prove: ctx.query_bool("prove")?,
         model_id: ctx.param("model_id").to_string(),
     };
     um_query(
@@ -784,6 +830,7 @@ async fn model(ctx: Ctx) -> Result<Response, ApiError> {
 
 async fn head(ctx: Ctx) -> Result<Response, ApiError> {
     let request = training::QueryHeadRequest {
+        prove: ctx.query_bool("prove")?,
         model_id: ctx.param("model_id").to_string(),
     };
     um_query(
@@ -797,6 +844,7 @@ async fn head(ctx: Ctx) -> Result<Response, ApiError> {
 
 async fn round(ctx: Ctx, numbered: bool) -> Result<Response, ApiError> {
     let request = training::QueryRoundRequest {
+        prove: ctx.query_bool("prove")?,
         model_id: ctx.param("model_id").to_string(),
         number: if numbered {
             ctx.param_u64("number")?
@@ -815,6 +863,7 @@ async fn round(ctx: Ctx, numbered: bool) -> Result<Response, ApiError> {
 
 async fn versions(ctx: Ctx) -> Result<Response, ApiError> {
     let request = training::QueryVersionsRequest {
+        prove: ctx.query_bool("prove")?,
         model_id: ctx.param("model_id").to_string(),
         pagination: ctx.page()?,
     };
@@ -831,6 +880,7 @@ async fn version(ctx: Ctx) -> Result<Response, ApiError> {
     let request = training::QueryVersionRequest {
         model_id: ctx.param("model_id").to_string(),
         version: ctx.param_u64("version")?,
+        prove: ctx.query_bool("prove")?,
     };
     um_query(
         &ctx,
@@ -851,6 +901,7 @@ async fn weights(ctx: Ctx) -> Result<Response, ApiError> {
             &training::QueryVersionRequest {
                 model_id: model_id.clone(),
                 version: number,
+                prove: false,
             },
         )
         .await?;
@@ -910,6 +961,7 @@ async fn updates(ctx: Ctx) -> Result<Response, ApiError> {
 
 async fn update(ctx: Ctx) -> Result<Response, ApiError> {
     let request = training::QueryUpdateRequest {
+        prove: ctx.query_bool("prove")?,
         update_id: ctx.param_u64("update_id")?,
     };
     um_query(

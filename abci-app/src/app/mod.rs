@@ -13,6 +13,7 @@ pub mod modules;
 mod prepare_proposal;
 mod process_proposal;
 mod query;
+pub mod query_proof;
 pub mod tx;
 mod verify_vote_extension;
 
@@ -173,6 +174,12 @@ impl App {
             height: 0,
             prove: false,
         };
+        self.reader.query(request)
+    }
+
+    /// An ABCI query as CometBFT would send it (`prove`, `height`), from
+    /// umd's own gRPC and REST servers.
+    pub fn query_request(&self, request: pb::RequestQuery) -> pb::ResponseQuery {
         self.reader.query(request)
     }
 }

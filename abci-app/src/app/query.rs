@@ -10,6 +10,7 @@ use tendermint_proto::v0_38::crypto::{ProofOp, ProofOps};
 use std::sync::Arc;
 
 use super::modules::Modules;
+use super::query_proof::{answer_from, append_proof, asked_in_request, is_provable, prove_reads};
 use super::tx;
 use crate::auth::{AuthParams, Mode};
 use crate::codes::{Code, TxError, CODESPACE};
@@ -54,13 +55,32 @@ impl Reader {
         if request.path == STORE_KEY_PATH {
             return self.store_key(&request);
         }
+        let in_request = asked_in_request(&request.path, &request.data);
+        let prove = request.prove || in_request;
+        if prove && !is_provable(&request.path) {
+            return error(
+                TxError::new(
+                    Code::InvalidRequest,
+                    format!(
+                        "{} cannot be proven (it is not a plain read of state); prove the keys it reads with {STORE_KEY_PATH}",
+                        request.path
+                    ),
+                ),
+                0,
+            );
+        }
         for _ in 0..MAX_QUERY_ATTEMPTS {
             let before = match self.store.last_commit() {
                 Ok(commit) => commit.height,
                 Err(err) => return error(TxError::new(Code::Internal, err.to_string()), 0),
             };
-            let response = self.answer(&request, before);
+            let mut response = self.answer(&request, before, prove);
             if self.store.last_commit().map(|c| c.height).ok() == Some(before) {
+                if let (true, Some(ops)) = (in_request && response.code == 0, &response.proof_ops) {
+                    let mut value = response.value.to_vec();
+                    append_proof(&mut value, before, &ops.ops);
+                    response.value = value.into();
+                }
                 return response;
             }
         }
@@ -73,7 +93,10 @@ impl Reader {
         )
     }
 
-    fn answer(&self, request: &pb::RequestQuery, height: u64) -> pb::ResponseQuery {
+    /// The answer at `height`; with `prove`, also the proof (in
+    /// `proof_ops`, even of an error: a NotFound is proven by the absence
+    /// of what it looked for) of every key it read.
+    fn answer(&self, request: &pb::RequestQuery, height: u64, prove: bool) -> pb::ResponseQuery {
         if request.height != 0 && request.height as u64 != height {
             return error(
                 TxError::new(
@@ -86,16 +109,19 @@ impl Reader {
                 height,
             );
         }
-        let state = self.store.view();
-        let block = match load_last_block(&state) {
-            Ok(block) => block,
-            Err(err) => return error(err, height),
+        let state = match prove {
+            true => self.store.view().recording(),
+            false => self.store.view(),
         };
         let result = match request.path.as_str() {
-            SIMULATE_PATH => simulate(&self.modules, state, &block, &request.data),
-            path => self.modules.query(&state, &block, path, &request.data),
+            // A simulation writes to its view; it gets its own (it is
+            // never proven).
+            SIMULATE_PATH => load_last_block(&state).and_then(|block| {
+                simulate(&self.modules, self.store.view(), &block, &request.data)
+            }),
+            path => answer_from(&self.modules, &state, path, &request.data),
         };
-        match result {
+        let mut response = match result {
             Ok(value) => pb::ResponseQuery {
                 code: 0,
                 value: value.into(),
@@ -103,7 +129,14 @@ impl Reader {
                 ..Default::default()
             },
             Err(err) => error(err, height),
+        };
+        if prove {
+            match prove_reads(&self.store, &state, height) {
+                Ok(ops) => response.proof_ops = Some(ProofOps { ops }),
+                Err(err) => return error(err, height),
+            }
         }
+        response
     }
 
     /// A key's value after block `height` (0: the latest), read from the
@@ -159,6 +192,13 @@ impl Reader {
                     format!("height {height} is not kept by this node"),
                 ),
                 latest,
+            ),
+            Err(StoreError::ReservedKey(_)) => error(
+                TxError::new(
+                    Code::InvalidRequest,
+                    "this key is outside the Merkle tree (a blob, named by the hash of its bytes that the tree's records prove, or the store's own metadata)",
+                ),
+                height,
             ),
             Err(err) => error(TxError::new(Code::Internal, err.to_string()), height),
         }

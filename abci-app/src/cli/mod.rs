@@ -14,6 +14,7 @@ pub mod replay;
 mod staking;
 mod start;
 mod tx;
+mod verify;
 
 use std::path::PathBuf;
 

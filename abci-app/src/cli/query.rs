@@ -2,6 +2,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Subcommand;
+use cosmos_sdk_proto::cosmos::auth::v1beta1::QueryAccountRequest;
 use cosmos_sdk_proto::cosmwasm::wasm::v1::{
     QueryCodeRequest, QueryCodeResponse, QuerySmartContractStateRequest,
     QuerySmartContractStateResponse,
@@ -13,11 +14,13 @@ use um_client::tx_builder;
 
 #[derive(Subcommand, Debug)]
 pub enum QueryCommand {
-    /// An account's number, sequence and public key.
+    /// An account's number, sequence and public key (JSON with --verify).
     Account {
         address: String,
         #[command(flatten)]
         node: super::NodeArgs,
+        #[command(flatten)]
+        verify: super::verify::VerifyArgs,
     },
     #[command(subcommand)]
     Wasm(WasmQuery),
@@ -32,6 +35,10 @@ pub enum QueryCommand {
         model_id: String,
         #[command(flatten)]
         node: super::NodeArgs,
+        /// With --verify: the lineage as `um.training.v1.Query/Lineage`
+        /// answers it, checked by a light client.
+        #[command(flatten)]
+        verify: super::verify::VerifyArgs,
     },
 }
 
@@ -56,7 +63,20 @@ pub enum WasmQuery {
 
 pub fn run(command: QueryCommand) -> anyhow::Result<()> {
     match command {
-        QueryCommand::Account { address, node } => {
+        QueryCommand::Account {
+            address,
+            node,
+            verify,
+        } if verify.verify => {
+            let query = super::verify::ProvenQuery {
+                rest_path: format!("/cosmos/auth/v1beta1/accounts/{address}"),
+                abci_path: crate::auth::query::ACCOUNT_PATH,
+                request: QueryAccountRequest { address }.encode_to_vec(),
+                render: &crate::api::rest::account_json,
+            };
+            super::verify::print_verified(&verify, &node.node, &query)?;
+        }
+        QueryCommand::Account { address, node, .. } => {
             let rpc = RpcClient::new(&node.node);
             match tx_builder::query_account(&rpc, &address)? {
                 Some(account) => {
@@ -72,7 +92,25 @@ pub fn run(command: QueryCommand) -> anyhow::Result<()> {
         }
         QueryCommand::Training(command) => super::query_training::run(command)?,
         QueryCommand::Dataset(command) => super::dataset::run_query(command)?,
-        QueryCommand::Lineage { model_id, node } => {
+        QueryCommand::Lineage {
+            model_id,
+            node,
+            verify,
+        } if verify.verify => {
+            let render = super::verify::um_json("um.training.v1.QueryLineageResponse");
+            let query = super::verify::ProvenQuery {
+                rest_path: format!("/um/training/v1/models/{model_id}"),
+                abci_path: "/um.training.v1.Query/Lineage",
+                request: um_proto::um::training::v1::QueryLineageRequest {
+                    model_id,
+                    prove: true,
+                }
+                .encode_to_vec(),
+                render: &render,
+            };
+            super::verify::print_verified(&verify, &node.node, &query)?;
+        }
+        QueryCommand::Lineage { model_id, node, .. } => {
             let rpc = RpcClient::new(&node.node);
             let request = serde_json::json!({"model_id": model_id}).to_string();
             let value = rpc.query_ok("custom/training/lineage", request.as_bytes())?;

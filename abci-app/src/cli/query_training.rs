@@ -3,8 +3,13 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
 use clap::Subcommand;
+use prost::Message;
 use um_client::rpc::RpcClient;
+
+use super::verify::{download_checked, print_verified, um_json, ProvenQuery, VerifyArgs};
 use um_proto::um::common::v1::PageRequest;
 use um_proto::um::training::v1::{
     QueryHeadRequest, QueryHeadResponse, QueryRoundRequest, QueryRoundResponse, QueryUpdateRequest,
@@ -21,11 +26,25 @@ pub enum TrainingQuery {
         #[command(flatten)]
         node: super::NodeArgs,
     },
-    /// One submitted update with its status and the verdicts on it.
+    /// One version of a model (JSON): its weights hash, parent, trainer and
+    /// the held-out loss the validators measured. With --verify, checked by
+    /// a light client; a version that does not exist is then proven absent.
+    Version {
+        model_id: String,
+        version: u64,
+        #[command(flatten)]
+        node: super::NodeArgs,
+        #[command(flatten)]
+        verify: VerifyArgs,
+    },
+    /// One submitted update with its status and the verdicts on it (JSON
+    /// with --verify).
     Update {
         update_id: u64,
         #[command(flatten)]
         node: super::NodeArgs,
+        #[command(flatten)]
+        verify: VerifyArgs,
     },
     /// A collaborative round of a model (the current one unless --number):
     /// its contributions, candidate and outcome.
@@ -45,6 +64,10 @@ pub enum TrainingQuery {
         output: PathBuf,
         #[command(flatten)]
         node: super::NodeArgs,
+        /// With --verify: the version's record is light-client verified and
+        /// the downloaded bytes are checked against its proven hash.
+        #[command(flatten)]
+        verify: VerifyArgs,
     },
 }
 
@@ -61,6 +84,7 @@ pub fn run(command: TrainingQuery) -> anyhow::Result<()> {
                 let page: QueryVersionsResponse = rpc.query_proto(
                     "/um.training.v1.Query/Versions",
                     &QueryVersionsRequest {
+                        prove: false,
                         model_id: model_id.clone(),
                         // Oldest first: a history read top to bottom
                         // (scripts take the newest with `tail`).
@@ -99,6 +123,7 @@ pub fn run(command: TrainingQuery) -> anyhow::Result<()> {
             let answer: QueryRoundResponse = rpc.query_proto(
                 "/um.training.v1.Query/Round",
                 &QueryRoundRequest {
+                    prove: false,
                     model_id: model_id.clone(),
                     number,
                 },
@@ -124,7 +149,10 @@ pub fn run(command: TrainingQuery) -> anyhow::Result<()> {
             for (id, shard) in round.contributions.iter().zip(&round.shards) {
                 let update: QueryUpdateResponse = rpc.query_proto(
                     "/um.training.v1.Query/Update",
-                    &QueryUpdateRequest { update_id: *id },
+                    &QueryUpdateRequest {
+                        prove: false,
+                        update_id: *id,
+                    },
                 )?;
                 if let Some(u) = update.update {
                     let status = UpdateStatus::try_from(u.status)
@@ -143,11 +171,62 @@ pub fn run(command: TrainingQuery) -> anyhow::Result<()> {
                 println!("  made version {}", round.version);
             }
         }
-        TrainingQuery::Update { update_id, node } => {
+        TrainingQuery::Version {
+            model_id,
+            version,
+            node,
+            verify,
+        } => {
+            let request = QueryVersionRequest {
+                model_id: model_id.clone(),
+                version,
+                prove: true,
+            };
+            let render = um_json("um.training.v1.QueryVersionResponse");
+            if verify.verify {
+                let query = ProvenQuery {
+                    rest_path: format!("/um/training/v1/models/{model_id}/versions/{version}"),
+                    abci_path: "/um.training.v1.Query/Version",
+                    request: request.encode_to_vec(),
+                    render: &render,
+                };
+                print_verified(&verify, &node.node, &query)?;
+            } else {
+                let rpc = RpcClient::new(&node.node);
+                let bytes =
+                    rpc.query_ok("/um.training.v1.Query/Version", &request.encode_to_vec())?;
+                let answer = render(&bytes).map_err(|e| anyhow::anyhow!(e))?;
+                println!("{}", serde_json::to_string_pretty(&answer)?);
+            }
+        }
+        TrainingQuery::Update {
+            update_id,
+            node,
+            verify,
+        } if verify.verify => {
+            let render = um_json("um.training.v1.QueryUpdateResponse");
+            let query = ProvenQuery {
+                rest_path: format!("/um/training/v1/updates/{update_id}"),
+                abci_path: "/um.training.v1.Query/Update",
+                request: QueryUpdateRequest {
+                    update_id,
+                    prove: true,
+                }
+                .encode_to_vec(),
+                render: &render,
+            };
+            print_verified(&verify, &node.node, &query)?;
+        }
+        TrainingQuery::Update {
+            update_id, node, ..
+        } => {
             let rpc = RpcClient::new(&node.node);
             let answer: QueryUpdateResponse = rpc.query_proto(
                 "/um.training.v1.Query/Update",
-                &QueryUpdateRequest { update_id },
+                &QueryUpdateRequest {
+                    prove: false,
+                    update_id,
+                },
             )?;
             let Some(update) = answer.update else {
                 bail!("update {update_id} not found");
@@ -195,6 +274,67 @@ pub fn run(command: TrainingQuery) -> anyhow::Result<()> {
             version,
             output,
             node,
+            verify,
+        } if verify.verify => {
+            let (rest_path, abci_path, request, render) = match version {
+                Some(number) => (
+                    format!("/um/training/v1/models/{model_id}/versions/{number}"),
+                    "/um.training.v1.Query/Version",
+                    QueryVersionRequest {
+                        model_id: model_id.clone(),
+                        version: number,
+                        prove: true,
+                    }
+                    .encode_to_vec(),
+                    um_json("um.training.v1.QueryVersionResponse"),
+                ),
+                None => (
+                    format!("/um/training/v1/models/{model_id}/head"),
+                    "/um.training.v1.Query/Head",
+                    QueryHeadRequest {
+                        model_id: model_id.clone(),
+                        prove: true,
+                    }
+                    .encode_to_vec(),
+                    um_json("um.training.v1.QueryHeadResponse"),
+                ),
+            };
+            let query = ProvenQuery {
+                rest_path,
+                abci_path,
+                request,
+                render: &render,
+            };
+            let verified = super::verify::verified(&verify, &node.node, &query)?;
+            eprintln!("{}", verified.summary(&verify));
+            let Some(answer) = verified.answer else {
+                bail!("proven absent: {}", verified.absent.unwrap_or_default());
+            };
+            let record = &answer["version"];
+            let number = record["version"].as_str().unwrap_or_default();
+            let sha = B64
+                .decode(record["weights_sha256"].as_str().unwrap_or_default())
+                .context("the proven record's weights hash")?;
+            let url = format!(
+                "{}/um/training/v1/models/{model_id}/versions/{number}/weights",
+                verify.rest.trim_end_matches('/')
+            );
+            let weights = download_checked(&url, &sha)?;
+            std::fs::write(&output, &weights)
+                .with_context(|| format!("writing {}", output.display()))?;
+            println!(
+                "saved version {number} of {model_id} ({} bytes, sha256 {}, proven) to {}",
+                weights.len(),
+                hex::encode(&sha),
+                output.display()
+            );
+        }
+        TrainingQuery::Weights {
+            model_id,
+            version,
+            output,
+            node,
+            ..
         } => {
             let rpc = RpcClient::new(&node.node);
             let version = match version {
@@ -202,6 +342,7 @@ pub fn run(command: TrainingQuery) -> anyhow::Result<()> {
                     rpc.query_proto::<_, QueryVersionResponse>(
                         "/um.training.v1.Query/Version",
                         &QueryVersionRequest {
+                            prove: false,
                             model_id: model_id.clone(),
                             version: number,
                         },
@@ -212,6 +353,7 @@ pub fn run(command: TrainingQuery) -> anyhow::Result<()> {
                     rpc.query_proto::<_, QueryHeadResponse>(
                         "/um.training.v1.Query/Head",
                         &QueryHeadRequest {
+                            prove: false,
                             model_id: model_id.clone(),
                         },
                     )?

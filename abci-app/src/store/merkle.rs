@@ -97,6 +97,9 @@ pub fn compute(
     let mut preimages = BTreeMap::new();
     let mut value_set = Vec::with_capacity(changes.len());
     for (key, value) in changes {
+        if super::is_blob_key(key) {
+            continue;
+        }
         if key.first() == Some(&META_PREFIX) {
             return Err(StoreError::ReservedKey(key.clone()));
         }

@@ -20,6 +20,24 @@ use thiserror::Error;
 /// Keys under this prefix are bookkeeping of the store itself and are not
 /// part of the application state that the app hash commits to.
 const META_PREFIX: u8 = 0x00;
+
+/// Content-addressed blobs (model weights, checkpoints): beside the tree,
+/// not in it. A blob's key is the SHA-256 of its bytes, and the records that
+/// name a blob (versions, updates) are in the tree, so the app hash commits
+/// to every blob through its hash while proofs stay small: a proof carries
+/// its neighbours' values, which would otherwise be megabytes of weights.
+/// Blobs are written and deleted with the block's other changes, in the same
+/// atomic batch, and read like any state key; range scans never see them.
+const BLOB_PREFIX: &[u8] = b"\x00blob/";
+
+/// The state key of the blob whose SHA-256 is `sha256`.
+pub fn blob_key(sha256: &[u8]) -> Vec<u8> {
+    [BLOB_PREFIX, sha256].concat()
+}
+
+fn is_blob_key(key: &[u8]) -> bool {
+    key.starts_with(BLOB_PREFIX)
+}
 const META_HEIGHT: &[u8] = b"\x00meta/height";
 const META_APP_HASH: &[u8] = b"\x00meta/app_hash";
 
@@ -142,6 +160,9 @@ impl Store {
         key: &[u8],
         height: u64,
     ) -> Result<(Option<Vec<u8>>, ics23::CommitmentProof), StoreError> {
+        if key.first() == Some(&META_PREFIX) {
+            return Err(StoreError::ReservedKey(key.to_vec()));
+        }
         merkle::prove(&self.state, key, height)
     }
 
@@ -164,7 +185,7 @@ impl Store {
             tree.write_to(&mut batch)?;
         }
         for (key, value) in changes {
-            if key.first() == Some(&META_PREFIX) {
+            if key.first() == Some(&META_PREFIX) && !is_blob_key(key) {
                 return Err(StoreError::ReservedKey(key.clone()));
             }
             match value {
@@ -230,6 +251,43 @@ mod tests {
 
     fn is_lock_contention_error(err: &StoreError) -> bool {
         matches!(err, StoreError::Sled(sled::Error::Io(e)) if is_lock_contention(e))
+    }
+
+    /// Issue 18: weights live beside the tree. A blob is committed and read
+    /// back like state, but the app hash does not change with it, no range
+    /// scan returns it and it has no proof (its hash is what is proven).
+    #[test]
+    fn blobs_are_committed_beside_the_tree_not_in_it() {
+        let store = Store::temporary().unwrap();
+        let mut view = store.view();
+        view.set(b"a/1", b"one".to_vec());
+        let without = store.tree_update(None, &view.pending_changes(), 1).unwrap();
+        let key = blob_key(&[7; 32]);
+        view.set(&key, vec![9; 1000]);
+        let changes = view.into_changes();
+        let with = store.tree_update(None, &changes, 1).unwrap();
+        assert_eq!(with.root, without.root, "blobs are not in the app hash");
+        let info = CommitInfo {
+            height: 1,
+            app_hash: with.root.to_vec(),
+        };
+        store.commit(&changes, &[with], &info).unwrap();
+        let view = store.view();
+        assert_eq!(view.get(&key).unwrap(), Some(vec![9; 1000]));
+        assert_eq!(view.range(None, None, false).unwrap().len(), 1);
+        assert!(matches!(
+            store.prove(&key, 1),
+            Err(StoreError::ReservedKey(_))
+        ));
+        let mut view = store.view();
+        view.remove(&key);
+        let tree = store.tree_update(None, &view.pending_changes(), 2).unwrap();
+        let info = CommitInfo {
+            height: 2,
+            app_hash: tree.root.to_vec(),
+        };
+        store.commit(&view.into_changes(), &[tree], &info).unwrap();
+        assert_eq!(store.view().get(&key).unwrap(), None, "deleted");
     }
 
     #[test]

@@ -1,5 +1,6 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::{StoreError, META_PREFIX};
 
@@ -23,6 +24,9 @@ pub struct StateView {
     /// `None` only for a detached view (see `Default`), which reads as empty.
     committed: Option<sled::Tree>,
     layers: Vec<Changes>,
+    /// Every key read (a point read, found or not, or a pair a range
+    /// returned), when recording: the keys a proven query must prove.
+    reads: Option<Arc<Mutex<BTreeSet<Vec<u8>>>>>,
 }
 
 impl StateView {
@@ -30,16 +34,46 @@ impl StateView {
         Self {
             committed: Some(committed),
             layers: vec![Changes::new()],
+            reads: None,
+        }
+    }
+
+    /// This view, recording from now on every key it reads: what an answer
+    /// depends on, so a proven query proves exactly those keys and a client
+    /// can re-run the query over them alone.
+    pub fn recording(mut self) -> Self {
+        self.reads = Some(Arc::default());
+        self
+    }
+
+    /// The keys read since [`Self::recording`], ascending (empty when not
+    /// recording).
+    pub fn keys_read(&self) -> Vec<Vec<u8>> {
+        self.reads
+            .as_ref()
+            .map(|reads| {
+                let reads = reads.lock().unwrap_or_else(PoisonError::into_inner);
+                reads.iter().cloned().collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn record<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) {
+        if let Some(reads) = &self.reads {
+            // Only inserts happen under the lock, so a poisoned set is whole.
+            let mut reads = reads.lock().unwrap_or_else(PoisonError::into_inner);
+            reads.extend(keys.into_iter().map(<[u8]>::to_vec));
         }
     }
 
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.record([key]);
         for layer in self.layers.iter().rev() {
             if let Some(value) = layer.get(key) {
                 return Ok(value.clone());
             }
         }
-        if key.first() == Some(&META_PREFIX) {
+        if key.first() == Some(&META_PREFIX) && !super::is_blob_key(key) {
             return Ok(None);
         }
         match &self.committed {
@@ -121,11 +155,13 @@ impl StateView {
             }
         }
         let live = merged.into_iter().filter_map(|(k, v)| v.map(|v| (k, v)));
-        Ok(if descending {
+        let records: Records = if descending {
             live.rev().collect()
         } else {
             live.collect()
-        })
+        };
+        self.record(records.iter().map(|(key, _)| key.as_slice()));
+        Ok(records)
     }
 
     /// The first live pair strictly past `after` (or from the start when

@@ -337,7 +337,7 @@ mod tests {
         assert!(state
             .pending_changes()
             .keys()
-            .all(|k| !k.starts_with(b"training/blob/")));
+            .all(|k| !k.starts_with(&crate::store::blob_key(&[]))));
 
         let small = r#"{"kind":"mlp","input":[1,28,28],"hidden":[32],"classes":10}"#;
         let gas = create_lineage_from_dao(&mut state, 1, "small", small, &hyperparams()).unwrap();

@@ -55,7 +55,11 @@ fn round(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
         0 => not_found(format!("rounds of {:?} (it has none)", req.model_id)),
         number => not_found(format!("round {number} of {:?}", req.model_id)),
     })?;
-    Ok(proto::QueryRoundResponse { round: Some(round) }.encode_to_vec())
+    Ok(proto::QueryRoundResponse {
+        proof: None,
+        round: Some(round),
+    }
+    .encode_to_vec())
 }
 
 fn lineages(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
@@ -74,6 +78,7 @@ fn lineage(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
     let lineage = super::lineage(state, &req.model_id)?
         .ok_or_else(|| not_found(format!("model lineage {:?}", req.model_id)))?;
     Ok(proto::QueryLineageResponse {
+        proof: None,
         lineage: Some(lineage_proto(&lineage)),
     }
     .encode_to_vec())
@@ -86,6 +91,7 @@ fn head(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
     let version = records::version(state, &req.model_id, lineage.head_version)?
         .ok_or_else(|| TxError::new(Code::Internal, "head version record missing"))?;
     Ok(proto::QueryHeadResponse {
+        proof: None,
         version: Some(version),
     }
     .encode_to_vec())
@@ -112,6 +118,7 @@ fn versions(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
         |_| true,
     )?;
     Ok(proto::QueryVersionsResponse {
+        proof: None,
         versions,
         pagination: Some(pagination),
     }
@@ -123,6 +130,7 @@ fn version(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
     let version = records::version(state, &req.model_id, req.version)?
         .ok_or_else(|| not_found(format!("version {} of {:?}", req.version, req.model_id)))?;
     Ok(proto::QueryVersionResponse {
+        proof: None,
         version: Some(version),
     }
     .encode_to_vec())
@@ -133,6 +141,7 @@ fn update(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
     let update = records::update(state, req.update_id)?
         .ok_or_else(|| not_found(format!("update {}", req.update_id)))?;
     Ok(proto::QueryUpdateResponse {
+        proof: None,
         verdicts: records::verdicts(state, update.id)?,
         update: Some(update),
     }

@@ -22,9 +22,10 @@ pub fn versions_of(model_id: &str) -> Vec<u8> {
     [b"training/version/", model_id.as_bytes(), b"/"].concat()
 }
 
-/// `blob/<sha256>` → safetensors bytes: the content-addressed weights.
+/// The store's blob space ([`crate::store::blob_key`]), beside the Merkle
+/// tree: `<sha256>` → safetensors bytes, the content-addressed weights.
 pub fn blob(sha256: &[u8]) -> Vec<u8> {
-    [b"training/blob/", sha256].concat()
+    crate::store::blob_key(sha256)
 }
 
 /// `seen/<sha256>` → id of the update that first submitted these weights.

@@ -1,8 +1,9 @@
 //! Every state key of the wasm module, in one place.
 //!
-//! All keys start with `wasm/`. Numbers are big-endian so that byte order is
-//! numeric order; contract addresses are length-prefixed so that no address
-//! is a prefix of another one's keys.
+//! All keys start with `wasm/`, except the code bytes (a blob). Numbers
+//! are big-endian so that byte order is numeric order; contract addresses
+//! are length-prefixed so that no address is a prefix of another one's
+//! keys.
 
 /// Prefix of everything this module writes.
 pub const MODULE_PREFIX: &[u8] = b"wasm/";
@@ -30,9 +31,12 @@ pub fn code_info(code_id: u64) -> Vec<u8> {
 /// The Wasm bytes (unzipped) whose sha256 is `checksum`, kept in state so
 /// that any node can rebuild its VM cache. Keyed by checksum, not by code id:
 /// every code id with the same bytes shares one copy (its `CodeInfo` names
-/// the checksum), so uploading the same code again adds no bytes.
+/// the checksum), so uploading the same code again adds no bytes. Content
+/// addressed, so they live in the store's blob space beside the Merkle tree
+/// ([`crate::store::blob_key`]): the tree proves the checksum in `CodeInfo`,
+/// and no proof carries hundreds of kilobytes of a neighbouring code.
 pub fn code_bytes(checksum: &[u8]) -> Vec<u8> {
-    join(b"wasm/code_bytes_by_checksum/", checksum)
+    crate::store::blob_key(checksum)
 }
 
 /// The length in bytes of the Wasm code whose sha256 is `checksum` (u64
@@ -141,7 +145,6 @@ mod tests {
             code_sequence().to_vec(),
             instance_sequence().to_vec(),
             code_info(7),
-            code_bytes(&[7; 32]),
             code_len(&[7; 32]),
             pinned_contract(&a),
             params().to_vec(),
@@ -152,6 +155,8 @@ mod tests {
         ] {
             assert!(key.starts_with(MODULE_PREFIX), "{key:?}");
         }
+        // Code bytes are a blob, beside the tree.
+        assert_eq!(code_bytes(&[7; 32]), crate::store::blob_key(&[7; 32]));
         // One address being a prefix of another must not mix their storage.
         assert!(!contract_store_prefix(&b).starts_with(&contract_store_prefix(&a)));
         assert!(code_info(1) < code_info(2) && code_info(255) < code_info(256));

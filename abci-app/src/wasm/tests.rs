@@ -271,10 +271,14 @@ impl<'m> Chain<'m> {
 
     /// How many copies of code bytes the state holds.
     fn stored_code_copies(&self) -> usize {
+        // Blobs are outside range scans: count the pending writes.
         self.state
-            .prefixed(&super::state_key::code_bytes(&[]))
-            .expect("state")
-            .len()
+            .pending_changes()
+            .iter()
+            .filter(|(key, value)| {
+                key.starts_with(&super::state_key::code_bytes(&[])) && value.is_some()
+            })
+            .count()
     }
 
     fn ok(&mut self, signer: &str, msg: Any) -> MsgResult {

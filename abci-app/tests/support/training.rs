@@ -27,6 +27,7 @@ pub fn head(rpc: &RpcClient) -> (u64, Vec<u8>) {
         .query_proto(
             "/um.training.v1.Query/Head",
             &QueryHeadRequest {
+                prove: false,
                 model_id: MODEL.into(),
             },
         )
@@ -50,6 +51,7 @@ pub fn hyperparams_sha256(rpc: &RpcClient) -> Vec<u8> {
         .query_proto(
             "/um.training.v1.Query/Lineage",
             &um_proto::um::training::v1::QueryLineageRequest {
+                prove: false,
                 model_id: MODEL.into(),
             },
         )
@@ -74,7 +76,10 @@ pub fn update(rpc: &RpcClient, id: u64) -> Update {
     let resp: QueryUpdateResponse = rpc
         .query_proto(
             "/um.training.v1.Query/Update",
-            &QueryUpdateRequest { update_id: id },
+            &QueryUpdateRequest {
+                prove: false,
+                update_id: id,
+            },
         )
         .unwrap();
     resp.update.unwrap()
@@ -132,6 +137,7 @@ pub fn train_remotely_with(
         .query_proto(
             "/um.training.v1.Query/Lineage",
             &QueryLineageRequest {
+                prove: false,
                 model_id: MODEL.into(),
             },
         )
@@ -141,6 +147,7 @@ pub fn train_remotely_with(
         .query_proto(
             "/um.training.v1.Query/Head",
             &QueryHeadRequest {
+                prove: false,
                 model_id: MODEL.into(),
             },
         )

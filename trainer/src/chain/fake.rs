@@ -509,11 +509,13 @@ fn query(state: &mut State, path: &str, data: &[u8]) -> QueryResult {
             let mut lineage = state.lineage.clone();
             lineage.head_version = head.version;
             Ok(tr::QueryLineageResponse {
+                proof: None,
                 lineage: Some(lineage),
             }
             .encode_to_vec())
         }
         "/um.training.v1.Query/Head" => Ok(tr::QueryHeadResponse {
+            proof: None,
             version: Some(head),
         }
         .encode_to_vec()),
@@ -524,7 +526,11 @@ fn query(state: &mut State, path: &str, data: &[u8]) -> QueryResult {
                 .get(req.version as usize)
                 .cloned()
                 .ok_or_else(|| not_found("version"))?;
-            Ok(tr::QueryVersionResponse { version: Some(v) }.encode_to_vec())
+            Ok(tr::QueryVersionResponse {
+                proof: None,
+                version: Some(v),
+            }
+            .encode_to_vec())
         }
         "/um.training.v1.Query/Weights" => {
             let req = tr::QueryWeightsRequest::decode(data).unwrap();
@@ -542,6 +548,7 @@ fn query(state: &mut State, path: &str, data: &[u8]) -> QueryResult {
             let req = tr::QueryUpdateRequest::decode(data).unwrap();
             let update = decide(state, req.update_id).ok_or_else(|| not_found("update"))?;
             Ok(tr::QueryUpdateResponse {
+                proof: None,
                 update: Some(update),
                 verdicts: Vec::new(),
             }
@@ -558,7 +565,11 @@ fn query(state: &mut State, path: &str, data: &[u8]) -> QueryResult {
                 n => state.rounds.get(n as usize - 1).cloned(),
             }
             .ok_or_else(|| not_found("round"))?;
-            Ok(tr::QueryRoundResponse { round: Some(round) }.encode_to_vec())
+            Ok(tr::QueryRoundResponse {
+                proof: None,
+                round: Some(round),
+            }
+            .encode_to_vec())
         }
         "/um.dataset.v1.Query/Dataset" => {
             let req = ds::QueryDatasetRequest::decode(data).unwrap();

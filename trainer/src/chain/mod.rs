@@ -254,6 +254,7 @@ impl ChainClient {
         let response: training_proto::QueryLineageResponse = self.query(
             LINEAGE_PATH,
             &training_proto::QueryLineageRequest {
+                prove: false,
                 model_id: model_id.to_string(),
             },
             || format!("model {model_id:?}"),
@@ -269,6 +270,7 @@ impl ChainClient {
         let response: training_proto::QueryHeadResponse = self.query(
             HEAD_PATH,
             &training_proto::QueryHeadRequest {
+                prove: false,
                 model_id: model_id.to_string(),
             },
             || format!("model {model_id:?}"),
@@ -288,6 +290,7 @@ impl ChainClient {
         let response: training_proto::QueryVersionResponse = self.query(
             VERSION_PATH,
             &training_proto::QueryVersionRequest {
+                prove: false,
                 model_id: model_id.to_string(),
                 version,
             },
@@ -304,6 +307,7 @@ impl ChainClient {
         let response: training_proto::QueryRoundResponse = self.query(
             ROUND_PATH,
             &training_proto::QueryRoundRequest {
+                prove: false,
                 model_id: model_id.to_string(),
                 number,
             },
@@ -478,7 +482,10 @@ impl ChainClient {
     ) -> Result<training_proto::QueryUpdateResponse, ChainError> {
         self.query(
             UPDATE_PATH,
-            &training_proto::QueryUpdateRequest { update_id },
+            &training_proto::QueryUpdateRequest {
+                prove: false,
+                update_id,
+            },
             || format!("update {update_id}"),
         )
     }
