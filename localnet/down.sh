@@ -23,6 +23,11 @@ if [ -f "$LOCALNET_DIR/localnet.env" ]; then
   for ((i = 0; i < LOCALNET_N; i++)); do
     if [ -d "$(node_home "$i")" ]; then stop_node "$i"; fi
   done
+  # Full nodes that joined (join.sh): node<N>, node<N+1>, …
+  for ((i = LOCALNET_N; ; i++)); do
+    [ -d "$(node_home "$i")" ] || break
+    stop_node "$i"
+  done
   for pidfile in "$LOCALNET_DIR"/trainer*.pid; do
     [ -e "$pidfile" ] || continue
     wait_gone "$pidfile" um-trainer 10 || signal KILL "$pidfile" um-trainer

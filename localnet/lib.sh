@@ -17,6 +17,8 @@
 #                          '{"max_contributions":3,"round_blocks":10}'  [none:
 #                          one update at a time]
 #   LOCALNET_VERIFIER_THREADS  libtorch threads per verifier     [1]
+#   LOCALNET_SNAPSHOT_INTERVAL  a state-sync snapshot every this many
+#                          blocks on each validator (join.sh)    [100]
 #   LOCALNET_FAUCET_NRN    NRN of the genesis `faucet` key (faucet.sh) [1000000]
 #   LOCALNET_AUTH_PARAMS   JSON merged into the genesis auth params, e.g.
 #                          '{"max_block_contract_gas":400000000}'  [none]
@@ -238,7 +240,7 @@ start_node() {
   if ! alive "$home/umd.pid" umd; then
     # umd waits for a CometBFT of its previous run that is still exiting.
     setsid ${LOCALNET_NETNS:+ip netns exec "$(netns_node "$1")"} "$UMD" start --home "$home" --verifier "http://$ip:$VERIFIER_PORT" \
-      </dev/null >>"$home/umd.log" 2>&1 &
+      --snapshot-interval "${LOCALNET_SNAPSHOT_INTERVAL:-100}" </dev/null >>"$home/umd.log" 2>&1 &
     echo $! >"$home/umd.pid"
   fi
   if [ -n "$LOCALNET_NETNS" ]; then

@@ -565,6 +565,7 @@ fn weights_download(chain: &Chain) {
         if number != head.version {
             continue;
         }
+        weights_in_chunks(chain, number, &reply.body, &record.weights_sha256);
         // PyTorch (safetensors in .venv) loads the head's weights with the
         // spec's tensor names and shapes.
         let decoded = Weights::decode(&spec, &reply.body).unwrap();
@@ -614,6 +615,67 @@ fn weights_download(chain: &Chain) {
         "/um/training/v1/models/nope/versions/0/weights",
         None,
         404,
+    );
+}
+
+/// Issue 18: a version's weights in parts, over REST (`Range`) and gRPC
+/// (`offset`, `length`), put back together byte for byte.
+fn weights_in_chunks(chain: &Chain, number: u64, whole: &[u8], sha: &[u8]) {
+    let url = format!(
+        "{}/um/training/v1/models/{MODEL}/versions/{number}/weights",
+        chain.rest
+    );
+    let ranged = |range: &str| {
+        let response = match ureq::get(&url).set("Range", range).call() {
+            Ok(response) => response,
+            Err(ureq::Error::Status(_, response)) => response,
+            Err(err) => panic!("{range}: {err}"),
+        };
+        let status = response.status();
+        let content_range = response.header("content-range").unwrap_or("").to_string();
+        let mut body = Vec::new();
+        response.into_reader().read_to_end(&mut body).unwrap();
+        (status, content_range, body)
+    };
+    let total = whole.len();
+    let (status, content_range, body) = ranged("bytes=0-99");
+    assert_eq!(
+        (status, content_range.as_str()),
+        (206, format!("bytes 0-99/{total}").as_str())
+    );
+    assert_eq!(body, &whole[..100]);
+    let (status, _, body) = ranged("bytes=-10");
+    assert_eq!(status, 206);
+    assert_eq!(body, &whole[total - 10..]);
+    let (status, content_range, _) = ranged(&format!("bytes={total}-"));
+    assert_eq!((status, content_range), (416, format!("bytes */{total}")));
+    let (status, _, body) = ranged("bytes=0-1,5-6");
+    assert_eq!((status, body.as_slice()), (200, whole));
+
+    let chunk = 16 * 1024;
+    let mut joined = Vec::new();
+    while joined.len() < total {
+        let part: training::QueryWeightsResponse = chain.grpc_ok(
+            "/um.training.v1.Query/Weights",
+            training::QueryWeightsRequest {
+                weights_sha256: sha.to_vec(),
+                offset: joined.len() as u64,
+                length: chunk,
+            },
+        );
+        assert_eq!(part.total_size, total as u64);
+        assert!(!part.weights.is_empty() && part.weights.len() as u64 <= chunk);
+        joined.extend_from_slice(&part.weights);
+    }
+    assert_eq!(joined, whole);
+    chain.grpc_fails::<_, training::QueryWeightsResponse>(
+        "/um.training.v1.Query/Weights",
+        training::QueryWeightsRequest {
+            weights_sha256: sha.to_vec(),
+            offset: total as u64,
+            length: 0,
+        },
+        tonic::Code::InvalidArgument,
     );
 }
 
@@ -936,6 +998,8 @@ fn grpc_methods(chain: &Chain) {
     let weights: training::QueryWeightsResponse = chain.grpc_ok(
         "/um.training.v1.Query/Weights",
         training::QueryWeightsRequest {
+            length: Default::default(),
+            offset: Default::default(),
             weights_sha256: version.weights_sha256.clone(),
         },
     );
@@ -1016,6 +1080,8 @@ fn grpc_methods(chain: &Chain) {
     chain.grpc_fails::<_, training::QueryWeightsResponse>(
         "/um.training.v1.Query/Weights",
         training::QueryWeightsRequest {
+            length: Default::default(),
+            offset: Default::default(),
             weights_sha256: vec![0; 32],
         },
         Code::NotFound,
@@ -1024,6 +1090,8 @@ fn grpc_methods(chain: &Chain) {
     chain.grpc_fails::<_, training::QueryLineagesResponse>(
         "/um.training.v1.Query/Lineages",
         training::QueryWeightsRequest {
+            length: Default::default(),
+            offset: Default::default(),
             weights_sha256: vec![0xff; 3],
         },
         Code::InvalidArgument,

@@ -23,7 +23,7 @@ use um_client::rpc::RpcClient;
 use um_proto::um::common::v1::PageRequest;
 use um_proto::um::training::v1::{
     ModelVersion, QueryUpdateRequest, QueryUpdateResponse, QueryVersionsRequest,
-    QueryVersionsResponse,
+    QueryVersionsResponse, QueryWeightsRequest, QueryWeightsResponse,
 };
 
 const NODES: usize = 4;
@@ -495,12 +495,16 @@ fn four_validators_train_survive_a_crash_and_agree() {
         "node2 abstained on update {update_id}: {verdicts:?}"
     );
     assert!(verdicts.iter().all(|v| v.accept && v.power == 100));
+    // A fifth node joins by state sync once the chain is past height 300,
+    // while the trainers go on.
+    let joined = join_by_state_sync(&mut net);
     net.stop_trainers();
 
     // All four apps report the same app hash at the same height.
     let deadline = Instant::now() + Duration::from_secs(60);
     let agreed = loop {
-        let infos: Vec<_> = (0..NODES).map(|n| net.abci_info(n)).collect();
+        // The four validators and the node that joined by state sync.
+        let infos: Vec<_> = (0..=joined).map(|n| net.abci_info(n)).collect();
         if let Some(first) = infos[0].clone() {
             if infos
                 .iter()
@@ -615,7 +619,7 @@ fn four_validators_train_survive_a_crash_and_agree() {
     );
 
     net.script_ok("down.sh", &[]);
-    for node in 0..NODES {
+    for node in 0..=joined {
         assert!(
             net.height(node).is_none(),
             "node{node} still answers after down.sh"
@@ -632,6 +636,76 @@ fn four_validators_train_survive_a_crash_and_agree() {
         agreed.0,
         started.elapsed()
     );
+}
+
+/// Issue 18: waits for height 305 (the validators take a snapshot every
+/// 100 blocks), then starts a full node with `localnet/join.sh
+/// --state-sync` and waits until it is at the head. It must have started
+/// from the snapshot, not from genesis: its block store begins at the
+/// snapshot's height and its umd says it restored that state; and it must
+/// serve an old version's weights as the validators do. Returns its number.
+fn join_by_state_sync(net: &mut Localnet) -> usize {
+    net.wait_until(
+        "height 305, past the snapshot of height 300",
+        Duration::from_secs(400),
+        |net| net.height(0).unwrap_or(0) >= 305,
+    );
+    let joined: usize = net
+        .script_ok("join.sh", &["--state-sync"])
+        .trim()
+        .parse()
+        .expect("join.sh prints the new node's number");
+    assert_eq!(joined, NODES);
+    net.wait_until(
+        "the node that joined by state sync to reach the head",
+        Duration::from_secs(180),
+        |net| {
+            let head = net.height(0).unwrap_or(u64::MAX);
+            net.height(joined).unwrap_or(0) + 1 >= head
+        },
+    );
+    let status = net.rpc(joined).status().unwrap();
+    let earliest: u64 = status["sync_info"]["earliest_block_height"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        earliest >= 300,
+        "node{joined} holds blocks from {earliest}: it replayed instead of restoring a snapshot"
+    );
+    let log = fs::read_to_string(net.run.join(format!("node{joined}/umd.log"))).unwrap();
+    let restored = log
+        .lines()
+        .find(|line| line.contains("restored the state of height"))
+        .unwrap_or_else(|| panic!("node{joined}'s umd did not restore a snapshot:\n{log}"));
+    eprintln!("node{joined}: {restored}; blocks from {earliest}");
+
+    let weights_of = |node: usize, version: &ModelVersion| {
+        let answer: QueryWeightsResponse = net
+            .rpc(node)
+            .query_proto(
+                "/um.training.v1.Query/Weights",
+                &QueryWeightsRequest {
+                    length: Default::default(),
+                    offset: Default::default(),
+                    weights_sha256: version.weights_sha256.clone(),
+                },
+            )
+            .unwrap();
+        answer.weights
+    };
+    let history = net.versions(joined);
+    assert_eq!(
+        history,
+        net.versions(0),
+        "node{joined} tells another history"
+    );
+    let old = &history[1];
+    let weights = weights_of(joined, old);
+    assert!(!weights.is_empty());
+    assert_eq!(weights, weights_of(0, old));
+    joined
 }
 
 /// Issue 16 on the 4-validator localnet: three trainers, each through a

@@ -792,6 +792,8 @@ fn three_trainers_share_rounds_and_every_version_lowers_the_held_out_loss() {
             .query_proto(
                 "/um.training.v1.Query/Weights",
                 &um_proto::um::training::v1::QueryWeightsRequest {
+                    length: Default::default(),
+                    offset: Default::default(),
                     weights_sha256: version.weights_sha256.clone(),
                 },
             )

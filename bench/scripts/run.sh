@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks of issue 7, side by side in one run; writes BENCHMARKS.md:
 # items 2 (training speed vs PyTorch eager), 3 (verification cost),
-# 1 (chain throughput and latency vs CometBFT kvstore, bench/scripts/chain.sh)
-# and 6 (criterion micro-benchmarks, bench/hot_paths.rs).
+# 1 (chain throughput and latency vs CometBFT kvstore, bench/scripts/chain.sh),
+# 6 (criterion micro-benchmarks, bench/hot_paths.rs), 7 (gas calibration) and
+# 8 (the Merkle store vs the hash chain, bench/store.rs).
 #
 #   bench/scripts/run.sh            (make bench)
 #   BENCH_QUICK=1 bench/scripts/run.sh   fewer repetitions (~2 minutes)
@@ -113,6 +114,11 @@ calib=(cargo bench -p um-app --bench gas_calibration)
 [ "$hot_profile" = dev ] && calib+=(--profile dev)
 echo "== ${calib[*]}"
 GAS_CALIBRATION_JSONL="$(pwd)/$results" "${calib[@]}"
+
+store=(cargo bench -p um-app --bench store)
+[ "$hot_profile" = dev ] && store+=(--profile dev)
+echo "== ${store[*]}"
+STORE_BENCH_JSONL="$(pwd)/$results" "${store[@]}"
 
 "$py" bench/scripts/report.py "$results" BENCHMARKS.md \
   --profile "$profile" --quick "$quick" --rounds "$rounds" \

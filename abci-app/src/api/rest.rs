@@ -397,6 +397,8 @@ pub struct Ctx {
     params: HashMap<String, String>,
     query: Vec<(String, String)>,
     body: Bytes,
+    /// The `Range` header, for the weights download.
+    range: Option<String>,
 }
 
 impl Ctx {
@@ -914,6 +916,8 @@ async fn weights(ctx: Ctx) -> Result<Response, ApiError> {
         .query_msg(
             "/um.training.v1.Query/Weights",
             &training::QueryWeightsRequest {
+                length: Default::default(),
+                offset: Default::default(),
                 weights_sha256: sha.clone(),
             },
         )
@@ -926,8 +930,32 @@ async fn weights(ctx: Ctx) -> Result<Response, ApiError> {
     let disposition = format!("attachment; filename=\"{model_id}-v{number}.safetensors\"")
         .parse()
         .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
-    let mut response = (StatusCode::OK, blob.weights).into_response();
+    let total = blob.weights.len() as u64;
+    let range = ctx.range.as_deref().map(|range| byte_range(range, total));
+    let mut response = match range {
+        None | Some(RangeAsked::Ignored) => (StatusCode::OK, blob.weights).into_response(),
+        Some(RangeAsked::Unsatisfiable) => {
+            let mut refused = ApiError::invalid(format!(
+                "the range is outside the {total} bytes of these weights"
+            ))
+            .into_response();
+            *refused.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
+            if let Ok(value) = format!("bytes */{total}").parse() {
+                refused.headers_mut().insert(header::CONTENT_RANGE, value);
+            }
+            return Ok(refused);
+        }
+        Some(RangeAsked::Bytes(first, last)) => {
+            let part = blob.weights[first as usize..=last as usize].to_vec();
+            let mut partial = (StatusCode::PARTIAL_CONTENT, part).into_response();
+            if let Ok(value) = format!("bytes {first}-{last}/{total}").parse() {
+                partial.headers_mut().insert(header::CONTENT_RANGE, value);
+            }
+            partial
+        }
+    };
     let headers = response.headers_mut();
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/octet-stream"),
@@ -937,6 +965,54 @@ async fn weights(ctx: Ctx) -> Result<Response, ApiError> {
         headers.insert("x-weights-sha256", value);
     }
     Ok(response)
+}
+
+/// What a `Range` header asks of `total` bytes.
+#[derive(Debug, PartialEq)]
+enum RangeAsked {
+    /// `first..=last`, within the bytes.
+    Bytes(u64, u64),
+    /// Outside them: 416.
+    Unsatisfiable,
+    /// Not a single byte range (several ranges, another unit, malformed):
+    /// answered whole, as RFC 9110 lets a server do.
+    Ignored,
+}
+
+/// Parses `bytes=first-last`, `bytes=first-` and `bytes=-suffix`.
+fn byte_range(header: &str, total: u64) -> RangeAsked {
+    let Some(spec) = header.trim().strip_prefix("bytes=") else {
+        return RangeAsked::Ignored;
+    };
+    if spec.contains(',') {
+        return RangeAsked::Ignored;
+    }
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return RangeAsked::Ignored;
+    };
+    let number = |s: &str| s.trim().parse::<u64>().ok();
+    let (first, last) = match (first.trim(), last.trim()) {
+        ("", "") => return RangeAsked::Ignored,
+        ("", suffix) => match number(suffix) {
+            Some(0) => return RangeAsked::Unsatisfiable,
+            Some(n) => (total.saturating_sub(n), total.saturating_sub(1)),
+            None => return RangeAsked::Ignored,
+        },
+        (first, "") => match number(first) {
+            Some(first) => (first, total.saturating_sub(1)),
+            None => return RangeAsked::Ignored,
+        },
+        (first, last) => match (number(first), number(last)) {
+            (Some(first), Some(last)) if first <= last => {
+                (first, last.min(total.saturating_sub(1)))
+            }
+            _ => return RangeAsked::Ignored,
+        },
+    };
+    if total == 0 || first >= total {
+        return RangeAsked::Unsatisfiable;
+    }
+    RangeAsked::Bytes(first, last)
 }
 
 fn update_status(name: &str) -> Option<i32> {
@@ -1169,6 +1245,11 @@ async fn dispatch(
         if declared.is_some_and(|length| length > MAX_BODY as u64) {
             return Err(too_large());
         }
+        let range = request
+            .headers()
+            .get(header::RANGE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let body = if route.method == "post" {
             axum::body::to_bytes(request.into_body(), MAX_BODY)
                 .await
@@ -1187,6 +1268,7 @@ async fn dispatch(
             params,
             query,
             body,
+            range,
         })
         .await
     }
@@ -1250,6 +1332,24 @@ mod tests {
         assert_eq!(base64_param("k", "MTAw").unwrap(), b"100");
         assert_eq!(base64_param("k", "eyJhIjoxfQ").unwrap(), br#"{"a":1}"#);
         assert!(base64_param("k", "!!").is_err());
+    }
+
+    #[test]
+    fn byte_ranges_parse_as_rfc_9110_says() {
+        assert_eq!(byte_range("bytes=0-99", 1000), RangeAsked::Bytes(0, 99));
+        assert_eq!(byte_range("bytes=900-", 1000), RangeAsked::Bytes(900, 999));
+        assert_eq!(byte_range("bytes=-100", 1000), RangeAsked::Bytes(900, 999));
+        assert_eq!(byte_range("bytes=-5000", 1000), RangeAsked::Bytes(0, 999));
+        assert_eq!(
+            byte_range("bytes=990-5000", 1000),
+            RangeAsked::Bytes(990, 999)
+        );
+        assert_eq!(byte_range("bytes=1000-", 1000), RangeAsked::Unsatisfiable);
+        assert_eq!(byte_range("bytes=-0", 1000), RangeAsked::Unsatisfiable);
+        assert_eq!(byte_range("bytes=5-1", 1000), RangeAsked::Ignored);
+        assert_eq!(byte_range("bytes=0-1,5-6", 1000), RangeAsked::Ignored);
+        assert_eq!(byte_range("items=0-1", 1000), RangeAsked::Ignored);
+        assert_eq!(byte_range("bytes=x-1", 1000), RangeAsked::Ignored);
     }
 
     #[test]

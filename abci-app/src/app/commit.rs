@@ -25,10 +25,25 @@ pub fn commit(node: &mut Node) -> pb::ResponseCommit {
         std::process::exit(2);
     }
     crate::fault::point("commit_after_write");
+    let height = block.info.height;
     node.last_commit = block.info;
+    prune(node, height);
     node.check_state = node.store.view();
     // CometBFT rechecks what is still waiting next.
     let params = crate::auth::AuthParams::load(&node.check_state).unwrap_or_default();
     node.mempool.on_commit(&params);
     pb::ResponseCommit { retain_height: 0 }
+}
+
+/// Forgets the tree versions older than the last `pruning_keep_recent`.
+/// A failure costs disk, not correctness: the same versions are pruned
+/// after the next commit.
+fn prune(node: &Node, height: u64) {
+    let keep = node.pruning_keep_recent;
+    if keep == 0 || height < keep {
+        return;
+    }
+    if let Err(err) = node.store.prune_versions_before(height + 1 - keep) {
+        tracing::warn!("pruning tree versions before {}: {err}", height + 1 - keep);
+    }
 }

@@ -14,11 +14,14 @@ mod prepare_proposal;
 mod process_proposal;
 mod query;
 pub mod query_proof;
+pub mod snapshots;
 pub mod tx;
 mod verify_vote_extension;
 
 #[cfg(test)]
 mod fee_tests;
+#[cfg(test)]
+mod snapshot_tests;
 #[cfg(test)]
 mod tests;
 
@@ -67,7 +70,14 @@ pub struct Node {
     /// --minimum-gas-prices`, like `minimum-gas-prices` in the SDK's
     /// app.toml), above the chain's `min_gas_price`; consensus never reads it.
     min_gas_price: Option<cosmwasm_std::Decimal>,
+    /// Tree versions kept (`umd start --pruning-keep-recent`): after each
+    /// commit the versions older than the last this many are pruned; 0
+    /// keeps them all (an archive node). The state itself is never pruned.
+    pruning_keep_recent: u64,
 }
+
+/// The Cosmos SDK's default `pruning-keep-recent`.
+pub const DEFAULT_PRUNING_KEEP_RECENT: u64 = 362_880;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -107,7 +117,17 @@ impl Node {
             verifier: None,
             byzantine: byzantine::Byzantine::default(),
             min_gas_price: None,
+            pruning_keep_recent: DEFAULT_PRUNING_KEEP_RECENT,
         })
+    }
+
+    /// Takes up what the store holds now (after a snapshot was restored
+    /// under this node): the last commit, the mempool's view and block.
+    fn reload(&mut self) {
+        self.last_commit = self.store.last_commit().unwrap_or_default();
+        self.check_state = self.store.view();
+        self.last_block = query::load_last_block(&self.check_state).unwrap_or_default();
+        self.mempool = mempool::Pending::default();
     }
 
     /// Verifies submitted updates with `verifier` (the node process's
@@ -133,6 +153,12 @@ impl Node {
         self
     }
 
+    /// Keeps the last `keep_recent` tree versions (0: all of them).
+    pub fn with_pruning(mut self, keep_recent: u64) -> Self {
+        self.pruning_keep_recent = keep_recent;
+        self
+    }
+
     /// Makes this validator misbehave as `modes` say (a test hook).
     pub fn with_byzantine(mut self, modes: byzantine::Byzantine) -> Self {
         self.byzantine = modes;
@@ -146,6 +172,8 @@ impl Node {
 pub struct App {
     node: Arc<Mutex<Node>>,
     reader: query::Reader,
+    /// State sync; list and load never take the node's lock.
+    snapshots: Arc<snapshots::Snapshots>,
 }
 
 impl App {
@@ -154,7 +182,14 @@ impl App {
         Self {
             node: Arc::new(Mutex::new(node)),
             reader,
+            snapshots: Arc::new(snapshots::Snapshots::new(None, Default::default())),
         }
+    }
+
+    /// Takes, serves and restores snapshots as `snapshots` says.
+    pub fn with_snapshots(mut self, snapshots: snapshots::Snapshots) -> Self {
+        self.snapshots = Arc::new(snapshots);
+        self
     }
 
     fn node(&self) -> MutexGuard<'_, Node> {
@@ -210,8 +245,41 @@ impl Application for App {
     fn commit(&self) -> pb::ResponseCommit {
         let _timer = metrics::AbciTimer::start(AbciMethod::Commit);
         let mut node = self.node();
+        let before = node.last_commit.height;
         let response = commit::commit(&mut node);
         metrics::set_height(node.last_commit.height);
+        if node.last_commit.height != before {
+            self.snapshots
+                .after_commit(&node.store, node.last_commit.height);
+        }
+        response
+    }
+
+    fn list_snapshots(&self) -> pb::ResponseListSnapshots {
+        self.snapshots.list()
+    }
+
+    fn load_snapshot_chunk(
+        &self,
+        request: pb::RequestLoadSnapshotChunk,
+    ) -> pb::ResponseLoadSnapshotChunk {
+        self.snapshots.load_chunk(request)
+    }
+
+    fn offer_snapshot(&self, request: pb::RequestOfferSnapshot) -> pb::ResponseOfferSnapshot {
+        self.snapshots.offer(&self.node().store, request)
+    }
+
+    fn apply_snapshot_chunk(
+        &self,
+        request: pb::RequestApplySnapshotChunk,
+    ) -> pb::ResponseApplySnapshotChunk {
+        let mut node = self.node();
+        let (response, restored) = self.snapshots.apply_chunk(&node.store, request);
+        if restored.is_some() {
+            node.reload();
+            metrics::set_height(node.last_commit.height);
+        }
         response
     }
 

@@ -336,6 +336,34 @@ fn a_proven_module_query_proves_what_it_read_and_reruns_from_the_proofs_alone() 
     assert!(smart.log.contains("cannot be proven"), "{}", smart.log);
 }
 
+/// Issue 18, pruning: a node keeping the last 2 tree versions proves at
+/// those heights and answers "not kept" for older ones.
+#[test]
+fn a_pruning_node_proves_its_recent_heights_only() {
+    let cache = tempfile::tempdir().unwrap();
+    let node = Node::with_parts(
+        Store::temporary().unwrap(),
+        WasmVm::new(cache.path()).unwrap(),
+    )
+    .unwrap()
+    .with_pruning(2);
+    let app = App::new(node);
+    genesis(&app);
+    let mut hashes = vec![];
+    for height in 1..=5 {
+        hashes.push(finalize(&app, height, vec![]).app_hash.to_vec());
+    }
+    for height in [4, 5] {
+        let answer = query_key(&app, b"app/last_block", height);
+        assert_eq!(answer.code, 0, "height {height}: {}", answer.log);
+        let ops = client_ops(&answer);
+        um_client::proof::verify_ops(&hashes[height as usize - 1], &ops).unwrap();
+    }
+    let old = query_key(&app, b"app/last_block", 3);
+    assert_eq!(old.code, Code::InvalidRequest.value());
+    assert!(old.log.contains("not kept"), "{}", old.log);
+}
+
 #[test]
 fn same_blocks_give_same_app_hashes_and_different_blocks_do_not() {
     let a = app_on(Store::temporary().unwrap());

@@ -366,6 +366,8 @@ pub fn run(command: TrainingQuery) -> anyhow::Result<()> {
             let weights: QueryWeightsResponse = rpc.query_proto(
                 "/um.training.v1.Query/Weights",
                 &QueryWeightsRequest {
+                    length: Default::default(),
+                    offset: Default::default(),
                     weights_sha256: version.weights_sha256.clone(),
                 },
             )?;

@@ -40,6 +40,19 @@ pub struct StartArgs {
     /// the chain's `min_gas_price` alone.
     #[arg(long, env = "UMD_MINIMUM_GAS_PRICES")]
     pub minimum_gas_prices: Option<um_client::fees::GasPrice>,
+    /// Take a state-sync snapshot after every block whose height is a
+    /// multiple of this (0: none), into <home>/data/snapshots; new nodes
+    /// join from it with CometBFT's `[statesync]`.
+    #[arg(long, env = "UMD_SNAPSHOT_INTERVAL", default_value_t = 0)]
+    pub snapshot_interval: u64,
+    /// Merkle tree versions kept for proofs at past heights: the last this
+    /// many (the Cosmos SDK's default); 0 keeps every version (an archive
+    /// node). The state and the model history are never pruned.
+    #[arg(long, env = "UMD_PRUNING_KEEP_RECENT", default_value_t = crate::app::DEFAULT_PRUNING_KEEP_RECENT)]
+    pub pruning_keep_recent: u64,
+    /// Snapshots kept on disk (older ones are deleted).
+    #[arg(long, env = "UMD_SNAPSHOT_KEEP_RECENT", default_value_t = 2)]
+    pub snapshot_keep_recent: usize,
     /// Test hook of the reliability scenarios: misbehave as a byzantine
     /// validator (comma-separated modes of `app::byzantine`). Only in
     /// binaries built with the `test-hooks` feature (`make test`).
@@ -76,6 +89,7 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
         node = node.with_verifier(std::sync::Arc::new(verifier));
         println!("umd: verifying updates with {endpoint}");
     }
+    node = node.with_pruning(args.pruning_keep_recent);
     if let Some(price) = args.minimum_gas_prices {
         let decimal = cosmwasm_std::Decimal::from_str(price.to_string().trim_end_matches("unrn"))
             .map_err(|e| anyhow::anyhow!("--minimum-gas-prices {price}: {e}"))?;
@@ -97,7 +111,13 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("--api-address: {e}"))?,
         rpc_url: rpc_url(&config),
     };
-    let app = App::new(node);
+    let app = App::new(node).with_snapshots(crate::app::snapshots::Snapshots::new(
+        Some(home.join("data/snapshots")),
+        crate::app::snapshots::SnapshotConfig {
+            interval: args.snapshot_interval,
+            keep_recent: args.snapshot_keep_recent,
+        },
+    ));
     let server = tendermint_abci::ServerBuilder::default()
         .bind(abci_addr, app.clone())
         .with_context(|| format!("binding ABCI on {abci_addr}"))?;

@@ -29,6 +29,10 @@ const PREIMAGE_PREFIX: &[u8] = b"\x00jmt/key/";
 /// `stale/<version, 8 bytes big-endian><borsh node key>` → empty: nodes no
 /// longer reachable from that version's root, for pruning old versions.
 const STALE_PREFIX: &[u8] = b"\x00jmt/stale/";
+/// `stale_value/<version><key hash><older version>` → empty: the value the
+/// key had from the older version on is not read by that version or later
+/// ones (the key was written again), for pruning old versions.
+const STALE_VALUE_PREFIX: &[u8] = b"\x00jmt/stale_value/";
 
 /// The ICS23 proof spec of this tree, which a verifier checks proofs against.
 pub fn proof_spec() -> ics23::ProofSpec {
@@ -42,6 +46,8 @@ pub struct TreeUpdate {
     pub root: [u8; 32],
     nodes: NodeBatch,
     stale: Vec<(Version, NodeKey)>,
+    /// For each key written: the version of the value it replaced.
+    replaced: Vec<(KeyHash, Version)>,
     preimages: BTreeMap<[u8; 32], Vec<u8>>,
 }
 
@@ -63,6 +69,16 @@ impl TreeUpdate {
         }
         for (version, key) in &self.stale {
             let key = [STALE_PREFIX, &version.to_be_bytes(), &encode(key)?].concat();
+            batch.insert(key, &[][..]);
+        }
+        for (key_hash, older) in &self.replaced {
+            let key = [
+                STALE_VALUE_PREFIX,
+                &self.version.to_be_bytes(),
+                &key_hash.0,
+                &older.to_be_bytes(),
+            ]
+            .concat();
             batch.insert(key, &[][..]);
         }
         Ok(())
@@ -95,6 +111,7 @@ pub fn compute(
         overlay.placeholder = Some(root_key(version - 1));
     }
     let mut preimages = BTreeMap::new();
+    let mut replaced = Vec::new();
     let mut value_set = Vec::with_capacity(changes.len());
     for (key, value) in changes {
         if super::is_blob_key(key) {
@@ -106,6 +123,9 @@ pub fn compute(
         let key_hash = KeyHash::with::<Sha256>(key);
         if value.is_some() {
             preimages.insert(key_hash.0, key.clone());
+        }
+        if let Some(older) = overlay.value_version_before(version, key_hash)? {
+            replaced.push((key_hash, older));
         }
         value_set.push((key_hash, value.clone()));
     }
@@ -124,6 +144,7 @@ pub fn compute(
             .into_iter()
             .map(|index| (index.stale_since_version, index.node_key))
             .collect(),
+        replaced,
         preimages,
     })
 }
@@ -162,6 +183,37 @@ pub fn prove(
         .map_err(tree_error)
 }
 
+/// Deletes what only versions before `keep_from` read: nodes that left the
+/// tree at or before it and values written over at or before it. Later
+/// versions stay whole (their proofs and roots); earlier ones are no longer
+/// kept. Returns how many entries went.
+pub fn prune(state: &sled::Tree, keep_from: Version) -> Result<usize, StoreError> {
+    let mut batch = sled::Batch::default();
+    let mut deleted = 0;
+    let nodes_end = [STALE_PREFIX, &(keep_from.saturating_add(1)).to_be_bytes()].concat();
+    for entry in state.range(STALE_PREFIX.to_vec()..nodes_end) {
+        let (index, _) = entry?;
+        let node = &index[STALE_PREFIX.len() + 8..];
+        batch.remove([NODE_PREFIX, node].concat());
+        batch.remove(index);
+        deleted += 1;
+    }
+    let values_end = [
+        STALE_VALUE_PREFIX,
+        &(keep_from.saturating_add(1)).to_be_bytes(),
+    ]
+    .concat();
+    for entry in state.range(STALE_VALUE_PREFIX.to_vec()..values_end) {
+        let (index, _) = entry?;
+        let value = &index[STALE_VALUE_PREFIX.len() + 8..];
+        batch.remove([VALUE_PREFIX, value].concat());
+        batch.remove(index);
+        deleted += 1;
+    }
+    state.apply_batch(batch)?;
+    Ok(deleted)
+}
+
 fn has_any_root(state: &sled::Tree) -> Result<bool, StoreError> {
     Ok(state.scan_prefix(NODE_PREFIX).next().transpose()?.is_some())
 }
@@ -187,6 +239,39 @@ impl<'a> Overlay<'a> {
             nodes: None,
             preimages: None,
             placeholder: None,
+        }
+    }
+}
+
+impl Overlay<'_> {
+    /// The version of the newest value of `key_hash` before `version`.
+    fn value_version_before(
+        &self,
+        version: Version,
+        key_hash: KeyHash,
+    ) -> Result<Option<Version>, StoreError> {
+        let Some(before) = version.checked_sub(1) else {
+            return Ok(None);
+        };
+        if let Some(nodes) = self.nodes {
+            let newest = nodes
+                .values()
+                .range((0, key_hash)..=(before, key_hash))
+                .rfind(|((_, hash), _)| *hash == key_hash);
+            if let Some(((older, _), _)) = newest {
+                return Ok(Some(*older));
+            }
+        }
+        let first = value_key(&key_hash, 0);
+        let last = value_key(&key_hash, before);
+        match self.state.range(first..=last).next_back().transpose()? {
+            Some((key, _)) => {
+                let tail = &key[key.len() - 8..];
+                let mut bytes = [0u8; 8];
+                bytes.copy_from_slice(tail);
+                Ok(Some(Version::from_be_bytes(bytes)))
+            }
+            None => Ok(None),
         }
     }
 }
@@ -415,6 +500,79 @@ mod tests {
             prove(&state, b"model/1", 7),
             Err(StoreError::VersionNotKept(7))
         ));
+    }
+
+    /// Versions 0 to 7 of a small history: a key rewritten every version up
+    /// to 5, one never rewritten, one written at 6 and deleted at 7.
+    fn history(state: &sled::Tree) -> Vec<[u8; 32]> {
+        let mut roots = Vec::new();
+        for version in 0..6u64 {
+            let value = format!("v{version}");
+            let pairs = [
+                ("model/head", Some(value.as_str())),
+                ("model/stable", Some("s")),
+            ];
+            roots.push(put(state, &pairs, version).root);
+        }
+        roots.push(put(state, &[("model/gone", Some("x"))], 6).root);
+        roots.push(put(state, &[("model/gone", None)], 7).root);
+        roots
+    }
+
+    /// Issue 18, pruning: versions from `keep_from` on keep every proof and
+    /// root, and the same next version is computed; earlier ones are gone,
+    /// and so are the nodes and values only they read.
+    #[test]
+    fn pruning_keeps_the_recent_versions_whole_and_frees_the_older_ones() {
+        let state = temporary();
+        let entries = |state: &sled::Tree| state.scan_prefix(b"\x00jmt/").count();
+        let roots = history(&state);
+        let before = entries(&state);
+        assert!(prune(&state, 5).unwrap() > 0);
+        assert!(entries(&state) < before, "entries were freed");
+
+        for version in 5..=7u64 {
+            assert_eq!(
+                root(&state, version).unwrap(),
+                Some(roots[version as usize])
+            );
+            let (value, proof) = prove(&state, b"model/head", version).unwrap();
+            assert_eq!(value.as_deref(), Some(&b"v5"[..]));
+            assert!(proves_present(
+                roots[version as usize],
+                "model/head",
+                "v5",
+                &proof
+            ));
+            let (value, proof) = prove(&state, b"model/stable", version).unwrap();
+            assert_eq!(value.as_deref(), Some(&b"s"[..]));
+            assert!(proves_present(
+                roots[version as usize],
+                "model/stable",
+                "s",
+                &proof
+            ));
+        }
+        let (value, proof) = prove(&state, b"model/gone", 6).unwrap();
+        assert_eq!(value.as_deref(), Some(&b"x"[..]));
+        assert!(proves_present(roots[6], "model/gone", "x", &proof));
+        let (value, proof) = prove(&state, b"model/gone", 7).unwrap();
+        assert_eq!(value, None);
+        assert!(proves_absent(roots[7], "model/gone", &proof));
+        for old in 0..5u64 {
+            assert!(matches!(
+                prove(&state, b"model/head", old),
+                Err(StoreError::VersionNotKept(_))
+            ));
+        }
+
+        // The next version builds on the pruned tree as on the whole one.
+        let whole = temporary();
+        history(&whole);
+        let next = [("model/head", Some("v8")), ("model/new", Some("n"))];
+        assert_eq!(put(&state, &next, 8).root, put(&whole, &next, 8).root);
+        // Pruning up to the same version again frees nothing more.
+        assert_eq!(prune(&state, 5).unwrap(), 0);
     }
 
     #[test]

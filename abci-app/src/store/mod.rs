@@ -10,6 +10,7 @@
 //! exactly which height to replay from.
 
 mod merkle;
+pub mod snapshot;
 mod view;
 
 pub use merkle::{proof_spec, TreeUpdate};
@@ -164,6 +165,12 @@ impl Store {
             return Err(StoreError::ReservedKey(key.to_vec()));
         }
         merkle::prove(&self.state, key, height)
+    }
+
+    /// Forgets the tree versions before `keep_from` (what only they read);
+    /// the state itself, and every version from `keep_from` on, stay whole.
+    pub fn prune_versions_before(&self, keep_from: u64) -> Result<usize, StoreError> {
+        merkle::prune(&self.state, keep_from)
     }
 
     /// The app hash after block `height`, if the tree still holds it.

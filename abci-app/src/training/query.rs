@@ -202,7 +202,32 @@ fn weights(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {
     let req: proto::QueryWeightsRequest = request(data)?;
     let weights = records::blob(state, &req.weights_sha256)?
         .ok_or_else(|| not_found(format!("weights {}", hex::encode(&req.weights_sha256))))?;
-    Ok(proto::QueryWeightsResponse { weights }.encode_to_vec())
+    let total_size = weights.len() as u64;
+    if req.offset == 0 && req.length == 0 {
+        return Ok(proto::QueryWeightsResponse {
+            weights,
+            total_size,
+        }
+        .encode_to_vec());
+    }
+    if req.offset >= total_size {
+        return Err(TxError::new(
+            Code::InvalidRequest,
+            format!(
+                "offset {} is past the end of the {total_size} bytes",
+                req.offset
+            ),
+        ));
+    }
+    let end = match req.length {
+        0 => total_size,
+        length => req.offset.saturating_add(length).min(total_size),
+    };
+    Ok(proto::QueryWeightsResponse {
+        weights: weights[req.offset as usize..end as usize].to_vec(),
+        total_size,
+    }
+    .encode_to_vec())
 }
 
 fn lineage_json(state: &StateView, data: &[u8]) -> Result<Vec<u8>, TxError> {

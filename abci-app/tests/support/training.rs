@@ -37,6 +37,8 @@ pub fn head(rpc: &RpcClient) -> (u64, Vec<u8>) {
         .query_proto(
             "/um.training.v1.Query/Weights",
             &QueryWeightsRequest {
+                length: Default::default(),
+                offset: Default::default(),
                 weights_sha256: version.weights_sha256,
             },
         )

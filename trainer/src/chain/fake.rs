@@ -542,7 +542,11 @@ fn query(state: &mut State, path: &str, data: &[u8]) -> QueryResult {
             if state.corrupt_weights {
                 weights.push(0);
             }
-            Ok(tr::QueryWeightsResponse { weights }.encode_to_vec())
+            Ok(tr::QueryWeightsResponse {
+                total_size: Default::default(),
+                weights,
+            }
+            .encode_to_vec())
         }
         "/um.training.v1.Query/Update" => {
             let req = tr::QueryUpdateRequest::decode(data).unwrap();

@@ -327,6 +327,8 @@ impl ChainClient {
         let response: training_proto::QueryWeightsResponse = self.query(
             WEIGHTS_PATH,
             &training_proto::QueryWeightsRequest {
+                length: Default::default(),
+                offset: Default::default(),
                 weights_sha256: sha256.to_vec(),
             },
             || format!("weights {}", hex::encode(sha256)),
