@@ -121,16 +121,39 @@ pub fn compute(
             return Err(StoreError::ReservedKey(key.clone()));
         }
         let key_hash = KeyHash::with::<Sha256>(key);
-        if value.is_some() {
+        let older = overlay.value_version_before(version, key_hash)?;
+        // A key written before has its preimage stored (they are never
+        // deleted): only new keys add one.
+        if value.is_some() && older.is_none() {
             preimages.insert(key_hash.0, key.clone());
         }
-        if let Some(older) = overlay.value_version_before(version, key_hash)? {
+        if let Some(older) = older {
             replaced.push((key_hash, older));
         }
         value_set.push((key_hash, value.clone()));
     }
     let tree = Sha256Jmt::new(&overlay);
-    let (root, batch) = tree.put_value_set(value_set, version).map_err(tree_error)?;
+    // jmt's batch insertion walks the tree once for the whole sorted set
+    // and hashes each touched node once; it takes no deletions, so a set
+    // with one goes key by key (the root is the same either way: the tree
+    // does not depend on how it was built).
+    let inserts_only = !value_set.is_empty() && value_set.iter().all(|(_, v)| v.is_some());
+    let (root, batch) = if inserts_only {
+        let inserts = value_set
+            .into_iter()
+            .filter_map(|(key, value)| value.map(|value| (key, value)))
+            .collect();
+        let (roots, batch) = tree
+            .batch_put_value_sets(vec![inserts], None, version)
+            .map_err(tree_error)?;
+        let root = roots
+            .first()
+            .copied()
+            .ok_or_else(|| StoreError::Tree("no root for the batch".into()))?;
+        (root, batch)
+    } else {
+        tree.put_value_set(value_set, version).map_err(tree_error)?
+    };
     let TreeUpdateBatch {
         node_batch,
         stale_node_index_batch,
