@@ -43,6 +43,14 @@ impl Default for SnapshotConfig {
     }
 }
 
+/// Most chunks a restore accepts in one offer, and the largest chunk: a
+/// restore holds the pairs in memory until the root is checked, so a peer
+/// offering a forged snapshot could otherwise make it take any amount of
+/// memory before being caught (4 GiB of our 4 MiB chunks; CometBFT's chunk
+/// messages stop at 16 MB).
+const MAX_CHUNKS: u32 = 1024;
+const MAX_CHUNK_BYTES: usize = 16 << 20;
+
 /// A snapshot's description on disk (`metadata.json`).
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Manifest {
@@ -176,6 +184,7 @@ impl Snapshots {
         }
         let metadata = snapshot.metadata.to_vec();
         if snapshot.chunks == 0
+            || snapshot.chunks > MAX_CHUNKS
             || metadata.len() != snapshot.chunks as usize * 32
             || snapshot_hash(&metadata) != snapshot.hash.to_vec()
         {
@@ -215,7 +224,9 @@ impl Snapshots {
         if index != restore.next || index >= restore.chunk_hashes.len() {
             return (answer(ApplyResult::RejectSnapshot), None);
         }
-        if Sha256::digest(&request.chunk).to_vec() != restore.chunk_hashes[index] {
+        if request.chunk.len() > MAX_CHUNK_BYTES
+            || Sha256::digest(&request.chunk).to_vec() != restore.chunk_hashes[index]
+        {
             tracing::warn!(
                 "snapshot chunk {index} from {} does not match its hash",
                 request.sender
