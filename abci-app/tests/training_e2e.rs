@@ -1201,6 +1201,18 @@ fn a_version_read_over_rest_is_light_client_verified_and_a_lying_node_is_caught(
         "{stderr}"
     );
 
+    // The whole history, page by page, each page proven.
+    let (ok, stdout, stderr) =
+        verify_query(&node, &proxy.url, &trust, &["training", "versions", MODEL]);
+    assert!(ok, "{stdout}\n{stderr}");
+    let rows: Vec<&str> = stdout.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "versions 0 and 1:\n{stdout}");
+    assert!(rows[1].trim_start().starts_with("1 "), "{stdout}");
+    assert!(
+        stderr.contains("verified: the state after block"),
+        "{stderr}"
+    );
+
     let dir = tempfile::tempdir().unwrap();
     let saved = dir.path().join("v1.safetensors");
     let weights_args = [

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use base64::engine::general_purpose::STANDARD as B64;
+use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as URL_B64};
 use base64::Engine;
 use clap::Subcommand;
 use prost::Message;
@@ -12,19 +12,22 @@ use um_client::rpc::RpcClient;
 use super::verify::{download_checked, print_verified, um_json, ProvenQuery, VerifyArgs};
 use um_proto::um::common::v1::PageRequest;
 use um_proto::um::training::v1::{
-    QueryHeadRequest, QueryHeadResponse, QueryRoundRequest, QueryRoundResponse, QueryUpdateRequest,
-    QueryUpdateResponse, QueryVersionRequest, QueryVersionResponse, QueryVersionsRequest,
-    QueryVersionsResponse, QueryWeightsRequest, QueryWeightsResponse, RoundStatus, UpdateKind,
-    UpdateStatus, VerdictReason,
+    ModelVersion, QueryHeadRequest, QueryHeadResponse, QueryRoundRequest, QueryRoundResponse,
+    QueryUpdateRequest, QueryUpdateResponse, QueryVersionRequest, QueryVersionResponse,
+    QueryVersionsRequest, QueryVersionsResponse, QueryWeightsRequest, QueryWeightsResponse,
+    RoundStatus, UpdateKind, UpdateStatus, VerdictReason,
 };
 
 #[derive(Subcommand, Debug)]
 pub enum TrainingQuery {
-    /// The accepted versions of a model, oldest first: its history.
+    /// The accepted versions of a model, oldest first: its history. With
+    /// --verify, every page is checked by a light client (pages of 100).
     Versions {
         model_id: String,
         #[command(flatten)]
         node: super::NodeArgs,
+        #[command(flatten)]
+        verify: VerifyArgs,
     },
     /// One version of a model (JSON): its weights hash, parent, trainer and
     /// the held-out loss the validators measured. With --verify, checked by
@@ -71,14 +74,80 @@ pub enum TrainingQuery {
     },
 }
 
+/// Versions per verified page: a page is proven key by key, at most 256.
+const VERIFIED_PAGE: u64 = 100;
+
+fn print_versions_header() {
+    println!(
+        "{:>7} {:>7} {:>9} {:>8} {:>8}  {:<16}  trainer",
+        "version", "parent", "val_loss", "val_acc", "height", "weights"
+    );
+}
+
+fn print_version_row(v: &ModelVersion) {
+    println!(
+        "{:>7} {:>7} {:>9.4} {:>8.4} {:>8}  {:<16}  {}",
+        v.version,
+        v.parent_version,
+        v.validation_loss,
+        v.validation_accuracy,
+        v.height,
+        &hex::encode(&v.weights_sha256)[..16],
+        v.trainer
+    );
+}
+
 pub fn run(command: TrainingQuery) -> anyhow::Result<()> {
     match command {
-        TrainingQuery::Versions { model_id, node } => {
+        TrainingQuery::Versions {
+            model_id,
+            node,
+            verify,
+        } if verify.verify => {
+            print_versions_header();
+            let render = um_json("um.training.v1.QueryVersionsResponse");
+            let mut next_key = Vec::new();
+            loop {
+                // What the REST route builds from these parameters, so the
+                // answer re-run here is the one the node was asked for.
+                let request = QueryVersionsRequest {
+                    model_id: model_id.clone(),
+                    pagination: Some(PageRequest {
+                        key: next_key.clone(),
+                        limit: VERIFIED_PAGE,
+                        reverse: true,
+                        ..Default::default()
+                    }),
+                    prove: true,
+                };
+                let mut rest_path = format!(
+                    "/um/training/v1/models/{model_id}/versions?pagination.limit={VERIFIED_PAGE}&pagination.reverse=true"
+                );
+                if !next_key.is_empty() {
+                    rest_path += &format!("&pagination.key={}", URL_B64.encode(&next_key));
+                }
+                let query = ProvenQuery {
+                    rest_path,
+                    abci_path: "/um.training.v1.Query/Versions",
+                    request: request.encode_to_vec(),
+                    render: &render,
+                };
+                let verified = super::verify::verified(&verify, &node.node, &query)?;
+                eprintln!("{}", verified.summary(&verify));
+                let Some(bytes) = verified.proven_bytes else {
+                    bail!("proven absent: {}", verified.absent.unwrap_or_default());
+                };
+                let page = QueryVersionsResponse::decode(bytes.as_slice())?;
+                page.versions.iter().for_each(print_version_row);
+                next_key = page.pagination.map(|p| p.next_key).unwrap_or_default();
+                if next_key.is_empty() {
+                    break;
+                }
+            }
+        }
+        TrainingQuery::Versions { model_id, node, .. } => {
             let rpc = RpcClient::new(&node.node);
-            println!(
-                "{:>7} {:>7} {:>9} {:>8} {:>8}  {:<16}  trainer",
-                "version", "parent", "val_loss", "val_acc", "height", "weights"
-            );
+            print_versions_header();
             let mut next_key = Vec::new();
             loop {
                 let page: QueryVersionsResponse = rpc.query_proto(
@@ -96,18 +165,7 @@ pub fn run(command: TrainingQuery) -> anyhow::Result<()> {
                         }),
                     },
                 )?;
-                for v in &page.versions {
-                    println!(
-                        "{:>7} {:>7} {:>9.4} {:>8.4} {:>8}  {:<16}  {}",
-                        v.version,
-                        v.parent_version,
-                        v.validation_loss,
-                        v.validation_accuracy,
-                        v.height,
-                        &hex::encode(&v.weights_sha256)[..16],
-                        v.trainer
-                    );
-                }
+                page.versions.iter().for_each(print_version_row);
                 next_key = page.pagination.map(|p| p.next_key).unwrap_or_default();
                 if next_key.is_empty() {
                     break;

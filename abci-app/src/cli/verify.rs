@@ -52,6 +52,9 @@ pub struct Verified {
     /// The node's JSON answer (without its `proof`), now shown to be the
     /// chain's; `None` when the chain proved the thing does not exist.
     pub answer: Option<Value>,
+    /// The same answer as the chain's query code gave it (protobuf), from
+    /// the proven keys.
+    pub proven_bytes: Option<Vec<u8>>,
     /// The error the chain gave, for a proven absence.
     pub absent: Option<String>,
     /// The state height the answer is for.
@@ -143,6 +146,7 @@ pub fn verified(args: &VerifyArgs, rpc_url: &str, query: &ProvenQuery) -> anyhow
             }
             Ok(Verified {
                 answer: Some(answer),
+                proven_bytes: Some(bytes),
                 absent: None,
                 height,
                 app_hash,
@@ -166,6 +170,7 @@ pub fn verified(args: &VerifyArgs, rpc_url: &str, query: &ProvenQuery) -> anyhow
             }
             Ok(Verified {
                 answer: None,
+                proven_bytes: None,
                 absent: Some(log),
                 height,
                 app_hash,
