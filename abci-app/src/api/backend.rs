@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use tendermint_proto::v0_38::abci::RequestQuery;
 use um_client::rpc::RpcClient;
 use um_client::ClientError;
-use um_proto::um::common::v1::{ProofOp, StateProof};
+use um_proto::um::common::v1::StateProof;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
@@ -212,18 +212,9 @@ impl Backend {
         })
         .await
         .map_err(|e| ApiError::internal(format!("query task failed: {e}")))?;
-        let proof = response.proof_ops.map(|ops| StateProof {
-            height: response.height,
-            ops: ops
-                .ops
-                .into_iter()
-                .map(|op| ProofOp {
-                    r#type: op.r#type,
-                    key: op.key,
-                    data: op.data,
-                })
-                .collect(),
-        });
+        let proof = response
+            .proof_ops
+            .map(|ops| crate::app::query_proof::state_proof(response.height, &ops.ops));
         if response.code != 0 {
             let err = ApiError::from_abci(response.code, &response.codespace, &response.log);
             return Err(match proof {

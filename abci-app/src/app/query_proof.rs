@@ -101,11 +101,11 @@ pub fn prove_reads(store: &Store, state: &StateView, height: u64) -> Result<Vec<
         .collect()
 }
 
-/// `value` with the `proof` field appended: protobuf merges a field found
-/// after the others, so the result decodes as the response with its proof.
-pub fn append_proof(value: &mut Vec<u8>, height: u64, ops: &[ProofOp]) {
-    let proof = common::StateProof {
-        height: height as i64,
+/// ABCI's proof ops at `height` as the `um.common.v1.StateProof` that the
+/// responses' `proof` field, REST and gRPC errors carry.
+pub fn state_proof(height: i64, ops: &[ProofOp]) -> common::StateProof {
+    common::StateProof {
+        height,
         ops: ops
             .iter()
             .map(|op| common::ProofOp {
@@ -114,7 +114,13 @@ pub fn append_proof(value: &mut Vec<u8>, height: u64, ops: &[ProofOp]) {
                 data: op.data.clone(),
             })
             .collect(),
-    };
+    }
+}
+
+/// `value` with the `proof` field appended: protobuf merges a field found
+/// after the others, so the result decodes as the response with its proof.
+pub fn append_proof(value: &mut Vec<u8>, height: u64, ops: &[ProofOp]) {
+    let proof = state_proof(height as i64, ops);
     prost::encoding::message::encode(PROOF_FIELD, &proof, value);
 }
 

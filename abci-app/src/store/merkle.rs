@@ -17,7 +17,7 @@ use jmt::storage::{
 use jmt::{KeyHash, OwnedValue, Sha256Jmt, Version};
 use sha2::Sha256;
 
-use super::{Changes, StoreError, META_PREFIX};
+use super::{Changes, StoreError};
 
 /// `node/<borsh node key>` → borsh node.
 const NODE_PREFIX: &[u8] = b"\x00jmt/node/";
@@ -117,7 +117,7 @@ pub fn compute(
         if super::is_blob_key(key) {
             continue;
         }
-        if key.first() == Some(&META_PREFIX) {
+        if super::is_reserved(key) {
             return Err(StoreError::ReservedKey(key.clone()));
         }
         let key_hash = KeyHash::with::<Sha256>(key);

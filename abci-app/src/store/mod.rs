@@ -39,6 +39,12 @@ pub fn blob_key(sha256: &[u8]) -> Vec<u8> {
 fn is_blob_key(key: &[u8]) -> bool {
     key.starts_with(BLOB_PREFIX)
 }
+
+/// Whether `key` is the store's own bookkeeping (under the metadata prefix
+/// and not a blob): no state write or snapshot may carry one.
+fn is_reserved(key: &[u8]) -> bool {
+    key.first() == Some(&META_PREFIX) && !is_blob_key(key)
+}
 const META_HEIGHT: &[u8] = b"\x00meta/height";
 const META_APP_HASH: &[u8] = b"\x00meta/app_hash";
 
@@ -192,7 +198,7 @@ impl Store {
             tree.write_to(&mut batch)?;
         }
         for (key, value) in changes {
-            if key.first() == Some(&META_PREFIX) && !is_blob_key(key) {
+            if is_reserved(key) {
                 return Err(StoreError::ReservedKey(key.clone()));
             }
             match value {

@@ -14,7 +14,8 @@
 use sha2::{Digest, Sha256};
 
 use super::{
-    blob_key, is_blob_key, Changes, CommitInfo, Store, StoreError, BLOB_PREFIX, META_PREFIX,
+    blob_key, is_blob_key, is_reserved, Changes, CommitInfo, Store, StoreError, BLOB_PREFIX,
+    META_PREFIX,
 };
 
 pub const FORMAT: u32 = 1;
@@ -149,7 +150,7 @@ pub fn read_chunk(index: usize, chunk: &[u8], pairs: &mut Changes) -> Result<(),
             return Err(RestoreError::Malformed(index, "a value is too long"));
         }
         let value = reader.take(value_len)?.to_vec();
-        if key.first() == Some(&META_PREFIX) && !is_blob_key(&key) {
+        if is_reserved(&key) {
             return Err(RestoreError::Reserved(index));
         }
         if is_blob_key(&key) && blob_key(&Sha256::digest(&value)) != key {

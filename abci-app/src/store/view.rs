@@ -73,7 +73,7 @@ impl StateView {
                 return Ok(value.clone());
             }
         }
-        if key.first() == Some(&META_PREFIX) && !super::is_blob_key(key) {
+        if super::is_reserved(key) {
             return Ok(None);
         }
         match &self.committed {
