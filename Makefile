@@ -9,9 +9,9 @@ export OMP_WAIT_POLICY ?= PASSIVE
 # `make build` (demo, localnet, operators) leaves them out of umd.
 TEST_FEATURES := --features um-app/test-hooks
 
-.PHONY: bench reliability setup setup-cometbft setup-abci-cli setup-wasm setup-venv setup-mnist setup-interop contracts build build-release test demo fmt clippy clean-state localnet-up localnet-down localnet-status
+.PHONY: bench reliability setup setup-cometbft setup-abci-cli setup-wasm setup-venv setup-mnist setup-shakespeare setup-interop contracts build build-release test demo fmt clippy clean-state localnet-up localnet-down localnet-status
 
-setup: setup-cometbft setup-wasm setup-venv setup-mnist setup-interop
+setup: setup-cometbft setup-wasm setup-venv setup-mnist setup-shakespeare setup-interop
 
 setup-cometbft:
 	@scripts/setup-cometbft.sh
@@ -25,6 +25,9 @@ setup-wasm:
 
 setup-venv:
 	@scripts/setup-venv.sh
+
+setup-shakespeare:
+	@scripts/setup-shakespeare.sh
 
 setup-mnist:
 	@scripts/setup-mnist.sh

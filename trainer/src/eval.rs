@@ -1,24 +1,31 @@
 //! Evaluation: mean cross-entropy loss and accuracy over a set of records
 //! (normally the validation split), in fixed batches of [`EVAL_BATCH`]
-//! without gradients. Logits are computed in f32 like in training; the
+//! records ([`EVAL_BATCH_TEXT`] for a language model) without gradients.
+//! A classifier has one target per record, a language model one per
+//! predicted byte: its loss is in nats per byte and its accuracy the
+//! fraction of bytes it predicts exactly. Logits are computed in f32 like in training; the
 //! cross-entropy is taken in f64 and the per-batch sums are added in f64 in
 //! record order.
 
 use tch::{Kind, Reduction, Tensor};
 use thiserror::Error;
 
-use crate::dataset::{batch_tensors, Record};
+use crate::dataset::{task_tensors, Record};
 use crate::model::Model;
+use crate::spec::Task;
 
 /// Records per evaluation batch.
 pub const EVAL_BATCH: usize = 1000;
+/// Records per evaluation batch of a language model: ~32 MB of f32 logits
+/// at the longest context.
+pub const EVAL_BATCH_TEXT: usize = 40;
 
 /// Loss and accuracy of a model on some records.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Evaluation {
-    /// Mean cross-entropy (natural log).
+    /// Mean cross-entropy (natural log) per target.
     pub loss: f64,
-    /// Fraction of records whose largest logit is the label.
+    /// Fraction of targets whose largest logit is the target.
     pub accuracy: f64,
     /// Number of records evaluated.
     pub count: usize,
@@ -39,11 +46,17 @@ pub fn evaluate(model: &Model, records: &[Record]) -> Result<Evaluation, EvalErr
         return Err(EvalError::Empty);
     }
     let device = model.device();
-    let (mut loss_sum, mut correct) = (0.0f64, 0i64);
+    let task = model.spec().task();
+    let batch = match task {
+        Task::Classify { .. } => EVAL_BATCH,
+        Task::NextByte { .. } => EVAL_BATCH_TEXT,
+    };
+    let (mut loss_sum, mut correct, mut targets) = (0.0f64, 0i64, 0i64);
     tch::no_grad(|| -> Result<(), EvalError> {
-        for chunk in records.chunks(EVAL_BATCH) {
-            let (xs, ys) = batch_tensors(chunk, device);
-            let logits = model.forward(&xs);
+        for chunk in records.chunks(batch) {
+            let (xs, ys) = task_tensors(task, chunk, device);
+            targets += ys.numel() as i64;
+            let logits = model.loss_logits(&xs);
             // The loss in f64: validators compare it against a threshold.
             let loss = logits
                 .f_to_kind(Kind::Double)?
@@ -57,11 +70,11 @@ pub fn evaluate(model: &Model, records: &[Record]) -> Result<Evaluation, EvalErr
         }
         Ok(())
     })?;
-    let n = records.len();
+    let targets = targets.max(1) as f64;
     Ok(Evaluation {
-        loss: loss_sum / n as f64,
-        accuracy: correct as f64 / n as f64,
-        count: n,
+        loss: loss_sum / targets,
+        accuracy: correct as f64 / targets,
+        count: records.len(),
     })
 }
 

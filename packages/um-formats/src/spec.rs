@@ -3,6 +3,7 @@
 //! ```text
 //! {"kind":"mlp","input":[1,28,28],"hidden":[128,64],"classes":10}
 //! {"kind":"cnn","input":[1,28,28],"channels":[8,16],"kernel":3,"hidden":64,"classes":10}
+//! {"kind":"gpt","vocab":256,"block_size":128,"layers":2,"heads":4,"embed":64}
 //! ```
 //!
 //! The spec fixes the parameter names and shapes ([`ModelSpec::parameters`]);
@@ -16,6 +17,20 @@
 //!   (parameters `conv.{i}.weight` `[out, in, k, k]`, `conv.{i}.bias`), then
 //!   flatten, `Linear → ReLU` to `hidden` (`layers.0.*`) and `Linear` to
 //!   `classes` (`layers.1.*`).
+//! - `gpt`: a decoder-only transformer over bytes (GPT-2's layout without
+//!   dropout). Token embedding `wte.weight` `[vocab, embed]` plus position
+//!   embedding `wpe.weight` `[block_size, embed]`; per layer `i` a pre-norm
+//!   block `x += proj(attn(ln1(x)))`, `x += mlp(ln2(x))`: `blocks.{i}.ln1.*`
+//!   and `ln2.*` (LayerNorm weight and bias `[embed]`, eps 1e-5),
+//!   `blocks.{i}.attn.qkv.*` (`[3·embed, embed]`: queries, keys, values in
+//!   that order, each split into `heads` heads of `embed/heads`),
+//!   `blocks.{i}.attn.proj.*` (`[embed, embed]`), `blocks.{i}.mlp.fc.*`
+//!   (`[4·embed, embed]`, then GELU, erf form) and `blocks.{i}.mlp.proj.*`
+//!   (`[embed, 4·embed]`); attention is causal with scores scaled by
+//!   `1/sqrt(embed/heads)`. Then `ln_f.*` and a separate, bias-free head
+//!   `head.weight` `[vocab, embed]` to the next-byte logits. The vocabulary
+//!   is the 256 byte values (a record is read as bytes, see
+//!   `crate::dataset`), so `vocab` must be 256.
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -26,6 +41,13 @@ pub const MAX_PARAMETERS: u64 = 50_000_000;
 pub const MAX_LAYERS: usize = 16;
 /// Largest conv kernel.
 pub const MAX_KERNEL: u32 = 15;
+/// Vocabulary of a `gpt`: one token per byte value.
+pub const BYTE_VOCAB: u32 = 256;
+/// Longest context of a `gpt`: a record holds 785 bytes, so 784 inputs
+/// each predicting the next byte.
+pub const MAX_BLOCK_SIZE: u32 = 784;
+/// Widest embedding of a `gpt`.
+pub const MAX_EMBED: u32 = 4096;
 
 /// An architecture, as stored on chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,12 +75,36 @@ pub enum ModelSpec {
         /// Number of output logits.
         classes: u32,
     },
+    /// A decoder-only transformer language model over bytes.
+    Gpt {
+        /// Number of tokens: 256, one per byte value.
+        vocab: u32,
+        /// Context length in tokens (at most [`MAX_BLOCK_SIZE`]).
+        block_size: u32,
+        /// Number of transformer blocks.
+        layers: u32,
+        /// Attention heads per block; `embed` must be a multiple of it.
+        heads: u32,
+        /// Width of the residual stream.
+        embed: u32,
+    },
+}
+
+/// What a model does with a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    /// `[N, input_len]` pixels in, `[N, classes]` logits out; the record's
+    /// label is the target.
+    Classify { input_len: usize, classes: u32 },
+    /// `[N, block_size]` byte tokens in, `[N, block_size, vocab]` next-byte
+    /// logits out; the record's bytes are both input and target.
+    NextByte { block_size: u32, vocab: u32 },
 }
 
 /// Why a spec was refused.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum SpecError {
-    #[error("model spec is not valid JSON for a known kind (mlp, cnn): {0}")]
+    #[error("model spec is not valid JSON for a known kind (mlp, cnn, gpt): {0}")]
     Json(String),
     #[error("model spec: `input` must not be empty")]
     EmptyInput,
@@ -87,6 +133,16 @@ pub enum SpecError {
         width: u32,
         blocks: usize,
     },
+    #[error("model spec: a gpt's `vocab` must be {BYTE_VOCAB} (one token per byte), got {0}")]
+    BadVocab(u32),
+    #[error("model spec: `{field}` must be between 1 and {max}, got {got}")]
+    OutOfRange {
+        field: &'static str,
+        got: u32,
+        max: u32,
+    },
+    #[error("model spec: `embed` {embed} is not a multiple of `heads` {heads}")]
+    HeadsDoNotDivide { embed: u32, heads: u32 },
     #[error("model spec: {count} parameters, more than the limit of {max}")]
     TooManyParameters { count: u64, max: u64 },
 }
@@ -110,6 +166,10 @@ impl ModelSpec {
         let (input, classes) = match self {
             ModelSpec::Mlp { input, classes, .. } | ModelSpec::Cnn { input, classes, .. } => {
                 (input, *classes)
+            }
+            ModelSpec::Gpt { .. } => {
+                self.validate_gpt()?;
+                return self.check_parameter_count();
             }
         };
         if input.is_empty() {
@@ -176,7 +236,43 @@ impl ModelSpec {
                     });
                 }
             }
+            ModelSpec::Gpt { .. } => {}
         }
+        self.check_parameter_count()
+    }
+
+    fn validate_gpt(&self) -> Result<(), SpecError> {
+        let ModelSpec::Gpt {
+            vocab,
+            block_size,
+            layers,
+            heads,
+            embed,
+        } = *self
+        else {
+            return Ok(());
+        };
+        if vocab != BYTE_VOCAB {
+            return Err(SpecError::BadVocab(vocab));
+        }
+        let max_layers = MAX_LAYERS as u32;
+        for (field, got, max) in [
+            ("block_size", block_size, MAX_BLOCK_SIZE),
+            ("layers", layers, max_layers),
+            ("embed", embed, MAX_EMBED),
+            ("heads", heads, embed.max(1)),
+        ] {
+            if got == 0 || got > max {
+                return Err(SpecError::OutOfRange { field, got, max });
+            }
+        }
+        if embed % heads != 0 {
+            return Err(SpecError::HeadsDoNotDivide { embed, heads });
+        }
+        Ok(())
+    }
+
+    fn check_parameter_count(&self) -> Result<(), SpecError> {
         let count = self.parameter_count_checked();
         match count {
             Some(count) if count <= MAX_PARAMETERS => Ok(()),
@@ -191,22 +287,38 @@ impl ModelSpec {
         }
     }
 
-    /// Number of values in one input sample (the product of `input`).
+    /// Number of values in one input sample (the product of `input`; a
+    /// `gpt`'s context length).
     pub fn input_len(&self) -> usize {
-        self.input().iter().map(|&d| d as usize).product()
-    }
-
-    /// The `input` shape.
-    pub fn input(&self) -> &[u32] {
         match self {
-            ModelSpec::Mlp { input, .. } | ModelSpec::Cnn { input, .. } => input,
+            ModelSpec::Mlp { input, .. } | ModelSpec::Cnn { input, .. } => {
+                input.iter().map(|&d| d as usize).product()
+            }
+            ModelSpec::Gpt { block_size, .. } => *block_size as usize,
         }
     }
 
-    /// Number of output logits.
+    /// Number of output logits (per position for a `gpt`).
     pub fn classes(&self) -> u32 {
         match self {
             ModelSpec::Mlp { classes, .. } | ModelSpec::Cnn { classes, .. } => *classes,
+            ModelSpec::Gpt { vocab, .. } => *vocab,
+        }
+    }
+
+    /// What the model does with a record.
+    pub fn task(&self) -> Task {
+        match self {
+            ModelSpec::Mlp { .. } | ModelSpec::Cnn { .. } => Task::Classify {
+                input_len: self.input_len(),
+                classes: self.classes(),
+            },
+            ModelSpec::Gpt {
+                block_size, vocab, ..
+            } => Task::NextByte {
+                block_size: *block_size,
+                vocab: *vocab,
+            },
         }
     }
 
@@ -215,16 +327,16 @@ impl ModelSpec {
     pub fn parameters(&self) -> Vec<ParamInfo> {
         let mut out = Vec::new();
         let linear = |out: &mut Vec<ParamInfo>, prefix: String, fan_in: u64, width: u64| {
-            out.push(ParamInfo {
-                name: format!("{prefix}.weight"),
-                shape: vec![width, fan_in],
+            out.push(ParamInfo::uniform(
+                format!("{prefix}.weight"),
+                vec![width, fan_in],
                 fan_in,
-            });
-            out.push(ParamInfo {
-                name: format!("{prefix}.bias"),
-                shape: vec![width],
+            ));
+            out.push(ParamInfo::uniform(
+                format!("{prefix}.bias"),
+                vec![width],
                 fan_in,
-            });
+            ));
         };
         match self {
             ModelSpec::Mlp {
@@ -253,16 +365,16 @@ impl ModelSpec {
                 let mut c_in = u64::from(input[0]);
                 for (i, &c_out) in channels.iter().enumerate() {
                     let fan_in = c_in * k * k;
-                    out.push(ParamInfo {
-                        name: format!("conv.{i}.weight"),
-                        shape: vec![u64::from(c_out), c_in, k, k],
+                    out.push(ParamInfo::uniform(
+                        format!("conv.{i}.weight"),
+                        vec![u64::from(c_out), c_in, k, k],
                         fan_in,
-                    });
-                    out.push(ParamInfo {
-                        name: format!("conv.{i}.bias"),
-                        shape: vec![u64::from(c_out)],
+                    ));
+                    out.push(ParamInfo::uniform(
+                        format!("conv.{i}.bias"),
+                        vec![u64::from(c_out)],
                         fan_in,
-                    });
+                    ));
                     c_in = u64::from(c_out);
                 }
                 let flat = c_in * self.cnn_output_hw().0 * self.cnn_output_hw().1;
@@ -273,6 +385,42 @@ impl ModelSpec {
                     u64::from(*hidden),
                     u64::from(*classes),
                 );
+            }
+            ModelSpec::Gpt {
+                vocab,
+                block_size,
+                layers,
+                embed,
+                ..
+            } => {
+                let (v, t, e) = (u64::from(*vocab), u64::from(*block_size), u64::from(*embed));
+                let layer_norm = |out: &mut Vec<ParamInfo>, prefix: String| {
+                    out.push(ParamInfo::constant(
+                        format!("{prefix}.weight"),
+                        vec![e],
+                        InitRule::Ones,
+                    ));
+                    out.push(ParamInfo::constant(
+                        format!("{prefix}.bias"),
+                        vec![e],
+                        InitRule::Zeros,
+                    ));
+                };
+                // Embeddings are read, not multiplied: their scale is the
+                // residual stream's, as if fed by a layer of `embed` inputs.
+                out.push(ParamInfo::uniform("wte.weight".into(), vec![v, e], e));
+                out.push(ParamInfo::uniform("wpe.weight".into(), vec![t, e], e));
+                for i in 0..*layers {
+                    let b = format!("blocks.{i}");
+                    layer_norm(&mut out, format!("{b}.ln1"));
+                    linear(&mut out, format!("{b}.attn.qkv"), e, 3 * e);
+                    linear(&mut out, format!("{b}.attn.proj"), e, e);
+                    layer_norm(&mut out, format!("{b}.ln2"));
+                    linear(&mut out, format!("{b}.mlp.fc"), e, 4 * e);
+                    linear(&mut out, format!("{b}.mlp.proj"), 4 * e, e);
+                }
+                layer_norm(&mut out, "ln_f".into());
+                out.push(ParamInfo::uniform("head.weight".into(), vec![v, e], e));
             }
         }
         out
@@ -295,7 +443,7 @@ impl ModelSpec {
                     u64::from(input[2].checked_shr(n).unwrap_or(0)),
                 )
             }
-            ModelSpec::Mlp { .. } => (1, 1),
+            ModelSpec::Mlp { .. } | ModelSpec::Gpt { .. } => (1, 1),
         }
     }
 
@@ -336,23 +484,72 @@ impl ModelSpec {
                 total = total.checked_add(dense(flat, u64::from(*hidden))?)?;
                 total = total.checked_add(dense(u64::from(*hidden), u64::from(*classes))?)?;
             }
+            ModelSpec::Gpt {
+                vocab,
+                block_size,
+                layers,
+                embed,
+                ..
+            } => {
+                let (v, t, e) = (u64::from(*vocab), u64::from(*block_size), u64::from(*embed));
+                // Per block: two LayerNorms (4e), qkv (3e·e + 3e), proj
+                // (e·e + e), fc (4e·e + 4e), mlp proj (4e·e + e).
+                let per_block = e.checked_mul(e)?.checked_mul(12)?.checked_add(13 * e)?;
+                total = v.checked_mul(e)?.checked_mul(2)?; // wte + head
+                total = total.checked_add(t.checked_mul(e)?)?; // wpe
+                total = total.checked_add(per_block.checked_mul(u64::from(*layers))?)?;
+                total = total.checked_add(2 * e)?; // ln_f
+            }
         }
         Some(total)
     }
 }
 
-/// One parameter of a model: its stable name, shape and fan-in (for init).
+/// One parameter of a model: its stable name, shape and how it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParamInfo {
     /// Stable name, e.g. `layers.0.weight`.
     pub name: String,
     /// Shape, outermost first.
     pub shape: Vec<u64>,
-    /// Inputs feeding each output unit (for the weight and the bias of a layer alike).
+    /// Inputs feeding each output unit (for the weight and the bias of a
+    /// layer alike); the bound of a [`InitRule::Uniform`] init.
     pub fan_in: u64,
+    /// How `Weights::init` fills it.
+    pub init: InitRule,
+}
+
+/// The initial values of a parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitRule {
+    /// Uniform in `[-1/sqrt(fan_in), 1/sqrt(fan_in))` (PyTorch's default
+    /// for `Linear` and `Conv2d`).
+    Uniform,
+    /// All ones (a LayerNorm's scale).
+    Ones,
+    /// All zeros (a LayerNorm's shift).
+    Zeros,
 }
 
 impl ParamInfo {
+    fn uniform(name: String, shape: Vec<u64>, fan_in: u64) -> Self {
+        ParamInfo {
+            name,
+            shape,
+            fan_in,
+            init: InitRule::Uniform,
+        }
+    }
+
+    fn constant(name: String, shape: Vec<u64>, init: InitRule) -> Self {
+        ParamInfo {
+            name,
+            shape,
+            fan_in: 1,
+            init,
+        }
+    }
+
     /// Number of values.
     pub fn numel(&self) -> u64 {
         self.shape.iter().product()
@@ -422,6 +619,129 @@ mod tests {
             ("layers.1.bias".into(), vec![10]),
         ];
         assert_eq!(names(&cnn), expect);
+    }
+
+    const GPT: &str =
+        r#"{"kind":"gpt","vocab":256,"block_size":128,"layers":2,"heads":4,"embed":64}"#;
+
+    #[test]
+    fn a_gpt_names_every_parameter_and_counts_them_as_gpt2_does() {
+        let gpt = ModelSpec::parse(GPT).unwrap();
+        assert_eq!(gpt.to_json(), GPT);
+        assert_eq!(
+            gpt.task(),
+            Task::NextByte {
+                block_size: 128,
+                vocab: 256
+            }
+        );
+        let params = names(&gpt);
+        assert_eq!(params.len(), 2 + 2 * 12 + 2 + 1);
+        assert_eq!(params[0], ("wte.weight".into(), vec![256, 64]));
+        assert_eq!(params[1], ("wpe.weight".into(), vec![128, 64]));
+        let block1: Vec<(String, Vec<u64>)> = vec![
+            ("blocks.1.ln1.weight".into(), vec![64]),
+            ("blocks.1.ln1.bias".into(), vec![64]),
+            ("blocks.1.attn.qkv.weight".into(), vec![192, 64]),
+            ("blocks.1.attn.qkv.bias".into(), vec![192]),
+            ("blocks.1.attn.proj.weight".into(), vec![64, 64]),
+            ("blocks.1.attn.proj.bias".into(), vec![64]),
+            ("blocks.1.ln2.weight".into(), vec![64]),
+            ("blocks.1.ln2.bias".into(), vec![64]),
+            ("blocks.1.mlp.fc.weight".into(), vec![256, 64]),
+            ("blocks.1.mlp.fc.bias".into(), vec![256]),
+            ("blocks.1.mlp.proj.weight".into(), vec![64, 256]),
+            ("blocks.1.mlp.proj.bias".into(), vec![64]),
+        ];
+        assert_eq!(&params[14..26], &block1[..]);
+        assert_eq!(params[26].0, "ln_f.weight");
+        assert_eq!(params[28], ("head.weight".into(), vec![256, 64]));
+        // The checked count (used on untrusted specs) is the sum of the shapes.
+        let summed: u64 = gpt.parameters().iter().map(ParamInfo::numel).sum();
+        assert_eq!(gpt.parameter_count_checked(), Some(summed));
+        assert_eq!(
+            summed,
+            2 * 256 * 64 + 128 * 64 + 2 * (12 * 64 * 64 + 13 * 64) + 2 * 64
+        );
+        let norms: Vec<InitRule> = gpt
+            .parameters()
+            .iter()
+            .filter(|p| p.name.contains("ln"))
+            .map(|p| p.init)
+            .collect();
+        assert_eq!(norms.len(), 10);
+        assert!(norms
+            .chunks(2)
+            .all(|pair| pair == [InitRule::Ones, InitRule::Zeros]));
+    }
+
+    #[test]
+    fn refuses_bad_gpt_specs() {
+        let gpt = |vocab: u32, block: u32, layers: u32, heads: u32, embed: u32| {
+            format!(
+                r#"{{"kind":"gpt","vocab":{vocab},"block_size":{block},"layers":{layers},"heads":{heads},"embed":{embed}}}"#
+            )
+        };
+        let cases = [
+            (gpt(65, 128, 2, 4, 64), SpecError::BadVocab(65)),
+            (
+                gpt(256, 785, 2, 4, 64),
+                SpecError::OutOfRange {
+                    field: "block_size",
+                    got: 785,
+                    max: MAX_BLOCK_SIZE,
+                },
+            ),
+            (
+                gpt(256, 0, 2, 4, 64),
+                SpecError::OutOfRange {
+                    field: "block_size",
+                    got: 0,
+                    max: MAX_BLOCK_SIZE,
+                },
+            ),
+            (
+                gpt(256, 128, 17, 4, 64),
+                SpecError::OutOfRange {
+                    field: "layers",
+                    got: 17,
+                    max: 16,
+                },
+            ),
+            (
+                gpt(256, 128, 2, 0, 64),
+                SpecError::OutOfRange {
+                    field: "heads",
+                    got: 0,
+                    max: 64,
+                },
+            ),
+            (
+                gpt(256, 128, 2, 5, 64),
+                SpecError::HeadsDoNotDivide {
+                    embed: 64,
+                    heads: 5,
+                },
+            ),
+            (
+                gpt(256, 784, 16, 16, 4096),
+                SpecError::TooManyParameters {
+                    count: 2 * 256 * 4096
+                        + 784 * 4096
+                        + 16 * (12 * 4096 * 4096 + 13 * 4096)
+                        + 2 * 4096,
+                    max: MAX_PARAMETERS,
+                },
+            ),
+        ];
+        for (json, want) in cases {
+            assert_eq!(ModelSpec::parse(&json).unwrap_err(), want, "{json}");
+        }
+        let dropout = r#"{"kind":"gpt","vocab":256,"block_size":8,"layers":1,"heads":1,"embed":8,"dropout":0.1}"#;
+        assert!(matches!(
+            ModelSpec::parse(dropout).unwrap_err(),
+            SpecError::Json(_)
+        ));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use crate::spec::ModelSpec;
+use crate::spec::{InitRule, ModelSpec};
 
 /// Hex SHA-256 of the weights bytes: the content address of a model version.
 pub fn weights_hash(bytes: &[u8]) -> String {
@@ -72,13 +72,26 @@ impl Weights {
     /// parallel threads would share): block `j` of parameter `name` is
     /// `sha256("um-init" ‖ seed (u64 BE) ‖ name (UTF-8) ‖ j (u32 BE))`; each
     /// block gives eight u32 (BE) `x`, `u = (x >> 8) / 2^24`, and the value is
-    /// `f32((2u - 1) · b)` computed in f64.
+    /// `f32((2u - 1) · b)` computed in f64. A LayerNorm's scale starts at
+    /// one and its shift at zero ([`InitRule`]).
     pub fn init(spec: &ModelSpec, seed: u64) -> Self {
         let tensors = spec
             .parameters()
             .into_iter()
             .map(|p| {
                 let n = p.numel() as usize;
+                let constant = match p.init {
+                    InitRule::Uniform => None,
+                    InitRule::Ones => Some(1.0),
+                    InitRule::Zeros => Some(0.0),
+                };
+                if let Some(value) = constant {
+                    return NamedArray {
+                        name: p.name,
+                        shape: p.shape,
+                        data: vec![value; n],
+                    };
+                }
                 let bound = 1.0 / (p.fan_in as f64).sqrt();
                 let mut data = Vec::with_capacity(n);
                 let mut block: u32 = 0;
