@@ -53,6 +53,7 @@ impl CustomBindings for ContractRequests {
                 model_id,
                 spec,
                 hyperparams,
+                dataset_id,
             } => {
                 let gas = training::create_lineage_from_dao(
                     state,
@@ -60,6 +61,7 @@ impl CustomBindings for ContractRequests {
                     &model_id,
                     &spec,
                     &hyperparams,
+                    dataset_id.as_deref(),
                 )?;
                 let mut outcome = CustomOutcome::from(vec![event
                     .attr("action", "create_model_lineage")
@@ -151,6 +153,7 @@ impl CustomBindings for ContractRequests {
                          eval_samples,
                          checkpoint_interval,
                          segments_per_validator,
+                         compression,
                      }| training::round::RoundParams {
                         max_contributions,
                         round_blocks,
@@ -158,6 +161,7 @@ impl CustomBindings for ContractRequests {
                         eval_samples,
                         checkpoint_interval,
                         segments_per_validator,
+                        compression,
                     },
                 );
                 let shown = match &rounds {
@@ -252,6 +256,7 @@ mod tests {
             model_id: "mnist-mlp".into(),
             spec: r#"{"kind":"mlp","input":[1,28,28],"hidden":[8],"classes":10}"#.into(),
             hyperparams: hyperparams(32),
+            dataset_id: None,
         })
         .unwrap();
         let refused = ContractRequests
@@ -447,6 +452,7 @@ mod tests {
                 model_id: "mnist-mlp".into(),
                 spec: r#"{"kind":"mlp","input":[1,28,28],"hidden":[8],"classes":10}"#.into(),
                 hyperparams: hyperparams(32),
+                dataset_id: None,
             },
         )
         .unwrap();
@@ -457,6 +463,7 @@ mod tests {
             eval_samples: 200,
             checkpoint_interval: 0,
             segments_per_validator: 0,
+            compression: "bf16".into(),
         };
         let start = UmMsg::SetRoundParams {
             model_id: "mnist-mlp".into(),
@@ -497,6 +504,7 @@ mod tests {
                 eval_samples: 200,
                 checkpoint_interval: 0,
                 segments_per_validator: 0,
+                compression: "bf16".into(),
             })
         );
         assert_eq!(lineage.updated_height, 7);
@@ -512,13 +520,31 @@ mod tests {
             model_id: "mnist-mlp".into(),
             rounds: Some(um_bindings::RoundParams {
                 max_contributions: 17,
-                ..rounds
+                ..rounds.clone()
             }),
         };
         assert_eq!(
             run(&mut state, &dao, &too_many).unwrap_err().code,
             Code::InvalidRequest
         );
+        // A scheme the chain cannot decode, or checkpoints of a compressed
+        // round: refused by the chain's own bounds too.
+        for (compression, checkpoint_interval, why) in [
+            ("int8", 0, "unknown compression \"int8\""),
+            ("topk", 2, "takes no checkpoints"),
+        ] {
+            let bad = UmMsg::SetRoundParams {
+                model_id: "mnist-mlp".into(),
+                rounds: Some(um_bindings::RoundParams {
+                    compression: compression.into(),
+                    checkpoint_interval,
+                    ..rounds.clone()
+                }),
+            };
+            let err = run(&mut state, &dao, &bad).unwrap_err();
+            assert_eq!(err.code, Code::InvalidRequest);
+            assert!(err.log.contains(why), "{}", err.log);
+        }
         assert_eq!(
             training::lineage(&state, "mnist-mlp").unwrap().unwrap(),
             lineage

@@ -195,6 +195,7 @@ fn proto3_optional_fields_keep_presence() {
             end_sha256: vec![9; 32],
         }],
         checkpoint_source: "http://127.0.0.1:9300".into(),
+        compression: "topk".into(),
     };
     round_trip(&request);
     round_trip(&VerifyRequest {

@@ -75,6 +75,8 @@ use crate::spec::ModelSpec;
 use crate::step::{
     run_step, run_step_checkpointed, RoundShard, StepError, StepRequest, MAX_STEP_TIME,
 };
+use crate::weights::Weights;
+use um_formats::compress::{self, CompressError, Compression, Encoder};
 
 /// `Update.reason` the chain gives a verified contribution whose round
 /// produced no version from it: not merged, and no fraud either.
@@ -233,6 +235,8 @@ pub enum LoopError {
     NoUpdateId { hash: String },
     #[error("giving up after {failures} rounds in a row without an accepted update; last: {last}")]
     GivingUp { failures: u64, last: String },
+    #[error("compressing the contribution: {0}")]
+    Compress(#[from] CompressError),
 }
 
 /// Everything one round needs from the chain, cached across rounds.
@@ -257,6 +261,10 @@ struct Cache {
     /// The chain refused a claim as an unknown message: it predates shard
     /// claims, so shards are trained unclaimed (as before claims) from then on.
     claims_unsupported: bool,
+    /// The encoder of a compressed round's contributions, with the error
+    /// feedback it carries from one of this trainer's contributions to the
+    /// next (`um_formats::compress`); reset when the scheme changes.
+    encoder: Option<Encoder>,
 }
 
 /// The state of the model when an attempt starts.
@@ -867,8 +875,33 @@ fn contribute(
         MAX_STEP_TIME,
         |_, _| std::ops::ControlFlow::Continue(()),
     )?;
+    let compression = Compression::parse(round.params.as_ref().map_or("", |p| &p.compression))
+        .map_err(|e| lineage_problem(model_id, e))?;
+    // What is sent: the weights, or in a compressed round the payload of
+    // the pseudo-gradient, and the weights it stands for once decoded.
+    let (sent, model) = if compression == Compression::F32 {
+        let model = Model::from_safetensors(&snap.spec, &out.weights, config.device)?;
+        (out.weights, model)
+    } else {
+        let decode = |bytes: &[u8]| {
+            Weights::decode(&snap.spec, bytes).map_err(|e| LoopError::Model(e.into()))
+        };
+        let base_weights = decode(base)?;
+        let delta = compress::delta(&base_weights, &decode(&out.weights)?)?;
+        let encoder = match &mut cache.encoder {
+            Some(encoder) if encoder.scheme() == compression => encoder,
+            other => other.insert(Encoder::new(compression)),
+        };
+        let payload = encoder.encode(&delta)?;
+        let decoded = compress::apply(
+            &base_weights,
+            &compress::decode(&snap.spec, compression, &payload)?,
+        )?;
+        let mut model = Model::zeros(&snap.spec, config.device).map_err(ModelError::from)?;
+        model.load_weights(&decoded).map_err(ModelError::from)?;
+        (payload, model)
+    };
     // The claim the chain records; the merge, not this number, decides.
-    let model = Model::from_safetensors(&snap.spec, &out.weights, config.device)?;
     let new = evaluate(&model, dataset.validation())?;
     // Served only when there is something to serve: a round without
     // checkpoints gets the plain form.
@@ -884,8 +917,12 @@ fn contribute(
             serving.source
         ),
     };
+    let sent_as = match compression {
+        Compression::F32 => String::new(),
+        scheme => format!(", sent as {} ({} bytes)", scheme.name(), sent.len()),
+    };
     report(&format!(
-        "{label}: {model_id} v{} → train loss {:.4}, validation loss {:.4}, accuracy {:.4}, {} ms{checkpoints}",
+        "{label}: {model_id} v{} → train loss {:.4}, validation loss {:.4}, accuracy {:.4}, {} ms{checkpoints}{sent_as}",
         snap.head.version,
         out.mean_train_loss,
         new.loss,
@@ -914,7 +951,7 @@ fn contribute(
         nonce: 0,
         claimed_train_loss: out.mean_train_loss as f32,
         claimed_validation_loss: new.loss as f32,
-        weights: out.weights,
+        weights: sent,
         hyperparams_sha256: snap.hyperparams_sha256.clone(),
         dataset_root: snap.dataset_root.clone(),
         round: round.number,
@@ -1470,6 +1507,118 @@ mod tests {
             .map(|(c, _)| (c.round, c.shard))
             .collect();
         assert_eq!(claimed, [(1, shard)], "{log}");
+    }
+
+    /// A compressed round: the contribution is the payload of its
+    /// pseudo-gradient, which decodes (as the merge and the verifiers
+    /// decode it) to the re-executed step's weights up to the scheme's
+    /// loss; the second contribution carries the first's error feedback.
+    #[test]
+    fn compressed_rounds_send_the_payload_of_the_pseudo_gradient() {
+        use um_formats::compress::{self, Compression};
+        let (fake, key, base, dataset) = setup();
+        fake.open_compressed_rounds(1, 30, "topk");
+        let chain = ChainClient::new(&fake.url);
+        let mut lines = Vec::new();
+        let summary = run(&chain, &key, &config(2, 3), &mut |l| {
+            lines.push(l.to_string())
+        })
+        .unwrap();
+        let log = lines.join("\n");
+        eprintln!("{log}");
+        assert_eq!(summary.accepted, 2, "{log}");
+        let spec = ModelSpec::parse(SPEC).unwrap();
+        let state = fake.state();
+        let sent = &state.submitted;
+        assert_eq!(sent.len(), 2, "{log}");
+        let topk_len = Compression::TopK.payload_len(&spec) as usize;
+        assert!(sent.iter().all(|s| s.weights.len() == topk_len));
+        assert!(
+            topk_len * 30 < base.len(),
+            "{topk_len} bytes vs {} of f32 weights",
+            base.len()
+        );
+        assert!(
+            log.contains(&format!("sent as topk ({topk_len} bytes)")),
+            "{log}"
+        );
+
+        // The first payload against the step the validators re-execute.
+        let params = Hyperparams::from_proto(state.lineage.hyperparams.as_ref().unwrap())
+            .unwrap()
+            .train_params()
+            .unwrap();
+        let round = &state.rounds[0];
+        let expected = run_round_step(
+            &StepRequest {
+                spec: &spec,
+                base_weights: &base,
+                trainer: "anyone",
+                nonce: 0,
+                params,
+                dataset: &dataset,
+            },
+            &RoundShard {
+                round: 1,
+                seed: round.seed.as_slice().try_into().unwrap(),
+                shard: 0,
+                shards: 1,
+            },
+            Device::Cpu,
+        )
+        .unwrap();
+        let base_weights = Weights::decode(&spec, &base).unwrap();
+        let recomputed = compress::delta(
+            &base_weights,
+            &Weights::decode(&spec, &expected.weights).unwrap(),
+        )
+        .unwrap();
+        let first = compress::decode(&spec, Compression::TopK, &sent[0].weights).unwrap();
+        let cosine = compress::cosine(&first, &recomputed);
+        assert!(
+            cosine >= crate::verify::MIN_TOPK_COSINE,
+            "cosine {cosine} with the re-executed step"
+        );
+        eprintln!("first contribution: cosine {cosine:.3} with the re-executed pseudo-gradient");
+        // The round's merge made version 1 from the decoded payload.
+        let v1 = &state.versions[1];
+        let merged = Weights::decode(&spec, &state.blobs[&v1.weights_sha256]).unwrap();
+        assert_eq!(merged, compress::apply(&base_weights, &first).unwrap());
+        // Error feedback: the second payload is not what a fresh encoder
+        // makes of its own step, and still points its way.
+        assert_eq!(sent[1].base_version, 1);
+        let v1_bytes = merged.encode();
+        let second = run_round_step(
+            &StepRequest {
+                spec: &spec,
+                base_weights: &v1_bytes,
+                trainer: "anyone",
+                nonce: 0,
+                params,
+                dataset: &dataset,
+            },
+            &RoundShard {
+                round: 2,
+                seed: state.rounds[1].seed.as_slice().try_into().unwrap(),
+                shard: 0,
+                shards: 1,
+            },
+            Device::Cpu,
+        )
+        .unwrap();
+        let delta2 =
+            compress::delta(&merged, &Weights::decode(&spec, &second.weights).unwrap()).unwrap();
+        let fresh = compress::Encoder::new(Compression::TopK)
+            .encode(&delta2)
+            .unwrap();
+        assert_ne!(
+            fresh, sent[1].weights,
+            "the residual of the first was added"
+        );
+        let decoded2 = compress::decode(&spec, Compression::TopK, &sent[1].weights).unwrap();
+        let cosine2 = compress::cosine(&decoded2, &delta2);
+        eprintln!("second contribution: cosine {cosine2:.3}");
+        assert!(cosine2 >= crate::verify::MIN_TOPK_COSINE, "{cosine2}");
     }
 
     /// The type URLs, rounds, shards and codes of the txs the fake got.

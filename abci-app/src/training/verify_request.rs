@@ -265,6 +265,7 @@ fn request_for(
     let in_rounds = lineage.rounds.is_some() || msg.kind != UpdateKind::Single;
     let mut segments = Vec::new();
     let mut eval_seed = Vec::new();
+    let mut compression = String::new();
     let (mode, round_shard, eval_samples) = match in_rounds {
         false => (VerifyMode::Update, None, 0),
         true => {
@@ -299,6 +300,7 @@ fn request_for(
                 // compares. Known before training, but a contribution has
                 // nothing to grind: its batches are fixed by its shard.
                 eval_seed = round.seed;
+                compression = params.compression.clone();
                 (VerifyMode::Contribution, Some(shard), params.eval_samples)
             }
         }
@@ -342,6 +344,7 @@ fn request_for(
             false => checkpoints.source().to_string(),
         },
         segments,
+        compression,
     }))
 }
 

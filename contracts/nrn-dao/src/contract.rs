@@ -528,10 +528,12 @@ fn action_messages(
             model_id,
             spec,
             hyperparams,
+            dataset_id,
         } => CosmosMsg::Custom(UmMsg::CreateModelLineage {
             model_id,
             spec,
             hyperparams,
+            dataset_id,
         }),
         ProposalAction::UpdateDaoConfig {
             quorum,
@@ -803,8 +805,13 @@ pub fn validate_action(
             model_id,
             spec,
             hyperparams,
+            dataset_id,
         } => {
             validate_model_id(model_id)?;
+            if let Some(dataset_id) = dataset_id {
+                // The chain checks the id's characters and that it exists.
+                validate_text("dataset_id", dataset_id, MAX_MODEL_ID_LEN)?;
+            }
             validate_text("spec", spec, MAX_SPEC_LEN)?;
             validate_hyperparams(hyperparams)
         }

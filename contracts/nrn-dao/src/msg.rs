@@ -85,6 +85,10 @@ pub enum ProposalAction {
         /// The architecture as the trainer's JSON model spec.
         spec: String,
         hyperparams: Hyperparams,
+        /// The dataset lineage it trains on (e.g. a text dataset for a
+        /// `gpt` spec); the chain's default dataset when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dataset_id: Option<String>,
     },
     /// Changes this DAO's own configuration.
     UpdateDaoConfig {

@@ -661,6 +661,7 @@ fn passed_proposals_run_in_order_and_expire() {
         model_id: "mnist-cnn".to_string(),
         spec: "{}".to_string(),
         hyperparams: hyperparams(),
+        dataset_id: None,
     };
     let mut tuned = hyperparams();
     tuned.batch_size = 256;
@@ -785,6 +786,7 @@ fn round_params_proposals_start_and_end_rounds_on_the_chain() {
         eval_samples: 200,
         checkpoint_interval: 0,
         segments_per_validator: 0,
+        compression: "topk".to_string(),
     };
 
     let err = c

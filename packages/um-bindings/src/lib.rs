@@ -386,6 +386,7 @@ mod tests {
             eval_samples: 256,
             checkpoint_interval: 0,
             segments_per_validator: 0,
+            compression: String::new(),
         }
     }
 
@@ -423,8 +424,19 @@ mod tests {
                 eval_samples: 0,
                 checkpoint_interval: 0,
                 segments_per_validator: 0,
+                compression: String::new(),
             }
         );
+        // A scheme is named when set, and left out when not (the JSON
+        // voters read and the chain stores is unchanged for f32 rounds).
+        let topk = RoundParams {
+            compression: "topk".into(),
+            ..rounds.clone()
+        };
+        let json = to_json_string(&topk).unwrap();
+        assert!(json.ends_with(r#""compression":"topk"}"#), "{json}");
+        assert!(!to_json_string(&rounds).unwrap().contains("compression"));
+        assert_eq!(from_json::<RoundParams>(&json).unwrap(), topk);
         // A misspelt field is refused, not silently left at its default.
         assert!(from_json::<RoundParams>(
             r#"{"max_contributions":2,"round_blocks":10,"outer_lr":"0.5"}"#

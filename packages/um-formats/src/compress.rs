@@ -45,9 +45,10 @@ pub const TOPK_KEEP: usize = 64;
 const MAGIC: &[u8; 4] = b"UMC1";
 
 /// How a round's contributions travel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Compression {
     /// Full f32 weights (canonical safetensors).
+    #[default]
     F32,
     /// The delta in IEEE half precision.
     F16,

@@ -201,6 +201,22 @@ impl FakeChain {
         round_blocks: u64,
         checkpoint_interval: u32,
     ) {
+        self.open_rounds_as(max_contributions, round_blocks, checkpoint_interval, "");
+    }
+
+    /// [`FakeChain::open_rounds`] whose contributions travel compressed
+    /// (`RoundParams.compression`); a merge decodes the last one.
+    pub fn open_compressed_rounds(&self, max_contributions: u32, round_blocks: u64, scheme: &str) {
+        self.open_rounds_as(max_contributions, round_blocks, 0, scheme);
+    }
+
+    fn open_rounds_as(
+        &self,
+        max_contributions: u32,
+        round_blocks: u64,
+        checkpoint_interval: u32,
+        compression: &str,
+    ) {
         let mut state = self.state();
         state.lineage.rounds = Some(tr::RoundParams {
             max_contributions,
@@ -209,6 +225,7 @@ impl FakeChain {
             eval_samples: 0,
             checkpoint_interval,
             segments_per_validator: 0,
+            compression: compression.into(),
         });
         state.open_round();
     }
@@ -341,6 +358,19 @@ impl State {
     }
 
     /// Decides the current round as `round_outcome` says and opens the next.
+    /// The weights a compressed contribution stands for (base + its
+    /// decoded pseudo-gradient); `None` in an `f32` round.
+    fn decoded(&self, scheme: &str, base_sha: &[u8], payload_sha: &[u8]) -> Option<Vec<u8>> {
+        use um_formats::compress::{self, Compression};
+        let scheme = Compression::parse(scheme)
+            .ok()
+            .filter(|s| *s != Compression::F32)?;
+        let spec = crate::spec::ModelSpec::parse(&self.lineage.spec_json).ok()?;
+        let base = crate::weights::Weights::decode(&spec, self.blobs.get(base_sha)?).ok()?;
+        let delta = compress::decode(&spec, scheme, self.blobs.get(payload_sha)?).ok()?;
+        Some(compress::apply(&base, &delta).ok()?.encode())
+    }
+
     fn close_round(&mut self) {
         let Some(mut round) = self.rounds.pop() else {
             return;
@@ -366,7 +396,15 @@ impl State {
         if outcome == "MERGED" && !ids.is_empty() {
             // The merge as a copy of the last contribution: the fake checks
             // the trainer's side, not the arithmetic.
-            let last = self.updates[ids[ids.len() - 1] as usize - 1].clone();
+            let mut last = self.updates[ids[ids.len() - 1] as usize - 1].clone();
+            let scheme = round.params.as_ref().map_or("", |p| p.compression.as_str());
+            if let Some(weights) =
+                self.decoded(scheme, &round.base_weights_sha256, &last.weights_sha256)
+            {
+                let sha = crate::sha256(&weights).to_vec();
+                self.blobs.insert(sha.clone(), weights);
+                last.weights_sha256 = sha;
+            }
             let version = self.versions.len() as u64;
             let candidate = self.updates.len() as u64 + 1;
             self.updates.push(tr::Update {

@@ -214,6 +214,8 @@ impl Inner {
                 }
             }
         }
+        let compression = um_formats::compress::Compression::parse(&req.compression)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
         let segments: Vec<Segment<'_>> = req
             .segments
             .iter()
@@ -242,6 +244,7 @@ impl Inner {
                 segments: &segments,
                 eval_seed,
                 eval_samples,
+                compression,
             },
             self.device,
         )

@@ -1,9 +1,33 @@
 //! The merge of a round's verified contributions: pure f32 arithmetic in a
 //! fixed order, so every node computes the same bytes.
 
+use um_formats::compress::{self, Compression};
 use um_formats::{ModelSpec, Weights};
 
 use crate::codes::{Code, TxError};
+
+/// The weights a contribution stands for: its bytes in an `f32` round, the
+/// round's base plus its decoded pseudo-gradient in a compressed one
+/// (`um_formats::compress`). Delivery refused undecodable payloads, so an
+/// error here is the store's.
+pub fn contribution_weights(
+    spec: &ModelSpec,
+    compression: Compression,
+    base: &[u8],
+    bytes: Vec<u8>,
+) -> Result<Vec<u8>, TxError> {
+    if compression == Compression::F32 {
+        return Ok(bytes);
+    }
+    let internal = |what: &str, e: String| TxError::new(Code::Internal, format!("{what}: {e}"));
+    let base =
+        Weights::decode(spec, base).map_err(|e| internal("stored base weights", e.to_string()))?;
+    let delta = compress::decode(spec, compression, &bytes)
+        .map_err(|e| internal("stored contribution", e.to_string()))?;
+    let weights = compress::apply(&base, &delta)
+        .map_err(|e| internal("stored contribution", e.to_string()))?;
+    Ok(weights.encode())
+}
 
 /// From this many contributions on, each coordinate drops its lowest and
 /// highest value before averaging (a trimmed mean): one contribution,

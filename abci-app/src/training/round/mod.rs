@@ -28,6 +28,8 @@ use um_proto::um::training::v1::{
     self as proto, Round, RoundStatus, ShardClaim, Update, UpdateKind, UpdateStatus,
 };
 
+use um_formats::compress::Compression;
+
 use super::{records, state_key, Lineage, TrainingParams};
 use crate::codes::{Code, TxError};
 use crate::context::{BlockInfo, Event};
@@ -61,6 +63,11 @@ pub struct RoundParams {
     pub checkpoint_interval: u32,
     #[serde(default)]
     pub segments_per_validator: u32,
+    /// `um_formats::compress::Compression` by name; empty is `f32`. Left
+    /// out of the stored JSON when empty, so lineages stored before it
+    /// keep their bytes.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub compression: String,
 }
 
 fn one() -> Decimal {
@@ -86,6 +93,14 @@ impl RoundParams {
                 "round params: outer_learning_rate must be in (0, {max_rate}]"
             ));
         }
+        let compression = Compression::parse(&self.compression)
+            .map_err(|e| TxError::new(Code::InvalidRequest, format!("round params: {e}")))?;
+        if compression != Compression::F32 && self.checkpoint_interval > 0 {
+            return invalid(
+                "round params: a compressed round takes no checkpoints (checkpoint_interval must be 0)"
+                    .into(),
+            );
+        }
         Ok(())
     }
 
@@ -97,6 +112,7 @@ impl RoundParams {
             eval_samples: self.eval_samples,
             checkpoint_interval: self.checkpoint_interval,
             segments_per_validator: self.segments_per_validator,
+            compression: self.compression.clone(),
         }
     }
 
@@ -108,6 +124,13 @@ impl RoundParams {
             .parse::<f32>()
             .map_err(|e| TxError::new(Code::Internal, format!("stored outer learning rate: {e}")))
     }
+}
+
+/// How the round's contributions travel (its params as it opened).
+pub fn round_compression(round: &Round) -> Result<Compression, TxError> {
+    let name = round.params.as_ref().map_or("", |p| p.compression.as_str());
+    Compression::parse(name)
+        .map_err(|e| TxError::new(Code::Internal, format!("stored round params: {e}")))
 }
 
 /// `sha256("um/round" ‖ base_weights_sha256 ‖ model_id ‖ number_be_u64)`:
@@ -463,6 +486,7 @@ fn propose_candidate(
     let spec = super::parse_spec(&lineage.spec)?;
     let base = records::blob(state, &round.base_weights_sha256)?
         .ok_or_else(|| TxError::new(Code::Internal, "the round's base weights are missing"))?;
+    let compression = round_compression(round)?;
     let mut weights = Vec::with_capacity(ids.len());
     let mut first = None;
     for id in ids {
@@ -474,7 +498,12 @@ fn propose_candidate(
                 format!("weights of contribution {id} missing"),
             )
         })?;
-        weights.push(bytes);
+        weights.push(merge::contribution_weights(
+            &spec,
+            compression,
+            &base,
+            bytes,
+        )?);
         first.get_or_insert(update);
     }
     let merged = merge::merge(&spec, &base, &weights, outer_lr)?;

@@ -79,6 +79,7 @@ fn rounds(max_contributions: u32) -> RoundParams {
         eval_samples: 100,
         checkpoint_interval: 0,
         segments_per_validator: 0,
+        compression: String::new(),
     }
 }
 

@@ -633,6 +633,7 @@ fn propose_refuses_invalid_actions() {
             model_id: "mnist-cnn".to_string(),
             spec: "{\"layers\":[]}".to_string(),
             hyperparams: zero_lr,
+            dataset_id: None,
         }),
         ContractError::InvalidHyperparams {
             reason: "learning_rate must be positive".to_string()
@@ -657,6 +658,7 @@ fn propose_refuses_invalid_actions() {
             model_id: "mnist-cnn".to_string(),
             spec: String::new(),
             hyperparams: hyperparams(),
+            dataset_id: None,
         }),
         ContractError::InvalidProposal { .. }
     ));
@@ -1238,11 +1240,13 @@ fn execute_emits_the_other_chain_messages() {
                 model_id: "mnist-cnn".to_string(),
                 spec: "{\"conv\":[8,16]}".to_string(),
                 hyperparams: hyperparams(),
+                dataset_id: None,
             },
             CosmosMsg::Custom(UmMsg::CreateModelLineage {
                 model_id: "mnist-cnn".to_string(),
                 spec: "{\"conv\":[8,16]}".to_string(),
                 hyperparams: hyperparams(),
+                dataset_id: None,
             }),
         ),
         (
@@ -2538,6 +2542,7 @@ fn round_params() -> RoundParams {
         eval_samples: 128,
         checkpoint_interval: 0,
         segments_per_validator: 0,
+        compression: String::new(),
     }
 }
 
@@ -2553,6 +2558,7 @@ fn execute_emits_set_round_params() {
         eval_samples: 0,
         checkpoint_interval: 0,
         segments_per_validator: 0,
+        compression: String::new(),
     };
     for rounds in [Some(round_params()), Some(edges), None] {
         let id = passed_proposal(
@@ -2648,6 +2654,20 @@ fn propose_refuses_invalid_round_params() {
         ),
         invalid("outer_learning_rate must be in (0, 16]")
     );
+    assert_eq!(
+        try_propose("mnist-mlp", with(|r| r.compression = "int8".to_string())),
+        invalid("compression must be one of f32, f16, bf16, topk, not \"int8\"")
+    );
+    assert_eq!(
+        try_propose(
+            "mnist-mlp",
+            with(|r| {
+                r.compression = "topk".to_string();
+                r.checkpoint_interval = 2;
+            })
+        ),
+        invalid("a compressed round takes no checkpoints: checkpoint_interval must be 0")
+    );
     // The model id is checked whether rounds start or end.
     for rounds in [Some(round_params()), None] {
         assert!(matches!(
@@ -2693,6 +2713,7 @@ fn set_round_params_action_json() {
                 eval_samples: 0,
                 checkpoint_interval: 0,
                 segments_per_validator: 0,
+                compression: String::new(),
             }),
         }
     );
