@@ -179,6 +179,18 @@ fn run_trainer(node: &TestNode, key: &str, updates: u32) {
 /// Proposes `action` as `voter` (the only staker), votes yes, waits for the
 /// vote to end and executes it.
 fn pass_proposal(node: &TestNode, suite: &Deployment, voter: &Key, title: &str, action: &Value) {
+    pass_proposal_with_gas(node, suite, voter, title, action, 5_000_000);
+}
+
+/// [`pass_proposal`], executed with `gas` (a new lineage stores its weights).
+fn pass_proposal_with_gas(
+    node: &TestNode,
+    suite: &Deployment,
+    voter: &Key,
+    title: &str,
+    action: &Value,
+    gas: u64,
+) {
     use um_governance::proposals::{self, VoteOption};
     let chain = um_governance::Chain::new(&node.rpc, voter).unwrap();
     let proposal = proposals::propose(&chain, suite, title, "", action).unwrap();
@@ -188,7 +200,7 @@ fn pass_proposal(node: &TestNode, suite: &Deployment, voter: &Key, title: &str, 
         assert!(Instant::now() < deadline, "the vote did not end");
         std::thread::sleep(Duration::from_millis(300));
     }
-    proposals::execute(&chain, suite, proposal).unwrap();
+    proposals::execute_with_gas(&chain, suite, proposal, gas).unwrap();
 }
 
 /// Issue 13, finding 4: an honest update trained just before the DAO
@@ -568,13 +580,18 @@ fn validation_loss(node: &TestNode, verifier: &Verifier, weights: Vec<u8>) -> f3
 }
 
 fn round(node: &TestNode, number: u64) -> um_proto::um::training::v1::Round {
+    round_of(node, MODEL, number)
+}
+
+/// Round `number` of `model_id` (0: the current one).
+fn round_of(node: &TestNode, model_id: &str, number: u64) -> um_proto::um::training::v1::Round {
     let answer: um_proto::um::training::v1::QueryRoundResponse = node
         .rpc
         .query_proto(
             "/um.training.v1.Query/Round",
             &um_proto::um::training::v1::QueryRoundRequest {
                 prove: false,
-                model_id: MODEL.into(),
+                model_id: model_id.into(),
                 number,
             },
         )
@@ -1276,4 +1293,265 @@ fn a_version_read_over_rest_is_light_client_verified_and_a_lying_node_is_caught(
     );
     assert!(!ok);
     assert!(stderr.contains("not the trusted"), "{stderr}");
+}
+
+// ------------------------------------------------------------ issue 19
+
+const LM: &str = "shakespeare-gpt";
+const LM_SPEC: &str =
+    r#"{"kind":"gpt","vocab":256,"block_size":64,"layers":2,"heads":4,"embed":64}"#;
+
+fn lm_dataset(node: &TestNode) -> um_proto::um::dataset::v1::Dataset {
+    use um_proto::um::dataset::v1::{QueryDatasetRequest, QueryDatasetResponse};
+    let resp: QueryDatasetResponse = node
+        .rpc
+        .query_proto(
+            "/um.dataset.v1.Query/Dataset",
+            &QueryDatasetRequest {
+                dataset_id: "shakespeare".into(),
+                version: None,
+            },
+        )
+        .unwrap();
+    resp.dataset.unwrap()
+}
+
+/// A contribution to the LM's current open round, from `key`, of `payload`.
+fn submit_lm_contribution(node: &TestNode, key: &Key, shard: u32, payload: Vec<u8>) -> TxResult {
+    let open = round_of(node, LM, 0);
+    let dataset = lm_dataset(node);
+    let lineage: um_proto::um::training::v1::QueryLineageResponse = node
+        .rpc
+        .query_proto(
+            "/um.training.v1.Query/Lineage",
+            &um_proto::um::training::v1::QueryLineageRequest {
+                prove: false,
+                model_id: LM.into(),
+            },
+        )
+        .unwrap();
+    let msg = MsgSubmitUpdate {
+        trainer: key.address.clone(),
+        model_id: LM.into(),
+        base_version: open.base_version,
+        dataset_version: dataset.version,
+        nonce: 0,
+        weights: payload,
+        claimed_train_loss: 1.0,
+        claimed_validation_loss: 1.0,
+        hyperparams_sha256: lineage.lineage.unwrap().hyperparams.unwrap().sha256(),
+        dataset_root: dataset.root,
+        round: open.number,
+        shard,
+        checkpoints: Vec::new(),
+        checkpoint_hashes: Vec::new(),
+        checkpoint_source: String::new(),
+    };
+    node.submit(key, vec![any(&msg)], 60_000_000)
+}
+
+/// Issue 19: a byte-level transformer lineage on the works of Shakespeare,
+/// created by the DAO with its dataset named and its rounds set to send
+/// top-k compressed contributions. A payload of full weights is refused at
+/// delivery as fraud anyone can see; a well-formed payload that decodes to
+/// something else than its shard's work is caught by the validator's
+/// re-execution; both are slashed. Two honest trainers then train it with
+/// compressed contributions, each version verified, merged and better on
+/// the held-out text than the one before.
+#[test]
+fn a_language_lineage_created_by_the_dao_trains_on_compressed_contributions() {
+    use um_formats::compress::{Compression, Encoder};
+    use um_proto::um::training::v1::QueryVersionsRequest;
+
+    let texts = workspace_root().join("data/shakespeare");
+    // All of it: a limit keeps the records of the lowest hashes, which are
+    // the validation split's.
+    let mut node = TestNode::init_with(&["--dataset", &format!("shakespeare={}", texts.display())]);
+    let deployer = node.new_key("deployer");
+    let names = ["alice", "bob", "mallory", "trudy"];
+    let keys: Vec<Key> = names.iter().map(|name| node.new_key(name)).collect();
+    let mut config = DeployConfig::new(&workspace_root().join("artifacts"));
+    config.initial_balances = keys
+        .iter()
+        .map(|k| (k.address.clone(), 2_000 * NRN))
+        .collect();
+    config.token_cap = 1_000_000 * NRN;
+    config.voting_period_blocks = 6;
+    // Alice holds most of the stake: her vote alone passes a proposal.
+    let bonds: Vec<_> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| um_governance::genesis::GenesisBond {
+            operator: k.address.clone(),
+            amount: if i == 0 { 1_000 * NRN } else { 100 * NRN },
+            role: BondRole::Trainer,
+        })
+        .collect();
+    let mut genesis = node.genesis();
+    let suite = um_governance::genesis::add_suite(
+        &mut genesis["app_state"],
+        &config,
+        &deployer.address,
+        &bonds,
+    )
+    .unwrap();
+    genesis["app_state"]["training"] = json!({"params": {"expiry_blocks": 60}});
+    node.set_genesis(&genesis);
+    node.start();
+    let verifier = Verifier::start(&node);
+    node.stop();
+    node.start_with(&["--verifier", &verifier.endpoint]);
+    let dataset = lm_dataset(&node);
+    assert_eq!(dataset.num_classes, 256, "text records: a byte per class");
+    eprintln!(
+        "shakespeare: {} text records, {} for training, {} held out",
+        dataset.record_count, dataset.train_count, dataset.validation_count
+    );
+    assert!(dataset.train_count > 5_000 && dataset.validation_count > 500);
+
+    // The DAO creates the lineage on the text dataset, then sets its rounds.
+    let alice = &keys[0];
+    let create = json!({"new_model_lineage": {
+        "model_id": LM,
+        "spec": LM_SPEC,
+        "dataset_id": "shakespeare",
+        "hyperparams": {
+            "learning_rate": "0.5", "batch_size": 4, "local_steps": 8,
+            "verification_tolerance": "0.0001", "min_improvement": "0",
+            "reward_per_update": "1000000", "reward_halving_interval": 0,
+        },
+    }});
+    pass_proposal_with_gas(
+        &node,
+        &suite,
+        alice,
+        "a language model",
+        &create,
+        40_000_000,
+    );
+    let rounds = json!({"set_round_params": {"model_id": LM, "rounds": {
+        "max_contributions": 2, "round_blocks": 60, "outer_learning_rate": "1",
+        "eval_samples": 100, "compression": "topk",
+    }}});
+    pass_proposal(&node, &suite, alice, "compressed rounds", &rounds);
+    let opened = round_of(&node, LM, 0);
+    assert_eq!(opened.params.as_ref().unwrap().compression, "topk");
+    let spec = ModelSpec::parse(LM_SPEC).unwrap();
+    let (mallory, trudy) = (&keys[2], &keys[3]);
+    let stakes = (
+        stake(&node, &suite, &mallory.address),
+        stake(&node, &suite, &trudy.address),
+    );
+
+    // Full f32 weights where the round takes a payload: fraud at delivery.
+    let full = Weights::init(&spec, 3).encode();
+    let result = submit_lm_contribution(&node, trudy, 0, full);
+    assert_eq!(result.code, 0, "{}", result.log);
+    let refused = update(&node.rpc, update_id(&result));
+    assert_eq!(refused.status, UpdateStatus::Rejected as i32);
+    assert_eq!(refused.reason, "VERDICT_REASON_MALFORMED_WEIGHTS");
+    // A well-formed payload of some other delta than the shard's work.
+    let unrelated: Vec<Vec<f32>> = Weights::init(&spec, 99)
+        .tensors
+        .into_iter()
+        .map(|t| t.data.into_iter().map(|x| x / 100.0).collect())
+        .collect();
+    let lie = Encoder::new(Compression::TopK).encode(&unrelated).unwrap();
+    assert_eq!(lie.len() as u64, Compression::TopK.payload_len(&spec));
+    let result = submit_lm_contribution(&node, mallory, 1, lie);
+    assert_eq!(result.code, 0, "{}", result.log);
+    let caught = wait_decided(&node.rpc, update_id(&result), || node.logs());
+    let verifier_log =
+        || std::fs::read_to_string(node.home.join("verifier.log")).unwrap_or_default();
+    assert_eq!(
+        caught.status,
+        UpdateStatus::Rejected as i32,
+        "{caught:?}\n{}",
+        verifier_log()
+    );
+    assert_eq!(
+        caught.reason, "VERDICT_REASON_WEIGHTS_MISMATCH",
+        "{caught:?}"
+    );
+    assert!(caught.slashed);
+    assert_eq!(stake(&node, &suite, &mallory.address), stakes.0 / 2);
+    assert_eq!(stake(&node, &suite, &trudy.address), stakes.1 / 2);
+
+    // Two honest trainers, compressed contributions.
+    let trainers: Vec<_> = ["alice", "bob"]
+        .iter()
+        .map(|name| {
+            Command::new(trainer_binary())
+                .args(["train", "--node", node.rpc.url(), "--home"])
+                .arg(&node.home)
+                .args(["--key", name, "--model", LM, "--updates", "3"])
+                .env("UMD_KEYRING_BACKEND", "test")
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut logs = String::new();
+    for trainer in trainers {
+        let output = trainer.wait_with_output().unwrap();
+        let out = String::from_utf8_lossy(&output.stdout).to_string();
+        assert!(
+            output.status.success(),
+            "um-trainer train failed:\n{out}\n{}\n{}",
+            String::from_utf8_lossy(&output.stderr),
+            node.logs()
+        );
+        logs.push_str(&out);
+    }
+    eprintln!("{logs}");
+    let payload = Compression::TopK.payload_len(&spec);
+    assert!(
+        logs.contains(&format!("sent as topk ({payload} bytes)")),
+        "{logs}"
+    );
+    let full_size = 4 * spec.parameter_count();
+    eprintln!("a contribution: {payload} bytes compressed, {full_size} bytes of f32 weights");
+
+    // Every version after 0 merged compressed contributions and lowered
+    // the held-out loss (nats per byte) the validators measured.
+    let versions: QueryVersionsResponse = node
+        .rpc
+        .query_proto(
+            "/um.training.v1.Query/Versions",
+            &QueryVersionsRequest {
+                prove: false,
+                model_id: LM.into(),
+                pagination: None,
+            },
+        )
+        .unwrap();
+    let mut history: Vec<(u64, f32)> = versions
+        .versions
+        .iter()
+        .map(|v| (v.version, v.validation_loss))
+        .collect();
+    history.sort_by_key(|(v, _)| *v);
+    eprintln!("held-out loss by version: {history:?}");
+    assert!(history.len() >= 3, "{history:?}");
+    for pair in history[1..].windows(2) {
+        assert!(pair[1].1 < pair[0].1, "the loss rose: {history:?}");
+    }
+    assert!(history[1].1 < 256f32.ln(), "{history:?}");
+    let mut merged_trainers = std::collections::BTreeSet::new();
+    for version in &versions.versions {
+        for id in &version.update_ids {
+            let contribution = update(&node.rpc, *id);
+            assert_eq!(contribution.weights_size, payload, "{contribution:?}");
+            merged_trainers.insert(contribution.trainer);
+        }
+    }
+    assert_eq!(
+        merged_trainers,
+        [keys[0].address.clone(), keys[1].address.clone()]
+            .into_iter()
+            .collect()
+    );
+    drop(verifier);
 }

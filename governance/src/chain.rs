@@ -99,9 +99,20 @@ impl<'a> Chain<'a> {
     }
 
     pub fn execute(&self, contract: &str, msg: &Value) -> Result<TxResult, GovError> {
+        self.execute_with_gas(contract, msg, DEFAULT_EXECUTE_GAS)
+    }
+
+    /// [`Chain::execute`] with a gas limit of its own (a proposal whose
+    /// action stores a new lineage's weights needs more than the default).
+    pub fn execute_with_gas(
+        &self,
+        contract: &str,
+        msg: &Value,
+        gas_limit: u64,
+    ) -> Result<TxResult, GovError> {
         self.submit(
             vec![execute_msg(&self.key.address, contract, msg)],
-            5_000_000,
+            gas_limit,
         )
     }
 
@@ -120,6 +131,9 @@ impl<'a> Chain<'a> {
         )
     }
 }
+
+/// Gas limit of a contract execution sent by [`Chain::execute`].
+pub const DEFAULT_EXECUTE_GAS: u64 = 5_000_000;
 
 pub fn smart_query(rpc: &RpcClient, contract: &str, query: &Value) -> Result<Value, GovError> {
     let request = QuerySmartContractStateRequest {

@@ -8,5 +8,5 @@ pub mod genesis;
 pub mod proposals;
 pub mod staking;
 
-pub use chain::{smart_query, Chain, GovError};
+pub use chain::{smart_query, Chain, GovError, DEFAULT_EXECUTE_GAS};
 pub use deploy::{deploy, DeployConfig, Deployment};

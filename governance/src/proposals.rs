@@ -105,9 +105,21 @@ pub fn vote(
 }
 
 pub fn execute(chain: &Chain<'_>, suite: &Deployment, proposal_id: u64) -> Result<(), GovError> {
-    chain.execute(
+    execute_with_gas(chain, suite, proposal_id, crate::DEFAULT_EXECUTE_GAS)
+}
+
+/// [`execute`] with a gas limit: a new lineage's action pays for storing
+/// its initial weights (30 gas a byte: about 17 million for 550 KB).
+pub fn execute_with_gas(
+    chain: &Chain<'_>,
+    suite: &Deployment,
+    proposal_id: u64,
+    gas_limit: u64,
+) -> Result<(), GovError> {
+    chain.execute_with_gas(
         &suite.dao,
         &json!({"execute": {"proposal_id": proposal_id}}),
+        gas_limit,
     )?;
     Ok(())
 }

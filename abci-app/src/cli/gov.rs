@@ -147,6 +147,10 @@ pub enum GovCommand {
     /// Execute a passed proposal (anyone may).
     Execute {
         proposal_id: u64,
+        /// Gas limit: a new model lineage pays 30 gas per byte of its
+        /// initial weights (4 bytes a parameter), more than the default.
+        #[arg(long, default_value_t = um_governance::DEFAULT_EXECUTE_GAS)]
+        gas: u64,
         #[command(flatten)]
         signer: Signer,
     },
@@ -198,10 +202,11 @@ pub fn run(command: GovCommand) -> anyhow::Result<()> {
         }),
         GovCommand::Execute {
             proposal_id,
+            gas,
             signer,
         } => with_chain(&signer, |chain| {
             let suite = proposals::registered_suite(chain.rpc)?;
-            proposals::execute(chain, &suite, proposal_id)?;
+            proposals::execute_with_gas(chain, &suite, proposal_id, gas)?;
             println!("executed proposal {proposal_id}");
             Ok(())
         }),

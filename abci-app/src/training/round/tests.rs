@@ -114,10 +114,26 @@ fn lineage_with(state: &mut StateView, round_params: RoundParams) -> Round {
 
 /// Stores a pending contribution of `trainer` on `shard`, as delivery does.
 fn contribute(state: &mut StateView, trainer: &str, shard: u32, seed: u64, height: u64) -> u64 {
+    let spec = ModelSpec::parse(SPEC).unwrap();
+    contribute_bytes(
+        state,
+        trainer,
+        shard,
+        Weights::init(&spec, seed).encode(),
+        height,
+    )
+}
+
+/// [`contribute`] with the contribution's bytes (weights or a payload).
+fn contribute_bytes(
+    state: &mut StateView,
+    trainer: &str,
+    shard: u32,
+    weights: Vec<u8>,
+    height: u64,
+) -> u64 {
     let mut round = current(state, MODEL).unwrap().unwrap();
     check_contribution(state, &round, round.number, shard, trainer, height).unwrap();
-    let spec = ModelSpec::parse(SPEC).unwrap();
-    let weights = Weights::init(&spec, seed).encode();
     let sha = records::put_blob(state, &weights);
     let id = records::next_update_id(state).unwrap();
     records::save_update(
@@ -267,6 +283,74 @@ fn a_full_round_merges_its_verified_contributions_and_the_next_opens_from_the_me
     );
     assert_eq!(next.status, RoundStatus::Open as i32);
     assert!(events.iter().any(|e| e.kind == "round_opened"));
+}
+
+/// A compressed round merges what its payloads decode to: the round's base
+/// plus each pseudo-gradient, then the mean, as for full weights; a single
+/// contribution becomes exactly base + its decoded delta.
+#[test]
+fn a_compressed_round_merges_the_decoded_pseudo_gradients() {
+    use um_formats::compress::{self, Compression, Encoder};
+    let store = Store::temporary().unwrap();
+    let mut state = store.view();
+    let opened = lineage_with(
+        &mut state,
+        RoundParams {
+            compression: "bf16".into(),
+            ..rounds(2)
+        },
+    );
+    assert_eq!(round_compression(&opened).unwrap(), Compression::Bf16);
+    let spec = ModelSpec::parse(SPEC).unwrap();
+    let base_bytes = records::blob(&state, &opened.base_weights_sha256)
+        .unwrap()
+        .unwrap();
+    let base = Weights::decode(&spec, &base_bytes).unwrap();
+    let deltas: Vec<compress::Delta> = [21, 22]
+        .iter()
+        .map(|seed| {
+            compress::delta(&base, &Weights::init(&spec, *seed))
+                .unwrap()
+                .into_iter()
+                .map(|t| t.into_iter().map(|x| x / 8.0).collect())
+                .collect()
+        })
+        .collect();
+    let payloads: Vec<Vec<u8>> = deltas
+        .iter()
+        .map(|d| Encoder::new(Compression::Bf16).encode(d).unwrap())
+        .collect();
+    let a = contribute_bytes(&mut state, "um1alice", 0, payloads[0].clone(), 2);
+    let b = contribute_bytes(&mut state, "um1bob", 1, payloads[1].clone(), 2);
+    decide_update(&mut state, a, Decision::Accept, 0.5, 3);
+    decide_update(&mut state, b, Decision::Accept, 0.4, 3);
+    let params = TrainingParams::default();
+    end_block(&mut state, &block(3), &params).unwrap();
+    let round = current(&state, MODEL).unwrap().unwrap();
+    let candidate = records::update(&state, round.candidate_update_id)
+        .unwrap()
+        .unwrap();
+    let merged = weights_of(&state, &candidate.weights_sha256);
+    let decoded: Vec<Vec<f32>> = payloads
+        .iter()
+        .map(|p| {
+            let delta = compress::decode(&spec, Compression::Bf16, p).unwrap();
+            compress::apply(&base, &delta)
+                .unwrap()
+                .tensors
+                .into_iter()
+                .flat_map(|t| t.data)
+                .collect()
+        })
+        .collect();
+    assert_eq!(merged.len(), decoded[0].len());
+    for i in 0..merged.len() {
+        assert_eq!(
+            merged[i],
+            (decoded[0][i] + decoded[1][i]) / 2.0,
+            "entry {i}"
+        );
+    }
 }
 
 #[test]
