@@ -1553,5 +1553,34 @@ fn a_language_lineage_created_by_the_dao_trains_on_compressed_contributions() {
             .into_iter()
             .collect()
     );
+
+    // Anyone can use it: the head's weights, hash-checked, continue a prompt.
+    let sample = |extra: &[&str]| {
+        Command::new(trainer_binary())
+            .args(["sample", "--node", node.rpc.url(), "--model", LM])
+            .args(["--prompt", "HAMLET.\n", "--tokens", "60"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let head_version = history.last().unwrap().0;
+    let output = sample(&[]);
+    let (out, err) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(output.status.success(), "{out}\n{err}");
+    eprintln!("{err}{out}");
+    assert!(out.starts_with("HAMLET.\n"), "{out}");
+    assert!(out.len() > "HAMLET.\n".len() + 30, "{out}");
+    assert!(err.contains(&format!("{LM} v{head_version} ")), "{err}");
+    let output = sample(&["--version", "999"]);
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("version 999"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     drop(verifier);
 }

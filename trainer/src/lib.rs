@@ -32,6 +32,7 @@ pub mod eval;
 pub mod hyperparams;
 pub mod model;
 pub mod runtime;
+pub mod sample;
 pub mod service;
 pub mod step;
 pub mod train_loop;

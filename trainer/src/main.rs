@@ -31,6 +31,37 @@ enum Command {
     /// Train a model on chain: fetch the head, step, submit, wait for the verdict, repeat
     /// (for a lineage in collaborative rounds: claim a free shard of each round, then train it).
     Train(TrainArgs),
+    /// Generate text with a language lineage (a `gpt` spec): download the
+    /// head's (or a version's) weights, check their hash, continue a prompt.
+    Sample(SampleArgs),
+}
+
+#[derive(Args, Debug)]
+struct SampleArgs {
+    /// CometBFT RPC of a node of the chain.
+    #[arg(long, env = "UMD_NODE", default_value = "http://127.0.0.1:26657")]
+    node: String,
+    /// Model lineage (a language model).
+    #[arg(long)]
+    model: String,
+    /// Version to use (default: the head).
+    #[arg(long)]
+    version: Option<u64>,
+    /// Text to continue.
+    #[arg(long, default_value = "")]
+    prompt: String,
+    /// Bytes to generate.
+    #[arg(long, default_value_t = 200)]
+    tokens: usize,
+    /// Softmax temperature (0: the most likely byte each time).
+    #[arg(long, default_value_t = 0.8)]
+    temperature: f64,
+    /// Seed of the draws: the same seed, version and prompt give the same text.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Compute device: auto (CUDA when present), cpu or cuda.
+    #[arg(long, default_value = "auto")]
+    device: DeviceChoice,
 }
 
 #[derive(Args, Debug)]
@@ -147,6 +178,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Train(args) => train(args),
+        Command::Sample(args) => sample(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -244,6 +276,40 @@ fn train(args: TrainArgs) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
+fn sample(args: SampleArgs) -> Result<(), Box<dyn Error>> {
+    let device = args.device.resolve()?;
+    let chain = ChainClient::new(&args.node);
+    let lineage = chain.lineage(&args.model)?;
+    let spec = um_trainer::ModelSpec::parse(&lineage.spec_json)?;
+    let version = match args.version {
+        Some(number) => chain.version(&args.model, number)?,
+        None => chain.head(&args.model)?,
+    };
+    // Checked against the hash the chain records for the version.
+    let weights = chain.weights(&version.weights_sha256)?;
+    let model = um_trainer::Model::from_safetensors(&spec, &weights, device)?;
+    let text = um_trainer::sample::generate(
+        &model,
+        args.prompt.as_bytes(),
+        &um_trainer::sample::SampleParams {
+            tokens: args.tokens,
+            temperature: args.temperature,
+            seed: args.seed,
+        },
+    )?;
+    eprintln!(
+        "{} v{} (weights {}, held-out loss {:.4} nats/byte), {} bytes at temperature {}:",
+        args.model,
+        version.version,
+        hex::encode(&version.weights_sha256),
+        version.validation_loss,
+        args.tokens,
+        args.temperature
+    );
+    println!("{}{}", args.prompt, String::from_utf8_lossy(&text));
+    Ok(())
+}
+
 fn time_nonce() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -268,7 +334,7 @@ mod tests {
         let cli = Cli::try_parse_from(base.iter().chain(extra))?;
         match cli.command {
             Command::Train(args) => Ok(args),
-            Command::Serve(_) => unreachable!("a train command"),
+            _ => unreachable!("a train command"),
         }
     }
 

@@ -238,9 +238,11 @@ impl Model {
                 .transpose(1, 2)
                 .contiguous()
                 .reshape([n, t, embed]);
-            x = x + y.linear(p(b + 4), Some(p(b + 5)));
+            // Out of place: an in-place add would overwrite what the
+            // backward pass of the LayerNorm before it still reads.
+            x = &x + y.linear(p(b + 4), Some(p(b + 5)));
             let h = layer_norm(&x, b + 6);
-            x = x + h
+            x = &x + h
                 .linear(p(b + 8), Some(p(b + 9)))
                 .gelu("none")
                 .linear(p(b + 10), Some(p(b + 11)));

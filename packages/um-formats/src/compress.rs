@@ -396,10 +396,12 @@ pub fn relative_distance(sent: &[Vec<f32>], recomputed: &[Vec<f32>]) -> f64 {
             norm += f64::from(*r) * f64::from(*r);
         }
     }
-    match (diff, norm) {
-        (d, n) if n > 0.0 => (d / n).sqrt(),
-        (d, _) if d == 0.0 => 0.0,
-        _ => f64::INFINITY,
+    if norm > 0.0 {
+        (diff / norm).sqrt()
+    } else if diff == 0.0 {
+        0.0
+    } else {
+        f64::INFINITY
     }
 }
 
