@@ -130,6 +130,14 @@ struct TrainArgs {
     /// accuracy, as the validators measured it, e.g. 0.9.
     #[arg(long)]
     target_accuracy: Option<f64>,
+    /// Stop once an accepted version's held-out loss, as the validators
+    /// measured it, is at most this (nats per byte for a language model).
+    #[arg(long)]
+    target_loss: Option<f64>,
+    /// For a language lineage: print 80 bytes of text written by every
+    /// version whose number is a multiple of this.
+    #[arg(long, default_value_t = 0)]
+    sample_every: u64,
     /// Compute device: auto (CUDA when present), cpu or cuda.
     #[arg(long, default_value = "auto")]
     device: DeviceChoice,
@@ -244,12 +252,19 @@ fn train(args: TrainArgs) -> Result<(), Box<dyn Error>> {
         max_failures: args.max_failures,
         device,
         target_accuracy: args.target_accuracy,
+        target_loss: args.target_loss,
+        sample_every: args.sample_every,
         checkpoints,
     };
     let summary = train_loop::run(&chain, &key, &config, &mut |line| println!("{line}"))?;
     if let (Some(target), Some(reached)) = (args.target_accuracy, summary.last_accuracy) {
         if reached >= target {
             println!("target reached: held-out accuracy {reached:.4} >= {target}");
+        }
+    }
+    if let (Some(target), Some(reached)) = (args.target_loss, summary.last_loss) {
+        if reached <= target {
+            println!("target reached: held-out loss {reached:.4} <= {target}");
         }
     }
     if summary.rounds > 0 {

@@ -242,10 +242,10 @@ impl Model {
             // backward pass of the LayerNorm before it still reads.
             x = &x + y.linear(p(b + 4), Some(p(b + 5)));
             let h = layer_norm(&x, b + 6);
-            x = &x + h
-                .linear(p(b + 8), Some(p(b + 9)))
-                .gelu("none")
-                .linear(p(b + 10), Some(p(b + 11)));
+            x = &x
+                + h.linear(p(b + 8), Some(p(b + 9)))
+                    .gelu("none")
+                    .linear(p(b + 10), Some(p(b + 11)));
         }
         let f = 2 + 12 * layers;
         layer_norm(&x, f).linear::<Tensor>(p(f + 2), None)

@@ -102,6 +102,12 @@ pub struct LoopConfig {
     /// Stop once an accepted version's held-out accuracy (as the
     /// validators measured it) reaches this.
     pub target_accuracy: Option<f64>,
+    /// Stop once an accepted version's held-out loss (as the validators
+    /// measured it; nats per byte for a language model) is at most this.
+    pub target_loss: Option<f64>,
+    /// For a language lineage: report a short sample of every version
+    /// whose number is a multiple of this (0: never).
+    pub sample_every: u64,
     /// Serve a round's checkpoints from here instead of sending them in the
     /// tx; `None` sends them in the tx.
     pub checkpoints: Option<CheckpointServing>,
@@ -216,6 +222,8 @@ pub struct LoopSummary {
     pub next_nonce: u64,
     /// Validation accuracy of the last version this trainer got accepted.
     pub last_accuracy: Option<f64>,
+    /// Validation loss of the last version this trainer got accepted.
+    pub last_loss: Option<f64>,
 }
 
 /// The loop stopped.
@@ -284,6 +292,8 @@ enum Outcome {
     /// With the held-out accuracy the validators measured.
     Accepted {
         accuracy: f64,
+        loss: f64,
+        version: u64,
     },
     Rejected,
     Undecided,
@@ -343,13 +353,22 @@ pub fn run(
             Err(e) => return Err(e),
         };
         let last = match outcome {
-            Outcome::Accepted { accuracy } => {
+            Outcome::Accepted {
+                accuracy,
+                loss,
+                version,
+            } => {
                 summary.accepted += 1;
                 summary.last_accuracy = Some(accuracy);
+                summary.last_loss = Some(loss);
                 failures = 0;
+                if config.sample_every > 0 && version % config.sample_every == 0 {
+                    report(&sample_line(chain, config, version));
+                }
                 if config
                     .target_accuracy
                     .is_some_and(|target| accuracy >= target)
+                    || config.target_loss.is_some_and(|target| loss <= target)
                 {
                     break;
                 }
@@ -543,7 +562,11 @@ fn attempt(
     let status = UpdateStatus::try_from(update.status).unwrap_or(UpdateStatus::Unspecified);
     let (outcome, counts) = match status {
         UpdateStatus::Accepted => (
-            Outcome::Accepted { accuracy: 0.0 },
+            Outcome::Accepted {
+                accuracy: 0.0,
+                loss: 0.0,
+                version: 0,
+            },
             (summary.accepted + 1, summary.rejected),
         ),
         UpdateStatus::Rejected => (Outcome::Rejected, (summary.accepted, summary.rejected + 1)),
@@ -577,9 +600,42 @@ fn attempt(
         counts.1,
     ));
     Ok(match outcome {
-        Outcome::Accepted { .. } => Outcome::Accepted { accuracy },
+        Outcome::Accepted { .. } => Outcome::Accepted {
+            accuracy,
+            loss,
+            version,
+        },
         other => other,
     })
+}
+
+/// A progress line with 80 bytes the language lineage's `version`
+/// writes after a newline (temperature 0.8, seed 0); why not, when it
+/// cannot (not a language model, weights unavailable).
+fn sample_line(chain: &ChainClient, config: &LoopConfig, version: u64) -> String {
+    let text = || -> Result<String, String> {
+        let lineage = chain.lineage(&config.model_id).map_err(|e| e.to_string())?;
+        let spec = ModelSpec::parse(&lineage.spec_json).map_err(|e| e.to_string())?;
+        let record = chain
+            .version(&config.model_id, version)
+            .map_err(|e| e.to_string())?;
+        let weights = chain
+            .weights(&record.weights_sha256)
+            .map_err(|e| e.to_string())?;
+        let model =
+            Model::from_safetensors(&spec, &weights, config.device).map_err(|e| e.to_string())?;
+        let params = crate::sample::SampleParams {
+            tokens: 80,
+            temperature: 0.8,
+            seed: 0,
+        };
+        let bytes = crate::sample::generate(&model, b"\n", &params).map_err(|e| e.to_string())?;
+        Ok(format!("{:?}", String::from_utf8_lossy(&bytes)))
+    };
+    match text() {
+        Ok(text) => format!("sample v{version}: {text}"),
+        Err(why) => format!("sample v{version}: none ({why})"),
+    }
 }
 
 /// Shards per round of a lineage in round mode; `None` for a lineage that
@@ -1142,6 +1198,8 @@ fn report_round(
     Ok(if in_version {
         Outcome::Accepted {
             accuracy: f64::from(head.validation_accuracy),
+            loss: f64::from(head.validation_loss),
+            version: head.version,
         }
     } else if fraud {
         Outcome::Rejected
@@ -1274,6 +1332,8 @@ mod tests {
             max_failures,
             device: Device::Cpu,
             target_accuracy: None,
+            target_loss: None,
+            sample_every: 0,
             checkpoints: None,
         }
     }
@@ -1294,6 +1354,25 @@ mod tests {
             summary.accepted, 2,
             "an unreachable target leaves --updates in charge"
         );
+        // A loss target: any loss meets one of 100, none one of 0.
+        config.target_accuracy = None;
+        config.updates = 5;
+        config.target_loss = Some(100.0);
+        let summary = run(&chain, &key, &config, &mut |_| {}).unwrap();
+        assert_eq!(summary.accepted, 1);
+        assert!(summary.last_loss.is_some_and(|l| l > 0.0 && l <= 100.0));
+        config.target_loss = Some(0.0);
+        config.updates = 2;
+        let summary = run(&chain, &key, &config, &mut |_| {}).unwrap();
+        assert_eq!(summary.accepted, 2);
+        // An MLP lineage has no text to show: the line says why.
+        config.target_loss = None;
+        config.updates = 1;
+        config.sample_every = 1;
+        let mut lines = Vec::new();
+        run(&chain, &key, &config, &mut |l| lines.push(l.to_string())).unwrap();
+        let line = lines.iter().find(|l| l.starts_with("sample v")).unwrap();
+        assert!(line.contains("not a language model"), "{line}");
     }
 
     #[test]
