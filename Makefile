@@ -9,7 +9,7 @@ export OMP_WAIT_POLICY ?= PASSIVE
 # `make build` (demo, localnet, operators) leaves them out of umd.
 TEST_FEATURES := --features um-app/test-hooks
 
-.PHONY: bench reliability setup setup-cometbft setup-abci-cli setup-wasm setup-venv setup-mnist setup-shakespeare setup-interop contracts build build-release test demo fmt clippy clean-state localnet-up localnet-down localnet-status
+.PHONY: bench reliability setup setup-cometbft setup-abci-cli setup-wasm setup-venv setup-mnist setup-shakespeare setup-interop contracts build build-release test demo demo-lm fmt clippy clean-state localnet-up localnet-down localnet-status
 
 setup: setup-cometbft setup-wasm setup-venv setup-mnist setup-shakespeare setup-interop
 
@@ -82,6 +82,12 @@ build-release: setup contracts
 # training an MLP on MNIST to 90 % held-out accuracy (DEMO_EXIT=1 stops there).
 demo: build
 	@scripts/demo.sh
+
+# The language demo: a byte-level transformer on the works of Shakespeare,
+# contributions sent top-k compressed, to a held-out loss target
+# (DEMO_EXIT=1 stops there; DEMO_LM_TARGET sets it).
+demo-lm: build
+	@scripts/demo-lm.sh
 
 # N validators on loopback (127.0.0.2, .3, …), each with its CometBFT, umd
 # and verifier; homes and logs in localnet/.run (LOCALNET_DIR). An existing
