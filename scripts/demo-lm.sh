@@ -8,7 +8,7 @@
 # every few versions a short sample of the head's text.
 #
 #   DEMO_EXIT=1              stop once the target is reached (else run until Ctrl-C)
-#   DEMO_LM_TARGET=2.2       the held-out loss to reach (nats per byte); the default is
+#   DEMO_LM_TARGET=2.41      the held-out loss to reach (nats per byte); the default is
 #                            what the no-chain loop reaches in 10 minutes here (BENCHMARKS.md)
 #   DEMO_LM_SAMPLE_EVERY=5   print a sample of every 5th version
 #   DEMO_HOME=.demo-lm       where the node's home and logs go
@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 umd="$PWD/target/debug/umd"
 trainer="$PWD/target/debug/um-trainer"
 home="${DEMO_HOME:-$PWD/.demo-lm}"
-target="${DEMO_LM_TARGET:-2.2}"
+target="${DEMO_LM_TARGET:-2.41}"
 every="${DEMO_LM_SAMPLE_EVERY:-5}"
 model="shakespeare-gpt"
 spec='{"kind":"gpt","vocab":256,"block_size":64,"layers":2,"heads":4,"embed":64}'
