@@ -580,7 +580,7 @@ fn after_candidate(
             // step of 1 on it alone), never stepped past it: an outer
             // learning rate that overshoots must not also sink the round's
             // best single result. Once that failed too, the round ends.
-            if !is_plain_contribution(state, &candidate)? {
+            if !is_plain_contribution(state, lineage, round, &candidate)? {
                 if let Some(best) = best_contribution(state, &candidate.contributions)? {
                     let event =
                         propose_candidate(state, block, params, lineage, round, &[best], 1.0)?;
@@ -594,13 +594,35 @@ fn after_candidate(
 }
 
 /// Whether `candidate` is one contribution's own weights (the fallback, or
-/// a merge of one at outer learning rate 1).
-fn is_plain_contribution(state: &StateView, candidate: &Update) -> Result<bool, TxError> {
+/// a merge of one at outer learning rate 1). In a compressed round those
+/// are the base plus its decoded delta, not the payload it was sent as:
+/// compared with the payload's hash, no candidate ever matched, and a
+/// rejected one-contribution round proposed the same candidate forever.
+fn is_plain_contribution(
+    state: &StateView,
+    lineage: &Lineage,
+    round: &Round,
+    candidate: &Update,
+) -> Result<bool, TxError> {
     let [only] = candidate.contributions.as_slice() else {
         return Ok(false);
     };
-    Ok(records::update(state, *only)?
-        .is_some_and(|contribution| contribution.weights_sha256 == candidate.weights_sha256))
+    let Some(contribution) = records::update(state, *only)? else {
+        return Ok(false);
+    };
+    let compression = round_compression(round)?;
+    if compression == Compression::F32 {
+        return Ok(contribution.weights_sha256 == candidate.weights_sha256);
+    }
+    let spec = super::parse_spec(&lineage.spec)?;
+    let (Some(base), Some(payload)) = (
+        records::blob(state, &round.base_weights_sha256)?,
+        records::blob(state, &contribution.weights_sha256)?,
+    ) else {
+        return Ok(false);
+    };
+    let weights = merge::contribution_weights(&spec, compression, &base, payload)?;
+    Ok(records::sha256(&weights).as_slice() == candidate.weights_sha256.as_slice())
 }
 
 fn round_verified_count(state: &StateView, round: &Round) -> Result<usize, TxError> {

@@ -353,6 +353,50 @@ fn a_compressed_round_merges_the_decoded_pseudo_gradients() {
     }
 }
 
+/// Found by `make demo-lm`: in a compressed round of one contribution, a
+/// candidate the validators rejected was proposed again, block after
+/// block (the check for "the contribution's own weights" compared the
+/// candidate with the payload's hash). It closes with no version.
+#[test]
+fn a_rejected_compressed_candidate_of_one_contribution_closes_the_round() {
+    use um_formats::compress::{self, Compression, Encoder};
+    let store = Store::temporary().unwrap();
+    let mut state = store.view();
+    let opened = lineage_with(
+        &mut state,
+        RoundParams {
+            compression: "topk".into(),
+            ..rounds(1)
+        },
+    );
+    let spec = ModelSpec::parse(SPEC).unwrap();
+    let base = Weights::decode(
+        &spec,
+        &records::blob(&state, &opened.base_weights_sha256)
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    let delta = compress::delta(&base, &Weights::init(&spec, 31)).unwrap();
+    let payload = Encoder::new(Compression::TopK).encode(&delta).unwrap();
+    let a = contribute_bytes(&mut state, "um1alice", 0, payload, 2);
+    decide_update(&mut state, a, Decision::Accept, 0.5, 3);
+    let params = TrainingParams::default();
+    end_block(&mut state, &block(3), &params).unwrap();
+    let round = current(&state, MODEL).unwrap().unwrap();
+    assert_eq!(round.status, RoundStatus::Evaluating as i32);
+    let candidate = round.candidate_update_id;
+
+    decide_update(&mut state, candidate, Decision::Reject, 0.9, 4);
+    end_block(&mut state, &block(4), &params).unwrap();
+    let closed = load(&state, MODEL, 1).unwrap().unwrap();
+    assert_eq!(closed.status, RoundStatus::Closed as i32, "{closed:?}");
+    assert_eq!(closed.outcome, OUTCOME_NO_IMPROVEMENT);
+    assert_eq!(closed.candidate_update_id, candidate, "no second candidate");
+    let next = current(&state, MODEL).unwrap().unwrap();
+    assert_eq!((next.number, next.base_version), (2, 0));
+}
+
 #[test]
 fn a_merge_that_does_not_improve_falls_back_to_the_best_contribution_once() {
     let store = Store::temporary().unwrap();
