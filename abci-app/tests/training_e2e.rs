@@ -55,32 +55,9 @@ fn training_chain_with(
     let digits = workspace_root().join("data/mnist");
     let dataset = format!("mnist={}", digits.display());
     let node = TestNode::init_with(&["--dataset", &dataset, "--dataset-limit", DIGITS]);
-    let deployer = node.new_key("deployer");
     let keys: Vec<Key> = trainers.iter().map(|name| node.new_key(name)).collect();
-    let mut config = DeployConfig::new(&workspace_root().join("artifacts"));
-    config.initial_balances = keys
-        .iter()
-        .map(|k| (k.address.clone(), 200 * NRN))
-        .collect();
-    config.token_cap = 1_000_000 * NRN;
-    // Short votes, for the dataset delta test.
-    config.voting_period_blocks = 6;
-    let bonds: Vec<_> = keys
-        .iter()
-        .map(|k| um_governance::genesis::GenesisBond {
-            operator: k.address.clone(),
-            amount: 100 * NRN,
-            role: BondRole::Trainer,
-        })
-        .collect();
-    let mut genesis = node.genesis();
-    let suite = um_governance::genesis::add_suite(
-        &mut genesis["app_state"],
-        &config,
-        &deployer.address,
-        &bonds,
-    )
-    .unwrap();
+    let bonds = vec![100 * NRN; keys.len()];
+    let (mut genesis, suite) = governed_genesis(&node, &keys, 200 * NRN, &bonds);
     genesis["app_state"]["training"] = json!({
         "params": {"expiry_blocks": expiry_blocks},
         "lineages": [{
@@ -94,6 +71,41 @@ fn training_chain_with(
     });
     node.set_genesis(&genesis);
     (node, keys, suite)
+}
+
+/// `node`'s genesis with the governance suite: `keys` hold `balance` NRN
+/// each and are bonded as trainers with `bonds` (in order); votes last 6
+/// blocks.
+fn governed_genesis(
+    node: &TestNode,
+    keys: &[Key],
+    balance: u128,
+    bonds: &[u128],
+) -> (Value, Deployment) {
+    let deployer = node.new_key("deployer");
+    let mut config = DeployConfig::new(&workspace_root().join("artifacts"));
+    config.initial_balances = keys.iter().map(|k| (k.address.clone(), balance)).collect();
+    config.token_cap = 1_000_000 * NRN;
+    // Short votes, for the tests that pass proposals.
+    config.voting_period_blocks = 6;
+    let bonds: Vec<_> = keys
+        .iter()
+        .zip(bonds)
+        .map(|(k, amount)| um_governance::genesis::GenesisBond {
+            operator: k.address.clone(),
+            amount: *amount,
+            role: BondRole::Trainer,
+        })
+        .collect();
+    let mut genesis = node.genesis();
+    let suite = um_governance::genesis::add_suite(
+        &mut genesis["app_state"],
+        &config,
+        &deployer.address,
+        &bonds,
+    )
+    .unwrap();
+    (genesis, suite)
 }
 
 fn submit_weights(
@@ -1367,34 +1379,11 @@ fn a_language_lineage_created_by_the_dao_trains_on_compressed_contributions() {
     // All of it: a limit keeps the records of the lowest hashes, which are
     // the validation split's.
     let mut node = TestNode::init_with(&["--dataset", &format!("shakespeare={}", texts.display())]);
-    let deployer = node.new_key("deployer");
     let names = ["alice", "bob", "mallory", "trudy"];
     let keys: Vec<Key> = names.iter().map(|name| node.new_key(name)).collect();
-    let mut config = DeployConfig::new(&workspace_root().join("artifacts"));
-    config.initial_balances = keys
-        .iter()
-        .map(|k| (k.address.clone(), 2_000 * NRN))
-        .collect();
-    config.token_cap = 1_000_000 * NRN;
-    config.voting_period_blocks = 6;
     // Alice holds most of the stake: her vote alone passes a proposal.
-    let bonds: Vec<_> = keys
-        .iter()
-        .enumerate()
-        .map(|(i, k)| um_governance::genesis::GenesisBond {
-            operator: k.address.clone(),
-            amount: if i == 0 { 1_000 * NRN } else { 100 * NRN },
-            role: BondRole::Trainer,
-        })
-        .collect();
-    let mut genesis = node.genesis();
-    let suite = um_governance::genesis::add_suite(
-        &mut genesis["app_state"],
-        &config,
-        &deployer.address,
-        &bonds,
-    )
-    .unwrap();
+    let bonds = [1_000 * NRN, 100 * NRN, 100 * NRN, 100 * NRN];
+    let (mut genesis, suite) = governed_genesis(&node, &keys, 2_000 * NRN, &bonds);
     genesis["app_state"]["training"] = json!({"params": {"expiry_blocks": 60}});
     node.set_genesis(&genesis);
     node.start();

@@ -676,8 +676,6 @@ fn run_segments(
     Ok(out)
 }
 
-/// `||claimed − recomputed|| / ||recomputed||`. Both are weights of the
-/// spec: `claimed` decoded against it, `recomputed` our own step's output.
 /// A payload that does not decode, or decodes to weights that are not
 /// finite: fraud anyone can see, as malformed weights are.
 fn payload_fraud_reason(e: CompressError) -> Reason {
@@ -706,6 +704,8 @@ fn compressed_distance(
     }
 }
 
+/// `||claimed − recomputed|| / ||recomputed||`. Both are weights of the
+/// spec: `claimed` decoded against it, `recomputed` our own step's output.
 fn distance_to(spec: &ModelSpec, claimed: &Weights, recomputed: &[u8]) -> f64 {
     let recomputed = Weights::decode(spec, recomputed).expect("our own step output decodes");
     claimed
