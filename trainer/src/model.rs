@@ -357,20 +357,14 @@ mod tests {
             let model = Model::init(spec, 21, Device::Cpu).unwrap();
             let file = dir.path().join(format!("model{i}.safetensors"));
             std::fs::write(&file, model.to_safetensors()).unwrap();
-            let out = std::process::Command::new(&python)
-                .arg("-c")
-                .arg(PYTHON_CHECK)
-                .arg(&file)
-                .arg(spec.to_json())
-                .arg(dir.path().join("pixels.bin"))
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "python failed: {}",
-                String::from_utf8_lossy(&out.stderr)
+            let out = run_python(
+                &python,
+                PYTHON_CHECK,
+                &file,
+                &spec.to_json(),
+                &dir.path().join("pixels.bin"),
             );
-            let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
             // Names, shapes, dtypes and the exact bytes of every tensor.
             let tensors = report["tensors"].as_object().unwrap();
             let weights = model.weights();
@@ -394,6 +388,30 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// `script` run as `python -c script WEIGHTS SPEC INPUT`; its stdout.
+    fn run_python(
+        python: &std::path::Path,
+        script: &str,
+        weights: &std::path::Path,
+        spec: &str,
+        input: &std::path::Path,
+    ) -> Vec<u8> {
+        let out = std::process::Command::new(python)
+            .arg("-c")
+            .arg(script)
+            .arg(weights)
+            .arg(spec)
+            .arg(input)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "python failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
     }
 
     const PYTHON_CHECK: &str = r#"
@@ -491,20 +509,14 @@ print(json.dumps({"tensors": tensors, "logits": logits}))
         let tokens: Vec<i64> = text[..64].iter().map(|&b| i64::from(b)).collect();
         let xs = Tensor::from_slice(&tokens).reshape([2, 32]);
         std::fs::write(dir.path().join("tokens.bin"), &text[..64]).unwrap();
-        let out = std::process::Command::new(&python)
-            .arg("-c")
-            .arg(PYTHON_GPT)
-            .arg(&file)
-            .arg(spec.to_json())
-            .arg(dir.path().join("tokens.bin"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "python failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = run_python(
+            &python,
+            PYTHON_GPT,
+            &file,
+            &spec.to_json(),
+            &dir.path().join("tokens.bin"),
         );
-        let theirs: Vec<Vec<Vec<f64>>> = serde_json::from_slice(&out.stdout).unwrap();
+        let theirs: Vec<Vec<Vec<f64>>> = serde_json::from_slice(&out).unwrap();
         let ours = model.forward(&xs);
         let mut worst = 0f64;
         for (n, rows) in theirs.iter().enumerate() {

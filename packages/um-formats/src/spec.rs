@@ -484,21 +484,10 @@ impl ModelSpec {
                 total = total.checked_add(dense(flat, u64::from(*hidden))?)?;
                 total = total.checked_add(dense(u64::from(*hidden), u64::from(*classes))?)?;
             }
-            ModelSpec::Gpt {
-                vocab,
-                block_size,
-                layers,
-                embed,
-                ..
-            } => {
-                let (v, t, e) = (u64::from(*vocab), u64::from(*block_size), u64::from(*embed));
-                // Per block: two LayerNorms (4e), qkv (3e·e + 3e), proj
-                // (e·e + e), fc (4e·e + 4e), mlp proj (4e·e + e).
-                let per_block = e.checked_mul(e)?.checked_mul(12)?.checked_add(13 * e)?;
-                total = v.checked_mul(e)?.checked_mul(2)?; // wte + head
-                total = total.checked_add(t.checked_mul(e)?)?; // wpe
-                total = total.checked_add(per_block.checked_mul(u64::from(*layers))?)?;
-                total = total.checked_add(2 * e)?; // ln_f
+            // `validate_gpt` bounds every field first (≈ 3.3 × 10⁹
+            // parameters at most): the plain sum cannot overflow.
+            ModelSpec::Gpt { .. } => {
+                total = self.parameters().iter().map(ParamInfo::numel).sum();
             }
         }
         Some(total)
