@@ -1420,7 +1420,7 @@ fn a_language_lineage_created_by_the_dao_trains_on_compressed_contributions() {
     );
     let rounds = json!({"set_round_params": {"model_id": LM, "rounds": {
         "max_contributions": 2, "round_blocks": 60, "outer_learning_rate": "1",
-        "eval_samples": 100, "compression": "topk",
+        "eval_samples": 0, "compression": "topk",
     }}});
     pass_proposal(&node, &suite, alice, "compressed rounds", &rounds);
     let opened = round_of(&node, LM, 0);
@@ -1504,7 +1504,9 @@ fn a_language_lineage_created_by_the_dao_trains_on_compressed_contributions() {
     eprintln!("a contribution: {payload} bytes compressed, {full_size} bytes of f32 weights");
 
     // Every version after 0 merged compressed contributions and lowered
-    // the held-out loss (nats per byte) the validators measured.
+    // the held-out loss (nats per byte) the validators measured, all on
+    // the whole held-out split (eval_samples 0): with a subset, each
+    // version is measured on its own draw and the numbers do not compare.
     let versions: QueryVersionsResponse = node
         .rpc
         .query_proto(
