@@ -20,6 +20,17 @@
 // and elements, so the panel is checked even against a chain whose
 // lineages all advance one update at a time. A failure exits 1.
 //
+// With PAD_DIGITS=<file.json> ([{label, pixels: [784]}...]), after "loaded":
+// draws a stroke with the mouse on the first model's drawing pad and waits
+// for the head's probabilities, then renders each digit onto the pad
+// (window.umUse.drawDigit) and reads the class the page shows; prints
+// {"event":"pad", stroke: {predicted, probabilities, version}, digits:
+// [{label, predicted, version}]}.
+//
+// With SAMPLE_MODEL=<model id> (a language lineage), after "loaded": waits
+// for its div.sample to show text from a version and prints {"event":
+// "sample", model, version, text, caption}.
+//
 // Facts: per model its chart's data-points/data-measured, the version
 // table's rows (version, height, trainer, verdicts), its rounds panel (null
 // without one), per dataset its rows;
@@ -29,6 +40,7 @@
 // time (CHROMIUM overrides the browser path, WAIT_MS the 60 s wait).
 
 import { chromium } from "playwright-core";
+import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 
 const [url, screenshot] = process.argv.slice(2);
@@ -299,6 +311,63 @@ async function checkRounds(page) {
   return true;
 }
 
+// The first model's drawing pad: a stroke drawn with the mouse, then real
+// digits rendered onto it.
+async function checkPad(page, digitsFile) {
+  const digits = JSON.parse(readFileSync(digitsFile, "utf8"));
+  const pad = page.locator("article.model div.pad").first();
+  await pad.waitFor({ timeout: waitMs });
+  const model = await pad.getAttribute("data-model");
+  const box = await pad.locator("canvas.pad-canvas").boundingBox();
+  // A "7": across the top, then down to the lower left.
+  const at = (fx, fy) => [box.x + fx * box.width, box.y + fy * box.height];
+  await page.mouse.move(...at(0.3, 0.25));
+  await page.mouse.down();
+  for (const [fx, fy] of [[0.5, 0.25], [0.7, 0.25], [0.6, 0.5], [0.5, 0.75]]) {
+    await page.mouse.move(...at(fx, fy), { steps: 8 });
+  }
+  await page.mouse.up();
+  await page.waitForFunction(
+    (id) => Number(document.querySelector(`div.pad[data-model="${CSS.escape(id)}"]`).getAttribute("data-predictions")) >= 1,
+    model,
+    { timeout: waitMs, polling: 100 },
+  );
+  const stroke = await pad.evaluate((panel) => ({
+    predicted: panel.querySelector(".predicted").getAttribute("data-class"),
+    version: panel.querySelector(".predicted").getAttribute("data-version"),
+    probabilities: [...panel.querySelectorAll(".bar")].map((bar) => Number(bar.getAttribute("data-p"))),
+    note: panel.querySelector(".pad-note").textContent,
+  }));
+  const results = [];
+  for (const digit of digits) {
+    const shown = await page.evaluate(({ model, pixels }) => window.umUse.drawDigit(model, pixels), { model, pixels: digit.pixels });
+    results.push({ label: digit.label, predicted: shown.predicted, version: shown.version });
+  }
+  return { model, stroke, digits: results };
+}
+
+// A language lineage's sample from its head.
+async function checkSample(page, model) {
+  const selector = `div.sample[data-model="${model.replace(/"/g, '\\"')}"]`;
+  await page.waitForFunction(
+    (sel) => {
+      const panel = document.querySelector(sel);
+      return panel !== null && panel.getAttribute("data-version") !== "";
+    },
+    selector,
+    { timeout: waitMs, polling: 200 },
+  );
+  return page.evaluate((sel) => {
+    const panel = document.querySelector(sel);
+    return {
+      model: panel.getAttribute("data-model"),
+      version: panel.getAttribute("data-version"),
+      text: panel.querySelector(".sample-text").textContent,
+      caption: panel.querySelector(".sample-caption").textContent,
+    };
+  }, selector);
+}
+
 async function main() {
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -337,6 +406,12 @@ async function main() {
     await waitForPoints(page, 1);
     const roundsChecked = await checkRounds(page);
     console.log(JSON.stringify({ event: "loaded", navigations, roundsChecked, ...(await facts(page)) }));
+    if (process.env.SAMPLE_MODEL) {
+      console.log(JSON.stringify({ event: "sample", ...(await checkSample(page, process.env.SAMPLE_MODEL)) }));
+    }
+    if (process.env.PAD_DIGITS) {
+      console.log(JSON.stringify({ event: "pad", ...(await checkPad(page, process.env.PAD_DIGITS)) }));
+    }
 
     const input = createInterface({ input: process.stdin });
     for await (const line of input) {

@@ -9,7 +9,11 @@
 #   LOCALNET_CHAIN_ID                                           [um-localnet-1]
 #   LOCALNET_TIMEOUT_COMMIT  CometBFT timeout_commit             [500ms]
 #   LOCALNET_EPOCH_BLOCKS  blocks per validator-set epoch       [10]
-#   LOCALNET_DIGITS        MNIST digits in the genesis dataset  [all 10,000]
+#   LOCALNET_DIGITS        MNIST digits in the genesis dataset (records of
+#                          each genesis dataset)                [all 10,000]
+#   LOCALNET_TEXTS         a folder of .txt files: a second genesis dataset,
+#                          `shakespeare` (e.g. data/shakespeare) [none]
+#   LOCALNET_TRAIN_MODEL   the lineage train.sh trains          [LOCALNET_MODEL]
 #   LOCALNET_MODEL / LOCALNET_SPEC / LOCALNET_HYPERPARAMS  the genesis lineage
 #   LOCALNET_LINEAGES      lineages of that spec: MODEL, MODEL-2…  [1]
 #   LOCALNET_ROUNDS        round params JSON: the lineages train in

@@ -37,4 +37,4 @@ esac
 # exec keeps the pid, so localnet/down.sh can stop the trainer too.
 echo $$ >"$LOCALNET_DIR/$key.pid"
 exec "$UM_TRAINER" train --node "$(node_rpc "$node")" --home "$(node_home 0)" \
-  --key "$key" --model "$LOCALNET_MODEL" "${options[@]}"
+  --key "$key" --model "${LOCALNET_TRAIN_MODEL:-$LOCALNET_MODEL}" "${options[@]}"

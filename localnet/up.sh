@@ -70,6 +70,7 @@ create() {
     if [ "$i" = 0 ]; then
       # node0 builds the genesis every node gets.
       dataset=(--dataset "mnist=$LOCALNET_ROOT/data/mnist")
+      if [ -n "${LOCALNET_TEXTS:-}" ]; then dataset+=(--dataset "shakespeare=$LOCALNET_TEXTS"); fi
       if [ -n "${LOCALNET_DIGITS:-}" ]; then dataset+=(--dataset-limit "$LOCALNET_DIGITS"); fi
     fi
     # umd's home layout and config (proxy_app = its ABCI address, fast

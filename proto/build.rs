@@ -17,6 +17,7 @@ const PROTOS: &[&str] = &[
     "um/training/v1/types.proto",
     "um/training/v1/tx.proto",
     "um/training/v1/query.proto",
+    "um/training/v1/predict.proto",
     "um/dataset/v1/types.proto",
     "um/dataset/v1/tx.proto",
     "um/dataset/v1/query.proto",

@@ -351,6 +351,7 @@ fn grpc_and_rest_serve_the_chain_and_the_trainer_submits_through_grpc() {
     dataset_routes(&chain);
     cosmos_routes(&chain);
     grpc_methods(&chain);
+    predictions(&chain);
     openapi_matches_the_router(&chain);
 }
 
@@ -726,6 +727,194 @@ fn dataset_routes(chain: &Chain) {
     );
     chain.fails("GET", "/um/dataset/v1/deltas/7", None, 404);
     chain.fails("GET", "/um/dataset/v1/deltas/seven", None, 400);
+}
+
+/// Every held-out record of the chain's dataset, in the chain's order.
+fn validation_records(chain: &Chain) -> Vec<dataset::Record> {
+    let mut records = Vec::new();
+    let mut key = Vec::new();
+    loop {
+        let page: dataset::QueryRecordsResponse = chain.grpc_ok(
+            "/um.dataset.v1.Query/Records",
+            dataset::QueryRecordsRequest {
+                dataset_id: "mnist".into(),
+                version: None,
+                split: dataset::Split::Validation as i32,
+                pagination: Some(PageRequest {
+                    key: key.clone(),
+                    limit: 1000,
+                    ..Default::default()
+                }),
+            },
+        );
+        records.extend(page.records);
+        key = page.pagination.map(|p| p.next_key).unwrap_or_default();
+        if key.is_empty() {
+            return records;
+        }
+    }
+}
+
+fn predicted(answer: &Value) -> u64 {
+    answer["predicted_class"].as_u64().unwrap_or(0)
+}
+
+/// Issue 20: the head answers REST and gRPC predictions (forwarded to the
+/// validator's um-trainer serve); over the whole held-out split its
+/// accuracy is the one the chain recorded for it; bad input is refused.
+fn predictions(chain: &Chain) {
+    let head = chain.get(&format!("/um/training/v1/models/{MODEL}/head"));
+    let head = &head["version"];
+    let recorded = head["validation_accuracy"].as_f64().unwrap();
+    let path = format!("/um/training/v1/models/{MODEL}/predict");
+    let records = validation_records(chain);
+    assert!(records.len() > 50, "{} held-out records", records.len());
+    let started = Instant::now();
+    let mut correct = 0;
+    for (i, record) in records.iter().enumerate() {
+        let body = json!({ "image": record.pixels }).to_string();
+        let reply = chain.http("POST", &path, Some(&body));
+        assert_eq!(
+            reply.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        let answer = reply.json();
+        if i == 0 {
+            assert_eq!(answer["version"], head["version"], "{answer}");
+            assert_eq!(answer["weights_sha256"], head["weights_sha256"], "{answer}");
+            assert_eq!(answer["model_id"], MODEL);
+            let p: Vec<f64> = answer["probabilities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_f64().unwrap())
+                .collect();
+            assert_eq!(p.len(), 10, "{answer}");
+            assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-3, "{answer}");
+            let best = p[predicted(&answer) as usize];
+            assert!(p.iter().all(|&x| x <= best), "{answer}");
+        }
+        correct += usize::from(predicted(&answer) == u64::from(record.label));
+    }
+    let accuracy = correct as f64 / records.len() as f64;
+    eprintln!(
+        "REST predictions: {correct} of {} held-out digits right ({accuracy:.4}); the chain recorded {recorded:.4}; {:.1} s",
+        records.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        (accuracy - recorded).abs() <= 0.01,
+        "accuracy over REST {accuracy} vs recorded {recorded}"
+    );
+
+    // The same digit as a PNG (raw body, or base64 in JSON): the same answer.
+    let first = &records[0];
+    let by_pixels = chain.http(
+        "POST",
+        &path,
+        Some(&json!({ "image": first.pixels }).to_string()),
+    );
+    let png = um_formats::image::digit_to_png(&first.pixels).unwrap();
+    let raw = ureq::post(&format!("{}{path}", chain.rest))
+        .set("Content-Type", "image/png")
+        .send_bytes(&png)
+        .unwrap();
+    let mut raw_body = Vec::new();
+    raw.into_reader().read_to_end(&mut raw_body).unwrap();
+    let raw: Value = serde_json::from_slice(&raw_body).unwrap();
+    assert_eq!(raw["probabilities"], by_pixels.json()["probabilities"]);
+    let b64 = chain.http(
+        "POST",
+        &path,
+        Some(&json!({ "png": B64.encode(&png) }).to_string()),
+    );
+    assert_eq!(b64.json()["probabilities"], raw["probabilities"]);
+
+    // A named version: version 0, the initial weights.
+    let v0 = chain.http(
+        "POST",
+        &format!("{path}?version=0"),
+        Some(&json!({ "image": first.pixels }).to_string()),
+    );
+    assert_eq!(v0.status, 200);
+    let v0 = v0.json();
+    assert_eq!(v0["version"], "0");
+    assert_ne!(v0["probabilities"], raw["probabilities"]);
+
+    // Bad input: clear 4xx, nothing else changes.
+    let image = json!({ "image": first.pixels }).to_string();
+    chain.fails(
+        "POST",
+        "/um/training/v1/models/nope/predict",
+        Some(&image),
+        404,
+    );
+    chain.fails("POST", &format!("{path}?version=99999"), Some(&image), 404);
+    chain.fails("POST", &format!("{path}?version=v1"), Some(&image), 400);
+    let error = chain.fails("POST", &path, Some(r#"{"prompt":"ROMEO."}"#), 400);
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("classifies images"),
+        "{error}"
+    );
+    chain.fails("POST", &path, Some(r#"{"image":[1,2,3]}"#), 400);
+    chain.fails("POST", &path, Some(r#"{"png":"aGVsbG8="}"#), 400);
+    chain.fails("POST", &path, Some("{}"), 400);
+    chain.fails("POST", &path, Some("not json"), 400);
+    let mut wide = png.clone();
+    wide[16..20].copy_from_slice(&29u32.to_be_bytes());
+    let error = chain.fails(
+        "POST",
+        &path,
+        Some(&json!({ "png": B64.encode(&wide) }).to_string()),
+        400,
+    );
+    assert!(
+        error["message"].as_str().unwrap().contains("png"),
+        "{error}"
+    );
+
+    // gRPC: um.training.v1.Inference/Predict gives the REST answer.
+    let over_grpc: training::PredictResponse = chain.grpc_ok(
+        "/um.training.v1.Inference/Predict",
+        training::PredictRequest {
+            model_id: MODEL.into(),
+            input: Some(training::predict_request::Input::Pixels(
+                first.pixels.clone(),
+            )),
+            ..Default::default()
+        },
+    );
+    assert_eq!(u64::from(over_grpc.predicted_class), predicted(&raw));
+    assert_eq!(
+        over_grpc.version.to_string(),
+        head["version"].as_str().unwrap()
+    );
+    assert_eq!(over_grpc.probabilities.len(), 10);
+    use tonic::Code;
+    chain.grpc_fails::<_, training::PredictResponse>(
+        "/um.training.v1.Inference/Predict",
+        training::PredictRequest {
+            model_id: MODEL.into(),
+            ..Default::default()
+        },
+        Code::InvalidArgument,
+    );
+    chain.grpc_fails::<_, training::PredictResponse>(
+        "/um.training.v1.Inference/Predict",
+        training::PredictRequest {
+            model_id: "nope".into(),
+            input: Some(training::predict_request::Input::Pixels(
+                first.pixels.clone(),
+            )),
+            ..Default::default()
+        },
+        Code::NotFound,
+    );
 }
 
 fn cosmos_routes(chain: &Chain) {

@@ -12,13 +12,11 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use support::browser::{interop_dir, Browser};
 use support::*;
 use um_client::keys::KeyFile;
 use um_governance::staking::BondRole;
@@ -31,10 +29,6 @@ const MODEL: &str = "mnist-mlp";
 /// about learning.
 const SPEC: &str = r#"{"kind":"mlp","input":[1,28,28],"hidden":[32],"classes":10}"#;
 const DIGITS: &str = "2000";
-
-fn interop_dir() -> PathBuf {
-    workspace_root().join("interop")
-}
 
 /// Runs `node interop/<script> args…` with `envs` and parses the JSON line
 /// it prints last; panics with the script's output when it fails.
@@ -329,93 +323,6 @@ fn chain_versions(node: &TestNode) -> Vec<ModelVersion> {
     versions
 }
 
-/// `node interop/dashboard.mjs` kept running: lines to its stdin, JSON lines
-/// from its stdout (read on a thread, so a stuck browser fails the test
-/// instead of hanging it).
-struct Browser {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: mpsc::Receiver<String>,
-    stderr_path: PathBuf,
-}
-
-impl Browser {
-    fn open(url: &str, screenshot: &std::path::Path, stderr_path: PathBuf) -> Self {
-        let dir = interop_dir();
-        assert!(
-            dir.join("node_modules").exists() && std::path::Path::new("/usr/bin/chromium").exists(),
-            "interop/node_modules or /usr/bin/chromium is missing: run `make setup-interop` first"
-        );
-        let mut child = Command::new("node")
-            .arg(dir.join("dashboard.mjs"))
-            .arg(url)
-            .arg(screenshot)
-            .current_dir(&dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr_path).unwrap())
-            .spawn()
-            .unwrap_or_else(|e| panic!("node dashboard.mjs: {e} (is Node.js installed?)"));
-        let stdout = child.stdout.take().unwrap();
-        let (send, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if send.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Self {
-            stdin: child.stdin.take(),
-            child,
-            lines,
-            stderr_path,
-        }
-    }
-
-    /// The next JSON line the script prints, which must be `event`.
-    fn next(&mut self, event: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.starts_with('{') => {
-                    let value: Value = serde_json::from_str(&line).unwrap();
-                    assert_eq!(value["event"], event, "{value}");
-                    return value;
-                }
-                Ok(_) => {}
-                Err(e) => panic!(
-                    "dashboard.mjs printed no {event:?} ({e}):\n{}",
-                    std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
-                ),
-            }
-        }
-    }
-
-    fn send(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().unwrap();
-        writeln!(stdin, "{line}").unwrap();
-        stdin.flush().unwrap();
-    }
-
-    /// Ends stdin: the script takes the screenshot and reports once more.
-    fn finish(&mut self) -> Value {
-        self.stdin = None;
-        let done = self.next("done");
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "dashboard.mjs exited with {status}");
-        done
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The page shows what the chain holds: one chart point and one table row
 /// per version, the same heights and trainers, and one accepting verdict
 /// (the only validator's) per accepted version; nothing failed on the page
@@ -474,14 +381,21 @@ fn the_dashboard_charts_every_version_and_refreshes_itself_and_the_rest_api_surv
     std::fs::create_dir_all(&artifacts).unwrap();
     let screenshot = artifacts.join("dashboard.png");
     let _ = std::fs::remove_file(&screenshot);
+    let digits = node.home.join("pad-digits.json");
+    let chosen = digits_the_head_gets_right(&node, &api, 5);
+    std::fs::write(&digits, serde_json::to_vec(&chosen).unwrap()).unwrap();
     let mut browser = Browser::open(
         &format!("{api}/"),
         &screenshot,
         node.home.join("dashboard-mjs.log"),
+        &[("PAD_DIGITS", &digits)],
     );
     let loaded = browser.next("loaded");
     eprintln!("dashboard loaded: {loaded}");
     assert_page_matches_chain(&loaded, &versions);
+    let pad = browser.next("pad");
+    eprintln!("drawing pad: {pad}");
+    assert_pad_predicts(&pad, &chosen, &versions);
 
     // One more version while the page stays open: its own refresh shows it.
     train(&node, 1);
@@ -500,6 +414,91 @@ fn the_dashboard_charts_every_version_and_refreshes_itself_and_the_rest_api_surv
     eprintln!("screenshot: {} ({} bytes)", screenshot.display(), png.len());
 
     fuzz_rest_api(&api, &artifacts);
+}
+
+/// Held-out digits whose class the head's REST prediction gets right, the
+/// most confident first (distinct labels first), as `[{label, pixels}]`.
+fn digits_the_head_gets_right(node: &TestNode, api: &str, count: usize) -> Vec<Value> {
+    use um_proto::um::dataset::v1::{QueryRecordsRequest, QueryRecordsResponse, Split};
+    let page: QueryRecordsResponse = node
+        .rpc
+        .query_proto(
+            "/um.dataset.v1.Query/Records",
+            &QueryRecordsRequest {
+                dataset_id: "mnist".into(),
+                version: None,
+                split: Split::Validation as i32,
+                pagination: Some(um_proto::um::common::v1::PageRequest {
+                    limit: 200,
+                    ..Default::default()
+                }),
+            },
+        )
+        .unwrap();
+    let mut right: Vec<(f64, u32, Vec<u8>)> = Vec::new();
+    for record in page.records {
+        let answer: Value = ureq::post(&format!("{api}/um/training/v1/models/{MODEL}/predict"))
+            .send_json(json!({ "image": record.pixels }))
+            .unwrap()
+            .into_json()
+            .unwrap();
+        if answer["predicted_class"].as_u64() == Some(u64::from(record.label)) {
+            let p = answer["probabilities"][record.label as usize]
+                .as_f64()
+                .unwrap();
+            right.push((p, record.label, record.pixels));
+        }
+    }
+    // The surest first: the pad re-centres a digit as MNIST did, which may
+    // move it by a pixel.
+    right.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let right: Vec<(u32, Vec<u8>)> = right.into_iter().map(|(_, l, p)| (l, p)).collect();
+    let mut chosen: Vec<(u32, Vec<u8>)> = Vec::new();
+    for (label, pixels) in &right {
+        if chosen.len() < count && !chosen.iter().any(|(l, _)| l == label) {
+            chosen.push((*label, pixels.clone()));
+        }
+    }
+    for (label, pixels) in right {
+        if chosen.len() < count && !chosen.iter().any(|(_, p)| *p == pixels) {
+            chosen.push((label, pixels));
+        }
+    }
+    assert_eq!(chosen.len(), count, "the head gets too few digits right");
+    chosen
+        .into_iter()
+        .map(|(label, pixels)| json!({ "label": label, "pixels": pixels }))
+        .collect()
+}
+
+/// Issue 20's drawing pad: a stroke drawn with the mouse gets the head's
+/// probabilities (ten, summing to one); each real digit rendered onto the
+/// pad is classified as the REST API classifies its pixels, by the head.
+fn assert_pad_predicts(pad: &Value, chosen: &[Value], versions: &[ModelVersion]) {
+    let head = versions.last().unwrap().version.to_string();
+    let stroke = &pad["stroke"];
+    assert_eq!(stroke["note"], "", "{stroke}");
+    assert_eq!(stroke["version"], head.as_str(), "{stroke}");
+    let p: Vec<f64> = stroke["probabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_f64().unwrap())
+        .collect();
+    assert_eq!(p.len(), 10, "{stroke}");
+    assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-3, "{stroke}");
+    let class: usize = stroke["predicted"].as_str().unwrap().parse().unwrap();
+    assert!(p.iter().all(|&x| x <= p[class]), "{stroke}");
+    let digits = pad["digits"].as_array().unwrap();
+    assert_eq!(digits.len(), chosen.len());
+    for (shown, digit) in digits.iter().zip(chosen) {
+        assert_eq!(shown["label"], digit["label"]);
+        assert_eq!(shown["version"], head.as_str(), "{shown}");
+        assert_eq!(
+            shown["predicted"], digit["label"],
+            "a real digit drawn onto the pad: {shown}"
+        );
+    }
 }
 
 /// schemathesis over every operation of /openapi.json (positive and negative

@@ -75,6 +75,8 @@ struct Localnet {
     trainers: Vec<(String, Child)>,
     /// `LOCALNET_ROUNDS`: the lineage trains in collaborative rounds.
     rounds: Option<String>,
+    /// More settings of the scripts (`LOCALNET_TEXTS`, ...).
+    env: Vec<(&'static str, String)>,
 }
 
 impl Localnet {
@@ -83,6 +85,10 @@ impl Localnet {
     }
 
     fn up_with(rounds: Option<String>) -> Self {
+        Self::up_with_env(rounds, Vec::new())
+    }
+
+    fn up_with_env(rounds: Option<String>, env: Vec<(&'static str, String)>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let net = Self {
             run: dir.path().join("run"),
@@ -90,6 +96,7 @@ impl Localnet {
             base_ip: free_base_ip(),
             trainers: Vec::new(),
             rounds,
+            env,
         };
         let output = net.script("up.sh", &[&NODES.to_string()]);
         assert!(
@@ -125,6 +132,7 @@ impl Localnet {
         if let Some(rounds) = &self.rounds {
             command.env("LOCALNET_ROUNDS", rounds);
         }
+        command.envs(self.env.iter().map(|(k, v)| (k, v)));
         command
     }
 
@@ -222,13 +230,18 @@ impl Localnet {
 
     /// Every accepted version (version 0 included), by version number.
     fn versions(&self, node: usize) -> Vec<ModelVersion> {
+        self.versions_of(node, MODEL)
+    }
+
+    /// [`Self::versions`] of lineage `model`.
+    fn versions_of(&self, node: usize, model: &str) -> Vec<ModelVersion> {
         let rpc = self.rpc(node);
         let mut versions = Vec::new();
         let mut key = Vec::new();
         loop {
             let request = QueryVersionsRequest {
                 prove: false,
-                model_id: MODEL.into(),
+                model_id: model.into(),
                 pagination: Some(PageRequest {
                     key: key.clone(),
                     limit: 1000,
@@ -1039,4 +1052,270 @@ fn fake_a_segment_until_caught(net: &Localnet) -> (usize, um_proto::um::training
         });
     }
     panic!("{ATTEMPTS} faked contributions, none caught (chance 0.13^{ATTEMPTS})");
+}
+
+/// A tiny byte-level transformer: the test is about the chain's path for a
+/// language lineage, with four validators re-executing every contribution.
+const LM: &str = "shakespeare-gpt";
+const LM_SPEC: &str =
+    r#"{"kind":"gpt","vocab":256,"block_size":32,"layers":1,"heads":2,"embed":32}"#;
+
+/// Issue 19 on the 4-validator localnet: the DAO creates a language lineage
+/// on the Shakespeare dataset and sets its rounds to top-k compressed
+/// contributions; a well-formed payload that decodes to something else
+/// than its shard's work is rejected by the validators' re-execution and
+/// its trainer slashed; two trainers then train the lineage, every version
+/// merged from compressed contributions and better on the held-out text
+/// than the one before, and all four validators hold the same history.
+#[test]
+fn four_validators_train_a_language_lineage_the_dao_created_on_compressed_contributions() {
+    use um_formats::compress::{Compression, Encoder};
+    use um_governance::proposals::{self, VoteOption};
+    use um_proto::um::training::v1::{
+        MsgSubmitUpdate, QueryLineageRequest, QueryLineageResponse, QueryRoundRequest,
+        QueryRoundResponse, UpdateStatus,
+    };
+    const VERSIONS: u64 = 3;
+    let started = Instant::now();
+    let texts = workspace_root().join("data/shakespeare");
+    let mut net = Localnet::up_with_env(
+        None,
+        vec![
+            ("LOCALNET_TEXTS", texts.display().to_string()),
+            ("LOCALNET_TRAIN_MODEL", LM.to_string()),
+        ],
+    );
+    let rpc = net.rpc(0);
+    let registry: serde_json::Value =
+        serde_json::from_slice(&rpc.query_ok("custom/gov/registry", &[]).unwrap()).unwrap();
+    let suite = um_governance::Deployment {
+        token: registry["token"].as_str().unwrap().into(),
+        staking: registry["staking"].as_str().unwrap().into(),
+        dao: registry["dao"].as_str().unwrap().into(),
+    };
+    let keyring = um_client::keys::Keyring::new(&net.run.join("node0/keys"));
+    let key = |name: &str| keyring.get(name).unwrap();
+    // Trainers 1 to 4 and node0's operator: 500 of the 800 NRN bonded.
+    let voters: Vec<_> = ["trainer1", "trainer2", "trainer3", "trainer4", "operator"]
+        .iter()
+        .map(|name| key(name))
+        .collect();
+    let pass = |title: &str, action: serde_json::Value, gas: u64| {
+        let chain = um_governance::Chain::new(&rpc, &voters[0]).unwrap();
+        let id = proposals::propose(&chain, &suite, title, "", &action).unwrap();
+        for voter in &voters {
+            let chain = um_governance::Chain::new(&rpc, voter).unwrap();
+            proposals::vote(&chain, &suite, id, VoteOption::Yes).unwrap();
+        }
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while proposals::show(&rpc, &suite, id).unwrap()["status"] == "open" {
+            assert!(
+                Instant::now() < deadline,
+                "the vote on {title:?} did not end"
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        proposals::execute_with_gas(&chain, &suite, id, gas).unwrap();
+    };
+    pass(
+        "a language model",
+        json!({"new_model_lineage": {
+            "model_id": LM,
+            "spec": LM_SPEC,
+            "dataset_id": "shakespeare",
+            "hyperparams": {
+                "learning_rate": "0.5", "batch_size": 4, "local_steps": 8,
+                "verification_tolerance": "0.0001", "min_improvement": "0",
+                "reward_per_update": "1000000", "reward_halving_interval": 0,
+            },
+        }}),
+        40_000_000,
+    );
+    pass(
+        "compressed rounds",
+        json!({"set_round_params": {"model_id": LM, "rounds": {
+            "max_contributions": 2, "round_blocks": 30, "outer_learning_rate": "1",
+            "eval_samples": 0, "compression": "topk",
+        }}}),
+        5_000_000,
+    );
+    let round: QueryRoundResponse = rpc
+        .query_proto(
+            "/um.training.v1.Query/Round",
+            &QueryRoundRequest {
+                prove: false,
+                model_id: LM.into(),
+                number: 0,
+            },
+        )
+        .unwrap();
+    let round = round.round.unwrap();
+    assert_eq!(round.params.as_ref().unwrap().compression, "topk");
+    eprintln!(
+        "lineage {LM} created and set to top-k rounds by the DAO at {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    // Trainer 3 sends a well-formed top-k payload of an unrelated delta.
+    let spec = um_formats::ModelSpec::parse(LM_SPEC).unwrap();
+    let unrelated: Vec<Vec<f32>> = um_formats::Weights::init(&spec, 99)
+        .tensors
+        .into_iter()
+        .map(|t| t.data.into_iter().map(|x| x / 100.0).collect())
+        .collect();
+    let lie = Encoder::new(Compression::TopK).encode(&unrelated).unwrap();
+    let lineage: QueryLineageResponse = rpc
+        .query_proto(
+            "/um.training.v1.Query/Lineage",
+            &QueryLineageRequest {
+                prove: false,
+                model_id: LM.into(),
+            },
+        )
+        .unwrap();
+    let lineage = lineage.lineage.unwrap();
+    let dataset: um_proto::um::dataset::v1::QueryDatasetResponse = rpc
+        .query_proto(
+            "/um.dataset.v1.Query/Dataset",
+            &um_proto::um::dataset::v1::QueryDatasetRequest {
+                dataset_id: "shakespeare".into(),
+                version: None,
+            },
+        )
+        .unwrap();
+    let dataset = dataset.dataset.unwrap();
+    eprintln!(
+        "shakespeare on the localnet: {} records, {} for training, {} held out",
+        dataset.record_count, dataset.train_count, dataset.validation_count
+    );
+    let mallory = key("trainer3");
+    let staked = |address: &str| -> u128 {
+        let answer: QuerySmartContractStateResponse = rpc
+            .query_proto(
+                "/cosmwasm.wasm.v1.Query/SmartContractState",
+                &QuerySmartContractStateRequest {
+                    address: suite.staking.clone(),
+                    query_data: json!({"stake": {"address": address, "height": null}})
+                        .to_string()
+                        .into_bytes(),
+                },
+            )
+            .unwrap();
+        let answer: serde_json::Value = serde_json::from_slice(&answer.data).unwrap();
+        answer["stake"].as_str().unwrap().parse().unwrap()
+    };
+    let stake_before = staked(&mallory.address);
+    let msg = MsgSubmitUpdate {
+        trainer: mallory.address.clone(),
+        model_id: LM.into(),
+        base_version: round.base_version,
+        dataset_version: dataset.version,
+        nonce: 0,
+        weights: lie,
+        claimed_train_loss: 1.0,
+        claimed_validation_loss: 1.0,
+        hyperparams_sha256: lineage.hyperparams.unwrap().sha256(),
+        dataset_root: dataset.root,
+        round: round.number,
+        shard: 1,
+        checkpoints: Vec::new(),
+        checkpoint_hashes: Vec::new(),
+        checkpoint_source: String::new(),
+    };
+    let chain = um_governance::Chain::new(&rpc, &mallory).unwrap();
+    let result = chain
+        .submit(vec![um_client::msgs::any(&msg)], 60_000_000)
+        .unwrap();
+    let fraud_id: u64 = result
+        .event_value("submit_update", "update_id")
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("no update id in {result:?}"));
+
+    for trainer in ["trainer1", "trainer2"] {
+        net.start_trainer(trainer);
+    }
+    let update_of = |id: u64| -> QueryUpdateResponse {
+        rpc.query_proto(
+            "/um.training.v1.Query/Update",
+            &QueryUpdateRequest {
+                prove: false,
+                update_id: id,
+            },
+        )
+        .unwrap()
+    };
+    net.wait_until("the fraud's verdict", Duration::from_secs(300), |_| {
+        update_of(fraud_id).update.unwrap().status != UpdateStatus::Pending as i32
+    });
+    let caught = update_of(fraud_id);
+    let update = caught.update.clone().unwrap();
+    assert_eq!(update.status, UpdateStatus::Rejected as i32, "{caught:?}");
+    assert_eq!(
+        update.reason, "VERDICT_REASON_WEIGHTS_MISMATCH",
+        "{caught:?}"
+    );
+    assert!(
+        caught.verdicts.len() >= 3 && caught.verdicts.iter().all(|v| !v.accept),
+        "every validator re-executed and rejected it: {:?}",
+        caught.verdicts
+    );
+    net.wait_until("the fraud's slash", Duration::from_secs(60), |_| {
+        staked(&mallory.address) < stake_before
+    });
+    assert_eq!(staked(&mallory.address), stake_before / 2, "stake halved");
+
+    net.wait_until(
+        &format!("{VERSIONS} language versions from rounds"),
+        Duration::from_secs(600),
+        |net| {
+            net.versions_of(0, LM)
+                .last()
+                .is_some_and(|v| v.version >= VERSIONS)
+        },
+    );
+    net.stop_trainers();
+    let versions = net.versions_of(0, LM);
+    let payload = Compression::TopK.payload_len(&spec);
+    let mut contributors = std::collections::BTreeSet::new();
+    for pair in versions[1..].windows(2) {
+        assert!(
+            pair[1].validation_loss < pair[0].validation_loss,
+            "held-out loss fell: {versions:?}"
+        );
+    }
+    for version in &versions[1..] {
+        eprintln!(
+            "{LM} v{}: held-out loss {:.4} nats/byte, {} contribution(s)",
+            version.version,
+            version.validation_loss,
+            version.update_ids.len()
+        );
+        for id in &version.update_ids {
+            let update = update_of(*id).update.unwrap();
+            assert_eq!(
+                update.weights_size, payload,
+                "update {id}: a top-k payload, not f32 weights"
+            );
+            contributors.insert(update.trainer);
+        }
+    }
+    assert!(versions[1].validation_loss < 5.0, "{versions:?}");
+    assert_eq!(
+        contributors,
+        [key("trainer1").address, key("trainer2").address]
+            .into_iter()
+            .collect(),
+        "both honest trainers' compressed contributions were merged"
+    );
+    // All four validators hold the same history of the lineage.
+    for node in 1..NODES {
+        let theirs = net.versions_of(node, LM);
+        let common = versions.len().min(theirs.len());
+        assert_eq!(theirs[..common], versions[..common], "node{node}");
+    }
+    eprintln!(
+        "{} language versions on 4 validators in {:.0} s",
+        versions.len() - 1,
+        started.elapsed().as_secs_f64()
+    );
 }

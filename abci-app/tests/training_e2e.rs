@@ -1389,7 +1389,15 @@ fn a_language_lineage_created_by_the_dao_trains_on_compressed_contributions() {
     node.start();
     let verifier = Verifier::start(&node);
     node.stop();
-    node.start_with(&["--verifier", &verifier.endpoint]);
+    let api = format!("127.0.0.1:{}", free_port());
+    node.start_with(&[
+        "--verifier",
+        &verifier.endpoint,
+        "--api-address",
+        &api,
+        "--grpc-address",
+        "off",
+    ]);
     let dataset = lm_dataset(&node);
     assert_eq!(dataset.num_classes, 256, "text records: a byte per class");
     eprintln!(
@@ -1573,5 +1581,88 @@ fn a_language_lineage_created_by_the_dao_trains_on_compressed_contributions() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    the_head_writes_over_rest_and_on_the_dashboard(&node, &api, head_version);
     drop(verifier);
+}
+
+/// Issues 19 and 20: the language head answers REST predictions (through
+/// the validator's um-trainer serve) with the text `um-trainer predict`
+/// and `um-trainer sample` write locally from the same weights, and the
+/// dashboard shows a sample from the head.
+fn the_head_writes_over_rest_and_on_the_dashboard(node: &TestNode, api: &str, head: u64) {
+    let prompt = "HAMLET.\n";
+    let answer: Value = ureq::post(&format!("http://{api}/um/training/v1/models/{LM}/predict"))
+        .send_json(json!({"prompt": prompt, "tokens": 60, "temperature": 0}))
+        .unwrap()
+        .into_json()
+        .unwrap();
+    eprintln!("REST predict: {answer}");
+    assert_eq!(answer["version"], head.to_string(), "{answer}");
+    let text = answer["text"].as_str().unwrap();
+    assert!(text.chars().count() >= 30, "{answer}");
+    let local = |command: &str, extra: &[&str]| {
+        let output = Command::new(trainer_binary())
+            .args([command, "--node", node.rpc.url(), "--model", LM])
+            .args(extra)
+            .args(["--tokens", "60", "--temperature", "0"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "{command}: {out}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        out
+    };
+    let predicted = local("predict", &[prompt]);
+    let sampled = local("sample", &["--prompt", prompt]);
+    assert_eq!(predicted, sampled);
+    assert_eq!(
+        predicted.trim_end_matches('\n'),
+        format!("{prompt}{text}").trim_end_matches('\n')
+    );
+    // An image for a language lineage is refused, clearly.
+    let refused = ureq::post(&format!("http://{api}/um/training/v1/models/{LM}/predict"))
+        .send_json(json!({"image": vec![0; 784]}));
+    let response = match refused {
+        Err(ureq::Error::Status(400, response)) => response,
+        other => panic!("an image for a language model: {other:?}"),
+    };
+    let error: Value = response.into_json().unwrap();
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("language model"),
+        "{error}"
+    );
+
+    let artifacts = workspace_root().join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let screenshot = artifacts.join("dashboard-lm.png");
+    let mut browser = support::browser::Browser::open(
+        &format!("http://{api}/"),
+        &screenshot,
+        node.home.join("dashboard-mjs.log"),
+        &[("SAMPLE_MODEL", std::path::Path::new(LM))],
+    );
+    browser.next("loaded");
+    let shown = browser.next("sample");
+    eprintln!("dashboard sample: {shown}");
+    assert_eq!(shown["model"], LM);
+    assert_eq!(shown["version"], head.to_string(), "{shown}");
+    assert!(
+        shown["text"].as_str().unwrap().chars().count() >= 100,
+        "{shown}"
+    );
+    assert!(
+        shown["caption"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("version {head}")),
+        "{shown}"
+    );
+    browser.finish();
 }

@@ -9,8 +9,9 @@ use um_proto::tonic::{self, transport::Server, Code, Request, Response, Status};
 use um_proto::um::trainer::v1::trainer_client::TrainerClient;
 use um_proto::um::trainer::v1::trainer_server::{Trainer, TrainerServer};
 use um_proto::um::trainer::v1::{
-    train_progress, EvaluateRequest, EvaluateResponse, StatusRequest, StatusResponse, StepProgress,
-    TrainProgress, TrainRequest, TrainResult, TrainingStep, VerifyRequest, VerifyResponse,
+    predict_request, train_progress, EvaluateRequest, EvaluateResponse, PredictRequest,
+    PredictResponse, StatusRequest, StatusResponse, StepProgress, TrainProgress, TrainRequest,
+    TrainResult, TrainingStep, VerifyRequest, VerifyResponse,
 };
 use um_proto::um::training::v1::{Hyperparams, VerdictReason};
 
@@ -107,6 +108,22 @@ impl Trainer for MockTrainer {
             device: "cpu".into(),
             evaluate_ms: 2,
         }))
+    }
+
+    async fn predict(
+        &self,
+        request: Request<PredictRequest>,
+    ) -> Result<Response<PredictResponse>, Status> {
+        // A mock: the class is the first pixel's value modulo 10.
+        match request.into_inner().input {
+            Some(predict_request::Input::Pixels(pixels)) if !pixels.is_empty() => {
+                Ok(Response::new(PredictResponse {
+                    predicted_class: u32::from(pixels[0] % 10),
+                    ..Default::default()
+                }))
+            }
+            _ => Err(Status::invalid_argument("pixels expected")),
+        }
     }
 
     async fn status(

@@ -11,6 +11,8 @@
 //! - [`step`]: the training step exactly as the chain defines it, with the
 //!   batches of a nonce or of a collaborative round's shard.
 //! - [`eval`]: validation loss and accuracy.
+//! - [`predict`]: a model's class probabilities for a digit, or text for a
+//!   prompt, and the cache of loaded models.
 //! - [`verify`]: re-execution and acceptance of someone else's update, a
 //!   round's contribution, or a round's merged candidate.
 //! - [`runtime`]: process-wide libtorch settings for reproducible CPU results.
@@ -31,6 +33,7 @@ pub mod device;
 pub mod eval;
 pub mod hyperparams;
 pub mod model;
+pub mod predict;
 pub mod runtime;
 pub mod sample;
 pub mod service;

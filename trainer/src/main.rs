@@ -8,8 +8,10 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Parser, Subcommand};
+use um_proto::um::training::v1::ModelVersion;
 use um_trainer::chain::{self, ChainClient};
 use um_trainer::device::{device_name, DeviceChoice};
+use um_trainer::predict::{Input, Prediction};
 use um_trainer::service::{ChainSource, TrainerService};
 use um_trainer::train_loop::{self, CheckpointServing, LoopConfig, ServingError};
 
@@ -34,6 +36,37 @@ enum Command {
     /// Generate text with a language lineage (a `gpt` spec): download the
     /// head's (or a version's) weights, check their hash, continue a prompt.
     Sample(SampleArgs),
+    /// Run a lineage's head (or a version) on one input, locally: class
+    /// probabilities of a digit, or text continuing a prompt.
+    Predict(PredictArgs),
+}
+
+#[derive(Args, Debug)]
+struct PredictArgs {
+    /// CometBFT RPC of a node of the chain.
+    #[arg(long, env = "UMD_NODE", default_value = "http://127.0.0.1:26657")]
+    node: String,
+    /// Model lineage.
+    #[arg(long)]
+    model: String,
+    /// Version to use (default: the head).
+    #[arg(long)]
+    version: Option<u64>,
+    /// An image lineage: a 28x28 PNG file, or a file holding a JSON array of
+    /// 784 pixels (0 background, 255 ink). A language lineage: the prompt.
+    input: String,
+    /// Language lineages: bytes to generate.
+    #[arg(long, default_value_t = 80)]
+    tokens: usize,
+    /// Language lineages: softmax temperature (0: the most likely byte).
+    #[arg(long, default_value_t = 0.8)]
+    temperature: f64,
+    /// Language lineages: seed of the draws.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Compute device: auto (CUDA when present), cpu or cuda.
+    #[arg(long, default_value = "auto")]
+    device: DeviceChoice,
 }
 
 #[derive(Args, Debug)]
@@ -187,6 +220,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Train(args) => train(args),
         Command::Sample(args) => sample(args),
+        Command::Predict(args) => predict(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -291,18 +325,29 @@ fn train(args: TrainArgs) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-fn sample(args: SampleArgs) -> Result<(), Box<dyn Error>> {
-    let device = args.device.resolve()?;
-    let chain = ChainClient::new(&args.node);
-    let lineage = chain.lineage(&args.model)?;
+/// The model of a lineage's head (or `version`), its weights downloaded
+/// and checked against the hash the chain records for the version.
+fn version_model(
+    node: &str,
+    model_id: &str,
+    version: Option<u64>,
+    device: DeviceChoice,
+) -> Result<(ModelVersion, um_trainer::Model), Box<dyn Error>> {
+    let device = device.resolve()?;
+    let chain = ChainClient::new(node);
+    let lineage = chain.lineage(model_id)?;
     let spec = um_trainer::ModelSpec::parse(&lineage.spec_json)?;
-    let version = match args.version {
-        Some(number) => chain.version(&args.model, number)?,
-        None => chain.head(&args.model)?,
+    let version = match version {
+        Some(number) => chain.version(model_id, number)?,
+        None => chain.head(model_id)?,
     };
-    // Checked against the hash the chain records for the version.
     let weights = chain.weights(&version.weights_sha256)?;
     let model = um_trainer::Model::from_safetensors(&spec, &weights, device)?;
+    Ok((version, model))
+}
+
+fn sample(args: SampleArgs) -> Result<(), Box<dyn Error>> {
+    let (version, model) = version_model(&args.node, &args.model, args.version, args.device)?;
     let text = um_trainer::sample::generate(
         &model,
         args.prompt.as_bytes(),
@@ -323,6 +368,71 @@ fn sample(args: SampleArgs) -> Result<(), Box<dyn Error>> {
     );
     println!("{}{}", args.prompt, String::from_utf8_lossy(&text));
     Ok(())
+}
+
+fn predict(args: PredictArgs) -> Result<(), Box<dyn Error>> {
+    let (version, model) = version_model(&args.node, &args.model, args.version, args.device)?;
+    let input = match model.spec().task() {
+        um_trainer::spec::Task::Classify { .. } => Input::Pixels(read_digit(&args.input)?),
+        um_trainer::spec::Task::NextByte { .. } => Input::Text {
+            prompt: args.input.as_bytes().to_vec(),
+            params: um_trainer::sample::SampleParams {
+                tokens: args.tokens,
+                temperature: args.temperature,
+                seed: args.seed,
+            },
+        },
+    };
+    eprintln!(
+        "{} v{} (weights {})",
+        args.model,
+        version.version,
+        hex::encode(&version.weights_sha256)
+    );
+    match um_trainer::predict::predict(&model, &args.model, &input)? {
+        Prediction::Classes {
+            probabilities,
+            predicted,
+        } => {
+            println!("class {predicted}");
+            for (class, p) in probabilities.iter().enumerate() {
+                println!("{class}\t{p:.6}");
+            }
+        }
+        Prediction::Text(text) => println!("{}{}", args.input, String::from_utf8_lossy(&text)),
+    }
+    Ok(())
+}
+
+/// A digit's pixels from a PNG file or a JSON array of 784 numbers.
+fn read_digit(path: &str) -> Result<Vec<u8>, Box<dyn Error>> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    if bytes.starts_with(b"\x89PNG") {
+        return Ok(um_formats::image::digit_from_png(&bytes).map_err(|e| format!("{path}: {e}"))?);
+    }
+    let values: Vec<serde_json::Value> = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("{path} is neither a PNG nor a JSON array of pixels: {e}"))?;
+    pixels_from_json(&values).map_err(|e| format!("{path}: {e}").into())
+}
+
+/// 784 integers 0..=255.
+fn pixels_from_json(values: &[serde_json::Value]) -> Result<Vec<u8>, String> {
+    if values.len() != um_formats::dataset::PIXELS {
+        return Err(format!(
+            "a digit has {} pixels (28x28), not {}",
+            um_formats::dataset::PIXELS,
+            values.len()
+        ));
+    }
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            v.as_u64()
+                .and_then(|n| u8::try_from(n).ok())
+                .ok_or_else(|| format!("pixel {i} is {v}, not an integer from 0 to 255"))
+        })
+        .collect()
 }
 
 fn time_nonce() -> u64 {
@@ -376,6 +486,36 @@ mod tests {
         let serving = checkpoint_serving(&args).unwrap().unwrap();
         assert_eq!(serving.source, "http://trainer.example:9300");
         assert!(serving.server.local_addr().ip().is_unspecified());
+    }
+
+    #[test]
+    fn a_digit_is_read_from_a_png_or_a_json_array() {
+        let dir = tempfile::tempdir().unwrap();
+        let pixels: Vec<u8> = (0..784).map(|i| (i % 256) as u8).collect();
+        let png = dir.path().join("digit.png");
+        std::fs::write(&png, um_formats::image::digit_to_png(&pixels).unwrap()).unwrap();
+        assert_eq!(read_digit(png.to_str().unwrap()).unwrap(), pixels);
+        let json = dir.path().join("digit.json");
+        std::fs::write(&json, serde_json::to_vec(&pixels).unwrap()).unwrap();
+        assert_eq!(read_digit(json.to_str().unwrap()).unwrap(), pixels);
+        for (name, bytes, message) in [
+            ("short.json", &b"[1,2,3]"[..], "not 3"),
+            ("big.json", b"[256]", "not 1"),
+            ("text.txt", b"hello", "neither a PNG nor"),
+        ] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            let err = read_digit(path.to_str().unwrap()).unwrap_err().to_string();
+            assert!(err.contains(message), "{name}: {err}");
+        }
+        let mut values = vec![serde_json::json!(0); 784];
+        values[5] = serde_json::json!(-1);
+        let err = pixels_from_json(&values).unwrap_err();
+        assert!(err.contains("pixel 5"), "{err}");
+        let err = read_digit("/nonexistent/digit.png")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cannot read"), "{err}");
     }
 
     #[test]

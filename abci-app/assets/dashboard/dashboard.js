@@ -13,7 +13,8 @@
 // closed rounds (table.rounds-closed), each table with data-rows. The panel
 // is drawn by two pure functions, window.umDashboard.roundsModel (round
 // records to display values) and .renderRounds (those to a detached
-// element), which interop/dashboard.mjs checks on a fixture.
+// element), which interop/dashboard.mjs checks on a fixture. Each lineage
+// also gets a panel to use its head (use.js): a drawing pad or a sample.
 "use strict";
 
 (function () {
@@ -577,6 +578,9 @@
       drawSummary(view, lineage, ascending);
       drawTable(view, lineage, ascending, newest, verdicts);
       drawRounds(view, rounds);
+      // The drawing pad (image lineages) or the head's sample (language
+      // lineages): use.js.
+      await window.umUse.attach(view.section, view.details, lineage);
       for (const v of ascending) {
         top = Math.max(top, Number(v.height));
       }

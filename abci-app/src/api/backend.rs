@@ -58,6 +58,8 @@ pub struct Backend {
     waiting: AtomicUsize,
     /// Requests in flight per client address, REST and gRPC together.
     clients: Arc<ClientLimits>,
+    /// The node's `um-trainer serve` for predictions, if it has one.
+    predictor: Option<super::predict::Predictor>,
 }
 
 /// Queries that may wait for a slot before new ones are refused (429 /
@@ -171,7 +173,18 @@ impl Backend {
             query_slots: Arc::new(Semaphore::new(slots.max(1))),
             waiting: AtomicUsize::new(0),
             clients: Arc::new(ClientLimits::new(MAX_REQUESTS_PER_CLIENT)),
+            predictor: None,
         }
+    }
+
+    /// Forwards predictions to `predictor`.
+    pub fn with_predictor(mut self, predictor: super::predict::Predictor) -> Self {
+        self.predictor = Some(predictor);
+        self
+    }
+
+    pub fn predictor(&self) -> Option<&super::predict::Predictor> {
+        self.predictor.as_ref()
     }
 
     /// Admits one request of the client at `peer` (REST or gRPC), or

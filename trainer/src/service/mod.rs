@@ -7,7 +7,8 @@
 //!   that a validator abstains instead of voting.
 //! - Datasets come from a [`DatasetSource`]: the chain ([`ChainSource`],
 //!   cached by root) or memory ([`MemorySource`]).
-//! - Heavy work runs one job at a time on tokio's blocking pool ([`jobs`]).
+//! - Heavy work runs one job at a time on tokio's blocking pool ([`jobs`]);
+//!   predictions run beside it, a few at once, on models cached by hash.
 
 // tonic's `Status` is the error of every handler of the generated trait;
 // boxing it inside only to unbox it at the boundary would gain nothing.
@@ -34,6 +35,8 @@ use crate::device::device_name;
 use crate::eval::{evaluate, EvalError};
 use crate::hyperparams::HyperparamsExt;
 use crate::model::{Model, ModelError};
+use crate::predict::{predict, CacheError, Input, ModelCache, PredictError, Prediction};
+use crate::sample::SampleParams;
 use crate::step::{run_step_checkpointed, segment_count, StepError, StepRequest, MAX_STEP_TIME};
 use crate::verify::{verify_with, Segment, VerifyError, VerifyMode, VerifyOptions, VerifyRequest};
 
@@ -48,6 +51,14 @@ pub use source::{ChainSource, DatasetSource, MemorySource, SourceError, SourcedD
 /// (tonic's default of 4 MiB is too small for larger models).
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
 
+/// Models kept loaded for Predict (e.g. the heads of a few lineages and
+/// the version before each).
+pub const PREDICT_CACHED_MODELS: usize = 4;
+/// Longest prompt and continuation of one Predict: the model reads only
+/// its last block_size bytes, and generating costs a forward pass a byte.
+pub const MAX_PROMPT_BYTES: usize = 64 * 1024;
+pub const MAX_PREDICT_TOKENS: u32 = 2_000;
+
 /// The service. Cheap to clone (shared state).
 #[derive(Clone)]
 pub struct TrainerService {
@@ -58,6 +69,7 @@ struct Inner {
     source: Arc<dyn DatasetSource>,
     device: Device,
     jobs: Arc<Jobs>,
+    models: ModelCache,
     started: Instant,
 }
 
@@ -81,6 +93,7 @@ impl TrainerService {
                 source,
                 device,
                 jobs: Arc::new(Jobs::default()),
+                models: ModelCache::new(PREDICT_CACHED_MODELS),
                 started: Instant::now(),
             }),
         }
@@ -307,6 +320,48 @@ impl Inner {
         })
     }
 
+    fn predict(&self, req: proto::PredictRequest) -> Result<proto::PredictResponse, Status> {
+        let started = Instant::now();
+        let input = predict_input(req.input)?;
+        let spec = spec_field(&req.spec_json)?;
+        let sha = optional_sha256_field("weights_sha256", &req.weights_sha256)?
+            .ok_or_else(|| Status::invalid_argument("weights_sha256 is required"))?;
+        let bytes = req.weights;
+        let (model, cached) = self
+            .models
+            .get_or_load(&spec, &sha, self.device, || {
+                self.weights("predicted", bytes, &sha)
+            })
+            .map_err(|e| match e {
+                CacheError::Load(status) => status,
+                CacheError::Model(m) => Status::invalid_argument(format!("weights: {m}")),
+            })?;
+        // A prediction leaves the model as it was: a poisoned lock still
+        // holds a good model.
+        let model = model
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let prediction = predict(&model, &req.model_id, &input).map_err(predict_status)?;
+        drop(model);
+        let mut response = proto::PredictResponse {
+            device: device_name(self.device),
+            cached,
+            ..Default::default()
+        };
+        match prediction {
+            Prediction::Classes {
+                probabilities,
+                predicted,
+            } => {
+                response.probabilities = probabilities;
+                response.predicted_class = predicted;
+            }
+            Prediction::Text(text) => response.text = text,
+        }
+        response.predict_ms = millis(started.elapsed());
+        Ok(response)
+    }
+
     fn train(
         &self,
         step: Step,
@@ -402,6 +457,49 @@ fn check_train_answer(step: &Step, options: TrainOptions) -> Result<(), Status> 
         )));
     }
     Ok(())
+}
+
+/// A Predict request's input, bounded before any work.
+fn predict_input(input: Option<proto::predict_request::Input>) -> Result<Input, Status> {
+    use proto::predict_request::Input as Given;
+    match input {
+        Some(Given::Pixels(pixels)) => Ok(Input::Pixels(pixels)),
+        Some(Given::Text(text)) => {
+            if text.prompt.len() > MAX_PROMPT_BYTES {
+                return Err(Status::invalid_argument(format!(
+                    "the prompt has {} bytes; at most {MAX_PROMPT_BYTES}",
+                    text.prompt.len()
+                )));
+            }
+            if text.tokens > MAX_PREDICT_TOKENS {
+                return Err(Status::invalid_argument(format!(
+                    "at most {MAX_PREDICT_TOKENS} tokens per prediction, not {}",
+                    text.tokens
+                )));
+            }
+            Ok(Input::Text {
+                prompt: text.prompt,
+                params: SampleParams {
+                    tokens: text.tokens as usize,
+                    temperature: f64::from(text.temperature),
+                    seed: text.seed,
+                },
+            })
+        }
+        None => Err(Status::invalid_argument(
+            "no input: set pixels (an image lineage) or text (a language lineage)",
+        )),
+    }
+}
+
+fn predict_status(e: PredictError) -> Status {
+    match e {
+        PredictError::Torch(t) => torch_status("prediction", &t),
+        PredictError::Sample(crate::sample::SampleError::Torch(t)) => {
+            torch_status("prediction", &t)
+        }
+        other => Status::invalid_argument(other.to_string()),
+    }
 }
 
 fn torch_status(context: &str, e: &tch::TchError) -> Status {
@@ -560,6 +658,25 @@ impl Trainer for TrainerService {
         result.map(Response::new)
     }
 
+    async fn predict(
+        &self,
+        request: Request<proto::PredictRequest>,
+    ) -> Result<Response<proto::PredictResponse>, Status> {
+        let request = request.into_inner();
+        let what = format!("predict {}", request.model_id);
+        let inner = self.inner.clone();
+        let result = self
+            .inner
+            .jobs
+            .run_predict(move || inner.predict(request))
+            .await;
+        self.inner.jobs.finish(Kind::Predict, &result);
+        if let Err(status) = &result {
+            eprintln!("{what}: error {:?}: {}", status.code(), status.message());
+        }
+        result.map(Response::new)
+    }
+
     async fn status(
         &self,
         _request: Request<proto::StatusRequest>,
@@ -575,6 +692,7 @@ impl Trainer for TrainerService {
             verified: c.verified,
             trained: c.trained,
             evaluated: c.evaluated,
+            predicted: c.predicted,
             failed: c.failed,
             uptime_seconds: self.inner.started.elapsed().as_secs(),
         }))

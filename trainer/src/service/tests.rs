@@ -748,3 +748,129 @@ async fn checkpoints_and_segments() {
     let s = status(&mut r).await;
     assert_eq!((s.trained, s.verified, s.failed), (1, 3, 6));
 }
+
+/// Issue 20: Predict runs cached models beside the job queue: class
+/// probabilities of a digit (the evaluation's argmax), text for a
+/// language model, clear errors for the wrong input, unknown weights or a
+/// hash that does not match.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn predict_classifies_digits_and_continues_prompts() {
+    let f = fixture();
+    let mut r = start().await;
+    // The honest weights only by hash: the source has them.
+    let sha = r.source.add_weights(f.honest.clone());
+    let digit = testutil::small_mnist().validation()[0].clone();
+    let request = |input| proto::PredictRequest {
+        model_id: "mnist-mlp".into(),
+        spec_json: spec_json().into(),
+        weights_sha256: sha.to_vec(),
+        weights: Vec::new(),
+        input: Some(input),
+    };
+    let pixels = proto::predict_request::Input::Pixels(digit.pixels.to_vec());
+    let first = r
+        .client
+        .predict(request(pixels.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!first.cached, "loaded on first use");
+    assert_eq!(first.probabilities.len(), 10);
+    let sum: f32 = first.probabilities.iter().sum();
+    assert!((sum - 1.0).abs() < 1e-5, "{sum}");
+    let model = Model::from_safetensors(&f.spec, &f.honest, Device::Cpu).unwrap();
+    let (xs, _) = crate::dataset::batch_tensors([&digit], Device::Cpu);
+    let argmax = model.forward(&xs).argmax(-1, false).int64_value(&[0]);
+    assert_eq!(i64::from(first.predicted_class), argmax);
+    let again = r
+        .client
+        .predict(request(pixels.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(again.cached, "the second prediction uses the loaded model");
+    assert_eq!(again.probabilities, first.probabilities);
+
+    // Wrong input for the lineage, too few pixels, no input.
+    let text = proto::predict_request::Input::Text(proto::TextPrompt {
+        prompt: b"ROMEO.".to_vec(),
+        tokens: 5,
+        temperature: 0.8,
+        seed: 1,
+    });
+    let err = r.client.predict(request(text)).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert!(err.message().contains("classifies images"), "{err:?}");
+    let short = proto::predict_request::Input::Pixels(vec![0; 700]);
+    let err = r.client.predict(request(short)).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    let mut none = request(pixels.clone());
+    none.input = None;
+    let err = r.client.predict(none).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    // Weights nobody has, and bytes that are not what their hash says.
+    let mut unknown = request(pixels.clone());
+    unknown.weights_sha256 = vec![7; 32];
+    let err = r.client.predict(unknown).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    let mut lying = request(pixels.clone());
+    lying.weights_sha256 = vec![8; 32];
+    lying.weights = f.base.clone();
+    let err = r.client.predict(lying).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+
+    // A language model continues a prompt as `um-trainer sample` does.
+    let gpt = testutil::gpt_spec();
+    let lm = Model::init(&gpt, 3, Device::Cpu).unwrap();
+    let lm_weights = lm.to_safetensors();
+    let prompt = proto::TextPrompt {
+        prompt: b"KING.".to_vec(),
+        tokens: 16,
+        temperature: 0.0,
+        seed: 0,
+    };
+    let answer = r
+        .client
+        .predict(proto::PredictRequest {
+            model_id: "lm".into(),
+            spec_json: gpt.to_json(),
+            weights_sha256: crate::sha256(&lm_weights).to_vec(),
+            weights: lm_weights.clone(),
+            input: Some(proto::predict_request::Input::Text(prompt.clone())),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let expected = crate::sample::generate(
+        &lm,
+        b"KING.",
+        &SampleParams {
+            tokens: 16,
+            temperature: 0.0,
+            seed: 0,
+        },
+    )
+    .unwrap();
+    assert_eq!(answer.text, expected);
+    assert!(answer.probabilities.is_empty());
+    let too_long = proto::TextPrompt {
+        tokens: MAX_PREDICT_TOKENS + 1,
+        ..prompt
+    };
+    let err = r
+        .client
+        .predict(proto::PredictRequest {
+            model_id: "lm".into(),
+            spec_json: gpt.to_json(),
+            weights_sha256: crate::sha256(&lm_weights).to_vec(),
+            weights: lm_weights,
+            input: Some(proto::predict_request::Input::Text(too_long)),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+
+    let s = status(&mut r).await;
+    assert_eq!(s.predicted, 3);
+    assert_eq!(s.queued, 0, "predictions never wait in the job queue");
+}
