@@ -31,7 +31,7 @@
 // for its div.sample to show text from a version and prints {"event":
 // "sample", model, version, text, caption}.
 //
-// Facts: per model its chart's data-points/data-measured, the version
+// Facts: the karma leaderboard's rows (address, score, cells); per model its chart's data-points/data-measured, the version
 // table's rows (version, height, trainer, verdicts), its rounds panel (null
 // without one), per dataset its rows;
 // plus every console error, page error, failed request, HTTP error and request to a
@@ -103,7 +103,15 @@ async function facts(page) {
       summary: article.querySelector(".summary").textContent,
     }));
     const status = document.getElementById("status");
+    const board = document.getElementById("leaderboard");
     return {
+      leaderboard: board
+        ? [...board.querySelectorAll("tbody tr")].map((tr) => ({
+            address: tr.getAttribute("data-address"),
+            score: tr.getAttribute("data-score"),
+            cells: [...tr.querySelectorAll("td")].map((td) => td.textContent),
+          }))
+        : null,
       title: document.title,
       status: status.textContent,
       statusOk: status.getAttribute("data-ok") === "true",

@@ -24,6 +24,7 @@ const PROTOS: &[&str] = &[
     "um/trainer/v1/trainer.proto",
     "um/abci/v1/vote_extension.proto",
     "um/gov/v1/tx.proto",
+    "um/karma/v1/karma.proto",
     "um/auth/v1/tx.proto",
 ];
 

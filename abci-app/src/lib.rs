@@ -16,6 +16,7 @@ mod fuzz_inputs;
 pub mod genesis;
 pub mod gov;
 pub mod ids;
+pub mod karma;
 pub mod module;
 pub mod node;
 pub mod query_page;

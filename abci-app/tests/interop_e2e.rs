@@ -364,6 +364,28 @@ fn assert_page_matches_chain(facts: &Value, versions: &[ModelVersion]) {
             assert!((loss - version.validation_loss).abs() < 1e-3, "{row}");
         }
     }
+    // The karma leaderboard: the one trainer, credited with every version.
+    let board = facts["leaderboard"].as_array().unwrap();
+    let trainer = versions.last().unwrap().trainer.as_str();
+    let row = board
+        .iter()
+        .find(|row| row["address"] == trainer)
+        .unwrap_or_else(|| {
+            panic!(
+                "{trainer} is not on the leaderboard: {}",
+                facts["leaderboard"]
+            )
+        });
+    let cells = row["cells"].as_array().unwrap();
+    assert_eq!(
+        cells[3],
+        (versions.len() - 1).to_string(),
+        "versions: {row}"
+    );
+    assert!(
+        cells[9].as_str().unwrap().contains("first-version"),
+        "badges: {row}"
+    );
     let datasets = facts["datasets"].as_array().unwrap();
     assert_eq!(datasets.len(), 1, "{facts}");
     assert_eq!(datasets[0]["dataset"], "mnist");

@@ -1538,20 +1538,20 @@ fn a_language_lineage_created_by_the_dao_trains_on_compressed_contributions() {
         assert!(pair[1].1 < pair[0].1, "the loss rose: {history:?}");
     }
     assert!(history[1].1 < 256f32.ln(), "{history:?}");
-    let mut merged_trainers = std::collections::BTreeSet::new();
+    let mut merged_trainers = std::collections::BTreeMap::<String, u64>::new();
     for version in &versions.versions {
         for id in &version.update_ids {
             let contribution = update(&node.rpc, *id);
             assert_eq!(contribution.weights_size, payload, "{contribution:?}");
-            merged_trainers.insert(contribution.trainer);
+            *merged_trainers.entry(contribution.trainer).or_default() += 1;
         }
     }
-    assert_eq!(
-        merged_trainers,
-        [keys[0].address.clone(), keys[1].address.clone()]
-            .into_iter()
-            .collect()
-    );
+    assert_eq!(merged_trainers.keys().cloned().collect::<Vec<_>>(), {
+        let mut honest = vec![keys[0].address.clone(), keys[1].address.clone()];
+        honest.sort();
+        honest
+    });
+    the_leaderboard_ranks_the_run(&node, &api, &keys, &merged_trainers);
 
     // Anyone can use it: the head's weights, hash-checked, continue a prompt.
     let sample = |extra: &[&str]| {
@@ -1583,6 +1583,77 @@ fn a_language_lineage_created_by_the_dao_trains_on_compressed_contributions() {
     );
     the_head_writes_over_rest_and_on_the_dashboard(&node, &api, head_version);
     drop(verifier);
+}
+
+/// Issue 20's karma: the leaderboard (REST and `umd query karma`) ranks
+/// the two honest trainers by their merged contributions, each credited
+/// with exactly those; the two slashed trainers carry a slash each and a
+/// score of 0, below them.
+fn the_leaderboard_ranks_the_run(
+    node: &TestNode,
+    api: &str,
+    keys: &[Key],
+    merged: &std::collections::BTreeMap<String, u64>,
+) {
+    let board: Value = ureq::get(&format!("http://{api}/um/karma/v1/leaderboard"))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    eprintln!("karma leaderboard: {board}");
+    let entries = board["entries"].as_array().unwrap();
+    let number = |v: &Value| v.as_str().unwrap_or("0").parse::<u64>().unwrap();
+    let position = |address: &str| {
+        entries
+            .iter()
+            .position(|e| e["address"] == address)
+            .unwrap_or_else(|| panic!("{address} is not on the leaderboard: {board}"))
+    };
+    for (address, count) in merged {
+        let entry = &entries[position(address)];
+        assert_eq!(
+            number(&entry["contributions"]["round_contributions"]),
+            *count,
+            "{entry}"
+        );
+        assert!(number(&entry["score"]) >= 5 * count, "{entry}");
+        assert!(
+            entry["badges"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("first-version")),
+            "{entry}"
+        );
+    }
+    // More merged contributions first; equal ones by ascending address.
+    let mut honest: Vec<(&String, u64)> = merged.iter().map(|(a, n)| (a, *n)).collect();
+    honest.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let (first, second) = (honest[0].0, honest[1].0);
+    assert!(
+        position(first) < position(second),
+        "ranked by accepted work: {board}"
+    );
+    for slashed in [&keys[2].address, &keys[3].address] {
+        let entry = &entries[position(slashed)];
+        assert_eq!(number(&entry["contributions"]["slashes"]), 1, "{entry}");
+        assert_eq!(number(&entry["score"]), 0, "{entry}");
+        assert!(position(slashed) > position(second), "{board}");
+    }
+    let account: Value = ureq::get(&format!("http://{api}/um/karma/v1/accounts/{first}"))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    assert_eq!(account["rank"], "1", "{account}");
+    let output = Command::new(umd_binary())
+        .args(["query", "karma", "leaderboard", "--node", node.rpc.url()])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{table}");
+    eprintln!("{table}");
+    let first_row = table.lines().nth(1).unwrap_or_default();
+    assert!(first_row.contains(first.as_str()), "{table}");
 }
 
 /// Issues 19 and 20: the language head answers REST predictions (through

@@ -83,6 +83,13 @@ pub mod um {
             include!(concat!(env!("OUT_DIR"), "/um.trainer.v1.rs"));
         }
     }
+    /// Package `um.karma.v1`.
+    pub mod karma {
+        /// Package `um.karma.v1`: contributions per address, score, badges.
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/um.karma.v1.rs"));
+        }
+    }
     /// Package `um.abci.v1`.
     pub mod abci {
         /// Package `um.abci.v1`: vote extensions and the injected verdict tx.

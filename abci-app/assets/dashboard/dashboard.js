@@ -15,6 +15,8 @@
 // records to display values) and .renderRounds (those to a detached
 // element), which interop/dashboard.mjs checks on a fixture. Each lineage
 // also gets a panel to use its head (use.js): a drawing pad or a sample.
+// The karma leaderboard is table#leaderboard (data-rows; a row per address
+// with data-address and data-score, highest first).
 "use strict";
 
 (function () {
@@ -640,6 +642,29 @@
     }
   }
 
+  // --- karma ----------------------------------------------------------------
+
+  const LEADERBOARD_ROWS = 20;
+
+  async function refreshKarma() {
+    const body = await getJson(`/um/karma/v1/leaderboard?pagination.limit=${LEADERBOARD_ROWS}`);
+    const entries = body.entries || [];
+    document.getElementById("karma-empty").hidden = entries.length > 0;
+    const table = document.getElementById("leaderboard");
+    const rows = entries.map((k, index) => {
+      const c = k.contributions || {};
+      return el("tr", { "data-address": k.address, "data-score": String(k.score) }, [
+        el("td", { text: String(index + 1) }),
+        el("td", { text: shortAddress(k.address), title: k.address }),
+        el("td", { text: String(k.score) }),
+        ...["versions", "round_contributions", "deltas", "records", "verdicts", "slashes"].map((f) => el("td", { text: String(c[f] || "0") })),
+        el("td", { class: "badges", text: (k.badges || []).join(", ") }),
+      ]);
+    });
+    table.querySelector("tbody").replaceChildren(...rows);
+    table.setAttribute("data-rows", String(rows.length));
+  }
+
   // --- the loop -------------------------------------------------------------
 
   async function refresh() {
@@ -647,6 +672,7 @@
     status.setAttribute("data-busy", "true");
     try {
       const height = await refreshModels();
+      await refreshKarma();
       await refreshDatasets();
       refreshes++;
       status.className = "status";

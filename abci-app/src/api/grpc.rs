@@ -29,13 +29,14 @@ use super::backend::Backend;
 use super::error::ApiError;
 
 /// The services umd serves, by gRPC service name.
-pub const SERVICES: [&str; 6] = [
+pub const SERVICES: [&str; 7] = [
     "cosmos.tx.v1beta1.Service",
     "cosmos.auth.v1beta1.Query",
     "cosmwasm.wasm.v1.Query",
     "um.training.v1.Query",
     "um.dataset.v1.Query",
     "um.training.v1.Inference",
+    "um.karma.v1.Query",
 ];
 
 /// The reflection service itself, listed beside [`SERVICES`].

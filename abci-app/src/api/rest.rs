@@ -39,6 +39,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use um_proto::um::common::v1::PageRequest;
 use um_proto::um::dataset::v1 as dataset;
+use um_proto::um::karma::v1 as karma;
 use um_proto::um::training::v1 as training;
 
 use super::backend::{Backend, MAX_TX_BYTES};
@@ -298,6 +299,24 @@ pub const ROUTES: &[Route] = &[
         produces: JSON,
         schemas: ("", "um.training.v1.QueryUpdateResponse"),
         handler: |c| Box::pin(update(c)),
+    },
+    Route {
+        method: "get",
+        path: "/um/karma/v1/leaderboard",
+        summary: "Addresses by karma score, highest first (ties: ascending address), with their contributions and badges.",
+        query: with_page!(),
+        produces: JSON,
+        schemas: ("", "um.karma.v1.QueryLeaderboardResponse"),
+        handler: |c| Box::pin(leaderboard(c)),
+    },
+    Route {
+        method: "get",
+        path: "/um/karma/v1/accounts/{address}",
+        summary: "One address's karma: contributions, score, badges and rank.",
+        query: &[],
+        produces: JSON,
+        schemas: ("", "um.karma.v1.QueryAccountResponse"),
+        handler: |c| Box::pin(karma_account(c)),
     },
     Route {
         method: "get",
@@ -1026,6 +1045,32 @@ fn byte_range(header: &str, total: u64) -> RangeAsked {
 
 fn update_status(name: &str) -> Option<i32> {
     training::UpdateStatus::from_str_name(name).map(|s| s as i32)
+}
+
+async fn leaderboard(ctx: Ctx) -> Result<Response, ApiError> {
+    let request = karma::QueryLeaderboardRequest {
+        pagination: ctx.page()?,
+    };
+    um_query(
+        &ctx,
+        crate::karma::query::LEADERBOARD_PATH,
+        "um.karma.v1.QueryLeaderboardResponse",
+        request,
+    )
+    .await
+}
+
+async fn karma_account(ctx: Ctx) -> Result<Response, ApiError> {
+    let request = karma::QueryAccountRequest {
+        address: ctx.param("address").to_string(),
+    };
+    um_query(
+        &ctx,
+        crate::karma::query::ACCOUNT_PATH,
+        "um.karma.v1.QueryAccountResponse",
+        request,
+    )
+    .await
 }
 
 async fn predict(ctx: Ctx) -> Result<Response, ApiError> {

@@ -13,7 +13,7 @@ use crate::module::{
 };
 use crate::store::StateView;
 use crate::wasm::WasmVm;
-use crate::{auth, dataset, fee, gov, training, wasm};
+use crate::{auth, dataset, fee, gov, karma, training, wasm};
 
 /// The chain's modules in the order genesis, begin-block and end-block run
 /// them, with the wasm VM they share.
@@ -181,5 +181,6 @@ fn standard_list() -> Vec<Box<dyn Module>> {
         Box::new(training::TrainingModule),
         Box::new(gov::GovModule),
         Box::new(fee::FeeModule),
+        Box::new(karma::KarmaModule),
     ]
 }

@@ -1368,7 +1368,11 @@ fn a_fixed_block_sequence_keeps_its_app_hash() {
 /// its new-lineage action a `dataset_id`, so genesis stores a rebuilt
 /// nrn_dao.wasm; with the previous nrn_dao.wasm this code still gives
 /// bf0d81ac…c4fa (checked 2026-12-06).
-const PINNED_APP_HASHES: &str = "5f3b42a173ffbabdeb38aec8a10cf97de61403228dd91758211731d7eaaf4d40";
+/// Re-pinned by issue 20's karma: the block's fraud slash is now also
+/// credited to the trainer's karma (`karma/account/…`, `karma/rank/…`);
+/// with the credits turned off this code still gives 5f3b42a1…4d40
+/// (checked 2026-12-06).
+const PINNED_APP_HASHES: &str = "b3ae3f09852da2689ec890c84bf00d3a76eed5a5626a75012fa16a1a2af3d2cb";
 
 /// Issue 15, verifier flooding: ProcessProposal queued a re-training for
 /// every update of every proposal, unbonded senders included. Now only an

@@ -9,6 +9,7 @@ mod gov;
 mod init;
 mod keys;
 mod query;
+mod query_karma;
 mod query_training;
 pub mod replay;
 mod staking;

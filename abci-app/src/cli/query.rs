@@ -30,6 +30,9 @@ pub enum QueryCommand {
     /// Datasets, their versions, records and proposed deltas.
     #[command(subcommand)]
     Dataset(super::dataset::DatasetQuery),
+    /// Karma: the leaderboard and one address's contributions, score, badges.
+    #[command(subcommand)]
+    Karma(super::query_karma::KarmaQuery),
     /// A model lineage with its DAO-set hyperparameters.
     Lineage {
         model_id: String,
@@ -92,6 +95,7 @@ pub fn run(command: QueryCommand) -> anyhow::Result<()> {
         }
         QueryCommand::Training(command) => super::query_training::run(command)?,
         QueryCommand::Dataset(command) => super::dataset::run_query(command)?,
+        QueryCommand::Karma(command) => super::query_karma::run(command)?,
         QueryCommand::Lineage {
             model_id,
             node,

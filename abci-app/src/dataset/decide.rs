@@ -72,6 +72,14 @@ pub fn accept(
     records::summarize(&mut dataset, &members);
     records::save_version(state, &dataset);
 
+    crate::karma::credit(
+        state,
+        &delta.proposer,
+        crate::karma::Work::Delta {
+            records: delta.add.len() as u64,
+        },
+        height,
+    )?;
     delta.status = DeltaStatus::Accepted as i32;
     delta.decided_height = height;
     delta.result_version = next;

@@ -26,6 +26,7 @@ use super::{lineage, records, set_head, TrainingParams};
 use crate::codes::{Code, TxError};
 use crate::context::{BlockInfo, Contracts, Event, TxContext};
 use crate::gov::validators;
+use crate::karma::Work;
 use crate::store::StateView;
 
 /// How the voting power stands on one update.
@@ -247,6 +248,8 @@ pub fn end_block(
     let mut decided_ids = BTreeSet::new();
     let mut events = Vec::new();
     let mut decided = Vec::new();
+    // Read from the staking contract once, when a first update is decided.
+    let mut operators = None;
     for mut update in pending {
         let current = tally(state, update.id, &set)?;
         let head = lineage(state, &update.model_id)?.map(|l| l.head_version);
@@ -261,6 +264,7 @@ pub fn end_block(
             decision,
         )?);
         if decision != Decision::Wait {
+            credit_verifiers(wasm, state, block, update.id, &mut operators)?;
             decided.push(update.status);
             decided_ids.insert(update.id);
             let held = holders
@@ -280,6 +284,34 @@ pub fn end_block(
         }
     }
     Ok(events)
+}
+
+/// Karma for verification: each validator whose verdict is recorded on the
+/// decided update `update_id`, by its operator address (`operators` is
+/// read once per block, when first needed).
+fn credit_verifiers(
+    wasm: &dyn Contracts,
+    state: &mut StateView,
+    block: &BlockInfo,
+    update_id: u64,
+    operators: &mut Option<std::collections::BTreeMap<Vec<u8>, String>>,
+) -> Result<(), TxError> {
+    let verdicts = records::verdicts(state, update_id)?;
+    if verdicts.is_empty() {
+        return Ok(());
+    }
+    if operators.is_none() {
+        *operators = Some(crate::karma::operators(wasm, state, block)?);
+    }
+    let Some(operators) = operators.as_ref() else {
+        return Ok(());
+    };
+    for verdict in verdicts {
+        if let Some(operator) = operators.get(&verdict.validator) {
+            crate::karma::credit(state, operator, Work::Verdict, block.height)?;
+        }
+    }
+    Ok(())
 }
 
 /// Writes `decision` on `update`: its record, the new version, the reward
@@ -418,6 +450,7 @@ fn accept(
     update.status = UpdateStatus::Accepted as i32;
     update.version = version;
     update.decided_height = block.height;
+    crate::karma::credit(state, &update.trainer, Work::Version, block.height)?;
     reward(wasm, state, block, &update.model_id, &trainers)
 }
 
@@ -449,6 +482,9 @@ fn accept_merge(
     update.status = UpdateStatus::Accepted as i32;
     update.version = version;
     update.decided_height = block.height;
+    for (_, trainer) in &trainers {
+        crate::karma::credit(state, trainer, Work::RoundContribution, block.height)?;
+    }
     reward(wasm, state, block, &update.model_id, &trainers)
 }
 
@@ -599,6 +635,7 @@ pub fn slash_for_fraud(
 ) -> Result<Vec<Event>, TxError> {
     let fraction: Decimal = params.fraud_slash_fraction;
     let reason = format!("fraudulent update {}: {}", update.id, update.reason);
+    crate::karma::credit(ctx.state, &update.trainer, Work::Slash, ctx.block.height)?;
     let mut event = Event::new("slash")
         .attr("update_id", update.id.to_string())
         .attr("trainer", &update.trainer)
