@@ -352,6 +352,7 @@ fn grpc_and_rest_serve_the_chain_and_the_trainer_submits_through_grpc() {
     cosmos_routes(&chain);
     grpc_methods(&chain);
     predictions(&chain);
+    karma_routes(&chain);
     openapi_matches_the_router(&chain);
 }
 
@@ -914,6 +915,47 @@ fn predictions(chain: &Chain) {
             ..Default::default()
         },
         Code::NotFound,
+    );
+}
+
+/// Issue 20's karma: alice, whose 100 updates became versions, leads the
+/// leaderboard with exactly those credited; REST and gRPC agree.
+fn karma_routes(chain: &Chain) {
+    use um_proto::um::karma::v1 as karma;
+    let alice = &chain.alice.address;
+    let board = chain.get("/um/karma/v1/leaderboard?pagination.limit=10");
+    let first = &board["entries"][0];
+    assert_eq!(first["address"], *alice, "{board}");
+    assert_eq!(
+        first["contributions"]["versions"],
+        UPDATES.to_string(),
+        "{first}"
+    );
+    assert_eq!(first["contributions"]["slashes"], "0", "{first}");
+    let badges = first["badges"].as_array().unwrap();
+    for badge in ["first-version", "ten-versions", "hundred-versions"] {
+        assert!(badges.contains(&json!(badge)), "{first}");
+    }
+    let account = chain.get(&format!("/um/karma/v1/accounts/{alice}"));
+    assert_eq!(account["rank"], "1");
+    assert_eq!(account["karma"], *first);
+    let over_grpc: karma::QueryAccountResponse = chain.grpc_ok(
+        "/um.karma.v1.Query/Account",
+        karma::QueryAccountRequest {
+            address: alice.clone(),
+        },
+    );
+    assert_eq!(over_grpc.rank, 1);
+    assert_eq!(
+        over_grpc.karma.unwrap().score.to_string(),
+        first["score"].as_str().unwrap()
+    );
+    chain.fails("GET", "/um/karma/v1/accounts/um1nobody", None, 404);
+    chain.fails(
+        "GET",
+        "/um/karma/v1/leaderboard?pagination.key=***",
+        None,
+        400,
     );
 }
 
@@ -1565,6 +1607,8 @@ fn reflection_lists_and_describes_every_service(chain: &Chain) {
         "cosmwasm.wasm.v1.Query",
         "um.training.v1.Query",
         "um.dataset.v1.Query",
+        "um.training.v1.Inference",
+        "um.karma.v1.Query",
         "grpc.reflection.v1.ServerReflection",
     ] {
         assert!(names.contains(service), "{service} not listed: {names:?}");

@@ -1307,6 +1307,30 @@ fn four_validators_train_a_language_lineage_the_dao_created_on_compressed_contri
             .collect(),
         "both honest trainers' compressed contributions were merged"
     );
+    // Issue 20's karma for verification: each validator's operator is
+    // credited with its verdicts on decided updates; trainer 3 with its slash.
+    let karma_of = |address: &str| -> um_proto::um::karma::v1::Contributions {
+        let answer: um_proto::um::karma::v1::QueryAccountResponse = rpc
+            .query_proto(
+                "/um.karma.v1.Query/Account",
+                &um_proto::um::karma::v1::QueryAccountRequest {
+                    address: address.into(),
+                },
+            )
+            .unwrap_or_else(|e| panic!("karma of {address}: {e}"));
+        answer.karma.unwrap().contributions.unwrap()
+    };
+    for node in 0..NODES {
+        let operator = um_client::keys::Keyring::new(&net.run.join(format!("node{node}/keys")))
+            .info("operator")
+            .unwrap()
+            .address;
+        let karma = karma_of(&operator);
+        // A verdict that comes after the others decided is not recorded, so
+        // a slow verifier has fewer; none has none.
+        assert!(karma.verdicts >= 1, "node{node}'s operator: {karma:?}");
+    }
+    assert_eq!(karma_of(&mallory.address).slashes, 1);
     // All four validators hold the same history of the lineage.
     for node in 1..NODES {
         let theirs = net.versions_of(node, LM);

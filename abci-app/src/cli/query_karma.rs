@@ -77,7 +77,7 @@ pub fn run(command: KarmaQuery) -> anyhow::Result<()> {
 }
 
 fn row(karma: &Karma) -> String {
-    let c = karma.contributions.clone().unwrap_or_default();
+    let c = karma.contributions.unwrap_or_default();
     format!(
         "{:<45} {:>7}  {:>8} {:>6} {:>6} {:>7} {:>8} {:>7}  {}",
         karma.address,
@@ -93,7 +93,7 @@ fn row(karma: &Karma) -> String {
 }
 
 fn json(karma: &Karma) -> serde_json::Value {
-    let c = karma.contributions.clone().unwrap_or_default();
+    let c = karma.contributions.unwrap_or_default();
     serde_json::json!({
         "address": karma.address,
         "score": karma.score,

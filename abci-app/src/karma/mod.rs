@@ -33,8 +33,11 @@ use crate::store::StateView;
 /// Blocks per activity period (the frequency part of the score).
 pub const PERIOD_BLOCKS: u64 = 1_000;
 
-/// Badges, in the order they are listed, with the rule that earns each.
-pub const BADGES: [(&str, fn(&Contributions) -> bool); 8] = [
+/// A badge: its name and the rule that earns it.
+pub type Badge = (&'static str, fn(&Contributions) -> bool);
+
+/// Badges, in the order they are listed.
+pub const BADGES: [Badge; 8] = [
     ("first-version", |c| trained(c) >= 1),
     ("ten-versions", |c| trained(c) >= 10),
     ("hundred-versions", |c| trained(c) >= 100),
@@ -125,7 +128,7 @@ pub fn credit(
         return Ok(());
     }
     let before = contributions(state, address)?;
-    let mut c = before.clone().unwrap_or_default();
+    let mut c = before.unwrap_or_default();
     match work {
         Work::Version => c.versions = c.versions.saturating_add(1),
         Work::RoundContribution => c.round_contributions = c.round_contributions.saturating_add(1),
@@ -212,7 +215,7 @@ mod tests {
         assert_eq!(score(&diverse), 36 + 2);
         let slashed = Contributions {
             slashes: 1,
-            ..trainer.clone()
+            ..trainer
         };
         assert_eq!(score(&slashed), 0, "never below 0");
         let regular = Contributions {
