@@ -132,6 +132,9 @@ impl CustomBindings for ContractRequests {
             }),
             UmMsg::AcceptDatasetDelta { delta_id } => {
                 let mut outcome = dataset::decide::accept(state, block, delta_id)?;
+                if let Some(delta) = dataset::records::delta(state, delta_id)? {
+                    training::supply_rewards::note_delta_reward(state, delta_id, &delta.proposer)?;
+                }
                 outcome.events.insert(
                     0,
                     event
@@ -139,6 +142,35 @@ impl CustomBindings for ContractRequests {
                         .attr("delta_id", delta_id.to_string()),
                 );
                 Ok(outcome)
+            }
+            UmMsg::SetRewardParams {
+                version_supply_fraction,
+                delta_supply_fraction,
+                halving_blocks,
+            } => {
+                let mut params = training::supply_rewards::RewardParams::load(state)?;
+                if let Some(fraction) = version_supply_fraction {
+                    params.version_supply_fraction = fraction;
+                }
+                if let Some(fraction) = delta_supply_fraction {
+                    params.delta_supply_fraction = fraction;
+                }
+                if let Some(blocks) = halving_blocks {
+                    params.halving_blocks = blocks;
+                }
+                params.save(state)?;
+                Ok(vec![event
+                    .attr("action", "set_reward_params")
+                    .attr(
+                        "version_supply_fraction",
+                        params.version_supply_fraction.to_string(),
+                    )
+                    .attr(
+                        "delta_supply_fraction",
+                        params.delta_supply_fraction.to_string(),
+                    )
+                    .attr("halving_blocks", params.halving_blocks.to_string())]
+                .into())
             }
             UmMsg::SetRoundParams { model_id, rounds } => {
                 // Destructured and rebuilt field by field, so that a field
@@ -330,6 +362,69 @@ mod tests {
             }
         )
         .is_err());
+    }
+
+    /// Issue 20: the DAO sets the 2017 design's rewards field by field; a
+    /// fraction above 1 % of the supply is refused and changes nothing.
+    #[test]
+    fn the_dao_sets_the_supply_rewards() {
+        use crate::training::supply_rewards::RewardParams;
+        let store = Store::temporary().unwrap();
+        let mut state = store.view();
+        let block = BlockInfo::default();
+        let dao = crate::address::encode(&[9; 32]);
+        let other = crate::address::encode(&[8; 32]);
+        gov::register(
+            &mut state,
+            &Registry {
+                token: other.clone(),
+                staking: other,
+                dao: dao.clone(),
+            },
+        )
+        .unwrap();
+        let run = |state: &mut StateView, msg: &UmMsg| {
+            ContractRequests.execute(state, &block, &dao, &serde_json::to_vec(msg).unwrap())
+        };
+        let design = Decimal::from_ratio(1u128, 100_000u128);
+        run(
+            &mut state,
+            &UmMsg::SetRewardParams {
+                version_supply_fraction: Some(design),
+                delta_supply_fraction: None,
+                halving_blocks: Some(25_228_800),
+            },
+        )
+        .unwrap();
+        run(
+            &mut state,
+            &UmMsg::SetRewardParams {
+                version_supply_fraction: None,
+                delta_supply_fraction: Some(design / Uint128::new(10)),
+                halving_blocks: None,
+            },
+        )
+        .unwrap();
+        let set = RewardParams::load(&state).unwrap();
+        assert_eq!(
+            set,
+            RewardParams {
+                version_supply_fraction: design,
+                delta_supply_fraction: Decimal::from_ratio(1u128, 1_000_000u128),
+                halving_blocks: 25_228_800,
+            }
+        );
+        let err = run(
+            &mut state,
+            &UmMsg::SetRewardParams {
+                version_supply_fraction: Some(Decimal::percent(2)),
+                delta_supply_fraction: None,
+                halving_blocks: None,
+            },
+        )
+        .unwrap_err();
+        assert_eq!(err.code, Code::InvalidRequest);
+        assert_eq!(RewardParams::load(&state).unwrap(), set);
     }
 
     /// Issue 15: the DAO sets the fee parameters and who may upload code;

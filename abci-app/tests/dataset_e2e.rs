@@ -463,9 +463,12 @@ fn the_dao_accepts_and_rejects_deltas_and_deposits_follow() {
     assert_eq!(proposed.remove, vec![removed.hash().to_vec()]);
     assert_eq!(dataset(&node, None), v0, "a proposal changes nothing");
 
-    // The DAO accepts 1 and rejects 2; a third proposal would accept 2 too.
+    // The DAO sets the 2017 design's delta reward (0.0001 % of the supply
+    // to the proposer), accepts 1 and rejects 2; a fourth proposal would
+    // accept 2 too.
     let mut ids = Vec::new();
     for action in [
+        json!({"set_reward_params": {"delta_supply_fraction": "0.000001"}}),
         json!({"accept_dataset_delta": {"delta_id": 1}}),
         json!({"reject_dataset_delta": {"delta_id": 2}}),
         json!({"accept_dataset_delta": {"delta_id": 2}}),
@@ -482,11 +485,17 @@ fn the_dao_accepts_and_rejects_deltas_and_deposits_follow() {
         assert_eq!(status(&node, &suite, id), "passed");
     }
     proposals::execute(&as_bob, &suite, ids[0]).unwrap();
+    let supply: u128 = node.smart_query(&suite.token, json!({"token_info": {}}))["total_supply"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     proposals::execute(&as_bob, &suite, ids[1]).unwrap();
-    // The third proposal's action fails: the proposal is settled as
-    // failed, with the chain's reason, and its deposit is not locked.
     proposals::execute(&as_bob, &suite, ids[2]).unwrap();
-    let shown = proposals::show(&node.rpc, &suite, ids[2]).unwrap();
+    // The fourth proposal's action fails: the proposal is settled as
+    // failed, with the chain's reason, and its deposit is not locked.
+    proposals::execute(&as_bob, &suite, ids[3]).unwrap();
+    let shown = proposals::show(&node.rpc, &suite, ids[3]).unwrap();
     assert_eq!(shown["status"], "execution_failed", "{shown}");
     let why = shown["execution_error"].as_str().unwrap_or_default();
     assert!(
@@ -568,11 +577,35 @@ fn the_dao_accepts_and_rejects_deltas_and_deposits_follow() {
     assert_eq!(rejected.status, DeltaStatus::Rejected as i32);
     assert_eq!(rejected.result_version, 0);
     assert!(rejected.decided_height > 0);
-    // Dana got her deposit back; Erin's stays with the module.
+    // Dana got her deposit back, and (issue 20) her reward of 0.0001 % of
+    // the supply at the accepting block; Erin's deposit stays with the
+    // module and earns nothing.
+    let reward = supply / 1_000_000;
+    assert!(reward > 0, "supply {supply}");
     assert_eq!(
         node.cw20_balance(&suite.token, &dana.address),
-        1_000 * NRN - node.fees_paid(&dana.address)
+        1_000 * NRN - node.fees_paid(&dana.address) + reward
     );
+    let paid = node
+        .rpc
+        .call(
+            "block_search",
+            json!({"query": format!("delta_reward.proposer='{}'", dana.address), "per_page": "5"}),
+        )
+        .unwrap();
+    assert_eq!(paid["total_count"], "1", "{paid}");
+    // Her karma counts the delta and the records it added.
+    let karma: um_proto::um::karma::v1::QueryAccountResponse = node
+        .rpc
+        .query_proto(
+            "/um.karma.v1.Query/Account",
+            &um_proto::um::karma::v1::QueryAccountRequest {
+                address: dana.address.clone(),
+            },
+        )
+        .unwrap();
+    let contributions = karma.karma.unwrap().contributions.unwrap();
+    assert_eq!((contributions.deltas, contributions.records), (1, 20));
     assert_eq!(
         node.cw20_balance(&suite.token, &erin.address),
         995 * NRN - node.fees_paid(&erin.address)

@@ -424,6 +424,107 @@ fn honest_updates_are_accepted_and_rewarded_and_cheaters_are_slashed() {
     assert_eq!(head(&node.rpc).0, head_version);
 }
 
+/// Issue 20, the 2017 rewards: once the DAO sets a fraction of the supply
+/// per version and a halving period in blocks, an accepted version mints
+/// that fraction of the token's supply halved once per period up to its
+/// height (the trainer's share and the validators' together), instead of
+/// the lineage's fixed `reward_per_update`. A training group (a new lineage
+/// anyone proposes) that the vote rejects leaves its deposit with the DAO.
+#[test]
+fn the_2017_rewards_mint_a_fraction_of_the_supply_and_a_rejected_training_group_keeps_its_deposit()
+{
+    let (node, keys, suite, _verifier) = started_with_verifier(&["alice"], 30);
+    let alice = &keys[0];
+    // Short enough that the version comes after at least one halving.
+    const HALVING_BLOCKS: u64 = 8;
+    pass_proposal(
+        &node,
+        &suite,
+        alice,
+        "the 2017 rewards",
+        &json!({"set_reward_params": {
+            "version_supply_fraction": "0.00001",
+            "halving_blocks": HALVING_BLOCKS,
+        }}),
+    );
+    let supply = || -> u128 {
+        node.smart_query(&suite.token, json!({"token_info": {}}))["total_supply"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let before = supply();
+    run_trainer(&node, "alice", 1);
+    let (head_version, _) = head(&node.rpc);
+    let version: um_proto::um::training::v1::QueryVersionResponse = node
+        .rpc
+        .query_proto(
+            "/um.training.v1.Query/Version",
+            &um_proto::um::training::v1::QueryVersionRequest {
+                prove: false,
+                model_id: MODEL.into(),
+                version: head_version,
+            },
+        )
+        .unwrap();
+    let height = version.version.unwrap().height;
+    // Fees and deposits move tokens; only rewards mint them.
+    let minted = supply() - before;
+    let expected = (before / 100_000) >> (height / HALVING_BLOCKS);
+    eprintln!("supply {before}, version at height {height}: minted {minted}, expected {expected}");
+    assert!(height >= HALVING_BLOCKS, "halved at least once");
+    assert_eq!(minted, expected);
+    assert!(
+        expected > 0 && expected != NRN,
+        "not the fixed reward_per_update"
+    );
+
+    // A training group: carol, who holds no stake, proposes a new lineage
+    // with the DAO's deposit; the vote rejects it and the DAO keeps it.
+    use um_governance::proposals::{self, VoteOption};
+    let carol = node.new_key("carol");
+    let as_alice = um_governance::Chain::new(&node.rpc, alice).unwrap();
+    as_alice
+        .execute(
+            &suite.token,
+            &json!({"transfer": {"recipient": carol.address, "amount": (10 * NRN).to_string()}}),
+        )
+        .unwrap();
+    let as_carol = um_governance::Chain::new(&node.rpc, &carol).unwrap();
+    let dao_before = node.cw20_balance(&suite.token, &suite.dao);
+    let group = json!({"new_model_lineage": {
+        "model_id": "carols-group", "spec": SPEC,
+        "hyperparams": {
+            "learning_rate": "0.1", "batch_size": 32, "local_steps": 5,
+            "verification_tolerance": "0.001", "min_improvement": "0",
+            "reward_per_update": "0", "reward_halving_interval": 0,
+        },
+    }});
+    let id = proposals::propose(&as_carol, &suite, "carol's training group", "", &group).unwrap();
+    let deposit = node.cw20_balance(&suite.token, &suite.dao) - dao_before;
+    assert!(deposit > 0, "the proposal deposit is escrowed with the DAO");
+    proposals::vote(&as_alice, &suite, id, VoteOption::No).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while proposals::show(&node.rpc, &suite, id).unwrap()["status"] == "open" {
+        assert!(Instant::now() < deadline, "the vote did not end");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let closed = as_carol
+        .execute(&suite.dao, &json!({"close": {"proposal_id": id}}))
+        .unwrap();
+    assert_eq!(
+        closed.event_value("wasm", "deposit_outcome"),
+        Some("kept"),
+        "{closed:?}"
+    );
+    assert_eq!(
+        node.cw20_balance(&suite.token, &suite.dao),
+        dao_before + deposit,
+        "the DAO keeps a rejected training group's deposit"
+    );
+}
+
 #[test]
 fn a_validator_without_its_verifier_abstains_and_the_update_expires() {
     let (mut node, keys, suite) = training_chain(&["mallory"], 6);

@@ -1372,7 +1372,12 @@ fn a_fixed_block_sequence_keeps_its_app_hash() {
 /// credited to the trainer's karma (`karma/account/…`, `karma/rank/…`);
 /// with the credits turned off this code still gives 5f3b42a1…4d40
 /// (checked 2026-12-06).
-const PINNED_APP_HASHES: &str = "b3ae3f09852da2689ec890c84bf00d3a76eed5a5626a75012fa16a1a2af3d2cb";
+/// Re-pinned by issue 20's `set_reward_params` DAO action and its
+/// training groups (a rejected `new_model_lineage` keeps its deposit):
+/// genesis stores the rebuilt nrn_dao.wasm. With the nrn_dao.wasm before
+/// them this code still gives b3ae3f09…d2cb, and with the one of
+/// `set_reward_params` alone 89be988b…856c (both checked 2026-12-06).
+const PINNED_APP_HASHES: &str = "93c8f1b2072862ee0d1c434746cf58170b91c49e2499a4530832bbb8a64a1732";
 
 /// Issue 15, verifier flooding: ProcessProposal queued a re-training for
 /// every update of every proposal, unbonded senders included. Now only an

@@ -530,7 +530,8 @@ fn make_version(
     Ok(number)
 }
 
-/// Mints a version's reward (halving by versions so far), less the
+/// Mints a version's reward (a fraction of the supply when the DAO set one,
+/// else the lineage's `reward_per_update` halving by versions so far), less the
 /// validators' share, split evenly among `trainers` (update id, address);
 /// what does not divide evenly goes to the validators.
 fn reward(
@@ -545,11 +546,26 @@ fn reward(
     };
     let accepted_before = records::accepted_count(state, model_id)?;
     records::set_accepted_count(state, model_id, accepted_before + 1);
-    let reward = reward_after(
-        lineage.hyperparams.reward_per_update.u128(),
-        lineage.hyperparams.reward_halving_interval,
-        accepted_before,
-    );
+    let rewards = super::supply_rewards::RewardParams::load(state)?;
+    let reward = if rewards.version_supply_fraction.is_zero() {
+        reward_after(
+            lineage.hyperparams.reward_per_update.u128(),
+            lineage.hyperparams.reward_halving_interval,
+            accepted_before,
+        )
+    } else {
+        // The 2017 design: a fraction of the supply, halving by blocks. A
+        // token that cannot be read mints nothing; the version stands.
+        match super::supply_rewards::token_supply(wasm, state, block) {
+            Ok(supply) => super::supply_rewards::supply_reward(
+                supply,
+                rewards.version_supply_fraction,
+                block.height,
+                rewards.halving_blocks,
+            ),
+            Err(_) => 0,
+        }
+    };
     let (to_trainers, mut to_validators) =
         verification_fee::split_reward(reward, &crate::fee::FeeParams::load(state)?);
     let share = match trainers.len() {

@@ -27,6 +27,7 @@ pub mod records;
 pub mod round;
 pub mod state_key;
 pub mod submit;
+pub mod supply_rewards;
 pub mod verification_fee;
 pub mod verify_request;
 

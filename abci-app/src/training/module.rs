@@ -61,6 +61,9 @@ impl Module for TrainingModule {
         // After the tally, so a round sees this block's decisions.
         let params = super::TrainingParams::load(ctx.state)?;
         events.extend(round::end_block(ctx.state, ctx.block, &params)?);
+        events.extend(super::supply_rewards::pay_delta_rewards(
+            ctx.wasm, ctx.state, ctx.block,
+        )?);
         Ok(BlockEffects::from(events))
     }
 

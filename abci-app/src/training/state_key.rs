@@ -5,6 +5,19 @@
 
 pub const LINEAGE_PREFIX: &[u8] = b"training/lineage/";
 pub const PARAMS: &[u8] = b"training/params";
+
+/// JSON [`super::supply_rewards::RewardParams`], written when the DAO first
+/// sets them.
+pub const REWARD_PARAMS: &[u8] = b"training/reward_params";
+
+/// `delta_reward/<delta id, 8 bytes BE>` → the proposer of a delta accepted
+/// in this block, paid (and removed) at the block's end, where the token
+/// can be called.
+pub const DELTA_REWARD_PREFIX: &[u8] = b"training/delta_reward/";
+
+pub fn delta_reward(delta_id: u64) -> Vec<u8> {
+    [DELTA_REWARD_PREFIX, &delta_id.to_be_bytes()].concat()
+}
 pub const NEXT_UPDATE_ID: &[u8] = b"training/next_update_id";
 /// `pending/<update id>`: the updates still collecting verdicts.
 pub const PENDING_PREFIX: &[u8] = b"training/pending/";

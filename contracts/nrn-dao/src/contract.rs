@@ -16,7 +16,7 @@ use um_bindings::staking::{
     check_settings, ExecuteMsg as StakingExecuteMsg, QueryMsg as StakingQueryMsg,
     TotalStakeResponse, VotingPowerResponse,
 };
-use um_bindings::{validate_fee_params, Hyperparams, UmMsg, UmQuery};
+use um_bindings::{validate_fee_params, validate_reward_params, Hyperparams, UmMsg, UmQuery};
 
 use crate::bounds::{check_bounds, invalid, DEFAULT_EXECUTION_PERIOD_BLOCKS};
 use crate::error::ContractError;
@@ -608,12 +608,22 @@ fn action_messages(
         ProposalAction::SetRoundParams { model_id, rounds } => {
             CosmosMsg::Custom(UmMsg::SetRoundParams { model_id, rounds })
         }
+        ProposalAction::SetRewardParams {
+            version_supply_fraction,
+            delta_supply_fraction,
+            halving_blocks,
+        } => CosmosMsg::Custom(UmMsg::SetRewardParams {
+            version_supply_fraction,
+            delta_supply_fraction,
+            halving_blocks,
+        }),
     };
     Ok(vec![msg])
 }
 
 /// Settles a proposal that will never run: rejected or expired (deposit
-/// refunded) or vetoed (deposit burned).
+/// refunded; a rejected training group's kept by the DAO) or vetoed
+/// (deposit burned).
 fn execute_close(
     deps: DepsMut<UmQuery>,
     env: Env,
@@ -644,24 +654,28 @@ fn execute_close(
     PASSING.remove(deps.storage, proposal_id);
 
     let config = CONFIG.load(deps.storage)?;
-    let (deposit_outcome, cw20_msg) = if status == Status::Vetoed {
-        (
+    // A training group (seed 004) is a new lineage anyone may propose: like
+    // a dataset delta's, its deposit comes back when the DAO accepts it and
+    // stays with the DAO when the vote rejects it.
+    let training_group = matches!(proposal.action, ProposalAction::NewModelLineage { .. });
+    let (deposit_outcome, cw20_msg) = match status {
+        Status::Vetoed => (
             "burned",
-            Cw20ExecuteMsg::Burn {
+            Some(Cw20ExecuteMsg::Burn {
                 amount: proposal.deposit,
-            },
-        )
-    } else {
-        (
+            }),
+        ),
+        Status::Rejected if training_group => ("kept", None),
+        _ => (
             "refunded",
-            Cw20ExecuteMsg::Transfer {
+            Some(Cw20ExecuteMsg::Transfer {
                 recipient: proposal.proposer.to_string(),
                 amount: proposal.deposit,
-            },
-        )
+            }),
+        ),
     };
     let mut response = Response::new();
-    if !proposal.deposit.is_zero() {
+    if let Some(cw20_msg) = cw20_msg.filter(|_| !proposal.deposit.is_zero()) {
         response = response.add_message(token_msg(&config.token, &cw20_msg)?);
     }
     Ok(response
@@ -931,6 +945,24 @@ pub fn validate_action(
                 check_within_supply(deps, &config.token, "verification_fee", *fee)?;
             }
             Ok(())
+        }
+        ProposalAction::SetRewardParams {
+            version_supply_fraction,
+            delta_supply_fraction,
+            halving_blocks,
+        } => {
+            if version_supply_fraction.is_none()
+                && delta_supply_fraction.is_none()
+                && halving_blocks.is_none()
+            {
+                return Err(ContractError::EmptyUpdate {});
+            }
+            validate_reward_params(
+                *version_supply_fraction,
+                *delta_supply_fraction,
+                *halving_blocks,
+            )
+            .map_err(|reason| ContractError::InvalidProposal { reason })
         }
         ProposalAction::SetCodeUploadAccess { access } => access
             .validate(deps.api)

@@ -79,7 +79,9 @@ pub enum ProposalAction {
     /// Chain: drops a proposed dataset delta.
     RejectDatasetDelta { delta_id: u64 },
     /// Chain: starts a new model lineage (architecture changes are always a
-    /// new lineage).
+    /// new lineage). Anyone may propose one, a training group of the 2017
+    /// design: its deposit is refunded when it passes and kept by the DAO
+    /// when the vote rejects it.
     NewModelLineage {
         model_id: String,
         /// The architecture as the trainer's JSON model spec.
@@ -144,6 +146,15 @@ pub enum ProposalAction {
         model_id: String,
         rounds: Option<RoundParams>,
     },
+    /// Chain: sets the rewards of the 2017 design: a fraction of the
+    /// token's supply per accepted version and per accepted dataset delta
+    /// (to its proposer), both halving every `halving_blocks`; `None`
+    /// leaves a field as it is.
+    SetRewardParams {
+        version_supply_fraction: Option<Decimal>,
+        delta_supply_fraction: Option<Decimal>,
+        halving_blocks: Option<u64>,
+    },
 }
 
 impl ProposalAction {
@@ -162,6 +173,7 @@ impl ProposalAction {
             ProposalAction::SetCodeUploadAccess { .. } => "set_code_upload_access",
             ProposalAction::StoreCode { .. } => "store_code",
             ProposalAction::SetRoundParams { .. } => "set_round_params",
+            ProposalAction::SetRewardParams { .. } => "set_reward_params",
         }
     }
 }

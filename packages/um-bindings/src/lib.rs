@@ -295,9 +295,48 @@ pub enum UmMsg {
         model_id: String,
         rounds: Option<RoundParams>,
     },
+    /// Sets the rewards of the 2017 design (bounds:
+    /// [`validate_reward_params`]); `None` leaves a field as it is. A
+    /// fraction above zero replaces the lineages' fixed `reward_per_update`.
+    SetRewardParams {
+        /// Fraction of the token's supply minted per accepted version
+        /// (the design's 0.001 %: `0.00001`); 0 keeps each lineage's
+        /// `reward_per_update`.
+        version_supply_fraction: Option<Decimal>,
+        /// Fraction of the supply minted to the proposer of an accepted
+        /// dataset delta (the design's 0.0001 %: `0.000001`); 0: none.
+        delta_supply_fraction: Option<Decimal>,
+        /// Both fractions halve every this many blocks (the design's 4
+        /// years: 25,228,800 blocks of 5 s); 0: never.
+        halving_blocks: Option<u64>,
+    },
 }
 
 impl CustomMsg for UmMsg {}
+
+/// The largest fraction of the supply one reward may mint (1 %): a typo
+/// in a proposal must not inflate the token at once.
+pub const MAX_REWARD_SUPPLY_FRACTION: Decimal = Decimal::percent(1);
+
+/// Refuses reward settings of a [`UmMsg::SetRewardParams`] the chain could
+/// not apply; `None` fields are not checked.
+pub fn validate_reward_params(
+    version_supply_fraction: Option<Decimal>,
+    delta_supply_fraction: Option<Decimal>,
+    _halving_blocks: Option<u64>,
+) -> Result<(), String> {
+    for (name, fraction) in [
+        ("version_supply_fraction", version_supply_fraction),
+        ("delta_supply_fraction", delta_supply_fraction),
+    ] {
+        if fraction.is_some_and(|f| f > MAX_REWARD_SUPPLY_FRACTION) {
+            return Err(format!(
+                "{name} must be at most {MAX_REWARD_SUPPLY_FRACTION} (1 %)"
+            ));
+        }
+    }
+    Ok(())
+}
 
 /// Chain queries a contract can make as `QueryRequest::Custom`.
 #[cw_serde]

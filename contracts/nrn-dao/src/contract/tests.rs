@@ -1370,6 +1370,19 @@ fn execute_emits_fee_and_code_upload_messages() {
             "set_code_upload_access",
         ),
         (
+            ProposalAction::SetRewardParams {
+                version_supply_fraction: Some(Decimal::from_ratio(1u128, 100_000u128)),
+                delta_supply_fraction: None,
+                halving_blocks: Some(25_228_800),
+            },
+            UmMsg::SetRewardParams {
+                version_supply_fraction: Some(Decimal::from_ratio(1u128, 100_000u128)),
+                delta_supply_fraction: None,
+                halving_blocks: Some(25_228_800),
+            },
+            "set_reward_params",
+        ),
+        (
             ProposalAction::StoreCode {
                 wasm_byte_code: wasm.clone(),
             },
@@ -1449,6 +1462,24 @@ fn propose_refuses_invalid_fee_and_code_upload_actions() {
                 SUPPLY + 1
             ),
         }
+    );
+
+    assert_eq!(
+        try_propose(ProposalAction::SetRewardParams {
+            version_supply_fraction: None,
+            delta_supply_fraction: None,
+            halving_blocks: None,
+        }),
+        ContractError::EmptyUpdate {}
+    );
+    let err = try_propose(ProposalAction::SetRewardParams {
+        version_supply_fraction: None,
+        delta_supply_fraction: Some(Decimal::percent(2)),
+        halving_blocks: None,
+    });
+    assert!(
+        matches!(err, ContractError::InvalidProposal { ref reason } if reason.contains("delta_supply_fraction")),
+        "{err:?}"
     );
 
     assert!(matches!(
@@ -2310,6 +2341,59 @@ fn stored_state_and_messages_of_the_previous_version_still_parse() {
 }
 
 // ---------------------------------------------------------------- close
+
+/// Issue 20, training groups: a new lineage anyone proposes keeps its
+/// deposit with the DAO when the vote rejects it, a missed quorum included
+/// (other rejected proposals are refunded).
+#[test]
+fn a_rejected_training_group_keeps_its_deposit() {
+    let (mut deps, u) = setup();
+    let keeper = deps.api.addr_make("keeper");
+    let group = || ProposalAction::NewModelLineage {
+        model_id: "group-cnn".to_string(),
+        spec: "{\"conv\":[8,16]}".to_string(),
+        hyperparams: hyperparams(),
+        dataset_id: None,
+    };
+    let rejected = propose_ok(&mut deps, &u, group());
+    vote(&mut deps, &u.alice.clone(), rejected, VoteOption::No, START).unwrap();
+    let res = exec(
+        &mut deps,
+        &keeper,
+        ExecuteMsg::Close {
+            proposal_id: rejected,
+        },
+        END,
+    )
+    .unwrap();
+    assert!(res.messages.is_empty(), "{:?}", res.messages);
+    assert!(res.attributes.contains(&attr("status", "rejected")));
+    assert!(res.attributes.contains(&attr("deposit_outcome", "kept")));
+    // One nobody voted on missed its quorum: rejected too, and kept.
+    let unvoted = propose_ok(&mut deps, &u, group());
+    let res = exec(
+        &mut deps,
+        &keeper,
+        ExecuteMsg::Close {
+            proposal_id: unvoted,
+        },
+        END,
+    )
+    .unwrap();
+    assert!(res.messages.is_empty(), "{:?}", res.messages);
+    assert!(res.attributes.contains(&attr("deposit_outcome", "kept")));
+    // Any other rejected proposal is refunded.
+    let other = propose_ok(&mut deps, &u, set_hyperparams());
+    vote(&mut deps, &u.alice.clone(), other, VoteOption::No, START).unwrap();
+    let res = exec(
+        &mut deps,
+        &keeper,
+        ExecuteMsg::Close { proposal_id: other },
+        END,
+    )
+    .unwrap();
+    assert_eq!(res.messages, vec![refund(&u)]);
+}
 
 #[test]
 fn close_refunds_rejected_and_burns_vetoed() {
