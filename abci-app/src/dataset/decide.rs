@@ -47,6 +47,9 @@ pub fn accept(
         )
     })?;
     let id = &delta.dataset_id;
+    // Records that were not members already: what the delta really added
+    // (and what its proposer's karma counts).
+    let mut joined = 0u64;
     for record in &delta.add {
         let label = u8::try_from(record.label)
             .map_err(|_| TxError::new(Code::Internal, format!("delta {delta_id}: stored label")))?;
@@ -54,6 +57,7 @@ pub fn accept(
         if !records::is_member(state, id, current.version, &hash)? {
             let validation = um_formats::Record::is_validation_salted(&split_salt, &hash);
             records::join(state, id, next, &hash, validation)?;
+            joined += 1;
         }
     }
     for bytes in &delta.remove {
@@ -75,9 +79,7 @@ pub fn accept(
     crate::karma::credit(
         state,
         &delta.proposer,
-        crate::karma::Work::Delta {
-            records: delta.add.len() as u64,
-        },
+        crate::karma::Work::Delta { records: joined },
         height,
     )?;
     delta.status = DeltaStatus::Accepted as i32;
@@ -423,6 +425,12 @@ mod tests {
         // removed genesis[3] keeps its key, which is read (and paid) too.
         let outcome = accept(&mut state, &block(10), 2).unwrap();
         assert_eq!(outcome.gas, per_key * (22 + 4));
+        // The proposer's karma counts the records the deltas really added:
+        // x once, then y (x was a member already).
+        let karma = crate::karma::contributions(&state, &proposer())
+            .unwrap()
+            .unwrap();
+        assert_eq!((karma.deltas, karma.records), (2, 2));
         let mut v2 = v1.clone();
         v2.retain(|r| r != &genesis[4]);
         let y_split = (y.clone(), held_out(&y, 10, 2));
