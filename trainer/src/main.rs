@@ -43,15 +43,8 @@ enum Command {
 
 #[derive(Args, Debug)]
 struct PredictArgs {
-    /// CometBFT RPC of a node of the chain.
-    #[arg(long, env = "UMD_NODE", default_value = "http://127.0.0.1:26657")]
-    node: String,
-    /// Model lineage.
-    #[arg(long)]
-    model: String,
-    /// Version to use (default: the head).
-    #[arg(long)]
-    version: Option<u64>,
+    #[command(flatten)]
+    of: VersionArgs,
     /// An image lineage: a 28x28 PNG file, or a file holding a JSON array of
     /// 784 pixels (0 background, 255 ink). A language lineage: the prompt.
     input: String,
@@ -64,6 +57,21 @@ struct PredictArgs {
     /// Language lineages: seed of the draws.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+}
+
+/// Which weights to run: a lineage's head or one of its versions, from a
+/// node of the chain, on a device.
+#[derive(Args, Debug)]
+struct VersionArgs {
+    /// CometBFT RPC of a node of the chain.
+    #[arg(long, env = "UMD_NODE", default_value = "http://127.0.0.1:26657")]
+    node: String,
+    /// Model lineage.
+    #[arg(long)]
+    model: String,
+    /// Version to use (default: the head).
+    #[arg(long)]
+    version: Option<u64>,
     /// Compute device: auto (CUDA when present), cpu or cuda.
     #[arg(long, default_value = "auto")]
     device: DeviceChoice,
@@ -71,15 +79,8 @@ struct PredictArgs {
 
 #[derive(Args, Debug)]
 struct SampleArgs {
-    /// CometBFT RPC of a node of the chain.
-    #[arg(long, env = "UMD_NODE", default_value = "http://127.0.0.1:26657")]
-    node: String,
-    /// Model lineage (a language model).
-    #[arg(long)]
-    model: String,
-    /// Version to use (default: the head).
-    #[arg(long)]
-    version: Option<u64>,
+    #[command(flatten)]
+    of: VersionArgs,
     /// Text to continue.
     #[arg(long, default_value = "")]
     prompt: String,
@@ -92,9 +93,6 @@ struct SampleArgs {
     /// Seed of the draws: the same seed, version and prompt give the same text.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Compute device: auto (CUDA when present), cpu or cuda.
-    #[arg(long, default_value = "auto")]
-    device: DeviceChoice,
 }
 
 #[derive(Args, Debug)]
@@ -327,19 +325,14 @@ fn train(args: TrainArgs) -> Result<(), Box<dyn Error>> {
 
 /// The model of a lineage's head (or `version`), its weights downloaded
 /// and checked against the hash the chain records for the version.
-fn version_model(
-    node: &str,
-    model_id: &str,
-    version: Option<u64>,
-    device: DeviceChoice,
-) -> Result<(ModelVersion, um_trainer::Model), Box<dyn Error>> {
-    let device = device.resolve()?;
-    let chain = ChainClient::new(node);
-    let lineage = chain.lineage(model_id)?;
+fn version_model(of: &VersionArgs) -> Result<(ModelVersion, um_trainer::Model), Box<dyn Error>> {
+    let device = of.device.resolve()?;
+    let chain = ChainClient::new(&of.node);
+    let lineage = chain.lineage(&of.model)?;
     let spec = um_trainer::ModelSpec::parse(&lineage.spec_json)?;
-    let version = match version {
-        Some(number) => chain.version(model_id, number)?,
-        None => chain.head(model_id)?,
+    let version = match of.version {
+        Some(number) => chain.version(&of.model, number)?,
+        None => chain.head(&of.model)?,
     };
     let weights = chain.weights(&version.weights_sha256)?;
     let model = um_trainer::Model::from_safetensors(&spec, &weights, device)?;
@@ -347,7 +340,7 @@ fn version_model(
 }
 
 fn sample(args: SampleArgs) -> Result<(), Box<dyn Error>> {
-    let (version, model) = version_model(&args.node, &args.model, args.version, args.device)?;
+    let (version, model) = version_model(&args.of)?;
     let text = um_trainer::sample::generate(
         &model,
         args.prompt.as_bytes(),
@@ -359,7 +352,7 @@ fn sample(args: SampleArgs) -> Result<(), Box<dyn Error>> {
     )?;
     eprintln!(
         "{} v{} (weights {}, held-out loss {:.4} nats/byte), {} bytes at temperature {}:",
-        args.model,
+        args.of.model,
         version.version,
         hex::encode(&version.weights_sha256),
         version.validation_loss,
@@ -371,7 +364,7 @@ fn sample(args: SampleArgs) -> Result<(), Box<dyn Error>> {
 }
 
 fn predict(args: PredictArgs) -> Result<(), Box<dyn Error>> {
-    let (version, model) = version_model(&args.node, &args.model, args.version, args.device)?;
+    let (version, model) = version_model(&args.of)?;
     let input = match model.spec().task() {
         um_trainer::spec::Task::Classify { .. } => Input::Pixels(read_digit(&args.input)?),
         um_trainer::spec::Task::NextByte { .. } => Input::Text {
@@ -385,11 +378,11 @@ fn predict(args: PredictArgs) -> Result<(), Box<dyn Error>> {
     };
     eprintln!(
         "{} v{} (weights {})",
-        args.model,
+        args.of.model,
         version.version,
         hex::encode(&version.weights_sha256)
     );
-    match um_trainer::predict::predict(&model, &args.model, &input)? {
+    match um_trainer::predict::predict(&model, &args.of.model, &input)? {
         Prediction::Classes {
             probabilities,
             predicted,

@@ -113,22 +113,7 @@
 
   // --- formatting -----------------------------------------------------------
 
-  function el(tag, attrs, children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (k === "text") {
-        node.textContent = v;
-      } else if (k === "class") {
-        node.className = v;
-      } else {
-        node.setAttribute(k, v);
-      }
-    }
-    for (const child of children || []) {
-      node.append(child);
-    }
-    return node;
-  }
+  const { el } = window.umDom;
 
   function fixed(x, digits) {
     return typeof x === "number" && Number.isFinite(x) ? x.toFixed(digits) : "—";

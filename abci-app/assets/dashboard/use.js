@@ -31,22 +31,7 @@
   const pads = new Map(); // model_id -> pad view
   const samples = new Map(); // model_id -> sample view
 
-  function el(tag, attrs, children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (k === "text") {
-        node.textContent = v;
-      } else if (k === "class") {
-        node.className = v;
-      } else {
-        node.setAttribute(k, v);
-      }
-    }
-    for (const child of children || []) {
-      node.append(child);
-    }
-    return node;
-  }
+  const { el } = window.umDom;
 
   async function predict(modelId, body) {
     const response = await fetch(`/um/training/v1/models/${encodeURIComponent(modelId)}/predict`, {
