@@ -288,7 +288,7 @@ pub fn end_block(
 
 /// Karma for verification: each validator whose verdict is recorded on the
 /// decided update `update_id`, by its operator address (`operators` is
-/// read once per block, when first needed).
+/// read once per block, when first needed; empty when it cannot be read).
 fn credit_verifiers(
     wasm: &dyn Contracts,
     state: &mut StateView,
@@ -301,7 +301,9 @@ fn credit_verifiers(
         return Ok(());
     }
     if operators.is_none() {
-        *operators = Some(crate::karma::operators(wasm, state, block)?);
+        // A staking contract that cannot answer costs the validators their
+        // credit, never the block its decisions.
+        *operators = Some(crate::karma::operators(wasm, state, block).unwrap_or_default());
     }
     let Some(operators) = operators.as_ref() else {
         return Ok(());
@@ -666,6 +668,41 @@ pub fn slash_for_fraud(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Karma is a record, not a decision: a staking contract that cannot
+    /// answer (its registry entry names no contract) must not fail the
+    /// end-block that decides updates, or every decision of every block
+    /// would be undone. The verdicts are then credited to nobody.
+    #[test]
+    fn an_unreadable_staking_contract_costs_karma_not_decisions() {
+        let cache = tempfile::tempdir().unwrap();
+        let wasm = crate::wasm::WasmVm::new(cache.path()).unwrap();
+        let store = crate::store::Store::temporary().unwrap();
+        let mut state = store.view();
+        let nowhere = crate::address::encode(&[3; 32]);
+        crate::gov::register(
+            &mut state,
+            &crate::gov::Registry {
+                token: nowhere.clone(),
+                staking: nowhere.clone(),
+                dao: nowhere,
+            },
+        )
+        .unwrap();
+        records::save_verdict(
+            &mut state,
+            7,
+            &Verdict {
+                validator: vec![1; 20],
+                accept: true,
+                ..Verdict::default()
+            },
+        );
+        let block = BlockInfo::default();
+        let mut operators = None;
+        credit_verifiers(&wasm, &mut state, &block, 7, &mut operators).unwrap();
+        assert_eq!(operators, Some(Default::default()));
+    }
 
     fn tally(accept: i64, reject: i64, fraud: i64) -> Tally {
         Tally {
