@@ -207,12 +207,17 @@ fn pass_proposal_with_gas(
     let chain = um_governance::Chain::new(&node.rpc, voter).unwrap();
     let proposal = proposals::propose(&chain, suite, title, "", action).unwrap();
     proposals::vote(&chain, suite, proposal, VoteOption::Yes).unwrap();
+    wait_for_vote_end(node, suite, proposal);
+    proposals::execute_with_gas(&chain, suite, proposal, gas).unwrap();
+}
+
+/// Waits (at most a minute) until proposal `id` is no longer open.
+fn wait_for_vote_end(node: &TestNode, suite: &Deployment, id: u64) {
     let deadline = Instant::now() + Duration::from_secs(60);
-    while proposals::show(&node.rpc, suite, proposal).unwrap()["status"] == "open" {
+    while um_governance::proposals::show(&node.rpc, suite, id).unwrap()["status"] == "open" {
         assert!(Instant::now() < deadline, "the vote did not end");
         std::thread::sleep(Duration::from_millis(300));
     }
-    proposals::execute_with_gas(&chain, suite, proposal, gas).unwrap();
 }
 
 /// Issue 13, finding 4: an honest update trained just before the DAO
@@ -505,11 +510,7 @@ fn the_2017_rewards_mint_a_fraction_of_the_supply_and_a_rejected_training_group_
     let deposit = node.cw20_balance(&suite.token, &suite.dao) - dao_before;
     assert!(deposit > 0, "the proposal deposit is escrowed with the DAO");
     proposals::vote(&as_alice, &suite, id, VoteOption::No).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while proposals::show(&node.rpc, &suite, id).unwrap()["status"] == "open" {
-        assert!(Instant::now() < deadline, "the vote did not end");
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    wait_for_vote_end(&node, &suite, id);
     let closed = as_carol
         .execute(&suite.dao, &json!({"close": {"proposal_id": id}}))
         .unwrap();
