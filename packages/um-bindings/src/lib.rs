@@ -6,6 +6,8 @@
 //! - [`staking`]: the `nrn-staking` interface the DAO and the chain use.
 //! - [`token`]: the `nrn-token` entries the chain uses to mint rewards and
 //!   to move fees.
+//! - [`versions`]: the `nrn-versions` entries the chain uses to mint each
+//!   accepted version as a cw721 token and to set the royalty rule.
 //! - [`validate_fee_params`] and [`CodeUploadAccess`]: the fee and
 //!   code-upload settings the DAO sets through [`UmMsg`].
 //! - [`RoundParams`]: the collaborative rounds of a lineage, set (or ended)
@@ -23,6 +25,7 @@ pub mod migrate;
 pub mod proto;
 pub mod staking;
 pub mod token;
+pub mod versions;
 
 use cosmwasm_schema::{cw_serde, QueryResponses};
 use cosmwasm_std::{Api, Binary, CustomMsg, CustomQuery, Decimal, Uint128};
@@ -272,6 +275,10 @@ pub enum UmMsg {
         token: String,
         staking: String,
         dao: String,
+        /// The `nrn-versions` contract the chain mints version tokens on;
+        /// absent: none (no tokens are minted).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        versions: Option<String>,
     },
     /// Changes the fee settings (bounds: [`validate_fee_params`]); `None`
     /// leaves a field as it is.
@@ -310,6 +317,10 @@ pub enum UmMsg {
         /// years: 25,228,800 blocks of 5 s); 0: never.
         halving_blocks: Option<u64>,
     },
+    /// Sets how tips on a lineage are shared among the holders of its
+    /// version tokens (bounds: [`versions::validate_royalty_rule`]): equal
+    /// parts to each of the last `last_versions` versions.
+    SetRoyaltyRule { last_versions: u32 },
 }
 
 impl CustomMsg for UmMsg {}
