@@ -208,6 +208,14 @@ pub struct ModuleCall {
     pub msg: Vec<u8>,
 }
 
+/// A `sudo` call the chain makes into a contract.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SudoCall {
+    pub contract: String,
+    /// The JSON sudo message.
+    pub msg: Vec<u8>,
+}
+
 /// What a custom message did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CustomOutcome {
@@ -217,6 +225,10 @@ pub struct CustomOutcome {
     /// bindings run, so they cannot call contracts themselves. If one call
     /// fails, the custom message fails.
     pub calls: Vec<ModuleCall>,
+    /// `sudo` calls into contracts the chain itself makes as part of the
+    /// message, after `calls`, e.g. the DAO's royalty rule into
+    /// nrn-versions. If one fails, the custom message fails.
+    pub sudo_calls: Vec<SudoCall>,
     /// Gas for work that grows with the state or the message (keys read,
     /// bytes written), on top of the flat price of a custom message.
     pub gas: u64,

@@ -6,7 +6,7 @@
 use um_bindings::{HeadVersionResponse, HyperparamsResponse, UmMsg, UmQuery};
 
 use crate::codes::{Code, TxError};
-use crate::context::{BlockInfo, CustomBindings, CustomOutcome, Event};
+use crate::context::{BlockInfo, CustomBindings, CustomOutcome, Event, SudoCall};
 use crate::store::StateView;
 use crate::{dataset, fee, gov, training, wasm};
 
@@ -73,6 +73,7 @@ impl CustomBindings for ContractRequests {
                 token,
                 staking,
                 dao,
+                versions,
             } => {
                 gov::replace_registry(
                     state,
@@ -80,6 +81,7 @@ impl CustomBindings for ContractRequests {
                         token,
                         staking,
                         dao,
+                        versions,
                     },
                 )?;
                 Ok(vec![event.attr("action", "update_registry")].into())
@@ -211,6 +213,31 @@ impl CustomBindings for ContractRequests {
                     .attr("rounds", shown)]
                 .into())
             }
+            UmMsg::SetRoyaltyRule { last_versions } => {
+                um_bindings::versions::validate_royalty_rule(last_versions)
+                    .map_err(|reason| TxError::new(Code::InvalidRequest, reason))?;
+                let Some(versions) = registry.versions else {
+                    return Err(TxError::new(
+                        Code::NotFound,
+                        "no nrn-versions contract is registered: there are no royalties to rule",
+                    ));
+                };
+                let msg = um_bindings::versions::SudoMsg::SetRoyaltyRule { last_versions };
+                let msg = serde_json::to_vec(&msg)
+                    .map_err(|e| TxError::new(Code::Internal, e.to_string()))?;
+                Ok(CustomOutcome {
+                    events: vec![event
+                        .attr("action", "set_royalty_rule")
+                        .attr("last_versions", last_versions.to_string())],
+                    // The rule lives in the contract that splits the tips;
+                    // only the chain reaches its `sudo`.
+                    sudo_calls: vec![SudoCall {
+                        contract: versions,
+                        msg,
+                    }],
+                    ..CustomOutcome::default()
+                })
+            }
             UmMsg::RejectDatasetDelta { delta_id } => {
                 let mut outcome = dataset::decide::reject(state, block.height, delta_id)?;
                 outcome.events.insert(
@@ -302,6 +329,7 @@ mod tests {
                 token: other.clone(),
                 staking: other.clone(),
                 dao: dao.clone(),
+                versions: None,
             },
         )
         .unwrap();
@@ -358,7 +386,8 @@ mod tests {
             &Registry {
                 token: other.clone(),
                 staking: other.clone(),
-                dao: other
+                dao: other,
+                versions: None,
             }
         )
         .is_err());
@@ -380,6 +409,7 @@ mod tests {
                 token: other.clone(),
                 staking: other,
                 dao: dao.clone(),
+                versions: None,
             },
         )
         .unwrap();
@@ -442,6 +472,7 @@ mod tests {
                 token: other.clone(),
                 staking: other.clone(),
                 dao: dao.clone(),
+                versions: None,
             },
         )
         .unwrap();
@@ -534,6 +565,7 @@ mod tests {
                 token: other.clone(),
                 staking: other.clone(),
                 dao: dao.clone(),
+                versions: None,
             },
         )
         .unwrap();

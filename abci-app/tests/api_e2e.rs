@@ -353,6 +353,7 @@ fn grpc_and_rest_serve_the_chain_and_the_trainer_submits_through_grpc() {
     grpc_methods(&chain);
     predictions(&chain);
     karma_routes(&chain);
+    version_nfts(&chain);
     openapi_matches_the_router(&chain);
 }
 
@@ -916,6 +917,87 @@ fn predictions(chain: &Chain) {
         },
         Code::NotFound,
     );
+}
+
+/// Issue 20's version NFTs: each of alice's accepted versions is a cw721
+/// token of hers on nrn-versions, minted by the chain with the version's
+/// record as metadata, read here with the standard cw721 queries through
+/// REST's smart-query route.
+fn version_nfts(chain: &Chain) {
+    let alice = &chain.alice.address;
+    let nfts = chain.suite.versions.clone().unwrap();
+    let cw721 = |query: Value| -> Value {
+        let encoded = B64.encode(query.to_string());
+        chain.get(&format!(
+            "/cosmwasm/wasm/v1/contract/{nfts}/smart/{}",
+            urlencode(&encoded)
+        ))["data"]
+            .clone()
+    };
+    let head: training::QueryHeadResponse = chain.grpc_ok(
+        "/um.training.v1.Query/Head",
+        training::QueryHeadRequest {
+            prove: false,
+            model_id: MODEL.into(),
+        },
+    );
+    let head = head.version.unwrap();
+    assert_eq!(cw721(json!({"num_tokens": {}}))["count"], head.version);
+    for number in [1, head.version] {
+        let record: training::QueryVersionResponse = chain.grpc_ok(
+            "/um.training.v1.Query/Version",
+            training::QueryVersionRequest {
+                prove: false,
+                model_id: MODEL.into(),
+                version: number,
+            },
+        );
+        let record = record.version.unwrap();
+        let token_id = format!("{MODEL}.v{number}");
+        let nft = cw721(json!({"all_nft_info": {"token_id": token_id}}));
+        assert_eq!(nft["access"]["owner"], *alice, "{nft}");
+        let traits: std::collections::BTreeMap<String, String> = nft["info"]["extension"]
+            ["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                let value = t["value"].as_str().unwrap().to_string();
+                (t["trait_type"].as_str().unwrap().to_string(), value)
+            })
+            .collect();
+        let expected = [
+            ("model_id", MODEL.to_string()),
+            ("version", number.to_string()),
+            ("weights_sha256", hex::encode(&record.weights_sha256)),
+            ("validation_loss", record.validation_loss.to_string()),
+            (
+                "validation_accuracy",
+                record.validation_accuracy.to_string(),
+            ),
+            ("height", record.height.to_string()),
+            ("dataset_version", record.dataset_version.to_string()),
+        ];
+        for (name, value) in expected {
+            assert_eq!(traits[name], value, "{token_id}: {name}");
+        }
+    }
+    let owned = cw721(json!({"tokens": {"owner": alice, "limit": 100}}));
+    assert_eq!(
+        owned["tokens"].as_array().unwrap().len() as u64,
+        head.version.min(100)
+    );
+    // Nobody but the chain mints: alice's own mint is refused.
+    let mint = json!({"mint": {"token_id": "mine", "owner": alice, "extension": null}});
+    let refused = chain.node.submit(
+        &chain.alice,
+        vec![execute_msg(alice, &nfts, mint)],
+        1_000_000,
+    );
+    chain.node.note_fee(alice, &refused);
+    assert_ne!(refused.code, 0, "{refused:?}");
+    assert!(refused.log.contains("unknown variant"), "{}", refused.log);
+    assert_eq!(cw721(json!({"num_tokens": {}}))["count"], head.version);
 }
 
 /// Issue 20's karma: alice, whose 100 updates became versions, leads the

@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::browser::{interop_dir, Browser};
+use support::browser::{run_node_script, Browser};
 use support::*;
 use um_client::keys::KeyFile;
 use um_governance::staking::BondRole;
@@ -29,35 +29,6 @@ const MODEL: &str = "mnist-mlp";
 /// about learning.
 const SPEC: &str = r#"{"kind":"mlp","input":[1,28,28],"hidden":[32],"classes":10}"#;
 const DIGITS: &str = "2000";
-
-/// Runs `node interop/<script> args…` with `envs` and parses the JSON line
-/// it prints last; panics with the script's output when it fails.
-fn run_node_script(script: &str, args: &[&str], envs: &[(&str, &str)]) -> Value {
-    let dir = interop_dir();
-    assert!(
-        dir.join("node_modules").exists(),
-        "{}/node_modules is missing: run `make setup-interop` first",
-        dir.display()
-    );
-    let output = Command::new("node")
-        .arg(dir.join(script))
-        .args(args)
-        .envs(envs.iter().copied())
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("node {script}: {e} (is Node.js installed?)"));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "node {script} failed ({}):\n{stdout}\n{stderr}",
-        output.status
-    );
-    let line = stdout.lines().rev().find(|l| l.starts_with('{'));
-    let line = line.unwrap_or_else(|| panic!("node {script} printed no JSON:\n{stdout}\n{stderr}"));
-    serde_json::from_str(line).unwrap_or_else(|e| panic!("node {script}: {e}: {line}"))
-}
 
 fn mnemonic_of(node: &TestNode, name: &str) -> String {
     let bytes = std::fs::read(node.home.join("keys").join(format!("{name}.json"))).unwrap();

@@ -18,6 +18,7 @@ use cosmos_sdk_proto::cosmwasm::wasm::v1::{
     QuerySmartContractStateRequest, QuerySmartContractStateResponse,
 };
 use serde_json::json;
+use support::browser::run_node_script;
 use support::{trainer_binary, umd_binary, workspace_root};
 use um_client::rpc::RpcClient;
 use um_proto::um::common::v1::PageRequest;
@@ -156,9 +157,33 @@ impl Localnet {
     }
 
     fn rpc(&self, node: usize) -> RpcClient {
+        RpcClient::new(&self.rpc_url(node))
+    }
+
+    fn rpc_url(&self, node: usize) -> String {
         let (prefix, last) = self.base_ip.rsplit_once('.').unwrap();
         let last: usize = last.parse().unwrap();
-        RpcClient::new(&format!("http://{prefix}.{}:26657", last + node))
+        format!("http://{prefix}.{}:26657", last + node)
+    }
+
+    /// `umd ARGS --node <node0> --home <node0's home>` (test keyring), as an
+    /// operator types it; its stdout.
+    fn umd(&self, args: &[&str]) -> String {
+        let output = Command::new(umd_binary())
+            .args(args)
+            .args(["--node", &self.rpc_url(0)])
+            .env("UMD_KEYRING_BACKEND", "test")
+            .env("UMD_HOME", self.run.join("node0"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("umd {args:?}: {e}"));
+        assert!(
+            output.status.success(),
+            "umd {args:?} failed\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
     /// `localnet/train.sh KEY` in the background, until the test ends.
@@ -342,20 +367,24 @@ fn newcomer_uses_cosmjs_and_the_fees_reach_the_validators(net: &Localnet) {
     let faucet_fee = faucet_before - balance(&faucet) - 50_000_000;
     assert!(faucet_fee > 0, "the faucet paid its fee");
 
-    let result = run_cosmjs_newcomer(&[
-        ("UM_RPC", &format!("http://{}:26657", net.base_ip)),
-        ("UM_MNEMONIC", &phrase),
-        (
-            "UM_WASM",
-            &workspace_root()
-                .join("artifacts/nrn_token.wasm")
-                .display()
-                .to_string(),
-        ),
-        ("UM_TOKEN", &token),
-        ("UM_RECIPIENT", &operators[1]),
-        ("UM_AMOUNT", "1000000"),
-    ]);
+    let result = run_node_script(
+        "cosmjs-newcomer.mjs",
+        &[],
+        &[
+            ("UM_RPC", &format!("http://{}:26657", net.base_ip)),
+            ("UM_MNEMONIC", &phrase),
+            (
+                "UM_WASM",
+                &workspace_root()
+                    .join("artifacts/nrn_token.wasm")
+                    .display()
+                    .to_string(),
+            ),
+            ("UM_TOKEN", &token),
+            ("UM_RECIPIENT", &operators[1]),
+            ("UM_AMOUNT", "1000000"),
+        ],
+    );
     eprintln!("cosmjs-newcomer.mjs: {result}");
     assert_eq!(result["address"], newcomer.address.as_str());
     assert_eq!(result["newTokenBalances"]["sender"], "990");
@@ -384,35 +413,6 @@ fn newcomer_uses_cosmjs_and_the_fees_reach_the_validators(net: &Localnet) {
         received > waiting,
         "paid out: {received}, waiting: {waiting}"
     );
-}
-
-/// `node interop/cosmjs-newcomer.mjs` with `envs`; its JSON line.
-fn run_cosmjs_newcomer(envs: &[(&str, &str)]) -> serde_json::Value {
-    let dir = workspace_root().join("interop");
-    assert!(
-        dir.join("node_modules").exists(),
-        "{}/node_modules is missing: run `make setup-interop` first",
-        dir.display()
-    );
-    let output = Command::new("node")
-        .arg(dir.join("cosmjs-newcomer.mjs"))
-        .envs(envs.iter().copied())
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("node runs (is Node.js installed?)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "cosmjs-newcomer.mjs failed:\n{stdout}\n{stderr}"
-    );
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .unwrap_or_else(|| panic!("cosmjs-newcomer.mjs printed no JSON:\n{stdout}\n{stderr}"));
-    serde_json::from_str(line).unwrap()
 }
 
 #[test]
@@ -1086,13 +1086,7 @@ fn four_validators_train_a_language_lineage_the_dao_created_on_compressed_contri
         ],
     );
     let rpc = net.rpc(0);
-    let registry: serde_json::Value =
-        serde_json::from_slice(&rpc.query_ok("custom/gov/registry", &[]).unwrap()).unwrap();
-    let suite = um_governance::Deployment {
-        token: registry["token"].as_str().unwrap().into(),
-        staking: registry["staking"].as_str().unwrap().into(),
-        dao: registry["dao"].as_str().unwrap().into(),
-    };
+    let suite = proposals::registered_suite(&rpc).unwrap();
     let keyring = um_client::keys::Keyring::new(&net.run.join("node0/keys"));
     let key = |name: &str| keyring.get(name).unwrap();
     // Trainers 1 to 4 and node0's operator: 500 of the 800 NRN bonded.
@@ -1138,6 +1132,25 @@ fn four_validators_train_a_language_lineage_the_dao_created_on_compressed_contri
             "eval_samples": 0, "compression": "topk",
         }}}),
         5_000_000,
+    );
+    // Issue 20: tips on a lineage go to the holders of its last two
+    // versions' tokens.
+    pass(
+        "royalties over the last two versions",
+        json!({"set_royalty_rule": {"last_versions": 2}}),
+        5_000_000,
+    );
+    let nfts = suite
+        .versions
+        .clone()
+        .expect("the genesis suite has nrn-versions");
+    let cw721 = |query: serde_json::Value| -> serde_json::Value {
+        um_governance::smart_query(&rpc, &nfts, &query).unwrap_or_else(|e| panic!("{query}: {e}"))
+    };
+    assert_eq!(
+        cw721(json!({"config": {}}))["royalty_last_versions"],
+        2,
+        "the DAO's rule reached the contract"
     );
     let round: QueryRoundResponse = rpc
         .query_proto(
@@ -1331,6 +1344,9 @@ fn four_validators_train_a_language_lineage_the_dao_created_on_compressed_contri
         assert!(karma.verdicts >= 1, "node{node}'s operator: {karma:?}");
     }
     assert_eq!(karma_of(&mallory.address).slashes, 1);
+
+    version_nfts_change_hands_and_earn_tips(&net, &nfts, &cw721, &versions, &update_of);
+
     // All four validators hold the same history of the lineage.
     for node in 1..NODES {
         let theirs = net.versions_of(node, LM);
@@ -1342,4 +1358,226 @@ fn four_validators_train_a_language_lineage_the_dao_created_on_compressed_contri
         versions.len() - 1,
         started.elapsed().as_secs_f64()
     );
+}
+
+/// Issue 20, versions as NFTs: every accepted version of the language
+/// lineage is a cw721 token of each merged contributor, with the chain's
+/// record as metadata; CosmJS gives one away with `transfer_nft`; a tip
+/// (`umd tx versions tip`) is split among the current holders of the last
+/// two versions' tokens, as the DAO ruled.
+fn version_nfts_change_hands_and_earn_tips(
+    net: &Localnet,
+    nfts: &str,
+    cw721: &dyn Fn(serde_json::Value) -> serde_json::Value,
+    versions: &[ModelVersion],
+    update_of: &dyn Fn(u64) -> QueryUpdateResponse,
+) {
+    use std::collections::BTreeMap;
+
+    let keyring = um_client::keys::Keyring::new(&net.run.join("node0/keys"));
+    let address_of = |name: &str| keyring.info(name).unwrap().address;
+    let traits_of = |token_id: &str| -> BTreeMap<String, String> {
+        let info = cw721(json!({"nft_info": {"token_id": token_id}}));
+        info["extension"]["attributes"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{token_id} has no attributes: {info}"))
+            .iter()
+            .map(|t| {
+                let value = t["value"].as_str().unwrap().to_string();
+                (t["trait_type"].as_str().unwrap().to_string(), value)
+            })
+            .collect()
+    };
+    // Versions accepted after `versions` was read (a round that closed
+    // late) have tokens too; the ones read are checked against the chain.
+    let minted = cw721(json!({"version_tokens": {"model_id": LM, "limit": 100}}));
+    let minted = minted["versions"].as_array().unwrap().clone();
+    assert!(minted.len() >= versions.len() - 1, "{minted:?}");
+    for (entry, version) in minted.iter().zip(&versions[1..]) {
+        assert_eq!(entry["version"], version.version);
+        let ids = entry["token_ids"].as_array().unwrap();
+        assert_eq!(ids.len(), version.update_ids.len(), "{entry}");
+        for (id, update_id) in ids.iter().zip(&version.update_ids) {
+            let id = id.as_str().unwrap();
+            let contributor = update_of(*update_id).update.unwrap().trainer;
+            let owner = cw721(json!({"owner_of": {"token_id": id}}));
+            assert_eq!(owner["owner"], contributor.as_str(), "{id}");
+            let traits = traits_of(id);
+            let expected = [
+                ("model_id", LM.to_string()),
+                ("version", version.version.to_string()),
+                ("weights_sha256", hex::encode(&version.weights_sha256)),
+                ("validation_loss", version.validation_loss.to_string()),
+                (
+                    "validation_accuracy",
+                    version.validation_accuracy.to_string(),
+                ),
+                ("height", version.height.to_string()),
+                ("dataset_version", version.dataset_version.to_string()),
+            ];
+            for (name, value) in expected {
+                assert_eq!(traits[name], value, "{id}: {name}");
+            }
+        }
+    }
+    eprintln!(
+        "{} versions minted as tokens: {:?}",
+        minted.len(),
+        minted.iter().map(|v| &v["token_ids"]).collect::<Vec<_>>()
+    );
+
+    // The CLI's generic wasm query speaks cw721 too: trainer 1's tokens.
+    let trainer1 = address_of("trainer1");
+    let listed = net.umd(&[
+        "query",
+        "wasm",
+        "smart",
+        nfts,
+        &json!({"tokens": {"owner": trainer1, "limit": 100}}).to_string(),
+    ]);
+    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    let trainer1_tokens: Vec<String> = listed["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect();
+    assert!(!trainer1_tokens.is_empty(), "{listed}");
+
+    // CosmJS gives trainer 1's token of the newest version to node0's
+    // operator with the standard transfer_nft.
+    let newest = minted.last().unwrap();
+    let given = newest["token_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .find(|id| trainer1_tokens.contains(id))
+        .unwrap_or_else(|| panic!("trainer 1 holds no token of {newest}"));
+    let operator = address_of("operator");
+    let mnemonic: um_client::keys::KeyFile =
+        serde_json::from_slice(&fs::read(net.run.join("node0/keys/trainer1.json")).unwrap())
+            .unwrap();
+    let moved = run_node_script(
+        "cosmjs-nft.mjs",
+        &[],
+        &[
+            ("UM_RPC", &net.rpc_url(0)),
+            ("UM_MNEMONIC", &mnemonic.mnemonic),
+            ("UM_CONTRACT", nfts),
+            ("UM_TOKEN_ID", &given),
+            ("UM_RECIPIENT", &operator),
+        ],
+    );
+    eprintln!("cosmjs-nft.mjs: {moved}");
+    assert_eq!(moved["ownerBefore"], trainer1.as_str());
+    assert_eq!(moved["ownerAfter"], operator.as_str());
+    assert!(moved["recipientTokens"]
+        .as_array()
+        .unwrap()
+        .contains(&json!(given)));
+    assert_eq!(
+        cw721(json!({"owner_of": {"token_id": given}}))["owner"],
+        operator.as_str(),
+        "the chain agrees"
+    );
+
+    // The faucet tips the lineage from the CLI. The tip is shared over the
+    // last two versions accepted before its block, whoever holds their
+    // tokens now: each version half, each token of a version its part.
+    const TIP: u128 = 3_001;
+    let printed = net.umd(&[
+        "tx",
+        "versions",
+        "tip",
+        LM,
+        &TIP.to_string(),
+        "--from",
+        "faucet",
+    ]);
+    eprintln!("umd tx versions tip: {printed}");
+    let tips = cw721(json!({"tips": {"limit": 100}}));
+    let tip = tips["tips"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(tip["payer"], address_of("faucet").as_str());
+    assert_eq!(tip["amount"], TIP.to_string());
+    let tip_height = tip["height"].as_u64().unwrap();
+    let minted = cw721(json!({"version_tokens": {"model_id": LM, "limit": 100}}));
+    let eligible: Vec<Vec<String>> = minted["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            v["token_ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        })
+        // Minted at the end of an earlier block than the tip's.
+        .filter(|ids| traits_of(&ids[0])["height"].parse::<u64>().unwrap() < tip_height)
+        .collect();
+    let last_two = &eligible[eligible.len().saturating_sub(2)..];
+    let mut expected: BTreeMap<String, u128> = BTreeMap::new();
+    let per_version = TIP / last_two.len() as u128;
+    let mut paid = 0;
+    for ids in last_two {
+        for id in ids {
+            let holder = cw721(json!({"owner_of": {"token_id": id}}))["owner"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let part = per_version / ids.len() as u128;
+            *expected.entry(holder).or_default() += part;
+            paid += part;
+        }
+    }
+    let newest_first_holder =
+        cw721(json!({"owner_of": {"token_id": last_two[last_two.len() - 1][0]}}))["owner"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    *expected.entry(newest_first_holder).or_default() += TIP - paid;
+    let recorded: BTreeMap<String, u128> = tip["shares"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|share| {
+            (
+                share["address"].as_str().unwrap().to_string(),
+                share["amount"].as_str().unwrap().parse().unwrap(),
+            )
+        })
+        .collect();
+    eprintln!("tip of {TIP} unrn at height {tip_height}: {recorded:?}");
+    assert_eq!(
+        recorded, expected,
+        "the DAO's rule over the current holders"
+    );
+    assert_eq!(recorded.values().sum::<u128>(), TIP);
+    if last_two.iter().flatten().any(|id| *id == given) {
+        assert!(
+            recorded.contains_key(&operator),
+            "the token's new holder earns"
+        );
+    }
+    // The NRN really moved: every holder's royalties are on record, the
+    // contract keeps nothing, and the CLI printed who received what.
+    for (holder, amount) in &recorded {
+        let earned = cw721(json!({"earned": {"address": holder}}));
+        assert_eq!(earned["amount"], amount.to_string(), "{holder}");
+        assert!(
+            printed.contains(&format!("royalty {holder}:{amount}")),
+            "{printed}"
+        );
+    }
+    let rpc = net.rpc(0);
+    let registry = um_governance::proposals::registered_suite(&rpc).unwrap();
+    let held = um_governance::smart_query(
+        &rpc,
+        &registry.token,
+        &json!({"balance": {"address": nfts}}),
+    )
+    .unwrap();
+    assert_eq!(held["balance"], "0", "tips pass straight through");
 }

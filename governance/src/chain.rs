@@ -66,10 +66,17 @@ impl<'a> Chain<'a> {
         Ok(result)
     }
 
+    /// Uploads `wasm` gzipped, as wasmd's clients do: the chain unpacks it,
+    /// and the tx stays within CometBFT's 1 MB RPC request limit
+    /// (nrn_versions.wasm alone is 0.8 MB, 1.1 MB once the tx is base64).
     pub fn store_code(&self, wasm: Vec<u8>) -> Result<u64, GovError> {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let gzipped = std::io::Write::write_all(&mut encoder, &wasm)
+            .and_then(|()| encoder.finish())
+            .map_err(|e| GovError::Invalid(format!("gzip of the wasm: {e}")))?;
         let msg = MsgStoreCode {
             sender: self.key.address.clone(),
-            wasm_byte_code: wasm,
+            wasm_byte_code: gzipped,
             instantiate_permission: None,
         };
         let result = self.submit(vec![any(&msg)], 60_000_000)?;

@@ -14,7 +14,8 @@ pub const REWARD_MINTER_MODULE: &str = "training";
 
 #[derive(Clone, Debug)]
 pub struct DeployConfig {
-    /// Folder with nrn_token.wasm, nrn_staking.wasm and nrn_dao.wasm.
+    /// Folder with nrn_token.wasm, nrn_staking.wasm, nrn_dao.wasm and
+    /// nrn_versions.wasm.
     pub artifacts: PathBuf,
     /// NRN (micro-units) minted at instantiation.
     pub initial_balances: Vec<(String, u128)>,
@@ -84,6 +85,18 @@ impl DeployConfig {
         })
     }
 
+    /// Version NFTs: minted by the chain alone (through `sudo`), tips paid
+    /// in `token`.
+    pub fn versions_msg(&self, token: &str) -> serde_json::Value {
+        serde_json::to_value(um_bindings::versions::InstantiateMsg {
+            name: "Unstoppable Models versions".into(),
+            symbol: "UMV".into(),
+            token: token.to_string(),
+            royalty_last_versions: um_bindings::versions::DEFAULT_ROYALTY_LAST_VERSIONS,
+        })
+        .unwrap_or_default()
+    }
+
     pub fn read_artifact(&self, name: &str) -> Result<Vec<u8>, GovError> {
         let path = self.artifacts.join(name);
         std::fs::read(&path).map_err(|e| GovError::Io {
@@ -98,15 +111,32 @@ pub struct Deployment {
     pub token: String,
     pub staking: String,
     pub dao: String,
+    /// nrn-versions; `None` on a chain that registered none.
+    pub versions: Option<String>,
 }
 
-/// Stores and instantiates token, staking and DAO, hands staking to the
-/// DAO, makes the DAO the admin of all three (a migration is a proposal,
+impl Deployment {
+    /// One `role: address` line per contract, as `umd gov registry` prints.
+    pub fn describe(&self) -> String {
+        let mut lines = format!(
+            "token: {}\nstaking: {}\ndao: {}",
+            self.token, self.staking, self.dao
+        );
+        if let Some(versions) = &self.versions {
+            lines.push_str(&format!("\nversions: {versions}"));
+        }
+        lines
+    }
+}
+
+/// Stores and instantiates token, staking, DAO and version NFTs, hands
+/// staking to the DAO, makes the DAO the admin of all four (a migration is a proposal,
 /// never the deployer's decision) and registers them with the chain.
 pub fn deploy(chain: &Chain<'_>, config: &DeployConfig) -> Result<Deployment, GovError> {
     let token_code = chain.store_code(config.read_artifact("nrn_token.wasm")?)?;
     let staking_code = chain.store_code(config.read_artifact("nrn_staking.wasm")?)?;
     let dao_code = chain.store_code(config.read_artifact("nrn_dao.wasm")?)?;
+    let versions_code = chain.store_code(config.read_artifact("nrn_versions.wasm")?)?;
     let admin = Some(chain.address());
     let token = chain.instantiate(token_code, "nrn-token", &config.token_msg(), admin)?;
     let staking = chain.instantiate(
@@ -121,11 +151,17 @@ pub fn deploy(chain: &Chain<'_>, config: &DeployConfig) -> Result<Deployment, Go
         &config.dao_msg(&token, &staking),
         admin,
     )?;
+    let versions = chain.instantiate(
+        versions_code,
+        "nrn-versions",
+        &config.versions_msg(&token),
+        admin,
+    )?;
     chain.execute(
         &staking,
         &json!({"update_config": {"owner": dao, "min_trainer_stake": null, "min_validator_stake": null, "unbonding_period_blocks": null}}),
     )?;
-    let handover: Vec<_> = [&token, &staking, &dao]
+    let handover: Vec<_> = [&token, &staking, &dao, &versions]
         .into_iter()
         .map(|contract| {
             any(&cosmos_sdk_proto::cosmwasm::wasm::v1::MsgUpdateAdmin {
@@ -141,11 +177,13 @@ pub fn deploy(chain: &Chain<'_>, config: &DeployConfig) -> Result<Deployment, Go
         token: token.clone(),
         staking: staking.clone(),
         dao: dao.clone(),
+        versions: versions.clone(),
     };
     chain.submit(vec![any(&register)], 1_000_000)?;
     Ok(Deployment {
         token,
         staking,
         dao,
+        versions: Some(versions),
     })
 }

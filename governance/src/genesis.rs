@@ -1,5 +1,6 @@
 //! The suite deployed at InitChain: `app_state` entries that store the
-//! three contracts, instantiate them already linked, bond the genesis
+//! four contracts (token, staking, DAO, version NFTs), instantiate them
+//! already linked, bond the genesis
 //! validators and register the suite, with no tx needed.
 
 use base64::Engine;
@@ -44,12 +45,14 @@ pub fn add_suite(
     let token = contract_address(code_id(1), contracts_before + 1);
     let staking = contract_address(code_id(2), contracts_before + 2);
     let dao = contract_address(code_id(3), contracts_before + 3);
+    let versions = contract_address(code_id(4), contracts_before + 4);
 
     let b64 = |bytes: Vec<u8>| base64::engine::general_purpose::STANDARD.encode(bytes);
     let codes = [
         config.read_artifact("nrn_token.wasm")?,
         config.read_artifact("nrn_staking.wasm")?,
         config.read_artifact("nrn_dao.wasm")?,
+        config.read_artifact("nrn_versions.wasm")?,
     ];
     for code in codes {
         push(
@@ -61,8 +64,9 @@ pub fn add_suite(
         (code_id(1), "nrn-token", config.token_msg()),
         (code_id(2), "nrn-staking", config.staking_msg(&token, &dao)),
         (code_id(3), "nrn-dao", config.dao_msg(&token, &staking)),
+        (code_id(4), "nrn-versions", config.versions_msg(&token)),
     ];
-    // The DAO is the admin of all three, itself included: a migration is a
+    // The DAO is the admin of all four, itself included: a migration is a
     // proposal, never one key's decision (the version check of `migrate`
     // runs inside the new code, so it could not stop a deployer's).
     for (code_id, label, msg) in contracts {
@@ -87,11 +91,12 @@ pub fn add_suite(
         .ok_or_else(|| GovError::Invalid("app_state is not a JSON object".into()))?
         .entry("gov")
         .or_insert_with(|| json!({}));
-    gov["registry"] = json!({"token": token, "staking": staking, "dao": dao});
+    gov["registry"] = json!({"token": token, "staking": staking, "dao": dao, "versions": versions});
     Ok(Deployment {
         token,
         staking,
         dao,
+        versions: Some(versions),
     })
 }
 

@@ -147,6 +147,7 @@ pub fn registered_suite(rpc: &RpcClient) -> Result<Deployment, GovError> {
         token: field("token")?,
         staking: field("staking")?,
         dao: field("dao")?,
+        versions: registry["versions"].as_str().map(str::to_string),
     })
 }
 

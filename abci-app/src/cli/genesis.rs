@@ -356,10 +356,7 @@ fn deploy_governance(args: DeployGovernanceArgs) -> anyhow::Result<()> {
     let suite = add_suite(&mut genesis["app_state"], &config, &operator, &bonds)?;
     genesis["app_state"]["gov"]["params"]["epoch_blocks"] = serde_json::json!(epoch_blocks);
     fs::write(&path, serde_json::to_vec_pretty(&genesis)?)?;
-    println!(
-        "token: {}\nstaking: {}\ndao: {}",
-        suite.token, suite.staking, suite.dao
-    );
+    println!("{}", suite.describe());
     Ok(())
 }
 

@@ -23,7 +23,8 @@ pub struct Signer {
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct SuiteSettings {
-    /// Folder with nrn_token.wasm, nrn_staking.wasm, nrn_dao.wasm.
+    /// Folder with nrn_token.wasm, nrn_staking.wasm, nrn_dao.wasm,
+    /// nrn_versions.wasm.
     #[arg(long, default_value = "artifacts")]
     pub artifacts: PathBuf,
     /// NRN balances at instantiation, as ADDRESS=MICRO_NRN (repeatable).
@@ -118,7 +119,8 @@ impl ProposalActionArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum GovCommand {
-    /// Store and instantiate token, staking and DAO, link and register them.
+    /// Store and instantiate token, staking, DAO and version NFTs, link and
+    /// register them.
     Deploy {
         #[command(flatten)]
         signer: Signer,
@@ -160,7 +162,7 @@ pub enum GovCommand {
         #[command(flatten)]
         node: super::NodeArgs,
     },
-    /// The registered token, staking and DAO contracts.
+    /// The registered token, staking, DAO and version NFT contracts.
     Registry {
         #[command(flatten)]
         node: super::NodeArgs,
@@ -171,10 +173,7 @@ pub fn run(command: GovCommand) -> anyhow::Result<()> {
     match command {
         GovCommand::Deploy { signer, settings } => with_chain(&signer, |chain| {
             let suite = um_governance::deploy(chain, &settings.config())?;
-            println!(
-                "token: {}\nstaking: {}\ndao: {}",
-                suite.token, suite.staking, suite.dao
-            );
+            println!("{}", suite.describe());
             Ok(())
         }),
         GovCommand::Propose {
@@ -220,10 +219,7 @@ pub fn run(command: GovCommand) -> anyhow::Result<()> {
         GovCommand::Registry { node } => {
             let rpc = RpcClient::new(&node.node);
             let suite = proposals::registered_suite(&rpc)?;
-            println!(
-                "token: {}\nstaking: {}\ndao: {}",
-                suite.token, suite.staking, suite.dao
-            );
+            println!("{}", suite.describe());
             Ok(())
         }
     }

@@ -16,6 +16,7 @@ mod staking;
 mod start;
 mod tx;
 mod verify;
+mod versions;
 
 use std::path::PathBuf;
 

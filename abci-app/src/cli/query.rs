@@ -33,6 +33,10 @@ pub enum QueryCommand {
     /// Karma: the leaderboard and one address's contributions, score, badges.
     #[command(subcommand)]
     Karma(super::query_karma::KarmaQuery),
+    /// Version NFTs: a token, an owner's tokens, a lineage's, tips and
+    /// royalties.
+    #[command(subcommand)]
+    Versions(super::versions::VersionsQuery),
     /// A model lineage with its DAO-set hyperparameters.
     Lineage {
         model_id: String,
@@ -96,6 +100,7 @@ pub fn run(command: QueryCommand) -> anyhow::Result<()> {
         QueryCommand::Training(command) => super::query_training::run(command)?,
         QueryCommand::Dataset(command) => super::dataset::run_query(command)?,
         QueryCommand::Karma(command) => super::query_karma::run(command)?,
+        QueryCommand::Versions(command) => super::versions::run_query(command)?,
         QueryCommand::Lineage {
             model_id,
             node,

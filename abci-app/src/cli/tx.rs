@@ -48,6 +48,9 @@ pub enum TxCommand {
     /// Propose dataset deltas.
     #[command(subcommand)]
     Dataset(super::dataset::DatasetTx),
+    /// Version NFTs: tip a lineage's holders, give a token away.
+    #[command(subcommand)]
+    Versions(super::versions::VersionsTx),
 }
 
 #[derive(Subcommand, Debug)]
@@ -92,6 +95,7 @@ pub fn run(command: TxCommand) -> anyhow::Result<()> {
         TxCommand::Wasm(wasm) => wasm,
         TxCommand::Staking(staking) => return super::staking::run(staking),
         TxCommand::Dataset(dataset) => return super::dataset::run_tx(dataset),
+        TxCommand::Versions(versions) => return super::versions::run_tx(versions),
     };
     match wasm {
         WasmTx::Store { file, tx } => {

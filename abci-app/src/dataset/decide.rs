@@ -125,6 +125,7 @@ pub fn accept(
         gas: crate::wasm::gas::iter_next_cost(MEMBER_KEY_BYTES, SPANS_BYTES)
             .saturating_mul(keys_read.saturating_add(delta_len(&delta))),
         store_code: None,
+        sudo_calls: Vec::new(),
     })
 }
 

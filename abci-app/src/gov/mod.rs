@@ -25,11 +25,19 @@ pub struct Registry {
     pub token: String,
     pub staking: String,
     pub dao: String,
+    /// `nrn-versions`, on which the chain mints each accepted version as a
+    /// cw721 token; absent on a chain without one (nothing is minted).
+    /// Left out of the stored JSON when absent, so a registry stored
+    /// before it existed keeps its bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versions: Option<String>,
 }
 
 impl Registry {
-    pub fn contracts(&self) -> [&str; 3] {
-        [&self.token, &self.staking, &self.dao]
+    pub fn contracts(&self) -> Vec<&str> {
+        let mut contracts = vec![self.token.as_str(), &self.staking, &self.dao];
+        contracts.extend(self.versions.as_deref());
+        contracts
     }
 }
 

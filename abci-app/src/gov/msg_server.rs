@@ -41,11 +41,16 @@ pub fn handle(ctx: &mut TxContext<'_>, signer: &str, msg: &Any) -> Result<MsgRes
             ))
         }
     }
-    for (role, address) in [
+    let versions = Some(msg.versions.clone()).filter(|v| !v.is_empty());
+    let mut roles = vec![
         ("token", &msg.token),
         ("staking", &msg.staking),
         ("dao", &msg.dao),
-    ] {
+    ];
+    if let Some(versions) = &versions {
+        roles.push(("versions", versions));
+    }
+    for (role, address) in roles {
         let creator = ctx
             .wasm
             .contract_creator(ctx.state, address)?
@@ -66,6 +71,7 @@ pub fn handle(ctx: &mut TxContext<'_>, signer: &str, msg: &Any) -> Result<MsgRes
         token: msg.token,
         staking: msg.staking,
         dao: msg.dao,
+        versions,
     };
     super::register(ctx.state, &registry)?;
     Ok(MsgResult {
@@ -76,6 +82,7 @@ pub fn handle(ctx: &mut TxContext<'_>, signer: &str, msg: &Any) -> Result<MsgRes
         events: vec![Event::new("register_governance")
             .attr("token", &registry.token)
             .attr("staking", &registry.staking)
-            .attr("dao", &registry.dao)],
+            .attr("dao", &registry.dao)
+            .attr("versions", registry.versions.as_deref().unwrap_or(""))],
     })
 }

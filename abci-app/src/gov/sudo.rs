@@ -1,10 +1,12 @@
 //! The chain's calls into the governance suite: minting rewards and moving
-//! fees on the token, slashing on staking, through the contracts' `sudo` entries,
-//! which no account can reach.
+//! fees on the token, slashing on staking, minting version tokens on
+//! nrn-versions, through the contracts' `sudo` entries, which no account can
+//! reach.
 
 use cosmwasm_std::{Decimal, Uint128};
 use um_bindings::staking::SudoMsg as StakingSudo;
 use um_bindings::token::SudoMsg as TokenSudo;
+use um_bindings::versions::{SudoMsg as VersionsSudo, VersionMint};
 
 use crate::codes::{Code, TxError};
 use crate::context::{BlockInfo, Contracts, GasMeter, MsgResult, TxContext};
@@ -81,6 +83,19 @@ pub fn slash(
     call(ctx, &registry.staking, &msg)
 }
 
+/// Mints an accepted version's cw721 tokens on the registered
+/// nrn-versions; `None` (nothing done) when the chain registered none.
+pub fn mint_version(
+    ctx: &mut TxContext<'_>,
+    mint: VersionMint,
+) -> Result<Option<MsgResult>, TxError> {
+    let registry = registered(ctx)?;
+    let Some(versions) = registry.versions else {
+        return Ok(None);
+    };
+    call(ctx, &versions, &VersionsSudo::MintVersion(mint)).map(Some)
+}
+
 fn registered(ctx: &TxContext<'_>) -> Result<super::Registry, TxError> {
     super::registry(ctx.state)?
         .ok_or_else(|| TxError::new(Code::NotFound, "no governance contracts are registered"))
@@ -147,7 +162,7 @@ mod tests {
     }
 
     #[test]
-    fn chain_mints_rewards_and_slashes_through_sudo_only() {
+    fn chain_mints_rewards_versions_and_slashes_through_sudo_only() {
         let cache = tempfile::tempdir().unwrap();
         let wasm = WasmVm::new(cache.path()).unwrap();
         let store = Store::temporary().unwrap();
@@ -220,5 +235,47 @@ mod tests {
         let info: serde_json::Value = serde_json::from_slice(&info).unwrap();
         // 100 at genesis + 5 minted - 20 slashed and burned.
         assert_eq!(info["total_supply"], (85 * NRN).to_string());
+
+        // Issue 20: a version's tokens, minted by the chain to its trainer.
+        let versions = suite.versions.clone().unwrap();
+        let mint = VersionMint {
+            model_id: "mnist".into(),
+            version: 1,
+            owners: vec![trainer.clone()],
+            weights_sha256: "ab".repeat(32),
+            validation_loss: "0.5".into(),
+            validation_accuracy: "0.875".into(),
+            height: 1,
+            dataset_version: 0,
+        };
+        let mut ctx = TxContext {
+            state: &mut state,
+            block: &block,
+            gas: &mut gas,
+            tx_index: 0,
+            simulate: false,
+            wasm: &wasm,
+        };
+        assert!(mint_version(&mut ctx, mint.clone()).unwrap().is_some());
+        // The same version twice is refused, and leaves nothing.
+        let err = mint_version(&mut ctx, mint).unwrap_err();
+        assert_eq!(err.code, Code::ContractError, "{}", err.log);
+        let owner = wasm
+            .query_smart(
+                &state,
+                &block,
+                &versions,
+                json!({"owner_of": {"token_id": "mnist.v1"}})
+                    .to_string()
+                    .as_bytes(),
+            )
+            .unwrap();
+        let owner: serde_json::Value = serde_json::from_slice(&owner).unwrap();
+        assert_eq!(owner["owner"], trainer.as_str());
+        let count = wasm
+            .query_smart(&state, &block, &versions, br#"{"num_tokens":{}}"#)
+            .unwrap();
+        let count: serde_json::Value = serde_json::from_slice(&count).unwrap();
+        assert_eq!(count["count"], 1);
     }
 }

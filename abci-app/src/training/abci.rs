@@ -338,6 +338,7 @@ mod tests {
                 token: suite.clone(),
                 staking: suite.clone(),
                 dao: suite,
+                versions: None,
             },
         )
         .unwrap();

@@ -450,10 +450,12 @@ fn accept(
         &update.trainer,
     )?;
     update.status = UpdateStatus::Accepted as i32;
-    update.version = version;
+    update.version = version.version;
     update.decided_height = block.height;
     crate::karma::credit(state, &update.trainer, Work::Version, block.height)?;
-    reward(wasm, state, block, &update.model_id, &trainers)
+    let mut events = reward(wasm, state, block, &update.model_id, &trainers)?;
+    events.extend(mint_version_tokens(wasm, state, block, &version, &trainers));
+    Ok(events)
 }
 
 /// Makes a round's merged candidate the next version; the round's reward
@@ -482,16 +484,59 @@ fn accept_merge(
         &first,
     )?;
     update.status = UpdateStatus::Accepted as i32;
-    update.version = version;
+    update.version = version.version;
     update.decided_height = block.height;
     for (_, trainer) in &trainers {
         crate::karma::credit(state, trainer, Work::RoundContribution, block.height)?;
     }
-    reward(wasm, state, block, &update.model_id, &trainers)
+    let mut events = reward(wasm, state, block, &update.model_id, &trainers)?;
+    events.extend(mint_version_tokens(wasm, state, block, &version, &trainers));
+    Ok(events)
+}
+
+/// Mints the version's cw721 tokens on nrn-versions, one to each trainer
+/// (update id, address) in order. Like the reward, the version stands if
+/// the contract refuses: the refusal is in the event. No event on a chain
+/// without nrn-versions.
+fn mint_version_tokens(
+    wasm: &dyn Contracts,
+    state: &mut StateView,
+    block: &BlockInfo,
+    version: &ModelVersion,
+    trainers: &[(u64, String)],
+) -> Vec<Event> {
+    let mint = um_bindings::versions::VersionMint {
+        model_id: version.model_id.clone(),
+        version: version.version,
+        owners: trainers.iter().map(|(_, t)| t.clone()).collect(),
+        weights_sha256: hex::encode(&version.weights_sha256),
+        // Rust's shortest round-trip text of an f32: the same on every node.
+        validation_loss: version.validation_loss.to_string(),
+        validation_accuracy: version.validation_accuracy.to_string(),
+        height: version.height,
+        dataset_version: version.dataset_version,
+    };
+    let token_ids: Vec<String> = (0..trainers.len())
+        .map(|i| {
+            um_bindings::versions::token_id(&version.model_id, version.version, i, trainers.len())
+        })
+        .collect();
+    let minted = crate::gov::sudo::as_chain(wasm, state, block, |ctx| {
+        crate::gov::sudo::mint_version(ctx, mint)
+    });
+    let event = Event::new("version_nft")
+        .attr("model_id", &version.model_id)
+        .attr("version", version.version.to_string())
+        .attr("token_ids", token_ids.join(","));
+    match minted {
+        Ok(Some(_)) => vec![event],
+        Ok(None) => Vec::new(),
+        Err(err) => vec![event.attr("error", err.log)],
+    }
 }
 
 /// Writes the next version of `update`'s lineage from its weights and
-/// moves the head; returns the version number.
+/// moves the head; returns the version written.
 fn make_version(
     state: &mut StateView,
     block: &BlockInfo,
@@ -499,7 +544,7 @@ fn make_version(
     tally: Tally,
     update_ids: Vec<u64>,
     trainer: &str,
-) -> Result<u64, TxError> {
+) -> Result<ModelVersion, TxError> {
     let Some(lineage) = lineage(state, &update.model_id)? else {
         return Err(TxError::new(
             Code::Internal,
@@ -508,28 +553,26 @@ fn make_version(
     };
     let (loss, accuracy) = median_measurement(&records::verdicts(state, update.id)?);
     let number = lineage.head_version + 1;
-    records::save_version(
-        state,
-        &ModelVersion {
-            model_id: update.model_id.clone(),
-            version: number,
-            parent_version: update.base_version,
-            weights_sha256: update.weights_sha256.clone(),
-            trainer: trainer.to_string(),
-            train_loss: update.claimed_train_loss,
-            validation_loss: loss,
-            validation_accuracy: accuracy,
-            height: block.height,
-            dataset_version: update.dataset_version,
-            accept_power: tally.accept,
-            reject_power: tally.reject,
-            total_power: tally.total,
-            update_ids,
-            weights_size: update.weights_size,
-        },
-    );
+    let version = ModelVersion {
+        model_id: update.model_id.clone(),
+        version: number,
+        parent_version: update.base_version,
+        weights_sha256: update.weights_sha256.clone(),
+        trainer: trainer.to_string(),
+        train_loss: update.claimed_train_loss,
+        validation_loss: loss,
+        validation_accuracy: accuracy,
+        height: block.height,
+        dataset_version: update.dataset_version,
+        accept_power: tally.accept,
+        reject_power: tally.reject,
+        total_power: tally.total,
+        update_ids,
+        weights_size: update.weights_size,
+    };
+    records::save_version(state, &version);
     set_head(state, &lineage, number);
-    Ok(number)
+    Ok(version)
 }
 
 /// Mints a version's reward (a fraction of the supply when the DAO set one,
@@ -686,6 +729,7 @@ mod tests {
                 token: nowhere.clone(),
                 staking: nowhere.clone(),
                 dao: nowhere,
+                versions: None,
             },
         )
         .unwrap();

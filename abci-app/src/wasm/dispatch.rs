@@ -190,6 +190,9 @@ impl Keeper<'_> {
             };
             events.extend(self.run(gas, depth, &call.sender, action)?.events);
         }
+        for call in outcome.sudo_calls {
+            events.extend(self.sudo(gas, &call.contract, &call.msg)?.events);
+        }
         Ok(Done {
             response: cosmos_sdk_proto::Any {
                 type_url: "/um.bindings.UmMsgResponse".to_string(),

@@ -1,6 +1,7 @@
-//! `interop/dashboard.mjs`: headless Chromium (Debian's, driven by
-//! playwright-core) on umd's dashboard, for the tests that check what the
-//! page shows.
+//! The Node.js clients of `interop/`: `dashboard.mjs`, headless Chromium
+//! (Debian's, driven by playwright-core) on umd's dashboard, for the tests
+//! that check what the page shows; and the one-shot CosmJS scripts
+//! ([`run_node_script`]).
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
@@ -107,4 +108,33 @@ impl Drop for Browser {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Runs `node interop/<script> args…` with `envs` and parses the JSON line
+/// it prints last; panics with the script's output when it fails.
+pub fn run_node_script(script: &str, args: &[&str], envs: &[(&str, &str)]) -> Value {
+    let dir = interop_dir();
+    assert!(
+        dir.join("node_modules").exists(),
+        "{}/node_modules is missing: run `make setup-interop` first",
+        dir.display()
+    );
+    let output = Command::new("node")
+        .arg(dir.join(script))
+        .args(args)
+        .envs(envs.iter().copied())
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("node {script}: {e} (is Node.js installed?)"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "node {script} failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    let line = stdout.lines().rev().find(|l| l.starts_with('{'));
+    let line = line.unwrap_or_else(|| panic!("node {script} printed no JSON:\n{stdout}\n{stderr}"));
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("node {script}: {e}: {line}"))
 }

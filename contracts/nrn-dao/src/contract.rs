@@ -16,6 +16,7 @@ use um_bindings::staking::{
     check_settings, ExecuteMsg as StakingExecuteMsg, QueryMsg as StakingQueryMsg,
     TotalStakeResponse, VotingPowerResponse,
 };
+use um_bindings::versions::validate_royalty_rule;
 use um_bindings::{validate_fee_params, validate_reward_params, Hyperparams, UmMsg, UmQuery};
 
 use crate::bounds::{check_bounds, invalid, DEFAULT_EXECUTION_PERIOD_BLOCKS};
@@ -576,10 +577,12 @@ fn action_messages(
             token,
             staking,
             dao,
+            versions,
         } => CosmosMsg::Custom(UmMsg::UpdateRegistry {
             token,
             staking,
             dao,
+            versions,
         }),
         ProposalAction::MigrateContract {
             contract,
@@ -617,6 +620,9 @@ fn action_messages(
             delta_supply_fraction,
             halving_blocks,
         }),
+        ProposalAction::SetRoyaltyRule { last_versions } => {
+            CosmosMsg::Custom(UmMsg::SetRoyaltyRule { last_versions })
+        }
     };
     Ok(vec![msg])
 }
@@ -894,8 +900,13 @@ pub fn validate_action(
             token,
             staking,
             dao,
+            versions,
         } => {
-            for (field, address) in [("token", token), ("staking", staking), ("dao", dao)] {
+            let mut fields = vec![("token", token), ("staking", staking), ("dao", dao)];
+            if let Some(versions) = versions {
+                fields.push(("versions", versions));
+            }
+            for (field, address) in fields {
                 if address.trim().is_empty() {
                     return Err(ContractError::InvalidProposal {
                         reason: format!("{field} address is empty"),
@@ -964,6 +975,8 @@ pub fn validate_action(
             )
             .map_err(|reason| ContractError::InvalidProposal { reason })
         }
+        ProposalAction::SetRoyaltyRule { last_versions } => validate_royalty_rule(*last_versions)
+            .map_err(|reason| ContractError::InvalidProposal { reason }),
         ProposalAction::SetCodeUploadAccess { access } => access
             .validate(deps.api)
             .map_err(|reason| ContractError::InvalidProposal { reason }),

@@ -115,6 +115,10 @@ pub enum ProposalAction {
         token: String,
         staking: String,
         dao: String,
+        /// The nrn-versions contract the chain mints version tokens on;
+        /// absent: none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        versions: Option<String>,
     },
     /// Migrates a contract whose admin is this DAO (the genesis suite's
     /// three are) to another stored code: the only way their code changes.
@@ -155,6 +159,11 @@ pub enum ProposalAction {
         delta_supply_fraction: Option<Decimal>,
         halving_blocks: Option<u64>,
     },
+    /// Chain: sets how tips on a lineage are shared among the holders of
+    /// its version tokens (nrn-versions): equal parts to each of the last
+    /// `last_versions` versions (1..=100), a version's part in equal parts
+    /// to its tokens' holders.
+    SetRoyaltyRule { last_versions: u32 },
 }
 
 impl ProposalAction {
@@ -174,6 +183,7 @@ impl ProposalAction {
             ProposalAction::StoreCode { .. } => "store_code",
             ProposalAction::SetRoundParams { .. } => "set_round_params",
             ProposalAction::SetRewardParams { .. } => "set_reward_params",
+            ProposalAction::SetRoyaltyRule { .. } => "set_royalty_rule",
         }
     }
 }

@@ -1383,6 +1383,11 @@ fn execute_emits_fee_and_code_upload_messages() {
             "set_reward_params",
         ),
         (
+            ProposalAction::SetRoyaltyRule { last_versions: 5 },
+            UmMsg::SetRoyaltyRule { last_versions: 5 },
+            "set_royalty_rule",
+        ),
+        (
             ProposalAction::StoreCode {
                 wasm_byte_code: wasm.clone(),
             },
@@ -1481,6 +1486,14 @@ fn propose_refuses_invalid_fee_and_code_upload_actions() {
         matches!(err, ContractError::InvalidProposal { ref reason } if reason.contains("delta_supply_fraction")),
         "{err:?}"
     );
+
+    for last_versions in [0, 101] {
+        let err = try_propose(ProposalAction::SetRoyaltyRule { last_versions });
+        assert!(
+            matches!(err, ContractError::InvalidProposal { ref reason } if reason.contains("last_versions")),
+            "{err:?}"
+        );
+    }
 
     assert!(matches!(
         try_propose(ProposalAction::SetCodeUploadAccess {
