@@ -78,7 +78,10 @@ open(path, "w").write(text)
 PY
 
 # A full node: no verifier (it gives no verdicts); its own REST and gRPC.
+# Predictions over its REST go to node0's um-trainer serve, as an operator
+# points --predictor at a machine of its own.
 setsid "$UMD" start --home "$home" --api-address "$ip:1317" --grpc-address "$ip:9090" \
+  --predictor "http://$(node_verifier 0)" \
   </dev/null >>"$home/umd.log" 2>&1 &
 echo $! >"$home/umd.pid"
 echo "$i"

@@ -161,9 +161,14 @@ impl Localnet {
     }
 
     fn rpc_url(&self, node: usize) -> String {
+        format!("http://{}:26657", self.ip(node))
+    }
+
+    /// The loopback address node `node` listens on.
+    fn ip(&self, node: usize) -> String {
         let (prefix, last) = self.base_ip.rsplit_once('.').unwrap();
         let last: usize = last.parse().unwrap();
-        format!("http://{prefix}.{}:26657", last + node)
+        format!("{prefix}.{}", last + node)
     }
 
     /// `umd ARGS --node <node0> --home <node0's home>` (test keyring), as an
@@ -631,6 +636,13 @@ fn four_validators_train_survive_a_crash_and_agree() {
         accepted.len()
     );
 
+    // Issue 20, use the model: the node that joined (its REST forwards
+    // predictions to node0's um-trainer serve) predicts every held-out
+    // digit with the head, as accurately as the chain recorded; and the
+    // leaderboard ranks the two trainers by their accepted versions.
+    predictions_match_the_recorded_accuracy(&net, joined, head);
+    the_leaderboard_ranks_the_trainers_by_their_versions(&mut net);
+
     net.script_ok("down.sh", &[]);
     for node in 0..=joined {
         assert!(
@@ -649,6 +661,129 @@ fn four_validators_train_survive_a_crash_and_agree() {
         agreed.0,
         started.elapsed()
     );
+}
+
+/// Every held-out digit of the localnet's dataset, predicted over `node`'s
+/// REST with `head`: the share predicted right is the accuracy the chain
+/// recorded for it, within a point.
+fn predictions_match_the_recorded_accuracy(net: &Localnet, node: usize, head: &ModelVersion) {
+    use um_proto::um::dataset::v1::{QueryRecordsRequest, QueryRecordsResponse, Split};
+
+    let rpc = net.rpc(0);
+    let mut records = Vec::new();
+    let mut key = Vec::new();
+    loop {
+        let page: QueryRecordsResponse = rpc
+            .query_proto(
+                "/um.dataset.v1.Query/Records",
+                &QueryRecordsRequest {
+                    dataset_id: "mnist".into(),
+                    version: None,
+                    split: Split::Validation as i32,
+                    pagination: Some(PageRequest {
+                        key: key.clone(),
+                        limit: 1000,
+                        ..Default::default()
+                    }),
+                },
+            )
+            .unwrap();
+        records.extend(page.records);
+        key = page.pagination.map(|p| p.next_key).unwrap_or_default();
+        if key.is_empty() {
+            break;
+        }
+    }
+    assert!(records.len() > 500, "{} held-out digits", records.len());
+    let url = format!(
+        "http://{}:1317/um/training/v1/models/{MODEL}/predict?version={}",
+        net.ip(node),
+        head.version
+    );
+    let started = Instant::now();
+    let mut right = 0;
+    for record in &records {
+        let answer: serde_json::Value = ureq::post(&url)
+            .timeout(Duration::from_secs(30))
+            .send_json(json!({"image": record.pixels}))
+            .unwrap_or_else(|e| panic!("POST {url}: {e}"))
+            .into_json()
+            .unwrap();
+        assert_eq!(answer["version"], head.version.to_string(), "{answer}");
+        if answer["predicted_class"] == record.label {
+            right += 1;
+        }
+    }
+    let accuracy = right as f64 / records.len() as f64;
+    eprintln!(
+        "node{node} predicted {right}/{} held-out digits right with v{} ({accuracy:.4}; the chain recorded {:.4}) in {:.1} s",
+        records.len(),
+        head.version,
+        head.validation_accuracy,
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        (accuracy - head.validation_accuracy as f64).abs() <= 0.01,
+        "{accuracy} against the recorded {}",
+        head.validation_accuracy
+    );
+}
+
+/// Karma counts every accepted version of each trainer (waiting for the
+/// last decisions after the trainers stopped), and the leaderboard puts
+/// the one with more versions first.
+fn the_leaderboard_ranks_the_trainers_by_their_versions(net: &mut Localnet) {
+    use um_proto::um::karma::v1::{QueryLeaderboardRequest, QueryLeaderboardResponse};
+
+    let keyring = um_client::keys::Keyring::new(&net.run.join("node0/keys"));
+    let trainers: Vec<String> = ["trainer1", "trainer2"]
+        .iter()
+        .map(|name| keyring.info(name).unwrap().address)
+        .collect();
+    let board = |net: &Localnet| -> Vec<(String, u64, u64)> {
+        let answer: QueryLeaderboardResponse = net
+            .rpc(0)
+            .query_proto(
+                "/um.karma.v1.Query/Leaderboard",
+                &QueryLeaderboardRequest {
+                    pagination: Some(PageRequest {
+                        limit: 20,
+                        ..Default::default()
+                    }),
+                },
+            )
+            .unwrap();
+        answer
+            .entries
+            .into_iter()
+            .filter(|k| trainers.contains(&k.address))
+            .map(|k| {
+                let versions = k.contributions.unwrap_or_default().versions;
+                (k.address, versions, k.score)
+            })
+            .collect()
+    };
+    let versions_by = |net: &Localnet, trainer: &str| -> u64 {
+        net.versions(0)[1..]
+            .iter()
+            .filter(|v| v.trainer == trainer)
+            .count() as u64
+    };
+    net.wait_until(
+        "karma to count every accepted version",
+        Duration::from_secs(60),
+        |net| {
+            let board = board(net);
+            board.len() == 2
+                && board
+                    .iter()
+                    .all(|(address, versions, _)| *versions == versions_by(net, address))
+        },
+    );
+    let board = board(net);
+    eprintln!("leaderboard (address, versions, score): {board:?}");
+    assert!(board[0].1 >= board[1].1, "{board:?}");
+    assert!(board[0].2 >= board[1].2, "{board:?}");
 }
 
 /// Issue 18: waits for height 305 (the validators take a snapshot every
@@ -1353,6 +1488,82 @@ fn four_validators_train_a_language_lineage_the_dao_created_on_compressed_contri
         let common = versions.len().min(theirs.len());
         assert_eq!(theirs[..common], versions[..common], "node{node}");
     }
+
+    // Issue 20's 2017 rewards: with the DAO's delta fraction (the design's
+    // 0.0001 %), the faucet's accepted delta of new text mints it
+    // supply / 1,000,000 at the accepting block.
+    pass(
+        "reward dataset deltas",
+        json!({"set_reward_params": {"delta_supply_fraction": "0.000001"}}),
+        5_000_000,
+    );
+    let text = tempfile::NamedTempFile::new().unwrap();
+    let lines: String = (0..40)
+        .map(|i| format!("Line {i} of a delta the localnet test wrote, new to every play.\n"))
+        .collect();
+    fs::write(text.path(), lines).unwrap();
+    let proposed = net.umd(&[
+        "tx",
+        "dataset",
+        "propose-delta",
+        "--dataset",
+        "shakespeare",
+        "--add-text",
+        &text.path().display().to_string(),
+        "--from",
+        "faucet",
+    ]);
+    let delta_id: u64 = proposed
+        .lines()
+        .find_map(|l| l.strip_prefix("delta_id: "))
+        .and_then(|id| id.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no delta id in {proposed}"));
+    let supply = || -> u128 {
+        let info =
+            um_governance::smart_query(&rpc, &suite.token, &json!({"token_info": {}})).unwrap();
+        info["total_supply"].as_str().unwrap().parse().unwrap()
+    };
+    let supply_before = supply();
+    pass(
+        "accept the faucet's delta",
+        json!({"accept_dataset_delta": {"delta_id": delta_id}}),
+        60_000_000,
+    );
+    let supply_after = supply();
+    let faucet = key("faucet").address;
+    let found = rpc
+        .call(
+            "block_search",
+            json!({"query": format!("delta_reward.proposer='{faucet}'"), "per_page": "5"}),
+        )
+        .unwrap();
+    assert_eq!(found["total_count"], "1", "{found}");
+    let height = found["blocks"][0]["block"]["header"]["height"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let results = rpc
+        .call("block_results", json!({"height": height}))
+        .unwrap();
+    let reward: u128 = results["finalize_block_events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "delta_reward")
+        .flat_map(|e| e["attributes"].as_array().unwrap().iter())
+        .find(|a| a["key"] == "amount")
+        .and_then(|a| a["value"].as_str())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no delta_reward amount at height {height}: {results}"));
+    eprintln!(
+        "delta {delta_id} accepted at height {height}: the faucet's reward is {reward} unrn (supply {supply_before} .. {supply_after})"
+    );
+    // Minted between the two reads; the supply only grew in between.
+    assert!(
+        (supply_before / 1_000_000..=supply_after / 1_000_000).contains(&reward),
+        "{reward}"
+    );
+    assert_eq!(karma_of(&faucet).deltas, 1);
     eprintln!(
         "{} language versions on 4 validators in {:.0} s",
         versions.len() - 1,

@@ -74,15 +74,18 @@ pub fn handle(ctx: &mut TxContext<'_>, signer: &str, msg: &Any) -> Result<MsgRes
         versions,
     };
     super::register(ctx.state, &registry)?;
+    let event = Event::new("register_governance")
+        .attr("token", &registry.token)
+        .attr("staking", &registry.staking)
+        .attr("dao", &registry.dao);
     Ok(MsgResult {
         response: Some(Any {
             type_url: "/um.gov.v1.MsgRegisterGovernanceResponse".into(),
             value: Vec::new(),
         }),
-        events: vec![Event::new("register_governance")
-            .attr("token", &registry.token)
-            .attr("staking", &registry.staking)
-            .attr("dao", &registry.dao)
-            .attr("versions", registry.versions.as_deref().unwrap_or(""))],
+        events: vec![match &registry.versions {
+            Some(versions) => event.attr("versions", versions),
+            None => event,
+        }],
     })
 }
