@@ -956,16 +956,7 @@ fn version_nfts(chain: &Chain) {
         let token_id = format!("{MODEL}.v{number}");
         let nft = cw721(json!({"all_nft_info": {"token_id": token_id}}));
         assert_eq!(nft["access"]["owner"], *alice, "{nft}");
-        let traits: std::collections::BTreeMap<String, String> = nft["info"]["extension"]
-            ["attributes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| {
-                let value = t["value"].as_str().unwrap().to_string();
-                (t["trait_type"].as_str().unwrap().to_string(), value)
-            })
-            .collect();
+        let traits = nft_traits(&nft["info"]["extension"]);
         let expected = [
             ("model_id", MODEL.to_string()),
             ("version", number.to_string()),

@@ -19,7 +19,7 @@ use cosmos_sdk_proto::cosmwasm::wasm::v1::{
 };
 use serde_json::json;
 use support::browser::run_node_script;
-use support::{trainer_binary, umd_binary, workspace_root};
+use support::{nft_traits, trainer_binary, umd_binary, workspace_root};
 use um_client::rpc::RpcClient;
 use um_proto::um::common::v1::PageRequest;
 use um_proto::um::training::v1::{
@@ -1588,16 +1588,7 @@ fn version_nfts_change_hands_and_earn_tips(
     let keyring = um_client::keys::Keyring::new(&net.run.join("node0/keys"));
     let address_of = |name: &str| keyring.info(name).unwrap().address;
     let traits_of = |token_id: &str| -> BTreeMap<String, String> {
-        let info = cw721(json!({"nft_info": {"token_id": token_id}}));
-        info["extension"]["attributes"]
-            .as_array()
-            .unwrap_or_else(|| panic!("{token_id} has no attributes: {info}"))
-            .iter()
-            .map(|t| {
-                let value = t["value"].as_str().unwrap().to_string();
-                (t["trait_type"].as_str().unwrap().to_string(), value)
-            })
-            .collect()
+        nft_traits(&cw721(json!({"nft_info": {"token_id": token_id}}))["extension"])
     };
     // Versions accepted after `versions` was read (a round that closed
     // late) have tokens too; the ones read are checked against the chain.

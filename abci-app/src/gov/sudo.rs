@@ -248,17 +248,12 @@ mod tests {
             height: 1,
             dataset_version: 0,
         };
-        let mut ctx = TxContext {
-            state: &mut state,
-            block: &block,
-            gas: &mut gas,
-            tx_index: 0,
-            simulate: false,
-            wasm: &wasm,
-        };
-        assert!(mint_version(&mut ctx, mint.clone()).unwrap().is_some());
+        let minted = as_chain(&wasm, &mut state, &block, |ctx| {
+            mint_version(ctx, mint.clone())
+        });
+        assert!(minted.unwrap().is_some());
         // The same version twice is refused, and leaves nothing.
-        let err = mint_version(&mut ctx, mint).unwrap_err();
+        let err = as_chain(&wasm, &mut state, &block, |ctx| mint_version(ctx, mint)).unwrap_err();
         assert_eq!(err.code, Code::ContractError, "{}", err.log);
         let owner = wasm
             .query_smart(

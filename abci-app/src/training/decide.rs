@@ -300,14 +300,10 @@ fn credit_verifiers(
     if verdicts.is_empty() {
         return Ok(());
     }
-    if operators.is_none() {
-        // A staking contract that cannot answer costs the validators their
-        // credit, never the block its decisions.
-        *operators = Some(crate::karma::operators(wasm, state, block).unwrap_or_default());
-    }
-    let Some(operators) = operators.as_ref() else {
-        return Ok(());
-    };
+    // A staking contract that cannot answer costs the validators their
+    // credit, never the block its decisions.
+    let operators = operators
+        .get_or_insert_with(|| crate::karma::operators(wasm, state, block).unwrap_or_default());
     for verdict in verdicts {
         if let Some(operator) = operators.get(&verdict.validator) {
             crate::karma::credit(state, operator, Work::Verdict, block.height)?;

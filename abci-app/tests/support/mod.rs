@@ -465,6 +465,20 @@ pub fn token_instantiate_msg(holders: &[(&str, u128)], minter: &str) -> Value {
     })
 }
 
+/// A version NFT's metadata (the `extension` of cw721 `nft_info`) as
+/// trait type → value.
+pub fn nft_traits(extension: &Value) -> std::collections::BTreeMap<String, String> {
+    extension["attributes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no attributes in {extension}"))
+        .iter()
+        .map(|t| {
+            let value = t["value"].as_str().unwrap().to_string();
+            (t["trait_type"].as_str().unwrap().to_string(), value)
+        })
+        .collect()
+}
+
 pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     use std::io::Write;
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
