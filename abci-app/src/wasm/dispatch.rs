@@ -191,7 +191,7 @@ impl Keeper<'_> {
             events.extend(self.run(gas, depth, &call.sender, action)?.events);
         }
         for call in outcome.sudo_calls {
-            events.extend(self.sudo(gas, &call.contract, &call.msg)?.events);
+            events.extend(self.sudo(gas, depth, &call.contract, &call.msg)?.events);
         }
         Ok(Done {
             response: cosmos_sdk_proto::Any {

@@ -142,8 +142,17 @@ impl<'h> Keeper<'h> {
 
     /// Calls `contract`'s `sudo` entry point on behalf of the chain itself
     /// (no sender, no signature): how modules reach contracts (slashing,
-    /// minting rewards). Sub-messages run with the contract as sender.
-    pub fn sudo(&self, gas: &mut GasMeter, contract: &str, msg: &[u8]) -> Result<Done, TxError> {
+    /// minting rewards). Sub-messages run with the contract as sender, below
+    /// `depth`: 0 for a module's own call, the custom message's depth for a
+    /// sudo a contract's custom message asked for, so the sub-message depth
+    /// limit holds across it.
+    pub fn sudo(
+        &self,
+        gas: &mut GasMeter,
+        depth: u32,
+        contract: &str,
+        msg: &[u8],
+    ) -> Result<Done, TxError> {
         require_json("sudo msg", msg)?;
         let (target, _) = self.contract(contract)?;
         let env = self.host.env(contract);
@@ -151,7 +160,7 @@ impl<'h> Keeper<'h> {
             call_sudo(instance, &env, msg)
         })?;
         let initial = vec![events::sudo(contract)];
-        let (data, events) = self.finish(gas, 0, contract, response, initial)?;
+        let (data, events) = self.finish(gas, depth, contract, response, initial)?;
         Ok(Done {
             response: pack(&MsgSudoContractResponse {
                 data: data.unwrap_or_default(),

@@ -249,7 +249,7 @@ impl WasmVm {
             ctx.state,
             ctx.block,
             Some(ctx.tx_index),
-            |host| Keeper::new(host).sudo(gas, contract, msg),
+            |host| Keeper::new(host).sudo(gas, 0, contract, msg),
         )?;
         Ok(MsgResult {
             response: Some(done.response),

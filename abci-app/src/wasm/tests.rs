@@ -37,7 +37,7 @@ use super::address;
 use super::gas;
 use super::host::Host;
 use super::keeper::pack;
-use super::limits::MAX_QUERY_DEPTH;
+use super::limits::{MAX_DISPATCH_DEPTH, MAX_QUERY_DEPTH};
 use super::querier::ChainQuerier;
 use super::*;
 use crate::codes::Code;
@@ -1458,6 +1458,85 @@ fn the_module_can_live_in_shared_node_state() {
     assert_send_sync::<WasmVm>();
     assert!(WasmModule.handles("/cosmwasm.wasm.v1.MsgExecuteContract"));
     assert!(!WasmModule.handles("/cosmos.bank.v1beta1.MsgSend"));
+}
+
+/// Bindings that answer `{"sudo_again":{"contract","msg"}}` with a sudo of
+/// `contract` with `msg`, as the chain answers the DAO's royalty rule.
+struct SudoAgain;
+
+impl crate::context::CustomBindings for SudoAgain {
+    fn execute(
+        &self,
+        _: &mut StateView,
+        _: &BlockInfo,
+        _: &str,
+        msg: &[u8],
+    ) -> Result<crate::context::CustomOutcome, TxError> {
+        let msg: Value = serde_json::from_slice(msg).expect("custom JSON");
+        let call = &msg["sudo_again"];
+        Ok(crate::context::CustomOutcome {
+            sudo_calls: vec![crate::context::SudoCall {
+                contract: call["contract"].as_str().expect("contract").to_string(),
+                msg: call["msg"].to_string().into_bytes(),
+            }],
+            ..Default::default()
+        })
+    }
+
+    fn query(&self, _: &StateView, _: &[u8]) -> Result<Vec<u8>, TxError> {
+        Err(TxError::new(Code::UnknownMessage, "no custom queries"))
+    }
+}
+
+/// A sudo the chain makes for a contract's custom message runs below that
+/// message's depth: a contract whose sudo asks for the same sudo again
+/// stops at the sub-message depth limit, instead of starting from depth 0
+/// each time and recursing until the gas runs out.
+#[test]
+fn a_sudo_asked_for_by_a_custom_message_keeps_the_sub_message_depth() {
+    let dir = tempfile::tempdir().unwrap();
+    let module = WasmVm::new(dir.path())
+        .unwrap()
+        .with_bindings(Arc::new(SudoAgain));
+    let mut chain = Chain::with_module(&module);
+    let code = chain.store_code(&REFLECT);
+    let reflect = chain.instantiate(code, &reflect_ok(json!([]), json!([]), None), "");
+    // Each sudo answer asks for one more sudo of the same contract.
+    let again = |inner: &Value| {
+        reflect_ok(
+            json!([{
+                "id": 0,
+                "payload": "",
+                "msg": {"custom": {"sudo_again": {"contract": reflect, "msg": inner}}},
+                "gas_limit": null,
+                "reply_on": "never",
+            }]),
+            json!([]),
+            None,
+        )
+    };
+    // Nested deeper than the limit; each level alone is a depth of 1 when
+    // counted from 0 again.
+    let mut msg = reflect_ok(json!([]), json!([]), None);
+    for _ in 0..=MAX_DISPATCH_DEPTH + 2 {
+        msg = again(&msg);
+    }
+    let mut gas = GasMeter::new(GAS);
+    let err = {
+        let mut ctx = TxContext {
+            state: &mut chain.state,
+            block: &chain.block,
+            gas: &mut gas,
+            tx_index: 0,
+            simulate: false,
+            wasm: chain.module,
+        };
+        chain
+            .module
+            .sudo(&mut ctx, &reflect, msg.to_string().as_bytes())
+            .unwrap_err()
+    };
+    assert!(err.log.contains("depth limit"), "{}", err.log);
 }
 
 #[test]
